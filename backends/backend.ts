@@ -1,0 +1,113 @@
+/**
+ * The plugin interface every backend implements. A backend provides kernels by op name for one
+ * device; the registry probes it, and routes each op to the best backend that has a kernel for it.
+ *
+ * @module
+ */
+import type { DType } from "../core/dtype.ts";
+import type { Tensor } from "../core/tensor.ts";
+
+/** Memory owned by a device, shared by every tensor view over it. */
+export interface Storage {
+  /** The device the bytes live on ("cpu", "gpu", ...). */
+  readonly device: string;
+  /** Size in bytes. */
+  readonly byteLength: number;
+  /** Number of live tensors using this storage; freed when it drops to 0. */
+  refs: number;
+  /** Set once freed. */
+  freed: boolean;
+}
+
+/**
+ * Allocation and transfer for one device. The CPU provider is built in (`backends/host.ts`): its
+ * storage is plain host memory that every CPU plugin (scalar, WASM, OpenBLAS) reads and writes in
+ * place. A GPU plugin brings its own provider.
+ */
+export interface DeviceProvider {
+  /** Device name, e.g. "cpu" or "gpu". */
+  readonly name: string;
+  /** Allocate `byteLength` bytes, zero-filled. */
+  alloc(byteLength: number): Storage;
+  /** Release the storage's memory. Called once, when its last tensor is disposed. */
+  free(storage: Storage): void;
+  /** Copy `bytes` into the storage at `byteOffset`. */
+  write(storage: Storage, bytes: Uint8Array, byteOffset?: number): void;
+  /** Read `byteLength` bytes from `byteOffset` (asynchronous: a GPU readback). */
+  read(storage: Storage, byteOffset?: number, byteLength?: number): Promise<Uint8Array>;
+  /** Synchronous read, only where the memory is host-visible. */
+  readSync?(storage: Storage, byteOffset?: number, byteLength?: number): Uint8Array;
+}
+
+/** What a backend found it can do on this machine. */
+export interface Capabilities {
+  /** False when the plugin cannot run here; `reason` says why. */
+  available: boolean;
+  /** Why it is unavailable (missing library, no permission, no adapter, ...). */
+  reason?: string;
+  /** Feature names (e.g. "simd128", "relaxed-simd", "shader-f16"). */
+  features?: string[];
+  /** The dtypes its kernels handle. */
+  dtypes?: DType[];
+  /** Threads it will use. */
+  threads?: number;
+  /** Numeric limits (e.g. max buffer size). */
+  limits?: Record<string, number>;
+}
+
+/** The arguments a kernel receives: inputs, preallocated outputs, and the op's attributes. */
+export interface KernelCall<A = Record<string, unknown>> {
+  /** The op's name. */
+  readonly op: string;
+  /** Input tensors: any strides, offsets (views), all on this backend's device. */
+  readonly inputs: readonly Tensor[];
+  /**
+   * Output tensors allocated by the op (contiguous, unless the op writes into a view such as
+   * `copy`'s destination). Empty for ops whose output shape depends on the data; the kernel then
+   * returns its outputs.
+   */
+  readonly outputs: readonly Tensor[];
+  /** The op's attributes (axes, flags, ...). */
+  readonly attrs: A;
+}
+
+/** A kernel: fills `call.outputs`, or returns new outputs for data-dependent shapes. */
+// deno-lint-ignore no-explicit-any
+export type KernelFn = (call: KernelCall<any>) => void | Tensor[];
+
+/** A kernel with a predicate: the registry skips it for calls it does not support. */
+export interface KernelEntry {
+  /** Runs the kernel. */
+  run: KernelFn;
+  /** Return false to let a lower-priority backend take this call (dtype, size, strides, ...). */
+  // deno-lint-ignore no-explicit-any
+  supports?(call: KernelCall<any>): boolean;
+}
+
+/**
+ * A backend plugin.
+ *
+ * @example
+ * ```ts
+ * import { type Backend, registerBackend } from "@aprender/compute";
+ * const mine: Backend = {
+ *   name: "mine",
+ *   device: "cpu",
+ *   probe: () => ({ available: true }),
+ *   kernels: {}, // any subset of op names; the registry falls back per op
+ * };
+ * registerBackend(mine, { priority: 10 });
+ * ```
+ */
+export interface Backend {
+  /** Unique name ("scalar", "wasm", "openblas", "webgpu", or a user plugin's). */
+  readonly name: string;
+  /** The device its kernels run on; its tensors' storage comes from that device's provider. */
+  readonly device: string;
+  /** Find out what works here. Failing or throwing makes the plugin absent, never an error. */
+  probe(): Capabilities | Promise<Capabilities>;
+  /** Kernels by op name. */
+  readonly kernels: Readonly<Record<string, KernelFn | KernelEntry>>;
+  /** The device provider, for a backend that brings a new device. */
+  readonly provider?: DeviceProvider;
+}

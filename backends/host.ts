@@ -1,0 +1,91 @@
+/**
+ * Host (CPU) memory: the storage every CPU plugin works on in place.
+ *
+ * Each storage is a byte range in some ArrayBuffer. By default every storage gets its own
+ * ArrayBuffer; a plugin that needs operands inside its own heap (WASM linear memory) installs a
+ * {@link HostAllocator} with {@link setHostAllocator}, and the bytes are then addressed through the
+ * heap's current buffer, so heap growth never leaves a stale view behind.
+ *
+ * @module
+ */
+import type { DeviceProvider, Storage } from "./backend.ts";
+
+/** Hands out byte ranges of host memory. */
+export interface HostAllocator {
+  /** Name shown by `memory()`. */
+  readonly name: string;
+  /** Reserve `byteLength` bytes; return the buffer holder and offset, or null if it cannot. */
+  alloc(
+    byteLength: number,
+  ): { memory: { readonly buffer: ArrayBufferLike }; byteOffset: number } | null;
+  /** Return a range obtained from `alloc`. */
+  free(byteOffset: number, byteLength: number): void;
+}
+
+/** Host memory of one tensor storage. */
+export class HostStorage implements Storage {
+  /** Always "cpu". */
+  readonly device = "cpu";
+  /** Live tensors using it. */
+  refs = 0;
+  /** Set once freed. */
+  freed = false;
+  /**
+   * @param memory holder of the buffer (a WebAssembly.Memory, or a wrapper of an ArrayBuffer)
+   * @param byteOffset where the bytes start in `memory.buffer`
+   * @param byteLength how many bytes
+   * @param allocator who to give the bytes back to, or null for a standalone ArrayBuffer
+   */
+  constructor(
+    readonly memory: { readonly buffer: ArrayBufferLike },
+    readonly byteOffset: number,
+    readonly byteLength: number,
+    readonly allocator: HostAllocator | null,
+  ) {}
+  /** The buffer the bytes live in now (re-read on each call: a growing heap swaps buffers). */
+  get buffer(): ArrayBufferLike {
+    return this.memory.buffer;
+  }
+  /** A byte view of the whole storage. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.byteOffset, this.byteLength);
+  }
+}
+
+let allocator: HostAllocator | null = null;
+
+/** Install (or, with null, remove) the allocator new host storages come from. */
+export function setHostAllocator(a: HostAllocator | null): void {
+  allocator = a;
+}
+
+/** The CPU device provider. */
+export const hostProvider: DeviceProvider = {
+  name: "cpu",
+  alloc(byteLength: number): HostStorage {
+    if (allocator) {
+      const r = allocator.alloc(byteLength);
+      if (r) {
+        const s = new HostStorage(r.memory, r.byteOffset, byteLength, allocator);
+        s.bytes().fill(0);
+        return s;
+      }
+    }
+    return new HostStorage({ buffer: new ArrayBuffer(byteLength) }, 0, byteLength, null);
+  },
+  free(storage: Storage): void {
+    const s = storage as HostStorage;
+    s.allocator?.free(s.byteOffset, s.byteLength);
+  },
+  write(storage: Storage, bytes: Uint8Array, byteOffset = 0): void {
+    (storage as HostStorage).bytes().set(bytes, byteOffset);
+  },
+  read(storage: Storage, byteOffset = 0, byteLength?: number): Promise<Uint8Array> {
+    return Promise.resolve(this.readSync!(storage, byteOffset, byteLength));
+  },
+  readSync(storage: Storage, byteOffset = 0, byteLength?: number): Uint8Array {
+    const s = storage as HostStorage;
+    const n = byteLength ?? s.byteLength - byteOffset;
+    return new Uint8Array(s.buffer, s.byteOffset + byteOffset, n).slice();
+  },
+};

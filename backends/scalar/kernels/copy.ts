@@ -1,0 +1,41 @@
+/**
+ * `copy`: write the input, broadcast to the output's shape and cast to its dtype, into the output
+ * (which may be a strided view). The primitive behind contiguous(), astype(), concat, pad, tile...
+ *
+ * @module
+ */
+import type { KernelCall } from "../../backend.ts";
+import { offsets, readF64, typed, writeF64 } from "../util.ts";
+
+/** Scalar `copy` kernel. */
+export function copy(call: KernelCall): void {
+  const [src] = call.inputs;
+  const [dst] = call.outputs;
+  if (src.dtype === dst.dtype) {
+    // Raw element copy: exact for every dtype, i64 included.
+    const a = typed(src), b = typed(dst);
+    const so = offsets(src, dst.shape), dOffs = offsets(dst);
+    const n = dst.size;
+    for (let i = 0; i < n; i++) {
+      b[dOffs === null ? dst.offset + i : dOffs[i]] = a[so === null ? src.offset + i : so[i]];
+    }
+    return;
+  }
+  if (src.dtype === "i64" && dst.dtype !== "bool") {
+    // Keep integer precision past 2^53 when narrowing i64 to smaller ints.
+    const a = typed(src) as BigInt64Array, so = offsets(src, dst.shape);
+    const vals = new Float64Array(dst.size);
+    for (let i = 0; i < vals.length; i++) {
+      const v = a[so === null ? src.offset + i : so[i]];
+      vals[i] = dst.dtype.startsWith("f") ? Number(v) : Number(BigInt.asIntN(32, v));
+    }
+    if (dst.dtype === "u32") {
+      for (let i = 0; i < vals.length; i++) {
+        vals[i] = Number(BigInt.asUintN(32, a[so === null ? src.offset + i : so[i]]));
+      }
+    }
+    writeF64(dst, vals);
+    return;
+  }
+  writeF64(dst, readF64(src, dst.shape));
+}

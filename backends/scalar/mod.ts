@@ -1,0 +1,43 @@
+/**
+ * The scalar backend: plain TypeScript kernels for every op, on host memory. It is the reference
+ * every other backend is tested against, and the fallback for any op another plugin lacks.
+ *
+ * @module
+ */
+import type { Backend, KernelFn } from "../backend.ts";
+import { ALL_DTYPES } from "../../core/dtype.ts";
+import { copy } from "./kernels/copy.ts";
+import { kernels as elementwise } from "./kernels/elementwise.ts";
+import { kernels as reduce } from "./kernels/reduce.ts";
+import { kernels as sort } from "./kernels/sort.ts";
+import { kernels as indexing } from "./kernels/indexing.ts";
+import { kernels as join } from "./kernels/join.ts";
+import { kernels as linalg } from "./kernels/linalg.ts";
+import { kernels as conv } from "./kernels/conv.ts";
+
+const kernels: Record<string, KernelFn> = {
+  copy,
+  ...elementwise,
+  ...reduce,
+  ...sort,
+  ...indexing,
+  ...join,
+  ...linalg,
+  ...conv,
+};
+
+/**
+ * The scalar (pure TypeScript) backend plugin.
+ *
+ * @example
+ * ```ts
+ * import { scalarBackend } from "@aprender/compute";
+ * console.log(scalarBackend.name, Object.keys(scalarBackend.kernels).length > 10); // scalar true
+ * ```
+ */
+export const scalarBackend: Backend = {
+  name: "scalar",
+  device: "cpu",
+  probe: () => ({ available: true, dtypes: [...ALL_DTYPES], threads: 1 }),
+  kernels,
+};

@@ -1,0 +1,278 @@
+/**
+ * Data types: one table row per dtype, shared by storage, kernels, io and tests.
+ *
+ * Quantized GGUF block types (Q4_0, Q8_0, K-quants) will be added as rows of kind `"quant"` with a
+ * block size and block byte count: storage is counted in blocks, and only kernels that know the
+ * block layout (conversion, dot products, matmul) accept them.
+ *
+ * @module
+ */
+import { DTypeError } from "./errors.ts";
+
+/** The element types a tensor can hold. */
+export type DType =
+  | "f32"
+  | "f64"
+  | "f16"
+  | "bf16"
+  | "i8"
+  | "u8"
+  | "i16"
+  | "u16"
+  | "i32"
+  | "u32"
+  | "i64"
+  | "bool";
+
+/** What family a dtype belongs to. */
+export type DTypeKind = "float" | "int" | "uint" | "bool";
+
+/** One row of the dtype table. */
+export interface DTypeInfo {
+  /** The dtype's name. */
+  readonly name: DType;
+  /** Family: float, signed int, unsigned int or bool. */
+  readonly kind: DTypeKind;
+  /** Bytes per element. */
+  readonly bytes: number;
+  /** Bits of the value (for promotion). */
+  readonly bits: number;
+  /** NumPy's name for the dtype (`.npy` descr without the byte-order char), or null if NumPy lacks it. */
+  readonly numpy: string | null;
+}
+
+const row = (
+  name: DType,
+  kind: DTypeKind,
+  bytes: number,
+  numpy: string | null,
+): DTypeInfo => ({ name, kind, bytes, bits: bytes * 8, numpy });
+
+/**
+ * The dtype table.
+ *
+ * @example
+ * ```ts
+ * import { DTYPES } from "@aprender/compute";
+ * console.log(DTYPES.f16.bytes); // 2
+ * ```
+ */
+export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
+  f32: row("f32", "float", 4, "f4"),
+  f64: row("f64", "float", 8, "f8"),
+  f16: row("f16", "float", 2, "f2"),
+  bf16: row("bf16", "float", 2, null),
+  i8: row("i8", "int", 1, "i1"),
+  u8: row("u8", "uint", 1, "u1"),
+  i16: row("i16", "int", 2, "i2"),
+  u16: row("u16", "uint", 2, "u2"),
+  i32: row("i32", "int", 4, "i4"),
+  u32: row("u32", "uint", 4, "u4"),
+  i64: row("i64", "int", 8, "i8"),
+  bool: row("bool", "bool", 1, "b1"),
+};
+
+/** Every dtype name, in table order. */
+export const ALL_DTYPES: readonly DType[] = Object.keys(DTYPES) as DType[];
+
+/**
+ * Check that `d` names a dtype.
+ *
+ * @example
+ * ```ts
+ * import { isDType } from "@aprender/compute";
+ * console.log(isDType("f32"), isDType("float32")); // true false
+ * ```
+ */
+export function isDType(d: unknown): d is DType {
+  return typeof d === "string" && Object.hasOwn(DTYPES, d);
+}
+
+/** Throw a DTypeError unless `d` names a dtype. */
+export function checkDType(d: unknown, op: string): DType {
+  if (!isDType(d)) {
+    throw new DTypeError(
+      `${op}: unknown dtype ${JSON.stringify(d)}. Expected one of ${ALL_DTYPES.join(", ")}.`,
+    );
+  }
+  return d;
+}
+
+/** True for f16, bf16, f32, f64. */
+export function isFloat(d: DType): boolean {
+  return DTYPES[d].kind === "float";
+}
+
+/** True for signed and unsigned integer dtypes (not bool). */
+export function isInt(d: DType): boolean {
+  const k = DTYPES[d].kind;
+  return k === "int" || k === "uint";
+}
+
+/** A typed array able to hold the raw elements of some dtype. */
+export type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Float16Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array;
+
+/**
+ * A typed array constructor over the raw elements of `d`.
+ * bf16 is held as its raw bits in a Uint16Array; bool as 0/1 in a Uint8Array.
+ */
+export function typedArrayFor(
+  d: DType,
+  buffer: ArrayBufferLike,
+  byteOffset: number,
+  length: number,
+): TypedArray {
+  switch (d) {
+    case "f32":
+      return new Float32Array(buffer, byteOffset, length);
+    case "f64":
+      return new Float64Array(buffer, byteOffset, length);
+    case "f16":
+      return new Float16Array(buffer, byteOffset, length);
+    case "bf16":
+    case "u16":
+      return new Uint16Array(buffer, byteOffset, length);
+    case "i8":
+      return new Int8Array(buffer, byteOffset, length);
+    case "u8":
+    case "bool":
+      return new Uint8Array(buffer, byteOffset, length);
+    case "i16":
+      return new Int16Array(buffer, byteOffset, length);
+    case "i32":
+      return new Int32Array(buffer, byteOffset, length);
+    case "u32":
+      return new Uint32Array(buffer, byteOffset, length);
+    case "i64":
+      return new BigInt64Array(buffer, byteOffset, length);
+  }
+}
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** Round a number to bf16 (round to nearest even) and return its 16 raw bits. */
+export function toBF16Bits(x: number): number {
+  f32Scratch[0] = x;
+  const u = u32Scratch[0];
+  if (Number.isNaN(x)) return ((u >>> 16) | 0x40) & 0xffff; // keep sign, force a quiet NaN
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** The number whose bf16 raw bits are `bits`. */
+export function fromBF16Bits(bits: number): number {
+  u32Scratch[0] = (bits & 0xffff) << 16;
+  return f32Scratch[0];
+}
+
+/**
+ * Round a JS number the way storing it as `d` would (ints wrap modulo 2^bits like NumPy's casts
+ * of in-range values; floats round to nearest even; bool is `x != 0`).
+ */
+export function castNumber(x: number, d: DType): number {
+  switch (d) {
+    case "f64":
+      return x;
+    case "f32":
+      return Math.fround(x);
+    case "f16":
+      return Math.f16round(x);
+    case "bf16":
+      return fromBF16Bits(toBF16Bits(x));
+    case "bool":
+      return x !== 0 ? 1 : 0;
+    case "i64":
+      return Number.isFinite(x) ? Math.trunc(x) : 0;
+    default: {
+      const a = typedArrayFor(d, new ArrayBuffer(8), 0, 1) as Int32Array;
+      a[0] = x;
+      return a[0];
+    }
+  }
+}
+
+// ---- promotion ----------------------------------------------------------------------------
+
+/** Smallest float dtype that holds every value of `d` (NumPy's rule for int inputs to float ops). */
+function floatFor(d: DType): DType {
+  const info = DTYPES[d];
+  if (info.kind === "float") return d;
+  if (info.kind === "bool" || info.bits === 8) return "f16";
+  if (info.bits === 16) return "f32";
+  return "f64";
+}
+
+/**
+ * The dtype NumPy gives `a op b` for two arrays (NEP 50 rules), extended to bf16 the way
+ * ml_dtypes does (bf16 with f16 → f32; bf16 with ints of 8 bits → bf16, wider ints as for f16).
+ *
+ * @example
+ * ```ts
+ * import { promoteTypes } from "@aprender/compute";
+ * console.log(promoteTypes("i8", "u8"));  // "i16"
+ * console.log(promoteTypes("i32", "f32")); // "f64"
+ * ```
+ */
+export function promoteTypes(a: DType, b: DType): DType {
+  if (a === b) return a;
+  const A = DTYPES[a], B = DTYPES[b];
+  if (A.kind === "bool") return b;
+  if (B.kind === "bool") return a;
+  if (A.kind === "float" && B.kind === "float") {
+    if ((a === "bf16" && b === "f16") || (a === "f16" && b === "bf16")) return "f32";
+    return A.bits >= B.bits ? a : b;
+  }
+  if (A.kind === "float" || B.kind === "float") {
+    const [f, i] = A.kind === "float" ? [a, b] : [b, a];
+    const need = floatFor(i); // f16, f32 or f64
+    if (f === "bf16") return need === "f16" ? "bf16" : need;
+    return DTYPES[need].bits > DTYPES[f].bits ? need : f;
+  }
+  // both integer
+  if (A.kind === B.kind) return A.bits >= B.bits ? a : b;
+  const [s, u] = A.kind === "int" ? [A, B] : [B, A];
+  if (s.bits > u.bits) return s.name;
+  // unsigned at least as wide as signed: need a signed type wider than the unsigned one
+  const bits = u.bits * 2;
+  if (bits <= 64) return (`i${bits}`) as DType;
+  return "f64";
+}
+
+/** Promote a list of dtypes left to right. */
+export function resultType(...ds: DType[]): DType {
+  if (ds.length === 0) throw new DTypeError("resultType: needs at least one dtype.");
+  return ds.reduce(promoteTypes);
+}
+
+/**
+ * The dtype of a float-valued op (exp, sin, sqrt, ...) on input of dtype `d`: floats keep their
+ * dtype, bool/8-bit ints → f16, 16-bit ints → f32, wider ints → f64 (NumPy's loops).
+ */
+export function floatResult(d: DType): DType {
+  return floatFor(d);
+}
+
+/**
+ * The dtype a JS number gives when combined with a tensor of dtype `d` ("weak" scalar, like
+ * NumPy's Python scalars under NEP 50): it keeps `d` unless the number is not representable in
+ * kind. An integer-valued number with an int tensor keeps the int dtype; a fractional number with
+ * an int or bool tensor gives f32 (our default float, as in PyTorch); a number with bool gives i32
+ * (integer) or f32.
+ */
+export function scalarPromote(d: DType, x: number | boolean): DType {
+  if (typeof x === "boolean") return d;
+  const info = DTYPES[d];
+  if (info.kind === "float") return d;
+  if (Number.isInteger(x)) return info.kind === "bool" ? "i32" : d;
+  return "f32";
+}

@@ -1,0 +1,180 @@
+/**
+ * Tensor lifetimes: reference-counted storage, `tidy()` scopes, a finalizer safety net, and the
+ * `memory()` report.
+ *
+ * @module
+ */
+import type { Storage } from "../backends/backend.ts";
+import { deviceProvider } from "../backends/registry.ts";
+
+/** Something that owns resources and can be disposed. */
+export interface Disposable {
+  /** Release the resources. */
+  dispose(): void;
+  /** Whether `dispose()` ran. */
+  readonly disposed: boolean;
+}
+
+interface DeviceStats {
+  bytes: number;
+  storages: number;
+}
+
+const stats = new Map<string, DeviceStats>();
+let liveTensors = 0;
+
+function statsFor(device: string): DeviceStats {
+  let s = stats.get(device);
+  if (!s) stats.set(device, s = { bytes: 0, storages: 0 });
+  return s;
+}
+
+/** Allocate storage on a device and count it. */
+export function allocStorage(device: string, byteLength: number): Storage {
+  const s = deviceProvider(device).alloc(byteLength);
+  const st = statsFor(device);
+  st.bytes += s.byteLength;
+  st.storages++;
+  return s;
+}
+
+/** Take a reference to a storage (a new tensor view over it). */
+export function retainStorage(s: Storage): void {
+  s.refs++;
+  liveTensors++;
+}
+
+/** Drop a reference; frees the storage when none is left. */
+export function releaseStorage(s: Storage): void {
+  liveTensors--;
+  if (--s.refs > 0 || s.freed) return;
+  s.freed = true;
+  deviceProvider(s.device).free(s);
+  const st = statsFor(s.device);
+  st.bytes -= s.byteLength;
+  st.storages--;
+}
+
+/** Live memory of one device. */
+export interface DeviceMemory {
+  /** Bytes of live storage. */
+  bytes: number;
+  /** Live storages (several views may share one). */
+  storages: number;
+}
+
+/** What `memory()` reports. */
+export interface MemoryInfo {
+  /** Live tensors (views included). */
+  tensors: number;
+  /** Per device. */
+  devices: Record<string, DeviceMemory>;
+}
+
+/**
+ * Live tensors and bytes per device.
+ *
+ * @example
+ * ```ts
+ * import { memory, ones } from "@aprender/compute";
+ * const before = memory().devices.cpu?.bytes ?? 0;
+ * const t = ones([256]);
+ * console.log((memory().devices.cpu?.bytes ?? 0) - before); // 1024
+ * t.dispose();
+ * ```
+ */
+export function memory(): MemoryInfo {
+  const devices: Record<string, DeviceMemory> = {};
+  for (const [k, v] of stats) devices[k] = { bytes: v.bytes, storages: v.storages };
+  return { tensors: liveTensors, devices };
+}
+
+// ---- finalizer safety net ----------------------------------------------------------------
+
+const finalizer = new FinalizationRegistry<Storage>((s) => releaseStorage(s));
+
+/** Register `owner` so that its storage reference is dropped if it is collected undisposed. */
+export function watch(owner: object, s: Storage, token: object): void {
+  finalizer.register(owner, s, token);
+}
+
+/** Stop watching (the owner was disposed explicitly). */
+export function unwatch(token: object): void {
+  finalizer.unregister(token);
+}
+
+// ---- tidy scopes ---------------------------------------------------------------------------
+
+const scopes: Set<Disposable>[] = [];
+
+/** Record a new tensor in the innermost `tidy()` scope, if any. */
+export function track(t: Disposable): void {
+  scopes.at(-1)?.add(t);
+}
+
+/**
+ * Keep a tensor alive past the end of the enclosing `tidy()` scope.
+ *
+ * @example
+ * ```ts
+ * import { keep, ones, tidy } from "@aprender/compute";
+ * let kept;
+ * tidy(() => {
+ *   kept = keep(ones([2]));
+ * });
+ * console.log(kept!.disposed); // false
+ * ```
+ */
+export function keep<T extends Disposable>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
+  if (value === null || typeof value !== "object" || depth > 8) return;
+  if (typeof (value as Disposable).dispose === "function" && "disposed" in (value as object)) {
+    out.add(value as Disposable);
+    return;
+  }
+  if (Array.isArray(value)) { for (const v of value) collect(v, out, depth + 1); }
+  else if (Object.getPrototypeOf(value) === Object.prototype || value instanceof Map) {
+    const vals = value instanceof Map ? value.values() : Object.values(value);
+    for (const v of vals) collect(v, out, depth + 1);
+  }
+}
+
+/**
+ * Run `fn` and dispose every tensor created inside it, except those it returns (directly, or in
+ * arrays/plain objects/maps) and those passed to `keep()`. Returned tensors move to the enclosing
+ * scope. An async `fn` is not allowed: the scope would close before its tensors exist.
+ *
+ * @example
+ * ```ts
+ * import { ones, tidy } from "@aprender/compute";
+ * const y = tidy(() => ones([3]).mul(2).add(1)); // the intermediates are freed
+ * console.log(y.dataSync()); // Float32Array [3, 3, 3]
+ * ```
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Disposable>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    for (const t of scope) t.dispose();
+    throw new TypeError("tidy: fn must be synchronous; await outside of tidy().");
+  }
+  const kept = new Set<Disposable>();
+  collect(result, kept);
+  for (const t of scope) if (!kept.has(t)) t.dispose();
+  const parent = scopes.at(-1);
+  if (parent) { for (const t of kept) if (scope.has(t)) parent.add(t); }
+  return result;
+}

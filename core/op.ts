@@ -1,0 +1,88 @@
+/**
+ * The dispatcher every op goes through: checks that the operands are alive and on one device,
+ * allocates the outputs the op declared, routes the call to a backend kernel, and records which
+ * backend ran it.
+ *
+ * An op is declared once, in `core/ops/`: it validates its inputs and computes its output shapes
+ * and dtypes (with typed errors), then calls {@link runKernel} by name. Backends provide kernels
+ * by that name. Backward rules (issue: autograd) attach to the same op names.
+ *
+ * @module
+ */
+import type { KernelCall } from "../backends/backend.ts";
+import { recordRoute, route } from "../backends/registry.ts";
+import type { DType } from "./dtype.ts";
+import { DeviceError, DisposedError } from "./errors.ts";
+import type { Shape } from "./shape.ts";
+import { Tensor } from "./tensor.ts";
+
+/** Shape and dtype of an output the dispatcher allocates. */
+export interface OutSpec {
+  /** Output shape. */
+  shape: Shape;
+  /** Output dtype. */
+  dtype: DType;
+}
+
+/** The device all `inputs` share, or a DeviceError naming the op and the devices. */
+export function commonDevice(op: string, inputs: readonly Tensor[]): string {
+  let device: string | undefined;
+  for (const t of inputs) {
+    if (t.disposed) {
+      throw new DisposedError(
+        `${op}: an input tensor (shape ${JSON.stringify(t.shape)}) was already disposed.`,
+      );
+    }
+    if (device === undefined) device = t.device;
+    else if (t.device !== device) {
+      throw new DeviceError(
+        `${op}: operands live on different devices (${inputs.map((x) => x.device).join(", ")}). ` +
+          `Hint: move them to one device first, e.g. b.to("${device}").`,
+      );
+    }
+  }
+  return device ?? "cpu";
+}
+
+/**
+ * Run a kernel by op name. `outputs` are either specs (allocated here, contiguous, zero-filled,
+ * on the inputs' device) or existing tensors to write into (e.g. a view of a larger tensor), or
+ * `null` when the output shape depends on the data and the kernel allocates.
+ */
+export function runKernel<A>(
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: A,
+  outputs: readonly (OutSpec | Tensor)[] | null,
+  device?: string,
+): Tensor[] {
+  const dev = device ?? commonDevice(op, inputs);
+  if (device !== undefined && inputs.length) commonDevice(op, inputs);
+  const outs = (outputs ?? []).map((o) =>
+    o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev)
+  );
+  const call: KernelCall<A> = { op, inputs, outputs: outs, attrs };
+  let r;
+  try {
+    r = route(call as KernelCall, dev);
+    const produced = r.run(call as KernelCall);
+    recordRoute(op, r.backend);
+    return produced ?? outs;
+  } catch (e) {
+    for (let i = 0; i < outs.length; i++) {
+      if (!(outputs![i] instanceof Tensor)) outs[i].dispose();
+    }
+    throw e;
+  }
+}
+
+/** {@link runKernel} for an op with exactly one output. */
+export function runKernel1<A>(
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: A,
+  output: OutSpec | Tensor | null,
+  device?: string,
+): Tensor {
+  return runKernel(op, inputs, attrs, output === null ? null : [output], device)[0];
+}

@@ -1,0 +1,2 @@
+// PLACEHOLDER: the conv ops, written by a helper.
+export {};

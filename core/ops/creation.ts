@@ -1,0 +1,341 @@
+/**
+ * Creating tensors: from JS data, filled, ranges, identity.
+ *
+ * @module
+ */
+import { deviceProvider } from "../../backends/registry.ts";
+import {
+  checkDType,
+  type DType,
+  DTYPES,
+  toBF16Bits,
+  type TypedArray,
+  typedArrayFor,
+} from "../dtype.ts";
+import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
+import { flattenNested, nestedShape } from "../nested.ts";
+import { checkShape, sizeOf } from "../shape.ts";
+import { type NestedArray, Tensor, type TensorLike } from "../tensor.ts";
+
+/** Options shared by creation functions. */
+export interface CreateOptions {
+  /** Element type (default f32, or inferred from the data by `tensor()`). */
+  dtype?: DType;
+  /** Device to create the tensor on (default "cpu"). */
+  device?: string;
+}
+
+/** Options of {@link tensor}. */
+export interface TensorOptions extends CreateOptions {
+  /** Shape for flat data (a typed array or flat list); default: inferred from nesting. */
+  shape?: readonly number[];
+}
+
+function dtypeOfTyped(a: TypedArray): DType {
+  if (a instanceof Float32Array) return "f32";
+  if (a instanceof Float64Array) return "f64";
+  if (a instanceof Float16Array) return "f16";
+  if (a instanceof Int8Array) return "i8";
+  if (a instanceof Uint8Array) return "u8";
+  if (a instanceof Int16Array) return "i16";
+  if (a instanceof Uint16Array) return "u16";
+  if (a instanceof Int32Array) return "i32";
+  if (a instanceof Uint32Array) return "u32";
+  return "i64";
+}
+
+function isTypedArray(x: unknown): x is TypedArray {
+  return ArrayBuffer.isView(x) && !(x instanceof DataView);
+}
+
+/** Write JS numbers into a fresh typed array of `dtype` (with NumPy's casts). */
+function fromNumbers(values: ArrayLike<number>, dtype: DType): TypedArray {
+  const n = values.length;
+  const out = typedArrayFor(dtype, new ArrayBuffer(n * DTYPES[dtype].bytes), 0, n);
+  switch (dtype) {
+    case "bf16":
+      for (let i = 0; i < n; i++) out[i] = toBF16Bits(values[i]);
+      break;
+    case "bool":
+      for (let i = 0; i < n; i++) out[i] = values[i] !== 0 ? 1 : 0;
+      break;
+    case "i64":
+      for (let i = 0; i < n; i++) {
+        out[i] = Number.isFinite(values[i]) ? BigInt(Math.trunc(values[i])) : 0n;
+      }
+      break;
+    default:
+      for (let i = 0; i < n; i++) out[i] = values[i];
+  }
+  return out;
+}
+
+/** A tensor on `device` holding the raw elements `raw` (already of `dtype`). */
+export function fromTyped(
+  raw: TypedArray,
+  shape: readonly number[],
+  dtype: DType,
+  device = "cpu",
+): Tensor {
+  const t = Tensor.empty(shape, dtype, device);
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  deviceProvider(device).write(t.storage, bytes, 0);
+  return t;
+}
+
+/**
+ * Create a tensor from nested arrays, a typed array, a number or a boolean. The dtype defaults to
+ * f32 for numbers, bool for booleans, and the typed array's own type (Float64Array → f64,
+ * Int32Array → i32, ...); a flat typed array or list takes `shape` if given.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@aprender/compute";
+ * const a = tensor([[1, 2], [3, 4]]);
+ * const b = tensor(new Int32Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3] });
+ * const c = tensor([true, false]);
+ * console.log(a.dtype, b.dtype, c.dtype); // f32 i32 bool
+ * ```
+ */
+export function tensor(data: TensorLike, options: TensorOptions = {}): Tensor {
+  if (data instanceof Tensor) {
+    return options.dtype && options.dtype !== data.dtype
+      ? data.astype(options.dtype)
+      : data.clone();
+  }
+  if (options.dtype !== undefined) checkDType(options.dtype, "tensor");
+  const device = options.device ?? "cpu";
+  let shape: number[];
+  let raw: TypedArray;
+  let dtype: DType;
+  if (isTypedArray(data)) {
+    const own = dtypeOfTyped(data);
+    dtype = options.dtype ?? own;
+    shape = options.shape ? checkShape(options.shape, "tensor") : [data.length];
+    if (
+      dtype === own || (own === "u8" && dtype === "bool") || (own === "u16" && dtype === "bf16")
+    ) {
+      raw = data;
+      if (dtype === "bool") raw = Uint8Array.from(data as Uint8Array, (v) => (v ? 1 : 0));
+    } else if (data instanceof BigInt64Array) {
+      raw = fromNumbers(Array.from(data, Number), dtype);
+    } else raw = fromNumbers(data as ArrayLike<number>, dtype);
+  } else {
+    const nested = data as NestedArray;
+    const inferred = nestedShape(nested);
+    const flat = flattenNested(nested);
+    const hasBool = firstLeaf(nested);
+    dtype = options.dtype ??
+      (hasBool === "boolean" ? "bool" : hasBool === "bigint" ? "i64" : "f32");
+    shape = options.shape ? checkShape(options.shape, "tensor") : inferred;
+    raw = fromNumbers(flat, dtype);
+  }
+  if (sizeOf(shape) !== raw.length) {
+    throw new ShapeError(
+      `tensor: ${raw.length} values do not fill shape ${fmtShape(shape)} ` +
+        `(${sizeOf(shape)} elements). Hint: pass a shape whose lengths multiply to ${raw.length}.`,
+    );
+  }
+  return fromTyped(raw, shape, dtype, device);
+}
+
+function firstLeaf(d: NestedArray): string {
+  while (Array.isArray(d)) {
+    if (d.length === 0) return "number";
+    d = d[0];
+  }
+  return typeof d;
+}
+
+/**
+ * Turn an op argument into a tensor. Tensors pass through unchanged (not copied); numbers and
+ * nested arrays become new tensors of `dtype` (default: as {@link tensor} infers).
+ */
+export function asTensor(x: TensorLike, dtype?: DType, device = "cpu"): Tensor {
+  if (x instanceof Tensor) return x;
+  return tensor(x, { dtype, device });
+}
+
+/**
+ * A tensor of `shape` filled with `value`.
+ *
+ * @example
+ * ```ts
+ * import { full } from "@aprender/compute";
+ * console.log(full([2, 2], 7, { dtype: "i32" }).toArraySync()); // [[7, 7], [7, 7]]
+ * ```
+ */
+export function full(
+  shape: readonly number[],
+  value: number | boolean,
+  options: CreateOptions = {},
+): Tensor {
+  const dtype = options.dtype ?? (typeof value === "boolean" ? "bool" : "f32");
+  checkDType(dtype, "full");
+  const s = checkShape(shape, "full");
+  if (typeof value !== "number" && typeof value !== "boolean") {
+    throw new DTypeError(`full: fill value must be a number or boolean, got ${typeof value}.`);
+  }
+  const raw = fromNumbers(new Float64Array(sizeOf(s)).fill(Number(value)), dtype);
+  return fromTyped(raw, s, dtype, options.device);
+}
+
+/**
+ * A tensor of zeros.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([2, 3]).shape); // [2, 3]
+ * ```
+ */
+export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  const dtype = checkDType(options.dtype ?? "f32", "zeros");
+  return Tensor.empty(checkShape(shape, "zeros"), dtype, options.device ?? "cpu");
+}
+
+/**
+ * A tensor of ones.
+ *
+ * @example
+ * ```ts
+ * import { ones } from "@aprender/compute";
+ * console.log(ones([3], { dtype: "i8" }).toArraySync()); // [1, 1, 1]
+ * ```
+ */
+export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  return full(shape, 1, { dtype: options.dtype ?? "f32", device: options.device });
+}
+
+/**
+ * Zeros with the shape (and, unless given, dtype and device) of `t`.
+ *
+ * @example
+ * ```ts
+ * import { ones, zerosLike } from "@aprender/compute";
+ * console.log(zerosLike(ones([2], { dtype: "i32" })).dtype); // "i32"
+ * ```
+ */
+export function zerosLike(t: Tensor, options: CreateOptions = {}): Tensor {
+  return zeros(t.shape, { dtype: options.dtype ?? t.dtype, device: options.device ?? t.device });
+}
+
+/**
+ * Ones with the shape (and, unless given, dtype and device) of `t`.
+ *
+ * @example
+ * ```ts
+ * import { onesLike, zeros } from "@aprender/compute";
+ * console.log(onesLike(zeros([2])).toArraySync()); // [1, 1]
+ * ```
+ */
+export function onesLike(t: Tensor, options: CreateOptions = {}): Tensor {
+  return ones(t.shape, { dtype: options.dtype ?? t.dtype, device: options.device ?? t.device });
+}
+
+/**
+ * `value` with the shape (and, unless given, dtype and device) of `t`.
+ *
+ * @example
+ * ```ts
+ * import { fullLike, zeros } from "@aprender/compute";
+ * console.log(fullLike(zeros([2]), 5).toArraySync()); // [5, 5]
+ * ```
+ */
+export function fullLike(t: Tensor, value: number | boolean, options: CreateOptions = {}): Tensor {
+  return full(t.shape, value, {
+    dtype: options.dtype ?? t.dtype,
+    device: options.device ?? t.device,
+  });
+}
+
+/**
+ * Evenly spaced values in `[start, stop)` with `step`, like NumPy's `arange`: `arange(n)` counts
+ * 0..n-1. The dtype defaults to i32 when all arguments are integers, else f32.
+ *
+ * @example
+ * ```ts
+ * import { arange } from "@aprender/compute";
+ * console.log(arange(4).toArraySync(), arange(1, 2, 0.25).toArraySync());
+ * // [0, 1, 2, 3] [1, 1.25, 1.5, 1.75]
+ * ```
+ */
+export function arange(
+  start: number,
+  stop?: number,
+  step = 1,
+  options: CreateOptions = {},
+): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  for (const [k, v] of [["start", start], ["stop", stop], ["step", step]] as const) {
+    if (!Number.isFinite(v)) throw new ShapeError(`arange: ${k} must be finite, got ${v}.`);
+  }
+  if (step === 0) throw new ShapeError("arange: step cannot be 0.");
+  const ints = Number.isInteger(start) && Number.isInteger(stop) && Number.isInteger(step);
+  const dtype = options.dtype ?? (ints ? "i32" : "f32");
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const vals = new Float64Array(n);
+  for (let i = 0; i < n; i++) vals[i] = start + i * step;
+  return fromTyped(fromNumbers(vals, checkDType(dtype, "arange")), [n], dtype, options.device);
+}
+
+/** Options of {@link linspace}. */
+export interface LinspaceOptions extends CreateOptions {
+  /** Include `stop` as the last value (default true, like NumPy). */
+  endpoint?: boolean;
+}
+
+/**
+ * `num` evenly spaced values from `start` to `stop` (NumPy's `linspace`).
+ *
+ * @example
+ * ```ts
+ * import { linspace } from "@aprender/compute";
+ * console.log(linspace(0, 1, 5).toArraySync()); // [0, 0.25, 0.5, 0.75, 1]
+ * ```
+ */
+export function linspace(
+  start: number,
+  stop: number,
+  num = 50,
+  options: LinspaceOptions = {},
+): Tensor {
+  if (!Number.isInteger(num) || num < 0) {
+    throw new ShapeError(`linspace: num must be an integer ≥ 0, got ${num}.`);
+  }
+  const endpoint = options.endpoint ?? true;
+  const div = endpoint ? num - 1 : num;
+  const step = div > 0 ? (stop - start) / div : NaN;
+  const vals = new Float64Array(num);
+  for (let i = 0; i < num; i++) vals[i] = div > 0 ? start + i * step : start;
+  if (endpoint && num > 1) vals[num - 1] = stop;
+  const dtype = checkDType(options.dtype ?? "f32", "linspace");
+  return fromTyped(fromNumbers(vals, dtype), [num], dtype, options.device);
+}
+
+/** Options of {@link eye}. */
+export interface EyeOptions extends CreateOptions {
+  /** Diagonal offset: 0 the main diagonal, > 0 above, < 0 below. */
+  k?: number;
+}
+
+/**
+ * An `n`×`m` matrix with ones on diagonal `k` (NumPy's `eye`).
+ *
+ * @example
+ * ```ts
+ * import { eye } from "@aprender/compute";
+ * console.log(eye(2).toArraySync()); // [[1, 0], [0, 1]]
+ * ```
+ */
+export function eye(n: number, m: number = n, options: EyeOptions = {}): Tensor {
+  const shape = checkShape([n, m], "eye");
+  const k = options.k ?? 0;
+  const vals = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) {
+    const j = i + k;
+    if (j >= 0 && j < m) vals[i * m + j] = 1;
+  }
+  const dtype = checkDType(options.dtype ?? "f32", "eye");
+  return fromTyped(fromNumbers(vals, dtype), shape, dtype, options.device);
+}

@@ -1,0 +1,2 @@
+// PLACEHOLDER: the join ops, written by a helper.
+export {};

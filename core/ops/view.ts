@@ -1,0 +1,485 @@
+/**
+ * Views (zero-copy: reshape of contiguous data, transpose/permute, squeeze/unsqueeze,
+ * expand/broadcastTo, slice, select, flip) and copies (contiguous, clone, astype, to).
+ *
+ * @module
+ */
+import { deviceProvider } from "../../backends/registry.ts";
+import { checkDType, type DType, DTYPES } from "../dtype.ts";
+import { fmtShape, IndexError, ShapeError } from "../errors.ts";
+import { commonDevice, runKernel1 } from "../op.ts";
+import { broadcastStrides, normalizeAxes, normalizeAxis, sizeOf } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+
+/**
+ * Copy `src` (broadcast to `dst.shape`, cast to `dst.dtype`) into `dst`, which may be any view.
+ * The building block of concat, pad, tile and friends.
+ *
+ * @example
+ * ```ts
+ * import { copyInto, zeros, ones } from "@aprender/compute";
+ * const z = zeros([2, 3]);
+ * copyInto(z.select(0, 1), ones([3]));
+ * console.log(z.toArraySync()); // [[0, 0, 0], [1, 1, 1]]
+ * ```
+ */
+export function copyInto(dst: Tensor, src: Tensor): Tensor {
+  const target = dst.shape;
+  // Validates broadcasting with a clear message.
+  broadcastTo(src, target).dispose();
+  commonDevice("copyInto", [src, dst]);
+  runKernel1("copy", [src], {}, dst);
+  return dst;
+}
+
+/**
+ * A contiguous (C-order) tensor with the same values: `t` itself as a new view when already
+ * contiguous, else a copy.
+ *
+ * @example
+ * ```ts
+ * import { arange } from "@aprender/compute";
+ * const t = arange(6).reshape([2, 3]).T;
+ * console.log(t.isContiguous, t.contiguous().isContiguous); // false true
+ * ```
+ */
+export function contiguous(t: Tensor): Tensor {
+  if (t.isContiguous) return t.view(t.shape, t.strides, t.offset);
+  return astype(t, t.dtype);
+}
+
+/**
+ * A contiguous copy that owns new storage.
+ *
+ * @example
+ * ```ts
+ * import { ones } from "@aprender/compute";
+ * const a = ones([2]);
+ * const b = a.clone();
+ * a.dispose();
+ * console.log(b.toArraySync()); // [1, 1]
+ * ```
+ */
+export function clone(t: Tensor): Tensor {
+  return astype(t, t.dtype);
+}
+
+/**
+ * A contiguous copy converted to `dtype` (floats → ints truncate toward zero, like NumPy's
+ * `astype`; anything → bool is `x != 0`).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@aprender/compute";
+ * console.log(tensor([1.7, -1.7]).astype("i32").toArraySync()); // [1, -1]
+ * ```
+ */
+export function astype(t: Tensor, dtype: DType): Tensor {
+  checkDType(dtype, "astype");
+  return runKernel1("copy", [t], {}, { shape: t.shape, dtype });
+}
+
+/**
+ * Move (copy) a tensor to another device ("cpu", "gpu"). On the same device, a new view over the
+ * same storage.
+ *
+ * @example
+ * ```ts
+ * import { ones } from "@aprender/compute";
+ * const t = await ones([2]).to("cpu");
+ * console.log(t.device); // "cpu"
+ * ```
+ */
+export async function to(t: Tensor, device: string): Promise<Tensor> {
+  if (device === t.device) return t.view(t.shape, t.strides, t.offset);
+  const target = deviceProvider(device);
+  const src = contiguous(t);
+  try {
+    const b = DTYPES[t.dtype].bytes;
+    const bytes = await deviceProvider(t.device).read(src.storage, src.offset * b, src.size * b);
+    const out = Tensor.empty(t.shape, t.dtype, device);
+    target.write(out.storage, bytes, 0);
+    return out;
+  } finally {
+    src.dispose();
+  }
+}
+
+/**
+ * Give a tensor a new shape with the same number of elements; one length may be -1 (inferred).
+ * Zero-copy when the tensor is contiguous, else a contiguous copy.
+ *
+ * @example
+ * ```ts
+ * import { arange } from "@aprender/compute";
+ * console.log(arange(6).reshape([2, -1]).shape); // [2, 3]
+ * ```
+ */
+export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+  const newShape = inferShape(shape, t.size, t.shape, "reshape");
+  if (t.isContiguous) return t.view(newShape, contiguousFor(newShape), t.offset);
+  const c = contiguous(t);
+  try {
+    return c.view(newShape, contiguousFor(newShape), c.offset);
+  } finally {
+    c.dispose();
+  }
+}
+
+function contiguousFor(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+function inferShape(
+  shape: readonly number[],
+  size: number,
+  from: readonly number[],
+  op: string,
+): number[] {
+  const out = [...shape];
+  let infer = -1;
+  for (let i = 0; i < out.length; i++) {
+    const d = out[i];
+    if (d === -1) {
+      if (infer >= 0) {
+        throw new ShapeError(`${op}: only one length may be -1, got ${fmtShape(shape)}.`);
+      }
+      infer = i;
+    } else if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: invalid length ${d} in ${fmtShape(shape)}.`);
+    }
+  }
+  if (infer >= 0) {
+    const rest = sizeOf(out.filter((_, i) => i !== infer));
+    if (rest === 0 || size % rest !== 0) {
+      throw new ShapeError(
+        `${op}: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)}: ` +
+          `${size} is not a multiple of ${rest}.`,
+      );
+    }
+    out[infer] = size / rest;
+  }
+  if (sizeOf(out) !== size) {
+    throw new ShapeError(
+      `${op}: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)} ` +
+        `(${sizeOf(out)} elements). Hint: the product of the new lengths must equal ${size}; ` +
+        `use -1 for one length to have it inferred.`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Flatten axes `startAxis..endAxis` (inclusive) into one.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([2, 3, 4]).flatten(1).shape); // [2, 12]
+ * ```
+ */
+export function flatten(t: Tensor, startAxis = 0, endAxis = -1): Tensor {
+  if (t.ndim === 0) return reshape(t, [1]);
+  const s = normalizeAxis(startAxis, t.ndim, "flatten");
+  const e = normalizeAxis(endAxis, t.ndim, "flatten");
+  if (s > e) {
+    throw new IndexError(`flatten: startAxis ${startAxis} comes after endAxis ${endAxis}.`);
+  }
+  const shape = [...t.shape.slice(0, s), sizeOf(t.shape.slice(s, e + 1)), ...t.shape.slice(e + 1)];
+  return reshape(t, shape);
+}
+
+/**
+ * Permute axes (a view). `axes` lists, for each output axis, the input axis it takes; omitted,
+ * the axes are reversed (NumPy's `transpose`).
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([2, 3, 4]).transpose().shape); // [4, 3, 2]
+ * console.log(zeros([2, 3, 4]).transpose([0, 2, 1]).shape); // [2, 4, 3]
+ * ```
+ */
+export function transpose(t: Tensor, axes?: readonly number[]): Tensor {
+  if (axes === undefined) axes = [...Array(t.ndim).keys()].reverse();
+  return permute(t, axes, "transpose");
+}
+
+/**
+ * Reorder axes (a view): output axis i is input axis `axes[i]`.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([2, 3, 4]).permute([2, 0, 1]).shape); // [4, 2, 3]
+ * ```
+ */
+export function permute(t: Tensor, axes: readonly number[], op = "permute"): Tensor {
+  if (axes.length !== t.ndim) {
+    throw new ShapeError(
+      `${op}: axes ${JSON.stringify(axes)} has ${axes.length} entries; the tensor of shape ` +
+        `${fmtShape(t.shape)} has ${t.ndim} axes. Hint: list every axis exactly once.`,
+    );
+  }
+  const norm = axes.map((a) => normalizeAxis(a, t.ndim, op));
+  if (new Set(norm).size !== norm.length) {
+    throw new IndexError(`${op}: axes ${JSON.stringify(axes)} repeat an axis.`);
+  }
+  return t.view(norm.map((a) => t.shape[a]), norm.map((a) => t.strides[a]), t.offset);
+}
+
+/**
+ * Swap two axes (a view), like PyTorch's `transpose(a, b)`.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([2, 3, 4]).swapaxes(0, -1).shape); // [4, 3, 2]
+ * ```
+ */
+export function swapaxes(t: Tensor, a: number, b: number): Tensor {
+  const i = normalizeAxis(a, t.ndim, "swapaxes"), j = normalizeAxis(b, t.ndim, "swapaxes");
+  const axes = [...Array(t.ndim).keys()];
+  [axes[i], axes[j]] = [axes[j], axes[i]];
+  return permute(t, axes, "swapaxes");
+}
+
+/**
+ * Remove axes of length 1 (all of them, or those named; naming an axis longer than 1 is an error).
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([1, 3, 1]).squeeze().shape); // [3]
+ * ```
+ */
+export function squeeze(t: Tensor, axis?: number | readonly number[]): Tensor {
+  const axes = axis === undefined
+    ? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))
+    : normalizeAxes(axis, t.ndim, "squeeze");
+  for (const a of axes) {
+    if (t.shape[a] !== 1) {
+      throw new ShapeError(
+        `squeeze: axis ${a} of shape ${fmtShape(t.shape)} has length ${t.shape[a]}, not 1; ` +
+          `only axes of length 1 can be squeezed.`,
+      );
+    }
+  }
+  const keep = t.shape.map((_, i) => !axes.includes(i));
+  return t.view(
+    t.shape.filter((_, i) => keep[i]),
+    t.strides.filter((_, i) => keep[i]),
+    t.offset,
+  );
+}
+
+/**
+ * Insert an axis of length 1 at `axis` (negative counts from the end of the result).
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([3]).unsqueeze(0).shape, zeros([3]).unsqueeze(-1).shape); // [1, 3] [3, 1]
+ * ```
+ */
+export function unsqueeze(t: Tensor, axis: number): Tensor {
+  const a = normalizeAxis(axis, t.ndim + 1, "unsqueeze");
+  const shape = [...t.shape], strides = [...t.strides];
+  shape.splice(a, 0, 1);
+  strides.splice(a, 0, a < t.ndim ? t.strides[a] * t.shape[a] : 1);
+  return t.view(shape, strides, t.offset);
+}
+
+/**
+ * Broadcast to `shape` (a view with stride 0 on broadcast axes), NumPy's `broadcast_to`.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@aprender/compute";
+ * console.log(tensor([1, 2]).broadcastTo([3, 2]).toArraySync()); // [[1, 2], [1, 2], [1, 2]]
+ * ```
+ */
+export function broadcastTo(t: Tensor, shape: readonly number[], op = "broadcastTo"): Tensor {
+  const ok = shape.length >= t.ndim &&
+    t.shape.every((d, i) => d === 1 || d === shape[shape.length - t.ndim + i]);
+  if (!ok || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError(
+      `${op}: cannot broadcast shape ${fmtShape(t.shape)} to ${
+        fmtShape(shape)
+      }. Axes are matched ` +
+        `from the right; each input length must equal the target length or be 1.`,
+    );
+  }
+  return t.view(shape, broadcastStrides(t.shape, t.strides, shape), t.offset);
+}
+
+/**
+ * Broadcast to `shape`, where -1 keeps the input's length (PyTorch's `expand`).
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * console.log(zeros([3, 1]).expand([-1, 4]).shape); // [3, 4]
+ * ```
+ */
+export function expand(t: Tensor, shape: readonly number[]): Tensor {
+  const off = shape.length - t.ndim;
+  const target = shape.map((d, i) => (d === -1 && i >= off ? t.shape[i - off] : d));
+  return broadcastTo(t, target, "expand");
+}
+
+/**
+ * One axis of a slice spec:
+ * - `null` or `":"`: the whole axis;
+ * - a number: that index (the axis is dropped, like NumPy's `a[i]`); negatives count from the end;
+ * - a string in NumPy syntax, `"start:stop:step"` (e.g. `"1:"`, `"::-1"`, `"-3:"`);
+ * - `{ start, stop, step }` with the same meaning (missing parts take their defaults).
+ */
+export type SliceArg =
+  | number
+  | null
+  | string
+  | { start?: number | null; stop?: number | null; step?: number | null };
+
+/**
+ * Slice axes from the first on (a view): `t.slice(null, "::2")` is NumPy's `t[:, ::2]`.
+ * Out-of-range bounds clamp like Python slices; an integer index out of range is an IndexError.
+ *
+ * @example
+ * ```ts
+ * import { arange } from "@aprender/compute";
+ * const t = arange(12).reshape([3, 4]);
+ * console.log(t.slice("1:", "::-2").toArraySync()); // [[7, 5], [11, 9]]
+ * console.log(t.slice(null, 0).toArraySync()); // [0, 4, 8]
+ * ```
+ */
+export function slice(t: Tensor, ...specs: SliceArg[]): Tensor {
+  if (specs.length > t.ndim) {
+    throw new IndexError(
+      `slice: ${specs.length} indices for a tensor of rank ${t.ndim} (shape ${fmtShape(t.shape)}).`,
+    );
+  }
+  const shape: number[] = [], strides: number[] = [];
+  let offset = t.offset;
+  for (let a = 0; a < t.ndim; a++) {
+    const spec = a < specs.length ? specs[a] : null;
+    const len = t.shape[a], st = t.strides[a];
+    if (typeof spec === "number") {
+      offset += checkIndex(spec, len, a, t, "slice") * st;
+      continue;
+    }
+    const { start, stop, step } = parseSlice(spec, a);
+    const [s0, n] = sliceIndices(start, stop, step, len);
+    shape.push(n);
+    strides.push(st * step);
+    offset += s0 * st;
+  }
+  return t.view(shape, strides, n0(shape) ? t.offset : offset);
+}
+
+function n0(shape: number[]): boolean {
+  return shape.includes(0);
+}
+
+function checkIndex(i: number, len: number, axis: number, t: Tensor, op: string): number {
+  if (!Number.isInteger(i) || i < -len || i >= len) {
+    throw new IndexError(
+      `${op}: index ${i} is out of range for axis ${axis} of length ${len} ` +
+        `(shape ${fmtShape(t.shape)}); valid indices are ${-len}..${len - 1}.`,
+    );
+  }
+  return i < 0 ? i + len : i;
+}
+
+function parseSlice(spec: Exclude<SliceArg, number>, axis: number) {
+  if (spec === null) return { start: null, stop: null, step: 1 };
+  if (typeof spec === "string") {
+    const parts = spec.split(":").map((p) => p.trim());
+    const num = (p: string | undefined) => {
+      if (p === undefined || p === "") return null;
+      const v = Number(p);
+      if (!Number.isInteger(v)) {
+        throw new IndexError(`slice: "${spec}" for axis ${axis} is not "start:stop:step".`);
+      }
+      return v;
+    };
+    if (parts.length < 1 || parts.length > 3 || (parts.length === 1 && parts[0] !== "")) {
+      throw new IndexError(
+        `slice: "${spec}" for axis ${axis} is not "start:stop:step"; for one index pass a number.`,
+      );
+    }
+    return { start: num(parts[0]), stop: num(parts[1]), step: num(parts[2]) ?? 1 };
+  }
+  const step = spec.step ?? 1;
+  for (const v of [spec.start, spec.stop, step]) {
+    if (v !== null && v !== undefined && !Number.isInteger(v)) {
+      throw new IndexError(`slice: bounds for axis ${axis} must be integers, got ${v}.`);
+    }
+  }
+  return { start: spec.start ?? null, stop: spec.stop ?? null, step };
+}
+
+/** Python's `slice.indices`: first index and count for a slice over an axis of length `len`. */
+function sliceIndices(
+  start: number | null,
+  stop: number | null,
+  step: number,
+  len: number,
+): [number, number] {
+  if (step === 0) throw new IndexError("slice: step cannot be 0.");
+  let s: number, e: number;
+  if (step > 0) {
+    s = start === null ? 0 : start < 0 ? Math.max(start + len, 0) : Math.min(start, len);
+    e = stop === null ? len : stop < 0 ? Math.max(stop + len, 0) : Math.min(stop, len);
+    return [s, Math.max(0, Math.ceil((e - s) / step))];
+  }
+  s = start === null ? len - 1 : start < 0 ? Math.max(start + len, -1) : Math.min(start, len - 1);
+  e = stop === null ? -1 : stop < 0 ? Math.max(stop + len, -1) : Math.min(stop, len - 1);
+  return [s, Math.max(0, Math.ceil((e - s) / step))];
+}
+
+/**
+ * Index one position along `axis`, dropping the axis (a view).
+ *
+ * @example
+ * ```ts
+ * import { arange } from "@aprender/compute";
+ * console.log(arange(6).reshape([2, 3]).select(1, -1).toArraySync()); // [2, 5]
+ * ```
+ */
+export function select(t: Tensor, axis: number, index: number): Tensor {
+  const a = normalizeAxis(axis, t.ndim, "select");
+  const i = checkIndex(index, t.shape[a], a, t, "select");
+  return t.view(
+    t.shape.filter((_, k) => k !== a),
+    t.strides.filter((_, k) => k !== a),
+    t.offset + i * t.strides[a],
+  );
+}
+
+/**
+ * Reverse the order along the given axes (all when omitted): a view with negative strides, like
+ * NumPy's `flip`.
+ *
+ * @example
+ * ```ts
+ * import { arange } from "@aprender/compute";
+ * console.log(arange(4).flip().toArraySync()); // [3, 2, 1, 0]
+ * ```
+ */
+export function flip(t: Tensor, axis?: number | readonly number[]): Tensor {
+  const axes = normalizeAxes(axis, t.ndim, "flip");
+  const strides = [...t.strides];
+  let offset = t.offset;
+  for (const a of axes) {
+    if (t.shape[a] > 0) offset += (t.shape[a] - 1) * t.strides[a];
+    strides[a] = -strides[a];
+  }
+  return t.view(t.shape, strides, t.size === 0 ? t.offset : offset);
+}

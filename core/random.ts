@@ -1,0 +1,2 @@
+// PLACEHOLDER: seeded counter-based random, written by a helper.
+export {};

@@ -1,0 +1,141 @@
+/**
+ * Shape arithmetic: sizes, strides, broadcasting and axis normalization, with errors that name
+ * the op and the shapes.
+ *
+ * @module
+ */
+import { fmtShape, IndexError, ShapeError } from "./errors.ts";
+
+/** A tensor shape: one non-negative length per axis. */
+export type Shape = readonly number[];
+
+/** Number of elements of a shape (1 for a scalar). */
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major (C order) strides, in elements. */
+export function contiguousStrides(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** True when `strides` are the C-order strides of `shape` (axes of length 1 may have any stride). */
+export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== acc) return false;
+    acc *= shape[i];
+  }
+  return true;
+}
+
+/** Check a user-given shape: integers ≥ 0. */
+export function checkShape(shape: readonly number[], op: string): number[] {
+  if (!Array.isArray(shape)) {
+    throw new ShapeError(`${op}: shape must be an array of integers, got ${String(shape)}.`);
+  }
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(
+        `${op}: shape ${fmtShape(shape)} has an invalid length ${d}; lengths are integers ≥ 0.`,
+      );
+    }
+  }
+  return [...shape];
+}
+
+/**
+ * The NumPy broadcast of several shapes.
+ *
+ * @example
+ * ```ts
+ * import { broadcastShapes } from "@aprender/compute";
+ * console.log(broadcastShapes([3, 1], [4])); // [3, 4]
+ * ```
+ */
+export function broadcastShapes(...shapes: Shape[]): number[] {
+  return broadcastShapesFor("broadcast", ...shapes);
+}
+
+/** {@link broadcastShapes} with the op's name in the error message. */
+export function broadcastShapesFor(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const j = rank - s.length + i;
+      const d = s[i];
+      if (d === out[j] || d === 1) continue;
+      if (out[j] === 1) {
+        out[j] = d;
+        continue;
+      }
+      throw new ShapeError(
+        `${op}: shapes ${shapes.map(fmtShape).join(" and ")} cannot be broadcast together: ` +
+          `axis ${j - rank} has lengths ${
+            out[j]
+          } and ${d}. Broadcasting needs equal lengths or 1; ` +
+          `hint: reshape or unsqueeze one operand so the axes line up.`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Strides that read a tensor of `shape`/`strides` as if broadcast to `target` (0 on broadcast
+ * axes). The shape must broadcast to `target`.
+ */
+export function broadcastStrides(
+  shape: Shape,
+  strides: readonly number[],
+  target: Shape,
+): number[] {
+  const out = new Array<number>(target.length).fill(0);
+  const off = target.length - shape.length;
+  for (let i = 0; i < shape.length; i++) {
+    out[off + i] = shape[i] === 1 && target[off + i] !== 1 ? 0 : strides[i];
+  }
+  return out;
+}
+
+/** Normalize one axis (negatives count from the end); errors name the op, axis and rank. */
+export function normalizeAxis(axis: number, rank: number, op: string): number {
+  if (!Number.isInteger(axis)) {
+    throw new IndexError(`${op}: axis must be an integer, got ${axis}.`);
+  }
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) {
+    throw new IndexError(
+      `${op}: axis ${axis} is out of range for a tensor of rank ${rank}; ` +
+        (rank === 0 ? "a scalar has no axes." : `valid axes are ${-rank}..${rank - 1}.`),
+    );
+  }
+  return a;
+}
+
+/**
+ * Normalize an `axis` argument (number, list, or undefined meaning all axes) to sorted unique
+ * non-negative axes.
+ */
+export function normalizeAxes(
+  axis: number | readonly number[] | undefined | null,
+  rank: number,
+  op: string,
+): number[] {
+  if (axis === undefined || axis === null) return [...Array(rank).keys()];
+  const list = typeof axis === "number" ? [axis] : [...axis];
+  const out = list.map((a) => normalizeAxis(a, rank, op));
+  if (new Set(out).size !== out.length) {
+    throw new IndexError(`${op}: repeated axis in ${JSON.stringify(list)}.`);
+  }
+  return out.sort((x, y) => x - y);
+}

@@ -1,0 +1,479 @@
+/**
+ * The Tensor: a strided view (shape, strides, offset, dtype) over device storage.
+ *
+ * @module
+ */
+import type { Storage } from "../backends/backend.ts";
+import { deviceProvider } from "../backends/registry.ts";
+import { type DType, DTYPES, type TypedArray, typedArrayFor } from "./dtype.ts";
+import { DeviceError, DisposedError } from "./errors.ts";
+import { formatTensor } from "./format.ts";
+import { allocStorage, releaseStorage, retainStorage, track, unwatch, watch } from "./memory.ts";
+import { contiguousStrides, isContiguous, type Shape, sizeOf } from "./shape.ts";
+import * as ew from "./ops/elementwise.ts";
+import * as red from "./ops/reduce.ts";
+import * as srt from "./ops/sort.ts";
+import * as view from "./ops/view.ts";
+import * as idx from "./ops/indexing.ts";
+import * as la from "./ops/linalg.ts";
+import { toNested } from "./nested.ts";
+
+/** Nested JS arrays of numbers or booleans. */
+export type NestedArray = number | boolean | bigint | NestedArray[];
+
+/** Anything an op accepts where it wants a tensor: a Tensor, a JS number/boolean, nested arrays. */
+export type TensorLike = Tensor | number | boolean | NestedArray | TypedArray;
+
+/** One axis of a {@link Tensor.slice} spec: see {@link view.slice}. */
+export type SliceArg = view.SliceArg;
+
+/** An axis argument of a reduction: one axis, several, or all (undefined/null). */
+export type Axis = number | readonly number[] | null | undefined;
+
+/**
+ * An N-dimensional array: a strided view over storage owned by a device.
+ *
+ * Views (`reshape` of contiguous data, `transpose`, `permute`, `slice`, `expand`, `squeeze`,
+ * `flip`, ...) share storage; `dispose()` (or `using`, or `tidy()`) releases this view, and the
+ * storage is freed when its last view is gone.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@aprender/compute";
+ * const a = tensor([[1, 2, 3], [4, 5, 6]]);
+ * console.log(a.shape, a.dtype); // [2, 3] "f32"
+ * console.log(a.T.shape); // [3, 2]
+ * console.log(a.sum(1).toArraySync()); // [6, 15]
+ * ```
+ */
+export class Tensor {
+  /** Length of each axis. */
+  readonly shape: readonly number[];
+  /** Step in elements between neighbours along each axis (0 on broadcast axes, may be negative). */
+  readonly strides: readonly number[];
+  /** Index in elements of the first element within the storage. */
+  readonly offset: number;
+  /** Element type. */
+  readonly dtype: DType;
+  #storage: Storage;
+  #disposed = false;
+  #token = {};
+
+  /**
+   * A view over `storage`. Most code creates tensors with `tensor()`, `zeros()` and ops instead.
+   *
+   * @param storage device memory (retained by this view)
+   * @param shape axis lengths
+   * @param strides element strides (default C-contiguous)
+   * @param offset first element's index in the storage
+   * @param dtype element type
+   */
+  constructor(
+    storage: Storage,
+    shape: Shape,
+    dtype: DType,
+    strides: readonly number[] = contiguousStrides(shape),
+    offset = 0,
+  ) {
+    this.#storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.strides = Object.freeze([...strides]);
+    this.offset = offset;
+    this.dtype = dtype;
+    retainStorage(storage);
+    watch(this, storage, this.#token);
+    track(this);
+  }
+
+  /**
+   * A new contiguous zero-filled tensor on `device`.
+   *
+   * @example
+   * ```ts
+   * import { Tensor } from "@aprender/compute";
+   * console.log(Tensor.empty([2, 2], "i32").dataSync()); // Int32Array [0, 0, 0, 0]
+   * ```
+   */
+  static empty(shape: Shape, dtype: DType = "f32", device = "cpu"): Tensor {
+    const storage = allocStorage(device, sizeOf(shape) * DTYPES[dtype].bytes);
+    return new Tensor(storage, shape, dtype);
+  }
+
+  /** The storage this view reads (throws once disposed). */
+  get storage(): Storage {
+    if (this.#disposed) throw this.#disposedError("storage");
+    return this.#storage;
+  }
+  /** Device the storage lives on. */
+  get device(): string {
+    return this.#storage.device;
+  }
+  /** Number of axes. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+  /** Number of elements. */
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+  /** Whether `dispose()` ran. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+  /** Whether the elements are laid out in C order from `offset` with no gaps. */
+  get isContiguous(): boolean {
+    return isContiguous(this.shape, this.strides);
+  }
+
+  /** Release this view's reference to its storage. Safe to call twice. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    unwatch(this.#token);
+    releaseStorage(this.#storage);
+  }
+  /** `using t = ...` disposes at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #disposedError(what: string): DisposedError {
+    return new DisposedError(
+      `${what}: tensor of shape ${JSON.stringify(this.shape)} was disposed. ` +
+        `Hint: keep() it inside tidy(), or clone() it before disposing the original.`,
+    );
+  }
+
+  /** Another view over the same storage (used by view ops). */
+  view(
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
+    dtype: DType = this.dtype,
+  ): Tensor {
+    return new Tensor(this.storage, shape, dtype, strides, offset);
+  }
+
+  // ---- data out ----------------------------------------------------------------------------
+
+  /**
+   * The elements in C order as a new typed array (bf16 as raw bits in a Uint16Array, bool as
+   * 0/1 in a Uint8Array, i64 as a BigInt64Array). Only for host-visible (CPU) tensors.
+   */
+  dataSync(): TypedArray {
+    if (this.#disposed) throw this.#disposedError("dataSync");
+    const p = deviceProvider(this.device);
+    if (!p.readSync) {
+      throw new DeviceError(
+        `dataSync: tensor lives on "${this.device}", which cannot be read synchronously. ` +
+          `Hint: use await t.data().`,
+      );
+    }
+    const src = this.isContiguous ? this : view.contiguous(this);
+    try {
+      const b = DTYPES[this.dtype].bytes;
+      const bytes = p.readSync(src.storage, src.offset * b, src.size * b);
+      return typedArrayFor(this.dtype, bytes.buffer, 0, src.size);
+    } finally {
+      if (src !== this) src.dispose();
+    }
+  }
+
+  /** The elements in C order as a new typed array, from any device (GPU: waits for readback). */
+  async data(): Promise<TypedArray> {
+    if (this.#disposed) throw this.#disposedError("data");
+    const p = deviceProvider(this.device);
+    const src = this.isContiguous ? this : view.contiguous(this);
+    try {
+      const b = DTYPES[this.dtype].bytes;
+      const bytes = await p.read(src.storage, src.offset * b, src.size * b);
+      return typedArrayFor(this.dtype, bytes.buffer, bytes.byteOffset, src.size);
+    } finally {
+      if (src !== this) src.dispose();
+    }
+  }
+
+  /** Nested JS arrays of numbers (booleans for bool; i64 as numbers, exact up to 2^53). */
+  toArraySync(): NestedArray {
+    return toNested(this.dataSync(), this.shape, this.dtype);
+  }
+
+  /** Nested JS arrays, from any device. */
+  async toArray(): Promise<NestedArray> {
+    return toNested(await this.data(), this.shape, this.dtype);
+  }
+
+  /** The single element of a size-1 tensor, as a number (boolean for bool). */
+  item(): number | boolean {
+    if (this.size !== 1) {
+      throw new DeviceError(`item: tensor has ${this.size} elements; item() needs exactly one.`);
+    }
+    const v = toNested(this.dataSync(), [], this.dtype);
+    return v as number | boolean;
+  }
+
+  /** Prints like NumPy: `tensor([[1, 2], [3, 4]], dtype=f32)`, summarized when large. */
+  toString(): string {
+    return formatTensor(this);
+  }
+
+  // ---- views and copies -------------------------------------------------------------------
+
+  /** See {@link view.reshape}. */
+  reshape(shape: readonly number[]): Tensor {
+    return view.reshape(this, shape);
+  }
+  /** See {@link view.flatten}. */
+  flatten(startAxis = 0, endAxis = -1): Tensor {
+    return view.flatten(this, startAxis, endAxis);
+  }
+  /** See {@link view.transpose}. */
+  transpose(axes?: readonly number[]): Tensor {
+    return view.transpose(this, axes);
+  }
+  /** See {@link view.permute}. */
+  permute(axes: readonly number[]): Tensor {
+    return view.permute(this, axes);
+  }
+  /** See {@link view.swapaxes}. */
+  swapaxes(a: number, b: number): Tensor {
+    return view.swapaxes(this, a, b);
+  }
+  /** All axes reversed (a view), like NumPy's `.T`. */
+  get T(): Tensor {
+    return view.transpose(this);
+  }
+  /** See {@link view.squeeze}. */
+  squeeze(axis?: number | readonly number[]): Tensor {
+    return view.squeeze(this, axis);
+  }
+  /** See {@link view.unsqueeze}. */
+  unsqueeze(axis: number): Tensor {
+    return view.unsqueeze(this, axis);
+  }
+  /** See {@link view.expand}. */
+  expand(shape: readonly number[]): Tensor {
+    return view.expand(this, shape);
+  }
+  /** See {@link view.broadcastTo}. */
+  broadcastTo(shape: readonly number[]): Tensor {
+    return view.broadcastTo(this, shape);
+  }
+  /** See {@link view.slice}. */
+  slice(...specs: SliceArg[]): Tensor {
+    return view.slice(this, ...specs);
+  }
+  /** See {@link view.select}. */
+  select(axis: number, index: number): Tensor {
+    return view.select(this, axis, index);
+  }
+  /** See {@link view.flip}. */
+  flip(axis?: number | readonly number[]): Tensor {
+    return view.flip(this, axis);
+  }
+  /** See {@link view.contiguous}. */
+  contiguous(): Tensor {
+    return view.contiguous(this);
+  }
+  /** See {@link view.clone}. */
+  clone(): Tensor {
+    return view.clone(this);
+  }
+  /** See {@link view.astype}. */
+  astype(dtype: DType): Tensor {
+    return view.astype(this, dtype);
+  }
+  /** See {@link view.to}. */
+  to(device: string): Promise<Tensor> {
+    return view.to(this, device);
+  }
+
+  // ---- elementwise ------------------------------------------------------------------------
+
+  /** See {@link ew.add}. */
+  add(other: TensorLike): Tensor {
+    return ew.add(this, other);
+  }
+  /** See {@link ew.sub}. */
+  sub(other: TensorLike): Tensor {
+    return ew.sub(this, other);
+  }
+  /** See {@link ew.mul}. */
+  mul(other: TensorLike): Tensor {
+    return ew.mul(this, other);
+  }
+  /** See {@link ew.div}. */
+  div(other: TensorLike): Tensor {
+    return ew.div(this, other);
+  }
+  /** See {@link ew.floorDiv}. */
+  floorDiv(other: TensorLike): Tensor {
+    return ew.floorDiv(this, other);
+  }
+  /** See {@link ew.mod}. */
+  mod(other: TensorLike): Tensor {
+    return ew.mod(this, other);
+  }
+  /** See {@link ew.pow}. */
+  pow(other: TensorLike): Tensor {
+    return ew.pow(this, other);
+  }
+  /** See {@link ew.minimum}. */
+  minimum(other: TensorLike): Tensor {
+    return ew.minimum(this, other);
+  }
+  /** See {@link ew.maximum}. */
+  maximum(other: TensorLike): Tensor {
+    return ew.maximum(this, other);
+  }
+  /** See {@link ew.neg}. */
+  neg(): Tensor {
+    return ew.neg(this);
+  }
+  /** See {@link ew.abs}. */
+  abs(): Tensor {
+    return ew.abs(this);
+  }
+  /** See {@link ew.exp}. */
+  exp(): Tensor {
+    return ew.exp(this);
+  }
+  /** See {@link ew.log}. */
+  log(): Tensor {
+    return ew.log(this);
+  }
+  /** See {@link ew.sqrt}. */
+  sqrt(): Tensor {
+    return ew.sqrt(this);
+  }
+  /** See {@link ew.square}. */
+  square(): Tensor {
+    return ew.square(this);
+  }
+  /** See {@link ew.tanh}. */
+  tanh(): Tensor {
+    return ew.tanh(this);
+  }
+  /** See {@link ew.sigmoid}. */
+  sigmoid(): Tensor {
+    return ew.sigmoid(this);
+  }
+  /** See {@link ew.relu}. */
+  relu(): Tensor {
+    return ew.relu(this);
+  }
+  /** See {@link ew.clip}. */
+  clip(min: number | null, max: number | null): Tensor {
+    return ew.clip(this, min, max);
+  }
+  /** See {@link ew.eq}. */
+  eq(other: TensorLike): Tensor {
+    return ew.eq(this, other);
+  }
+  /** See {@link ew.ne}. */
+  ne(other: TensorLike): Tensor {
+    return ew.ne(this, other);
+  }
+  /** See {@link ew.lt}. */
+  lt(other: TensorLike): Tensor {
+    return ew.lt(this, other);
+  }
+  /** See {@link ew.le}. */
+  le(other: TensorLike): Tensor {
+    return ew.le(this, other);
+  }
+  /** See {@link ew.gt}. */
+  gt(other: TensorLike): Tensor {
+    return ew.gt(this, other);
+  }
+  /** See {@link ew.ge}. */
+  ge(other: TensorLike): Tensor {
+    return ew.ge(this, other);
+  }
+
+  // ---- reductions -------------------------------------------------------------------------
+
+  /** See {@link red.sum}. */
+  sum(axis?: Axis, keepdims = false): Tensor {
+    return red.sum(this, axis, keepdims);
+  }
+  /** See {@link red.mean}. */
+  mean(axis?: Axis, keepdims = false): Tensor {
+    return red.mean(this, axis, keepdims);
+  }
+  /** Variance; see {@link red.variance}. */
+  var(axis?: Axis, options: red.VarOptions = {}): Tensor {
+    return red.variance(this, axis, options);
+  }
+  /** See {@link red.std}. */
+  std(axis?: Axis, options: red.VarOptions = {}): Tensor {
+    return red.std(this, axis, options);
+  }
+  /** See {@link red.min}. */
+  min(axis?: Axis, keepdims = false): Tensor {
+    return red.min(this, axis, keepdims);
+  }
+  /** See {@link red.max}. */
+  max(axis?: Axis, keepdims = false): Tensor {
+    return red.max(this, axis, keepdims);
+  }
+  /** See {@link red.prod}. */
+  prod(axis?: Axis, keepdims = false): Tensor {
+    return red.prod(this, axis, keepdims);
+  }
+  /** See {@link red.argmin}. */
+  argmin(axis?: number, keepdims = false): Tensor {
+    return red.argmin(this, axis, keepdims);
+  }
+  /** See {@link red.argmax}. */
+  argmax(axis?: number, keepdims = false): Tensor {
+    return red.argmax(this, axis, keepdims);
+  }
+  /** See {@link red.any}. */
+  any(axis?: Axis, keepdims = false): Tensor {
+    return red.any(this, axis, keepdims);
+  }
+  /** See {@link red.all}. */
+  all(axis?: Axis, keepdims = false): Tensor {
+    return red.all(this, axis, keepdims);
+  }
+  /** See {@link red.logsumexp}. */
+  logsumexp(axis?: Axis, keepdims = false): Tensor {
+    return red.logsumexp(this, axis, keepdims);
+  }
+  /** See {@link red.cumsum}. */
+  cumsum(axis?: number): Tensor {
+    return red.cumsum(this, axis);
+  }
+  /** See {@link red.softmax}. */
+  softmax(axis = -1): Tensor {
+    return red.softmax(this, axis);
+  }
+  /** See {@link red.logSoftmax}. */
+  logSoftmax(axis = -1): Tensor {
+    return red.logSoftmax(this, axis);
+  }
+  /** See {@link srt.sort}. */
+  sort(axis = -1, descending = false): Tensor {
+    return srt.sort(this, axis, descending);
+  }
+  /** See {@link srt.argsort}. */
+  argsort(axis = -1, descending = false): Tensor {
+    return srt.argsort(this, axis, descending);
+  }
+
+  // ---- indexing and linear algebra --------------------------------------------------------
+
+  /** See {@link idx.gather}. */
+  gather(axis: number, index: TensorLike): Tensor {
+    return idx.gather(this, axis, index);
+  }
+  /** See {@link idx.indexSelect}. */
+  indexSelect(axis: number, index: TensorLike): Tensor {
+    return idx.indexSelect(this, axis, index);
+  }
+  /** See {@link la.matmul}. */
+  matmul(other: TensorLike): Tensor {
+    return la.matmul(this, other);
+  }
+}

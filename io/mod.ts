@@ -1,0 +1,6 @@
+/**
+ * File formats.
+ *
+ * @module
+ */
+export * from "./npy.ts";

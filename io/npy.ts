@@ -1,0 +1,2 @@
+// PLACEHOLDER: written by the npy helper.
+export {};

@@ -1,0 +1,35 @@
+/**
+ * @aprender/compute: N-D tensors with NumPy semantics for TypeScript, on pluggable backends.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@aprender/compute";
+ * const a = tensor([[1, 2], [3, 4]]);
+ * console.log(a.matmul(a.T).toArraySync()); // [[5, 11], [11, 25]]
+ * ```
+ *
+ * @module
+ */
+export * from "./backends/mod.ts";
+export * from "./core/dtype.ts";
+export * from "./core/errors.ts";
+export { broadcastShapes, type Shape } from "./core/shape.ts";
+export { type DeviceMemory, keep, memory, type MemoryInfo, tidy } from "./core/memory.ts";
+export {
+  type Axis,
+  type NestedArray,
+  type SliceArg,
+  Tensor,
+  type TensorLike,
+} from "./core/tensor.ts";
+export * from "./core/ops/creation.ts";
+export * from "./core/ops/view.ts";
+export * from "./core/ops/elementwise.ts";
+export * from "./core/ops/reduce.ts";
+export * from "./core/ops/sort.ts";
+export * from "./core/ops/indexing.ts";
+export * from "./core/ops/join.ts";
+export * from "./core/ops/linalg.ts";
+export * from "./core/ops/conv.ts";
+export * from "./core/random.ts";
+export * from "./io/mod.ts";
