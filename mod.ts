@@ -14,14 +14,15 @@ export * from "./backends/mod.ts";
 export * from "./core/dtype.ts";
 export * from "./core/errors.ts";
 export { broadcastShapes, type Shape } from "./core/shape.ts";
-export { type DeviceMemory, keep, memory, type MemoryInfo, tidy } from "./core/memory.ts";
 export {
-  type Axis,
-  type NestedArray,
-  type SliceArg,
-  Tensor,
-  type TensorLike,
-} from "./core/tensor.ts";
+  type DeviceMemory,
+  keep,
+  memory,
+  type MemoryInfo,
+  type Releasable,
+  tidy,
+} from "./core/memory.ts";
+export { type Axis, type NestedArray, Tensor, type TensorLike } from "./core/tensor.ts";
 export * from "./core/ops/creation.ts";
 export * from "./core/ops/view.ts";
 export * from "./core/ops/elementwise.ts";

@@ -24,23 +24,25 @@ export interface HostAllocator {
 
 /** Host memory of one tensor storage. */
 export class HostStorage implements Storage {
-  /** Always "cpu". */
-  readonly device = "cpu";
   /** Live tensors using it. */
   refs = 0;
   /** Set once freed. */
   freed = false;
   /**
+   * Wrap a byte range of host memory.
+   *
    * @param memory holder of the buffer (a WebAssembly.Memory, or a wrapper of an ArrayBuffer)
    * @param byteOffset where the bytes start in `memory.buffer`
    * @param byteLength how many bytes
    * @param allocator who to give the bytes back to, or null for a standalone ArrayBuffer
+   * @param device the device name ("cpu"; another name for host-backed test devices)
    */
   constructor(
     readonly memory: { readonly buffer: ArrayBufferLike },
     readonly byteOffset: number,
     readonly byteLength: number,
     readonly allocator: HostAllocator | null,
+    readonly device: string = "cpu",
   ) {}
   /** The buffer the bytes live in now (re-read on each call: a growing heap swaps buffers). */
   get buffer(): ArrayBufferLike {
@@ -59,33 +61,41 @@ export function setHostAllocator(a: HostAllocator | null): void {
   allocator = a;
 }
 
-/** The CPU device provider. */
-export const hostProvider: DeviceProvider = {
-  name: "cpu",
-  alloc(byteLength: number): HostStorage {
-    if (allocator) {
-      const r = allocator.alloc(byteLength);
-      if (r) {
-        const s = new HostStorage(r.memory, r.byteOffset, byteLength, allocator);
-        s.bytes().fill(0);
-        return s;
+/**
+ * A provider of host memory under device name `name`. "cpu" is the real one; other names give
+ * host-backed devices for tests of cross-device rules without a GPU.
+ */
+export function createHostProvider(name: string): DeviceProvider {
+  return {
+    name,
+    alloc(byteLength: number): HostStorage {
+      if (allocator && name === "cpu") {
+        const r = allocator.alloc(byteLength);
+        if (r) {
+          const s = new HostStorage(r.memory, r.byteOffset, byteLength, allocator);
+          s.bytes().fill(0);
+          return s;
+        }
       }
-    }
-    return new HostStorage({ buffer: new ArrayBuffer(byteLength) }, 0, byteLength, null);
-  },
-  free(storage: Storage): void {
-    const s = storage as HostStorage;
-    s.allocator?.free(s.byteOffset, s.byteLength);
-  },
-  write(storage: Storage, bytes: Uint8Array, byteOffset = 0): void {
-    (storage as HostStorage).bytes().set(bytes, byteOffset);
-  },
-  read(storage: Storage, byteOffset = 0, byteLength?: number): Promise<Uint8Array> {
-    return Promise.resolve(this.readSync!(storage, byteOffset, byteLength));
-  },
-  readSync(storage: Storage, byteOffset = 0, byteLength?: number): Uint8Array {
-    const s = storage as HostStorage;
-    const n = byteLength ?? s.byteLength - byteOffset;
-    return new Uint8Array(s.buffer, s.byteOffset + byteOffset, n).slice();
-  },
-};
+      return new HostStorage({ buffer: new ArrayBuffer(byteLength) }, 0, byteLength, null, name);
+    },
+    free(storage: Storage): void {
+      const s = storage as HostStorage;
+      s.allocator?.free(s.byteOffset, s.byteLength);
+    },
+    write(storage: Storage, bytes: Uint8Array, byteOffset = 0): void {
+      (storage as HostStorage).bytes().set(bytes, byteOffset);
+    },
+    read(storage: Storage, byteOffset = 0, byteLength?: number): Promise<Uint8Array> {
+      return Promise.resolve(this.readSync!(storage, byteOffset, byteLength));
+    },
+    readSync(storage: Storage, byteOffset = 0, byteLength?: number): Uint8Array {
+      const s = storage as HostStorage;
+      const n = byteLength ?? s.byteLength - byteOffset;
+      return new Uint8Array(s.buffer, s.byteOffset + byteOffset, n).slice();
+    },
+  };
+}
+
+/** The CPU device provider. */
+export const hostProvider: DeviceProvider = createHostProvider("cpu");

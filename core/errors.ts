@@ -19,7 +19,11 @@
  * ```
  */
 export class ComputeError extends Error {
-  /** @param message what was wrong, what was expected, and a hint */
+  /**
+   * Create an error; `name` is set to the subclass name.
+   *
+   * @param message what was wrong, what was expected, and a hint
+   */
   constructor(message: string) {
     super(message);
     this.name = new.target.name;

@@ -8,7 +8,7 @@ import type { Storage } from "../backends/backend.ts";
 import { deviceProvider } from "../backends/registry.ts";
 
 /** Something that owns resources and can be disposed. */
-export interface Disposable {
+export interface Releasable {
   /** Release the resources. */
   dispose(): void;
   /** Whether `dispose()` ran. */
@@ -105,10 +105,10 @@ export function unwatch(token: object): void {
 
 // ---- tidy scopes ---------------------------------------------------------------------------
 
-const scopes: Set<Disposable>[] = [];
+const scopes: Set<Releasable>[] = [];
 
 /** Record a new tensor in the innermost `tidy()` scope, if any. */
-export function track(t: Disposable): void {
+export function track(t: Releasable): void {
   scopes.at(-1)?.add(t);
 }
 
@@ -125,15 +125,15 @@ export function track(t: Disposable): void {
  * console.log(kept!.disposed); // false
  * ```
  */
-export function keep<T extends Disposable>(t: T): T {
+export function keep<T extends Releasable>(t: T): T {
   for (const s of scopes) s.delete(t);
   return t;
 }
 
-function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
+function collect(value: unknown, out: Set<Releasable>, depth = 0): void {
   if (value === null || typeof value !== "object" || depth > 8) return;
-  if (typeof (value as Disposable).dispose === "function" && "disposed" in (value as object)) {
-    out.add(value as Disposable);
+  if (typeof (value as Releasable).dispose === "function" && "disposed" in (value as object)) {
+    out.add(value as Releasable);
     return;
   }
   if (Array.isArray(value)) { for (const v of value) collect(v, out, depth + 1); }
@@ -156,7 +156,7 @@ function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
  * ```
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Disposable>();
+  const scope = new Set<Releasable>();
   scopes.push(scope);
   let result: T;
   try {
@@ -171,7 +171,7 @@ export function tidy<T>(fn: () => T): T {
     for (const t of scope) t.dispose();
     throw new TypeError("tidy: fn must be synchronous; await outside of tidy().");
   }
-  const kept = new Set<Disposable>();
+  const kept = new Set<Releasable>();
   collect(result, kept);
   for (const t of scope) if (!kept.has(t)) t.dispose();
   const parent = scopes.at(-1);

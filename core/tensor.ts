@@ -24,9 +24,6 @@ export type NestedArray = number | boolean | bigint | NestedArray[];
 /** Anything an op accepts where it wants a tensor: a Tensor, a JS number/boolean, nested arrays. */
 export type TensorLike = Tensor | number | boolean | NestedArray | TypedArray;
 
-/** One axis of a {@link Tensor.slice} spec: see {@link view.slice}. */
-export type SliceArg = view.SliceArg;
-
 /** An axis argument of a reduction: one axis, several, or all (undefined/null). */
 export type Axis = number | readonly number[] | null | undefined;
 
@@ -260,7 +257,7 @@ export class Tensor {
     return view.broadcastTo(this, shape);
   }
   /** See {@link view.slice}. */
-  slice(...specs: SliceArg[]): Tensor {
+  slice(...specs: view.SliceArg[]): Tensor {
     return view.slice(this, ...specs);
   }
   /** See {@link view.select}. */

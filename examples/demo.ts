@@ -1,0 +1,62 @@
+/**
+ * `deno task demo`: the probed backends, then a short tour computing real things.
+ */
+import {
+  arange,
+  linspace,
+  memory,
+  randn,
+  ready,
+  seed,
+  ShapeError,
+  tensor,
+  tidy,
+  traceKernels,
+} from "../mod.ts";
+
+const list = await ready();
+console.log("Backends (highest priority first):");
+for (const b of list) {
+  const caps = b.capabilities;
+  const info = b.status === "available"
+    ? `${b.kernels} kernels, dtypes ${caps?.dtypes?.join(" ")}, threads ${caps?.threads ?? 1}`
+    : `absent: ${b.reason}`;
+  console.log(`  ${b.name.padEnd(8)} [${b.device}] ${b.status.padEnd(9)} ${info}`);
+}
+
+tidy(() => {
+  console.log("\n1. Broadcasting: a (3, 1) column plus a (4,) row gives a (3, 4) table");
+  const col = arange(3).reshape([3, 1]).astype("f32");
+  const row = linspace(0, 0.75, 4);
+  const table = col.add(row);
+  console.log(table.toString());
+
+  console.log("\n2. Reductions: column means and the row-wise softmax of the table");
+  console.log("mean(axis=0) =", table.mean(0).toString());
+  console.log("softmax(axis=1) =", table.softmax(1).toString());
+
+  console.log("\n3. A least-squares fit by the normal equations, y ≈ 2x + 1 with noise");
+  seed(42);
+  const x = linspace(0, 1, 200);
+  const X = x.unsqueeze(1).broadcastTo([200, 2]).mul(tensor([1, 0])).add(tensor([0, 1]));
+  const y = x.mul(2).add(1).add(randn([200]).mul(0.05));
+  const XtX = X.T.matmul(X), Xty = X.T.matmul(y);
+  // Solve the 2×2 system by hand (linalg.solve arrives with the LAPACK backend).
+  const [[a, b], [c, d]] = XtX.toArraySync() as number[][];
+  const [p, q] = Xty.toArraySync() as number[];
+  const det = a * d - b * c;
+  console.log(`slope ${((d * p - b * q) / det).toFixed(3)}, intercept ${((a * q - c * p) / det).toFixed(3)}`);
+
+  console.log("\n4. Routing: which backend ran each kernel of a small computation");
+  const { trace } = traceKernels(() => table.matmul(table.T).exp().sum(1));
+  console.log(trace.map((r) => `${r.op}→${r.backend}`).join(", "));
+
+  console.log("\n5. Errors say what was wrong and how to fix it");
+  try {
+    tensor([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]).matmul(randn([5, 6]));
+  } catch (e) {
+    if (!(e instanceof ShapeError)) throw e;
+    console.log(`${e.name}: ${e.message}`);
+  }
+});
+console.log("\nLive memory after the tour (tidy freed the intermediates):", JSON.stringify(memory()));

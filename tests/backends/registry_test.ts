@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { createHostProvider } from "../../backends/host.ts";
+import {
+  type Backend,
+  backends,
+  DeviceError,
+  HostStorage,
+  type KernelCall,
+  ready,
+  registerBackend,
+  scalarBackend,
+  tensor,
+  traceKernels,
+  unregisterBackend,
+} from "../../mod.ts";
+
+Deno.test("registry routes per op to the best plugin and falls back for the rest", async (t) => {
+  const calls: string[] = [];
+  // A user plugin that implements one kernel (add), only for f32, by delegating the arithmetic to
+  // its own loop: it must be picked for f32 add, and skipped for everything else.
+  const spy: Backend = {
+    name: "spy",
+    device: "cpu",
+    probe: () => ({ available: true, features: ["add-f32"] }),
+    kernels: {
+      add: {
+        supports: (call: KernelCall) => call.inputs.every((x) => x.dtype === "f32"),
+        run: (call: KernelCall) => {
+          calls.push(call.op);
+          const [a, b] = call.inputs.map((x) => x.broadcastTo(call.outputs[0].shape).dataSync());
+          const out = new Float32Array(a.length);
+          for (let i = 0; i < out.length; i++) out[i] = (a[i] as number) + (b[i] as number);
+          const dst = call.outputs[0].storage as HostStorage;
+          new Float32Array(dst.buffer, dst.byteOffset, out.length).set(out);
+        },
+      },
+    },
+  };
+  registerBackend(spy, { priority: 100 });
+  try {
+    await t.step("the plugin is listed as available with its probe's features", () => {
+      const s = backends().find((b) => b.name === "spy");
+      assert.equal(s?.status, "available");
+      assert.deepEqual(s?.capabilities?.features, ["add-f32"]);
+      assert.equal(backends()[0].name, "spy"); // highest priority first
+    });
+    await t.step("f32 add runs on the plugin, with a correct result", () => {
+      const a = tensor([1, 2, 3]), b = tensor([10, 20, 30]);
+      const { result, trace } = traceKernels(() => a.add(b));
+      assert.deepEqual(trace, [{ op: "add", backend: "spy" }]);
+      assert.deepEqual(result.toArraySync(), [11, 22, 33]);
+      assert.deepEqual(calls, ["add"]);
+    });
+    await t.step("ops the plugin lacks fall back to scalar", () => {
+      const a = tensor([1, 2, 3]);
+      const { result, trace } = traceKernels(() => a.mul(a));
+      assert.deepEqual(trace, [{ op: "mul", backend: "scalar" }]);
+      assert.deepEqual(result.toArraySync(), [1, 4, 9]);
+    });
+    await t.step("calls the plugin declines (i32) fall back to scalar", () => {
+      const a = tensor([1, 2], { dtype: "i32" });
+      const { result, trace } = traceKernels(() => a.add(a));
+      assert.deepEqual(trace, [{ op: "add", backend: "scalar" }]);
+      assert.deepEqual(result.toArraySync(), [2, 4]);
+    });
+  } finally {
+    unregisterBackend("spy");
+  }
+  await t.step("after unregistering, add runs on scalar again", () => {
+    const a = tensor([1, 2]);
+    assert.deepEqual(traceKernels(() => a.add(a)).trace, [{ op: "add", backend: "scalar" }]);
+    assert.equal(backends().some((b) => b.name === "spy"), false);
+  });
+});
+
+Deno.test("plugins that cannot run are absent with the reason, never an error", async (t) => {
+  await t.step("probe reporting unavailable", () => {
+    registerBackend({
+      name: "nolib",
+      device: "cpu",
+      probe: () => ({ available: false, reason: "libfoo.so not found" }),
+      kernels: { add: () => assert.fail("must not run") },
+    });
+    const s = backends().find((b) => b.name === "nolib");
+    assert.equal(s?.status, "absent");
+    assert.equal(s?.reason, "libfoo.so not found");
+    assert.deepEqual(tensor([1]).add(1).toArraySync(), [2]);
+    unregisterBackend("nolib");
+  });
+  await t.step("probe throwing", () => {
+    registerBackend({
+      name: "throws",
+      device: "cpu",
+      probe: () => {
+        throw new Error("no --allow-ffi");
+      },
+      kernels: {},
+    });
+    const s = backends().find((b) => b.name === "throws");
+    assert.equal(s?.status, "absent");
+    assert.match(s!.reason!, /no --allow-ffi/);
+    unregisterBackend("throws");
+  });
+  await t.step("async probe is pending until ready()", async () => {
+    registerBackend({
+      name: "slow",
+      device: "cpu",
+      probe: () =>
+        new Promise((r) => setTimeout(() => r({ available: false, reason: "no adapter" }), 10)),
+      kernels: {},
+    });
+    assert.equal(backends().find((b) => b.name === "slow")?.status, "pending");
+    const list = await ready();
+    assert.equal(list.find((b) => b.name === "slow")?.reason, "no adapter");
+    unregisterBackend("slow");
+  });
+});
+
+Deno.test("ops on a device no plugin provides give a DeviceError with a hint", () => {
+  assert.throws(() => tensor([1], { device: "tpu" }), (e: Error) => {
+    assert.ok(e instanceof DeviceError);
+    assert.match(e.message, /tpu/);
+    assert.match(e.message, /backends\(\)/);
+    return true;
+  });
+});
+
+Deno.test("the scalar backend implements every kernel the ops call", async () => {
+  // Every op is declared in core/ops/ and calls its kernel by name; the reference backend must
+  // have each of them.
+  const names = new Set(Object.keys(scalarBackend.kernels));
+  const called = new Set<string>();
+  const dir = new URL("../../core/ops/", import.meta.url);
+  for await (const f of Deno.readDir(dir)) {
+    const src = await Deno.readTextFile(new URL(f.name, dir));
+    for (const m of src.matchAll(/runKernel1?(?:<[^>]*>)?\(\s*"(\w+)"/g)) called.add(m[1]);
+  }
+  assert.ok(called.size > 10, `found only ${called.size} kernel names`);
+  const missing = [...called].filter((n) => !names.has(n));
+  assert.deepEqual(missing, [], `scalar lacks kernels: ${missing.join(", ")}`);
+});
+
+Deno.test("operands on different devices give a DeviceError naming the op and devices", () => {
+  // A second device backed by host memory, so the test needs no GPU.
+  registerBackend({
+    name: "otherdev",
+    device: "other",
+    probe: () => ({ available: true }),
+    kernels: {},
+    provider: createHostProvider("other"),
+  });
+  try {
+    const a = tensor([1, 2]);
+    const b = tensor([1, 2], { device: "other" });
+    assert.equal(b.device, "other");
+    assert.throws(() => a.add(b), (e: Error) => {
+      assert.ok(e instanceof DeviceError);
+      assert.match(e.message, /add: operands live on different devices \(cpu, other\)/);
+      assert.match(e.message, /\.to\(/);
+      return true;
+    });
+    assert.throws(() => b.add(b), (e: Error) => {
+      assert.ok(e instanceof DeviceError);
+      assert.match(e.message, /add: no backend on device "other"/);
+      return true;
+    });
+  } finally {
+    unregisterBackend("otherdev");
+  }
+});
