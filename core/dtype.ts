@@ -248,10 +248,32 @@ export function promoteTypes(a: DType, b: DType): DType {
   return "f64";
 }
 
-/** Promote a list of dtypes left to right. */
+/** NumPy's type numbers (its "most knowledgeable" dtype is the highest); bf16 last. */
+const TYPE_ORDER: readonly DType[] = [
+  "bool",
+  "i8",
+  "u8",
+  "i16",
+  "u16",
+  "i32",
+  "u32",
+  "i64",
+  "f32",
+  "f64",
+  "f16",
+  "bf16",
+];
+
+/**
+ * Promote several dtypes at once the way NumPy's `result_type` does (independent of order):
+ * every dtype is promoted with the one of highest NumPy type number, and those results are
+ * promoted together. Pairwise promotion is not associative (i16, u16, f16 → f32 here, but
+ * f64 left to right).
+ */
 export function resultType(...ds: DType[]): DType {
   if (ds.length === 0) throw new DTypeError("resultType: needs at least one dtype.");
-  return ds.reduce(promoteTypes);
+  const main = ds.reduce((m, d) => (TYPE_ORDER.indexOf(d) > TYPE_ORDER.indexOf(m) ? d : m));
+  return ds.map((d) => promoteTypes(main, d)).reduce(promoteTypes);
 }
 
 /**

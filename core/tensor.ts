@@ -6,7 +6,7 @@
 import type { Storage } from "../backends/backend.ts";
 import { deviceProvider } from "../backends/registry.ts";
 import { type DType, DTYPES, type TypedArray, typedArrayFor } from "./dtype.ts";
-import { DeviceError, DisposedError } from "./errors.ts";
+import { DeviceError, DisposedError, ShapeError } from "./errors.ts";
 import { formatTensor } from "./format.ts";
 import { allocStorage, releaseStorage, retainStorage, track, unwatch, watch } from "./memory.ts";
 import { contiguousStrides, isContiguous, type Shape, sizeOf } from "./shape.ts";
@@ -16,6 +16,7 @@ import * as srt from "./ops/sort.ts";
 import * as view from "./ops/view.ts";
 import * as idx from "./ops/indexing.ts";
 import * as la from "./ops/linalg.ts";
+import * as join from "./ops/join.ts";
 import { toNested } from "./nested.ts";
 
 /** Nested JS arrays of numbers or booleans. */
@@ -203,7 +204,10 @@ export class Tensor {
   /** The single element of a size-1 tensor, as a number (boolean for bool). */
   item(): number | boolean {
     if (this.size !== 1) {
-      throw new DeviceError(`item: tensor has ${this.size} elements; item() needs exactly one.`);
+      throw new ShapeError(
+        `item: tensor of shape ${JSON.stringify(this.shape)} has ${this.size} elements; item() ` +
+          `needs exactly one. Hint: reduce it first (e.g. .sum()) or select an element.`,
+      );
     }
     const v = toNested(this.dataSync(), [], this.dtype);
     return v as number | boolean;
@@ -359,6 +363,74 @@ export class Tensor {
   relu(): Tensor {
     return ew.relu(this);
   }
+  /** See {@link ew.sign}. */
+  sign(): Tensor {
+    return ew.sign(this);
+  }
+  /** See {@link ew.expm1}. */
+  expm1(): Tensor {
+    return ew.expm1(this);
+  }
+  /** See {@link ew.log1p}. */
+  log1p(): Tensor {
+    return ew.log1p(this);
+  }
+  /** See {@link ew.log2}. */
+  log2(): Tensor {
+    return ew.log2(this);
+  }
+  /** See {@link ew.rsqrt}. */
+  rsqrt(): Tensor {
+    return ew.rsqrt(this);
+  }
+  /** See {@link ew.sin}. */
+  sin(): Tensor {
+    return ew.sin(this);
+  }
+  /** See {@link ew.cos}. */
+  cos(): Tensor {
+    return ew.cos(this);
+  }
+  /** See {@link ew.erf}. */
+  erf(): Tensor {
+    return ew.erf(this);
+  }
+  /** See {@link ew.gelu}. */
+  gelu(approximate: "none" | "tanh" = "none"): Tensor {
+    return ew.gelu(this, approximate);
+  }
+  /** See {@link ew.silu}. */
+  silu(): Tensor {
+    return ew.silu(this);
+  }
+  /** See {@link ew.softplus}. */
+  softplus(beta = 1, threshold = 20): Tensor {
+    return ew.softplus(this, beta, threshold);
+  }
+  /** See {@link ew.leakyRelu}. */
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return ew.leakyRelu(this, negativeSlope);
+  }
+  /** See {@link ew.round}. */
+  round(): Tensor {
+    return ew.round(this);
+  }
+  /** See {@link ew.floor}. */
+  floor(): Tensor {
+    return ew.floor(this);
+  }
+  /** See {@link ew.ceil}. */
+  ceil(): Tensor {
+    return ew.ceil(this);
+  }
+  /** See {@link ew.isnan}. */
+  isnan(): Tensor {
+    return ew.isnan(this);
+  }
+  /** See {@link ew.logicalNot}. */
+  logicalNot(): Tensor {
+    return ew.logicalNot(this);
+  }
   /** See {@link ew.clip}. */
   clip(min: number | null, max: number | null): Tensor {
     return ew.clip(this, min, max);
@@ -442,6 +514,14 @@ export class Tensor {
   cumsum(axis?: number): Tensor {
     return red.cumsum(this, axis);
   }
+  /** See {@link red.cumprod}. */
+  cumprod(axis?: number): Tensor {
+    return red.cumprod(this, axis);
+  }
+  /** See {@link red.norm}. */
+  norm(ord?: red.NormOrder | null, axis?: Axis, keepdims = false): Tensor {
+    return red.norm(this, ord, axis, keepdims);
+  }
   /** See {@link red.softmax}. */
   softmax(axis = -1): Tensor {
     return red.softmax(this, axis);
@@ -459,7 +539,53 @@ export class Tensor {
     return srt.argsort(this, axis, descending);
   }
 
-  // ---- indexing and linear algebra --------------------------------------------------------
+  /** See {@link srt.topk}: `[values, indices]`. */
+  topk(k: number, options: srt.TopkOptions = {}): [Tensor, Tensor] {
+    return srt.topk(this, k, options);
+  }
+
+  // ---- indexing, joining and linear algebra -----------------------------------------------
+
+  /** See {@link idx.take}. */
+  take(indices: TensorLike, axis?: number): Tensor {
+    return idx.take(this, indices, axis);
+  }
+  /** See {@link idx.maskedSelect}. */
+  maskedSelect(mask: TensorLike): Tensor {
+    return idx.maskedSelect(this, mask);
+  }
+  /** See {@link idx.nonzero}. */
+  nonzero(): Tensor {
+    return idx.nonzero(this);
+  }
+  /** See {@link join.split}. */
+  split(indicesOrSections: number | readonly number[], axis = 0): Tensor[] {
+    return join.split(this, indicesOrSections, axis);
+  }
+  /** See {@link join.chunk}. */
+  chunk(chunks: number, axis = 0): Tensor[] {
+    return join.chunk(this, chunks, axis);
+  }
+  /** See {@link join.tile}. */
+  tile(reps: number | readonly number[]): Tensor {
+    return join.tile(this, reps);
+  }
+  /** See {@link join.repeat}. */
+  repeat(repeats: number | readonly number[], axis?: number): Tensor {
+    return join.repeat(this, repeats, axis);
+  }
+  /** See {@link join.roll}. */
+  roll(shift: number | readonly number[], axis?: number | readonly number[]): Tensor {
+    return join.roll(this, shift, axis);
+  }
+  /** See {@link join.pad}. */
+  pad(padWidth: join.PadWidth, options?: join.PadOptions): Tensor {
+    return join.pad(this, padWidth, options);
+  }
+  /** See {@link la.dot}. */
+  dot(other: TensorLike): Tensor {
+    return la.dot(this, other);
+  }
 
   /** See {@link idx.gather}. */
   gather(axis: number, index: TensorLike): Tensor {

@@ -1,6 +1,7 @@
 /**
- * File formats.
+ * File formats: NumPy's `.npy` and `.npz`.
  *
  * @module
  */
-export * from "./npy.ts";
+export { decodeNpy, encodeNpy, loadNpy, type NpyReadOptions, saveNpy } from "./npy.ts";
+export { decodeNpz, encodeNpz, loadNpz, type NpzWriteOptions, saveNpz } from "./npz.ts";

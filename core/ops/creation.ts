@@ -36,12 +36,37 @@ function dtypeOfTyped(a: TypedArray): DType {
   if (a instanceof Float64Array) return "f64";
   if (a instanceof Float16Array) return "f16";
   if (a instanceof Int8Array) return "i8";
-  if (a instanceof Uint8Array) return "u8";
+  if (a instanceof Uint8Array || (a as unknown) instanceof Uint8ClampedArray) return "u8";
   if (a instanceof Int16Array) return "i16";
   if (a instanceof Uint16Array) return "u16";
   if (a instanceof Int32Array) return "i32";
   if (a instanceof Uint32Array) return "u32";
-  return "i64";
+  // BigInt64Array, and BigUint64Array read as two's complement (values ≥ 2^63 wrap).
+  if (a instanceof BigInt64Array || (a as unknown) instanceof BigUint64Array) return "i64";
+  throw new DTypeError(
+    `tensor: unsupported typed array ${(a as object).constructor?.name}. ` +
+      `Hint: pass a Float32Array, Float64Array, Float16Array, (Big)Int*Array or Uint*Array.`,
+  );
+}
+
+function isBigIntArray(a: TypedArray): boolean {
+  return a instanceof BigInt64Array || (a as unknown) instanceof BigUint64Array;
+}
+
+/** Nested data with bigint leaves, flattened to exact i64 values (numbers truncated). */
+function flattenBigInt(data: NestedArray, n: number): BigInt64Array {
+  const out = new BigInt64Array(n);
+  let k = 0;
+  const walk = (d: NestedArray): void => {
+    if (Array.isArray(d)) { for (const x of d) walk(x); }
+    else if (typeof d === "bigint") out[k++] = d;
+    else {
+      const v = Number(d);
+      out[k++] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+    }
+  };
+  walk(data);
+  return out;
 }
 
 function isTypedArray(x: unknown): x is TypedArray {
@@ -86,7 +111,9 @@ export function fromTyped(
 /**
  * Create a tensor from nested arrays, a typed array, a number or a boolean. The dtype defaults to
  * f32 for numbers, bool for booleans, and the typed array's own type (Float64Array → f64,
- * Int32Array → i32, ...); a flat typed array or list takes `shape` if given.
+ * Int32Array → i32, ...); a flat typed array or list takes `shape` if given. Nested bigints
+ * give i64 with all 64 bits kept. A Uint16Array with `dtype: "bf16"` is taken as raw bf16 bits
+ * (the way bf16 is stored), not converted from integers.
  *
  * @example
  * ```ts
@@ -117,8 +144,8 @@ export function tensor(data: TensorLike, options: TensorOptions = {}): Tensor {
     ) {
       raw = data;
       if (dtype === "bool") raw = Uint8Array.from(data as Uint8Array, (v) => (v ? 1 : 0));
-    } else if (data instanceof BigInt64Array) {
-      raw = fromNumbers(Array.from(data, Number), dtype);
+    } else if (isBigIntArray(data)) {
+      raw = fromNumbers(Array.from(data as BigInt64Array, Number), dtype);
     } else raw = fromNumbers(data as ArrayLike<number>, dtype);
   } else {
     const nested = data as NestedArray;
@@ -128,7 +155,10 @@ export function tensor(data: TensorLike, options: TensorOptions = {}): Tensor {
     dtype = options.dtype ??
       (hasBool === "boolean" ? "bool" : hasBool === "bigint" ? "i64" : "f32");
     shape = options.shape ? checkShape(options.shape, "tensor") : inferred;
-    raw = fromNumbers(flat, dtype);
+    // bigint leaves keep all 64 bits when stored as i64 (numbers are exact only to 2^53).
+    raw = dtype === "i64" && hasBool === "bigint"
+      ? flattenBigInt(nested, flat.length)
+      : fromNumbers(flat, dtype);
   }
   if (sizeOf(shape) !== raw.length) {
     throw new ShapeError(
@@ -251,7 +281,8 @@ export function fullLike(t: Tensor, value: number | boolean, options: CreateOpti
 
 /**
  * Evenly spaced values in `[start, stop)` with `step`, like NumPy's `arange`: `arange(n)` counts
- * 0..n-1. The dtype defaults to i32 when all arguments are integers, else f32.
+ * 0..n-1. The dtype defaults to i32 when all arguments are integers (i64 when a value would not
+ * fit in i32), else f32. (NumPy gives int64/float64: we keep to the library's 32-bit defaults.)
  *
  * @example
  * ```ts
@@ -272,8 +303,11 @@ export function arange(
   }
   if (step === 0) throw new ShapeError("arange: step cannot be 0.");
   const ints = Number.isInteger(start) && Number.isInteger(stop) && Number.isInteger(step);
-  const dtype = options.dtype ?? (ints ? "i32" : "f32");
   const n = Math.max(0, Math.ceil((stop - start) / step));
+  const last = start + (n - 1) * step;
+  const fitsI32 = n === 0 ||
+    (Math.min(start, last) >= -(2 ** 31) && Math.max(start, last) < 2 ** 31);
+  const dtype = options.dtype ?? (ints ? (fitsI32 ? "i32" : "i64") : "f32");
   const vals = new Float64Array(n);
   for (let i = 0; i < n; i++) vals[i] = start + i * step;
   return fromTyped(fromNumbers(vals, checkDType(dtype, "arange")), [n], dtype, options.device);
@@ -331,6 +365,9 @@ export interface EyeOptions extends CreateOptions {
 export function eye(n: number, m: number = n, options: EyeOptions = {}): Tensor {
   const shape = checkShape([n, m], "eye");
   const k = options.k ?? 0;
+  if (!Number.isInteger(k)) {
+    throw new ShapeError(`eye: diagonal offset k must be an integer, got ${k}.`);
+  }
   const vals = new Float64Array(n * m);
   for (let i = 0; i < n; i++) {
     const j = i + k;

@@ -107,7 +107,8 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
 
 /**
  * Give a tensor a new shape with the same number of elements; one length may be -1 (inferred).
- * Zero-copy when the tensor is contiguous, else a contiguous copy.
+ * Zero-copy when the tensor is contiguous or its strides allow a view (as in NumPy), else a
+ * contiguous copy.
  *
  * @example
  * ```ts
@@ -118,12 +119,48 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   const newShape = inferShape(shape, t.size, t.shape, "reshape");
   if (t.isContiguous) return t.view(newShape, contiguousFor(newShape), t.offset);
+  const strides = viewStrides(t.shape, t.strides, newShape);
+  if (strides) return t.view(newShape, strides, t.offset);
   const c = contiguous(t);
   try {
     return c.view(newShape, contiguousFor(newShape), c.offset);
   } finally {
     c.dispose();
   }
+}
+
+/**
+ * Strides that show a non-contiguous tensor in `newShape` without copying, or null when the
+ * layout does not allow it (PyTorch's `computeStride`; NumPy views in the same cases): each run
+ * of old axes that is contiguous within itself must map onto whole new axes.
+ */
+function viewStrides(
+  oldShape: readonly number[],
+  oldStrides: readonly number[],
+  newShape: readonly number[],
+): number[] | null {
+  if (oldShape.length === 0 || sizeOf(oldShape) === 0) return null;
+  const out = new Array<number>(newShape.length);
+  let viewD = newShape.length - 1;
+  let base = oldStrides[oldShape.length - 1];
+  let oldN = 1, newN = 1;
+  for (let d = oldShape.length - 1; d >= 0; d--) {
+    oldN *= oldShape[d];
+    if (d === 0 || (oldShape[d - 1] !== 1 && oldStrides[d - 1] !== oldN * base)) {
+      while (viewD >= 0 && (newN < oldN || newShape[viewD] === 1)) {
+        out[viewD] = newN * base;
+        newN *= newShape[viewD];
+        viewD--;
+      }
+      if (newN !== oldN) return null;
+      if (d > 0) {
+        base = oldStrides[d - 1];
+        oldN = 1;
+        newN = 1;
+      }
+    }
+  }
+  return viewD === -1 ? out : null;
 }
 
 function contiguousFor(shape: readonly number[]): number[] {

@@ -15,7 +15,9 @@ Deno.test("tensor lifetimes", async (t) => {
   await t.step("views share storage and keep it alive until the last one is disposed", () => {
     const before = cpuBytes();
     const a = ones([4, 4]);
-    const v = a.T.slice("1:");
+    const at = a.T;
+    const v = at.slice("1:");
+    at.dispose();
     assert.equal(v.storage, a.storage);
     a.dispose();
     assert.equal(cpuBytes() - before, 64, "storage stays while a view uses it");

@@ -1,5 +1,167 @@
-// PLACEHOLDER: the scalar conv kernels, written by the conv helper.
-import type { KernelFn } from "../../backend.ts";
+/**
+ * Scalar kernels of the conv family, all on NCHW input (the ops map 1-D and unbatched input onto
+ * these): `conv2d`, `maxPool2d`, `avgPool2d`.
+ *
+ * Inputs may have any strides and dtype: they are read once into float64 (i64 exact to 2^53),
+ * accumulated in float64, and rounded once on store (ints truncate toward zero and wrap).
+ *
+ * @module
+ */
+import type { KernelCall, KernelFn } from "../../backend.ts";
+import { readF64, writeF64 } from "../util.ts";
+
+/** Attributes of the 2-D window ops: per-axis [h, w] values; padding [top, bottom, left, right]. */
+export interface WindowAttrs {
+  /** Step between windows. */
+  stride: [number, number];
+  /** Implicit padding: top, bottom, left, right. */
+  padding: [number, number, number, number];
+  /** Spacing between kernel taps. */
+  dilation: [number, number];
+}
+
+/** Attributes of `conv2d`. */
+export interface Conv2dAttrs extends WindowAttrs {
+  /** Channel groups. */
+  groups: number;
+  /** Whether inputs[2] is a bias of shape (C_out,). */
+  hasBias: boolean;
+}
+
+/** Attributes of the pooling kernels. */
+export interface PoolAttrs extends WindowAttrs {
+  /** Window size [kh, kw]. */
+  kernel: [number, number];
+  /** avgPool2d: count padded positions in the divisor. */
+  countIncludePad?: boolean;
+}
+
+/**
+ * First and one-past-last output index `o` in [0, outLen) whose tap `o*s - pad + t` lands inside
+ * [0, len).
+ */
+function validRange(t: number, s: number, pad: number, len: number, outLen: number) {
+  // o*s >= pad - t  and  o*s <= len - 1 + pad - t
+  const lo = Math.max(0, Math.ceil((pad - t) / s));
+  const hi = Math.min(outLen, Math.floor((len - 1 + pad - t) / s) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * `conv2d`: x (N, C, H, W), weight (O, C/groups, KH, KW), optional bias (O); output
+ * (N, O, OH, OW). Cross-correlation like PyTorch. For each output plane, every kernel tap adds
+ * `w * x` over the range of output positions whose input lies inside the image, so the inner loop
+ * has no bounds checks.
+ */
+function conv2d(call: KernelCall<Conv2dAttrs>): void {
+  const [x, w, bias] = call.inputs;
+  const [out] = call.outputs;
+  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
+  const [N, C, H, W] = x.shape;
+  const [O, Cg, KH, KW] = w.shape;
+  const [, , OH, OW] = out.shape;
+  const X = readF64(x), Wt = readF64(w);
+  const B = call.attrs.hasBias ? readF64(bias) : null;
+  const res = new Float64Array(N * O * OH * OW);
+  const Og = O / groups;
+  const plane = OH * OW;
+  const rowsH: number[][] = [], colsW: number[][] = [];
+  for (let kh = 0; kh < KH; kh++) rowsH.push(validRange(kh * dh, sh, pt, H, OH));
+  for (let kw = 0; kw < KW; kw++) colsW.push(validRange(kw * dw, sw, pl, W, OW));
+  for (let n = 0; n < N; n++) {
+    for (let oc = 0; oc < O; oc++) {
+      const g = Math.floor(oc / Og);
+      const ob = (n * O + oc) * plane;
+      if (B) res.fill(B[oc], ob, ob + plane);
+      for (let ci = 0; ci < Cg; ci++) {
+        const ic = g * Cg + ci;
+        const xb = (n * C + ic) * H * W;
+        const wb = ((oc * Cg) + ci) * KH * KW;
+        for (let kh = 0; kh < KH; kh++) {
+          const [oh0, oh1] = rowsH[kh];
+          for (let kw = 0; kw < KW; kw++) {
+            const wv = Wt[wb + kh * KW + kw];
+            const [ow0, ow1] = colsW[kw];
+            const dx = kw * dw - pl;
+            for (let oh = oh0; oh < oh1; oh++) {
+              const xr = xb + (oh * sh - pt + kh * dh) * W + dx;
+              const orow = ob + oh * OW;
+              for (let ow = ow0; ow < ow1; ow++) res[orow + ow] += wv * X[xr + ow * sw];
+            }
+          }
+        }
+      }
+    }
+  }
+  writeF64(out, res);
+}
+
+/**
+ * `maxPool2d`: x (N, C, H, W) → (N, C, OH, OW); padded positions never win; NaN propagates like
+ * PyTorch's CPU kernel.
+ */
+function maxPool2d(call: KernelCall<PoolAttrs>): void {
+  pool(call, true);
+}
+
+/** `avgPool2d`: mean over each window, with PyTorch's divisor rules (see {@link PoolAttrs}). */
+function avgPool2d(call: KernelCall<PoolAttrs>): void {
+  pool(call, false);
+}
+
+function pool(call: KernelCall<PoolAttrs>, isMax: boolean): void {
+  const [x] = call.inputs;
+  const [out] = call.outputs;
+  const {
+    kernel: [KH, KW],
+    stride: [sh, sw],
+    padding: [ph, , pw],
+    dilation: [dh, dw],
+    countIncludePad,
+  } = call.attrs;
+  const [N, C, H, W] = x.shape;
+  const [, , OH, OW] = out.shape;
+  const X = readF64(x);
+  const res = new Float64Array(N * C * OH * OW);
+  let q = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const xb = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sh - ph;
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = ow * sw - pw;
+        if (isMax) {
+          let m = -Infinity;
+          for (let kh = 0; kh < KH; kh++) {
+            const h = h0 + kh * dh;
+            if (h < 0 || h >= H) continue;
+            for (let kw = 0; kw < KW; kw++) {
+              const wi = w0 + kw * dw;
+              if (wi < 0 || wi >= W) continue;
+              const v = X[xb + h * W + wi];
+              if (v > m || Number.isNaN(v)) m = v;
+              if (Number.isNaN(m)) break;
+            }
+          }
+          res[q++] = m;
+        } else {
+          // PyTorch: the window is clipped to the padded input for the divisor with padding,
+          // and to the input itself for the sum (and for the divisor without padding).
+          const hEnd = Math.min(h0 + KH, H + ph), wEnd = Math.min(w0 + KW, W + pw);
+          const padded = (hEnd - h0) * (wEnd - w0);
+          const ha = Math.max(h0, 0), hb = Math.min(hEnd, H);
+          const wa = Math.max(w0, 0), wb = Math.min(wEnd, W);
+          let s = 0;
+          for (let h = ha; h < hb; h++) {
+            for (let wi = wa; wi < wb; wi++) s += X[xb + h * W + wi];
+          }
+          res[q++] = s / (countIncludePad ? padded : (hb - ha) * (wb - wa));
+        }
+      }
+    }
+  }
+  writeF64(out, res);
+}
 
 /** Scalar kernels of the conv family, by op name. */
-export const kernels: Record<string, KernelFn> = {};
+export const kernels: Record<string, KernelFn> = { conv2d, maxPool2d, avgPool2d };

@@ -12,8 +12,9 @@ export function copy(call: KernelCall): void {
   const [src] = call.inputs;
   const [dst] = call.outputs;
   if (src.dtype === dst.dtype) {
-    // Raw element copy: exact for every dtype, i64 included.
-    const a = typed(src), b = typed(dst);
+    // Raw element copy: exact for every dtype, i64 included. f16/f32 go through integer views
+    // of the same width, because reading them as JS numbers quiets signaling NaNs' payloads.
+    const a = bitsView(src), b = bitsView(dst);
     const so = offsets(src, dst.shape), dOffs = offsets(dst);
     const n = dst.size;
     for (let i = 0; i < n; i++) {
@@ -38,4 +39,12 @@ export function copy(call: KernelCall): void {
     return;
   }
   writeF64(dst, readF64(src, dst.shape));
+}
+
+/** The raw elements of `t`; f16/f32 as same-width unsigned ints so that NaN bits survive. */
+function bitsView(t: KernelCall["inputs"][number]) {
+  const a = typed(t);
+  if (a instanceof Float32Array) return new Uint32Array(a.buffer, a.byteOffset, a.length);
+  if (a instanceof Float16Array) return new Uint16Array(a.buffer, a.byteOffset, a.length);
+  return a;
 }

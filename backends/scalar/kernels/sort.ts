@@ -1,5 +1,90 @@
-// PLACEHOLDER: the scalar sort kernels, written by the sort helper.
-import type { KernelFn } from "../../backend.ts";
+/**
+ * Scalar kernels of the sort family: sort, argsort and topk along one axis, on any layout.
+ *
+ * Each line is ordered by an index sort with a stable comparator: NaN sorts last ascending and
+ * first descending (NumPy / PyTorch), ties keep their original order. Keys are compared as
+ * float64 (i64 keys are exact up to 2^53); values are copied raw from storage, so every dtype
+ * (i64, bf16 bits) comes out bit-exact.
+ *
+ * @module
+ */
+import type { KernelCall, KernelFn } from "../../backend.ts";
+import type { Tensor } from "../../../core/tensor.ts";
+import { contiguousStrides, typed } from "../util.ts";
+import { gather, geometry, source } from "./reduce.ts";
+
+/** Attributes of the sort kernels. */
+interface SortAttrs {
+  /** The (non-negative) axis to sort along. */
+  axis: number;
+  /** Largest first (sort/argsort; topk's `largest`). */
+  descending: boolean;
+  /** topk only: how many to keep per line. */
+  k?: number;
+}
+
+function comparator(keys: Float64Array, descending: boolean): (i: number, j: number) => number {
+  const sign = descending ? -1 : 1;
+  return (i, j) => {
+    const a = keys[i], b = keys[j];
+    if (a < b) return -sign;
+    if (a > b) return sign;
+    const an = a !== a, bn = b !== b;
+    if (an !== bn) return an ? sign : -sign;
+    return i - j;
+  };
+}
+
+/** Order every line of `x` along `axis`; `emit(line, order)` gets the sorted positions. */
+function eachSortedLine(
+  x: Tensor,
+  axis: number,
+  descending: boolean,
+  emit: (line: number, order: Int32Array) => void,
+): void {
+  const src = source(x);
+  const g = geometry(x.shape, src.strides, src.offset, [axis]);
+  const keys = new Float64Array(g.n);
+  const order = new Int32Array(g.n);
+  const cmp = comparator(keys, descending);
+  for (let i = 0; i < g.outer.length; i++) {
+    gather(src.a, g, i, keys);
+    for (let j = 0; j < g.n; j++) order[j] = j;
+    order.sort(cmp);
+    emit(i, order);
+  }
+}
+
+/** Run the sort, writing values and/or indices of the first `k` positions of each line. */
+function run(
+  x: Tensor,
+  attrs: SortAttrs,
+  values: Tensor | null,
+  indices: Tensor | null,
+): void {
+  const axis = attrs.axis, n = x.shape[axis];
+  const k = attrs.k ?? n;
+  const raw = typed(x);
+  const rg = geometry(x.shape, x.strides, x.offset, [axis]);
+  const outShape = x.shape.map((d, i) => (i === axis ? k : d));
+  const og = geometry(outShape, contiguousStrides(outShape), 0, [axis]);
+  const vOut = values ? typed(values) : null;
+  const iOut = indices ? typed(indices) as BigInt64Array : null;
+  const vOff = values?.offset ?? 0, iOff = indices?.offset ?? 0;
+  eachSortedLine(x, axis, attrs.descending, (line, order) => {
+    const rb = rg.outer[line], rs = rg.step, ob = og.outer[line], os = og.step;
+    for (let j = 0; j < k; j++) {
+      const src = order[j], o = ob + j * os;
+      if (vOut) vOut[vOff + o] = raw[rb + src * rs];
+      if (iOut) iOut[iOff + o] = BigInt(src);
+    }
+  });
+}
 
 /** Scalar kernels of the sort family, by op name. */
-export const kernels: Record<string, KernelFn> = {};
+export const kernels: Record<string, KernelFn> = {
+  sort: (call: KernelCall<SortAttrs>) => run(call.inputs[0], call.attrs, call.outputs[0], null),
+  argsort: (call: KernelCall<SortAttrs>) => run(call.inputs[0], call.attrs, null, call.outputs[0]),
+  topk: (call: KernelCall<SortAttrs>) =>
+    run(call.inputs[0], call.attrs, call.outputs[0], call.outputs[1]),
+};
