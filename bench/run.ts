@@ -5,7 +5,7 @@
  * Options: `--samples N` (default 15), `--min-ms M` (each sample repeats the op until it lasts
  * at least M ms; default 20), `--json FILE` (write all numbers), `--filter TEXT`.
  */
-import { backends, type Tensor, randn, ready, seed, traceKernels } from "../mod.ts";
+import { backends, randn, ready, seed, type Tensor, traceKernels } from "../mod.ts";
 import { parseArgs } from "node:util";
 
 interface Case {
@@ -68,7 +68,9 @@ function numpyTimes(): Record<string, Stat> & { _env?: { numpy: string; blas: st
   const out = new Deno.Command(python, { args: [script, tmp, String(samples), String(minMs)] })
     .outputSync();
   Deno.removeSync(tmp);
-  if (!out.success) throw new Error(`NumPy benchmark failed: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`NumPy benchmark failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
@@ -86,7 +88,9 @@ const spread = (s: Stat) => `±${((s.p90_ms - s.p10_ms) / 2 / s.median_ms * 100)
 
 await ready();
 console.log(`backends: ${backends().map((b) => `${b.name} (${b.status})`).join(", ")}`);
-console.log(`samples ${samples}, each ≥ ${minMs} ms; ratio = NumPy time / ours (> 1: ours faster)\n`);
+console.log(
+  `samples ${samples}, each ≥ ${minMs} ms; ratio = NumPy time / ours (> 1: ours faster)\n`,
+);
 
 // Ours first, then NumPy, so both run in this same process tree back to back.
 seed(0);
@@ -95,7 +99,10 @@ for (const c of cases) {
   const inputs = c.shapes.map((s) => randn(s));
   const fn = OPS[c.op];
   const { trace } = traceKernels(() => fn(...inputs).dispose());
-  ours[c.name] = { ...measure(() => fn(...inputs).dispose()), backend: trace.at(-1)?.backend ?? "?" };
+  ours[c.name] = {
+    ...measure(() => fn(...inputs).dispose()),
+    backend: trace.at(-1)?.backend ?? "?",
+  };
   for (const t of inputs) t.dispose();
 }
 const np = numpyTimes();

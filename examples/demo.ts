@@ -45,7 +45,9 @@ tidy(() => {
   const [[a, b], [c, d]] = XtX.toArraySync() as number[][];
   const [p, q] = Xty.toArraySync() as number[];
   const det = a * d - b * c;
-  console.log(`slope ${((d * p - b * q) / det).toFixed(3)}, intercept ${((a * q - c * p) / det).toFixed(3)}`);
+  console.log(
+    `slope ${((d * p - b * q) / det).toFixed(3)}, intercept ${((a * q - c * p) / det).toFixed(3)}`,
+  );
 
   console.log("\n4. Routing: which backend ran each kernel of a small computation");
   const { trace } = traceKernels(() => table.matmul(table.T).exp().sum(1));
@@ -59,4 +61,7 @@ tidy(() => {
     console.log(`${e.name}: ${e.message}`);
   }
 });
-console.log("\nLive memory after the tour (tidy freed the intermediates):", JSON.stringify(memory()));
+console.log(
+  "\nLive memory after the tour (tidy freed the intermediates):",
+  JSON.stringify(memory()),
+);

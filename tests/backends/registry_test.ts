@@ -4,7 +4,7 @@ import {
   type Backend,
   backends,
   DeviceError,
-  HostStorage,
+  type HostStorage,
   type KernelCall,
   ready,
   registerBackend,

@@ -27,7 +27,10 @@ function throwsWith(
 ): void {
   const before = memory();
   assert.throws(fn, (e: Error) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${e?.constructor?.name}: ${e?.message}`);
+    assert.ok(
+      e instanceof type,
+      `expected ${type.name}, got ${e?.constructor?.name}: ${e?.message}`,
+    );
     assert.ok(e instanceof ComputeError);
     for (const p of parts) {
       if (typeof p === "string") assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);

@@ -30,7 +30,10 @@ Deno.test("tensor lifetimes", async (t) => {
     const a = ones([2]);
     a.dispose();
     a.dispose();
-    assert.throws(() => a.dataSync(), (e: Error) => e instanceof DisposedError && /tidy/.test(e.message));
+    assert.throws(
+      () => a.dataSync(),
+      (e: Error) => e instanceof DisposedError && /tidy/.test(e.message),
+    );
     assert.throws(() => a.add(1), DisposedError);
   });
 

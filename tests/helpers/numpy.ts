@@ -6,7 +6,7 @@
  * reference is a failure.
  */
 import assert from "node:assert/strict";
-import { type DType, fromBF16Bits, Tensor } from "../../mod.ts";
+import { type DType, fromBF16Bits, type Tensor } from "../../mod.ts";
 
 const candidates = [Deno.env.get("APRENDER_PYTHON"), ".venv-ref/bin/python", "python3"];
 
@@ -67,22 +67,6 @@ export interface RefResult {
   /** Whether the expression returned a tuple/list. */
   many: boolean;
 }
-
-const NP_BYTES: Record<string, number> = {
-  f32: 4,
-  f64: 8,
-  f16: 2,
-  bf16: 4,
-  i8: 1,
-  u8: 1,
-  i16: 2,
-  u16: 2,
-  i32: 4,
-  u32: 4,
-  i64: 8,
-  bool: 1,
-  u64: 8,
-};
 
 function rawBytes(t: Tensor): Uint8Array {
   const d = t.dataSync();
