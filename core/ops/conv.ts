@@ -7,6 +7,7 @@
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import { resultType } from "../dtype.ts";
 import { runKernel1 } from "../op.ts";
+import { contiguousStrides } from "../shape.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
 
@@ -293,20 +294,10 @@ function convCore(
     );
     const final = [...(batched ? [xv.shape[0]] : []), O, ...(dims === 2 ? out : [out[1]])];
     owned.push(r);
-    return r.view(final, contiguousOf(final), r.offset);
+    return r.view(final, contiguousStrides(final), r.offset);
   } finally {
     for (const t of owned) t.dispose();
   }
-}
-
-function contiguousOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
 }
 
 /** PyTorch's pooling output length (`pooling_output_shape`). */
@@ -387,7 +378,7 @@ function poolCore(
     if (batched) return r;
     try {
       const shape = [x.shape[0], out[0], out[1]];
-      return r.view(shape, contiguousOf(shape), r.offset);
+      return r.view(shape, contiguousStrides(shape), r.offset);
     } finally {
       r.dispose();
     }

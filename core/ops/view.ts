@@ -8,7 +8,13 @@ import { deviceProvider } from "../../backends/registry.ts";
 import { checkDType, type DType, DTYPES } from "../dtype.ts";
 import { fmtShape, IndexError, ShapeError } from "../errors.ts";
 import { commonDevice, runKernel1 } from "../op.ts";
-import { broadcastStrides, normalizeAxes, normalizeAxis, sizeOf } from "../shape.ts";
+import {
+  broadcastStrides,
+  contiguousStrides,
+  normalizeAxes,
+  normalizeAxis,
+  sizeOf,
+} from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 
 /**
@@ -118,12 +124,12 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
  */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   const newShape = inferShape(shape, t.size, t.shape, "reshape");
-  if (t.isContiguous) return t.view(newShape, contiguousFor(newShape), t.offset);
+  if (t.isContiguous) return t.view(newShape, contiguousStrides(newShape), t.offset);
   const strides = viewStrides(t.shape, t.strides, newShape);
   if (strides) return t.view(newShape, strides, t.offset);
   const c = contiguous(t);
   try {
-    return c.view(newShape, contiguousFor(newShape), c.offset);
+    return c.view(newShape, contiguousStrides(newShape), c.offset);
   } finally {
     c.dispose();
   }
@@ -161,16 +167,6 @@ function viewStrides(
     }
   }
   return viewD === -1 ? out : null;
-}
-
-function contiguousFor(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
 }
 
 function inferShape(

@@ -73,6 +73,7 @@ import {
   assertMatches,
   needsNumpy,
   numpy,
+  NUMPY_DTYPES,
   type RefCase,
   toF64,
   type Tolerance,
@@ -236,19 +237,7 @@ async function verify(checks: Check[]): Promise<void> {
   }
 }
 
-const NP_DTYPES: DType[] = [
-  "f32",
-  "f64",
-  "f16",
-  "i8",
-  "u8",
-  "i16",
-  "u16",
-  "i32",
-  "u32",
-  "i64",
-  "bool",
-];
+const NP_DTYPES = NUMPY_DTYPES;
 
 // ---- tests -------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  ALL_DTYPES,
   type DType,
   DTypeError,
   gather,
@@ -17,24 +18,11 @@ import {
   tensor,
   where,
 } from "../../mod.ts";
-import { assertMatches, needsNumpy, numpy, type RefCase } from "../helpers/numpy.ts";
+import { assertMatches, needsNumpy, numpy, NUMPY_DTYPES, type RefCase } from "../helpers/numpy.ts";
 import { arbBroadcastPair, arbShape, LAYOUTS, makeTensor, rng } from "../helpers/gen.ts";
 
-const DTYPES: DType[] = [
-  "f32",
-  "f64",
-  "f16",
-  "bf16",
-  "i8",
-  "u8",
-  "i16",
-  "u16",
-  "i32",
-  "u32",
-  "i64",
-  "bool",
-];
-const NP_DTYPES = DTYPES.filter((d) => d !== "bf16");
+const DTYPES = ALL_DTYPES;
+const NP_DTYPES = NUMPY_DTYPES;
 const INDEX_DTYPES: DType[] = ["i8", "i16", "i32", "i64", "u8", "u16", "u32"];
 
 interface Case {

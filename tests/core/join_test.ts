@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  ALL_DTYPES,
   arange,
   chunk,
   concat,
-  type DType,
   IndexError,
   memory,
   pad,
@@ -18,25 +18,12 @@ import {
   tensor,
   tile,
 } from "../../mod.ts";
-import { assertMatches, needsNumpy, numpy, type RefCase } from "../helpers/numpy.ts";
+import { assertMatches, needsNumpy, numpy, NUMPY_DTYPES, type RefCase } from "../helpers/numpy.ts";
 import { arbShape, LAYOUTS, makeTensor } from "../helpers/gen.ts";
 
-const DTYPES: DType[] = [
-  "f32",
-  "f64",
-  "f16",
-  "bf16",
-  "i8",
-  "u8",
-  "i16",
-  "u16",
-  "i32",
-  "u32",
-  "i64",
-  "bool",
-];
+const DTYPES = ALL_DTYPES;
 /** Without bf16: NumPy has no bf16, so its promotions cannot be compared. */
-const NP_DTYPES = DTYPES.filter((d) => d !== "bf16");
+const NP_DTYPES = NUMPY_DTYPES;
 
 interface Case {
   ours: Tensor | Tensor[];

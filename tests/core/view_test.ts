@@ -15,7 +15,7 @@ import {
   type Tensor,
   tensor,
 } from "../../mod.ts";
-import { assertMatches, needsNumpy, numpy, type RefCase } from "../helpers/numpy.ts";
+import { assertMatches, needsNumpy, npName, numpy, type RefCase } from "../helpers/numpy.ts";
 import { arbShape, LAYOUTS, makeTensor, rng } from "../helpers/gen.ts";
 
 interface Case {
@@ -332,7 +332,7 @@ Deno.test("view ops match numpy indexing on every layout", { ...needsNumpy }, as
           });
           inputs.push(x);
           // NumPy has no bf16: its side casts to float32, ours rounds to bf16 (compare loosely).
-          const npTo = to === "bf16" ? "np.float32" : `"${dtypeNp(to)}"`;
+          const npTo = to === "bf16" ? "np.float32" : `"${npName(to)}"`;
           cases.push({
             ours: x.astype(to),
             ref: { expr: `x.astype(${npTo})`, arrays: { x } },
@@ -349,10 +349,6 @@ Deno.test("view ops match numpy indexing on every layout", { ...needsNumpy }, as
     assert.equal(memory().tensors, before);
   });
 });
-
-function dtypeNp(d: DType): string {
-  return d === "bool" ? "bool" : d.replace("f", "float").replace(/^i/, "int").replace(/^u/, "uint");
-}
 
 Deno.test("view ops reject bad input with typed errors", async (t) => {
   const x = arange(12).reshape([3, 4]);

@@ -6,7 +6,7 @@
  * reference is a failure.
  */
 import assert from "node:assert/strict";
-import { type DType, fromBF16Bits, type Tensor } from "../../mod.ts";
+import { ALL_DTYPES, type DType, fromBF16Bits, type Tensor } from "../../mod.ts";
 
 const candidates = [Deno.env.get("APRENDER_PYTHON"), ".venv-ref/bin/python", "python3"];
 
@@ -35,6 +35,15 @@ if (!PYTHON && Deno.env.get("CI") === "true") {
 
 /** Deno.test options that ignore a test when NumPy is missing (never in CI: see above). */
 export const needsNumpy: { ignore: boolean } = { ignore: PYTHON === null };
+
+/** Every dtype NumPy has (all of ours but bf16). */
+export const NUMPY_DTYPES: readonly DType[] = ALL_DTYPES.filter((d) => d !== "bf16");
+
+/** NumPy's name for one of our dtypes ("float32", "int8", "bool"; bf16 is computed as float32). */
+export function npName(d: DType): string {
+  if (d === "bf16") return "float32";
+  return d === "bool" ? "bool" : d.replace("f", "float").replace(/^i/, "int").replace(/^u/, "uint");
+}
 
 /** One reference computation: named input arrays and a Python expression over them. */
 export interface RefCase {
