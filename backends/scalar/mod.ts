@@ -14,6 +14,7 @@ import { kernels as indexing } from "./kernels/indexing.ts";
 import { kernels as join } from "./kernels/join.ts";
 import { kernels as linalg } from "./kernels/linalg.ts";
 import { kernels as conv } from "./kernels/conv.ts";
+import { kernels as lapack } from "./kernels/lapack.ts";
 
 const kernels: Record<string, KernelFn> = {
   copy,
@@ -24,6 +25,7 @@ const kernels: Record<string, KernelFn> = {
   ...join,
   ...linalg,
   ...conv,
+  ...lapack,
 };
 
 /**
