@@ -10,9 +10,19 @@
  *
  * @module
  */
+import "./core/grads/mod.ts";
 export * from "./backends/mod.ts";
 export * from "./core/dtype.ts";
 export * from "./core/errors.ts";
+export {
+  type BackwardOptions,
+  type GradContext,
+  GradNode,
+  type GradRule,
+  isGradEnabled,
+  noGrad,
+  registerGradient,
+} from "./core/autograd.ts";
 export { broadcastShapes, type Shape } from "./core/shape.ts";
 export {
   type DeviceMemory,

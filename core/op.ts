@@ -12,7 +12,8 @@
 import type { KernelCall } from "../backends/backend.ts";
 import { recordRoute, route } from "../backends/registry.ts";
 import type { DType } from "./dtype.ts";
-import { DeviceError, DisposedError } from "./errors.ts";
+import { needsGrad, record } from "./autograd.ts";
+import { DeviceError, DisposedError, DTypeError } from "./errors.ts";
 import type { Shape } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -57,6 +58,13 @@ export function runKernel<A>(
   device?: string,
 ): Tensor[] {
   const dev = device ?? commonDevice(op, inputs);
+  const grad = needsGrad(inputs);
+  if (grad && outputs?.some((o) => o instanceof Tensor)) {
+    throw new DTypeError(
+      `${op}: writing into an existing tensor is not differentiable, and an input requires ` +
+        `gradients. Hint: run it under noGrad(), or detach() the inputs.`,
+    );
+  }
   if (device !== undefined && inputs.length) commonDevice(op, inputs);
   const outs = (outputs ?? []).map((o) =>
     o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev)
@@ -65,9 +73,10 @@ export function runKernel<A>(
   let r;
   try {
     r = route(call as KernelCall, dev);
-    const produced = r.run(call as KernelCall);
+    const produced = r.run(call as KernelCall) ?? outs;
     recordRoute(op, r.backend);
-    return produced ?? outs;
+    if (grad) record(op, inputs, produced, attrs);
+    return produced;
   } catch (e) {
     for (let i = 0; i < outs.length; i++) {
       if (!(outputs![i] instanceof Tensor)) outs[i].dispose();

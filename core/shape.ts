@@ -139,3 +139,38 @@ export function normalizeAxes(
   }
   return out.sort((x, y) => x - y);
 }
+
+/**
+ * Storage offsets (in elements) of a strided walk over `shape` in C order: the position of each
+ * logical element of a view. Metadata only; used by kernels and by autograd's generic view rule.
+ */
+export function stridedOffsets(
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): Int32Array | Float64Array {
+  const n = sizeOf(shape);
+  const out = n < 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
+  const r = shape.length;
+  if (n === 0) return out;
+  if (r === 0) {
+    out[0] = offset;
+    return out;
+  }
+  const idx = new Array<number>(r).fill(0);
+  const last = r - 1, lastLen = shape[last], lastStride = strides[last];
+  let base = offset;
+  let k = 0;
+  for (;;) {
+    for (let j = 0, o = base; j < lastLen; j++, o += lastStride) out[k++] = o;
+    let a = last - 1;
+    for (; a >= 0; a--) {
+      base += strides[a];
+      if (++idx[a] < shape[a]) break;
+      base -= strides[a] * shape[a];
+      idx[a] = 0;
+    }
+    if (a < 0) break;
+  }
+  return out;
+}

@@ -6,7 +6,17 @@
 import type { Storage } from "../backends/backend.ts";
 import { deviceProvider } from "../backends/registry.ts";
 import { type DType, DTYPES, type TypedArray, typedArrayFor } from "./dtype.ts";
-import { DeviceError, DisposedError, ShapeError } from "./errors.ts";
+import { DeviceError, DisposedError, DTypeError, ShapeError } from "./errors.ts";
+import {
+  backward as runBackward,
+  type BackwardOptions,
+  type GradNode,
+  isDifferentiable,
+  needsGrad,
+  noGrad,
+  record,
+} from "./autograd.ts";
+import { asTensor, onesLike } from "./ops/creation.ts";
 import { formatTensor } from "./format.ts";
 import { allocStorage, releaseStorage, retainStorage, track, unwatch, watch } from "./memory.ts";
 import { contiguousStrides, isContiguous, type Shape, sizeOf } from "./shape.ts";
@@ -56,6 +66,11 @@ export class Tensor {
   #storage: Storage;
   #disposed = false;
   #token = {};
+  #requiresGrad = false;
+  #gradFn: GradNode | null = null;
+  #retainsGrad = false;
+  /** Gradient accumulated by `backward()` (leaves that require gradients, and retained non-leaves). */
+  grad: Tensor | null = null;
 
   /**
    * A view over `storage`. Most code creates tensors with `tensor()`, `zeros()` and ops instead.
@@ -123,12 +138,108 @@ export class Tensor {
     return isContiguous(this.shape, this.strides);
   }
 
-  /** Release this view's reference to its storage. Safe to call twice. */
+  /** Release this view's reference to its storage (and its gradient). Safe to call twice. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     unwatch(this.#token);
     releaseStorage(this.#storage);
+    this.grad?.dispose();
+    this.grad = null;
+    // #gradFn stays: an op may dispose its intermediate views while the graph still runs
+    // through them (the node keeps its own saved views alive).
+  }
+
+  // ---- autograd -----------------------------------------------------------------------------
+
+  /**
+   * Whether gradients flow to this tensor: set it on a float leaf to have `backward()` fill
+   * `.grad`; outputs of ops on such tensors require gradients automatically.
+   */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad || this.#gradFn !== null;
+  }
+  set requiresGrad(value: boolean) {
+    if (this.#gradFn) {
+      throw new DTypeError(
+        `requiresGrad: only leaf tensors can change it; this tensor is the output of ` +
+          `"${this.#gradFn.op}". Hint: use .detach() to get a leaf.`,
+      );
+    }
+    if (value && !isDifferentiable(this)) {
+      throw new DTypeError(
+        `requiresGrad: only float tensors can require gradients, this one is ${this.dtype}. ` +
+          `Hint: astype("f32") first.`,
+      );
+    }
+    this.#requiresGrad = value;
+  }
+  /** Set `requiresGrad` (default true) and return this tensor, like PyTorch's `requires_grad_()`. */
+  requireGrad(value = true): this {
+    this.requiresGrad = value;
+    return this;
+  }
+  /** The recorded op that produced this tensor, or null for a leaf. */
+  get gradFn(): GradNode | null {
+    return this.#gradFn;
+  }
+  /** True for tensors not produced by a recorded op. */
+  get isLeaf(): boolean {
+    return this.#gradFn === null;
+  }
+  /** Internal: attach the node of the op that produced this tensor. */
+  _setGradFn(node: GradNode): void {
+    this.#gradFn = node;
+  }
+  /** Internal: whether `retainGrad()` was called. */
+  get _retainsGrad(): boolean {
+    return this.#retainsGrad;
+  }
+  /** Keep `.grad` for this non-leaf tensor during `backward()`. */
+  retainGrad(): this {
+    this.#retainsGrad = true;
+    return this;
+  }
+  /** A view of the same data that is a leaf and does not require gradients. */
+  detach(): Tensor {
+    return new Tensor(this.storage, this.shape, this.dtype, this.strides, this.offset);
+  }
+  /**
+   * Backpropagate from this tensor. A scalar (size 1) needs no `grad`; otherwise pass the
+   * gradient of some scalar with respect to this tensor (same shape).
+   */
+  backward(grad?: TensorLike, options: BackwardOptions = {}): void {
+    if (!this.requiresGrad) {
+      throw new DTypeError(
+        `backward: this tensor does not require gradients (no input of the ops that made it ` +
+          `had requiresGrad set). Hint: set requiresGrad = true on the parameters first.`,
+      );
+    }
+    let seed: Tensor;
+    if (grad === undefined) {
+      if (this.size !== 1) {
+        throw new ShapeError(
+          `backward: tensor of shape ${JSON.stringify(this.shape)} is not a scalar; pass a ` +
+            `gradient of the same shape (e.g. onesLike(t)), or reduce it first (e.g. .sum()).`,
+        );
+      }
+      seed = noGrad(() => onesLike(this));
+    } else {
+      seed = noGrad(() => asTensor(grad, this.dtype).astype(this.dtype));
+      if (seed.shape.length !== this.ndim || seed.shape.some((d, i) => d !== this.shape[i])) {
+        const got = seed.shape;
+        seed.dispose();
+        throw new ShapeError(
+          `backward: gradient of shape ${JSON.stringify(got)} does not match the tensor's shape ` +
+            `${JSON.stringify(this.shape)}.`,
+        );
+      }
+    }
+    try {
+      runBackward(this, seed, options);
+    } finally {
+      seed.dispose();
+    }
   }
   /** `using t = ...` disposes at the end of the block. */
   [Symbol.dispose](): void {
@@ -142,8 +253,24 @@ export class Tensor {
     );
   }
 
-  /** Another view over the same storage (used by view ops). */
+  /**
+   * Another view over the same storage: any shape, strides (elements) and offset. Under autograd
+   * it records a generic view node (the gradient is scattered back through the same storage
+   * positions); the named view ops (reshape, permute, slice, ...) record cheaper rules of their
+   * own.
+   */
   view(
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
+    dtype: DType = this.dtype,
+  ): Tensor {
+    const v = this._view(shape, strides, offset, dtype);
+    if (dtype === this.dtype && needsGrad([this])) record("view", [this], [v]);
+    return v;
+  }
+  /** Internal: a view that records nothing (its caller records the op). */
+  _view(
     shape: Shape,
     strides: readonly number[],
     offset: number,

@@ -14,7 +14,13 @@ import {
   type TypedArray,
   typedArrayFor,
 } from "../../core/dtype.ts";
-import { broadcastStrides, contiguousStrides, isContiguous, sizeOf } from "../../core/shape.ts";
+import {
+  broadcastStrides,
+  contiguousStrides,
+  isContiguous,
+  sizeOf,
+  stridedOffsets,
+} from "../../core/shape.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { HostStorage } from "../host.ts";
 
@@ -52,37 +58,6 @@ export function offsets(
   return stridedOffsets(shape, strides, t.offset);
 }
 
-/** Offsets of a strided walk in C order. */
-export function stridedOffsets(
-  shape: readonly number[],
-  strides: readonly number[],
-  offset: number,
-): Int32Array | Float64Array {
-  const n = sizeOf(shape);
-  const out = n < 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
-  const r = shape.length;
-  if (n === 0) return out;
-  if (r === 0) {
-    out[0] = offset;
-    return out;
-  }
-  const idx = new Array<number>(r).fill(0);
-  const last = r - 1, lastLen = shape[last], lastStride = strides[last];
-  let base = offset;
-  let k = 0;
-  for (;;) {
-    for (let j = 0, o = base; j < lastLen; j++, o += lastStride) out[k++] = o;
-    let a = last - 1;
-    for (; a >= 0; a--) {
-      base += strides[a];
-      if (++idx[a] < shape[a]) break;
-      base -= strides[a] * shape[a];
-      idx[a] = 0;
-    }
-    if (a < 0) break;
-  }
-  return out;
-}
 
 /** A function reading element `o` (a storage offset) of a typed array of `dtype` as a number. */
 export function reader(dtype: DType, arr: TypedArray): (o: number) => number {
@@ -157,5 +132,5 @@ export function writeF64(out: Tensor, values: ArrayLike<number>): void {
   else for (let i = 0; i < n; i++) set(offs[i], values[i]);
 }
 
-/** C-order strides of `shape` (re-exported for kernels). */
-export { contiguousStrides };
+/** Re-exported for kernels. */
+export { contiguousStrides, stridedOffsets };

@@ -7,6 +7,7 @@
 import { deviceProvider } from "../../backends/registry.ts";
 import { checkDType, type DType, DTYPES } from "../dtype.ts";
 import { fmtShape, IndexError, ShapeError } from "../errors.ts";
+import { record } from "../autograd.ts";
 import { commonDevice, runKernel1 } from "../op.ts";
 import {
   broadcastStrides,
@@ -16,6 +17,12 @@ import {
   sizeOf,
 } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
+
+/** Record a view op on the autograd graph (when needed) and return the view. */
+function recorded(op: string, t: Tensor, v: Tensor, attrs: Record<string, unknown> = {}): Tensor {
+  record(op, [t], [v], attrs);
+  return v;
+}
 
 /**
  * Copy `src` (broadcast to `dst.shape`, cast to `dst.dtype`) into `dst`, which may be any view.
@@ -50,7 +57,7 @@ export function copyInto(dst: Tensor, src: Tensor): Tensor {
  * ```
  */
 export function contiguous(t: Tensor): Tensor {
-  if (t.isContiguous) return t.view(t.shape, t.strides, t.offset);
+  if (t.isContiguous) return recorded("view.identity", t, t._view(t.shape, t.strides, t.offset));
   return astype(t, t.dtype);
 }
 
@@ -97,7 +104,9 @@ export function astype(t: Tensor, dtype: DType): Tensor {
  * ```
  */
 export async function to(t: Tensor, device: string): Promise<Tensor> {
-  if (device === t.device) return t.view(t.shape, t.strides, t.offset);
+  if (device === t.device) {
+    return recorded("view.identity", t, t._view(t.shape, t.strides, t.offset));
+  }
   const target = deviceProvider(device);
   const src = contiguous(t);
   try {
@@ -124,12 +133,14 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
  */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   const newShape = inferShape(shape, t.size, t.shape, "reshape");
-  if (t.isContiguous) return t.view(newShape, contiguousStrides(newShape), t.offset);
+  if (t.isContiguous) {
+    return recorded("view.reshape", t, t._view(newShape, contiguousStrides(newShape), t.offset));
+  }
   const strides = viewStrides(t.shape, t.strides, newShape);
-  if (strides) return t.view(newShape, strides, t.offset);
+  if (strides) return recorded("view.reshape", t, t._view(newShape, strides, t.offset));
   const c = contiguous(t);
   try {
-    return c.view(newShape, contiguousStrides(newShape), c.offset);
+    return recorded("view.reshape", c, c._view(newShape, contiguousStrides(newShape), c.offset));
   } finally {
     c.dispose();
   }
@@ -264,7 +275,8 @@ export function permute(t: Tensor, axes: readonly number[], op = "permute"): Ten
   if (new Set(norm).size !== norm.length) {
     throw new IndexError(`${op}: axes ${JSON.stringify(axes)} repeat an axis.`);
   }
-  return t.view(norm.map((a) => t.shape[a]), norm.map((a) => t.strides[a]), t.offset);
+  const v = t._view(norm.map((a) => t.shape[a]), norm.map((a) => t.strides[a]), t.offset);
+  return recorded("view.permute", t, v, { axes: norm });
 }
 
 /**
@@ -305,11 +317,12 @@ export function squeeze(t: Tensor, axis?: number | readonly number[]): Tensor {
     }
   }
   const keep = t.shape.map((_, i) => !axes.includes(i));
-  return t.view(
+  const v = t._view(
     t.shape.filter((_, i) => keep[i]),
     t.strides.filter((_, i) => keep[i]),
     t.offset,
   );
+  return recorded("view.reshape", t, v);
 }
 
 /**
@@ -326,7 +339,7 @@ export function unsqueeze(t: Tensor, axis: number): Tensor {
   const shape = [...t.shape], strides = [...t.strides];
   shape.splice(a, 0, 1);
   strides.splice(a, 0, a < t.ndim ? t.strides[a] * t.shape[a] : 1);
-  return t.view(shape, strides, t.offset);
+  return recorded("view.reshape", t, t._view(shape, strides, t.offset));
 }
 
 /**
@@ -349,7 +362,8 @@ export function broadcastTo(t: Tensor, shape: readonly number[], op = "broadcast
         `from the right; each input length must equal the target length or be 1.`,
     );
   }
-  return t.view(shape, broadcastStrides(t.shape, t.strides, shape), t.offset);
+  const v = t._view(shape, broadcastStrides(t.shape, t.strides, shape), t.offset);
+  return recorded("view.broadcastTo", t, v);
 }
 
 /**
@@ -399,12 +413,16 @@ export function slice(t: Tensor, ...specs: SliceArg[]): Tensor {
     );
   }
   const shape: number[] = [], strides: number[] = [];
+  // Per input axis: [first index, step, count], count -1 for an indexed (dropped) axis.
+  const plan: [number, number, number][] = [];
   let offset = t.offset;
   for (let a = 0; a < t.ndim; a++) {
     const spec = a < specs.length ? specs[a] : null;
     const len = t.shape[a], st = t.strides[a];
     if (typeof spec === "number") {
-      offset += checkIndex(spec, len, a, t, "slice") * st;
+      const i = checkIndex(spec, len, a, t, "slice");
+      offset += i * st;
+      plan.push([i, 1, -1]);
       continue;
     }
     const { start, stop, step } = parseSlice(spec, a);
@@ -412,8 +430,10 @@ export function slice(t: Tensor, ...specs: SliceArg[]): Tensor {
     shape.push(n);
     strides.push(st * step);
     offset += s0 * st;
+    plan.push([s0, step, n]);
   }
-  return t.view(shape, strides, n0(shape) ? t.offset : offset);
+  const v = t._view(shape, strides, n0(shape) ? t.offset : offset);
+  return recorded("view.slice", t, v, { plan });
 }
 
 function n0(shape: number[]): boolean {
@@ -489,11 +509,13 @@ function sliceIndices(
 export function select(t: Tensor, axis: number, index: number): Tensor {
   const a = normalizeAxis(axis, t.ndim, "select");
   const i = checkIndex(index, t.shape[a], a, t, "select");
-  return t.view(
+  const v = t._view(
     t.shape.filter((_, k) => k !== a),
     t.strides.filter((_, k) => k !== a),
     t.offset + i * t.strides[a],
   );
+  const plan = t.shape.map((d, k): [number, number, number] => k === a ? [i, 1, -1] : [0, 1, d]);
+  return recorded("view.slice", t, v, { plan });
 }
 
 /**
@@ -514,5 +536,6 @@ export function flip(t: Tensor, axis?: number | readonly number[]): Tensor {
     if (t.shape[a] > 0) offset += (t.shape[a] - 1) * t.strides[a];
     strides[a] = -strides[a];
   }
-  return t.view(t.shape, strides, t.size === 0 ? t.offset : offset);
+  const v = t._view(t.shape, strides, t.size === 0 ? t.offset : offset);
+  return recorded("view.flip", t, v, { axes });
 }

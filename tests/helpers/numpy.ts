@@ -36,6 +36,31 @@ if (!PYTHON && Deno.env.get("CI") === "true") {
 /** Deno.test options that ignore a test when NumPy is missing (never in CI: see above). */
 export const needsNumpy: { ignore: boolean } = { ignore: PYTHON === null };
 
+function hasModule(mod: string): boolean {
+  if (!PYTHON) return false;
+  const r = new Deno.Command(PYTHON, {
+    args: ["-c", `import ${mod}`],
+    stdout: "null",
+    stderr: "null",
+  })
+    .outputSync();
+  return r.success;
+}
+
+/** Whether the reference Python has PyTorch (CPU). */
+export const HAS_TORCH: boolean = hasModule("torch");
+
+if (!HAS_TORCH && Deno.env.get("CI") === "true") {
+  throw new Error("CI=true but the reference Python has no torch: gradient tests cannot run.");
+}
+
+/**
+ * Deno.test options that ignore a test when PyTorch is missing (never in CI). Cases run with the
+ * same `numpy()` harness: put `import torch` in the case's `setup` and return NumPy arrays
+ * (`t.detach().numpy()`).
+ */
+export const needsTorch: { ignore: boolean } = { ignore: !HAS_TORCH };
+
 /** Every dtype NumPy has (all of ours but bf16). */
 export const NUMPY_DTYPES: readonly DType[] = ALL_DTYPES.filter((d) => d !== "bf16");
 

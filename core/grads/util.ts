@@ -1,0 +1,40 @@
+/**
+ * Helpers shared by backward rules.
+ *
+ * @module
+ */
+import type { Tensor } from "../tensor.ts";
+import { sum } from "../ops/reduce.ts";
+import { reshape } from "../ops/view.ts";
+
+/**
+ * Sum a gradient of a broadcast result back to the shape of an operand (NumPy broadcasting in
+ * reverse): sum over leading axes the operand lacks and over axes where it has length 1.
+ * Always returns a new tensor (a copy when the shapes already match), which the rule may return.
+ */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.ndim === shape.length && g.shape.every((d, i) => d === shape[i])) return g.clone();
+  const lead = g.ndim - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.ndim; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = sum(g, axes, true);
+  const r = reshape(s, shape);
+  s.dispose();
+  return r;
+}
+
+/** The gradient of a reduction over `axes` of an input of `shape`, broadcast back to `shape`. */
+export function unreduce(g: Tensor, shape: readonly number[], axes: readonly number[]): Tensor {
+  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const r = reshape(g, kept);
+  const b = r.broadcastTo(shape);
+  r.dispose();
+  return b;
+}
+
+/** Dispose the tensors of `ts` that are not in `keep` (intermediates of a rule). */
+export function disposeExcept(ts: readonly Tensor[], keep: readonly (Tensor | null)[]): void {
+  for (const t of ts) if (!keep.includes(t)) t.dispose();
+}
