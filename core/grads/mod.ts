@@ -6,4 +6,8 @@
 import "./views.ts";
 import "./elementwise.ts";
 import "./reduce.ts";
+import "./sort.ts";
 import "./linalg.ts";
+import "./indexing.ts";
+import "./join.ts";
+import "./conv.ts";

@@ -1,0 +1,6 @@
+/**
+ * Backward rules of the conv ops.
+ *
+ * @module
+ */
+export {};

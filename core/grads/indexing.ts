@@ -1,0 +1,6 @@
+/**
+ * Backward rules of the indexing ops.
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * Backward rules of the join ops.
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * Backward rules of the sort ops.
+ *
+ * @module
+ */
+export {};
