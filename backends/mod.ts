@@ -5,8 +5,14 @@
  */
 import { registerBackend } from "./registry.ts";
 import { scalarBackend } from "./scalar/mod.ts";
+import { openblasBackend } from "./openblas/mod.ts";
+import { wasmBackend } from "./wasm/mod.ts";
+import { webgpuBackend } from "./webgpu/mod.ts";
 
 registerBackend(scalarBackend, { priority: 0 });
+registerBackend(wasmBackend, { priority: 10 });
+registerBackend(openblasBackend, { priority: 20 });
+registerBackend(webgpuBackend, { priority: 30 });
 
 export type {
   Backend,
@@ -30,3 +36,19 @@ export {
 } from "./registry.ts";
 export { type HostAllocator, HostStorage, setHostAllocator } from "./host.ts";
 export { scalarBackend };
+export {
+  disposeWasmThreads,
+  type HeapStats,
+  setWasmThreads,
+  wasmBackend,
+  wasmHeapStats,
+  wasmThreads,
+} from "./wasm/mod.ts";
+export { webgpuBackend, webgpuContext } from "./webgpu/mod.ts";
+export {
+  blasThreads,
+  openblasBackend,
+  type OpenBlasCapabilities,
+  setBlasThreads,
+  setLapackF32Precision,
+} from "./openblas/mod.ts";

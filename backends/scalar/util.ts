@@ -58,7 +58,6 @@ export function offsets(
   return stridedOffsets(shape, strides, t.offset);
 }
 
-
 /** A function reading element `o` (a storage offset) of a typed array of `dtype` as a number. */
 export function reader(dtype: DType, arr: TypedArray): (o: number) => number {
   switch (dtype) {

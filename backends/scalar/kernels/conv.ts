@@ -1,6 +1,7 @@
 /**
  * Scalar kernels of the conv family, all on NCHW input (the ops map 1-D and unbatched input onto
- * these): `conv2d`, `maxPool2d`, `avgPool2d`.
+ * these): `conv2d`, `maxPool2d`, `avgPool2d`, and the pooling gradients `maxPool2dBackward`,
+ * `avgPool2dBackward` (the conv2d gradients are composed of core ops: core/grads/conv.ts).
  *
  * Inputs may have any strides and dtype: they are read once into float64 (i64 exact to 2^53),
  * accumulated in float64, and rounded once on store (ints truncate toward zero and wrap).
@@ -163,5 +164,90 @@ function pool(call: KernelCall<PoolAttrs>, isMax: boolean): void {
   writeF64(out, res);
 }
 
+/**
+ * `maxPool2dBackward`: inputs x (N, C, H, W) and the output gradient g (N, C, OH, OW); output the
+ * gradient of x. Each window's gradient goes to its maximum, found as the forward pass does
+ * (PyTorch's rule: the first maximum in row-major window order wins ties; a NaN wins).
+ */
+function maxPool2dBackward(call: KernelCall<PoolAttrs>): void {
+  const [x, g] = call.inputs;
+  const [out] = call.outputs;
+  const { kernel: [KH, KW], stride: [sh, sw], padding: [ph, , pw], dilation: [dh, dw] } =
+    call.attrs;
+  const [N, C, H, W] = x.shape;
+  const [, , OH, OW] = g.shape;
+  const X = readF64(x), G = readF64(g);
+  const res = new Float64Array(N * C * H * W);
+  let q = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const xb = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sh - ph;
+      for (let ow = 0; ow < OW; ow++, q++) {
+        const w0 = ow * sw - pw;
+        let m = -Infinity, at = -1;
+        for (let kh = 0; kh < KH; kh++) {
+          const h = h0 + kh * dh;
+          if (h < 0 || h >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const wi = w0 + kw * dw;
+            if (wi < 0 || wi >= W) continue;
+            const p = xb + h * W + wi;
+            if (at < 0) at = p;
+            const v = X[p];
+            if (v > m || Number.isNaN(v)) {
+              m = v;
+              at = p;
+            }
+            if (Number.isNaN(m)) break;
+          }
+          if (Number.isNaN(m)) break;
+        }
+        if (at >= 0) res[at] += G[q];
+      }
+    }
+  }
+  writeF64(out, res);
+}
+
+/**
+ * `avgPool2dBackward`: inputs x (N, C, H, W) (for its shape) and g (N, C, OH, OW); each window's
+ * gradient divided by the forward pass's divisor, spread over the window's input positions.
+ */
+function avgPool2dBackward(call: KernelCall<PoolAttrs>): void {
+  const [x, g] = call.inputs;
+  const [out] = call.outputs;
+  const { kernel: [KH, KW], stride: [sh, sw], padding: [ph, , pw], countIncludePad } = call.attrs;
+  const [N, C, H, W] = x.shape;
+  const [, , OH, OW] = g.shape;
+  const G = readF64(g);
+  const res = new Float64Array(N * C * H * W);
+  let q = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const xb = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sh - ph;
+      for (let ow = 0; ow < OW; ow++, q++) {
+        const w0 = ow * sw - pw;
+        const hEnd = Math.min(h0 + KH, H + ph), wEnd = Math.min(w0 + KW, W + pw);
+        const ha = Math.max(h0, 0), hb = Math.min(hEnd, H);
+        const wa = Math.max(w0, 0), wb = Math.min(wEnd, W);
+        const div = countIncludePad ? (hEnd - h0) * (wEnd - w0) : (hb - ha) * (wb - wa);
+        const v = G[q] / div;
+        for (let h = ha; h < hb; h++) {
+          for (let wi = wa; wi < wb; wi++) res[xb + h * W + wi] += v;
+        }
+      }
+    }
+  }
+  writeF64(out, res);
+}
+
 /** Scalar kernels of the conv family, by op name. */
-export const kernels: Record<string, KernelFn> = { conv2d, maxPool2d, avgPool2d };
+export const kernels: Record<string, KernelFn> = {
+  conv2d,
+  maxPool2d,
+  avgPool2d,
+  maxPool2dBackward,
+  avgPool2dBackward,
+};

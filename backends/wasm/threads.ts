@@ -1,0 +1,223 @@
+/**
+ * The worker pool: threads that instantiate the kernel module over the same shared memory (each
+ * with its own shadow stack and GEMM scratch) and join jobs the main thread posts.
+ *
+ * Protocol (all in shared memory): the main thread writes a job, bumps a generation word and
+ * notifies it; workers blocked in `Atomics.wait` on that word wake and call the kernel's `*_run`
+ * entry, which claims slots with an atomic counter. The main thread claims slots too, then waits
+ * (with a timeout, never forever) until the job's done-count reaches its slot count. Workers are
+ * `node:worker_threads` workers, unref'd: an idle pool never keeps the process alive, and tests'
+ * sanitizers see no pending ops. `setWasmThreads(1)` (or `disposeWasmThreads()`) terminates them.
+ *
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import { loadRuntime, type WasmRuntime } from "./runtime.ts";
+
+/** Control words (int32 indices from the control block). */
+const GEN = 0, JOB = 1, NTHREADS = 2, CTRL_BYTES = 64;
+const STACK_BYTES = 256 * 1024;
+/** No progress for this long while waiting on workers is an error, not a hang. */
+const STALL_MS = 60_000;
+
+const WORKER_SOURCE = `
+const { workerData } = require("node:worker_threads");
+const { wasmModule, memory, ctrl, tid, stackTop, scratch } = workerData;
+const ex = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
+ex.__stack_pointer.value = stackTop;
+const words = new Int32Array(memory.buffer, ctrl, 16);
+let gen = Atomics.load(words, ${GEN});
+for (;;) {
+  if (tid >= Atomics.load(words, ${NTHREADS})) break;
+  // A bounded wait: a terminate() request is served between waits.
+  if (Atomics.wait(words, ${GEN}, gen, 1000) === "timed-out") continue;
+  gen = Atomics.load(words, ${GEN});
+  if (tid >= Atomics.load(words, ${NTHREADS})) break;
+  ex.gemm_run(Atomics.load(words, ${JOB}), scratch);
+}
+`;
+
+interface PoolWorker {
+  worker: Worker;
+  stack: number;
+  scratch: number;
+}
+
+interface Pool {
+  rt: WasmRuntime;
+  ctrl: number;
+  words: Int32Array;
+  /** Scratch of the main thread (thread 0). */
+  scratch0: number;
+  workers: PoolWorker[];
+}
+
+let pool: Pool | null = null;
+let workerErrors = 0;
+let lastWorkerError: string | undefined;
+let workerSlots = 0;
+let threads = defaultThreads();
+
+function defaultThreads(): number {
+  const n = typeof navigator === "object" ? navigator.hardwareConcurrency : 1;
+  return Math.max(1, Math.min(64, Number.isFinite(n) && n > 0 ? Math.floor(n) : 1));
+}
+
+function heapAlloc(rt: WasmRuntime, bytes: number): number {
+  const r = rt.heap.alloc(bytes);
+  if (!r) throw new RangeError(`wasm: cannot reserve ${bytes} bytes for the thread pool`);
+  return r.byteOffset;
+}
+
+function getPool(): Pool {
+  if (pool) return pool;
+  const rt = loadRuntime();
+  const ctrl = heapAlloc(rt, CTRL_BYTES);
+  const scratch0 = heapAlloc(rt, rt.exports.gemm_scratch_bytes());
+  const words = new Int32Array(rt.memory.buffer, ctrl, CTRL_BYTES / 4);
+  words.fill(0);
+  pool = { rt, ctrl, words, scratch0, workers: [] };
+  return pool;
+}
+
+/**
+ * How many threads the WASM kernels use (the main thread counts as one).
+ *
+ * @example
+ * ```ts
+ * import { wasmThreads } from "@aprender/compute";
+ * console.log(wasmThreads() >= 1); // true
+ * ```
+ */
+export function wasmThreads(): number {
+  return threads;
+}
+
+/**
+ * Set how many threads the WASM kernels use (the main thread plus `n - 1` workers; default: the
+ * machine's cores, `navigator.hardwareConcurrency`). Lowering it terminates the extra workers;
+ * raising it starts them when a job next needs them. Results do not depend on the count.
+ *
+ * @example
+ * ```ts
+ * import { setWasmThreads, wasmThreads } from "@aprender/compute";
+ * setWasmThreads(2);
+ * console.log(wasmThreads()); // 2
+ * ```
+ */
+export function setWasmThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new RangeError(`setWasmThreads: expected an integer from 1 to 256, got ${n}`);
+  }
+  threads = n;
+  if (pool) shrink(pool, n - 1);
+}
+
+/**
+ * Terminate every worker of the WASM pool (they restart when a job next needs them) and keep the
+ * thread count. Idle workers never keep the process alive; this is for tests and long-lived
+ * programs that want the threads gone.
+ *
+ * @example
+ * ```ts
+ * import { disposeWasmThreads } from "@aprender/compute";
+ * await disposeWasmThreads();
+ * ```
+ */
+export function disposeWasmThreads(): Promise<void> {
+  if (!pool) return Promise.resolve();
+  return shrink(pool, 0);
+}
+
+function shrink(p: Pool, keep: number): Promise<void> {
+  Atomics.store(p.words, NTHREADS, keep + 1);
+  Atomics.add(p.words, GEN, 1);
+  Atomics.notify(p.words, GEN);
+  const gone = p.workers.splice(keep);
+  return Promise.all(gone.map(async (w) => {
+    await w.worker.terminate();
+    // Its stack and scratch are reused only once the thread is surely gone.
+    p.rt.heap.free(w.stack);
+    p.rt.heap.free(w.scratch);
+  })).then(() => {});
+}
+
+function grow(p: Pool, want: number): void {
+  Atomics.store(p.words, NTHREADS, want + 1);
+  while (p.workers.length < want) {
+    const tid = p.workers.length + 1;
+    const stack = heapAlloc(p.rt, STACK_BYTES);
+    const scratch = heapAlloc(p.rt, p.rt.exports.gemm_scratch_bytes());
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        wasmModule: p.rt.module,
+        memory: p.rt.memory,
+        ctrl: p.ctrl,
+        tid,
+        stackTop: stack + STACK_BYTES,
+        scratch,
+      },
+    });
+    worker.unref();
+    const entry = { worker, stack, scratch };
+    // A worker that fails to start only costs speed: jobs never wait for a particular thread.
+    worker.on("error", (e: unknown) => {
+      workerErrors++;
+      lastWorkerError = e instanceof Error ? e.message : String(e);
+      const i = p.workers.indexOf(entry);
+      if (i >= 0) p.workers.splice(i, 1);
+    });
+    p.workers.push(entry);
+  }
+}
+
+/**
+ * Run a job whose slots are claimed through `gemm_run`: post it to `workers` extra threads (0 =
+ * main thread only), join it, and wait until all `slots` are done. The job's `next` and `done`
+ * words are at int32 indices `nextIdx` / `doneIdx` of the memory.
+ */
+export function runJob(job: number, slots: number, workers: number, doneIdx: number): void {
+  const p = getPool();
+  const ex = p.rt.exports;
+  const want = Math.min(workers, threads - 1);
+  if (want > 0) {
+    if (p.workers.length < want) grow(p, want);
+    Atomics.store(p.words, JOB, job);
+    Atomics.add(p.words, GEN, 1);
+    Atomics.notify(p.words, GEN);
+  }
+  const mine = ex.gemm_run(job, p.scratch0);
+  if (want === 0) return;
+  workerSlots += slots - mine;
+  const words = new Int32Array(p.rt.memory.buffer);
+  let last = Atomics.load(words, doneIdx), since = performance.now();
+  while (last < slots) {
+    Atomics.wait(words, doneIdx, last, 100);
+    const now = Atomics.load(words, doneIdx);
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    } else if (performance.now() - since > STALL_MS) {
+      throw new Error(
+        `wasm: worker threads made no progress for ${STALL_MS / 1000} s ` +
+          `(${last}/${slots} parts done). Hint: setWasmThreads(1) runs on the main thread only.`,
+      );
+    }
+  }
+}
+
+/** Counters for tests: job slots run by workers, and worker errors. */
+export function poolStats(): {
+  workers: number;
+  workerSlots: number;
+  errors: number;
+  lastError?: string;
+} {
+  return {
+    workers: pool?.workers.length ?? 0,
+    workerSlots,
+    errors: workerErrors,
+    lastError: lastWorkerError,
+  };
+}
