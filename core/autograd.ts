@@ -55,6 +55,20 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Run `fn` with graph recording on, even inside {@link noGrad} or a backward rule (PyTorch's
+ * `enable_grad`): `checkpoint` recomputes its segment this way during backward.
+ */
+export function enableGrad<T>(fn: () => T): T {
+  const saved = disabled;
+  disabled = 0;
+  try {
+    return fn();
+  } finally {
+    disabled = saved;
+  }
+}
+
 // ---- rules ---------------------------------------------------------------------------------
 
 /** What a backward rule receives besides the output gradients. */

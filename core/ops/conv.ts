@@ -7,9 +7,9 @@
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import { resultType } from "../dtype.ts";
 import { runKernel1 } from "../op.ts";
-import { contiguousStrides } from "../shape.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
+import { reshape } from "./view.ts";
 
 /** A length per spatial axis: one number for every axis, or one per axis. */
 export type SpatialArg = number | readonly [number, number];
@@ -248,24 +248,12 @@ function convCore(
   // Views onto (N, C, H, W) and (O, C/g, KH, KW).
   const owned: Tensor[] = [];
   try {
+    // Reshapes that only add length-1 axes: zero-copy views with cheap gradient rules.
     const sp = x.shape.slice(batched ? 2 : 1);
     const xs = dims === 2 ? sp : [1, sp[0]];
-    const xStr = x.strides;
-    const xv = x.view(
-      [batched ? x.shape[0] : 1, C, ...xs],
-      [
-        batched ? xStr[0] : 0,
-        xStr[batched ? 1 : 0],
-        ...(dims === 2 ? xStr.slice(-2) : [0, xStr[xStr.length - 1]]),
-      ],
-      x.offset,
-    );
-    owned.push(xv);
-    const wv = dims === 2 ? w : w.view(
-      [O, w.shape[1], 1, w.shape[2]],
-      [w.strides[0], w.strides[1], 0, w.strides[2]],
-      w.offset,
-    );
+    const xv = batched && dims === 2 ? x : reshape(x, [batched ? x.shape[0] : 1, C, ...xs]);
+    if (xv !== x) owned.push(xv);
+    const wv = dims === 2 ? w : reshape(w, [O, w.shape[1], 1, w.shape[2]]);
     if (wv !== w) owned.push(wv);
     const [, , H, W] = xv.shape, [, , KH, KW] = wv.shape;
     const out: number[] = [];
@@ -294,7 +282,7 @@ function convCore(
     );
     const final = [...(batched ? [xv.shape[0]] : []), O, ...(dims === 2 ? out : [out[1]])];
     owned.push(r);
-    return r.view(final, contiguousStrides(final), r.offset);
+    return reshape(r, final);
   } finally {
     for (const t of owned) t.dispose();
   }
@@ -361,7 +349,7 @@ function poolCore(
         `would be ${out[0]}×${out[1]}. Hint: use a smaller kernel or add padding.`,
     );
   }
-  const xv = batched ? x : x.view([1, ...x.shape], [0, ...x.strides], x.offset);
+  const xv = batched ? x : reshape(x, [1, ...x.shape]);
   try {
     const r = runKernel1(
       op,
@@ -377,8 +365,7 @@ function poolCore(
     );
     if (batched) return r;
     try {
-      const shape = [x.shape[0], out[0], out[1]];
-      return r.view(shape, contiguousStrides(shape), r.offset);
+      return reshape(r, [x.shape[0], out[0], out[1]]);
     } finally {
       r.dispose();
     }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { needsGrad, noGrad, record } from "../autograd.ts";
 import { resultType } from "../dtype.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { commonDevice } from "../op.ts";
@@ -16,12 +17,37 @@ import { asTensor, full, tensor } from "./creation.ts";
 import { take } from "./indexing.ts";
 import { clone, copyInto, reshape, unsqueeze } from "./view.ts";
 
-/** A view of `t` restricted to `start..stop` (already clamped, 0 ≤ start ≤ stop ≤ len) on `axis`. */
+/**
+ * A view of `t` restricted to `start..stop` (already clamped, 0 ≤ start ≤ stop ≤ len) on `axis`,
+ * recorded as a slice for autograd.
+ */
 function range(t: Tensor, axis: number, start: number, stop: number): Tensor {
   const shape = [...t.shape];
   shape[axis] = stop - start;
   const off = stop > start ? t.offset + start * t.strides[axis] : t.offset;
-  return t.view(shape, t.strides, off);
+  const v = t._view(shape, t.strides, off);
+  const plan = t.shape.map((d, k): [number, number, number] =>
+    k === axis ? [start, 1, stop - start] : [0, 1, d]
+  );
+  record("view.slice", [t], [v], { plan });
+  return v;
+}
+
+/**
+ * Run `compute` (which writes into tensors it allocates with `copyInto`), recording it on the
+ * autograd graph as one op when an input requires a gradient: the copies themselves run under
+ * noGrad, and the rule of `op` (core/grads/join.ts) maps the output gradient back.
+ */
+function recorded(
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: Record<string, unknown>,
+  compute: () => Tensor,
+): Tensor {
+  if (!needsGrad(inputs)) return compute();
+  const out = noGrad(compute);
+  record(op, inputs, [out], attrs);
+  return out;
 }
 
 /** Convert a list of TensorLike, remembering which were created here (to dispose). */
@@ -83,18 +109,20 @@ export function concat(tensors: readonly TensorLike[], axis = 0): Tensor {
     const shape = [...first.shape];
     shape[a] = total;
     const dtype = resultType(...ts.map((t) => t.dtype));
-    const out = Tensor.empty(shape, dtype, device);
-    let pos = 0;
-    for (const t of ts) {
-      const n = t.shape[a];
-      if (n > 0 && t.size > 0) {
-        const dst = range(out, a, pos, pos + n);
-        copyInto(dst, t);
-        dst.dispose();
+    return recorded("concat", ts, { axis: a }, () => {
+      const out = Tensor.empty(shape, dtype, device);
+      let pos = 0;
+      for (const t of ts) {
+        const n = t.shape[a];
+        if (n > 0 && t.size > 0) {
+          const dst = range(out, a, pos, pos + n);
+          copyInto(dst, t);
+          dst.dispose();
+        }
+        pos += n;
       }
-      pos += n;
-    }
-    return out;
+      return out;
+    });
   } finally {
     for (const t of owned) t.dispose();
   }
@@ -288,18 +316,20 @@ export function pad(x: TensorLike, padWidth: PadWidth, options: PadOptions = {})
     const pairs = padPairs(padWidth, xt.ndim);
     const shape = xt.shape.map((d, i) => d + pairs[i][0] + pairs[i][1]);
     if (mode === "constant") {
-      const out = full(shape, options.value ?? 0, { dtype: xt.dtype, device: xt.device });
-      if (xt.size > 0) {
-        let v = out;
-        for (let a = 0; a < xt.ndim; a++) {
-          const next = range(v, a, pairs[a][0], pairs[a][0] + xt.shape[a]);
+      return recorded("pad", [xt], { pairs }, () => {
+        const out = full(shape, options.value ?? 0, { dtype: xt.dtype, device: xt.device });
+        if (xt.size > 0) {
+          let v = out;
+          for (let a = 0; a < xt.ndim; a++) {
+            const next = range(v, a, pairs[a][0], pairs[a][0] + xt.shape[a]);
+            if (v !== out) v.dispose();
+            v = next;
+          }
+          copyInto(v, xt);
           if (v !== out) v.dispose();
-          v = next;
         }
-        copyInto(v, xt);
-        if (v !== out) v.dispose();
-      }
-      return out;
+        return out;
+      });
     }
     if (!["edge", "reflect", "symmetric", "wrap"].includes(mode)) {
       throw new ShapeError(
@@ -352,17 +382,19 @@ export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
     const shape = [...Array(d - xt.ndim).fill(1), ...xt.shape];
     const strides = [...Array(d - xt.ndim).fill(0), ...xt.strides];
     const outShape = shape.map((s, i) => s * rr[i]);
-    const out = Tensor.empty(outShape, xt.dtype, xt.device);
-    if (out.size > 0) {
-      // out viewed as (r0, s0, r1, s1, ...) ← x viewed with stride 0 on every r axis.
-      const inter = shape.flatMap((s, i) => [rr[i], s]);
-      const dst = out.view(inter, contiguousStrides(inter), 0);
-      const src = xt.view(inter, strides.flatMap((st) => [0, st]), xt.offset);
-      copyInto(dst, src);
-      dst.dispose();
-      src.dispose();
-    }
-    return out;
+    // out viewed as (r0, s0, r1, s1, ...) ← x viewed with stride 0 on every r axis.
+    const inter = shape.flatMap((s, i) => [rr[i], s]);
+    return recorded("tile", [xt], { inter }, () => {
+      const out = Tensor.empty(outShape, xt.dtype, xt.device);
+      if (out.size > 0) {
+        const dst = out._view(inter, contiguousStrides(inter), 0);
+        const src = xt._view(inter, strides.flatMap((st) => [0, st]), xt.offset);
+        copyInto(dst, src);
+        dst.dispose();
+        src.dispose();
+      }
+      return out;
+    });
   } finally {
     if (xt !== x) xt.dispose();
   }
@@ -395,20 +427,22 @@ export function repeat(x: TensorLike, repeats: number | readonly number[], axis?
       );
       const shape = [...src.shape];
       shape[a] = n * k;
-      const out = Tensor.empty(shape, src.dtype, src.device);
-      if (out.size > 0) {
-        const inter = [...src.shape.slice(0, a + 1), k, ...src.shape.slice(a + 1)];
-        const dst = out.view(inter, contiguousStrides(inter), 0);
-        const s = src.view(
-          inter,
-          [...src.strides.slice(0, a + 1), 0, ...src.strides.slice(a + 1)],
-          src.offset,
-        );
-        copyInto(dst, s);
-        dst.dispose();
-        s.dispose();
-      }
-      return out;
+      const inter = [...src.shape.slice(0, a + 1), k, ...src.shape.slice(a + 1)];
+      return recorded("repeat", [src], { inter, axis: a + 1 }, () => {
+        const out = Tensor.empty(shape, src.dtype, src.device);
+        if (out.size > 0) {
+          const dst = out._view(inter, contiguousStrides(inter), 0);
+          const s = src._view(
+            inter,
+            [...src.strides.slice(0, a + 1), 0, ...src.strides.slice(a + 1)],
+            src.offset,
+          );
+          copyInto(dst, s);
+          dst.dispose();
+          s.dispose();
+        }
+        return out;
+      });
     }
     if (repeats.length !== n) {
       throw new ShapeError(
@@ -481,29 +515,31 @@ export function roll(
       if (!Number.isInteger(s)) throw new ShapeError(`roll: shifts must be integers, got ${s}.`);
       total[normalizeAxis(axes[axes.length === 1 ? 0 : i], xt.ndim, "roll")] += s;
     }
-    const out = Tensor.empty(xt.shape, xt.dtype, xt.device);
-    if (out.size === 0) return out;
-    // Each rolled axis splits into two blocks: out[s:] ← x[:n-s] and out[:s] ← x[n-s:].
-    const rolled = total.map((s, a) => ((s % xt.shape[a]) + xt.shape[a]) % xt.shape[a]);
-    const axesToRoll = rolled.flatMap((s, a) => (s !== 0 ? [a] : []));
-    for (let mask = 0; mask < 1 << axesToRoll.length; mask++) {
-      let dst = out.view(out.shape, out.strides, out.offset);
-      let src = xt.view(xt.shape, xt.strides, xt.offset);
-      axesToRoll.forEach((a, bit) => {
-        const n = xt.shape[a], s = rolled[a];
-        const [d, sv] = mask & (1 << bit)
-          ? [range(dst, a, 0, s), range(src, a, n - s, n)]
-          : [range(dst, a, s, n), range(src, a, 0, n - s)];
+    return recorded("roll", [xt], { shifts: total }, () => {
+      const out = Tensor.empty(xt.shape, xt.dtype, xt.device);
+      if (out.size === 0) return out;
+      // Each rolled axis splits into two blocks: out[s:] ← x[:n-s] and out[:s] ← x[n-s:].
+      const rolled = total.map((s, a) => ((s % xt.shape[a]) + xt.shape[a]) % xt.shape[a]);
+      const axesToRoll = rolled.flatMap((s, a) => (s !== 0 ? [a] : []));
+      for (let mask = 0; mask < 1 << axesToRoll.length; mask++) {
+        let dst = out._view(out.shape, out.strides, out.offset);
+        let src = xt._view(xt.shape, xt.strides, xt.offset);
+        axesToRoll.forEach((a, bit) => {
+          const n = xt.shape[a], s = rolled[a];
+          const [d, sv] = mask & (1 << bit)
+            ? [range(dst, a, 0, s), range(src, a, n - s, n)]
+            : [range(dst, a, s, n), range(src, a, 0, n - s)];
+          dst.dispose();
+          src.dispose();
+          dst = d;
+          src = sv;
+        });
+        copyInto(dst, src);
         dst.dispose();
         src.dispose();
-        dst = d;
-        src = sv;
-      });
-      copyInto(dst, src);
-      dst.dispose();
-      src.dispose();
-    }
-    return out;
+      }
+      return out;
+    });
   } finally {
     if (xt !== x) xt.dispose();
   }

@@ -8,9 +8,9 @@
  * @module
  */
 import { type DType, resultType, scalarPromote } from "../dtype.ts";
+import { needsGrad, noGrad, record } from "../autograd.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
-import { contiguousStrides } from "../shape.ts";
 import { Tensor, type TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
 import { broadcastTo, reshape, unsqueeze } from "./view.ts";
@@ -70,7 +70,7 @@ function matmulCore(op: string, a: Tensor, b: Tensor, shapes: string): Tensor {
     if (a.ndim > 1 && b.ndim > 1) return out;
     const shape = [...batch, ...(a.ndim > 1 ? [m] : []), ...(b.ndim > 1 ? [n] : [])];
     owned.push(out);
-    return out.view(shape, contiguousStrides(shape), out.offset);
+    return reshape(out, shape);
   } finally {
     disposeAll(owned);
   }
@@ -169,16 +169,11 @@ export function dot(a: TensorLike, b: TensorLike): Tensor {
     }
     const lead = x.shape.slice(0, -1), k = x.shape[x.ndim - 1];
     const ones = new Array<number>(y.ndim - 2).fill(1);
-    const xs = x.view(
-      [...lead, ...ones, 1, k],
-      [...x.strides.slice(0, -1), ...ones.map(() => 0), 0, x.strides[x.ndim - 1]],
-      x.offset,
-    );
+    const xs = reshape(x, [...lead, ...ones, 1, k]);
     owned.push(xs);
     const r = matmulCore("dot", xs, y, shapes);
     owned.push(r);
-    const shape = [...lead, ...y.shape.slice(0, -2), y.shape[y.ndim - 1]];
-    return r.view(shape, contiguousStrides(shape), r.offset);
+    return reshape(r, [...lead, ...y.shape.slice(0, -2), y.shape[y.ndim - 1]]);
   } finally {
     disposeAll(owned);
     disposeAll(created);
@@ -392,11 +387,18 @@ export function einsum(subscripts: string, ...operands: TensorLike[]): Tensor {
         if (t.shape[ax] === 1 && size.get(l) !== 1) return; // broadcast: stride 0
         strides[all.indexOf(l)] += t.strides[ax];
       });
-      views.push(t.view(shape, strides, t.offset));
+      views.push(t._view(shape, strides, t.offset));
     }
     const dtype = resultType(...ts.map((t) => t.dtype));
     const outShape = shape.slice(0, outLabels.length);
-    return runKernel1("einsum", views, { nOut: outLabels.length }, { shape: outShape, dtype });
+    const run = () =>
+      runKernel1("einsum", views, { nOut: outLabels.length }, { shape: outShape, dtype });
+    if (!needsGrad(ts)) return run();
+    // Recorded as one op (core/grads/linalg.ts): each operand's gradient is an einsum of the
+    // output gradient with the other operands, without materializing the joint index space.
+    const out = noGrad(run);
+    record("einsum", ts, [out], { labels: axisLabels, outLabels });
+    return out;
   } finally {
     disposeAll(views);
     disposeAll(created);
