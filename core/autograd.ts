@@ -186,7 +186,7 @@ export function record(
   outputs: readonly Tensor[],
   attrs: unknown = {},
 ): void {
-  if (!needsGrad(inputs)) return;
+  if (!needsGrad(inputs) || !outputs.some(isDifferentiable)) return;
   const rule = rules.get(op) ?? missingRule(op);
   const node = new GradNode(op, inputs, outputs, attrs, rule);
   for (const o of outputs) if (isDifferentiable(o)) o._setGradFn(node);
