@@ -3,12 +3,15 @@
  */
 import {
   arange,
+  linalg,
   linspace,
   memory,
+  onesLike,
   randn,
   ready,
   seed,
   ShapeError,
+  stack,
   tensor,
   tidy,
   traceKernels,
@@ -35,25 +38,25 @@ tidy(() => {
   console.log("mean(axis=0) =", table.mean(0).toString());
   console.log("softmax(axis=1) =", table.softmax(1).toString());
 
-  console.log("\n3. A least-squares fit by the normal equations, y ≈ 2x + 1 with noise");
+  console.log("\n3. A least-squares fit of y ≈ 2x + 1 with noise (linalg.lstsq)");
   seed(42);
   const x = linspace(0, 1, 200);
-  const X = x.unsqueeze(1).broadcastTo([200, 2]).mul(tensor([1, 0])).add(tensor([0, 1]));
+  const X = stack([x, onesLike(x)], 1);
   const y = x.mul(2).add(1).add(randn([200]).mul(0.05));
-  const XtX = X.T.matmul(X), Xty = X.T.matmul(y);
-  // Solve the 2×2 system by hand (linalg.solve arrives with the LAPACK backend).
-  const [[a, b], [c, d]] = XtX.toArraySync() as number[][];
-  const [p, q] = Xty.toArraySync() as number[];
-  const det = a * d - b * c;
-  console.log(
-    `slope ${((d * p - b * q) / det).toFixed(3)}, intercept ${((a * q - c * p) / det).toFixed(3)}`,
-  );
+  const { solution } = linalg.lstsq(X, y.unsqueeze(1));
+  const [[slope], [intercept]] = solution.toArraySync() as number[][];
+  console.log(`slope ${slope.toFixed(3)}, intercept ${intercept.toFixed(3)}`);
 
-  console.log("\n4. Routing: which backend ran each kernel of a small computation");
+  console.log("\n4. Autograd: the gradient of sum(sigmoid(w·x)) with respect to w");
+  const w = tensor([0.5, -1, 2]).requireGrad();
+  w.mul(tensor([1, 2, 3])).sigmoid().sum().backward();
+  console.log("dL/dw =", w.grad!.toString());
+
+  console.log("\n5. Routing: which backend ran each kernel of a small computation");
   const { trace } = traceKernels(() => table.matmul(table.T).exp().sum(1));
   console.log(trace.map((r) => `${r.op}→${r.backend}`).join(", "));
 
-  console.log("\n5. Errors say what was wrong and how to fix it");
+  console.log("\n6. Errors say what was wrong and how to fix it");
   try {
     tensor([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]).matmul(randn([5, 6]));
   } catch (e) {
