@@ -13,7 +13,7 @@ OUT="${1:-.}"
 CC="${CC:-clang-16}"
 command -v "$CC" >/dev/null || { echo "build.sh: $CC not found (apt-get install -y clang-16 lld-16)" >&2; exit 1; }
 
-SRCS=(src/rt.c src/gemm.c src/convert.c)
+SRCS=(src/rt.c src/gemm.c src/convert.c src/par.c src/elementwise.c src/reduce.c src/conv.c src/vmath.c)
 FLAGS=(
   --target=wasm32 -nostdlib -ffreestanding -O3 -msimd128 -matomics -mbulk-memory -mmutable-globals
   -std=c11 -Wall -Wextra -Werror
@@ -21,7 +21,7 @@ FLAGS=(
   -fno-ident -ffile-prefix-map="$PWD"=.
   -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296
   -Wl,--stack-first -Wl,-z,stack-size=65536 -Wl,--strip-debug
-  -Wl,--export=__stack_pointer -Wl,--export=__heap_base
+  -Wl,--export=__stack_pointer -Wl,--export=__heap_base -Wl,--export=memset
 )
 mkdir -p "$OUT/dist"
 "$CC" "${FLAGS[@]}" -o "$OUT"/dist/kernels-simd128.wasm "${SRCS[@]}"

@@ -73,26 +73,70 @@ function address(t: Tensor, bytes: number): number {
  * contiguous. Uses up to {@link wasmThreads} threads.
  */
 export function gemm(a: Tensor, b: Tensor, out: Tensor): void {
-  const rt = loadRuntime();
   const r = a.ndim;
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
   const batch = a.shape.slice(0, r - 2);
   const nbatch = sizeOf(batch);
   if (nbatch * m * n === 0) return;
   const es = a.dtype === "f64" ? 8 : 4;
+  gemmRaw({
+    es,
+    m,
+    n,
+    k,
+    nbatch,
+    rsa: a.strides[r - 2],
+    csa: a.strides[r - 1],
+    rsb: b.strides[r - 2],
+    csb: b.strides[r - 1],
+    a: address(a, es),
+    b: address(b, es),
+    c: address(out, es),
+    aoffs: nbatch > 1 ? stridedOffsets(batch, a.strides.slice(0, r - 2), 0) : null,
+    boffs: nbatch > 1 ? stridedOffsets(batch, b.strides.slice(0, r - 2), 0) : null,
+  });
+}
+
+/** A GEMM on raw heap addresses: what {@link gemmRaw} multiplies. */
+export interface GemmArgs {
+  /** Element bytes: 4 (f32) or 8 (f64). */
+  es: 4 | 8;
+  /** C is m×n, A m×k, B k×n. */
+  m: number;
+  n: number;
+  k: number;
+  /** Matrices in the batch; C of entry i starts at c + i·m·n elements. */
+  nbatch: number;
+  /** Element strides of A and B (signed). */
+  rsa: number;
+  csa: number;
+  rsb: number;
+  csb: number;
+  /** Byte addresses of entry 0's A, B and C. */
+  a: number;
+  b: number;
+  c: number;
+  /** Element offsets of each entry's A and B from `a` / `b` (needed when nbatch > 1). */
+  aoffs: ArrayLike<number> | null;
+  boffs: ArrayLike<number> | null;
+}
+
+/** C = A·B for each batch entry, on heap addresses (C contiguous, row stride n). */
+export function gemmRaw(g: GemmArgs): void {
+  const rt = loadRuntime();
+  const { es, m, n, k, nbatch } = g;
+  if (nbatch * m * n === 0) return;
   const ptr = job();
-  const w = new Int32Array(rt.memory.buffer, ptr, JOB_BYTES / 4);
-  Atomics.store(w, F.next, CLOSED);
   let offs: { byteOffset: number } | null = null;
   if (nbatch > 1) {
     offs = rt.heap.alloc(nbatch * 8);
     if (!offs) throw new RangeError("wasm: cannot reserve batch offsets");
     const o = new Int32Array(rt.memory.buffer, offs.byteOffset, 2 * nbatch);
-    const ao = stridedOffsets(batch, a.strides.slice(0, r - 2), 0);
-    const bo = stridedOffsets(batch, b.strides.slice(0, r - 2), 0);
-    o.set(ao, 0);
-    o.set(bo, nbatch);
+    o.set(g.aoffs!, 0);
+    o.set(g.boffs!, nbatch);
   }
+  const w = new Int32Array(rt.memory.buffer, ptr, JOB_BYTES / 4);
+  Atomics.store(w, F.next, CLOSED);
   try {
     const threads = m * n * k * nbatch >= PARALLEL_MIN_MACS ? wasmThreads() : 1;
     const [bslots, mslots, nslots] = partition(nbatch, m, n, threads);
@@ -101,13 +145,13 @@ export function gemm(a: Tensor, b: Tensor, out: Tensor): void {
     w[F.n] = n;
     w[F.k] = k;
     w[F.nbatch] = nbatch;
-    w[F.rsa] = a.strides[r - 2];
-    w[F.csa] = a.strides[r - 1];
-    w[F.rsb] = b.strides[r - 2];
-    w[F.csb] = b.strides[r - 1];
-    w[F.a] = address(a, es);
-    w[F.b] = address(b, es);
-    w[F.c] = address(out, es);
+    w[F.rsa] = g.rsa;
+    w[F.csa] = g.csa;
+    w[F.rsb] = g.rsb;
+    w[F.csb] = g.csb;
+    w[F.a] = g.a;
+    w[F.b] = g.b;
+    w[F.c] = g.c;
     w[F.aoffs] = offs ? offs.byteOffset : 0;
     w[F.boffs] = offs ? offs.byteOffset + nbatch * 4 : 0;
     w[F.bslots] = bslots;

@@ -58,14 +58,20 @@ export class WasmHeap implements HostAllocator {
    * @param memory the shared linear memory (its maximum bounds the heap)
    * @param base first byte to hand out (after the module's stack and data)
    * @param maxPages the memory's maximum size in pages
+   * @param zeroBytes zeroes a range natively (the module's `memory.fill`), else the host does it
    */
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly base: number,
     readonly maxPages: number = MAX_PAGES,
+    zeroBytes?: (byteOffset: number, byteLength: number) => void,
   ) {
+    if (zeroBytes) this.zero = zeroBytes;
     this.#top = roundUp(base, ALIGN);
   }
+
+  /** Zero a range of the heap (set from the module's `memory.fill` when available). */
+  zero?: (byteOffset: number, byteLength: number) => void;
 
   /** Reserve `byteLength` bytes (64-byte aligned); null when the 4 GiB space is exhausted. */
   alloc(byteLength: number): { memory: WebAssembly.Memory; byteOffset: number } | null {

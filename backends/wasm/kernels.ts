@@ -9,6 +9,9 @@ import type { KernelCall, KernelEntry } from "../backend.ts";
 import { isContiguous } from "../../core/shape.ts";
 import { gemm, inWasmHeap } from "./gemm.ts";
 import { convertCopy } from "./convert.ts";
+import { elementwiseKernels } from "./ew.ts";
+import { reduceKernels } from "./reduce.ts";
+import { convKernels } from "./conv.ts";
 
 /**
  * `matmul` (contract of core/ops/linalg.ts): inputs a (...batch, m, k) and b (...batch, k, n)
@@ -30,4 +33,10 @@ const matmul: KernelEntry = {
 };
 
 /** Kernels by op name. */
-export const kernels: Record<string, KernelEntry> = { matmul, copy: convertCopy };
+export const kernels: Record<string, KernelEntry> = {
+  matmul,
+  copy: convertCopy,
+  ...elementwiseKernels,
+  ...reduceKernels,
+  ...convKernels,
+};

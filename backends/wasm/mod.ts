@@ -43,8 +43,9 @@ function probe(): Capabilities {
 }
 
 /**
- * The WASM SIMD backend plugin (`matmul` for f32/f64, f16/bf16 ↔ f32 conversion), to register
- * above the scalar backend.
+ * The WASM SIMD backend plugin, to register above the scalar backend: `matmul` and `conv2d`
+ * (packed GEMM), elementwise arithmetic and activations, reductions and fused softmax for f32/f64,
+ * and f16/bf16 ↔ f32 conversion. Calls it does not handle fall back to the next plugin.
  *
  * @example
  * ```ts

@@ -14,10 +14,14 @@ export interface KernelExports {
   __stack_pointer: WebAssembly.Global;
   /** End of the module's static data: the heap starts here. */
   __heap_base: WebAssembly.Global;
+  /** `memory.fill`: set `n` bytes at `dst` to `c` (native speed, used to zero new tensors). */
+  memset(dst: number, c: number, n: number): number;
   /** Bytes of packing scratch one thread needs for GEMM. */
   gemm_scratch_bytes(): number;
   /** Join the GEMM job at `job` with this thread's scratch; returns the slots it ran. */
   gemm_run(job: number, scratch: number): number;
+  /** Join any job (GEMM or `pjob_t`, told apart by its first word); returns the slots it ran. */
+  job_run(job: number, scratch: number): number;
   /** Conversions over contiguous arrays: (src, dst, count). */
   f16_to_f32(src: number, dst: number, n: number): void;
   f32_to_f16(src: number, dst: number, n: number): void;
@@ -168,7 +172,12 @@ function instantiate(): WasmRuntime {
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
-  const heap = new WasmHeap(memory, exports.__heap_base.value as number);
+  const heap = new WasmHeap(
+    memory,
+    exports.__heap_base.value as number,
+    undefined,
+    (ptr, n) => exports.memset(ptr, 0, n),
+  );
   return { features, build, module, memory, exports, heap };
 }
 

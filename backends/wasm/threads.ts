@@ -4,7 +4,8 @@
  *
  * Protocol (all in shared memory): the main thread writes a job, bumps a generation word and
  * notifies it; workers blocked in `Atomics.wait` on that word wake and call the kernel's `*_run`
- * entry, which claims slots with an atomic counter. The main thread claims slots too, then waits
+ * entry (`job_run`, which tells a GEMM job from the other kernels' jobs by its first word) and
+ * claims slots with an atomic counter. The main thread claims slots too, then waits
  * (with a timeout, never forever) until the job's done-count reaches its slot count. Workers are
  * `node:worker_threads` workers, unref'd: an idle pool never keeps the process alive, and tests'
  * sanitizers see no pending ops. `setWasmThreads(1)` (or `disposeWasmThreads()`) terminates them.
@@ -33,7 +34,7 @@ for (;;) {
   if (Atomics.wait(words, ${GEN}, gen, 1000) === "timed-out") continue;
   gen = Atomics.load(words, ${GEN});
   if (tid >= Atomics.load(words, ${NTHREADS})) break;
-  ex.gemm_run(Atomics.load(words, ${JOB}), scratch);
+  ex.job_run(Atomics.load(words, ${JOB}), scratch);
 }
 `;
 
@@ -173,7 +174,7 @@ function grow(p: Pool, want: number): void {
 }
 
 /**
- * Run a job whose slots are claimed through `gemm_run`: post it to `workers` extra threads (0 =
+ * Run a job whose slots are claimed through `job_run` (a GEMM job or a `pjob_t`): post it to `workers` extra threads (0 =
  * main thread only), join it, and wait until all `slots` are done. The job's `next` and `done`
  * words are at int32 indices `nextIdx` / `doneIdx` of the memory.
  */
@@ -187,7 +188,7 @@ export function runJob(job: number, slots: number, workers: number, doneIdx: num
     Atomics.add(p.words, GEN, 1);
     Atomics.notify(p.words, GEN);
   }
-  const mine = ex.gemm_run(job, p.scratch0);
+  const mine = ex.job_run(job, p.scratch0);
   if (want === 0) return;
   workerSlots += slots - mine;
   const words = new Int32Array(p.rt.memory.buffer);

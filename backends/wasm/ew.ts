@@ -1,0 +1,179 @@
+/**
+ * Elementwise kernels over tensors in the WASM heap (src/elementwise.c): binary add sub mul div
+ * minimum maximum and unary exp log tanh sigmoid relu silu gelu (tanh form) sqrt neg abs square,
+ * f32 and f64, each operand read through its broadcast strides (no materialized broadcast).
+ *
+ * The iteration space is the output's shape with length-1 axes dropped and neighbouring axes
+ * merged where every operand is contiguous across them (at most 8 axes remain, else the call is
+ * declined), so contiguous operands run as one row and "matrix + row vector" as rows that
+ * restart the vector. Large calls are cut into slots of consecutive output elements for the
+ * worker pool.
+ *
+ * @module
+ */
+import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import { broadcastStrides } from "../../core/shape.ts";
+import { inWasmHeap } from "./gemm.ts";
+import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
+
+/** Binary op codes (src/elementwise.c). */
+export const BINARY_OPS: Record<string, number> = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  minimum: 4,
+  maximum: 5,
+};
+/** Unary op codes (src/elementwise.c); gelu means its tanh approximation. */
+export const UNARY_OPS: Record<string, number> = {
+  exp: 0,
+  log: 1,
+  tanh: 2,
+  sigmoid: 3,
+  relu: 4,
+  silu: 5,
+  gelu: 6,
+  sqrt: 7,
+  neg: 8,
+  abs: 9,
+  square: 10,
+};
+/** Ops whose cost per element makes threads pay off sooner. */
+const HEAVY = new Set(["exp", "log", "tanh", "sigmoid", "silu", "gelu"]);
+/** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
+const PAR_MIN_CHEAP = 1 << 18, PAR_MIN_HEAVY = 1 << 15;
+
+/**
+ * Drop length-1 axes and merge axes contiguous in every operand. Returns null when more than
+ * {@link MAXDIM} axes remain.
+ */
+export function mergeAxes(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { dims: number[]; st: number[][] } | null {
+  const dims: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let ax = 0; ax < shape.length; ax++) {
+    const d = shape[ax];
+    if (d === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, j) => st[j][last] === s[ax] * d)) {
+      dims[last] *= d;
+      for (let j = 0; j < strides.length; j++) st[j][last] = strides[j][ax];
+    } else {
+      dims.push(d);
+      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][ax]);
+    }
+  }
+  if (dims.length === 0) {
+    dims.push(1);
+    for (const s of st) s.push(0);
+  }
+  return dims.length > MAXDIM ? null : { dims, st };
+}
+
+/**
+ * Run an elementwise job on raw operands: `addrs` are byte addresses of element 0 of the output
+ * and inputs, `strides` their element strides over `shape` (broadcast already applied).
+ */
+export function runElementwise(
+  kind: "binary" | "unary",
+  op: number,
+  dtype: "f32" | "f64",
+  shape: readonly number[],
+  addrs: readonly number[],
+  strides: readonly (readonly number[])[],
+  heavy: boolean,
+): void {
+  const total = shape.reduce((a, b) => a * b, 1);
+  if (total === 0) return;
+  const m = mergeAxes(shape, strides)!;
+  const v = beginJob(kind === "binary" ? KIND.binary : KIND.unary);
+  const w = v.i32;
+  w[W.op] = op;
+  w[W.dtype] = dtype === "f64" ? 1 : 0;
+  w[W.ndim] = m.dims.length;
+  w[W.total] = total;
+  for (let j = 0; j < 3; j++) w[W.ptr + j] = addrs[j] ?? 0;
+  for (let d = 0; d < m.dims.length; d++) {
+    w[W.shape + d] = m.dims[d];
+    for (let j = 0; j < m.st.length; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];
+  }
+  const p = plan(total, heavy ? PAR_MIN_HEAVY : PAR_MIN_CHEAP);
+  runPar(v, p.slots, p.threads);
+}
+
+function floatDType(t: Tensor): t is Tensor & { dtype: "f32" | "f64" } {
+  return t.dtype === "f32" || t.dtype === "f64";
+}
+
+/** Whether every operand fits the kernel: one float dtype, in the heap, ≤ 8 merged axes. */
+function accepts(call: KernelCall): boolean {
+  const [out] = call.outputs;
+  if (!out || !floatDType(out) || out.size >= 2 ** 31) return false;
+  if (!call.inputs.every((t) => t.dtype === out.dtype && inWasmHeap(t)) || !inWasmHeap(out)) {
+    return false;
+  }
+  const strides = [
+    out.strides,
+    ...call.inputs.map((t) => broadcastStrides(t.shape, t.strides, out.shape)),
+  ];
+  return mergeAxes(out.shape, strides) !== null;
+}
+
+function binaryEntry(name: string): KernelEntry {
+  const code = BINARY_OPS[name];
+  return {
+    supports: (call) => call.inputs.length === 2 && accepts(call),
+    run(call: KernelCall): void {
+      const [a, b] = call.inputs, [out] = call.outputs;
+      runElementwise(
+        "binary",
+        code,
+        out.dtype as "f32" | "f64",
+        out.shape,
+        [address(out), address(a), address(b)],
+        [
+          out.strides,
+          broadcastStrides(a.shape, a.strides, out.shape),
+          broadcastStrides(b.shape, b.strides, out.shape),
+        ],
+        false,
+      );
+    },
+  };
+}
+
+function unaryEntry(name: string): KernelEntry {
+  const code = UNARY_OPS[name];
+  const heavy = HEAVY.has(name);
+  return {
+    supports(call) {
+      // gelu: only the tanh form here; the exact (erf) form runs on the scalar backend.
+      if (name === "gelu" && (call.attrs as { approximate?: string }).approximate !== "tanh") {
+        return false;
+      }
+      return call.inputs.length === 1 && accepts(call);
+    },
+    run(call: KernelCall): void {
+      const [a] = call.inputs, [out] = call.outputs;
+      runElementwise(
+        "unary",
+        code,
+        out.dtype as "f32" | "f64",
+        out.shape,
+        [address(out), address(a)],
+        [out.strides, broadcastStrides(a.shape, a.strides, out.shape)],
+        heavy,
+      );
+    },
+  };
+}
+
+/** The elementwise kernel entries by op name. */
+export const elementwiseKernels: Record<string, KernelEntry> = {
+  ...Object.fromEntries(Object.keys(BINARY_OPS).map((k) => [k, binaryEntry(k)])),
+  ...Object.fromEntries(Object.keys(UNARY_OPS).map((k) => [k, unaryEntry(k)])),
+};

@@ -1,0 +1,105 @@
+/**
+ * The job block of the non-GEMM kernels (`pjob_t` in src/par.h, whose int32 word indices `W`
+ * mirrors), helpers to address tensors in the heap, and scratch tables in the heap.
+ *
+ * One block is reused by every job (calls are synchronous on the calling thread): it is closed
+ * (its claim counter set past any slot) while its fields are rewritten, then opened, exactly like
+ * the GEMM job, so a worker that wakes late never runs a half-written job.
+ *
+ * @module
+ */
+import { DTYPES } from "../../core/dtype.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import type { HostStorage } from "../host.ts";
+import { loadRuntime } from "./runtime.ts";
+import { runJob, wasmThreads } from "./threads.ts";
+
+/** int32 word indices of `pjob_t`. */
+export const W = {
+  kind: 0,
+  nslots: 1,
+  next: 2,
+  done: 3,
+  op: 4,
+  dtype: 5,
+  ndim: 6,
+  total: 7,
+  ptr: 8,
+  shape: 12,
+  strides: 20,
+  ia: 44,
+  /** f64 index (not int32) of fa[0]. */
+  fa64: 32,
+} as const;
+/** Job kinds (src/par.h). */
+export const KIND = { binary: 16, unary: 17, reduce: 18, softmax: 19, im2col: 20 } as const;
+/** Axes a job's iteration space may have after merging. */
+export const MAXDIM = 8;
+const JOB_BYTES = 320;
+const CLOSED = 0x40000000;
+
+let jobPtr = -1;
+
+/** The job block, with fresh views (the heap may have grown since the last call). */
+export function jobViews(): { ptr: number; i32: Int32Array; f64: Float64Array } {
+  const rt = loadRuntime();
+  if (jobPtr < 0) {
+    const r = rt.heap.alloc(JOB_BYTES);
+    if (!r) throw new RangeError("wasm: cannot reserve the kernel job block");
+    jobPtr = r.byteOffset;
+  }
+  const i32 = new Int32Array(rt.memory.buffer, jobPtr, JOB_BYTES / 4);
+  const f64 = new Float64Array(rt.memory.buffer, jobPtr, JOB_BYTES / 8);
+  return { ptr: jobPtr, i32, f64 };
+}
+
+/**
+ * Close the block and return views to fill; then call {@link runPar}. Fields not written keep
+ * stale values, so callers write every field their kernel reads.
+ */
+export function beginJob(kind: number): { ptr: number; i32: Int32Array; f64: Float64Array } {
+  const v = jobViews();
+  Atomics.store(v.i32, W.next, CLOSED);
+  v.i32[W.kind] = kind;
+  return v;
+}
+
+/** Open the job with `nslots` slots and run it on up to `threads` threads (1: this one only). */
+export function runPar(v: { ptr: number; i32: Int32Array }, nslots: number, threads: number) {
+  v.i32[W.nslots] = nslots;
+  Atomics.store(v.i32, W.done, 0);
+  Atomics.store(v.i32, W.next, 0);
+  runJob(v.ptr, nslots, Math.max(0, Math.min(threads, nslots) - 1), (v.ptr >> 2) + W.done);
+}
+
+/**
+ * Threads and slots for `work` units (elements, or rows weighted by their cost) when it is worth
+ * waking the pool at `minWork` units: a few slots per thread so a late worker costs little.
+ */
+export function plan(work: number, minWork: number): { threads: number; slots: number } {
+  const t = wasmThreads();
+  if (t <= 1 || work < minWork) return { threads: 1, slots: 1 };
+  return { threads: t, slots: Math.max(t, Math.min(4 * t, Math.floor(work / (minWork / 4)))) };
+}
+
+/** Byte address of `t`'s first element (element `t.offset` of its storage). */
+export function address(t: Tensor): number {
+  return (t.storage as HostStorage).byteOffset + t.offset * DTYPES[t.dtype].bytes;
+}
+
+/** A table of int32 values copied into the heap; `free()` it after the job. */
+export function heapTable(values: ArrayLike<number>): { ptr: number; free(): void } {
+  const rt = loadRuntime();
+  const r = rt.heap.alloc(Math.max(4, values.length * 4));
+  if (!r) throw new RangeError("wasm: cannot reserve a kernel table");
+  new Int32Array(rt.memory.buffer, r.byteOffset, values.length).set(values);
+  return { ptr: r.byteOffset, free: () => rt.heap.free(r.byteOffset) };
+}
+
+/** Heap scratch of `bytes` bytes; `free()` it after use. */
+export function heapScratch(bytes: number): { ptr: number; free(): void } {
+  const rt = loadRuntime();
+  const r = rt.heap.alloc(Math.max(16, bytes));
+  if (!r) throw new RangeError(`wasm: cannot reserve ${bytes} bytes of scratch`);
+  return { ptr: r.byteOffset, free: () => rt.heap.free(r.byteOffset) };
+}

@@ -1,0 +1,204 @@
+/**
+ * Reductions (sum, mean, max, min, argmax, argmin) along any axes and fused softmax /
+ * logSoftmax along one axis, f32 and f64, over tensors in the WASM heap (src/reduce.c).
+ *
+ * The input is walked as lines (the scalar backend's `geometry`: one start per kept index, the
+ * reduced axes as one strided line when they coalesce, else a table of offsets). Lines are
+ * spread over the worker pool; one long line (a full reduction, or softmax of a 1-D tensor) is
+ * cut into chunks whose partial results are combined here: max, then Σ exp(x − max), then the
+ * normalization, three short jobs.
+ *
+ * @module
+ */
+import type { KernelCall, KernelEntry } from "../backend.ts";
+import { DTYPES } from "../../core/dtype.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import { geometry } from "../scalar/kernels/reduce.ts";
+import { inWasmHeap } from "./gemm.ts";
+import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "./par.ts";
+import { loadRuntime } from "./runtime.ts";
+
+const R = { sum: 0, mean: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as Record<string, number>;
+/** Elements from which the pool is used (reductions are memory-bound). */
+const PAR_MIN = 1 << 17;
+/** Softmax: an exp per element, so threads pay off sooner. */
+const PAR_MIN_SOFTMAX = 1 << 15;
+
+function isFloat(t: Tensor): boolean {
+  return t.dtype === "f32" || t.dtype === "f64";
+}
+
+function reduceSupports(op: string) {
+  return (call: KernelCall<{ axes: number[] }>): boolean => {
+    const [x] = call.inputs, [out] = call.outputs;
+    if (!x || !out || !isFloat(x) || x.size >= 2 ** 31) return false;
+    const want = op === "argmax" || op === "argmin" ? "i64" : x.dtype;
+    return out.dtype === want && out.isContiguous && inWasmHeap(x) && inWasmHeap(out);
+  };
+}
+
+interface Partial {
+  v: number;
+  i: number;
+}
+
+function reduceRun(op: string) {
+  const code = R[op];
+  const arg = op === "argmax" || op === "argmin";
+  return (call: KernelCall<{ axes: number[] }>): void => {
+    const [x] = call.inputs, [out] = call.outputs;
+    const g = geometry(x.shape, x.strides, 0, call.attrs.axes);
+    const nlines = g.outer.length, n = g.n;
+    if (nlines === 0) return;
+    const dtype = x.dtype === "f64" ? 1 : 0;
+    const div = op === "mean" ? n : 1;
+    const outKind = arg ? 2 : dtype;
+    const split = nlines === 1 && g.inner === null && n >= PAR_MIN;
+    const p = split ? plan(n, PAR_MIN) : plan(nlines * Math.max(n, 1), PAR_MIN);
+    const lines = nlines === 1 ? null : heapTable(g.outer);
+    const inner = g.inner ? heapTable(g.inner) : null;
+    const nslots = split ? p.slots : Math.min(p.slots, nlines);
+    const parts = split ? heapScratch(16 * nslots) : null;
+    try {
+      const v = beginJob(KIND.reduce);
+      const w = v.i32;
+      w[W.op] = code;
+      w[W.dtype] = dtype;
+      w[W.ptr] = parts ? parts.ptr : address(out);
+      w[W.ptr + 1] = address(x) + (nlines === 1 ? g.outer[0] * DTYPES[x.dtype].bytes : 0);
+      w[W.ptr + 2] = lines ? lines.ptr : 0;
+      w[W.ptr + 3] = inner ? inner.ptr : 0;
+      w[W.ia] = nlines;
+      w[W.ia + 1] = n;
+      w[W.ia + 2] = g.step;
+      w[W.ia + 3] = outKind;
+      w[W.ia + 4] = split ? 1 : 0;
+      w[W.ia + 7] = 0;
+      v.f64[W.fa64] = div;
+      runPar(v, nslots, p.threads);
+      if (!parts) return;
+      const buf = new Float64Array(loadRuntime().memory.buffer, parts.ptr, 2 * nslots);
+      const ps: Partial[] = [];
+      for (let s = 0; s < nslots; s++) ps.push({ v: buf[2 * s], i: buf[2 * s + 1] });
+      const r = combine(op, ps);
+      const mem = loadRuntime().memory.buffer;
+      if (arg) new BigInt64Array(mem, address(out), 1)[0] = BigInt(r.i);
+      else if (dtype) new Float64Array(mem, address(out), 1)[0] = r.v / div;
+      else new Float32Array(mem, address(out), 1)[0] = r.v / div;
+    } finally {
+      lines?.free();
+      inner?.free();
+      parts?.free();
+    }
+  };
+}
+
+/** Combine the partial results of one split line, slot order = element order. */
+function combine(op: string, ps: Partial[]): Partial {
+  if (op === "sum" || op === "mean") {
+    let s = 0;
+    for (const p of ps) s += p.v;
+    return { v: s, i: 0 };
+  }
+  const isMax = op === "max" || op === "argmax";
+  let best = ps[0];
+  for (const p of ps) {
+    if (best.v !== best.v) break; // the first NaN wins
+    if (p.v !== p.v || (isMax ? p.v > best.v : p.v < best.v)) best = p;
+  }
+  return best;
+}
+
+function softmaxSupports(call: KernelCall<{ axis: number }>): boolean {
+  const [x] = call.inputs, [out] = call.outputs;
+  return !!x && !!out && isFloat(x) && out.dtype === x.dtype && x.size < 2 ** 31 &&
+    inWasmHeap(x) && inWasmHeap(out);
+}
+
+function softmaxRun(log: boolean) {
+  return (call: KernelCall<{ axis: number }>): void => {
+    const [x] = call.inputs, [out] = call.outputs;
+    if (x.size === 0) return;
+    const axis = call.attrs.axis;
+    const gi = geometry(x.shape, x.strides, 0, [axis]);
+    const go = geometry(out.shape, out.strides, 0, [axis]);
+    const nlines = gi.outer.length, n = gi.n;
+    const dtype = x.dtype === "f64" ? 1 : 0;
+    const split = nlines === 1 && n >= PAR_MIN_SOFTMAX && plan(n, PAR_MIN_SOFTMAX).threads > 1;
+    const fill = (v: ReturnType<typeof beginJob>) => {
+      const w = v.i32;
+      w[W.op] = log ? 1 : 0;
+      w[W.dtype] = dtype;
+      w[W.ia] = nlines;
+      w[W.ia + 1] = n;
+      w[W.ia + 2] = gi.step;
+      w[W.ia + 6] = go.step;
+      w[W.ia + 7] = 0;
+    };
+    if (!split) {
+      const tin = nlines === 1 ? null : heapTable(gi.outer);
+      const tout = nlines === 1 ? null : heapTable(go.outer);
+      try {
+        const v = beginJob(KIND.softmax);
+        fill(v);
+        const w = v.i32;
+        w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
+        w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
+        w[W.ptr + 2] = tin ? tin.ptr : 0;
+        w[W.ptr + 3] = tout ? tout.ptr : 0;
+        w[W.ia + 4] = 0;
+        const p = plan(nlines * n, PAR_MIN_SOFTMAX);
+        runPar(v, Math.min(p.slots, nlines), p.threads);
+      } finally {
+        tin?.free();
+        tout?.free();
+      }
+      return;
+    }
+    const p = plan(n, PAR_MIN_SOFTMAX);
+    const parts = heapScratch(8 * p.slots);
+    try {
+      const phase = (ph: number, m: number, c: number): Float64Array => {
+        const v = beginJob(KIND.softmax);
+        fill(v);
+        const w = v.i32;
+        w[W.ptr] = address(out) + go.outer[0] * DTYPES[out.dtype].bytes;
+        w[W.ptr + 1] = address(x) + gi.outer[0] * DTYPES[x.dtype].bytes;
+        w[W.ptr + 2] = 0;
+        w[W.ptr + 3] = 0;
+        w[W.ia + 4] = 1;
+        w[W.ia + 5] = ph;
+        w[W.ia + 8] = parts.ptr;
+        v.f64[W.fa64 + 1] = m;
+        v.f64[W.fa64 + 2] = c;
+        runPar(v, p.slots, p.threads);
+        return new Float64Array(loadRuntime().memory.buffer, parts.ptr, p.slots);
+      };
+      let m = -Infinity;
+      for (const v of phase(0, 0, 0)) {
+        if (v !== v) {
+          m = NaN;
+          break;
+        }
+        if (v > m) m = v;
+      }
+      let z = 0;
+      for (const v of phase(1, m, 0)) z += v;
+      phase(2, m, log ? Math.log(z) : 1 / z);
+    } finally {
+      parts.free();
+    }
+  };
+}
+
+/** Reduction and softmax kernel entries by op name. */
+export const reduceKernels: Record<string, KernelEntry> = {
+  ...Object.fromEntries(
+    ["sum", "mean", "max", "min", "argmax", "argmin"].map((op) => [
+      op,
+      { supports: reduceSupports(op), run: reduceRun(op) },
+    ]),
+  ),
+  softmax: { supports: softmaxSupports, run: softmaxRun(false) },
+  logSoftmax: { supports: softmaxSupports, run: softmaxRun(true) },
+};

@@ -1,0 +1,179 @@
+/*
+ * Elementwise kernels, f32 and f64: binary add sub mul div minimum maximum and unary exp log tanh
+ * sigmoid relu silu gelu(tanh form) sqrt neg abs square, reading each operand through its own
+ * (broadcast, possibly negative or zero) strides. The TS side has dropped length-1 axes and
+ * merged axes contiguous in every operand, so a contiguous tensor is one row and
+ * "matrix + row vector" is rows of contiguous elements with the vector restarting each row.
+ *
+ * A slot is a range of output elements in C order; rows are specialized on their steps
+ * (all 1; one operand a broadcast scalar; anything else through lane gathers).
+ */
+#include "par.h"
+#include "vmath.h"
+#include "vio.h"
+
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX };
+enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
+       U_SQUARE };
+
+/* ---- the operations on vectors (op is a constant after inlining) ---- */
+
+#define DEFINE_OPS(SFX, V, SPL)                                                                \
+  INLINE v128_t bin_##SFX(int op, v128_t a, v128_t b) {                                        \
+    switch (op) {                                                                              \
+      case B_ADD: return wasm_##V##_add(a, b);                                                 \
+      case B_SUB: return wasm_##V##_sub(a, b);                                                 \
+      case B_MUL: return wasm_##V##_mul(a, b);                                                 \
+      case B_DIV: return wasm_##V##_div(a, b);                                                 \
+      /* NumPy/scalar backend: a NaN in either operand propagates; between -0 and 0 the second \
+         operand wins (a if a < b or a is NaN, else b). */                                    \
+      case B_MIN:                                                                              \
+        return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_lt(a, b), wasm_##V##_ne(a, a))); \
+      default:                                                                                 \
+        return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
+    }                                                                                          \
+  }                                                                                            \
+  INLINE v128_t un_##SFX(int op, v128_t x) {                                                   \
+    switch (op) {                                                                              \
+      case U_EXP: return exp_##SFX(x);                                                         \
+      case U_LOG: return log_##SFX(x);                                                         \
+      case U_TANH: return tanh_##SFX(x);                                                       \
+      case U_SIGMOID: return sigmoid_##SFX(x);                                                 \
+      /* x < 0 ? 0 : x: NaN and -0 pass through, like the scalar backend. */                   \
+      case U_RELU: return wasm_v128_andnot(x, wasm_##V##_lt(x, SPL(0)));                      \
+      case U_SILU: return wasm_##V##_mul(x, sigmoid_##SFX(x));                                 \
+      case U_GELU_TANH: {                                                                      \
+        /* 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = √(2/π)(x + 0.044715x³): no cancellation. */ \
+        v128_t x3 = wasm_##V##_mul(wasm_##V##_mul(x, x), x);                                  \
+        v128_t u = wasm_##V##_mul(SPL(0.7978845608028654),                                     \
+                                  wasm_##V##_add(x, wasm_##V##_mul(SPL(0.044715), x3)));       \
+        return wasm_##V##_mul(x, sigmoid_##SFX(wasm_##V##_add(u, u)));                         \
+      }                                                                                        \
+      case U_SQRT: return wasm_##V##_sqrt(x);                                                  \
+      case U_NEG: return wasm_##V##_neg(x);                                                    \
+      case U_ABS: return wasm_##V##_abs(x);                                                    \
+      default: return wasm_##V##_mul(x, x);                                                    \
+    }                                                                                          \
+  }
+
+DEFINE_OPS(f32, f32x4, S32)
+DEFINE_OPS(f64, f64x2, S64)
+
+/* ---- rows ---- */
+
+#define DEFINE_ROWS(T, SFX)                                                                    \
+  INLINE void bin_row_##SFX##_k(int op, T *o, int32_t os, const T *a, int32_t as, const T *b,  \
+                                int32_t bs, int32_t n, int ko, int ka, int kb) {                \
+    int32_t i = 0;                                                                             \
+    for (; i + VL_##SFX <= n; i += VL_##SFX)                                                   \
+      st_##SFX(o + i * os, os, ko,                                                             \
+               bin_##SFX(op, ld_##SFX(a + i * as, as, ka), ld_##SFX(b + i * bs, bs, kb)));     \
+    for (; i < n; i++)                                                                         \
+      o[i * os] = LANE0_##SFX(bin_##SFX(op, SPLAT_##SFX(a[i * as]), SPLAT_##SFX(b[i * bs])));   \
+  }                                                                                            \
+  INLINE void bin_row_##SFX##_op(int op, T *o, int32_t os,                                     \
+                                                            const T *a, int32_t as, const T *b, \
+                                                            int32_t bs, int32_t n) {            \
+    if (os == 1 && as == 1 && bs == 1) bin_row_##SFX##_k(op, o, 1, a, 1, b, 1, n, 1, 1, 1);    \
+    else if (os == 1 && as == 1 && bs == 0) bin_row_##SFX##_k(op, o, 1, a, 1, b, 0, n, 1, 1, 0); \
+    else if (os == 1 && as == 0 && bs == 1) bin_row_##SFX##_k(op, o, 1, a, 0, b, 1, n, 1, 0, 1); \
+    else bin_row_##SFX##_k(op, o, os, a, as, b, bs, n, os == 1, as == 0 ? 0 : as == 1 ? 1 : 2,  \
+                           bs == 0 ? 0 : bs == 1 ? 1 : 2);                                      \
+  }                                                                                            \
+  static void bin_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, const T *b,      \
+                            int32_t bs, int32_t n) {                                           \
+    switch (op) {                                                                              \
+      case B_ADD: bin_row_##SFX##_op(B_ADD, o, os, a, as, b, bs, n); break;                    \
+      case B_SUB: bin_row_##SFX##_op(B_SUB, o, os, a, as, b, bs, n); break;                    \
+      case B_MUL: bin_row_##SFX##_op(B_MUL, o, os, a, as, b, bs, n); break;                    \
+      case B_DIV: bin_row_##SFX##_op(B_DIV, o, os, a, as, b, bs, n); break;                    \
+      case B_MIN: bin_row_##SFX##_op(B_MIN, o, os, a, as, b, bs, n); break;                    \
+      default: bin_row_##SFX##_op(B_MAX, o, os, a, as, b, bs, n); break;                       \
+    }                                                                                          \
+  }                                                                                            \
+  INLINE void un_row_##SFX##_k(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,    \
+                               int ko, int ka) {                                               \
+    int32_t i = 0;                                                                             \
+    for (; i + VL_##SFX <= n; i += VL_##SFX)                                                   \
+      st_##SFX(o + i * os, os, ko, un_##SFX(op, ld_##SFX(a + i * as, as, ka)));                \
+    for (; i < n; i++) o[i * os] = LANE0_##SFX(un_##SFX(op, SPLAT_##SFX(a[i * as])));           \
+  }
+
+DEFINE_ROWS(float, f32)
+DEFINE_ROWS(double, f64)
+
+/* One noinline function per unary op keeps each op's code small enough for V8 to tier up fast. */
+#define DEFINE_UN_OP(SFX, T, OP)                                                               \
+  __attribute__((noinline)) static void un_row_##SFX##_##OP(T *o, int32_t os, const T *a,      \
+                                                             int32_t as, int32_t n) {          \
+    if (os == 1 && as == 1) un_row_##SFX##_k(OP, o, 1, a, 1, n, 1, 1);                          \
+    else un_row_##SFX##_k(OP, o, os, a, as, n, os == 1, as == 0 ? 0 : as == 1 ? 1 : 2);        \
+  }
+#define DEFINE_UN_ALL(SFX, T)                                                                  \
+  DEFINE_UN_OP(SFX, T, U_EXP) DEFINE_UN_OP(SFX, T, U_LOG) DEFINE_UN_OP(SFX, T, U_TANH)         \
+  DEFINE_UN_OP(SFX, T, U_SIGMOID) DEFINE_UN_OP(SFX, T, U_RELU) DEFINE_UN_OP(SFX, T, U_SILU)    \
+  DEFINE_UN_OP(SFX, T, U_GELU_TANH) DEFINE_UN_OP(SFX, T, U_SQRT) DEFINE_UN_OP(SFX, T, U_NEG)   \
+  DEFINE_UN_OP(SFX, T, U_ABS) DEFINE_UN_OP(SFX, T, U_SQUARE)                                   \
+  static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n) {      \
+    switch (op) {                                                                              \
+      case U_EXP: un_row_##SFX##_U_EXP(o, os, a, as, n); break;                                \
+      case U_LOG: un_row_##SFX##_U_LOG(o, os, a, as, n); break;                                \
+      case U_TANH: un_row_##SFX##_U_TANH(o, os, a, as, n); break;                              \
+      case U_SIGMOID: un_row_##SFX##_U_SIGMOID(o, os, a, as, n); break;                        \
+      case U_RELU: un_row_##SFX##_U_RELU(o, os, a, as, n); break;                              \
+      case U_SILU: un_row_##SFX##_U_SILU(o, os, a, as, n); break;                              \
+      case U_GELU_TANH: un_row_##SFX##_U_GELU_TANH(o, os, a, as, n); break;                    \
+      case U_SQRT: un_row_##SFX##_U_SQRT(o, os, a, as, n); break;                              \
+      case U_NEG: un_row_##SFX##_U_NEG(o, os, a, as, n); break;                                \
+      case U_ABS: un_row_##SFX##_U_ABS(o, os, a, as, n); break;                                \
+      default: un_row_##SFX##_U_SQUARE(o, os, a, as, n); break;                                \
+    }                                                                                          \
+  }
+DEFINE_UN_ALL(f32, float)
+DEFINE_UN_ALL(f64, double)
+
+/*
+ * Output elements [lo, hi) in C order: position the multi-index at lo, then run row by row
+ * (the last merged axis), stepping the outer index like an odometer.
+ */
+void ew_slot(pjob_t *job, int32_t s) {
+  SLOT_RANGE(job->total, s, job->nslots, lo, hi);
+  if (lo >= hi) return;
+  const int32_t nd = job->ndim, nops = job->kind == KIND_BINARY ? 3 : 2;
+  const int32_t es = job->dtype ? 8 : 4;
+  int32_t idx[MAXDIM];
+  int32_t off[3] = {0, 0, 0};
+  int32_t rem = lo;
+  for (int32_t d = nd - 1; d >= 0; d--) {
+    idx[d] = rem % job->shape[d];
+    rem /= job->shape[d];
+    for (int32_t j = 0; j < nops; j++) off[j] += idx[d] * job->strides[j][d];
+  }
+  const int32_t inner = nd - 1, len = job->shape[inner];
+  const int32_t so = job->strides[0][inner], sa = job->strides[1][inner];
+  const int32_t sb = job->strides[2][inner];
+  int32_t pos = lo;
+  while (pos < hi) {
+    const int32_t n = MIN(len - idx[inner], hi - pos);
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)off[0] * es;
+    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)off[1] * es;
+    const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + (int64_t)off[2] * es;
+    if (job->kind == KIND_BINARY) {
+      if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n);
+      else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n);
+    } else {
+      if (job->dtype) un_row_f64(job->op, (double *)o, so, (const double *)a, sa, n);
+      else un_row_f32(job->op, (float *)o, so, (const float *)a, sa, n);
+    }
+    pos += n;
+    /* advance: the inner index by n, carrying into the outer axes */
+    idx[inner] += n;
+    for (int32_t j = 0; j < nops; j++) off[j] += n * job->strides[j][inner];
+    for (int32_t d = inner; d > 0 && idx[d] == job->shape[d]; d--) {
+      for (int32_t j = 0; j < nops; j++)
+        off[j] += job->strides[j][d - 1] - job->shape[d] * job->strides[j][d];
+      idx[d] = 0;
+      idx[d - 1]++;
+    }
+  }
+}

@@ -1,0 +1,347 @@
+/*
+ * Reductions (sum, max, min, argmax, argmin) and fused softmax / logSoftmax, f32 and f64, along
+ * lines described by the TS side (backends/wasm/reduce.ts): a table of line starts (int32
+ * element offsets from the input's first element) and either one step (the reduced axes
+ * coalesce) or a table of offsets within a line.
+ *
+ * Sums accumulate in f64 lanes: f32 inputs are widened (so a 1M-element f32 sum is as exact as the
+ * scalar backend's f64 sum), f64 inputs use Neumaier compensation per lane like the scalar
+ * backend. max/min propagate NaN. argmax/argmin return the first extreme, the first NaN winning.
+ *
+ * Job words (pjob_t.ia): 0 nlines, 1 n (line length), 2 step (0 with an inner table), 3 output
+ * kind (0 f32, 1 f64, 2 i64, 3 f64 partials of a split line), 4 split (1: one line cut into
+ * slots), 5 phase (softmax split), 6 out step (softmax). ptr: 0 out, 1 in, 2 line table (or 0:
+ * line i starts at i·ia[7]), 3 inner table / out line table (softmax). fa[0]: divisor (mean),
+ * fa[1..2] softmax split constants.
+ */
+#include "par.h"
+#include "vmath.h"
+#include "vio.h"
+
+enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN };
+
+typedef struct { double v; int32_t i; } res_t;
+
+/* ---- f32 lines ---- */
+
+INLINE v128_t widen_hi_f32(v128_t v) {
+  return wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3));
+}
+
+static double sum_line_f32(const float *x, int32_t n, int32_t s, int kind) {
+  v128_t a0 = S64(0), a1 = S64(0), a2 = S64(0), a3 = S64(0);
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128_t v = ld_f32(x + i * s, s, kind), w = ld_f32(x + (i + 4) * s, s, kind);
+    a0 = wasm_f64x2_add(a0, wasm_f64x2_promote_low_f32x4(v));
+    a1 = wasm_f64x2_add(a1, widen_hi_f32(v));
+    a2 = wasm_f64x2_add(a2, wasm_f64x2_promote_low_f32x4(w));
+    a3 = wasm_f64x2_add(a3, widen_hi_f32(w));
+  }
+  v128_t t = wasm_f64x2_add(wasm_f64x2_add(a0, a1), wasm_f64x2_add(a2, a3));
+  double r = wasm_f64x2_extract_lane(t, 0) + wasm_f64x2_extract_lane(t, 1);
+  for (; i < n; i++) r += x[i * s];
+  return r;
+}
+
+/* max (is_max) or min, NaN-propagating. */
+static double ext_line_f32(const float *x, int32_t n, int32_t s, int kind, int is_max) {
+  const float init = is_max ? -__builtin_inff() : __builtin_inff();
+  v128_t m0 = S32(init), m1 = S32(init), nan = wasm_i32x4_splat(0);
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128_t v = ld_f32(x + i * s, s, kind), w = ld_f32(x + (i + 4) * s, s, kind);
+    nan = wasm_v128_or(nan, wasm_v128_or(wasm_f32x4_ne(v, v), wasm_f32x4_ne(w, w)));
+    m0 = is_max ? wasm_f32x4_pmax(m0, v) : wasm_f32x4_pmin(m0, v);
+    m1 = is_max ? wasm_f32x4_pmax(m1, w) : wasm_f32x4_pmin(m1, w);
+  }
+  float lanes[8] __attribute__((aligned(16)));
+  wasm_v128_store(lanes, m0);
+  wasm_v128_store(lanes + 4, m1);
+  float r = init;
+  int any_nan = wasm_v128_any_true(nan);
+  for (int j = 0; j < 8; j++) r = is_max ? (lanes[j] > r ? lanes[j] : r) : (lanes[j] < r ? lanes[j] : r);
+  for (; i < n; i++) {
+    const float v = x[i * s];
+    if (v != v) any_nan = 1;
+    r = is_max ? (v > r ? v : r) : (v < r ? v : r);
+  }
+  return any_nan ? __builtin_nan("") : (double)r;
+}
+
+/* ---- f64 lines ---- */
+
+static double sum_line_f64(const double *x, int32_t n, int32_t s, int kind) {
+  /* Neumaier per lane: t = s + v; c += |s| >= |v| ? (s - t) + v : (v - t) + s */
+  v128_t a0 = S64(0), c0 = S64(0), a1 = S64(0), c1 = S64(0);
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = ld_f64(x + i * s, s, kind), w = ld_f64(x + (i + 2) * s, s, kind);
+    v128_t t = wasm_f64x2_add(a0, v);
+    v128_t big = wasm_f64x2_ge(wasm_f64x2_abs(a0), wasm_f64x2_abs(v));
+    c0 = wasm_f64x2_add(c0, wasm_v128_bitselect(wasm_f64x2_add(wasm_f64x2_sub(a0, t), v),
+                                                wasm_f64x2_add(wasm_f64x2_sub(v, t), a0), big));
+    a0 = t;
+    t = wasm_f64x2_add(a1, w);
+    big = wasm_f64x2_ge(wasm_f64x2_abs(a1), wasm_f64x2_abs(w));
+    c1 = wasm_f64x2_add(c1, wasm_v128_bitselect(wasm_f64x2_add(wasm_f64x2_sub(a1, t), w),
+                                                wasm_f64x2_add(wasm_f64x2_sub(w, t), a1), big));
+    a1 = t;
+  }
+  double sv[5] = {wasm_f64x2_extract_lane(a0, 0), wasm_f64x2_extract_lane(a0, 1),
+                  wasm_f64x2_extract_lane(a1, 0), wasm_f64x2_extract_lane(a1, 1), 0};
+  double c = wasm_f64x2_extract_lane(c0, 0) + wasm_f64x2_extract_lane(c0, 1) +
+             wasm_f64x2_extract_lane(c1, 0) + wasm_f64x2_extract_lane(c1, 1);
+  double r = 0;
+  for (int j = 0; j < 4; j++) {
+    const double v = sv[j], t = r + v;
+    c += __builtin_fabs(r) >= __builtin_fabs(v) ? (r - t) + v : (v - t) + r;
+    r = t;
+  }
+  for (; i < n; i++) {
+    const double v = x[i * s], t = r + v;
+    c += __builtin_fabs(r) >= __builtin_fabs(v) ? (r - t) + v : (v - t) + r;
+    r = t;
+  }
+  return __builtin_isfinite(r) ? r + c : r;
+}
+
+static double ext_line_f64(const double *x, int32_t n, int32_t s, int kind, int is_max) {
+  const double init = is_max ? -__builtin_inf() : __builtin_inf();
+  v128_t m0 = S64(init), m1 = S64(init), nan = wasm_i32x4_splat(0);
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = ld_f64(x + i * s, s, kind), w = ld_f64(x + (i + 2) * s, s, kind);
+    nan = wasm_v128_or(nan, wasm_v128_or(wasm_f64x2_ne(v, v), wasm_f64x2_ne(w, w)));
+    m0 = is_max ? wasm_f64x2_pmax(m0, v) : wasm_f64x2_pmin(m0, v);
+    m1 = is_max ? wasm_f64x2_pmax(m1, w) : wasm_f64x2_pmin(m1, w);
+  }
+  double lanes[4] __attribute__((aligned(16)));
+  wasm_v128_store(lanes, m0);
+  wasm_v128_store(lanes + 2, m1);
+  double r = init;
+  int any_nan = wasm_v128_any_true(nan);
+  for (int j = 0; j < 4; j++) r = is_max ? (lanes[j] > r ? lanes[j] : r) : (lanes[j] < r ? lanes[j] : r);
+  for (; i < n; i++) {
+    const double v = x[i * s];
+    if (v != v) any_nan = 1;
+    r = is_max ? (v > r ? v : r) : (v < r ? v : r);
+  }
+  return any_nan ? __builtin_nan("") : r;
+}
+
+/* ---- generic line walk (inner offset table, argmax/argmin) ---- */
+
+INLINE double at(const uint8_t *x, int dtype, int64_t o) {
+  return dtype ? ((const double *)x)[o] : (double)((const float *)x)[o];
+}
+
+static res_t line_generic(int op, int dtype, const uint8_t *x, int32_t n, int32_t step,
+                          const int32_t *inner, int32_t base_index) {
+  res_t r = {0, 0};
+  if (op == R_SUM) {
+    double s0 = 0, s1 = 0;
+    int32_t j = 0;
+    for (; j + 1 < n; j += 2) {
+      s0 += at(x, dtype, inner ? inner[j] : (int64_t)j * step);
+      s1 += at(x, dtype, inner ? inner[j + 1] : (int64_t)(j + 1) * step);
+    }
+    if (j < n) s0 += at(x, dtype, inner ? inner[j] : (int64_t)j * step);
+    r.v = s0 + s1;
+    return r;
+  }
+  const int is_max = op == R_MAX || op == R_ARGMAX;
+  double m = at(x, dtype, inner ? inner[0] : 0);
+  int32_t best = 0;
+  if (m == m) {
+    for (int32_t j = 1; j < n; j++) {
+      const double v = at(x, dtype, inner ? inner[j] : (int64_t)j * step);
+      if (v != v) { m = v; best = j; break; }
+      if (is_max ? v > m : v < m) { m = v; best = j; }
+    }
+  }
+  r.v = m;
+  r.i = best + base_index;
+  return r;
+}
+
+static res_t reduce_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t base_index) {
+  const int op = job->op, dtype = job->dtype;
+  const int32_t step = job->ia[2];
+  const int32_t *inner = (const int32_t *)(uintptr_t)job->ptr[3];
+  res_t r = {0, 0};
+  if (inner || op == R_ARGMAX || op == R_ARGMIN) return line_generic(op, dtype, x, n, step, inner, base_index);
+  const int kind = step == 1 ? 1 : 2;
+  if (op == R_SUM) r.v = dtype ? sum_line_f64((const double *)x, n, step, kind)
+                               : sum_line_f32((const float *)x, n, step, kind);
+  else r.v = dtype ? ext_line_f64((const double *)x, n, step, kind, op == R_MAX)
+                   : ext_line_f32((const float *)x, n, step, kind, op == R_MAX);
+  return r;
+}
+
+INLINE const uint8_t *line_start(pjob_t *job, int32_t i, int32_t es) {
+  const int32_t *lines = (const int32_t *)(uintptr_t)job->ptr[2];
+  const int64_t o = lines ? lines[i] : (int64_t)i * job->ia[7];
+  return (const uint8_t *)(uintptr_t)job->ptr[1] + o * es;
+}
+
+void reduce_slot(pjob_t *job, int32_t s) {
+  const int32_t es = job->dtype ? 8 : 4;
+  if (job->ia[4]) {
+    /* one line cut into slots: write (value, index) partials */
+    SLOT_RANGE(job->ia[1], s, job->nslots, lo, hi);
+    const int32_t step = job->ia[2];
+    res_t r = reduce_line(job, line_start(job, 0, es) + (int64_t)lo * step * es, hi - lo, lo);
+    double *part = (double *)(uintptr_t)job->ptr[0] + 2 * s;
+    part[0] = r.v;
+    part[1] = (double)r.i;
+    return;
+  }
+  SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
+  const double div = job->fa[0];
+  for (int32_t i = lo; i < hi; i++) {
+    res_t r = reduce_line(job, line_start(job, i, es), job->ia[1], 0);
+    switch (job->ia[3]) {
+      case 0: ((float *)(uintptr_t)job->ptr[0])[i] = (float)(r.v / div); break;
+      case 1: ((double *)(uintptr_t)job->ptr[0])[i] = r.v / div; break;
+      default: ((int64_t *)(uintptr_t)job->ptr[0])[i] = r.i; break;
+    }
+  }
+}
+
+/* ---- softmax ---- */
+
+INLINE double log_scalar(double v) { return wasm_f64x2_extract_lane(log_f64(S64(v)), 0); }
+
+/* exp(x - m) stored to o (softmax) or only summed (logSoftmax: store = 0); returns the sum. */
+static double exp_sum_f32(const float *x, int32_t sx, float *o, int32_t so, int32_t n, float m,
+                          int store) {
+  const int kx = sx == 1 ? 1 : 2, ko = so == 1 ? 1 : 2;
+  const v128_t mv = S32(m);
+  v128_t a0 = S64(0), a1 = S64(0);
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t e = exp_f32(wasm_f32x4_sub(ld_f32(x + i * sx, sx, kx), mv));
+    if (store) st_f32(o + i * so, so, ko, e);
+    a0 = wasm_f64x2_add(a0, wasm_f64x2_promote_low_f32x4(e));
+    a1 = wasm_f64x2_add(a1, widen_hi_f32(e));
+  }
+  v128_t t = wasm_f64x2_add(a0, a1);
+  double z = wasm_f64x2_extract_lane(t, 0) + wasm_f64x2_extract_lane(t, 1);
+  for (; i < n; i++) {
+    const float e = wasm_f32x4_extract_lane(exp_f32(S32(x[i * sx] - m)), 0);
+    if (store) o[i * so] = e;
+    z += e;
+  }
+  return z;
+}
+
+static double exp_sum_f64(const double *x, int32_t sx, double *o, int32_t so, int32_t n,
+                          double m, int store) {
+  const int kx = sx == 1 ? 1 : 2, ko = so == 1 ? 1 : 2;
+  const v128_t mv = S64(m);
+  v128_t a0 = S64(0);
+  int32_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    v128_t e = exp_f64(wasm_f64x2_sub(ld_f64(x + i * sx, sx, kx), mv));
+    if (store) st_f64(o + i * so, so, ko, e);
+    a0 = wasm_f64x2_add(a0, e);
+  }
+  double z = wasm_f64x2_extract_lane(a0, 0) + wasm_f64x2_extract_lane(a0, 1);
+  for (; i < n; i++) {
+    const double e = wasm_f64x2_extract_lane(exp_f64(S64(x[i * sx] - m)), 0);
+    if (store) o[i * so] = e;
+    z += e;
+  }
+  return z;
+}
+
+/* Final pass: softmax o *= c (= 1/z); logSoftmax o = (x − m) − c (c = log z), in f64 and
+   rounded once for f32: x − m first, so that values near 0 keep their digits. */
+static void finish_f32(const float *x, int32_t sx, float *o, int32_t so, int32_t n, double c,
+                       int log, double m) {
+  const int kx = sx == 1 ? 1 : 2, ko = so == 1 ? 1 : 2;
+  int32_t i = 0;
+  if (!log) {
+    const v128_t inv = S32((float)c);
+    for (; i + 4 <= n; i += 4) st_f32(o + i * so, so, ko, wasm_f32x4_mul(ld_f32(o + i * so, so, ko), inv));
+    for (; i < n; i++) o[i * so] *= (float)c;
+    return;
+  }
+  const v128_t lz = S64(c), mv = S64(m);
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = ld_f32(x + i * sx, sx, kx);
+    v128_t lo = wasm_f64x2_sub(wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(v), mv), lz);
+    v128_t hi = wasm_f64x2_sub(wasm_f64x2_sub(widen_hi_f32(v), mv), lz);
+    v128_t r = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+    st_f32(o + i * so, so, ko, r);
+  }
+  for (; i < n; i++) o[i * so] = (float)(((double)x[i * sx] - m) - c);
+}
+
+static void finish_f64(const double *x, int32_t sx, double *o, int32_t so, int32_t n, double c,
+                       int log, double m) {
+  const int kx = sx == 1 ? 1 : 2, ko = so == 1 ? 1 : 2;
+  const v128_t cv = S64(c);
+  int32_t i = 0;
+  if (!log) {
+    for (; i + 2 <= n; i += 2) st_f64(o + i * so, so, ko, wasm_f64x2_mul(ld_f64(o + i * so, so, ko), cv));
+    for (; i < n; i++) o[i * so] *= c;
+    return;
+  }
+  const v128_t mv = S64(m);
+  for (; i + 2 <= n; i += 2)
+    st_f64(o + i * so, so, ko, wasm_f64x2_sub(wasm_f64x2_sub(ld_f64(x + i * sx, sx, kx), mv), cv));
+  for (; i < n; i++) o[i * so] = (x[i * sx] - m) - c;
+}
+
+/* Softmax constants from Σ exp(x - m) = z: 1/z, or log z for logSoftmax. */
+INLINE double softmax_const(double z, int log) { return log ? log_scalar(z) : 1.0 / z; }
+
+/*
+ * ia: 0 nlines, 1 n, 2 in step, 4 split, 5 phase, 6 out step, 7 line pitch (no tables);
+ * ptr: 0 out, 1 in, 2 in line table, 3 out line table, aux partials (fa-less: ptr[3] when split).
+ * op: 0 softmax, 1 logSoftmax.
+ */
+void softmax_slot(pjob_t *job, int32_t s) {
+  const int32_t es = job->dtype ? 8 : 4, n = job->ia[1], sx = job->ia[2], so = job->ia[6];
+  const int log = job->op;
+  const int32_t *lin = (const int32_t *)(uintptr_t)job->ptr[2];
+  const int32_t *lout = (const int32_t *)(uintptr_t)job->ptr[3];
+  if (job->ia[4]) {
+    /* One line, cut: phase 0 partial max, 1 partial Σexp (stores exp for softmax), 2 finish. */
+    SLOT_RANGE(n, s, job->nslots, lo, hi);
+    const uint8_t *x = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)lo * sx * es;
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)lo * so * es;
+    double *part = (double *)(uintptr_t)job->ia[8] + s;
+    const int32_t len = hi - lo;
+    if (job->ia[5] == 0) {
+      *part = len ? (job->dtype ? ext_line_f64((const double *)x, len, sx, sx == 1 ? 1 : 2, 1)
+                                : ext_line_f32((const float *)x, len, sx, sx == 1 ? 1 : 2, 1))
+                  : -__builtin_inf();
+    } else if (job->ia[5] == 1) {
+      *part = job->dtype ? exp_sum_f64((const double *)x, sx, (double *)o, so, len, job->fa[1], !log)
+                         : exp_sum_f32((const float *)x, sx, (float *)o, so, len, (float)job->fa[1], !log);
+    } else {
+      if (job->dtype) finish_f64((const double *)x, sx, (double *)o, so, len, job->fa[2], log, job->fa[1]);
+      else finish_f32((const float *)x, sx, (float *)o, so, len, job->fa[2], log, job->fa[1]);
+    }
+    return;
+  }
+  SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
+  for (int32_t i = lo; i < hi; i++) {
+    const int64_t ix = lin ? lin[i] : (int64_t)i * job->ia[7];
+    const int64_t io = lout ? lout[i] : (int64_t)i * job->ia[7];
+    const uint8_t *x = (const uint8_t *)(uintptr_t)job->ptr[1] + ix * es;
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + io * es;
+    if (job->dtype) {
+      const double m = ext_line_f64((const double *)x, n, sx, sx == 1 ? 1 : 2, 1);
+      const double z = exp_sum_f64((const double *)x, sx, (double *)o, so, n, m, !log);
+      finish_f64((const double *)x, sx, (double *)o, so, n, softmax_const(z, log), log, m);
+    } else {
+      const double m = ext_line_f32((const float *)x, n, sx, sx == 1 ? 1 : 2, 1);
+      const double z = exp_sum_f32((const float *)x, sx, (float *)o, so, n, (float)m, !log);
+      finish_f32((const float *)x, sx, (float *)o, so, n, softmax_const(z, log), log, m);
+    }
+  }
+}

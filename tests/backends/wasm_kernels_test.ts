@@ -1,0 +1,504 @@
+/**
+ * The WASM plugin's elementwise, reduction, softmax and conv2d kernels against the scalar
+ * backend's kernels on the same inputs (random shapes, broadcasting, non-contiguous views), f32
+ * and f64; routing (traceKernels shows wasm ran them, and that declined calls fall back); the f32
+ * exp/log accuracy in ulps; threads; and the heap after 10k ops in tidy().
+ *
+ * Tolerances (relative, per element, against the scalar backend, which computes in f64 and
+ * rounds once):
+ * - add sub mul div minimum maximum neg abs relu square sqrt: exact (bitwise, NaN = NaN).
+ * - f32 exp, log: rtol 3e-7 (the SIMD polynomials are ≤ 2 ulp; a 1 ulp error is ≤ 1.2e-7
+ *   relative); tanh sigmoid silu gelu(tanh): rtol 1e-6 (composed of exp, a division and a few
+ *   roundings; gelu rtol 2e-6 on |x| ≤ 4, since its exp argument 2u is itself rounded to f32, which adds
+ *   |2u|·6e-8 relative error, as in any f32 gelu). Subnormal f32 results: absolute 1e-36.
+ *   f64: exp, log rtol 1e-15; tanh sigmoid silu rtol 1e-14; gelu 1e-11 (the scalar reference's
+ *   0.5·x·(1 + tanh u) cancels for x < 0, where ours computes x·sigmoid(2u)).
+ * - sums and means: rtol 1e-6 for f32 (they accumulate in f64 lanes), 1e-12 for f64 (compensated
+ *   lanes vs the scalar Neumaier sum); max/min/argmax/argmin exact.
+ * - softmax/logSoftmax: f32 rtol 4e-6 on inputs in [-20, 20] (x − max is rounded to f32 before
+ *   exp, as NumPy's float32 softmax does, adding |x − max|·6e-8 relative error; the scalar
+ *   backend subtracts in f64), f64 rtol 1e-13; logSoftmax also atol 1e-13, for the reference's
+ *   cancellation in x − (max + log z) (ours computes (x − max) − log z).
+ * - conv2d f32: |ours − ref| ≤ 1e-5 · Σ|w·x| per output (f32 accumulation vs f64).
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  conv2d,
+  type DType,
+  type KernelFn,
+  ready,
+  scalarBackend,
+  setHostAllocator,
+  Tensor,
+  tensor,
+  tidy,
+  traceKernels,
+} from "../../mod.ts";
+import { setWasmThreads, wasmHeapStats, wasmThreads } from "../../backends/wasm/mod.ts";
+import { loadRuntime } from "../../backends/wasm/runtime.ts";
+import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
+
+await ready();
+const LAYOUTS: Layout[] = ["contiguous", "transposed", "strided", "expanded"];
+
+/** Run the scalar backend's kernel `op` on `inputs` into a fresh output. */
+function scalarRun(
+  op: string,
+  inputs: Tensor[],
+  shape: readonly number[],
+  dtype: DType,
+  attrs: Record<string, unknown> = {},
+): Tensor {
+  const out = Tensor.empty(shape, dtype);
+  (scalarBackend.kernels[op] as KernelFn)({ op, inputs, outputs: [out], attrs });
+  return out;
+}
+
+/** Run `fn`, assert the last kernel ran on `backend`, and return its result. */
+function on<T>(backend: string, op: string, fn: () => T): T {
+  const { result, trace } = traceKernels(fn);
+  const rec = trace.filter((r) => r.op === op).at(-1);
+  assert.equal(rec?.backend, backend, `${op} ran on ${rec?.backend}, expected ${backend}`);
+  return result;
+}
+
+/** Elementwise |a − b| ≤ atol + rtol·|b| with NaN matching NaN; rtol 0 and atol 0 = bitwise. */
+function assertClose(ours: Tensor, ref: Tensor, rtol: number, atol = 0, what = ""): void {
+  assert.deepEqual(ours.shape, ref.shape, `${what}: shape`);
+  assert.equal(ours.dtype, ref.dtype, `${what}: dtype`);
+  const a = ours.dataSync() as ArrayLike<number | bigint>,
+    b = ref.dataSync() as ArrayLike<
+      number | bigint
+    >;
+  for (let i = 0; i < a.length; i++) {
+    const x = Number(a[i]), y = Number(b[i]);
+    if (Number.isNaN(y)) {
+      assert.ok(Number.isNaN(x), `${what}: [${i}] ours ${x}, expected NaN`);
+      continue;
+    }
+    if (rtol === 0 && atol === 0) {
+      assert.ok(Object.is(x, y), `${what}: [${i}] ours ${x}, reference ${y}`);
+      continue;
+    }
+    if (x === y) continue;
+    assert.ok(
+      Math.abs(x - y) <= atol + rtol * Math.abs(y),
+      `${what}: [${i}] ours ${x}, reference ${y} (rel ${Math.abs(x - y) / Math.abs(y)})`,
+    );
+  }
+}
+
+const BIN = ["add", "sub", "mul", "div", "minimum", "maximum"] as const;
+
+Deno.test("wasm elementwise kernels", async (t) => {
+  await t.step("binary ops match the scalar backend bitwise on broadcast, strided views", () => {
+    const pairs = fc.sample(arbBroadcastPair({ maxRank: 4, maxDim: 6 }), { seed: 7, numRuns: 60 });
+    let k = 0;
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      for (const [sa, sb] of pairs) {
+        const la = LAYOUTS[k % 4], lb = LAYOUTS[(k >> 2) % 4];
+        const a = makeTensor(sa, dtype, k, la, { lo: -3, hi: 3 });
+        const b = makeTensor(sb, dtype, k + 1000, lb, { lo: -3, hi: 3 });
+        const op = BIN[k++ % BIN.length];
+        const ours = on(
+          "wasm",
+          op,
+          () => (a as unknown as Record<string, (x: Tensor) => Tensor>)[op](b),
+        );
+        const ref = scalarRun(op, [a, b], ours.shape, dtype);
+        assertClose(
+          ours,
+          ref,
+          0,
+          0,
+          `${op} ${dtype} ${la}${JSON.stringify(sa)} ${lb}${JSON.stringify(sb)}`,
+        );
+        for (const x of [a, b, ours, ref]) x.dispose();
+      }
+    }
+  });
+
+  await t.step("binary ops: NaN, ±0 and infinities like the scalar backend", () => {
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      const vals = [NaN, 0, -0, 1, -1, Infinity, -Infinity, 2.5];
+      const a = tensor(vals.flatMap((x) => vals.map(() => x)), { dtype });
+      const b = tensor(vals.flatMap(() => vals), { dtype });
+      for (const op of BIN) {
+        const ours = on(
+          "wasm",
+          op,
+          () => (a as unknown as Record<string, (x: Tensor) => Tensor>)[op](b),
+        );
+        const ref = scalarRun(op, [a, b], ours.shape, dtype);
+        assertClose(ours, ref, 0, 0, `${op} ${dtype} specials`);
+        ours.dispose();
+        ref.dispose();
+      }
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  await t.step("row + broadcast vector, scalar operands and large threaded calls", () => {
+    for (const threads of [1, 2]) {
+      setWasmThreads(threads);
+      for (
+        const [sa, sb] of [[[600, 500], [500]], [[600, 500], [600, 1]], [[300000], []], [
+          [1, 1],
+          [700, 400],
+        ]] as number[][][]
+      ) {
+        const a = makeTensor(sa, "f32", 1, "contiguous"),
+          b = makeTensor(sb, "f32", 2, "contiguous");
+        for (const op of ["add", "mul", "div"] as const) {
+          const ours = on("wasm", op, () => a[op](b));
+          const ref = scalarRun(op, [a, b], ours.shape, "f32");
+          assertClose(ours, ref, 0, 0, `${op} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`);
+          ours.dispose();
+          ref.dispose();
+        }
+        a.dispose();
+        b.dispose();
+      }
+    }
+    setWasmThreads(navigator.hardwareConcurrency || 1);
+  });
+
+  const UN: [string, number, number, (x: Tensor) => Tensor, { lo: number; hi: number }][] = [
+    ["exp", 3e-7, 1e-15, (x) => x.exp(), { lo: -80, hi: 80 }],
+    ["log", 3e-7, 1e-15, (x) => x.log(), { lo: 1e-30, hi: 1e30 }],
+    ["tanh", 1e-6, 1e-14, (x) => x.tanh(), { lo: -12, hi: 12 }],
+    ["sigmoid", 1e-6, 1e-14, (x) => x.sigmoid(), { lo: -60, hi: 60 }],
+    ["silu", 1e-6, 1e-14, (x) => x.silu(), { lo: -60, hi: 60 }],
+    ["gelu", 2e-6, 1e-11, (x) => x.gelu("tanh"), { lo: -4, hi: 4 }],
+    ["relu", 0, 0, (x) => x.relu(), { lo: -5, hi: 5 }],
+    ["sqrt", 0, 0, (x) => x.sqrt(), { lo: 0, hi: 1e6 }],
+    ["neg", 0, 0, (x) => x.neg(), { lo: -5, hi: 5 }],
+    ["abs", 0, 0, (x) => x.abs(), { lo: -5, hi: 5 }],
+    ["square", 0, 0, (x) => x.square(), { lo: -1e3, hi: 1e3 }],
+  ];
+
+  await t.step("unary ops match the scalar backend within their stated tolerances", () => {
+    const shapes = fc.sample(arbShape({ maxRank: 4, maxDim: 9 }), { seed: 11, numRuns: 12 });
+    shapes.push([4099], [70000]);
+    let k = 0;
+    for (const [op, r32, r64, fn, range] of UN) {
+      for (const dtype of ["f32", "f64"] as DType[]) {
+        for (const shape of shapes) {
+          const layout = LAYOUTS[k % 4];
+          const x = makeTensor(shape, dtype, k++, layout, range);
+          const ours = on("wasm", op, () => fn(x));
+          const attrs = op === "gelu" ? { approximate: "tanh" } : {};
+          const ref = scalarRun(op, [x], ours.shape, dtype, attrs);
+          // Subnormal f32 results (exp, sigmoid, silu far left) carry few digits: absolute slack.
+          const atol = dtype === "f32" ? 1e-37 : 1e-300;
+          assertClose(
+            ours,
+            ref,
+            dtype === "f32" ? r32 : r64,
+            r32 ? atol : 0,
+            `${op} ${dtype} ${layout}${JSON.stringify(shape)}`,
+          );
+          for (const v of [x, ours, ref]) v.dispose();
+        }
+      }
+    }
+  });
+
+  await t.step("unary specials: NaN, ±inf, 0, negative logs, overflow and underflow", () => {
+    const vals = [
+      NaN,
+      Infinity,
+      -Infinity,
+      0,
+      -0,
+      -1,
+      1e-40,
+      88.7,
+      89,
+      -87.5,
+      -103,
+      -200,
+      1e-45,
+      3.4e38,
+    ];
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      const x = tensor(vals, { dtype });
+      for (const [op, r32, r64, fn] of UN) {
+        const ours = on("wasm", op, () => fn(x));
+        const attrs = op === "gelu" ? { approximate: "tanh" } : {};
+        const ref = scalarRun(op, [x], ours.shape, dtype, attrs);
+        // Composite f32 functions pass through subnormal intermediates far left (silu(-103) is
+        // 103·e^-103): there only an absolute bound holds.
+        const atol = dtype === "f32" ? (r32 > 3e-7 ? 1e-36 : 2e-45) : 5e-324;
+        const rtol = dtype === "f32" ? Math.max(r32, 3e-7) : Math.max(r64, 1e-15);
+        assertClose(ours, ref, rtol, atol, `${op} ${dtype} specials`);
+        ours.dispose();
+        ref.dispose();
+      }
+      x.dispose();
+    }
+  });
+
+  await t.step("f32 exp and log are within 2 ulp of the correctly rounded result (sweep)", () => {
+    const n = 400000;
+    const xs = new Float32Array(n);
+    for (let i = 0; i < n; i++) xs[i] = -87 + (175 * i) / n + 1e-3 * Math.sin(i);
+    const ys = new Float32Array(n);
+    for (let i = 0; i < n; i++) ys[i] = Math.exp((i / n - 0.5) * 160) * (1 + 0.3 * Math.sin(i));
+    const ulpErr = (got: Float32Array, want: (i: number) => number): number => {
+      const gb = new Int32Array(got.buffer);
+      const w = new Float32Array(1), wb = new Int32Array(w.buffer);
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) {
+        w[0] = want(i);
+        worst = Math.max(worst, Math.abs(gb[i] - wb[0]));
+      }
+      return worst;
+    };
+    const x = tensor(xs), y = tensor(ys);
+    const e = on("wasm", "exp", () => x.exp()), l = on("wasm", "log", () => y.log());
+    const eu = ulpErr(e.dataSync() as Float32Array, (i) => Math.exp(xs[i]));
+    const lu = ulpErr(l.dataSync() as Float32Array, (i) => Math.log(ys[i]));
+    assert.ok(eu <= 2, `exp: ${eu} ulp`);
+    assert.ok(lu <= 2, `log: ${lu} ulp`);
+    for (const v of [x, y, e, l]) v.dispose();
+  });
+});
+
+Deno.test("wasm reduction and softmax kernels", async (t) => {
+  await t.step("sum mean max min argmax argmin over random axes of random views", () => {
+    const shapes = fc.sample(arbShape({ minRank: 1, maxRank: 4, maxDim: 7 }), {
+      seed: 3,
+      numRuns: 40,
+    });
+    let k = 0;
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      for (const shape of shapes) {
+        const layout = LAYOUTS[k % 4];
+        const x = makeTensor(shape, dtype, k, layout, { lo: -10, hi: 10 });
+        const r = k++ % 3;
+        const axes = r === 0 ? null : shape.map((_, i) => i).filter((i) => (i + k) % r === 0);
+        for (const op of ["sum", "mean", "max", "min", "argmax", "argmin"] as const) {
+          const arg = op === "argmax" || op === "argmin";
+          const ax = arg ? (axes && axes.length ? axes[0] : null) : axes;
+          const ours = on(
+            "wasm",
+            op,
+            () =>
+              arg
+                ? (x as unknown as Record<string, (a: number | null) => Tensor>)[op](
+                  ax as number | null,
+                )
+                : (x as unknown as Record<string, (a: number[] | undefined) => Tensor>)[op](
+                  ax === null ? undefined : ax as number[],
+                ),
+          );
+          const normAxes = ax === null
+            ? shape.map((_, i) => i)
+            : typeof ax === "number"
+            ? [ax]
+            : ax;
+          const ref = scalarRun(op, [x], ours.shape, ours.dtype, { axes: normAxes });
+          const tol = op === "sum" || op === "mean" ? (dtype === "f32" ? 1e-6 : 1e-12) : 0;
+          assertClose(
+            ours,
+            ref,
+            tol,
+            tol ? 1e-12 : 0,
+            `${op} ${dtype} ${layout}${JSON.stringify(shape)} axes ${JSON.stringify(ax)}`,
+          );
+          ours.dispose();
+          ref.dispose();
+        }
+        x.dispose();
+      }
+    }
+  });
+
+  await t.step(
+    "1M-element f32 sum and mean match within 1e-6 (1 and 2 threads), NaN in max",
+    () => {
+      const x = makeTensor([1 << 20], "f32", 5, "contiguous", { lo: -1, hi: 3 });
+      for (const threads of [1, 2]) {
+        setWasmThreads(threads);
+        for (const op of ["sum", "mean", "max", "argmax", "min", "argmin"] as const) {
+          const ours = on("wasm", op, () => x[op]());
+          const ref = scalarRun(op, [x], [], ours.dtype, { axes: [0] });
+          assertClose(
+            ours,
+            ref,
+            op === "sum" || op === "mean" ? 1e-6 : 0,
+            0,
+            `${op} 1M @${threads}`,
+          );
+          ours.dispose();
+          ref.dispose();
+        }
+        const rows = makeTensor([1000, 1000], "f32", 6, "transposed");
+        for (const axis of [0, 1]) {
+          const ours = on("wasm", "sum", () => rows.sum(axis));
+          const ref = scalarRun("sum", [rows], ours.shape, "f32", { axes: [axis] });
+          assertClose(ours, ref, 1e-6, 0, `sum axis ${axis}`);
+          ours.dispose();
+          ref.dispose();
+        }
+        rows.dispose();
+      }
+      const withNaN = tensor([1, 2, NaN, 5, NaN], { dtype: "f32" });
+      assert.ok(Number.isNaN(on("wasm", "max", () => withNaN.max()).item() as number));
+      assert.equal(on("wasm", "argmax", () => withNaN.argmax()).item(), 2);
+      setWasmThreads(navigator.hardwareConcurrency || 1);
+    },
+  );
+
+  await t.step("softmax and logSoftmax along any axis of random views", () => {
+    const shapes = fc.sample(arbShape({ minRank: 1, maxRank: 4, maxDim: 7 }), {
+      seed: 9,
+      numRuns: 30,
+    });
+    shapes.push([3, 5000], [200000]);
+    let k = 0;
+    for (const threads of [1, 2]) {
+      setWasmThreads(threads);
+      for (const dtype of ["f32", "f64"] as DType[]) {
+        for (const shape of shapes) {
+          const layout = LAYOUTS[k % 4];
+          const x = makeTensor(shape, dtype, k, layout, { lo: -20, hi: 20 });
+          const axis = k++ % shape.length;
+          for (const op of ["softmax", "logSoftmax"] as const) {
+            const ours = on("wasm", op, () => x[op](axis));
+            const ref = scalarRun(op, [x], ours.shape, dtype, { axis });
+            // logSoftmax near 0: the reference's x − (max + log z) cancels, losing ~1e-14 absolute.
+            const atol = op === "logSoftmax" ? 1e-13 : dtype === "f32" ? 1e-30 : 0;
+            assertClose(
+              ours,
+              ref,
+              dtype === "f32" ? 4e-6 : 1e-13,
+              atol,
+              `${op} ${dtype} ${layout}${JSON.stringify(shape)} axis ${axis}`,
+            );
+            ours.dispose();
+            ref.dispose();
+          }
+          x.dispose();
+        }
+      }
+    }
+    const special = tensor([[1, Infinity, 2], [-Infinity, -Infinity, -Infinity], [NaN, 0, 1]]);
+    const s = on("wasm", "softmax", () => special.softmax(1));
+    const r = scalarRun("softmax", [special], [3, 3], "f32", { axis: 1 });
+    assertClose(s, r, 0, 0, "softmax specials");
+    setWasmThreads(navigator.hardwareConcurrency || 1);
+  });
+});
+
+Deno.test("wasm conv2d matches the scalar backend", async (t) => {
+  await t.step("random stride, padding, dilation, groups, bias and strided inputs", () => {
+    const cfg = fc.sample(
+      fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        g: fc.integer({ min: 1, max: 3 }),
+        cg: fc.integer({ min: 1, max: 3 }),
+        og: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 3, max: 12 }),
+        w: fc.integer({ min: 3, max: 12 }),
+        kh: fc.integer({ min: 1, max: 3 }),
+        kw: fc.integer({ min: 1, max: 3 }),
+        s: fc.integer({ min: 1, max: 2 }),
+        p: fc.integer({ min: 0, max: 1 }),
+        d: fc.integer({ min: 1, max: 2 }),
+        bias: fc.boolean(),
+        layout: fc.constantFrom<Layout>("contiguous", "strided", "transposed"),
+      }),
+      { seed: 5, numRuns: 40 },
+    );
+    cfg.push({
+      n: 2,
+      g: 1,
+      cg: 8,
+      og: 16,
+      h: 10,
+      w: 9,
+      kh: 1,
+      kw: 1,
+      s: 1,
+      p: 0,
+      d: 1,
+      bias: true,
+      layout: "contiguous",
+    });
+    let k = 0;
+    for (const c of cfg) {
+      if (c.d * (c.kh - 1) + 1 > c.h + 2 * c.p || c.d * (c.kw - 1) + 1 > c.w + 2 * c.p) continue;
+      const x = makeTensor([c.n, c.g * c.cg, c.h, c.w], "f32", k++, c.layout, { lo: -1, hi: 1 });
+      const w = makeTensor([c.g * c.og, c.cg, c.kh, c.kw], "f32", k++, "contiguous", {
+        lo: -1,
+        hi: 1,
+      });
+      const b = c.bias ? makeTensor([c.g * c.og], "f32", k++, "contiguous") : undefined;
+      const opts = { stride: c.s, padding: c.p, dilation: c.d, groups: c.g, bias: b };
+      const ours = on("wasm", "conv2d", () => conv2d(x, w, opts));
+      const attrs = {
+        stride: [c.s, c.s],
+        padding: [c.p, c.p, c.p, c.p],
+        dilation: [c.d, c.d],
+        groups: c.g,
+        hasBias: !!b,
+      };
+      const ref = scalarRun("conv2d", b ? [x, w, b] : [x, w], ours.shape, "f32", attrs);
+      // Scale of the rounding error: Σ|w·x| ≤ taps (values in [-1, 1]) + |bias|.
+      assertClose(ours, ref, 0, 1e-5 * (c.cg * c.kh * c.kw + 1), `conv2d ${JSON.stringify(c)}`);
+      for (const v of [x, w, b, ours, ref]) v?.dispose();
+    }
+  });
+});
+
+Deno.test("wasm kernels decline what they do not handle", async (t) => {
+  await t.step(
+    "ints, mixed dtypes, f16, exact gelu and standalone buffers fall back to scalar",
+    () => {
+      const i = tensor([1, 2, 3], { dtype: "i32" });
+      on("scalar", "add", () => i.add(i));
+      on("scalar", "sum", () => i.sum());
+      const f = tensor([1, 2, 3], { dtype: "f32" }), d = tensor([1, 2, 3], { dtype: "f64" });
+      on("wasm", "add", () => f.add(d.astype("f32"))); // same dtype: wasm
+      const h = tensor([1, 2, 3], { dtype: "f16" });
+      on("scalar", "exp", () => h.exp());
+      on("scalar", "gelu", () => f.gelu());
+      on("scalar", "erf", () => f.erf());
+      on("wasm", "gelu", () => f.gelu("tanh"));
+      const rt = loadRuntime();
+      setHostAllocator(null);
+      const outside = tensor([1, 2, 3], { dtype: "f32" });
+      setHostAllocator(rt.heap);
+      on("scalar", "exp", () => outside.exp());
+      on("scalar", "sum", () => outside.sum());
+      on("scalar", "softmax", () => outside.softmax());
+    },
+  );
+});
+
+Deno.test("wasm kernels leave the heap where it started after 10k ops in tidy()", () => {
+  const a = tensor(Array.from({ length: 64 }, (_, i) => i / 7), { dtype: "f32" });
+  const b = tensor(Array.from({ length: 8 }, (_, i) => i), { dtype: "f32" }).reshape([8]);
+  const a2 = a.reshape([8, 8]);
+  // Warm up the job block and pool buffers, which are allocated once.
+  tidy(() => {
+    a2.add(b).exp().sum(0).softmax(0);
+    conv2d(a2.reshape([1, 1, 8, 8]), a2.slice("0:2", "0:3").reshape([2, 1, 1, 3]));
+  });
+  const before = wasmHeapStats()!;
+  tidy(() => {
+    for (let i = 0; i < 2000; i++) {
+      const y = a2.add(b).mul(a2).exp(); // 3 ops
+      y.sum(1); // 4
+      y.softmax(0); // 5
+    }
+  });
+  const after = wasmHeapStats()!;
+  assert.equal(after.liveBytes, before.liveBytes);
+  assert.equal(after.liveBlocks, before.liveBlocks);
+  assert.ok(wasmThreads() >= 1);
+});
