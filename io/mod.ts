@@ -5,5 +5,6 @@
  */
 export { decodeNpy, encodeNpy, loadNpy, type NpyReadOptions, saveNpy } from "./npy.ts";
 export { decodeNpz, encodeNpz, loadNpz, type NpzWriteOptions, saveNpz } from "./npz.ts";
+export * from "./idx.ts";
 export * from "./safetensors.ts";
 export * from "./checkpoint.ts";
