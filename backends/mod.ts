@@ -45,6 +45,7 @@ export {
   wasmThreads,
 } from "./wasm/mod.ts";
 export { webgpuBackend, webgpuContext } from "./webgpu/mod.ts";
+export { GpuContext, GpuStorage } from "./webgpu/context.ts";
 export {
   blasThreads,
   openblasBackend,

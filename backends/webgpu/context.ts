@@ -44,6 +44,8 @@ export class GpuContext {
   submits = 0;
 
   /**
+   * Hold a device: watch for its loss and its validation errors.
+   *
    * @param adapter the adapter the device came from
    * @param device the GPU device
    */
