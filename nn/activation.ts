@@ -68,7 +68,7 @@ export class ReLU6 extends Module {
  */
 export class LeakyReLU extends Module {
   /** @param negativeSlope slope for x < 0 */
-  constructor(readonly negativeSlope = 0.01) {
+  constructor(readonly negativeSlope: number = 0.01) {
     super();
   }
   /** leakyRelu(x) */
@@ -92,7 +92,7 @@ export class LeakyReLU extends Module {
  */
 export class ELU extends Module {
   /** @param alpha scale of the negative part */
-  constructor(readonly alpha = 1) {
+  constructor(readonly alpha: number = 1) {
     super();
   }
   /** elu(x) */
@@ -223,7 +223,7 @@ export class Hardtanh extends Module {
    * @param minVal lower bound
    * @param maxVal upper bound
    */
-  constructor(readonly minVal = -1, readonly maxVal = 1) {
+  constructor(readonly minVal: number = -1, readonly maxVal: number = 1) {
     super();
   }
   /** hardtanh(x) */
@@ -282,7 +282,7 @@ export class Softplus extends Module {
    * @param beta sharpness
    * @param threshold above beta·x > threshold the output is x
    */
-  constructor(readonly beta = 1, readonly threshold = 20) {
+  constructor(readonly beta: number = 1, readonly threshold: number = 20) {
     super();
   }
   /** softplus(x) */
@@ -338,7 +338,7 @@ export class LogSigmoid extends Module {
  */
 export class Softmax extends Module {
   /** @param dim the axis that sums to 1 */
-  constructor(readonly dim = -1) {
+  constructor(readonly dim: number = -1) {
     super();
   }
   /** softmax(x, dim) */
@@ -363,7 +363,7 @@ export class Softmax extends Module {
  */
 export class LogSoftmax extends Module {
   /** @param dim the axis normalized over */
-  constructor(readonly dim = -1) {
+  constructor(readonly dim: number = -1) {
     super();
   }
   /** logSoftmax(x, dim) */
@@ -401,7 +401,7 @@ export class PReLU extends Module {
    * @param numParameters 1, or the number of channels
    * @param options init, dtype
    */
-  constructor(readonly numParameters = 1, options: PReLUOptions = {}) {
+  constructor(readonly numParameters: number = 1, options: PReLUOptions = {}) {
     super();
     this.weight = constant(newParameter([numParameters], options.dtype), options.init ?? 0.25);
   }
