@@ -6,6 +6,7 @@
  * kernel; "(wasm only)" rows run with the OpenBLAS plugin unregistered.
  *
  *   deno task bench [--samples 25] [--min-ms 30] [--rounds 1] [--filter add] [--json FILE]
+ *     [--only scalar]   (keep only the named CPU plugins, e.g. the scalar baseline)
  *
  * `--rounds R` repeats the whole comparison R times (ours, then NumPy, alternating) and prints
  * the range of the ratios, since other processes share this machine. Also prints the cost of
@@ -64,6 +65,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "1" },
     filter: { type: "string", default: "" },
     json: { type: "string" },
+    only: { type: "string" },
   },
 });
 const samples = Number(args.samples), minMs = Number(args["min-ms"]);
@@ -136,7 +138,10 @@ const ALL_CASES: Case[] = [
       ".transpose(0,3,1,2)",
   },
 ];
-const CASES = ALL_CASES.filter((c) => c.name.includes(args.filter!));
+// With --only, rows that remove a plugin (the WASM-only GEMM) make no sense.
+const CASES = ALL_CASES.filter((c) => c.name.includes(args.filter!) && !(args.only && c.without));
+// The scalar backend is single-threaded: one thread count is enough for it alone.
+const THREADS = args.only && !/wasm|openblas/.test(args.only) ? [1] : [1, 2];
 
 function measure(fn: () => void): Stat {
   fn();
@@ -230,6 +235,12 @@ const fmt = (ms: number) => ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toF
 const spread = (s: Stat) => `±${((s.p90_ms - s.p10_ms) / 2 / s.median_ms * 100).toFixed(0)}%`;
 
 await ready();
+if (args.only) {
+  const keep = new Set(args.only.split(","));
+  for (const b of backends()) {
+    if (b.device === "cpu" && !keep.has(b.name)) unregisterBackend(b.name);
+  }
+}
 console.log(`backends: ${backends().map((b) => `${b.name} (${b.status})`).join(", ")}`);
 console.log(`samples ${samples}, each ≥ ${minMs} ms, ${rounds} round(s); ratio = NumPy / ours\n`);
 
@@ -245,7 +256,7 @@ const all: {
 }[] = [];
 const ratios: Record<string, number[]> = {};
 for (let r = 0; r < rounds; r++) {
-  for (const threads of [1, 2]) {
+  for (const threads of THREADS) {
     const ours = oursTimes(threads);
     const np = numpyTimes(threads);
     all.push({ round: r, threads, ours, numpy: np });
