@@ -46,6 +46,7 @@ export {
 } from "./wasm/mod.ts";
 export { webgpuBackend, webgpuContext } from "./webgpu/mod.ts";
 export { GpuContext, GpuStorage } from "./webgpu/context.ts";
+export type { Chunk, Kernel } from "./webgpu/context.ts";
 export {
   blasThreads,
   openblasBackend,

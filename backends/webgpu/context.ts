@@ -2,13 +2,26 @@
  * The WebGPU context: adapter and device, a pool of storage buffers, the shared command encoder
  * that every op records into (one submit per flush, not per op), and the pipeline cache.
  *
- * Ordering rule: `queue.writeBuffer` runs when called, before commands still waiting in the
- * encoder, so uploads write a fresh staging buffer and copy it inside the encoder.
+ * Per-dispatch cost is what limits chains of small ops, so a dispatch does as little as it can:
+ * - dispatches share one open compute pass (it is only ended for copies and clears);
+ * - kernel metadata (shapes, strides, offsets) goes into one CPU-side arena, written to one GPU
+ *   buffer by a single `writeBuffer` at submit time and bound with a dynamic offset;
+ * - bind groups are cached by (layout, buffers): pooled buffers are stable, so a chain of ops on
+ *   same-sized tensors reuses them;
+ * - a buffer returned to the pool only becomes reusable after the next submit. So a buffer handed
+ *   out by the pool is never referenced by commands still in the encoder, and uploads into it can
+ *   use `queue.writeBuffer` directly (it runs before the pending commands, which never saw it);
+ * - pooled buffers are zero-filled lazily: a kernel that overwrites its whole output skips the
+ *   clear, anything that might read stale bytes clears first.
+ *
+ * Index errors found by kernels (an index out of range on the GPU cannot throw when recorded) set
+ * a flag in a small buffer that every readback fetches: the next `await t.data()` throws an
+ * IndexError naming the op.
  *
  * @module
  */
 import type { DeviceProvider, Storage } from "../backend.ts";
-import { DeviceError } from "../../core/errors.ts";
+import { DeviceError, IndexError } from "../../core/errors.ts";
 
 /** A GPU buffer holding one tensor storage. */
 export class GpuStorage implements Storage {
@@ -18,33 +31,112 @@ export class GpuStorage implements Storage {
   refs = 0;
   /** Set once freed. */
   freed = false;
+  /** The buffer came from the pool and its bytes are stale (zero-filled on first need). */
+  dirty = false;
+  /** Flush interval in which a command last referenced the buffer. */
+  interval: number = -1;
   /**
-   * Wrap a pooled buffer.
+   * Wrap a pooled chunk.
    *
-   * @param buffer the GPU buffer (its size may exceed byteLength: pooled by size class)
+   * @param chunk the pooled chunk (its size may exceed byteLength: pooled by size class)
    * @param byteLength bytes the tensor uses
    */
-  constructor(readonly buffer: GPUBuffer, readonly byteLength: number) {}
+  constructor(readonly chunk: Chunk, readonly byteLength: number) {}
+  /** The GPU buffer holding the bytes. */
+  get buffer(): GPUBuffer {
+    return this.chunk.buffer;
+  }
+  /** Byte offset of the storage in its buffer (a multiple of 16). */
+  get base(): number {
+    return this.chunk.base;
+  }
+}
+
+/** A piece of a GPU buffer: a whole buffer, or a slot of a slab shared by small storages. */
+export interface Chunk {
+  /** The buffer. */
+  readonly buffer: GPUBuffer;
+  /** Byte offset in it (a multiple of 16). */
+  readonly base: number;
+  /** Size class in bytes. */
+  readonly size: number;
+}
+
+/** A compiled kernel: its pipeline and the bind-group layout its buffers follow. */
+export interface Kernel {
+  /** The compute pipeline. */
+  readonly pipeline: GPUComputePipeline;
+  /** Layout of binding group 0: storage buffers then the metadata slot (dynamic offset). */
+  readonly layout: GPUBindGroupLayout;
+  /** Layout id for the bind-group cache. */
+  readonly id: number;
+  /** Number of storage buffers before the metadata. */
+  readonly arity: number;
 }
 
 const USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+/** Metadata slot: 64 words (256 bytes) is enough for every kernel here. */
+export const SLOT_WORDS = 64;
+const ARENA_BYTES = 1 << 18;
+/** Storages up to this size are slots of shared slab buffers (few buffers: bind groups reused). */
+const SLAB_MAX = 1 << 16;
+const SLAB_BYTES = 1 << 21;
+/** Uploads up to this size are gathered and written with one writeBuffer per submit. */
+const SMALL_UPLOAD = 4096;
+const UPLOAD_BYTES = 1 << 18;
+/** Flush when this many dispatches are pending (keeps a long chain flowing to the GPU). */
+const MAX_PENDING = 1024;
+/** Flush when buffers waiting to return to the pool hold this much. */
+const MAX_RELEASED_BYTES = 512 * (1 << 20);
+
+/** Ops whose kernels report index errors, by code (1-based) in the error flag. */
+export const INDEX_OPS = ["take", "gather", "scatter", "scatterAdd"];
 
 /** Everything the plugin holds on one GPU device. */
 export class GpuContext {
   #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
-  #pool = new Map<number, GPUBuffer[]>();
-  #pipelines = new Map<string, GPUComputePipeline>();
+  #pool = new Map<number, Fifo>();
+  #slabs = new Map<number, { buffer: GPUBuffer; next: number }>();
+  #released: Chunk[] = [];
+  #releasedBytes = 0;
+  #kernels = new Map<string, Kernel>();
+  #layouts = new Map<string, GPUBindGroupLayout>();
+  #layoutIds = 0;
+  #groups = new Map<string, GPUBindGroup>();
+  #ids = new WeakMap<GPUBuffer, number>();
+  #nextId = 1;
   #lost: string | null = null;
   #error: string | null = null;
   #garbage: GPUBuffer[] = [];
+  #arena = new ArrayBuffer(ARENA_BYTES);
+  #metaBuf: GPUBuffer;
+  #metaUsed = 0;
+  #slot = 0;
+  #up = new Uint8Array(UPLOAD_BYTES);
+  #upBuf: GPUBuffer;
+  #upUsed = 0;
+  #upCopies: { dst: GPUBuffer; dstOffset: number; srcOffset: number; n: number }[] = [];
+  /** The metadata arena as i32 (write a slot's words after {@link slot}). */
+  readonly mi: Int32Array = new Int32Array(this.#arena);
+  /** The metadata arena as f32 (float attributes). */
+  readonly mf: Float32Array = new Float32Array(this.#arena);
+  /** Index-error flag, bound read-write by the indexing kernels. */
+  readonly errBuf: GPUBuffer;
+  /** Offset alignment of storage bindings, in bytes. */
+  readonly align: number;
+  /** Flushes so far: a storage used in the current one has `interval === this.interval`. */
+  interval = 0;
   /** Dispatches recorded since the context was made (for tests and benchmarks). */
   dispatches = 0;
   /** Submits since the context was made. */
   submits = 0;
+  /** Bind groups created (cache misses). */
+  bindGroups = 0;
 
   /**
-   * Hold a device: watch for its loss and its validation errors.
+   * Wrap a device: error reporting, the metadata arena, the upload arena and the error flag.
    *
    * @param adapter the adapter the device came from
    * @param device the GPU device
@@ -58,83 +150,184 @@ export class GpuContext {
     device.addEventListener("uncapturederror", (e) => {
       this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
     });
+    this.align = Math.max(16, device.limits.minStorageBufferOffsetAlignment);
+    this.#metaBuf = device.createBuffer({ size: ARENA_BYTES, usage: 0x80 | 0x8 });
+    this.#upBuf = device.createBuffer({ size: UPLOAD_BYTES, usage: 0x4 | 0x8 });
+    this.errBuf = device.createBuffer({ size: 16, usage: USAGE });
   }
 
-  /** Throw a DeviceError if the device was lost (instead of hanging on the next readback). */
+  /** Whether the adapter's f16 shader feature is enabled on the device. */
+  get hasF16(): boolean {
+    return this.device.features.has("shader-f16");
+  }
+
+  /** Throw a DeviceError if the device was lost or a command failed validation. */
   check(): void {
     if (this.#lost) {
       throw new DeviceError(
         `webgpu: the GPU device was lost (${this.#lost}). Hint: recreate tensors.`,
       );
     }
+    if (this.#error) {
+      const msg = this.#error;
+      this.#error = null;
+      throw new DeviceError(`webgpu: a GPU command failed validation: ${msg}`);
+    }
   }
 
   /** The shared encoder, created on first use after a flush. */
   get encoder(): GPUCommandEncoder {
+    this.#endPass();
     this.check();
     return this.#encoder ??= this.device.createCommandEncoder();
   }
 
-  /** Submit everything recorded so far (one submit). */
-  flush(): void {
-    if (!this.#encoder) return;
-    this.device.queue.submit([this.#encoder.finish()]);
-    this.#encoder = null;
-    // Metadata buffers of the submitted work: destroyed once submitted (freed after the GPU ran).
-    for (const b of this.#garbage) b.destroy();
-    this.#garbage = [];
-    this.#pending = 0;
-    this.submits++;
-  }
-
-  /** Record one dispatch of `pipeline` over `groups` workgroups with `buffers` bound in order. */
-  dispatch(
-    pipeline: GPUComputePipeline,
-    buffers: readonly GPUBuffer[],
-    groups: readonly [number, number?, number?],
-  ): void {
-    const bind = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    const pass = this.encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bind);
-    pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
-    pass.end();
-    this.dispatches++;
-    // Bound the encoder so a long chain without readback still reaches the GPU.
-    if (++this.#pending >= 512) this.flush();
-  }
-
-  /** A compute pipeline for WGSL `code`, cached by `key` (kernel and shape class). */
-  pipeline(key: string, code: string): GPUComputePipeline {
-    let p = this.#pipelines.get(key);
-    if (!p) {
-      const module = this.device.createShaderModule({ code });
-      p = this.device.createComputePipeline({
-        layout: "auto",
-        compute: { module, entryPoint: "main" },
-      });
-      this.#pipelines.set(key, p);
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
     }
-    return p;
   }
 
   /**
-   * A small read-only buffer holding `data` (kernel metadata);
-   * destroyed after the next submit.
+   * Submit everything recorded so far (one submit). `advance` false keeps the interval counter
+   * (used when a kernel between marking its buffers and recording its dispatch runs out of
+   * metadata room: its buffers stay marked as used by pending work, which is conservative).
    */
-  meta(data: Uint32Array | Int32Array | Float32Array): GPUBuffer {
-    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    // Written through the queue: a fresh buffer is not used by pending commands, so the write's
-    // ordering is safe (and mappedAtCreation writes do not reach the GPU in this runtime).
-    const b = this.device.createBuffer({ size, usage: 0x80 | 0x8 });
-    const bytes = new Uint8Array(size);
-    bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    this.device.queue.writeBuffer(b, 0, bytes);
-    this.#garbage.push(b);
-    return b;
+  flush(advance = true): void {
+    this.#endPass();
+    const cmds: GPUCommandBuffer[] = [];
+    if (this.#upCopies.length) {
+      // Small uploads: one write, then copies that run before everything recorded since.
+      this.device.queue.writeBuffer(this.#upBuf, 0, this.#up.buffer, 0, this.#upUsed);
+      const pre = this.device.createCommandEncoder();
+      for (const c of this.#upCopies) {
+        pre.copyBufferToBuffer(this.#upBuf, c.srcOffset, c.dst, c.dstOffset, c.n);
+      }
+      cmds.push(pre.finish());
+      this.#upCopies = [];
+      this.#upUsed = 0;
+    }
+    if (this.#encoder) {
+      if (this.#metaUsed > 0) {
+        this.device.queue.writeBuffer(this.#metaBuf, 0, this.#arena, 0, this.#metaUsed);
+      }
+      cmds.push(this.#encoder.finish());
+      this.#encoder = null;
+    }
+    if (cmds.length) {
+      this.device.queue.submit(cmds);
+      this.submits++;
+    }
+    this.#metaUsed = 0;
+    // Staging buffers of the submitted work: destroyed once submitted (freed after the GPU ran).
+    for (const b of this.#garbage) b.destroy();
+    this.#garbage = [];
+    for (const c of this.#released) {
+      let list = this.#pool.get(c.size);
+      if (!list) this.#pool.set(c.size, list = new Fifo());
+      list.push(c);
+    }
+    this.#released = [];
+    this.#releasedBytes = 0;
+    this.#pending = 0;
+    if (advance) this.interval++;
+  }
+
+  /**
+   * Reserve the metadata slot of the next dispatch and return its first word's index in
+   * {@link mi}/{@link mf}.
+   */
+  slot(): number {
+    const bytes = Math.ceil((SLOT_WORDS * 4) / this.align) * this.align;
+    if (this.#metaUsed + bytes > ARENA_BYTES) this.flush(false);
+    this.#slot = this.#metaUsed;
+    this.#metaUsed += bytes;
+    return this.#slot / 4;
+  }
+
+  /** A compute pipeline for WGSL `code()` with `arity` storage buffers (`w` marks writable ones). */
+  kernel(key: string, access: string, code: () => string): Kernel {
+    key += `|${access}`;
+    let k = this.#kernels.get(key);
+    if (k) return k;
+    let layout = this.#layouts.get(access);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = [...access].map((c, binding) => ({
+        binding,
+        visibility: 4,
+        buffer: { type: c === "w" ? "storage" : "read-only-storage" },
+      }));
+      entries.push({
+        binding: access.length,
+        visibility: 4,
+        buffer: { type: "read-only-storage", hasDynamicOffset: true },
+      });
+      layout = this.device.createBindGroupLayout({ entries });
+      this.#layouts.set(access, layout);
+    }
+    const module = this.device.createShaderModule({ code: code() });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: "main" },
+    });
+    k = { pipeline, layout, id: this.#layoutIds++, arity: access.length };
+    this.#kernels.set(key, k);
+    return k;
+  }
+
+  /**
+   * Binding access string of a dispatch: inputs read-only ("r") and outputs writable ("w"), or
+   * every binding writable when an input shares a buffer with an output (small storages share
+   * slab buffers; several writable bindings of one buffer are allowed, read-only next to
+   * writable is not).
+   */
+  access(ins: readonly GPUBuffer[], outs: readonly GPUBuffer[]): string {
+    let clash = false;
+    for (const b of ins) if (outs.includes(b)) clash = true;
+    return (clash ? "w" : "r").repeat(ins.length) + "w".repeat(outs.length);
+  }
+
+  #id(b: GPUBuffer): number {
+    let id = this.#ids.get(b);
+    if (id === undefined) this.#ids.set(b, id = this.#nextId++);
+    return id;
+  }
+
+  /**
+   * Record one dispatch of `k` over `x`×`y`×`z` workgroups with `buffers` bound in order and the
+   * metadata slot last reserved by {@link slot}.
+   */
+  run(k: Kernel, buffers: readonly GPUBuffer[], x: number, y = 1, z = 1): void {
+    if (this.#slot >= this.#metaUsed) throw new Error("webgpu: dispatch without a metadata slot");
+    let key = `${k.id}`;
+    for (let i = 0; i < buffers.length; i++) key += `,${this.#id(buffers[i])}`;
+    let group = this.#groups.get(key);
+    if (!group) {
+      if (this.#groups.size > 8192) this.#groups.clear();
+      const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
+        binding,
+        resource: { buffer },
+      }));
+      entries.push({
+        binding: buffers.length,
+        resource: { buffer: this.#metaBuf, offset: 0, size: SLOT_WORDS * 4 },
+      });
+      group = this.device.createBindGroup({ layout: k.layout, entries });
+      this.bindGroups++;
+      this.#groups.set(key, group);
+    }
+    if (!this.#pass) {
+      this.check();
+      this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass();
+    }
+    const pass = this.#pass;
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, group, [this.#slot]);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+    // Bound the encoder so a long chain without readback still reaches the GPU.
+    if (++this.#pending >= MAX_PENDING) this.flush();
   }
 
   /** Size class of an allocation: powers of two up to 1 MiB, then 1 MiB steps. */
@@ -144,72 +337,172 @@ export class GpuContext {
     return Math.ceil(min / (1 << 20)) * (1 << 20);
   }
 
-  /** A zero-filled buffer of at least `bytes` bytes from the pool. */
-  acquire(bytes: number): GPUBuffer {
+  /** A chunk of at least `bytes` bytes from the pool; `dirty` when its bytes are stale. */
+  acquire(bytes: number): { chunk: Chunk; dirty: boolean } {
     const size = GpuContext.sizeClass(bytes);
-    const free = this.#pool.get(size);
-    const reused = free?.pop();
-    if (reused) {
-      this.encoder.clearBuffer(reused);
-      return reused;
+    const reused = this.#pool.get(size)?.pop();
+    if (reused) return { chunk: reused, dirty: true };
+    if (size <= SLAB_MAX) {
+      let slab = this.#slabs.get(size);
+      if (!slab || slab.next + size > SLAB_BYTES) {
+        slab = { buffer: this.device.createBuffer({ size: SLAB_BYTES, usage: USAGE }), next: 0 };
+        this.#slabs.set(size, slab);
+      }
+      const chunk = { buffer: slab.buffer, base: slab.next, size };
+      slab.next += size;
+      return { chunk, dirty: false };
     }
-    return this.device.createBuffer({ size, usage: USAGE });
+    const buffer = this.device.createBuffer({ size, usage: USAGE });
+    return { chunk: { buffer, base: 0, size }, dirty: false };
   }
 
-  /** Return a buffer to the pool. */
-  release(buffer: GPUBuffer): void {
-    const list = this.#pool.get(buffer.size);
-    if (list) list.push(buffer);
-    else this.#pool.set(buffer.size, [buffer]);
+  /** Return a chunk to the pool (reusable after the next submit). */
+  release(chunk: Chunk): void {
+    this.#released.push(chunk);
+    this.#releasedBytes += chunk.size;
+    if (this.#releasedBytes > MAX_RELEASED_BYTES) this.flush(false);
   }
 
-  /** Free every pooled buffer (e.g. after a large workload). */
+  /** A scratch chunk for a kernel's intermediate results; give it back with {@link release}. */
+  scratch(bytes: number): Chunk {
+    return this.acquire(bytes).chunk;
+  }
+
+  /** Free every pooled buffer that is not a slab (e.g. after a large workload). */
   trim(): void {
     this.flush();
-    for (const list of this.#pool.values()) for (const b of list) b.destroy();
+    for (const list of this.#pool.values()) {
+      list.drain((c) => {
+        if (c.size > SLAB_MAX) c.buffer.destroy();
+      });
+    }
     this.#pool.clear();
+    this.#slabs.clear();
+    this.#groups.clear();
+  }
+
+  /** Zero-fill a pooled storage whose stale bytes could be seen. */
+  clean(s: GpuStorage): void {
+    if (!s.dirty) return;
+    s.dirty = false;
+    this.encoder.clearBuffer(s.buffer, s.base, Math.ceil(s.byteLength / 4) * 4);
+    s.interval = this.interval;
+  }
+
+  /** The buffer of a storage a kernel reads. */
+  input(s: GpuStorage): GPUBuffer {
+    if (s.dirty) this.clean(s);
+    s.interval = this.interval;
+    return s.buffer;
+  }
+
+  /** The buffer of a storage a kernel writes: `whole` when every byte of it is overwritten. */
+  output(s: GpuStorage, whole: boolean): GPUBuffer {
+    if (s.dirty) {
+      if (whole) s.dirty = false;
+      else this.clean(s);
+    }
+    s.interval = this.interval;
+    return s.buffer;
   }
 
   /** The device provider that places tensor storage in this context's buffers. */
   provider(): DeviceProvider {
     return {
       name: "gpu",
-      alloc: (byteLength: number) => new GpuStorage(this.acquire(byteLength), byteLength),
-      free: (s: Storage) => this.release((s as GpuStorage).buffer),
-      write: (s: Storage, bytes: Uint8Array, byteOffset = 0) => {
-        // Uploads go through a fresh staging buffer copied inside the shared encoder, so they
-        // stay ordered with the pending commands and need no flush (a weak scalar per op is
-        // cheap). A fresh buffer is never used by pending work, so writeBuffer into it is safe.
+      alloc: (byteLength: number) => {
+        const { chunk, dirty } = this.acquire(byteLength);
+        const s = new GpuStorage(chunk, byteLength);
+        s.dirty = dirty;
+        return s;
+      },
+      free: (s: Storage) => this.release((s as GpuStorage).chunk),
+      write: (st: Storage, bytes: Uint8Array, byteOffset = 0) => {
+        const s = st as GpuStorage;
         const n = Math.ceil(bytes.byteLength / 4) * 4;
         if (n === 0) return;
+        const whole = byteOffset === 0 && bytes.byteLength >= s.byteLength;
+        const data = bytes.byteLength === n && bytes.buffer instanceof ArrayBuffer
+          ? bytes as Uint8Array<ArrayBuffer>
+          : padded(bytes, n);
+        if (s.interval !== this.interval && byteOffset % 4 === 0 && (whole || !s.dirty)) {
+          // No pending command references this buffer: its upload may run before them.
+          if (whole) s.dirty = false;
+          if (n <= SMALL_UPLOAD) {
+            if (this.#upUsed + n > UPLOAD_BYTES) this.flush();
+            this.#up.set(data.subarray(0, n), this.#upUsed);
+            this.#upCopies.push({
+              dst: s.buffer,
+              dstOffset: s.base + byteOffset,
+              srcOffset: this.#upUsed,
+              n,
+            });
+            this.#upUsed += n;
+          } else this.device.queue.writeBuffer(s.buffer, s.base + byteOffset, data, 0, n);
+          return;
+        }
+        // Else stage it and copy inside the encoder, ordered with the pending commands.
+        this.clean(s);
         const staging = this.device.createBuffer({ size: n, usage: 0x4 | 0x8 });
-        const data = padded(bytes, n);
-        this.device.queue.writeBuffer(staging, 0, data.buffer, 0, n);
-        this.encoder.copyBufferToBuffer(staging, 0, (s as GpuStorage).buffer, byteOffset, n);
+        this.device.queue.writeBuffer(staging, 0, data, 0, n);
+        this.encoder.copyBufferToBuffer(staging, 0, s.buffer, s.base + byteOffset, n);
+        s.interval = this.interval;
         this.#garbage.push(staging);
       },
-      read: async (s: Storage, byteOffset = 0, byteLength?: number) => {
+      read: async (st: Storage, byteOffset = 0, byteLength?: number) => {
+        const s = st as GpuStorage;
         const n = byteLength ?? s.byteLength - byteOffset;
         const start = Math.floor(byteOffset / 4) * 4;
         const span = Math.ceil((byteOffset + n - start) / 4) * 4;
-        const staging = this.device.createBuffer({ size: Math.max(span, 4), usage: 0x1 | 0x8 });
-        if (span > 0) {
-          this.encoder.copyBufferToBuffer((s as GpuStorage).buffer, start, staging, 0, span);
-        }
+        const staging = this.device.createBuffer({ size: span + 16, usage: 0x1 | 0x8 });
+        this.clean(s);
+        const enc = this.encoder;
+        if (span > 0) enc.copyBufferToBuffer(s.buffer, s.base + start, staging, 0, span);
+        enc.copyBufferToBuffer(this.errBuf, 0, staging, span, 16);
+        enc.clearBuffer(this.errBuf);
         this.flush();
         await staging.mapAsync(0x1);
         this.check();
-        const out = new Uint8Array(
-          staging.getMappedRange(0, Math.max(span, 4)).slice(
-            byteOffset - start,
-            byteOffset - start + n,
-          ),
-        );
+        const mapped = staging.getMappedRange(0, span + 16);
+        const out = new Uint8Array(mapped.slice(byteOffset - start, byteOffset - start + n));
+        const flag = new Uint32Array(mapped, span, 1)[0];
         staging.unmap();
         staging.destroy();
+        if (flag) {
+          const op = INDEX_OPS[flag - 1] ?? "an indexing op";
+          throw new IndexError(
+            `${op}: an index was out of range on the GPU (found by a kernel recorded before ` +
+              `this readback; its output holds zeros there). Hint: run it on the CPU to see ` +
+              `which index: await t.to("cpu").`,
+          );
+        }
         return out;
       },
     };
+  }
+}
+
+/** Buffers of one size class, handed out in the order they were returned (so a repeated
+ * sequence of ops meets the same buffers again, and its bind groups stay cached). */
+class Fifo {
+  #items: Chunk[] = [];
+  #head = 0;
+  push(b: Chunk): void {
+    this.#items.push(b);
+  }
+  pop(): Chunk | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const b = this.#items[this.#head++];
+    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return b;
+  }
+  drain(f: (b: Chunk) => void): void {
+    for (let i = this.#head; i < this.#items.length; i++) f(this.#items[i]);
+    this.#items = [];
+    this.#head = 0;
   }
 }
 

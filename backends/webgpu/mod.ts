@@ -1,17 +1,32 @@
 /**
  * The WebGPU backend plugin, on the runtime's built-in `navigator.gpu` (Deno: wgpu/Naga).
  *
- * Tensors on device "gpu" live in pooled `GPUBuffer`s; ops record into one shared command
- * encoder and are submitted together when data is read (`await t.data()`, `await t.to("cpu")`) or
- * when many ops are pending. Kernels cover f32 elementwise ops (broadcasting by strides in the
- * kernel), strided copies, reductions, row softmax/logSoftmax and batched matmul; any other op or
- * dtype on "gpu" raises a DeviceError naming the op and suggesting `await t.to("cpu")`.
+ * Tensors on device "gpu" live in pooled GPU memory (small storages share slab buffers); ops
+ * record into one shared command encoder and are submitted together when data is read
+ * (`await t.data()`, `await t.to("cpu")`) or when many ops are pending (see context.ts for how a
+ * dispatch is kept cheap).
+ *
+ * Kernels (backends/webgpu/kernels/): every elementwise op of the scalar table, `where` and `copy`
+ * (dtype conversions, views), with broadcasting by strides in the kernel; reductions (sum, mean,
+ * prod, max, min, any, all, var, std, logsumexp, norm, argmax, argmin) with workgroup trees for
+ * long axes; cumsum/cumprod; softmax/logSoftmax along any axis; batched matmul (register-tiled,
+ * vec4 loads, double-buffered); conv2d (implicit GEMM), maxPool2d/avgPool2d and their gradients;
+ * take/gather/scatter/scatterAdd; sort/argsort/topk.
+ *
+ * Dtypes: storage is the host layout byte for byte. f32, f16, bf16 compute in f32 (f16 through
+ * pack/unpack, so without the `shader-f16` feature too); i8..i32 and bool compute in i32 and wrap
+ * like NumPy; bool results (comparisons, logic, isnan, any/all) are one byte per element, packed
+ * four to a word by the kernel that writes them. i64 is two u32 words: it is produced by
+ * argmax/argmin/argsort/topk (and astype), accepted as an index, and converted by astype; u32 and
+ * f64 are moved (copies, views) but not computed. Anything else (64-bit or u32 arithmetic, integer
+ * pow, data-dependent shapes such as nonzero/maskedSelect, linalg decompositions, einsum) has no
+ * GPU kernel: the registry raises a DeviceError naming the op and suggesting `await t.to("cpu")`.
  *
  * @module
  */
 import type { Backend, Capabilities, DeviceProvider, KernelCall, KernelEntry } from "../backend.ts";
 import { GpuContext } from "./context.ts";
-import { BINARY, makeKernels, REDUCE_OPS, UNARY } from "./kernels.ts";
+import { KERNEL_NAMES, makeKernels } from "./kernels.ts";
 
 let ctx: GpuContext | null = null;
 let impl: Record<string, KernelEntry> | null = null;
@@ -36,6 +51,8 @@ async function probe(): Promise<Capabilities> {
       maxBufferSize: adapter.limits.maxBufferSize,
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
       maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+      minStorageBufferOffsetAlignment: adapter.limits.minStorageBufferOffsetAlignment,
+      maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
     },
   });
   ctx = new GpuContext(adapter, device);
@@ -47,7 +64,7 @@ async function probe(): Promise<Capabilities> {
       ...(info.isFallbackAdapter ? ["fallback-adapter"] : []),
       `adapter: ${info.description || info.vendor || "unknown"}`,
     ],
-    dtypes: ["f32"],
+    dtypes: ["f32", "f16", "bf16", "i8", "u8", "i16", "u16", "i32", "bool", "i64"],
     limits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
@@ -55,17 +72,8 @@ async function probe(): Promise<Capabilities> {
   };
 }
 
-const names = [
-  ...Object.keys(UNARY),
-  ...Object.keys(BINARY),
-  ...REDUCE_OPS,
-  "copy",
-  "softmax",
-  "logSoftmax",
-  "matmul",
-];
-const kernels: Record<string, KernelEntry> = Object.fromEntries(names.map((op) => [op, {
-  supports: (call: KernelCall) => impl![op].supports?.(call) ?? true,
+const kernels: Record<string, KernelEntry> = Object.fromEntries(KERNEL_NAMES.map((op) => [op, {
+  supports: (call: KernelCall) => impl![op]?.supports?.(call) ?? impl![op] !== undefined,
   run: (call: KernelCall) => impl![op].run(call),
 }]));
 

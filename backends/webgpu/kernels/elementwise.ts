@@ -1,0 +1,502 @@
+/**
+ * Elementwise kernels: every unary and binary op of the scalar elementwise table, `where`, and
+ * `copy` (contiguous(), astype between GPU dtypes, copyInto a view). One generator ("map") makes
+ * them all: inputs read through broadcast strides (no materialized broadcast, views without
+ * copies), axes coalesced first, index math unrolled per rank, one op expression per domain.
+ *
+ * Result semantics (documented differences from the scalar reference, which computes in float64
+ * and rounds once):
+ * - float ops compute in f32 (GPU transcendentals are not correctly rounded: a few ulp);
+ * - comparisons and logical ops return bool (one byte per element, packed four to a word);
+ * - integer ops (i8..i32, bool) wrap like NumPy; integer `pow` and 64-bit/u32 arithmetic have no
+ *   GPU kernel (the registry raises a DeviceError); float→int casts outside the target range are
+ *   implementation-defined on GPUs (NumPy's are undefined behaviour too).
+ *
+ * A fast path handles contiguous f32 operands (and 1-element broadcasts such as `x.mul(0.5)`) four
+ * elements per thread with vec4 loads.
+ *
+ * @module
+ */
+import type { KernelCall, KernelEntry } from "../../backend.ts";
+import { type DType, DTYPES } from "../../../core/dtype.ts";
+import { Tensor } from "../../../core/tensor.ts";
+import type { GpuContext } from "../context.ts";
+import {
+  bitsOf,
+  bstrides,
+  coalesce,
+  decl,
+  type Dom,
+  grid,
+  isFloatDt,
+  isIntDt,
+  loadable,
+  loadFn,
+  off,
+  PRELUDE,
+  prmDecl,
+  stOf,
+  storable,
+  storeFn,
+  THREAD,
+  TID,
+  TY,
+  WG,
+} from "./wgsl.ts";
+
+/** One op's math: the expression per output domain, over x, y, z and f32 parameters p0..p3. */
+interface OpMath {
+  /** Expression when the result is computed in f32 (float outputs). */
+  f?: string;
+  /** Expression when computed in i32 (integer outputs). */
+  i?: string;
+  /** Comparison: a bool expression over operands loaded in the f or i domain. */
+  cmp?: string;
+  /** Logical: a bool expression over bool operands. */
+  logic?: string;
+  /** Float predicate: a bool expression over an f32 operand. */
+  pred?: string;
+}
+
+/** WGSL of the unary ops (`x`; parameters `p0`.. from attrs). */
+export const UNARY: Record<string, OpMath> = {
+  neg: { f: "-x", i: "-x" },
+  abs: { f: "abs(x)", i: "abs(x)" },
+  sign: { f: "select(sign(x), x, isnanf(x))", i: "sign(x)" },
+  exp: { f: "exp(x)" },
+  expm1: { f: "expm1f(x)" },
+  log: { f: "log(x)" },
+  log1p: { f: "log1pf(x)" },
+  log2: { f: "log2(x)" },
+  sqrt: { f: "sqrt(x)" },
+  rsqrt: { f: "1.0 / sqrt(x)" },
+  square: { f: "x * x", i: "x * x" },
+  sin: { f: "sin(x)" },
+  cos: { f: "cos(x)" },
+  tan: { f: "tan(x)" },
+  // Through atan2: the GPUs' asin/acos lose accuracy near ±1.
+  asin: { f: "atan2(x, sqrt((1.0 - x) * (1.0 + x)))" },
+  acos: { f: "atan2(sqrt((1.0 - x) * (1.0 + x)), x)" },
+  atan: { f: "atan(x)" },
+  sinh: { f: "sinhf(x)" },
+  cosh: { f: "0.5 * (exp(x) + exp(-x))" },
+  tanh: { f: "tanhf(x)" },
+  erf: { f: "erff(x)" },
+  sigmoid: { f: "sigmoidf(x)" },
+  relu: { f: "select(x, 0.0, x < 0.0)" },
+  leakyRelu: { f: "select(x, x * p0, x < 0.0)" },
+  elu: { f: "select(x, p0 * expm1f(x), x < 0.0)" },
+  selu: { f: "1.0507009873554805 * select(x, 1.6732632423543772 * expm1f(x), x < 0.0)" },
+  gelu: { f: "0.5 * x * (1.0 + erff(x * 0.7071067811865476))" },
+  silu: { f: "x * sigmoidf(x)" },
+  mish: { f: "x * tanhf(softplus1(x))" },
+  hardswish: { f: "x * min(max(x + 3.0, 0.0), 6.0) / 6.0" },
+  softplus: { f: "select(softplus1(x * p0) / p0, x, x * p0 > p1)" },
+  clip: { f: "select(min(max(x, p0), p1), x, isnanf(x))", i: "min(max(x, q0), q1)" },
+  round: { f: "round(x)", i: "x" },
+  floor: { f: "floor(x)", i: "x" },
+  ceil: { f: "ceil(x)", i: "x" },
+  isnan: { pred: "isnanf(x)" },
+  isinf: { pred: "isinff(x)" },
+  isfinite: { pred: "isfinitef(x)" },
+  logicalNot: { logic: "!x" },
+};
+
+/** gelu with approximate: "tanh". */
+const GELU_TANH = "0.5 * x * (1.0 + tanhf(0.7978845608028654 * (x + 0.044715 * x * x * x)))";
+
+/** WGSL of the binary ops (`x`, `y`). */
+export const BINARY: Record<string, OpMath> = {
+  add: { f: "x + y", i: "x + y" },
+  sub: { f: "x - y", i: "x - y" },
+  mul: { f: "x * y", i: "x * y" },
+  div: { f: "x / y" },
+  floorDiv: {
+    f: "select(floor(x / y), x / y, y == 0.0)",
+    i: "select(select(x / y, x / y - 1, (x % y != 0) && ((x < 0) != (y < 0))), 0, y == 0)",
+  },
+  mod: {
+    f: "fmodsign(x, y)",
+    i: "select(select(x % y, x % y + y, (x % y != 0) && ((x % y < 0) != (y < 0))), 0, y == 0)",
+  },
+  pow: { f: "powf(x, y)" },
+  atan2: { f: "atan2(x, y)" },
+  minimum: { f: "select(y, x, x < y || isnanf(x))", i: "min(x, y)" },
+  maximum: { f: "select(y, x, x > y || isnanf(x))", i: "max(x, y)" },
+  eq: { cmp: "x == y" },
+  ne: { cmp: "!(x == y)" },
+  lt: { cmp: "x < y" },
+  le: { cmp: "x <= y" },
+  gt: { cmp: "x > y" },
+  ge: { cmp: "x >= y" },
+  logicalAnd: { logic: "x && y" },
+  logicalOr: { logic: "x || y" },
+  logicalXor: { logic: "x != y" },
+};
+
+const FMOD = `
+fn fmodsign(x: f32, y: f32) -> f32 {
+  let m = x - y * trunc(x / y);
+  if (m != 0.0 && ((y < 0.0) != (m < 0.0))) { return m + y; }
+  return m;
+}`;
+
+/** A planned map: load domains, result domain, expression, parameters. */
+interface Plan {
+  key: string;
+  doms: Dom[];
+  outDom: Dom;
+  expr: string;
+  fparams?: number[];
+  iparams?: number[];
+}
+
+/** Attributes of the parametrized unary ops. */
+interface UnaryAttrs {
+  negativeSlope?: number;
+  alpha?: number;
+  approximate?: "none" | "tanh";
+  beta?: number;
+  threshold?: number;
+  min?: number;
+  max?: number;
+}
+
+const clampI32 = (v: number) => Math.max(-2147483648, Math.min(2147483647, v));
+
+/** How to compute `op` for these dtypes, or null where the GPU has no kernel. */
+function plan(op: string, ins: readonly DType[], out: DType, attrs: UnaryAttrs): Plan | null {
+  const math = UNARY[op] ?? BINARY[op];
+  if (op === "where") {
+    const dom: Dom = isFloatDt(out) ? "f" : isIntDt(out) ? "i" : "r";
+    if (dom === "r" && !(ins[1] === out && ins[2] === out && DTYPES[out].bytes <= 4)) return null;
+    if (!ins.slice(1).every((d) => loadable(d, dom)) || !loadable(ins[0], "b")) return null;
+    return { key: `where:${dom}`, doms: ["b", dom, dom], outDom: dom, expr: "select(z, y, x)" };
+  }
+  if (op === "copy") {
+    const [src] = ins;
+    if (src === out) {
+      const dom: Dom = DTYPES[out].bytes === 8 ? "r2" : "r";
+      return { key: `copy:${dom}`, doms: [dom], outDom: dom, expr: "x" };
+    }
+    const dom: Dom = isFloatDt(out) ? "f" : out === "bool" ? "b" : "i";
+    if (!loadable(src, dom) || !storable(out, dom) || out === "f64" || src === "f64") return null;
+    return { key: `copy:${dom}`, doms: [dom], outDom: dom, expr: "x" };
+  }
+  if (!math) return null;
+  if (!ins.every((d) => isFloatDt(d) || isIntDt(d))) return null;
+  const allInt = ins.every(isIntDt);
+  if (math.cmp) {
+    if (out !== "bool") return null;
+    const dom: Dom = allInt ? "i" : "f";
+    return { key: `${op}:${dom}`, doms: ins.map(() => dom), outDom: "b", expr: math.cmp };
+  }
+  if (math.logic) {
+    return { key: op, doms: ins.map(() => "b"), outDom: "b", expr: math.logic };
+  }
+  if (math.pred) return { key: op, doms: ["f"], outDom: "b", expr: math.pred };
+  if (isFloatDt(out)) {
+    if (!math.f) return null;
+    const fparams: number[] = [];
+    let expr = math.f, key = op;
+    if (op === "leakyRelu") fparams.push(attrs.negativeSlope ?? 0.01);
+    if (op === "elu") fparams.push(attrs.alpha ?? 1);
+    if (op === "softplus") fparams.push(attrs.beta ?? 1, attrs.threshold ?? 20);
+    if (op === "clip") fparams.push(attrs.min ?? -Infinity, attrs.max ?? Infinity);
+    if (op === "gelu" && attrs.approximate === "tanh") {
+      expr = GELU_TANH;
+      key = "gelu:tanh";
+    }
+    return { key: `${key}:f`, doms: ins.map(() => "f"), outDom: "f", expr, fparams };
+  }
+  if (isIntDt(out) && allInt && math.i) {
+    const iparams: number[] = [];
+    if (op === "clip") {
+      iparams.push(
+        clampI32(Math.ceil(attrs.min ?? -Infinity)),
+        clampI32(Math.floor(attrs.max ?? Infinity)),
+      );
+    }
+    return { key: `${op}:i`, doms: ins.map(() => "i"), outDom: "i", expr: math.i, iparams };
+  }
+  return null;
+}
+
+/** Layout of the output writes. */
+type Mode = "direct" | "packed" | "atomic";
+
+const NAMES = ["a", "b", "c"];
+const VARS = ["x", "y", "z"];
+
+/**
+ * The map kernel source. Metadata words: [n, p0..p3 (f32 bits or i32), shape(R), per input:
+ * offset, strides(R), output offset, output strides(R)].
+ */
+function mapCode(
+  p: Plan,
+  ins: readonly DType[],
+  out: DType,
+  rank: number,
+  mode: Mode,
+  access: string,
+): string {
+  const k = ins.length;
+  const SH = 5, base = (j: number) => SH + rank + j * (rank + 1);
+  const params = [0, 1, 2, 3].map((j) =>
+    `  let p${j} = bitcast<f32>(prm[${1 + j}]);\n  let q${j} = prm[${1 + j}];`
+  ).join("\n");
+  const fnArgs = p.doms.map((d, j) => `${VARS[j]}: ${TY[d]}`).join(", ");
+  const lds = ins.map((d, j) => loadFn(NAMES[j], d, p.doms[j])).join("\n");
+  const elem = (j: string, pre: string) => {
+    // Offsets of element j (u32) of every operand, by unrolled decomposition over the shape.
+    let s = `    var ${pre}r = ${j};\n`;
+    for (let t = 0; t < k; t++) s += `    var ${pre}o${t} = prm[${base(t)}];\n`;
+    s += `    var ${pre}oo = prm[${base(k)}];\n`;
+    for (let d = rank - 1; d >= 0; d--) {
+      s += `    { let len = u32(prm[${
+        SH + d
+      }]); let c = i32(${pre}r % len); ${pre}r = ${pre}r / len;`;
+      for (let t = 0; t < k; t++) s += ` ${pre}o${t} += c * prm[${base(t) + 1 + d}];`;
+      if (mode !== "packed") s += ` ${pre}oo += c * prm[${base(k) + 1 + d}];`;
+      s += ` }\n`;
+    }
+    const args = ins.map((_, t) => `ld_${NAMES[t]}(${pre}o${t})`).join(", ");
+    return { s, call: `f_op(${args}, p0, p1, p2, p3, q0, q1)` };
+  };
+  let body: string;
+  if (mode === "packed") {
+    const per = 4 / DTYPES[out].bytes, bits = DTYPES[out].bytes * 8;
+    body = `  let t = ${TID};
+  let n = u32(prm[0]);
+  if (t * ${per}u >= n) { return; }
+  var word = 0u;
+${
+      Array.from({ length: per }, (_, q) => {
+        const e = elem(`t * ${per}u + ${q}u`, `e${q}`);
+        return `  if (t * ${per}u + ${q}u < n) {\n${e.s}    word |= ${
+          bitsOf(out, p.outDom, e.call)
+        } << ${q * bits}u;\n  }`;
+      }).join("\n")
+    }
+  out[u32(prm[${base(k)}]) / ${per}u + t] = word;`;
+  } else {
+    const e = elem("t", "");
+    body = `  let t = ${TID};
+  if (t >= u32(prm[0])) { return; }
+${e.s}  st_out(oo, ${e.call});`;
+  }
+  return `
+${ins.map((_, j) => decl(NAMES[j], j, access[j])).join("\n")}
+${decl("out", k, mode === "atomic" ? "a" : "w")}
+${prmDecl(k + 1)}
+${PRELUDE}
+${FMOD}
+${lds}
+${mode === "packed" ? "" : storeFn("out", out, p.outDom)}
+fn f_op(${fnArgs}, p0: f32, p1: f32, p2: f32, p3: f32, q0: i32, q1: i32) -> ${TY[p.outDom]} {
+  return ${p.expr};
+}
+@compute @workgroup_size(${WG})
+fn main(${THREAD}) {
+${params}
+${body}
+}`;
+}
+
+/** The vec4 fast path: f32 operands that are contiguous like the output or a single element. */
+function vec4Code(p: Plan, kinds: readonly ("v" | "s")[], access: string): string {
+  const k = kinds.length;
+  const args = (lane: string) =>
+    kinds.map((kd, j) => (kd === "v" ? `v${j}.${lane}` : `s${j}`)).join(", ");
+  return `
+${
+    kinds.map((_, j) =>
+      `@group(0) @binding(${j}) var<storage, ${access[j] === "r" ? "read" : "read_write"}> ${
+        NAMES[j]
+      }: array<vec4<f32>>;`
+    ).join("\n")
+  }
+@group(0) @binding(${k}) var<storage, read_write> out: array<vec4<f32>>;
+${prmDecl(k + 1)}
+${PRELUDE}
+${FMOD}
+fn f_op(${
+    kinds.map((_, j) => `${VARS[j]}: f32`).join(", ")
+  }, p0: f32, p1: f32, p2: f32, p3: f32) -> f32 {
+  return ${p.expr};
+}
+@compute @workgroup_size(${WG})
+fn main(${THREAD}) {
+  let t = ${TID};
+  if (t >= u32(prm[0])) { return; }
+  let p0 = bitcast<f32>(prm[1]); let p1 = bitcast<f32>(prm[2]);
+  let p2 = bitcast<f32>(prm[3]); let p3 = bitcast<f32>(prm[4]);
+${
+    kinds.map((kd, j) =>
+      kd === "v"
+        ? `  let v${j} = ${NAMES[j]}[t + u32(prm[${5 + j}])];`
+        : `  let s${j} = ${NAMES[j]}[u32(prm[${5 + j}]) / 4u][u32(prm[${5 + j}]) % 4u];`
+    ).join("\n")
+  }
+  out[t + u32(prm[${5 + k}])] = vec4<f32>(f_op(${args("x")}, p0, p1, p2, p3), f_op(${
+    args("y")
+  }, p0, p1, p2, p3), f_op(${args("z")}, p0, p1, p2, p3), f_op(${args("w")}, p0, p1, p2, p3));
+}`;
+}
+
+const MAX_RANK = 10;
+
+function copy4Code(access: string): string {
+  return `
+@group(0) @binding(0) var<storage, ${
+    access[0] === "r" ? "read" : "read_write"
+  }> a: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<u32>>;
+${prmDecl(2)}
+@compute @workgroup_size(${WG})
+fn main(${THREAD}) {
+  let t = ${TID};
+  if (t >= u32(prm[0])) { return; }
+  out[t + u32(prm[2])] = a[t + u32(prm[1])];
+}`;
+}
+
+/** Whether the GPU can run this map call. */
+function mapSupports(ctx: GpuContext, call: KernelCall): Plan | null {
+  const out = call.outputs[0];
+  if (!out) return null;
+  const p = plan(call.op, call.inputs.map((t) => t.dtype), out.dtype, call.attrs as UnaryAttrs);
+  if (!p) return null;
+  if (out.ndim > MAX_RANK || call.inputs.some((t) => t.ndim > MAX_RANK)) return null;
+  const max = ctx.device.limits.maxStorageBufferBindingSize;
+  if ([...call.inputs, out].some((t) => t.storage.byteLength > max)) return null;
+  return p;
+}
+
+/**
+ * Run a planned map: `ins` broadcast to `out`'s shape, written into `out` (any strides for 4- and
+ * 8-byte outputs; narrower outputs contiguous or through atomics).
+ */
+export function runMap(
+  ctx: GpuContext,
+  p: Plan,
+  ins: readonly Tensor[],
+  out: Tensor,
+): void {
+  const n = out.size;
+  if (n === 0) return;
+  const outBytes = DTYPES[out.dtype].bytes;
+  // Reading and writing one buffer in one dispatch is not allowed: go through a temporary.
+  if (ins.some((t) => t.storage === out.storage)) {
+    const tmp = Tensor.empty(out.shape, out.dtype, out.device);
+    try {
+      runMap(ctx, p, ins, tmp);
+      runMap(ctx, copyPlan(out.dtype, out.dtype)!, [tmp], out);
+    } finally {
+      tmp.dispose();
+    }
+    return;
+  }
+  const whole = out.isContiguous && out.offset === 0 &&
+    n * outBytes >= out.storage.byteLength;
+  const bufs = ins.map((t) => ctx.input(stOf(t)));
+  bufs.push(ctx.output(stOf(out), whole));
+  const access = ctx.access(bufs.slice(0, ins.length), [bufs[ins.length]]);
+  const oo = off(out);
+  const f = p.fparams ?? [], q = p.iparams ?? [];
+  // vec4 fast path.
+  if (
+    p.outDom === "f" && out.dtype === "f32" && out.isContiguous && oo % 4 === 0 &&
+    n % 4 === 0 && ins.every((t) => t.dtype === "f32") && q.length === 0
+  ) {
+    const kinds = ins.map((t) =>
+      t.size === 1 ? "s" : (t.isContiguous && off(t) % 4 === 0 &&
+          t.shape.length === out.shape.length && t.shape.every((d, i) => d === out.shape[i]))
+        ? "v"
+        : null
+    );
+    if (kinds.every((x) => x !== null)) {
+      const ks = kinds as ("v" | "s")[];
+      const kern = ctx.kernel(`v4:${p.key}:${ks.join("")}`, access, () => vec4Code(p, ks, access));
+      const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
+      M[o] = n / 4;
+      for (let j = 0; j < 4; j++) F[o + 1 + j] = f[j] ?? 0;
+      ins.forEach((t, j) => M[o + 5 + j] = ks[j] === "v" ? off(t) / 4 : off(t));
+      M[o + 5 + ins.length] = oo / 4;
+      const [gx, gy] = grid(n / 4);
+      ctx.run(kern, bufs, gx, gy);
+      return;
+    }
+  }
+  // Same-dtype copy of contiguous 4-byte elements: vec4 words.
+  if (
+    p.outDom === "r" && outBytes === 4 && out.isContiguous && oo % 4 === 0 && n % 4 === 0 &&
+    ins[0].isContiguous && off(ins[0]) % 4 === 0 && ins[0].size === n
+  ) {
+    const kern = ctx.kernel("copy4", access, () => copy4Code(access));
+    const o = ctx.slot(), M = ctx.mi;
+    M[o] = n / 4;
+    M[o + 1] = off(ins[0]) / 4;
+    M[o + 2] = oo / 4;
+    const [gx, gy] = grid(n / 4);
+    ctx.run(kern, bufs, gx, gy);
+    return;
+  }
+  let mode: Mode = "direct";
+  if (outBytes < 4) {
+    const per = 4 / outBytes;
+    const endsStorage = out.offset + n === out.storage.byteLength / outBytes;
+    mode = out.isContiguous && oo % per === 0 && (n % per === 0 || endsStorage)
+      ? "packed"
+      : "atomic";
+  }
+  const c = coalesce(out.shape, [...ins.map((t) => bstrides(t, out.shape)), out.strides]);
+  const rank = c.shape.length;
+  const kern = ctx.kernel(
+    `map:${p.key}:${ins.map((t) => t.dtype).join(",")}>${out.dtype}:${rank}:${mode}`,
+    access,
+    () => mapCode(p, ins.map((t) => t.dtype), out.dtype, rank, mode, access),
+  );
+  const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
+  M[o] = n;
+  for (let j = 0; j < 4; j++) {
+    if (q.length) M[o + 1 + j] = q[j] ?? 0;
+    else F[o + 1 + j] = f[j] ?? 0;
+  }
+  let w = o + 5;
+  for (let d = 0; d < rank; d++) M[w++] = c.shape[d];
+  for (let j = 0; j <= ins.length; j++) {
+    M[w++] = j < ins.length ? off(ins[j]) : oo;
+    for (let d = 0; d < rank; d++) M[w++] = c.strides[j][d];
+  }
+  const threads = mode === "packed" ? Math.ceil(n / (4 / outBytes)) : n;
+  const [gx, gy] = grid(threads);
+  ctx.run(kern, bufs, gx, gy);
+}
+
+/** The elementwise kernels (unary, binary, where, copy) bound to a context. */
+export function elementwiseKernels(ctx: GpuContext): Record<string, KernelEntry> {
+  // The registry asks `supports` right before `run`: keep that call's plan.
+  let lastCall: KernelCall | null = null;
+  let lastPlan: Plan | null = null;
+  const entry: KernelEntry = {
+    supports: (call) => {
+      lastCall = call;
+      lastPlan = mapSupports(ctx, call);
+      return lastPlan !== null;
+    },
+    run: (call) => {
+      const p = call === lastCall ? lastPlan : mapSupports(ctx, call);
+      lastCall = null;
+      runMap(ctx, p!, call.inputs, call.outputs[0]);
+    },
+  };
+  const k: Record<string, KernelEntry> = {};
+  for (const op of [...Object.keys(UNARY), ...Object.keys(BINARY), "where", "copy"]) k[op] = entry;
+  return k;
+}
+
+/** A copy plan between two dtypes (null when the GPU cannot convert them). */
+export function copyPlan(src: DType, dst: DType): Plan | null {
+  return plan("copy", [src], dst, {});
+}
