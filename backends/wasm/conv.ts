@@ -67,7 +67,7 @@ const conv2d: KernelEntry = {
         if (!direct) {
           const rows = nimg * C * KH * KW;
           const v = beginJob(KIND.im2col);
-          const ia = [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, xn, xc, xh, xw];
+          const ia = [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, xn, xc, xh, xw, 1];
           ia.forEach((val, i) => (v.i32[W.ia + i] = val));
           v.i32[W.total] = rows;
           v.i32[W.ptr] = cols!.ptr;

@@ -1,54 +1,98 @@
 /**
- * f16 ↔ f32 and bf16 ↔ f32 conversion of contiguous tensors in the WASM heap, as a `copy` kernel
- * (the primitive behind `astype`/`contiguous`) that declines every other call.
+ * The `copy` kernel (the primitive behind `contiguous`, `astype`, `copyInto`: concat, pad,
+ * tiling, the conv gradients' views) on tensors in the WASM heap (src/copy.c): the input,
+ * broadcast to the output's shape, written through any strides of both sides (negative,
+ * broadcast stride 0), as a raw copy when the dtypes are equal (any dtype, by element width) or
+ * converted: f32 ↔ f64, f16 ↔ f32, bf16 ↔ f32, i32 → f32/f64, f32/f64 → i32, bool/u8 → f32/f64.
+ * Results equal the scalar backend's bit for bit (narrowing rounds to nearest even; float → i32
+ * truncates and wraps like JavaScript's ToInt32). Other conversions are declined.
+ *
+ * Axes are merged as for the elementwise kernels (at most 8 remain, else declined); calls from
+ * 256K elements are spread over the worker pool.
  *
  * @module
  */
-import type { KernelCall } from "../backend.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import type { HostStorage } from "../host.ts";
-import { isContiguous } from "../../core/shape.ts";
+import type { KernelCall, KernelEntry } from "../backend.ts";
+import { DTYPES } from "../../core/dtype.ts";
+import { broadcastStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
-import { type KernelExports, loadRuntime } from "./runtime.ts";
+import { mergeAxes } from "./ew.ts";
+import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
 
-type Conv = "f16_to_f32" | "f32_to_f16" | "bf16_to_f32" | "f32_to_bf16";
-
-const CONVERSIONS: Record<string, Conv> = {
-  "f16>f32": "f16_to_f32",
-  "f32>f16": "f32_to_f16",
-  "bf16>f32": "bf16_to_f32",
-  "f32>bf16": "f32_to_bf16",
+/** Conversion codes of src/copy.c, by "src>dst" (raw copies are chosen by element width). */
+const CONVERSIONS: Record<string, number> = {
+  "f32>f64": 4,
+  "f64>f32": 5,
+  "f16>f32": 6,
+  "f32>f16": 7,
+  "bf16>f32": 8,
+  "f32>bf16": 9,
+  "i32>f32": 10,
+  "i32>f64": 11,
+  "f32>i32": 12,
+  "f64>i32": 13,
+  "u8>f32": 14,
+  "u8>f64": 15,
+  "bool>f32": 14,
+  "bool>f64": 15,
 };
+const RAW: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3 };
+/** Elements from which the pool is used. */
+const PAR_MIN = 1 << 18;
 
-function conversion(call: KernelCall): Conv | undefined {
-  const [src] = call.inputs;
-  const [dst] = call.outputs;
+function code(call: KernelCall): number | undefined {
+  const [src] = call.inputs, [dst] = call.outputs;
   if (!src || !dst) return undefined;
-  const conv = CONVERSIONS[`${src.dtype}>${dst.dtype}`];
-  if (!conv) return undefined;
-  const same = src.ndim === dst.ndim && src.shape.every((d, i) => d === dst.shape[i]);
-  return same && isContiguous(src.shape, src.strides) && isContiguous(dst.shape, dst.strides)
-    ? conv
-    : undefined;
+  if (src.dtype === dst.dtype) return RAW[DTYPES[src.dtype].bytes];
+  return CONVERSIONS[`${src.dtype}>${dst.dtype}`];
 }
 
-function address(t: Tensor, bytes: number): number {
-  return (t.storage as HostStorage).byteOffset + t.offset * bytes;
+function geometry(call: KernelCall) {
+  const [src] = call.inputs, [dst] = call.outputs;
+  return mergeAxes(dst.shape, [dst.strides, broadcastStrides(src.shape, src.strides, dst.shape)]);
 }
 
-const BYTES = { f32: 4, f16: 2, bf16: 2 } as Record<string, number>;
-
-/** The `copy` kernel entry: contiguous same-shape f16/bf16 ↔ f32 in the WASM heap. */
-export const convertCopy = {
+/** The `copy` kernel entry. */
+export const convertCopy: KernelEntry = {
   supports(call: KernelCall): boolean {
-    return conversion(call) !== undefined && inWasmHeap(call.inputs[0]) &&
-      inWasmHeap(call.outputs[0]);
+    const [src] = call.inputs, [dst] = call.outputs;
+    return code(call) !== undefined && dst.size < 2 ** 31 && inWasmHeap(src) &&
+      inWasmHeap(dst) && geometry(call) !== null;
   },
   run(call: KernelCall): void {
-    const [src] = call.inputs;
-    const [dst] = call.outputs;
-    const fn = conversion(call)!;
-    const ex: KernelExports = loadRuntime().exports;
-    ex[fn](address(src, BYTES[src.dtype]), address(dst, BYTES[dst.dtype]), dst.size);
+    const [src] = call.inputs, [dst] = call.outputs;
+    if (dst.size === 0) return;
+    const m = geometry(call)!;
+    runCopy(code(call)!, m.dims, address(dst), m.st[0], address(src), m.st[1]);
   },
 };
+
+/**
+ * A copy job on raw heap addresses: `conv` is a code of src/copy.c (0..3: raw copies of 1, 2, 4,
+ * 8-byte elements), `dims` at most {@link MAXDIM} axes, strides in elements of each side.
+ */
+export function runCopy(
+  conv: number,
+  dims: readonly number[],
+  dstAddr: number,
+  dstStrides: readonly number[],
+  srcAddr: number,
+  srcStrides: readonly number[],
+): void {
+  const total = dims.reduce((a, b) => a * b, 1);
+  if (total === 0) return;
+  const v = beginJob(KIND.copy);
+  const w = v.i32;
+  w[W.op] = conv;
+  w[W.ndim] = dims.length;
+  w[W.total] = total;
+  w[W.ptr] = dstAddr;
+  w[W.ptr + 1] = srcAddr;
+  for (let d = 0; d < dims.length; d++) {
+    w[W.shape + d] = dims[d];
+    w[W.strides + d] = dstStrides[d];
+    w[W.strides + MAXDIM + d] = srcStrides[d];
+  }
+  const p = plan(total, PAR_MIN);
+  runPar(v, p.slots, p.threads);
+}

@@ -25,6 +25,8 @@ export const BINARY_OPS: Record<string, number> = {
   div: 3,
   minimum: 4,
   maximum: 5,
+  /** `reluBackward` (a = x or relu's output, b = the gradient); not a kernel of its own name. */
+  reluBackward: 6,
 };
 /** Unary op codes (src/elementwise.c); gelu means its tanh approximation. */
 export const UNARY_OPS: Record<string, number> = {
@@ -76,7 +78,9 @@ export function mergeAxes(
 
 /**
  * Run an elementwise job on raw operands: `addrs` are byte addresses of element 0 of the output
- * and inputs, `strides` their element strides over `shape` (broadcast already applied).
+ * and inputs, `strides` their element strides over `shape` (broadcast already applied);
+ * `extra` sets the job's first kernel-specific integer and float (reluBackward's leaky flag and
+ * slope).
  */
 export function runElementwise(
   kind: "binary" | "unary",
@@ -86,6 +90,7 @@ export function runElementwise(
   addrs: readonly number[],
   strides: readonly (readonly number[])[],
   heavy: boolean,
+  extra: { ia0?: number; fa0?: number } = {},
 ): void {
   const total = shape.reduce((a, b) => a * b, 1);
   if (total === 0) return;
@@ -97,6 +102,8 @@ export function runElementwise(
   w[W.ndim] = m.dims.length;
   w[W.total] = total;
   for (let j = 0; j < 3; j++) w[W.ptr + j] = addrs[j] ?? 0;
+  w[W.ia] = extra.ia0 ?? 0;
+  v.f64[W.fa64] = extra.fa0 ?? 0;
   for (let d = 0; d < m.dims.length; d++) {
     w[W.shape + d] = m.dims[d];
     for (let j = 0; j < m.st.length; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];
@@ -174,6 +181,8 @@ function unaryEntry(name: string): KernelEntry {
 
 /** The elementwise kernel entries by op name. */
 export const elementwiseKernels: Record<string, KernelEntry> = {
-  ...Object.fromEntries(Object.keys(BINARY_OPS).map((k) => [k, binaryEntry(k)])),
+  ...Object.fromEntries(
+    Object.keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryEntry(k)]),
+  ),
   ...Object.fromEntries(Object.keys(UNARY_OPS).map((k) => [k, unaryEntry(k)])),
 };

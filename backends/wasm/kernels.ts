@@ -12,6 +12,7 @@ import { convertCopy } from "./convert.ts";
 import { elementwiseKernels } from "./ew.ts";
 import { reduceKernels } from "./reduce.ts";
 import { convKernels } from "./conv.ts";
+import { trainKernels } from "./train.ts";
 
 /**
  * `matmul` (contract of core/ops/linalg.ts): inputs a (...batch, m, k) and b (...batch, k, n)
@@ -39,4 +40,5 @@ export const kernels: Record<string, KernelEntry> = {
   ...elementwiseKernels,
   ...reduceKernels,
   ...convKernels,
+  ...trainKernels,
 };

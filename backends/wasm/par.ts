@@ -32,7 +32,17 @@ export const W = {
   fa64: 32,
 } as const;
 /** Job kinds (src/par.h). */
-export const KIND = { binary: 16, unary: 17, reduce: 18, softmax: 19, im2col: 20 } as const;
+export const KIND = {
+  binary: 16,
+  unary: 17,
+  reduce: 18,
+  softmax: 19,
+  im2col: 20,
+  copy: 21,
+  pool: 22,
+  col2im: 23,
+  sumRows: 24,
+} as const;
 /** Axes a job's iteration space may have after merging. */
 export const MAXDIM = 8;
 const JOB_BYTES = 320;

@@ -2,15 +2,18 @@
  * Backward rules of the conv family, on the NCHW kernels the ops call (1-D and unbatched input
  * reach them through reshapes, whose rules map the gradients back).
  *
- * conv2d is differentiated with im2col and matrix products, so the heavy work runs in whichever
- * backend has the fastest `matmul`: the padded input viewed through one strided window view
+ * conv2d's gradients are the kernels `conv2dBackwardInput` (g, w → dx) and
+ * `conv2dBackwardWeight` (x, g → dW), which every CPU backend has (the scalar reference, and
+ * the WASM plugin's im2col/col2im + GEMM). A device whose plugins lack them (a GPU plugin)
+ * gets the composed form: the padded input viewed through one strided window view
  * (N, C, KH, KW, OH, OW) is copied into columns; dW = g · colsᵀ, and the input gradient is
- * Wᵀ · g scattered back window tap by window tap (col2im). Groups are a batch axis of those
+ * Wᵀ · g scattered back window tap by window tap (col2im), groups a batch axis of those
  * products. Pooling gradients use the `maxPool2dBackward` / `avgPool2dBackward` kernels.
  *
  * @module
  */
 import { registerGradient } from "../autograd.ts";
+import { DeviceError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import type { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
@@ -26,7 +29,44 @@ function own(v: Tensor, dtype: Tensor["dtype"]): Tensor {
   return c;
 }
 
-registerGradient("conv2d", ([g], { inputs: [x, w, bias], attrs, needs }) => {
+/** Run a gradient kernel; null when no plugin of the device has it (the caller composes it). */
+function gradKernel(
+  op: string,
+  inputs: Tensor[],
+  attrs: unknown,
+  shape: readonly number[],
+  dtype: Tensor["dtype"],
+): Tensor | null {
+  try {
+    return runKernel1(op, inputs, attrs, { shape, dtype });
+  } catch (e) {
+    if (e instanceof DeviceError && inputs[0].device !== "cpu") return null;
+    throw e;
+  }
+}
+
+registerGradient("conv2d", ([g0], { inputs: [x, w, bias], attrs, needs }) => {
+  const g = g0!;
+  const gx = needs[0] ? gradKernel("conv2dBackwardInput", [g, w], attrs, x.shape, x.dtype) : null;
+  const gw = needs[1] ? gradKernel("conv2dBackwardWeight", [x, g], attrs, w.shape, w.dtype) : null;
+  if ((needs[0] && !gx) || (needs[1] && !gw)) {
+    gx?.dispose();
+    gw?.dispose();
+    return composedConv2dGrad(g, x, w, bias, attrs, needs);
+  }
+  const gb = bias && needs[2] ? own(sum(g, [0, 2, 3]), bias.dtype) : null;
+  return bias ? [gx, gw, gb] : [gx, gw];
+});
+
+/** The conv2d gradients from core ops (im2col views, matmul, col2im by tap), for any device. */
+function composedConv2dGrad(
+  g: Tensor,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  attrs: unknown,
+  needs: readonly boolean[],
+): (Tensor | null)[] {
   const {
     stride: [sh, sw],
     padding: [pt, pb, pl, pr],
@@ -38,14 +78,14 @@ registerGradient("conv2d", ([g], { inputs: [x, w, bias], attrs, needs }) => {
     dilation: [number, number];
     groups: number;
   };
-  const [N, C, H, W] = x.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = g!.shape;
+  const [N, C, H, W] = x.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = g.shape;
   const Og = O / G, P = OH * OW, K = Cg * KH * KW;
   const Hp = H + pt + pb, Wp = W + pl + pr;
   const tmp: Tensor[] = [];
   const t = <T extends Tensor>(v: T): T => (tmp.push(v), v);
   try {
     // g as (G, Og, N·P): one matrix per group.
-    const gp = t(reshape(t(permute(t(reshape(g!, [N, G, Og, P])), [1, 2, 0, 3])), [G, Og, N * P]));
+    const gp = t(reshape(t(permute(t(reshape(g, [N, G, Og, P])), [1, 2, 0, 3])), [G, Og, N * P]));
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
     if (needs[1]) {
       let xp = x;
@@ -84,12 +124,12 @@ registerGradient("conv2d", ([g], { inputs: [x, w, bias], attrs, needs }) => {
       }
       gx = own(dxp._view(x.shape, dxp.strides, pt * sH + pl * sW), x.dtype);
     }
-    if (bias && needs[2]) gb = own(sum(g!, [0, 2, 3]), bias.dtype);
+    if (bias && needs[2]) gb = own(sum(g, [0, 2, 3]), bias.dtype);
     return bias ? [gx, gw, gb] : [gx, gw];
   } finally {
     for (const v of tmp) v.dispose();
   }
-});
+}
 
 /** The pooling gradients, each computed by its backward kernel. */
 for (const op of ["maxPool2d", "avgPool2d"]) {

@@ -13,6 +13,8 @@
  */
 import { type GradContext, registerGradient } from "../autograd.ts";
 import { tidy } from "../memory.ts";
+import { DeviceError } from "../errors.ts";
+import { runKernel1 } from "../op.ts";
 import type { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
 import {
@@ -192,10 +194,28 @@ unary("erf", (g, x) => mul(g, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI))))
 // ---- activations -----------------------------------------------------------------------------
 
 unary("sigmoid", (g, _x, y) => mul(g, mul(y, sub(1, y))));
-/** relu' is 0 at 0 (PyTorch: threshold_backward on the output). */
-unary("relu", (g, _x, y) => where(gt(y, 0), g, 0));
-/** leakyRelu' at 0 is the negative slope (PyTorch: x > 0 picks 1). */
-unary("leakyRelu", (g, x, _y, { negativeSlope }) => where(gt(x, 0), g, mul(g, negativeSlope)));
+/**
+ * relu' is 0 at 0 (PyTorch: threshold_backward on the output): the `reluBackward` kernel,
+ * `y > 0 ? g : 0` in one pass (the composed where(gt(y, 0), g, 0) on a device without it).
+ */
+unary("relu", (g, _x, y) => reluBackward(y, g, {}) ?? where(gt(y, 0), g, 0));
+/** leakyRelu' at 0 is the negative slope (PyTorch: x > 0 picks 1): `x > 0 ? g : g·slope`. */
+unary(
+  "leakyRelu",
+  (g, x, _y, { negativeSlope }) =>
+    reluBackward(x, g, { negativeSlope }) ?? where(gt(x, 0), g, mul(g, negativeSlope)),
+);
+
+/** The `reluBackward` kernel on (x, g) in g's dtype; null on a device whose plugins lack it. */
+function reluBackward(x: Tensor, g: Tensor, attrs: { negativeSlope?: number }): Tensor | null {
+  if (!x.shape.every((d, i) => d === g.shape[i]) || x.ndim !== g.ndim) return null;
+  try {
+    return runKernel1("reluBackward", [x, g], attrs, { shape: g.shape, dtype: g.dtype });
+  } catch (e) {
+    if (e instanceof DeviceError && g.device !== "cpu") return null;
+    throw e;
+  }
+}
 /** elu' = α·eˣ for x ≤ 0 (PyTorch's elu_backward on the input), 1 above. */
 unary("elu", (g, x, _y, { alpha }) => where(le(x, 0), mul(g, mul(exp(x), alpha)), g));
 

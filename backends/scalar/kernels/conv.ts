@@ -243,6 +243,125 @@ function avgPool2dBackward(call: KernelCall<PoolAttrs>): void {
   writeF64(out, res);
 }
 
+/**
+ * `conv2dBackwardInput`: inputs g (N, O, OH, OW) (the output gradient) and weight
+ * (O, C/groups, KH, KW); output the gradient of x, (N, C, H, W) (its shape gives H and W). Attrs
+ * of conv2d (hasBias unused). Every output position receives `w · g` from each window it was
+ * read by, accumulated in float64.
+ */
+function conv2dBackwardInput(call: KernelCall<Conv2dAttrs>): void {
+  const [g, w] = call.inputs;
+  const [out] = call.outputs;
+  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
+  const [N, C, H, W] = out.shape;
+  const [O, Cg, KH, KW] = w.shape;
+  const [, , OH, OW] = g.shape;
+  const G = readF64(g), Wt = readF64(w);
+  const res = new Float64Array(N * C * H * W);
+  const Og = O / groups, plane = OH * OW;
+  const rowsH: number[][] = [], colsW: number[][] = [];
+  for (let kh = 0; kh < KH; kh++) rowsH.push(validRange(kh * dh, sh, pt, H, OH));
+  for (let kw = 0; kw < KW; kw++) colsW.push(validRange(kw * dw, sw, pl, W, OW));
+  for (let n = 0; n < N; n++) {
+    for (let oc = 0; oc < O; oc++) {
+      const grp = Math.floor(oc / Og);
+      const gb = (n * O + oc) * plane;
+      for (let ci = 0; ci < Cg; ci++) {
+        const xb = (n * C + grp * Cg + ci) * H * W;
+        const wb = (oc * Cg + ci) * KH * KW;
+        for (let kh = 0; kh < KH; kh++) {
+          const [oh0, oh1] = rowsH[kh];
+          for (let kw = 0; kw < KW; kw++) {
+            const wv = Wt[wb + kh * KW + kw];
+            const [ow0, ow1] = colsW[kw];
+            const dx = kw * dw - pl;
+            for (let oh = oh0; oh < oh1; oh++) {
+              const xr = xb + (oh * sh - pt + kh * dh) * W + dx;
+              const grow = gb + oh * OW;
+              for (let ow = ow0; ow < ow1; ow++) res[xr + ow * sw] += wv * G[grow + ow];
+            }
+          }
+        }
+      }
+    }
+  }
+  writeF64(out, res);
+}
+
+/**
+ * `conv2dBackwardWeight`: inputs x (N, C, H, W) and g (N, O, OH, OW); output the gradient of the
+ * weight, (O, C/groups, KH, KW) (its shape gives the kernel size). Attrs of conv2d. Each tap
+ * sums `x · g` over the images and the output positions whose input lies inside the image, in
+ * float64.
+ */
+function conv2dBackwardWeight(call: KernelCall<Conv2dAttrs>): void {
+  const [x, g] = call.inputs;
+  const [out] = call.outputs;
+  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
+  const [N, C, H, W] = x.shape;
+  const [O, Cg, KH, KW] = out.shape;
+  const [, , OH, OW] = g.shape;
+  const X = readF64(x), G = readF64(g);
+  const res = new Float64Array(O * Cg * KH * KW);
+  const Og = O / groups, plane = OH * OW;
+  const rowsH: number[][] = [], colsW: number[][] = [];
+  for (let kh = 0; kh < KH; kh++) rowsH.push(validRange(kh * dh, sh, pt, H, OH));
+  for (let kw = 0; kw < KW; kw++) colsW.push(validRange(kw * dw, sw, pl, W, OW));
+  for (let n = 0; n < N; n++) {
+    for (let oc = 0; oc < O; oc++) {
+      const grp = Math.floor(oc / Og);
+      const gb = (n * O + oc) * plane;
+      for (let ci = 0; ci < Cg; ci++) {
+        const xb = (n * C + grp * Cg + ci) * H * W;
+        const wb = (oc * Cg + ci) * KH * KW;
+        for (let kh = 0; kh < KH; kh++) {
+          const [oh0, oh1] = rowsH[kh];
+          for (let kw = 0; kw < KW; kw++) {
+            const [ow0, ow1] = colsW[kw];
+            const dx = kw * dw - pl;
+            let s = 0;
+            for (let oh = oh0; oh < oh1; oh++) {
+              const xr = xb + (oh * sh - pt + kh * dh) * W + dx;
+              const grow = gb + oh * OW;
+              for (let ow = ow0; ow < ow1; ow++) s += X[xr + ow * sw] * G[grow + ow];
+            }
+            res[wb + kh * KW + kw] += s;
+          }
+        }
+      }
+    }
+  }
+  writeF64(out, res);
+}
+
+/** Attributes of `reluBackward`: leakyRelu passes its slope; relu passes none. */
+export interface ReluBackwardAttrs {
+  /** Slope for x ≤ 0 (leakyRelu); without it the gradient there is 0. */
+  negativeSlope?: number;
+}
+
+/**
+ * `reluBackward`: inputs x (or relu's output, which is positive exactly where x is) and g, of
+ * the same shape; output `x > 0 ? g : 0`, or `g · negativeSlope` where x ≤ 0 (leakyRelu), in
+ * g's dtype (the slope rounded to it first, like `mul(g, slope)`). NaN in x counts as not
+ * positive.
+ */
+function reluBackward(call: KernelCall<ReluBackwardAttrs>): void {
+  const [x, g] = call.inputs;
+  const [out] = call.outputs;
+  const X = readF64(x, out.shape), G = readF64(g, out.shape);
+  const leaky = call.attrs.negativeSlope !== undefined;
+  const s0 = call.attrs.negativeSlope ?? 0;
+  const slope = out.dtype === "f32"
+    ? Math.fround(s0)
+    : out.dtype === "f16"
+    ? Math.f16round(s0)
+    : s0;
+  const res = new Float64Array(out.size);
+  for (let i = 0; i < res.length; i++) res[i] = X[i] > 0 ? G[i] : leaky ? G[i] * slope : 0;
+  writeF64(out, res);
+}
+
 /** Scalar kernels of the conv family, by op name. */
 export const kernels: Record<string, KernelFn> = {
   conv2d,
@@ -250,4 +369,7 @@ export const kernels: Record<string, KernelFn> = {
   avgPool2d,
   maxPool2dBackward,
   avgPool2dBackward,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  reluBackward,
 };

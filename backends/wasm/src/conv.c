@@ -4,8 +4,13 @@
  * c lands at ((n·C + c)·KH·KW + kh·KW + kw)·OH·OW, so the rows of one (image, group) pair form the
  * (C/groups·KH·KW) × (OH·OW) right-hand matrix of that pair's GEMM.
  *
+ * More generally (the conv2d gradients' layout), images go in blocks of nb = ia[17]: block b
+ * is a (C·KH·KW) × (nb·OH·OW) matrix whose row (c, kh, kw) holds the OH·OW runs of the block's
+ * images in turn, at ((b·C·KH·KW + row)·nb + n mod nb)·OH·OW; nb = 1 is the layout above.
+ *
  * ia: 0 C, 1 H, 2 W, 3 KH, 4 KW, 5 OH, 6 OW, 7 sh, 8 sw, 9 pt, 10 pl, 11 dh, 12 dw,
- *     13..16 input strides (n, c, h, w); ptr: 0 cols, 1 input (image n0); total = rows.
+ *     13..16 input strides (n, c, h, w), 17 nb; ptr: 0 cols, 1 input (image n0);
+ *     total = rows (images × C·KH·KW).
  */
 #include "par.h"
 
@@ -14,12 +19,14 @@ void im2col_slot(pjob_t *job, int32_t s) {
   const int32_t *a = job->ia;
   const int32_t C = a[0], H = a[1], W = a[2], KH = a[3], KW = a[4], OH = a[5], OW = a[6];
   const int32_t sh = a[7], sw = a[8], pt = a[9], pl = a[10], dh = a[11], dw = a[12];
-  const int32_t xn = a[13], xc = a[14], xh = a[15], xw = a[16];
+  const int32_t xn = a[13], xc = a[14], xh = a[15], xw = a[16], nb = a[17];
   const float *x = (const float *)(uintptr_t)job->ptr[1];
   float *cols = (float *)(uintptr_t)job->ptr[0];
   for (int32_t r = lo; r < hi; r++) {
     const int32_t kw = r % KW, kh = (r / KW) % KH, c = (r / (KW * KH)) % C, n = r / (KW * KH * C);
-    float *dst = cols + (int64_t)r * OH * OW;
+    /* Blocks of nb images: row (c, kh, kw) of a block holds its images' OH·OW runs in turn. */
+    const int32_t crow = r % (KW * KH * C), b = n / nb, nl = n % nb;
+    float *dst = cols + (((int64_t)b * KW * KH * C + crow) * nb + nl) * OH * OW;
     const float *src = x + (int64_t)n * xn + (int64_t)c * xc;
     /* ow range whose tap is inside: 0 <= ow*sw - pl + kw*dw < W */
     const int32_t t = kw * dw - pl;

@@ -12,7 +12,7 @@
 #include "vmath.h"
 #include "vio.h"
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE };
 
@@ -133,6 +133,32 @@ DEFINE_UN_ALL(f32, float)
 DEFINE_UN_ALL(f64, double)
 
 /*
+ * reluBackward (binary op B_RELU_BWD, a = x or relu's output, b = the gradient): a > 0 ? b : 0,
+ * or, with job->ia[0] set (leakyRelu), a > 0 ? b : b·slope (slope = job->fa[0]). NaN in a gives
+ * the second branch, like the scalar backend.
+ */
+#define DEFINE_RELUB(T, SFX, V)                                                                \
+  static void relub_row_##SFX(T *o, int32_t os, const T *a, int32_t as, const T *b, int32_t bs, \
+                              int32_t n, int leaky, double slope_d) {                         \
+    const T slope = (T)slope_d;                                                                \
+    int32_t i = 0;                                                                             \
+    if (os == 1 && as == 1 && bs == 1) {                                                       \
+      const v128_t z = SPLAT_##SFX(0), sv = SPLAT_##SFX(slope);                                \
+      for (; i + VL_##SFX <= n; i += VL_##SFX) {                                               \
+        const v128_t m = wasm_##V##_gt(wasm_v128_load(a + i), z), g = wasm_v128_load(b + i);   \
+        wasm_v128_store(o + i, leaky ? wasm_v128_bitselect(g, wasm_##V##_mul(g, sv), m)        \
+                                     : wasm_v128_and(g, m));                                   \
+      }                                                                                        \
+    }                                                                                          \
+    for (; i < n; i++) {                                                                       \
+      const T g = b[(int64_t)i * bs];                                                          \
+      o[(int64_t)i * os] = a[(int64_t)i * as] > 0 ? g : leaky ? g * slope : (T)0;              \
+    }                                                                                          \
+  }
+DEFINE_RELUB(float, f32, f32x4)
+DEFINE_RELUB(double, f64, f64x2)
+
+/*
  * Output elements [lo, hi) in C order: position the multi-index at lo, then run row by row
  * (the last merged axis), stepping the outer index like an odometer.
  */
@@ -158,7 +184,10 @@ void ew_slot(pjob_t *job, int32_t s) {
     uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)off[0] * es;
     const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)off[1] * es;
     const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + (int64_t)off[2] * es;
-    if (job->kind == KIND_BINARY) {
+    if (job->kind == KIND_BINARY && job->op == B_RELU_BWD) {
+      if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, job->ia[0], job->fa[0]);
+      else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, job->ia[0], job->fa[0]);
+    } else if (job->kind == KIND_BINARY) {
       if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n);
       else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n);
     } else {

@@ -15,6 +15,10 @@ EXPORT("par_run") int32_t par_run(pjob_t *job) {
       case KIND_REDUCE: reduce_slot(job, s); break;
       case KIND_SOFTMAX: softmax_slot(job, s); break;
       case KIND_IM2COL: im2col_slot(job, s); break;
+      case KIND_COPY: copy_slot(job, s); break;
+      case KIND_POOL:
+      case KIND_COL2IM:
+      case KIND_SUMROWS: train_slot(job, s); break;
       default: break;
     }
     ran++;

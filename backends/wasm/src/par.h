@@ -1,5 +1,6 @@
 /*
- * The job block of the non-GEMM kernels (elementwise, reductions, softmax, im2col), laid out in
+ * The job block of the non-GEMM kernels (elementwise, reductions, softmax, im2col, copies,
+ * pooling, col2im), laid out in
  * shared memory by backends/wasm/par.ts, which mirrors these int32 indices. Work is cut into
  * `nslots` slots that threads claim with an atomic counter (`next`), like the GEMM job; `done`
  * counts finished slots. Word 0 holds the job kind (>= 16), which tells `job_run` this block from
@@ -17,6 +18,10 @@ enum {
   KIND_REDUCE,      /* per line: sum / max / min / argmax (partials per slot for one long line) */
   KIND_SOFTMAX,     /* per line: fused softmax / logSoftmax (or one phase of a split line) */
   KIND_IM2COL,      /* conv2d column matrix */
+  KIND_COPY,        /* out = cast(a), through strides (copy.c) */
+  KIND_POOL,        /* max/avg pooling and their gradients (train.c) */
+  KIND_COL2IM,      /* conv2d input gradient from its column matrix (train.c) */
+  KIND_SUMROWS,     /* out (+)= sum of rows (train.c) */
 };
 
 typedef struct {
@@ -37,4 +42,6 @@ void ew_slot(pjob_t *job, int32_t s);
 void reduce_slot(pjob_t *job, int32_t s);
 void softmax_slot(pjob_t *job, int32_t s);
 void im2col_slot(pjob_t *job, int32_t s);
+void copy_slot(pjob_t *job, int32_t s);
+void train_slot(pjob_t *job, int32_t s);
 #endif

@@ -1,0 +1,334 @@
+/**
+ * Kernels of training on the WASM plugin (src/train.c, src/conv.c, src/elementwise.c):
+ *
+ * - `maxPool2d`, `avgPool2d`, `maxPool2dBackward`, `avgPool2dBackward` (f32, f64): the contracts
+ *   of backends/scalar/kernels/conv.ts, x and g read through any strides, threaded over the
+ *   (n, c) planes; 2×2/stride-2 max pooling has an unrolled path.
+ * - `reluBackward` (f32, f64): `x > 0 ? g : 0` (or `g · negativeSlope` for leakyRelu).
+ * - `conv2dBackwardInput` (f32): dcols = Wᵀ · g per (image, group) with the packed GEMM, then
+ *   col2im (each input plane written once, threaded over planes).
+ * - `conv2dBackwardWeight` (f32): im2col of x, then per (image, group) g · colsᵀ with the packed
+ *   GEMM into partial matrices summed over the images in f64.
+ *
+ * Every operand must live in the heap and the output be contiguous; other calls are declined
+ * (the scalar backend runs them).
+ *
+ * @module
+ */
+import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import type { Conv2dAttrs, PoolAttrs } from "../scalar/kernels/conv.ts";
+import { gemmRaw, inWasmHeap } from "./gemm.ts";
+import { BINARY_OPS, mergeAxes, runElementwise } from "./ew.ts";
+import { runCopy } from "./convert.ts";
+import { address, beginJob, heapScratch, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
+
+/** Column-matrix budget per chunk of images, in elements (64 MiB of f32); tests lower it. */
+let COLS_MAX = 1 << 24;
+
+/** Set the column-matrix budget (elements) of the conv2d gradient kernels; returns the old one. */
+export function setConvGradChunk(elements: number): number {
+  const old = COLS_MAX;
+  COLS_MAX = elements;
+  return old;
+}
+
+const isFloat = (t: Tensor | undefined): boolean => t?.dtype === "f32" || t?.dtype === "f64";
+
+/** Every tensor of one float dtype (or f32 only), in the heap, small enough for int32 offsets. */
+function operands(ts: (Tensor | undefined)[], f32Only = false): boolean {
+  const d = ts[0]?.dtype;
+  return ts.every((t) =>
+    t !== undefined && t.dtype === d && (f32Only ? d === "f32" : isFloat(t)) && inWasmHeap(t) &&
+    t.size < 2 ** 31
+  );
+}
+
+function poolEntry(op: 0 | 1 | 2 | 3): KernelEntry {
+  const backward = op >= 2;
+  return {
+    supports(call: KernelCall<PoolAttrs>): boolean {
+      const [x, g] = call.inputs, [out] = call.outputs;
+      const ts = backward ? [x, g, out] : [x, out];
+      return operands(ts) && x.ndim === 4 && out.ndim === 4 && out.isContiguous &&
+        (!backward || g.ndim === 4);
+    },
+    run(call: KernelCall<PoolAttrs>): void {
+      const [x, g] = call.inputs, [out] = call.outputs;
+      const {
+        kernel: [KH, KW],
+        stride: [sh, sw],
+        padding: [ph, , pw],
+        dilation: [dh, dw],
+        countIncludePad,
+      } = call.attrs;
+      const [N, C, H, Wd] = x.shape;
+      const [, , OH, OW] = (backward ? g : out).shape;
+      if (out.size === 0) return;
+      const v = beginJob(KIND.pool);
+      v.i32[W.op] = op;
+      v.i32[W.dtype] = x.dtype === "f64" ? 1 : 0;
+      v.i32[W.total] = N * C;
+      const ia = [
+        C,
+        H,
+        Wd,
+        OH,
+        OW,
+        KH,
+        KW,
+        sh,
+        sw,
+        ph,
+        pw,
+        dh ?? 1,
+        dw ?? 1,
+        countIncludePad ? 1 : 0,
+      ];
+      ia.forEach((val, i) => (v.i32[W.ia + i] = val));
+      v.i32[W.ptr] = address(out);
+      v.i32[W.ptr + 1] = address(x);
+      v.i32[W.ptr + 2] = backward ? address(g) : 0;
+      for (let d = 0; d < 4; d++) {
+        v.i32[W.strides + MAXDIM + d] = x.strides[d];
+        v.i32[W.strides + 2 * MAXDIM + d] = backward ? g.strides[d] : 0;
+      }
+      const p = plan(N * C * OH * OW * KH * KW, 1 << 17);
+      runPar(v, Math.min(p.slots, N * C), p.threads);
+    },
+  };
+}
+
+/** reluBackward attrs: leakyRelu passes its slope. */
+interface ReluBackwardAttrs {
+  negativeSlope?: number;
+}
+
+const reluBackward: KernelEntry = {
+  supports(call: KernelCall): boolean {
+    const [x, g] = call.inputs, [out] = call.outputs;
+    if (!operands([out, x, g]) || out.size >= 2 ** 31) return false;
+    const same = (t: Tensor) => t.ndim === out.ndim && t.shape.every((d, i) => d === out.shape[i]);
+    return same(x) && same(g) && mergeAxes(out.shape, [out.strides, x.strides, g.strides]) !== null;
+  },
+  run(call: KernelCall<ReluBackwardAttrs>): void {
+    const [x, g] = call.inputs, [out] = call.outputs;
+    const slope = call.attrs.negativeSlope;
+    runElementwise(
+      "binary",
+      BINARY_OPS.reluBackward,
+      out.dtype as "f32" | "f64",
+      out.shape,
+      [address(out), address(x), address(g)],
+      [out.strides, x.strides, g.strides],
+      false,
+      { ia0: slope === undefined ? 0 : 1, fa0: slope ?? 0 },
+    );
+  },
+};
+
+/** The weight's (C/groups, KH, KW) axes as one strided axis (their step), or null. */
+function weightFlat(w: { shape: readonly number[]; strides: readonly number[] }): number | null {
+  const [, cg, kh, kw] = w.shape, [, s1, s2, s3] = w.strides;
+  let step: number | null = null, run = 1;
+  for (const [d, s] of [[kw, s3], [kh, s2], [cg, s1]] as const) {
+    if (d === 1) continue;
+    if (step === null) step = s;
+    else if (s !== step * run) return null;
+    run *= d;
+  }
+  return step ?? 1;
+}
+
+/**
+ * Images per block of a chunk of `nimg`: the largest divisor of nimg that leaves at least 8
+ * blocks (so the GEMMs, one per block and group, balance over the threads; one large GEMM cut
+ * into one slot per thread ran 2-3× slower in training, when V8's background threads take a
+ * core for a while).
+ */
+function blockSize(nimg: number): number {
+  for (let d = Math.ceil(nimg / 8); d > 1; d--) if (nimg % d === 0 && nimg / d >= 8) return d;
+  return 1;
+}
+
+/** im2col of images [n0, n0 + nimg) of x into `cols`, in blocks of nb images (src/conv.c). */
+function im2col(
+  x: Tensor,
+  attrs: Conv2dAttrs,
+  geo: { KH: number; KW: number; OH: number; OW: number },
+  n0: number,
+  nimg: number,
+  nb: number,
+  cols: number,
+): void {
+  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw] } = attrs;
+  const { KH, KW, OH, OW } = geo;
+  const [, C, H, Wd] = x.shape, [xn, xc, xh, xw] = x.strides;
+  const rows = nimg * C * KH * KW;
+  const v = beginJob(KIND.im2col);
+  [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, xn, xc, xh, xw, nb].forEach((val, i) =>
+    v.i32[W.ia + i] = val
+  );
+  v.i32[W.total] = rows;
+  v.i32[W.ptr] = cols;
+  v.i32[W.ptr + 1] = address(x) + n0 * xn * 4;
+  const p = plan(rows * OH * OW, 1 << 18);
+  runPar(v, Math.min(p.slots, rows), p.threads);
+}
+
+/**
+ * Images [n0, n0 + nimg) of g (N, O, OH, OW), any strides, copied to `dst` in blocks of nb
+ * images, each block an (O, nb·OH·OW) matrix.
+ */
+function permuteGrad(g: Tensor, n0: number, nimg: number, nb: number, dst: number): void {
+  const [, O, OH, OW] = g.shape, [gn, gc, gh, gw] = g.strides, P = OH * OW;
+  const m = mergeAxes(
+    [nimg / nb, O, nb, OH, OW],
+    [[O * nb * P, nb * P, P, OW, 1], [nb * gn, gc, gn, gh, gw]],
+  )!;
+  runCopy(2, m.dims, dst, m.st[0], address(g) + n0 * gn * 4, m.st[1]);
+}
+
+/** Images per chunk, so that the column matrix stays under {@link COLS_MAX} elements. */
+function chunk(N: number, rowLen: number): number {
+  return Math.max(1, Math.min(N, Math.floor(COLS_MAX / Math.max(1, rowLen))));
+}
+
+/** Offsets of the GEMM entries (block b, group q), e = b·groups + q. */
+function entryOffsets(nblk: number, groups: number, f: (b: number, q: number) => number) {
+  const o = new Int32Array(nblk * groups);
+  for (let b = 0; b < nblk; b++) for (let q = 0; q < groups; q++) o[b * groups + q] = f(b, q);
+  return o;
+}
+
+/**
+ * conv2dBackwardInput: inputs g (N, O, OH, OW), w (O, C/groups, KH, KW); output dx (N, C, H, W).
+ * Per chunk of images, in blocks of nb images: g permuted to (O, nb·OH·OW) per block; one GEMM
+ * per (block, group), dcols (Cg·KH·KW, nb·OH·OW) = W_gᵀ · g_g; then col2im.
+ */
+const conv2dBackwardInput: KernelEntry = {
+  supports(call: KernelCall<Conv2dAttrs>): boolean {
+    const [g, w] = call.inputs, [out] = call.outputs;
+    return operands([out, g, w], true) && g.ndim === 4 && w.ndim === 4 && out.ndim === 4 &&
+      out.isContiguous && weightFlat(w) !== null;
+  },
+  run(call: KernelCall<Conv2dAttrs>): void {
+    const [g, w] = call.inputs, [out] = call.outputs;
+    const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
+    const [N, C, H, Wd] = out.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = g.shape;
+    if (out.size === 0) return;
+    const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
+    if (P === 0 || O === 0) return; // dx stays zero (the dispatcher's outputs are zero-filled)
+    const per = chunk(N, C * KH * KW * P);
+    const cols = heapScratch(per * C * KH * KW * P * 4);
+    const gp = heapScratch(per * O * P * 4);
+    try {
+      for (let n0 = 0; n0 < N; n0 += per) {
+        const nimg = Math.min(per, N - n0), nb = blockSize(nimg), nblk = nimg / nb, L = nb * P;
+        permuteGrad(g, n0, nimg, nb, gp.ptr);
+        const many = nblk * groups > 1;
+        gemmRaw({
+          es: 4,
+          m: K,
+          n: L,
+          k: Og,
+          nbatch: nblk * groups,
+          rsa: weightFlat(w)!,
+          csa: w.strides[0],
+          rsb: L,
+          csb: 1,
+          a: address(w),
+          b: gp.ptr,
+          c: cols.ptr,
+          aoffs: many ? entryOffsets(nblk, groups, (_, q) => q * Og * w.strides[0]) : null,
+          boffs: many ? entryOffsets(nblk, groups, (b, q) => (b * O + q * Og) * L) : null,
+        });
+        const v = beginJob(KIND.col2im);
+        [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, nb].forEach((val, i) =>
+          v.i32[W.ia + i] = val
+        );
+        v.i32[W.total] = nimg * C;
+        v.i32[W.ptr] = address(out) + n0 * C * H * Wd * 4;
+        v.i32[W.ptr + 1] = cols.ptr;
+        const p = plan(nimg * C * KH * KW * P, 1 << 18);
+        runPar(v, Math.min(p.slots, nimg * C), p.threads);
+      }
+    } finally {
+      gp.free();
+      cols.free();
+    }
+  },
+};
+
+/**
+ * conv2dBackwardWeight: inputs x (N, C, H, W), g (N, O, OH, OW); output dW (O, C/groups, KH, KW).
+ * Per chunk of images, in blocks of nb images: g permuted to (O, nb·OH·OW) and x's columns
+ * (C·KH·KW, nb·OH·OW) per block; one GEMM per (block, group), g_g · cols_gᵀ, into partial
+ * matrices, summed over the blocks (and chunks) in f64.
+ */
+const conv2dBackwardWeight: KernelEntry = {
+  supports(call: KernelCall<Conv2dAttrs>): boolean {
+    const [x, g] = call.inputs, [out] = call.outputs;
+    return operands([out, x, g], true) && x.ndim === 4 && g.ndim === 4 && out.ndim === 4 &&
+      out.isContiguous;
+  },
+  run(call: KernelCall<Conv2dAttrs>): void {
+    const [x, g] = call.inputs, [out] = call.outputs;
+    const { groups } = call.attrs;
+    const [N, C] = x.shape, [O, Cg, KH, KW] = out.shape, [, , OH, OW] = g.shape;
+    if (out.size === 0) return;
+    const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
+    if (N === 0 || P === 0) return; // dW stays zero
+    const per = chunk(N, C * KH * KW * P);
+    const cols = heapScratch(per * C * KH * KW * P * 4);
+    const gp = heapScratch(per * O * P * 4);
+    const parts = heapScratch(per * O * K * 4);
+    try {
+      for (let n0 = 0; n0 < N; n0 += per) {
+        const nimg = Math.min(per, N - n0), nb = blockSize(nimg), nblk = nimg / nb, L = nb * P;
+        permuteGrad(g, n0, nimg, nb, gp.ptr);
+        im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nb, cols.ptr);
+        const many = nblk * groups > 1;
+        gemmRaw({
+          es: 4,
+          m: Og,
+          n: K,
+          k: L,
+          nbatch: nblk * groups,
+          rsa: L,
+          csa: 1,
+          rsb: 1,
+          csb: L,
+          a: gp.ptr,
+          b: cols.ptr,
+          c: parts.ptr,
+          aoffs: many ? entryOffsets(nblk, groups, (b, q) => (b * O + q * Og) * L) : null,
+          boffs: many ? entryOffsets(nblk, groups, (b, q) => (b * groups + q) * K * L) : null,
+        });
+        const v = beginJob(KIND.sumRows);
+        v.i32[W.ia] = nblk;
+        v.i32[W.ia + 1] = O * K;
+        v.i32[W.ia + 2] = n0 > 0 ? 1 : 0;
+        v.i32[W.ptr] = address(out);
+        v.i32[W.ptr + 1] = parts.ptr;
+        const p = plan(nblk * O * K, 1 << 18);
+        runPar(v, Math.min(p.slots, O * K), p.threads);
+      }
+    } finally {
+      parts.free();
+      gp.free();
+      cols.free();
+    }
+  },
+};
+
+/** The training kernel entries by op name. */
+export const trainKernels: Record<string, KernelEntry> = {
+  maxPool2d: poolEntry(0),
+  avgPool2d: poolEntry(1),
+  maxPool2dBackward: poolEntry(2),
+  avgPool2dBackward: poolEntry(3),
+  reluBackward,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+};
