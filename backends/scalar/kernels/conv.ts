@@ -48,6 +48,66 @@ function validRange(t: number, s: number, pad: number, len: number, outLen: numb
   return [lo, Math.max(lo, hi)];
 }
 
+/** Shapes of one conv2d: input (N, C, H, W), weight (O, C/groups, KH, KW), output (N, O, OH, OW). */
+interface ConvGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  Cg: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+}
+
+/**
+ * The loop nest shared by conv2d and its two gradient kernels: for every image, output channel,
+ * input channel of its group and kernel tap, each output row whose input row lies inside the
+ * image. `visit` gets the flat index of that input row at ow = 0 (step `sw` per ow), the flat
+ * index of the output row (of the output, or of its gradient), the valid ow range, and the flat
+ * weight index of the tap (padded positions are never visited).
+ */
+function forEachTapRow(
+  geo: ConvGeometry,
+  attrs: Conv2dAttrs,
+  visit: (xRow: number, oRow: number, ow0: number, ow1: number, wIdx: number) => void,
+): void {
+  const { N, C, H, W, O, Cg, KH, KW, OH, OW } = geo;
+  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = attrs;
+  const Og = O / groups, plane = OH * OW;
+  const rowsH: number[][] = [], colsW: number[][] = [];
+  for (let kh = 0; kh < KH; kh++) rowsH.push(validRange(kh * dh, sh, pt, H, OH));
+  for (let kw = 0; kw < KW; kw++) colsW.push(validRange(kw * dw, sw, pl, W, OW));
+  for (let n = 0; n < N; n++) {
+    for (let oc = 0; oc < O; oc++) {
+      const ob = (n * O + oc) * plane;
+      const grp = Math.floor(oc / Og);
+      for (let ci = 0; ci < Cg; ci++) {
+        const xb = (n * C + grp * Cg + ci) * H * W;
+        const wb = (oc * Cg + ci) * KH * KW;
+        for (let kh = 0; kh < KH; kh++) {
+          const [oh0, oh1] = rowsH[kh];
+          for (let kw = 0; kw < KW; kw++) {
+            const [ow0, ow1] = colsW[kw];
+            const dx = kw * dw - pl;
+            for (let oh = oh0; oh < oh1; oh++) {
+              visit(
+                xb + (oh * sh - pt + kh * dh) * W + dx,
+                ob + oh * OW,
+                ow0,
+                ow1,
+                wb + kh * KW + kw,
+              );
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 /**
  * `conv2d`: x (N, C, H, W), weight (O, C/groups, KH, KW), optional bias (O); output
  * (N, O, OH, OW). Cross-correlation like PyTorch. For each output plane, every kernel tap adds
@@ -57,43 +117,20 @@ function validRange(t: number, s: number, pad: number, len: number, outLen: numb
 function conv2d(call: KernelCall<Conv2dAttrs>): void {
   const [x, w, bias] = call.inputs;
   const [out] = call.outputs;
-  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
   const [N, C, H, W] = x.shape;
   const [O, Cg, KH, KW] = w.shape;
   const [, , OH, OW] = out.shape;
+  const sw = call.attrs.stride[1];
   const X = readF64(x), Wt = readF64(w);
-  const B = call.attrs.hasBias ? readF64(bias) : null;
   const res = new Float64Array(N * O * OH * OW);
-  const Og = O / groups;
-  const plane = OH * OW;
-  const rowsH: number[][] = [], colsW: number[][] = [];
-  for (let kh = 0; kh < KH; kh++) rowsH.push(validRange(kh * dh, sh, pt, H, OH));
-  for (let kw = 0; kw < KW; kw++) colsW.push(validRange(kw * dw, sw, pl, W, OW));
-  for (let n = 0; n < N; n++) {
-    for (let oc = 0; oc < O; oc++) {
-      const g = Math.floor(oc / Og);
-      const ob = (n * O + oc) * plane;
-      if (B) res.fill(B[oc], ob, ob + plane);
-      for (let ci = 0; ci < Cg; ci++) {
-        const ic = g * Cg + ci;
-        const xb = (n * C + ic) * H * W;
-        const wb = ((oc * Cg) + ci) * KH * KW;
-        for (let kh = 0; kh < KH; kh++) {
-          const [oh0, oh1] = rowsH[kh];
-          for (let kw = 0; kw < KW; kw++) {
-            const wv = Wt[wb + kh * KW + kw];
-            const [ow0, ow1] = colsW[kw];
-            const dx = kw * dw - pl;
-            for (let oh = oh0; oh < oh1; oh++) {
-              const xr = xb + (oh * sh - pt + kh * dh) * W + dx;
-              const orow = ob + oh * OW;
-              for (let ow = ow0; ow < ow1; ow++) res[orow + ow] += wv * X[xr + ow * sw];
-            }
-          }
-        }
-      }
-    }
+  if (call.attrs.hasBias) {
+    const B = readF64(bias), plane = OH * OW;
+    for (let no = 0; no < N * O; no++) res.fill(B[no % O], no * plane, (no + 1) * plane);
   }
+  forEachTapRow({ N, C, H, W, O, Cg, KH, KW, OH, OW }, call.attrs, (xr, orow, ow0, ow1, wi) => {
+    const wv = Wt[wi];
+    for (let ow = ow0; ow < ow1; ow++) res[orow + ow] += wv * X[xr + ow * sw];
+  });
   writeF64(out, res);
 }
 
@@ -252,39 +289,16 @@ function avgPool2dBackward(call: KernelCall<PoolAttrs>): void {
 function conv2dBackwardInput(call: KernelCall<Conv2dAttrs>): void {
   const [g, w] = call.inputs;
   const [out] = call.outputs;
-  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
   const [N, C, H, W] = out.shape;
   const [O, Cg, KH, KW] = w.shape;
   const [, , OH, OW] = g.shape;
+  const sw = call.attrs.stride[1];
   const G = readF64(g), Wt = readF64(w);
   const res = new Float64Array(N * C * H * W);
-  const Og = O / groups, plane = OH * OW;
-  const rowsH: number[][] = [], colsW: number[][] = [];
-  for (let kh = 0; kh < KH; kh++) rowsH.push(validRange(kh * dh, sh, pt, H, OH));
-  for (let kw = 0; kw < KW; kw++) colsW.push(validRange(kw * dw, sw, pl, W, OW));
-  for (let n = 0; n < N; n++) {
-    for (let oc = 0; oc < O; oc++) {
-      const grp = Math.floor(oc / Og);
-      const gb = (n * O + oc) * plane;
-      for (let ci = 0; ci < Cg; ci++) {
-        const xb = (n * C + grp * Cg + ci) * H * W;
-        const wb = (oc * Cg + ci) * KH * KW;
-        for (let kh = 0; kh < KH; kh++) {
-          const [oh0, oh1] = rowsH[kh];
-          for (let kw = 0; kw < KW; kw++) {
-            const wv = Wt[wb + kh * KW + kw];
-            const [ow0, ow1] = colsW[kw];
-            const dx = kw * dw - pl;
-            for (let oh = oh0; oh < oh1; oh++) {
-              const xr = xb + (oh * sh - pt + kh * dh) * W + dx;
-              const grow = gb + oh * OW;
-              for (let ow = ow0; ow < ow1; ow++) res[xr + ow * sw] += wv * G[grow + ow];
-            }
-          }
-        }
-      }
-    }
-  }
+  forEachTapRow({ N, C, H, W, O, Cg, KH, KW, OH, OW }, call.attrs, (xr, grow, ow0, ow1, wi) => {
+    const wv = Wt[wi];
+    for (let ow = ow0; ow < ow1; ow++) res[xr + ow * sw] += wv * G[grow + ow];
+  });
   writeF64(out, res);
 }
 
@@ -297,40 +311,17 @@ function conv2dBackwardInput(call: KernelCall<Conv2dAttrs>): void {
 function conv2dBackwardWeight(call: KernelCall<Conv2dAttrs>): void {
   const [x, g] = call.inputs;
   const [out] = call.outputs;
-  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
   const [N, C, H, W] = x.shape;
   const [O, Cg, KH, KW] = out.shape;
   const [, , OH, OW] = g.shape;
+  const sw = call.attrs.stride[1];
   const X = readF64(x), G = readF64(g);
   const res = new Float64Array(O * Cg * KH * KW);
-  const Og = O / groups, plane = OH * OW;
-  const rowsH: number[][] = [], colsW: number[][] = [];
-  for (let kh = 0; kh < KH; kh++) rowsH.push(validRange(kh * dh, sh, pt, H, OH));
-  for (let kw = 0; kw < KW; kw++) colsW.push(validRange(kw * dw, sw, pl, W, OW));
-  for (let n = 0; n < N; n++) {
-    for (let oc = 0; oc < O; oc++) {
-      const grp = Math.floor(oc / Og);
-      const gb = (n * O + oc) * plane;
-      for (let ci = 0; ci < Cg; ci++) {
-        const xb = (n * C + grp * Cg + ci) * H * W;
-        const wb = (oc * Cg + ci) * KH * KW;
-        for (let kh = 0; kh < KH; kh++) {
-          const [oh0, oh1] = rowsH[kh];
-          for (let kw = 0; kw < KW; kw++) {
-            const [ow0, ow1] = colsW[kw];
-            const dx = kw * dw - pl;
-            let s = 0;
-            for (let oh = oh0; oh < oh1; oh++) {
-              const xr = xb + (oh * sh - pt + kh * dh) * W + dx;
-              const grow = gb + oh * OW;
-              for (let ow = ow0; ow < ow1; ow++) s += X[xr + ow * sw] * G[grow + ow];
-            }
-            res[wb + kh * KW + kw] += s;
-          }
-        }
-      }
-    }
-  }
+  forEachTapRow({ N, C, H, W, O, Cg, KH, KW, OH, OW }, call.attrs, (xr, grow, ow0, ow1, wi) => {
+    let s = 0;
+    for (let ow = ow0; ow < ow1; ow++) s += X[xr + ow * sw] * G[grow + ow];
+    res[wi] += s;
+  });
   writeF64(out, res);
 }
 
