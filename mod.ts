@@ -46,5 +46,5 @@ export * from "./core/ops/conv.ts";
 export * from "./core/random.ts";
 export { checkpoint, gradcheck, type GradcheckOptions, type TensorFn } from "./core/gradcheck.ts";
 export * from "./io/mod.ts";
-export * as optim from "./optim/mod.ts";
 export * as nn from "./nn/mod.ts";
+export * as optim from "./optim/mod.ts";
