@@ -40,72 +40,10 @@ import {
   topk,
   variance,
 } from "../../mod.ts";
-import { assertMatches, needsTorch, numpy, type Tolerance } from "../helpers/numpy.ts";
+import { needsTorch } from "../helpers/numpy.ts";
 import { arbShape, LAYOUTS, makeTensor, rng, type ValueOptions } from "../helpers/gen.ts";
 
-// ---- harness (the same in grad_elementwise_test.ts) --------------------------------------------
-
-/** One gradient check: inputs (any layout), our op, the same op in torch. */
-interface GradCase {
-  name: string;
-  inputs: Tensor[];
-  ours: (...x: Tensor[]) => Tensor;
-  /** Python expression over the torch tensors x0, x1, ... (F is torch.nn.functional). */
-  torch: string;
-  /** Tolerance of the forward values and gradients (default: f32 1e-5/1e-6, f64 1e-10). */
-  tol?: Tolerance;
-}
-
-const TOL: Record<string, Tolerance> = {
-  f32: { rtol: 1e-5, atol: 1e-6 },
-  f64: { rtol: 1e-10, atol: 1e-10 },
-};
-
-/** Run all cases in one torch process and compare values, loss and gradients. */
-async function checkGrads(cases: GradCase[]): Promise<void> {
-  const weights = cases.map((c, k) => {
-    const y = noGrad(() => c.ours(...c.inputs));
-    const w = makeTensor(y.shape, y.dtype, 7000 + k, "contiguous", { lo: -1, hi: 1 });
-    y.dispose();
-    return w;
-  });
-  const refs = await numpy(cases.map((c, k) => {
-    const names = c.inputs.map((_, i) => `x${i}`);
-    return {
-      setup: [
-        "import torch",
-        "import torch.nn.functional as F",
-        ...names.map((n) => `${n} = torch.tensor(${n}, requires_grad=True)`),
-        `y = ${c.torch}`,
-        "loss = (y * torch.tensor(w)).sum()",
-        "loss.backward()",
-        "G = lambda t: (t.grad if t.grad is not None else torch.zeros_like(t)).numpy()",
-      ].join("\n"),
-      expr: `[y.detach().numpy(), loss.detach().numpy()] + [G(t) for t in [${names.join(", ")}]]`,
-      arrays: { ...Object.fromEntries(c.inputs.map((x, i) => [`x${i}`, x])), w: weights[k] },
-    };
-  }));
-  cases.forEach((c, k) => {
-    const r = refs[k];
-    assert.equal(r.error, undefined, `${c.name}: torch raised ${r.error}`);
-    const leaves = c.inputs.map((x) => x.detach().requireGrad());
-    const y = c.ours(...leaves);
-    const tol = c.tol ?? TOL[y.dtype];
-    const loss = y.mul(weights[k]).sum();
-    loss.backward();
-    assertMatches(y, r.results[0], tol, `${c.name}: value`);
-    // The loss sums many products: its rounding error is relative to Σ|y·w|.
-    const scale = noGrad(() => y.mul(weights[k]).abs().sum().item() as number);
-    assertMatches(
-      loss,
-      r.results[1],
-      { rtol: tol.rtol, atol: tol.atol! + tol.rtol! * scale },
-      `${c.name}: loss`,
-    );
-    leaves.forEach((x, i) => assertMatches(x.grad!, r.results[2 + i], tol, `${c.name}: grad ${i}`));
-    for (const t of [y, loss, weights[k], ...leaves, ...c.inputs]) t.dispose();
-  });
-}
+import { checkGrads, type GradCase } from "../helpers/grads.ts";
 
 // ---- random reductions -----------------------------------------------------------------------
 
