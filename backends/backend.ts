@@ -27,8 +27,11 @@ export interface Storage {
 export interface DeviceProvider {
   /** Device name, e.g. "cpu" or "gpu". */
   readonly name: string;
-  /** Allocate `byteLength` bytes, zero-filled. */
-  alloc(byteLength: number): Storage;
+  /**
+   * Allocate `byteLength` bytes, zero-filled unless `zero` is false (the caller then overwrites
+   * every byte before anyone reads them).
+   */
+  alloc(byteLength: number, zero?: boolean): Storage;
   /** Release the storage's memory. Called once, when its last tensor is disposed. */
   free(storage: Storage): void;
   /** Copy `bytes` into the storage at `byteOffset`. */
@@ -63,7 +66,8 @@ export interface KernelCall<A = Record<string, unknown>> {
   readonly inputs: readonly Tensor[];
   /**
    * Output tensors allocated by the op (contiguous, unless the op writes into a view such as
-   * `copy`'s destination). Empty for ops whose output shape depends on the data; the kernel then
+   * `copy`'s destination), zero-filled, except where the op declared the output `overwritten`
+   * (elementwise ops): the kernel must then write every element. Empty for ops whose output shape depends on the data; the kernel then
    * returns its outputs.
    */
   readonly outputs: readonly Tensor[];

@@ -70,11 +70,12 @@ export function setHostAllocator(a: HostAllocator | null): void {
 export function createHostProvider(name: string): DeviceProvider {
   return {
     name,
-    alloc(byteLength: number): HostStorage {
+    alloc(byteLength: number, zero = true): HostStorage {
       if (allocator && name === "cpu") {
         const r = allocator.alloc(byteLength);
         if (r) {
           const s = new HostStorage(r.memory, r.byteOffset, byteLength, allocator);
+          if (!zero) return s;
           if (allocator.zero) allocator.zero(r.byteOffset, byteLength);
           else zeroFill(s);
           return s;

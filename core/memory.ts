@@ -29,9 +29,9 @@ function statsFor(device: string): DeviceStats {
   return s;
 }
 
-/** Allocate storage on a device and count it. */
-export function allocStorage(device: string, byteLength: number): Storage {
-  const s = deviceProvider(device).alloc(byteLength);
+/** Allocate storage on a device (zero-filled unless `zero` is false) and count it. */
+export function allocStorage(device: string, byteLength: number, zero = true): Storage {
+  const s = deviceProvider(device).alloc(byteLength, zero);
   const st = statsFor(device);
   st.bytes += s.byteLength;
   st.storages++;

@@ -23,6 +23,11 @@ export interface OutSpec {
   shape: Shape;
   /** Output dtype. */
   dtype: DType;
+  /**
+   * The op's kernels write every element of this output on every backend (elementwise ops), so
+   * the dispatcher may skip zero-filling it. A kernel for such an op must honour that.
+   */
+  overwritten?: boolean;
 }
 
 /** The device all `inputs` share, or a DeviceError naming the op and the devices. */
@@ -67,7 +72,7 @@ export function runKernel<A>(
   }
   if (device !== undefined && inputs.length) commonDevice(op, inputs);
   const outs = (outputs ?? []).map((o) =>
-    o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev)
+    o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev, !o.overwritten)
   );
   const call: KernelCall<A> = { op, inputs, outputs: outs, attrs };
   let r;

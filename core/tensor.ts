@@ -107,8 +107,8 @@ export class Tensor {
    * console.log(Tensor.empty([2, 2], "i32").dataSync()); // Int32Array [0, 0, 0, 0]
    * ```
    */
-  static empty(shape: Shape, dtype: DType = "f32", device = "cpu"): Tensor {
-    const storage = allocStorage(device, sizeOf(shape) * DTYPES[dtype].bytes);
+  static empty(shape: Shape, dtype: DType = "f32", device = "cpu", zero = true): Tensor {
+    const storage = allocStorage(device, sizeOf(shape) * DTYPES[dtype].bytes, zero);
     return new Tensor(storage, shape, dtype);
   }
 

@@ -194,7 +194,7 @@ function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
       dtype = row.dtype(ta.dtype, tb.dtype, op);
     }
     const shape = broadcastShapesFor(op, ta.shape, tb.shape);
-    return runKernel1(op, [ta, tb], {}, { shape, dtype });
+    return runKernel1(op, [ta, tb], {}, { shape, dtype, overwritten: true });
   } finally {
     for (const t of owned) t.dispose();
   }
@@ -204,7 +204,7 @@ function unary(op: UnaryOp, x: TensorLike, attrs: Record<string, unknown> = {}):
   const t = asTensor(x);
   try {
     const dtype = UNARY[op](t.dtype, op);
-    return runKernel1(op, [t], attrs, { shape: t.shape, dtype });
+    return runKernel1(op, [t], attrs, { shape: t.shape, dtype, overwritten: true });
   } finally {
     if (t !== x) t.dispose();
   }
