@@ -156,9 +156,10 @@ function softmaxRun(log: boolean) {
       return;
     }
     const p = plan(n, PAR_MIN_SOFTMAX);
-    const parts = heapScratch(8 * p.slots);
+    // Phase 0 writes each slot's max, then (f32 contiguous) each slot's min, read back by phase 1.
+    const parts = heapScratch(16 * p.slots);
     try {
-      const phase = (ph: number, m: number, c: number): Float64Array => {
+      const phase = (ph: number, m: number, c: number, mn = -Infinity): Float64Array => {
         const v = beginJob(KIND.softmax);
         fill(v);
         const w = v.i32;
@@ -171,19 +172,24 @@ function softmaxRun(log: boolean) {
         w[W.ia + 8] = parts.ptr;
         v.f64[W.fa64 + 1] = m;
         v.f64[W.fa64 + 2] = c;
+        v.f64[W.fa64 + 3] = mn;
         runPar(v, p.slots, p.threads);
-        return new Float64Array(loadRuntime().memory.buffer, parts.ptr, p.slots);
+        return new Float64Array(loadRuntime().memory.buffer, parts.ptr, 2 * p.slots);
       };
-      let m = -Infinity;
-      for (const v of phase(0, 0, 0)) {
+      let m = -Infinity, mn = Infinity;
+      const mm = phase(0, 0, 0);
+      for (let s = 0; s < p.slots; s++) {
+        const v = mm[s];
         if (v !== v) {
           m = NaN;
           break;
         }
         if (v > m) m = v;
+        if (mm[p.slots + s] < mn) mn = mm[p.slots + s];
       }
       let z = 0;
-      for (const v of phase(1, m, 0)) z += v;
+      const zs = phase(1, m, 0, mn);
+      for (let s = 0; s < p.slots; s++) z += zs[s];
       phase(2, m, log ? Math.log(z) : 1 / z);
     } finally {
       parts.free();

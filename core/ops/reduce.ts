@@ -460,7 +460,12 @@ export function cumprod(x: TensorLike, axis?: number | null): Tensor {
 function softmaxOp(op: string, x: TensorLike, axis: number): Tensor {
   return withTensor(x, (t) => {
     const a = normalizeAxis(axis, t.ndim, op);
-    return runKernel1(op, [t], { axis: a }, { shape: [...t.shape], dtype: floatResult(t.dtype) });
+    // Every softmax/logSoftmax kernel writes each output element: no zero-fill of the output.
+    return runKernel1(op, [t], { axis: a }, {
+      shape: [...t.shape],
+      dtype: floatResult(t.dtype),
+      overwritten: true,
+    });
   });
 }
 

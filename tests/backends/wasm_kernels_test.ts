@@ -13,8 +13,10 @@
  *   |2u|·6e-8 relative error, as in any f32 gelu). Subnormal f32 results: absolute 1e-36.
  *   f64: exp, log rtol 1e-15; tanh sigmoid silu rtol 1e-14; gelu 1e-11 (the scalar reference's
  *   0.5·x·(1 + tanh u) cancels for x < 0, where ours computes x·sigmoid(2u)).
- * - sums and means: rtol 1e-6 for f32 (they accumulate in f64 lanes), 1e-12 for f64 (compensated
- *   lanes vs the scalar Neumaier sum); max/min/argmax/argmin exact.
+ * - sums and means: rtol 1e-6 for f32 (contiguous lines add blocks of 256 in f32x4 lanes, each
+ *   block widened into f64 lanes: ≤ 11 f32 roundings per element, fewer than NumPy's pairwise
+ *   sum; strided lines accumulate in f64 lanes), plus an absolute 2e-8·Σ|x| where sums cancel;
+ *   1e-12 for f64 (compensated lanes vs the scalar Neumaier sum); max/min/argmax/argmin exact.
  * - softmax/logSoftmax: f32 rtol 4e-6 on inputs in [-20, 20] (x − max is rounded to f32 before
  *   exp, as NumPy's float32 softmax does, adding |x − max|·6e-8 relative error; the scalar
  *   backend subtracts in f64), f64 rtol 1e-13; logSoftmax also atol 1e-13, for the reference's
@@ -340,11 +342,35 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
         for (const axis of [0, 1]) {
           const ours = on("wasm", "sum", () => rows.sum(axis));
           const ref = scalarRun("sum", [rows], ours.shape, "f32", { axes: [axis] });
-          assertClose(ours, ref, 1e-6, 0, `sum axis ${axis}`);
+          // Lines of 1000 values in [-1, 1] (Σ|x| ≈ 500) whose sums cancel to ~1: contiguous lines
+          // add in f32 blocks, so the error is a few f32 roundings of Σ|x| (≤ 1.1e-8·Σ|x| here;
+          // NumPy's pairwise float32 sum of the same rows: up to 1.5e-8·Σ|x|), not of the sum.
+          assertClose(ours, ref, 1e-6, 1e-5, `sum axis ${axis}`);
           ours.dispose();
           ref.dispose();
         }
         rows.dispose();
+        // A long mixed-sign line of odd length (blocks, then the tail) and a line with ±inf.
+        const mixed = makeTensor([1_000_003], "f32", 7, "contiguous", { lo: -1, hi: 1 });
+        const ours = on("wasm", "sum", () => mixed.sum()).item() as number;
+        const ref = scalarRun("sum", [mixed], [], "f32", { axes: [0] });
+        const absSum = (mixed.dataSync() as Float32Array).reduce((a, v) => a + Math.abs(v), 0);
+        assert.ok(
+          Math.abs(ours - (ref.item() as number)) <= 1e-6 * Math.abs(ref.item() as number) +
+              2e-8 * absSum,
+          `mixed 1M sum ${ours} vs ${ref.item()}`,
+        );
+        ref.dispose();
+        mixed.dispose();
+        const inf = tensor(Array.from({ length: 600 }, (_, i) => i === 300 ? Infinity : 1), {
+          dtype: "f32",
+        });
+        assert.equal(on("wasm", "sum", () => inf.sum()).item(), Infinity);
+        const both = tensor(
+          Array.from({ length: 600 }, (_, i) => i === 10 ? Infinity : i === 500 ? -Infinity : 1),
+          { dtype: "f32" },
+        );
+        assert.ok(Number.isNaN(on("wasm", "sum", () => both.sum()).item() as number));
       }
       const withNaN = tensor([1, 2, NaN, 5, NaN], { dtype: "f32" });
       assert.ok(Number.isNaN(on("wasm", "max", () => withNaN.max()).item() as number));
@@ -383,6 +409,38 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
             ref.dispose();
           }
           x.dispose();
+        }
+      }
+    }
+    // x − max down to −120: vectors with lanes below −87 (subnormal or zero exps) take the
+    // general exp, the others the fast one; rtol 8e-6 for |x − max|·6e-8 (see the header).
+    for (const threads of [1, 2]) {
+      setWasmThreads(threads);
+      for (const n of [1000, 100_003]) {
+        const wide = makeTensor([n], "f32", n, "contiguous", { lo: -120, hi: 0 });
+        const ours = on("wasm", "softmax", () => wide.softmax(0));
+        const ref = scalarRun("softmax", [wide], [n], "f32", { axis: 0 });
+        assertClose(ours, ref, 8e-6, 1e-36, `softmax [-120, 0] ${n} @${threads}`);
+        ours.dispose();
+        ref.dispose();
+        wide.dispose();
+      }
+    }
+    // Long contiguous lines (one job, and split over threads) holding NaN, +inf with −inf (the
+    // max pass's NaN test sees inf − inf and rescans), or −inf among finite values.
+    for (const threads of [1, 2]) {
+      setWasmThreads(threads);
+      for (const n of [1000, 200_000]) {
+        for (const put of [[NaN], [Infinity, -Infinity], [-Infinity, -Infinity]]) {
+          const data = new Float32Array(n).map((_, i) => Math.sin(i) * 5);
+          put.forEach((v, j) => (data[(j + 1) * (n >> 2) + j] = v));
+          const line = tensor(data, { dtype: "f32" });
+          const ours = on("wasm", "softmax", () => line.softmax(0));
+          const ref = scalarRun("softmax", [line], [n], "f32", { axis: 0 });
+          assertClose(ours, ref, 4e-6, 1e-30, `softmax ${n} with ${put} @${threads}`);
+          ours.dispose();
+          ref.dispose();
+          line.dispose();
         }
       }
     }

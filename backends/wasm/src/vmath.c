@@ -41,6 +41,7 @@ const float vm_kf32[] = {
   -3.33332819422e-1f,
   2.0f,
   0.625f,
+  -87.0f,
 };
 const double vm_kf64[] = {
   710.0,

@@ -66,6 +66,29 @@ INLINE v128_t exp_f32(v128_t x) {
   return wasm_f32x4_mul(wasm_f32x4_mul(y, s1), s2);
 }
 
+/*
+ * exp_f32 for x in [−87, 0] only (softmax's x − max; callers check the range): no clamping, and
+ * 2^n (n ≥ −126, a normal number) applied in one step. Bitwise equal to exp_f32 there: its two
+ * steps multiply exactly unless the result is subnormal, where both round once.
+ */
+INLINE v128_t exp_f32_nonpos(v128_t x) {
+  v128_t t = MADD32(x, KF32(2), KF32(3));
+  v128_t n = wasm_f32x4_sub(t, KF32(3));
+  v128_t r = MADD32(n, KF32(4), x);
+  r = MADD32(n, KF32(5), r);
+  v128_t p = KF32(6);
+  p = MADD32(p, r, KF32(7));
+  p = MADD32(p, r, KF32(8));
+  p = MADD32(p, r, KF32(9));
+  p = MADD32(p, r, KF32(10));
+  p = MADD32(p, r, KF32(11));
+  v128_t y = MADD32(p, wasm_f32x4_mul(r, r), wasm_f32x4_add(r, KF32(12)));
+  v128_t s = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(t, KI32(0)), KI32(1)), 23);
+  return wasm_f32x4_mul(y, s);
+}
+/* Lower bound of exp_f32_nonpos's range, splatted. */
+#define EXP_NONPOS_MIN KF32(39)
+
 INLINE v128_t log_f32(v128_t x) {
   /* Subnormals: scale by 2^23 first. */
   v128_t sub = wasm_f32x4_lt(x, KF32(13));
