@@ -304,6 +304,26 @@ function poolOut(
   return o;
 }
 
+/** Both poolings: convert the input, read the options (PyTorch's defaults), run the kernel. */
+function pool(
+  op: "maxPool2d" | "avgPool2d",
+  x: TensorLike,
+  options: MaxPool2dOptions & AvgPool2dOptions,
+): Tensor {
+  const xt = asTensor(x);
+  try {
+    const kernel = pair(op, "kernelSize", options.kernelSize, 1);
+    const stride = pair(op, "stride", options.stride ?? kernel, 1);
+    const pad = pair(op, "padding", options.padding ?? 0, 0);
+    // avgPool2d has no dilation.
+    const dilation = pair(op, "dilation", op === "maxPool2d" ? options.dilation ?? 1 : 1, 1);
+    const ceilMode = options.ceilMode ?? false, countIncludePad = options.countIncludePad ?? true;
+    return poolCore(op, xt, kernel, stride, pad, dilation, ceilMode, countIncludePad);
+  } finally {
+    if (xt !== x) xt.dispose();
+  }
+}
+
 function poolCore(
   op: "maxPool2d" | "avgPool2d",
   x: Tensor,
@@ -386,17 +406,7 @@ function poolCore(
  * ```
  */
 export function maxPool2d(x: TensorLike, options: MaxPool2dOptions): Tensor {
-  const op = "maxPool2d";
-  const xt = asTensor(x);
-  try {
-    const kernel = pair(op, "kernelSize", options.kernelSize, 1);
-    const stride = pair(op, "stride", options.stride ?? kernel, 1);
-    const pad = pair(op, "padding", options.padding ?? 0, 0);
-    const dilation = pair(op, "dilation", options.dilation ?? 1, 1);
-    return poolCore(op, xt, kernel, stride, pad, dilation, options.ceilMode ?? false, true);
-  } finally {
-    if (xt !== x) xt.dispose();
-  }
+  return pool("maxPool2d", x, options);
 }
 
 /**
@@ -413,23 +423,5 @@ export function maxPool2d(x: TensorLike, options: MaxPool2dOptions): Tensor {
  * ```
  */
 export function avgPool2d(x: TensorLike, options: AvgPool2dOptions): Tensor {
-  const op = "avgPool2d";
-  const xt = asTensor(x);
-  try {
-    const kernel = pair(op, "kernelSize", options.kernelSize, 1);
-    const stride = pair(op, "stride", options.stride ?? kernel, 1);
-    const pad = pair(op, "padding", options.padding ?? 0, 0);
-    return poolCore(
-      op,
-      xt,
-      kernel,
-      stride,
-      pad,
-      [1, 1],
-      options.ceilMode ?? false,
-      options.countIncludePad ?? true,
-    );
-  } finally {
-    if (xt !== x) xt.dispose();
-  }
+  return pool("avgPool2d", x, options);
 }
