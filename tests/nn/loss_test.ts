@@ -13,6 +13,7 @@ import {
   ShapeError,
   type Tensor,
   tensor,
+  type TensorLike,
 } from "../../mod.ts";
 import {
   assertMatches,
@@ -150,6 +151,36 @@ async function check(name: string): Promise<void> {
 
 const REDUCTIONS = ["mean", "sum", "none"] as const;
 
+/**
+ * A case adder for a loss over class indices (crossEntropy, nllLoss): ours `loss`, torch's
+ * `F.<pyName>`, with the class targets `t` and optional class weights `w` as constants; `py`
+ * appends torch keyword arguments matching `opts`.
+ */
+function classIndexAdder<O extends { weight?: TensorLike | null; reduction?: nn.Reduction }>(
+  cases: Case[],
+  loss: (x: Tensor, t: Tensor, opts: O) => Tensor,
+  pyName: string,
+  dtype: F,
+  reduction: (typeof REDUCTIONS)[number],
+) {
+  return (
+    name: string,
+    x: Tensor,
+    t: Tensor,
+    opts: Omit<O, "weight" | "reduction">,
+    py: string,
+    w?: Tensor,
+  ) =>
+    cases.push({
+      name: `${name} ${reduction}`,
+      dtype,
+      inputs: [x],
+      consts: w ? { t, w } : { t },
+      ours: ([x], c) => loss(x, c.t, { ...opts, weight: c.w, reduction } as O),
+      torch: `F.${pyName}(x0, t${w ? ", weight=w" : ""}, reduction="${reduction}"${py})`,
+    });
+}
+
 const group1 = group(
   "crossEntropy with class indices matches PyTorch (values and input gradients)",
   () => {
@@ -157,23 +188,13 @@ const group1 = group(
     let seed = 1;
     for (const dtype of ["f32", "f64"] as const) {
       for (const reduction of REDUCTIONS) {
-        const red = `reduction="${reduction}"`;
-        const add = (
-          name: string,
-          x: Tensor,
-          t: Tensor,
-          opts: nn.CrossEntropyOptions,
-          py: string,
-          w?: Tensor,
-        ) =>
-          cases.push({
-            name: `${name} ${reduction}`,
-            dtype,
-            inputs: [x],
-            consts: w ? { t, w } : { t },
-            ours: ([x], c) => nn.crossEntropy(x, c.t, { ...opts, weight: c.w, reduction }),
-            torch: `F.cross_entropy(x0, t${w ? ", weight=w" : ""}, ${red}${py})`,
-          });
+        const add = classIndexAdder<nn.CrossEntropyOptions>(
+          cases,
+          nn.crossEntropy,
+          "cross_entropy",
+          dtype,
+          reduction,
+        );
         add("(N, C)", rand([5, 4], dtype, seed++), classes([5], 4, seed++), {}, "");
         add(
           "(N, C) transposed",
@@ -315,23 +336,13 @@ const group3 = group("nllLoss matches PyTorch", () => {
   let seed = 200;
   for (const dtype of ["f32", "f64"] as const) {
     for (const reduction of REDUCTIONS) {
-      const red = `reduction="${reduction}"`;
-      const add = (
-        name: string,
-        x: Tensor,
-        t: Tensor,
-        opts: nn.NLLLossOptions,
-        py: string,
-        w?: Tensor,
-      ) =>
-        cases.push({
-          name: `${name} ${reduction}`,
-          dtype,
-          inputs: [x],
-          consts: w ? { t, w } : { t },
-          ours: ([x], c) => nn.nllLoss(x, c.t, { ...opts, weight: c.w, reduction }),
-          torch: `F.nll_loss(x0, t${w ? ", weight=w" : ""}, ${red}${py})`,
-        });
+      const add = classIndexAdder<nn.NLLLossOptions>(
+        cases,
+        nn.nllLoss,
+        "nll_loss",
+        dtype,
+        reduction,
+      );
       add("(N, C)", rand([5, 4], dtype, seed++), classes([5], 4, seed++), {}, "");
       add(
         "(N, C, d1)",
