@@ -47,7 +47,7 @@ interface Entry {
 const entries = new Map<string, Entry>();
 const providers = new Map<string, DeviceProvider>([["cpu", hostProvider]]);
 let registrations = 0;
-let routeCache = new Map<string, Entry[]>();
+let routeCache = new Map<string, Map<string, Entry[]>>();
 
 /** Options of {@link registerBackend}. */
 export interface RegisterOptions {
@@ -183,17 +183,33 @@ export function devices(): string[] {
 }
 
 function candidates(op: string, device: string): Entry[] {
-  const key = `${device}\u0000${op}`;
-  let list = routeCache.get(key);
+  let byOp = routeCache.get(device);
+  if (!byOp) routeCache.set(device, byOp = new Map());
+  let list = byOp.get(op);
   if (!list) {
     list = [...entries.values()]
       .filter((e) =>
         e.status === "available" && e.backend.device === device && op in e.backend.kernels
       )
       .sort(byPriority);
-    routeCache.set(key, list);
+    byOp.set(op, list);
   }
   return list;
+}
+
+/**
+ * Whether some available backend on `device` has a kernel named `op` (it may still decline a
+ * particular call). Lets core code choose between a fused kernel and a composition of ops.
+ *
+ * @example
+ * ```ts
+ * import { hasKernel, ready } from "@aprender/compute";
+ * await ready();
+ * console.log(hasKernel("matmul", "cpu")); // true
+ * ```
+ */
+export function hasKernel(op: string, device: string): boolean {
+  return candidates(op, device).length > 0;
 }
 
 /** The kernel chosen for a call, and which backend it belongs to. */

@@ -213,7 +213,9 @@ function convCore(
 ): Tensor {
   const names = dims === 2 ? "(N, C_in, H, W) or (C_in, H, W)" : "(N, C_in, L) or (C_in, L)";
   const wNames = dims === 2 ? "(C_out, C_in / groups, KH, KW)" : "(C_out, C_in / groups, K)";
-  const shapes = `input of shape ${fmtShape(x.shape)} and weight of shape ${fmtShape(w.shape)}`;
+  // Built only for an error message.
+  const shapes = () =>
+    `input of shape ${fmtShape(x.shape)} and weight of shape ${fmtShape(w.shape)}`;
   if (x.ndim !== dims + 1 && x.ndim !== dims + 2) {
     throw new ShapeError(
       `${op}: input of shape ${fmtShape(x.shape)} has ${x.ndim} axes; expected ${names}.`,
@@ -228,13 +230,13 @@ function convCore(
   const C = x.shape[batched ? 1 : 0], O = w.shape[0];
   if (C % groups !== 0 || O % groups !== 0) {
     throw new ShapeError(
-      `${op}: ${shapes}: groups=${groups} must divide both the input channels (${C}) and the ` +
+      `${op}: ${shapes()}: groups=${groups} must divide both the input channels (${C}) and the ` +
         `output channels (${O}).`,
     );
   }
   if (w.shape[1] * groups !== C) {
     throw new ShapeError(
-      `${op}: ${shapes}: the input has ${C} channels but the weight expects weight.shape[1] × ` +
+      `${op}: ${shapes()}: the input has ${C} channels but the weight expects weight.shape[1] × ` +
         `groups = ${w.shape[1]} × ${groups} = ${w.shape[1] * groups}. Hint: the weight's layout ` +
         `is ${wNames}.`,
     );
@@ -264,7 +266,7 @@ function convCore(
       if (span > len) {
         const k = dims === 2 ? spans.join("×") : `${spans[1]}`;
         throw new ShapeError(
-          `${op}: ${shapes}: the ${
+          `${op}: ${shapes()}: the ${
             dilation[ax] > 1 ? "dilated " : ""
           }kernel (${k}) is larger than the padded input (length ${len} on ${
             dims === 2 ? ["H", "W"][ax] : "L"

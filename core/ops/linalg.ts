@@ -43,7 +43,7 @@ function disposeAll(ts: readonly Tensor[]): void {
  * The core of matmul/dot: `a` and `b` have rank ≥ 1; 1-D operands get a length-1 axis that is
  * removed from the result. `what` explains the inner-axis rule in errors.
  */
-function matmulCore(op: string, a: Tensor, b: Tensor, shapes: string): Tensor {
+function matmulCore(op: string, a: Tensor, b: Tensor, shapes: () => string): Tensor {
   const owned: Tensor[] = [];
   try {
     const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
@@ -54,19 +54,27 @@ function matmulCore(op: string, a: Tensor, b: Tensor, shapes: string): Tensor {
     const m = a2.shape[ra - 2], k = a2.shape[ra - 1], k2 = b2.shape[rb - 2], n = b2.shape[rb - 1];
     if (k !== k2) {
       throw new ShapeError(
-        `${op}: ${shapes}: inner dimensions do not match (${k} ≠ ${k2}): the last axis of the ` +
+        `${op}: ${shapes()}: inner dimensions do not match (${k} ≠ ${k2}): the last axis of the ` +
           `first operand must have the length of the ${
             b.ndim === 1 ? "only axis" : "second-to-last axis"
           } of the second. Hint: Did you mean to transpose one of the tensors?`,
       );
     }
     const batch = broadcastBatch(op, a2.shape.slice(0, ra - 2), b2.shape.slice(0, rb - 2), shapes);
-    const av = broadcastTo(a2, [...batch, m, k]);
-    owned.push(av);
-    const bv = broadcastTo(b2, [...batch, k, n]);
-    owned.push(bv);
+    // Operands whose batch axes already have the broadcast shape are used as they are.
+    const fit = (t: Tensor, r: number) =>
+      r - 2 === batch.length && batch.every((d, i) => t.shape[i] === d);
+    const av = fit(a2, ra) ? a2 : broadcastTo(a2, [...batch, m, k]);
+    if (av !== a2) owned.push(av);
+    const bv = fit(b2, rb) ? b2 : broadcastTo(b2, [...batch, k, n]);
+    if (bv !== b2) owned.push(bv);
     const dtype: DType = resultType(a.dtype, b.dtype);
-    const out = runKernel1("matmul", [av, bv], {}, { shape: [...batch, m, n], dtype });
+    // Every matmul kernel writes the whole output when k > 0 (k = 0 relies on the zero fill).
+    const out = runKernel1("matmul", [av, bv], {}, {
+      shape: [...batch, m, n],
+      dtype,
+      overwritten: k > 0,
+    });
     if (a.ndim > 1 && b.ndim > 1) return out;
     const shape = [...batch, ...(a.ndim > 1 ? [m] : []), ...(b.ndim > 1 ? [n] : [])];
     owned.push(out);
@@ -77,14 +85,14 @@ function matmulCore(op: string, a: Tensor, b: Tensor, shapes: string): Tensor {
 }
 
 /** Broadcast two batch shapes, with an error that names the matmul operands. */
-function broadcastBatch(op: string, x: number[], y: number[], shapes: string): number[] {
+function broadcastBatch(op: string, x: number[], y: number[], shapes: () => string): number[] {
   const rank = Math.max(x.length, y.length);
   const out: number[] = [];
   for (let i = 0; i < rank; i++) {
     const p = x[x.length - rank + i] ?? 1, q = y[y.length - rank + i] ?? 1;
     if (p !== q && p !== 1 && q !== 1) {
       throw new ShapeError(
-        `${op}: ${shapes}: batch dimensions ${fmtShape(x)} and ${fmtShape(y)} cannot be ` +
+        `${op}: ${shapes()}: batch dimensions ${fmtShape(x)} and ${fmtShape(y)} cannot be ` +
           `broadcast together (axis ${i - rank - 2} has lengths ${p} and ${q}). The axes before ` +
           `the last two are batch axes and broadcast like NumPy: equal lengths or 1. Hint: ` +
           `unsqueeze or reshape one operand so its batch axes line up.`,
@@ -113,10 +121,11 @@ function broadcastBatch(op: string, x: number[], y: number[], shapes: string): n
 export function matmul(a: TensorLike, b: TensorLike): Tensor {
   const { ts: [x, y], created } = toTensors([a, b]);
   try {
-    const shapes = `${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`;
+    // Built only for an error message.
+    const shapes = () => `${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`;
     if (x.ndim === 0 || y.ndim === 0) {
       throw new ShapeError(
-        `matmul: ${shapes}: operand ${x.ndim === 0 ? 0 : 1} is a scalar (0-d); matmul needs ` +
+        `matmul: ${shapes()}: operand ${x.ndim === 0 ? 0 : 1} is a scalar (0-d); matmul needs ` +
           `operands with at least one axis. Hint: use mul() to scale a tensor by a scalar.`,
       );
     }
@@ -143,7 +152,7 @@ export function dot(a: TensorLike, b: TensorLike): Tensor {
   const { ts: [x, y], created } = toTensors([a, b]);
   const owned: Tensor[] = [];
   try {
-    const shapes = `${fmtShape(x.shape)} · ${fmtShape(y.shape)}`;
+    const shapes = () => `${fmtShape(x.shape)} · ${fmtShape(y.shape)}`;
     if (x.ndim === 0 || y.ndim === 0) {
       // Scalar times tensor: a (..., 1) @ (1, 1) product, then the original shape back.
       const [s, t] = x.ndim === 0 ? [x, y] : [y, x];
@@ -197,7 +206,7 @@ export function outer(a: TensorLike, b: TensorLike): Tensor {
     owned.push(col);
     const row = reshape(y, [1, y.size]);
     owned.push(row);
-    return matmulCore("outer", col, row, `${fmtShape(x.shape)} ⊗ ${fmtShape(y.shape)}`);
+    return matmulCore("outer", col, row, () => `${fmtShape(x.shape)} ⊗ ${fmtShape(y.shape)}`);
   } finally {
     disposeAll(owned);
     disposeAll(created);
