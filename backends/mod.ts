@@ -27,6 +27,7 @@ export {
   backends,
   type BackendStatus,
   devices,
+  hasKernel,
   ready,
   registerBackend,
   type RegisterOptions,

@@ -6,6 +6,7 @@
  */
 import { maximum } from "../core/ops/elementwise.ts";
 import { zerosLike } from "../core/ops/creation.ts";
+import { adamStep } from "../core/ops/fused.ts";
 import type { Tensor } from "../core/tensor.ts";
 import {
   checkNonNegative,
@@ -99,23 +100,36 @@ export class Adam extends Optimizer<AdamOptions> {
     }
     const step = (s.step as number) + 1;
     s.step = step;
+    const bc1 = 1 - beta1 ** step;
+    const bc2 = 1 - beta2 ** step;
+    const stepSize = g.lr / bc1;
+    const bc2Sqrt = Math.sqrt(bc2);
+    // A state loaded from a non-AMSGrad run has no maximum yet.
+    if (g.amsgrad && !s.maxExpAvgSq) s.maxExpAvgSq = this.newState(zerosLike(p));
+    const m = s.expAvg as Tensor, v = s.expAvgSq as Tensor;
+    const vmax = g.amsgrad ? s.maxExpAvgSq as Tensor : null;
+    // One fused kernel where the device has it; the same update composed of ops otherwise.
+    const fused = adamStep(p, grad, m, v, vmax, {
+      lr: g.lr,
+      weightDecay: g.weightDecay,
+      decay: g.weightDecay === 0 ? "none" : g.decoupledWeightDecay ? "decoupled" : "l2",
+      beta1,
+      beta2,
+      eps: g.eps,
+      stepSize,
+      bc2Sqrt,
+      maximize: g.maximize,
+    });
+    if (fused) return;
     let d = g.maximize ? grad.neg() : grad;
     if (g.weightDecay !== 0) {
       if (g.decoupledWeightDecay) this.assign(p, p.mul(1 - g.lr * g.weightDecay));
       else d = d.add(p.mul(g.weightDecay));
     }
-    const m = s.expAvg as Tensor, v = s.expAvgSq as Tensor;
     this.assign(m, m.add(d.sub(m).mul(1 - beta1)));
     this.assign(v, v.mul(beta2).add(d.mul(d).mul(1 - beta2)));
-    const bc1 = 1 - beta1 ** step;
-    const bc2 = 1 - beta2 ** step;
-    const stepSize = g.lr / bc1;
-    const bc2Sqrt = Math.sqrt(bc2);
     let second = v;
-    if (g.amsgrad) {
-      let vmax = s.maxExpAvgSq as Tensor | undefined;
-      // A state loaded from a non-AMSGrad run has no maximum yet.
-      if (!vmax) s.maxExpAvgSq = vmax = this.newState(zerosLike(p));
+    if (vmax) {
       this.assign(vmax, maximum(vmax, v));
       second = vmax;
     }

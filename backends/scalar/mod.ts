@@ -15,6 +15,7 @@ import { kernels as join } from "./kernels/join.ts";
 import { kernels as linalg } from "./kernels/linalg.ts";
 import { kernels as conv } from "./kernels/conv.ts";
 import { kernels as lapack } from "./kernels/lapack.ts";
+import { kernels as optim } from "./kernels/optim.ts";
 
 const kernels: Record<string, KernelFn> = {
   copy,
@@ -26,6 +27,7 @@ const kernels: Record<string, KernelFn> = {
   ...linalg,
   ...conv,
   ...lapack,
+  ...optim,
 };
 
 /**

@@ -42,6 +42,7 @@ export const KIND = {
   pool: 22,
   col2im: 23,
   sumRows: 24,
+  adam: 25,
 } as const;
 /** Axes a job's iteration space may have after merging. */
 export const MAXDIM = 8;

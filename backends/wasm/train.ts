@@ -9,6 +9,7 @@
  *   col2im (each input plane written once, threaded over planes).
  * - `conv2dBackwardWeight` (f32): im2col of x, then per (image, group) g · colsᵀ with the packed
  *   GEMM into partial matrices summed over the images in f64.
+ * - `adamStep` (f32, f64): the fused Adam/AdamW update (src/optim.c), contiguous operands.
  *
  * Every operand must live in the heap and the output be contiguous; other calls are declined
  * (the scalar backend runs them).
@@ -18,6 +19,7 @@
 import type { KernelCall, KernelEntry } from "../backend.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { Conv2dAttrs, PoolAttrs } from "../scalar/kernels/conv.ts";
+import { adamScalars, type AdamStepAttrs } from "../scalar/kernels/optim.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, mergeAxes, runElementwise } from "./ew.ts";
 import { runCopy } from "./convert.ts";
@@ -322,6 +324,39 @@ const conv2dBackwardWeight: KernelEntry = {
   },
 };
 
+/** Whether every operand is contiguous with the first one's shape. */
+function sameContiguous(ts: Tensor[]): boolean {
+  const s = ts[0].shape;
+  return ts.every((t) =>
+    t.isContiguous && t.ndim === s.length && t.shape.every((d, i) => d === s[i])
+  );
+}
+
+const ADAM_DECAY = { none: 0, l2: 1, decoupled: 2 } as const;
+
+/** adamStep (contract of backends/scalar/kernels/optim.ts), threaded over element ranges. */
+const adamStep: KernelEntry = {
+  supports(call: KernelCall<AdamStepAttrs>): boolean {
+    const ts = [...call.outputs, ...call.inputs];
+    return operands(ts) && sameContiguous(ts);
+  },
+  run(call: KernelCall<AdamStepAttrs>): void {
+    const [grad] = call.inputs, [p, m, v, vmax] = call.outputs;
+    const n = p.size;
+    if (n === 0) return;
+    const job = beginJob(KIND.adam);
+    job.i32[W.dtype] = p.dtype === "f64" ? 1 : 0;
+    job.i32[W.total] = n;
+    [p, grad, m, v].forEach((t, i) => (job.i32[W.ptr + i] = address(t)));
+    job.i32[W.ia] = vmax ? address(vmax) : 0;
+    job.i32[W.ia + 1] = call.attrs.maximize ? 1 : 0;
+    job.i32[W.ia + 2] = ADAM_DECAY[call.attrs.decay];
+    adamScalars(call.attrs).forEach((x, i) => (job.f64[W.fa64 + i] = x));
+    const pl = plan(n, 1 << 16);
+    runPar(job, pl.slots, pl.threads);
+  },
+};
+
 /** The training kernel entries by op name. */
 export const trainKernels: Record<string, KernelEntry> = {
   maxPool2d: poolEntry(0),
@@ -331,4 +366,5 @@ export const trainKernels: Record<string, KernelEntry> = {
   reluBackward,
   conv2dBackwardInput,
   conv2dBackwardWeight,
+  adamStep,
 };

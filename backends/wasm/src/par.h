@@ -22,6 +22,7 @@ enum {
   KIND_POOL,        /* max/avg pooling and their gradients (train.c) */
   KIND_COL2IM,      /* conv2d input gradient from its column matrix (train.c) */
   KIND_SUMROWS,     /* out (+)= sum of rows (train.c) */
+  KIND_ADAM,        /* fused Adam/AdamW step (optim.c) */
 };
 
 typedef struct {
@@ -44,4 +45,5 @@ void softmax_slot(pjob_t *job, int32_t s);
 void im2col_slot(pjob_t *job, int32_t s);
 void copy_slot(pjob_t *job, int32_t s);
 void train_slot(pjob_t *job, int32_t s);
+void optim_slot(pjob_t *job, int32_t s);
 #endif

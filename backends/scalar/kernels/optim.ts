@@ -1,0 +1,88 @@
+/**
+ * Fused optimizer steps: `adamStep`, one Adam/AdamW update of a parameter and its state in place.
+ *
+ * Contract (every backend's `adamStep`): input `grad`; outputs `p`, `m` (exp_avg), `v`
+ * (exp_avg_sq) and, with AMSGrad, `vmax`, all read and written in place; every operand
+ * contiguous, of one shape and one float dtype (f32 or f64). Per element, in PyTorch's order and
+ * in the element type: `g = ±grad`; decoupled decay `p = p·(1 − lr·wd)`, or L2 `g = g + wd·p`;
+ * `m = m + (1 − β1)(g − m)`; `v = β2·v + (1 − β2)·g·g`; AMSGrad `vmax = max(vmax, v)` (NaN
+ * propagates) and `vmax` read instead of `v`; `p = p + (−stepSize)·(m / (√v / √bc2 + eps))`.
+ *
+ * @module
+ */
+import type { KernelCall } from "../../backend.ts";
+import { typed } from "../util.ts";
+
+/** Attributes of `adamStep` (the per-step scalars are computed by the caller). */
+export interface AdamStepAttrs {
+  /** Learning rate. */
+  lr: number;
+  /** Weight decay coefficient. */
+  weightDecay: number;
+  /** How the weight decay applies: not at all, as L2 in the gradient, or decoupled (AdamW). */
+  decay: "none" | "l2" | "decoupled";
+  /** First-moment decay rate. */
+  beta1: number;
+  /** Second-moment decay rate. */
+  beta2: number;
+  /** Added to the denominator. */
+  eps: number;
+  /** `lr / (1 − β1^t)`. */
+  stepSize: number;
+  /** `√(1 − β2^t)`. */
+  bc2Sqrt: number;
+  /** Ascend instead of descend. */
+  maximize: boolean;
+}
+
+/**
+ * The step's scalars as the kernels use them, each computed in f64 as PyTorch computes its
+ * Python scalars: [1 − lr·wd, wd, 1 − β1, β2, 1 − β2, eps, −stepSize, √bc2].
+ */
+export function adamScalars(a: AdamStepAttrs): number[] {
+  return [
+    1 - a.lr * a.weightDecay,
+    a.weightDecay,
+    1 - a.beta1,
+    a.beta2,
+    1 - a.beta2,
+    a.eps,
+    -a.stepSize,
+    a.bc2Sqrt,
+  ];
+}
+
+/** Scalar `adamStep` kernel (f32 rounded after every operation, like the WASM kernel). */
+export function adamStep(call: KernelCall<AdamStepAttrs>): void {
+  const [grad] = call.inputs;
+  const [pt, mt, vt, vmaxt] = call.outputs;
+  const r = pt.dtype === "f32" ? Math.fround : (x: number) => x;
+  const [decay, wd, c1, b2, c2, eps, step, bc2s] = adamScalars(call.attrs).map(r);
+  const { maximize } = call.attrs, mode = call.attrs.decay;
+  const gr = typed(grad) as Float32Array | Float64Array;
+  const p = typed(pt) as Float32Array | Float64Array;
+  const m = typed(mt) as Float32Array | Float64Array;
+  const v = typed(vt) as Float32Array | Float64Array;
+  const vmax = vmaxt ? typed(vmaxt) as Float32Array | Float64Array : null;
+  const n = pt.size;
+  for (let i = 0; i < n; i++) {
+    let g = maximize ? -gr[grad.offset + i] : gr[grad.offset + i];
+    let pi = p[pt.offset + i];
+    if (mode === "decoupled") pi = r(pi * decay);
+    else if (mode === "l2") g = r(g + r(wd * pi));
+    const m0 = m[mt.offset + i];
+    const mi = r(m0 + r(c1 * r(g - m0)));
+    let vi = r(r(b2 * v[vt.offset + i]) + r(c2 * r(g * g)));
+    m[mt.offset + i] = mi;
+    v[vt.offset + i] = vi;
+    if (vmax) {
+      const w = vmax[vmaxt.offset + i];
+      vi = w > vi || w !== w ? w : vi;
+      vmax[vmaxt.offset + i] = vi;
+    }
+    p[pt.offset + i] = r(pi + r(step * r(mi / r(r(r(Math.sqrt(vi)) / bc2s) + eps))));
+  }
+}
+
+/** The scalar backend's optimizer kernels. */
+export const kernels = { adamStep };
