@@ -14,6 +14,7 @@ import type { KernelCall, KernelEntry } from "../backend.ts";
 import { DTYPES } from "../../core/dtype.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { geometry } from "../scalar/kernels/reduce.ts";
+import { contiguousStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "./par.ts";
 import { loadRuntime } from "./runtime.ts";
@@ -42,54 +43,127 @@ interface Partial {
   i: number;
 }
 
-function reduceRun(op: string) {
+/** A strided operand in the heap: byte address of element 0, shape, element strides. */
+interface Operand {
+  addr: number;
+  shape: readonly number[];
+  strides: readonly number[];
+}
+
+/**
+ * The reduced axes at the end of `axes` that read as one strided line (length-1 axes skipped),
+ * or null when all of `axes` do (then one pass suffices).
+ */
+function trailingGroup(x: Operand, axes: readonly number[]): number[] | null {
+  const red = [...axes].sort((a, b) => a - b).filter((a) => x.shape[a] !== 1);
+  if (red.length <= 1) return null;
+  const group = [red[red.length - 1]];
+  for (let i = red.length - 2; i >= 0; i--) {
+    const a = red[i], b = group[0];
+    // Axes a < b coalesce when nothing kept lies between them and a's stride spans b's run.
+    const between = x.shape.slice(a + 1, b).every((d, j) => d === 1 || axes.includes(a + 1 + j));
+    if (!between || x.strides[a] !== x.strides[b] * x.shape[b]) break;
+    group.unshift(a);
+  }
+  return group.length === red.length ? null : group;
+}
+
+/**
+ * Reduce `x` along `axes` into the contiguous output at `out` (kind `outKind`: 0 f32, 1 f64,
+ * 2 i64 index), dividing results by `div`. Axes that do not read as one strided line are done in
+ * two passes for sum/max/min (the trailing group into heap scratch, then the rest), so that each
+ * pass walks strided lines instead of a table of offsets.
+ */
+function reduceInto(
+  op: string,
+  x: Operand,
+  dtype: 0 | 1,
+  axes: readonly number[],
+  out: number,
+  outKind: number,
+  div: number,
+): void {
   const code = R[op];
+  const group = op === "argmax" || op === "argmin" ? null : trailingGroup(x, axes);
+  if (group) {
+    const keep = x.shape.map((_, i) => i).filter((i) => !group.includes(i));
+    const tshape = keep.map((i) => x.shape[i]);
+    const bytes = dtype ? 8 : 4;
+    const tmp = heapScratch(Math.max(1, tshape.reduce((a, b) => a * b, 1)) * bytes);
+    try {
+      reduceInto(op === "mean" ? "sum" : op, x, dtype, group, tmp.ptr, dtype, 1);
+      const rest = axes.filter((a) => !group.includes(a)).map((a) => keep.indexOf(a));
+      const tstrides = contiguousStrides(tshape);
+      reduceInto(
+        op === "mean" ? "sum" : op,
+        {
+          addr: tmp.ptr,
+          shape: tshape,
+          strides: tstrides,
+        },
+        dtype,
+        rest,
+        out,
+        outKind,
+        div,
+      );
+    } finally {
+      tmp.free();
+    }
+    return;
+  }
+  const g = geometry(x.shape, x.strides, 0, axes);
+  const nlines = g.outer.length, n = g.n;
+  if (nlines === 0) return;
+  const split = nlines === 1 && g.inner === null && n >= PAR_MIN;
+  const p = split ? plan(n, PAR_MIN) : plan(nlines * Math.max(n, 1), PAR_MIN);
+  const lines = nlines === 1 ? null : heapTable(g.outer);
+  const inner = g.inner ? heapTable(g.inner) : null;
+  const nslots = split ? p.slots : Math.min(p.slots, nlines);
+  const parts = split ? heapScratch(16 * nslots) : null;
+  const bytes = dtype ? 8 : 4;
+  try {
+    const v = beginJob(KIND.reduce);
+    const w = v.i32;
+    w[W.op] = code;
+    w[W.dtype] = dtype;
+    w[W.ptr] = parts ? parts.ptr : out;
+    w[W.ptr + 1] = x.addr + (nlines === 1 ? g.outer[0] * bytes : 0);
+    w[W.ptr + 2] = lines ? lines.ptr : 0;
+    w[W.ptr + 3] = inner ? inner.ptr : 0;
+    w[W.ia] = nlines;
+    w[W.ia + 1] = n;
+    w[W.ia + 2] = g.step;
+    w[W.ia + 3] = outKind;
+    w[W.ia + 4] = split ? 1 : 0;
+    w[W.ia + 7] = 0;
+    v.f64[W.fa64] = div;
+    runPar(v, nslots, p.threads);
+    if (!parts) return;
+    const buf = new Float64Array(loadRuntime().memory.buffer, parts.ptr, 2 * nslots);
+    const ps: Partial[] = [];
+    for (let s = 0; s < nslots; s++) ps.push({ v: buf[2 * s], i: buf[2 * s + 1] });
+    const r = combine(op, ps);
+    const mem = loadRuntime().memory.buffer;
+    if (outKind === 2) new BigInt64Array(mem, out, 1)[0] = BigInt(r.i);
+    else if (outKind === 1) new Float64Array(mem, out, 1)[0] = r.v / div;
+    else new Float32Array(mem, out, 1)[0] = r.v / div;
+  } finally {
+    lines?.free();
+    inner?.free();
+    parts?.free();
+  }
+}
+
+function reduceRun(op: string) {
   const arg = op === "argmax" || op === "argmin";
   return (call: KernelCall<{ axes: number[] }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
-    const g = geometry(x.shape, x.strides, 0, call.attrs.axes);
-    const nlines = g.outer.length, n = g.n;
-    if (nlines === 0) return;
+    const axes = call.attrs.axes;
     const dtype = x.dtype === "f64" ? 1 : 0;
-    const div = op === "mean" ? n : 1;
-    const outKind = arg ? 2 : dtype;
-    const split = nlines === 1 && g.inner === null && n >= PAR_MIN;
-    const p = split ? plan(n, PAR_MIN) : plan(nlines * Math.max(n, 1), PAR_MIN);
-    const lines = nlines === 1 ? null : heapTable(g.outer);
-    const inner = g.inner ? heapTable(g.inner) : null;
-    const nslots = split ? p.slots : Math.min(p.slots, nlines);
-    const parts = split ? heapScratch(16 * nslots) : null;
-    try {
-      const v = beginJob(KIND.reduce);
-      const w = v.i32;
-      w[W.op] = code;
-      w[W.dtype] = dtype;
-      w[W.ptr] = parts ? parts.ptr : address(out);
-      w[W.ptr + 1] = address(x) + (nlines === 1 ? g.outer[0] * DTYPES[x.dtype].bytes : 0);
-      w[W.ptr + 2] = lines ? lines.ptr : 0;
-      w[W.ptr + 3] = inner ? inner.ptr : 0;
-      w[W.ia] = nlines;
-      w[W.ia + 1] = n;
-      w[W.ia + 2] = g.step;
-      w[W.ia + 3] = outKind;
-      w[W.ia + 4] = split ? 1 : 0;
-      w[W.ia + 7] = 0;
-      v.f64[W.fa64] = div;
-      runPar(v, nslots, p.threads);
-      if (!parts) return;
-      const buf = new Float64Array(loadRuntime().memory.buffer, parts.ptr, 2 * nslots);
-      const ps: Partial[] = [];
-      for (let s = 0; s < nslots; s++) ps.push({ v: buf[2 * s], i: buf[2 * s + 1] });
-      const r = combine(op, ps);
-      const mem = loadRuntime().memory.buffer;
-      if (arg) new BigInt64Array(mem, address(out), 1)[0] = BigInt(r.i);
-      else if (dtype) new Float64Array(mem, address(out), 1)[0] = r.v / div;
-      else new Float32Array(mem, address(out), 1)[0] = r.v / div;
-    } finally {
-      lines?.free();
-      inner?.free();
-      parts?.free();
-    }
+    const n = axes.reduce((a, ax) => a * x.shape[ax], 1);
+    const operand = { addr: address(x), shape: x.shape, strides: x.strides };
+    reduceInto(op, operand, dtype, axes, address(out), arg ? 2 : dtype, op === "mean" ? n : 1);
   };
 }
 
