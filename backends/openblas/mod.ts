@@ -30,6 +30,8 @@ import type { Backend, Capabilities, KernelCall, KernelEntry } from "../backend.
 import { HostStorage } from "../host.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { stridedOffsets } from "../scalar/util.ts";
+import { storagePtr } from "./ptr.ts";
+import { convKernels } from "./conv.ts";
 import {
   type BlasLibrary,
   type BlasLoad,
@@ -131,25 +133,6 @@ export function setLapackF32Precision(p: "double" | "single"): "double" | "singl
 // ---- pointers --------------------------------------------------------------------------------
 
 const BYTES = { f32: 4, f64: 8 } as const;
-
-/**
- * Start addresses of the buffers seen so far. Taking a pointer of a view costs ~0.5 µs (more than
- * a small GEMM's own work), and one buffer (the WASM heap) holds every CPU tensor; a buffer never
- * moves while it is alive (a growing non-shared memory swaps in a new buffer object: a new key).
- */
-const bufferBase = new WeakMap<ArrayBufferLike, Deno.PointerObject>();
-
-/** Pointer to byte 0 of `t`'s storage (its buffer re-read now: the heap may have grown). */
-function storagePtr(t: Tensor): Deno.PointerObject {
-  const s = t.storage as HostStorage;
-  const buf = s.buffer;
-  let base = bufferBase.get(buf);
-  if (!base) {
-    base = Deno.UnsafePointer.of(new Uint8Array(buf, 0, Math.min(1, buf.byteLength)))!;
-    bufferBase.set(buf, base);
-  }
-  return Deno.UnsafePointer.offset(base, s.byteOffset)!;
-}
 
 function at(base: Deno.PointerObject, elem: number, bytes: number): Deno.PointerValue {
   return Deno.UnsafePointer.offset(base, elem * bytes);
@@ -946,6 +929,7 @@ const lstsq = lapackKernel((call) => {
 /** The OpenBLAS plugin's kernels, by op name. */
 const kernels: Record<string, KernelEntry> = {
   matmul,
+  ...convKernels(lib),
   "linalg.solve": solve,
   "linalg.inv": inv,
   "linalg.det": det,

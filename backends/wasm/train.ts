@@ -28,7 +28,10 @@ import { address, beginJob, heapScratch, KIND, MAXDIM, plan, runPar, W } from ".
 /** Column-matrix budget per chunk of images, in elements (64 MiB of f32); tests lower it. */
 let COLS_MAX = 1 << 24;
 
-/** Set the column-matrix budget (elements) of the conv2d gradient kernels; returns the old one. */
+/**
+ * Set the column-matrix budget (elements) of the conv2d gradient kernels (WASM, and OpenBLAS'
+ * conv kernels); returns the old one.
+ */
 export function setConvGradChunk(elements: number): number {
   const old = COLS_MAX;
   COLS_MAX = elements;
@@ -153,11 +156,19 @@ function blockSize(nimg: number): number {
   return 1;
 }
 
+/** Geometry of a conv2d call: kernel and output sizes. */
+export interface ConvGeo {
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+}
+
 /** im2col of images [n0, n0 + nimg) of x into `cols`, in blocks of nb images (src/conv.c). */
-function im2col(
+export function im2col(
   x: Tensor,
   attrs: Conv2dAttrs,
-  geo: { KH: number; KW: number; OH: number; OW: number },
+  geo: ConvGeo,
   n0: number,
   nimg: number,
   nb: number,
@@ -179,10 +190,35 @@ function im2col(
 }
 
 /**
+ * col2im: images [n0, n0 + nimg) of dx (contiguous N, C, H, W), each plane written once from
+ * the column matrix `cols` laid out in blocks of nb images (src/train.c).
+ */
+export function col2im(
+  dx: Tensor,
+  attrs: Conv2dAttrs,
+  geo: ConvGeo,
+  n0: number,
+  nimg: number,
+  nb: number,
+  cols: number,
+): void {
+  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw] } = attrs;
+  const { KH, KW, OH, OW } = geo;
+  const [, C, H, Wd] = dx.shape;
+  const v = beginJob(KIND.col2im);
+  [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, nb].forEach((val, i) => v.i32[W.ia + i] = val);
+  v.i32[W.total] = nimg * C;
+  v.i32[W.ptr] = address(dx) + n0 * C * H * Wd * 4;
+  v.i32[W.ptr + 1] = cols;
+  const p = plan(nimg * C * KH * KW * OH * OW, 1 << 18);
+  runPar(v, Math.min(p.slots, nimg * C), p.threads);
+}
+
+/**
  * Images [n0, n0 + nimg) of g (N, O, OH, OW), any strides, copied to `dst` in blocks of nb
  * images, each block an (O, nb·OH·OW) matrix.
  */
-function permuteGrad(g: Tensor, n0: number, nimg: number, nb: number, dst: number): void {
+export function permuteGrad(g: Tensor, n0: number, nimg: number, nb: number, dst: number): void {
   const [, O, OH, OW] = g.shape, [gn, gc, gh, gw] = g.strides, P = OH * OW;
   const m = mergeAxes(
     [nimg / nb, O, nb, OH, OW],
@@ -191,8 +227,11 @@ function permuteGrad(g: Tensor, n0: number, nimg: number, nb: number, dst: numbe
   runCopy(2, m.dims, dst, m.st[0], address(g) + n0 * gn * 4, m.st[1]);
 }
 
-/** Images per chunk, so that the column matrix stays under {@link COLS_MAX} elements. */
-function chunk(N: number, rowLen: number): number {
+/**
+ * Images per chunk, so that the column matrix stays under the budget ({@link setConvGradChunk});
+ * shared with the OpenBLAS conv kernels.
+ */
+export function chunk(N: number, rowLen: number): number {
   return Math.max(1, Math.min(N, Math.floor(COLS_MAX / Math.max(1, rowLen))));
 }
 
@@ -216,8 +255,8 @@ const conv2dBackwardInput: KernelEntry = {
   },
   run(call: KernelCall<Conv2dAttrs>): void {
     const [g, w] = call.inputs, [out] = call.outputs;
-    const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw], groups } = call.attrs;
-    const [N, C, H, Wd] = out.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = g.shape;
+    const { groups } = call.attrs;
+    const [N, C] = out.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = g.shape;
     if (out.size === 0) return;
     const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
     if (P === 0 || O === 0) return; // dx stays zero (the dispatcher's outputs are zero-filled)
@@ -245,15 +284,7 @@ const conv2dBackwardInput: KernelEntry = {
           aoffs: many ? entryOffsets(nblk, groups, (_, q) => q * Og * w.strides[0]) : null,
           boffs: many ? entryOffsets(nblk, groups, (b, q) => (b * O + q * Og) * L) : null,
         });
-        const v = beginJob(KIND.col2im);
-        [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, nb].forEach((val, i) =>
-          v.i32[W.ia + i] = val
-        );
-        v.i32[W.total] = nimg * C;
-        v.i32[W.ptr] = address(out) + n0 * C * H * Wd * 4;
-        v.i32[W.ptr + 1] = cols.ptr;
-        const p = plan(nimg * C * KH * KW * P, 1 << 18);
-        runPar(v, Math.min(p.slots, nimg * C), p.threads);
+        col2im(out, call.attrs, { KH, KW, OH, OW }, n0, nimg, nb, cols.ptr);
       }
     } finally {
       gp.free();

@@ -40,6 +40,7 @@ import {
 import { setWasmThreads, wasmHeapStats, wasmThreads } from "../../backends/wasm/mod.ts";
 import { loadRuntime } from "../../backends/wasm/runtime.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
+import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
 
 await ready();
 const LAYOUTS: Layout[] = ["contiguous", "transposed", "strided", "expanded"];
@@ -452,65 +453,75 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
   });
 });
 
-Deno.test("wasm conv2d matches the scalar backend", async (t) => {
-  await t.step("random stride, padding, dilation, groups, bias and strided inputs", () => {
-    const cfg = fc.sample(
-      fc.record({
-        n: fc.integer({ min: 1, max: 3 }),
-        g: fc.integer({ min: 1, max: 3 }),
-        cg: fc.integer({ min: 1, max: 3 }),
-        og: fc.integer({ min: 1, max: 3 }),
-        h: fc.integer({ min: 3, max: 12 }),
-        w: fc.integer({ min: 3, max: 12 }),
-        kh: fc.integer({ min: 1, max: 3 }),
-        kw: fc.integer({ min: 1, max: 3 }),
-        s: fc.integer({ min: 1, max: 2 }),
-        p: fc.integer({ min: 0, max: 1 }),
-        d: fc.integer({ min: 1, max: 2 }),
-        bias: fc.boolean(),
-        layout: fc.constantFrom<Layout>("contiguous", "strided", "transposed"),
-      }),
-      { seed: 5, numRuns: 40 },
-    );
-    cfg.push({
-      n: 2,
-      g: 1,
-      cg: 8,
-      og: 16,
-      h: 10,
-      w: 9,
-      kh: 1,
-      kw: 1,
-      s: 1,
-      p: 0,
-      d: 1,
-      bias: true,
-      layout: "contiguous",
-    });
-    let k = 0;
-    for (const c of cfg) {
-      if (c.d * (c.kh - 1) + 1 > c.h + 2 * c.p || c.d * (c.kw - 1) + 1 > c.w + 2 * c.p) continue;
-      const x = makeTensor([c.n, c.g * c.cg, c.h, c.w], "f32", k++, c.layout, { lo: -1, hi: 1 });
-      const w = makeTensor([c.g * c.og, c.cg, c.kh, c.kw], "f32", k++, "contiguous", {
-        lo: -1,
-        hi: 1,
-      });
-      const b = c.bias ? makeTensor([c.g * c.og], "f32", k++, "contiguous") : undefined;
-      const opts = { stride: c.s, padding: c.p, dilation: c.d, groups: c.g, bias: b };
-      const ours = on("wasm", "conv2d", () => conv2d(x, w, opts));
-      const attrs = {
-        stride: [c.s, c.s],
-        padding: [c.p, c.p, c.p, c.p],
-        dilation: [c.d, c.d],
-        groups: c.g,
-        hasBias: !!b,
-      };
-      const ref = scalarRun("conv2d", b ? [x, w, b] : [x, w], ours.shape, "f32", attrs);
-      // Scale of the rounding error: Σ|w·x| ≤ taps (values in [-1, 1]) + |bias|.
-      assertClose(ours, ref, 0, 1e-5 * (c.cg * c.kh * c.kw + 1), `conv2d ${JSON.stringify(c)}`);
-      for (const v of [x, w, b, ours, ref]) v?.dispose();
-    }
+Deno.test("wasm and openblas conv2d match the scalar backend", async (t) => {
+  await t.step("conv2d runs on openblas where present, else on wasm", () => {
+    const x = makeTensor([2, 3, 6, 6], "f32", 1), w = makeTensor([4, 3, 3, 3], "f32", 2);
+    on(blasAvailable() ? "openblas" : "wasm", "conv2d", () => conv2d(x, w)).dispose();
+    x.dispose();
+    w.dispose();
   });
+  for (const backend of convBackends()) {
+    await t.step(`${backend.name}: random stride, padding, dilation, groups, bias, strides`, () => {
+      const cfg = fc.sample(
+        fc.record({
+          n: fc.integer({ min: 1, max: 3 }),
+          g: fc.integer({ min: 1, max: 3 }),
+          cg: fc.integer({ min: 1, max: 3 }),
+          og: fc.integer({ min: 1, max: 3 }),
+          h: fc.integer({ min: 3, max: 12 }),
+          w: fc.integer({ min: 3, max: 12 }),
+          kh: fc.integer({ min: 1, max: 3 }),
+          kw: fc.integer({ min: 1, max: 3 }),
+          s: fc.integer({ min: 1, max: 2 }),
+          p: fc.integer({ min: 0, max: 1 }),
+          d: fc.integer({ min: 1, max: 2 }),
+          bias: fc.boolean(),
+          layout: fc.constantFrom<Layout>("contiguous", "strided", "transposed"),
+        }),
+        { seed: 5, numRuns: 40 },
+      );
+      cfg.push({
+        n: 2,
+        g: 1,
+        cg: 8,
+        og: 16,
+        h: 10,
+        w: 9,
+        kh: 1,
+        kw: 1,
+        s: 1,
+        p: 0,
+        d: 1,
+        bias: true,
+        layout: "contiguous",
+      });
+      let k = 0;
+      for (const c of cfg) {
+        if (c.d * (c.kh - 1) + 1 > c.h + 2 * c.p || c.d * (c.kw - 1) + 1 > c.w + 2 * c.p) continue;
+        const x = makeTensor([c.n, c.g * c.cg, c.h, c.w], "f32", k++, c.layout, { lo: -1, hi: 1 });
+        const w = makeTensor([c.g * c.og, c.cg, c.kh, c.kw], "f32", k++, "contiguous", {
+          lo: -1,
+          hi: 1,
+        });
+        const b = c.bias ? makeTensor([c.g * c.og], "f32", k++, "contiguous") : undefined;
+        const opts = { stride: c.s, padding: c.p, dilation: c.d, groups: c.g, bias: b };
+        const attrs = {
+          stride: [c.s, c.s],
+          padding: [c.p, c.p, c.p, c.p],
+          dilation: [c.d, c.d],
+          groups: c.g,
+          hasBias: !!b,
+        };
+        const probe = conv2d(x, w, opts), shape = probe.shape;
+      probe.dispose();
+        const ours = runOn(backend, "conv2d", b ? [x, w, b] : [x, w], shape, "f32", attrs);
+        const ref = scalarRun("conv2d", b ? [x, w, b] : [x, w], ours.shape, "f32", attrs);
+        // Scale of the rounding error: Σ|w·x| ≤ taps (values in [-1, 1]) + |bias|.
+        assertClose(ours, ref, 0, 1e-5 * (c.cg * c.kh * c.kw + 1), `conv2d ${JSON.stringify(c)}`);
+        for (const v of [x, w, b, ours, ref]) v?.dispose();
+      }
+    });
+  }
 });
 
 Deno.test("wasm kernels decline what they do not handle", async (t) => {

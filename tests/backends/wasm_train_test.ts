@@ -35,6 +35,8 @@ import { wasmBackend, wasmHeapStats } from "../../backends/wasm/mod.ts";
 import { setConvGradChunk } from "../../backends/wasm/train.ts";
 import { loadRuntime } from "../../backends/wasm/runtime.ts";
 import { arbShape, type Layout, LAYOUTS, makeTensor } from "../helpers/gen.ts";
+import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
+import { openblasBackend } from "../../mod.ts";
 
 await ready();
 
@@ -501,7 +503,7 @@ interface ConvCase {
   layout: Layout;
 }
 
-Deno.test("wasm conv2d gradient kernels match the scalar backend", async (t) => {
+Deno.test("wasm and openblas conv2d gradient kernels match the scalar backend", async (t) => {
   const cfg = fc.sample(
     fc.record({
       n: fc.integer({ min: 1, max: 3 }),
@@ -574,14 +576,18 @@ Deno.test("wasm conv2d gradient kernels match the scalar backend", async (t) => 
           groups: c.g,
           hasBias: false,
         };
-        const what = JSON.stringify(c);
-        const io = wasmRun("conv2dBackwardInput", [g, w], x.shape, "f32", attrs);
         const ir = scalarRun("conv2dBackwardInput", [g, w], x.shape, "f32", attrs);
-        assertClose(io, ir, 0, 2e-6 * c.og * c.kh * c.kw, `conv2dBackwardInput ${what}`);
-        const wo = wasmRun("conv2dBackwardWeight", [x, g], w.shape, "f32", attrs);
         const wr = scalarRun("conv2dBackwardWeight", [x, g], w.shape, "f32", attrs);
-        assertClose(wo, wr, 0, 2e-6 * c.n * oh * ow, `conv2dBackwardWeight ${what}`);
-        for (const v of [x, w, g, io, ir, wo, wr]) v.dispose();
+        for (const b of convBackends()) {
+          const what = `${b.name} ${JSON.stringify(c)}`;
+          const io = runOn(b, "conv2dBackwardInput", [g, w], x.shape, "f32", attrs);
+          assertClose(io, ir, 0, 2e-6 * c.og * c.kh * c.kw, `conv2dBackwardInput ${what}`);
+          const wo = runOn(b, "conv2dBackwardWeight", [x, g], w.shape, "f32", attrs);
+          assertClose(wo, wr, 0, 2e-6 * c.n * oh * ow, `conv2dBackwardWeight ${what}`);
+          io.dispose();
+          wo.dispose();
+        }
+        for (const v of [x, w, g, ir, wr]) v.dispose();
         ran++;
       }
       assert.ok(ran > 30, `${ran} cases`);
@@ -605,13 +611,18 @@ Deno.test("wasm conv2d gradient kernels match the scalar backend", async (t) => 
             groups: g,
             hasBias: false,
           };
-          const io = wasmRun("conv2dBackwardInput", [gr, w], x.shape, "f32", attrs);
           const ir = scalarRun("conv2dBackwardInput", [gr, w], x.shape, "f32", attrs);
-          assertClose(io, ir, 0, 2e-6 * 27, `chunked conv2dBackwardInput n${n} g${g}`);
-          const wo = wasmRun("conv2dBackwardWeight", [x, gr], w.shape, "f32", attrs);
           const wr = scalarRun("conv2dBackwardWeight", [x, gr], w.shape, "f32", attrs);
-          assertClose(wo, wr, 0, 2e-6 * n * oh * ow, `chunked conv2dBackwardWeight n${n} g${g}`);
-          for (const v of [x, w, gr, io, ir, wo, wr]) v.dispose();
+          for (const b of convBackends()) {
+            const what = `${b.name} n${n} g${g}`;
+            const io = runOn(b, "conv2dBackwardInput", [gr, w], x.shape, "f32", attrs);
+            assertClose(io, ir, 0, 2e-6 * 27, `chunked conv2dBackwardInput ${what}`);
+            const wo = runOn(b, "conv2dBackwardWeight", [x, gr], w.shape, "f32", attrs);
+            assertClose(wo, wr, 0, 2e-6 * n * oh * ow, `chunked conv2dBackwardWeight ${what}`);
+            io.dispose();
+            wo.dispose();
+          }
+          for (const v of [x, w, gr, ir, wr]) v.dispose();
         }
       } finally {
         setConvGradChunk(old);
@@ -663,8 +674,9 @@ Deno.test("wasm conv2d gradient kernels match the scalar backend", async (t) => 
     for (const v of [x, w, y, g, dx, dw]) v.dispose();
   });
 
-  await t.step("autograd routes conv2d gradients to wasm (f32) and to scalar (f64)", () => {
-    for (const [dtype, backend] of [["f32", "wasm"], ["f64", "scalar"]] as const) {
+  await t.step("autograd routes f32 conv2d gradients to openblas or wasm, f64 to scalar", () => {
+    const f32 = blasAvailable() ? "openblas" : "wasm";
+    for (const [dtype, backend] of [["f32", f32], ["f64", "scalar"]] as const) {
       const x = makeTensor([2, 3, 8, 8], dtype, 5);
       const w = makeTensor([4, 3, 3, 3], dtype, 6);
       x.requiresGrad = true;
@@ -694,6 +706,11 @@ Deno.test("wasm conv2d gradient kernels match the scalar backend", async (t) => 
     const g32 = makeTensor([1, 3, 2, 2], "f32", 4);
     const dx = Tensor.empty([1, 2, 4, 4], "f32");
     assert.equal(wasmAccepts("conv2dBackwardInput", [g32, w], dx, attrs), false);
+    // OpenBLAS: f64 and a non-contiguous weight (its GEMMs read the weight as a matrix).
+    const blas = (op: string, inputs: Tensor[], out: Tensor) =>
+      (openblasBackend.kernels[op] as KernelEntry).supports!({ op, inputs, outputs: [out], attrs });
+    assert.equal(blas("conv2dBackwardWeight", [x, g], dw), false);
+    assert.equal(blas("conv2dBackwardInput", [g32, w], dx), false);
     for (const v of [x, g, dw, w, g32, dx]) v.dispose();
   });
 });

@@ -1,0 +1,228 @@
+/**
+ * `conv2d`, `conv2dBackwardInput` and `conv2dBackwardWeight` (f32) through OpenBLAS's sgemm, for
+ * tensors in the WASM host heap. The column matrices are built and consumed by the heap's own
+ * kernels (im2col, col2im and strided copies of backends/wasm/train.ts); each GEMM is then one
+ * sgemm per group over a whole chunk of images, where the WASM plugin runs its SIMD128 GEMM per
+ * image or block. On this machine sgemm runs these shapes 2-4× faster than WASM SIMD128 (AVX-512
+ * against 128-bit lanes): bench/RESULTS.md.
+ *
+ * Same contracts as backends/scalar/kernels/conv.ts. Declined (the WASM or scalar kernels run)
+ * when the WASM runtime is not loaded, an operand lies outside its heap, a dtype is not f32, or
+ * the weight is not contiguous.
+ *
+ * Images go in chunks under the WASM kernels' column budget (`setConvGradChunk`). Layout per
+ * chunk of `nimg` images (one block in the terms of src/conv.c): the column matrix
+ * is (C·KH·KW, nimg·OH·OW), group q's rows at q·K; the output gradient permuted to
+ * (O, nimg·OH·OW).
+ *
+ * @module
+ */
+import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { HostStorage } from "../host.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import type { Conv2dAttrs } from "../scalar/kernels/conv.ts";
+import { currentRuntime } from "../wasm/runtime.ts";
+import { address, heapScratch } from "../wasm/par.ts";
+import { chunk, col2im, im2col, permuteGrad } from "../wasm/train.ts";
+import { runCopy } from "../wasm/convert.ts";
+import { BINARY_OPS, runElementwise } from "../wasm/ew.ts";
+import { type BlasLibrary, CblasNoTrans, CblasRowMajor, CblasTrans } from "./ffi.ts";
+import { bufferPtr } from "./ptr.ts";
+
+/** Every tensor f32, in the loaded WASM heap, small enough for int32 element offsets. */
+function inHeap(ts: (Tensor | undefined)[]): boolean {
+  const rt = currentRuntime();
+  return rt !== null &&
+    ts.every((t) =>
+      t !== undefined && t.dtype === "f32" && (t.storage as HostStorage).allocator === rt.heap &&
+      t.size < 2 ** 31
+    );
+}
+
+/** A pointer to heap byte address `addr`. */
+function heapPtr(addr: number): Deno.PointerObject {
+  return bufferPtr(currentRuntime()!.memory.buffer, addr);
+}
+
+/** The conv kernels, bound to the loaded library. */
+export function convKernels(lib: () => BlasLibrary): Record<string, KernelEntry> {
+  /** C (m×n, ldc) = op(A)·op(B) (+ C when `acc`), on heap addresses. */
+  function sgemm(
+    ta: boolean,
+    tb: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    acc = false,
+  ): void {
+    lib().symbols.cblas_sgemm(
+      CblasRowMajor,
+      ta ? CblasTrans : CblasNoTrans,
+      tb ? CblasTrans : CblasNoTrans,
+      m,
+      n,
+      k,
+      1,
+      heapPtr(a),
+      lda,
+      heapPtr(b),
+      ldb,
+      acc ? 1 : 0,
+      heapPtr(c),
+      ldc,
+    );
+  }
+
+  const conv2d: KernelEntry = {
+    supports(call: KernelCall<Conv2dAttrs>): boolean {
+      const [x, w, bias] = call.inputs, [out] = call.outputs;
+      return x?.ndim === 4 && w?.ndim === 4 && out?.isContiguous && w.isContiguous &&
+        w.size > 0 && inHeap(call.attrs.hasBias ? [x, w, bias, out] : [x, w, out]);
+    },
+    run(call: KernelCall<Conv2dAttrs>): void {
+      const [x, w, bias] = call.inputs, [out] = call.outputs;
+      const { groups } = call.attrs;
+      const [N, C] = x.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = out.shape;
+      const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
+      if (out.size === 0) return;
+      const per = chunk(N, C * KH * KW * P);
+      const cols = heapScratch(per * C * KH * KW * P * 4);
+      const tmp = heapScratch(per * O * P * 4);
+      try {
+        for (let n0 = 0; n0 < N; n0 += per) {
+          const nimg = Math.min(per, N - n0), L = nimg * P;
+          im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols.ptr);
+          for (let q = 0; q < groups; q++) {
+            sgemm(
+              false,
+              false,
+              Og,
+              L,
+              K,
+              address(w) + q * Og * K * 4,
+              K,
+              cols.ptr + q * K * L * 4,
+              L,
+              tmp.ptr + q * Og * L * 4,
+              L,
+            );
+          }
+          // (O, nimg, P) → out's images n0.. as (nimg, O, P).
+          runCopy(2, [nimg, O, P], address(out) + n0 * O * P * 4, [O * P, P, 1], tmp.ptr, [
+            P,
+            L,
+            1,
+          ]);
+        }
+      } finally {
+        tmp.free();
+        cols.free();
+      }
+      if (call.attrs.hasBias) {
+        const o = address(out);
+        runElementwise("binary", BINARY_OPS.add, "f32", [N, O, P], [o, o, address(bias)], [
+          [O * P, P, 1],
+          [O * P, P, 1],
+          [0, bias.strides[0], 0],
+        ], false);
+      }
+    },
+  };
+
+  const conv2dBackwardInput: KernelEntry = {
+    supports(call: KernelCall<Conv2dAttrs>): boolean {
+      const [g, w] = call.inputs, [out] = call.outputs;
+      return g?.ndim === 4 && w?.ndim === 4 && out?.ndim === 4 && out.isContiguous &&
+        w.isContiguous && inHeap([g, w, out]);
+    },
+    run(call: KernelCall<Conv2dAttrs>): void {
+      const [g, w] = call.inputs, [out] = call.outputs;
+      const { groups } = call.attrs;
+      const [N, C] = out.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = g.shape;
+      const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
+      if (out.size === 0 || P === 0 || O === 0) return; // dx stays zero
+      const per = chunk(N, C * KH * KW * P);
+      const cols = heapScratch(per * C * KH * KW * P * 4);
+      const gp = heapScratch(per * O * P * 4);
+      try {
+        for (let n0 = 0; n0 < N; n0 += per) {
+          const nimg = Math.min(per, N - n0), L = nimg * P;
+          permuteGrad(g, n0, nimg, nimg, gp.ptr);
+          for (let q = 0; q < groups; q++) {
+            // dcols_q (K × L) = W_qᵀ (K × Og) · g_q (Og × L).
+            sgemm(
+              true,
+              false,
+              K,
+              L,
+              Og,
+              address(w) + q * Og * K * 4,
+              K,
+              gp.ptr + q * Og * L * 4,
+              L,
+              cols.ptr + q * K * L * 4,
+              L,
+            );
+          }
+          col2im(out, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols.ptr);
+        }
+      } finally {
+        gp.free();
+        cols.free();
+      }
+    },
+  };
+
+  const conv2dBackwardWeight: KernelEntry = {
+    supports(call: KernelCall<Conv2dAttrs>): boolean {
+      const [x, g] = call.inputs, [out] = call.outputs;
+      return x?.ndim === 4 && g?.ndim === 4 && out?.ndim === 4 && out.isContiguous &&
+        inHeap([x, g, out]);
+    },
+    run(call: KernelCall<Conv2dAttrs>): void {
+      const [x, g] = call.inputs, [out] = call.outputs;
+      const { groups } = call.attrs;
+      const [N, C] = x.shape, [O, Cg, KH, KW] = out.shape, [, , OH, OW] = g.shape;
+      const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
+      if (out.size === 0 || N === 0 || P === 0) return; // dW stays zero
+      const per = chunk(N, C * KH * KW * P);
+      const cols = heapScratch(per * C * KH * KW * P * 4);
+      const gp = heapScratch(per * O * P * 4);
+      try {
+        for (let n0 = 0; n0 < N; n0 += per) {
+          const nimg = Math.min(per, N - n0), L = nimg * P;
+          permuteGrad(g, n0, nimg, nimg, gp.ptr);
+          im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols.ptr);
+          for (let q = 0; q < groups; q++) {
+            // dW_q (Og × K) (+)= g_q (Og × L) · cols_qᵀ (L × K), summed over the chunks.
+            sgemm(
+              false,
+              true,
+              Og,
+              K,
+              L,
+              gp.ptr + q * Og * L * 4,
+              L,
+              cols.ptr + q * K * L * 4,
+              L,
+              address(out) + q * Og * K * 4,
+              K,
+              n0 > 0,
+            );
+          }
+        }
+      } finally {
+        gp.free();
+        cols.free();
+      }
+    },
+  };
+
+  return { conv2d, conv2dBackwardInput, conv2dBackwardWeight };
+}
