@@ -513,7 +513,7 @@ Deno.test("wasm and openblas conv2d match the scalar backend", async (t) => {
           hasBias: !!b,
         };
         const probe = conv2d(x, w, opts), shape = probe.shape;
-      probe.dispose();
+        probe.dispose();
         const ours = runOn(backend, "conv2d", b ? [x, w, b] : [x, w], shape, "f32", attrs);
         const ref = scalarRun("conv2d", b ? [x, w, b] : [x, w], ours.shape, "f32", attrs);
         // Scale of the rounding error: Σ|w·x| ≤ taps (values in [-1, 1]) + |bias|.
