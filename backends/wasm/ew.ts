@@ -91,10 +91,11 @@ export function runElementwise(
   strides: readonly (readonly number[])[],
   heavy: boolean,
   extra: { ia0?: number; fa0?: number } = {},
+  merged?: { dims: number[]; st: number[][] },
 ): void {
   const total = shape.reduce((a, b) => a * b, 1);
   if (total === 0) return;
-  const m = mergeAxes(shape, strides)!;
+  const m = merged ?? mergeAxes(shape, strides)!;
   const v = beginJob(kind === "binary" ? KIND.binary : KIND.unary);
   const w = v.i32;
   w[W.op] = op;
@@ -116,6 +117,29 @@ function floatDType(t: Tensor): t is Tensor & { dtype: "f32" | "f64" } {
   return t.dtype === "f32" || t.dtype === "f64";
 }
 
+/** The iteration space `accepts` computed for the last call it saw (`run` follows `supports`). */
+let lastCall: KernelCall | null = null;
+let lastMerged: { dims: number[]; st: number[][] } | null = null;
+
+/**
+ * The merged iteration space of an elementwise call (operands: out, then the inputs); `take`
+ * (in `run`) forgets the remembered call, so that no tensor stays reachable from here.
+ */
+function merge(call: KernelCall, take = false): { dims: number[]; st: number[][] } | null {
+  if (call === lastCall) {
+    if (take) lastCall = null;
+    return lastMerged;
+  }
+  const [out] = call.outputs;
+  const strides = [
+    out.strides,
+    ...call.inputs.map((t) => broadcastStrides(t.shape, t.strides, out.shape)),
+  ];
+  lastMerged = mergeAxes(out.shape, strides);
+  lastCall = call;
+  return lastMerged;
+}
+
 /** Whether every operand fits the kernel: one float dtype, in the heap, ≤ 8 merged axes. */
 function accepts(call: KernelCall): boolean {
   const [out] = call.outputs;
@@ -123,11 +147,7 @@ function accepts(call: KernelCall): boolean {
   if (!call.inputs.every((t) => t.dtype === out.dtype && inWasmHeap(t)) || !inWasmHeap(out)) {
     return false;
   }
-  const strides = [
-    out.strides,
-    ...call.inputs.map((t) => broadcastStrides(t.shape, t.strides, out.shape)),
-  ];
-  return mergeAxes(out.shape, strides) !== null;
+  return merge(call) !== null;
 }
 
 function binaryEntry(name: string): KernelEntry {
@@ -136,18 +156,17 @@ function binaryEntry(name: string): KernelEntry {
     supports: (call) => call.inputs.length === 2 && accepts(call),
     run(call: KernelCall): void {
       const [a, b] = call.inputs, [out] = call.outputs;
+      const m = merge(call, true)!;
       runElementwise(
         "binary",
         code,
         out.dtype as "f32" | "f64",
         out.shape,
         [address(out), address(a), address(b)],
-        [
-          out.strides,
-          broadcastStrides(a.shape, a.strides, out.shape),
-          broadcastStrides(b.shape, b.strides, out.shape),
-        ],
+        m.st,
         false,
+        {},
+        m,
       );
     },
   };
@@ -166,14 +185,17 @@ function unaryEntry(name: string): KernelEntry {
     },
     run(call: KernelCall): void {
       const [a] = call.inputs, [out] = call.outputs;
+      const m = merge(call, true)!;
       runElementwise(
         "unary",
         code,
         out.dtype as "f32" | "f64",
         out.shape,
         [address(out), address(a)],
-        [out.strides, broadcastStrides(a.shape, a.strides, out.shape)],
+        m.st,
         heavy,
+        {},
+        m,
       );
     },
   };
