@@ -24,6 +24,7 @@ import { astype, copyInto, permute, reshape, swapaxes } from "../ops/view.ts";
 
 /** A contiguous copy of `v` in `dtype` (v is consumed). */
 function own(v: Tensor, dtype: Tensor["dtype"]): Tensor {
+  if (v.dtype === dtype) return v;
   const c = astype(v, dtype);
   v.dispose();
   return c;
@@ -37,8 +38,11 @@ function gradKernel(
   shape: readonly number[],
   dtype: Tensor["dtype"],
 ): Tensor | null {
+  // The output gradient: (g, w) for the input's gradient, (x, g) for the weight's. When it is not
+  // empty, every kernel writes each element of its result (the dispatcher skips the zero-fill).
+  const g = op === "conv2dBackwardInput" ? inputs[0] : inputs[1];
   try {
-    return runKernel1(op, inputs, attrs, { shape, dtype });
+    return runKernel1(op, inputs, attrs, { shape, dtype, overwritten: g.size > 0 });
   } catch (e) {
     if (e instanceof DeviceError && inputs[0].device !== "cpu") return null;
     throw e;
@@ -134,6 +138,11 @@ function composedConv2dGrad(
 /** The pooling gradients, each computed by its backward kernel. */
 for (const op of ["maxPool2d", "avgPool2d"]) {
   registerGradient(op, ([g], { inputs: [x], attrs }) => [
-    runKernel1(`${op}Backward`, [x, g!], attrs, { shape: x.shape, dtype: x.dtype }),
+    // Each kernel clears and fills every plane of the input gradient.
+    runKernel1(`${op}Backward`, [x, g!], attrs, {
+      shape: x.shape,
+      dtype: x.dtype,
+      overwritten: true,
+    }),
   ]);
 }

@@ -210,7 +210,11 @@ unary(
 function reluBackward(x: Tensor, g: Tensor, attrs: { negativeSlope?: number }): Tensor | null {
   if (!x.shape.every((d, i) => d === g.shape[i]) || x.ndim !== g.ndim) return null;
   try {
-    return runKernel1("reluBackward", [x, g], attrs, { shape: g.shape, dtype: g.dtype });
+    return runKernel1("reluBackward", [x, g], attrs, {
+      shape: g.shape,
+      dtype: g.dtype,
+      overwritten: true,
+    });
   } catch (e) {
     if (e instanceof DeviceError && g.device !== "cpu") return null;
     throw e;

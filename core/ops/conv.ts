@@ -280,7 +280,8 @@ function convCore(
       "conv2d",
       bias ? [xv, wv, bias] : [xv, wv],
       { stride, padding, dilation, groups, hasBias: bias !== null },
-      { shape: [xv.shape[0], O, out[0], out[1]], dtype },
+      // Every conv2d kernel writes each output element (the dispatcher skips the zero-fill).
+      { shape: [xv.shape[0], O, out[0], out[1]], dtype, overwritten: true },
     );
     const final = [...(batched ? [xv.shape[0]] : []), O, ...(dims === 2 ? out : [out[1]])];
     owned.push(r);
@@ -383,7 +384,7 @@ function poolCore(
         dilation,
         countIncludePad,
       },
-      { shape: [xv.shape[0], xv.shape[1], out[0], out[1]], dtype: x.dtype },
+      { shape: [xv.shape[0], xv.shape[1], out[0], out[1]], dtype: x.dtype, overwritten: true },
     );
     if (batched) return r;
     try {

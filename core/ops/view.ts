@@ -89,7 +89,7 @@ export function clone(t: Tensor): Tensor {
  */
 export function astype(t: Tensor, dtype: DType): Tensor {
   checkDType(dtype, "astype");
-  return runKernel1("copy", [t], {}, { shape: t.shape, dtype });
+  return runKernel1("copy", [t], {}, { shape: t.shape, dtype, overwritten: true });
 }
 
 /**
