@@ -40,6 +40,7 @@ export { scalarBackend };
 export {
   disposeWasmThreads,
   type HeapStats,
+  setWasmSpin,
   setWasmThreads,
   wasmBackend,
   wasmHeapStats,

@@ -45,7 +45,7 @@ export const UNARY_OPS: Record<string, number> = {
 /** Ops whose cost per element makes threads pay off sooner. */
 const HEAVY = new Set(["exp", "log", "tanh", "sigmoid", "silu", "gelu"]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
-const PAR_MIN_CHEAP = 1 << 18, PAR_MIN_HEAVY = 1 << 15;
+const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;
 
 /**
  * Drop length-1 axes and merge axes contiguous in every operand. Returns null when more than

@@ -17,7 +17,7 @@ import { currentRuntime, loadRuntime } from "./runtime.ts";
 import { wasmThreads } from "./threads.ts";
 import type { HeapStats } from "./heap.ts";
 
-export { disposeWasmThreads, setWasmThreads, wasmThreads } from "./threads.ts";
+export { disposeWasmThreads, setWasmSpin, setWasmThreads, wasmThreads } from "./threads.ts";
 export type { HeapStats } from "./heap.ts";
 
 function probe(): Capabilities {

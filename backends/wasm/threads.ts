@@ -16,8 +16,15 @@ import { Worker } from "node:worker_threads";
 import { loadRuntime, type WasmRuntime } from "./runtime.ts";
 
 /** Control words (int32 indices from the control block). */
-const GEN = 0, JOB = 1, NTHREADS = 2, CTRL_BYTES = 64;
+const GEN = 0, JOB = 1, NTHREADS = 2, SPIN = 3, CTRL_BYTES = 64;
 const STACK_BYTES = 256 * 1024;
+/**
+ * How long a worker (and the main thread, waiting for its workers) spins before sleeping, µs.
+ * Waking a sleeping thread costs ~40 µs here (a futex wake through the hypervisor), more than a
+ * whole 300K-element elementwise job takes on one thread; a short spin catches the next job of a
+ * sequence (a training step runs ~40) without it, and gives the core back soon after.
+ */
+let spinUs = 50;
 /** No progress for this long while waiting on workers is an error, not a hang. */
 const STALL_MS = 60_000;
 
@@ -30,6 +37,9 @@ const words = new Int32Array(memory.buffer, ctrl, 16);
 let gen = Atomics.load(words, ${GEN});
 for (;;) {
   if (tid >= Atomics.load(words, ${NTHREADS})) break;
+  // Spin a little before sleeping: a job that follows soon starts without a wake-up.
+  const t0 = performance.now(), spinMs = Atomics.load(words, ${SPIN}) / 1000;
+  while (Atomics.load(words, ${GEN}) === gen && performance.now() - t0 < spinMs) {}
   // A bounded wait: a terminate() request is served between waits.
   if (Atomics.wait(words, ${GEN}, gen, 1000) === "timed-out") continue;
   gen = Atomics.load(words, ${GEN});
@@ -77,6 +87,7 @@ function getPool(): Pool {
   const scratch0 = heapAlloc(rt, rt.exports.gemm_scratch_bytes());
   const words = new Int32Array(rt.memory.buffer, ctrl, CTRL_BYTES / 4);
   words.fill(0);
+  words[SPIN] = spinUs;
   pool = { rt, ctrl, words, scratch0, workers: [] };
   return pool;
 }
@@ -92,6 +103,29 @@ function getPool(): Pool {
  */
 export function wasmThreads(): number {
   return threads;
+}
+
+/**
+ * Set how long (µs, default 50) the WASM pool's threads spin waiting for the next job before they
+ * sleep, like OpenMP's `OMP_WAIT_POLICY`: 0 sleeps at once (least CPU while idle), more catches
+ * jobs that follow further apart. Returns the previous value.
+ *
+ * @example
+ * ```ts
+ * import { setWasmSpin } from "@aprender/compute";
+ * const before = setWasmSpin(0); // sleep at once
+ * setWasmSpin(before);
+ * console.log(before); // 50
+ * ```
+ */
+export function setWasmSpin(us: number): number {
+  if (!(us >= 0 && us <= 1e6)) {
+    throw new RangeError(`setWasmSpin: expected microseconds from 0 to 1e6, got ${us}`);
+  }
+  const old = spinUs;
+  spinUs = Math.round(us);
+  if (pool) Atomics.store(pool.words, SPIN, spinUs);
+  return old;
 }
 
 /**
@@ -193,6 +227,9 @@ export function runJob(job: number, slots: number, workers: number, doneIdx: num
   workerSlots += slots - mine;
   const words = new Int32Array(p.rt.memory.buffer);
   let last = Atomics.load(words, doneIdx), since = performance.now();
+  while (last < slots && performance.now() - since < spinUs / 1000) {
+    last = Atomics.load(words, doneIdx);
+  }
   while (last < slots) {
     Atomics.wait(words, doneIdx, last, 100);
     const now = Atomics.load(words, doneIdx);

@@ -17,6 +17,7 @@ import {
 } from "../../mod.ts";
 import {
   disposeWasmThreads,
+  setWasmSpin,
   setWasmThreads,
   wasmBackend,
   wasmHeapStats,
@@ -218,6 +219,21 @@ Deno.test("wasm matmul gives identical results with 1 and 2 threads", async (t) 
     await t.step("setWasmThreads rejects bad counts", () => {
       assert.throws(() => setWasmThreads(0), RangeError);
       assert.throws(() => setWasmThreads(1.5), /integer from 1 to 256/);
+    });
+    await t.step("spinning or sleeping workers give the same results; setWasmSpin checks", () => {
+      const a = operand([120, 90], "f32", 700, "contiguous");
+      const b = operand([90, 300], "f32", 701, "contiguous");
+      setWasmThreads(2);
+      const before = setWasmSpin(0);
+      assert.equal(before, 50);
+      const sleeping = matmul(a, b);
+      setWasmSpin(1000);
+      const spinning = matmul(a, b);
+      assert.equal(setWasmSpin(before), 1000);
+      assert.deepEqual(spinning.dataSync(), sleeping.dataSync());
+      assert.throws(() => setWasmSpin(-1), /microseconds from 0 to 1e6/);
+      assert.throws(() => setWasmSpin(NaN), RangeError);
+      for (const x of [a, b, sleeping, spinning]) x.dispose();
     });
   } finally {
     setWasmThreads(1);
