@@ -122,8 +122,12 @@ export function hasGradient(op: string): boolean {
 export class GradNode {
   /** Saved views (freed after backward unless the graph is retained). */
   #saved: { inputs: Tensor[]; outputs: Tensor[] } | null;
-  /** Output tensors (their gradients are looked up by identity). */
-  readonly outputs: WeakRef<Tensor>[];
+  /**
+   * Output tensors (their gradients are looked up by identity). Plain references: a WeakRef keeps
+   * its target alive until the current job ends, so a synchronous training loop would pile up
+   * every step's tensors and graph nodes until its next await.
+   */
+  readonly outputs: readonly Tensor[];
   /**
    * Record one op: keeps the edges and saves views of its inputs and outputs.
    *
@@ -140,7 +144,7 @@ export class GradNode {
     readonly attrs: unknown,
     readonly rule: GradRule,
   ) {
-    this.outputs = outputs.map((o) => new WeakRef(o));
+    this.outputs = [...outputs];
     this.#saved = {
       inputs: inputs.map((t) => t._view(t.shape, t.strides, t.offset)),
       outputs: outputs.map((t) => t._view(t.shape, t.strides, t.offset)),
@@ -254,9 +258,9 @@ export function backward(root: Tensor, seed: Tensor, options: BackwardOptions = 
     try {
       for (let k = order.length - 1; k >= 0; k--) {
         const n = order[k];
-        const outs = n.outputs.map((r) => r.deref());
-        const g = outs.map((o) => (o ? grads.get(o) ?? null : null));
-        for (const o of outs) if (o) grads.delete(o);
+        const outs = n.outputs;
+        const g = outs.map((o) => grads.get(o) ?? null);
+        for (const o of outs) grads.delete(o);
         if (g.every((x) => x === null)) continue;
         const saved = n.saved();
         const needs = n.inputs.map((t) => t.requiresGrad);

@@ -106,6 +106,25 @@ Deno.test("adamStep: NaN propagates through AMSGrad's maximum like torch.maximum
   for (const x of [p, g, m, v, vmax]) x.dispose();
 });
 
+Deno.test("adamStep: moments that fall below the smallest normal are stored as zero", () => {
+  // m decays by β1 where the gradient is 0: 1.2e-38 · 0.85 is subnormal in f32, flushed to 0;
+  // 1e-30 · 0.85 stays. v = 1e-39 decays below 2^-126 as well.
+  for (const backend of ["scalar", "wasm"] as const) {
+    const p = tensor([1, 1, 1]), g = tensor([0, 0, 0.5]);
+    const m = tensor([1.2e-38, 1e-30, 0]), v = tensor([1e-39, 1, 0]);
+    const attrs = attrsFor("none", false, 2);
+    const call = { op: "adamStep", inputs: [g], outputs: [p, m, v], attrs };
+    if (backend === "scalar") (scalarBackend.kernels.adamStep as KernelFn)(call);
+    else (wasmBackend.kernels.adamStep as KernelEntry).run(call);
+    const [m0, m1, m2] = m.dataSync() as Float32Array, [v0] = v.dataSync() as Float32Array;
+    assert.equal(m0, 0, `${backend}: subnormal m flushed`);
+    assert.ok(Math.abs(m1 - 0.85e-30) <= 1e-6 * 0.85e-30, `${backend}: normal m kept (${m1})`);
+    assert.ok(m2 > 0, `${backend}: a fresh moment from a gradient`);
+    assert.equal(v0, 0, `${backend}: subnormal v flushed`);
+    for (const x of [p, g, m, v]) x.dispose();
+  }
+});
+
 Deno.test("adamStep: refuses operands the kernels do not take, touching nothing", async (t) => {
   const attrs = attrsFor("none", false, 1);
   await t.step("a non-contiguous parameter", () => {
