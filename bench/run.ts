@@ -15,6 +15,7 @@
 import {
   backends,
   conv2d,
+  linear,
   openblasBackend,
   randn,
   ready,
@@ -127,6 +128,18 @@ const ALL_CASES: Case[] = [
       return o;
     },
     numpy: "np.maximum(a[0] @ a[1] + a[2], 0) @ a[3] + a[4]",
+  },
+  {
+    // The same MLP as a model runs it: nn.functional.linear with PyTorch's (out, in) weights.
+    name: "MLP fwd 64x784→256→10 relu, linear",
+    shapes: [[64, 784], [256, 784], [256], [10, 256], [10]],
+    ours: ([x, w1, b1, w2, b2]) => {
+      const h1 = linear(x, w1, b1), h = h1.relu(), o = linear(h, w2, b2);
+      h1.dispose();
+      h.dispose();
+      return o;
+    },
+    numpy: "np.maximum(a[0] @ a[1].T + a[2], 0) @ a[3].T + a[4]",
   },
   {
     name: "conv2d 8x16x32x32 * 32x16x3x3 pad 1",

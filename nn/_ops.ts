@@ -18,6 +18,7 @@ import { add, mul, ne, rsqrt, square, sub } from "../core/ops/elementwise.ts";
 import { take, where } from "../core/ops/indexing.ts";
 import { pad } from "../core/ops/join.ts";
 import { matmul } from "../core/ops/linalg.ts";
+import { checkLinear, linear as fusedLinear } from "../core/ops/fused.ts";
 import { mean } from "../core/ops/reduce.ts";
 import { copyInto, flip, permute, reshape, slice, unsqueeze } from "../core/ops/view.ts";
 import { type Generator, rand } from "../core/random.ts";
@@ -66,35 +67,10 @@ export function finfoEps(x: Tensor): number {
 
 // ---- linear --------------------------------------------------------------------------------
 
-/** y = x·Wᵀ + b over the last axis of x. */
+/** y = x·Wᵀ + b over the last axis of x; shape errors name `label`. */
 export function linear(label: string, x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
-  if (weight.ndim !== 2) {
-    throw new ShapeError(
-      `${label}: weight of shape ${fmtShape(weight.shape)} must be 2-D (out_features, ` +
-        `in_features).`,
-    );
-  }
-  const inF = weight.shape[1];
-  if (x.ndim === 0 || x.shape[x.ndim - 1] !== inF) {
-    throw new ShapeError(
-      `${label}: input has ${x.ndim === 0 ? "no axes" : `${x.shape[x.ndim - 1]} features`} on ` +
-        `its last axis, expected ${inF} (input shape ${fmtShape(x.shape)}, expected ` +
-        `(*, ${inF})).`,
-    );
-  }
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
-    throw new ShapeError(
-      `${label}: bias of shape ${fmtShape(bias.shape)} does not fit ${weight.shape[0]} ` +
-        `output features; expected (${weight.shape[0]},).`,
-    );
-  }
-  return scoped((own) => {
-    const wt = own(weight.T);
-    const y = matmul(x, wt);
-    if (!bias) return y;
-    own(y);
-    return add(y, bias);
-  });
+  checkLinear(label, x, weight, bias);
+  return fusedLinear(x, weight, bias);
 }
 
 // ---- convolution ---------------------------------------------------------------------------

@@ -278,6 +278,62 @@ const matmul: KernelEntry = {
   },
 };
 
+/**
+ * `linear` (contract of core/ops/fused.ts): x (M, in) · weight (out, in)ᵀ + bias → out (M, out),
+ * f32/f64, operands read in place where BLAS can (like matmul): the bias is written into every
+ * row of the output, then one GEMM adds the product to it (beta = 1).
+ */
+const linear: KernelEntry = {
+  supports(call: KernelCall): boolean {
+    const [x, w, b] = call.inputs, [out] = call.outputs;
+    if (!x || !w || !out || !load?.ok || x.ndim !== 2 || w.ndim !== 2) return false;
+    const d = out.dtype;
+    if ((d !== "f32" && d !== "f64") || x.dtype !== d || w.dtype !== d) return false;
+    if (b && (b.dtype !== d || !isHost(b))) return false;
+    if (!isHost(x) || !isHost(w) || !isHost(out) || !out.isContiguous) return false;
+    const [M, K] = x.shape, N = w.shape[0];
+    return matLayout(M, K, x.strides[0], x.strides[1]) !== null &&
+      matLayout(N, K, w.strides[0], w.strides[1]) !== null;
+  },
+  run(call: KernelCall): void {
+    const [x, w, b] = call.inputs, [out] = call.outputs;
+    const [M, K] = x.shape, N = w.shape[0];
+    if (out.size === 0) return;
+    const o = view(out);
+    if (b) {
+      // Row 0 from the bias, then doubling copies fill the other rows.
+      const bv = view(b);
+      for (let j = 0; j < N; j++) o[out.offset + j] = bv[b.offset + j * b.strides[0]];
+      for (let r = 1; r < M; r *= 2) {
+        o.copyWithin(out.offset + r * N, out.offset, out.offset + Math.min(r, M - r) * N);
+      }
+    } else if (K === 0) o.fill(0, out.offset, out.offset + M * N);
+    if (K === 0) return;
+    const la = matLayout(M, K, x.strides[0], x.strides[1])!;
+    const lw = matLayout(N, K, w.strides[0], w.strides[1])!;
+    const f32 = out.dtype === "f32", bytes = BYTES[out.dtype as "f32" | "f64"];
+    const s = lib().symbols;
+    // B = Wᵀ: the opposite of W's own flag over the same storage.
+    const tb = lw.trans === CblasNoTrans ? CblasTrans : CblasNoTrans;
+    (f32 ? s.cblas_sgemm : s.cblas_dgemm)(
+      CblasRowMajor,
+      la.trans,
+      tb,
+      M,
+      N,
+      K,
+      1,
+      at(storagePtr(x), x.offset, bytes),
+      la.ld,
+      at(storagePtr(w), w.offset, bytes),
+      lw.ld,
+      b ? 1 : 0,
+      at(storagePtr(out), out.offset, bytes),
+      N,
+    );
+  },
+};
+
 // ---- LAPACK helpers --------------------------------------------------------------------------
 
 type Real = Float32Array | Float64Array;
@@ -930,6 +986,7 @@ const lstsq = lapackKernel((call) => {
 /** The OpenBLAS plugin's kernels, by op name. */
 const kernels: Record<string, KernelEntry> = {
   matmul,
+  linear,
   ...convKernels(lib),
   "linalg.solve": solve,
   "linalg.inv": inv,

@@ -7,7 +7,9 @@
  */
 import type { KernelCall, KernelEntry } from "../backend.ts";
 import { isContiguous } from "../../core/shape.ts";
-import { gemm, inWasmHeap } from "./gemm.ts";
+import { gemm, gemmRaw, inWasmHeap } from "./gemm.ts";
+import { BINARY_OPS, runElementwise } from "./ew.ts";
+import { address } from "./par.ts";
 import { convertCopy } from "./convert.ts";
 import { elementwiseKernels } from "./ew.ts";
 import { reduceKernels } from "./reduce.ts";
@@ -33,9 +35,62 @@ const matmul: KernelEntry = {
   },
 };
 
+/**
+ * `linear` (contract of core/ops/fused.ts): x (M, in) · weight (out, in)ᵀ through the packed
+ * GEMM (Wᵀ read through W's strides), then the bias added in place by the elementwise kernel.
+ */
+const linear: KernelEntry = {
+  supports(call: KernelCall): boolean {
+    const [x, w, b] = call.inputs, [out] = call.outputs;
+    if (!x || !w || !out || x.ndim !== 2 || w.ndim !== 2) return false;
+    const d = out.dtype;
+    return (d === "f32" || d === "f64") &&
+      [x, w, out, ...(b ? [b] : [])].every((t) =>
+        t.dtype === d && inWasmHeap(t) && t.size < 2 ** 31
+      ) && out.isContiguous;
+  },
+  run(call: KernelCall): void {
+    const [x, w, b] = call.inputs, [out] = call.outputs;
+    const [M, K] = x.shape, N = w.shape[0];
+    const es = out.dtype === "f64" ? 8 : 4;
+    gemmRaw({
+      es,
+      m: M,
+      n: N,
+      k: K,
+      nbatch: 1,
+      rsa: x.strides[0],
+      csa: x.strides[1],
+      rsb: w.strides[1],
+      csb: w.strides[0],
+      a: address(x),
+      b: address(w),
+      c: address(out),
+      aoffs: null,
+      boffs: null,
+    });
+    if (!b) return;
+    const o = address(out);
+    runElementwise(
+      "binary",
+      BINARY_OPS.add,
+      out.dtype as "f32" | "f64",
+      [M, N],
+      [
+        o,
+        o,
+        address(b),
+      ],
+      [[N, 1], [N, 1], [0, b.strides[0]]],
+      false,
+    );
+  },
+};
+
 /** Kernels by op name. */
 export const kernels: Record<string, KernelEntry> = {
   matmul,
+  linear,
   copy: convertCopy,
   ...elementwiseKernels,
   ...reduceKernels,

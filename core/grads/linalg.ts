@@ -8,6 +8,7 @@ import { registerGradient } from "../autograd.ts";
 import type { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
 import { einsum, matmul } from "../ops/linalg.ts";
+import { sum } from "../ops/reduce.ts";
 import { astype, copyInto, reshape, swapaxes } from "../ops/view.ts";
 import { sumToShape } from "./util.ts";
 
@@ -16,6 +17,17 @@ import { sumToShape } from "./util.ts";
  * (1-D operands were given an axis by the op, recorded as views): dA = dC·Bᵀ, dB = Aᵀ·dC, each
  * summed back to its operand's shape.
  */
+/** linear (x (M, in), W (out, in), b): x̄ = ḡ·W, W̄ = ḡᵀ·x (already (out, in)), b̄ = Σ_M ḡ. */
+registerGradient("linear", ([g], { inputs: [x, w, b], needs }) => {
+  let gw: Tensor | null = null;
+  if (needs[1]) {
+    const gt = g!.T;
+    gw = matmul(gt, x);
+    gt.dispose();
+  }
+  return [needs[0] ? matmul(g!, w) : null, gw, b && needs[2] ? sum(g!, [0]) : null];
+});
+
 registerGradient("matmul", ([g], { inputs: [a, b], needs }) => {
   const out: (ReturnType<typeof matmul> | null)[] = [null, null];
   if (needs[0]) {

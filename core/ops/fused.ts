@@ -1,15 +1,20 @@
 /**
- * Fused updates that replace a chain of elementwise ops with one kernel where a backend has it:
- * the optimizers' per-parameter steps. Each returns false (and changes nothing) when the fused
- * kernel cannot take the operands, so the caller runs its composed form instead.
+ * Fused ops that replace a chain of ops with one kernel where a backend has it: `linear` (a
+ * product plus a bias) and the optimizers' per-parameter steps. Where no kernel takes the
+ * operands, `linear` composes the same result from ops, and `adamStep` returns false (changing
+ * nothing) so that the caller runs its composed form.
  *
  * @module
  */
 import { hasKernel } from "../../backends/registry.ts";
 import type { AdamStepAttrs } from "../../backends/scalar/kernels/optim.ts";
 import { noGrad } from "../autograd.ts";
-import { runKernel } from "../op.ts";
+import { fmtShape, ShapeError } from "../errors.ts";
+import { runKernel, runKernel1 } from "../op.ts";
 import type { Tensor } from "../tensor.ts";
+import { add } from "./elementwise.ts";
+import { matmul } from "./linalg.ts";
+import { reshape } from "./view.ts";
 
 export type { AdamStepAttrs };
 
@@ -52,4 +57,80 @@ export function adamStep(
   if (!hasKernel("adamStep", device)) return false;
   noGrad(() => runKernel("adamStep", [grad], attrs, outs));
   return true;
+}
+
+/**
+ * `x·Wᵀ + b` over the last axis of `x` (PyTorch's `F.linear`): x (..., in), weight (out, in),
+ * optional bias (out,) → (..., out). One `linear` kernel where the device has one and the
+ * operands share a float dtype (OpenBLAS: the bias written into the output, then one GEMM that
+ * adds to it); otherwise `matmul(x, weight.T)` plus the bias. Its gradient is computed directly in
+ * each operand's layout: x̄ = ḡ·W, W̄ = ḡᵀ·x, b̄ = Σ ḡ.
+ *
+ * @example
+ * ```ts
+ * import { linear, tensor } from "@aprender/compute";
+ * const y = linear(tensor([[1, 2]]), tensor([[1, 0], [1, 1], [0, 2]]), tensor([0, 10, 100]));
+ * console.log(y.toArraySync()); // [[1, 13, 104]]
+ * ```
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  checkLinear("linear", x, weight, bias);
+  const [out, inF] = weight.shape;
+  const lead = x.shape.slice(0, -1);
+  const d = weight.dtype;
+  const fused = (d === "f32" || d === "f64") && x.dtype === d && (!bias || bias.dtype === d) &&
+    hasKernel("linear", x.device);
+  const owned: Tensor[] = [];
+  try {
+    if (!fused) {
+      const wt = weight.T;
+      owned.push(wt);
+      const y = matmul(x, wt);
+      if (!bias) return y;
+      owned.push(y);
+      return add(y, bias);
+    }
+    const x2 = x.ndim === 2 ? x : reshape(x, [-1, inF]);
+    if (x2 !== x) owned.push(x2);
+    // Every linear kernel writes each output element (the bias, or zeros, then the product).
+    const y = runKernel1("linear", bias ? [x2, weight, bias] : [x2, weight], {}, {
+      shape: [x2.shape[0], out],
+      dtype: d,
+      overwritten: true,
+    });
+    if (x.ndim === 2) return y;
+    owned.push(y);
+    return reshape(y, [...lead, out]);
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+/** Shape checks of {@link linear}, naming `label` (the op, or the layer that calls it). */
+export function checkLinear(
+  label: string,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+): void {
+  if (weight.ndim !== 2) {
+    throw new ShapeError(
+      `${label}: weight of shape ${fmtShape(weight.shape)} must be 2-D (out_features, ` +
+        `in_features).`,
+    );
+  }
+  const inF = weight.shape[1];
+  if (x.ndim === 0 || x.shape[x.ndim - 1] !== inF) {
+    throw new ShapeError(
+      `${label}: input has ${x.ndim === 0 ? "no axes" : `${x.shape[x.ndim - 1]} features`} on ` +
+        `its last axis, expected ${inF} (input shape ${fmtShape(x.shape)}, expected ` +
+        `(*, ${inF})).`,
+    );
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new ShapeError(
+      `${label}: bias of shape ${fmtShape(bias.shape)} does not fit ${weight.shape[0]} ` +
+        `output features; expected (${weight.shape[0]},).`,
+    );
+  }
 }

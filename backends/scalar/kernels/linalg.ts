@@ -13,7 +13,7 @@ import type { KernelCall, KernelFn } from "../../backend.ts";
 import type { DType, TypedArray } from "../../../core/dtype.ts";
 import { sizeOf } from "../../../core/shape.ts";
 import type { Tensor } from "../../../core/tensor.ts";
-import { reader, stridedOffsets, typed, writer } from "../util.ts";
+import { reader, readF64, stridedOffsets, typed, writeF64, writer } from "../util.ts";
 
 /** Dtypes whose typed array elements read as the value itself (no bits decoding, no BigInt). */
 function isPlain(d: DType): boolean {
@@ -242,4 +242,25 @@ function einsum(call: KernelCall<{ nOut: number }>): void {
 }
 
 /** Scalar kernels of the linalg family, by op name. */
-export const kernels: Record<string, KernelFn> = { matmul, einsum };
+/**
+ * `linear` (contract of core/ops/fused.ts): inputs x (M, in), weight (out, in) and optional
+ * bias (out,), one float dtype, any strides; output (M, out) contiguous = x·Wᵀ + b, each element
+ * accumulated in f64 from the bias (or 0) in k order and rounded once.
+ */
+function linear(call: KernelCall): void {
+  const [x, w, b] = call.inputs;
+  const [out] = call.outputs;
+  const [M, K] = x.shape, N = w.shape[0];
+  const X = readF64(x), W = readF64(w), B = b ? readF64(b) : null;
+  const res = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = B ? B[j] : 0;
+      for (let k = 0, xo = i * K, wo = j * K; k < K; k++) s += X[xo + k] * W[wo + k];
+      res[i * N + j] = s;
+    }
+  }
+  writeF64(out, res);
+}
+
+export const kernels: Record<string, KernelFn> = { matmul, einsum, linear };
