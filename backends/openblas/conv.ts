@@ -22,8 +22,8 @@ import type { HostStorage } from "../host.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { Conv2dAttrs } from "../scalar/kernels/conv.ts";
 import { currentRuntime } from "../wasm/runtime.ts";
-import { address, heapScratch } from "../wasm/par.ts";
-import { chunk, col2im, im2col, permuteGrad } from "../wasm/train.ts";
+import { address } from "../wasm/par.ts";
+import { col2im, forEachConvChunk, im2col, permuteGrad } from "../wasm/train.ts";
 import { runCopy } from "../wasm/convert.ts";
 import { BINARY_OPS, runElementwise } from "../wasm/ew.ts";
 import { type BlasLibrary, CblasNoTrans, CblasRowMajor, CblasTrans } from "./ffi.ts";
@@ -91,39 +91,31 @@ export function convKernels(lib: () => BlasLibrary): Record<string, KernelEntry>
       const [N, C] = x.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = out.shape;
       const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
       if (out.size === 0) return;
-      const per = chunk(N, C * KH * KW * P);
-      const cols = heapScratch(per * C * KH * KW * P * 4);
-      const tmp = heapScratch(per * O * P * 4);
-      try {
-        for (let n0 = 0; n0 < N; n0 += per) {
-          const nimg = Math.min(per, N - n0), L = nimg * P;
-          im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols.ptr);
-          for (let q = 0; q < groups; q++) {
-            sgemm(
-              false,
-              false,
-              Og,
-              L,
-              K,
-              address(w) + q * Og * K * 4,
-              K,
-              cols.ptr + q * K * L * 4,
-              L,
-              tmp.ptr + q * Og * L * 4,
-              L,
-            );
-          }
-          // (O, nimg, P) → out's images n0.. as (nimg, O, P).
-          runCopy(2, [nimg, O, P], address(out) + n0 * O * P * 4, [O * P, P, 1], tmp.ptr, [
-            P,
+      forEachConvChunk({ N, C, KH, KW, P, O }, ({ n0, nimg, cols, gp: tmp }) => {
+        const L = nimg * P;
+        im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols);
+        for (let q = 0; q < groups; q++) {
+          sgemm(
+            false,
+            false,
+            Og,
             L,
-            1,
-          ]);
+            K,
+            address(w) + q * Og * K * 4,
+            K,
+            cols + q * K * L * 4,
+            L,
+            tmp + q * Og * L * 4,
+            L,
+          );
         }
-      } finally {
-        tmp.free();
-        cols.free();
-      }
+        // (O, nimg, P) → out's images n0.. as (nimg, O, P).
+        runCopy(2, [nimg, O, P], address(out) + n0 * O * P * 4, [O * P, P, 1], tmp, [
+          P,
+          L,
+          1,
+        ]);
+      });
       if (call.attrs.hasBias) {
         const o = address(out);
         runElementwise("binary", BINARY_OPS.add, "f32", [N, O, P], [o, o, address(bias)], [
@@ -147,35 +139,27 @@ export function convKernels(lib: () => BlasLibrary): Record<string, KernelEntry>
       const [N, C] = out.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = g.shape;
       const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
       if (out.size === 0 || P === 0 || O === 0) return; // dx stays zero
-      const per = chunk(N, C * KH * KW * P);
-      const cols = heapScratch(per * C * KH * KW * P * 4);
-      const gp = heapScratch(per * O * P * 4);
-      try {
-        for (let n0 = 0; n0 < N; n0 += per) {
-          const nimg = Math.min(per, N - n0), L = nimg * P;
-          permuteGrad(g, n0, nimg, nimg, gp.ptr);
-          for (let q = 0; q < groups; q++) {
-            // dcols_q (K × L) = W_qᵀ (K × Og) · g_q (Og × L).
-            sgemm(
-              true,
-              false,
-              K,
-              L,
-              Og,
-              address(w) + q * Og * K * 4,
-              K,
-              gp.ptr + q * Og * L * 4,
-              L,
-              cols.ptr + q * K * L * 4,
-              L,
-            );
-          }
-          col2im(out, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols.ptr);
+      forEachConvChunk({ N, C, KH, KW, P, O }, ({ n0, nimg, cols, gp }) => {
+        const L = nimg * P;
+        permuteGrad(g, n0, nimg, nimg, gp);
+        for (let q = 0; q < groups; q++) {
+          // dcols_q (K × L) = W_qᵀ (K × Og) · g_q (Og × L).
+          sgemm(
+            true,
+            false,
+            K,
+            L,
+            Og,
+            address(w) + q * Og * K * 4,
+            K,
+            gp + q * Og * L * 4,
+            L,
+            cols + q * K * L * 4,
+            L,
+          );
         }
-      } finally {
-        gp.free();
-        cols.free();
-      }
+        col2im(out, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols);
+      });
     },
   };
 
@@ -191,36 +175,28 @@ export function convKernels(lib: () => BlasLibrary): Record<string, KernelEntry>
       const [N, C] = x.shape, [O, Cg, KH, KW] = out.shape, [, , OH, OW] = g.shape;
       const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
       if (out.size === 0 || N === 0 || P === 0) return; // dW stays zero
-      const per = chunk(N, C * KH * KW * P);
-      const cols = heapScratch(per * C * KH * KW * P * 4);
-      const gp = heapScratch(per * O * P * 4);
-      try {
-        for (let n0 = 0; n0 < N; n0 += per) {
-          const nimg = Math.min(per, N - n0), L = nimg * P;
-          permuteGrad(g, n0, nimg, nimg, gp.ptr);
-          im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols.ptr);
-          for (let q = 0; q < groups; q++) {
-            // dW_q (Og × K) (+)= g_q (Og × L) · cols_qᵀ (L × K), summed over the chunks.
-            sgemm(
-              false,
-              true,
-              Og,
-              K,
-              L,
-              gp.ptr + q * Og * L * 4,
-              L,
-              cols.ptr + q * K * L * 4,
-              L,
-              address(out) + q * Og * K * 4,
-              K,
-              n0 > 0,
-            );
-          }
+      forEachConvChunk({ N, C, KH, KW, P, O }, ({ n0, nimg, cols, gp }) => {
+        const L = nimg * P;
+        permuteGrad(g, n0, nimg, nimg, gp);
+        im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols);
+        for (let q = 0; q < groups; q++) {
+          // dW_q (Og × K) (+)= g_q (Og × L) · cols_qᵀ (L × K), summed over the chunks.
+          sgemm(
+            false,
+            true,
+            Og,
+            K,
+            L,
+            gp + q * Og * L * 4,
+            L,
+            cols + q * K * L * 4,
+            L,
+            address(out) + q * Og * K * 4,
+            K,
+            n0 > 0,
+          );
         }
-      } finally {
-        gp.free();
-        cols.free();
-      }
+      });
     },
   };
 

@@ -164,6 +164,16 @@ export interface ConvGeo {
   OW: number;
 }
 
+/**
+ * The job words im2col and col2im share (src/conv.c, src/train.c): C, H, W of the image (`shape`
+ * is N, C, H, W), KH, KW, OH, OW, the strides, the top and left padding and the dilations.
+ */
+function geometryWords(attrs: Conv2dAttrs, geo: ConvGeo, shape: readonly number[]): number[] {
+  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw] } = attrs;
+  const [, C, H, Wd] = shape;
+  return [C, H, Wd, geo.KH, geo.KW, geo.OH, geo.OW, sh, sw, pt, pl, dh, dw];
+}
+
 /** im2col of images [n0, n0 + nimg) of x into `cols`, in blocks of nb images (src/conv.c). */
 export function im2col(
   x: Tensor,
@@ -174,12 +184,11 @@ export function im2col(
   nb: number,
   cols: number,
 ): void {
-  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw] } = attrs;
   const { KH, KW, OH, OW } = geo;
-  const [, C, H, Wd] = x.shape, [xn, xc, xh, xw] = x.strides;
+  const [, C] = x.shape, [xn, xc, xh, xw] = x.strides;
   const rows = nimg * C * KH * KW;
   const v = beginJob(KIND.im2col);
-  [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, xn, xc, xh, xw, nb].forEach((val, i) =>
+  [...geometryWords(attrs, geo, x.shape), xn, xc, xh, xw, nb].forEach((val, i) =>
     v.i32[W.ia + i] = val
   );
   v.i32[W.total] = rows;
@@ -202,11 +211,10 @@ export function col2im(
   nb: number,
   cols: number,
 ): void {
-  const { stride: [sh, sw], padding: [pt, , pl], dilation: [dh, dw] } = attrs;
   const { KH, KW, OH, OW } = geo;
   const [, C, H, Wd] = dx.shape;
   const v = beginJob(KIND.col2im);
-  [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, nb].forEach((val, i) => v.i32[W.ia + i] = val);
+  [...geometryWords(attrs, geo, dx.shape), nb].forEach((val, i) => v.i32[W.ia + i] = val);
   v.i32[W.total] = nimg * C;
   v.i32[W.ptr] = address(dx) + n0 * C * H * Wd * 4;
   v.i32[W.ptr + 1] = cols;
@@ -227,12 +235,44 @@ export function permuteGrad(g: Tensor, n0: number, nimg: number, nb: number, dst
   runCopy(2, m.dims, dst, m.st[0], address(g) + n0 * gn * 4, m.st[1]);
 }
 
-/**
- * Images per chunk, so that the column matrix stays under the budget ({@link setConvGradChunk});
- * shared with the OpenBLAS conv kernels.
- */
-export function chunk(N: number, rowLen: number): number {
+/** Images per chunk, so that the column matrix stays under the budget ({@link setConvGradChunk}). */
+function chunk(N: number, rowLen: number): number {
   return Math.max(1, Math.min(N, Math.floor(COLS_MAX / Math.max(1, rowLen))));
+}
+
+/** Heap scratch of one chunk of images: the column matrix and the (O, images·P) gradient. */
+export interface ConvChunk {
+  /** First image of the chunk. */
+  n0: number;
+  /** Images in the chunk. */
+  nimg: number;
+  /** Address of the column matrix (C·KH·KW rows of nimg·P). */
+  cols: number;
+  /** Address of room for O·nimg·P elements (the permuted output gradient, or a product). */
+  gp: number;
+}
+
+/**
+ * Run `body` on the chunks of N images (C channels, KH×KW taps, P output positions, O output
+ * channels) under the column budget, with heap scratch freed afterwards; shared by the WASM and
+ * OpenBLAS conv kernels.
+ */
+export function forEachConvChunk(
+  dims: { N: number; C: number; KH: number; KW: number; P: number; O: number },
+  body: (c: ConvChunk, per: number) => void,
+): void {
+  const { N, C, KH, KW, P, O } = dims;
+  const per = chunk(N, C * KH * KW * P);
+  const cols = heapScratch(per * C * KH * KW * P * 4);
+  const gp = heapScratch(per * O * P * 4);
+  try {
+    for (let n0 = 0; n0 < N; n0 += per) {
+      body({ n0, nimg: Math.min(per, N - n0), cols: cols.ptr, gp: gp.ptr }, per);
+    }
+  } finally {
+    gp.free();
+    cols.free();
+  }
 }
 
 /** Offsets of the GEMM entries (block b, group q), e = b·groups + q. */
@@ -260,36 +300,28 @@ const conv2dBackwardInput: KernelEntry = {
     if (out.size === 0) return;
     const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
     if (P === 0 || O === 0) return; // dx stays zero (the dispatcher's outputs are zero-filled)
-    const per = chunk(N, C * KH * KW * P);
-    const cols = heapScratch(per * C * KH * KW * P * 4);
-    const gp = heapScratch(per * O * P * 4);
-    try {
-      for (let n0 = 0; n0 < N; n0 += per) {
-        const nimg = Math.min(per, N - n0), nb = blockSize(nimg), nblk = nimg / nb, L = nb * P;
-        permuteGrad(g, n0, nimg, nb, gp.ptr);
-        const many = nblk * groups > 1;
-        gemmRaw({
-          es: 4,
-          m: K,
-          n: L,
-          k: Og,
-          nbatch: nblk * groups,
-          rsa: weightFlat(w)!,
-          csa: w.strides[0],
-          rsb: L,
-          csb: 1,
-          a: address(w),
-          b: gp.ptr,
-          c: cols.ptr,
-          aoffs: many ? entryOffsets(nblk, groups, (_, q) => q * Og * w.strides[0]) : null,
-          boffs: many ? entryOffsets(nblk, groups, (b, q) => (b * O + q * Og) * L) : null,
-        });
-        col2im(out, call.attrs, { KH, KW, OH, OW }, n0, nimg, nb, cols.ptr);
-      }
-    } finally {
-      gp.free();
-      cols.free();
-    }
+    forEachConvChunk({ N, C, KH, KW, P, O }, ({ n0, nimg, cols, gp }) => {
+      const nb = blockSize(nimg), nblk = nimg / nb, L = nb * P;
+      permuteGrad(g, n0, nimg, nb, gp);
+      const many = nblk * groups > 1;
+      gemmRaw({
+        es: 4,
+        m: K,
+        n: L,
+        k: Og,
+        nbatch: nblk * groups,
+        rsa: weightFlat(w)!,
+        csa: w.strides[0],
+        rsb: L,
+        csb: 1,
+        a: address(w),
+        b: gp,
+        c: cols,
+        aoffs: many ? entryOffsets(nblk, groups, (_, q) => q * Og * w.strides[0]) : null,
+        boffs: many ? entryOffsets(nblk, groups, (b, q) => (b * O + q * Og) * L) : null,
+      });
+      col2im(out, call.attrs, { KH, KW, OH, OW }, n0, nimg, nb, cols);
+    });
   },
 };
 
@@ -312,15 +344,13 @@ const conv2dBackwardWeight: KernelEntry = {
     if (out.size === 0) return;
     const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
     if (N === 0 || P === 0) return; // dW stays zero
-    const per = chunk(N, C * KH * KW * P);
-    const cols = heapScratch(per * C * KH * KW * P * 4);
-    const gp = heapScratch(per * O * P * 4);
-    const parts = heapScratch(per * O * K * 4);
+    let parts: { ptr: number; free(): void } | null = null;
     try {
-      for (let n0 = 0; n0 < N; n0 += per) {
-        const nimg = Math.min(per, N - n0), nb = blockSize(nimg), nblk = nimg / nb, L = nb * P;
-        permuteGrad(g, n0, nimg, nb, gp.ptr);
-        im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nb, cols.ptr);
+      forEachConvChunk({ N, C, KH, KW, P, O }, ({ n0, nimg, cols, gp }, per) => {
+        parts ??= heapScratch(per * O * K * 4);
+        const nb = blockSize(nimg), nblk = nimg / nb, L = nb * P;
+        permuteGrad(g, n0, nimg, nb, gp);
+        im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nb, cols);
         const many = nblk * groups > 1;
         gemmRaw({
           es: 4,
@@ -332,8 +362,8 @@ const conv2dBackwardWeight: KernelEntry = {
           csa: 1,
           rsb: 1,
           csb: L,
-          a: gp.ptr,
-          b: cols.ptr,
+          a: gp,
+          b: cols,
           c: parts.ptr,
           aoffs: many ? entryOffsets(nblk, groups, (b, q) => (b * O + q * Og) * L) : null,
           boffs: many ? entryOffsets(nblk, groups, (b, q) => (b * groups + q) * K * L) : null,
@@ -346,11 +376,9 @@ const conv2dBackwardWeight: KernelEntry = {
         v.i32[W.ptr + 1] = parts.ptr;
         const p = plan(nblk * O * K, 1 << 18);
         runPar(v, Math.min(p.slots, O * K), p.threads);
-      }
+      });
     } finally {
-      parts.free();
-      gp.free();
-      cols.free();
+      (parts as { free(): void } | null)?.free();
     }
   },
 };

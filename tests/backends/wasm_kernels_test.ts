@@ -28,11 +28,10 @@ import fc from "fast-check";
 import {
   conv2d,
   type DType,
-  type KernelFn,
   ready,
   scalarBackend,
   setHostAllocator,
-  Tensor,
+  type Tensor,
   tensor,
   tidy,
   traceKernels,
@@ -45,18 +44,14 @@ import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
 await ready();
 const LAYOUTS: Layout[] = ["contiguous", "transposed", "strided", "expanded"];
 
-/** Run the scalar backend's kernel `op` on `inputs` into a fresh output. */
-function scalarRun(
+/** The scalar backend's kernel `op` on `inputs` into a fresh output. */
+const scalarRun = (
   op: string,
   inputs: Tensor[],
   shape: readonly number[],
   dtype: DType,
   attrs: Record<string, unknown> = {},
-): Tensor {
-  const out = Tensor.empty(shape, dtype);
-  (scalarBackend.kernels[op] as KernelFn)({ op, inputs, outputs: [out], attrs });
-  return out;
-}
+) => runOn(scalarBackend, op, inputs, shape, dtype, attrs);
 
 /** Run `fn`, assert the last kernel ran on `backend`, and return its result. */
 function on<T>(backend: string, op: string, fn: () => T): T {

@@ -42,34 +42,13 @@ await ready();
 
 type Attrs = Record<string, unknown>;
 
-/** Run the scalar backend's kernel `op` into a fresh output. */
-function scalarRun(
-  op: string,
-  inputs: Tensor[],
-  shape: readonly number[],
-  dtype: DType,
-  attrs: Attrs = {},
-) {
-  const out = Tensor.empty(shape, dtype);
-  (scalarBackend.kernels[op] as KernelFn)({ op, inputs, outputs: [out], attrs });
-  return out;
-}
+/** The scalar backend's kernel `op` into a fresh output. */
+const scalarRun = (op: string, inputs: Tensor[], shape: readonly number[], d: DType, a?: Attrs) =>
+  runOn(scalarBackend, op, inputs, shape, d, a);
 
-/** Run the WASM kernel `op` (asserting that it accepts the call) into a fresh output. */
-function wasmRun(
-  op: string,
-  inputs: Tensor[],
-  shape: readonly number[],
-  dtype: DType,
-  attrs: Attrs = {},
-) {
-  const out = Tensor.empty(shape, dtype);
-  const k = wasmBackend.kernels[op] as KernelEntry;
-  const call = { op, inputs, outputs: [out], attrs };
-  assert.ok(!k.supports || k.supports(call), `wasm ${op} declined ${JSON.stringify(attrs)}`);
-  k.run(call);
-  return out;
-}
+/** The WASM kernel `op` (asserting that it accepts the call) into a fresh output. */
+const wasmRun = (op: string, inputs: Tensor[], shape: readonly number[], d: DType, a?: Attrs) =>
+  runOn(wasmBackend, op, inputs, shape, d, a);
 
 /** Whether the WASM kernel `op` accepts the call. */
 function wasmAccepts(op: string, inputs: Tensor[], out: Tensor, attrs: Attrs = {}): boolean {
