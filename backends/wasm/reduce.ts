@@ -43,6 +43,12 @@ interface Partial {
   i: number;
 }
 
+/** Whether line starts are 0, 1, 2, ... (the kept elements adjacent in memory). */
+function adjacent(outer: ArrayLike<number>): boolean {
+  for (let i = 0; i < outer.length; i++) if (outer[i] !== i) return false;
+  return true;
+}
+
 /** A strided operand in the heap: byte address of element 0, shape, element strides. */
 interface Operand {
   addr: number;
@@ -115,9 +121,12 @@ function reduceInto(
   const g = geometry(x.shape, x.strides, 0, axes);
   const nlines = g.outer.length, n = g.n;
   if (nlines === 0) return;
+  // Adjacent lines that each step over the rows: reduce them a tile at a time (src/reduce.c).
+  const columns = code !== R.argmax && code !== R.argmin && nlines > 1 && g.inner === null &&
+    Math.abs(g.step) > 1 && n > 1 && adjacent(g.outer);
   const split = nlines === 1 && g.inner === null && n >= PAR_MIN;
   const p = split ? plan(n, PAR_MIN) : plan(nlines * Math.max(n, 1), PAR_MIN);
-  const lines = nlines === 1 ? null : heapTable(g.outer);
+  const lines = nlines === 1 || columns ? null : heapTable(g.outer);
   const inner = g.inner ? heapTable(g.inner) : null;
   const nslots = split ? p.slots : Math.min(p.slots, nlines);
   const parts = split ? heapScratch(16 * nslots) : null;
@@ -136,7 +145,8 @@ function reduceInto(
     w[W.ia + 2] = g.step;
     w[W.ia + 3] = outKind;
     w[W.ia + 4] = split ? 1 : 0;
-    w[W.ia + 7] = 0;
+    w[W.ia + 7] = columns ? 1 : 0;
+    w[W.ia + 8] = columns ? 1 : 0;
     v.f64[W.fa64] = div;
     runPar(v, nslots, p.threads);
     if (!parts) return;

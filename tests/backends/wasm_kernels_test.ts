@@ -346,6 +346,23 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
           ref.dispose();
         }
         rows.dispose();
+        // Column reductions (axis 0 of C-order rows: adjacent lines) with NaN in some columns.
+        for (const dtype of ["f32", "f64"] as const) {
+          const vals = Array.from({ length: 37 * 515 }, (_, i) => Math.sin(i * 0.37) * 3);
+          vals[5 * 515 + 3] = NaN; // column 3, row 5
+          vals[515 + 514] = NaN; // column 514, row 1 (past the first tile of 512)
+          const m = tensor(vals, { dtype, shape: [37, 515] });
+          for (const op of ["sum", "mean", "max", "min"] as const) {
+            const ours = on("wasm", op, () => m[op](0));
+            const ref = scalarRun(op, [m], ours.shape, dtype, { axes: [0] });
+            assertClose(ours, ref, dtype === "f32" ? 1e-6 : 1e-14, 1e-6, `${op} axis 0 ${dtype}`);
+            const o = ours.dataSync() as Float32Array;
+            assert.ok(Number.isNaN(o[3]) && Number.isNaN(o[514]) && !Number.isNaN(o[0]), op);
+            ours.dispose();
+            ref.dispose();
+          }
+          m.dispose();
+        }
         // A long mixed-sign line of odd length (blocks, then the tail) and a line with ±inf.
         const mixed = makeTensor([1_000_003], "f32", 7, "contiguous", { lo: -1, hi: 1 });
         const ours = on("wasm", "sum", () => mixed.sum()).item() as number;

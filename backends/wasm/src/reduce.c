@@ -12,7 +12,8 @@
  * Job words (pjob_t.ia): 0 nlines, 1 n (line length), 2 step (0 with an inner table), 3 output
  * kind (0 f32, 1 f64, 2 i64, 3 f64 partials of a split line), 4 split (1: one line cut into
  * slots), 5 phase (softmax split), 6 out step (softmax). ptr: 0 out, 1 in, 2 line table (or 0:
- * line i starts at i·ia[7]), 3 inner table / out line table (softmax). fa[0]: divisor (mean),
+ * line i starts at i·ia[7]), 3 inner table / out line table (softmax); ia[8] 1: columns (see
+ * columns_f32 below). fa[0]: divisor (mean),
  * fa[1..3] softmax split constants (max, 1/z or log z, the line's min).
  */
 #include "par.h"
@@ -275,8 +276,102 @@ INLINE const uint8_t *line_start(pjob_t *job, int32_t i, int32_t es) {
   return (const uint8_t *)(uintptr_t)job->ptr[1] + o * es;
 }
 
+/*
+ * Columns (ia[8] = 1; sum, max, min): line i starts at element i and steps by ia[2], i.e. the
+ * reduced axis is outer and the kept elements are adjacent (sum over axis 0 of a C-order matrix).
+ * Walking one line at a time would touch a new cache line per element; instead a tile of adjacent
+ * lines is reduced row by row into f64 accumulators (each element rounded once for sums). A slot
+ * is a range of lines.
+ */
+#define COL_TILE 512
+#ifndef COL_ROWS
+#define COL_ROWS 16
+#endif
+#define COLUMNS(T, SFX)                                                                        \
+  static void columns_##SFX(pjob_t *job, int32_t lo, int32_t hi) {                            \
+    const int op = job->op, kind = job->ia[3];                                                 \
+    const int32_t n = job->ia[1], step = job->ia[2];                                           \
+    const T *x = (const T *)(uintptr_t)job->ptr[1];                                            \
+    const double div = job->fa[0];                                                             \
+    double acc[COL_TILE];                                                                      \
+    for (int32_t j0 = lo; j0 < hi; j0 += COL_TILE) {                                           \
+      const int32_t w = MIN(COL_TILE, hi - j0);                                                \
+      if (op == R_SUM) {                                                                       \
+        for (int32_t k = 0; k < w; k++) acc[k] = 0;                                            \
+        for (int32_t r = 0; r < n; r++) {                                                      \
+          const T *row = x + (int64_t)r * step + j0;                                           \
+          for (int32_t k = 0; k < w; k++) acc[k] += (double)row[k];                            \
+        }                                                                                      \
+      } else {                                                                                 \
+        const int is_max = op == R_MAX;                                                        \
+        for (int32_t k = 0; k < w; k++) acc[k] = (double)x[j0 + k];                            \
+        for (int32_t r = 1; r < n; r++) {                                                      \
+          const T *row = x + (int64_t)r * step + j0;                                           \
+          for (int32_t k = 0; k < w; k++) {                                                    \
+            const double v = (double)row[k], m = acc[k];                                       \
+            /* the first NaN stays; otherwise a NaN or a new extreme replaces m */             \
+            const int take = m == m && (v != v || (is_max ? v > m : v < m));                   \
+            acc[k] = take ? v : m;                                                             \
+          }                                                                                    \
+        }                                                                                      \
+      }                                                                                        \
+      if (kind == 0) {                                                                         \
+        float *o = (float *)(uintptr_t)job->ptr[0] + j0;                                       \
+        for (int32_t k = 0; k < w; k++) o[k] = (float)(acc[k] / div);                          \
+      } else {                                                                                 \
+        double *o = (double *)(uintptr_t)job->ptr[0] + j0;                                     \
+        for (int32_t k = 0; k < w; k++) o[k] = acc[k] / div;                                   \
+      }                                                                                        \
+    }                                                                                          \
+  }
+COLUMNS(float, f32)
+COLUMNS(double, f64)
+
+/* f32 column sums: blocks of COL_ROWS (16) rows summed in f32x4 lanes, each block's sums widened
+   into the f64 accumulators (at most 16 f32 roundings per element; NumPy's axis-0 sum adds the
+   rows one by one in f32). */
+static void columns_sum_f32(pjob_t *job, int32_t lo, int32_t hi) {
+  const int32_t n = job->ia[1], step = job->ia[2];
+  const float *x = (const float *)(uintptr_t)job->ptr[1];
+  const double div = job->fa[0];
+  double acc[COL_TILE] __attribute__((aligned(16)));
+  for (int32_t j0 = lo; j0 < hi; j0 += COL_TILE) {
+    const int32_t w = MIN(COL_TILE, hi - j0), w4 = w & ~3;
+    for (int32_t k = 0; k < w; k++) acc[k] = 0;
+    for (int32_t r = 0; r < n; r += COL_ROWS) {
+      const int32_t rb = MIN(COL_ROWS, n - r);
+      const float *base = x + (int64_t)r * step + j0;
+      for (int32_t k = 0; k < w4; k += 4) {
+        v128_t s = wasm_v128_load(base + k);
+        for (int32_t q = 1; q < rb; q++) s = wasm_f32x4_add(s, wasm_v128_load(base + (int64_t)q * step + k));
+        wasm_v128_store(acc + k, wasm_f64x2_add(wasm_v128_load(acc + k), wasm_f64x2_promote_low_f32x4(s)));
+        wasm_v128_store(acc + k + 2, wasm_f64x2_add(wasm_v128_load(acc + k + 2), widen_hi_f32(s)));
+      }
+      for (int32_t k = w4; k < w; k++) {
+        float s = base[k];
+        for (int32_t q = 1; q < rb; q++) s += base[(int64_t)q * step + k];
+        acc[k] += (double)s;
+      }
+    }
+    if (job->ia[3] == 0) {
+      float *o = (float *)(uintptr_t)job->ptr[0] + j0;
+      for (int32_t k = 0; k < w; k++) o[k] = (float)(acc[k] / div);
+    } else {
+      double *o = (double *)(uintptr_t)job->ptr[0] + j0;
+      for (int32_t k = 0; k < w; k++) o[k] = acc[k] / div;
+    }
+  }
+}
+
 void reduce_slot(pjob_t *job, int32_t s) {
   const int32_t es = job->dtype ? 8 : 4;
+  if (job->ia[8]) {
+    SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
+    if (job->dtype) columns_f64(job, lo, hi);
+    else if (job->op == R_SUM) columns_sum_f32(job, lo, hi);
+    else columns_f32(job, lo, hi);
+    return;
+  }
   if (job->ia[4]) {
     /* one line cut into slots: write (value, index) partials */
     SLOT_RANGE(job->ia[1], s, job->nslots, lo, hi);
