@@ -23,7 +23,7 @@ import type { Tensor } from "../../core/tensor.ts";
 import type { Conv2dAttrs } from "../scalar/kernels/conv.ts";
 import { currentRuntime } from "../wasm/runtime.ts";
 import { address } from "../wasm/par.ts";
-import { col2im, forEachConvChunk, im2col, permuteGrad } from "../wasm/train.ts";
+import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../wasm/train.ts";
 import { runCopy } from "../wasm/convert.ts";
 import { BINARY_OPS, runElementwise } from "../wasm/ew.ts";
 import { type BlasLibrary, CblasNoTrans, CblasRowMajor, CblasTrans } from "./ffi.ts";
@@ -166,8 +166,9 @@ export function convKernels(lib: () => BlasLibrary): Record<string, KernelEntry>
   const conv2dBackwardWeight: KernelEntry = {
     supports(call: KernelCall<Conv2dAttrs>): boolean {
       const [x, g] = call.inputs, [out] = call.outputs;
+      // Few taps per output channel: the WASM plugin's direct kernel is faster than this GEMM.
       return x?.ndim === 4 && g?.ndim === 4 && out?.ndim === 4 && out.isContiguous &&
-        inHeap([x, g, out]);
+        inHeap([x, g, out]) && !directWeightGrad(call);
     },
     run(call: KernelCall<Conv2dAttrs>): void {
       const [x, g] = call.inputs, [out] = call.outputs;

@@ -43,6 +43,7 @@ export const KIND = {
   col2im: 23,
   sumRows: 24,
   adam: 25,
+  convBackwardWeight: 26,
 } as const;
 /** Axes a job's iteration space may have after merging. */
 export const MAXDIM = 8;

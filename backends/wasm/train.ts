@@ -325,8 +325,77 @@ const conv2dBackwardInput: KernelEntry = {
   },
 };
 
+/** Taps per output channel up to which the direct weight-gradient kernel runs (at most 32). */
+let directTaps = 32;
+
+/**
+ * Set the most taps per output channel (C/groups·KH·KW, 0 to 32) for which conv2dBackwardWeight
+ * runs the direct kernel (tests lower it to exercise the GEMM paths); returns the old value.
+ */
+export function setDirectWeightGradTaps(taps: number): number {
+  const old = directTaps;
+  directTaps = Math.max(0, Math.min(32, taps));
+  return old;
+}
+
+/**
+ * Whether conv2dBackwardWeight runs the direct kernel (src/train.c): few taps per output channel
+ * (C/groups·KH·KW ≤ 32, KW ≤ 8), unit stride and dilation along W, rows of x and g contiguous. There
+ * the im2col GEMM's inner dimension is too small to pay for packing: the 1-channel 3×3 input layer
+ * of a CNN runs ~3× faster direct (than the WASM or OpenBLAS GEMM path alike).
+ */
+export function directWeightGrad(call: KernelCall<Conv2dAttrs>): boolean {
+  const [x, g] = call.inputs, [out] = call.outputs;
+  const { stride: [, sw], dilation: [, dw] } = call.attrs;
+  const [, Cg, KH, KW] = out.shape;
+  return Cg * KH * KW <= directTaps && KW <= 8 && sw === 1 && dw === 1 && x.strides[3] === 1 &&
+    g.strides[3] === 1 && x.dtype === "f32" && g.dtype === "f32";
+}
+
+/** conv2dBackwardWeight by the direct kernel: partial dW per slot of images, then their sum. */
+function weightGradDirect(call: KernelCall<Conv2dAttrs>): void {
+  const [x, g] = call.inputs, [out] = call.outputs;
+  const { stride: [sh], padding: [pt, , pl], dilation: [dh], groups } = call.attrs;
+  const [N, C, H, Wd] = x.shape, [O, Cg, KH, KW] = out.shape, [, , OH, OW] = g.shape;
+  const K = Cg * KH * KW;
+  const p = plan(N * O * K * OH * OW, 1 << 16);
+  const nslots = Math.max(1, Math.min(N, p.threads * 4));
+  const parts = heapScratch(nslots * O * K * 4);
+  try {
+    const v = beginJob(KIND.convBackwardWeight);
+    [C, H, Wd, KH, KW, OH, OW, sh, pt, pl, dh, groups, O].forEach((val, i) =>
+      v.i32[W.ia + i] = val
+    );
+    v.i32[W.total] = N;
+    v.i32[W.ptr] = parts.ptr;
+    v.i32[W.ptr + 1] = address(x);
+    v.i32[W.ptr + 2] = address(g);
+    for (let d = 0; d < 4; d++) {
+      v.i32[W.strides + MAXDIM + d] = x.strides[d];
+      v.i32[W.strides + 2 * MAXDIM + d] = g.strides[d];
+    }
+    runPar(v, nslots, p.threads);
+    sumRows(out, parts.ptr, nslots, O * K, false);
+  } finally {
+    parts.free();
+  }
+}
+
+/** out (+)= Σ of `rows` rows of `len` f32 at heap address `buf` (src/train.c, in f64). */
+function sumRows(out: Tensor, buf: number, rows: number, len: number, accumulate: boolean): void {
+  const v = beginJob(KIND.sumRows);
+  v.i32[W.ia] = rows;
+  v.i32[W.ia + 1] = len;
+  v.i32[W.ia + 2] = accumulate ? 1 : 0;
+  v.i32[W.ptr] = address(out);
+  v.i32[W.ptr + 1] = buf;
+  const p = plan(rows * len, 1 << 18);
+  runPar(v, Math.min(p.slots, len), p.threads);
+}
+
 /**
  * conv2dBackwardWeight: inputs x (N, C, H, W), g (N, O, OH, OW); output dW (O, C/groups, KH, KW).
+ * With few taps per output channel ({@link directWeightGrad}) the direct kernel; otherwise:
  * Per chunk of images, in blocks of nb images: g permuted to (O, nb·OH·OW) and x's columns
  * (C·KH·KW, nb·OH·OW) per block; one GEMM per (block, group), g_g · cols_gᵀ, into partial
  * matrices, summed over the blocks (and chunks) in f64.
@@ -344,6 +413,7 @@ const conv2dBackwardWeight: KernelEntry = {
     if (out.size === 0) return;
     const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
     if (N === 0 || P === 0) return; // dW stays zero
+    if (directWeightGrad(call)) return weightGradDirect(call);
     let parts: { ptr: number; free(): void } | null = null;
     try {
       forEachConvChunk({ N, C, KH, KW, P, O }, ({ n0, nimg, cols, gp }, per) => {
@@ -368,14 +438,7 @@ const conv2dBackwardWeight: KernelEntry = {
           aoffs: many ? entryOffsets(nblk, groups, (b, q) => (b * O + q * Og) * L) : null,
           boffs: many ? entryOffsets(nblk, groups, (b, q) => (b * groups + q) * K * L) : null,
         });
-        const v = beginJob(KIND.sumRows);
-        v.i32[W.ia] = nblk;
-        v.i32[W.ia + 1] = O * K;
-        v.i32[W.ia + 2] = n0 > 0 ? 1 : 0;
-        v.i32[W.ptr] = address(out);
-        v.i32[W.ptr + 1] = parts.ptr;
-        const p = plan(nblk * O * K, 1 << 18);
-        runPar(v, Math.min(p.slots, O * K), p.threads);
+        sumRows(out, parts.ptr, nblk, O * K, n0 > 0);
       });
     } finally {
       (parts as { free(): void } | null)?.free();

@@ -32,7 +32,7 @@ import {
   traceKernels,
 } from "../../mod.ts";
 import { wasmBackend, wasmHeapStats } from "../../backends/wasm/mod.ts";
-import { setConvGradChunk } from "../../backends/wasm/train.ts";
+import { setConvGradChunk, setDirectWeightGradTaps } from "../../backends/wasm/train.ts";
 import { loadRuntime } from "../../backends/wasm/runtime.ts";
 import { arbShape, type Layout, LAYOUTS, makeTensor } from "../helpers/gen.ts";
 import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
@@ -557,14 +557,36 @@ Deno.test("wasm and openblas conv2d gradient kernels match the scalar backend", 
         };
         const ir = scalarRun("conv2dBackwardInput", [g, w], x.shape, "f32", attrs);
         const wr = scalarRun("conv2dBackwardWeight", [x, g], w.shape, "f32", attrs);
+        // Weight gradient: the direct kernel (few taps, the default here) and, with it turned
+        // off, the GEMM paths of both plugins.
+        for (const taps of [32, 0]) {
+          const old = setDirectWeightGradTaps(taps);
+          try {
+            for (const b of convBackends()) {
+              const what = `${b.name} taps≤${taps} ${JSON.stringify(c)}`;
+              const k = b.kernels.conv2dBackwardWeight as KernelEntry;
+              const probe = Tensor.empty(w.shape, "f32");
+              const call = { op: "conv2dBackwardWeight", inputs: [x, g], outputs: [probe], attrs };
+              const takes = !k.supports || k.supports(call);
+              probe.dispose();
+              if (!takes) {
+                // OpenBLAS leaves the shapes of the direct kernel to the WASM plugin.
+                assert.equal(b.name, "openblas", what);
+                continue;
+              }
+              const wo = runOn(b, "conv2dBackwardWeight", [x, g], w.shape, "f32", attrs);
+              assertClose(wo, wr, 0, 2e-6 * c.n * oh * ow, `conv2dBackwardWeight ${what}`);
+              wo.dispose();
+            }
+          } finally {
+            setDirectWeightGradTaps(old);
+          }
+        }
         for (const b of convBackends()) {
           const what = `${b.name} ${JSON.stringify(c)}`;
           const io = runOn(b, "conv2dBackwardInput", [g, w], x.shape, "f32", attrs);
           assertClose(io, ir, 0, 2e-6 * c.og * c.kh * c.kw, `conv2dBackwardInput ${what}`);
-          const wo = runOn(b, "conv2dBackwardWeight", [x, g], w.shape, "f32", attrs);
-          assertClose(wo, wr, 0, 2e-6 * c.n * oh * ow, `conv2dBackwardWeight ${what}`);
           io.dispose();
-          wo.dispose();
         }
         for (const v of [x, w, g, ir, wr]) v.dispose();
         ran++;
@@ -656,8 +678,9 @@ Deno.test("wasm and openblas conv2d gradient kernels match the scalar backend", 
   await t.step("autograd routes f32 conv2d gradients to openblas or wasm, f64 to scalar", () => {
     const f32 = blasAvailable() ? "openblas" : "wasm";
     for (const [dtype, backend] of [["f32", f32], ["f64", "scalar"]] as const) {
-      const x = makeTensor([2, 3, 8, 8], dtype, 5);
-      const w = makeTensor([4, 3, 3, 3], dtype, 6);
+      // 8 input channels: 72 taps per output channel, past the direct weight-gradient kernel.
+      const x = makeTensor([2, 8, 8, 8], dtype, 5);
+      const w = makeTensor([4, 8, 3, 3], dtype, 6);
       x.requiresGrad = true;
       w.requiresGrad = true;
       const { trace } = traceKernels(() => conv2d(x, w, { padding: 1 }).sum().backward());
@@ -668,6 +691,15 @@ Deno.test("wasm and openblas conv2d gradient kernels match the scalar backend", 
       assert.deepEqual(w.grad!.shape, w.shape);
       for (const v of [x.grad!, w.grad!, x, w]) v.dispose();
     }
+    // 3 input channels (27 taps): the weight gradient runs the WASM plugin's direct kernel.
+    const x = makeTensor([2, 3, 8, 8], "f32", 7), w = makeTensor([4, 3, 3, 3], "f32", 8);
+    x.requiresGrad = true;
+    w.requiresGrad = true;
+    const { trace } = traceKernels(() => conv2d(x, w, { padding: 1 }).sum().backward());
+    assert.deepEqual(trace.filter((r) => r.op === "conv2dBackwardWeight").map((r) => r.backend), [
+      "wasm",
+    ]);
+    for (const v of [x.grad!, w.grad!, x, w]) v.dispose();
   });
 
   await t.step("declines f64, weights that are not one strided axis, standalone buffers", () => {

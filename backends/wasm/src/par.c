@@ -18,7 +18,8 @@ EXPORT("par_run") int32_t par_run(pjob_t *job) {
       case KIND_COPY: copy_slot(job, s); break;
       case KIND_POOL:
       case KIND_COL2IM:
-      case KIND_SUMROWS: train_slot(job, s); break;
+      case KIND_SUMROWS:
+      case KIND_CONVBW: train_slot(job, s); break;
       case KIND_ADAM: optim_slot(job, s); break;
       default: break;
     }

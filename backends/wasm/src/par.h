@@ -23,6 +23,7 @@ enum {
   KIND_COL2IM,      /* conv2d input gradient from its column matrix (train.c) */
   KIND_SUMROWS,     /* out (+)= sum of rows (train.c) */
   KIND_ADAM,        /* fused Adam/AdamW step (optim.c) */
+  KIND_CONVBW,      /* direct conv2d weight gradient for few taps (train.c) */
 };
 
 typedef struct {

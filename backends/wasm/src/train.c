@@ -257,9 +257,112 @@ static void sumrows_slot(pjob_t *job, int32_t s) {
   }
 }
 
+/*
+ * Direct conv2d weight gradient (KIND_CONVBW), f32, for few taps per output channel (the im2col
+ * GEMM's inner dimension C/groups·KH·KW is then too small to pay for its packing), unit stride
+ * and dilation along W, contiguous rows of x and g. One slot = a range of images, written as its
+ * own partial dW (O × taps, f32) for KIND_SUMROWS to add. For each image, input channel and kernel
+ * row, blocks of 4 output channels × KW taps are accumulated in f32x4 registers over the output
+ * rows (one load of each g row and each shifted x row serves 4·KW products), then summed per tap
+ * in f64. Output positions whose taps fall in the padding for some kw are done one by one.
+ * ptr: 0 partials, 1 x, 2 g; strides[1] x's (n, c, h, w), strides[2] g's; ia: 0 C, 1 H, 2 W,
+ * 3 KH, 4 KW, 5 OH, 6 OW, 7 sh, 8 pt, 9 pl, 10 dh, 11 groups, 12 O; total = N.
+ */
+#define CONVBW_MAXKW 8
+#define CONVBW_MAXTAPS 32
+INLINE void convbw_rows(const int32_t KW, const float *const *gr, int ob, const float *xp,
+                        int64_t xh, const int32_t *a, int32_t kh, v128_t vacc[4][CONVBW_MAXKW],
+                        float sacc[4][CONVBW_MAXKW], int64_t gh) {
+  const int32_t H = a[1], W = a[2], OH = a[5], OW = a[6], sh = a[7], pt = a[8], pl = a[9];
+  const int32_t dh = a[10];
+  /* ow where every kw tap is inside the row: 0 <= ow - pl + kw < W for kw in [0, KW) */
+  int32_t owA = pl < 0 ? 0 : pl, owB = W + pl - (KW - 1);
+  if (owB > OW) owB = OW;
+  if (owA > owB) owA = owB;
+  const int32_t vecEnd = owA + ((owB - owA) & ~3);
+  for (int32_t oh = 0; oh < OH; oh++) {
+    const int32_t ih = oh * sh - pt + kh * dh;
+    if (ih < 0 || ih >= H) continue;
+    const float *xr = xp + (int64_t)ih * xh - pl;
+    const int64_t go = (int64_t)oh * gh;
+    for (int32_t ow = owA; ow < vecEnd; ow += 4) {
+      v128_t xv[CONVBW_MAXKW];
+      for (int32_t kw = 0; kw < KW; kw++) xv[kw] = wasm_v128_load(xr + ow + kw);
+      for (int b = 0; b < ob; b++) {
+        const v128_t gv = wasm_v128_load(gr[b] + go + ow);
+        for (int32_t kw = 0; kw < KW; kw++) {
+          vacc[b][kw] = wasm_f32x4_add(vacc[b][kw], wasm_f32x4_mul(gv, xv[kw]));
+        }
+      }
+    }
+    for (int32_t ow = 0; ow < OW; ow++) {
+      if (ow == owA && vecEnd > owA) ow = vecEnd;
+      if (ow >= OW) break;
+      for (int32_t kw = 0; kw < KW; kw++) {
+        const int32_t col = ow - pl + kw;
+        if (col < 0 || col >= W) continue;
+        const float xv = xr[ow + kw];
+        for (int b = 0; b < ob; b++) sacc[b][kw] += gr[b][go + ow] * xv;
+      }
+    }
+  }
+}
+
+static void convbw_slot(pjob_t *job, int32_t s) {
+  SLOT_RANGE(job->total, s, job->nslots, lo, hi);
+  const int32_t *a = job->ia;
+  const int32_t C = a[0], KH = a[3], KW = a[4], groups = a[11], O = a[12];
+  const int32_t Cg = C / groups, Og = O / groups, taps = Cg * KH * KW;
+  const int32_t *xs = job->strides[1], *gs = job->strides[2];
+  const float *X = (const float *)(uintptr_t)job->ptr[1];
+  const float *G = (const float *)(uintptr_t)job->ptr[2];
+  float *part = (float *)(uintptr_t)job->ptr[0] + (int64_t)s * O * taps;
+  double acc[4][CONVBW_MAXTAPS];
+  for (int32_t q = 0; q < groups; q++) {
+    for (int32_t o0 = q * Og; o0 < (q + 1) * Og; o0 += 4) {
+      const int ob = MIN(4, (q + 1) * Og - o0);
+      for (int b = 0; b < 4; b++) for (int32_t t = 0; t < taps; t++) acc[b][t] = 0;
+      for (int32_t n = lo; n < hi; n++) {
+        const float *gr[4];
+        for (int b = 0; b < 4; b++) {
+          gr[b] = G + (int64_t)n * gs[0] + (int64_t)(o0 + (b < ob ? b : 0)) * gs[1];
+        }
+        for (int32_t cl = 0; cl < Cg; cl++) {
+          const float *xp = X + (int64_t)n * xs[0] + (int64_t)(q * Cg + cl) * xs[1];
+          for (int32_t kh = 0; kh < KH; kh++) {
+            v128_t vacc[4][CONVBW_MAXKW];
+            float sacc[4][CONVBW_MAXKW];
+            for (int b = 0; b < 4; b++) {
+              for (int32_t kw = 0; kw < CONVBW_MAXKW; kw++) {
+                vacc[b][kw] = wasm_f32x4_splat(0);
+                sacc[b][kw] = 0;
+              }
+            }
+            /* Constant block sizes for the common cases let the accumulators live in registers. */
+            if (KW == 3 && ob == 4) convbw_rows(3, gr, 4, xp, xs[2], a, kh, vacc, sacc, gs[2]);
+            else convbw_rows(KW, gr, ob, xp, xs[2], a, kh, vacc, sacc, gs[2]);
+            for (int b = 0; b < ob; b++) {
+              for (int32_t kw = 0; kw < KW; kw++) {
+                const v128_t v = vacc[b][kw];
+                acc[b][(cl * KH + kh) * KW + kw] +=
+                    (double)sacc[b][kw] + ((double)wasm_f32x4_extract_lane(v, 0) +
+                                           wasm_f32x4_extract_lane(v, 1)) +
+                    ((double)wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+              }
+            }
+          }
+        }
+      }
+      for (int b = 0; b < ob; b++) {
+        for (int32_t t = 0; t < taps; t++) part[(int64_t)(o0 + b) * taps + t] = (float)acc[b][t];
+      }
+    }
+  }
+}
 void train_slot(pjob_t *job, int32_t s) {
   switch (job->kind) {
     case KIND_POOL: pool_slot(job, s); break;
+    case KIND_CONVBW: convbw_slot(job, s); break;
     case KIND_COL2IM: col2im_slot(job, s); break;
     default: sumrows_slot(job, s); break;
   }
