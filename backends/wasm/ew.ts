@@ -1,6 +1,7 @@
 /**
  * Elementwise kernels over tensors in the WASM heap (src/elementwise.c): binary add sub mul div
- * minimum maximum and unary exp log tanh sigmoid relu silu gelu (tanh form) sqrt neg abs square,
+ * minimum maximum and unary exp log tanh sigmoid relu silu gelu (tanh form) sqrt neg abs square
+ * floor ceil round sign rsqrt hardswish,
  * f32 and f64, each operand read through its broadcast strides (no materialized broadcast).
  *
  * The iteration space is the output's shape with length-1 axes dropped and neighbouring axes
@@ -41,6 +42,12 @@ export const UNARY_OPS: Record<string, number> = {
   neg: 8,
   abs: 9,
   square: 10,
+  floor: 11,
+  ceil: 12,
+  round: 13,
+  sign: 14,
+  rsqrt: 15,
+  hardswish: 16,
 };
 /** Ops whose cost per element makes threads pay off sooner. */
 const HEAVY = new Set(["exp", "log", "tanh", "sigmoid", "silu", "gelu"]);

@@ -28,6 +28,7 @@ import fc from "fast-check";
 import {
   conv2d,
   type DType,
+  hardswish,
   ready,
   scalarBackend,
   setHostAllocator,
@@ -175,6 +176,14 @@ Deno.test("wasm elementwise kernels", async (t) => {
     ["neg", 0, 0, (x) => x.neg(), { lo: -5, hi: 5 }],
     ["abs", 0, 0, (x) => x.abs(), { lo: -5, hi: 5 }],
     ["square", 0, 0, (x) => x.square(), { lo: -1e3, hi: 1e3 }],
+    ["floor", 0, 0, (x) => x.floor(), { lo: -5, hi: 5 }],
+    ["ceil", 0, 0, (x) => x.ceil(), { lo: -5, hi: 5 }],
+    ["round", 0, 0, (x) => x.round(), { lo: -5, hi: 5 }],
+    ["sign", 0, 0, (x) => x.sign(), { lo: -5, hi: 5 }],
+    // 1/√x in the element type: two roundings (≤ 1 ulp); the reference rounds once.
+    ["rsqrt", 2.4e-7, 4.5e-16, (x) => x.rsqrt(), { lo: 1e-6, hi: 1e6 }],
+    // x·(min(max(x + 3, 0), 6)/6): x + 3 is exact where it matters (Sterbenz), then 2 roundings.
+    ["hardswish", 3e-7, 5e-16, (x) => hardswish(x), { lo: -5, hi: 5 }],
   ];
 
   await t.step("unary ops match the scalar backend within their stated tolerances", () => {
@@ -220,6 +229,10 @@ Deno.test("wasm elementwise kernels", async (t) => {
       -200,
       1e-45,
       3.4e38,
+      0.5, // halves round to even: 0, 2, -2, -0
+      2.5,
+      -2.5,
+      -0.5,
     ];
     for (const dtype of ["f32", "f64"] as DType[]) {
       const x = tensor(vals, { dtype });

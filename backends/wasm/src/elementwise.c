@@ -1,6 +1,6 @@
 /*
  * Elementwise kernels, f32 and f64: binary add sub mul div minimum maximum and unary exp log tanh
- * sigmoid relu silu gelu(tanh form) sqrt neg abs square, reading each operand through its own
+ * sigmoid relu silu gelu(tanh form) sqrt neg abs square floor ceil round sign rsqrt hardswish, reading each operand through its own
  * (broadcast, possibly negative or zero) strides. The TS side has dropped length-1 axes and
  * merged axes contiguous in every operand, so a contiguous tensor is one row and
  * "matrix + row vector" is rows of contiguous elements with the vector restarting each row.
@@ -14,7 +14,7 @@
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
-       U_SQUARE };
+       U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH };
 
 /* ---- the operations on vectors (op is a constant after inlining) ---- */
 
@@ -52,6 +52,23 @@ enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_N
       case U_SQRT: return wasm_##V##_sqrt(x);                                                  \
       case U_NEG: return wasm_##V##_neg(x);                                                    \
       case U_ABS: return wasm_##V##_abs(x);                                                    \
+      case U_FLOOR: return wasm_##V##_floor(x);                                                \
+      case U_CEIL: return wasm_##V##_ceil(x);                                                  \
+      /* NumPy rounds halves to even, as the nearest instruction does. */                     \
+      case U_ROUND: return wasm_##V##_nearest(x);                                              \
+      case U_SIGN: {                                                                           \
+        /* 1, -1, +0 for ±0, NaN kept */                                                      \
+        v128_t s = wasm_##V##_add(wasm_v128_and(wasm_##V##_gt(x, SPL(0)), SPL(1)),             \
+                                  wasm_v128_and(wasm_##V##_lt(x, SPL(0)), SPL(-1)));          \
+        return wasm_v128_bitselect(x, s, wasm_##V##_ne(x, x));                                 \
+      }                                                                                        \
+      case U_RSQRT: return wasm_##V##_div(SPL(1), wasm_##V##_sqrt(x));                         \
+      case U_HARDSWISH: {                                                                      \
+        /* x·(min(max(x + 3, 0), 6) / 6): no overflow for huge x (t/6 is then exactly 1);       \
+           pmax/pmin with x first keep a NaN */                                                \
+        v128_t t = wasm_##V##_pmin(wasm_##V##_pmax(wasm_##V##_add(x, SPL(3)), SPL(0)), SPL(6)); \
+        return wasm_##V##_mul(x, wasm_##V##_div(t, SPL(6)));                                   \
+      }                                                                                        \
       default: return wasm_##V##_mul(x, x);                                                    \
     }                                                                                          \
   }
@@ -113,7 +130,9 @@ DEFINE_ROWS(double, f64)
   DEFINE_UN_OP(SFX, T, U_EXP) DEFINE_UN_OP(SFX, T, U_LOG) DEFINE_UN_OP(SFX, T, U_TANH)         \
   DEFINE_UN_OP(SFX, T, U_SIGMOID) DEFINE_UN_OP(SFX, T, U_RELU) DEFINE_UN_OP(SFX, T, U_SILU)    \
   DEFINE_UN_OP(SFX, T, U_GELU_TANH) DEFINE_UN_OP(SFX, T, U_SQRT) DEFINE_UN_OP(SFX, T, U_NEG)   \
-  DEFINE_UN_OP(SFX, T, U_ABS) DEFINE_UN_OP(SFX, T, U_SQUARE)                                   \
+  DEFINE_UN_OP(SFX, T, U_ABS) DEFINE_UN_OP(SFX, T, U_SQUARE) DEFINE_UN_OP(SFX, T, U_FLOOR)     \
+  DEFINE_UN_OP(SFX, T, U_CEIL) DEFINE_UN_OP(SFX, T, U_ROUND) DEFINE_UN_OP(SFX, T, U_SIGN)      \
+  DEFINE_UN_OP(SFX, T, U_RSQRT) DEFINE_UN_OP(SFX, T, U_HARDSWISH)                              \
   static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n) {      \
     switch (op) {                                                                              \
       case U_EXP: un_row_##SFX##_U_EXP(o, os, a, as, n); break;                                \
@@ -126,6 +145,12 @@ DEFINE_ROWS(double, f64)
       case U_SQRT: un_row_##SFX##_U_SQRT(o, os, a, as, n); break;                              \
       case U_NEG: un_row_##SFX##_U_NEG(o, os, a, as, n); break;                                \
       case U_ABS: un_row_##SFX##_U_ABS(o, os, a, as, n); break;                                \
+      case U_FLOOR: un_row_##SFX##_U_FLOOR(o, os, a, as, n); break;                            \
+      case U_CEIL: un_row_##SFX##_U_CEIL(o, os, a, as, n); break;                              \
+      case U_ROUND: un_row_##SFX##_U_ROUND(o, os, a, as, n); break;                            \
+      case U_SIGN: un_row_##SFX##_U_SIGN(o, os, a, as, n); break;                              \
+      case U_RSQRT: un_row_##SFX##_U_RSQRT(o, os, a, as, n); break;                            \
+      case U_HARDSWISH: un_row_##SFX##_U_HARDSWISH(o, os, a, as, n); break;                    \
       default: un_row_##SFX##_U_SQUARE(o, os, a, as, n); break;                                \
     }                                                                                          \
   }
