@@ -48,9 +48,38 @@ export const UNARY_OPS: Record<string, number> = {
   sign: 14,
   rsqrt: 15,
   hardswish: 16,
+  clip: 17,
+  leakyRelu: 18,
+  elu: 19,
+  selu: 20,
+  softplus: 21,
+  mish: 22,
+  expm1: 23,
+  log1p: 24,
+};
+
+/** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
+const UNARY_PARAMS: Record<string, (a: Record<string, number>) => [number, number]> = {
+  clip: (a) => [a.min ?? -Infinity, a.max ?? Infinity],
+  leakyRelu: (a) => [a.negativeSlope, 0],
+  elu: (a) => [a.alpha, 0],
+  softplus: (a) => [a.beta, a.threshold],
 };
 /** Ops whose cost per element makes threads pay off sooner. */
-const HEAVY = new Set(["exp", "log", "tanh", "sigmoid", "silu", "gelu"]);
+const HEAVY = new Set([
+  "exp",
+  "log",
+  "tanh",
+  "sigmoid",
+  "silu",
+  "gelu",
+  "elu",
+  "selu",
+  "softplus",
+  "mish",
+  "expm1",
+  "log1p",
+]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
 const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;
 
@@ -97,7 +126,7 @@ export function runElementwise(
   addrs: readonly number[],
   strides: readonly (readonly number[])[],
   heavy: boolean,
-  extra: { ia0?: number; fa0?: number } = {},
+  extra: { ia0?: number; fa0?: number; fa1?: number } = {},
   merged?: { dims: number[]; st: number[][] },
 ): void {
   const total = shape.reduce((a, b) => a * b, 1);
@@ -112,6 +141,7 @@ export function runElementwise(
   for (let j = 0; j < 3; j++) w[W.ptr + j] = addrs[j] ?? 0;
   w[W.ia] = extra.ia0 ?? 0;
   v.f64[W.fa64] = extra.fa0 ?? 0;
+  v.f64[W.fa64 + 1] = extra.fa1 ?? 0;
   for (let d = 0; d < m.dims.length; d++) {
     w[W.shape + d] = m.dims[d];
     for (let j = 0; j < m.st.length; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];
@@ -181,7 +211,7 @@ function binaryEntry(name: string): KernelEntry {
 
 function unaryEntry(name: string): KernelEntry {
   const code = UNARY_OPS[name];
-  const heavy = HEAVY.has(name);
+  const heavy = HEAVY.has(name), params = UNARY_PARAMS[name];
   return {
     supports(call) {
       // gelu: only the tanh form here; the exact (erf) form runs on the scalar backend.
@@ -193,6 +223,7 @@ function unaryEntry(name: string): KernelEntry {
     run(call: KernelCall): void {
       const [a] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;
+      const [fa0, fa1] = params ? params(call.attrs as Record<string, number>) : [0, 0];
       runElementwise(
         "unary",
         code,
@@ -201,7 +232,7 @@ function unaryEntry(name: string): KernelEntry {
         [address(out), address(a)],
         m.st,
         heavy,
-        {},
+        { fa0, fa1 },
         m,
       );
     },

@@ -26,12 +26,18 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  clip,
   conv2d,
   type DType,
+  elu,
   hardswish,
+  leakyRelu,
+  mish,
   ready,
   scalarBackend,
+  selu,
   setHostAllocator,
+  softplus,
   type Tensor,
   tensor,
   tidy,
@@ -184,7 +190,25 @@ Deno.test("wasm elementwise kernels", async (t) => {
     ["rsqrt", 2.4e-7, 4.5e-16, (x) => x.rsqrt(), { lo: 1e-6, hi: 1e6 }],
     // x·(min(max(x + 3, 0), 6)/6): x + 3 is exact where it matters (Sterbenz), then 2 roundings.
     ["hardswish", 3e-7, 5e-16, (x) => hardswish(x), { lo: -5, hi: 5 }],
+    ["clip", 0, 0, (x) => clip(x, -1.5, 2), { lo: -5, hi: 5 }],
+    // x·slope in the element type (the reference multiplies in f64 and rounds once).
+    ["leakyRelu", 1.2e-7, 2.3e-16, (x) => leakyRelu(x, 0.02), { lo: -5, hi: 5 }],
+    // expm1 = (u − 1)·x / log u (Kahan) from the ≤ 2 ulp exp and log: a few ulp.
+    ["expm1", 1e-6, 1e-14, (x) => x.expm1(), { lo: -20, hi: 20 }],
+    ["log1p", 1e-6, 1e-14, (x) => x.log1p(), { lo: -0.999, hi: 1e6 }],
+    ["elu", 1e-6, 1e-14, (x) => elu(x, 0.7), { lo: -20, hi: 5 }],
+    ["selu", 1e-6, 1e-14, (x) => selu(x), { lo: -20, hi: 5 }],
+    ["softplus", 1e-6, 1e-14, (x) => softplus(x, 2, 15), { lo: -20, hi: 20 }],
+    ["mish", 2e-6, 1e-13, (x) => mish(x), { lo: -20, hi: 20 }],
   ];
+  /** The attrs each op's kernel receives (as the core ops pass them). */
+  const ATTRS: Record<string, Record<string, unknown>> = {
+    gelu: { approximate: "tanh" },
+    clip: { min: -1.5, max: 2 },
+    leakyRelu: { negativeSlope: 0.02 },
+    elu: { alpha: 0.7 },
+    softplus: { beta: 2, threshold: 15 },
+  };
 
   await t.step("unary ops match the scalar backend within their stated tolerances", () => {
     const shapes = fc.sample(arbShape({ maxRank: 4, maxDim: 9 }), { seed: 11, numRuns: 12 });
@@ -196,7 +220,7 @@ Deno.test("wasm elementwise kernels", async (t) => {
           const layout = LAYOUTS[k % 4];
           const x = makeTensor(shape, dtype, k++, layout, range);
           const ours = on("wasm", op, () => fn(x));
-          const attrs = op === "gelu" ? { approximate: "tanh" } : {};
+          const attrs = ATTRS[op] ?? {};
           const ref = scalarRun(op, [x], ours.shape, dtype, attrs);
           // Subnormal f32 results (exp, sigmoid, silu far left) carry few digits: absolute slack.
           const atol = dtype === "f32" ? 1e-37 : 1e-300;
@@ -238,7 +262,7 @@ Deno.test("wasm elementwise kernels", async (t) => {
       const x = tensor(vals, { dtype });
       for (const [op, r32, r64, fn] of UN) {
         const ours = on("wasm", op, () => fn(x));
-        const attrs = op === "gelu" ? { approximate: "tanh" } : {};
+        const attrs = ATTRS[op] ?? {};
         const ref = scalarRun(op, [x], ours.shape, dtype, attrs);
         // Composite f32 functions pass through subnormal intermediates far left (silu(-103) is
         // 103·e^-103): there only an absolute bound holds.

@@ -14,7 +14,39 @@
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
-       U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH };
+       U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
+       U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P };
+
+/* ---- expm1, log1p and softplus from exp and log ---- */
+
+/*
+ * expm1(x) = (u − 1)·x / log u with u = exp(x) for |x| < 2 (Kahan): the ratio is evaluated at the
+ * u actually computed, so the cancellation in u − 1 does not cost digits; u = 1 gives x, u = 0
+ * gives −1; beyond, u − 1 itself.
+ * log1p(x) = log(u)·x / (u − 1) with u = 1 + x (Goldberg), x where u = 1.
+ */
+#define DEFINE_EXPLOG1(SFX, V, SPL)                                                            \
+  INLINE v128_t expm1_##SFX(v128_t x) {                                                        \
+    const v128_t u = exp_##SFX(x), um1 = wasm_##V##_sub(u, SPL(1));                            \
+    v128_t r = wasm_##V##_div(wasm_##V##_mul(um1, x), log_##SFX(u));                           \
+    r = wasm_v128_bitselect(x, r, wasm_##V##_eq(u, SPL(1)));                                   \
+    r = wasm_v128_bitselect(SPL(-1), r, wasm_##V##_eq(um1, SPL(-1)));                          \
+    /* |x| ≥ 2: u − 1 loses nothing (and (u − 1)·x could overflow) */                          \
+    return wasm_v128_bitselect(um1, r, wasm_##V##_ge(wasm_##V##_abs(x), SPL(2)));              \
+  }                                                                                            \
+  INLINE v128_t log1p_##SFX(v128_t x) {                                                        \
+    const v128_t u = wasm_##V##_add(x, SPL(1)), d = wasm_##V##_sub(u, SPL(1));                 \
+    v128_t r = wasm_##V##_mul(log_##SFX(u), wasm_##V##_div(x, d));                             \
+    r = wasm_v128_bitselect(x, r, wasm_##V##_eq(d, SPL(0)));                                   \
+    return wasm_v128_bitselect(u, r, wasm_##V##_eq(u, SPL(__builtin_inf())));                  \
+  }                                                                                            \
+  /* log(1 + e^z) = max(z, 0) + log1p(e^−|z|), without overflow */                             \
+  INLINE v128_t softplus1_##SFX(v128_t z) {                                                    \
+    return wasm_##V##_add(wasm_##V##_max(z, SPL(0)),                                           \
+                          log1p_##SFX(exp_##SFX(wasm_##V##_neg(wasm_##V##_abs(z)))));          \
+  }
+DEFINE_EXPLOG1(f32, f32x4, S32)
+DEFINE_EXPLOG1(f64, f64x2, S64)
 
 /* ---- the operations on vectors (op is a constant after inlining) ---- */
 
@@ -33,7 +65,9 @@ enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_N
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
     }                                                                                          \
   }                                                                                            \
-  INLINE v128_t un_##SFX(int op, v128_t x) {                                                   \
+  /* p0, p1: the op's parameters (clip: min, max; leakyRelu: slope; elu: alpha; softplus: beta,  \
+     threshold), splatted. */                                                                  \
+  INLINE v128_t un_##SFX(int op, v128_t x, v128_t p0, v128_t p1) {                             \
     switch (op) {                                                                              \
       case U_EXP: return exp_##SFX(x);                                                         \
       case U_LOG: return log_##SFX(x);                                                         \
@@ -69,6 +103,27 @@ enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_N
         v128_t t = wasm_##V##_pmin(wasm_##V##_pmax(wasm_##V##_add(x, SPL(3)), SPL(0)), SPL(6)); \
         return wasm_##V##_mul(x, wasm_##V##_div(t, SPL(6)));                                   \
       }                                                                                        \
+      /* min(max(x, lo), hi) with IEEE max/min: NaN kept, +0 above −0, like Math.max/min */    \
+      case U_CLIP: return wasm_##V##_min(wasm_##V##_max(x, p0), p1);                           \
+      case U_LEAKY_RELU:                                                                       \
+        return wasm_v128_bitselect(wasm_##V##_mul(x, p0), x, wasm_##V##_lt(x, SPL(0)));        \
+      case U_ELU:                                                                              \
+        return wasm_v128_bitselect(wasm_##V##_mul(p0, expm1_##SFX(x)), x,                      \
+                                   wasm_##V##_lt(x, SPL(0)));                                  \
+      case U_SELU:                                                                             \
+        return wasm_##V##_mul(                                                                 \
+            SPL(1.0507009873554804934193349852946),                                            \
+            wasm_v128_bitselect(                                                               \
+                wasm_##V##_mul(SPL(1.6732632423543772848170429916717), expm1_##SFX(x)), x,     \
+                wasm_##V##_lt(x, SPL(0))));                                                    \
+      case U_SOFTPLUS: { /* x where beta·x > threshold (PyTorch), else log(1 + e^(beta·x))/beta */ \
+        const v128_t z = wasm_##V##_mul(x, p0);                                                \
+        return wasm_v128_bitselect(x, wasm_##V##_div(softplus1_##SFX(z), p0),                  \
+                                   wasm_##V##_gt(z, p1));                                      \
+      }                                                                                        \
+      case U_MISH: return wasm_##V##_mul(x, tanh_##SFX(softplus1_##SFX(x)));                   \
+      case U_EXPM1: return expm1_##SFX(x);                                                     \
+      case U_LOG1P: return log1p_##SFX(x);                                                     \
       default: return wasm_##V##_mul(x, x);                                                    \
     }                                                                                          \
   }
@@ -109,11 +164,12 @@ DEFINE_OPS(f64, f64x2, S64)
     }                                                                                          \
   }                                                                                            \
   INLINE void un_row_##SFX##_k(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,    \
-                               int ko, int ka) {                                               \
+                               int ko, int ka, const double *fa) {                             \
+    const v128_t p0 = SPLAT_##SFX((T)fa[0]), p1 = SPLAT_##SFX((T)fa[1]);                       \
     int32_t i = 0;                                                                             \
     for (; i + VL_##SFX <= n; i += VL_##SFX)                                                   \
-      st_##SFX(o + i * os, os, ko, un_##SFX(op, ld_##SFX(a + i * as, as, ka)));                \
-    for (; i < n; i++) o[i * os] = LANE0_##SFX(un_##SFX(op, SPLAT_##SFX(a[i * as])));           \
+      st_##SFX(o + i * os, os, ko, un_##SFX(op, ld_##SFX(a + i * as, as, ka), p0, p1));        \
+    for (; i < n; i++) o[i * os] = LANE0_##SFX(un_##SFX(op, SPLAT_##SFX(a[i * as]), p0, p1));   \
   }
 
 DEFINE_ROWS(float, f32)
@@ -122,9 +178,10 @@ DEFINE_ROWS(double, f64)
 /* One noinline function per unary op keeps each op's code small enough for V8 to tier up fast. */
 #define DEFINE_UN_OP(SFX, T, OP)                                                               \
   __attribute__((noinline)) static void un_row_##SFX##_##OP(T *o, int32_t os, const T *a,      \
-                                                             int32_t as, int32_t n) {          \
-    if (os == 1 && as == 1) un_row_##SFX##_k(OP, o, 1, a, 1, n, 1, 1);                          \
-    else un_row_##SFX##_k(OP, o, os, a, as, n, os == 1, as == 0 ? 0 : as == 1 ? 1 : 2);        \
+                                                             int32_t as, int32_t n,            \
+                                                             const double *fa) {               \
+    if (os == 1 && as == 1) un_row_##SFX##_k(OP, o, 1, a, 1, n, 1, 1, fa);                      \
+    else un_row_##SFX##_k(OP, o, os, a, as, n, os == 1, as == 0 ? 0 : as == 1 ? 1 : 2, fa);    \
   }
 #define DEFINE_UN_ALL(SFX, T)                                                                  \
   DEFINE_UN_OP(SFX, T, U_EXP) DEFINE_UN_OP(SFX, T, U_LOG) DEFINE_UN_OP(SFX, T, U_TANH)         \
@@ -132,26 +189,38 @@ DEFINE_ROWS(double, f64)
   DEFINE_UN_OP(SFX, T, U_GELU_TANH) DEFINE_UN_OP(SFX, T, U_SQRT) DEFINE_UN_OP(SFX, T, U_NEG)   \
   DEFINE_UN_OP(SFX, T, U_ABS) DEFINE_UN_OP(SFX, T, U_SQUARE) DEFINE_UN_OP(SFX, T, U_FLOOR)     \
   DEFINE_UN_OP(SFX, T, U_CEIL) DEFINE_UN_OP(SFX, T, U_ROUND) DEFINE_UN_OP(SFX, T, U_SIGN)      \
-  DEFINE_UN_OP(SFX, T, U_RSQRT) DEFINE_UN_OP(SFX, T, U_HARDSWISH)                              \
-  static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n) {      \
+  DEFINE_UN_OP(SFX, T, U_RSQRT) DEFINE_UN_OP(SFX, T, U_HARDSWISH) DEFINE_UN_OP(SFX, T, U_CLIP) \
+  DEFINE_UN_OP(SFX, T, U_LEAKY_RELU) DEFINE_UN_OP(SFX, T, U_ELU) DEFINE_UN_OP(SFX, T, U_SELU)  \
+  DEFINE_UN_OP(SFX, T, U_SOFTPLUS) DEFINE_UN_OP(SFX, T, U_MISH) DEFINE_UN_OP(SFX, T, U_EXPM1)  \
+  DEFINE_UN_OP(SFX, T, U_LOG1P)                                                                \
+  static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,        \
+                           const double *fa) {                                                 \
     switch (op) {                                                                              \
-      case U_EXP: un_row_##SFX##_U_EXP(o, os, a, as, n); break;                                \
-      case U_LOG: un_row_##SFX##_U_LOG(o, os, a, as, n); break;                                \
-      case U_TANH: un_row_##SFX##_U_TANH(o, os, a, as, n); break;                              \
-      case U_SIGMOID: un_row_##SFX##_U_SIGMOID(o, os, a, as, n); break;                        \
-      case U_RELU: un_row_##SFX##_U_RELU(o, os, a, as, n); break;                              \
-      case U_SILU: un_row_##SFX##_U_SILU(o, os, a, as, n); break;                              \
-      case U_GELU_TANH: un_row_##SFX##_U_GELU_TANH(o, os, a, as, n); break;                    \
-      case U_SQRT: un_row_##SFX##_U_SQRT(o, os, a, as, n); break;                              \
-      case U_NEG: un_row_##SFX##_U_NEG(o, os, a, as, n); break;                                \
-      case U_ABS: un_row_##SFX##_U_ABS(o, os, a, as, n); break;                                \
-      case U_FLOOR: un_row_##SFX##_U_FLOOR(o, os, a, as, n); break;                            \
-      case U_CEIL: un_row_##SFX##_U_CEIL(o, os, a, as, n); break;                              \
-      case U_ROUND: un_row_##SFX##_U_ROUND(o, os, a, as, n); break;                            \
-      case U_SIGN: un_row_##SFX##_U_SIGN(o, os, a, as, n); break;                              \
-      case U_RSQRT: un_row_##SFX##_U_RSQRT(o, os, a, as, n); break;                            \
-      case U_HARDSWISH: un_row_##SFX##_U_HARDSWISH(o, os, a, as, n); break;                    \
-      default: un_row_##SFX##_U_SQUARE(o, os, a, as, n); break;                                \
+      case U_EXP: un_row_##SFX##_U_EXP(o, os, a, as, n, fa); break;                                \
+      case U_LOG: un_row_##SFX##_U_LOG(o, os, a, as, n, fa); break;                                \
+      case U_TANH: un_row_##SFX##_U_TANH(o, os, a, as, n, fa); break;                              \
+      case U_SIGMOID: un_row_##SFX##_U_SIGMOID(o, os, a, as, n, fa); break;                        \
+      case U_RELU: un_row_##SFX##_U_RELU(o, os, a, as, n, fa); break;                              \
+      case U_SILU: un_row_##SFX##_U_SILU(o, os, a, as, n, fa); break;                              \
+      case U_GELU_TANH: un_row_##SFX##_U_GELU_TANH(o, os, a, as, n, fa); break;                    \
+      case U_SQRT: un_row_##SFX##_U_SQRT(o, os, a, as, n, fa); break;                              \
+      case U_NEG: un_row_##SFX##_U_NEG(o, os, a, as, n, fa); break;                                \
+      case U_ABS: un_row_##SFX##_U_ABS(o, os, a, as, n, fa); break;                                \
+      case U_FLOOR: un_row_##SFX##_U_FLOOR(o, os, a, as, n, fa); break;                            \
+      case U_CEIL: un_row_##SFX##_U_CEIL(o, os, a, as, n, fa); break;                              \
+      case U_ROUND: un_row_##SFX##_U_ROUND(o, os, a, as, n, fa); break;                            \
+      case U_SIGN: un_row_##SFX##_U_SIGN(o, os, a, as, n, fa); break;                              \
+      case U_RSQRT: un_row_##SFX##_U_RSQRT(o, os, a, as, n, fa); break;                            \
+      case U_HARDSWISH: un_row_##SFX##_U_HARDSWISH(o, os, a, as, n, fa); break;                    \
+      case U_CLIP: un_row_##SFX##_U_CLIP(o, os, a, as, n, fa); break;\
+      case U_LEAKY_RELU: un_row_##SFX##_U_LEAKY_RELU(o, os, a, as, n, fa); break;\
+      case U_ELU: un_row_##SFX##_U_ELU(o, os, a, as, n, fa); break;\
+      case U_SELU: un_row_##SFX##_U_SELU(o, os, a, as, n, fa); break;\
+      case U_SOFTPLUS: un_row_##SFX##_U_SOFTPLUS(o, os, a, as, n, fa); break;\
+      case U_MISH: un_row_##SFX##_U_MISH(o, os, a, as, n, fa); break;\
+      case U_EXPM1: un_row_##SFX##_U_EXPM1(o, os, a, as, n, fa); break;\
+      case U_LOG1P: un_row_##SFX##_U_LOG1P(o, os, a, as, n, fa); break;\
+      default: un_row_##SFX##_U_SQUARE(o, os, a, as, n, fa); break;                                \
     }                                                                                          \
   }
 DEFINE_UN_ALL(f32, float)
@@ -216,8 +285,8 @@ void ew_slot(pjob_t *job, int32_t s) {
       if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n);
       else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n);
     } else {
-      if (job->dtype) un_row_f64(job->op, (double *)o, so, (const double *)a, sa, n);
-      else un_row_f32(job->op, (float *)o, so, (const float *)a, sa, n);
+      if (job->dtype) un_row_f64(job->op, (double *)o, so, (const double *)a, sa, n, job->fa);
+      else un_row_f32(job->op, (float *)o, so, (const float *)a, sa, n, job->fa);
     }
     pos += n;
     /* advance: the inner index by n, carrying into the outer axes */
