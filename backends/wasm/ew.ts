@@ -13,7 +13,6 @@
  * @module
  */
 import type { KernelCall, KernelEntry } from "../backend.ts";
-import type { Tensor } from "../../core/tensor.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
@@ -29,6 +28,11 @@ export const BINARY_OPS: Record<string, number> = {
   /** `reluBackward` (a = x or relu's output, b = the gradient); not a kernel of its own name. */
   reluBackward: 6,
 };
+/** Comparison op codes (src/elementwise.c): f32/f64 operands, bool output. */
+const COMPARE_OPS: Record<string, number> = { eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12 };
+/** Predicate op codes (src/elementwise.c): an f32/f64 operand, bool output. */
+const PREDICATE_OPS: Record<string, number> = { isnan: 25, isinf: 26, isfinite: 27 };
+
 /** Unary op codes (src/elementwise.c); gelu means its tanh approximation. */
 export const UNARY_OPS: Record<string, number> = {
   exp: 0,
@@ -150,9 +154,6 @@ export function runElementwise(
   runPar(v, p.slots, p.threads);
 }
 
-function floatDType(t: Tensor): t is Tensor & { dtype: "f32" | "f64" } {
-  return t.dtype === "f32" || t.dtype === "f64";
-}
 
 /** The iteration space `accepts` computed for the last call it saw (`run` follows `supports`). */
 let lastCall: KernelCall | null = null;
@@ -178,10 +179,11 @@ function merge(call: KernelCall, take = false): { dims: number[]; st: number[][]
 }
 
 /** Whether every operand fits the kernel: one float dtype, in the heap, ≤ 8 merged axes. */
-function accepts(call: KernelCall): boolean {
-  const [out] = call.outputs;
-  if (!out || !floatDType(out) || out.size >= 2 ** 31) return false;
-  if (!call.inputs.every((t) => t.dtype === out.dtype && inWasmHeap(t)) || !inWasmHeap(out)) {
+function accepts(call: KernelCall, boolOut = false): boolean {
+  const [out] = call.outputs, d = call.inputs[0]?.dtype;
+  if (!out || out.size >= 2 ** 31 || (d !== "f32" && d !== "f64")) return false;
+  if (out.dtype !== (boolOut ? "bool" : d)) return false;
+  if (!call.inputs.every((t) => t.dtype === d && inWasmHeap(t)) || !inWasmHeap(out)) {
     return false;
   }
   return merge(call) !== null;
@@ -239,8 +241,35 @@ function unaryEntry(name: string): KernelEntry {
   };
 }
 
+/** A comparison (binary) or predicate (unary) entry: float operands, bool output. */
+function boolEntry(name: string): KernelEntry {
+  const binary = name in COMPARE_OPS;
+  const code = binary ? COMPARE_OPS[name] : PREDICATE_OPS[name];
+  return {
+    supports: (call) => call.inputs.length === (binary ? 2 : 1) && accepts(call, true),
+    run(call: KernelCall): void {
+      const [out] = call.outputs;
+      const m = merge(call, true)!;
+      runElementwise(
+        binary ? "binary" : "unary",
+        code,
+        call.inputs[0].dtype as "f32" | "f64",
+        out.shape,
+        [address(out), ...call.inputs.map(address)],
+        m.st,
+        false,
+        {},
+        m,
+      );
+    },
+  };
+}
+
 /** The elementwise kernel entries by op name. */
 export const elementwiseKernels: Record<string, KernelEntry> = {
+  ...Object.fromEntries(
+    [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolEntry(k)]),
+  ),
   ...Object.fromEntries(
     Object.keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryEntry(k)]),
   ),

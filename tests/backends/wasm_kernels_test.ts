@@ -31,6 +31,9 @@ import {
   type DType,
   elu,
   hardswish,
+  isfinite,
+  isinf,
+  isnan,
   leakyRelu,
   mish,
   ready,
@@ -119,6 +122,42 @@ Deno.test("wasm elementwise kernels", async (t) => {
           0,
           `${op} ${dtype} ${la}${JSON.stringify(sa)} ${lb}${JSON.stringify(sb)}`,
         );
+        for (const x of [a, b, ours, ref]) x.dispose();
+      }
+    }
+  });
+
+  await t.step("comparisons and predicates (bool outputs) match the scalar backend", () => {
+    const pairs = fc.sample(arbBroadcastPair({ maxRank: 4, maxDim: 6 }), { seed: 9, numRuns: 40 });
+    const CMP = ["eq", "ne", "lt", "le", "gt", "ge"] as const;
+    const PRED = { isnan, isinf, isfinite };
+    let k = 0;
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      for (const [sa, sb] of pairs) {
+        const la = LAYOUTS[k % 4], lb = LAYOUTS[(k >> 2) % 4];
+        // Few distinct values (ties), NaN and infinities among them.
+        const vals = [NaN, -Infinity, Infinity, -1, 0, 1, 2];
+        const pick = (s: number[], seed: number, layout: Layout) => {
+          const t = makeTensor(s, dtype, seed, layout, { lo: 0, hi: vals.length - 0.01 });
+          const q = tensor(
+            Array.from(t.dataSync() as Float64Array, (v) => vals[Math.floor(v)]),
+            { dtype, shape: s },
+          );
+          t.dispose();
+          return q;
+        };
+        const a = pick(sa, k, la), b = pick(sb, k + 1000, lb);
+        const op = CMP[k++ % CMP.length];
+        const ours = on("wasm", op, () => a[op](b));
+        const ref = scalarRun(op, [a, b], ours.shape, "bool");
+        assert.deepEqual(ours.dataSync(), ref.dataSync(), `${op} ${dtype} ${sa} ${sb}`);
+        for (const [name, fn] of Object.entries(PRED)) {
+          const p = on("wasm", name, () => fn(a));
+          const pr = scalarRun(name, [a], p.shape, "bool");
+          assert.deepEqual(p.dataSync(), pr.dataSync(), `${name} ${dtype} ${sa}`);
+          p.dispose();
+          pr.dispose();
+        }
         for (const x of [a, b, ours, ref]) x.dispose();
       }
     }

@@ -12,10 +12,10 @@
 #include "vmath.h"
 #include "vio.h"
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
-       U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P };
+       U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE };
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -253,6 +253,49 @@ DEFINE_RELUB(float, f32, f32x4)
 DEFINE_RELUB(double, f64, f64x2)
 
 /*
+ * Comparisons (binary B_EQ..B_GE) and predicates (unary U_ISNAN, U_ISINF, U_ISFINITE) of f32/f64
+ * operands into bool outputs (one byte, 0 or 1); IEEE semantics: NaN compares unequal to
+ * everything. One loop per op and layout, which clang vectorizes where the operands are
+ * contiguous.
+ */
+#define CMP_LOOPS(T, A, B, EXPR)                                                               \
+  if (os == 1 && as == 1 && bs == 1) {                                                         \
+    for (int32_t i = 0; i < n; i++) { const T A = a[i], B = b[i]; o[i] = (EXPR); }             \
+  } else if (os == 1 && as == 1 && bs == 0) {                                                  \
+    const T B = b[0];                                                                          \
+    for (int32_t i = 0; i < n; i++) { const T A = a[i]; o[i] = (EXPR); }                       \
+  } else {                                                                                     \
+    for (int32_t i = 0; i < n; i++) {                                                          \
+      const T A = a[(int64_t)i * as], B = b[(int64_t)i * bs];                                  \
+      o[(int64_t)i * os] = (EXPR);                                                             \
+    }                                                                                          \
+  }
+#define DEFINE_CMP(T, SFX)                                                                     \
+  static void cmp_row_##SFX(int op, uint8_t *o, int32_t os, const T *a, int32_t as, const T *b, \
+                            int32_t bs, int32_t n) {                                           \
+    switch (op) {                                                                              \
+      case B_EQ: CMP_LOOPS(T, x, y, x == y) break;                                             \
+      case B_NE: CMP_LOOPS(T, x, y, x != y) break;                                             \
+      case B_LT: CMP_LOOPS(T, x, y, x < y) break;                                              \
+      case B_LE: CMP_LOOPS(T, x, y, x <= y) break;                                             \
+      case B_GT: CMP_LOOPS(T, x, y, x > y) break;                                              \
+      default: CMP_LOOPS(T, x, y, x >= y) break;                                               \
+    }                                                                                          \
+  }                                                                                            \
+  static void pred_row_##SFX(int op, uint8_t *o, int32_t os, const T *a, int32_t as,          \
+                             int32_t n) {                                                      \
+    const T *b = a;                                                                            \
+    const int32_t bs = as;                                                                     \
+    switch (op) {                                                                              \
+      case U_ISNAN: CMP_LOOPS(T, x, y, x != y) break;                                          \
+      case U_ISINF: CMP_LOOPS(T, x, y, (x == (T)__builtin_inf()) | (y == -(T)__builtin_inf())) break; \
+      default: CMP_LOOPS(T, x, y, (x - y) == (T)0) break; /* x − x is 0 only for finite x */    \
+    }                                                                                          \
+  }
+DEFINE_CMP(float, f32)
+DEFINE_CMP(double, f64)
+
+/*
  * Output elements [lo, hi) in C order: position the multi-index at lo, then run row by row
  * (the last merged axis), stepping the outer index like an odometer.
  */
@@ -261,6 +304,9 @@ void ew_slot(pjob_t *job, int32_t s) {
   if (lo >= hi) return;
   const int32_t nd = job->ndim, nops = job->kind == KIND_BINARY ? 3 : 2;
   const int32_t es = job->dtype ? 8 : 4;
+  /* comparisons and predicates write bytes */
+  const int bool_out = job->kind == KIND_BINARY ? job->op >= B_EQ : job->op >= U_ISNAN;
+  const int32_t oes = bool_out ? 1 : es;
   int32_t idx[MAXDIM];
   int32_t off[3] = {0, 0, 0};
   int32_t rem = lo;
@@ -275,10 +321,16 @@ void ew_slot(pjob_t *job, int32_t s) {
   int32_t pos = lo;
   while (pos < hi) {
     const int32_t n = MIN(len - idx[inner], hi - pos);
-    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)off[0] * es;
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)off[0] * oes;
     const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)off[1] * es;
     const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + (int64_t)off[2] * es;
-    if (job->kind == KIND_BINARY && job->op == B_RELU_BWD) {
+    if (bool_out && job->kind == KIND_BINARY) {
+      if (job->dtype) cmp_row_f64(job->op, o, so, (const double *)a, sa, (const double *)b, sb, n);
+      else cmp_row_f32(job->op, o, so, (const float *)a, sa, (const float *)b, sb, n);
+    } else if (bool_out) {
+      if (job->dtype) pred_row_f64(job->op, o, so, (const double *)a, sa, n);
+      else pred_row_f32(job->op, o, so, (const float *)a, sa, n);
+    } else if (job->kind == KIND_BINARY && job->op == B_RELU_BWD) {
       if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, job->ia[0], job->fa[0]);
       else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, job->ia[0], job->fa[0]);
     } else if (job->kind == KIND_BINARY) {
