@@ -154,7 +154,6 @@ export function runElementwise(
   runPar(v, p.slots, p.threads);
 }
 
-
 /** The iteration space `accepts` computed for the last call it saw (`run` follows `supports`). */
 let lastCall: KernelCall | null = null;
 let lastMerged: { dims: number[]; st: number[][] } | null = null;
