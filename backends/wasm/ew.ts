@@ -60,6 +60,8 @@ export const UNARY_OPS: Record<string, number> = {
   mish: 22,
   expm1: 23,
   log1p: 24,
+  sinh: 28,
+  cosh: 29,
 };
 
 /** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
@@ -83,6 +85,8 @@ const HEAVY = new Set([
   "mish",
   "expm1",
   "log1p",
+  "sinh",
+  "cosh",
 ]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
 const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;

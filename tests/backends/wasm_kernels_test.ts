@@ -28,6 +28,7 @@ import fc from "fast-check";
 import {
   clip,
   conv2d,
+  cosh,
   type DType,
   elu,
   hardswish,
@@ -40,6 +41,7 @@ import {
   scalarBackend,
   selu,
   setHostAllocator,
+  sinh,
   softplus,
   type Tensor,
   tensor,
@@ -239,6 +241,9 @@ Deno.test("wasm elementwise kernels", async (t) => {
     ["selu", 1e-6, 1e-14, (x) => selu(x), { lo: -20, hi: 5 }],
     ["softplus", 1e-6, 1e-14, (x) => softplus(x, 2, 15), { lo: -20, hi: 20 }],
     ["mish", 2e-6, 1e-13, (x) => mish(x), { lo: -20, hi: 20 }],
+    // From e^(|x|/2) squared (≤ 2 ulp each) or expm1 below |x| = 1.
+    ["sinh", 1e-6, 1e-14, (x) => sinh(x), { lo: -80, hi: 80 }],
+    ["cosh", 1e-6, 1e-14, (x) => cosh(x), { lo: -80, hi: 80 }],
   ];
   /** The attrs each op's kernel receives (as the core ops pass them). */
   const ATTRS: Record<string, Record<string, unknown>> = {

@@ -15,7 +15,8 @@
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
-       U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE };
+       U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
+       U_COSH };
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -39,6 +40,23 @@ enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_N
     v128_t r = wasm_##V##_mul(log_##SFX(u), wasm_##V##_div(x, d));                             \
     r = wasm_v128_bitselect(x, r, wasm_##V##_eq(d, SPL(0)));                                   \
     return wasm_v128_bitselect(u, r, wasm_##V##_eq(u, SPL(__builtin_inf())));                  \
+  }                                                                                            \
+  /* sinh, cosh of |x| through h = e^(|x|/2): h·h/2 ∓ 1/(2h·h) never overflows before the result  \
+     does; sinh below |x| = 1 from expm1: (t + t/(t + 1))/2, t = expm1(|x|); sign copied. */     \
+  INLINE v128_t sinh_##SFX(v128_t x) {                                                         \
+    const v128_t ax = wasm_##V##_abs(x), h = exp_##SFX(wasm_##V##_mul(ax, SPL(0.5)));          \
+    const v128_t big = wasm_##V##_sub(wasm_##V##_mul(wasm_##V##_mul(h, SPL(0.5)), h),          \
+                                      wasm_##V##_div(SPL(0.5), wasm_##V##_mul(h, h)));         \
+    const v128_t t = expm1_##SFX(ax);                                                          \
+    const v128_t small = wasm_##V##_mul(                                                       \
+        SPL(0.5), wasm_##V##_add(t, wasm_##V##_div(t, wasm_##V##_add(t, SPL(1)))));            \
+    const v128_t r = wasm_v128_bitselect(small, big, wasm_##V##_lt(ax, SPL(1)));               \
+    return wasm_v128_or(r, wasm_v128_and(x, SPL(-0.0)));                                       \
+  }                                                                                            \
+  INLINE v128_t cosh_##SFX(v128_t x) {                                                         \
+    const v128_t h = exp_##SFX(wasm_##V##_mul(wasm_##V##_abs(x), SPL(0.5)));                   \
+    return wasm_##V##_add(wasm_##V##_mul(wasm_##V##_mul(h, SPL(0.5)), h),                      \
+                          wasm_##V##_div(SPL(0.5), wasm_##V##_mul(h, h)));                     \
   }                                                                                            \
   /* log(1 + e^z) = max(z, 0) + log1p(e^−|z|), without overflow */                             \
   INLINE v128_t softplus1_##SFX(v128_t z) {                                                    \
@@ -124,6 +142,8 @@ DEFINE_EXPLOG1(f64, f64x2, S64)
       case U_MISH: return wasm_##V##_mul(x, tanh_##SFX(softplus1_##SFX(x)));                   \
       case U_EXPM1: return expm1_##SFX(x);                                                     \
       case U_LOG1P: return log1p_##SFX(x);                                                     \
+      case U_SINH: return sinh_##SFX(x);                                                       \
+      case U_COSH: return cosh_##SFX(x);                                                       \
       default: return wasm_##V##_mul(x, x);                                                    \
     }                                                                                          \
   }
@@ -192,7 +212,7 @@ DEFINE_ROWS(double, f64)
   DEFINE_UN_OP(SFX, T, U_RSQRT) DEFINE_UN_OP(SFX, T, U_HARDSWISH) DEFINE_UN_OP(SFX, T, U_CLIP) \
   DEFINE_UN_OP(SFX, T, U_LEAKY_RELU) DEFINE_UN_OP(SFX, T, U_ELU) DEFINE_UN_OP(SFX, T, U_SELU)  \
   DEFINE_UN_OP(SFX, T, U_SOFTPLUS) DEFINE_UN_OP(SFX, T, U_MISH) DEFINE_UN_OP(SFX, T, U_EXPM1)  \
-  DEFINE_UN_OP(SFX, T, U_LOG1P)                                                                \
+  DEFINE_UN_OP(SFX, T, U_LOG1P) DEFINE_UN_OP(SFX, T, U_SINH) DEFINE_UN_OP(SFX, T, U_COSH)      \
   static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,        \
                            const double *fa) {                                                 \
     switch (op) {                                                                              \
@@ -220,6 +240,8 @@ DEFINE_ROWS(double, f64)
       case U_MISH: un_row_##SFX##_U_MISH(o, os, a, as, n, fa); break;\
       case U_EXPM1: un_row_##SFX##_U_EXPM1(o, os, a, as, n, fa); break;\
       case U_LOG1P: un_row_##SFX##_U_LOG1P(o, os, a, as, n, fa); break;\
+      case U_SINH: un_row_##SFX##_U_SINH(o, os, a, as, n, fa); break;\
+      case U_COSH: un_row_##SFX##_U_COSH(o, os, a, as, n, fa); break;\
       default: un_row_##SFX##_U_SQUARE(o, os, a, as, n, fa); break;                                \
     }                                                                                          \
   }
@@ -305,7 +327,8 @@ void ew_slot(pjob_t *job, int32_t s) {
   const int32_t nd = job->ndim, nops = job->kind == KIND_BINARY ? 3 : 2;
   const int32_t es = job->dtype ? 8 : 4;
   /* comparisons and predicates write bytes */
-  const int bool_out = job->kind == KIND_BINARY ? job->op >= B_EQ : job->op >= U_ISNAN;
+  const int bool_out = job->kind == KIND_BINARY ? job->op >= B_EQ
+                                                : job->op >= U_ISNAN && job->op <= U_ISFINITE;
   const int32_t oes = bool_out ? 1 : es;
   int32_t idx[MAXDIM];
   int32_t off[3] = {0, 0, 0};
