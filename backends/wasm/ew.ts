@@ -62,6 +62,7 @@ export const UNARY_OPS: Record<string, number> = {
   log1p: 24,
   sinh: 28,
   cosh: 29,
+  log2: 30,
 };
 
 /** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
@@ -87,6 +88,7 @@ const HEAVY = new Set([
   "log1p",
   "sinh",
   "cosh",
+  "log2",
 ]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
 const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;

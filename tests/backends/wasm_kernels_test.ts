@@ -244,6 +244,8 @@ Deno.test("wasm elementwise kernels", async (t) => {
     // From e^(|x|/2) squared (≤ 2 ulp each) or expm1 below |x| = 1.
     ["sinh", 1e-6, 1e-14, (x) => sinh(x), { lo: -80, hi: 80 }],
     ["cosh", 1e-6, 1e-14, (x) => cosh(x), { lo: -80, hi: 80 }],
+    // log·log2(e) (≤ 3 ulp); powers of two exactly (below).
+    ["log2", 5e-7, 1e-15, (x) => x.log2(), { lo: 1e-30, hi: 1e30 }],
   ];
   /** The attrs each op's kernel receives (as the core ops pass them). */
   const ATTRS: Record<string, Record<string, unknown>> = {
@@ -317,6 +319,17 @@ Deno.test("wasm elementwise kernels", async (t) => {
         ref.dispose();
       }
       x.dispose();
+    }
+  });
+
+  await t.step("log2 of powers of two is exact", () => {
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      const ks = [0, 1, 2, -1, 10, -100, 100, -126, 127];
+      const x = tensor(ks.map((k) => 2 ** k), { dtype });
+      const y = on("wasm", "log2", () => x.log2());
+      assert.deepEqual(Array.from(y.dataSync() as Float32Array), ks, dtype);
+      x.dispose();
+      y.dispose();
     }
   });
 

@@ -16,7 +16,7 @@ enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
        U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
-       U_COSH };
+       U_COSH, U_LOG2 };
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -65,6 +65,27 @@ enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_N
   }
 DEFINE_EXPLOG1(f32, f32x4, S32)
 DEFINE_EXPLOG1(f64, f64x2, S64)
+
+/* log2 = log·log2(e) (≤ 3 ulp), and exactly the exponent for powers of two (normal x). */
+INLINE v128_t log2_f32(v128_t x) {
+  const v128_t r = wasm_f32x4_mul(log_f32(x), wasm_f32x4_splat(1.4426950408889634f));
+  const v128_t eb = wasm_u32x4_shr(x, 23); /* sign bit included: negative x ≥ 256 */
+  const v128_t exact = wasm_v128_and(
+      wasm_i32x4_eq(wasm_v128_and(x, wasm_i32x4_splat(0x7FFFFF)), wasm_i32x4_splat(0)),
+      wasm_v128_and(wasm_i32x4_gt(eb, wasm_i32x4_splat(0)), wasm_i32x4_lt(eb, wasm_i32x4_splat(255))));
+  const v128_t e = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(eb, wasm_i32x4_splat(127)));
+  return wasm_v128_bitselect(e, r, exact);
+}
+INLINE v128_t log2_f64(v128_t x) {
+  const v128_t r = wasm_f64x2_mul(log_f64(x), wasm_f64x2_splat(1.4426950408889634));
+  const v128_t eb = wasm_u64x2_shr(x, 52);
+  const v128_t exact = wasm_v128_and(
+      wasm_i64x2_eq(wasm_v128_and(x, wasm_i64x2_splat(0xFFFFFFFFFFFFFLL)), wasm_i64x2_splat(0)),
+      wasm_v128_and(wasm_i64x2_gt(eb, wasm_i64x2_splat(0)), wasm_i64x2_lt(eb, wasm_i64x2_splat(2047))));
+  const v128_t k = wasm_i64x2_sub(eb, wasm_i64x2_splat(1023));
+  const v128_t e = wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(k, k, 0, 2, 0, 2));
+  return wasm_v128_bitselect(e, r, exact);
+}
 
 /* ---- the operations on vectors (op is a constant after inlining) ---- */
 
@@ -144,6 +165,7 @@ DEFINE_EXPLOG1(f64, f64x2, S64)
       case U_LOG1P: return log1p_##SFX(x);                                                     \
       case U_SINH: return sinh_##SFX(x);                                                       \
       case U_COSH: return cosh_##SFX(x);                                                       \
+      case U_LOG2: return log2_##SFX(x);                                                       \
       default: return wasm_##V##_mul(x, x);                                                    \
     }                                                                                          \
   }
@@ -213,6 +235,7 @@ DEFINE_ROWS(double, f64)
   DEFINE_UN_OP(SFX, T, U_LEAKY_RELU) DEFINE_UN_OP(SFX, T, U_ELU) DEFINE_UN_OP(SFX, T, U_SELU)  \
   DEFINE_UN_OP(SFX, T, U_SOFTPLUS) DEFINE_UN_OP(SFX, T, U_MISH) DEFINE_UN_OP(SFX, T, U_EXPM1)  \
   DEFINE_UN_OP(SFX, T, U_LOG1P) DEFINE_UN_OP(SFX, T, U_SINH) DEFINE_UN_OP(SFX, T, U_COSH)      \
+  DEFINE_UN_OP(SFX, T, U_LOG2)                                                                 \
   static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,        \
                            const double *fa) {                                                 \
     switch (op) {                                                                              \
@@ -242,6 +265,7 @@ DEFINE_ROWS(double, f64)
       case U_LOG1P: un_row_##SFX##_U_LOG1P(o, os, a, as, n, fa); break;\
       case U_SINH: un_row_##SFX##_U_SINH(o, os, a, as, n, fa); break;\
       case U_COSH: un_row_##SFX##_U_COSH(o, os, a, as, n, fa); break;\
+      case U_LOG2: un_row_##SFX##_U_LOG2(o, os, a, as, n, fa); break;\
       default: un_row_##SFX##_U_SQUARE(o, os, a, as, n, fa); break;                                \
     }                                                                                          \
   }
