@@ -14,6 +14,7 @@
  */
 import type { KernelCall, KernelEntry } from "../backend.ts";
 import { broadcastStrides } from "../../core/shape.ts";
+import { DTYPES } from "../../core/dtype.ts";
 import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
 
@@ -270,8 +271,49 @@ function boolEntry(name: string): KernelEntry {
   };
 }
 
+/**
+ * `where` (contract of backends/scalar/kernels/indexing.ts): cond (bool), a and b (the output's
+ * dtype, any width) through their broadcast strides, as raw element copies (src/elementwise.c).
+ */
+const where: KernelEntry = {
+  supports(call: KernelCall): boolean {
+    const [c, a, b] = call.inputs, [out] = call.outputs;
+    if (!c || !a || !b || !out || c.dtype !== "bool" || out.size >= 2 ** 31) return false;
+    if (a.dtype !== out.dtype || b.dtype !== out.dtype) return false;
+    return [c, a, b, out].every(inWasmHeap) && whereSpace(call) !== null;
+  },
+  run(call: KernelCall): void {
+    const [c, a, b] = call.inputs, [out] = call.outputs;
+    if (out.size === 0) return;
+    const m = whereSpace(call)!;
+    const v = beginJob(KIND.where);
+    const w = v.i32;
+    w[W.ndim] = m.dims.length;
+    w[W.total] = out.size;
+    [out, a, b, c].forEach((t, j) => (w[W.ptr + j] = address(t)));
+    for (let d = 0; d < m.dims.length; d++) {
+      w[W.shape + d] = m.dims[d];
+      for (let j = 0; j < 3; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];
+      w[W.ia + d] = m.st[3][d];
+    }
+    w[W.ia + 8] = DTYPES[out.dtype].bytes;
+    const p = plan(out.size, PAR_MIN_CHEAP);
+    runPar(v, p.slots, p.threads);
+  },
+};
+
+/** where's iteration space over (out, a, b, cond), or null past {@link MAXDIM} axes. */
+function whereSpace(call: KernelCall): { dims: number[]; st: number[][] } | null {
+  const [c, a, b] = call.inputs, [out] = call.outputs;
+  return mergeAxes(
+    out.shape,
+    [out, a, b, c].map((t) => broadcastStrides(t.shape, t.strides, out.shape)),
+  );
+}
+
 /** The elementwise kernel entries by op name. */
 export const elementwiseKernels: Record<string, KernelEntry> = {
+  where,
   ...Object.fromEntries(
     [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolEntry(k)]),
   ),

@@ -44,6 +44,7 @@ export const KIND = {
   sumRows: 24,
   adam: 25,
   convBackwardWeight: 26,
+  where: 27,
 } as const;
 /** Axes a job's iteration space may have after merging. */
 export const MAXDIM = 8;

@@ -47,6 +47,7 @@ import {
   tensor,
   tidy,
   traceKernels,
+  where,
 } from "../../mod.ts";
 import { setWasmThreads, wasmHeapStats, wasmThreads } from "../../backends/wasm/mod.ts";
 import { loadRuntime } from "../../backends/wasm/runtime.ts";
@@ -164,6 +165,32 @@ Deno.test("wasm elementwise kernels", async (t) => {
       }
     }
   });
+
+  await t.step(
+    "where (any dtype, broadcast cond/a/b, strided views) equals the scalar kernel",
+    () => {
+      const dtypes: DType[] = ["f32", "f64", "i32", "i64", "u8", "f16", "bool", "i16"];
+      let k = 0;
+      for (const dtype of dtypes) {
+        for (let r = 0; r < 6; r++) {
+          const [sa, sb] = fc.sample(arbBroadcastPair({ maxRank: 3, maxDim: 5 }), {
+            seed: 100 + k,
+            numRuns: 1,
+          })[0];
+          const lay = LAYOUTS[k % 4];
+          const x = makeTensor(sa, "f32", k, lay, { lo: -1, hi: 1 });
+          const c = x.gt(0); // bool, in x's (broadcast) shape
+          const a = makeTensor(sb, dtype, k + 1, LAYOUTS[(k + 1) % 4], { lo: -50, hi: 50 });
+          const b = makeTensor(sa, dtype, k + 2, LAYOUTS[(k + 2) % 4], { lo: -50, hi: 50 });
+          const ours = on("wasm", "where", () => where(c, a, b));
+          const ref = scalarRun("where", [c, a, b], ours.shape, ours.dtype);
+          assert.deepEqual(ours.dataSync(), ref.dataSync(), `where ${dtype} ${sa} ${sb} ${lay}`);
+          for (const v of [x, c, a, b, ours, ref]) v.dispose();
+          k += 3;
+        }
+      }
+    },
+  );
 
   await t.step("binary ops: NaN, ±0 and infinities like the scalar backend", () => {
     for (const dtype of ["f32", "f64"] as DType[]) {

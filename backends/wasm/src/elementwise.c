@@ -399,3 +399,75 @@ void ew_slot(pjob_t *job, int32_t s) {
     }
   }
 }
+
+/*
+ * where (KIND_WHERE): out = cond ? a : b over out's elements [lo, hi) in C order, every operand
+ * through its own (broadcast) strides; a, b and out share a dtype of any width (raw element
+ * copies, so NaN payloads and i64 values pass unchanged), cond is bool (one byte). ptr: 0 out,
+ * 1 a, 2 b, 3 cond; strides[0..2] out, a, b; ia[0..7] cond's strides; ia[8] element bytes.
+ */
+#define WHERE_ROW(T)                                                                           \
+  static void where_row_##T(T *o, int32_t os, const T *a, int32_t as, const T *b, int32_t bs,  \
+                            const uint8_t *c, int32_t cs, int32_t n) {                         \
+    if (os == 1 && as == 1 && bs == 1 && cs == 1) {                                            \
+      for (int32_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : b[i];                               \
+    } else {                                                                                   \
+      for (int32_t i = 0; i < n; i++) {                                                        \
+        o[(int64_t)i * os] = c[(int64_t)i * cs] ? a[(int64_t)i * as] : b[(int64_t)i * bs];     \
+      }                                                                                        \
+    }                                                                                          \
+  }
+WHERE_ROW(uint8_t)
+WHERE_ROW(uint16_t)
+WHERE_ROW(uint32_t)
+WHERE_ROW(uint64_t)
+
+void where_slot(pjob_t *job, int32_t s) {
+  SLOT_RANGE(job->total, s, job->nslots, lo, hi);
+  if (lo >= hi) return;
+  const int32_t nd = job->ndim, es = job->ia[8];
+  const int32_t *cst = job->ia;
+  int32_t idx[MAXDIM];
+  int64_t off[4] = {0, 0, 0, 0};
+  int32_t rem = lo;
+  for (int32_t d = nd - 1; d >= 0; d--) {
+    idx[d] = rem % job->shape[d];
+    rem /= job->shape[d];
+    for (int32_t j = 0; j < 3; j++) off[j] += (int64_t)idx[d] * job->strides[j][d];
+    off[3] += (int64_t)idx[d] * cst[d];
+  }
+  const int32_t inner = nd - 1, len = job->shape[inner];
+  const int32_t so = job->strides[0][inner], sa = job->strides[1][inner];
+  const int32_t sb = job->strides[2][inner], sc = cst[inner];
+  int32_t pos = lo;
+  while (pos < hi) {
+    const int32_t n = MIN(len - idx[inner], hi - pos);
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + off[0] * es;
+    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + off[1] * es;
+    const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + off[2] * es;
+    const uint8_t *c = (const uint8_t *)(uintptr_t)job->ptr[3] + off[3];
+    switch (es) {
+      case 1: where_row_uint8_t(o, so, a, sa, b, sb, c, sc, n); break;
+      case 2:
+        where_row_uint16_t((uint16_t *)o, so, (const uint16_t *)a, sa, (const uint16_t *)b, sb, c, sc, n);
+        break;
+      case 4:
+        where_row_uint32_t((uint32_t *)o, so, (const uint32_t *)a, sa, (const uint32_t *)b, sb, c, sc, n);
+        break;
+      default:
+        where_row_uint64_t((uint64_t *)o, so, (const uint64_t *)a, sa, (const uint64_t *)b, sb, c, sc, n);
+        break;
+    }
+    pos += n;
+    idx[inner] += n;
+    for (int32_t j = 0; j < 3; j++) off[j] += (int64_t)n * job->strides[j][inner];
+    off[3] += (int64_t)n * sc;
+    for (int32_t d = inner; d > 0 && idx[d] == job->shape[d]; d--) {
+      for (int32_t j = 0; j < 3; j++)
+        off[j] += job->strides[j][d - 1] - (int64_t)job->shape[d] * job->strides[j][d];
+      off[3] += cst[d - 1] - (int64_t)job->shape[d] * cst[d];
+      idx[d] = 0;
+      idx[d - 1]++;
+    }
+  }
+}

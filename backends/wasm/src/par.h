@@ -24,6 +24,7 @@ enum {
   KIND_SUMROWS,     /* out (+)= sum of rows (train.c) */
   KIND_ADAM,        /* fused Adam/AdamW step (optim.c) */
   KIND_CONVBW,      /* direct conv2d weight gradient for few taps (train.c) */
+  KIND_WHERE,       /* out = cond ? a : b, any element width (elementwise.c) */
 };
 
 typedef struct {
@@ -47,4 +48,5 @@ void im2col_slot(pjob_t *job, int32_t s);
 void copy_slot(pjob_t *job, int32_t s);
 void train_slot(pjob_t *job, int32_t s);
 void optim_slot(pjob_t *job, int32_t s);
+void where_slot(pjob_t *job, int32_t s);
 #endif
