@@ -31,6 +31,13 @@ export const BINARY_OPS: Record<string, number> = {
 };
 /** Comparison op codes (src/elementwise.c): f32/f64 operands, bool output. */
 const COMPARE_OPS: Record<string, number> = { eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12 };
+/** Logical op codes (src/elementwise.c): bool operands and output. */
+const LOGICAL_OPS: Record<string, number> = {
+  logicalAnd: 13,
+  logicalOr: 14,
+  logicalXor: 15,
+  logicalNot: 31,
+};
 /** Predicate op codes (src/elementwise.c): an f32/f64 operand, bool output. */
 const PREDICATE_OPS: Record<string, number> = { isnan: 25, isinf: 26, isfinite: 27 };
 
@@ -132,7 +139,7 @@ export function mergeAxes(
 export function runElementwise(
   kind: "binary" | "unary",
   op: number,
-  dtype: "f32" | "f64",
+  dtype: "f32" | "f64" | "bool",
   shape: readonly number[],
   addrs: readonly number[],
   strides: readonly (readonly number[])[],
@@ -146,7 +153,7 @@ export function runElementwise(
   const v = beginJob(kind === "binary" ? KIND.binary : KIND.unary);
   const w = v.i32;
   w[W.op] = op;
-  w[W.dtype] = dtype === "f64" ? 1 : 0;
+  w[W.dtype] = dtype === "bool" ? 2 : dtype === "f64" ? 1 : 0;
   w[W.ndim] = m.dims.length;
   w[W.total] = total;
   for (let j = 0; j < 3; j++) w[W.ptr + j] = addrs[j] ?? 0;
@@ -311,9 +318,38 @@ function whereSpace(call: KernelCall): { dims: number[]; st: number[][] } | null
   );
 }
 
+/** A logical op: bool operands and output (bytes; any non-zero byte is true). */
+function logicalEntry(name: string): KernelEntry {
+  const code = LOGICAL_OPS[name], binary = name !== "logicalNot";
+  return {
+    supports(call: KernelCall): boolean {
+      const [out] = call.inputs.length ? call.outputs : [];
+      return !!out && call.inputs.length === (binary ? 2 : 1) && out.dtype === "bool" &&
+        out.size < 2 ** 31 && call.inputs.every((t) => t.dtype === "bool" && inWasmHeap(t)) &&
+        inWasmHeap(out) && merge(call) !== null;
+    },
+    run(call: KernelCall): void {
+      const [out] = call.outputs;
+      const m = merge(call, true)!;
+      runElementwise(
+        binary ? "binary" : "unary",
+        code,
+        "bool",
+        out.shape,
+        [address(out), ...call.inputs.map(address)],
+        m.st,
+        false,
+        {},
+        m,
+      );
+    },
+  };
+}
+
 /** The elementwise kernel entries by op name. */
 export const elementwiseKernels: Record<string, KernelEntry> = {
   where,
+  ...Object.fromEntries(Object.keys(LOGICAL_OPS).map((k) => [k, logicalEntry(k)])),
   ...Object.fromEntries(
     [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolEntry(k)]),
   ),

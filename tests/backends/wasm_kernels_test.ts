@@ -26,6 +26,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  broadcastShapes,
   clip,
   conv2d,
   cosh,
@@ -36,6 +37,10 @@ import {
   isinf,
   isnan,
   leakyRelu,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  logicalXor,
   mish,
   ready,
   scalarBackend,
@@ -191,6 +196,38 @@ Deno.test("wasm elementwise kernels", async (t) => {
       }
     },
   );
+
+  await t.step("logical ops of bool tensors (broadcast, strided) equal the scalar kernels", () => {
+    const pairs = fc.sample(arbBroadcastPair({ maxRank: 4, maxDim: 6 }), { seed: 13, numRuns: 24 });
+    const OPS = { logicalAnd, logicalOr, logicalXor } as const;
+    let k = 0;
+    for (const [sa, sb] of pairs) {
+      const x = makeTensor(sa, "f32", k, LAYOUTS[k % 4], { lo: -1, hi: 1 });
+      const y = makeTensor(sb, "f32", k + 1, LAYOUTS[(k + 1) % 4], { lo: -1, hi: 1 });
+      const a = x.gt(0), bt = y.gt(0.3);
+      // Views of bool tensors too: transposed (reversed axes) when there are several.
+      const av = a.ndim > 1 ? a.permute([...a.shape.keys()].reverse()) : a;
+      const bv = bt.ndim > 1 ? bt.permute([...bt.shape.keys()].reverse()) : bt;
+      let fits = true;
+      try {
+        broadcastShapes(av.shape, bv.shape);
+      } catch {
+        fits = false; // reversed views that no longer broadcast together
+      }
+      for (const [name, fn] of fits ? Object.entries(OPS) : []) {
+        const ours = on("wasm", name, () => fn(av, bv));
+        const ref = scalarRun(name, [av, bv], ours.shape, "bool");
+        assert.deepEqual(ours.dataSync(), ref.dataSync(), `${name} ${sa} ${sb}`);
+        ours.dispose();
+        ref.dispose();
+      }
+      const n = on("wasm", "logicalNot", () => logicalNot(av));
+      const nr = scalarRun("logicalNot", [av], n.shape, "bool");
+      assert.deepEqual(n.dataSync(), nr.dataSync(), `logicalNot ${sa}`);
+      for (const v of new Set([x, y, a, bt, av, bv, n, nr])) v.dispose();
+      k += 2;
+    }
+  });
 
   await t.step("binary ops: NaN, ±0 and infinities like the scalar backend", () => {
     for (const dtype of ["f32", "f64"] as DType[]) {

@@ -12,11 +12,12 @@
 #include "vmath.h"
 #include "vio.h"
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
+       B_AND, B_OR, B_XOR };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
        U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
-       U_COSH, U_LOG2 };
+       U_COSH, U_LOG2, U_NOT };
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -341,6 +342,17 @@ DEFINE_RELUB(double, f64, f64x2)
 DEFINE_CMP(float, f32)
 DEFINE_CMP(double, f64)
 
+/* Logical ops of bool operands (job dtype 2: bytes, any non-zero is true) into bool outputs. */
+static void logic_row(int op, uint8_t *o, int32_t os, const uint8_t *a, int32_t as,
+                      const uint8_t *b, int32_t bs, int32_t n) {
+  switch (op) {
+    case B_AND: CMP_LOOPS(uint8_t, x, y, (x != 0) & (y != 0)) break;
+    case B_OR: CMP_LOOPS(uint8_t, x, y, (x != 0) | (y != 0)) break;
+    case B_XOR: CMP_LOOPS(uint8_t, x, y, (x != 0) ^ (y != 0)) break;
+    default: /* U_NOT, with b = a */ CMP_LOOPS(uint8_t, x, y, (x | y) == 0) break;
+  }
+}
+
 /*
  * Output elements [lo, hi) in C order: position the multi-index at lo, then run row by row
  * (the last merged axis), stepping the outer index like an odometer.
@@ -349,10 +361,11 @@ void ew_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   if (lo >= hi) return;
   const int32_t nd = job->ndim, nops = job->kind == KIND_BINARY ? 3 : 2;
-  const int32_t es = job->dtype ? 8 : 4;
-  /* comparisons and predicates write bytes */
-  const int bool_out = job->kind == KIND_BINARY ? job->op >= B_EQ
-                                                : job->op >= U_ISNAN && job->op <= U_ISFINITE;
+  /* dtype 0 f32, 1 f64, 2 bool (logical ops); comparisons and predicates write bytes */
+  const int32_t es = job->dtype == 2 ? 1 : job->dtype ? 8 : 4;
+  const int bool_out = job->kind == KIND_BINARY
+                           ? job->op >= B_EQ
+                           : (job->op >= U_ISNAN && job->op <= U_ISFINITE) || job->op == U_NOT;
   const int32_t oes = bool_out ? 1 : es;
   int32_t idx[MAXDIM];
   int32_t off[3] = {0, 0, 0};
@@ -371,7 +384,10 @@ void ew_slot(pjob_t *job, int32_t s) {
     uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)off[0] * oes;
     const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)off[1] * es;
     const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + (int64_t)off[2] * es;
-    if (bool_out && job->kind == KIND_BINARY) {
+    if (job->dtype == 2) {
+      if (job->kind == KIND_BINARY) logic_row(job->op, o, so, a, sa, b, sb, n);
+      else logic_row(U_NOT, o, so, a, sa, a, sa, n);
+    } else if (bool_out && job->kind == KIND_BINARY) {
       if (job->dtype) cmp_row_f64(job->op, o, so, (const double *)a, sa, (const double *)b, sb, n);
       else cmp_row_f32(job->op, o, so, (const float *)a, sa, (const float *)b, sb, n);
     } else if (bool_out) {
