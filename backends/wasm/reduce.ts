@@ -19,7 +19,10 @@ import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "./par.ts";
 import { loadRuntime } from "./runtime.ts";
 
-const R = { sum: 0, mean: 0, max: 1, min: 2, argmax: 3, argmin: 4 } as Record<string, number>;
+const R = { sum: 0, mean: 0, max: 1, min: 2, argmax: 3, argmin: 4, var: 5, std: 5 } as Record<
+  string,
+  number
+>;
 /** Elements from which the pool is used (reductions are memory-bound). */
 const PAR_MIN = 1 << 17;
 /** Softmax: an exp per element, so threads pay off sooner. */
@@ -88,9 +91,12 @@ function reduceInto(
   out: number,
   outKind: number,
   div: number,
+  ddof = 0,
 ): void {
   const code = R[op];
-  const group = op === "argmax" || op === "argmin" ? null : trailingGroup(x, axes);
+  // Line-wise only: an argument index or a variance does not combine from partial lines.
+  const whole = op === "argmax" || op === "argmin" || code === R.var;
+  const group = whole ? null : trailingGroup(x, axes);
   if (group) {
     const keep = x.shape.map((_, i) => i).filter((i) => !group.includes(i));
     const tshape = keep.map((i) => x.shape[i]);
@@ -122,9 +128,9 @@ function reduceInto(
   const nlines = g.outer.length, n = g.n;
   if (nlines === 0) return;
   // Adjacent lines that each step over the rows: reduce them a tile at a time (src/reduce.c).
-  const columns = code !== R.argmax && code !== R.argmin && nlines > 1 && g.inner === null &&
+  const columns = !whole && nlines > 1 && g.inner === null &&
     Math.abs(g.step) > 1 && n > 1 && adjacent(g.outer);
-  const split = nlines === 1 && g.inner === null && n >= PAR_MIN;
+  const split = !(code === R.var) && nlines === 1 && g.inner === null && n >= PAR_MIN;
   const p = split ? plan(n, PAR_MIN) : plan(nlines * Math.max(n, 1), PAR_MIN);
   const lines = nlines === 1 || columns ? null : heapTable(g.outer);
   const inner = g.inner ? heapTable(g.inner) : null;
@@ -147,6 +153,8 @@ function reduceInto(
     w[W.ia + 4] = split ? 1 : 0;
     w[W.ia + 7] = columns ? 1 : 0;
     w[W.ia + 8] = columns ? 1 : 0;
+    w[W.ia + 9] = op === "std" ? 1 : 0;
+    v.f64[W.fa64 + 1] = ddof;
     v.f64[W.fa64] = div;
     runPar(v, nslots, p.threads);
     if (!parts) return;
@@ -167,13 +175,14 @@ function reduceInto(
 
 function reduceRun(op: string) {
   const arg = op === "argmax" || op === "argmin";
-  return (call: KernelCall<{ axes: number[] }>): void => {
+  return (call: KernelCall<{ axes: number[]; ddof?: number }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
     const axes = call.attrs.axes;
     const dtype = x.dtype === "f64" ? 1 : 0;
     const n = axes.reduce((a, ax) => a * x.shape[ax], 1);
     const operand = { addr: address(x), shape: x.shape, strides: x.strides };
-    reduceInto(op, operand, dtype, axes, address(out), arg ? 2 : dtype, op === "mean" ? n : 1);
+    const div = op === "mean" ? n : 1;
+    reduceInto(op, operand, dtype, axes, address(out), arg ? 2 : dtype, div, call.attrs.ddof ?? 0);
   };
 }
 
@@ -284,7 +293,7 @@ function softmaxRun(log: boolean) {
 /** Reduction and softmax kernel entries by op name. */
 export const reduceKernels: Record<string, KernelEntry> = {
   ...Object.fromEntries(
-    ["sum", "mean", "max", "min", "argmax", "argmin"].map((op) => [
+    ["sum", "mean", "max", "min", "argmax", "argmin", "var", "std"].map((op) => [
       op,
       { supports: reduceSupports(op), run: reduceRun(op) },
     ]),

@@ -48,10 +48,12 @@ import {
   setHostAllocator,
   sinh,
   softplus,
+  std,
   type Tensor,
   tensor,
   tidy,
   traceKernels,
+  variance,
   where,
 } from "../../mod.ts";
 import { setWasmThreads, wasmHeapStats, wasmThreads } from "../../backends/wasm/mod.ts";
@@ -467,6 +469,32 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
           );
           ours.dispose();
           ref.dispose();
+        }
+        // var and std (ddof 0 and 1): two passes in f64 like the reference, f32 results rounded
+        // once (rtol 1e-6 for f32: the f32 mean's sum runs in blocked f32 lanes; 1e-12 for f64).
+        const normAxes = axes === null ? shape.map((_, i) => i) : axes;
+        for (const ddof of [0, 1]) {
+          for (const op of ["var", "std"] as const) {
+            const ours = on(
+              "wasm",
+              op,
+              () =>
+                op === "var"
+                  ? variance(x, axes ?? undefined, { ddof })
+                  : std(x, axes ?? undefined, { ddof }),
+            );
+            const ref = scalarRun(op, [x], ours.shape, ours.dtype, { axes: normAxes, ddof });
+            const tol = dtype === "f32" ? 1e-6 : 1e-12;
+            assertClose(
+              ours,
+              ref,
+              tol,
+              1e-12,
+              `${op} ddof ${ddof} ${dtype}${JSON.stringify(shape)}`,
+            );
+            ours.dispose();
+            ref.dispose();
+          }
         }
         x.dispose();
       }

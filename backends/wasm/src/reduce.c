@@ -20,7 +20,7 @@
 #include "vmath.h"
 #include "vio.h"
 
-enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN };
+enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN, R_VAR };
 
 typedef struct { double v; int32_t i; } res_t;
 
@@ -256,11 +256,50 @@ static res_t line_generic(int op, int dtype, const uint8_t *x, int32_t n, int32_
   return r;
 }
 
+/*
+ * Variance (R_VAR; ia[9] 1: its square root, std; fa[1] ddof), two passes like the scalar kernel:
+ * the mean from the line's sum (f64 lanes, compensated for f64 data), then Σ (x − mean)² in f64,
+ * divided by max(n − ddof, 0).
+ */
+static double var_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
+                       const int32_t *inner) {
+  const int dtype = job->dtype;
+  double s;
+  if (inner) {
+    s = 0;
+    for (int32_t j = 0; j < n; j++) s += at(x, dtype, inner[j]);
+  } else {
+    const int kind = step == 1 ? 1 : 2;
+    s = dtype ? sum_line_f64((const double *)x, n, step, kind)
+              : sum_line_f32((const float *)x, n, step, kind);
+  }
+  const double m = s / n;
+  double q0 = 0, q1 = 0;
+  int32_t j = 0;
+  for (; j + 1 < n; j += 2) {
+    const double d0 = at(x, dtype, inner ? inner[j] : (int64_t)j * step) - m;
+    const double d1 = at(x, dtype, inner ? inner[j + 1] : (int64_t)(j + 1) * step) - m;
+    q0 += d0 * d0;
+    q1 += d1 * d1;
+  }
+  if (j < n) {
+    const double d = at(x, dtype, inner ? inner[j] : (int64_t)j * step) - m;
+    q0 += d * d;
+  }
+  const double den = (double)n - job->fa[1];
+  const double v = (q0 + q1) / (den > 0 ? den : 0);
+  return job->ia[9] ? __builtin_sqrt(v) : v;
+}
+
 static res_t reduce_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t base_index) {
   const int op = job->op, dtype = job->dtype;
   const int32_t step = job->ia[2];
   const int32_t *inner = (const int32_t *)(uintptr_t)job->ptr[3];
   res_t r = {0, 0};
+  if (op == R_VAR) {
+    r.v = var_line(job, x, n, step, inner);
+    return r;
+  }
   if (inner || op == R_ARGMAX || op == R_ARGMIN) return line_generic(op, dtype, x, n, step, inner, base_index);
   const int kind = step == 1 ? 1 : 2;
   if (op == R_SUM) r.v = dtype ? sum_line_f64((const double *)x, n, step, kind)
