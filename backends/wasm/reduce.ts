@@ -19,10 +19,21 @@ import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "./par.ts";
 import { loadRuntime } from "./runtime.ts";
 
-const R = { sum: 0, mean: 0, max: 1, min: 2, argmax: 3, argmin: 4, var: 5, std: 5 } as Record<
-  string,
-  number
->;
+const R = {
+  sum: 0,
+  mean: 0,
+  max: 1,
+  min: 2,
+  argmax: 3,
+  argmin: 4,
+  var: 5,
+  std: 5,
+  prod: 6,
+  logsumexp: 7,
+  norm: 8,
+} as Record<string, number>;
+/** The vector norms the kernel computes (np.linalg.norm's ord); others run on the scalar backend. */
+const NORM_ORDS = new Set([0, 1, 2, Infinity, -Infinity]);
 /** Elements from which the pool is used (reductions are memory-bound). */
 const PAR_MIN = 1 << 17;
 /** Softmax: an exp per element, so threads pay off sooner. */
@@ -33,9 +44,10 @@ function isFloat(t: Tensor): boolean {
 }
 
 function reduceSupports(op: string) {
-  return (call: KernelCall<{ axes: number[] }>): boolean => {
+  return (call: KernelCall<{ axes: number[]; ord?: number }>): boolean => {
     const [x] = call.inputs, [out] = call.outputs;
     if (!x || !out || !isFloat(x) || x.size >= 2 ** 31) return false;
+    if (op === "norm" && !NORM_ORDS.has(call.attrs.ord ?? 2)) return false;
     const want = op === "argmax" || op === "argmin" ? "i64" : x.dtype;
     return out.dtype === want && out.isContiguous && inWasmHeap(x) && inWasmHeap(out);
   };
@@ -91,11 +103,11 @@ function reduceInto(
   out: number,
   outKind: number,
   div: number,
-  ddof = 0,
+  param = 0,
 ): void {
   const code = R[op];
-  // Line-wise only: an argument index or a variance does not combine from partial lines.
-  const whole = op === "argmax" || op === "argmin" || code === R.var;
+  // Line-wise only: these do not combine from partial lines here.
+  const whole = op === "argmax" || op === "argmin" || code >= R.var;
   const group = whole ? null : trailingGroup(x, axes);
   if (group) {
     const keep = x.shape.map((_, i) => i).filter((i) => !group.includes(i));
@@ -130,7 +142,7 @@ function reduceInto(
   // Adjacent lines that each step over the rows: reduce them a tile at a time (src/reduce.c).
   const columns = !whole && nlines > 1 && g.inner === null &&
     Math.abs(g.step) > 1 && n > 1 && adjacent(g.outer);
-  const split = !(code === R.var) && nlines === 1 && g.inner === null && n >= PAR_MIN;
+  const split = !whole && nlines === 1 && g.inner === null && n >= PAR_MIN;
   const p = split ? plan(n, PAR_MIN) : plan(nlines * Math.max(n, 1), PAR_MIN);
   const lines = nlines === 1 || columns ? null : heapTable(g.outer);
   const inner = g.inner ? heapTable(g.inner) : null;
@@ -154,7 +166,7 @@ function reduceInto(
     w[W.ia + 7] = columns ? 1 : 0;
     w[W.ia + 8] = columns ? 1 : 0;
     w[W.ia + 9] = op === "std" ? 1 : 0;
-    v.f64[W.fa64 + 1] = ddof;
+    v.f64[W.fa64 + 1] = param;
     v.f64[W.fa64] = div;
     runPar(v, nslots, p.threads);
     if (!parts) return;
@@ -175,14 +187,15 @@ function reduceInto(
 
 function reduceRun(op: string) {
   const arg = op === "argmax" || op === "argmin";
-  return (call: KernelCall<{ axes: number[]; ddof?: number }>): void => {
+  return (call: KernelCall<{ axes: number[]; ddof?: number; ord?: number }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
     const axes = call.attrs.axes;
     const dtype = x.dtype === "f64" ? 1 : 0;
     const n = axes.reduce((a, ax) => a * x.shape[ax], 1);
     const operand = { addr: address(x), shape: x.shape, strides: x.strides };
     const div = op === "mean" ? n : 1;
-    reduceInto(op, operand, dtype, axes, address(out), arg ? 2 : dtype, div, call.attrs.ddof ?? 0);
+    const param = op === "norm" ? call.attrs.ord ?? 2 : call.attrs.ddof ?? 0;
+    reduceInto(op, operand, dtype, axes, address(out), arg ? 2 : dtype, div, param);
   };
 }
 
@@ -293,10 +306,13 @@ function softmaxRun(log: boolean) {
 /** Reduction and softmax kernel entries by op name. */
 export const reduceKernels: Record<string, KernelEntry> = {
   ...Object.fromEntries(
-    ["sum", "mean", "max", "min", "argmax", "argmin", "var", "std"].map((op) => [
-      op,
-      { supports: reduceSupports(op), run: reduceRun(op) },
-    ]),
+    ["sum", "mean", "max", "min", "argmax", "argmin", "var", "std", "prod", "logsumexp", "norm"]
+      .map((
+        op,
+      ) => [
+        op,
+        { supports: reduceSupports(op), run: reduceRun(op) },
+      ]),
   ),
   softmax: { supports: softmaxSupports, run: softmaxRun(false) },
   logSoftmax: { supports: softmaxSupports, run: softmaxRun(true) },

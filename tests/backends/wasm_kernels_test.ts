@@ -41,7 +41,10 @@ import {
   logicalNot,
   logicalOr,
   logicalXor,
+  logsumexp,
   mish,
+  norm,
+  prod,
   ready,
   scalarBackend,
   selu,
@@ -470,6 +473,33 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
           ours.dispose();
           ref.dispose();
         }
+        // prod, logsumexp and vector norms: element by element in f64 like the reference.
+        // Tolerances: prod f32 4e-7 / f64 bitwise (same order, same f64 products); logsumexp
+        // 1e-6 / 1e-14 (the SIMD exp and log); norms 1e-6 / 1e-14.
+        const small = makeTensor(shape, dtype, k + 500, layout, { lo: 0.5, hi: 1.5 });
+        const ax1 = axes && axes.length ? axes[0] : 0;
+        const stats: [string, () => Tensor, Record<string, unknown>, number][] = [
+          ["prod", () => prod(small, axes ?? undefined), {}, dtype === "f32" ? 4e-7 : 0],
+          ["logsumexp", () => logsumexp(x, axes ?? undefined), {}, dtype === "f32" ? 1e-6 : 1e-14],
+          ...[2, 1, 0, Infinity, -Infinity].map((ord) =>
+            [
+              "norm",
+              () => norm(x, ord, ax1),
+              { ord },
+              dtype === "f32" ? 1e-6 : 1e-14,
+            ] as [string, () => Tensor, Record<string, unknown>, number]
+          ),
+        ];
+        for (const [op, fn, extra, tol] of stats) {
+          const src = op === "prod" ? small : x;
+          const ours = on("wasm", op, fn);
+          const opAxes = op === "norm" ? [ax1] : axes === null ? shape.map((_, i) => i) : axes;
+          const ref = scalarRun(op, [src], ours.shape, ours.dtype, { axes: opAxes, ...extra });
+          assertClose(ours, ref, tol, tol ? 1e-300 : 0, `${op} ${JSON.stringify(extra)} ${dtype}`);
+          ours.dispose();
+          ref.dispose();
+        }
+        small.dispose();
         // var and std (ddof 0 and 1): two passes in f64 like the reference, f32 results rounded
         // once (rtol 1e-6 for f32: the f32 mean's sum runs in blocked f32 lanes; 1e-12 for f64).
         const normAxes = axes === null ? shape.map((_, i) => i) : axes;

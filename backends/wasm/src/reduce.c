@@ -20,7 +20,7 @@
 #include "vmath.h"
 #include "vio.h"
 
-enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN, R_VAR };
+enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN, R_VAR, R_PROD, R_LSE, R_NORM };
 
 typedef struct { double v; int32_t i; } res_t;
 
@@ -291,6 +291,62 @@ static double var_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
   return job->ia[9] ? __builtin_sqrt(v) : v;
 }
 
+INLINE double exp64(double v) { return wasm_f64x2_extract_lane(exp_f64(wasm_f64x2_splat(v)), 0); }
+INLINE double log64(double v) { return wasm_f64x2_extract_lane(log_f64(wasm_f64x2_splat(v)), 0); }
+
+/*
+ * prod (R_PROD), logsumexp (R_LSE: log Σ exp(x − m) + m with m the line's max when finite, NaN if
+ * any is NaN) and vector norms (R_NORM, fa[1] = p in {0, 1, 2, ±inf}), element by element in f64
+ * in line order, like the scalar kernels.
+ */
+static double stat_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
+                        const int32_t *inner) {
+  const int op = job->op, dtype = job->dtype;
+#define AT(j) at(x, dtype, inner ? inner[j] : (int64_t)(j) * step)
+  if (op == R_PROD) {
+    double p = 1;
+    for (int32_t j = 0; j < n; j++) p *= AT(j);
+    return p;
+  }
+  if (op == R_LSE) {
+    double m = -__builtin_inf();
+    for (int32_t j = 0; j < n; j++) {
+      const double v = AT(j);
+      if (v != v) return v;
+      if (v > m) m = v;
+    }
+    const double shift = (m - m == 0) ? m : 0; /* finite max, else 0 */
+    double s = 0;
+    for (int32_t j = 0; j < n; j++) s += exp64(AT(j) - shift);
+    return log64(s) + shift;
+  }
+  const double p = job->fa[1];
+  if (p == 2) {
+    double s = 0;
+    for (int32_t j = 0; j < n; j++) { const double v = AT(j); s += v * v; }
+    return __builtin_sqrt(s);
+  }
+  if (p == 1) {
+    double s = 0;
+    for (int32_t j = 0; j < n; j++) s += __builtin_fabs(AT(j));
+    return s;
+  }
+  if (p == 0) {
+    double c = 0;
+    for (int32_t j = 0; j < n; j++) c += AT(j) != 0;
+    return c;
+  }
+  const int big = p > 0;
+  double m = big ? 0 : __builtin_inf();
+  for (int32_t j = 0; j < n; j++) {
+    const double v = __builtin_fabs(AT(j));
+    if (v != v) return v;
+    if (big ? v > m : v < m) m = v;
+  }
+  return m;
+#undef AT
+}
+
 static res_t reduce_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t base_index) {
   const int op = job->op, dtype = job->dtype;
   const int32_t step = job->ia[2];
@@ -298,6 +354,10 @@ static res_t reduce_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t base_
   res_t r = {0, 0};
   if (op == R_VAR) {
     r.v = var_line(job, x, n, step, inner);
+    return r;
+  }
+  if (op >= R_PROD) {
+    r.v = stat_line(job, x, n, step, inner);
     return r;
   }
   if (inner || op == R_ARGMAX || op == R_ARGMIN) return line_generic(op, dtype, x, n, step, inner, base_index);
