@@ -221,6 +221,49 @@ function softmaxSupports(call: KernelCall<{ axis: number }>): boolean {
     inWasmHeap(x) && inWasmHeap(out);
 }
 
+/** Scans along one axis (axis null, the flattened scan, runs on the scalar backend). */
+function scanSupports(call: KernelCall<{ axis: number | null }>): boolean {
+  return call.attrs.axis !== null && softmaxSupports(call as KernelCall<{ axis: number }>);
+}
+
+/**
+ * cumsum / cumprod (op 2 / 3 of the softmax job, src/reduce.c): each line scanned in f64 like the
+ * scalar kernel, lines spread over threads.
+ */
+function scanRun(product: boolean) {
+  return (call: KernelCall<{ axis: number }>): void => {
+    const [x] = call.inputs, [out] = call.outputs;
+    if (x.size === 0) return;
+    const axis = call.attrs.axis;
+    const gi = geometry(x.shape, x.strides, 0, [axis]);
+    const go = geometry(out.shape, out.strides, 0, [axis]);
+    const nlines = gi.outer.length, n = gi.n;
+    const tin = nlines === 1 ? null : heapTable(gi.outer);
+    const tout = nlines === 1 ? null : heapTable(go.outer);
+    try {
+      const v = beginJob(KIND.softmax);
+      const w = v.i32;
+      w[W.op] = product ? 3 : 2;
+      w[W.dtype] = x.dtype === "f64" ? 1 : 0;
+      w[W.ia] = nlines;
+      w[W.ia + 1] = n;
+      w[W.ia + 2] = gi.step;
+      w[W.ia + 4] = 0;
+      w[W.ia + 6] = go.step;
+      w[W.ia + 7] = 0;
+      w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
+      w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
+      w[W.ptr + 2] = tin ? tin.ptr : 0;
+      w[W.ptr + 3] = tout ? tout.ptr : 0;
+      const p = plan(nlines * n, PAR_MIN);
+      runPar(v, Math.min(p.slots, nlines), p.threads);
+    } finally {
+      tin?.free();
+      tout?.free();
+    }
+  };
+}
+
 function softmaxRun(log: boolean) {
   return (call: KernelCall<{ axis: number }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
@@ -315,5 +358,7 @@ export const reduceKernels: Record<string, KernelEntry> = {
       ]),
   ),
   softmax: { supports: softmaxSupports, run: softmaxRun(false) },
+  cumsum: { supports: scanSupports, run: scanRun(false) },
+  cumprod: { supports: scanSupports, run: scanRun(true) },
   logSoftmax: { supports: softmaxSupports, run: softmaxRun(true) },
 };

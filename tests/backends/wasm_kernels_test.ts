@@ -30,6 +30,8 @@ import {
   clip,
   conv2d,
   cosh,
+  cumprod,
+  cumsum,
   type DType,
   elu,
   hardswish,
@@ -428,6 +430,11 @@ Deno.test("wasm elementwise kernels", async (t) => {
   });
 });
 
+/** Values near 1 (products of many stay finite), through a strided view. */
+function small2(shape: number[], dtype: DType, seed: number): Tensor {
+  return makeTensor(shape, dtype, seed + 900, "strided", { lo: 0.8, hi: 1.2 });
+}
+
 Deno.test("wasm reduction and softmax kernels", async (t) => {
   await t.step("sum mean max min argmax argmin over random axes of random views", () => {
     const shapes = fc.sample(arbShape({ minRank: 1, maxRank: 4, maxDim: 7 }), {
@@ -500,6 +507,16 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
           ref.dispose();
         }
         small.dispose();
+        // cumsum / cumprod along one axis: f64 running value rounded per element, like the
+        // reference (bitwise).
+        for (const [op, fn] of [["cumsum", cumsum], ["cumprod", cumprod]] as const) {
+          const src = op === "cumprod" ? small2(shape, dtype, k) : x;
+          const ours = on("wasm", op, () => fn(src, ax1));
+          const ref = scalarRun(op, [src], ours.shape, ours.dtype, { axis: ax1 });
+          assertClose(ours, ref, 0, 0, `${op} axis ${ax1} ${dtype}${JSON.stringify(shape)}`);
+          for (const v of [ours, ref]) v.dispose();
+          if (src !== x) src.dispose();
+        }
         // var and std (ddof 0 and 1): two passes in f64 like the reference, f32 results rounded
         // once (rtol 1e-6 for f32: the f32 mean's sum runs in blocked f32 lanes; 1e-12 for f64).
         const normAxes = axes === null ? shape.map((_, i) => i) : axes;

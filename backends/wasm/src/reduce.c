@@ -657,6 +657,17 @@ void softmax_slot(pjob_t *job, int32_t s) {
     const int64_t io = lout ? lout[i] : (int64_t)i * job->ia[7];
     const uint8_t *x = (const uint8_t *)(uintptr_t)job->ptr[1] + ix * es;
     uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + io * es;
+    if (job->op >= 2) {
+      /* cumsum (op 2) / cumprod (op 3) along the line, accumulated in f64 like the scalar kernel */
+      double acc = job->op == 3 ? 1 : 0;
+      for (int32_t j = 0; j < n; j++) {
+        const double v = at(x, job->dtype, (int64_t)j * sx);
+        acc = job->op == 3 ? acc * v : acc + v;
+        if (job->dtype) ((double *)o)[(int64_t)j * so] = acc;
+        else ((float *)o)[(int64_t)j * so] = (float)acc;
+      }
+      continue;
+    }
     if (job->dtype) {
       const double m = ext_line_f64((const double *)x, n, sx, sx == 1 ? 1 : 2, 1);
       const double z = exp_sum_f64((const double *)x, sx, (double *)o, so, n, m, !log);
