@@ -31,6 +31,8 @@ const R = {
   prod: 6,
   logsumexp: 7,
   norm: 8,
+  any: 9,
+  all: 10,
 } as Record<string, number>;
 /** The vector norms the kernel computes (np.linalg.norm's ord); others run on the scalar backend. */
 const NORM_ORDS = new Set([0, 1, 2, Infinity, -Infinity]);
@@ -46,9 +48,12 @@ function isFloat(t: Tensor): boolean {
 function reduceSupports(op: string) {
   return (call: KernelCall<{ axes: number[]; ord?: number }>): boolean => {
     const [x] = call.inputs, [out] = call.outputs;
-    if (!x || !out || !isFloat(x) || x.size >= 2 ** 31) return false;
+    const logical = op === "any" || op === "all";
+    if (!x || !out || !(isFloat(x) || (logical && x.dtype === "bool")) || x.size >= 2 ** 31) {
+      return false;
+    }
     if (op === "norm" && !NORM_ORDS.has(call.attrs.ord ?? 2)) return false;
-    const want = op === "argmax" || op === "argmin" ? "i64" : x.dtype;
+    const want = op === "argmax" || op === "argmin" ? "i64" : logical ? "bool" : x.dtype;
     return out.dtype === want && out.isContiguous && inWasmHeap(x) && inWasmHeap(out);
   };
 }
@@ -98,7 +103,7 @@ function trailingGroup(x: Operand, axes: readonly number[]): number[] | null {
 function reduceInto(
   op: string,
   x: Operand,
-  dtype: 0 | 1,
+  dtype: 0 | 1 | 2,
   axes: readonly number[],
   out: number,
   outKind: number,
@@ -148,7 +153,7 @@ function reduceInto(
   const inner = g.inner ? heapTable(g.inner) : null;
   const nslots = split ? p.slots : Math.min(p.slots, nlines);
   const parts = split ? heapScratch(16 * nslots) : null;
-  const bytes = dtype ? 8 : 4;
+  const bytes = dtype === 2 ? 1 : dtype ? 8 : 4;
   try {
     const v = beginJob(KIND.reduce);
     const w = v.i32;
@@ -190,12 +195,13 @@ function reduceRun(op: string) {
   return (call: KernelCall<{ axes: number[]; ddof?: number; ord?: number }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
     const axes = call.attrs.axes;
-    const dtype = x.dtype === "f64" ? 1 : 0;
+    const dtype = x.dtype === "bool" ? 2 : x.dtype === "f64" ? 1 : 0;
     const n = axes.reduce((a, ax) => a * x.shape[ax], 1);
     const operand = { addr: address(x), shape: x.shape, strides: x.strides };
     const div = op === "mean" ? n : 1;
     const param = op === "norm" ? call.attrs.ord ?? 2 : call.attrs.ddof ?? 0;
-    reduceInto(op, operand, dtype, axes, address(out), arg ? 2 : dtype, div, param);
+    const outKind = arg ? 2 : op === "any" || op === "all" ? 4 : dtype;
+    reduceInto(op, operand, dtype, axes, address(out), outKind, div, param);
   };
 }
 
@@ -349,7 +355,21 @@ function softmaxRun(log: boolean) {
 /** Reduction and softmax kernel entries by op name. */
 export const reduceKernels: Record<string, KernelEntry> = {
   ...Object.fromEntries(
-    ["sum", "mean", "max", "min", "argmax", "argmin", "var", "std", "prod", "logsumexp", "norm"]
+    [
+      "sum",
+      "mean",
+      "max",
+      "min",
+      "argmax",
+      "argmin",
+      "var",
+      "std",
+      "prod",
+      "logsumexp",
+      "norm",
+      "any",
+      "all",
+    ]
       .map((
         op,
       ) => [

@@ -26,6 +26,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  all,
+  any,
   broadcastShapes,
   clip,
   conv2d,
@@ -507,6 +509,21 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
           ref.dispose();
         }
         small.dispose();
+        // any / all over the same axes: float inputs (zeros, NaN counts as true) and bool ones.
+        const opAxesAll = axes === null ? shape.map((_, i) => i) : axes;
+        const zeroed = x.mul(x.gt(3).astype(dtype)); // mostly zeros, some non-zero values
+        const flags = x.gt(8);
+        for (const src of [zeroed, flags]) {
+          for (const [op, fn] of [["any", any], ["all", all]] as const) {
+            const ours = on("wasm", op, () => fn(src, axes ?? undefined));
+            const ref = scalarRun(op, [src], ours.shape, "bool", { axes: opAxesAll });
+            assert.deepEqual(ours.dataSync(), ref.dataSync(), `${op} ${src.dtype} ${shape}`);
+            ours.dispose();
+            ref.dispose();
+          }
+        }
+        zeroed.dispose();
+        flags.dispose();
         // cumsum / cumprod along one axis: f64 running value rounded per element, like the
         // reference (bitwise).
         for (const [op, fn] of [["cumsum", cumsum], ["cumprod", cumprod]] as const) {

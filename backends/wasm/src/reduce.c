@@ -20,7 +20,7 @@
 #include "vmath.h"
 #include "vio.h"
 
-enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN, R_VAR, R_PROD, R_LSE, R_NORM };
+enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN, R_VAR, R_PROD, R_LSE, R_NORM, R_ANY, R_ALL };
 
 typedef struct { double v; int32_t i; } res_t;
 
@@ -223,8 +223,9 @@ static double ext_line_f64(const double *x, int32_t n, int32_t s, int kind, int 
 
 /* ---- generic line walk (inner offset table, argmax/argmin) ---- */
 
+/* Element o of a line: dtype 0 f32, 1 f64, 2 bool (a byte). */
 INLINE double at(const uint8_t *x, int dtype, int64_t o) {
-  return dtype ? ((const double *)x)[o] : (double)((const float *)x)[o];
+  return dtype == 2 ? (double)x[o] : dtype ? ((const double *)x)[o] : (double)((const float *)x)[o];
 }
 
 static res_t line_generic(int op, int dtype, const uint8_t *x, int32_t n, int32_t step,
@@ -303,6 +304,13 @@ static double stat_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
                         const int32_t *inner) {
   const int op = job->op, dtype = job->dtype;
 #define AT(j) at(x, dtype, inner ? inner[j] : (int64_t)(j) * step)
+  if (op == R_ANY || op == R_ALL) {
+    /* NaN is non-zero (true), as in NumPy; stop at the first decisive element */
+    for (int32_t j = 0; j < n; j++) {
+      if ((AT(j) != 0) == (op == R_ANY)) return op == R_ANY;
+    }
+    return op == R_ALL;
+  }
   if (op == R_PROD) {
     double p = 1;
     for (int32_t j = 0; j < n; j++) p *= AT(j);
@@ -463,7 +471,7 @@ static void columns_sum_f32(pjob_t *job, int32_t lo, int32_t hi) {
 }
 
 void reduce_slot(pjob_t *job, int32_t s) {
-  const int32_t es = job->dtype ? 8 : 4;
+  const int32_t es = job->dtype == 2 ? 1 : job->dtype ? 8 : 4;
   if (job->ia[8]) {
     SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
     if (job->dtype) columns_f64(job, lo, hi);
@@ -488,6 +496,7 @@ void reduce_slot(pjob_t *job, int32_t s) {
     switch (job->ia[3]) {
       case 0: ((float *)(uintptr_t)job->ptr[0])[i] = (float)(r.v / div); break;
       case 1: ((double *)(uintptr_t)job->ptr[0])[i] = r.v / div; break;
+      case 4: ((uint8_t *)(uintptr_t)job->ptr[0])[i] = r.v != 0; break;
       default: ((int64_t *)(uintptr_t)job->ptr[0])[i] = r.i; break;
     }
   }
