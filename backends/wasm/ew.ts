@@ -15,6 +15,7 @@
 import type { KernelCall, KernelEntry } from "../backend.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { DTYPES } from "../../core/dtype.ts";
+import { kernels as scalarUnary } from "../scalar/kernels/elementwise.ts";
 import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
 
@@ -71,7 +72,12 @@ export const UNARY_OPS: Record<string, number> = {
   sinh: 28,
   cosh: 29,
   log2: 30,
+  sin: 32,
+  cos: 33,
+  tan: 34,
 };
+/** Ops whose kernel flags arguments it cannot reduce accurately (the scalar kernel reruns them). */
+const TRIG = new Set(["sin", "cos", "tan"]);
 
 /** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
 const UNARY_PARAMS: Record<string, (a: Record<string, number>) => [number, number]> = {
@@ -97,6 +103,9 @@ const HEAVY = new Set([
   "sinh",
   "cosh",
   "log2",
+  "sin",
+  "cos",
+  "tan",
 ]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
 const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;
@@ -146,9 +155,9 @@ export function runElementwise(
   heavy: boolean,
   extra: { ia0?: number; fa0?: number; fa1?: number } = {},
   merged?: { dims: number[]; st: number[][] },
-): void {
+): { f64: Float64Array } | null {
   const total = shape.reduce((a, b) => a * b, 1);
-  if (total === 0) return;
+  if (total === 0) return null;
   const m = merged ?? mergeAxes(shape, strides)!;
   const v = beginJob(kind === "binary" ? KIND.binary : KIND.unary);
   const w = v.i32;
@@ -160,12 +169,14 @@ export function runElementwise(
   w[W.ia] = extra.ia0 ?? 0;
   v.f64[W.fa64] = extra.fa0 ?? 0;
   v.f64[W.fa64 + 1] = extra.fa1 ?? 0;
+  v.f64[W.fa64 + 7] = 0; // set by kernels that hand the call back (sin, cos, tan)
   for (let d = 0; d < m.dims.length; d++) {
     w[W.shape + d] = m.dims[d];
     for (let j = 0; j < m.st.length; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];
   }
   const p = plan(total, heavy ? PAR_MIN_HEAVY : PAR_MIN_CHEAP);
   runPar(v, p.slots, p.threads);
+  return v;
 }
 
 /** The iteration space `accepts` computed for the last call it saw (`run` follows `supports`). */
@@ -239,7 +250,7 @@ function unaryEntry(name: string): KernelEntry {
       const [a] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;
       const [fa0, fa1] = params ? params(call.attrs as Record<string, number>) : [0, 0];
-      runElementwise(
+      const job = runElementwise(
         "unary",
         code,
         out.dtype as "f32" | "f64",
@@ -250,6 +261,8 @@ function unaryEntry(name: string): KernelEntry {
         { fa0, fa1 },
         m,
       );
+      // An argument past the SIMD range reduction (|x| > 1e5, ±inf): the reference computes it.
+      if (TRIG.has(name) && job && job.f64[W.fa64 + 7] !== 0) scalarUnary[name](call);
     },
   };
 }

@@ -31,6 +31,7 @@ import {
   broadcastShapes,
   clip,
   conv2d,
+  cos,
   cosh,
   cumprod,
   cumsum,
@@ -53,9 +54,11 @@ import {
   scalarBackend,
   selu,
   setHostAllocator,
+  sin,
   sinh,
   softplus,
   std,
+  tan,
   type Tensor,
   tensor,
   tidy,
@@ -317,6 +320,10 @@ Deno.test("wasm elementwise kernels", async (t) => {
     // From e^(|x|/2) squared (≤ 2 ulp each) or expm1 below |x| = 1.
     ["sinh", 1e-6, 1e-14, (x) => sinh(x), { lo: -80, hi: 80 }],
     ["cosh", 1e-6, 1e-14, (x) => cosh(x), { lo: -80, hi: 80 }],
+    // Cody-Waite reduction and fdlibm kernels in f64 (f32 rounded once); tan = sin/cos.
+    ["sin", 2.4e-7, 1e-15, (x) => x.sin(), { lo: -100, hi: 100 }],
+    ["cos", 2.4e-7, 1e-15, (x) => x.cos(), { lo: -100, hi: 100 }],
+    ["tan", 2.4e-7, 2e-15, (x) => tan(x), { lo: -100, hi: 100 }],
     // log·log2(e) (≤ 3 ulp); powers of two exactly (below).
     ["log2", 5e-7, 1e-15, (x) => x.log2(), { lo: 1e-30, hi: 1e30 }],
   ];
@@ -388,6 +395,20 @@ Deno.test("wasm elementwise kernels", async (t) => {
         const atol = dtype === "f32" ? (r32 > 3e-7 ? 1e-36 : 2e-45) : 5e-324;
         const rtol = dtype === "f32" ? Math.max(r32, 3e-7) : Math.max(r64, 1e-15);
         assertClose(ours, ref, rtol, atol, `${op} ${dtype} specials`);
+        ours.dispose();
+        ref.dispose();
+      }
+      x.dispose();
+    }
+  });
+
+  await t.step("sin/cos/tan of arguments past the SIMD reduction equal the scalar kernel", () => {
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      const x = tensor([2, 1e6, -3e7, Infinity, 0.5, -0, 1e30], { dtype });
+      for (const [op, fn] of [["sin", sin], ["cos", cos], ["tan", tan]] as const) {
+        const ours = on("wasm", op, () => fn(x));
+        const ref = scalarRun(op, [x], ours.shape, dtype);
+        assertClose(ours, ref, 0, 0, `${op} ${dtype} large`);
         ours.dispose();
         ref.dispose();
       }

@@ -17,7 +17,7 @@ enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
        U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
-       U_COSH, U_LOG2, U_NOT };
+       U_COSH, U_LOG2, U_NOT, U_SIN, U_COS, U_TAN };
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -86,6 +86,71 @@ INLINE v128_t log2_f64(v128_t x) {
   const v128_t k = wasm_i64x2_sub(eb, wasm_i64x2_splat(1023));
   const v128_t e = wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(k, k, 0, 2, 0, 2));
   return wasm_v128_bitselect(e, r, exact);
+}
+
+/* ---- sin, cos, tan ---- */
+
+/*
+ * In f64 lanes (f32 data is widened, computed and rounded once): x reduced by n·π/2 with π/2 in
+ * three 33-bit parts (fdlibm's pio2_1, pio2_2, pio2_3, each n·part exact for |n| < 2^20), then
+ * fdlibm's sin/cos kernels on [−π/4, π/4] and the quadrant n mod 4; tan = sin/cos. Valid for
+ * |x| ≤ TRIG_MAX: rows with a larger |x| (or ±inf) raise the job's flag, and the TS side computes
+ * the whole call on the scalar backend instead (Payne–Hanek reduction is not here).
+ */
+#define TRIG_MAX 1e5
+INLINE v128_t trig_f64(int op, v128_t x) {
+  const v128_t n = wasm_f64x2_nearest(wasm_f64x2_mul(x, S64(6.36619772367581382433e-01)));
+  v128_t r = wasm_f64x2_sub(x, wasm_f64x2_mul(n, S64(1.57079632673412561417e+00)));
+  r = wasm_f64x2_sub(r, wasm_f64x2_mul(n, S64(6.07710050630396597660e-11)));
+  r = wasm_f64x2_sub(r, wasm_f64x2_mul(n, S64(2.02226624871116645580e-21)));
+  r = wasm_f64x2_sub(r, wasm_f64x2_mul(n, S64(8.47842766036889956997e-32)));
+  const v128_t z = wasm_f64x2_mul(r, r);
+  /* sin(r) = r + r·z·(S1 + z·(S2 + … + z·S6)) */
+  v128_t ps = S64(1.58969099521155010221e-10);
+  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(-2.50507602534068634195e-08));
+  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(2.75573137070700676789e-06));
+  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(-1.98412698298579493134e-04));
+  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(8.33333333332248946124e-03));
+  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(-1.66666666666666324348e-01));
+  const v128_t s = wasm_f64x2_add(r, wasm_f64x2_mul(wasm_f64x2_mul(r, z), ps));
+  /* cos(r) = w + (((1 − w) − z/2) + z²·(C1 + z·(C2 + … + z·C6))), w = 1 − z/2 */
+  v128_t pc = S64(-1.13596475577881948265e-11);
+  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(2.08757232129817482790e-09));
+  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(-2.75573143513906633035e-07));
+  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(2.48015872894767294178e-05));
+  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(-1.38888888888741095749e-03));
+  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(4.16666666666666019037e-02));
+  const v128_t hz = wasm_f64x2_mul(z, S64(0.5)), w = wasm_f64x2_sub(S64(1), hz);
+  const v128_t c = wasm_f64x2_add(
+      w, wasm_f64x2_add(wasm_f64x2_sub(wasm_f64x2_sub(S64(1), w), hz),
+                        wasm_f64x2_mul(wasm_f64x2_mul(z, z), pc)));
+  /* quadrant q = n mod 4 (n is exact and small here) */
+  const v128_t q = wasm_v128_and(wasm_i32x4_trunc_sat_f64x2_zero(n), wasm_i32x4_splat(3));
+  const v128_t q64 = wasm_i64x2_extend_low_i32x4(q);
+  const v128_t odd = wasm_i64x2_eq(wasm_v128_and(q64, wasm_i64x2_splat(1)), wasm_i64x2_splat(1));
+  const v128_t hi = wasm_i64x2_eq(wasm_v128_and(q64, wasm_i64x2_splat(2)), wasm_i64x2_splat(2));
+  /* sin and tan of |x| < 1e-8 are x (keeps −0 and the last bit) */
+  const v128_t tiny = wasm_f64x2_lt(wasm_f64x2_abs(x), S64(1e-8));
+  if (op == U_TAN) {
+    /* tan: s/c in even quadrants, −c/s in odd ones */
+    const v128_t t =
+        wasm_v128_bitselect(wasm_f64x2_neg(wasm_f64x2_div(c, s)), wasm_f64x2_div(s, c), odd);
+    return wasm_v128_bitselect(x, t, tiny);
+  }
+  if (op == U_SIN) {
+    const v128_t v = wasm_v128_bitselect(c, s, odd);
+    return wasm_v128_bitselect(x, wasm_v128_bitselect(wasm_f64x2_neg(v), v, hi), tiny);
+  }
+  /* cos: c, −s, −c, s */
+  const v128_t v = wasm_v128_bitselect(s, c, odd);
+  const v128_t neg = wasm_v128_xor(hi, odd); /* quadrants 1 and 2 */
+  return wasm_v128_bitselect(wasm_f64x2_neg(v), v, neg);
+}
+INLINE v128_t trig_f32(int op, v128_t x) {
+  const v128_t lo = trig_f64(op, wasm_f64x2_promote_low_f32x4(x));
+  const v128_t hi = trig_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3)));
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
+                            1, 4, 5);
 }
 
 /* ---- the operations on vectors (op is a constant after inlining) ---- */
@@ -167,6 +232,9 @@ INLINE v128_t log2_f64(v128_t x) {
       case U_SINH: return sinh_##SFX(x);                                                       \
       case U_COSH: return cosh_##SFX(x);                                                       \
       case U_LOG2: return log2_##SFX(x);                                                       \
+      case U_SIN: return trig_##SFX(U_SIN, x);                                                 \
+      case U_COS: return trig_##SFX(U_COS, x);                                                 \
+      case U_TAN: return trig_##SFX(U_TAN, x);                                                 \
       default: return wasm_##V##_mul(x, x);                                                    \
     }                                                                                          \
   }
@@ -213,6 +281,13 @@ DEFINE_OPS(f64, f64x2, S64)
     for (; i + VL_##SFX <= n; i += VL_##SFX)                                                   \
       st_##SFX(o + i * os, os, ko, un_##SFX(op, ld_##SFX(a + i * as, as, ka), p0, p1));        \
     for (; i < n; i++) o[i * os] = LANE0_##SFX(un_##SFX(op, SPLAT_##SFX(a[i * as]), p0, p1));   \
+    if (op == U_SIN || op == U_COS || op == U_TAN) {                                           \
+      /* arguments past the reduction's range (and ±inf): the TS side recomputes the call */   \
+      for (int32_t j = 0; j < n; j++) {                                                        \
+        const T v = a[j * as];                                                                 \
+        if (v > (T)TRIG_MAX || v < -(T)TRIG_MAX) ((double *)fa)[7] = 1;                        \
+      }                                                                                        \
+    }                                                                                          \
   }
 
 DEFINE_ROWS(float, f32)
@@ -236,7 +311,8 @@ DEFINE_ROWS(double, f64)
   DEFINE_UN_OP(SFX, T, U_LEAKY_RELU) DEFINE_UN_OP(SFX, T, U_ELU) DEFINE_UN_OP(SFX, T, U_SELU)  \
   DEFINE_UN_OP(SFX, T, U_SOFTPLUS) DEFINE_UN_OP(SFX, T, U_MISH) DEFINE_UN_OP(SFX, T, U_EXPM1)  \
   DEFINE_UN_OP(SFX, T, U_LOG1P) DEFINE_UN_OP(SFX, T, U_SINH) DEFINE_UN_OP(SFX, T, U_COSH)      \
-  DEFINE_UN_OP(SFX, T, U_LOG2)                                                                 \
+  DEFINE_UN_OP(SFX, T, U_LOG2) DEFINE_UN_OP(SFX, T, U_SIN) DEFINE_UN_OP(SFX, T, U_COS)         \
+  DEFINE_UN_OP(SFX, T, U_TAN)                                                                  \
   static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,        \
                            const double *fa) {                                                 \
     switch (op) {                                                                              \
@@ -267,6 +343,9 @@ DEFINE_ROWS(double, f64)
       case U_SINH: un_row_##SFX##_U_SINH(o, os, a, as, n, fa); break;\
       case U_COSH: un_row_##SFX##_U_COSH(o, os, a, as, n, fa); break;\
       case U_LOG2: un_row_##SFX##_U_LOG2(o, os, a, as, n, fa); break;\
+      case U_SIN: un_row_##SFX##_U_SIN(o, os, a, as, n, fa); break;\
+      case U_COS: un_row_##SFX##_U_COS(o, os, a, as, n, fa); break;\
+      case U_TAN: un_row_##SFX##_U_TAN(o, os, a, as, n, fa); break;\
       default: un_row_##SFX##_U_SQUARE(o, os, a, as, n, fa); break;                                \
     }                                                                                          \
   }
