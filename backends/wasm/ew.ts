@@ -75,6 +75,9 @@ export const UNARY_OPS: Record<string, number> = {
   sin: 32,
   cos: 33,
   tan: 34,
+  atan: 35,
+  asin: 36,
+  acos: 37,
 };
 /** Ops whose kernel flags arguments it cannot reduce accurately (the scalar kernel reruns them). */
 const TRIG = new Set(["sin", "cos", "tan"]);
@@ -106,6 +109,9 @@ const HEAVY = new Set([
   "sin",
   "cos",
   "tan",
+  "atan",
+  "asin",
+  "acos",
 ]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
 const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;

@@ -26,8 +26,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  acos,
   all,
   any,
+  asin,
+  atan,
   broadcastShapes,
   clip,
   conv2d,
@@ -324,6 +327,10 @@ Deno.test("wasm elementwise kernels", async (t) => {
     ["sin", 2.4e-7, 1e-15, (x) => x.sin(), { lo: -100, hi: 100 }],
     ["cos", 2.4e-7, 1e-15, (x) => x.cos(), { lo: -100, hi: 100 }],
     ["tan", 2.4e-7, 2e-15, (x) => tan(x), { lo: -100, hi: 100 }],
+    // fdlibm's atan in f64 (asin, acos through atan without cancellation near ±1).
+    ["atan", 1.2e-7, 1e-15, (x) => atan(x), { lo: -50, hi: 50 }],
+    ["asin", 1.2e-7, 2e-15, (x) => asin(x), { lo: -1, hi: 1 }],
+    ["acos", 1.2e-7, 2e-15, (x) => acos(x), { lo: -1, hi: 1 }],
     // log·log2(e) (≤ 3 ulp); powers of two exactly (below).
     ["log2", 5e-7, 1e-15, (x) => x.log2(), { lo: 1e-30, hi: 1e30 }],
   ];

@@ -17,7 +17,7 @@ enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
        U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
-       U_COSH, U_LOG2, U_NOT, U_SIN, U_COS, U_TAN };
+       U_COSH, U_LOG2, U_NOT, U_SIN, U_COS, U_TAN, U_ATAN, U_ASIN, U_ACOS };
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -153,6 +153,76 @@ INLINE v128_t trig_f32(int op, v128_t x) {
                             1, 4, 5);
 }
 
+/* ---- atan, asin, acos ---- */
+
+/*
+ * atan in f64 lanes, fdlibm's algorithm: |x| reduced into one of five intervals (identity,
+ * (2x − 1)/(2 + x), (x − 1)/(x + 1), (x − 1.5)/(1 + 1.5x), −1/x) with atan of the interval's
+ * point added back in two parts; the odd polynomial in the reduced value. asin(x) =
+ * atan(x / √((1 − x)(1 + x))), acos(x) = 2·atan(√((1 − x)/(1 + x))): no cancellation near ±1.
+ * f32 data is widened, computed and rounded once.
+ */
+INLINE v128_t atan_f64(v128_t x) {
+  const v128_t ax = wasm_f64x2_abs(x);
+  const v128_t c0 = wasm_f64x2_ge(ax, S64(0.4375)), c1 = wasm_f64x2_ge(ax, S64(0.6875));
+  const v128_t c2 = wasm_f64x2_ge(ax, S64(1.1875)), c3 = wasm_f64x2_ge(ax, S64(2.4375));
+  v128_t t = ax;
+  t = wasm_v128_bitselect(wasm_f64x2_div(wasm_f64x2_sub(wasm_f64x2_add(ax, ax), S64(1)),
+                                         wasm_f64x2_add(S64(2), ax)), t, c0);
+  t = wasm_v128_bitselect(wasm_f64x2_div(wasm_f64x2_sub(ax, S64(1)), wasm_f64x2_add(ax, S64(1))),
+                          t, c1);
+  t = wasm_v128_bitselect(wasm_f64x2_div(wasm_f64x2_sub(ax, S64(1.5)),
+                                         wasm_f64x2_add(S64(1), wasm_f64x2_mul(S64(1.5), ax))), t,
+                          c2);
+  t = wasm_v128_bitselect(wasm_f64x2_div(S64(-1), ax), t, c3);
+  v128_t hi = S64(4.63647609000806093515e-01), lo = S64(2.26987774529616870924e-17);
+  hi = wasm_v128_bitselect(S64(7.85398163397448278999e-01), hi, c1);
+  lo = wasm_v128_bitselect(S64(3.06161699786838301793e-17), lo, c1);
+  hi = wasm_v128_bitselect(S64(9.82793723247329054082e-01), hi, c2);
+  lo = wasm_v128_bitselect(S64(1.39033110312309984516e-17), lo, c2);
+  hi = wasm_v128_bitselect(S64(1.57079632679489655800e+00), hi, c3);
+  lo = wasm_v128_bitselect(S64(6.12323399573676603587e-17), lo, c3);
+  const v128_t z = wasm_f64x2_mul(t, t), w = wasm_f64x2_mul(z, z);
+  v128_t s1 = S64(1.62858201153657823623e-02);
+  s1 = wasm_f64x2_add(wasm_f64x2_mul(s1, w), S64(4.97687799461593236017e-02));
+  s1 = wasm_f64x2_add(wasm_f64x2_mul(s1, w), S64(6.66107313738753120669e-02));
+  s1 = wasm_f64x2_add(wasm_f64x2_mul(s1, w), S64(9.09088713343650656196e-02));
+  s1 = wasm_f64x2_add(wasm_f64x2_mul(s1, w), S64(1.42857142725034663711e-01));
+  s1 = wasm_f64x2_add(wasm_f64x2_mul(s1, w), S64(3.33333333333329318027e-01));
+  s1 = wasm_f64x2_mul(s1, z);
+  v128_t s2 = S64(-3.65315727442169155270e-02);
+  s2 = wasm_f64x2_add(wasm_f64x2_mul(s2, w), S64(-5.83357013379057348645e-02));
+  s2 = wasm_f64x2_add(wasm_f64x2_mul(s2, w), S64(-7.69187620504482999495e-02));
+  s2 = wasm_f64x2_add(wasm_f64x2_mul(s2, w), S64(-1.11111104054623557880e-01));
+  s2 = wasm_f64x2_add(wasm_f64x2_mul(s2, w), S64(-1.99999999998764832476e-01));
+  s2 = wasm_f64x2_mul(s2, w);
+  const v128_t ts = wasm_f64x2_mul(t, wasm_f64x2_add(s1, s2));
+  const v128_t small = wasm_f64x2_sub(t, ts);
+  const v128_t big = wasm_f64x2_sub(hi, wasm_f64x2_sub(wasm_f64x2_sub(ts, lo), t));
+  const v128_t r = wasm_v128_bitselect(big, small, c0);
+  /* sign of x back (NaN passes through the arithmetic) */
+  return wasm_v128_or(r, wasm_v128_and(x, S64(-0.0)));
+}
+INLINE v128_t atan_family_f64(int op, v128_t x) {
+  if (op == U_ATAN) return atan_f64(x);
+  const v128_t omx = wasm_f64x2_sub(S64(1), x), opx = wasm_f64x2_add(S64(1), x);
+  if (op == U_ASIN) {
+    const v128_t s = wasm_f64x2_sqrt(wasm_f64x2_mul(omx, opx));
+    const v128_t r = atan_f64(wasm_f64x2_div(x, s));
+    /* asin(±0) = ±0 exactly; 0/1 already gives it, kept for clarity of the sign */
+    return r;
+  }
+  const v128_t r = atan_f64(wasm_f64x2_sqrt(wasm_f64x2_div(omx, opx)));
+  return wasm_f64x2_add(r, r);
+}
+INLINE v128_t atan_family_f32(int op, v128_t x) {
+  const v128_t lo = atan_family_f64(op, wasm_f64x2_promote_low_f32x4(x));
+  const v128_t hi =
+      atan_family_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3)));
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
+                            1, 4, 5);
+}
+
 /* ---- the operations on vectors (op is a constant after inlining) ---- */
 
 #define DEFINE_OPS(SFX, V, SPL)                                                                \
@@ -235,6 +305,9 @@ INLINE v128_t trig_f32(int op, v128_t x) {
       case U_SIN: return trig_##SFX(U_SIN, x);                                                 \
       case U_COS: return trig_##SFX(U_COS, x);                                                 \
       case U_TAN: return trig_##SFX(U_TAN, x);                                                 \
+      case U_ATAN: return atan_family_##SFX(U_ATAN, x);                                        \
+      case U_ASIN: return atan_family_##SFX(U_ASIN, x);                                        \
+      case U_ACOS: return atan_family_##SFX(U_ACOS, x);                                        \
       default: return wasm_##V##_mul(x, x);                                                    \
     }                                                                                          \
   }
@@ -312,7 +385,8 @@ DEFINE_ROWS(double, f64)
   DEFINE_UN_OP(SFX, T, U_SOFTPLUS) DEFINE_UN_OP(SFX, T, U_MISH) DEFINE_UN_OP(SFX, T, U_EXPM1)  \
   DEFINE_UN_OP(SFX, T, U_LOG1P) DEFINE_UN_OP(SFX, T, U_SINH) DEFINE_UN_OP(SFX, T, U_COSH)      \
   DEFINE_UN_OP(SFX, T, U_LOG2) DEFINE_UN_OP(SFX, T, U_SIN) DEFINE_UN_OP(SFX, T, U_COS)         \
-  DEFINE_UN_OP(SFX, T, U_TAN)                                                                  \
+  DEFINE_UN_OP(SFX, T, U_TAN) DEFINE_UN_OP(SFX, T, U_ATAN) DEFINE_UN_OP(SFX, T, U_ASIN)         \
+  DEFINE_UN_OP(SFX, T, U_ACOS)                                                                 \
   static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,        \
                            const double *fa) {                                                 \
     switch (op) {                                                                              \
@@ -346,6 +420,9 @@ DEFINE_ROWS(double, f64)
       case U_SIN: un_row_##SFX##_U_SIN(o, os, a, as, n, fa); break;\
       case U_COS: un_row_##SFX##_U_COS(o, os, a, as, n, fa); break;\
       case U_TAN: un_row_##SFX##_U_TAN(o, os, a, as, n, fa); break;\
+      case U_ATAN: un_row_##SFX##_U_ATAN(o, os, a, as, n, fa); break;\
+      case U_ASIN: un_row_##SFX##_U_ASIN(o, os, a, as, n, fa); break;\
+      case U_ACOS: un_row_##SFX##_U_ACOS(o, os, a, as, n, fa); break;\
       default: un_row_##SFX##_U_SQUARE(o, os, a, as, n, fa); break;                                \
     }                                                                                          \
   }
