@@ -29,6 +29,8 @@ export const BINARY_OPS: Record<string, number> = {
   maximum: 5,
   /** `reluBackward` (a = x or relu's output, b = the gradient); not a kernel of its own name. */
   reluBackward: 6,
+  atan2: 16,
+  pow: 17,
 };
 /** Comparison op codes (src/elementwise.c): f32/f64 operands, bool output. */
 const COMPARE_OPS: Record<string, number> = { eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12 };
@@ -221,8 +223,12 @@ function accepts(call: KernelCall, boolOut = false): boolean {
 
 function binaryEntry(name: string): KernelEntry {
   const code = BINARY_OPS[name];
+  const heavy = name === "atan2" || name === "pow";
   return {
-    supports: (call) => call.inputs.length === 2 && accepts(call),
+    // pow runs in f64 lanes, exact enough for f32 results only: f64 pow stays on the scalar backend.
+    supports: (call) =>
+      call.inputs.length === 2 && accepts(call) &&
+      (name !== "pow" || call.outputs[0].dtype === "f32"),
     run(call: KernelCall): void {
       const [a, b] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;
@@ -233,7 +239,7 @@ function binaryEntry(name: string): KernelEntry {
         out.shape,
         [address(out), address(a), address(b)],
         m.st,
-        false,
+        heavy,
         {},
         m,
       );

@@ -31,6 +31,7 @@ import {
   any,
   asin,
   atan,
+  atan2,
   broadcastShapes,
   clip,
   conv2d,
@@ -241,6 +242,33 @@ Deno.test("wasm elementwise kernels", async (t) => {
       assert.deepEqual(n.dataSync(), nr.dataSync(), `logicalNot ${sa}`);
       for (const v of new Set([x, y, a, bt, av, bv, n, nr])) v.dispose();
       k += 2;
+    }
+  });
+
+  await t.step("atan2 (f32, f64) and pow (f32) equal the scalar kernels, specials included", () => {
+    const sp = [NaN, 0, -0, 1, -1, Infinity, -Infinity, 0.5, -0.5, 2, -2, 3, -3, 2.5, 1e-30, 1e30];
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      const a = tensor(sp.flatMap((x) => sp.map(() => x)), { dtype });
+      const b = tensor(sp.flatMap(() => sp), { dtype });
+      const ra = makeTensor([3000], dtype, 31, "contiguous", { lo: -20, hi: 20 });
+      const rb = makeTensor([3000], dtype, 32, "strided", { lo: -20, hi: 20 });
+      const pa = makeTensor([3000], dtype, 33, "contiguous", { lo: 0, hi: 10 });
+      const pb = makeTensor([3000], dtype, 34, "transposed", { lo: -30, hi: 30 });
+      const cases: [string, Tensor, Tensor][] = [["atan2", a, b], ["atan2", ra, rb]];
+      if (dtype === "f32") cases.push(["pow", a, b], ["pow", pa, pb], ["pow", ra, rb.round()]);
+      for (const [op, x, y] of cases) {
+        const ours = on("wasm", op, () => (op === "atan2" ? atan2(x, y) : x.pow(y)));
+        const ref = scalarRun(op, [x, y], ours.shape, dtype);
+        // atan2: atan of the rounded quotient (≤ 2 ulp f64); pow: f64 exp/log rounded to f32.
+        const rtol = dtype === "f32" ? 1.2e-7 : 2e-15;
+        assertClose(ours, ref, rtol, dtype === "f32" ? 1e-45 : 5e-324, `${op} ${dtype}`);
+        ours.dispose();
+        ref.dispose();
+        if (y !== b && y !== rb && y !== pb) y.dispose();
+      }
+      // f64 pow stays on the scalar backend (exp·log in f64 is not exact to the last f64 bit).
+      if (dtype === "f64") on("scalar", "pow", () => pa.pow(pb)).dispose();
+      for (const v of [a, b, ra, rb, pa, pb]) v.dispose();
     }
   });
 

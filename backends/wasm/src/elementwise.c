@@ -13,7 +13,7 @@
 #include "vio.h"
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
-       B_AND, B_OR, B_XOR };
+       B_AND, B_OR, B_XOR, B_ATAN2, B_POW };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
        U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
@@ -223,6 +223,56 @@ INLINE v128_t atan_family_f32(int op, v128_t x) {
                             1, 4, 5);
 }
 
+/* ---- atan2 and pow (f64 lanes; f32 data widened and rounded once) ---- */
+
+/* atan2 from atan(|y/x|) with C99's signed zeros and infinities (0/0 → 0, ∞/∞ → π/4), π − z
+   (with π's low part) for a negative x, the sign of y. */
+INLINE v128_t atan2_f64(v128_t y, v128_t x) {
+  const v128_t ay = wasm_f64x2_abs(y), ax = wasm_f64x2_abs(x), inf = S64(__builtin_inf());
+  v128_t z = atan_f64(wasm_f64x2_div(ay, ax));
+  z = wasm_v128_bitselect(S64(0), z, wasm_v128_and(wasm_f64x2_eq(ay, S64(0)),
+                                                   wasm_f64x2_eq(ax, S64(0))));
+  z = wasm_v128_bitselect(S64(7.85398163397448278999e-01), z,
+                          wasm_v128_and(wasm_f64x2_eq(ay, inf), wasm_f64x2_eq(ax, inf)));
+  const v128_t negx = wasm_i64x2_lt(x, wasm_i64x2_splat(0)); /* sign bit, −0 included */
+  const v128_t r = wasm_v128_bitselect(
+      wasm_f64x2_sub(S64(3.14159265358979311600e+00),
+                     wasm_f64x2_sub(z, S64(1.22464679914735317720e-16))),
+      z, negx);
+  return wasm_v128_or(r, wasm_v128_and(y, S64(-0.0)));
+}
+
+/* pow = exp(y·log|x|) in f64 (accurate to the last bit of f32 results; the TS side sends f32 data
+   only), with C's rules: odd integer powers of a negative base (−0 and −∞ included) negative, a
+   finite negative base to a non-integer power NaN, and 1 for y = 0, x = 1, and |x| = 1 with
+   |y| = ∞ (the scalar backend's rules). */
+INLINE v128_t pow_f64(v128_t x, v128_t y) {
+  const v128_t ax = wasm_f64x2_abs(x), inf = S64(__builtin_inf());
+  v128_t r = exp_f64(wasm_f64x2_mul(y, log_f64(ax)));
+  const v128_t yint = wasm_f64x2_eq(wasm_f64x2_trunc(y), y);
+  const v128_t half = wasm_f64x2_mul(y, S64(0.5));
+  const v128_t odd = wasm_v128_and(yint, wasm_f64x2_ne(wasm_f64x2_trunc(half), half));
+  const v128_t sneg = wasm_i64x2_lt(x, wasm_i64x2_splat(0));
+  r = wasm_v128_bitselect(wasm_f64x2_neg(r), r, wasm_v128_and(sneg, odd));
+  const v128_t bad = wasm_v128_and(wasm_f64x2_lt(x, S64(0)),
+                                   wasm_v128_andnot(wasm_f64x2_lt(ax, inf), yint));
+  r = wasm_v128_bitselect(S64(__builtin_nan("")), r, bad);
+  const v128_t one = wasm_v128_or(
+      wasm_v128_or(wasm_f64x2_eq(y, S64(0)), wasm_f64x2_eq(x, S64(1))),
+      wasm_v128_and(wasm_f64x2_eq(ax, S64(1)), wasm_f64x2_eq(wasm_f64x2_abs(y), inf)));
+  return wasm_v128_bitselect(S64(1), r, one);
+}
+INLINE v128_t binf_f64(int op, v128_t a, v128_t b) {
+  return op == B_ATAN2 ? atan2_f64(a, b) : pow_f64(a, b);
+}
+INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
+  const v128_t lo = binf_f64(op, wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b));
+  const v128_t hi = binf_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(a, a, 2, 3, 2, 3)),
+                             wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(b, b, 2, 3, 2, 3)));
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
+                            1, 4, 5);
+}
+
 /* ---- the operations on vectors (op is a constant after inlining) ---- */
 
 #define DEFINE_OPS(SFX, V, SPL)                                                                \
@@ -236,6 +286,8 @@ INLINE v128_t atan_family_f32(int op, v128_t x) {
          operand wins (a if a < b or a is NaN, else b). */                                    \
       case B_MIN:                                                                              \
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_lt(a, b), wasm_##V##_ne(a, a))); \
+      case B_ATAN2: return binf_##SFX(B_ATAN2, a, b);                                          \
+      case B_POW: return binf_##SFX(B_POW, a, b);                                              \
       default:                                                                                 \
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
     }                                                                                          \
@@ -344,6 +396,8 @@ DEFINE_OPS(f64, f64x2, S64)
       case B_MUL: bin_row_##SFX##_op(B_MUL, o, os, a, as, b, bs, n); break;                    \
       case B_DIV: bin_row_##SFX##_op(B_DIV, o, os, a, as, b, bs, n); break;                    \
       case B_MIN: bin_row_##SFX##_op(B_MIN, o, os, a, as, b, bs, n); break;                    \
+      case B_ATAN2: bin_row_##SFX##_op(B_ATAN2, o, os, a, as, b, bs, n); break;                \
+      case B_POW: bin_row_##SFX##_op(B_POW, o, os, a, as, b, bs, n); break;                    \
       default: bin_row_##SFX##_op(B_MAX, o, os, a, as, b, bs, n); break;                       \
     }                                                                                          \
   }                                                                                            \
@@ -520,7 +574,7 @@ void ew_slot(pjob_t *job, int32_t s) {
   /* dtype 0 f32, 1 f64, 2 bool (logical ops); comparisons and predicates write bytes */
   const int32_t es = job->dtype == 2 ? 1 : job->dtype ? 8 : 4;
   const int bool_out = job->kind == KIND_BINARY
-                           ? job->op >= B_EQ
+                           ? job->op >= B_EQ && job->op <= B_XOR
                            : (job->op >= U_ISNAN && job->op <= U_ISFINITE) || job->op == U_NOT;
   const int32_t oes = bool_out ? 1 : es;
   int32_t idx[MAXDIM];
