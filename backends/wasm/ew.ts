@@ -31,6 +31,8 @@ export const BINARY_OPS: Record<string, number> = {
   reluBackward: 6,
   atan2: 16,
   pow: 17,
+  floorDiv: 18,
+  mod: 19,
 };
 /** Comparison op codes (src/elementwise.c): f32/f64 operands, bool output. */
 const COMPARE_OPS: Record<string, number> = { eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12 };
@@ -83,6 +85,8 @@ export const UNARY_OPS: Record<string, number> = {
 };
 /** Ops whose kernel flags arguments it cannot reduce accurately (the scalar kernel reruns them). */
 const TRIG = new Set(["sin", "cos", "tan"]);
+/** Binary ops computed in f64 lanes, exact for f32 results only (f64 data: the scalar backend). */
+const F32_ONLY = new Set(["pow", "floorDiv", "mod"]);
 
 /** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
 const UNARY_PARAMS: Record<string, (a: Record<string, number>) => [number, number]> = {
@@ -223,16 +227,15 @@ function accepts(call: KernelCall, boolOut = false): boolean {
 
 function binaryEntry(name: string): KernelEntry {
   const code = BINARY_OPS[name];
-  const heavy = name === "atan2" || name === "pow";
+  const heavy = name === "atan2" || F32_ONLY.has(name);
   return {
-    // pow runs in f64 lanes, exact enough for f32 results only: f64 pow stays on the scalar backend.
     supports: (call) =>
       call.inputs.length === 2 && accepts(call) &&
-      (name !== "pow" || call.outputs[0].dtype === "f32"),
+      (!F32_ONLY.has(name) || call.outputs[0].dtype === "f32"),
     run(call: KernelCall): void {
       const [a, b] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;
-      runElementwise(
+      const job = runElementwise(
         "binary",
         code,
         out.dtype as "f32" | "f64",
@@ -243,6 +246,11 @@ function binaryEntry(name: string): KernelEntry {
         {},
         m,
       );
+      // floorDiv/mod flag quotients past 2^24, zero divisors and non-finite operands: the
+      // reference computes such calls (its fmod is exact everywhere).
+      if ((name === "floorDiv" || name === "mod") && job && job.f64[W.fa64 + 7] !== 0) {
+        scalarUnary[name](call);
+      }
     },
   };
 }

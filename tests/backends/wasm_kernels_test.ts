@@ -245,7 +245,7 @@ Deno.test("wasm elementwise kernels", async (t) => {
     }
   });
 
-  await t.step("atan2 (f32, f64) and pow (f32) equal the scalar kernels, specials included", () => {
+  await t.step("atan2, pow, floorDiv and mod equal the scalar kernels, specials included", () => {
     const sp = [NaN, 0, -0, 1, -1, Infinity, -Infinity, 0.5, -0.5, 2, -2, 3, -3, 2.5, 1e-30, 1e30];
     for (const dtype of ["f32", "f64"] as DType[]) {
       const a = tensor(sp.flatMap((x) => sp.map(() => x)), { dtype });
@@ -254,21 +254,48 @@ Deno.test("wasm elementwise kernels", async (t) => {
       const rb = makeTensor([3000], dtype, 32, "strided", { lo: -20, hi: 20 });
       const pa = makeTensor([3000], dtype, 33, "contiguous", { lo: 0, hi: 10 });
       const pb = makeTensor([3000], dtype, 34, "transposed", { lo: -30, hi: 30 });
+      const made = [a, b, ra, rb, pa, pb];
       const cases: [string, Tensor, Tensor][] = [["atan2", a, b], ["atan2", ra, rb]];
-      if (dtype === "f32") cases.push(["pow", a, b], ["pow", pa, pb], ["pow", ra, rb.round()]);
+      if (dtype === "f32") {
+        const rbi = rb.round();
+        // floorDiv / mod: random operands (fmod exact in f64 below 2^24 quotients) and the grid
+        // of specials, whose zeros, infinities and huge quotients go back to the scalar kernel.
+        const big = tensor([3e9, -7e8, 5, -5, 1e-30], { dtype });
+        const div = tensor([0.3, 3, -0.5, 0.25, 3], { dtype });
+        made.push(rbi, big, div);
+        cases.push(["pow", a, b], ["pow", pa, pb], ["pow", ra, rbi]);
+        cases.push(["floorDiv", ra, rb], ["mod", ra, rb], ["floorDiv", a, b], ["mod", a, b]);
+        cases.push(["floorDiv", big, div], ["mod", big, div]);
+      }
       for (const [op, x, y] of cases) {
-        const ours = on("wasm", op, () => (op === "atan2" ? atan2(x, y) : x.pow(y)));
+        const fns: Record<string, () => Tensor> = {
+          atan2: () => atan2(x, y),
+          pow: () => x.pow(y),
+          floorDiv: () => x.floorDiv(y),
+          mod: () => x.mod(y),
+        };
+        const ours = on("wasm", op, fns[op]);
         const ref = scalarRun(op, [x, y], ours.shape, dtype);
-        // atan2: atan of the rounded quotient (≤ 2 ulp f64); pow: f64 exp/log rounded to f32.
-        const rtol = dtype === "f32" ? 1.2e-7 : 2e-15;
-        assertClose(ours, ref, rtol, dtype === "f32" ? 1e-45 : 5e-324, `${op} ${dtype}`);
+        // atan2: atan of the rounded quotient (≤ 2 ulp f64); pow: f64 exp/log rounded to f32;
+        // floorDiv/mod: exact (the same f64 operations as the reference).
+        const exact = op === "floorDiv" || op === "mod";
+        const rtol = exact ? 0 : dtype === "f32" ? 1.2e-7 : 2e-15;
+        assertClose(
+          ours,
+          ref,
+          rtol,
+          exact ? 0 : dtype === "f32" ? 1e-45 : 5e-324,
+          `${op} ${dtype}`,
+        );
         ours.dispose();
         ref.dispose();
-        if (y !== b && y !== rb && y !== pb) y.dispose();
       }
-      // f64 pow stays on the scalar backend (exp·log in f64 is not exact to the last f64 bit).
-      if (dtype === "f64") on("scalar", "pow", () => pa.pow(pb)).dispose();
-      for (const v of [a, b, ra, rb, pa, pb]) v.dispose();
+      // f64 pow, floorDiv and mod stay on the scalar backend (f64 lanes cannot make them exact).
+      if (dtype === "f64") {
+        on("scalar", "pow", () => pa.pow(pb)).dispose();
+        on("scalar", "mod", () => ra.mod(rb)).dispose();
+      }
+      for (const v of made) v.dispose();
     }
   });
 

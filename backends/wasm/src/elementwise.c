@@ -13,7 +13,7 @@
 #include "vio.h"
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
-       B_AND, B_OR, B_XOR, B_ATAN2, B_POW };
+       B_AND, B_OR, B_XOR, B_ATAN2, B_POW, B_FLOORDIV, B_MOD };
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
        U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
@@ -262,8 +262,36 @@ INLINE v128_t pow_f64(v128_t x, v128_t y) {
       wasm_v128_and(wasm_f64x2_eq(ax, S64(1)), wasm_f64x2_eq(wasm_f64x2_abs(y), inf)));
   return wasm_v128_bitselect(S64(1), r, one);
 }
+/*
+ * floorDiv and mod with NumPy's npy_divmod rules, for f32 data in f64 lanes: fmod(a, b) =
+ * a − trunc(a/b)·b is exact there while |a/b| < 2^24 (the quotient's trunc is right and every
+ * product and difference fits 53 bits); rows with a larger quotient, b = 0 or a non-finite operand
+ * flag the job and the scalar kernel computes the call.
+ */
+INLINE v128_t divmod_f64(int op, v128_t a, v128_t b) {
+  const v128_t q = wasm_f64x2_div(a, b);
+  v128_t mod = wasm_f64x2_sub(a, wasm_f64x2_mul(wasm_f64x2_trunc(q), b));
+  /* mod ≠ 0 with a sign other than b's: mod += b, div −= 1 */
+  const v128_t fix = wasm_v128_and(wasm_f64x2_ne(mod, S64(0)),
+                                   wasm_v128_xor(wasm_f64x2_lt(b, S64(0)), wasm_f64x2_lt(mod, S64(0))));
+  if (op == B_MOD) {
+    mod = wasm_v128_bitselect(wasm_f64x2_add(mod, b), mod, fix);
+    /* a zero remainder takes b's sign */
+    const v128_t z = wasm_v128_and(b, S64(-0.0));
+    return wasm_v128_bitselect(z, mod, wasm_f64x2_eq(mod, S64(0)));
+  }
+  const v128_t m0 = mod; /* the fmod value */
+  v128_t div = wasm_f64x2_div(wasm_f64x2_sub(a, m0), b);
+  div = wasm_v128_bitselect(wasm_f64x2_sub(div, S64(1)), div, fix);
+  const v128_t fl = wasm_f64x2_floor(div);
+  v128_t r = wasm_v128_bitselect(wasm_f64x2_add(fl, S64(1)), fl,
+                                 wasm_f64x2_gt(wasm_f64x2_sub(div, fl), S64(0.5)));
+  /* div = 0: ±0 with the sign of a/b */
+  const v128_t z = wasm_v128_and(q, S64(-0.0));
+  return wasm_v128_bitselect(z, r, wasm_f64x2_eq(div, S64(0)));
+}
 INLINE v128_t binf_f64(int op, v128_t a, v128_t b) {
-  return op == B_ATAN2 ? atan2_f64(a, b) : pow_f64(a, b);
+  return op == B_ATAN2 ? atan2_f64(a, b) : op == B_POW ? pow_f64(a, b) : divmod_f64(op, a, b);
 }
 INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
   const v128_t lo = binf_f64(op, wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b));
@@ -288,6 +316,8 @@ INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_lt(a, b), wasm_##V##_ne(a, a))); \
       case B_ATAN2: return binf_##SFX(B_ATAN2, a, b);                                          \
       case B_POW: return binf_##SFX(B_POW, a, b);                                              \
+      case B_FLOORDIV: return binf_##SFX(B_FLOORDIV, a, b);                                    \
+      case B_MOD: return binf_##SFX(B_MOD, a, b);                                              \
       default:                                                                                 \
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
     }                                                                                          \
@@ -398,6 +428,8 @@ DEFINE_OPS(f64, f64x2, S64)
       case B_MIN: bin_row_##SFX##_op(B_MIN, o, os, a, as, b, bs, n); break;                    \
       case B_ATAN2: bin_row_##SFX##_op(B_ATAN2, o, os, a, as, b, bs, n); break;                \
       case B_POW: bin_row_##SFX##_op(B_POW, o, os, a, as, b, bs, n); break;                    \
+      case B_FLOORDIV: bin_row_##SFX##_op(B_FLOORDIV, o, os, a, as, b, bs, n); break;          \
+      case B_MOD: bin_row_##SFX##_op(B_MOD, o, os, a, as, b, bs, n); break;                    \
       default: bin_row_##SFX##_op(B_MAX, o, os, a, as, b, bs, n); break;                       \
     }                                                                                          \
   }                                                                                            \
@@ -609,6 +641,15 @@ void ew_slot(pjob_t *job, int32_t s) {
     } else if (job->kind == KIND_BINARY) {
       if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n);
       else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n);
+      if (job->op == B_FLOORDIV || job->op == B_MOD) {
+        /* f32 data only (the TS side): hand back quotients past 2^24, b = 0 and non-finite ones */
+        const float *fa_ = (const float *)a, *fb_ = (const float *)b;
+        for (int32_t j = 0; j < n; j++) {
+          const double x = fa_[(int64_t)j * sa], y = fb_[(int64_t)j * sb];
+          const double qq = x / y;
+          if (!(qq < 16777216.0 && qq > -16777216.0) || !(y - y == 0)) job->fa[7] = 1;
+        }
+      }
     } else {
       if (job->dtype) un_row_f64(job->op, (double *)o, so, (const double *)a, sa, n, job->fa);
       else un_row_f32(job->op, (float *)o, so, (const float *)a, sa, n, job->fa);
