@@ -82,7 +82,10 @@ export const UNARY_OPS: Record<string, number> = {
   atan: 35,
   asin: 36,
   acos: 37,
+  erf: 38,
 };
+/** The exact (erf) form of gelu (src/elementwise.c). */
+const GELU_ERF = 39;
 /** Ops whose kernel flags arguments it cannot reduce accurately (the scalar kernel reruns them). */
 const TRIG = new Set(["sin", "cos", "tan"]);
 /** Binary ops computed in f64 lanes, exact for f32 results only (f64 data: the scalar backend). */
@@ -118,6 +121,7 @@ const HEAVY = new Set([
   "atan",
   "asin",
   "acos",
+  "erf",
 ]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
 const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;
@@ -260,19 +264,18 @@ function unaryEntry(name: string): KernelEntry {
   const heavy = HEAVY.has(name), params = UNARY_PARAMS[name];
   return {
     supports(call) {
-      // gelu: only the tanh form here; the exact (erf) form runs on the scalar backend.
-      if (name === "gelu" && (call.attrs as { approximate?: string }).approximate !== "tanh") {
-        return false;
-      }
       return call.inputs.length === 1 && accepts(call);
     },
     run(call: KernelCall): void {
       const [a] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;
       const [fa0, fa1] = params ? params(call.attrs as Record<string, number>) : [0, 0];
+      // gelu: the tanh approximation, or the exact form through erf.
+      const exactGelu = name === "gelu" &&
+        (call.attrs as { approximate?: string }).approximate !== "tanh";
       const job = runElementwise(
         "unary",
-        code,
+        exactGelu ? GELU_ERF : code,
         out.dtype as "f32" | "f64",
         out.shape,
         [address(out), address(a)],

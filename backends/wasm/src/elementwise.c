@@ -17,7 +17,7 @@ enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B
 enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
        U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
        U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
-       U_COSH, U_LOG2, U_NOT, U_SIN, U_COS, U_TAN, U_ATAN, U_ASIN, U_ACOS };
+       U_COSH, U_LOG2, U_NOT, U_SIN, U_COS, U_TAN, U_ATAN, U_ASIN, U_ACOS, U_ERF, U_GELU_ERF };
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -223,6 +223,84 @@ INLINE v128_t atan_family_f32(int op, v128_t x) {
                             1, 4, 5);
 }
 
+/* ---- erf (f64 lanes; f32 data widened and rounded once) ---- */
+
+/*
+ * W. J. Cody's rational approximations (netlib CALERF), the same as the scalar kernel's: three
+ * intervals of |x| (≤ 0.46875, ≤ 4, < 26.543), each computed for every lane and selected;
+ * exp(−y²) split as exp(−h²)·exp(−(y − h)(y + h)) with h = y rounded to 1/16.
+ */
+INLINE v128_t exp_neg_square(v128_t y) {
+  const v128_t h = wasm_f64x2_div(wasm_f64x2_trunc(wasm_f64x2_mul(y, S64(16))), S64(16));
+  const v128_t del = wasm_f64x2_mul(wasm_f64x2_sub(y, h), wasm_f64x2_add(y, h));
+  return wasm_f64x2_mul(exp_f64(wasm_f64x2_neg(wasm_f64x2_mul(h, h))),
+                        exp_f64(wasm_f64x2_neg(del)));
+}
+INLINE v128_t erf_f64(v128_t x) {
+  static const double A[4] = {3.1611237438705656, 113.864154151050156, 377.485237685302021,
+                              3209.37758913846947};
+  static const double B[4] = {23.6012909523441209, 244.024637934444173, 1282.61652607737228,
+                              2844.23683343917062};
+  static const double C[8] = {0.564188496988670089, 8.88314979438837594, 66.1191906371416295,
+                              298.635138197400131,  881.95222124176909,  1712.04761263407058,
+                              2051.07837782607147,  1230.33935479799725};
+  static const double D[8] = {15.7449261107098347, 117.693950891312499, 537.181101862009858,
+                              1621.38957456669019, 3290.79923573345963, 4362.61909014324716,
+                              3439.36767414372164, 1230.33935480374942};
+  static const double P[5] = {0.305326634961232344, 0.360344899949804439, 0.125781726111229246,
+                              0.0160837851487422766, 6.58749161529837803e-4};
+  static const double Q[5] = {2.56852019228982242, 1.87295284992346047, 0.527905102951428412,
+                              0.0605183413124413191, 0.00233520497626869185};
+  const v128_t y = wasm_f64x2_abs(x);
+  /* |x| ≤ 0.46875 */
+  const v128_t ysq = wasm_v128_and(wasm_f64x2_mul(y, y), wasm_f64x2_gt(y, S64(1.11e-16)));
+  v128_t num = wasm_f64x2_mul(S64(0.185777706184603153), ysq), den = ysq;
+  for (int i = 0; i < 3; i++) {
+    num = wasm_f64x2_mul(wasm_f64x2_add(num, S64(A[i])), ysq);
+    den = wasm_f64x2_mul(wasm_f64x2_add(den, S64(B[i])), ysq);
+  }
+  const v128_t small = wasm_f64x2_div(wasm_f64x2_mul(x, wasm_f64x2_add(num, S64(A[3]))),
+                                      wasm_f64x2_add(den, S64(B[3])));
+  /* |x| ≤ 4 */
+  v128_t n2 = wasm_f64x2_mul(S64(2.15311535474403846e-8), y), d2 = y;
+  for (int i = 0; i < 7; i++) {
+    n2 = wasm_f64x2_mul(wasm_f64x2_add(n2, S64(C[i])), y);
+    d2 = wasm_f64x2_mul(wasm_f64x2_add(d2, S64(D[i])), y);
+  }
+  const v128_t e = exp_neg_square(y);
+  const v128_t erfc_mid = wasm_f64x2_div(wasm_f64x2_mul(e, wasm_f64x2_add(n2, S64(C[7]))),
+                                         wasm_f64x2_add(d2, S64(D[7])));
+  /* 4 < |x| < 26.543 (NaN lands here and propagates) */
+  const v128_t iy = wasm_f64x2_div(S64(1), wasm_f64x2_mul(y, y));
+  v128_t n3 = wasm_f64x2_mul(S64(0.0163153871373020978), iy), d3 = iy;
+  for (int i = 0; i < 4; i++) {
+    n3 = wasm_f64x2_mul(wasm_f64x2_add(n3, S64(P[i])), iy);
+    d3 = wasm_f64x2_mul(wasm_f64x2_add(d3, S64(Q[i])), iy);
+  }
+  const v128_t rr = wasm_f64x2_div(wasm_f64x2_mul(iy, wasm_f64x2_add(n3, S64(P[4]))),
+                                   wasm_f64x2_add(d3, S64(Q[4])));
+  const v128_t erfc_big = wasm_f64x2_div(
+      wasm_f64x2_mul(e, wasm_f64x2_sub(S64(0.56418958354775628695), rr)), y);
+  v128_t erfc = wasm_v128_bitselect(erfc_mid, erfc_big, wasm_f64x2_le(y, S64(4)));
+  erfc = wasm_v128_bitselect(S64(0), erfc, wasm_f64x2_ge(y, S64(26.543)));
+  v128_t r = wasm_f64x2_add(wasm_f64x2_sub(S64(0.5), erfc), S64(0.5));
+  r = wasm_v128_bitselect(wasm_f64x2_neg(r), r, wasm_f64x2_lt(x, S64(0)));
+  return wasm_v128_bitselect(small, r, wasm_f64x2_le(y, S64(0.46875)));
+}
+/* erf, or exact gelu 0.5·x·(1 + erf(x/√2)) (the scalar kernel's order of operations) */
+INLINE v128_t erf_family_f64(int op, v128_t x) {
+  if (op == U_ERF) return erf_f64(x);
+  const v128_t e = erf_f64(wasm_f64x2_div(x, S64(1.4142135623730951)));
+  return wasm_f64x2_mul(wasm_f64x2_mul(S64(0.5), x), wasm_f64x2_add(S64(1), e));
+}
+INLINE v128_t erf_family_f32(int op, v128_t x) {
+  const v128_t lo = erf_family_f64(op, wasm_f64x2_promote_low_f32x4(x));
+  const v128_t hi =
+      erf_family_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3)));
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
+                            1, 4, 5);
+}
+
 /* ---- atan2 and pow (f64 lanes; f32 data widened and rounded once) ---- */
 
 /* atan2 from atan(|y/x|) with C99's signed zeros and infinities (0/0 → 0, ∞/∞ → π/4), π − z
@@ -390,6 +468,8 @@ INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
       case U_ATAN: return atan_family_##SFX(U_ATAN, x);                                        \
       case U_ASIN: return atan_family_##SFX(U_ASIN, x);                                        \
       case U_ACOS: return atan_family_##SFX(U_ACOS, x);                                        \
+      case U_ERF: return erf_family_##SFX(U_ERF, x);                                           \
+      case U_GELU_ERF: return erf_family_##SFX(U_GELU_ERF, x);                                 \
       default: return wasm_##V##_mul(x, x);                                                    \
     }                                                                                          \
   }
@@ -472,7 +552,7 @@ DEFINE_ROWS(double, f64)
   DEFINE_UN_OP(SFX, T, U_LOG1P) DEFINE_UN_OP(SFX, T, U_SINH) DEFINE_UN_OP(SFX, T, U_COSH)      \
   DEFINE_UN_OP(SFX, T, U_LOG2) DEFINE_UN_OP(SFX, T, U_SIN) DEFINE_UN_OP(SFX, T, U_COS)         \
   DEFINE_UN_OP(SFX, T, U_TAN) DEFINE_UN_OP(SFX, T, U_ATAN) DEFINE_UN_OP(SFX, T, U_ASIN)         \
-  DEFINE_UN_OP(SFX, T, U_ACOS)                                                                 \
+  DEFINE_UN_OP(SFX, T, U_ACOS) DEFINE_UN_OP(SFX, T, U_ERF) DEFINE_UN_OP(SFX, T, U_GELU_ERF)    \
   static void un_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,        \
                            const double *fa) {                                                 \
     switch (op) {                                                                              \
@@ -509,6 +589,8 @@ DEFINE_ROWS(double, f64)
       case U_ATAN: un_row_##SFX##_U_ATAN(o, os, a, as, n, fa); break;\
       case U_ASIN: un_row_##SFX##_U_ASIN(o, os, a, as, n, fa); break;\
       case U_ACOS: un_row_##SFX##_U_ACOS(o, os, a, as, n, fa); break;\
+      case U_ERF: un_row_##SFX##_U_ERF(o, os, a, as, n, fa); break;\
+      case U_GELU_ERF: un_row_##SFX##_U_GELU_ERF(o, os, a, as, n, fa); break;\
       default: un_row_##SFX##_U_SQUARE(o, os, a, as, n, fa); break;                                \
     }                                                                                          \
   }
