@@ -290,27 +290,36 @@ function unaryEntry(name: string): KernelEntry {
   };
 }
 
+/** Run a comparison, predicate or logical op (operands of `dtype`) into its bool output. */
+function runBoolOut(
+  call: KernelCall,
+  binary: boolean,
+  code: number,
+  dtype: "f32" | "f64" | "bool",
+): void {
+  const [out] = call.outputs;
+  const m = merge(call, true)!;
+  runElementwise(
+    binary ? "binary" : "unary",
+    code,
+    dtype,
+    out.shape,
+    [address(out), ...call.inputs.map(address)],
+    m.st,
+    false,
+    {},
+    m,
+  );
+}
+
 /** A comparison (binary) or predicate (unary) entry: float operands, bool output. */
 function boolEntry(name: string): KernelEntry {
   const binary = name in COMPARE_OPS;
   const code = binary ? COMPARE_OPS[name] : PREDICATE_OPS[name];
   return {
     supports: (call) => call.inputs.length === (binary ? 2 : 1) && accepts(call, true),
-    run(call: KernelCall): void {
-      const [out] = call.outputs;
-      const m = merge(call, true)!;
-      runElementwise(
-        binary ? "binary" : "unary",
-        code,
-        call.inputs[0].dtype as "f32" | "f64",
-        out.shape,
-        [address(out), ...call.inputs.map(address)],
-        m.st,
-        false,
-        {},
-        m,
-      );
-    },
+    run: (call: KernelCall) =>
+      runBoolOut(call, binary, code, call.inputs[0].dtype as "f32" | "f64"),
   };
 }
 
@@ -364,21 +373,7 @@ function logicalEntry(name: string): KernelEntry {
         out.size < 2 ** 31 && call.inputs.every((t) => t.dtype === "bool" && inWasmHeap(t)) &&
         inWasmHeap(out) && merge(call) !== null;
     },
-    run(call: KernelCall): void {
-      const [out] = call.outputs;
-      const m = merge(call, true)!;
-      runElementwise(
-        binary ? "binary" : "unary",
-        code,
-        "bool",
-        out.shape,
-        [address(out), ...call.inputs.map(address)],
-        m.st,
-        false,
-        {},
-        m,
-      );
-    },
+    run: (call: KernelCall) => runBoolOut(call, binary, code, "bool"),
   };
 }
 

@@ -232,41 +232,57 @@ function scanSupports(call: KernelCall<{ axis: number | null }>): boolean {
   return call.attrs.axis !== null && softmaxSupports(call as KernelCall<{ axis: number }>);
 }
 
+/** Line geometry of a per-line job along `axis` (input and output lines). */
+function lineGeometry(x: Tensor, out: Tensor, axis: number) {
+  const gi = geometry(x.shape, x.strides, 0, [axis]);
+  const go = geometry(out.shape, out.strides, 0, [axis]);
+  return { gi, go, nlines: gi.outer.length, n: gi.n };
+}
+
 /**
- * cumsum / cumprod (op 2 / 3 of the softmax job, src/reduce.c): each line scanned in f64 like the
- * scalar kernel, lines spread over threads.
+ * One softmax-kind job over whole lines (src/reduce.c's softmax_slot): op 0 softmax, 1
+ * logSoftmax, 2 cumsum, 3 cumprod; line start tables in the heap when there are several lines;
+ * threads from `minWork` elements.
  */
+function runLines(
+  x: Tensor,
+  out: Tensor,
+  g: ReturnType<typeof lineGeometry>,
+  op: number,
+  minWork: number,
+): void {
+  const { gi, go, nlines, n } = g;
+  const tin = nlines === 1 ? null : heapTable(gi.outer);
+  const tout = nlines === 1 ? null : heapTable(go.outer);
+  try {
+    const v = beginJob(KIND.softmax);
+    const w = v.i32;
+    w[W.op] = op;
+    w[W.dtype] = x.dtype === "f64" ? 1 : 0;
+    w[W.ia] = nlines;
+    w[W.ia + 1] = n;
+    w[W.ia + 2] = gi.step;
+    w[W.ia + 4] = 0;
+    w[W.ia + 6] = go.step;
+    w[W.ia + 7] = 0;
+    w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
+    w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
+    w[W.ptr + 2] = tin ? tin.ptr : 0;
+    w[W.ptr + 3] = tout ? tout.ptr : 0;
+    const p = plan(nlines * n, minWork);
+    runPar(v, Math.min(p.slots, nlines), p.threads);
+  } finally {
+    tin?.free();
+    tout?.free();
+  }
+}
+
+/** cumsum / cumprod: each line scanned in f64 like the scalar kernel, lines over threads. */
 function scanRun(product: boolean) {
   return (call: KernelCall<{ axis: number }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
     if (x.size === 0) return;
-    const axis = call.attrs.axis;
-    const gi = geometry(x.shape, x.strides, 0, [axis]);
-    const go = geometry(out.shape, out.strides, 0, [axis]);
-    const nlines = gi.outer.length, n = gi.n;
-    const tin = nlines === 1 ? null : heapTable(gi.outer);
-    const tout = nlines === 1 ? null : heapTable(go.outer);
-    try {
-      const v = beginJob(KIND.softmax);
-      const w = v.i32;
-      w[W.op] = product ? 3 : 2;
-      w[W.dtype] = x.dtype === "f64" ? 1 : 0;
-      w[W.ia] = nlines;
-      w[W.ia + 1] = n;
-      w[W.ia + 2] = gi.step;
-      w[W.ia + 4] = 0;
-      w[W.ia + 6] = go.step;
-      w[W.ia + 7] = 0;
-      w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
-      w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
-      w[W.ptr + 2] = tin ? tin.ptr : 0;
-      w[W.ptr + 3] = tout ? tout.ptr : 0;
-      const p = plan(nlines * n, PAR_MIN);
-      runPar(v, Math.min(p.slots, nlines), p.threads);
-    } finally {
-      tin?.free();
-      tout?.free();
-    }
+    runLines(x, out, lineGeometry(x, out, call.attrs.axis), product ? 3 : 2, PAR_MIN);
   };
 }
 
@@ -274,10 +290,8 @@ function softmaxRun(log: boolean) {
   return (call: KernelCall<{ axis: number }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
     if (x.size === 0) return;
-    const axis = call.attrs.axis;
-    const gi = geometry(x.shape, x.strides, 0, [axis]);
-    const go = geometry(out.shape, out.strides, 0, [axis]);
-    const nlines = gi.outer.length, n = gi.n;
+    const g = lineGeometry(x, out, call.attrs.axis);
+    const { gi, go, nlines, n } = g;
     const dtype = x.dtype === "f64" ? 1 : 0;
     const split = nlines === 1 && n >= PAR_MIN_SOFTMAX && plan(n, PAR_MIN_SOFTMAX).threads > 1;
     const fill = (v: ReturnType<typeof beginJob>) => {
@@ -291,23 +305,7 @@ function softmaxRun(log: boolean) {
       w[W.ia + 7] = 0;
     };
     if (!split) {
-      const tin = nlines === 1 ? null : heapTable(gi.outer);
-      const tout = nlines === 1 ? null : heapTable(go.outer);
-      try {
-        const v = beginJob(KIND.softmax);
-        fill(v);
-        const w = v.i32;
-        w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
-        w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
-        w[W.ptr + 2] = tin ? tin.ptr : 0;
-        w[W.ptr + 3] = tout ? tout.ptr : 0;
-        w[W.ia + 4] = 0;
-        const p = plan(nlines * n, PAR_MIN_SOFTMAX);
-        runPar(v, Math.min(p.slots, nlines), p.threads);
-      } finally {
-        tin?.free();
-        tout?.free();
-      }
+      runLines(x, out, g, log ? 1 : 0, PAR_MIN_SOFTMAX);
       return;
     }
     const p = plan(n, PAR_MIN_SOFTMAX);
