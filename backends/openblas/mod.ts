@@ -338,14 +338,13 @@ const linear: KernelEntry = {
 
 type Real = Float32Array | Float64Array;
 
-/** The precision a LAPACK call runs in: routine prefix, workspace array type, real scratch. */
+/** The precision a LAPACK call runs in: its routine prefix (work arrays: {@link arr}). */
 interface Prec {
   prefix: "s" | "d";
-  Arr: typeof Float32Array | typeof Float64Array;
 }
 
-const SINGLE: Prec = { prefix: "s", Arr: Float32Array };
-const DOUBLE: Prec = { prefix: "d", Arr: Float64Array };
+const SINGLE: Prec = { prefix: "s" };
+const DOUBLE: Prec = { prefix: "d" };
 
 function precOf(t: Tensor): Prec {
   return t.dtype === "f32" && f32Prec === "single" ? SINGLE : DOUBLE;
@@ -359,11 +358,29 @@ function fn(p: Prec, name: LapackName): LapackFn {
  * Scalar arguments by reference. Module-level arrays: never collected, never moved, so their
  * pointers stay valid for the call (LAPACK calls are synchronous and not re-entered).
  */
-const INTS = new Int32Array(32);
-const REAL64 = new Float64Array(1);
-const REAL32 = new Float32Array(1);
-const CHARS = new Uint8Array(8);
-const ONE = new Float64Array(1); // a dummy array argument for unreferenced outputs
+/**
+ * A typed array whose bytes live outside the JS heap. V8 keeps small typed arrays (≤ 64 bytes) in
+ * the heap, where a garbage collection may move them between taking their address and the FFI
+ * call, and LAPACK then writes through a stale pointer (a crash in 1 of ~5 test runs); every
+ * array handed to OpenBLAS by address is made here, over its own ArrayBuffer.
+ */
+function native<A extends ArrayBufferView>(
+  Arr: { new (b: ArrayBuffer, offset: number, length: number): A; BYTES_PER_ELEMENT: number },
+  n: number,
+): A {
+  return new Arr(new ArrayBuffer(Math.max(128, n * Arr.BYTES_PER_ELEMENT)), 0, n);
+}
+
+/** A work array of precision `p`, outside the JS heap ({@link native}). */
+function arr(p: Prec, n: number): Real {
+  return p.prefix === "s" ? native(Float32Array, n) : native(Float64Array, n);
+}
+
+const INTS = native(Int32Array, 32);
+const REAL64 = native(Float64Array, 1);
+const REAL32 = native(Float32Array, 1);
+const CHARS = native(Uint8Array, 8);
+const ONE = native(Float64Array, 1); // a dummy array argument for unreferenced outputs
 let nextInt = 0;
 /** Slots of this argument list's output integers (INFO, RANK), in order. */
 const outSlots: number[] = [];
@@ -504,7 +521,7 @@ const solve = lapackKernel((call) => {
   const n = a.shape[a.ndim - 1], k = b.shape[b.ndim - 1], nb = batchCount(a);
   const ad = view(a), bd = view(b), xd = view(x);
   const aOffs = matrixOffsets(a), bOffs = matrixOffsets(b);
-  const w = new p.Arr(n * n), rhs = new p.Arr(n * k), ipiv = new Int32Array(n);
+  const w = arr(p, n * n), rhs = arr(p, n * k), ipiv = native(Int32Array, n);
   const gesv = fn(p, "gesv");
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, aOffs, bi, w);
@@ -522,12 +539,12 @@ const inv = lapackKernel((call) => {
   const p = precOf(a);
   const n = a.shape[a.ndim - 1], nb = batchCount(a);
   const ad = view(a), od = view(out), offs = matrixOffsets(a);
-  const w = new p.Arr(n * n), ipiv = new Int32Array(n);
+  const w = arr(p, n * n), ipiv = native(Int32Array, n);
   const getri = fn(p, "getri");
-  let work = new p.Arr(1);
+  let work = arr(p, 1);
   args();
   getri(int(n), ptr(w), int(n), ptr(ipiv), ptr(work), int(-1), outInt());
-  work = new p.Arr(lworkOf(work));
+  work = arr(p, lworkOf(work));
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, offs, bi, w);
     let info = getrf(p, w, n, ipiv);
@@ -546,8 +563,8 @@ function slogdetBatch(a: Tensor): { sign: Float64Array; logdet: Float64Array } {
   const p = precOf(a);
   const n = a.shape[a.ndim - 1], nb = batchCount(a);
   const ad = view(a), offs = matrixOffsets(a);
-  const w = new p.Arr(n * n), ipiv = new Int32Array(n);
-  const sign = new Float64Array(nb), logdet = new Float64Array(nb);
+  const w = arr(p, n * n), ipiv = native(Int32Array, n);
+  const sign = native(Float64Array, nb), logdet = native(Float64Array, nb);
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, offs, bi, w);
     if (getrf(p, w, n, ipiv) > 0) {
@@ -594,7 +611,7 @@ const cholesky = lapackKernel((call) => {
   const p = precOf(a);
   const n = a.shape[a.ndim - 1], nb = batchCount(a);
   const ad = view(a), od = view(out), offs = matrixOffsets(a);
-  const w = new p.Arr(n * n);
+  const w = arr(p, n * n);
   const potrf = fn(p, "potrf");
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, offs, bi, w);
@@ -617,10 +634,10 @@ const qr = lapackKernel((call) => {
   const [qOut, rOut] = mode === "r" ? [null, call.outputs[0]] : call.outputs;
   const ad = view(a), offs = matrixOffsets(a), rd = view(rOut), qd = qOut ? view(qOut) : null;
   const cols = Math.max(n, qc);
-  const w = new p.Arr(m * cols), tau = new p.Arr(k);
+  const w = arr(p, m * cols), tau = arr(p, k);
   const geqrf = fn(p, "geqrf"), orgqr = fn(p, "orgqr");
   // Workspace: the larger of the two queries.
-  const q = new p.Arr(1);
+  const q = arr(p, 1);
   args();
   geqrf(int(m), int(n), ptr(w), int(m), ptr(tau), ptr(q), int(-1), outInt());
   let lwork = lworkOf(q);
@@ -629,7 +646,7 @@ const qr = lapackKernel((call) => {
     orgqr(int(m), int(qc), int(k), ptr(w), int(m), ptr(tau), ptr(q), int(-1), outInt());
     lwork = Math.max(lwork, lworkOf(q));
   }
-  const work = new p.Arr(lwork);
+  const work = arr(p, lwork);
   for (let bi = 0; bi < nb; bi++) {
     w.fill(0);
     loadMatrix(a, ad, offs, bi, w, m);
@@ -656,9 +673,9 @@ const eigh = lapackKernel((call) => {
   const p = precOf(a);
   const n = a.shape[a.ndim - 1], nb = batchCount(a);
   const ad = view(a), offs = matrixOffsets(a), wd = view(wOut), vd = view(vOut);
-  const mat = new p.Arr(n * n), w = new p.Arr(n);
+  const mat = arr(p, n * n), w = arr(p, n);
   const syevd = fn(p, "syevd");
-  const qw = new p.Arr(1), qi = new Int32Array(1);
+  const qw = arr(p, 1), qi = native(Int32Array, 1);
   args();
   syevd(
     char("V"),
@@ -675,7 +692,7 @@ const eigh = lapackKernel((call) => {
     L1,
     L1,
   );
-  const work = new p.Arr(lworkOf(qw)), iwork = new Int32Array(Math.max(1, qi[0]));
+  const work = arr(p, lworkOf(qw)), iwork = native(Int32Array, Math.max(1, qi[0]));
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, offs, bi, mat);
     // Only the triangle LAPACK reads decides finiteness (like the scalar reference).
@@ -721,9 +738,12 @@ const eig = lapackKernel((call) => {
   const n = a.shape[a.ndim - 1], nb = batchCount(a);
   const ad = view(a), offs = matrixOffsets(a);
   const wrd = view(wrOut), wid = view(wiOut), vrd = view(vrOut), vid = view(viOut);
-  const mat = new p.Arr(n * n), wr = new p.Arr(n), wi = new p.Arr(n), vr = new p.Arr(n * n);
+  const mat = arr(p, n * n),
+    wr = arr(p, n),
+    wi = arr(p, n),
+    vr = arr(p, n * n);
   const geev = fn(p, "geev");
-  const q = new p.Arr(1);
+  const q = arr(p, 1);
   const call1 = (work: Real, lwork: number) => {
     args();
     geev(
@@ -747,7 +767,7 @@ const eig = lapackKernel((call) => {
     return outAt();
   };
   call1(q, -1);
-  const work = new p.Arr(lworkOf(q));
+  const work = arr(p, lworkOf(q));
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, offs, bi, mat);
     const wo = bi * n, vo = bi * n * n;
@@ -786,9 +806,9 @@ function gesddRunner(p: Prec, m: number, n: number, jobz: "A" | "S" | "N") {
   const k = Math.min(m, n);
   const uc = jobz === "A" ? m : jobz === "S" ? k : 0;
   const vr = jobz === "A" ? n : jobz === "S" ? k : 0;
-  const mat = new p.Arr(m * n), s = new p.Arr(k);
-  const u = new p.Arr(Math.max(1, m * uc)), vt = new p.Arr(Math.max(1, vr * n));
-  const iwork = new Int32Array(8 * k);
+  const mat = arr(p, m * n), s = arr(p, k);
+  const u = arr(p, Math.max(1, m * uc)), vt = arr(p, Math.max(1, vr * n));
+  const iwork = native(Int32Array, 8 * k);
   const gesdd = fn(p, "gesdd");
   const run = (work: Real, lwork: number) => {
     args();
@@ -811,9 +831,9 @@ function gesddRunner(p: Prec, m: number, n: number, jobz: "A" | "S" | "N") {
     );
     return outAt();
   };
-  const q = new p.Arr(1);
+  const q = arr(p, 1);
   run(q, -1);
-  const work = new p.Arr(lworkOf(q));
+  const work = arr(p, lworkOf(q));
   return { mat, s, u, vt, uc, vr, k, run: () => run(work, work.length) };
 }
 
@@ -853,7 +873,7 @@ const pinv = lapackKernel((call) => {
   const ad = view(a), od = view(out), offs = matrixOffsets(a);
   const g = gesddRunner(p, m, n, "S");
   const k = g.k;
-  const pm = new p.Arr(n * m);
+  const pm = arr(p, n * m);
   const s = lib().symbols, gemm = p === SINGLE ? s.cblas_sgemm : s.cblas_dgemm;
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, offs, bi, g.mat);
@@ -924,7 +944,7 @@ const lstsq = lapackKernel((call) => {
   const p = precOf(a);
   const m = a.shape[0], n = a.shape[1], k = b.shape[1], mn = Math.min(m, n);
   const ldb = Math.max(m, n);
-  const am = new p.Arr(m * n), bm = new p.Arr(ldb * k), s = new p.Arr(mn);
+  const am = arr(p, m * n), bm = arr(p, ldb * k), s = arr(p, mn);
   loadMatrix(a, view(a), [a.offset], 0, am);
   loadMatrix(b, view(b), [b.offset], 0, bm, ldb);
   const xd = view(xOut), rd = view(resOut), sd = view(sOut);
@@ -935,7 +955,7 @@ const lstsq = lapackKernel((call) => {
   // NumPy computes in float64 for f32 too, so LAPACK's "machine precision" is f64's.
   const rcond = (call.attrs.rcond as number) < 0 ? 2 ** -52 : call.attrs.rcond as number;
   const gelsd = fn(p, "gelsd");
-  const q = new p.Arr(1), qi = new Int32Array(1);
+  const q = arr(p, 1), qi = native(Int32Array, 1);
   const run = (work: Real, lwork: number, iwork: Int32Array) => {
     args();
     gelsd(
@@ -957,17 +977,17 @@ const lstsq = lapackKernel((call) => {
     return { rank: outAt(0), info: outAt(1) };
   };
   run(q, -1, qi);
-  const r = run(new p.Arr(lworkOf(q)), lworkOf(q), new Int32Array(Math.max(1, qi[0])));
+  const r = run(arr(p, lworkOf(q)), lworkOf(q), native(Int32Array, Math.max(1, qi[0])));
   writeInfo(infoOut, 0, r.info);
   writeInfo(rankOut, 0, r.rank);
   for (let i = 0; i < mn; i++) sd[sOut.offset + i] = s[i];
   // x: the first n rows of B; residuals ‖b − a·x‖² per column from the original operands.
-  const X = new Float64Array(n * k);
+  const X = native(Float64Array, n * k);
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < k; c++) X[i * k + c] = bm[i + c * ldb];
   }
   for (let i = 0; i < n * k; i++) xd[xOut.offset + i] = X[i];
-  const A64 = new Float64Array(m * n), B64 = new Float64Array(m * k);
+  const A64 = native(Float64Array, m * n), B64 = native(Float64Array, m * k);
   toColMajor(view(a), a.offset, m, n, a.strides[0], a.strides[1], A64, m);
   toColMajor(view(b), b.offset, m, k, b.strides[0], b.strides[1], B64, m);
   for (let c = 0; c < k; c++) {
