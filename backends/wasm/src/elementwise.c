@@ -88,6 +88,22 @@ INLINE v128_t log2_f64(v128_t x) {
   return wasm_v128_bitselect(e, r, exact);
 }
 
+/* ---- f32 lanes through f64 functions: each half widened, computed, the four rounded once ---- */
+
+INLINE v128_t lo_f64(v128_t x) { return wasm_f64x2_promote_low_f32x4(x); }
+INLINE v128_t hi_f64(v128_t x) {
+  return wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3));
+}
+INLINE v128_t to_f32(v128_t lo, v128_t hi) {
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
+                            1, 4, 5);
+}
+/* NAME_f32(op, x) from NAME_f64(op, x) */
+#define VIA_F64(NAME)                                                                          \
+  INLINE v128_t NAME##_f32(int op, v128_t x) {                                                 \
+    return to_f32(NAME##_f64(op, lo_f64(x)), NAME##_f64(op, hi_f64(x)));                       \
+  }
+
 /* ---- sin, cos, tan ---- */
 
 /*
@@ -146,12 +162,7 @@ INLINE v128_t trig_f64(int op, v128_t x) {
   const v128_t neg = wasm_v128_xor(hi, odd); /* quadrants 1 and 2 */
   return wasm_v128_bitselect(wasm_f64x2_neg(v), v, neg);
 }
-INLINE v128_t trig_f32(int op, v128_t x) {
-  const v128_t lo = trig_f64(op, wasm_f64x2_promote_low_f32x4(x));
-  const v128_t hi = trig_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3)));
-  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
-                            1, 4, 5);
-}
+VIA_F64(trig)
 
 /* ---- atan, asin, acos ---- */
 
@@ -215,13 +226,7 @@ INLINE v128_t atan_family_f64(int op, v128_t x) {
   const v128_t r = atan_f64(wasm_f64x2_sqrt(wasm_f64x2_div(omx, opx)));
   return wasm_f64x2_add(r, r);
 }
-INLINE v128_t atan_family_f32(int op, v128_t x) {
-  const v128_t lo = atan_family_f64(op, wasm_f64x2_promote_low_f32x4(x));
-  const v128_t hi =
-      atan_family_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3)));
-  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
-                            1, 4, 5);
-}
+VIA_F64(atan_family)
 
 /* ---- erf (f64 lanes; f32 data widened and rounded once) ---- */
 
@@ -293,13 +298,7 @@ INLINE v128_t erf_family_f64(int op, v128_t x) {
   const v128_t e = erf_f64(wasm_f64x2_div(x, S64(1.4142135623730951)));
   return wasm_f64x2_mul(wasm_f64x2_mul(S64(0.5), x), wasm_f64x2_add(S64(1), e));
 }
-INLINE v128_t erf_family_f32(int op, v128_t x) {
-  const v128_t lo = erf_family_f64(op, wasm_f64x2_promote_low_f32x4(x));
-  const v128_t hi =
-      erf_family_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3)));
-  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
-                            1, 4, 5);
-}
+VIA_F64(erf_family)
 
 /* ---- atan2 and pow (f64 lanes; f32 data widened and rounded once) ---- */
 
@@ -372,11 +371,7 @@ INLINE v128_t binf_f64(int op, v128_t a, v128_t b) {
   return op == B_ATAN2 ? atan2_f64(a, b) : op == B_POW ? pow_f64(a, b) : divmod_f64(op, a, b);
 }
 INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
-  const v128_t lo = binf_f64(op, wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b));
-  const v128_t hi = binf_f64(op, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(a, a, 2, 3, 2, 3)),
-                             wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(b, b, 2, 3, 2, 3)));
-  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0,
-                            1, 4, 5);
+  return to_f32(binf_f64(op, lo_f64(a), lo_f64(b)), binf_f64(op, hi_f64(a), hi_f64(b)));
 }
 
 /* ---- the operations on vectors (op is a constant after inlining) ---- */
