@@ -223,7 +223,8 @@ export function runJob(job: number, slots: number, workers: number, doneIdx: num
     Atomics.notify(p.words, GEN);
   }
   const mine = ex.job_run(job, p.scratch0);
-  if (want === 0) return;
+  // Wait for every slot even when no worker was woken: a worker still looping in the previous
+  // job of this block may have claimed one of this job's slots, and be writing its output.
   workerSlots += slots - mine;
   const words = new Int32Array(p.rt.memory.buffer);
   let last = Atomics.load(words, doneIdx), since = performance.now();
