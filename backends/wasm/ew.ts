@@ -15,7 +15,6 @@
 import type { KernelCall, KernelEntry } from "../backend.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { DTYPES } from "../../core/dtype.ts";
-import { kernels as scalarUnary } from "../scalar/kernels/elementwise.ts";
 import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
 
@@ -86,10 +85,8 @@ export const UNARY_OPS: Record<string, number> = {
 };
 /** The exact (erf) form of gelu (src/elementwise.c). */
 const GELU_ERF = 39;
-/** Ops whose kernel flags arguments it cannot reduce accurately (the scalar kernel reruns them). */
-const TRIG = new Set(["sin", "cos", "tan"]);
 /** Binary ops computed in f64 lanes, exact for f32 results only (f64 data: the scalar backend). */
-const F32_ONLY = new Set(["pow", "floorDiv", "mod"]);
+const F32_ONLY = new Set(["pow"]);
 
 /** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
 const UNARY_PARAMS: Record<string, (a: Record<string, number>) => [number, number]> = {
@@ -231,7 +228,7 @@ function accepts(call: KernelCall, boolOut = false): boolean {
 
 function binaryEntry(name: string): KernelEntry {
   const code = BINARY_OPS[name];
-  const heavy = name === "atan2" || F32_ONLY.has(name);
+  const heavy = ["atan2", "pow", "floorDiv", "mod"].includes(name);
   return {
     supports: (call) =>
       call.inputs.length === 2 && accepts(call) &&
@@ -239,7 +236,7 @@ function binaryEntry(name: string): KernelEntry {
     run(call: KernelCall): void {
       const [a, b] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;
-      const job = runElementwise(
+      runElementwise(
         "binary",
         code,
         out.dtype as "f32" | "f64",
@@ -250,11 +247,6 @@ function binaryEntry(name: string): KernelEntry {
         {},
         m,
       );
-      // floorDiv/mod flag quotients past 2^24, zero divisors and non-finite operands: the
-      // reference computes such calls (its fmod is exact everywhere).
-      if ((name === "floorDiv" || name === "mod") && job && job.f64[W.fa64 + 7] !== 0) {
-        scalarUnary[name](call);
-      }
     },
   };
 }
@@ -273,7 +265,7 @@ function unaryEntry(name: string): KernelEntry {
       // gelu: the tanh approximation, or the exact form through erf.
       const exactGelu = name === "gelu" &&
         (call.attrs as { approximate?: string }).approximate !== "tanh";
-      const job = runElementwise(
+      runElementwise(
         "unary",
         exactGelu ? GELU_ERF : code,
         out.dtype as "f32" | "f64",
@@ -284,8 +276,6 @@ function unaryEntry(name: string): KernelEntry {
         { fa0, fa1 },
         m,
       );
-      // An argument past the SIMD range reduction (|x| > 1e5, ±inf): the reference computes it.
-      if (TRIG.has(name) && job && job.f64[W.fa64 + 7] !== 0) scalarUnary[name](call);
     },
   };
 }

@@ -227,9 +227,9 @@ function softmaxSupports(call: KernelCall<{ axis: number }>): boolean {
     inWasmHeap(x) && inWasmHeap(out);
 }
 
-/** Scans along one axis (axis null, the flattened scan, runs on the scalar backend). */
+/** Scans along one axis, or over the flattened array (axis null). */
 function scanSupports(call: KernelCall<{ axis: number | null }>): boolean {
-  return call.attrs.axis !== null && softmaxSupports(call as KernelCall<{ axis: number }>);
+  return softmaxSupports(call as KernelCall<{ axis: number }>);
 }
 
 /** Line geometry of a per-line job along `axis` (input and output lines). */
@@ -250,6 +250,7 @@ function runLines(
   g: ReturnType<typeof lineGeometry>,
   op: number,
   minWork: number,
+  carry = false,
 ): void {
   const { gi, go, nlines, n } = g;
   const tin = nlines === 1 ? null : heapTable(gi.outer);
@@ -262,6 +263,7 @@ function runLines(
     w[W.ia] = nlines;
     w[W.ia + 1] = n;
     w[W.ia + 2] = gi.step;
+    w[W.ia + 3] = carry ? 1 : 0;
     w[W.ia + 4] = 0;
     w[W.ia + 6] = go.step;
     w[W.ia + 7] = 0;
@@ -270,19 +272,30 @@ function runLines(
     w[W.ptr + 2] = tin ? tin.ptr : 0;
     w[W.ptr + 3] = tout ? tout.ptr : 0;
     const p = plan(nlines * n, minWork);
-    runPar(v, Math.min(p.slots, nlines), p.threads);
+    runPar(v, carry ? 1 : Math.min(p.slots, nlines), carry ? 1 : p.threads);
   } finally {
     tin?.free();
     tout?.free();
   }
 }
 
-/** cumsum / cumprod: each line scanned in f64 like the scalar kernel, lines over threads. */
+/**
+ * cumsum / cumprod: each line scanned in f64 like the scalar kernel, lines over threads. The
+ * flattened scan (axis null, output 1-D) is one strided line when the input's axes coalesce, else
+ * its rows (last axis) in C order, scanned in one slot with the running value carried across.
+ */
 function scanRun(product: boolean) {
-  return (call: KernelCall<{ axis: number }>): void => {
+  return (call: KernelCall<{ axis: number | null }>): void => {
     const [x] = call.inputs, [out] = call.outputs;
     if (x.size === 0) return;
-    runLines(x, out, lineGeometry(x, out, call.attrs.axis), product ? 3 : 2, PAR_MIN);
+    const op = product ? 3 : 2, axis = call.attrs.axis;
+    if (axis !== null) return runLines(x, out, lineGeometry(x, out, axis), op, PAR_MIN);
+    const gi = geometry(x.shape, x.strides, 0, [...x.shape.keys()]);
+    const go = geometry(out.shape, out.strides, 0, [0]);
+    if (gi.inner === null) return runLines(x, out, { gi, go, nlines: 1, n: gi.n }, op, PAR_MIN);
+    const rows = lineGeometry(x, x, x.ndim - 1), n = rows.n, os = out.strides[0];
+    const goRows = geometry([rows.nlines, n], [n * os, os], 0, [1]);
+    runLines(x, out, { ...rows, go: goRows }, op, PAR_MIN, true);
   };
 }
 

@@ -72,7 +72,7 @@ import {
 } from "../../mod.ts";
 import { setWasmThreads, wasmHeapStats, wasmThreads } from "../../backends/wasm/mod.ts";
 import { loadRuntime } from "../../backends/wasm/runtime.ts";
-import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
+import { arbBroadcastPair, arbShape, type Layout, makeTensor, rng } from "../helpers/gen.ts";
 import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
 
 await ready();
@@ -256,16 +256,32 @@ Deno.test("wasm elementwise kernels", async (t) => {
       const pb = makeTensor([3000], dtype, 34, "transposed", { lo: -30, hi: 30 });
       const made = [a, b, ra, rb, pa, pb];
       const cases: [string, Tensor, Tensor][] = [["atan2", a, b], ["atan2", ra, rb]];
+      // floorDiv / mod (exact fmod, both dtypes): random operands, the grid of specials, huge
+      // quotients, subnormals and exponent differences near the format's whole range.
+      const hard = dtype === "f32"
+        ? [[3e9, 0.3], [-7e8, 3], [5, -0.5], [-5, 0.25], [1e-30, 3], [3e38, 1e-38], [-1e-45, 3e-45]]
+        : [
+          [3e9, 0.3],
+          [1e308, 3e-308],
+          [-1.7e308, 5e-324],
+          [5e-324, 3e-320],
+          [-1e300, 7.1],
+          [2 ** 60 + 2 ** 9, 3],
+          [1e22, 0.1],
+          [-2.5e-310, 1e-311],
+          [123.456, -1e-300],
+          [-0, 5],
+          [7, -1e-320],
+        ];
+      const big = tensor(hard.map((p) => p[0]), { dtype });
+      const div = tensor(hard.map((p) => p[1]), { dtype });
+      made.push(big, div);
+      cases.push(["floorDiv", ra, rb], ["mod", ra, rb], ["floorDiv", a, b], ["mod", a, b]);
+      cases.push(["floorDiv", big, div], ["mod", big, div], ["mod", div, big]);
       if (dtype === "f32") {
         const rbi = rb.round();
-        // floorDiv / mod: random operands (fmod exact in f64 below 2^24 quotients) and the grid
-        // of specials, whose zeros, infinities and huge quotients go back to the scalar kernel.
-        const big = tensor([3e9, -7e8, 5, -5, 1e-30], { dtype });
-        const div = tensor([0.3, 3, -0.5, 0.25, 3], { dtype });
-        made.push(rbi, big, div);
+        made.push(rbi);
         cases.push(["pow", a, b], ["pow", pa, pb], ["pow", ra, rbi]);
-        cases.push(["floorDiv", ra, rb], ["mod", ra, rb], ["floorDiv", a, b], ["mod", a, b]);
-        cases.push(["floorDiv", big, div], ["mod", big, div]);
       }
       for (const [op, x, y] of cases) {
         const fns: Record<string, () => Tensor> = {
@@ -277,8 +293,14 @@ Deno.test("wasm elementwise kernels", async (t) => {
         const ours = on("wasm", op, fns[op]);
         const ref = scalarRun(op, [x, y], ours.shape, dtype);
         // atan2: atan of the rounded quotient (≤ 2 ulp f64); pow: f64 exp/log rounded to f32;
-        // floorDiv/mod: exact (the same f64 operations as the reference).
+        // floorDiv/mod: bit for bit (an exact fmod and the reference's f64 operations).
         const exact = op === "floorDiv" || op === "mod";
+        if (exact) {
+          const o = [...ours.dataSync()], r = [...ref.dataSync()];
+          o.forEach((v, i) =>
+            assert.ok(Object.is(v, r[i]), `${op} ${dtype} [${i}]: ${v} vs ${r[i]}`)
+          );
+        }
         const rtol = exact ? 0 : dtype === "f32" ? 1.2e-7 : 2e-15;
         assertClose(
           ours,
@@ -290,11 +312,8 @@ Deno.test("wasm elementwise kernels", async (t) => {
         ours.dispose();
         ref.dispose();
       }
-      // f64 pow, floorDiv and mod stay on the scalar backend (f64 lanes cannot make them exact).
-      if (dtype === "f64") {
-        on("scalar", "pow", () => pa.pow(pb)).dispose();
-        on("scalar", "mod", () => ra.mod(rb)).dispose();
-      }
+      // f64 pow stays on the scalar backend (f64 lanes cannot make it exact).
+      if (dtype === "f64") on("scalar", "pow", () => pa.pow(pb)).dispose();
       for (const v of made) v.dispose();
     }
   });
@@ -478,13 +497,31 @@ Deno.test("wasm elementwise kernels", async (t) => {
     }
   });
 
-  await t.step("sin/cos/tan of arguments past the SIMD reduction equal the scalar kernel", () => {
+  await t.step("sin/cos/tan of large arguments (Payne–Hanek) match the scalar kernel", () => {
+    // Past |x| = 1e5 each lane is reduced exactly (r correctly rounded), then the same kernels:
+    // within 2 ulp of V8's Math.sin/cos/tan (itself < 1 ulp). Included: the double closest to a
+    // multiple of π/2 (6381956970095103·2^797, r ≈ 4.7e-19), the largest double, the edges of
+    // the Cody–Waite range, ±inf and NaN (NaN results).
+    const next = rng(77);
+    const vals = [
+      2,
+      1e5,
+      100000.00000000001,
+      -3e7,
+      1e22,
+      6381956970095103 * 2 ** 797,
+      1.7976931348623157e308,
+    ];
+    for (let i = 0; i < 2000; i++) {
+      vals.push((next() < 0.5 ? -1 : 1) * 10 ** (5 + next() * 303) * (1 + next()));
+    }
+    vals.push(Infinity, -Infinity, NaN, -0, 0.5);
     for (const dtype of ["f32", "f64"] as DType[]) {
-      const x = tensor([2, 1e6, -3e7, Infinity, 0.5, -0, 1e30], { dtype });
+      const x = tensor(vals, { dtype });
       for (const [op, fn] of [["sin", sin], ["cos", cos], ["tan", tan]] as const) {
         const ours = on("wasm", op, () => fn(x));
         const ref = scalarRun(op, [x], ours.shape, dtype);
-        assertClose(ours, ref, 0, 0, `${op} ${dtype} large`);
+        assertClose(ours, ref, dtype === "f32" ? 1.2e-7 : 4.5e-16, 0, `${op} ${dtype} large`);
         ours.dispose();
         ref.dispose();
       }
@@ -625,10 +662,14 @@ Deno.test("wasm reduction and softmax kernels", async (t) => {
         // reference (bitwise).
         for (const [op, fn] of [["cumsum", cumsum], ["cumprod", cumprod]] as const) {
           const src = op === "cumprod" ? small2(shape, dtype, k) : x;
-          const ours = on("wasm", op, () => fn(src, ax1));
-          const ref = scalarRun(op, [src], ours.shape, ours.dtype, { axis: ax1 });
-          assertClose(ours, ref, 0, 0, `${op} axis ${ax1} ${dtype}${JSON.stringify(shape)}`);
-          for (const v of [ours, ref]) v.dispose();
+          for (const axis of [ax1, null]) {
+            // axis null: the flattened scan (one line when the view's axes coalesce, else rows
+            // with the running value carried across)
+            const ours = on("wasm", op, () => fn(src, axis));
+            const ref = scalarRun(op, [src], ours.shape, ours.dtype, { axis });
+            assertClose(ours, ref, 0, 0, `${op} axis ${axis} ${dtype}${JSON.stringify(shape)}`);
+            for (const v of [ours, ref]) v.dispose();
+          }
           if (src !== x) src.dispose();
         }
         // var and std (ddof 0 and 1): two passes in f64 like the reference, f32 results rounded

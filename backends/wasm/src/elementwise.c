@@ -11,6 +11,7 @@
 #include "par.h"
 #include "vmath.h"
 #include "vio.h"
+#include "rempio2.h"
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
        B_AND, B_OR, B_XOR, B_ATAN2, B_POW, B_FLOORDIV, B_MOD };
@@ -109,17 +110,31 @@ INLINE v128_t to_f32(v128_t lo, v128_t hi) {
 /*
  * In f64 lanes (f32 data is widened, computed and rounded once): x reduced by n·π/2 with π/2 in
  * three 33-bit parts (fdlibm's pio2_1, pio2_2, pio2_3, each n·part exact for |n| < 2^20), then
- * fdlibm's sin/cos kernels on [−π/4, π/4] and the quadrant n mod 4; tan = sin/cos. Valid for
- * |x| ≤ TRIG_MAX: rows with a larger |x| (or ±inf) raise the job's flag, and the TS side computes
- * the whole call on the scalar backend instead (Payne–Hanek reduction is not here).
+ * fdlibm's sin/cos kernels on [−π/4, π/4] and the quadrant n mod 4; tan = sin/cos. That
+ * reduction holds for |x| ≤ TRIG_MAX; lanes with a larger finite |x| are reduced one at a time by
+ * rempio2.h's Payne–Hanek reduction (r correctly rounded), and ±inf gives NaN through r.
  */
 #define TRIG_MAX 1e5
 INLINE v128_t trig_f64(int op, v128_t x) {
-  const v128_t n = wasm_f64x2_nearest(wasm_f64x2_mul(x, S64(6.36619772367581382433e-01)));
+  v128_t n = wasm_f64x2_nearest(wasm_f64x2_mul(x, S64(6.36619772367581382433e-01)));
   v128_t r = wasm_f64x2_sub(x, wasm_f64x2_mul(n, S64(1.57079632673412561417e+00)));
   r = wasm_f64x2_sub(r, wasm_f64x2_mul(n, S64(6.07710050630396597660e-11)));
   r = wasm_f64x2_sub(r, wasm_f64x2_mul(n, S64(2.02226624871116645580e-21)));
   r = wasm_f64x2_sub(r, wasm_f64x2_mul(n, S64(8.47842766036889956997e-32)));
+  const v128_t ax = wasm_f64x2_abs(x);
+  if (wasm_v128_any_true(wasm_v128_and(wasm_f64x2_gt(ax, S64(TRIG_MAX)),
+                                       wasm_f64x2_lt(ax, S64(__builtin_inf()))))) {
+    double xl[2], nl[2], rl[2];
+    wasm_v128_store(xl, x);
+    wasm_v128_store(nl, n);
+    wasm_v128_store(rl, r);
+    for (int l = 0; l < 2; l++) {
+      const double a = __builtin_fabs(xl[l]);
+      if (a > TRIG_MAX && a < __builtin_inf()) nl[l] = rem_pio2_large(xl[l], &rl[l]);
+    }
+    n = wasm_v128_load(nl);
+    r = wasm_v128_load(rl);
+  }
   const v128_t z = wasm_f64x2_mul(r, r);
   /* sin(r) = r + r·z·(S1 + z·(S2 + … + z·S6)) */
   v128_t ps = S64(1.58969099521155010221e-10);
@@ -340,35 +355,82 @@ INLINE v128_t pow_f64(v128_t x, v128_t y) {
   return wasm_v128_bitselect(S64(1), r, one);
 }
 /*
- * floorDiv and mod with NumPy's npy_divmod rules, for f32 data in f64 lanes: fmod(a, b) =
- * a − trunc(a/b)·b is exact there while |a/b| < 2^24 (the quotient's trunc is right and every
- * product and difference fits 53 bits); rows with a larger quotient, b = 0 or a non-finite operand
- * flag the job and the scalar kernel computes the call.
+ * floorDiv and mod, one element at a time in f64 (f32 data widened, rounded once: the scalar
+ * backend's arithmetic), with NumPy's npy_divmod rules over an exact fmod.
+ *
+ * fmod64(a, b) = a − trunc(a/b)·b exactly (C's fmod, JavaScript's %): with a = ma·2^ea and
+ * b = mb·2^eb (integer significands, ea ≥ eb), the remainder is (ma·2^(ea−eb) mod mb)·2^eb, taken
+ * 11 bits of the exponent difference at a time with 64-bit integer remainders (ma, mb < 2^53).
+ * The result is representable, so the final scaling is exact.
  */
-INLINE v128_t divmod_f64(int op, v128_t a, v128_t b) {
-  const v128_t q = wasm_f64x2_div(a, b);
-  v128_t mod = wasm_f64x2_sub(a, wasm_f64x2_mul(wasm_f64x2_trunc(q), b));
-  /* mod ≠ 0 with a sign other than b's: mod += b, div −= 1 */
-  const v128_t fix = wasm_v128_and(wasm_f64x2_ne(mod, S64(0)),
-                                   wasm_v128_xor(wasm_f64x2_lt(b, S64(0)), wasm_f64x2_lt(mod, S64(0))));
-  if (op == B_MOD) {
-    mod = wasm_v128_bitselect(wasm_f64x2_add(mod, b), mod, fix);
-    /* a zero remainder takes b's sign */
-    const v128_t z = wasm_v128_and(b, S64(-0.0));
-    return wasm_v128_bitselect(z, mod, wasm_f64x2_eq(mod, S64(0)));
-  }
-  const v128_t m0 = mod; /* the fmod value */
-  v128_t div = wasm_f64x2_div(wasm_f64x2_sub(a, m0), b);
-  div = wasm_v128_bitselect(wasm_f64x2_sub(div, S64(1)), div, fix);
-  const v128_t fl = wasm_f64x2_floor(div);
-  v128_t r = wasm_v128_bitselect(wasm_f64x2_add(fl, S64(1)), fl,
-                                 wasm_f64x2_gt(wasm_f64x2_sub(div, fl), S64(0.5)));
-  /* div = 0: ±0 with the sign of a/b */
-  const v128_t z = wasm_v128_and(q, S64(-0.0));
-  return wasm_v128_bitselect(z, r, wasm_f64x2_eq(div, S64(0)));
+INLINE uint64_t f64_bits(double x) {
+  uint64_t u;
+  __builtin_memcpy(&u, &x, 8);
+  return u;
 }
+INLINE double bits_f64(uint64_t u) {
+  double x;
+  __builtin_memcpy(&x, &u, 8);
+  return x;
+}
+static double fmod64(double a, double b) {
+  const uint64_t SIGN = 1ull << 63, INF = 0x7ffull << 52, MANT = (1ull << 52) - 1;
+  const uint64_t ua = f64_bits(a) & ~SIGN, ub = f64_bits(b) & ~SIGN;
+  if (ub == 0 || ua >= INF || ub > INF) return (a * b) / (a * b); /* NaN */
+  if (ua < ub) return a;                                          /* b = ±inf included */
+  const int32_t ea = (int32_t)(ua >> 52), eb = (int32_t)(ub >> 52);
+  /* subnormals: exponent field 1 without the implicit bit */
+  uint64_t ma = ea ? (ua & MANT) | (1ull << 52) : ua;
+  const uint64_t mb = eb ? (ub & MANT) | (1ull << 52) : ub;
+  int32_t d = (ea ? ea : 1) - (eb ? eb : 1);
+  ma %= mb;
+  while (d > 0 && ma) {
+    const int32_t s = d < 11 ? d : 11;
+    ma = (ma << s) % mb;
+    d -= s;
+  }
+  if (!ma) return bits_f64(f64_bits(a) & SIGN);
+  /* ma·2^(eb − 1075): 2^k built from its bits (subnormal for k < −1022) */
+  const int32_t k = (eb ? eb : 1) - 1075;
+  const double scale = bits_f64(k >= -1022 ? (uint64_t)(k + 1023) << 52 : 1ull << (k + 1074));
+  const double r = (double)ma * scale;
+  return a < 0 ? -r : r;
+}
+static double floordiv64(double a, double b) {
+  if (b == 0) return a / b;
+  const double mod = fmod64(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;
+  if (div != 0) {
+    const double fl = __builtin_floor(div);
+    return div - fl > 0.5 ? fl + 1 : fl;
+  }
+  /* ±0 with the sign of a/b (+0 for NaN) */
+  const double q = a / b;
+  return q < 0 || (q == 0 && (f64_bits(q) >> 63)) ? -0.0 : 0.0;
+}
+static double mod64(double a, double b) {
+  const double mod = fmod64(a, b);
+  if (b == 0) return mod;
+  if (mod != 0) return (b < 0) != (mod < 0) ? mod + b : mod;
+  return b < 0 ? -0.0 : 0.0;
+}
+/* One row of floorDiv or mod, element by element, any steps. */
+#define DIVMOD_ROW(T, SFX)                                                                     \
+  static void divmod_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, const T *b,   \
+                               int32_t bs, int32_t n) {                                        \
+    if (op == B_MOD)                                                                           \
+      for (int32_t i = 0; i < n; i++)                                                          \
+        o[(int64_t)i * os] = (T)mod64(a[(int64_t)i * as], b[(int64_t)i * bs]);                 \
+    else                                                                                       \
+      for (int32_t i = 0; i < n; i++)                                                          \
+        o[(int64_t)i * os] = (T)floordiv64(a[(int64_t)i * as], b[(int64_t)i * bs]);            \
+  }
+DIVMOD_ROW(float, f32)
+DIVMOD_ROW(double, f64)
+
 INLINE v128_t binf_f64(int op, v128_t a, v128_t b) {
-  return op == B_ATAN2 ? atan2_f64(a, b) : op == B_POW ? pow_f64(a, b) : divmod_f64(op, a, b);
+  return op == B_ATAN2 ? atan2_f64(a, b) : pow_f64(a, b);
 }
 INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
   return to_f32(binf_f64(op, lo_f64(a), lo_f64(b)), binf_f64(op, hi_f64(a), hi_f64(b)));
@@ -389,8 +451,6 @@ INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_lt(a, b), wasm_##V##_ne(a, a))); \
       case B_ATAN2: return binf_##SFX(B_ATAN2, a, b);                                          \
       case B_POW: return binf_##SFX(B_POW, a, b);                                              \
-      case B_FLOORDIV: return binf_##SFX(B_FLOORDIV, a, b);                                    \
-      case B_MOD: return binf_##SFX(B_MOD, a, b);                                              \
       default:                                                                                 \
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
     }                                                                                          \
@@ -503,8 +563,7 @@ DEFINE_OPS(f64, f64x2, S64)
       case B_MIN: bin_row_##SFX##_op(B_MIN, o, os, a, as, b, bs, n); break;                    \
       case B_ATAN2: bin_row_##SFX##_op(B_ATAN2, o, os, a, as, b, bs, n); break;                \
       case B_POW: bin_row_##SFX##_op(B_POW, o, os, a, as, b, bs, n); break;                    \
-      case B_FLOORDIV: bin_row_##SFX##_op(B_FLOORDIV, o, os, a, as, b, bs, n); break;          \
-      case B_MOD: bin_row_##SFX##_op(B_MOD, o, os, a, as, b, bs, n); break;                    \
+      case B_FLOORDIV: case B_MOD: divmod_row_##SFX(op, o, os, a, as, b, bs, n); break;         \
       default: bin_row_##SFX##_op(B_MAX, o, os, a, as, b, bs, n); break;                       \
     }                                                                                          \
   }                                                                                            \
@@ -515,13 +574,6 @@ DEFINE_OPS(f64, f64x2, S64)
     for (; i + VL_##SFX <= n; i += VL_##SFX)                                                   \
       st_##SFX(o + i * os, os, ko, un_##SFX(op, ld_##SFX(a + i * as, as, ka), p0, p1));        \
     for (; i < n; i++) o[i * os] = LANE0_##SFX(un_##SFX(op, SPLAT_##SFX(a[i * as]), p0, p1));   \
-    if (op == U_SIN || op == U_COS || op == U_TAN) {                                           \
-      /* arguments past the reduction's range (and ±inf): the TS side recomputes the call */   \
-      for (int32_t j = 0; j < n; j++) {                                                        \
-        const T v = a[j * as];                                                                 \
-        if (v > (T)TRIG_MAX || v < -(T)TRIG_MAX) ((double *)fa)[7] = 1;                        \
-      }                                                                                        \
-    }                                                                                          \
   }
 
 DEFINE_ROWS(float, f32)
@@ -718,15 +770,6 @@ void ew_slot(pjob_t *job, int32_t s) {
     } else if (job->kind == KIND_BINARY) {
       if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n);
       else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n);
-      if (job->op == B_FLOORDIV || job->op == B_MOD) {
-        /* f32 data only (the TS side): hand back quotients past 2^24, b = 0 and non-finite ones */
-        const float *fa_ = (const float *)a, *fb_ = (const float *)b;
-        for (int32_t j = 0; j < n; j++) {
-          const double x = fa_[(int64_t)j * sa], y = fb_[(int64_t)j * sb];
-          const double qq = x / y;
-          if (!(qq < 16777216.0 && qq > -16777216.0) || !(y - y == 0)) job->fa[7] = 1;
-        }
-      }
     } else {
       if (job->dtype) un_row_f64(job->op, (double *)o, so, (const double *)a, sa, n, job->fa);
       else un_row_f32(job->op, (float *)o, so, (const float *)a, sa, n, job->fa);

@@ -624,7 +624,8 @@ static void finish_f64(const double *x, int32_t sx, double *o, int32_t so, int32
 INLINE double softmax_const(double z, int log) { return log ? log_scalar(z) : 1.0 / z; }
 
 /*
- * ia: 0 nlines, 1 n, 2 in step, 4 split, 5 phase, 6 out step, 7 line pitch (no tables);
+ * ia: 0 nlines, 1 n, 2 in step, 3 carry (scans), 4 split, 5 phase, 6 out step, 7 line pitch (no
+ * tables);
  * ptr: 0 out, 1 in, 2 in line table, 3 out line table, aux partials (fa-less: ptr[3] when split).
  * op: 0 softmax, 1 logSoftmax.
  */
@@ -661,6 +662,9 @@ void softmax_slot(pjob_t *job, int32_t s) {
     return;
   }
   SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
+  /* ia[3]: the lines are consecutive pieces of one flattened scan (one slot): the sum or product
+     carries from each line into the next */
+  double acc = job->op == 3 ? 1 : 0;
   for (int32_t i = lo; i < hi; i++) {
     const int64_t ix = lin ? lin[i] : (int64_t)i * job->ia[7];
     const int64_t io = lout ? lout[i] : (int64_t)i * job->ia[7];
@@ -668,7 +672,7 @@ void softmax_slot(pjob_t *job, int32_t s) {
     uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + io * es;
     if (job->op >= 2) {
       /* cumsum (op 2) / cumprod (op 3) along the line, accumulated in f64 like the scalar kernel */
-      double acc = job->op == 3 ? 1 : 0;
+      if (!job->ia[3]) acc = job->op == 3 ? 1 : 0;
       for (int32_t j = 0; j < n; j++) {
         const double v = at(x, job->dtype, (int64_t)j * sx);
         acc = job->op == 3 ? acc * v : acc + v;

@@ -42,17 +42,44 @@ extern const int64_t vm_ki64[];
 
 /* ---- f32 ------------------------------------------------------------------------------------ */
 
-INLINE v128_t exp_f32(v128_t x) {
-  /* pmin/pmax with x first keep a NaN x (they return the first operand when unordered). */
-  v128_t xc = wasm_f32x4_pmax(wasm_f32x4_pmin(x, KF32(0)), KF32(1));
+/*
+ * e^x for x in [−87, 88] (NaN too), where every result is a normal number: no clamping, and
+ * 2^n applied to the exponent field directly. Softmax calls it for x − max (its callers check the
+ * range).
+ */
+INLINE v128_t exp_f32_nonpos(v128_t x) {
   /* n = round(x·log2e) by the 1.5·2^23 trick: its integer sits in the low mantissa bits, which
      saves the float→int conversion (a long sequence on x86). */
+  v128_t t = MADD32(x, KF32(2), KF32(3));
+  v128_t n = wasm_f32x4_sub(t, KF32(3));
+  v128_t r = MADD32(n, KF32(4), x);
+  r = MADD32(n, KF32(5), r);
+  /* e^r = 1 + r + r²·p(r), p of degree 4 (minimax on |r| ≤ ln2/2: 0.05 ulp) */
+  v128_t p = KF32(7);
+  p = MADD32(p, r, KF32(8));
+  p = MADD32(p, r, KF32(9));
+  p = MADD32(p, r, KF32(10));
+  p = MADD32(p, r, KF32(11));
+  v128_t y = MADD32(p, wasm_f32x4_mul(r, r), wasm_f32x4_add(r, KF32(12)));
+  /* y·2^n by adding n to y's exponent field (exact: every result here is a normal number) */
+  return wasm_i32x4_add(y, wasm_i32x4_shl(wasm_i32x4_sub(t, KI32(0)), 23));
+}
+/* Lower bound of exp_f32_nonpos's range, splatted. */
+#define EXP_NONPOS_MIN KF32(39)
+
+/* e^x anywhere: clamped to [−104, 89] (below, 0; above, inf), 2^n in two steps so that
+   subnormal results round once. The common case, every lane in [−87, 88], skips both. */
+INLINE v128_t exp_f32(v128_t x) {
+  if (!wasm_v128_any_true(wasm_v128_or(wasm_f32x4_lt(x, EXP_NONPOS_MIN),
+                                       wasm_f32x4_gt(x, KF32(40)))))
+    return exp_f32_nonpos(x);
+  /* pmin/pmax with x first keep a NaN x (they return the first operand when unordered). */
+  v128_t xc = wasm_f32x4_pmax(wasm_f32x4_pmin(x, KF32(0)), KF32(1));
   v128_t t = MADD32(xc, KF32(2), KF32(3));
   v128_t n = wasm_f32x4_sub(t, KF32(3));
   v128_t r = MADD32(n, KF32(4), xc);
   r = MADD32(n, KF32(5), r);
-  v128_t p = KF32(6);
-  p = MADD32(p, r, KF32(7));
+  v128_t p = KF32(7);
   p = MADD32(p, r, KF32(8));
   p = MADD32(p, r, KF32(9));
   p = MADD32(p, r, KF32(10));
@@ -65,29 +92,6 @@ INLINE v128_t exp_f32(v128_t x) {
   v128_t s2 = wasm_i32x4_shl(wasm_i32x4_add(n2, KI32(1)), 23);
   return wasm_f32x4_mul(wasm_f32x4_mul(y, s1), s2);
 }
-
-/*
- * exp_f32 for x in [−87, 0] only (softmax's x − max; callers check the range): no clamping, and
- * 2^n (n ≥ −126, a normal number) applied in one step. Bitwise equal to exp_f32 there: its two
- * steps multiply exactly unless the result is subnormal, where both round once.
- */
-INLINE v128_t exp_f32_nonpos(v128_t x) {
-  v128_t t = MADD32(x, KF32(2), KF32(3));
-  v128_t n = wasm_f32x4_sub(t, KF32(3));
-  v128_t r = MADD32(n, KF32(4), x);
-  r = MADD32(n, KF32(5), r);
-  v128_t p = KF32(6);
-  p = MADD32(p, r, KF32(7));
-  p = MADD32(p, r, KF32(8));
-  p = MADD32(p, r, KF32(9));
-  p = MADD32(p, r, KF32(10));
-  p = MADD32(p, r, KF32(11));
-  v128_t y = MADD32(p, wasm_f32x4_mul(r, r), wasm_f32x4_add(r, KF32(12)));
-  v128_t s = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(t, KI32(0)), KI32(1)), 23);
-  return wasm_f32x4_mul(y, s);
-}
-/* Lower bound of exp_f32_nonpos's range, splatted. */
-#define EXP_NONPOS_MIN KF32(39)
 
 INLINE v128_t log_f32(v128_t x) {
   /* Subnormals: scale by 2^23 first. */
