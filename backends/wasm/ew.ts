@@ -85,8 +85,6 @@ export const UNARY_OPS: Record<string, number> = {
 };
 /** The exact (erf) form of gelu (src/elementwise.c). */
 const GELU_ERF = 39;
-/** Binary ops computed in f64 lanes, exact for f32 results only (f64 data: the scalar backend). */
-const F32_ONLY = new Set(["pow"]);
 
 /** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
 const UNARY_PARAMS: Record<string, (a: Record<string, number>) => [number, number]> = {
@@ -231,8 +229,7 @@ function binaryEntry(name: string): KernelEntry {
   const heavy = ["atan2", "pow", "floorDiv", "mod"].includes(name);
   return {
     supports: (call) =>
-      call.inputs.length === 2 && accepts(call) &&
-      (!F32_ONLY.has(name) || call.outputs[0].dtype === "f32"),
+      call.inputs.length === 2 && accepts(call),
     run(call: KernelCall): void {
       const [a, b] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;

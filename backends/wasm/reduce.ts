@@ -34,8 +34,6 @@ const R = {
   any: 9,
   all: 10,
 } as Record<string, number>;
-/** The vector norms the kernel computes (np.linalg.norm's ord); others run on the scalar backend. */
-const NORM_ORDS = new Set([0, 1, 2, Infinity, -Infinity]);
 /** Elements from which the pool is used (reductions are memory-bound). */
 const PAR_MIN = 1 << 17;
 /** Softmax: an exp per element, so threads pay off sooner. */
@@ -52,7 +50,8 @@ function reduceSupports(op: string) {
     if (!x || !out || !(isFloat(x) || (logical && x.dtype === "bool")) || x.size >= 2 ** 31) {
       return false;
     }
-    if (op === "norm" && !NORM_ORDS.has(call.attrs.ord ?? 2)) return false;
+    // vector norms of every order but NaN (np.linalg.norm's ord; general ones through pow64)
+    if (op === "norm" && Number.isNaN(call.attrs.ord ?? 2)) return false;
     const want = op === "argmax" || op === "argmin" ? "i64" : logical ? "bool" : x.dtype;
     return out.dtype === want && out.isContiguous && inWasmHeap(x) && inWasmHeap(out);
   };

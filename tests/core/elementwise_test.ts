@@ -630,6 +630,46 @@ Deno.test("integer arithmetic wraps and divides like numpy", { ...needsNumpy }, 
   assert.deepEqual(add(tensor([100], { dtype: "i8" }), 100).toArraySync(), [-56]);
 });
 
+Deno.test("f64 pow, floorDiv and mod on hard operands match numpy", { ...needsNumpy }, async () => {
+  // pow within 1 ulp of glibc's (both ≤ 0.51 ulp): x near 1 with huge y, results at the
+  // overflow edge and in the subnormal range, integer and half powers, huge and tiny bases.
+  // floorDiv / mod: exact (an exact fmod), huge quotients, subnormals, signs.
+  const f64 = (v: number[]) => tensor(v, { dtype: "f64" });
+  const px = f64([
+    1 + 1e-10,
+    1 - 1e-12,
+    2,
+    0.5,
+    10,
+    1e-300,
+    1.7e308,
+    -3,
+    -2.5,
+    7.25,
+    1e10,
+    0.9999,
+    3,
+  ]);
+  const py = f64([1e12, 3e13, 1023.9, -1074.5, 308.2, 1.08, 1, 3, 2, 0.5, -30.5, 7e6, -2]);
+  const dx = f64([1e308, -1.7e308, 5e-324, -1e300, 2 ** 60 + 512, 1e22, -2.5e-310, 123.456, 7, -0]);
+  const dy = f64([3e-308, 5e-324, 3e-320, 7.1, 3, 0.1, 1e-311, -1e-300, -1e-320, 5]);
+  const exact = { rtol: 0, atol: 0 };
+  const cases: [Tensor, string, Record<string, Tensor>, { rtol: number; atol: number }][] = [
+    [pow(px, py), "np.power(a, b)", { a: px, b: py }, { rtol: 2.3e-16, atol: 1e-323 }],
+    [floorDiv(dx, dy), "np.floor_divide(a, b)", { a: dx, b: dy }, exact],
+    [floorDiv(dy, dx), "np.floor_divide(b, a)", { a: dx, b: dy }, exact],
+    [mod(dx, dy), "np.remainder(a, b)", { a: dx, b: dy }, exact],
+    [mod(dy, dx), "np.remainder(b, a)", { a: dx, b: dy }, exact],
+  ];
+  const refs = await numpy(cases.map(([, expr, arrays]) => ({ expr, arrays })));
+  cases.forEach(([ours, expr, , tol], i) => {
+    assert.ok(!refs[i].error, `${expr}: ${refs[i].error}`);
+    assertMatches(ours, refs[i].results[0], tol, expr);
+    ours.dispose();
+  });
+  for (const t of [px, py, dx, dy]) t.dispose();
+});
+
 Deno.test("JS numbers are weak scalars (NEP 50), with our documented int+float → f32", {
   ...needsNumpy,
 }, async () => {

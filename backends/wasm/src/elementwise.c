@@ -334,8 +334,8 @@ INLINE v128_t atan2_f64(v128_t y, v128_t x) {
   return wasm_v128_or(r, wasm_v128_and(y, S64(-0.0)));
 }
 
-/* pow = exp(y·log|x|) in f64 (accurate to the last bit of f32 results; the TS side sends f32 data
-   only), with C's rules: odd integer powers of a negative base (−0 and −∞ included) negative, a
+/* pow = exp(y·log|x|) in f64 lanes for f32 data (accurate to the last bit of f32 results; f64
+   data goes through pow_row), with C's rules: odd integer powers of a negative base (−0 and −∞ included) negative, a
    finite negative base to a non-integer power NaN, and 1 for y = 0, x = 1, and |x| = 1 with
    |y| = ∞ (the scalar backend's rules). */
 INLINE v128_t pow_f64(v128_t x, v128_t y) {
@@ -428,6 +428,13 @@ static double mod64(double a, double b) {
   }
 DIVMOD_ROW(float, f32)
 DIVMOD_ROW(double, f64)
+
+/* pow of f64 data, correctly rounded but for ≤ 0.51 ulp (pow64.h), any steps. */
+static void pow_row(double *o, int32_t os, const double *a, int32_t as, const double *b,
+                    int32_t bs, int32_t n) {
+  for (int32_t i = 0; i < n; i++)
+    o[(int64_t)i * os] = pow64_call(a[(int64_t)i * as], b[(int64_t)i * bs]);
+}
 
 INLINE v128_t binf_f64(int op, v128_t a, v128_t b) {
   return op == B_ATAN2 ? atan2_f64(a, b) : pow_f64(a, b);
@@ -562,7 +569,11 @@ DEFINE_OPS(f64, f64x2, S64)
       case B_DIV: bin_row_##SFX##_op(B_DIV, o, os, a, as, b, bs, n); break;                    \
       case B_MIN: bin_row_##SFX##_op(B_MIN, o, os, a, as, b, bs, n); break;                    \
       case B_ATAN2: bin_row_##SFX##_op(B_ATAN2, o, os, a, as, b, bs, n); break;                \
-      case B_POW: bin_row_##SFX##_op(B_POW, o, os, a, as, b, bs, n); break;                    \
+      case B_POW:                                                                              \
+        /* f32 data in f64 lanes; f64 data element by element through pow64 */                  \
+        if (sizeof(T) == 4) bin_row_##SFX##_op(B_POW, o, os, a, as, b, bs, n);                 \
+        else pow_row((double *)o, os, (const double *)a, as, (const double *)b, bs, n);         \
+        break;                                                                                 \
       case B_FLOORDIV: case B_MOD: divmod_row_##SFX(op, o, os, a, as, b, bs, n); break;         \
       default: bin_row_##SFX##_op(B_MAX, o, os, a, as, b, bs, n); break;                       \
     }                                                                                          \

@@ -297,7 +297,7 @@ INLINE double log64(double v) { return wasm_f64x2_extract_lane(log_f64(wasm_f64x
 
 /*
  * prod (R_PROD), logsumexp (R_LSE: log Σ exp(x − m) + m with m the line's max when finite, NaN if
- * any is NaN) and vector norms (R_NORM, fa[1] = p in {0, 1, 2, ±inf}), element by element in f64
+ * any is NaN) and vector norms (R_NORM, fa[1] = p: 0, 1, 2, ±inf, or any other through pow64), element by element in f64
  * in line order, like the scalar kernels.
  */
 static double stat_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
@@ -343,6 +343,12 @@ static double stat_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
     double c = 0;
     for (int32_t j = 0; j < n; j++) c += AT(j) != 0;
     return c;
+  }
+  if (p - p == 0) {
+    /* any other finite order: (Σ |x|^p)^(1/p), like the reference */
+    double s = 0;
+    for (int32_t j = 0; j < n; j++) s += pow64_call(__builtin_fabs(AT(j)), p);
+    return pow64_call(s, 1 / p);
   }
   const int big = p > 0;
   double m = big ? 0 : __builtin_inf();

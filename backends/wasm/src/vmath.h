@@ -40,6 +40,9 @@ extern const int64_t vm_ki64[];
 #define KI32(i) wasm_v128_load32_splat(&vm_ki32[i])
 #define KI64(i) wasm_v128_load64_splat(&vm_ki64[i])
 
+/* C99 pow for binary64, ≤ 0.51 ulp (pow64.h; one instance in pow64.c). */
+double pow64_call(double x, double y);
+
 /* ---- f32 ------------------------------------------------------------------------------------ */
 
 /*
