@@ -39,8 +39,12 @@ interface Case {
   shapes: number[][];
   /** Our op over the inputs. */
   ours: (t: Tensor[]) => Tensor;
-  /** NumPy expression over a list `a` of float32 arrays (Python source). */
+  /** NumPy expression over a list `a` of float32 arrays (float64 with `f64`; Python source). */
   numpy: string;
+  /** Inputs in float64 (both sides) instead of float32. */
+  f64?: boolean;
+  /** The first input's absolute values (both sides, before timing). */
+  abs0?: boolean;
   /** Plugins to unregister while timing ours (e.g. ["openblas"] for the WASM GEMM alone). */
   without?: string[];
   /** Floating-point operations of one call, to print GFLOP/s. */
@@ -81,6 +85,22 @@ const ALL_CASES: Case[] = [
   { name: "mul 1M f32", shapes: [[1e6], [1e6]], ours: ([a, b]) => a.mul(b), numpy: "a[0] * a[1]" },
   { name: "exp 1M f32", shapes: [[1e6]], ours: ([a]) => a.exp(), numpy: "np.exp(a[0])" },
   { name: "tanh 1M f32", shapes: [[1e6]], ours: ([a]) => a.tanh(), numpy: "np.tanh(a[0])" },
+  { name: "sin 1M f32", shapes: [[1e6]], ours: ([a]) => a.sin(), numpy: "np.sin(a[0])" },
+  {
+    name: "pow 1M f64",
+    shapes: [[1e6], [1e6]],
+    ours: ([a, b]) => a.pow(b),
+    numpy: "a[0] ** a[1]",
+    f64: true,
+    abs0: true,
+  },
+  {
+    name: "floorDiv 1M f64",
+    shapes: [[1e6], [1e6]],
+    ours: ([a, b]) => a.floorDiv(b),
+    numpy: "a[0] // a[1]",
+    f64: true,
+  },
   { name: "relu 1M f32", shapes: [[1e6]], ours: ([a]) => a.relu(), numpy: "np.maximum(a[0], 0)" },
   { name: "sum 1M f32", shapes: [[1e6]], ours: ([a]) => a.sum(), numpy: "a[0].sum()" },
   { name: "mean 1M f32", shapes: [[1e6]], ours: ([a]) => a.mean(), numpy: "a[0].mean()" },
@@ -189,7 +209,9 @@ def measure(fn):
     return {"median_ms": q(0.5), "p10_ms": q(0.1), "p90_ms": q(0.9)}
 out = {}
 for c in cases:
-    a = [rng.standard_normal(s, dtype=np.float32) for s in c["shapes"]]
+    dt = np.float64 if c.get("f64") else np.float32
+    a = [rng.standard_normal(s, dtype=dt) for s in c["shapes"]]
+    if c.get("abs0"): a[0] = np.abs(a[0])
     f = eval("lambda a: " + c["numpy"])
     out[c["name"]] = measure(lambda: f(a))
 print(json.dumps(out))
@@ -201,7 +223,9 @@ function numpyTimes(threads: number): Record<string, Stat> {
   const tmp = Deno.makeTempFileSync({ suffix: ".json" });
   Deno.writeTextFileSync(
     tmp,
-    JSON.stringify(CASES.map((c) => ({ name: c.name, shapes: c.shapes, numpy: c.numpy }))),
+    JSON.stringify(
+      CASES.map((c) => ({ ...c, ours: undefined, without: undefined })),
+    ),
   );
   const n = String(threads);
   const out = new Deno.Command(python, {
@@ -230,7 +254,13 @@ function oursTimes(threads: number): Record<string, Stat & { backends: string }>
   seed(0);
   const res: Record<string, Stat & { backends: string }> = {};
   for (const c of CASES) {
-    const inputs = c.shapes.map((s) => randn(s));
+    const inputs = c.shapes.map((s, i) => {
+      const x = randn(s);
+      const y = c.abs0 && i === 0 ? x.abs() : x;
+      const z = c.f64 ? y.astype("f64") : y;
+      for (const t of new Set([x, y])) if (t !== z) t.dispose();
+      return z;
+    });
     const removed = (c.without ?? []).filter((name) => unregisterBackend(name));
     try {
       const { trace } = traceKernels(() => c.ours(inputs).dispose());

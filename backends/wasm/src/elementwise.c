@@ -107,6 +107,12 @@ INLINE v128_t to_f32(v128_t lo, v128_t hi) {
 
 /* ---- sin, cos, tan ---- */
 
+/* The Payne–Hanek reduction, out of line: it runs on rare lanes, and inlined into every row
+   variant it would bloat them. */
+__attribute__((noinline)) static int rem_pio2_lane(double x, double *r) {
+  return rem_pio2_large(x, r);
+}
+
 /*
  * In f64 lanes (f32 data is widened, computed and rounded once): x reduced by n·π/2 with π/2 in
  * three 33-bit parts (fdlibm's pio2_1, pio2_2, pio2_3, each n·part exact for |n| < 2^20), then
@@ -130,7 +136,7 @@ INLINE v128_t trig_f64(int op, v128_t x) {
     wasm_v128_store(rl, r);
     for (int l = 0; l < 2; l++) {
       const double a = __builtin_fabs(xl[l]);
-      if (a > TRIG_MAX && a < __builtin_inf()) nl[l] = rem_pio2_large(xl[l], &rl[l]);
+      if (a > TRIG_MAX && a < __builtin_inf()) nl[l] = rem_pio2_lane(xl[l], &rl[l]);
     }
     n = wasm_v128_load(nl);
     r = wasm_v128_load(rl);
@@ -138,26 +144,26 @@ INLINE v128_t trig_f64(int op, v128_t x) {
   const v128_t z = wasm_f64x2_mul(r, r);
   /* sin(r) = r + r·z·(S1 + z·(S2 + … + z·S6)) */
   v128_t ps = S64(1.58969099521155010221e-10);
-  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(-2.50507602534068634195e-08));
-  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(2.75573137070700676789e-06));
-  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(-1.98412698298579493134e-04));
-  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(8.33333333332248946124e-03));
-  ps = wasm_f64x2_add(wasm_f64x2_mul(ps, z), S64(-1.66666666666666324348e-01));
+  ps = MADD64(ps, z, S64(-2.50507602534068634195e-08));
+  ps = MADD64(ps, z, S64(2.75573137070700676789e-06));
+  ps = MADD64(ps, z, S64(-1.98412698298579493134e-04));
+  ps = MADD64(ps, z, S64(8.33333333332248946124e-03));
+  ps = MADD64(ps, z, S64(-1.66666666666666324348e-01));
   const v128_t s = wasm_f64x2_add(r, wasm_f64x2_mul(wasm_f64x2_mul(r, z), ps));
   /* cos(r) = w + (((1 − w) − z/2) + z²·(C1 + z·(C2 + … + z·C6))), w = 1 − z/2 */
   v128_t pc = S64(-1.13596475577881948265e-11);
-  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(2.08757232129817482790e-09));
-  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(-2.75573143513906633035e-07));
-  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(2.48015872894767294178e-05));
-  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(-1.38888888888741095749e-03));
-  pc = wasm_f64x2_add(wasm_f64x2_mul(pc, z), S64(4.16666666666666019037e-02));
+  pc = MADD64(pc, z, S64(2.08757232129817482790e-09));
+  pc = MADD64(pc, z, S64(-2.75573143513906633035e-07));
+  pc = MADD64(pc, z, S64(2.48015872894767294178e-05));
+  pc = MADD64(pc, z, S64(-1.38888888888741095749e-03));
+  pc = MADD64(pc, z, S64(4.16666666666666019037e-02));
   const v128_t hz = wasm_f64x2_mul(z, S64(0.5)), w = wasm_f64x2_sub(S64(1), hz);
   const v128_t c = wasm_f64x2_add(
       w, wasm_f64x2_add(wasm_f64x2_sub(wasm_f64x2_sub(S64(1), w), hz),
                         wasm_f64x2_mul(wasm_f64x2_mul(z, z), pc)));
-  /* quadrant q = n mod 4 (n is exact and small here) */
-  const v128_t q = wasm_v128_and(wasm_i32x4_trunc_sat_f64x2_zero(n), wasm_i32x4_splat(3));
-  const v128_t q64 = wasm_i64x2_extend_low_i32x4(q);
+  /* quadrant q = n mod 4: n + 1.5·2^52 holds the integer n in its low mantissa bits (two's
+     complement for negative n), so no float→int conversion (V8 scalarizes trunc_sat f64x2) */
+  const v128_t q64 = wasm_v128_and(wasm_f64x2_add(n, S64(6755399441055744.0)), wasm_i64x2_splat(3));
   const v128_t odd = wasm_i64x2_eq(wasm_v128_and(q64, wasm_i64x2_splat(1)), wasm_i64x2_splat(1));
   const v128_t hi = wasm_i64x2_eq(wasm_v128_and(q64, wasm_i64x2_splat(2)), wasm_i64x2_splat(2));
   /* sin and tan of |x| < 1e-8 are x (keeps −0 and the last bit) */
@@ -272,40 +278,49 @@ INLINE v128_t erf_f64(v128_t x) {
   static const double Q[5] = {2.56852019228982242, 1.87295284992346047, 0.527905102951428412,
                               0.0605183413124413191, 0.00233520497626869185};
   const v128_t y = wasm_f64x2_abs(x);
+  /* Each interval is computed only when a lane falls in it (most vectors need one or two). */
+  const v128_t in_small = wasm_f64x2_le(y, S64(0.46875)), in_mid = wasm_f64x2_le(y, S64(4));
+  v128_t small = y, erfc_mid = y, erfc_big = y;
   /* |x| ≤ 0.46875 */
-  const v128_t ysq = wasm_v128_and(wasm_f64x2_mul(y, y), wasm_f64x2_gt(y, S64(1.11e-16)));
-  v128_t num = wasm_f64x2_mul(S64(0.185777706184603153), ysq), den = ysq;
-  for (int i = 0; i < 3; i++) {
-    num = wasm_f64x2_mul(wasm_f64x2_add(num, S64(A[i])), ysq);
-    den = wasm_f64x2_mul(wasm_f64x2_add(den, S64(B[i])), ysq);
-  }
-  const v128_t small = wasm_f64x2_div(wasm_f64x2_mul(x, wasm_f64x2_add(num, S64(A[3]))),
-                                      wasm_f64x2_add(den, S64(B[3])));
-  /* |x| ≤ 4 */
-  v128_t n2 = wasm_f64x2_mul(S64(2.15311535474403846e-8), y), d2 = y;
-  for (int i = 0; i < 7; i++) {
-    n2 = wasm_f64x2_mul(wasm_f64x2_add(n2, S64(C[i])), y);
-    d2 = wasm_f64x2_mul(wasm_f64x2_add(d2, S64(D[i])), y);
+  if (wasm_v128_any_true(in_small)) {
+    const v128_t ysq = wasm_v128_and(wasm_f64x2_mul(y, y), wasm_f64x2_gt(y, S64(1.11e-16)));
+    v128_t num = wasm_f64x2_mul(S64(0.185777706184603153), ysq), den = ysq;
+    for (int i = 0; i < 3; i++) {
+      num = wasm_f64x2_mul(wasm_f64x2_add(num, S64(A[i])), ysq);
+      den = wasm_f64x2_mul(wasm_f64x2_add(den, S64(B[i])), ysq);
+    }
+    small = wasm_f64x2_div(wasm_f64x2_mul(x, wasm_f64x2_add(num, S64(A[3]))),
+                           wasm_f64x2_add(den, S64(B[3])));
+    if (wasm_i64x2_all_true(in_small)) return small;
   }
   const v128_t e = exp_neg_square(y);
-  const v128_t erfc_mid = wasm_f64x2_div(wasm_f64x2_mul(e, wasm_f64x2_add(n2, S64(C[7]))),
-                                         wasm_f64x2_add(d2, S64(D[7])));
-  /* 4 < |x| < 26.543 (NaN lands here and propagates) */
-  const v128_t iy = wasm_f64x2_div(S64(1), wasm_f64x2_mul(y, y));
-  v128_t n3 = wasm_f64x2_mul(S64(0.0163153871373020978), iy), d3 = iy;
-  for (int i = 0; i < 4; i++) {
-    n3 = wasm_f64x2_mul(wasm_f64x2_add(n3, S64(P[i])), iy);
-    d3 = wasm_f64x2_mul(wasm_f64x2_add(d3, S64(Q[i])), iy);
+  /* |x| ≤ 4 */
+  if (wasm_v128_any_true(wasm_v128_andnot(in_mid, in_small))) {
+    v128_t n2 = wasm_f64x2_mul(S64(2.15311535474403846e-8), y), d2 = y;
+    for (int i = 0; i < 7; i++) {
+      n2 = wasm_f64x2_mul(wasm_f64x2_add(n2, S64(C[i])), y);
+      d2 = wasm_f64x2_mul(wasm_f64x2_add(d2, S64(D[i])), y);
+    }
+    erfc_mid = wasm_f64x2_div(wasm_f64x2_mul(e, wasm_f64x2_add(n2, S64(C[7]))),
+                              wasm_f64x2_add(d2, S64(D[7])));
   }
-  const v128_t rr = wasm_f64x2_div(wasm_f64x2_mul(iy, wasm_f64x2_add(n3, S64(P[4]))),
-                                   wasm_f64x2_add(d3, S64(Q[4])));
-  const v128_t erfc_big = wasm_f64x2_div(
-      wasm_f64x2_mul(e, wasm_f64x2_sub(S64(0.56418958354775628695), rr)), y);
-  v128_t erfc = wasm_v128_bitselect(erfc_mid, erfc_big, wasm_f64x2_le(y, S64(4)));
+  /* 4 < |x| < 26.543 (NaN lands here and propagates) */
+  if (!wasm_i64x2_all_true(in_mid)) {
+    const v128_t iy = wasm_f64x2_div(S64(1), wasm_f64x2_mul(y, y));
+    v128_t n3 = wasm_f64x2_mul(S64(0.0163153871373020978), iy), d3 = iy;
+    for (int i = 0; i < 4; i++) {
+      n3 = wasm_f64x2_mul(wasm_f64x2_add(n3, S64(P[i])), iy);
+      d3 = wasm_f64x2_mul(wasm_f64x2_add(d3, S64(Q[i])), iy);
+    }
+    const v128_t rr = wasm_f64x2_div(wasm_f64x2_mul(iy, wasm_f64x2_add(n3, S64(P[4]))),
+                                     wasm_f64x2_add(d3, S64(Q[4])));
+    erfc_big = wasm_f64x2_div(wasm_f64x2_mul(e, wasm_f64x2_sub(S64(0.56418958354775628695), rr)), y);
+  }
+  v128_t erfc = wasm_v128_bitselect(erfc_mid, erfc_big, in_mid);
   erfc = wasm_v128_bitselect(S64(0), erfc, wasm_f64x2_ge(y, S64(26.543)));
   v128_t r = wasm_f64x2_add(wasm_f64x2_sub(S64(0.5), erfc), S64(0.5));
   r = wasm_v128_bitselect(wasm_f64x2_neg(r), r, wasm_f64x2_lt(x, S64(0)));
-  return wasm_v128_bitselect(small, r, wasm_f64x2_le(y, S64(0.46875)));
+  return wasm_v128_bitselect(small, r, in_small);
 }
 /* erf, or exact gelu 0.5·x·(1 + erf(x/√2)) (the scalar kernel's order of operations) */
 INLINE v128_t erf_family_f64(int op, v128_t x) {
