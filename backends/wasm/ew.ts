@@ -228,8 +228,7 @@ function binaryEntry(name: string): KernelEntry {
   const code = BINARY_OPS[name];
   const heavy = ["atan2", "pow", "floorDiv", "mod"].includes(name);
   return {
-    supports: (call) =>
-      call.inputs.length === 2 && accepts(call),
+    supports: (call) => call.inputs.length === 2 && accepts(call),
     run(call: KernelCall): void {
       const [a, b] = call.inputs, [out] = call.outputs;
       const m = merge(call, true)!;
