@@ -180,7 +180,6 @@ export function runElementwise(
   w[W.ia] = extra.ia0 ?? 0;
   v.f64[W.fa64] = extra.fa0 ?? 0;
   v.f64[W.fa64 + 1] = extra.fa1 ?? 0;
-  v.f64[W.fa64 + 7] = 0; // set by kernels that hand the call back (sin, cos, tan)
   for (let d = 0; d < m.dims.length; d++) {
     w[W.shape + d] = m.dims[d];
     for (let j = 0; j < m.st.length; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];

@@ -51,19 +51,24 @@ export const MAXDIM = 8;
 const JOB_BYTES = 320;
 const CLOSED = 0x40000000;
 
-let jobPtr = -1;
+let job: { ptr: number; i32: Int32Array; f64: Float64Array } | null = null;
 
-/** The job block, with fresh views (the heap may have grown since the last call). */
+/**
+ * The job block and its views, made once: the memory is shared, so growing it never detaches
+ * a view, and the block never moves.
+ */
 export function jobViews(): { ptr: number; i32: Int32Array; f64: Float64Array } {
+  if (job) return job;
   const rt = loadRuntime();
-  if (jobPtr < 0) {
-    const r = rt.heap.alloc(JOB_BYTES);
-    if (!r) throw new RangeError("wasm: cannot reserve the kernel job block");
-    jobPtr = r.byteOffset;
-  }
-  const i32 = new Int32Array(rt.memory.buffer, jobPtr, JOB_BYTES / 4);
-  const f64 = new Float64Array(rt.memory.buffer, jobPtr, JOB_BYTES / 8);
-  return { ptr: jobPtr, i32, f64 };
+  const r = rt.heap.alloc(JOB_BYTES);
+  if (!r) throw new RangeError("wasm: cannot reserve the kernel job block");
+  const ptr = r.byteOffset;
+  job = {
+    ptr,
+    i32: new Int32Array(rt.memory.buffer, ptr, JOB_BYTES / 4),
+    f64: new Float64Array(rt.memory.buffer, ptr, JOB_BYTES / 8),
+  };
+  return job;
 }
 
 /**

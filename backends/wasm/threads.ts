@@ -207,6 +207,9 @@ function grow(p: Pool, want: number): void {
   }
 }
 
+/** An Int32Array over the memory, made when a job's `done` word first fell outside the last. */
+let doneWords: Int32Array | null = null;
+
 /**
  * Run a job whose slots are claimed through `job_run` (a GEMM job or a `pjob_t`): post it to `workers` extra threads (0 =
  * main thread only), join it, and wait until all `slots` are done. The job's `next` and `done`
@@ -226,8 +229,12 @@ export function runJob(job: number, slots: number, workers: number, doneIdx: num
   // Wait for every slot even when no worker was woken: a worker still looping in the previous
   // job of this block may have claimed one of this job's slots, and be writing its output.
   workerSlots += slots - mine;
-  const words = new Int32Array(p.rt.memory.buffer);
-  let last = Atomics.load(words, doneIdx), since = performance.now();
+  // A view over the memory as it was when the job block existed (shared: never detached).
+  if (!doneWords || doneIdx >= doneWords.length) doneWords = new Int32Array(p.rt.memory.buffer);
+  const words = doneWords;
+  let last = Atomics.load(words, doneIdx);
+  if (last >= slots) return;
+  let since = performance.now();
   while (last < slots && performance.now() - since < spinUs / 1000) {
     last = Atomics.load(words, doneIdx);
   }
