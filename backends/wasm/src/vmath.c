@@ -43,6 +43,7 @@ const float vm_kf32[] = {
   0.625f,
   -87.0f,
   88.0f,
+  -0.693147182f, /* −ln2 rounded to f32 */
 };
 const double vm_kf64[] = {
   710.0,

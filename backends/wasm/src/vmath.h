@@ -86,9 +86,12 @@ INLINE v128_t exp_f32_nonpos(v128_t x) {
 /* e^x anywhere: clamped to [−104, 89] (below, 0; above, inf), 2^n in two steps so that
    subnormal results round once. The common case, every lane in [−87, 88], skips both. */
 INLINE v128_t exp_f32(v128_t x) {
+  /* The fast form unconditionally, so that its constants stay loop-invariant (LLVM hoists loads
+     only out of code that runs on every iteration; reloaded, they made exp ~1.5x slower). */
+  const v128_t fast = exp_f32_nonpos(x);
   if (!wasm_v128_any_true(wasm_v128_or(wasm_f32x4_lt(x, EXP_NONPOS_MIN),
                                        wasm_f32x4_gt(x, KF32(40)))))
-    return exp_f32_nonpos(x);
+    return fast;
   /* pmin/pmax with x first keep a NaN x (they return the first operand when unordered). */
   v128_t xc = wasm_f32x4_pmax(wasm_f32x4_pmin(x, KF32(0)), KF32(1));
   v128_t t = MADD32(xc, KF32(2), KF32(3));
