@@ -520,14 +520,7 @@ INLINE double log_scalar(double v) { return wasm_f64x2_extract_lane(log_f64(S64(
 INLINE v128_t exp_softmax(v128_t x) {
   v128_t t = MADD32(x, KF32(2), KF32(3));
   v128_t n = wasm_f32x4_sub(t, KF32(3));
-  v128_t r = MADD32(n, KF32(41), x);
-  v128_t p = KF32(7);
-  p = MADD32(p, r, KF32(8));
-  p = MADD32(p, r, KF32(9));
-  p = MADD32(p, r, KF32(10));
-  p = MADD32(p, r, KF32(11));
-  v128_t y = MADD32(p, wasm_f32x4_mul(r, r), wasm_f32x4_add(r, KF32(12)));
-  return wasm_i32x4_add(y, wasm_i32x4_shl(wasm_i32x4_sub(t, KI32(0)), 23));
+  return exp_f32_finish(t, MADD32(n, KF32(41), x));
 }
 
 /* exp(x - m) stored to o (softmax) or only summed (logSoftmax: store = 0); returns the sum. */

@@ -63,6 +63,25 @@ double pow64_call(double x, double y);
  * 2^n applied to the exponent field directly. Softmax calls it for x − max (its callers check the
  * range).
  */
+/*
+ * e^r·2^n for |r| ≤ ln2/2, with t = x·log2e + 1.5·2^23 holding n in its low mantissa bits: e^r
+ * by Horner's rule to degree 6 (minimax on |r| ≤ ln2/2: 0.05 ulp; the last two steps ·r + 1),
+ * then n added to the result's exponent field, for results that are normal numbers: (t's bits −
+ * 1.5·2^23's bits) << 23 is t's bits << 23, the constant's low 9 bits being zero.
+ */
+INLINE v128_t exp_f32_poly(v128_t r) {
+  v128_t p = KF32(7);
+  p = MADD32(p, r, KF32(8));
+  p = MADD32(p, r, KF32(9));
+  p = MADD32(p, r, KF32(10));
+  p = MADD32(p, r, KF32(11));
+  p = MADD32(p, r, KF32(12));
+  return MADD32(p, r, KF32(12));
+}
+INLINE v128_t exp_f32_finish(v128_t t, v128_t r) {
+  return wasm_i32x4_add(exp_f32_poly(r), wasm_i32x4_shl(t, 23));
+}
+
 INLINE v128_t exp_f32_nonpos(v128_t x) {
   /* n = round(x·log2e) by the 1.5·2^23 trick: its integer sits in the low mantissa bits, which
      saves the float→int conversion (a long sequence on x86). */
@@ -70,15 +89,7 @@ INLINE v128_t exp_f32_nonpos(v128_t x) {
   v128_t n = wasm_f32x4_sub(t, KF32(3));
   v128_t r = MADD32(n, KF32(4), x);
   r = MADD32(n, KF32(5), r);
-  /* e^r = 1 + r + r²·p(r), p of degree 4 (minimax on |r| ≤ ln2/2: 0.05 ulp) */
-  v128_t p = KF32(7);
-  p = MADD32(p, r, KF32(8));
-  p = MADD32(p, r, KF32(9));
-  p = MADD32(p, r, KF32(10));
-  p = MADD32(p, r, KF32(11));
-  v128_t y = MADD32(p, wasm_f32x4_mul(r, r), wasm_f32x4_add(r, KF32(12)));
-  /* y·2^n by adding n to y's exponent field (exact: every result here is a normal number) */
-  return wasm_i32x4_add(y, wasm_i32x4_shl(wasm_i32x4_sub(t, KI32(0)), 23));
+  return exp_f32_finish(t, r);
 }
 /* Lower bound of exp_f32_nonpos's range, splatted. */
 #define EXP_NONPOS_MIN KF32(39)
@@ -98,12 +109,7 @@ INLINE v128_t exp_f32(v128_t x) {
   v128_t n = wasm_f32x4_sub(t, KF32(3));
   v128_t r = MADD32(n, KF32(4), xc);
   r = MADD32(n, KF32(5), r);
-  v128_t p = KF32(7);
-  p = MADD32(p, r, KF32(8));
-  p = MADD32(p, r, KF32(9));
-  p = MADD32(p, r, KF32(10));
-  p = MADD32(p, r, KF32(11));
-  v128_t y = MADD32(p, wasm_f32x4_mul(r, r), wasm_f32x4_add(r, KF32(12)));
+  v128_t y = exp_f32_poly(r);
   v128_t ni = wasm_i32x4_sub(t, KI32(0)); /* bits of t − bits of 1.5·2^23 */
   v128_t n1 = wasm_i32x4_shr(ni, 1);
   v128_t n2 = wasm_i32x4_sub(ni, n1);
