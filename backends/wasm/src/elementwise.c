@@ -556,6 +556,9 @@ DEFINE_OPS(f64, f64x2, S64)
 
 /* ---- rows ---- */
 
+#define BIN_ROWS(SFX, OP)                                                                      \
+  for (int32_t r = 0; r < rows; r++, o += ro, a += ra, b += rb)                                \
+  bin_row_##SFX##_op(OP, o, os, a, as, b, bs, n)
 #define DEFINE_ROWS(T, SFX)                                                                    \
   INLINE void bin_row_##SFX##_k(int op, T *o, int32_t os, const T *a, int32_t as, const T *b,  \
                                 int32_t bs, int32_t n, int ko, int ka, int kb) {                \
@@ -575,22 +578,30 @@ DEFINE_OPS(f64, f64x2, S64)
     else bin_row_##SFX##_k(op, o, os, a, as, b, bs, n, os == 1, as == 0 ? 0 : as == 1 ? 1 : 2,  \
                            bs == 0 ? 0 : bs == 1 ? 1 : 2);                                      \
   }                                                                                            \
+  /* `rows` rows of n elements, the next row ro, ra, rb elements further: the op is dispatched  \
+     once for all of them (rows of a broadcast, e.g. (64, 10) + (10,), are short). */          \
   static void bin_row_##SFX(int op, T *o, int32_t os, const T *a, int32_t as, const T *b,      \
-                            int32_t bs, int32_t n) {                                           \
+                            int32_t bs, int32_t n, int32_t rows, int32_t ro, int32_t ra,       \
+                            int32_t rb) {                                                      \
     switch (op) {                                                                              \
-      case B_ADD: bin_row_##SFX##_op(B_ADD, o, os, a, as, b, bs, n); break;                    \
-      case B_SUB: bin_row_##SFX##_op(B_SUB, o, os, a, as, b, bs, n); break;                    \
-      case B_MUL: bin_row_##SFX##_op(B_MUL, o, os, a, as, b, bs, n); break;                    \
-      case B_DIV: bin_row_##SFX##_op(B_DIV, o, os, a, as, b, bs, n); break;                    \
-      case B_MIN: bin_row_##SFX##_op(B_MIN, o, os, a, as, b, bs, n); break;                    \
-      case B_ATAN2: bin_row_##SFX##_op(B_ATAN2, o, os, a, as, b, bs, n); break;                \
+      case B_ADD: BIN_ROWS(SFX, B_ADD); break;                                                 \
+      case B_SUB: BIN_ROWS(SFX, B_SUB); break;                                                 \
+      case B_MUL: BIN_ROWS(SFX, B_MUL); break;                                                 \
+      case B_DIV: BIN_ROWS(SFX, B_DIV); break;                                                 \
+      case B_MIN: BIN_ROWS(SFX, B_MIN); break;                                                 \
+      case B_ATAN2: BIN_ROWS(SFX, B_ATAN2); break;                                             \
       case B_POW:                                                                              \
         /* f32 data in f64 lanes; f64 data element by element through pow64 */                  \
-        if (sizeof(T) == 4) bin_row_##SFX##_op(B_POW, o, os, a, as, b, bs, n);                 \
-        else pow_row((double *)o, os, (const double *)a, as, (const double *)b, bs, n);         \
+        for (int32_t r = 0; r < rows; r++, o += ro, a += ra, b += rb) {                        \
+          if (sizeof(T) == 4) bin_row_##SFX##_op(B_POW, o, os, a, as, b, bs, n);               \
+          else pow_row((double *)o, os, (const double *)a, as, (const double *)b, bs, n);       \
+        }                                                                                      \
         break;                                                                                 \
-      case B_FLOORDIV: case B_MOD: divmod_row_##SFX(op, o, os, a, as, b, bs, n); break;         \
-      default: bin_row_##SFX##_op(B_MAX, o, os, a, as, b, bs, n); break;                       \
+      case B_FLOORDIV: case B_MOD:                                                             \
+        for (int32_t r = 0; r < rows; r++, o += ro, a += ra, b += rb)                          \
+          divmod_row_##SFX(op, o, os, a, as, b, bs, n);                                        \
+        break;                                                                                 \
+      default: BIN_ROWS(SFX, B_MAX); break;                                                    \
     }                                                                                          \
   }                                                                                            \
   INLINE void un_row_##SFX##_k(int op, T *o, int32_t os, const T *a, int32_t as, int32_t n,    \
@@ -775,9 +786,15 @@ void ew_slot(pjob_t *job, int32_t s) {
   const int32_t inner = nd - 1, len = job->shape[inner];
   const int32_t so = job->strides[0][inner], sa = job->strides[1][inner];
   const int32_t sb = job->strides[2][inner];
+  /* float binary ops take runs of whole rows in one call */
+  const int multi = job->kind == KIND_BINARY && !bool_out && job->dtype != 2 &&
+                    job->op != B_RELU_BWD && nd >= 2;
   int32_t pos = lo;
   while (pos < hi) {
-    const int32_t n = MIN(len - idx[inner], hi - pos);
+    int32_t n = MIN(len - idx[inner], hi - pos), rows = 1;
+    if (multi && idx[inner] == 0 && hi - pos >= 2 * len) {
+      rows = MIN(job->shape[inner - 1] - idx[inner - 1], (hi - pos) / len);
+    }
     uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)off[0] * oes;
     const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)off[1] * es;
     const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + (int64_t)off[2] * es;
@@ -794,14 +811,22 @@ void ew_slot(pjob_t *job, int32_t s) {
       if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, job->ia[0], job->fa[0]);
       else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, job->ia[0], job->fa[0]);
     } else if (job->kind == KIND_BINARY) {
-      if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n);
-      else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n);
+      const int32_t ro = job->strides[0][inner - (nd > 1)], ra = job->strides[1][inner - (nd > 1)];
+      const int32_t rb = job->strides[2][inner - (nd > 1)];
+      if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n, rows, ro, ra, rb);
+      else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n, rows, ro, ra, rb);
     } else {
       if (job->dtype) un_row_f64(job->op, (double *)o, so, (const double *)a, sa, n, job->fa);
       else un_row_f32(job->op, (float *)o, so, (const float *)a, sa, n, job->fa);
     }
+    /* advance past the extra whole rows (they end inside axis inner − 1), then as for one row:
+       the inner index by n, carrying into the outer axes */
+    if (rows > 1) {
+      idx[inner - 1] += rows - 1;
+      for (int32_t j = 0; j < nops; j++) off[j] += (rows - 1) * job->strides[j][inner - 1];
+      pos += (rows - 1) * n;
+    }
     pos += n;
-    /* advance: the inner index by n, carrying into the outer axes */
     idx[inner] += n;
     for (int32_t j = 0; j < nops; j++) off[j] += n * job->strides[j][inner];
     for (int32_t d = inner; d > 0 && idx[d] == job->shape[d]; d--) {
