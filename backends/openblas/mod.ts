@@ -507,10 +507,28 @@ function lapackKernel(run: (call: KernelCall) => void): KernelEntry {
 
 // ---- LU family -------------------------------------------------------------------------------
 
+/**
+ * Run `f` (LU factorizations: getrf, gesv) with OpenBLAS on one thread. Its threaded getrf
+ * (`getrf_parallel`) recurses with a 540 KB stack frame per level: three or four levels overflow
+ * the 2 MiB stack of the thread that runs JavaScript under `deno test` (a segfault in ~1 of 8 runs
+ * of the linalg tests, found with gdb). The one-thread path has small frames.
+ */
+function serialLU<T>(f: () => T): T {
+  const syms = lib().symbols;
+  const before = syms.openblas_get_num_threads();
+  if (before === 1) return f();
+  syms.openblas_set_num_threads(1);
+  try {
+    return f();
+  } finally {
+    syms.openblas_set_num_threads(before);
+  }
+}
+
 /** LU-factor matrix `bi` of `a` into `w` (n × n column-major); returns getrf's INFO. */
 function getrf(p: Prec, w: Real, n: number, ipiv: Int32Array): number {
   args();
-  fn(p, "getrf")(int(n), int(n), ptr(w), int(n), ptr(ipiv), outInt());
+  serialLU(() => fn(p, "getrf")(int(n), int(n), ptr(w), int(n), ptr(ipiv), outInt()));
   return outAt();
 }
 
@@ -527,7 +545,7 @@ const solve = lapackKernel((call) => {
     loadMatrix(a, ad, aOffs, bi, w);
     loadMatrix(b, bd, bOffs, bi, rhs);
     args();
-    gesv(int(n), int(k), ptr(w), int(n), ptr(ipiv), ptr(rhs), int(n), outInt());
+    serialLU(() => gesv(int(n), int(k), ptr(w), int(n), ptr(ipiv), ptr(rhs), int(n), outInt()));
     writeInfo(infoOut, bi, outAt());
     storeRowMajor(xd, x.offset + bi * n * k, n, k, rhs, n);
   }

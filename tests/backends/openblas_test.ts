@@ -31,6 +31,7 @@ import {
   type KernelFn,
   LinAlgError,
   matmul,
+  randn,
   registerBackend,
   scalarBackend,
   Tensor,
@@ -536,6 +537,31 @@ Deno.test("linalg.solve / inv / det / slogdet equal the scalar kernels", opts, (
     close(r.ours[0], r.ref[0], 0, `slogdet sign ${w}`);
     close(r.ours[1], r.ref[1], rt, `slogdet log ${w}`);
     disposeAll(r.ours, r.ref, a, b);
+  }
+});
+
+Deno.test("LU on two OpenBLAS threads does not overflow the JS thread's stack", opts, () => {
+  // OpenBLAS's threaded getrf recurses with a 540 KB frame a level; under `deno test` JavaScript
+  // runs on a 2 MiB stack, and solve/det crashed (SIGSEGV) in ~1 of 3 runs of this loop before
+  // the plugin ran LU factorizations on one OpenBLAS thread.
+  const before = blasThreads();
+  setBlasThreads(2);
+  try {
+    for (let rep = 0; rep < 10; rep++) {
+      for (const n of [48, 96, 200]) {
+        const a = randn([n, n], { seed: n + rep, dtype: "f64" });
+        const b = randn([n, 2], { seed: n + 1, dtype: "f64" });
+        const x = linalg.solve(a, b), r = a.matmul(x).sub(b);
+        const res = r.abs().max().item() as number;
+        assert.ok(res < 1e-9, `solve n=${n}: residual ${res}`);
+        const d = linalg.det(a);
+        assert.ok(Number.isFinite(d.item() as number), `det n=${n}`);
+        for (const t of [a, b, x, r, d]) t.dispose();
+      }
+    }
+    assert.equal(blasThreads(), 2, "the thread count is restored after each LU");
+  } finally {
+    setBlasThreads(before);
   }
 });
 
