@@ -166,9 +166,9 @@ export function runElementwise(
   heavy: boolean,
   extra: { ia0?: number; fa0?: number; fa1?: number } = {},
   merged?: { dims: number[]; st: number[][] },
-): { f64: Float64Array } | null {
+): void {
   const total = shape.reduce((a, b) => a * b, 1);
-  if (total === 0) return null;
+  if (total === 0) return;
   const m = merged ?? mergeAxes(shape, strides)!;
   const v = beginJob(kind === "binary" ? KIND.binary : KIND.unary);
   const w = v.i32;
@@ -186,7 +186,6 @@ export function runElementwise(
   }
   const p = plan(total, heavy ? PAR_MIN_HEAVY : PAR_MIN_CHEAP);
   runPar(v, p.slots, p.threads);
-  return v;
 }
 
 /** The iteration space `accepts` computed for the last call it saw (`run` follows `supports`). */
