@@ -508,7 +508,7 @@ function lapackKernel(run: (call: KernelCall) => void): KernelEntry {
 // ---- LU family -------------------------------------------------------------------------------
 
 /**
- * Run `f` (LU factorizations: getrf, gesv) with OpenBLAS on one thread. Its threaded getrf
+ * Run `f` (a kernel's loop of LU factorizations: getrf, gesv) with OpenBLAS on one thread. Its threaded getrf
  * (`getrf_parallel`) recurses with a 540 KB stack frame per level: three or four levels overflow
  * the 2 MiB stack of the thread that runs JavaScript under `deno test` (a segfault in ~1 of 8 runs
  * of the linalg tests, found with gdb). The one-thread path has small frames.
@@ -525,10 +525,13 @@ function serialLU<T>(f: () => T): T {
   }
 }
 
-/** LU-factor matrix `bi` of `a` into `w` (n × n column-major); returns getrf's INFO. */
+/**
+ * LU-factor matrix `bi` of `a` into `w` (n × n column-major); returns getrf's INFO. Callers run
+ * it inside {@link serialLU}.
+ */
 function getrf(p: Prec, w: Real, n: number, ipiv: Int32Array): number {
   args();
-  serialLU(() => fn(p, "getrf")(int(n), int(n), ptr(w), int(n), ptr(ipiv), outInt()));
+  fn(p, "getrf")(int(n), int(n), ptr(w), int(n), ptr(ipiv), outInt());
   return outAt();
 }
 
@@ -541,14 +544,16 @@ const solve = lapackKernel((call) => {
   const aOffs = matrixOffsets(a), bOffs = matrixOffsets(b);
   const w = arr(p, n * n), rhs = arr(p, n * k), ipiv = native(Int32Array, n);
   const gesv = fn(p, "gesv");
-  for (let bi = 0; bi < nb; bi++) {
-    loadMatrix(a, ad, aOffs, bi, w);
-    loadMatrix(b, bd, bOffs, bi, rhs);
-    args();
-    serialLU(() => gesv(int(n), int(k), ptr(w), int(n), ptr(ipiv), ptr(rhs), int(n), outInt()));
-    writeInfo(infoOut, bi, outAt());
-    storeRowMajor(xd, x.offset + bi * n * k, n, k, rhs, n);
-  }
+  serialLU(() => {
+    for (let bi = 0; bi < nb; bi++) {
+      loadMatrix(a, ad, aOffs, bi, w);
+      loadMatrix(b, bd, bOffs, bi, rhs);
+      args();
+      gesv(int(n), int(k), ptr(w), int(n), ptr(ipiv), ptr(rhs), int(n), outInt());
+      writeInfo(infoOut, bi, outAt());
+      storeRowMajor(xd, x.offset + bi * n * k, n, k, rhs, n);
+    }
+  });
 });
 
 const inv = lapackKernel((call) => {
@@ -563,17 +568,19 @@ const inv = lapackKernel((call) => {
   args();
   getri(int(n), ptr(w), int(n), ptr(ipiv), ptr(work), int(-1), outInt());
   work = arr(p, lworkOf(work));
-  for (let bi = 0; bi < nb; bi++) {
-    loadMatrix(a, ad, offs, bi, w);
-    let info = getrf(p, w, n, ipiv);
-    if (info === 0) {
-      args();
-      getri(int(n), ptr(w), int(n), ptr(ipiv), ptr(work), int(work.length), outInt());
-      info = outAt();
+  serialLU(() => {
+    for (let bi = 0; bi < nb; bi++) {
+      loadMatrix(a, ad, offs, bi, w);
+      let info = getrf(p, w, n, ipiv);
+      if (info === 0) {
+        args();
+        getri(int(n), ptr(w), int(n), ptr(ipiv), ptr(work), int(work.length), outInt());
+        info = outAt();
+      }
+      writeInfo(infoOut, bi, info);
+      storeRowMajor(od, out.offset + bi * n * n, n, n, w, n);
     }
-    writeInfo(infoOut, bi, info);
-    storeRowMajor(od, out.offset + bi * n * n, n, n, w, n);
-  }
+  });
 });
 
 /** Sign and log|det| of each matrix of `a`, from getrf (like NumPy's slogdet). */
@@ -583,23 +590,25 @@ function slogdetBatch(a: Tensor): { sign: Float64Array; logdet: Float64Array } {
   const ad = view(a), offs = matrixOffsets(a);
   const w = arr(p, n * n), ipiv = native(Int32Array, n);
   const sign = native(Float64Array, nb), logdet = native(Float64Array, nb);
-  for (let bi = 0; bi < nb; bi++) {
-    loadMatrix(a, ad, offs, bi, w);
-    if (getrf(p, w, n, ipiv) > 0) {
-      sign[bi] = 0;
-      logdet[bi] = -Infinity;
-      continue;
+  serialLU(() => {
+    for (let bi = 0; bi < nb; bi++) {
+      loadMatrix(a, ad, offs, bi, w);
+      if (getrf(p, w, n, ipiv) > 0) {
+        sign[bi] = 0;
+        logdet[bi] = -Infinity;
+        continue;
+      }
+      let sg = 1, ld = 0;
+      for (let j = 0; j < n; j++) {
+        if (ipiv[j] !== j + 1) sg = -sg;
+        let d = w[j * n + j];
+        if (d < 0) sg = -sg, d = -d;
+        ld += Math.log(d);
+      }
+      sign[bi] = sg;
+      logdet[bi] = ld;
     }
-    let sg = 1, ld = 0;
-    for (let j = 0; j < n; j++) {
-      if (ipiv[j] !== j + 1) sg = -sg;
-      let d = w[j * n + j];
-      if (d < 0) sg = -sg, d = -d;
-      ld += Math.log(d);
-    }
-    sign[bi] = sg;
-    logdet[bi] = ld;
-  }
+  });
   return { sign, logdet };
 }
 
