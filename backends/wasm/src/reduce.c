@@ -520,7 +520,7 @@ INLINE double log_scalar(double v) { return wasm_f64x2_extract_lane(log_f64(S64(
 INLINE v128_t exp_softmax(v128_t x) {
   v128_t t = MADD32(x, KF32(2), KF32(3));
   v128_t n = wasm_f32x4_sub(t, KF32(3));
-  return exp_f32_finish(t, MADD32(n, KF32(41), x));
+  return exp_f32_finish(t, MADD32(n, KF32(6), x));
 }
 
 /* exp(x - m) stored to o (softmax) or only summed (logSoftmax: store = 0); returns the sum. */

@@ -8,7 +8,7 @@ const float vm_kf32[] = {
   12582912.0f,
   -0.693359375f,
   2.12194440e-4f,
-  0.0f, /* unused */
+  -0.693147182f, /* −ln2 rounded to f32 (softmax's one-step reduction) */
   1.3814613e-3f,
   8.3687100e-3f,
   4.1668390e-2f,
@@ -43,7 +43,6 @@ const float vm_kf32[] = {
   0.625f,
   -87.0f,
   88.0f,
-  -0.693147182f, /* −ln2 rounded to f32 */
 };
 const double vm_kf64[] = {
   710.0,
