@@ -18,7 +18,8 @@ export function sizeOf(shape: Shape): number {
 
 /** Row-major (C order) strides, in elements. */
 export function contiguousStrides(shape: Shape): number[] {
-  const s = new Array<number>(shape.length);
+  const s: number[] = [];
+  for (let i = 0; i < shape.length; i++) s.push(1);
   let acc = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     s[i] = acc;
@@ -67,8 +68,11 @@ export function broadcastShapes(...shapes: Shape[]): number[] {
 
 /** {@link broadcastShapes} with the op's name in the error message. */
 export function broadcastShapesFor(op: string, ...shapes: Shape[]): number[] {
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
-  const out = new Array<number>(rank).fill(1);
+  // Loops rather than Math.max(...)/fill(): this runs on every elementwise op.
+  let rank = 0;
+  for (const s of shapes) rank = Math.max(rank, s.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) out.push(1);
   for (const s of shapes) {
     for (let i = 0; i < s.length; i++) {
       const j = rank - s.length + i;
@@ -99,10 +103,11 @@ export function broadcastStrides(
   strides: readonly number[],
   target: Shape,
 ): number[] {
-  const out = new Array<number>(target.length).fill(0);
+  const out: number[] = [];
   const off = target.length - shape.length;
+  for (let i = 0; i < off; i++) out.push(0);
   for (let i = 0; i < shape.length; i++) {
-    out[off + i] = shape[i] === 1 && target[off + i] !== 1 ? 0 : strides[i];
+    out.push(shape[i] === 1 && target[off + i] !== 1 ? 0 : strides[i]);
   }
   return out;
 }
