@@ -26,7 +26,8 @@ import { address } from "../wasm/par.ts";
 import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../wasm/train.ts";
 import { runCopy } from "../wasm/convert.ts";
 import { BINARY_OPS, runElementwise } from "../wasm/ew.ts";
-import { type BlasLibrary, CblasNoTrans, CblasRowMajor, CblasTrans } from "./ffi.ts";
+import { CblasNoTrans, CblasTrans } from "./ffi.ts";
+import type { blasGemm } from "./mod.ts";
 import { bufferPtr } from "./ptr.ts";
 
 /** Every tensor f32, in the loaded WASM heap, small enough for int32 element offsets. */
@@ -44,8 +45,8 @@ function heapPtr(addr: number): Deno.PointerObject {
   return bufferPtr(currentRuntime()!.memory.buffer, addr);
 }
 
-/** The conv kernels, bound to the loaded library. */
-export function convKernels(lib: () => BlasLibrary): Record<string, KernelEntry> {
+/** The conv kernels, running their GEMMs through `gemm` (the plugin's, split over the pool). */
+export function convKernels(gemm: typeof blasGemm): Record<string, KernelEntry> {
   /** C (m×n, ldc) = op(A)·op(B) (+ C when `acc`), on heap addresses. */
   function sgemm(
     ta: boolean,
@@ -61,8 +62,8 @@ export function convKernels(lib: () => BlasLibrary): Record<string, KernelEntry>
     ldc: number,
     acc = false,
   ): void {
-    lib().symbols.cblas_sgemm(
-      CblasRowMajor,
+    gemm(
+      false,
       ta ? CblasTrans : CblasNoTrans,
       tb ? CblasTrans : CblasNoTrans,
       m,

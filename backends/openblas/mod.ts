@@ -32,6 +32,8 @@ import type { Tensor } from "../../core/tensor.ts";
 import { stridedOffsets } from "../scalar/util.ts";
 import { storagePtr } from "./ptr.ts";
 import { convKernels } from "./conv.ts";
+import { gemm as splitGemm, type SplitTarget } from "./split.ts";
+import type { GemmPair } from "./gemm_job.ts";
 import {
   type BlasLibrary,
   type BlasLoad,
@@ -49,6 +51,9 @@ export { DEFAULT_BLAS_PATHS } from "./ffi.ts";
 // ---- library state ---------------------------------------------------------------------------
 
 let load: BlasLoad | null = null;
+/** The GEMM's thread count ({@link setBlasThreads}); OpenBLAS's own count outside a split GEMM. */
+let blasN = 1;
+let target: SplitTarget | null = null;
 
 function lib(): BlasLibrary {
   if (!load?.ok) throw new Error("openblas: the library is not loaded");
@@ -66,6 +71,13 @@ export interface OpenBlasCapabilities extends Capabilities {
 function probe(): OpenBlasCapabilities {
   load = loadBlas();
   if (!load.ok) return { available: false, reason: load.reason };
+  const s = load.lib.symbols;
+  blasN = s.openblas_get_num_threads();
+  target = {
+    path: load.path,
+    gemm: [s.cblas_sgemm, s.cblas_dgemm] as unknown as GemmPair,
+    setThreads: (n) => s.openblas_set_num_threads(n),
+  };
   const features = ["sgemm", "dgemm", "sgemv", "dgemv"];
   if (load.lapack) features.push("lapack");
   return {
@@ -79,7 +91,10 @@ function probe(): OpenBlasCapabilities {
 }
 
 /**
- * Set the number of threads OpenBLAS uses (no-op when the library is not loaded).
+ * Set the number of threads OpenBLAS uses (no-op when the library is not loaded). A large GEMM
+ * is then cut into that many blocks run at once by the WASM plugin's pool (bounded by
+ * `wasmThreads()`), each an OpenBLAS call on one thread; LAPACK and smaller GEMMs use OpenBLAS's
+ * own threads.
  *
  * @example
  * ```ts
@@ -94,6 +109,7 @@ export function setBlasThreads(n: number): void {
     throw new RangeError(`setBlasThreads: expected a positive integer, got ${n}`);
   }
   load.lib.symbols.openblas_set_num_threads(n);
+  blasN = n;
 }
 
 /**
@@ -140,6 +156,29 @@ function at(base: Deno.PointerObject, elem: number, bytes: number): Deno.Pointer
 
 function ptr(a: ArrayBufferView): Deno.PointerValue {
   return Deno.UnsafePointer.of(a as Uint8Array);
+}
+
+/**
+ * C = alpha·op(A)·op(B) + beta·C through CBLAS (row-major), split over the CPU pool when large
+ * (./split.ts).
+ */
+export function blasGemm(
+  dbl: boolean,
+  ta: number,
+  tb: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Deno.PointerValue,
+  lda: number,
+  b: Deno.PointerValue,
+  ldb: number,
+  beta: number,
+  c: Deno.PointerValue,
+  ldc: number,
+): void {
+  splitGemm(target!, blasN, dbl, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /** The typed array of an f32/f64 host tensor's whole storage. */
@@ -229,11 +268,10 @@ const matmul: KernelEntry = {
     const s = lib().symbols;
     const nb = aOff.length;
     if (plan.kind === "gemm") {
-      const gemm = f32 ? s.cblas_sgemm : s.cblas_dgemm;
       const { a: la, b: lb } = plan;
       for (let i = 0; i < nb; i++) {
-        gemm(
-          CblasRowMajor,
+        blasGemm(
+          !f32,
           la.trans,
           lb.trans,
           m,
@@ -311,12 +349,11 @@ const linear: KernelEntry = {
     if (K === 0) return;
     const la = matLayout(M, K, x.strides[0], x.strides[1])!;
     const lw = matLayout(N, K, w.strides[0], w.strides[1])!;
-    const f32 = out.dtype === "f32", bytes = BYTES[out.dtype as "f32" | "f64"];
-    const s = lib().symbols;
+    const bytes = BYTES[out.dtype as "f32" | "f64"];
     // B = Wᵀ: the opposite of W's own flag over the same storage.
     const tb = lw.trans === CblasNoTrans ? CblasTrans : CblasNoTrans;
-    (f32 ? s.cblas_sgemm : s.cblas_dgemm)(
-      CblasRowMajor,
+    blasGemm(
+      out.dtype === "f64",
       la.trans,
       tb,
       M,
@@ -1034,7 +1071,7 @@ const lstsq = lapackKernel((call) => {
 const kernels: Record<string, KernelEntry> = {
   matmul,
   linear,
-  ...convKernels(lib),
+  ...convKernels(blasGemm),
   "linalg.solve": solve,
   "linalg.inv": inv,
   "linalg.det": det,

@@ -14,6 +14,13 @@
  */
 import { Worker } from "node:worker_threads";
 import { loadRuntime, type WasmRuntime } from "./runtime.ts";
+import {
+  GEMM_JOB,
+  GEMM_JOB_BYTES,
+  KIND_BLAS_GEMM,
+  openBlasGemm,
+  runGemmSlots,
+} from "../openblas/gemm_job.ts";
 
 /** Control words (int32 indices from the control block). */
 const GEN = 0, JOB = 1, NTHREADS = 2, SPIN = 3, CTRL_BYTES = 64;
@@ -25,6 +32,12 @@ const STACK_BYTES = 256 * 1024;
  * sequence (a training step runs ~40) without it, and gives the core back soon after.
  */
 let spinUs = 50;
+/**
+ * How long the main thread spins, ms, waiting for slots a worker has claimed before it sleeps
+ * until notified. It only ever waits for slots in progress (it runs unclaimed ones itself), so the
+ * wait is at most one slot long; a GEMM block takes ~100 µs, and a sleep adds a ~40 µs wake-up.
+ */
+const MAIN_SPIN_MS = 1;
 /** No progress for this long while waiting on workers is an error, not a hang. */
 const STALL_MS = 60_000;
 
@@ -34,6 +47,24 @@ const { wasmModule, memory, ctrl, tid, stackTop, scratch } = workerData;
 const ex = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
 ex.__stack_pointer.value = stackTop;
 const words = new Int32Array(memory.buffer, ctrl, 16);
+// Blocks of an OpenBLAS GEMM (backends/openblas/split.ts) run here too, through this worker's
+// own binding of the library named in the job block (one block per library path, with its own
+// id: the binding is remade when the id changes; null when the library cannot be opened here).
+${runGemmSlots}
+${openBlasGemm}
+const GEMM_JOB = ${JSON.stringify(GEMM_JOB)};
+let blas = null, blasId = 0;
+let mem32 = new Int32Array(memory.buffer), mem64 = new Float64Array(memory.buffer);
+function runBlas(job) {
+  const id = mem64[(job >> 3) + GEMM_JOB.ID];
+  if (id !== blasId) {
+    const len = mem32[(job >> 2) + GEMM_JOB.PATH_LEN];
+    const at = job + ${GEMM_JOB_BYTES};
+    blas = openBlasGemm(new TextDecoder().decode(new Uint8Array(memory.buffer, at, len).slice()));
+    blasId = id;
+  }
+  if (blas) runGemmSlots(GEMM_JOB, mem32, mem64, job, blas);
+}
 let gen = Atomics.load(words, ${GEN});
 for (;;) {
   if (tid >= Atomics.load(words, ${NTHREADS})) break;
@@ -44,7 +75,13 @@ for (;;) {
   if (Atomics.wait(words, ${GEN}, gen, 1000) === "timed-out") continue;
   gen = Atomics.load(words, ${GEN});
   if (tid >= Atomics.load(words, ${NTHREADS})) break;
-  ex.job_run(Atomics.load(words, ${JOB}), scratch);
+  const job = Atomics.load(words, ${JOB});
+  if ((job >> 2) >= mem32.length) {
+    mem32 = new Int32Array(memory.buffer);
+    mem64 = new Float64Array(memory.buffer);
+  }
+  if (mem32[job >> 2] === ${KIND_BLAS_GEMM}) runBlas(job);
+  else ex.job_run(job, scratch);
 }
 `;
 
@@ -211,11 +248,19 @@ function grow(p: Pool, want: number): void {
 let doneWords: Int32Array | null = null;
 
 /**
- * Run a job whose slots are claimed through `job_run` (a GEMM job or a `pjob_t`): post it to `workers` extra threads (0 =
- * main thread only), join it, and wait until all `slots` are done. The job's `next` and `done`
- * words are at int32 indices `nextIdx` / `doneIdx` of the memory.
+ * Run a job: post it to `workers` extra threads (0 = main thread only), join it, and wait until
+ * all `slots` are done. The job's `done` word is at int32 index `doneIdx` of the memory. Workers
+ * run a WASM kernel job (a GEMM job or a `pjob_t`) through `job_run`, and an OpenBLAS GEMM job
+ * (backends/openblas/gemm_job.ts) through the library; the main thread runs its share with
+ * `runMine` (default: `job_run`), which returns how many slots it ran.
  */
-export function runJob(job: number, slots: number, workers: number, doneIdx: number): void {
+export function runJob(
+  job: number,
+  slots: number,
+  workers: number,
+  doneIdx: number,
+  runMine?: () => number,
+): void {
   const p = getPool();
   const ex = p.rt.exports;
   const want = Math.min(workers, threads - 1);
@@ -225,7 +270,7 @@ export function runJob(job: number, slots: number, workers: number, doneIdx: num
     Atomics.add(p.words, GEN, 1);
     Atomics.notify(p.words, GEN);
   }
-  const mine = ex.job_run(job, p.scratch0);
+  const mine = runMine ? runMine() : ex.job_run(job, p.scratch0);
   // Wait for every slot even when no worker was woken: a worker still looping in the previous
   // job of this block may have claimed one of this job's slots, and be writing its output.
   workerSlots += slots - mine;
@@ -235,7 +280,7 @@ export function runJob(job: number, slots: number, workers: number, doneIdx: num
   let last = Atomics.load(words, doneIdx);
   if (last >= slots) return;
   let since = performance.now();
-  while (last < slots && performance.now() - since < spinUs / 1000) {
+  while (last < slots && performance.now() - since < MAIN_SPIN_MS) {
     last = Atomics.load(words, doneIdx);
   }
   while (last < slots) {

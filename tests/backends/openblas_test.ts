@@ -47,6 +47,11 @@ import {
   setLapackF32Precision,
 } from "../../backends/openblas/mod.ts";
 import { linalg } from "../../core/ops/linalg_decomp.ts";
+import { disposeWasmThreads, poolStats, wasmThreads } from "../../backends/wasm/threads.ts";
+import { gemm as splitGemm } from "../../backends/openblas/split.ts";
+import type { GemmPair } from "../../backends/openblas/gemm_job.ts";
+import { CblasNoTrans, loadBlas } from "../../backends/openblas/ffi.ts";
+import { storagePtr } from "../../backends/openblas/ptr.ts";
 import { arbBroadcastPair, rng } from "../helpers/gen.ts";
 
 const status = backends().find((b) => b.name === "openblas");
@@ -451,6 +456,116 @@ Deno.test("thread count: setBlasThreads / blasThreads", opts, () => {
     setBlasThreads(before);
   }
 });
+
+// ---- GEMM split over the pool ------------------------------------------------------------------
+
+/** Whether large GEMMs are cut into blocks for the pool here (two or more threads of both). */
+const splits = () => wasmThreads() >= 2 && blasThreads() >= 2;
+
+Deno.test(
+  "large GEMMs run as blocks on the pool: equal the scalar kernel for every transpose, both " +
+    "split axes, f32/f64, matmul and linear (beta = 1)",
+  opts,
+  () => {
+    const before = poolStats().workerSlots;
+    // m·n·k above OpenBLAS's threading threshold (262144); sides not multiples of the block
+    // alignment (16), cut along n (n ≥ m) or along m.
+    const shapes = [[40, 300, 250], [250, 300, 40], [67, 129, 333], [333, 65, 67]];
+    let seed = 100;
+    for (const dtype of ["f32", "f64"] as DType[]) {
+      for (const [m, k, n] of shapes) {
+        for (const la of ["contiguous", "transposed"] as Layout[]) {
+          for (const lb of ["contiguous", "transposed"] as Layout[]) {
+            const a = place(randMat(++seed, m * k), [m, k], dtype, la);
+            const b = place(randMat(++seed, k * n), [k, n], dtype, lb);
+            const spec = { shape: [m, n], dtype };
+            const { ours: [o], ref: [r] } = both("matmul", [a, b], {}, [spec]);
+            const bound = absProducts(a, b, spec);
+            const x = nums(o), y = nums(r), sc = nums(bound);
+            for (let i = 0; i < y.length; i++) {
+              assert.ok(
+                Math.abs(x[i] - y[i]) <= RTOL[dtype] * sc[i],
+                `${dtype} ${m}×${k}·${k}×${n} ${la}/${lb} [${i}]: ${x[i]} vs ${y[i]}`,
+              );
+            }
+            disposeAll(a, b, o, r, bound);
+          }
+        }
+      }
+      // linear: the bias written into the output, then blocks of one GEMM that add to it.
+      const [m, k, n] = [67, 129, 333];
+      const x = place(randMat(++seed, m * k), [m, k], dtype, "contiguous");
+      const w = place(randMat(++seed, n * k), [n, k], dtype, "contiguous");
+      const bias = place(randMat(++seed, n), [n], dtype, "contiguous");
+      const { ours: [o], ref: [r] } = both("linear", [x, w, bias], {}, [{ shape: [m, n], dtype }]);
+      close(o, r, RTOL[dtype], `linear ${dtype}`, k);
+      disposeAll(x, w, bias, o, r);
+    }
+    const s = poolStats();
+    assert.equal(s.errors, 0, s.lastError);
+    if (splits()) assert.ok(s.workerSlots > before, "no GEMM block ran on a pool worker");
+  },
+);
+
+Deno.test(
+  "a pool worker that cannot open the library claims no block; the main thread runs them all",
+  { ignore: !present || !splits() },
+  async () => {
+    const load = loadBlas();
+    assert.ok(load.ok);
+    const pair = [
+      load.lib.symbols.cblas_sgemm,
+      load.lib.symbols.cblas_dgemm,
+    ] as unknown as GemmPair;
+    const threads: number[] = [];
+    const target = {
+      path: "/nonexistent/libopenblas.so.0",
+      gemm: pair,
+      setThreads: (n: number) => threads.push(n),
+    };
+    const [m, k, n] = [64, 200, 256];
+    const a = place(randMat(1, m * k), [m, k], "f32", "contiguous");
+    const b = place(randMat(2, k * n), [k, n], "f32", "contiguous");
+    const ref = matmul(a, b);
+    const out = zeros([m, n]);
+    const slots = poolStats().workerSlots;
+    for (let i = 0; i < 20; i++) {
+      splitGemm(
+        target,
+        2,
+        false,
+        CblasNoTrans,
+        CblasNoTrans,
+        m,
+        n,
+        k,
+        1,
+        storagePtr(a),
+        k,
+        storagePtr(b),
+        n,
+        0,
+        storagePtr(out),
+        n,
+      );
+    }
+    closeArr(nums(out), nums(ref), 1e-6, "blocks run by the main thread");
+    assert.equal(poolStats().workerSlots, slots, "a worker ran a block without the library");
+    assert.equal(poolStats().errors, 0);
+    // OpenBLAS ran on one thread during each split call and was restored after.
+    assert.deepEqual(threads.slice(0, 4), [1, 2, 1, 2]);
+    // The plugin's own job block (a new id) has the workers bind the real library again.
+    const own = poolStats().workerSlots;
+    for (let i = 0; i < 20; i++) {
+      const again = matmul(a, b);
+      closeArr(nums(again), nums(ref), 1e-6, "the plugin's blocks after the failed binding");
+      again.dispose();
+    }
+    assert.ok(poolStats().workerSlots > own, "no worker ran a block of the plugin's GEMM");
+    disposeAll(a, b, ref, out);
+    await disposeWasmThreads();
+  },
+);
 
 // ---- absence ---------------------------------------------------------------------------------
 

@@ -1,0 +1,158 @@
+/**
+ * GEMM on the CPU pool: one CBLAS GEMM cut into column (or row) blocks of C, each block an
+ * OpenBLAS call on one thread, run by the main thread and the WASM plugin's pool workers at once.
+ *
+ * Why not OpenBLAS's own threads: on this 2-vCPU VM its thread server costs more than the split.
+ * A 64×784 · 784×256 sgemm (the MLP benchmark's first layer) takes 155 µs (p10 109, it wakes its
+ * threads erratically) on 2 OpenBLAS threads, 182 µs on one, and 104 µs as two 128-column halves
+ * on the main thread and a pool worker; 1024² is the same either way (6.1 vs 6.3 ms). Its idle
+ * threads also spin after each call on the core the pool's next job needs. The workers are already
+ * spinning for the next job of a sequence, so posting the other half costs well under a µs.
+ *
+ * The job block lives in the shared WASM memory: the kind word ({@link KIND_BLAS_GEMM}), the claim
+ * and done counters, the GEMM's arguments ({@link GEMM_JOB}), and the library's path, which a
+ * worker `Deno.dlopen`s the first time it meets such a job (same library, same process: the
+ * loader hands back the loaded copy). A worker that cannot open it claims nothing, and the main
+ * thread runs the remaining blocks itself. While the blocks run, OpenBLAS is set to one thread
+ * (each call then runs on its caller) and restored after.
+ *
+ * The job's layout and the code that runs its blocks are in ./gemm_job.ts.
+ *
+ * @module
+ */
+import { loadRuntime, type WasmRuntime } from "../wasm/runtime.ts";
+import { runJob, wasmThreads } from "../wasm/threads.ts";
+import {
+  GEMM_JOB,
+  GEMM_JOB_BYTES as JOB_BYTES,
+  type GemmPair,
+  KIND_BLAS_GEMM,
+  runGemmSlots,
+} from "./gemm_job.ts";
+
+/**
+ * Work (m·n·k) up to which a GEMM is one call: OpenBLAS's own threshold for threading it
+ * (65536 × GEMM_MULTITHREAD_THRESHOLD 4), so its threads never run a GEMM. Measured here (median
+ * µs, one call / split in two): 64³ 6.6 / 8.0 (one call wins); 96³ 12.8 / 11.5; 64×256·256×64
+ * 20.8 / 11.4; 128³ 28.0 / 23.7; 256³ and 512³ equal within noise.
+ */
+const MIN_SPLIT_WORK = 65536 * 4;
+/** Block sizes are multiples of this (16 floats: one cache line of C per row). */
+const ALIGN = 16;
+
+/** The library the pool runs GEMM blocks with. */
+export interface SplitTarget {
+  /** Path (or soname) the plugin loaded, which workers open too. */
+  path: string;
+  /** The main thread's bound GEMMs. */
+  gemm: GemmPair;
+  /** `openblas_set_num_threads`. */
+  setThreads(n: number): void;
+}
+
+interface Block {
+  rt: WasmRuntime;
+  ptr: number;
+  i32: Int32Array;
+  f64: Float64Array;
+  path: string;
+}
+
+let block: Block | null | undefined;
+let blocksMade = 0;
+
+function jobBlock(path: string): Block | null {
+  if (block !== undefined && (block === null || block.path === path)) return block;
+  let rt: WasmRuntime;
+  try {
+    rt = loadRuntime();
+  } catch {
+    return (block = null); // no WASM threads here: OpenBLAS threads itself
+  }
+  const bytes = new TextEncoder().encode(path);
+  const r = rt.heap.alloc(JOB_BYTES + bytes.length);
+  if (!r) return (block = null);
+  const ptr = r.byteOffset;
+  new Uint8Array(rt.memory.buffer, ptr + JOB_BYTES, bytes.length).set(bytes);
+  const i32 = new Int32Array(rt.memory.buffer, ptr, JOB_BYTES / 4);
+  const f64 = new Float64Array(rt.memory.buffer, ptr, JOB_BYTES / 8);
+  i32[GEMM_JOB.KIND] = KIND_BLAS_GEMM;
+  i32[GEMM_JOB.PATH_LEN] = bytes.length;
+  i32[GEMM_JOB.NEXT] = i32[GEMM_JOB.SLOTS] = 0;
+  f64[GEMM_JOB.ID] = ++blocksMade;
+  if (block) rt.heap.free(block.ptr);
+  return (block = { rt, ptr, i32, f64, path });
+}
+
+/** Whole-memory views for the main thread's share (made after the block: they cover it). */
+let mem32: Int32Array | null = null, mem64: Float64Array | null = null;
+
+/**
+ * C = alpha·op(A)·op(B) + beta·C (CBLAS row-major; `ta`/`tb` are CblasNoTrans/CblasTrans), on
+ * up to `threads` threads: split over the pool when that is worth it and possible, else one call
+ * (OpenBLAS then threads it itself).
+ */
+export function gemm(
+  target: SplitTarget,
+  threads: number,
+  dbl: boolean,
+  ta: number,
+  tb: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Deno.PointerValue,
+  lda: number,
+  b: Deno.PointerValue,
+  ldb: number,
+  beta: number,
+  c: Deno.PointerValue,
+  ldc: number,
+): void {
+  const parts = Math.min(threads, wasmThreads());
+  // Cut the larger of C's two sides: each block then repacks only its share of that operand.
+  const splitN = n >= m, side = splitN ? n : m;
+  const slots = Math.min(parts, Math.floor(side / ALIGN));
+  const v = slots > 1 && m * n * k > MIN_SPLIT_WORK ? jobBlock(target.path) : null;
+  if (!v) {
+    target.gemm[dbl ? 1 : 0](101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const L = GEMM_JOB, i32 = v.i32, f64 = v.f64;
+  // Closed while rewritten (a late worker's claim fails), opened last.
+  Atomics.store(i32, L.NEXT, 1 << 30);
+  i32[L.SLOTS] = slots;
+  i32[L.DOUBLE] = dbl ? 1 : 0;
+  i32[L.TA] = ta;
+  i32[L.TB] = tb;
+  i32[L.M] = m;
+  i32[L.N] = n;
+  i32[L.K] = k;
+  i32[L.LDA] = lda;
+  i32[L.LDB] = ldb;
+  i32[L.LDC] = ldc;
+  i32[L.SPLIT_N] = splitN ? 1 : 0;
+  i32[L.CHUNK] = Math.ceil(side / slots / ALIGN) * ALIGN;
+  f64[L.ALPHA] = alpha;
+  f64[L.BETA] = beta;
+  f64[L.A] = Number(Deno.UnsafePointer.value(a));
+  f64[L.B] = Number(Deno.UnsafePointer.value(b));
+  f64[L.C] = Number(Deno.UnsafePointer.value(c));
+  Atomics.store(i32, L.DONE, 0);
+  Atomics.store(i32, L.NEXT, 0);
+  const i = mem32 ??= new Int32Array(v.rt.memory.buffer);
+  const d = mem64 ??= new Float64Array(v.rt.memory.buffer);
+  target.setThreads(1);
+  try {
+    runJob(
+      v.ptr,
+      slots,
+      slots - 1,
+      (v.ptr >> 2) + L.DONE,
+      () => runGemmSlots(L, i, d, v.ptr, target.gemm),
+    );
+  } finally {
+    target.setThreads(threads);
+  }
+}
