@@ -2,10 +2,12 @@
  * `deno task bench`: our ops vs NumPy timed on the same machine in the same run, with 1 and 2
  * threads (WASM workers and OpenBLAS threads here; `OPENBLAS_NUM_THREADS` for NumPy). Ratio =
  * NumPy time / ours (> 1: ours faster). Median of `--samples` samples, each repeating the op for
- * at least `--min-ms`; spread = (p90 − p10) / 2 / median. Each row names the backend that ran each
+ * at least `--min-ms`, after `--warm-ms` of untimed calls (both sides: our JIT compiles hot code
+ * on a background thread for the first ~second, and NumPy's allocator settles); spread = (p90 − p10) / 2 / median. Each row names the backend that ran each
  * kernel; "(wasm only)" rows run with the OpenBLAS plugin unregistered.
  *
- *   deno task bench [--samples 25] [--min-ms 30] [--rounds 1] [--filter add] [--json FILE]
+ *   deno task bench [--samples 25] [--min-ms 30] [--warm-ms 200] [--rounds 1] [--filter add]
+ *     [--json FILE]
  *     [--only scalar]   (keep only the named CPU plugins, e.g. the scalar baseline)
  *
  * `--rounds R` repeats the whole comparison R times (ours, then NumPy, alternating) and prints
@@ -67,6 +69,7 @@ const { values: args } = parseArgs({
   options: {
     samples: { type: "string", default: "25" },
     "min-ms": { type: "string", default: "30" },
+    "warm-ms": { type: "string", default: "200" },
     rounds: { type: "string", default: "1" },
     filter: { type: "string", default: "" },
     json: { type: "string" },
@@ -74,6 +77,7 @@ const { values: args } = parseArgs({
   },
 });
 const samples = Number(args.samples), minMs = Number(args["min-ms"]);
+const warmMs = Number(args["warm-ms"]);
 const rounds = Number(args.rounds);
 
 const ALL_CASES: Case[] = [
@@ -177,7 +181,8 @@ const CASES = ALL_CASES.filter((c) => c.name.includes(args.filter!) && !(args.on
 const THREADS = args.only && !/wasm|openblas/.test(args.only) ? [1] : [1, 2];
 
 function measure(fn: () => void): Stat {
-  fn();
+  const warmEnd = performance.now() + warmMs;
+  do fn(); while (performance.now() < warmEnd);
   let t0 = performance.now();
   fn();
   const one = Math.max(performance.now() - t0, 1e-4);
@@ -197,6 +202,7 @@ const PY = `
 import json, sys, time
 import numpy as np
 cases = json.load(open(sys.argv[1])); samples = int(sys.argv[2]); min_ms = float(sys.argv[3])
+warm_ms = float(sys.argv[4])
 rng = np.random.default_rng(0)
 # glibc raises its mmap threshold (and its trim threshold, to twice that) to the size of the
 # largest mmapped block freed so far, up to 32 MiB. Until then NumPy's multi-MB temporaries can
@@ -204,7 +210,10 @@ rng = np.random.default_rng(0)
 # cases ran before. Freeing one 30 MiB block first puts every case in NumPy's fastest state.
 _warm = np.ones(30 << 17); del _warm
 def measure(fn):
-    fn(); t0 = time.perf_counter(); fn(); one = max(time.perf_counter() - t0, 1e-7)
+    warm_end = time.perf_counter() + warm_ms / 1000
+    fn()
+    while time.perf_counter() < warm_end: fn()
+    t0 = time.perf_counter(); fn(); one = max(time.perf_counter() - t0, 1e-7)
     inner = max(1, int((min_ms / 1000) / one)); times = []
     for _ in range(samples):
         t0 = time.perf_counter()
@@ -234,7 +243,7 @@ function numpyTimes(threads: number): Record<string, Stat> {
   );
   const n = String(threads);
   const out = new Deno.Command(python, {
-    args: ["-c", PY, tmp, String(samples), String(minMs)],
+    args: ["-c", PY, tmp, String(samples), String(minMs), String(warmMs)],
     env: { OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n },
   }).outputSync();
   Deno.removeSync(tmp);
@@ -290,7 +299,10 @@ if (args.only) {
   }
 }
 console.log(`backends: ${backends().map((b) => `${b.name} (${b.status})`).join(", ")}`);
-console.log(`samples ${samples}, each ≥ ${minMs} ms, ${rounds} round(s); ratio = NumPy / ours\n`);
+console.log(
+  `samples ${samples}, each ≥ ${minMs} ms after ${warmMs} ms of warm-up, ${rounds} round(s); ` +
+    `ratio = NumPy / ours\n`,
+);
 
 // The dispatcher's output allocation: alloc + zero-fill + free of a 1M f32 tensor.
 const alloc = measure(() => Tensor.empty([1e6], "f32").dispose());
