@@ -151,7 +151,7 @@ export function setLapackF32Precision(p: "double" | "single"): "double" | "singl
 const BYTES = { f32: 4, f64: 8 } as const;
 
 function at(base: Deno.PointerObject, elem: number, bytes: number): Deno.PointerValue {
-  return Deno.UnsafePointer.offset(base, elem * bytes);
+  return elem === 0 ? base : Deno.UnsafePointer.offset(base, elem * bytes);
 }
 
 function ptr(a: ArrayBufferView): Deno.PointerValue {
@@ -251,10 +251,18 @@ function planMatmul(call: KernelCall): MatmulPlan | null {
  * f64 with both operands of the output's dtype; one GEMM (or GEMV when m or n is 1) per batch
  * entry, on the operands in place.
  */
+/** The plan `supports` made for the last call it saw (`run` follows `supports`). */
+let lastCall: KernelCall | null = null, lastPlan: MatmulPlan | null = null;
+
 const matmul: KernelEntry = {
-  supports: (call) => planMatmul(call) !== null,
+  supports(call) {
+    lastPlan = planMatmul(call);
+    lastCall = call;
+    return lastPlan !== null;
+  },
   run(call: KernelCall): void {
-    const plan = planMatmul(call)!;
+    const plan = call === lastCall ? lastPlan! : planMatmul(call)!;
+    lastCall = lastPlan = null; // no tensor stays reachable from here
     if (plan.kind === "empty") return; // outputs are zero-filled; k = 0 gives zeros
     const [a, b] = call.inputs;
     const [out] = call.outputs;

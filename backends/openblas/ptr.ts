@@ -13,13 +13,18 @@ import type { Tensor } from "../../core/tensor.ts";
  */
 const bufferBase = new WeakMap<ArrayBufferLike, Deno.PointerObject>();
 
+/** The last buffer looked up, and its start: nearly every call is on the WASM heap's buffer. */
+let lastBuf: ArrayBufferLike | null = null, lastBase: Deno.PointerObject | null = null;
+
 /** Pointer to byte `byteOffset` of `buf` (which must not be empty). */
 export function bufferPtr(buf: ArrayBufferLike, byteOffset: number): Deno.PointerObject {
-  let base = bufferBase.get(buf);
+  let base = buf === lastBuf ? lastBase : bufferBase.get(buf);
   if (!base) {
     base = Deno.UnsafePointer.of(new Uint8Array(buf, 0, Math.min(1, buf.byteLength)))!;
     bufferBase.set(buf, base);
   }
+  lastBuf = buf;
+  lastBase = base;
   return Deno.UnsafePointer.offset(base, byteOffset)!;
 }
 
