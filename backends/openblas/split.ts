@@ -1,13 +1,15 @@
 /**
  * GEMM on the CPU pool: one CBLAS GEMM cut into column (or row) blocks of C, each block an
- * OpenBLAS call on one thread, run by the main thread and the WASM plugin's pool workers at once.
+ * OpenBLAS call on one thread, run by the main thread and the WASM plugin's pool workers at once,
+ * for mid-sized GEMMs (m·n·k from OpenBLAS's own threading threshold, 2^18, to 2^27).
  *
- * Why not OpenBLAS's own threads: on this 2-vCPU VM its thread server costs more than the split.
- * A 64×784 · 784×256 sgemm (the MLP benchmark's first layer) takes 155 µs (p10 109, it wakes its
- * threads erratically) on 2 OpenBLAS threads, 182 µs on one, and 104 µs as two 128-column halves
- * on the main thread and a pool worker; 1024² is the same either way (6.1 vs 6.3 ms). Its idle
- * threads also spin after each call on the core the pool's next job needs. The workers are already
- * spinning for the next job of a sequence, so posting the other half costs well under a µs.
+ * Why not OpenBLAS's own threads there: on this 2-vCPU VM its thread server costs more than the
+ * split. Median µs over three alternated runs, OpenBLAS's threads / split: 64×784 · 784×256 (the
+ * MLP benchmark's first layer) 112–116 / 98–103, the same with the weight transposed 127–134 /
+ * 110–120, 64×256 · 256×64 20.8 / 11.4, 128³ 28.0 / 23.7. Its idle threads also spin after each
+ * call on the core the pool's next job needs, while the pool's workers are already spinning for
+ * the next job of a sequence, so posting a block costs well under a µs. Larger GEMMs stay with
+ * OpenBLAS's threads, which share their packed panels (see `MAX_SPLIT_WORK`).
  *
  * The job block lives in the shared WASM memory: the kind word ({@link KIND_BLAS_GEMM}), the claim
  * and done counters, the GEMM's arguments ({@link GEMM_JOB}), and the library's path, which a
@@ -37,6 +39,12 @@ import {
  * 20.8 / 11.4; 128³ 28.0 / 23.7; 256³ and 512³ equal within noise.
  */
 const MIN_SPLIT_WORK = 65536 * 4;
+/**
+ * Work above which OpenBLAS's own threads run the GEMM: they share the packed panels, where each
+ * block here packs the whole of the other operand again (1024³ 4 MB). Measured (median ms, own
+ * threads / split): 512³ 0.89 / 0.87, 768³ 2.40 / 2.59, 1024³ 5.44 / 5.66.
+ */
+const MAX_SPLIT_WORK = 2 ** 27;
 /** Block sizes are multiples of this (16 floats: one cache line of C per row). */
 const ALIGN = 16;
 
@@ -114,7 +122,10 @@ export function gemm(
   // Cut the larger of C's two sides: each block then repacks only its share of that operand.
   const splitN = n >= m, side = splitN ? n : m;
   const slots = Math.min(parts, Math.floor(side / ALIGN));
-  const v = slots > 1 && m * n * k > MIN_SPLIT_WORK ? jobBlock(target.path) : null;
+  const work = m * n * k;
+  const v = slots > 1 && work > MIN_SPLIT_WORK && work <= MAX_SPLIT_WORK
+    ? jobBlock(target.path)
+    : null;
   if (!v) {
     target.gemm[dbl ? 1 : 0](101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
