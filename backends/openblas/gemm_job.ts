@@ -44,9 +44,11 @@ export const GEMM_JOB = {
 /** Bytes of the block before the library path's bytes. */
 export const GEMM_JOB_BYTES = 128;
 
-/** A CBLAS `?gemm` as Deno binds it. */
-type CblasGemm = (
-  order: number,
+/**
+ * The arguments of a CBLAS `?gemm` after the order (row-major here): transA, transB, m, n, k,
+ * alpha, A, lda, B, ldb, beta, C, ldc.
+ */
+export type GemmArgs = [
   ta: number,
   tb: number,
   m: number,
@@ -60,7 +62,10 @@ type CblasGemm = (
   beta: number,
   c: Deno.PointerValue,
   ldc: number,
-) => void;
+];
+
+/** A CBLAS `?gemm` as Deno binds it. */
+type CblasGemm = (order: number, ...args: GemmArgs) => void;
 
 /** `[cblas_sgemm, cblas_dgemm]`. */
 export type GemmPair = readonly [CblasGemm, CblasGemm];

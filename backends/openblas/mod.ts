@@ -33,7 +33,7 @@ import { stridedOffsets } from "../scalar/util.ts";
 import { storagePtr } from "./ptr.ts";
 import { convKernels } from "./conv.ts";
 import { gemm as splitGemm, type SplitTarget } from "./split.ts";
-import type { GemmPair } from "./gemm_job.ts";
+import type { GemmArgs, GemmPair } from "./gemm_job.ts";
 import {
   type BlasLibrary,
   type BlasLoad,
@@ -162,23 +162,8 @@ function ptr(a: ArrayBufferView): Deno.PointerValue {
  * C = alpha·op(A)·op(B) + beta·C through CBLAS (row-major), split over the CPU pool when large
  * (./split.ts).
  */
-export function blasGemm(
-  dbl: boolean,
-  ta: number,
-  tb: number,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: Deno.PointerValue,
-  lda: number,
-  b: Deno.PointerValue,
-  ldb: number,
-  beta: number,
-  c: Deno.PointerValue,
-  ldc: number,
-): void {
-  splitGemm(target!, blasN, dbl, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+export function blasGemm(dbl: boolean, ...args: GemmArgs): void {
+  splitGemm(target!, blasN, dbl, ...args);
 }
 
 /** The typed array of an f32/f64 host tensor's whole storage. */

@@ -27,6 +27,7 @@ import { runJob, wasmThreads } from "../wasm/threads.ts";
 import {
   GEMM_JOB,
   GEMM_JOB_BYTES as JOB_BYTES,
+  type GemmArgs,
   type GemmPair,
   KIND_BLAS_GEMM,
   runGemmSlots,
@@ -100,24 +101,8 @@ let mem32: Int32Array | null = null, mem64: Float64Array | null = null;
  * up to `threads` threads: split over the pool when that is worth it and possible, else one call
  * (OpenBLAS then threads it itself).
  */
-export function gemm(
-  target: SplitTarget,
-  threads: number,
-  dbl: boolean,
-  ta: number,
-  tb: number,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: Deno.PointerValue,
-  lda: number,
-  b: Deno.PointerValue,
-  ldb: number,
-  beta: number,
-  c: Deno.PointerValue,
-  ldc: number,
-): void {
+export function gemm(target: SplitTarget, threads: number, dbl: boolean, ...args: GemmArgs): void {
+  const [ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc] = args;
   const parts = Math.min(threads, wasmThreads());
   // Cut the larger of C's two sides: each block then repacks only its share of that operand.
   const splitN = n >= m, side = splitN ? n : m;
@@ -127,7 +112,7 @@ export function gemm(
     ? jobBlock(target.path)
     : null;
   if (!v) {
-    target.gemm[dbl ? 1 : 0](101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    target.gemm[dbl ? 1 : 0](101, ...args);
     return;
   }
   const L = GEMM_JOB, i32 = v.i32, f64 = v.f64;
