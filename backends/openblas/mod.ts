@@ -91,10 +91,10 @@ function probe(): OpenBlasCapabilities {
 }
 
 /**
- * Set the number of threads OpenBLAS uses (no-op when the library is not loaded). A large GEMM
- * is then cut into that many blocks run at once by the WASM plugin's pool (bounded by
- * `wasmThreads()`), each an OpenBLAS call on one thread; LAPACK and smaller GEMMs use OpenBLAS's
- * own threads.
+ * Set the number of threads OpenBLAS uses (no-op when the library is not loaded). A mid-sized
+ * GEMM (2^18 to 2^27 multiply-adds) is then cut into that many blocks run at once by the WASM
+ * plugin's pool (bounded by `wasmThreads()`), each an OpenBLAS call on one thread; LAPACK and
+ * larger GEMMs use OpenBLAS's own threads.
  *
  * @example
  * ```ts
@@ -231,23 +231,26 @@ function planMatmul(call: KernelCall): MatmulPlan | null {
 }
 
 /**
+ * The plan `supports` made for the call it accepted last (`run` follows `supports`); cleared by
+ * `run` and on a decline, so no tensor stays reachable from here.
+ */
+let lastCall: KernelCall | null = null, lastPlan: MatmulPlan | null = null;
+
+/**
  * `matmul` (contract of core/ops/linalg.ts): a (...batch, m, k) @ b (...batch, k, n) → out
  * (...batch, m, n) contiguous; batch axes already broadcast (stride 0 where repeated). f32 and
  * f64 with both operands of the output's dtype; one GEMM (or GEMV when m or n is 1) per batch
  * entry, on the operands in place.
  */
-/** The plan `supports` made for the last call it saw (`run` follows `supports`). */
-let lastCall: KernelCall | null = null, lastPlan: MatmulPlan | null = null;
-
 const matmul: KernelEntry = {
   supports(call) {
     lastPlan = planMatmul(call);
-    lastCall = call;
+    lastCall = lastPlan ? call : null;
     return lastPlan !== null;
   },
   run(call: KernelCall): void {
     const plan = call === lastCall ? lastPlan! : planMatmul(call)!;
-    lastCall = lastPlan = null; // no tensor stays reachable from here
+    lastCall = lastPlan = null;
     if (plan.kind === "empty") return; // outputs are zero-filled; k = 0 gives zeros
     const [a, b] = call.inputs;
     const [out] = call.outputs;

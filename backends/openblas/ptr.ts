@@ -13,7 +13,10 @@ import type { Tensor } from "../../core/tensor.ts";
  */
 const bufferBase = new WeakMap<ArrayBufferLike, Deno.PointerObject>();
 
-/** The last buffer looked up, and its start: nearly every call is on the WASM heap's buffer. */
+/**
+ * The last buffer looked up, and its start: nearly every call is on the WASM heap's buffer (this
+ * keeps one buffer reachable until another is looked up).
+ */
 let lastBuf: ArrayBufferLike | null = null, lastBase: Deno.PointerObject | null = null;
 
 /** Pointer to byte `byteOffset` of `buf` (which must not be empty). */

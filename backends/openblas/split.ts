@@ -35,7 +35,7 @@ import {
 
 /**
  * Work (m·n·k) up to which a GEMM is one call: OpenBLAS's own threshold for threading it
- * (65536 × GEMM_MULTITHREAD_THRESHOLD 4), so its threads never run a GEMM. Measured here (median
+ * (65536 × GEMM_MULTITHREAD_THRESHOLD 4): smaller ones run on one thread either way. Measured (median
  * µs, one call / split in two): 64³ 6.6 / 8.0 (one call wins); 96³ 12.8 / 11.5; 64×256·256×64
  * 20.8 / 11.4; 128³ 28.0 / 23.7; 256³ and 512³ equal within noise.
  */
@@ -46,7 +46,7 @@ const MIN_SPLIT_WORK = 65536 * 4;
  * threads / split): 512³ 0.89 / 0.87, 768³ 2.40 / 2.59, 1024³ 5.44 / 5.66.
  */
 const MAX_SPLIT_WORK = 2 ** 27;
-/** Block sizes are multiples of this (16 floats: one cache line of C per row). */
+/** Block sizes are multiples of this many elements (whole cache lines of each row of C). */
 const ALIGN = 16;
 
 /** The library the pool runs GEMM blocks with. */
@@ -93,7 +93,7 @@ function jobBlock(path: string): Block | null {
   return (block = { rt, ptr, i32, f64, path });
 }
 
-/** Whole-memory views for the main thread's share (made after the block: they cover it). */
+/** Whole-memory views for the main thread's share (remade when a block lies beyond them). */
 let mem32: Int32Array | null = null, mem64: Float64Array | null = null;
 
 /**
@@ -137,8 +137,11 @@ export function gemm(target: SplitTarget, threads: number, dbl: boolean, ...args
   f64[L.C] = Number(Deno.UnsafePointer.value(c));
   Atomics.store(i32, L.DONE, 0);
   Atomics.store(i32, L.NEXT, 0);
-  const i = mem32 ??= new Int32Array(v.rt.memory.buffer);
-  const d = mem64 ??= new Float64Array(v.rt.memory.buffer);
+  if (!mem32 || v.ptr + JOB_BYTES > mem32.byteLength) {
+    mem32 = new Int32Array(v.rt.memory.buffer);
+    mem64 = new Float64Array(v.rt.memory.buffer);
+  }
+  const i = mem32, d = mem64!;
   target.setThreads(1);
   try {
     runJob(
