@@ -2,11 +2,13 @@
  * `deno task bench`: our ops vs NumPy timed on the same machine in the same run, with 1 and 2
  * threads (WASM workers and OpenBLAS threads here; `OPENBLAS_NUM_THREADS` for NumPy). Ratio =
  * NumPy time / ours (> 1: ours faster). Median of `--samples` samples, each repeating the op for
- * at least `--min-ms`, after `--warm-ms` of untimed calls (both sides: our JIT compiles hot code
- * on a background thread for the first ~second, and NumPy's allocator settles); spread = (p90 − p10) / 2 / median. Each row names the backend that ran each
- * kernel; "(wasm only)" rows run with the OpenBLAS plugin unregistered.
+ * at least `--min-ms`, after `--warm-ms` of untimed calls on both sides (V8 compiles hot code on
+ * a background thread for the first second or more, and those compiles take a core from the
+ * pool's workers: the steady state is what a long-running program sees); spread = (p90 − p10) / 2
+ * / median. Each row names the backend that ran each kernel; "(wasm only)" rows run with the
+ * OpenBLAS plugin unregistered.
  *
- *   deno task bench [--samples 25] [--min-ms 30] [--warm-ms 200] [--rounds 1] [--filter add]
+ *   deno task bench [--samples 25] [--min-ms 30] [--warm-ms 1000] [--rounds 1] [--filter add]
  *     [--json FILE]
  *     [--only scalar]   (keep only the named CPU plugins, e.g. the scalar baseline)
  *
@@ -69,7 +71,7 @@ const { values: args } = parseArgs({
   options: {
     samples: { type: "string", default: "25" },
     "min-ms": { type: "string", default: "30" },
-    "warm-ms": { type: "string", default: "200" },
+    "warm-ms": { type: "string", default: "1000" },
     rounds: { type: "string", default: "1" },
     filter: { type: "string", default: "" },
     json: { type: "string" },
