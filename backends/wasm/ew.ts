@@ -117,6 +117,10 @@ const HEAVY = new Set([
   "asin",
   "acos",
   "erf",
+  "atan2",
+  "pow",
+  "floorDiv",
+  "mod",
 ]);
 /** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
 const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;
@@ -211,10 +215,14 @@ function merge(call: KernelCall, take = false): { dims: number[]; st: number[][]
   return lastMerged;
 }
 
-/** Whether every operand fits the kernel: one float dtype, in the heap, ≤ 8 merged axes. */
-function accepts(call: KernelCall, boolOut = false): boolean {
+/**
+ * Whether every operand fits the kernel: one float dtype (bool with `boolIn`), in the heap, ≤ 8
+ * merged axes; the output of the inputs' dtype, or bool with `boolOut`.
+ */
+function accepts(call: KernelCall, boolOut = false, boolIn = false): boolean {
   const [out] = call.outputs, d = call.inputs[0]?.dtype;
-  if (!out || out.size >= 2 ** 31 || (d !== "f32" && d !== "f64")) return false;
+  if (!out || out.size >= 2 ** 31) return false;
+  if (boolIn ? d !== "bool" : d !== "f32" && d !== "f64") return false;
   if (out.dtype !== (boolOut ? "bool" : d)) return false;
   if (!call.inputs.every((t) => t.dtype === d && inWasmHeap(t)) || !inWasmHeap(out)) {
     return false;
@@ -223,8 +231,7 @@ function accepts(call: KernelCall, boolOut = false): boolean {
 }
 
 function binaryEntry(name: string): KernelEntry {
-  const code = BINARY_OPS[name];
-  const heavy = ["atan2", "pow", "floorDiv", "mod"].includes(name);
+  const code = BINARY_OPS[name], heavy = HEAVY.has(name);
   return {
     supports: (call) => call.inputs.length === 2 && accepts(call),
     run(call: KernelCall): void {
@@ -316,12 +323,12 @@ const where: KernelEntry = {
     const [c, a, b] = call.inputs, [out] = call.outputs;
     if (!c || !a || !b || !out || c.dtype !== "bool" || out.size >= 2 ** 31) return false;
     if (a.dtype !== out.dtype || b.dtype !== out.dtype) return false;
-    return [c, a, b, out].every(inWasmHeap) && whereSpace(call) !== null;
+    return [c, a, b, out].every(inWasmHeap) && merge(call) !== null;
   },
   run(call: KernelCall): void {
     const [c, a, b] = call.inputs, [out] = call.outputs;
+    const m = merge(call, true)!; // operands out, cond, a, b
     if (out.size === 0) return;
-    const m = whereSpace(call)!;
     const v = beginJob(KIND.where);
     const w = v.i32;
     w[W.ndim] = m.dims.length;
@@ -329,8 +336,8 @@ const where: KernelEntry = {
     [out, a, b, c].forEach((t, j) => (w[W.ptr + j] = address(t)));
     for (let d = 0; d < m.dims.length; d++) {
       w[W.shape + d] = m.dims[d];
-      for (let j = 0; j < 3; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];
-      w[W.ia + d] = m.st[3][d];
+      [0, 2, 3].forEach((k, j) => (w[W.strides + j * MAXDIM + d] = m.st[k][d]));
+      w[W.ia + d] = m.st[1][d];
     }
     w[W.ia + 8] = DTYPES[out.dtype].bytes;
     const p = plan(out.size, PAR_MIN_CHEAP);
@@ -338,25 +345,11 @@ const where: KernelEntry = {
   },
 };
 
-/** where's iteration space over (out, a, b, cond), or null past {@link MAXDIM} axes. */
-function whereSpace(call: KernelCall): { dims: number[]; st: number[][] } | null {
-  const [c, a, b] = call.inputs, [out] = call.outputs;
-  return mergeAxes(
-    out.shape,
-    [out, a, b, c].map((t) => broadcastStrides(t.shape, t.strides, out.shape)),
-  );
-}
-
 /** A logical op: bool operands and output (bytes; any non-zero byte is true). */
 function logicalEntry(name: string): KernelEntry {
   const code = LOGICAL_OPS[name], binary = name !== "logicalNot";
   return {
-    supports(call: KernelCall): boolean {
-      const [out] = call.inputs.length ? call.outputs : [];
-      return !!out && call.inputs.length === (binary ? 2 : 1) && out.dtype === "bool" &&
-        out.size < 2 ** 31 && call.inputs.every((t) => t.dtype === "bool" && inWasmHeap(t)) &&
-        inWasmHeap(out) && merge(call) !== null;
-    },
+    supports: (call) => call.inputs.length === (binary ? 2 : 1) && accepts(call, true, true),
     run: (call: KernelCall) => runBoolOut(call, binary, code, "bool"),
   };
 }

@@ -239,6 +239,36 @@ function lineGeometry(x: Tensor, out: Tensor, axis: number) {
 }
 
 /**
+ * A softmax-kind job (src/reduce.c's softmax_slot) with the fields every use writes: op, dtype,
+ * the line count, length and steps, and the pointers (to the first line when there is one line;
+ * line tables 0, no split, no carry).
+ */
+function beginLineJob(
+  x: Tensor,
+  out: Tensor,
+  g: ReturnType<typeof lineGeometry>,
+  op: number,
+): ReturnType<typeof beginJob> {
+  const { gi, go, nlines, n } = g;
+  const v = beginJob(KIND.softmax);
+  const w = v.i32;
+  w[W.op] = op;
+  w[W.dtype] = x.dtype === "f64" ? 1 : 0;
+  w[W.ia] = nlines;
+  w[W.ia + 1] = n;
+  w[W.ia + 2] = gi.step;
+  w[W.ia + 3] = 0;
+  w[W.ia + 4] = 0;
+  w[W.ia + 6] = go.step;
+  w[W.ia + 7] = 0;
+  w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
+  w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
+  w[W.ptr + 2] = 0;
+  w[W.ptr + 3] = 0;
+  return v;
+}
+
+/**
  * One softmax-kind job over whole lines (src/reduce.c's softmax_slot): op 0 softmax, 1
  * logSoftmax, 2 cumsum, 3 cumprod; line start tables in the heap when there are several lines;
  * threads from `minWork` elements.
@@ -255,19 +285,9 @@ function runLines(
   const tin = nlines === 1 ? null : heapTable(gi.outer);
   const tout = nlines === 1 ? null : heapTable(go.outer);
   try {
-    const v = beginJob(KIND.softmax);
+    const v = beginLineJob(x, out, g, op);
     const w = v.i32;
-    w[W.op] = op;
-    w[W.dtype] = x.dtype === "f64" ? 1 : 0;
-    w[W.ia] = nlines;
-    w[W.ia + 1] = n;
-    w[W.ia + 2] = gi.step;
     w[W.ia + 3] = carry ? 1 : 0;
-    w[W.ia + 4] = 0;
-    w[W.ia + 6] = go.step;
-    w[W.ia + 7] = 0;
-    w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
-    w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
     w[W.ptr + 2] = tin ? tin.ptr : 0;
     w[W.ptr + 3] = tout ? tout.ptr : 0;
     const p = plan(nlines * n, minWork);
@@ -303,19 +323,8 @@ function softmaxRun(log: boolean) {
     const [x] = call.inputs, [out] = call.outputs;
     if (x.size === 0) return;
     const g = lineGeometry(x, out, call.attrs.axis);
-    const { gi, go, nlines, n } = g;
-    const dtype = x.dtype === "f64" ? 1 : 0;
+    const { nlines, n } = g;
     const split = nlines === 1 && n >= PAR_MIN_SOFTMAX && plan(n, PAR_MIN_SOFTMAX).threads > 1;
-    const fill = (v: ReturnType<typeof beginJob>) => {
-      const w = v.i32;
-      w[W.op] = log ? 1 : 0;
-      w[W.dtype] = dtype;
-      w[W.ia] = nlines;
-      w[W.ia + 1] = n;
-      w[W.ia + 2] = gi.step;
-      w[W.ia + 6] = go.step;
-      w[W.ia + 7] = 0;
-    };
     if (!split) {
       runLines(x, out, g, log ? 1 : 0, PAR_MIN_SOFTMAX);
       return;
@@ -325,13 +334,8 @@ function softmaxRun(log: boolean) {
     const parts = heapScratch(16 * p.slots);
     try {
       const phase = (ph: number, m: number, c: number, mn = -Infinity): Float64Array => {
-        const v = beginJob(KIND.softmax);
-        fill(v);
+        const v = beginLineJob(x, out, g, log ? 1 : 0);
         const w = v.i32;
-        w[W.ptr] = address(out) + go.outer[0] * DTYPES[out.dtype].bytes;
-        w[W.ptr + 1] = address(x) + gi.outer[0] * DTYPES[x.dtype].bytes;
-        w[W.ptr + 2] = 0;
-        w[W.ptr + 3] = 0;
         w[W.ia + 4] = 1;
         w[W.ia + 5] = ph;
         w[W.ia + 8] = parts.ptr;
@@ -365,27 +369,7 @@ function softmaxRun(log: boolean) {
 /** Reduction and softmax kernel entries by op name. */
 export const reduceKernels: Record<string, KernelEntry> = {
   ...Object.fromEntries(
-    [
-      "sum",
-      "mean",
-      "max",
-      "min",
-      "argmax",
-      "argmin",
-      "var",
-      "std",
-      "prod",
-      "logsumexp",
-      "norm",
-      "any",
-      "all",
-    ]
-      .map((
-        op,
-      ) => [
-        op,
-        { supports: reduceSupports(op), run: reduceRun(op) },
-      ]),
+    Object.keys(R).map((op) => [op, { supports: reduceSupports(op), run: reduceRun(op) }]),
   ),
   softmax: { supports: softmaxSupports, run: softmaxRun(false) },
   cumsum: { supports: scanSupports, run: scanRun(false) },

@@ -114,30 +114,18 @@ void copy_slot(pjob_t *job, int32_t s) {
   if (lo >= hi) return;
   const int32_t nd = job->ndim, op = job->op;
   const int32_t eo = DST_BYTES[op], ea = SRC_BYTES[op];
-  int32_t idx[MAXDIM];
-  int64_t off[2] = {0, 0};
-  int32_t rem = lo;
-  for (int32_t d = nd - 1; d >= 0; d--) {
-    idx[d] = rem % job->shape[d];
-    rem /= job->shape[d];
-    for (int32_t j = 0; j < 2; j++) off[j] += (int64_t)idx[d] * job->strides[j][d];
-  }
+  const int32_t *const st[2] = {job->strides[0], job->strides[1]};
+  walk_t w;
+  walk_start(&w, job, st, 2, lo);
   const int32_t inner = nd - 1, len = job->shape[inner];
-  const int32_t so = job->strides[0][inner], sa = job->strides[1][inner];
+  const int32_t so = st[0][inner], sa = st[1][inner];
   int32_t pos = lo;
   while (pos < hi) {
-    const int32_t n = MIN(len - idx[inner], hi - pos);
-    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + off[0] * eo;
-    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + off[1] * ea;
+    const int32_t n = MIN(len - w.idx[inner], hi - pos);
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + w.off[0] * eo;
+    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + w.off[1] * ea;
     copy_row(op, a, sa, o, so, n);
     pos += n;
-    idx[inner] += n;
-    for (int32_t j = 0; j < 2; j++) off[j] += (int64_t)n * job->strides[j][inner];
-    for (int32_t d = inner; d > 0 && idx[d] == job->shape[d]; d--) {
-      for (int32_t j = 0; j < 2; j++)
-        off[j] += job->strides[j][d - 1] - (int64_t)job->shape[d] * job->strides[j][d];
-      idx[d] = 0;
-      idx[d - 1]++;
-    }
+    walk_next(&w, job, st, 2, n);
   }
 }

@@ -238,12 +238,7 @@ INLINE v128_t atan_f64(v128_t x) {
 INLINE v128_t atan_family_f64(int op, v128_t x) {
   if (op == U_ATAN) return atan_f64(x);
   const v128_t omx = wasm_f64x2_sub(S64(1), x), opx = wasm_f64x2_add(S64(1), x);
-  if (op == U_ASIN) {
-    const v128_t s = wasm_f64x2_sqrt(wasm_f64x2_mul(omx, opx));
-    const v128_t r = atan_f64(wasm_f64x2_div(x, s));
-    /* asin(±0) = ±0 exactly; 0/1 already gives it, kept for clarity of the sign */
-    return r;
-  }
+  if (op == U_ASIN) return atan_f64(wasm_f64x2_div(x, wasm_f64x2_sqrt(wasm_f64x2_mul(omx, opx))));
   const v128_t r = atan_f64(wasm_f64x2_sqrt(wasm_f64x2_div(omx, opx)));
   return wasm_f64x2_add(r, r);
 }
@@ -378,16 +373,6 @@ INLINE v128_t pow_f64(v128_t x, v128_t y) {
  * 11 bits of the exponent difference at a time with 64-bit integer remainders (ma, mb < 2^53).
  * The result is representable, so the final scaling is exact.
  */
-INLINE uint64_t f64_bits(double x) {
-  uint64_t u;
-  __builtin_memcpy(&u, &x, 8);
-  return u;
-}
-INLINE double bits_f64(uint64_t u) {
-  double x;
-  __builtin_memcpy(&x, &u, 8);
-  return x;
-}
 static double fmod64(double a, double b) {
   const uint64_t SIGN = 1ull << 63, INF = 0x7ffull << 52, MANT = (1ull << 52) - 1;
   const uint64_t ua = f64_bits(a) & ~SIGN, ub = f64_bits(b) & ~SIGN;
@@ -761,10 +746,7 @@ static void logic_row(int op, uint8_t *o, int32_t os, const uint8_t *a, int32_t 
   }
 }
 
-/*
- * Output elements [lo, hi) in C order: position the multi-index at lo, then run row by row
- * (the last merged axis), stepping the outer index like an odometer.
- */
+/* Output elements [lo, hi) in C order, row by row (the last merged axis): a walk (par.h). */
 void ew_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   if (lo >= hi) return;
@@ -775,29 +757,23 @@ void ew_slot(pjob_t *job, int32_t s) {
                            ? job->op >= B_EQ && job->op <= B_XOR
                            : (job->op >= U_ISNAN && job->op <= U_ISFINITE) || job->op == U_NOT;
   const int32_t oes = bool_out ? 1 : es;
-  int32_t idx[MAXDIM];
-  int32_t off[3] = {0, 0, 0};
-  int32_t rem = lo;
-  for (int32_t d = nd - 1; d >= 0; d--) {
-    idx[d] = rem % job->shape[d];
-    rem /= job->shape[d];
-    for (int32_t j = 0; j < nops; j++) off[j] += idx[d] * job->strides[j][d];
-  }
+  const int32_t *const st[3] = {job->strides[0], job->strides[1], job->strides[2]};
+  walk_t w;
+  walk_start(&w, job, st, nops, lo);
   const int32_t inner = nd - 1, len = job->shape[inner];
-  const int32_t so = job->strides[0][inner], sa = job->strides[1][inner];
-  const int32_t sb = job->strides[2][inner];
+  const int32_t so = st[0][inner], sa = st[1][inner], sb = st[2][inner];
   /* float binary ops take runs of whole rows in one call */
   const int multi = job->kind == KIND_BINARY && !bool_out && job->dtype != 2 &&
                     job->op != B_RELU_BWD && nd >= 2;
   int32_t pos = lo;
   while (pos < hi) {
-    int32_t n = MIN(len - idx[inner], hi - pos), rows = 1;
-    if (multi && idx[inner] == 0 && hi - pos >= 2 * len) {
-      rows = MIN(job->shape[inner - 1] - idx[inner - 1], (hi - pos) / len);
+    int32_t n = MIN(len - w.idx[inner], hi - pos), rows = 1;
+    if (multi && w.idx[inner] == 0 && hi - pos >= 2 * len) {
+      rows = MIN(job->shape[inner - 1] - w.idx[inner - 1], (hi - pos) / len);
     }
-    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)off[0] * oes;
-    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)off[1] * es;
-    const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + (int64_t)off[2] * es;
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + w.off[0] * oes;
+    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + w.off[1] * es;
+    const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + w.off[2] * es;
     if (job->dtype == 2) {
       if (job->kind == KIND_BINARY) logic_row(job->op, o, so, a, sa, b, sb, n);
       else logic_row(U_NOT, o, so, a, sa, a, sa, n);
@@ -811,30 +787,22 @@ void ew_slot(pjob_t *job, int32_t s) {
       if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, job->ia[0], job->fa[0]);
       else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, job->ia[0], job->fa[0]);
     } else if (job->kind == KIND_BINARY) {
-      const int32_t ro = job->strides[0][inner - (nd > 1)], ra = job->strides[1][inner - (nd > 1)];
-      const int32_t rb = job->strides[2][inner - (nd > 1)];
+      const int32_t ro = st[0][inner - (nd > 1)], ra = st[1][inner - (nd > 1)];
+      const int32_t rb = st[2][inner - (nd > 1)];
       if (job->dtype) bin_row_f64(job->op, (double *)o, so, (const double *)a, sa, (const double *)b, sb, n, rows, ro, ra, rb);
       else bin_row_f32(job->op, (float *)o, so, (const float *)a, sa, (const float *)b, sb, n, rows, ro, ra, rb);
     } else {
       if (job->dtype) un_row_f64(job->op, (double *)o, so, (const double *)a, sa, n, job->fa);
       else un_row_f32(job->op, (float *)o, so, (const float *)a, sa, n, job->fa);
     }
-    /* advance past the extra whole rows (they end inside axis inner − 1), then as for one row:
-       the inner index by n, carrying into the outer axes */
+    /* advance past the extra whole rows (they end inside axis inner − 1), then as for one row */
     if (rows > 1) {
-      idx[inner - 1] += rows - 1;
-      for (int32_t j = 0; j < nops; j++) off[j] += (rows - 1) * job->strides[j][inner - 1];
+      w.idx[inner - 1] += rows - 1;
+      for (int32_t j = 0; j < nops; j++) w.off[j] += (int64_t)(rows - 1) * st[j][inner - 1];
       pos += (rows - 1) * n;
     }
     pos += n;
-    idx[inner] += n;
-    for (int32_t j = 0; j < nops; j++) off[j] += n * job->strides[j][inner];
-    for (int32_t d = inner; d > 0 && idx[d] == job->shape[d]; d--) {
-      for (int32_t j = 0; j < nops; j++)
-        off[j] += job->strides[j][d - 1] - job->shape[d] * job->strides[j][d];
-      idx[d] = 0;
-      idx[d - 1]++;
-    }
+    walk_next(&w, job, st, nops, n);
   }
 }
 
@@ -863,27 +831,19 @@ WHERE_ROW(uint64_t)
 void where_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   if (lo >= hi) return;
-  const int32_t nd = job->ndim, es = job->ia[8];
-  const int32_t *cst = job->ia;
-  int32_t idx[MAXDIM];
-  int64_t off[4] = {0, 0, 0, 0};
-  int32_t rem = lo;
-  for (int32_t d = nd - 1; d >= 0; d--) {
-    idx[d] = rem % job->shape[d];
-    rem /= job->shape[d];
-    for (int32_t j = 0; j < 3; j++) off[j] += (int64_t)idx[d] * job->strides[j][d];
-    off[3] += (int64_t)idx[d] * cst[d];
-  }
-  const int32_t inner = nd - 1, len = job->shape[inner];
-  const int32_t so = job->strides[0][inner], sa = job->strides[1][inner];
-  const int32_t sb = job->strides[2][inner], sc = cst[inner];
+  const int32_t es = job->ia[8];
+  const int32_t *const st[4] = {job->strides[0], job->strides[1], job->strides[2], job->ia};
+  walk_t w;
+  walk_start(&w, job, st, 4, lo);
+  const int32_t inner = job->ndim - 1, len = job->shape[inner];
+  const int32_t so = st[0][inner], sa = st[1][inner], sb = st[2][inner], sc = st[3][inner];
   int32_t pos = lo;
   while (pos < hi) {
-    const int32_t n = MIN(len - idx[inner], hi - pos);
-    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + off[0] * es;
-    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + off[1] * es;
-    const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + off[2] * es;
-    const uint8_t *c = (const uint8_t *)(uintptr_t)job->ptr[3] + off[3];
+    const int32_t n = MIN(len - w.idx[inner], hi - pos);
+    uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + w.off[0] * es;
+    const uint8_t *a = (const uint8_t *)(uintptr_t)job->ptr[1] + w.off[1] * es;
+    const uint8_t *b = (const uint8_t *)(uintptr_t)job->ptr[2] + w.off[2] * es;
+    const uint8_t *c = (const uint8_t *)(uintptr_t)job->ptr[3] + w.off[3];
     switch (es) {
       case 1: where_row_uint8_t(o, so, a, sa, b, sb, c, sc, n); break;
       case 2:
@@ -897,15 +857,6 @@ void where_slot(pjob_t *job, int32_t s) {
         break;
     }
     pos += n;
-    idx[inner] += n;
-    for (int32_t j = 0; j < 3; j++) off[j] += (int64_t)n * job->strides[j][inner];
-    off[3] += (int64_t)n * sc;
-    for (int32_t d = inner; d > 0 && idx[d] == job->shape[d]; d--) {
-      for (int32_t j = 0; j < 3; j++)
-        off[j] += job->strides[j][d - 1] - (int64_t)job->shape[d] * job->strides[j][d];
-      off[3] += cst[d - 1] - (int64_t)job->shape[d] * cst[d];
-      idx[d] = 0;
-      idx[d - 1]++;
-    }
+    walk_next(&w, job, st, 4, n);
   }
 }

@@ -41,6 +41,42 @@ typedef struct {
   const int32_t lo = (int32_t)((int64_t)(total) * (s) / (ns));             \
   const int32_t hi = (int32_t)((int64_t)(total) * ((s) + 1) / (ns))
 
+/*
+ * A walk over a job's iteration space (shape[0..ndim)) in C order, one row (a run along the last
+ * axis) at a time, keeping the multi-index and each operand's element offset: the loop of the
+ * elementwise, copy and where kernels. st[j] holds operand j's strides (MAXDIM entries).
+ */
+typedef struct {
+  int32_t idx[MAXDIM];
+  int64_t off[4];
+} walk_t;
+
+/* Position the walk at element `lo`. */
+INLINE void walk_start(walk_t *w, const pjob_t *job, const int32_t *const *st, int32_t nops,
+                       int32_t lo) {
+  for (int32_t j = 0; j < nops; j++) w->off[j] = 0;
+  int32_t rem = lo;
+  for (int32_t d = job->ndim - 1; d >= 0; d--) {
+    w->idx[d] = rem % job->shape[d];
+    rem /= job->shape[d];
+    for (int32_t j = 0; j < nops; j++) w->off[j] += (int64_t)w->idx[d] * st[j][d];
+  }
+}
+
+/* Advance by n elements along the last axis (n never passes its end), carrying outwards. */
+INLINE void walk_next(walk_t *w, const pjob_t *job, const int32_t *const *st, int32_t nops,
+                      int32_t n) {
+  const int32_t inner = job->ndim - 1;
+  w->idx[inner] += n;
+  for (int32_t j = 0; j < nops; j++) w->off[j] += (int64_t)n * st[j][inner];
+  for (int32_t d = inner; d > 0 && w->idx[d] == job->shape[d]; d--) {
+    for (int32_t j = 0; j < nops; j++)
+      w->off[j] += st[j][d - 1] - (int64_t)job->shape[d] * st[j][d];
+    w->idx[d] = 0;
+    w->idx[d - 1]++;
+  }
+}
+
 void ew_slot(pjob_t *job, int32_t s);
 void reduce_slot(pjob_t *job, int32_t s);
 void softmax_slot(pjob_t *job, int32_t s);

@@ -23,10 +23,7 @@
 // gives NaN, and a negative x with an odd integer y gives a negative result.
 #ifndef POW64_H
 #define POW64_H
-#include <stdint.h>
-
-static inline uint64_t pow64_bits(double d) { uint64_t u; __builtin_memcpy(&u, &d, 8); return u; }
-static inline double pow64_dbl(uint64_t u) { double d; __builtin_memcpy(&d, &u, 8); return d; }
+#include "rt.h"
 
 // {1/c, head of ln c = -ln(1/c) (a multiple of 2^-42), tail}; subinterval i holds the z whose
 // bits minus 0x3fe6900000000000 have i in bits 45..51.
@@ -177,7 +174,7 @@ static inline int pow64_yclass(uint64_t iy) {
 
 static inline double pow64(double x, double y) {
   const uint64_t ONE = 0x3ff0000000000000, INF = 0x7ff0000000000000, HI26 = 0xfffffffff8000000;
-  uint64_t ix = pow64_bits(x), iy = pow64_bits(y), sign = 0;
+  uint64_t ix = f64_bits(x), iy = f64_bits(y), sign = 0;
   if (__builtin_expect((ix >> 52) - 1 >= 0x7fe || ((iy >> 52) & 0x7ff) >= 0x43f, 0)) {
     // x <= 0, subnormal, inf or NaN; |y| >= 2^64, inf or NaN.
     if ((iy << 1) == 0 || ix == ONE) return 1.0;
@@ -192,8 +189,8 @@ static inline double pow64(double x, double y) {
       if (ix == ONE) return 1.0;
       return (ix < ONE) == (iy >> 63) ? __builtin_inf() : 0.0;
     }
-    if (ix == 0 || ix == INF) return pow64_dbl(((ix == 0) == (iy >> 63) ? INF : 0) | sign);
-    if (ix < ((uint64_t)1 << 52)) ix = pow64_bits(pow64_dbl(ix) * 0x1p52) - ((uint64_t)52 << 52);
+    if (ix == 0 || ix == INF) return bits_f64(((ix == 0) == (iy >> 63) ? INF : 0) | sign);
+    if (ix < ((uint64_t)1 << 52)) ix = f64_bits(bits_f64(ix) * 0x1p52) - ((uint64_t)52 << 52);
   }
 
   // ln|x| = lh + ll.
@@ -201,7 +198,7 @@ static inline double pow64(double x, double y) {
   const double *L = POW64_LOG[(tmp >> 45) & 127];
   double kd = (double)(int32_t)((int64_t)tmp >> 52);
   uint64_t iz = ix - (tmp & 0xfff0000000000000);
-  double z = pow64_dbl(iz), zh = pow64_dbl((iz + 0x80000000) & 0xffffffff00000000), zl = z - zh;
+  double z = bits_f64(iz), zh = bits_f64((iz + 0x80000000) & 0xffffffff00000000), zl = z - zh;
   double rh = zh * L[0] - 1.0, rl = zl * L[0]; // exact
   double w = rl - 0.5 * rh * rh;               // exact
   double t2 = (kd * 0x1.62e42fefa38p-1 + L[1]) + rh; // exact
@@ -214,14 +211,14 @@ static inline double pow64(double x, double y) {
   double lh = hi + lo, ll = (hi - lh) + lo;
 
   // y ln|x| = ehi + elo.
-  double yh = pow64_dbl(iy & HI26), yl = y - yh;
-  double mh = pow64_dbl(pow64_bits(lh) & HI26), ml = lh - mh;
+  double yh = bits_f64(iy & HI26), yl = y - yh;
+  double mh = bits_f64(f64_bits(lh) & HI26), ml = lh - mh;
   double ehi = y * lh;
   double elo = ((((yh * mh - ehi) + yh * ml) + yl * mh) + yl * ml) + y * ll;
 
   // exp(ehi + elo) = 2^(m + j/128) exp(t).
   double kf = ehi * 0x1.71547652b82fep+7 + 0x1.8p52;
-  uint64_t ki = pow64_bits(kf);
+  uint64_t ki = f64_bits(kf);
   kf -= 0x1.8p52;
   const double *T = POW64_EXP[ki & 127];
   double th = ehi - kf * 0x1.62e42fefcp-8;                  // exact
@@ -230,9 +227,9 @@ static inline double pow64(double x, double y) {
   double tt = t * t;
   double p = t + (te + tt * ((0x1.fffffffffff55p-2 + 0x1.5555555555524p-3 * t)
                              + tt * (0x1.55555ad998586p-5 + 0x1.1111143812c85p-7 * t)));
-  uint64_t sbits = pow64_bits(T[0]) + ((ki & ~(uint64_t)127) << 45);
+  uint64_t sbits = f64_bits(T[0]) + ((ki & ~(uint64_t)127) << 45);
   if (__builtin_expect(__builtin_fabs(ehi) <= 700.0, 1)) {
-    double s = pow64_dbl(sbits | sign);
+    double s = bits_f64(sbits | sign);
     return s + s * p;
   }
   double res;
@@ -240,20 +237,20 @@ static inline double pow64(double x, double y) {
     if (ehi > 709.8) {
       res = __builtin_inf();
     } else { // scale by 2^(m-1), then double: exact unless it overflows
-      double s = pow64_dbl(sbits - ((uint64_t)1 << 52));
+      double s = bits_f64(sbits - ((uint64_t)1 << 52));
       res = (s + s * p) * 2.0;
     }
   } else if (ehi < -745.2) {
     res = 0.0;
   } else { // v = result * 2^1022; if v < 1, round 1 + v so the rounding is on the subnormal grid
-    double s = pow64_dbl(sbits + ((uint64_t)1022 << 52)), a = s * p, v = s + a;
+    double s = bits_f64(sbits + ((uint64_t)1022 << 52)), a = s * p, v = s + a;
     if (v < 1.0) {
       double vl = (s - v) + a, h = 1.0 + v;
       v = (h + (((1.0 - h) + v) + vl)) - 1.0;
     }
     res = v * 0x1p-1022;
   }
-  return pow64_dbl(pow64_bits(res) | sign);
+  return bits_f64(f64_bits(res) | sign);
 }
 
 #endif // POW64_H

@@ -227,6 +227,10 @@ static double ext_line_f64(const double *x, int32_t n, int32_t s, int kind, int 
 INLINE double at(const uint8_t *x, int dtype, int64_t o) {
   return dtype == 2 ? (double)x[o] : dtype ? ((const double *)x)[o] : (double)((const float *)x)[o];
 }
+/* Element j of a line: through the inner offset table when there is one, else by the step. */
+INLINE double line_at(const uint8_t *x, int dtype, const int32_t *inner, int32_t step, int32_t j) {
+  return at(x, dtype, inner ? inner[j] : (int64_t)j * step);
+}
 
 static res_t line_generic(int op, int dtype, const uint8_t *x, int32_t n, int32_t step,
                           const int32_t *inner, int32_t base_index) {
@@ -235,19 +239,19 @@ static res_t line_generic(int op, int dtype, const uint8_t *x, int32_t n, int32_
     double s0 = 0, s1 = 0;
     int32_t j = 0;
     for (; j + 1 < n; j += 2) {
-      s0 += at(x, dtype, inner ? inner[j] : (int64_t)j * step);
-      s1 += at(x, dtype, inner ? inner[j + 1] : (int64_t)(j + 1) * step);
+      s0 += line_at(x, dtype, inner, step, j);
+      s1 += line_at(x, dtype, inner, step, j + 1);
     }
-    if (j < n) s0 += at(x, dtype, inner ? inner[j] : (int64_t)j * step);
+    if (j < n) s0 += line_at(x, dtype, inner, step, j);
     r.v = s0 + s1;
     return r;
   }
   const int is_max = op == R_MAX || op == R_ARGMAX;
-  double m = at(x, dtype, inner ? inner[0] : 0);
+  double m = line_at(x, dtype, inner, step, 0);
   int32_t best = 0;
   if (m == m) {
     for (int32_t j = 1; j < n; j++) {
-      const double v = at(x, dtype, inner ? inner[j] : (int64_t)j * step);
+      const double v = line_at(x, dtype, inner, step, j);
       if (v != v) { m = v; best = j; break; }
       if (is_max ? v > m : v < m) { m = v; best = j; }
     }
@@ -268,7 +272,7 @@ static double var_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
   double s;
   if (inner) {
     s = 0;
-    for (int32_t j = 0; j < n; j++) s += at(x, dtype, inner[j]);
+    for (int32_t j = 0; j < n; j++) s += line_at(x, dtype, inner, step, j);
   } else {
     const int kind = step == 1 ? 1 : 2;
     s = dtype ? sum_line_f64((const double *)x, n, step, kind)
@@ -278,13 +282,13 @@ static double var_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
   double q0 = 0, q1 = 0;
   int32_t j = 0;
   for (; j + 1 < n; j += 2) {
-    const double d0 = at(x, dtype, inner ? inner[j] : (int64_t)j * step) - m;
-    const double d1 = at(x, dtype, inner ? inner[j + 1] : (int64_t)(j + 1) * step) - m;
+    const double d0 = line_at(x, dtype, inner, step, j) - m;
+    const double d1 = line_at(x, dtype, inner, step, j + 1) - m;
     q0 += d0 * d0;
     q1 += d1 * d1;
   }
   if (j < n) {
-    const double d = at(x, dtype, inner ? inner[j] : (int64_t)j * step) - m;
+    const double d = line_at(x, dtype, inner, step, j) - m;
     q0 += d * d;
   }
   const double den = (double)n - job->fa[1];
@@ -292,8 +296,8 @@ static double var_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
   return job->ia[9] ? __builtin_sqrt(v) : v;
 }
 
-INLINE double exp64(double v) { return wasm_f64x2_extract_lane(exp_f64(wasm_f64x2_splat(v)), 0); }
-INLINE double log64(double v) { return wasm_f64x2_extract_lane(log_f64(wasm_f64x2_splat(v)), 0); }
+INLINE double exp_scalar(double v) { return wasm_f64x2_extract_lane(exp_f64(S64(v)), 0); }
+INLINE double log_scalar(double v) { return wasm_f64x2_extract_lane(log_f64(S64(v)), 0); }
 
 /*
  * prod (R_PROD), logsumexp (R_LSE: log Σ exp(x − m) + m with m the line's max when finite, NaN if
@@ -303,7 +307,7 @@ INLINE double log64(double v) { return wasm_f64x2_extract_lane(log_f64(wasm_f64x
 static double stat_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
                         const int32_t *inner) {
   const int op = job->op, dtype = job->dtype;
-#define AT(j) at(x, dtype, inner ? inner[j] : (int64_t)(j) * step)
+#define AT(j) line_at(x, dtype, inner, step, j)
   if (op == R_ANY || op == R_ALL) {
     /* NaN is non-zero (true), as in NumPy; stop at the first decisive element */
     for (int32_t j = 0; j < n; j++) {
@@ -325,8 +329,8 @@ static double stat_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
     }
     const double shift = (m - m == 0) ? m : 0; /* finite max, else 0 */
     double s = 0;
-    for (int32_t j = 0; j < n; j++) s += exp64(AT(j) - shift);
-    return log64(s) + shift;
+    for (int32_t j = 0; j < n; j++) s += exp_scalar(AT(j) - shift);
+    return log_scalar(s) + shift;
   }
   const double p = job->fa[1];
   if (p == 2) {
@@ -509,8 +513,6 @@ void reduce_slot(pjob_t *job, int32_t s) {
 }
 
 /* ---- softmax ---- */
-
-INLINE double log_scalar(double v) { return wasm_f64x2_extract_lane(log_f64(S64(v)), 0); }
 
 /*
  * exp_f32_nonpos with the reduction r = d − n·ln2 in one step (ln2 rounded to f32): its error,

@@ -28,7 +28,7 @@
 #ifndef REMPIO2_H
 #define REMPIO2_H
 
-#include <stdint.h>
+#include "rt.h"
 
 // Bits of 2/pi after the binary point, 32 per word, most significant first:
 // word w = floor(2/pi * 2^(32*(w+1))) mod 2^32, w = 0..37 (1216 bits; the largest exponent
@@ -69,15 +69,11 @@ static inline uint32_t rempio2_bits32(const uint32_t *v, int k) {
 }
 
 static inline double rempio2_pow2(int k) {  // 2^k, normal range only
-  uint64_t u = (uint64_t)(1023 + k) << 52;
-  double d;
-  __builtin_memcpy(&d, &u, 8);
-  return d;
+  return bits_f64((uint64_t)(1023 + k) << 52);
 }
 
 static inline int rem_pio2_large(double x, double *r) {
-  uint64_t ux;
-  __builtin_memcpy(&ux, &x, 8);
+  const uint64_t ux = f64_bits(x);
   int neg_x = (int)(ux >> 63);
   int e = (int)((ux >> 52) & 0x7ff) - 1075;
   uint64_t m = (ux & 0x000fffffffffffffull) | 0x0010000000000000ull;
