@@ -622,7 +622,7 @@ function slogdetBatch(a: Tensor): { sign: Float64Array; logdet: Float64Array } {
   const n = a.shape[a.ndim - 1], nb = batchCount(a);
   const ad = view(a), offs = matrixOffsets(a);
   const w = arr(p, n * n), ipiv = native(Int32Array, n);
-  const sign = native(Float64Array, nb), logdet = native(Float64Array, nb);
+  const sign = new Float64Array(nb), logdet = new Float64Array(nb); // JS-side only
   serialLU(() => {
     for (let bi = 0; bi < nb; bi++) {
       loadMatrix(a, ad, offs, bi, w);
@@ -1042,12 +1042,12 @@ const lstsq = lapackKernel((call) => {
   writeInfo(rankOut, 0, r.rank);
   for (let i = 0; i < mn; i++) sd[sOut.offset + i] = s[i];
   // x: the first n rows of B; residuals ‖b − a·x‖² per column from the original operands.
-  const X = native(Float64Array, n * k);
+  const X = new Float64Array(n * k); // JS-side only, like A64 and B64
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < k; c++) X[i * k + c] = bm[i + c * ldb];
   }
   for (let i = 0; i < n * k; i++) xd[xOut.offset + i] = X[i];
-  const A64 = native(Float64Array, m * n), B64 = native(Float64Array, m * k);
+  const A64 = new Float64Array(m * n), B64 = new Float64Array(m * k);
   toColMajor(view(a), a.offset, m, n, a.strides[0], a.strides[1], A64, m);
   toColMajor(view(b), b.offset, m, k, b.strides[0], b.strides[1], B64, m);
   for (let c = 0; c < k; c++) {
