@@ -72,6 +72,106 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
   bool: row("bool", "bool", 1, "b1"),
 };
 
+/** The block-quantized storage types of GGUF/ggml, by ggml's lower-case names. */
+export type BlockDType =
+  | "q4_0"
+  | "q4_1"
+  | "q5_0"
+  | "q5_1"
+  | "q8_0"
+  | "q8_1"
+  | "q2_k"
+  | "q3_k"
+  | "q4_k"
+  | "q5_k"
+  | "q6_k"
+  | "q8_k"
+  | "iq2_xxs"
+  | "iq2_xs"
+  | "iq3_xxs"
+  | "iq1_s"
+  | "iq4_nl"
+  | "iq3_s"
+  | "iq2_s"
+  | "iq4_xs"
+  | "iq1_m"
+  | "tq1_0"
+  | "tq2_0"
+  | "mxfp4";
+
+/** One row of the block-type table: a run of `blockSize` elements stored in `blockBytes` bytes. */
+export interface BlockDTypeInfo {
+  /** The type's name (ggml's, lower case). */
+  readonly name: BlockDType;
+  /** Always "block". */
+  readonly kind: "block";
+  /** ggml's type id (`enum ggml_type`, the value GGUF files store). */
+  readonly ggml: number;
+  /** Elements per block. */
+  readonly blockSize: number;
+  /** Bytes per block. */
+  readonly blockBytes: number;
+}
+
+const blockRow = (
+  name: BlockDType,
+  ggml: number,
+  blockSize: number,
+  blockBytes: number,
+): BlockDTypeInfo => ({ name, kind: "block", ggml, blockSize, blockBytes });
+
+/**
+ * The block-quantized types, with ggml's ids and layouts (`ggml-common.h`). Q8_1 blocks are 36
+ * bytes as in ggml (gguf-py's table says 40). Ids 4, 5, 31–33 and 36–38 were removed from ggml.
+ *
+ * @example
+ * ```ts
+ * import { BLOCK_DTYPES } from "@aprender/compute";
+ * console.log(BLOCK_DTYPES.q4_0.blockBytes); // 18 bytes hold 32 elements
+ * ```
+ */
+export const BLOCK_DTYPES: Readonly<Record<BlockDType, BlockDTypeInfo>> = {
+  q4_0: blockRow("q4_0", 2, 32, 18),
+  q4_1: blockRow("q4_1", 3, 32, 20),
+  q5_0: blockRow("q5_0", 6, 32, 22),
+  q5_1: blockRow("q5_1", 7, 32, 24),
+  q8_0: blockRow("q8_0", 8, 32, 34),
+  q8_1: blockRow("q8_1", 9, 32, 36),
+  q2_k: blockRow("q2_k", 10, 256, 84),
+  q3_k: blockRow("q3_k", 11, 256, 110),
+  q4_k: blockRow("q4_k", 12, 256, 144),
+  q5_k: blockRow("q5_k", 13, 256, 176),
+  q6_k: blockRow("q6_k", 14, 256, 210),
+  q8_k: blockRow("q8_k", 15, 256, 292),
+  iq2_xxs: blockRow("iq2_xxs", 16, 256, 66),
+  iq2_xs: blockRow("iq2_xs", 17, 256, 74),
+  iq3_xxs: blockRow("iq3_xxs", 18, 256, 98),
+  iq1_s: blockRow("iq1_s", 19, 256, 50),
+  iq4_nl: blockRow("iq4_nl", 20, 32, 18),
+  iq3_s: blockRow("iq3_s", 21, 256, 110),
+  iq2_s: blockRow("iq2_s", 22, 256, 82),
+  iq4_xs: blockRow("iq4_xs", 23, 256, 136),
+  iq1_m: blockRow("iq1_m", 29, 256, 56),
+  tq1_0: blockRow("tq1_0", 34, 256, 54),
+  tq2_0: blockRow("tq2_0", 35, 256, 66),
+  mxfp4: blockRow("mxfp4", 39, 32, 17),
+};
+
+/**
+ * ggml's type ids of the element dtypes GGUF can store (F32, F16, BF16, F64, I8..I64); the other
+ * element dtypes have no GGUF type.
+ */
+export const GGML_ELEMENT_IDS: Readonly<Partial<Record<DType, number>>> = {
+  f32: 0,
+  f16: 1,
+  i8: 24,
+  i16: 25,
+  i32: 26,
+  i64: 27,
+  f64: 28,
+  bf16: 30,
+};
+
 /** Every dtype name, in table order. */
 export const ALL_DTYPES: readonly DType[] = Object.keys(DTYPES) as DType[];
 
