@@ -121,8 +121,14 @@ Deno.test({ name: "webgpu unary ops match scalar on views, f32 and f16", ...opts
     for (const op of ["minimum", "maximum", "pow", "eq", "ne", "lt", "ge"]) {
       await compare(`${op} specials`, [x, y], (a, b) => fns[op](a, b), { rtol: 1e-6, atol: 0 });
     }
+    // 16 contiguous elements take the vec4 path; NaN must survive relu's select there too.
+    const v = tensor([NaN, -1, 2, -Infinity, 0, NaN, -0, 3, -NaN, 1, -2, Infinity, 5, -5, NaN, 0]);
+    for (const op of ["relu", "leakyRelu", "elu", "selu"]) {
+      await compare(`${op} vec4 specials`, [v], (a) => fns[op](a), { rtol: 1e-6, atol: 0 });
+    }
     x.dispose();
     y.dispose();
+    v.dispose();
   });
   await t.step("f16 elementwise computes in f32 and rounds once (rtol 2e-3)", async () => {
     const a = makeTensor([4, 6], "f16", seed++, "transposed", { lo: 0.5, hi: 2 });
@@ -181,6 +187,21 @@ Deno.test({ name: "webgpu binary ops broadcast like scalar", ...opts }, async (t
     );
     p.dispose();
     q.dispose();
+  });
+  await t.step("integer floor division and remainder: negatives, zero, MIN / -1", async () => {
+    // Implementation-defined in WGSL's targets (GLSL's % of negatives, SPIR-V's SRem on NVIDIA).
+    const xs = [-362, 362, -7, 7, -6, 0, 5, -2147483648, -2147483648, 2147483647, -1, 13];
+    const ys = [17, -17, 2, -2, 3, 4, 0, -1, 7, -3, 5, -13];
+    const a = tensor(xs, { dtype: "i32" }), b = tensor(ys, { dtype: "i32" });
+    for (const op of ["floorDiv", "mod"]) {
+      await compare(`i32 ${op} edge cases`, [a, b], (x, y) => fns[op](x, y), EXACT);
+    }
+    const a8 = tensor([-128, -7, 7, -100, 100, 0], { dtype: "i8" });
+    const b8 = tensor([-1, 3, -3, 7, -7, 0], { dtype: "i8" });
+    for (const op of ["floorDiv", "mod"]) {
+      await compare(`i8 ${op} edge cases`, [a8, b8], (x, y) => fns[op](x, y), EXACT);
+    }
+    for (const t of [a, b, a8, b8]) t.dispose();
   });
   await t.step("where broadcasts a bool condition with two operands", async () => {
     const c = makeTensor([3, 1, 4], "bool", seed++, "contiguous");

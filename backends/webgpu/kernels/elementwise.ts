@@ -83,10 +83,10 @@ export const UNARY: Record<string, OpMath> = {
   tanh: { f: "tanhf(x)" },
   erf: { f: "erff(x)" },
   sigmoid: { f: "sigmoidf(x)" },
-  relu: { f: "select(x, 0.0, x < 0.0)" },
-  leakyRelu: { f: "select(x, x * p0, x < 0.0)" },
-  elu: { f: "select(x, p0 * expm1f(x), x < 0.0)" },
-  selu: { f: "1.0507009873554805 * select(x, 1.6732632423543772 * expm1f(x), x < 0.0)" },
+  relu: { f: "select(x, 0.0, ltzf(x))" },
+  leakyRelu: { f: "select(x, x * p0, ltzf(x))" },
+  elu: { f: "select(x, p0 * expm1f(x), ltzf(x))" },
+  selu: { f: "1.0507009873554805 * select(x, 1.6732632423543772 * expm1f(x), ltzf(x))" },
   gelu: { f: "0.5 * x * (1.0 + erff(x * 0.7071067811865476))" },
   silu: { f: "x * sigmoidf(x)" },
   mish: { f: "x * tanhf(softplus1(x))" },
@@ -113,11 +113,11 @@ export const BINARY: Record<string, OpMath> = {
   div: { f: "x / y" },
   floorDiv: {
     f: "select(floor(x / y), x / y, y == 0.0)",
-    i: "select(select(x / y, x / y - 1, (x % y != 0) && ((x < 0) != (y < 0))), 0, y == 0)",
+    i: "ifloordiv(x, y)",
   },
   mod: {
     f: "fmodsign(x, y)",
-    i: "select(select(x % y, x % y + y, (x % y != 0) && ((x % y < 0) != (y < 0))), 0, y == 0)",
+    i: "ifloormod(x, y)",
   },
   pow: { f: "powf(x, y)" },
   atan2: { f: "atan2(x, y)" },
@@ -134,11 +134,34 @@ export const BINARY: Record<string, OpMath> = {
   logicalXor: { logic: "x != y" },
 };
 
-const FMOD = `
+/**
+ * Division and remainder helpers. Integer ones work on u32 magnitudes: the result of i32 `/` and
+ * `%` on negative operands, by zero and of MIN / -1 differs between WGSL's backends (GLSL leaves `%`
+ * of negatives undefined; NVIDIA's Vulkan driver and Mesa's GL gave wrong floor remainders), while
+ * u32 division of a nonzero divisor is exact everywhere. Division by zero gives 0 like NumPy.
+ */
+const DIVMOD = `
 fn fmodsign(x: f32, y: f32) -> f32 {
   let m = x - y * trunc(x / y);
   if (m != 0.0 && ((y < 0.0) != (m < 0.0))) { return m + y; }
   return m;
+}
+fn uabs(x: i32) -> u32 { return select(bitcast<u32>(x), 0u - bitcast<u32>(x), x < 0); }
+fn ifloordiv(x: i32, y: i32) -> i32 {
+  if (y == 0) { return 0; }
+  let ux = uabs(x);
+  let uy = uabs(y);
+  let q = ux / uy;
+  if ((x < 0) == (y < 0)) { return bitcast<i32>(q); }
+  return bitcast<i32>(0u - q - select(0u, 1u, q * uy != ux));
+}
+fn ifloormod(x: i32, y: i32) -> i32 {
+  if (y == 0) { return 0; }
+  let uy = uabs(y);
+  let r = uabs(x) % uy;
+  if (r == 0u) { return 0; }
+  let m = select(uy - r, r, (x < 0) == (y < 0));
+  return select(bitcast<i32>(m), -bitcast<i32>(m), y < 0);
 }`;
 
 /** A planned map: load domains, result domain, expression, parameters. */
@@ -290,7 +313,7 @@ ${ins.map((_, j) => decl(NAMES[j], j, access[j])).join("\n")}
 ${decl("out", k, mode === "atomic" ? "a" : "w")}
 ${prmDecl(k + 1)}
 ${PRELUDE}
-${FMOD}
+${DIVMOD}
 ${lds}
 ${mode === "packed" ? "" : storeFn("out", out, p.outDom)}
 fn f_op(${fnArgs}, p0: f32, p1: f32, p2: f32, p3: f32, q0: i32, q1: i32) -> ${TY[p.outDom]} {
@@ -319,7 +342,7 @@ ${
 @group(0) @binding(${k}) var<storage, read_write> out: array<vec4<f32>>;
 ${prmDecl(k + 1)}
 ${PRELUDE}
-${FMOD}
+${DIVMOD}
 fn f_op(${
     kinds.map((_, j) => `${VARS[j]}: f32`).join(", ")
   }, p0: f32, p1: f32, p2: f32, p3: f32) -> f32 {

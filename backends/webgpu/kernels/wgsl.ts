@@ -284,6 +284,9 @@ export function storeFn(b: string, d: DType, dom: Dom): string {
 
 /** Math helpers used by the kernels (all of them f32). */
 export const PRELUDE = `
+// x < 0 decided on the bits: drivers compile float compares and select under fast-math rules
+// that may assume no NaN (NVIDIA's Vulkan driver turned relu's select into max(x, 0)).
+fn ltzf(x: f32) -> bool { let b = bitcast<u32>(x); return b > 0x80000000u && b <= 0xff800000u; }
 fn isnanf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn isinff(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn isfinitef(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u; }
