@@ -93,6 +93,15 @@ const MAX_RELEASED_BYTES = 512 * (1 << 20);
 export const INDEX_OPS = ["take", "gather", "scatter", "scatterAdd"];
 
 /** Everything the plugin holds on one GPU device. */
+/** `APRENDER_WEBGPU_KERNELS`, or undefined without permission to read the environment. */
+function envKernels(): string | undefined {
+  try {
+    return Deno.env.get("APRENDER_WEBGPU_KERNELS");
+  } catch {
+    return undefined;
+  }
+}
+
 export class GpuContext {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -155,6 +164,17 @@ export class GpuContext {
     this.#upBuf = device.createBuffer({ size: UPLOAD_BYTES, usage: 0x4 | 0x8 });
     this.errBuf = device.createBuffer({ size: 16, usage: USAGE });
   }
+
+  /**
+   * Whether kernels take their simple forms (one thread per output, no large tiles): true on a
+   * software adapter (Mesa's lavapipe or llvmpipe), where compiling a tiled GEMM or conv takes
+   * minutes under llvmpipe's GL driver and the tiles buy nothing on a CPU. The environment variable
+   * `APRENDER_WEBGPU_KERNELS=tiled` keeps the tiled forms there too (CI tests them on lavapipe).
+   */
+  get simpleKernels(): boolean {
+    return this.#simple ??= this.adapter.info.isFallbackAdapter && envKernels() !== "tiled";
+  }
+  #simple: boolean | undefined;
 
   /** Whether the adapter's f16 shader feature is enabled on the device. */
   get hasF16(): boolean {

@@ -381,7 +381,19 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
     );
     const w2 = makeTensor([5, 4, 3, 2], "f32", seed++);
     await compare("conv2d same", [x, w2], (p, q) => C.conv2d(p, q, { padding: "same" }), tol);
-    for (const t of [x, w, b, w2]) t.dispose();
+    // 16 output channels of 64 pixels: the tiled implicit GEMM (unless kernels are simple here).
+    const w3 = makeTensor([16, 4, 3, 3], "f32", seed++, "transposed");
+    const b3 = makeTensor([16], "f32", seed++);
+    await compare(
+      "conv2d tiled",
+      [x, w3, b3],
+      (p, q, r) => C.conv2d(p, q, { bias: r, padding: 1 }),
+      {
+        rtol: 1e-5,
+        atol: 1e-5 * 36,
+      },
+    );
+    for (const t of [x, w, b, w2, w3, b3]) t.dispose();
   });
   await t.step("pooling and its gradients", async () => {
     const x = makeTensor([2, 3, 9, 8], "f32", seed++, "transposed");

@@ -152,6 +152,42 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }`;
 }
 
+/**
+ * The simple conv: one thread per output element (n, oc, oh, ow), a loop over the group's input
+ * channels and taps (small convolutions and software adapters: `GpuContext.simpleKernels`).
+ */
+function convSimpleCode(dx: string, dw: string, db: string, access: string): string {
+  return head(dx, dw, db, access) + `
+@compute @workgroup_size(${WG})
+fn main(${THREAD}) {
+  let t = i32(${TID});
+  let C = p(${P.C}u); let H = p(${P.H}u); let W = p(${P.W}u); let O = p(${P.O}u);
+  let Cg = p(${P.Cg}u); let KH = p(${P.KH}u); let KW = p(${P.KW}u);
+  let OH = p(${P.OH}u); let OW = p(${P.OW}u); let Og = p(${P.Og}u);
+  if (t >= p(${P.N}u) * O * OH * OW) { return; }
+  let ow = t % OW; let oh = (t / OW) % OH; let oc = (t / (OW * OH)) % O; let n = t / (OW * OH * O);
+  let g = oc / Og;
+  let h0 = oh * p(${P.sh}u) - p(${P.pt}u); let w0 = ow * p(${P.sw}u) - p(${P.pl}u);
+  var acc = 0.0;
+  for (var ci = 0; ci < Cg; ci++) {
+    for (var kh = 0; kh < KH; kh++) {
+      let h = h0 + kh * p(${P.dh}u);
+      if (h < 0 || h >= H) { continue; }
+      for (var kw = 0; kw < KW; kw++) {
+        let w = w0 + kw * p(${P.dw}u);
+        if (w < 0 || w >= W) { continue; }
+        let wv = ld_Wt(p(${P.w}u) + oc * p(${P.w + 1}u) + ci * p(${P.w + 2}u) + kh * p(${
+    P.w + 3
+  }u) + kw * p(${P.w + 4}u));
+        acc = fma(xat(n, g * Cg + ci, h, w), wv, acc);
+      }
+    }
+  }
+  if (p(${P.bias}u) == 1) { acc += ld_Bi(p(${P.b}u) + oc * p(${P.b + 1}u)); }
+  out[u32(p(${P.out}u) + t)] = bitcast<u32>(acc);
+}`;
+}
+
 function poolCode(isMax: boolean, dx: string, access: string): string {
   return head(dx, "f32", "f32", access) + `
 @compute @workgroup_size(${WG})
@@ -321,12 +357,17 @@ function windowKernel(ctx: GpuContext, op: string): KernelEntry {
         const bufs = [ctx.input(stOf(x)), ctx.input(stOf(w)), ctx.input(stOf(b))];
         const ob = ctx.output(stOf(out), out.offset === 0);
         const access = ctx.access(bufs, [ob]);
-        const key = `${op}:${x.dtype}:${w.dtype}:${b.dtype}`;
+        const groups = call.attrs.groups ?? 1;
+        const simple = op === "conv2d" &&
+          (ctx.simpleKernels || ins[1].shape[0] / groups < 16 || out.size / out.shape[1] < 64);
+        const key = `${op}${simple ? ":simple" : ""}:${x.dtype}:${w.dtype}:${b.dtype}`;
         const k = ctx.kernel(
           key,
           access,
           () =>
-            op === "conv2d"
+            simple
+              ? convSimpleCode(x.dtype, w.dtype, b.dtype, access)
+              : op === "conv2d"
               ? convCode(x.dtype, w.dtype, b.dtype, access)
               : op === "maxPool2d" || op === "avgPool2d"
               ? poolCode(op === "maxPool2d", x.dtype, access)
@@ -335,8 +376,7 @@ function windowKernel(ctx: GpuContext, op: string): KernelEntry {
         const o = ctx.slot();
         fillMeta(ctx, call, out, o);
         const all = [...bufs, ob];
-        if (op === "conv2d") {
-          const groups = call.attrs.groups ?? 1;
+        if (op === "conv2d" && !simple) {
           const [N, , OH, OW] = out.shape;
           const Og = ins[1].shape[0] / groups;
           ctx.run(k, all, Math.ceil((N * OH * OW) / 64), Math.ceil(Og / 64), groups);

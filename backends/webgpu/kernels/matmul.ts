@@ -251,6 +251,39 @@ ${epi}
 }`;
 }
 
+/**
+ * The simple form: one thread per output element, a plain loop over K with element loads through
+ * the strides (small products, and software adapters: see `GpuContext.simpleKernels`). Same
+ * metadata as the tiled kernel; dispatched as (⌈N/64⌉, M, batches).
+ */
+function matmulSimpleCode(da: DType, db: DType, access: string): string {
+  return `
+${operand("A", 0, da, "elem", access[0])}
+${operand("B", 1, db, "elem", access[1])}
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+${prmDecl(3)}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let M = u32(prm[0]); let N = u32(prm[1]); let K = u32(prm[2]);
+  let n = gid.x; let m = gid.y;
+  if (n >= N || m >= M) { return; }
+  var bi = gid.z;
+  var offA = u32(prm[7]); var offB = u32(prm[8]);
+  for (var d = prm[10] - 1; d >= 0; d--) {
+    let len = u32(prm[11 + d]);
+    let c = bi % len;
+    bi = bi / len;
+    offA += c * u32(prm[15 + d]);
+    offB += c * u32(prm[19 + d]);
+  }
+  let ra = offA + m * u32(prm[3]); let sak = u32(prm[4]);
+  let cb = offB + n * u32(prm[6]); let sbk = u32(prm[5]);
+  var acc = 0.0;
+  for (var k = 0u; k < K; k++) { acc = fma(ld1A(ra + k * sak), ld1B(cb + k * sbk), acc); }
+  C[u32(prm[9]) + gid.z * M * N + m * N + n] = acc;
+}`;
+}
+
 function matmulKernel(ctx: GpuContext): KernelEntry {
   return {
     supports(call: KernelCall) {
@@ -282,11 +315,18 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
         const ba = ctx.input(stOf(a)), bb = ctx.input(stOf(b));
         const bcb = ctx.output(stOf(c), c.offset === 0);
         const access = ctx.access([ba, bb], [bcb]);
-        const k = ctx.kernel(
-          `matmul:${a.dtype}:${b.dtype}:${ma}:${mb}:${guard}:${vecC}`,
-          access,
-          () => matmulCode(a.dtype, b.dtype, ma, mb, guard, vecC, access),
-        );
+        const simple = M <= 65535 && (ctx.simpleKernels || M < 32 || N < 32);
+        const k = simple
+          ? ctx.kernel(
+            `matmul:simple:${a.dtype}:${b.dtype}`,
+            access,
+            () => matmulSimpleCode(a.dtype, b.dtype, access),
+          )
+          : ctx.kernel(
+            `matmul:${a.dtype}:${b.dtype}:${ma}:${mb}:${guard}:${vecC}`,
+            access,
+            () => matmulCode(a.dtype, b.dtype, ma, mb, guard, vecC, access),
+          );
         const o = ctx.slot(), Mi = ctx.mi;
         const vals = [
           M,
@@ -307,7 +347,8 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
           Mi[o + 15 + d] = d < nbr ? bc.strides[0][d] : 0;
           Mi[o + 19 + d] = d < nbr ? bc.strides[1][d] : 0;
         }
-        ctx.run(k, [ba, bb, bcb], Math.ceil(N / BN), Math.ceil(M / BM), nb);
+        if (simple) ctx.run(k, [ba, bb, bcb], Math.ceil(N / 64), M, nb);
+        else ctx.run(k, [ba, bb, bcb], Math.ceil(N / BN), Math.ceil(M / BM), nb);
       });
     },
   };
