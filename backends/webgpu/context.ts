@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { type PassTime, PassTimer } from "./timing.ts";
 import type { DeviceProvider, Storage } from "../backend.ts";
 import { DeviceError, IndexError } from "../../core/errors.ts";
 
@@ -176,6 +177,27 @@ export class GpuContext {
   }
   #simple: boolean | undefined;
 
+  /**
+   * Start timing GPU work: from now on every compute pass records timestamps (the adapter's
+   * `timestamp-query` feature). Returns false where the device lacks the feature.
+   */
+  startTiming(): boolean {
+    if (!this.device.features.has("timestamp-query")) return false;
+    this.flush();
+    this.#timer = new PassTimer(this.device);
+    return true;
+  }
+
+  /** Submit what is pending and return the GPU time of the passes since {@link startTiming}. */
+  async stopTiming(): Promise<PassTime> {
+    const timer = this.#timer;
+    if (!timer) throw new Error("webgpu: stopTiming() without startTiming()");
+    this.flush();
+    this.#timer = null;
+    return await timer.read();
+  }
+  #timer: PassTimer | null = null;
+
   /** Whether the adapter's f16 shader feature is enabled on the device. */
   get hasF16(): boolean {
     return this.device.features.has("shader-f16");
@@ -232,6 +254,7 @@ export class GpuContext {
       if (this.#metaUsed > 0) {
         this.device.queue.writeBuffer(this.#metaBuf, 0, this.#arena, 0, this.#metaUsed);
       }
+      this.#timer?.resolve(this.#encoder);
       cmds.push(this.#encoder.finish());
       this.#encoder = null;
     }
@@ -339,7 +362,9 @@ export class GpuContext {
     }
     if (!this.#pass) {
       this.check();
-      this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass();
+      this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass(
+        this.#timer ? { timestampWrites: this.#timer.writes() } : undefined,
+      );
     }
     const pass = this.#pass;
     pass.setPipeline(k.pipeline);
