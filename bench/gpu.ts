@@ -113,7 +113,6 @@ async function rawOf(
     const pass = enc.beginComputePass(timer ? { timestampWrites: timer.writes() } : undefined);
     for (let r = 0; r < reps; r++) record(pass, r);
     pass.end();
-    timer?.resolve(enc);
     ctx!.device.queue.submit([enc.finish()]);
     await readback();
     const w = (performance.now() - t0) / 1000 / reps;

@@ -254,7 +254,6 @@ export class GpuContext {
       if (this.#metaUsed > 0) {
         this.device.queue.writeBuffer(this.#metaBuf, 0, this.#arena, 0, this.#metaUsed);
       }
-      this.#timer?.resolve(this.#encoder);
       cmds.push(this.#encoder.finish());
       this.#encoder = null;
     }

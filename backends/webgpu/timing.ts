@@ -1,7 +1,7 @@
 /**
  * GPU time of compute passes from timestamp queries (the adapter's `timestamp-query` feature):
  * while a timer is attached to the context, every compute pass it begins writes a timestamp at its
- * start and end; the pairs are resolved into a buffer at each submit and summed when read.
+ * start and end; the pairs are resolved and summed when read.
  * Wall-clock timings in Deno carry a ≥ 10 ms floor per readback (`mapAsync` polls, then sleeps
  * 10 ms), so this is how the benchmarks see what the GPU itself spends.
  *
@@ -25,7 +25,6 @@ export class PassTimer {
   #resolve: GPUBuffer;
   #read: GPUBuffer;
   #next = 0;
-  #resolved = 0;
   #overflow = false;
 
   /**
@@ -54,28 +53,17 @@ export class PassTimer {
     return w;
   }
 
-  /** Record the resolve of the timestamps written since the last one (before `finish()`). */
-  resolve(encoder: GPUCommandEncoder): void {
-    if (this.#next === this.#resolved) return;
-    encoder.resolveQuerySet(
-      this.#set,
-      this.#resolved,
-      this.#next - this.#resolved,
-      this.#resolve,
-      this.#resolved * 8,
-    );
-    this.#resolved = this.#next;
-  }
-
-  /** Read and sum the resolved pairs (everything resolved must have been submitted), then free. */
+  /** Read and sum the pairs (the passes that wrote them must have been submitted), then free. */
   async read(): Promise<PassTime> {
     if (this.#overflow) {
       throw new Error(`webgpu timer: more than ${CAPACITY / 2} passes; read the timer sooner`);
     }
-    const n = this.#resolved;
+    const n = this.#next;
     let ns = 0;
     if (n > 0) {
+      // One resolve of every query at the end (resolve offsets must be 256-byte aligned).
       const enc = this.device.createCommandEncoder();
+      enc.resolveQuerySet(this.#set, 0, n, this.#resolve, 0);
       enc.copyBufferToBuffer(this.#resolve, 0, this.#read, 0, n * 8);
       this.device.queue.submit([enc.finish()]);
       await this.#read.mapAsync(1, 0, n * 8);
