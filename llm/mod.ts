@@ -1,0 +1,7 @@
+/**
+ * The LLM engine's model-independent parts: tokenizers built from GGUF metadata, chat
+ * templates and sampling.
+ *
+ * @module
+ */
+export * from "./tokenizer/mod.ts";

@@ -1,0 +1,24 @@
+// Reference tokenization by llama.cpp (node-llama-cpp) for the tokenizer tests.
+// Reads JSON {model, runs: [{texts, special, detok: number[][]}]} from the file named by
+// argv[2]; writes JSON [{ids: number[][], detok: string[]}] (one entry per run) on stdout:
+// ids = llama_tokenize(text, add_special=false, parse_special=special),
+// detok = llama_detokenize(ids, remove_special=false, unparse_special=special).
+// Run with: node tests/helpers/llama_tokenize.mjs request.json
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const require = createRequire(path.resolve(here, "../../.refs/node_modules/noop.js"));
+const { getLlama } = await import(require.resolve("node-llama-cpp"));
+
+const req = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const llama = await getLlama({ gpu: false, build: "never", skipDownload: true, logLevel: "error" });
+const model = await llama.loadModel({ modelPath: req.model, vocabOnly: true });
+const out = req.runs.map((run) => ({
+  ids: run.texts.map((t) => Array.from(model.tokenize(t, run.special))),
+  detok: (run.detok ?? []).map((d) => model.detokenize(d, run.special)),
+}));
+process.stdout.write(JSON.stringify(out));
+await model.dispose();
+await llama.dispose();
