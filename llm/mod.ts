@@ -5,3 +5,4 @@
  * @module
  */
 export * from "./tokenizer/mod.ts";
+export * from "./chat.ts";

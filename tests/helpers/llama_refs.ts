@@ -26,8 +26,31 @@ function findPython(mods: string): string | null {
 
 /** Python with gguf-py and sentencepiece, or null. */
 export const GGUF_PYTHON: string | null = findPython("gguf, sentencepiece");
-/** Python with jinja2, or null. */
-export const JINJA_PYTHON: string | null = findPython("jinja2");
+/** Python with jinja2 and transformers (its chat-template environment), or null. */
+export const CHAT_PYTHON: string | null = findPython("jinja2, transformers");
+
+if (Deno.env.get("CI") === "true" && !CHAT_PYTHON) {
+  throw new Error(
+    "CI=true but .venv-ref lacks jinja2/transformers: chat-template tests cannot run.",
+  );
+}
+
+/**
+ * Render chat-template cases with transformers' `render_jinja_template` (Python jinja2).
+ *
+ * @param dir a temporary directory
+ * @param cases see chat_ref.py
+ */
+export function pythonChat(
+  dir: string,
+  cases: Record<string, unknown>[],
+): ({ ok: true; text: string } | { ok: false; error: string })[] {
+  const f = `${dir}/chat-${crypto.randomUUID()}.json`;
+  Deno.writeTextFileSync(f, JSON.stringify(cases));
+  const r = run(CHAT_PYTHON!, ["tests/helpers/chat_ref.py", f]);
+  if (!r.ok) throw new Error(`chat_ref.py failed:\n${r.err}`);
+  return JSON.parse(r.out);
+}
 
 const NLC = ".refs/node_modules/node-llama-cpp/package.json";
 /** Whether node and node-llama-cpp are installed (.ci/refs.sh). */
