@@ -6,3 +6,5 @@
  */
 export * from "./tokenizer/mod.ts";
 export * from "./chat.ts";
+export * from "./sampling/mod.ts";
+export { ComputeError, FormatError, IndexError } from "../core/errors.ts";
