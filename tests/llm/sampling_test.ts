@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { IndexError } from "../../core/errors.ts";
 import { logProbs, Sampler, SamplerError, type SamplerOptions } from "../../llm/mod.ts";
+import { llamaFilter, llamaSamplerLib } from "../helpers/llama_sampler.ts";
 import { PYTHON } from "../helpers/numpy.ts";
 
 /** Deterministic pseudo-random logits (xorshift32 → roughly N(0, scale²) by summing uniforms). */
@@ -155,34 +156,77 @@ Deno.test("sampler: bad settings and inputs are SamplerError/IndexError naming t
   assert.throws(() => new Sampler().sample(new Float32Array(0)), SamplerError);
 });
 
+/** 200 chain settings over random logits (vocab 50..2000) and penalty histories. */
+function chainCases(): { logits: number[]; history: number[]; options: SamplerOptions }[] {
+  const cases: { logits: number[]; history: number[]; options: SamplerOptions }[] = [];
+  const grid = (i: number, xs: number[]) => xs[i % xs.length];
+  for (let i = 0; i < 200; i++) {
+    const n = grid(i, [50, 300, 2000]);
+    const logits = randomLogits(n, 1000 + i, grid(i, [0.5, 2, 6]));
+    const history = Array.from(
+      randomLogits(40, 5000 + i, 1),
+      (x) => Math.abs(Math.floor(x * 40)) % n,
+    );
+    const options: SamplerOptions = {
+      temperature: grid(i, [0.8, 1.3, 0.2, 0]),
+      topK: grid(i >> 1, [40, 0, 5, 1000]),
+      topP: grid(i >> 2, [0.95, 1, 0.5, 0.9]),
+      minP: grid(i >> 3, [0.05, 0, 0.2]),
+      typicalP: grid(i >> 4, [1, 0.7]),
+      repeatPenalty: grid(i, [1, 1.1, 1.3]),
+      frequencyPenalty: grid(i >> 1, [0, 0.2]),
+      presencePenalty: grid(i >> 2, [0, 0.6]),
+      penaltyLastN: grid(i >> 3, [64, 8, 0]),
+      minKeep: grid(i >> 5, [0, 3]),
+      logitBias: i % 7 === 0 ? { 3: 2.5, 7: -1.25 } : {},
+    };
+    cases.push({ logits: Array.from(logits), history, options });
+  }
+  return cases;
+}
+
+/** Our filter() on every case equals `ref` (ids in order and float32 logits, exactly). */
+function compareChain(
+  cases: ReturnType<typeof chainCases>,
+  ref: { ids: number[]; logits: number[] }[],
+): void {
+  let sizes = 0;
+  cases.forEach((c, i) => {
+    const s = new Sampler(c.options);
+    for (const t of c.history) s.accept(t);
+    const got = s.filter(Float32Array.from(c.logits));
+    const ids = Array.from(got.ids.subarray(0, got.size));
+    const lg = Array.from(got.logits.subarray(0, got.size));
+    const want = ref[i];
+    // greedy (temperature 0) marks all but the best −Infinity: compare the best
+    if ((c.options.temperature ?? 0.8) <= 0) {
+      assert.equal(ids[argmax(lg)], want.ids[argmax(want.logits)], `case ${i}`);
+      return;
+    }
+    assert.deepEqual(ids, want.ids, `case ${i}: ${JSON.stringify(c.options)}`);
+    assert.deepEqual(lg, want.logits, `case ${i}: logits`);
+    sizes += ids.length;
+  });
+  assert.ok(sizes > 1000, `the cases must keep varied candidate sets (kept ${sizes})`);
+}
+
+Deno.test({
+  name: "sampler chain equals llama.cpp's own samplers (libllama via FFI) on 200 cases",
+  ignore: llamaSamplerLib() === null,
+  fn() {
+    const cases = chainCases();
+    compareChain(
+      cases,
+      cases.map((c) => llamaFilter(Float32Array.from(c.logits), c.history, c.options)),
+    );
+  },
+});
+
 Deno.test({
   name: "sampler chain equals a NumPy float32 re-implementation of llama.cpp's steps (200 cases)",
   ignore: PYTHON === null,
   fn() {
-    const cases: { logits: number[]; history: number[]; options: SamplerOptions }[] = [];
-    const grid = (i: number, xs: number[]) => xs[i % xs.length];
-    for (let i = 0; i < 200; i++) {
-      const n = grid(i, [50, 300, 2000]);
-      const logits = randomLogits(n, 1000 + i, grid(i, [0.5, 2, 6]));
-      const history = Array.from(
-        randomLogits(40, 5000 + i, 1),
-        (x) => Math.abs(Math.floor(x * 40)) % n,
-      );
-      const options: SamplerOptions = {
-        temperature: grid(i, [0.8, 1.3, 0.2, 0]),
-        topK: grid(i >> 1, [40, 0, 5, 1000]),
-        topP: grid(i >> 2, [0.95, 1, 0.5, 0.9]),
-        minP: grid(i >> 3, [0.05, 0, 0.2]),
-        typicalP: grid(i >> 4, [1, 0.7]),
-        repeatPenalty: grid(i, [1, 1.1, 1.3]),
-        frequencyPenalty: grid(i >> 1, [0, 0.2]),
-        presencePenalty: grid(i >> 2, [0, 0.6]),
-        penaltyLastN: grid(i >> 3, [64, 8, 0]),
-        minKeep: grid(i >> 5, [0, 3]),
-        logitBias: i % 7 === 0 ? { 3: 2.5, 7: -1.25 } : {},
-      };
-      cases.push({ logits: Array.from(logits), history, options });
-    }
+    const cases = chainCases();
     const dir = Deno.makeTempDirSync({ prefix: "samp-" });
     try {
       Deno.writeTextFileSync(`${dir}/cases.json`, JSON.stringify(cases));
@@ -192,27 +236,7 @@ Deno.test({
         stderr: "piped",
       }).outputSync();
       assert.ok(r.success, new TextDecoder().decode(r.stderr));
-      const ref: { ids: number[]; logits: number[] }[] = JSON.parse(
-        new TextDecoder().decode(r.stdout),
-      );
-      let sizes = 0;
-      cases.forEach((c, i) => {
-        const s = new Sampler(c.options);
-        for (const t of c.history) s.accept(t);
-        const got = s.filter(Float32Array.from(c.logits));
-        const ids = Array.from(got.ids.subarray(0, got.size));
-        const lg = Array.from(got.logits.subarray(0, got.size));
-        const want = ref[i];
-        // greedy (temperature 0) marks all but the best −Infinity; compare the kept set
-        if ((c.options.temperature ?? 0.8) <= 0) {
-          assert.equal(ids[argmax(lg)], want.ids[argmax(want.logits)], `case ${i}`);
-          return;
-        }
-        assert.deepEqual(ids, want.ids, `case ${i}: ${JSON.stringify(c.options)}`);
-        assert.deepEqual(lg, want.logits, `case ${i}: logits`);
-        sizes += ids.length;
-      });
-      assert.ok(sizes > 1000, `the cases must keep varied candidate sets (kept ${sizes})`);
+      compareChain(cases, JSON.parse(new TextDecoder().decode(r.stdout)));
     } finally {
       Deno.removeSync(dir, { recursive: true });
     }
