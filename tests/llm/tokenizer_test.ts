@@ -29,6 +29,7 @@ const CASES: Case[] = [
   { name: "Mistral 7B v0.1 (SPM, 32000 pieces)", kind: "spm", source: MISTRAL_MODEL },
   { name: "Llama 3 (BPE, llama-bpe)", kind: "bpe:llama-bpe", source: LLAMA3 },
   { name: "Qwen3 (BPE, qwen2)", kind: "bpe:qwen2", source: QWEN3 },
+  { name: "Qwen3 vocabulary, qwen35 pre-tokenizer", kind: "bpe:qwen35", source: QWEN3 },
   { name: "Llama 3 vocabulary, gpt-4o pre-tokenizer", kind: "bpe:gpt-4o", source: LLAMA3 },
   { name: "Llama 3 vocabulary, default pre-tokenizer", kind: "bpe:default", source: LLAMA3 },
 ];
