@@ -170,3 +170,15 @@ Deno.test("tokenizer rejects malformed vocabularies with typed errors naming the
   );
   assert.throws(() => new Tokenizer(TINY).decode([99]), IndexError);
 });
+
+Deno.test("tokenizer takes GGUF reader values: typed arrays, bigint ids", () => {
+  const tok = new Tokenizer({
+    ...TINY,
+    "tokenizer.ggml.scores": Float32Array.from(TINY["tokenizer.ggml.scores"]),
+    "tokenizer.ggml.token_type": Int32Array.from(TINY["tokenizer.ggml.token_type"]),
+    "tokenizer.ggml.bos_token_id": 1n,
+    "tokenizer.ggml.eos_token_id": 2n,
+  });
+  assert.deepEqual(tok.encode("hi"), [1, 7]);
+  assert.equal(tok.eos, 2);
+});
