@@ -123,6 +123,17 @@ export class Tokenizer {
   }
 
   /**
+   * Whether `id` ends generation (EOS, end-of-turn and the other end-of-generation tokens
+   * llama.cpp recognises, e.g. `<|eot_id|>`, `<|im_end|>`, `<end_of_turn>`).
+   *
+   * @param id a token id
+   * @returns true for an end-of-generation token
+   */
+  isEog(id: number): boolean {
+    return this.vocab.eog.has(id);
+  }
+
+  /**
    * Token ids of `text`, as llama.cpp's `llama_tokenize(text, addSpecial, parseSpecial)`.
    *
    * @param text the text

@@ -48,6 +48,10 @@ export interface GgufVocab {
   "tokenizer.ggml.unknown_token_id"?: number | bigint;
   /** Padding token id. */
   "tokenizer.ggml.padding_token_id"?: number | bigint;
+  /** End-of-turn token id (an end-of-generation token). */
+  "tokenizer.ggml.eot_token_id"?: number | bigint;
+  /** End-of-message token id (an end-of-generation token). */
+  "tokenizer.ggml.eom_token_id"?: number | bigint;
   /** Whether `encode(..., {addSpecial: true})` prepends BOS. */
   "tokenizer.ggml.add_bos_token"?: boolean;
   /** Whether `encode(..., {addSpecial: true})` appends EOS. */
@@ -124,6 +128,8 @@ export interface Vocab {
   unk: number | null;
   /** Padding id, or null. */
   pad: number | null;
+  /** Ids that end generation (llama.cpp's `special_eog_ids`). */
+  eog: ReadonlySet<number>;
   /** `add_bos_token` as stored (the tokenizer applies llama.cpp's per-pre default). */
   addBos: boolean;
   /** `add_eos_token`. */
@@ -245,22 +251,36 @@ function markSpecialByText(
   m: Record<string, unknown>,
   ids: Map<string, number>,
   attrs: Uint8Array,
-) {
+): Set<number> {
+  const eog = new Set<number>();
   for (const t of EOG_TEXTS) {
     const id = ids.get(t);
-    if (id !== undefined) attrs[id] |= TokenAttr.Control;
+    if (id !== undefined) {
+      attrs[id] |= TokenAttr.Control;
+      eog.add(id);
+    }
   }
   for (const [kind, texts] of FIM_TEXTS) {
-    if (m[`tokenizer.ggml.${kind}_token_id`] !== undefined) continue;
+    const ends = kind === "fim_pad" || kind === "fim_rep" || kind === "fim_sep";
+    const given = optId(m, `tokenizer.ggml.${kind}_token_id`, attrs.length, null);
+    if (given !== null) {
+      if (ends) eog.add(given);
+      continue;
+    }
     for (const t of texts) {
       const id = ids.get(t);
-      if (id !== undefined) attrs[id] |= TokenAttr.Control;
+      if (id !== undefined) {
+        attrs[id] |= TokenAttr.Control;
+        if (ends) eog.add(id);
+        break; // one per kind, as llama.cpp (its hash map decides which when several exist)
+      }
     }
   }
   for (const t of ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"]) {
     const id = ids.get(t);
     if (id !== undefined) attrs[id] = TokenAttr.UserDefined;
   }
+  return eog;
 }
 
 /**
@@ -308,7 +328,7 @@ export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
   const ty = numbers(m, "tokenizer.ggml.token_type", n);
   const attrs = new Uint8Array(n).fill(TokenAttr.Normal);
   if (ty) { for (let i = 0; i < n; i++) attrs[i] = TYPE_ATTR[ty[i]] ?? TokenAttr.Undefined; }
-  markSpecialByText(m, ids, attrs);
+  const eog = markSpecialByText(m, ids, attrs);
   const kind = model === "llama" ? "spm" : "bpe";
   let merges: readonly string[] = [];
   if (kind === "bpe") {
@@ -327,6 +347,18 @@ export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
   }
   // llama.cpp's defaults: SentencePiece bos 1, eos 2, unk 0; GPT-2 bos = eos = 11.
   const spm = kind === "spm";
+  const eos = optId(m, "tokenizer.ggml.eos_token_id", n, spm ? 2 : 11);
+  for (const key of ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]) {
+    const id = optId(m, key, n, null);
+    if (id !== null) eog.add(id);
+  }
+  if (eos !== null) eog.add(eos);
+  // o200k_harmony / solar-open: "<|end|>" ends a message, not the generation
+  const has = (t: string) => eog.has(ids.get(t) ?? -1);
+  const call = has("<|call|>") || has("<|calls|>");
+  if (has("<|end|>") && call && (has("<|return|>") || has("<|flush|>"))) {
+    eog.delete(ids.get("<|end|>")!);
+  }
   return {
     kind,
     pre: preV ?? "default",
@@ -336,9 +368,10 @@ export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
     ids,
     merges,
     bos: optId(m, "tokenizer.ggml.bos_token_id", n, spm ? 1 : 11),
-    eos: optId(m, "tokenizer.ggml.eos_token_id", n, spm ? 2 : 11),
+    eos,
     unk: optId(m, "tokenizer.ggml.unknown_token_id", n, spm ? 0 : null),
     pad: optId(m, "tokenizer.ggml.padding_token_id", n, null),
+    eog,
     addBos: optBool(m, "tokenizer.ggml.add_bos_token", spm),
     addEos: optBool(m, "tokenizer.ggml.add_eos_token", false),
     addSpacePrefix: optBool(m, "tokenizer.ggml.add_space_prefix", spm),

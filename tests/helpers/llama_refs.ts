@@ -112,15 +112,17 @@ export interface TokenizeRun {
 
 /**
  * llama.cpp's `llama_tokenize(text, add_special=false, parse_special)` for each text and
- * `llama_detokenize(ids, remove_special=false, unparse_special)` for each id list, per run.
+ * `llama_detokenize(ids, remove_special=false, unparse_special)` for each id list, per run, and
+ * the vocabulary's end-of-generation ids (`llama_vocab_is_eog`).
  */
 export function llamaTokenize(
   dir: string,
   model: string,
+  vocabSize: number,
   runs: TokenizeRun[],
-): { ids: number[][]; detok: string[] }[] {
+): { runs: { ids: number[][]; detok: string[] }[]; eog: number[] } {
   const req = `${dir}/req-${crypto.randomUUID()}.json`;
-  Deno.writeTextFileSync(req, JSON.stringify({ model, runs }));
+  Deno.writeTextFileSync(req, JSON.stringify({ model, vocabSize, runs }));
   const r = run("node", ["tests/helpers/llama_tokenize.mjs", req]);
   if (!r.ok) throw new Error(`llama_tokenize.mjs failed:\n${r.err}`);
   return JSON.parse(r.out);

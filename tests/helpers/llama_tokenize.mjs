@@ -1,6 +1,6 @@
 // Reference tokenization by llama.cpp (node-llama-cpp) for the tokenizer tests.
-// Reads JSON {model, runs: [{texts, special, detok: number[][]}]} from the file named by
-// argv[2]; writes JSON [{ids: number[][], detok: string[]}] (one entry per run) on stdout:
+// Reads JSON {model, vocabSize, runs: [{texts, special, detok: number[][]}]} from the file named by
+// argv[2]; writes JSON {runs: [{ids: number[][], detok: string[]}] (one per run), eog: number[]}:
 // ids = llama_tokenize(text, add_special=false, parse_special=special),
 // detok = llama_detokenize(ids, remove_special=false, unparse_special=special).
 // Run with: node tests/helpers/llama_tokenize.mjs request.json
@@ -19,6 +19,9 @@ const out = req.runs.map((run) => ({
   ids: run.texts.map((t) => Array.from(model.tokenize(t, run.special))),
   detok: (run.detok ?? []).map((d) => model.detokenize(d, run.special)),
 }));
-process.stdout.write(JSON.stringify(out));
+// end-of-generation ids (llama_vocab_is_eog) over the whole vocabulary
+const eog = [];
+for (let id = 0; id < req.vocabSize; id++) if (model.isEogToken(id)) eog.push(id);
+process.stdout.write(JSON.stringify({ runs: out, eog }));
 await model.dispose();
 await llama.dispose();

@@ -61,10 +61,12 @@ for (const c of CASES) {
         const ours = [false, true].map((special) =>
           CORPUS.map((t) => tok.encode(t, { addSpecial: false, parseSpecial: special }))
         );
-        const ref = llamaTokenize(dir, path, [
+        const { runs: ref, eog } = llamaTokenize(dir, path, tok.size, [
           { texts: CORPUS, special: false, detok: ours[0] },
           { texts: CORPUS, special: true, detok: ours[1] },
         ]);
+        const ourEog = Array.from({ length: tok.size }, (_, i) => i).filter((i) => tok.isEog(i));
+        assert.deepEqual(ourEog, eog, "end-of-generation ids");
         [false, true].forEach((special, k) => {
           const badIds: string[] = [], badText: string[] = [];
           CORPUS.forEach((t, i) => {
