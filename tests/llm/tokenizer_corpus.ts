@@ -1,3 +1,5 @@
+import fc from "fast-check";
+
 /**
  * Strings for the tokenizer reference tests: hand-picked edge cases plus seeded random mixes of
  * fragments (unicode, emoji, CJK, whitespace runs, code, digits, special-token spellings).
@@ -172,11 +174,13 @@ function rng(seed: number): () => number {
 }
 
 /**
- * The corpus: the hand-picked strings and `extra` random mixes of 1..12 fragments.
+ * The corpus: the hand-picked strings, `extra` random mixes of 1..12 fragments and `unicode`
+ * seeded fast-check strings over all of Unicode (any code point but lone surrogates).
  *
- * @param extra how many random strings to add
+ * @param extra how many fragment mixes to add
+ * @param unicode how many arbitrary Unicode strings to add
  */
-export function tokenizerCorpus(extra = 240): string[] {
+export function tokenizerCorpus(extra = 240, unicode = 100): string[] {
   const r = rng(20261207);
   const out = [...HAND];
   for (let i = 0; i < extra; i++) {
@@ -185,5 +189,8 @@ export function tokenizerCorpus(extra = 240): string[] {
     for (let k = 0; k < n; k++) s += FRAGMENTS[Math.floor(r() * FRAGMENTS.length)];
     out.push(s);
   }
+  const any = fc.string({ unit: "grapheme-composite", maxLength: 24 });
+  const wide = fc.string({ unit: "binary", maxLength: 16 });
+  out.push(...fc.sample(fc.oneof(any, wide), { seed: 20261207, numRuns: unicode }));
   return out;
 }
