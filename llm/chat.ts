@@ -7,6 +7,7 @@
  */
 import { Template } from "@huggingface/jinja";
 import { FormatError } from "../core/errors.ts";
+import type { Tokenizer } from "./tokenizer/tokenizer.ts";
 
 /**
  * One chat message. Templates read `role` and `content`; tool-using templates also read
@@ -227,4 +228,40 @@ export class ChatTemplate {
       throw new FormatError(`ChatTemplate.render: the template raised: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * Render a conversation and tokenize it as llama.cpp's chat path does: a BOS (EOS) text the
+ * template writes at the start (end) is dropped when the tokenizer adds that token itself, then
+ * the text is encoded with special tokens added and parsed.
+ *
+ * @example
+ * ```ts
+ * import { ChatTemplate, chatPrompt, Tokenizer } from "@aprender/compute/llm";
+ * const tok = new Tokenizer({
+ *   "tokenizer.ggml.model": "llama",
+ *   "tokenizer.ggml.tokens": ["<unk>", "<s>", "</s>", "▁", "h", "i"],
+ * });
+ * const tpl = new ChatTemplate("{{ bos_token }}{{ messages[0].content }}", { bosToken: "<s>" });
+ * const { text, ids } = chatPrompt(tok, tpl, [{ role: "user", content: "hi" }]);
+ * console.log(text, ids); // "hi" [1, 3, 4, 5]: one BOS, from the tokenizer
+ * ```
+ *
+ * @param tokenizer the model's tokenizer
+ * @param template the chat template
+ * @param messages the conversation
+ * @param options as for {@link ChatTemplate.render}
+ * @returns the prompt text (after the BOS/EOS trimming) and its token ids
+ */
+export function chatPrompt(
+  tokenizer: Tokenizer,
+  template: ChatTemplate,
+  messages: readonly ChatMessage[],
+  options: ChatRenderOptions = {},
+): { text: string; ids: number[] } {
+  let text = template.render(messages, options);
+  const bos = template.bosToken, eos = template.eosToken;
+  if (tokenizer.addsBos && bos !== "" && text.startsWith(bos)) text = text.slice(bos.length);
+  if (tokenizer.addsEos && eos !== "" && text.endsWith(eos)) text = text.slice(0, -eos.length);
+  return { text, ids: tokenizer.encode(text, { addSpecial: true, parseSpecial: true }) };
 }

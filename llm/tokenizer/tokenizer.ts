@@ -122,6 +122,16 @@ export class Tokenizer {
     return this.vocab.eos;
   }
 
+  /** Whether `encode(..., {addSpecial: true})` prepends BOS (llama.cpp's `add_bos`). */
+  get addsBos(): boolean {
+    return this.addBos && this.vocab.bos !== null;
+  }
+
+  /** Whether `encode(..., {addSpecial: true})` appends EOS (llama.cpp's `add_eos`). */
+  get addsEos(): boolean {
+    return this.vocab.addEos && this.vocab.eos !== null;
+  }
+
   /**
    * Whether `id` ends generation (EOS, end-of-turn and the other end-of-generation tokens
    * llama.cpp recognises, e.g. `<|eot_id|>`, `<|im_end|>`, `<end_of_turn>`).

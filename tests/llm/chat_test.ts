@@ -4,7 +4,9 @@ import {
   BUILTIN_CHAT_TEMPLATES,
   type BuiltinChatTemplate,
   type ChatMessage,
+  chatPrompt,
   ChatTemplate,
+  Tokenizer,
 } from "../../llm/mod.ts";
 import { CHAT_PYTHON, pythonChat } from "../helpers/llama_refs.ts";
 
@@ -295,4 +297,35 @@ Deno.test("ChatTemplate reports bad templates and messages as FormatError", () =
     (e) => e instanceof FormatError && /messages\[0\]/.test(e.message),
   );
   assert.throws(() => ChatTemplate.builtin("vicuna" as BuiltinChatTemplate), FormatError);
+});
+
+Deno.test("chatPrompt: one BOS whether the template or the tokenizer writes it (llama.cpp)", () => {
+  const vocab = {
+    "tokenizer.ggml.model": "llama",
+    "tokenizer.ggml.tokens": ["<unk>", "<s>", "</s>", "\u2581", "h", "i"],
+    "tokenizer.ggml.scores": [0, 0, 0, -1, -2, -2],
+    "tokenizer.ggml.token_type": [2, 3, 3, 1, 1, 1],
+  };
+  const tpl = new ChatTemplate("{{ bos_token }}{{ messages[0].content }}{{ eos_token }}", {
+    bosToken: "<s>",
+    eosToken: "</s>",
+  });
+  const msgs = [{ role: "user", content: "hi" }];
+  const adds = chatPrompt(new Tokenizer(vocab), tpl, msgs);
+  assert.equal(adds.text, "hi</s>");
+  assert.deepEqual(adds.ids, [1, 3, 4, 5, 2]);
+  const eos = chatPrompt(
+    new Tokenizer({ ...vocab, "tokenizer.ggml.add_eos_token": true }),
+    tpl,
+    msgs,
+  );
+  assert.equal(eos.text, "hi");
+  assert.deepEqual(eos.ids, [1, 3, 4, 5, 2]);
+  const none = chatPrompt(
+    new Tokenizer({ ...vocab, "tokenizer.ggml.add_bos_token": false }),
+    tpl,
+    msgs,
+  );
+  assert.equal(none.text, "<s>hi</s>");
+  assert.deepEqual(none.ids, [1, 3, 4, 5, 2]);
 });
