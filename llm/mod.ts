@@ -8,3 +8,4 @@ export * from "./tokenizer/mod.ts";
 export * from "./chat.ts";
 export * from "./sampling/mod.ts";
 export { ComputeError, FormatError, IndexError } from "../core/errors.ts";
+export { StopMatcher } from "./stop.ts";
