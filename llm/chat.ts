@@ -148,7 +148,7 @@ export class ChatTemplate {
     const src = BUILTIN_CHAT_TEMPLATES[name];
     if (src === undefined) {
       throw new FormatError(
-        `ChatTemplate.builtin: unknown template ${JSON.stringify(name)}; built-in: ` +
+        `ChatTemplate.builtin: unknown template ${String(name)}; built-in: ` +
           Object.keys(BUILTIN_CHAT_TEMPLATES).join(", "),
       );
     }

@@ -36,7 +36,9 @@ export class StopMatcher {
     stops.forEach((s, i) => {
       if (typeof s !== "string" || s.length === 0) {
         throw new FormatError(
-          `StopMatcher: stops[${i}] must be a non-empty string, got ${JSON.stringify(s)}`,
+          `StopMatcher: stops[${i}] must be a non-empty string, got ${
+            typeof s === "string" ? '""' : typeof s
+          }`,
         );
       }
     });

@@ -11,7 +11,7 @@
  */
 import { BPE } from "@huggingface/tokenizers";
 import { FormatError } from "../../core/errors.ts";
-import type { Vocab } from "./vocab.ts";
+import { show, type Vocab } from "./vocab.ts";
 
 /** llama.cpp's whitespace code points (unicode-data.cpp), as a character-class body. */
 const WS = "\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
@@ -108,7 +108,7 @@ export function preConfig(pre: string): PreConfig {
   const p = PRE[pre];
   if (!p) {
     throw new FormatError(
-      `tokenizer: unknown pre-tokenizer 'tokenizer.ggml.pre' = ${JSON.stringify(pre)}; ` +
+      `tokenizer: unknown pre-tokenizer 'tokenizer.ggml.pre' = ${show(pre)}; ` +
         `supported: ${supportedPreTokenizers().join(", ")}`,
     );
   }
@@ -167,7 +167,7 @@ export class BpeModel {
       const sp = typeof m === "string" ? m.indexOf(" ", 1) : -1;
       if (sp <= 0 || sp === m.length - 1) {
         throw new FormatError(
-          `tokenizer: 'tokenizer.ggml.merges'[${i}] = ${JSON.stringify(m)} is not "left right"`,
+          `tokenizer: 'tokenizer.ggml.merges'[${i}] = ${show(m)} is not "left right"`,
         );
       }
       merges[i] = [m.slice(0, sp), m.slice(sp + 1)];

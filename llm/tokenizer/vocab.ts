@@ -138,6 +138,18 @@ export interface Vocab {
   addSpacePrefix: boolean;
 }
 
+/** A value for an error message (JSON, but bigint-safe and bounded). */
+export function show(v: unknown): string {
+  if (typeof v === "bigint") return `${v}n`;
+  if (v === undefined) return "undefined";
+  try {
+    const j = JSON.stringify(v, (_k, x) => typeof x === "bigint" ? `${x}n` : x);
+    return j.length > 80 ? `${j.slice(0, 77)}...` : j;
+  } catch {
+    return String(v);
+  }
+}
+
 function where(key: string): string {
   return `tokenizer: GGUF key '${key}'`;
 }
@@ -302,7 +314,7 @@ export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
   const model = m["tokenizer.ggml.model"];
   if (model !== "llama" && model !== "gpt2") {
     throw new FormatError(
-      `${where("tokenizer.ggml.model")} is ${JSON.stringify(model)}; supported: "llama" ` +
+      `${where("tokenizer.ggml.model")} is ${show(model)}; supported: "llama" ` +
         `(SentencePiece) and "gpt2" (byte-level BPE)`,
     );
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { FormatError, IndexError } from "../../core/errors.ts";
 import { Tokenizer } from "../../llm/mod.ts";
 import {
@@ -183,4 +184,50 @@ Deno.test("tokenizer takes GGUF reader values: typed arrays, bigint ids", () => 
   });
   assert.deepEqual(tok.encode("hi"), [1, 7]);
   assert.equal(tok.eos, 2);
+});
+
+Deno.test("tokenizer: fuzzed metadata builds a tokenizer or throws FormatError, nothing else", () => {
+  const anyValue = fc.oneof(
+    fc.constant(undefined),
+    fc.string(),
+    fc.integer({ min: -5, max: 40 }),
+    fc.bigInt({ min: -5n, max: 40n }),
+    fc.boolean(),
+    fc.array(fc.string({ maxLength: 4 }), { maxLength: 12 }),
+    fc.array(fc.integer({ min: -2, max: 8 }), { maxLength: 12 }),
+    fc.constant(null),
+  );
+  const meta = fc.record({
+    "tokenizer.ggml.model": fc.oneof(fc.constantFrom("llama", "gpt2"), anyValue),
+    "tokenizer.ggml.pre": fc.oneof(fc.constantFrom("llama-bpe", "qwen2", "default"), anyValue),
+    "tokenizer.ggml.tokens": fc.oneof(
+      fc.array(fc.string({ minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 12 }),
+      anyValue,
+    ),
+    "tokenizer.ggml.scores": anyValue,
+    "tokenizer.ggml.token_type": anyValue,
+    "tokenizer.ggml.merges": fc.oneof(
+      fc.array(fc.string({ maxLength: 5 }), { maxLength: 8 }),
+      anyValue,
+    ),
+    "tokenizer.ggml.bos_token_id": anyValue,
+    "tokenizer.ggml.eos_token_id": anyValue,
+    "tokenizer.ggml.add_bos_token": anyValue,
+    "tokenizer.ggml.add_space_prefix": anyValue,
+  }, { requiredKeys: [] });
+  fc.assert(
+    fc.property(meta, fc.string({ maxLength: 12 }), (m, text) => {
+      let tok: Tokenizer;
+      try {
+        tok = new Tokenizer(m as Record<string, unknown>);
+      } catch (e) {
+        assert.ok(e instanceof FormatError, `${(e as Error).name}: ${(e as Error).message}`);
+        return;
+      }
+      const ids = tok.encode(text, { parseSpecial: true });
+      for (const id of ids) assert.ok(Number.isInteger(id) && id >= 0 && id < tok.size);
+      tok.decode(ids, { special: true });
+    }),
+    { numRuns: 3000 },
+  );
 });
