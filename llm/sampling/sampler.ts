@@ -117,6 +117,7 @@ export class Sampler {
   private readonly history: number[] = [];
   private readonly counts = new Map<number, number>();
   private drawCount = 0;
+  private scratch: Candidates | undefined;
 
   /**
    * A sampler with the given settings and an empty penalty window.
@@ -199,16 +200,12 @@ export class Sampler {
     this.counts.clear();
   }
 
-  /**
-   * The candidates after bias, penalties and truncation, before the draw (for inspection).
-   *
-   * @param logits one logit per vocabulary entry
-   * @returns the surviving candidates
-   */
-  filter(logits: Float32Array): Candidates {
+  /** All tokens as candidates with the logit bias and the penalties applied. */
+  private prepare(logits: Float32Array): Candidates {
     check(logits instanceof Float32Array, "logits must be a Float32Array");
     check(logits.length > 0, "logits are empty");
-    const c = candidatesFrom(logits);
+    const c = candidatesFrom(logits, this.scratch);
+    this.scratch = c;
     for (const [id, b] of this.bias) {
       if (id >= logits.length) {
         throw new IndexError(
@@ -224,6 +221,19 @@ export class Sampler {
     ) {
       penalize(c, this.counts, o.repeatPenalty, o.frequencyPenalty, o.presencePenalty);
     }
+    return c;
+  }
+
+  /**
+   * The candidates after bias, penalties and truncation, before the draw (for inspection; the
+   * list is this sampler's scratch space, overwritten by its next call).
+   *
+   * @param logits one logit per vocabulary entry
+   * @returns the surviving candidates
+   */
+  filter(logits: Float32Array): Candidates {
+    const c = this.prepare(logits);
+    const o = this.o;
     topK(c, o.topK);
     typical(c, o.typicalP, o.minKeep);
     topP(c, o.topP, o.minKeep);
@@ -251,7 +261,10 @@ export class Sampler {
    * @throws SamplerError when every token is excluded (all logits −Infinity or NaN)
    */
   sample(logits: Float32Array): number {
-    const c = this.filter(logits);
+    // greedy: top-k, top-p and min-p always keep the best token, so only typical can change it
+    const c = this.o.temperature <= 0 && this.o.typicalP >= 1
+      ? this.prepare(logits)
+      : this.filter(logits);
     let best = -1;
     for (let i = 0; i < c.size; i++) {
       if (c.logits[i] > -Infinity && (best < 0 || c.logits[i] > c.logits[best])) best = i;

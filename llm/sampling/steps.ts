@@ -34,67 +34,151 @@ export interface Candidates {
  * Every token as a candidate, in id order.
  *
  * @param logits one logit per vocabulary entry
- * @returns a fresh candidate list (the logits are copied)
+ * @param reuse a candidate list of the same vocabulary size whose buffers are overwritten
+ * @returns the candidate list (the logits are copied)
  */
-export function candidatesFrom(logits: Float32Array): Candidates {
+export function candidatesFrom(logits: Float32Array, reuse?: Candidates): Candidates {
   const n = logits.length;
-  const ids = new Int32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = i;
-  return { ids, logits: Float32Array.from(logits), p: new Float32Array(n), size: n, sorted: false };
+  const c = reuse !== undefined && reuse.ids.length === n ? reuse : {
+    ids: new Int32Array(n),
+    logits: new Float32Array(n),
+    p: new Float32Array(n),
+    size: n,
+    sorted: false,
+  };
+  for (let i = 0; i < n; i++) c.ids[i] = i;
+  c.logits.set(logits);
+  c.p.fill(0);
+  c.size = n;
+  c.sorted = false;
+  return c;
 }
 
-/** Reorder the first k entries to the k largest logits, descending (ties: lower id first). */
-export function sortTop(c: Candidates, k: number): void {
-  const n = c.size;
-  const order = Array.from({ length: n }, (_, i) => i);
-  const L = c.logits, I = c.ids;
-  const cmp = (a: number, b: number) => L[b] - L[a] || I[a] - I[b];
-  if (k < n && k <= 4096 && n > 4 * k) {
-    // keep a min-heap of the k best, then sort it: O(n log k) instead of O(n log n)
-    const heap: number[] = [];
-    const worse = (a: number, b: number) => cmp(a, b) > 0; // a ranks below b
-    const up = (i: number) => {
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (!worse(heap[i], heap[p])) break;
-        [heap[i], heap[p]] = [heap[p], heap[i]];
-        i = p;
-      }
-    };
-    const down = (i: number) => {
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < heap.length && worse(heap[l], heap[m])) m = l;
-        if (r < heap.length && worse(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    };
-    for (let i = 0; i < n; i++) {
-      if (heap.length < k) {
-        heap.push(i);
-        up(heap.length - 1);
-      } else if (worse(heap[0], i)) {
-        heap[0] = i;
-        down(0);
-      }
-    }
-    heap.sort(cmp);
-    const chosen = new Set(heap);
-    for (let i = 0; i < n; i++) if (!chosen.has(i)) heap.push(i);
-    order.splice(0, n, ...heap);
-  } else {
-    order.sort(cmp);
+/**
+ * All live positions by descending logit, ties by lower id. When the ids are in increasing order
+ * (the usual case) this is a stable LSD radix sort (3 passes of 11 bits) on the logits' bits
+ * mapped to a descending order, O(n); otherwise a comparator sort.
+ */
+function sortedPositions(c: Candidates): Int32Array {
+  const n = c.size, L = c.logits, I = c.ids;
+  let increasing = true;
+  for (let i = 1; increasing && i < n; i++) if (I[i] <= I[i - 1]) increasing = false;
+  let pos = new Int32Array(n);
+  if (!increasing) {
+    for (let i = 0; i < n; i++) pos[i] = i;
+    return pos.sort((a, b) => L[b] - L[a] || I[a] - I[b]);
   }
-  const ids = Int32Array.from(order, (i) => I[i]);
-  const lg = Float32Array.from(order, (i) => L[i]);
-  const p = Float32Array.from(order, (i) => c.p[i]);
+  const bits = new Uint32Array(L.buffer, L.byteOffset, n);
+  let key = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = bits[i] === 0x80000000 ? 0 : bits[i]; // -0 ties with +0, as in the comparator
+    // ascending-in-the-float order of the bit pattern, then flipped for descending logits
+    key[i] = ~(b & 0x80000000 ? ~b : b | 0x80000000) >>> 0;
+    pos[i] = i;
+  }
+  let key2 = new Uint32Array(n), pos2 = new Int32Array(n);
+  const count = new Uint32Array(2048);
+  for (let shift = 0; shift < 32; shift += 11) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(key[i] >>> shift) & 2047]++;
+    let sum = 0;
+    for (let d = 0; d < 2048; d++) {
+      const t = count[d];
+      count[d] = sum;
+      sum += t;
+    }
+    for (let i = 0; i < n; i++) {
+      const d = (key[i] >>> shift) & 2047;
+      const at = count[d]++;
+      key2[at] = key[i];
+      pos2[at] = pos[i];
+    }
+    [key, key2] = [key2, key];
+    [pos, pos2] = [pos2, pos];
+  }
+  return pos;
+}
+
+/**
+ * Positions of the k best live entries (higher logit, then lower id), best first: a bounded
+ * heap over typed arrays when k is small, else a full sort.
+ */
+function bestPositions(c: Candidates, k: number): Int32Array {
+  const n = c.size, L = c.logits, I = c.ids;
+  k = Math.min(k, n);
+  const cmp = (a: number, b: number) => L[b] - L[a] || I[a] - I[b];
+  if (k * 8 >= n) return sortedPositions(c).subarray(0, k);
+  // min-heap of the k best seen so far; heap[0] is the worst of them
+  const heap = new Int32Array(k);
+  const worse = (a: number, b: number) => L[a] < L[b] || (L[a] === L[b] && I[a] > I[b]);
+  for (let i = 0; i < k; i++) {
+    let j = i;
+    heap[j] = i;
+    while (j > 0) {
+      const p = (j - 1) >> 1;
+      if (!worse(heap[j], heap[p])) break;
+      const t = heap[j];
+      heap[j] = heap[p];
+      heap[p] = t;
+      j = p;
+    }
+  }
+  for (let i = k; i < n; i++) {
+    if (!worse(heap[0], i)) continue;
+    heap[0] = i;
+    let j = 0;
+    for (;;) {
+      const l = 2 * j + 1, r = l + 1;
+      let m = j;
+      if (l < k && worse(heap[l], heap[m])) m = l;
+      if (r < k && worse(heap[r], heap[m])) m = r;
+      if (m === j) break;
+      const t = heap[j];
+      heap[j] = heap[m];
+      heap[m] = t;
+      j = m;
+    }
+  }
+  return heap.sort(cmp);
+}
+
+/** Move the entries at `pos` (in that order) to the front; the others follow in their order. */
+function moveToFront(c: Candidates, pos: Int32Array): void {
+  const n = c.size, k = pos.length;
+  const ids = new Int32Array(n), lg = new Float32Array(n), p = new Float32Array(n);
+  const taken = new Uint8Array(n);
+  for (let i = 0; i < k; i++) {
+    const q = pos[i];
+    ids[i] = c.ids[q];
+    lg[i] = c.logits[q];
+    p[i] = c.p[q];
+    taken[q] = 1;
+  }
+  let j = k;
+  if (k < n) {
+    for (let q = 0; q < n; q++) {
+      if (taken[q]) continue;
+      ids[j] = c.ids[q];
+      lg[j] = c.logits[q];
+      p[j] = c.p[q];
+      j++;
+    }
+  }
   c.ids.set(ids);
   c.logits.set(lg);
   c.p.set(p);
-  if (k >= n) c.sorted = true;
+}
+
+/**
+ * Reorder the live entries so the first k are the k largest logits, descending (ties: lower id
+ * first); k ≥ size sorts them all.
+ *
+ * @param c the candidates
+ * @param k how many to bring to the front in order
+ */
+export function sortTop(c: Candidates, k: number): void {
+  moveToFront(c, bestPositions(c, k));
+  if (k >= c.size) c.sorted = true;
 }
 
 /**
@@ -136,8 +220,15 @@ export function penalize(
   presence: number,
 ): void {
   const r = Math.fround(repeat), f = Math.fround(frequency), pr = Math.fround(presence);
-  for (let i = 0; i < c.size; i++) {
-    const count = counts.get(c.ids[i]);
+  const at = new Map<number, number>();
+  for (const id of counts.keys()) {
+    if (id < c.size && c.ids[id] === id) at.set(id, id); // candidates still in id order
+  }
+  if (at.size < counts.size) {
+    for (let i = 0; i < c.size; i++) if (counts.has(c.ids[i])) at.set(c.ids[i], i);
+  }
+  for (const [id, i] of at) {
+    const count = counts.get(id);
     if (count === undefined || count === 0) continue;
     let l = c.logits[i];
     l = l <= 0 ? Math.fround(l * r) : Math.fround(l / r);
@@ -156,7 +247,15 @@ export function penalize(
 export function topK(c: Candidates, k: number): void {
   if (k <= 0) return;
   k = Math.min(k, c.size);
-  if (!c.sorted) sortTop(c, k);
+  if (!c.sorted) {
+    const pos = bestPositions(c, k);
+    const ids = Int32Array.from(pos, (q) => c.ids[q]);
+    const lg = Float32Array.from(pos, (q) => c.logits[q]);
+    const p = Float32Array.from(pos, (q) => c.p[q]);
+    c.ids.set(ids);
+    c.logits.set(lg);
+    c.p.set(p);
+  }
   c.size = k;
   c.sorted = true;
 }
@@ -171,17 +270,39 @@ export function topK(c: Candidates, k: number): void {
  */
 export function topP(c: Candidates, p: number, minKeep = 0): void {
   if (p >= 1) return;
-  softmax(c, true);
+  // llama.cpp: probabilities summed in the current order, then the most probable first (the
+  // best 256 when they already reach the mass, else all of them)
+  softmax(c, false);
   const pf = Math.fround(p);
-  let cum = 0, last = c.size;
-  for (let i = 0; i < c.size; i++) {
-    cum = Math.fround(cum + c.p[i]);
-    if (cum >= pf && i + 1 >= minKeep) {
-      last = i + 1;
-      break;
+  const cut = (pos: Int32Array | null, n: number): number => {
+    let cum = 0;
+    for (let i = 0; i < n; i++) {
+      cum = Math.fround(cum + c.p[pos ? pos[i] : i]);
+      if (cum >= pf && i + 1 >= minKeep) return i + 1;
     }
+    return -1;
+  };
+  let pos: Int32Array | null = null, last = -1;
+  if (!c.sorted && c.size > 1024) {
+    pos = bestPositions(c, 256);
+    last = cut(pos, pos.length);
+  }
+  if (last === -1) {
+    pos = c.sorted ? null : sortedPositions(c);
+    last = cut(pos, c.size);
+    if (last === -1) last = c.size;
+  }
+  if (pos !== null) {
+    const keep = pos.subarray(0, last);
+    const ids = Int32Array.from(keep, (q) => c.ids[q]);
+    const lg = Float32Array.from(keep, (q) => c.logits[q]);
+    const pp = Float32Array.from(keep, (q) => c.p[q]);
+    c.ids.set(ids);
+    c.logits.set(lg);
+    c.p.set(pp);
   }
   c.size = last;
+  c.sorted = true;
 }
 
 /**

@@ -63,8 +63,9 @@ def chain(logits, history, o):
         sorted_ = False
     pp = o.get("topP", 0.95)
     if pp < 1:
-        ids, l = sort_desc(ids, l)
-        p = softmax(l)
+        p = softmax(l)  # summed in the current order, as llama.cpp's top_p
+        order = np.lexsort((ids, -l.astype(np.float64)))
+        ids, l, p = ids[order], l[order], p[order]
         cum, last = f32(0), len(p)
         for i in range(len(p)):
             cum = f32(cum + p[i])

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { IndexError } from "../../core/errors.ts";
-import { logProbs, Sampler, SamplerError, type SamplerOptions } from "../../llm/mod.ts";
+import {
+  candidatesFrom,
+  logProbs,
+  Sampler,
+  SamplerError,
+  type SamplerOptions,
+  sortTop,
+} from "../../llm/mod.ts";
 import { llamaFilter, llamaSamplerLib } from "../helpers/llama_sampler.ts";
 import { PYTHON } from "../helpers/numpy.ts";
 
@@ -241,4 +248,23 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("sortTop orders by descending logit, ties by lower id (radix and heap paths)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: -6, max: 6 }), { minLength: 1, maxLength: 3000 }),
+      fc.integer({ min: 1, max: 50 }),
+      (xs, k) => {
+        const l = Float32Array.from(xs, (x, i) => x === 0 ? (i % 2 ? -0 : 0) : x / 4);
+        const want = Array.from(l, (_, i) => i).sort((a, b) => l[b] - l[a] || a - b);
+        for (const kk of [l.length, Math.min(k, l.length)]) {
+          const c = candidatesFrom(l);
+          sortTop(c, kk);
+          assert.deepEqual(Array.from(c.ids.subarray(0, kk)), want.slice(0, kk));
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
