@@ -17,7 +17,7 @@ import { conv2d } from "../core/ops/conv.ts";
 import { add, mul, ne, rsqrt, square, sub } from "../core/ops/elementwise.ts";
 import { take, where } from "../core/ops/indexing.ts";
 import { pad } from "../core/ops/join.ts";
-import { matmul } from "../core/ops/linalg.ts";
+import { matmul } from "../core/ops/matmul.ts";
 import { checkLinear, linear as fusedLinear } from "../core/ops/fused.ts";
 import { mean } from "../core/ops/reduce.ts";
 import { copyInto, flip, permute, reshape, slice, unsqueeze } from "../core/ops/view.ts";

@@ -15,7 +15,7 @@ import { DTypeError, fmtShape, ShapeError } from "../core/errors.ts";
 import { arange } from "../core/ops/creation.ts";
 import { add, logicalNot, mul } from "../core/ops/elementwise.ts";
 import { where } from "../core/ops/indexing.ts";
-import { matmul } from "../core/ops/linalg.ts";
+import { matmul } from "../core/ops/matmul.ts";
 import { all, mean, softmax } from "../core/ops/reduce.ts";
 import { permute, reshape, swapaxes } from "../core/ops/view.ts";
 import type { Generator } from "../core/random.ts";

@@ -19,7 +19,7 @@
  * @module
  */
 import { norm } from "./reduce.ts";
-import { matmul } from "./linalg.ts";
+import { matmul } from "./matmul.ts";
 import type { DType } from "../dtype.ts";
 import { ComputeError, DTypeError, fmtShape, LinAlgError, ShapeError } from "../errors.ts";
 import { type OutSpec, runKernel } from "../op.ts";

@@ -403,7 +403,7 @@ export function einsum(subscripts: string, ...operands: TensorLike[]): Tensor {
     const run = () =>
       runKernel1("einsum", views, { nOut: outLabels.length }, { shape: outShape, dtype });
     if (!needsGrad(ts)) return run();
-    // Recorded as one op (core/grads/linalg.ts): each operand's gradient is an einsum of the
+    // Recorded as one op (core/grads/matmul.ts): each operand's gradient is an einsum of the
     // output gradient with the other operands, without materializing the joint index space.
     const out = noGrad(run);
     record("einsum", ts, [out], { labels: axisLabels, outLabels });
