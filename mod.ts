@@ -41,7 +41,7 @@ export * from "./core/ops/sort.ts";
 export * from "./core/ops/indexing.ts";
 export * from "./core/ops/join.ts";
 export * from "./core/ops/matmul.ts";
-export * from "./core/ops/linalg_decomp.ts";
+export * from "./core/ops/linalg.ts";
 export * from "./core/ops/conv.ts";
 export * from "./core/ops/fused.ts";
 export * from "./core/random.ts";
