@@ -20,7 +20,7 @@ import { all, mean, softmax } from "../core/ops/reduce.ts";
 import { permute, reshape, swapaxes } from "../core/ops/view.ts";
 import type { Generator } from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { dropout as dropoutOp, linear, newParameter, scoped } from "./_ops.ts";
+import { dropout as dropoutOp, linear, newParameter, scoped } from "./layer_ops.ts";
 import { constant, xavierUniform } from "./init.ts";
 import { Linear } from "./linear.ts";
 import { Module } from "./module.ts";

@@ -1,6 +1,7 @@
 /**
- * Internal: the computations behind `nn.functional` and the layers, composed of core ops (so
- * autograd flows through them). Each takes a `label` that names the caller in error messages
+ * Internal: the layers' computations (linear, transposed conv, adaptive pooling, the norms,
+ * dropout, embedding), shared by `nn.functional` and the layer modules and composed of core ops
+ * (so autograd flows through them). Each takes a `label` that names the caller in error messages
  * ("linear", or a layer's description like "Linear(in=784, out=256)").
  *
  * Intermediates are disposed as soon as the result exists: the graph keeps its own saved views,
