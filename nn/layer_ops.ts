@@ -10,6 +10,7 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
+import { scoped } from "../core/dispose.ts";
 import { type DType, DTYPES } from "../core/dtype.ts";
 import { ComputeError, DTypeError, fmtShape, ShapeError } from "../core/errors.ts";
 import { fromTyped, full } from "../core/ops/creation.ts";
@@ -25,24 +26,6 @@ import { copyInto, flip, permute, reshape, slice, unsqueeze } from "../core/ops/
 import { type Generator, rand } from "../core/random.ts";
 import { Tensor } from "../core/tensor.ts";
 
-/**
- * Run `fn` with an `own` function that marks intermediates; they are disposed afterwards,
- * except the result.
- */
-export function scoped<T extends Tensor>(fn: (own: <U extends Tensor>(t: U) => U) => T): T {
-  const owned: Tensor[] = [];
-  let result: T | undefined;
-  try {
-    result = fn((t) => {
-      owned.push(t);
-      return t;
-    });
-    return result;
-  } finally {
-    for (const t of owned) if (t !== result) t.dispose();
-  }
-}
-
 /** A new tensor object aliasing `x` (an identity view that autograd sees through). */
 export function alias(x: Tensor): Tensor {
   return reshape(x, x.shape);
@@ -53,7 +36,7 @@ function isFloatDType(x: Tensor): boolean {
 }
 
 /** Machine epsilon of a float dtype (PyTorch's `torch.finfo(dtype).eps`). */
-export function finfoEps(x: Tensor): number {
+function finfoEps(x: Tensor): number {
   switch (x.dtype) {
     case "f64":
       return 2 ** -52;

@@ -1,7 +1,7 @@
 /**
- * What the losses share: the `Reduction` type and its check, the intermediates' lifetime
- * (`compose`), and the checks that turn inputs, targets and weights into tensors with clear
- * errors (float input, same-shape target, class-index target, per-element and per-class weights).
+ * What the losses share: the `Reduction` type and its check, and the checks that turn inputs,
+ * targets and weights into tensors with clear errors (float input, same-shape target, class-index
+ * target, per-element and per-class weights).
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { mul, ne, neg } from "../core/ops/elementwise.ts";
 import { gather, take, where } from "../core/ops/indexing.ts";
 import { mean, sum } from "../core/ops/reduce.ts";
 import { reshape } from "../core/ops/view.ts";
+import type { Own } from "../core/dispose.ts";
 import type { Tensor, TensorLike } from "../core/tensor.ts";
 
 /**
@@ -19,27 +20,6 @@ import type { Tensor, TensorLike } from "../core/tensor.ts";
  * per-element losses).
  */
 export type Reduction = "mean" | "sum" | "none";
-
-/** Registers the intermediates of one loss computation, disposed when it ends. */
-export type Keep = <T extends Tensor>(t: T) => T;
-
-/**
- * Run `fn`, disposing every tensor it passed to `k` except the result. Intermediates are
- * disposed by hand rather than with tidy(): the graph's saved views must outlive this call.
- */
-export function compose(fn: (k: Keep) => Tensor): Tensor {
-  const tmp: Tensor[] = [];
-  let out: Tensor | undefined;
-  try {
-    out = fn((t) => {
-      tmp.push(t);
-      return t;
-    });
-    return out;
-  } finally {
-    for (const t of tmp) if (t !== out) t.dispose();
-  }
-}
 
 export function checkReduction(loss: string, r: string, extra: readonly string[] = []): void {
   const ok = ["mean", "sum", "none", ...extra];
@@ -51,14 +31,14 @@ export function checkReduction(loss: string, r: string, extra: readonly string[]
 }
 
 /** Mean, sum or nothing; `l` is consumed (disposed when a new tensor is returned). */
-export function reduce(l: Tensor, reduction: Reduction, k: Keep): Tensor {
+export function reduce(l: Tensor, reduction: Reduction, k: Own): Tensor {
   if (reduction === "none") return l;
   k(l);
   return reduction === "sum" ? sum(l) : mean(l);
 }
 
 /** The input as a float tensor (converted from JS data if needed), or a DTypeError. */
-export function floatInput(loss: string, x: TensorLike, k: Keep): Tensor {
+export function floatInput(loss: string, x: TensorLike, k: Own): Tensor {
   const t = asTensor(x);
   if (t !== x) k(t);
   if (!isFloat(t.dtype)) {
@@ -74,7 +54,7 @@ export function floatInput(loss: string, x: TensorLike, k: Keep): Tensor {
  * The target of an elementwise loss: the input's exact shape (ShapeError otherwise), float
  * (integer and bool targets are cast to the input's dtype).
  */
-export function sameShapeTarget(loss: string, input: Tensor, target: TensorLike, k: Keep): Tensor {
+export function sameShapeTarget(loss: string, input: Tensor, target: TensorLike, k: Own): Tensor {
   let t = asTensor(target, undefined, input.device);
   if (t !== target) k(t);
   if (!sameShape(t.shape, input.shape)) {
@@ -98,7 +78,7 @@ export function elementWeight(
   name: string,
   w: TensorLike | null | undefined,
   like: Tensor,
-  k: Keep,
+  k: Own,
 ): Tensor | null {
   if (w === null || w === undefined) return null;
   let t = asTensor(w, undefined, like.device);
@@ -122,7 +102,7 @@ export function classWeight(
   w: TensorLike | null | undefined,
   input: Tensor,
   numClasses: number,
-  k: Keep,
+  k: Own,
 ): Tensor | null {
   if (w === null || w === undefined) return null;
   let t = asTensor(w, undefined, input.device);
@@ -148,7 +128,7 @@ export function classIndexArgs(
   input: Tensor,
   target: Tensor,
   ignoreIndex: number,
-  k: Keep,
+  k: Own,
 ): { x: Tensor; t: Tensor; unbatched: boolean; numClasses: number } {
   if (input.ndim === 0) {
     throw new ShapeError(
@@ -220,7 +200,7 @@ export function nllParts(
   t: Tensor,
   weight: Tensor | null,
   ignoreIndex: number,
-  k: Keep,
+  k: Own,
 ): { losses: Tensor; weights: Tensor; mask: Tensor } {
   const mask = k(ne(t, ignoreIndex));
   const safe = k(where(mask, t, 0));
@@ -234,6 +214,6 @@ export function nllParts(
 }
 
 /** Undo the batch axis given to an unbatched input (reduction "none"). */
-export function unbatch(l: Tensor, unbatched: boolean, k: Keep): Tensor {
+export function unbatch(l: Tensor, unbatched: boolean, k: Own): Tensor {
   return unbatched ? reshape(k(l), []) : l;
 }

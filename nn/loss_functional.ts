@@ -20,6 +20,7 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
+import { type Own, scoped } from "../core/dispose.ts";
 import { isFloat } from "../core/dtype.ts";
 import { ComputeError, DTypeError, fmtShape } from "../core/errors.ts";
 import { asTensor } from "../core/ops/creation.ts";
@@ -32,10 +33,8 @@ import {
   checkReduction,
   classIndexArgs,
   classWeight,
-  compose,
   elementWeight,
   floatInput,
-  type Keep,
   nllParts,
   reduce,
   type Reduction,
@@ -78,7 +77,7 @@ export function nllLoss(
 ): Tensor {
   const { ignoreIndex = -100, reduction = "mean" } = options;
   checkReduction("nllLoss", reduction);
-  return compose((k) => {
+  return scoped((k) => {
     const x0 = floatInput("nllLoss", input, k);
     const t0 = asTensor(target, target instanceof Tensor ? undefined : "i64", x0.device);
     if (t0 !== target) k(t0);
@@ -133,7 +132,7 @@ export function crossEntropy(
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
     throw new ComputeError(`${loss}: labelSmoothing must be in [0, 1], got ${labelSmoothing}.`);
   }
-  return compose((k) => {
+  return scoped((k) => {
     const x0 = floatInput(loss, input, k);
     let t0 = asTensor(target, undefined, x0.device);
     if (t0 !== target) {
@@ -173,7 +172,7 @@ function probabilityCE(
   x0: Tensor,
   t0: Tensor,
   options: CrossEntropyOptions,
-  k: Keep,
+  k: Own,
 ): Tensor {
   const { reduction = "mean", labelSmoothing = 0, ignoreIndex = -100 } = options;
   const loss = "crossEntropy";
@@ -221,10 +220,10 @@ function elementwise(
   input: TensorLike,
   target: TensorLike,
   reduction: Reduction,
-  f: (x: Tensor, y: Tensor, k: Keep) => Tensor,
+  f: (x: Tensor, y: Tensor, k: Own) => Tensor,
 ): Tensor {
   checkReduction(loss, reduction);
-  return compose((k) => {
+  return scoped((k) => {
     const x = floatInput(loss, input, k);
     const y = sameShapeTarget(loss, x, target, k);
     return reduce(f(x, y, k), reduction, k);
@@ -434,7 +433,7 @@ export function klDivLoss(
   const loss = "klDivLoss";
   const reduction = options.reduction ?? "mean";
   checkReduction(loss, reduction, ["batchmean"]);
-  return compose((k) => {
+  return scoped((k) => {
     const x = floatInput(loss, input, k);
     const t = sameShapeTarget(loss, x, target, k);
     let l: Tensor;

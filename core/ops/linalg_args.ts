@@ -7,14 +7,15 @@
  */
 import type { DType } from "../dtype.ts";
 import { DTypeError, fmtShape, LinAlgError, ShapeError } from "../errors.ts";
+import type { Own } from "../dispose.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
 import { astype } from "./view.ts";
 
 /** Convert an argument, refusing f16/bf16 (NumPy refuses float16 in linalg). */
-export function input(op: string, x: TensorLike, owned: Tensor[]): Tensor {
+export function input(op: string, x: TensorLike, own: Own): Tensor {
   const t = asTensor(x);
-  if (t !== x) owned.push(t);
+  if (t !== x) own(t);
   if (t.dtype === "f16" || t.dtype === "bf16") {
     throw new DTypeError(
       `${op}: dtype ${t.dtype} is not supported by linalg (NumPy refuses float16 too); ` +
@@ -29,10 +30,10 @@ export function linalgDtype(...ts: Tensor[]): "f32" | "f64" {
   return ts.every((t) => t.dtype === "f32") ? "f32" : "f64";
 }
 
-export function castTo(t: Tensor, d: DType, owned: Tensor[]): Tensor {
+export function castTo(t: Tensor, d: DType, own: Own): Tensor {
   if (t.dtype === d) return t;
   const c = astype(t, d);
-  owned.push(c);
+  own(c);
   return c;
 }
 
@@ -97,20 +98,10 @@ export const svdFailure = (code: number) =>
       "input for non-finite values."
     : "did not converge in the SVD iteration. Hint: the matrix may be extremely ill-scaled.";
 
-/** Run `f` with a list that collects intermediates, disposing them afterwards. */
-export function scoped<T>(f: (owned: Tensor[]) => T): T {
-  const owned: Tensor[] = [];
-  try {
-    return f(owned);
-  } finally {
-    for (const t of owned) t.dispose();
-  }
-}
-
 /** A square-matrix input cast to its linalg dtype. */
-export function squareInput(op: string, x: TensorLike, owned: Tensor[]): [Tensor, number, DType] {
-  const t = input(op, x, owned);
+export function squareInput(op: string, x: TensorLike, own: Own): [Tensor, number, DType] {
+  const t = input(op, x, own);
   const [, n] = matrixDims(op, t, true);
   const d = linalgDtype(t);
-  return [castTo(t, d, owned), n, d];
+  return [castTo(t, d, own), n, d];
 }

@@ -4,25 +4,18 @@
  *
  * @module
  */
+import { scoped } from "../dispose.ts";
 import { ComputeError, fmtShape, ShapeError } from "../errors.ts";
 import { type OutSpec, runKernel } from "../op.ts";
 import { broadcastShapesFor, contiguousStrides } from "../shape.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { broadcastTo, unsqueeze } from "./view.ts";
 import type { CholeskyOptions, QROptions, QRResult, SlogdetResult } from "./linalg.ts";
-import {
-  castTo,
-  checkInfo,
-  input,
-  linalgDtype,
-  matrixDims,
-  scoped,
-  squareInput,
-} from "./linalg_args.ts";
+import { castTo, checkInfo, input, linalgDtype, matrixDims, squareInput } from "./linalg_args.ts";
 
 export function solve(a: TensorLike, b: TensorLike): Tensor {
-  return scoped((owned) => {
-    const ta = input("solve", a, owned), tb = input("solve", b, owned);
+  return scoped((own) => {
+    const ta = input("solve", a, own), tb = input("solve", b, own);
     const [, n] = matrixDims("solve", ta, true);
     const d = linalgDtype(ta, tb);
     if (tb.ndim === 0) {
@@ -33,7 +26,7 @@ export function solve(a: TensorLike, b: TensorLike): Tensor {
     }
     const vector = tb.ndim === 1;
     const bm = vector ? unsqueeze(tb, 1) : tb;
-    if (vector) owned.push(bm);
+    if (vector) own(bm);
     const nb = bm.shape[bm.ndim - 2], k = bm.shape[bm.ndim - 1];
     if (nb !== n) {
       throw new ShapeError(
@@ -48,10 +41,10 @@ export function solve(a: TensorLike, b: TensorLike): Tensor {
       ta.shape.slice(0, -2),
       bm.shape.slice(0, -2),
     );
-    const av = broadcastTo(castTo(ta, d, owned), [...batch, n, n]);
-    owned.push(av);
-    const bv = broadcastTo(castTo(bm, d, owned), [...batch, n, k]);
-    owned.push(bv);
+    const av = broadcastTo(castTo(ta, d, own), [...batch, n, n]);
+    own(av);
+    const bv = broadcastTo(castTo(bm, d, own), [...batch, n, k]);
+    own(bv);
     const [x, info] = runKernel("linalg.solve", [av, bv], {}, [
       { shape: [...batch, n, k], dtype: d },
       { shape: batch, dtype: "i32" },
@@ -64,15 +57,15 @@ export function solve(a: TensorLike, b: TensorLike): Tensor {
       (c) => `is singular (pivot ${c} is 0); hint: use lstsq or pinv`,
     );
     if (!vector) return x;
-    owned.push(x);
+    own(x);
     const shape = [...batch, n];
     return x.view(shape, contiguousStrides(shape), x.offset);
   });
 }
 
 export function inv(a: TensorLike): Tensor {
-  return scoped((owned) => {
-    const [t, , d] = squareInput("inv", a, owned);
+  return scoped((own) => {
+    const [t, , d] = squareInput("inv", a, own);
     const [out, info] = runKernel("linalg.inv", [t], {}, [
       { shape: t.shape, dtype: d },
       { shape: t.shape.slice(0, -2), dtype: "i32" },
@@ -89,15 +82,15 @@ export function inv(a: TensorLike): Tensor {
 }
 
 export function det(a: TensorLike): Tensor {
-  return scoped((owned) => {
-    const [t, , d] = squareInput("det", a, owned);
+  return scoped((own) => {
+    const [t, , d] = squareInput("det", a, own);
     return runKernel("linalg.det", [t], {}, [{ shape: t.shape.slice(0, -2), dtype: d }])[0];
   });
 }
 
 export function slogdet(a: TensorLike): SlogdetResult {
-  return scoped((owned) => {
-    const [t, , d] = squareInput("slogdet", a, owned);
+  return scoped((own) => {
+    const [t, , d] = squareInput("slogdet", a, own);
     const spec: OutSpec = { shape: t.shape.slice(0, -2), dtype: d };
     const [sign, logabsdet] = runKernel("linalg.slogdet", [t], {}, [spec, spec]);
     return { sign, logabsdet };
@@ -105,8 +98,8 @@ export function slogdet(a: TensorLike): SlogdetResult {
 }
 
 export function cholesky(a: TensorLike, options: CholeskyOptions = {}): Tensor {
-  return scoped((owned) => {
-    const [t, , d] = squareInput("cholesky", a, owned);
+  return scoped((own) => {
+    const [t, , d] = squareInput("cholesky", a, own);
     const upper = options.upper ?? false;
     const [out, info] = runKernel("linalg.cholesky", [t], { upper }, [
       { shape: t.shape, dtype: d },
@@ -135,11 +128,11 @@ export function qr(a: TensorLike, options: QROptions = {}): QRResult | { r: Tens
       `qr: mode must be "reduced", "complete" or "r", got ${JSON.stringify(mode)}.`,
     );
   }
-  return scoped((owned) => {
-    const t0 = input("qr", a, owned);
+  return scoped((own) => {
+    const t0 = input("qr", a, own);
     const [m, n] = matrixDims("qr", t0, false);
     const d = linalgDtype(t0);
-    const t = castTo(t0, d, owned);
+    const t = castTo(t0, d, own);
     const batch = t.shape.slice(0, -2), k = Math.min(m, n);
     if (mode === "r") {
       const [r] = runKernel("linalg.qr", [t], { mode }, [{ shape: [...batch, k, n], dtype: d }]);

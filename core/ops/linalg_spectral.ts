@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { scoped } from "../dispose.ts";
 import { ComputeError, fmtShape, ShapeError } from "../errors.ts";
 import { type OutSpec, runKernel } from "../op.ts";
 import { Tensor, type TensorLike } from "../tensor.ts";
@@ -26,7 +27,6 @@ import {
   input,
   linalgDtype,
   matrixDims,
-  scoped,
   squareInput,
   svdFailure,
 } from "./linalg_args.ts";
@@ -36,8 +36,8 @@ export function eigh(a: TensorLike, options: EighOptions = {}): EighResult {
   if (uplo !== "L" && uplo !== "U") {
     throw new ComputeError(`eigh: uplo must be "L" or "U", got ${JSON.stringify(uplo)}.`);
   }
-  return scoped((owned) => {
-    const [t, n, d] = squareInput("eigh", a, owned);
+  return scoped((own) => {
+    const [t, n, d] = squareInput("eigh", a, own);
     const batch = t.shape.slice(0, -2);
     const [w, v, info] = runKernel("linalg.eigh", [t], { uplo }, [
       { shape: [...batch, n], dtype: d },
@@ -50,8 +50,8 @@ export function eigh(a: TensorLike, options: EighOptions = {}): EighResult {
 }
 
 export function eig(a: TensorLike): EigResult {
-  return scoped((owned) => {
-    const [t, n, d] = squareInput("eig", a, owned);
+  return scoped((own) => {
+    const [t, n, d] = squareInput("eig", a, own);
     const batch = t.shape.slice(0, -2);
     const vals: OutSpec = { shape: [...batch, n], dtype: d };
     const vecs: OutSpec = { shape: t.shape, dtype: d };
@@ -80,11 +80,11 @@ export function svd(a: TensorLike, options: SVDOptions & { computeUV: false }): 
 export function svd(a: TensorLike, options?: SVDOptions): SVDResult;
 export function svd(a: TensorLike, options: SVDOptions = {}): SVDResult | { s: Tensor } {
   const fullMatrices = options.fullMatrices ?? true, computeUV = options.computeUV ?? true;
-  return scoped((owned) => {
-    const t0 = input("svd", a, owned);
+  return scoped((own) => {
+    const t0 = input("svd", a, own);
     const [m, n] = matrixDims("svd", t0, false);
     const d = linalgDtype(t0);
-    const t = castTo(t0, d, owned);
+    const t = castTo(t0, d, own);
     const batch = t.shape.slice(0, -2), k = Math.min(m, n);
     const sSpec: OutSpec = { shape: [...batch, k], dtype: d };
     const infoSpec: OutSpec = { shape: batch, dtype: "i32" };
@@ -107,8 +107,8 @@ export function svd(a: TensorLike, options: SVDOptions = {}): SVDResult | { s: T
 }
 
 export function lstsq(a: TensorLike, b: TensorLike, options: LstsqOptions = {}): LstsqResult {
-  return scoped((owned) => {
-    const ta = input("lstsq", a, owned), tb = input("lstsq", b, owned);
+  return scoped((own) => {
+    const ta = input("lstsq", a, own), tb = input("lstsq", b, own);
     if (ta.ndim !== 2 || (tb.ndim !== 1 && tb.ndim !== 2)) {
       throw new ShapeError(
         `lstsq: a must be 2-D and b 1-D or 2-D (like NumPy), got a ${fmtShape(ta.shape)} and ` +
@@ -126,12 +126,12 @@ export function lstsq(a: TensorLike, b: TensorLike, options: LstsqOptions = {}):
     const d = linalgDtype(ta, tb);
     const vector = tb.ndim === 1;
     const bm = vector ? unsqueeze(tb, 1) : tb;
-    if (vector) owned.push(bm);
+    if (vector) own(bm);
     const k = bm.shape[1];
     const rcond = options.rcond ?? 2.220446049250313e-16 * Math.max(m, n);
     const [x, res, rankT, s, info] = runKernel(
       "linalg.lstsq",
-      [castTo(ta, d, owned), castTo(bm, d, owned)],
+      [castTo(ta, d, own), castTo(bm, d, own)],
       { rcond },
       [
         { shape: [n, k], dtype: d },
@@ -141,17 +141,17 @@ export function lstsq(a: TensorLike, b: TensorLike, options: LstsqOptions = {}):
         { shape: [], dtype: "i32" },
       ],
     );
-    owned.push(rankT);
+    own(rankT);
     checkInfo("lstsq", info, ta.shape, [x, res, s], svdFailure);
     const rank = Number(rankT.item());
     let residuals = res;
     if (rank !== n || m <= n) {
-      owned.push(res);
+      own(res);
       residuals = Tensor.empty([0], d, ta.device);
     }
     let solution = x;
     if (vector) {
-      owned.push(x);
+      own(x);
       solution = x.view([n], [k], x.offset);
     }
     return { solution, residuals, rank, singularValues: s };
@@ -163,11 +163,11 @@ export function pinv(a: TensorLike, options: PinvOptions = {}): Tensor {
     throw new ComputeError("pinv: give rcond or rtol, not both (they are the same cutoff).");
   }
   const rcond = options.rcond ?? options.rtol ?? 1e-15;
-  return scoped((owned) => {
-    const t0 = input("pinv", a, owned);
+  return scoped((own) => {
+    const t0 = input("pinv", a, own);
     const [m, n] = matrixDims("pinv", t0, false);
     const d = linalgDtype(t0);
-    const t = castTo(t0, d, owned);
+    const t = castTo(t0, d, own);
     const batch = t.shape.slice(0, -2);
     const [p, info] = runKernel("linalg.pinv", [t], { rcond }, [
       { shape: [...batch, n, m], dtype: d },
@@ -182,8 +182,8 @@ export function matrixRank(a: TensorLike, options: MatrixRankOptions = {}): Tens
   if (options.tol !== undefined && options.rtol !== undefined) {
     throw new ComputeError("matrixRank: give tol or rtol, not both.");
   }
-  return scoped((owned) => {
-    const t0 = input("matrixRank", a, owned);
+  return scoped((own) => {
+    const t0 = input("matrixRank", a, own);
     if (t0.ndim < 2) {
       // NumPy: 1 unless every element is 0.
       const vals = t0.dataSync();
@@ -192,7 +192,7 @@ export function matrixRank(a: TensorLike, options: MatrixRankOptions = {}): Tens
       return asTensor(nz, "i64", t0.device);
     }
     const d = linalgDtype(t0);
-    const t = castTo(t0, d, owned);
+    const t = castTo(t0, d, own);
     const batch = t.shape.slice(0, -2);
     const [r, info] = runKernel(
       "linalg.matrixRank",

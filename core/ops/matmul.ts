@@ -9,6 +9,7 @@
  */
 import { type DType, resultType, scalarPromote } from "../dtype.ts";
 import { needsGrad, noGrad, record } from "../autograd.ts";
+import { disposeAll } from "../dispose.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import { Tensor, type TensorLike } from "../tensor.ts";
@@ -33,10 +34,6 @@ function toTensors(args: readonly TensorLike[]): { ts: Tensor[]; created: Tensor
     return t;
   });
   return { ts, created };
-}
-
-function disposeAll(ts: readonly Tensor[]): void {
-  for (const t of ts) t.dispose();
 }
 
 /**
