@@ -9,7 +9,7 @@ import type { GpuContext } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
 
 /** Run `fn` on an f32 tensor standing for `out`, converting afterwards if `out` is not f32. */
-export function viaF32(out: Tensor, fn: (o: Tensor) => void, ctx: GpuContext): void {
+export function viaF32(ctx: GpuContext, out: Tensor, fn: (o: Tensor) => void): void {
   if (out.dtype === "f32") {
     fn(out);
     return;

@@ -12,12 +12,12 @@
  *
  * @module
  */
+import { coalesceAxes } from "../../../core/shape.ts";
 import { viaF32 } from "./f32_output.ts";
 import type { KernelCall, KernelEntry } from "../../backend.ts";
 import { Tensor } from "../../../core/tensor.ts";
 import type { Chunk, GpuContext } from "../context.ts";
 import {
-  coalesce,
   decl,
   grid,
   isFloatDt,
@@ -109,7 +109,7 @@ function geometry(x: Tensor, axes: readonly number[]): Geo {
       kst.push(x.strides[i]);
     }
   });
-  const k = coalesce(ks, [kst]), r = coalesce(rs, [rst]);
+  const k = coalesceAxes(ks, [kst]), r = coalesceAxes(rs, [rst]);
   return {
     nOut: ks.reduce((a, b) => a * b, 1),
     nRed: rs.reduce((a, b) => a * b, 1),
@@ -425,7 +425,7 @@ function reduction(ctx: GpuContext, op: string): KernelEntry {
         reduceInto(ctx, x, axes, out, { kind: "arg", op: RED.sum, isMax: op === "argmax" });
         return;
       }
-      viaF32(out, (o) => {
+      viaF32(ctx, out, (o) => {
         if (op === "var" || op === "std" || op === "logsumexp") {
           const first = Tensor.empty(o.shape, "f32", o.device);
           try {
@@ -451,7 +451,7 @@ function reduction(ctx: GpuContext, op: string): KernelEntry {
           return;
         }
         reduceInto(ctx, x, axes, o, { kind: "value", op: RED[op] });
-      }, ctx);
+      });
     },
   };
 }

@@ -4,21 +4,11 @@
  *
  * @module
  */
+import { coalesceAxes } from "../../../core/shape.ts";
 import { viaF32 } from "./f32_output.ts";
 import type { KernelCall, KernelEntry } from "../../backend.ts";
 import type { GpuContext } from "../context.ts";
-import {
-  coalesce,
-  decl,
-  grid,
-  isFloatDt,
-  loadFn,
-  off,
-  PRELUDE,
-  prmDecl,
-  stOf,
-  WG,
-} from "./wgsl.ts";
+import { decl, grid, isFloatDt, loadFn, off, PRELUDE, prmDecl, stOf, WG } from "./wgsl.ts";
 
 /**
  * cumsum/cumprod: one workgroup per line, 1024 elements per block (4 per thread, a Hillis-Steele
@@ -104,7 +94,7 @@ export function scan(ctx: GpuContext, prod: boolean): KernelEntry {
     run(call: KernelCall<{ axis: number | null }>) {
       const [x] = call.inputs;
       const axis = call.attrs.axis;
-      viaF32(call.outputs[0], (out) => {
+      viaF32(ctx, call.outputs[0], (out) => {
         if (out.size === 0) return;
         const axes = axis === null ? [...x.shape.keys()] : [axis];
         const ks: number[] = [], ki: number[] = [], ko: number[] = [];
@@ -120,7 +110,7 @@ export function scan(ctx: GpuContext, prod: boolean): KernelEntry {
             ko.push(outStr![i]);
           }
         });
-        const k = coalesce(ks, [ki, ko]), r = coalesce(rs, [ri]);
+        const k = coalesceAxes(ks, [ki, ko]), r = coalesceAxes(rs, [ri]);
         const n = rs.reduce((a, b) => a * b, 1);
         const lines = ks.reduce((a, b) => a * b, 1);
         const src = ctx.input(stOf(x));
@@ -146,7 +136,7 @@ export function scan(ctx: GpuContext, prod: boolean): KernelEntry {
         }
         const [gx, gy] = grid(lines, 1);
         ctx.run(kern, [src, dst], gx, gy);
-      }, ctx);
+      });
     },
   };
 }

@@ -5,21 +5,11 @@
  *
  * @module
  */
+import { coalesceAxes } from "../../../core/shape.ts";
 import { viaF32 } from "./f32_output.ts";
 import type { KernelCall, KernelEntry } from "../../backend.ts";
 import type { GpuContext } from "../context.ts";
-import {
-  coalesce,
-  decl,
-  grid,
-  isFloatDt,
-  loadFn,
-  off,
-  PRELUDE,
-  prmDecl,
-  stOf,
-  WG,
-} from "./wgsl.ts";
+import { decl, grid, isFloatDt, loadFn, off, PRELUDE, prmDecl, stOf, WG } from "./wgsl.ts";
 
 /** Register-cached row softmax: `V` vec4 per thread, one workgroup per contiguous f32 row. */
 function softmaxRowsCode(log: boolean, V: number, access: string): string {
@@ -153,7 +143,7 @@ export function softmax(ctx: GpuContext, log: boolean): KernelEntry {
     run(call: KernelCall<{ axis: number }>) {
       const [x] = call.inputs;
       const axis = call.attrs.axis;
-      viaF32(call.outputs[0], (out) => {
+      viaF32(ctx, call.outputs[0], (out) => {
         const n = x.shape[axis];
         const lines = n === 0 ? 0 : x.size / n;
         if (lines === 0) return;
@@ -186,7 +176,7 @@ export function softmax(ctx: GpuContext, log: boolean): KernelEntry {
           ki.push(x.strides[i]);
           ko.push(out.strides[i]);
         });
-        const c = coalesce(ks, [ki, ko]);
+        const c = coalesceAxes(ks, [ki, ko]);
         const kr = c.shape.length;
         const k = ctx.kernel(
           `softmaxLines:${log}:${x.dtype}:${kr}`,
@@ -204,7 +194,7 @@ export function softmax(ctx: GpuContext, log: boolean): KernelEntry {
         for (const v of [...c.shape, ...c.strides[0], ...c.strides[1]]) M[w++] = v;
         const [gx, gy] = grid(lines, 1);
         ctx.run(k, [src, dst], gx, gy);
-      }, ctx);
+      });
     },
   };
 }
