@@ -145,6 +145,22 @@ function offsets(kr: number, rr: number): string {
   return s + `  return o;\n}\n`;
 }
 
+/**
+ * The entry point of a workgroup-tree reduction: workgroup `wid` reduces items `j0..j1` of output
+ * `o`, each output split over `S` workgroups (prm[3]) of prm[4] items.
+ */
+function splitMain(T: number): string {
+  return `@compute @workgroup_size(${T})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
+        @builtin(num_workgroups) nw: vec3u) {
+  let wid = wg.x + wg.y * nw.x;
+  let S = u32(prm[3]);
+  if (wid >= u32(prm[0]) * S) { return; }
+  let o = wid / S;
+  let j0 = (wid % S) * u32(prm[4]);
+  let j1 = min(j0 + u32(prm[4]), u32(prm[1]));`;
+}
+
 /** Source of a value reduction (threads per output `T`: 1 or {@link WG}). */
 function reduceCode(
   r: RedOp,
@@ -189,15 +205,7 @@ fn main(${THREAD}) {
   }
   return head + `
 var<workgroup> sh: array<f32, ${T}>;
-@compute @workgroup_size(${T})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let wid = wg.x + wg.y * nw.x;
-  let S = u32(prm[3]);
-  if (wid >= u32(prm[0]) * S) { return; }
-  let o = wid / S;
-  let j0 = (wid % S) * u32(prm[4]);
-  let j1 = min(j0 + u32(prm[4]), u32(prm[1]));
+${splitMain(T)}
   let p = bitcast<f32>(prm[5]);
   let m = ${mExpr};
   let ob = outBase(o);
@@ -269,15 +277,7 @@ fn main(${THREAD}) {
   return head + `
 var<workgroup> shv: array<f32, ${T}>;
 var<workgroup> shi: array<u32, ${T}>;
-@compute @workgroup_size(${T})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let wid = wg.x + wg.y * nw.x;
-  let S = u32(prm[3]);
-  if (wid >= u32(prm[0]) * S) { return; }
-  let o = wid / S;
-  let j0 = (wid % S) * u32(prm[4]);
-  let j1 = min(j0 + u32(prm[4]), u32(prm[1]));
+${splitMain(T)}
   let pairs = prm[5] == 1;
   let ob = outBase(o);
   var bv: f32 = ${init};

@@ -5,6 +5,7 @@
  * @module
  */
 import { coalesceAxes } from "../../../core/shape.ts";
+import { lineMain } from "./softmax.ts";
 import { viaF32 } from "./f32_output.ts";
 import type { KernelCall, KernelEntry } from "../../backend.ts";
 import type { GpuContext } from "../context.ts";
@@ -43,16 +44,7 @@ fn redOff(j: u32) -> i32 {
 ${red}  return o;
 }
 var<workgroup> sh: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let line = wg.x + wg.y * nw.x;
-  if (line >= u32(prm[0])) { return; }
-  let n = u32(prm[1]);
-  var r = line;
-  var ib = prm[2];
-  var obs = prm[3];
-${base}  let ostep = prm[4];
+${lineMain(base)}  let ostep = prm[4];
   var carry = ${id};
   for (var b = 0u; b < n; b += ${4 * WG}u) {
     var v: array<f32, 4>;

@@ -11,6 +11,24 @@ import type { KernelCall, KernelEntry } from "../../backend.ts";
 import type { GpuContext } from "../context.ts";
 import { decl, grid, isFloatDt, loadFn, off, PRELUDE, prmDecl, stOf, WG } from "./wgsl.ts";
 
+/**
+ * The entry point of a kernel that gives each workgroup one line (the metadata layout softmax's
+ * line kernels and the scans share): `line`, its length `n`, and its input and output bases
+ * `ib`/`obs`, which `base` (WGSL statements) moves to the line from `r = line`.
+ */
+export function lineMain(base: string): string {
+  return `@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
+        @builtin(num_workgroups) nw: vec3u) {
+  let line = wg.x + wg.y * nw.x;
+  if (line >= u32(prm[0])) { return; }
+  let n = u32(prm[1]);
+  var r = line;
+  var ib = prm[2];
+  var obs = prm[3];
+${base}`;
+}
+
 /** Register-cached row softmax: `V` vec4 per thread, one workgroup per contiguous f32 row. */
 function softmaxRowsCode(log: boolean, V: number, access: string): string {
   const lanes = Array.from({ length: V }, (_, k) => k);
@@ -94,16 +112,7 @@ fn merge(m1: f32, s1: f32, m2: f32, s2: f32) -> vec2<f32> {
   let m = max(m1, m2);
   return vec2<f32>(m, s1 * exp(m1 - m) + s2 * exp(m2 - m));
 }
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let line = wg.x + wg.y * nw.x;
-  if (line >= u32(prm[0])) { return; }
-  let n = u32(prm[1]);
-  var r = line;
-  var ib = prm[2];
-  var obs = prm[3];
-${base}  let step = prm[4];
+${lineMain(base)}  let step = prm[4];
   let ostep = prm[5];
   var m = -inff();
   var s = 0.0;
