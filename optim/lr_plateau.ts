@@ -4,7 +4,13 @@
  * @module
  */
 import { type Optimizer, OptimizerError } from "./optimizer.ts";
-import { copyState, groupsOf, type Scheduler, type SchedulerState } from "./lr_scheduler.ts";
+import {
+  copyState,
+  fieldsState,
+  groupsOf,
+  type Scheduler,
+  type SchedulerState,
+} from "./lr_scheduler.ts";
 
 /** Options of {@link ReduceLROnPlateau} (PyTorch's, in camelCase). */
 export interface ReduceLROnPlateauOptions {
@@ -170,9 +176,7 @@ export class ReduceLROnPlateau implements Scheduler {
 
   /** Every field but the optimizer, as JSON-able values. */
   stateDict(): SchedulerState {
-    const out: SchedulerState = {};
-    for (const [k, v] of Object.entries(this)) if (k !== "optimizer") out[k] = v;
-    return copyState(out);
+    return fieldsState(this);
   }
 
   /** Restore the fields saved by {@link ReduceLROnPlateau.stateDict}. */

@@ -42,6 +42,13 @@ export function copyState(s: SchedulerState): SchedulerState {
   );
 }
 
+/** A scheduler's fields but its optimizer, copied as JSON-able values (its state dict). */
+export function fieldsState(scheduler: object): SchedulerState {
+  const out: SchedulerState = {};
+  for (const [k, v] of Object.entries(scheduler)) if (k !== "optimizer") out[k] = v;
+  return copyState(out);
+}
+
 /**
  * Base class of the epoch-based schedulers. A subclass sets its fields and then calls
  * `initialStep()` at the end of its constructor (PyTorch's `super().__init__` does it).
@@ -153,9 +160,7 @@ export abstract class LRScheduler implements Scheduler {
 
   /** Every field but the optimizer (like PyTorch's `state_dict()`), as JSON-able values. */
   stateDict(): SchedulerState {
-    const out: SchedulerState = {};
-    for (const [k, v] of Object.entries(this)) if (k !== "optimizer") out[k] = v;
-    return copyState(out);
+    return fieldsState(this);
   }
 
   /** Restore the fields saved by {@link LRScheduler.stateDict}. */
