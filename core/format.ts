@@ -14,7 +14,7 @@
  * @module
  */
 import { deviceProvider } from "../backends/registry.ts";
-import { type DType, DTYPES, fromBF16Bits, toBF16Bits, typedArrayFor } from "./dtype.ts";
+import { castNumber, type DType, DTYPES, fromBF16Bits, typedArrayFor } from "./dtype.ts";
 import { fmtShape } from "./errors.ts";
 import { contiguousStrides, sizeOf } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
@@ -46,19 +46,6 @@ type Formatter = (v: Value) => string;
 /** Decimal digits the dtype holds (NumPy's `finfo(dtype).precision`; bf16 as ml_dtypes). */
 const FLOAT_DIGITS: Partial<Record<DType, number>> = { f64: 15, f32: 6, f16: 3, bf16: 2 };
 
-function roundTo(x: number, dtype: DType): number {
-  switch (dtype) {
-    case "f32":
-      return Math.fround(x);
-    case "f16":
-      return Math.f16round(x);
-    case "bf16":
-      return fromBF16Bits(toBF16Bits(x));
-    default:
-      return x;
-  }
-}
-
 function floatFormatter(data: number[], dtype: DType, precision: number): Formatter {
   const finite = data.filter(Number.isFinite);
   let expFormat = false;
@@ -72,8 +59,8 @@ function floatFormatter(data: number[], dtype: DType, precision: number): Format
   if (maxVal !== -Infinity) {
     // NumPy compares in the array's dtype (Python floats are weak scalars under NEP 50).
     const cutoff = 10 ** Math.min(8, FLOAT_DIGITS[dtype]!);
-    expFormat = maxVal >= cutoff || minVal < roundTo(1e-4, dtype) ||
-      roundTo(maxVal / minVal, dtype) > 1000;
+    expFormat = maxVal >= cutoff || minVal < castNumber(1e-4, dtype) ||
+      castNumber(maxVal / minVal, dtype) > 1000;
   }
   let padLeft = 0, padRight = 0, expSize = -1, minDigits = -1, prec = precision;
   let trim: Trim = ".";
