@@ -1,5 +1,5 @@
 /**
- * What the losses share: the `Reduction` type and its check, and the checks that turn inputs,
+ * What the losses share: the reduction and its check, and the checks that turn inputs,
  * targets and weights into tensors with clear errors (float input, same-shape target, class-index
  * target, per-element and per-class weights).
  *
@@ -13,13 +13,8 @@ import { gather, take, where } from "../core/ops/indexing.ts";
 import { mean, sum } from "../core/ops/reduce.ts";
 import { reshape } from "../core/ops/view.ts";
 import type { Own } from "../core/dispose.ts";
+import type { Reduction } from "./loss_functional.ts";
 import type { Tensor, TensorLike } from "../core/tensor.ts";
-
-/**
- * How a loss reduces its per-element values: their mean (default), their sum, or none (the
- * per-element losses).
- */
-export type Reduction = "mean" | "sum" | "none";
 
 export function checkReduction(loss: string, r: string, extra: readonly string[] = []): void {
   const ok = ["mean", "sum", "none", ...extra];

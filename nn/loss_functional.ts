@@ -37,13 +37,16 @@ import {
   floatInput,
   nllParts,
   reduce,
-  type Reduction,
   sameShape,
   sameShapeTarget,
   unbatch,
 } from "./loss_args.ts";
 
-export type { Reduction } from "./loss_args.ts";
+/**
+ * How a loss reduces its per-element values: their mean (default), their sum, or none (the
+ * per-element losses).
+ */
+export type Reduction = "mean" | "sum" | "none";
 
 // ---- class-index losses ----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import { keep } from "../core/memory.ts";
 import { asTensor } from "../core/ops/creation.ts";
 import type { Tensor, TensorLike } from "../core/tensor.ts";
 import { Module } from "./module.ts";
-import { checkReduction, type Reduction } from "./loss_args.ts";
+import { checkReduction } from "./loss_args.ts";
 import {
   bceLoss,
   type BCELossOptions,
@@ -25,6 +25,7 @@ import {
   mseLoss,
   nllLoss,
   type NLLLossOptions,
+  type Reduction,
   type ReductionOptions,
   smoothL1Loss,
   type SmoothL1LossOptions,

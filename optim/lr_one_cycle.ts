@@ -5,7 +5,8 @@
  * @module
  */
 import { type Optimizer, OptimizerError } from "./optimizer.ts";
-import { groupsOf, LRScheduler } from "./lr_scheduler.ts";
+import { LRScheduler } from "./lr_scheduler.ts";
+import { groupsOf } from "./lr_state.ts";
 
 /** Options of {@link OneCycleLR} (PyTorch's, in camelCase). */
 export interface OneCycleLROptions {

@@ -4,13 +4,8 @@
  * @module
  */
 import { type Optimizer, OptimizerError } from "./optimizer.ts";
-import {
-  copyState,
-  fieldsState,
-  groupsOf,
-  type Scheduler,
-  type SchedulerState,
-} from "./lr_scheduler.ts";
+import type { Scheduler, SchedulerState } from "./lr_scheduler.ts";
+import { copyState, fieldsState, groupsOf } from "./lr_state.ts";
 
 /** Options of {@link ReduceLROnPlateau} (PyTorch's, in camelCase). */
 export interface ReduceLROnPlateauOptions {

@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { type Optimizer, OptimizerError, type ParamGroup } from "./optimizer.ts";
+import { type Optimizer, OptimizerError } from "./optimizer.ts";
+import { copyState, fieldsState, groupsOf } from "./lr_state.ts";
 
 /** A scheduler's state: plain JSON-able values (numbers, arrays, nested scheduler states). */
 export type SchedulerState = Record<string, unknown>;
@@ -25,28 +26,6 @@ export interface Scheduler {
   stateDict(): SchedulerState;
   /** Restore a state saved by `stateDict()`. */
   loadStateDict(state: SchedulerState): void;
-}
-
-export function groupsOf(opt: Optimizer): ParamGroup[] {
-  return opt.paramGroups as ParamGroup[];
-}
-
-/** Copy a state, arrays included, so later steps do not change a saved state. */
-export function copyState(s: SchedulerState): SchedulerState {
-  return JSON.parse(
-    JSON.stringify(
-      s,
-      (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? { $number: String(v) } : v),
-    ),
-    (_k, v) => (v && typeof v === "object" && "$number" in v ? Number(v.$number) : v),
-  );
-}
-
-/** A scheduler's fields but its optimizer, copied as JSON-able values (its state dict). */
-export function fieldsState(scheduler: object): SchedulerState {
-  const out: SchedulerState = {};
-  for (const [k, v] of Object.entries(scheduler)) if (k !== "optimizer") out[k] = v;
-  return copyState(out);
 }
 
 /**

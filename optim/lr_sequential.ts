@@ -4,13 +4,8 @@
  * @module
  */
 import { type Optimizer, OptimizerError } from "./optimizer.ts";
-import {
-  copyState,
-  groupsOf,
-  LRScheduler,
-  type Scheduler,
-  type SchedulerState,
-} from "./lr_scheduler.ts";
+import { LRScheduler, type Scheduler, type SchedulerState } from "./lr_scheduler.ts";
+import { copyState, groupsOf } from "./lr_state.ts";
 
 /**
  * Run schedulers one after another: `schedulers[i]` from `milestones[i - 1]` on (each restarts

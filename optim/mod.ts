@@ -28,7 +28,7 @@ export * from "./sgd.ts";
 export * from "./adam.ts";
 export * from "./rmsprop.ts";
 export * from "./adagrad.ts";
-export { LRScheduler, type Scheduler, type SchedulerState } from "./lr_scheduler.ts";
+export * from "./lr_scheduler.ts";
 export * from "./lr_decay.ts";
 export * from "./lr_one_cycle.ts";
 export * from "./lr_sequential.ts";
