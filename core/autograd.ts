@@ -111,11 +111,6 @@ export function registerGradient(op: string, rule: GradRule): void {
   rules.set(op, rule);
 }
 
-/** Whether an op has a backward rule. */
-export function hasGradient(op: string): boolean {
-  return rules.has(op);
-}
-
 // ---- the graph ------------------------------------------------------------------------------
 
 /** One recorded op: the edges to its inputs and what its backward rule needs. */

@@ -112,6 +112,42 @@ export function broadcastStrides(
   return out;
 }
 
+/**
+ * Coalesce the axes of a strided walk shared by several operands: drop length-1 axes and merge
+ * neighbours that are contiguous in every operand (`strides[j]` are operand j's strides over
+ * `shape`), so a contiguous walk becomes rank 1 and kernels do less index math. The walk visits
+ * the same offsets in the same order; the result has rank ≥ 1 (a size-1 walk is `[1]`, strides 0).
+ *
+ * @example
+ * ```ts ignore
+ * import { coalesceAxes } from "./shape.ts";
+ * console.log(coalesceAxes([2, 1, 3], [[3, 3, 1], [1, 0, 2]]));
+ * // { shape: [2, 3], strides: [[3, 1], [1, 2]] }: the first operand's axes 0 and 2 are
+ * // contiguous but the second's are not, so they stay apart
+ * ```
+ */
+export function coalesceAxes(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let ax = 0; ax < shape.length; ax++) {
+    const d = shape[ax];
+    if (d === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, j) => st[j][last] === s[ax] * d)) {
+      dims[last] *= d;
+      for (let j = 0; j < st.length; j++) st[j][last] = strides[j][ax];
+    } else {
+      dims.push(d);
+      for (let j = 0; j < st.length; j++) st[j].push(strides[j][ax]);
+    }
+  }
+  if (dims.length === 0) return { shape: [1], strides: st.map(() => [0]) };
+  return { shape: dims, strides: st };
+}
+
 /** Normalize one axis (negatives count from the end); errors name the op, axis and rank. */
 export function normalizeAxis(axis: number, rank: number, op: string): number {
   if (!Number.isInteger(axis)) {

@@ -25,7 +25,7 @@ import * as red from "./ops/reduce.ts";
 import * as srt from "./ops/sort.ts";
 import * as view from "./ops/view.ts";
 import * as idx from "./ops/indexing.ts";
-import * as la from "./ops/linalg.ts";
+import * as la from "./ops/matmul.ts";
 import * as join from "./ops/join.ts";
 import { toNested } from "./nested.ts";
 

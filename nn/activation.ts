@@ -22,7 +22,7 @@ import type { DType } from "../core/dtype.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Module } from "./module.ts";
 import { hardsigmoid, hardtanh, logSigmoid, prelu, relu6, softsign } from "./functional.ts";
-import { newParameter } from "./_ops.ts";
+import { newParameter } from "./layer_ops.ts";
 import { constant } from "./init.ts";
 
 /**

@@ -10,7 +10,7 @@ import { pad } from "../core/ops/join.ts";
 import type { Generator } from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Module } from "./module.ts";
-import { checkSpatialInput, convTranspose2d, newParameter, pair } from "./_ops.ts";
+import { checkSpatialInput, convTranspose2d, newParameter, pair } from "./layer_ops.ts";
 import { calculateFans, kaimingUniform, uniform } from "./init.ts";
 
 /** How a convolution pads its input: zeros, or PyTorch's other `padding_mode`s. */

@@ -6,7 +6,7 @@
 import type { Generator } from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Module } from "./module.ts";
-import { checkProbability, dropout } from "./_ops.ts";
+import { checkProbability, dropout } from "./layer_ops.ts";
 
 /** Options of {@link Dropout}. */
 export interface DropoutOptions {

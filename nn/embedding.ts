@@ -11,7 +11,7 @@ import { copyInto, select } from "../core/ops/view.ts";
 import type { Generator } from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Module } from "./module.ts";
-import { embedding, newParameter } from "./_ops.ts";
+import { embedding, newParameter } from "./layer_ops.ts";
 import { normal } from "./init.ts";
 
 /** Options of {@link Embedding}. */

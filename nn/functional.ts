@@ -22,7 +22,7 @@ import { where } from "../core/ops/indexing.ts";
 import { reshape } from "../core/ops/view.ts";
 import type { Generator } from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
-import * as ops from "./_ops.ts";
+import * as ops from "./layer_ops.ts";
 
 export {
   avgPool2d,

@@ -7,7 +7,7 @@ import type { DType } from "../core/dtype.ts";
 import type { Generator } from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Module } from "./module.ts";
-import { alias, linear, newParameter } from "./_ops.ts";
+import { alias, linear, newParameter } from "./layer_ops.ts";
 import { calculateFans, kaimingUniform, uniform } from "./init.ts";
 
 /** Options of {@link Linear}. */

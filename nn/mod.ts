@@ -80,6 +80,7 @@ export {
 export * as init from "./init.ts";
 export * as functional from "./functional.ts";
 // Losses, attention and transformer layers (one line each):
-export * from "./loss.ts";
+export * from "./loss_functional.ts";
+export * from "./loss_modules.ts";
 export * from "./attention.ts";
 export * from "./transformer.ts";

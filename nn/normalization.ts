@@ -10,7 +10,7 @@ import { add } from "../core/ops/elementwise.ts";
 import { copyInto } from "../core/ops/view.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Module } from "./module.ts";
-import { batchNorm, groupNorm, layerNorm, newBuffer, newParameter, rmsNorm } from "./_ops.ts";
+import { batchNorm, groupNorm, layerNorm, newBuffer, newParameter, rmsNorm } from "./layer_ops.ts";
 import { ones as initOnes, zeros as initZeros } from "./init.ts";
 
 /** Options of {@link BatchNorm1d} and {@link BatchNorm2d}. */

@@ -6,7 +6,7 @@
 import { avgPool2d, maxPool2d, type SpatialArg } from "../core/ops/conv.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { Module } from "./module.ts";
-import { adaptiveAvgPool2d, checkSpatialInput } from "./_ops.ts";
+import { adaptiveAvgPool2d, checkSpatialInput } from "./layer_ops.ts";
 
 /** Options of {@link MaxPool2d}. */
 export interface MaxPool2dLayerOptions {

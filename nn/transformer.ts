@@ -10,7 +10,7 @@ import { ShapeError } from "../core/errors.ts";
 import { add, gelu, relu } from "../core/ops/elementwise.ts";
 import type { Generator } from "../core/random.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { scoped } from "./_ops.ts";
+import { scoped } from "../core/dispose.ts";
 import { MultiheadAttention } from "./attention.ts";
 import { Dropout } from "./dropout.ts";
 import { Linear } from "./linear.ts";

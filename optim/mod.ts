@@ -29,4 +29,8 @@ export * from "./adam.ts";
 export * from "./rmsprop.ts";
 export * from "./adagrad.ts";
 export * from "./lr_scheduler.ts";
+export * from "./lr_decay.ts";
+export * from "./lr_one_cycle.ts";
+export * from "./lr_sequential.ts";
+export * from "./lr_plateau.ts";
 export * from "./clip.ts";

@@ -237,7 +237,7 @@ function planMatmul(call: KernelCall): MatmulPlan | null {
 let lastCall: KernelCall | null = null, lastPlan: MatmulPlan | null = null;
 
 /**
- * `matmul` (contract of core/ops/linalg.ts): a (...batch, m, k) @ b (...batch, k, n) → out
+ * `matmul` (contract of core/ops/matmul.ts): a (...batch, m, k) @ b (...batch, k, n) → out
  * (...batch, m, n) contiguous; batch axes already broadcast (stride 0 where repeated). f32 and
  * f64 with both operands of the output's dtype; one GEMM (or GEMV when m or n is 1) per batch
  * entry, on the operands in place.

@@ -12,7 +12,7 @@ import { kernels as reduce } from "./kernels/reduce.ts";
 import { kernels as sort } from "./kernels/sort.ts";
 import { kernels as indexing } from "./kernels/indexing.ts";
 import { kernels as join } from "./kernels/join.ts";
-import { kernels as linalg } from "./kernels/linalg.ts";
+import { kernels as matmul } from "./kernels/matmul.ts";
 import { kernels as conv } from "./kernels/conv.ts";
 import { kernels as lapack } from "./kernels/lapack.ts";
 import { kernels as optim } from "./kernels/optim.ts";
@@ -24,7 +24,7 @@ const kernels: Record<string, KernelFn> = {
   ...sort,
   ...indexing,
   ...join,
-  ...linalg,
+  ...matmul,
   ...conv,
   ...lapack,
   ...optim,

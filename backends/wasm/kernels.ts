@@ -17,7 +17,7 @@ import { convKernels } from "./conv.ts";
 import { trainKernels } from "./train.ts";
 
 /**
- * `matmul` (contract of core/ops/linalg.ts): inputs a (...batch, m, k) and b (...batch, k, n)
+ * `matmul` (contract of core/ops/matmul.ts): inputs a (...batch, m, k) and b (...batch, k, n)
  * with equal batch shapes (broadcast batch axes are stride-0 views), output (...batch, m, n)
  * contiguous in the op's result dtype. Runs f32 @ f32 → f32 and f64 @ f64 → f64.
  */

@@ -18,7 +18,7 @@ import { runKernel1 } from "../op.ts";
 import type { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
 import { add } from "../ops/elementwise.ts";
-import { matmul } from "../ops/linalg.ts";
+import { matmul } from "../ops/matmul.ts";
 import { sum } from "../ops/reduce.ts";
 import { astype, copyInto, permute, reshape, swapaxes } from "../ops/view.ts";
 

@@ -7,7 +7,7 @@ import "./views.ts";
 import "./elementwise.ts";
 import "./reduce.ts";
 import "./sort.ts";
-import "./linalg.ts";
+import "./matmul.ts";
 import "./indexing.ts";
 import "./join.ts";
 import "./conv.ts";

@@ -33,8 +33,3 @@ export function unreduce(g: Tensor, shape: readonly number[], axes: readonly num
   r.dispose();
   return b;
 }
-
-/** Dispose the tensors of `ts` that are not in `keep` (intermediates of a rule). */
-export function disposeExcept(ts: readonly Tensor[], keep: readonly (Tensor | null)[]): void {
-  for (const t of ts) if (!keep.includes(t)) t.dispose();
-}

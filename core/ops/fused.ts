@@ -13,7 +13,7 @@ import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel, runKernel1 } from "../op.ts";
 import type { Tensor } from "../tensor.ts";
 import { add } from "./elementwise.ts";
-import { matmul } from "./linalg.ts";
+import { matmul } from "./matmul.ts";
 import { reshape } from "./view.ts";
 
 export type { AdamStepAttrs };

@@ -1,415 +1,332 @@
 /**
- * Products of tensors: `matmul` (NumPy's `@`, batched with broadcasting), `dot`, `outer` and
- * `einsum`.
+ * Matrix decompositions and solvers with NumPy's `np.linalg` semantics, gathered in the
+ * {@link linalg} namespace: solve, inv, det, slogdet, cholesky, qr, eigh, eig, svd, lstsq, pinv,
+ * matrixRank. This file declares the namespace, its options and results; the functions are in
+ * `linalg_factor.ts` (LU, Cholesky, QR) and `linalg_spectral.ts` (eigen, SVD and what builds on it).
  *
- * Result dtypes follow NumPy: the promotion of the operands' dtypes, so integers stay integers
- * (wrapping on overflow like NumPy) and bool @ bool is bool (an OR of ANDs).
+ * Every function works on the last two axes and loops over the leading (batch) axes, like
+ * NumPy's gufuncs (except `lstsq`, 2-D only as in NumPy). f32 stays f32 and f64 stays f64; ints
+ * and bool compute in f64 (NumPy's rule); f16/bf16 are refused with a DTypeError, as NumPy
+ * refuses float16. The kernels are `linalg.*` (contracts in `backends/scalar/kernels/lapack.ts`),
+ * shaped after LAPACK routines so a LAPACK plugin can provide them.
+ *
+ * Errors: a singular matrix in `solve`/`inv`, a matrix that is not positive definite in
+ * `cholesky`, and an iteration that does not converge raise {@link LinAlgError} naming the op and
+ * the matrix; a non-square matrix where a square one is needed raises {@link ShapeError}. NaN
+ * propagates like NumPy: `solve`, `inv`, `det`, `slogdet`, `qr`, `cholesky` and `eigh` give NaN
+ * results; `eig` refuses Inf/NaN input; the SVD family (`svd`, `pinv`, `matrixRank`, `lstsq`)
+ * raises "did not converge" for it.
  *
  * @module
  */
-import { type DType, resultType, scalarPromote } from "../dtype.ts";
-import { needsGrad, noGrad, record } from "../autograd.ts";
-import { fmtShape, ShapeError } from "../errors.ts";
-import { runKernel1 } from "../op.ts";
-import { Tensor, type TensorLike } from "../tensor.ts";
-import { asTensor } from "./creation.ts";
-import { broadcastTo, reshape, unsqueeze } from "./view.ts";
+import { norm } from "./reduce.ts";
+import { matmul } from "./matmul.ts";
+import type { Tensor, TensorLike } from "../tensor.ts";
+import { cholesky, det, inv, qr, slogdet, solve } from "./linalg_factor.ts";
+import { eig, eigh, lstsq, matrixRank, pinv, svd } from "./linalg_spectral.ts";
+
+/** Result of {@link Linalg.slogdet}: `det = sign · exp(logabsdet)`. */
+export interface SlogdetResult {
+  /** 1 or -1 (0 for a singular matrix). */
+  sign: Tensor;
+  /** Natural log of |det| (-Infinity for a singular matrix). */
+  logabsdet: Tensor;
+}
+
+/** Options of {@link Linalg.cholesky}. */
+export interface CholeskyOptions {
+  /** Return the upper factor U (a = Uᵀ·U), reading the upper triangle. Default false (lower). */
+  upper?: boolean;
+}
+
+/** Options of {@link Linalg.qr}. */
+export interface QROptions {
+  /** "reduced" (default): q (m, k), r (k, n); "complete": q (m, m), r (m, n); "r": r only. */
+  mode?: "reduced" | "complete" | "r";
+}
+
+/** Result of {@link Linalg.qr}: a = q·r, q with orthonormal columns, r upper triangular. */
+export interface QRResult {
+  /** Orthonormal factor. */
+  q: Tensor;
+  /** Upper-triangular factor. */
+  r: Tensor;
+}
+
+/** Options of {@link Linalg.eigh}. */
+export interface EighOptions {
+  /** Which triangle to read: "L" (default) or "U". */
+  uplo?: "L" | "U";
+}
+
+/** Result of {@link Linalg.eigh}. */
+export interface EighResult {
+  /** Eigenvalues in ascending order, shape (..., n). */
+  eigenvalues: Tensor;
+  /** Orthonormal eigenvectors as columns, shape (..., n, n): column j belongs to eigenvalue j. */
+  eigenvectors: Tensor;
+}
 
 /**
- * Convert op arguments to tensors. A JS number or boolean next to a tensor takes that tensor's
- * dtype where it fits (a "weak" scalar, like NumPy's Python scalars); tensors created here are
- * returned in `created` for the caller to dispose.
+ * Result of {@link Linalg.eig}: complex eigenvalues and eigenvectors as separate real and
+ * imaginary parts. Eigenvalue j is `eigenvaluesReal[j] + i·eigenvaluesImag[j]`, its eigenvector
+ * column j of `eigenvectorsReal + i·eigenvectorsImag` (Euclidean norm 1, largest component real,
+ * like LAPACK's geev). Order unspecified (as in NumPy); conjugate pairs are adjacent, positive
+ * imaginary part first. For real eigenvalues the imaginary parts are exactly 0.
  */
-function toTensors(args: readonly TensorLike[]): { ts: Tensor[]; created: Tensor[] } {
-  const ref = args.find((x): x is Tensor => x instanceof Tensor);
-  const created: Tensor[] = [];
-  const ts = args.map((x) => {
-    if (x instanceof Tensor) return x;
-    const dtype = ref && (typeof x === "number" || typeof x === "boolean")
-      ? scalarPromote(ref.dtype, x)
-      : undefined;
-    const t = asTensor(x, dtype, ref?.device);
-    created.push(t);
-    return t;
-  });
-  return { ts, created };
+export interface EigResult {
+  /** Real parts of the eigenvalues, shape (..., n). */
+  eigenvaluesReal: Tensor;
+  /** Imaginary parts of the eigenvalues, shape (..., n). */
+  eigenvaluesImag: Tensor;
+  /** Real parts of the eigenvectors (columns), shape (..., n, n). */
+  eigenvectorsReal: Tensor;
+  /** Imaginary parts of the eigenvectors (columns), shape (..., n, n). */
+  eigenvectorsImag: Tensor;
 }
 
-function disposeAll(ts: readonly Tensor[]): void {
-  for (const t of ts) t.dispose();
+/** Options of {@link Linalg.svd}. */
+export interface SVDOptions {
+  /** u (m, m) and vh (n, n) when true (default); u (m, k) and vh (k, n) when false. */
+  fullMatrices?: boolean;
+  /** Compute u and vh (default true); false returns only s. */
+  computeUV?: boolean;
+}
+
+/** Result of {@link Linalg.svd}: a = u · diag(s) · vh. */
+export interface SVDResult {
+  /** Left singular vectors (columns). */
+  u: Tensor;
+  /** Singular values, descending, shape (..., min(m, n)). */
+  s: Tensor;
+  /** Right singular vectors (rows). */
+  vh: Tensor;
+}
+
+/** Options of {@link Linalg.lstsq}. */
+export interface LstsqOptions {
+  /** Singular values ≤ rcond·max(s) count as zero. Default: f64 eps·max(m, n) (NumPy 2). */
+  rcond?: number;
+}
+
+/** Result of {@link Linalg.lstsq}. */
+export interface LstsqResult {
+  /** The least-squares (minimum-norm) solution, shape (n,) or (n, k). */
+  solution: Tensor;
+  /** Squared residual norms per column, shape (k,) or (1,); empty (0,) when rank < n or m ≤ n. */
+  residuals: Tensor;
+  /** Effective rank of `a`. */
+  rank: number;
+  /** Singular values of `a`, descending, shape (min(m, n),). */
+  singularValues: Tensor;
+}
+
+/** Options of {@link Linalg.pinv}. */
+export interface PinvOptions {
+  /** Singular values ≤ rcond·max(s) count as zero (default 1e-15, NumPy's). */
+  rcond?: number;
+  /** NumPy 2's name for the same cutoff; give at most one of rcond and rtol. */
+  rtol?: number;
+}
+
+/** Options of {@link Linalg.matrixRank}. */
+export interface MatrixRankOptions {
+  /** Absolute threshold: singular values > tol count. */
+  tol?: number;
+  /** Relative threshold (times the largest singular value); default max(m, n)·eps(dtype). */
+  rtol?: number;
+}
+
+/** The functions of the {@link linalg} namespace. */
+export interface Linalg {
+  /**
+   * Solve a·x = b for x. `a` is (..., n, n); `b` is (n,) (one right-hand side for every matrix)
+   * or (..., n, k) (NumPy 2's rule: any b with 2+ axes is a stack of matrices), batch axes
+   * broadcasting. Singular `a` raises LinAlgError.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * const x = linalg.solve(tensor([[3, 1], [1, 2]]), tensor([9, 8]));
+   * console.log(x.toArraySync()); // [2, 3]
+   * ```
+   */
+  solve(a: TensorLike, b: TensorLike): Tensor;
+  /**
+   * The inverse of each square matrix; singular input raises LinAlgError.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * console.log(linalg.inv(tensor([[2, 0], [0, 4]])).toArraySync()); // [[0.5, 0], [0, 0.25]]
+   * ```
+   */
+  inv(a: TensorLike): Tensor;
+  /**
+   * The determinant of each square matrix (0 for a singular one, no error), shape (...).
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * console.log(linalg.det(tensor([[1, 2], [3, 4]], { dtype: "f64" })).item()); // -2.0000000000000004
+   * ```
+   */
+  det(a: TensorLike): Tensor;
+  /**
+   * Sign and natural log of |det| of each square matrix (no overflow for large matrices).
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * const { sign, logabsdet } = linalg.slogdet(tensor([[0, 1], [1, 0]]));
+   * console.log(sign.item(), logabsdet.item()); // -1 0
+   * ```
+   */
+  slogdet(a: TensorLike): SlogdetResult;
+  /**
+   * Cholesky factor of each symmetric positive-definite matrix: lower L with a = L·Lᵀ (reading
+   * the lower triangle), or upper U with a = Uᵀ·U. Not positive definite → LinAlgError.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * console.log(linalg.cholesky(tensor([[4, 2], [2, 2]])).toArraySync()); // [[2, 0], [1, 1]]
+   * ```
+   */
+  cholesky(a: TensorLike, options?: CholeskyOptions): Tensor;
+  /**
+   * QR decomposition a = q·r by Householder reflections (signs as LAPACK: r's diagonal may be
+   * negative). With `mode: "r"` only r is computed.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * const { q, r } = linalg.qr(tensor([[3, 0], [4, 5]]));
+   * console.log(q.shape, r.toArraySync()); // [2, 2] [[-5, -4], [0, 3]]
+   * ```
+   */
+  qr(a: TensorLike, options: { mode: "r" }): { r: Tensor };
+  /** See the overload above: `mode` "reduced" (default) or "complete". */
+  qr(a: TensorLike, options?: QROptions): QRResult;
+  /**
+   * Eigenvalues (ascending) and orthonormal eigenvectors of each symmetric matrix; only the
+   * `uplo` triangle is read.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * const { eigenvalues } = linalg.eigh(tensor([[2, 1], [1, 2]]));
+   * console.log(eigenvalues.toArraySync()); // [1, 3]
+   * ```
+   */
+  eigh(a: TensorLike, options?: EighOptions): EighResult;
+  /**
+   * Eigenvalues and right eigenvectors of each general real square matrix, as separate real and
+   * imaginary parts (see {@link EigResult} for the form). Inf/NaN input raises LinAlgError.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * const r = linalg.eig(tensor([[0, -1], [1, 0]])); // a rotation: eigenvalues ±i
+   * console.log(r.eigenvaluesReal.toArraySync(), r.eigenvaluesImag.toArraySync()); // [0, 0] [1, -1]
+   * ```
+   */
+  eig(a: TensorLike): EigResult;
+  /**
+   * Singular value decomposition a = u·diag(s)·vh, s descending. With `computeUV: false` only s.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * const { s } = linalg.svd(tensor([[3, 0], [0, -4]]), { computeUV: false });
+   * console.log(s.toArraySync()); // [4, 3]
+   * ```
+   */
+  svd(a: TensorLike, options: SVDOptions & { computeUV: false }): { s: Tensor };
+  /** See the overload above: with u and vh (`computeUV` true, the default). */
+  svd(a: TensorLike, options?: SVDOptions): SVDResult;
+  /**
+   * Least-squares solution of a·x ≈ b (minimum norm when rank-deficient), for 2-D `a` (m, n) and
+   * `b` (m,) or (m, k), like NumPy.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * const a = tensor([[0, 1], [1, 1], [2, 1], [3, 1]], { dtype: "f64" });
+   * const r = linalg.lstsq(a, tensor([-1, 0.2, 0.9, 2.1], { dtype: "f64" }));
+   * console.log(r.solution.toArraySync(), r.rank); // [1.0000000000000002, -0.9500000000000002] 2
+   * ```
+   */
+  lstsq(a: TensorLike, b: TensorLike, options?: LstsqOptions): LstsqResult;
+  /**
+   * Moore–Penrose pseudo-inverse of each matrix (..., m, n) → (..., n, m), via the SVD.
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * console.log(linalg.pinv(tensor([[1, 0], [0, 0]])).toArraySync()); // [[1, 0], [0, 0]]
+   * ```
+   */
+  pinv(a: TensorLike, options?: PinvOptions): Tensor;
+  /**
+   * Rank of each matrix: the number of singular values above the tolerance (an i64 tensor of
+   * the batch shape). For 0-D/1-D input, 1 unless all elements are 0 (NumPy's rule).
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * console.log(linalg.matrixRank(tensor([[1, 2], [2, 4]])).item()); // 1
+   * ```
+   */
+  matrixRank(a: TensorLike, options?: MatrixRankOptions): Tensor;
+  /**
+   * Vector and matrix norms, NumPy's `np.linalg.norm` (the same function as the top-level
+   * {@link norm}).
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * console.log(linalg.norm(tensor([3, 4])).item()); // 5
+   * ```
+   */
+  norm: typeof norm;
+  /**
+   * Matrix product with NumPy semantics (the same function as the top-level {@link matmul}).
+   *
+   * @example
+   * ```ts
+   * import { linalg, tensor } from "@aprender/compute";
+   * console.log(linalg.matmul(tensor([[1, 2]]), tensor([[3], [4]])).toArraySync()); // [[11]]
+   * ```
+   */
+  matmul: typeof matmul;
 }
 
 /**
- * The core of matmul/dot: `a` and `b` have rank ≥ 1; 1-D operands get a length-1 axis that is
- * removed from the result. `what` explains the inner-axis rule in errors.
- */
-function matmulCore(op: string, a: Tensor, b: Tensor, shapes: () => string): Tensor {
-  const owned: Tensor[] = [];
-  try {
-    const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
-    if (a2 !== a) owned.push(a2);
-    const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
-    if (b2 !== b) owned.push(b2);
-    const ra = a2.ndim, rb = b2.ndim;
-    const m = a2.shape[ra - 2], k = a2.shape[ra - 1], k2 = b2.shape[rb - 2], n = b2.shape[rb - 1];
-    if (k !== k2) {
-      throw new ShapeError(
-        `${op}: ${shapes()}: inner dimensions do not match (${k} ≠ ${k2}): the last axis of the ` +
-          `first operand must have the length of the ${
-            b.ndim === 1 ? "only axis" : "second-to-last axis"
-          } of the second. Hint: Did you mean to transpose one of the tensors?`,
-      );
-    }
-    const batch = broadcastBatch(op, a2.shape.slice(0, ra - 2), b2.shape.slice(0, rb - 2), shapes);
-    // Operands whose batch axes already have the broadcast shape are used as they are.
-    const fit = (t: Tensor, r: number) =>
-      r - 2 === batch.length && batch.every((d, i) => t.shape[i] === d);
-    const av = fit(a2, ra) ? a2 : broadcastTo(a2, [...batch, m, k]);
-    if (av !== a2) owned.push(av);
-    const bv = fit(b2, rb) ? b2 : broadcastTo(b2, [...batch, k, n]);
-    if (bv !== b2) owned.push(bv);
-    const dtype: DType = resultType(a.dtype, b.dtype);
-    // Every matmul kernel writes the whole output when k > 0 (k = 0 relies on the zero fill).
-    const out = runKernel1("matmul", [av, bv], {}, {
-      shape: [...batch, m, n],
-      dtype,
-      overwritten: k > 0,
-    });
-    if (a.ndim > 1 && b.ndim > 1) return out;
-    const shape = [...batch, ...(a.ndim > 1 ? [m] : []), ...(b.ndim > 1 ? [n] : [])];
-    owned.push(out);
-    return reshape(out, shape);
-  } finally {
-    disposeAll(owned);
-  }
-}
-
-/** Broadcast two batch shapes, with an error that names the matmul operands. */
-function broadcastBatch(op: string, x: number[], y: number[], shapes: () => string): number[] {
-  const rank = Math.max(x.length, y.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const p = x[x.length - rank + i] ?? 1, q = y[y.length - rank + i] ?? 1;
-    if (p !== q && p !== 1 && q !== 1) {
-      throw new ShapeError(
-        `${op}: ${shapes()}: batch dimensions ${fmtShape(x)} and ${fmtShape(y)} cannot be ` +
-          `broadcast together (axis ${i - rank - 2} has lengths ${p} and ${q}). The axes before ` +
-          `the last two are batch axes and broadcast like NumPy: equal lengths or 1. Hint: ` +
-          `unsqueeze or reshape one operand so its batch axes line up.`,
-      );
-    }
-    out.push(p === 1 ? q : p);
-  }
-  return out;
-}
-
-/**
- * Matrix product with NumPy's `matmul` semantics: 2-D operands multiply as matrices; a 1-D first
- * operand is a row vector and a 1-D second operand a column vector (the added axis is removed from
- * the result, so 1-D @ 1-D is a scalar); leading (batch) axes broadcast. The dtype is the
- * promotion of the operands' dtypes (ints stay ints and wrap on overflow, bool @ bool is bool).
- * Floats accumulate in float64 on the scalar backend; i64 in float64 (exact to 2^53).
+ * Linear algebra with NumPy's `np.linalg` semantics (batched over leading axes): `solve`, `inv`,
+ * `det`, `slogdet`, `cholesky`, `qr`, `eigh`, `eig`, `svd`, `lstsq`, `pinv`, `matrixRank`.
  *
  * @example
  * ```ts
- * import { matmul, ones, tensor } from "@aprender/compute";
- * const a = tensor([[1, 2], [3, 4]]);
- * console.log(matmul(a, [1, 1]).toArraySync()); // [3, 7]
- * console.log(matmul(ones([2, 1, 3, 4]), ones([5, 4, 6])).shape); // [2, 5, 3, 6]
+ * import { linalg, tensor } from "@aprender/compute";
+ * const a = tensor([[4, 1], [2, 3]], { dtype: "f64" });
+ * console.log(linalg.det(a).item()); // 10.000000000000002
+ * console.log(linalg.solve(a, tensor([1, 2], { dtype: "f64" })).toArraySync()); // [0.1, 0.6]
  * ```
  */
-export function matmul(a: TensorLike, b: TensorLike): Tensor {
-  const { ts: [x, y], created } = toTensors([a, b]);
-  try {
-    // Built only for an error message.
-    const shapes = () => `${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`;
-    if (x.ndim === 0 || y.ndim === 0) {
-      throw new ShapeError(
-        `matmul: ${shapes()}: operand ${x.ndim === 0 ? 0 : 1} is a scalar (0-d); matmul needs ` +
-          `operands with at least one axis. Hint: use mul() to scale a tensor by a scalar.`,
-      );
-    }
-    return matmulCore("matmul", x, y, shapes);
-  } finally {
-    disposeAll(created);
-  }
-}
-
-/**
- * Dot product with NumPy's `dot` semantics: for 1-D and 2-D operands the inner / matrix product;
- * with a 0-d operand, the elementwise product; for N-D `a` and M-D `b` (M ≥ 2) a sum over the
- * last axis of `a` and the second-to-last of `b`, giving shape `a.shape[:-1] + b.shape[:-2] +
- * b.shape[-1:]` (not broadcast, unlike {@link matmul}).
- *
- * @example
- * ```ts
- * import { dot, ones } from "@aprender/compute";
- * console.log(dot([1, 2, 3], [4, 5, 6]).item()); // 32
- * console.log(dot(ones([2, 3, 4]), ones([5, 4, 6])).shape); // [2, 3, 5, 6]
- * ```
- */
-export function dot(a: TensorLike, b: TensorLike): Tensor {
-  const { ts: [x, y], created } = toTensors([a, b]);
-  const owned: Tensor[] = [];
-  try {
-    const shapes = () => `${fmtShape(x.shape)} · ${fmtShape(y.shape)}`;
-    if (x.ndim === 0 || y.ndim === 0) {
-      // Scalar times tensor: a (..., 1) @ (1, 1) product, then the original shape back.
-      const [s, t] = x.ndim === 0 ? [x, y] : [y, x];
-      const col = unsqueeze(t, t.ndim);
-      owned.push(col);
-      const s11 = reshape(s, [1, 1]);
-      owned.push(s11);
-      const r = matmulCore("dot", col, s11, shapes);
-      owned.push(r);
-      return reshape(r, t.shape);
-    }
-    if (y.ndim <= 2) return matmulCore("dot", x, y, shapes);
-    // a (I..., k) against b (J..., k, n): give a length-1 axes for J so matmul's batch
-    // broadcasting forms every (I, J) pair, then drop a's row axis.
-    if (x.shape[x.ndim - 1] !== y.shape[y.ndim - 2]) {
-      throw new ShapeError(
-        `dot: ${fmtShape(x.shape)} and ${fmtShape(y.shape)}: the last axis of a (length ${
-          x.shape[x.ndim - 1]
-        }) must match the second-to-last axis of b (length ${
-          y.shape[y.ndim - 2]
-        }). Hint: Did you mean to transpose one of the tensors?`,
-      );
-    }
-    const lead = x.shape.slice(0, -1), k = x.shape[x.ndim - 1];
-    const ones = new Array<number>(y.ndim - 2).fill(1);
-    const xs = reshape(x, [...lead, ...ones, 1, k]);
-    owned.push(xs);
-    const r = matmulCore("dot", xs, y, shapes);
-    owned.push(r);
-    return reshape(r, [...lead, ...y.shape.slice(0, -2), y.shape[y.ndim - 1]]);
-  } finally {
-    disposeAll(owned);
-    disposeAll(created);
-  }
-}
-
-/**
- * Outer product of two tensors, flattened first (NumPy's `outer`): `out[i, j] = a[i] * b[j]`.
- *
- * @example
- * ```ts
- * import { outer } from "@aprender/compute";
- * console.log(outer([1, 2], [1, 10, 100]).toArraySync()); // [[1, 10, 100], [2, 20, 200]]
- * ```
- */
-export function outer(a: TensorLike, b: TensorLike): Tensor {
-  const { ts: [x, y], created } = toTensors([a, b]);
-  const owned: Tensor[] = [];
-  try {
-    const col = reshape(x, [x.size, 1]);
-    owned.push(col);
-    const row = reshape(y, [1, y.size]);
-    owned.push(row);
-    return matmulCore("outer", col, row, () => `${fmtShape(x.shape)} ⊗ ${fmtShape(y.shape)}`);
-  } finally {
-    disposeAll(owned);
-    disposeAll(created);
-  }
-}
-
-/** One operand's parsed subscripts: labels before and after an optional ellipsis. */
-interface Term {
-  text: string;
-  labels: string[];
-  /** Index in `labels` where "..." stood, or -1. */
-  ellipsis: number;
-}
-
-function parseTerm(text: string, what: string, subscripts: string): Term {
-  const labels: string[] = [];
-  let ellipsis = -1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === ".") {
-      if (text.slice(i, i + 3) !== "..." || ellipsis >= 0) {
-        throw new ShapeError(
-          `einsum: subscripts "${subscripts}": ${what} "${text}" has a stray "."; an ellipsis ` +
-            `is written "..." and may appear once per operand.`,
-        );
-      }
-      ellipsis = labels.length;
-      i += 2;
-    } else if (/^[a-zA-Z]$/.test(c)) labels.push(c);
-    else {
-      throw new ShapeError(
-        `einsum: subscripts "${subscripts}": ${what} "${text}" contains "${c}"; labels are ` +
-          `letters a-z, A-Z, with "," between operands and "->" before the output.`,
-      );
-    }
-  }
-  return { text, labels, ellipsis };
-}
-
-/**
- * Einstein summation (NumPy's `einsum`): `subscripts` labels each operand's axes with letters;
- * the output keeps the labels after `->` (in that order) and sums over every other label. A
- * label repeated within one operand takes the diagonal (`"ii->i"`, trace `"ii->"`); `...`
- * stands for broadcast axes. Without `->` (implicit form) the output is `...` followed by the
- * labels used exactly once, in alphabetical order (uppercase first). Axes of length 1 broadcast
- * against the same label in other operands. The dtype is the promotion of the operands' dtypes.
- *
- * @example
- * ```ts
- * import { einsum, tensor } from "@aprender/compute";
- * const a = tensor([[1, 2], [3, 4]]);
- * console.log(einsum("ij,jk->ik", a, a).toArraySync()); // [[7, 10], [15, 22]]
- * console.log(einsum("ii->", a).item()); // 5
- * console.log(einsum("ij->ji", a).toArraySync()); // [[1, 3], [2, 4]]
- * ```
- */
-export function einsum(subscripts: string, ...operands: TensorLike[]): Tensor {
-  if (typeof subscripts !== "string") {
-    throw new ShapeError(`einsum: subscripts must be a string like "ij,jk->ik".`);
-  }
-  const spec = subscripts.replace(/\s+/g, "");
-  const parts = spec.split("->");
-  if (parts.length > 2) {
-    throw new ShapeError(`einsum: subscripts "${subscripts}" contain "->" more than once.`);
-  }
-  const inputs = parts[0].split(",").map((t, i) => parseTerm(t, `operand ${i}`, subscripts));
-  if (operands.length === 0) {
-    throw new ShapeError(`einsum: "${subscripts}" needs at least one operand, got none.`);
-  }
-  if (inputs.length !== operands.length) {
-    throw new ShapeError(
-      `einsum: subscripts "${subscripts}" describe ${inputs.length} operand${
-        inputs.length === 1 ? "" : "s"
-      } but ${operands.length} ${operands.length === 1 ? "was" : "were"} given. Hint: separate ` +
-        `the subscripts of each operand with ",".`,
-    );
-  }
-  const { ts, created } = toTensors(operands);
-  const views: Tensor[] = [];
-  try {
-    // Each operand's axes as labels; ellipsis axes get the labels "0", "1", ... aligned from
-    // the right across operands.
-    const axisLabels: string[][] = [];
-    let nEll = 0;
-    ts.forEach((t, i) => {
-      const term = inputs[i];
-      const extra = t.ndim - term.labels.length;
-      if (term.ellipsis < 0 ? extra !== 0 : extra < 0) {
-        throw new ShapeError(
-          `einsum: operand ${i} has shape ${fmtShape(t.shape)} (${t.ndim} axes) but its ` +
-            `subscripts "${term.text}" name ${term.labels.length} ax${
-              term.labels.length === 1 ? "is" : "es"
-            }. Hint: give one label per axis, or use "..." for the leading axes.`,
-        );
-      }
-      if (term.ellipsis >= 0) nEll = Math.max(nEll, extra);
-      axisLabels.push(term.labels);
-    });
-    ts.forEach((t, i) => {
-      const term = inputs[i];
-      if (term.ellipsis < 0) return;
-      const extra = t.ndim - term.labels.length;
-      const ell = Array.from({ length: extra }, (_, j) => String(nEll - extra + j));
-      axisLabels[i] = [
-        ...term.labels.slice(0, term.ellipsis),
-        ...ell,
-        ...term.labels.slice(term.ellipsis),
-      ];
-    });
-    // Label lengths: equal across operands, or 1 (broadcast); equal within one operand.
-    const size = new Map<string, number>();
-    const where = new Map<string, number>();
-    const counts = new Map<string, number>();
-    ts.forEach((t, i) => {
-      const seen = new Map<string, number>();
-      axisLabels[i].forEach((l, ax) => {
-        const d = t.shape[ax];
-        counts.set(l, (counts.get(l) ?? 0) + 1);
-        const mine = seen.get(l);
-        if (mine !== undefined && mine !== d) {
-          throw new ShapeError(
-            `einsum: operand ${i} of shape ${fmtShape(t.shape)} repeats label "${l}" on axes ` +
-              `of lengths ${mine} and ${d}; a repeated label takes a diagonal, which needs ` +
-              `equal lengths.`,
-          );
-        }
-        seen.set(l, d);
-        const cur = size.get(l);
-        if (cur === undefined || cur === 1) {
-          size.set(l, d);
-          where.set(l, i);
-        } else if (d !== cur && d !== 1) {
-          const j = where.get(l)!;
-          const name = /^\d+$/.test(l) ? `the "..." axis ${Number(l) - nEll}` : `label "${l}"`;
-          throw new ShapeError(
-            `einsum: ${name} has length ${cur} in operand ${j} (shape ${
-              fmtShape(ts[j].shape)
-            }) but ${d} in operand ${i} (shape ${fmtShape(t.shape)}). Lengths must match ` +
-              `or be 1.`,
-          );
-        }
-      });
-    });
-    const ellLabels = Array.from({ length: nEll }, (_, j) => String(j));
-    let outLabels: string[];
-    if (parts.length === 2) {
-      const o = parseTerm(parts[1], "the output", subscripts);
-      for (const [j, l] of o.labels.entries()) {
-        if (!size.has(l)) {
-          throw new ShapeError(
-            `einsum: subscripts "${subscripts}": output label "${l}" does not appear in any ` +
-              `operand. Hint: every output label must label an axis of some input.`,
-          );
-        }
-        if (o.labels.indexOf(l) !== j) {
-          throw new ShapeError(
-            `einsum: subscripts "${subscripts}": output label "${l}" appears more than once.`,
-          );
-        }
-      }
-      if (o.ellipsis < 0 && nEll > 0) {
-        throw new ShapeError(
-          `einsum: subscripts "${subscripts}": the operands' "..." covers ${nEll} ax${
-            nEll === 1 ? "is" : "es"
-          } but the output has no "...". Hint: add "..." to the output.`,
-        );
-      }
-      outLabels = o.ellipsis < 0 ? o.labels : [
-        ...o.labels.slice(0, o.ellipsis),
-        ...ellLabels,
-        ...o.labels.slice(o.ellipsis),
-      ];
-    } else {
-      const once = [...counts.entries()]
-        .filter(([l, c]) => c === 1 && !/^\d+$/.test(l))
-        .map(([l]) => l)
-        .sort((p, q) => (p < q ? -1 : p > q ? 1 : 0));
-      outLabels = [...ellLabels, ...once];
-    }
-    const outSet = new Set(outLabels);
-    const redLabels = [...size.keys()].filter((l) => !outSet.has(l));
-    const all = [...outLabels, ...redLabels];
-    const shape = all.map((l) => size.get(l)!);
-    for (const [i, t] of ts.entries()) {
-      const strides = all.map(() => 0);
-      axisLabels[i].forEach((l, ax) => {
-        if (t.shape[ax] === 1 && size.get(l) !== 1) return; // broadcast: stride 0
-        strides[all.indexOf(l)] += t.strides[ax];
-      });
-      views.push(t._view(shape, strides, t.offset));
-    }
-    const dtype = resultType(...ts.map((t) => t.dtype));
-    const outShape = shape.slice(0, outLabels.length);
-    const run = () =>
-      runKernel1("einsum", views, { nOut: outLabels.length }, { shape: outShape, dtype });
-    if (!needsGrad(ts)) return run();
-    // Recorded as one op (core/grads/linalg.ts): each operand's gradient is an einsum of the
-    // output gradient with the other operands, without materializing the joint index space.
-    const out = noGrad(run);
-    record("einsum", ts, [out], { labels: axisLabels, outLabels });
-    return out;
-  } finally {
-    disposeAll(views);
-    disposeAll(created);
-  }
-}
+export const linalg: Linalg = {
+  solve,
+  inv,
+  det,
+  slogdet,
+  cholesky,
+  qr,
+  eigh,
+  eig,
+  svd,
+  lstsq,
+  pinv,
+  matrixRank,
+  norm,
+  matmul,
+};

@@ -46,7 +46,7 @@ import {
   setBlasThreads,
   setLapackF32Precision,
 } from "../../backends/openblas/mod.ts";
-import { linalg } from "../../core/ops/linalg_decomp.ts";
+import { linalg } from "../../core/ops/linalg.ts";
 import { disposeWasmThreads, poolStats, wasmThreads } from "../../backends/wasm/threads.ts";
 import { gemm as splitGemm } from "../../backends/openblas/split.ts";
 import type { GemmPair } from "../../backends/openblas/gemm_job.ts";

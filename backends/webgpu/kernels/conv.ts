@@ -8,10 +8,10 @@
  *
  * @module
  */
+import { viaF32 } from "./f32_output.ts";
 import type { KernelCall, KernelEntry } from "../../backend.ts";
-import { Tensor } from "../../../core/tensor.ts";
+import type { Tensor } from "../../../core/tensor.ts";
 import type { GpuContext } from "../context.ts";
-import { copyPlan, runMap } from "./elementwise.ts";
 import {
   decl,
   grid,
@@ -283,18 +283,6 @@ ${
   }
   out[u32(p(${P.out}u) + t)] = bitcast<u32>(acc);
 }`;
-}
-
-/** Run `fn` on an f32 tensor standing for `out`, converting afterwards if `out` is not f32. */
-function viaF32(ctx: GpuContext, out: Tensor, fn: (o: Tensor) => void): void {
-  if (out.dtype === "f32") return fn(out);
-  const tmp = Tensor.empty(out.shape, "f32", out.device);
-  try {
-    fn(tmp);
-    runMap(ctx, copyPlan("f32", out.dtype)!, [tmp], out);
-  } finally {
-    tmp.dispose();
-  }
 }
 
 function fillMeta(ctx: GpuContext, call: KernelCall<WindowAttrs>, out: Tensor, o: number) {

@@ -13,11 +13,11 @@
  *
  * @module
  */
+import { viaF32 } from "./f32_output.ts";
 import type { KernelCall, KernelEntry } from "../../backend.ts";
 import type { DType } from "../../../core/dtype.ts";
-import { Tensor } from "../../../core/tensor.ts";
+import type { Tensor } from "../../../core/tensor.ts";
 import type { GpuContext } from "../context.ts";
-import { copyPlan, runMap } from "./elementwise.ts";
 import { coalesce, isFloatDt, off, prmDecl, stOf } from "./wgsl.ts";
 
 const BM = 128, BN = 128, BK = 16;
@@ -352,21 +352,6 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
       });
     },
   };
-}
-
-/** Run `fn` on an f32 tensor standing for `out`, converting afterwards if `out` is not f32. */
-function viaF32(ctx: GpuContext, out: Tensor, fn: (o: Tensor) => void): void {
-  if (out.dtype === "f32") {
-    fn(out);
-    return;
-  }
-  const tmp = Tensor.empty(out.shape, "f32", out.device);
-  try {
-    fn(tmp);
-    runMap(ctx, copyPlan("f32", out.dtype)!, [tmp], out);
-  } finally {
-    tmp.dispose();
-  }
 }
 
 /** The matmul kernel bound to a context. */

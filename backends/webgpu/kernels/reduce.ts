@@ -1,6 +1,6 @@
 /**
- * Reductions, scans and softmax on the GPU: sum, mean, prod, max, min, any, all, var, std,
- * logsumexp, norm, argmax, argmin; cumsum, cumprod; softmax and logSoftmax along any axis.
+ * Reductions on the GPU: sum, mean, prod, max, min, any, all, var, std, logsumexp, norm, argmax,
+ * argmin; `reduceKernels` also binds the softmax family (`softmax.ts`) and the scans (`scan.ts`).
  *
  * Reductions read their input in place through its strides. Few long reductions use workgroup
  * trees (256 threads per output, partial results combined pairwise in workgroup memory) and, when
@@ -10,18 +10,14 @@
  * tree (pairwise-like error growth); the scalar reference accumulates in float64, so sums agree
  * to about 1e-6 relative. argmax/argmin write i64 (two words, high word 0).
  *
- * Softmax of contiguous f32 rows of up to 8192 elements (a multiple of 4) keeps each row in
- * registers (vec4 loads, one read and one write of memory); other layouts use an online
- * max/sum pass and a second pass that writes.
- *
  * @module
  */
+import { coalesceAxes } from "../../../core/shape.ts";
+import { viaF32 } from "./f32_output.ts";
 import type { KernelCall, KernelEntry } from "../../backend.ts";
 import { Tensor } from "../../../core/tensor.ts";
 import type { Chunk, GpuContext } from "../context.ts";
-import { copyPlan, runMap } from "./elementwise.ts";
 import {
-  coalesce,
   decl,
   grid,
   isFloatDt,
@@ -35,6 +31,8 @@ import {
   TID,
   WG,
 } from "./wgsl.ts";
+import { scan } from "./scan.ts";
+import { softmax } from "./softmax.ts";
 
 /** An f32 reduction: per-element transform, associative combine, identity, finish. */
 interface RedOp {
@@ -111,7 +109,7 @@ function geometry(x: Tensor, axes: readonly number[]): Geo {
       kst.push(x.strides[i]);
     }
   });
-  const k = coalesce(ks, [kst]), r = coalesce(rs, [rst]);
+  const k = coalesceAxes(ks, [kst]), r = coalesceAxes(rs, [rst]);
   return {
     nOut: ks.reduce((a, b) => a * b, 1),
     nRed: rs.reduce((a, b) => a * b, 1),
@@ -145,6 +143,22 @@ function offsets(kr: number, rr: number): string {
     }]; r = r / len; }\n`;
   }
   return s + `  return o;\n}\n`;
+}
+
+/**
+ * The entry point of a workgroup-tree reduction: workgroup `wid` reduces items `j0..j1` of output
+ * `o`, each output split over `S` workgroups (prm[3]) of prm[4] items.
+ */
+function splitMain(T: number): string {
+  return `@compute @workgroup_size(${T})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
+        @builtin(num_workgroups) nw: vec3u) {
+  let wid = wg.x + wg.y * nw.x;
+  let S = u32(prm[3]);
+  if (wid >= u32(prm[0]) * S) { return; }
+  let o = wid / S;
+  let j0 = (wid % S) * u32(prm[4]);
+  let j1 = min(j0 + u32(prm[4]), u32(prm[1]));`;
 }
 
 /** Source of a value reduction (threads per output `T`: 1 or {@link WG}). */
@@ -191,15 +205,7 @@ fn main(${THREAD}) {
   }
   return head + `
 var<workgroup> sh: array<f32, ${T}>;
-@compute @workgroup_size(${T})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let wid = wg.x + wg.y * nw.x;
-  let S = u32(prm[3]);
-  if (wid >= u32(prm[0]) * S) { return; }
-  let o = wid / S;
-  let j0 = (wid % S) * u32(prm[4]);
-  let j1 = min(j0 + u32(prm[4]), u32(prm[1]));
+${splitMain(T)}
   let p = bitcast<f32>(prm[5]);
   let m = ${mExpr};
   let ob = outBase(o);
@@ -271,15 +277,7 @@ fn main(${THREAD}) {
   return head + `
 var<workgroup> shv: array<f32, ${T}>;
 var<workgroup> shi: array<u32, ${T}>;
-@compute @workgroup_size(${T})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let wid = wg.x + wg.y * nw.x;
-  let S = u32(prm[3]);
-  if (wid >= u32(prm[0]) * S) { return; }
-  let o = wid / S;
-  let j0 = (wid % S) * u32(prm[4]);
-  let j1 = min(j0 + u32(prm[4]), u32(prm[1]));
+${splitMain(T)}
   let pairs = prm[5] == 1;
   let ob = outBase(o);
   var bv: f32 = ${init};
@@ -307,21 +305,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     ${final ? storeFinal : storePart}
   }
 }`;
-}
-
-/** Run `fn` on an f32 tensor standing for `out`, converting afterwards if `out` is not f32. */
-function viaF32(out: Tensor, fn: (o: Tensor) => void, ctx: GpuContext): void {
-  if (out.dtype === "f32") {
-    fn(out);
-    return;
-  }
-  const tmp = Tensor.empty(out.shape, "f32", out.device);
-  try {
-    fn(tmp);
-    runMap(ctx, copyPlan("f32", out.dtype)!, [tmp], out);
-  } finally {
-    tmp.dispose();
-  }
 }
 
 interface RunRed {
@@ -442,7 +425,7 @@ function reduction(ctx: GpuContext, op: string): KernelEntry {
         reduceInto(ctx, x, axes, out, { kind: "arg", op: RED.sum, isMax: op === "argmax" });
         return;
       }
-      viaF32(out, (o) => {
+      viaF32(ctx, out, (o) => {
         if (op === "var" || op === "std" || op === "logsumexp") {
           const first = Tensor.empty(o.shape, "f32", o.device);
           try {
@@ -468,330 +451,7 @@ function reduction(ctx: GpuContext, op: string): KernelEntry {
           return;
         }
         reduceInto(ctx, x, axes, o, { kind: "value", op: RED[op] });
-      }, ctx);
-    },
-  };
-}
-
-// ---- softmax ------------------------------------------------------------------------------------
-
-/** Register-cached row softmax: `V` vec4 per thread, one workgroup per contiguous f32 row. */
-function softmaxRowsCode(log: boolean, V: number, access: string): string {
-  const lanes = Array.from({ length: V }, (_, k) => k);
-  return `
-@group(0) @binding(0) var<storage, ${
-    access[0] === "r" ? "read" : "read_write"
-  }> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
-${prmDecl(2)}
-${PRELUDE}
-var<workgroup> red: array<f32, ${WG}>;
-fn mx(a: f32, b: f32) -> f32 { return select(select(a, b, b > a), a + b, isnanf(a) || isnanf(b)); }
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let row = wg.x + wg.y * nw.x;
-  if (row >= u32(prm[1])) { return; }
-  let n4 = u32(prm[0]) / 4u;
-  let ib = u32(prm[2]) / 4u + row * n4;
-  let ob = u32(prm[3]) / 4u + row * n4;
-  let ninf = vec4<f32>(-inff());
-${
-    lanes.map((k) =>
-      `  let i${k} = lid + ${
-        k * WG
-      }u;\n  var v${k} = ninf;\n  if (i${k} < n4) { v${k} = a[ib + i${k}]; }`
-    ).join("\n")
-  }
-  var m = -inff();
-${lanes.map((k) => `  m = mx(m, mx(mx(v${k}.x, v${k}.y), mx(v${k}.z, v${k}.w)));`).join("\n")}
-  red[lid] = m;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = mx(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  m = red[0];
-  workgroupBarrier();
-  var acc = vec4<f32>(0.0);
-${lanes.map((k) => `  let e${k} = exp(v${k} - m);\n  if (i${k} < n4) { acc += e${k}; }`).join("\n")}
-  red[lid] = (acc.x + acc.y) + (acc.z + acc.w);
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-${
-    log
-      ? `  let lt = m + log(total);\n` +
-        lanes.map((k) => `  if (i${k} < n4) { out[ob + i${k}] = v${k} - lt; }`).join("\n")
-      : `  let inv = 1.0 / total;\n` +
-        lanes.map((k) => `  if (i${k} < n4) { out[ob + i${k}] = e${k} * inv; }`).join("\n")
-  }
-}`;
-}
-
-/**
- * General softmax: one workgroup per line (any axis, any strides), online max/sum, then a
- * writing pass. Metadata: [nLines, n, inBase, outBase, step, outStep, kShape, kStrIn, kStrOut].
- */
-function softmaxLinesCode(log: boolean, dt: string, kr: number, access: string): string {
-  let base = "";
-  for (let d = kr - 1; d >= 0; d--) {
-    base += `  { let len = u32(prm[${6 + d}]); let c = i32(r % len); r = r / len; ` +
-      `ib += c * prm[${6 + kr + d}]; obs += c * prm[${6 + 2 * kr + d}]; }\n`;
-  }
-  return `
-${decl("src", 0, access[0])}
-${decl("out", 1, "w")}
-${prmDecl(2)}
-${PRELUDE}
-${loadFn("src", dt as never, "f")}
-var<workgroup> rm: array<f32, ${WG}>;
-var<workgroup> rs: array<f32, ${WG}>;
-// Merge two (max, sum of exp(x - max)) pairs.
-fn merge(m1: f32, s1: f32, m2: f32, s2: f32) -> vec2<f32> {
-  if (isnanf(m1) || isnanf(m2)) { return vec2<f32>(nanf(), nanf()); }
-  if (m1 == -inff()) { return vec2<f32>(m2, s2); }
-  if (m2 == -inff()) { return vec2<f32>(m1, s1); }
-  let m = max(m1, m2);
-  return vec2<f32>(m, s1 * exp(m1 - m) + s2 * exp(m2 - m));
-}
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let line = wg.x + wg.y * nw.x;
-  if (line >= u32(prm[0])) { return; }
-  let n = u32(prm[1]);
-  var r = line;
-  var ib = prm[2];
-  var obs = prm[3];
-${base}  let step = prm[4];
-  let ostep = prm[5];
-  var m = -inff();
-  var s = 0.0;
-  for (var j = lid; j < n; j += ${WG}u) {
-    let q = merge(m, s, ld_src(ib + i32(j) * step), 1.0);
-    m = q.x;
-    s = q.y;
-  }
-  rm[lid] = m;
-  rs[lid] = s;
-  workgroupBarrier();
-  for (var h = ${WG / 2}u; h > 0u; h >>= 1u) {
-    if (lid < h) {
-      let q = merge(rm[lid], rs[lid], rm[lid + h], rs[lid + h]);
-      rm[lid] = q.x;
-      rs[lid] = q.y;
-    }
-    workgroupBarrier();
-  }
-  m = rm[0];
-  s = rs[0];
-  let lt = m + log(s);
-  let inv = 1.0 / s;
-  for (var j = lid; j < n; j += ${WG}u) {
-    let v = ld_src(ib + i32(j) * step);
-    out[u32(obs + i32(j) * ostep)] = bitcast<u32>(${log ? "v - lt" : "exp(v - m) * inv"});
-  }
-}`;
-}
-
-function softmax(ctx: GpuContext, log: boolean): KernelEntry {
-  return {
-    supports(call: KernelCall) {
-      const [x] = call.inputs, [out] = call.outputs;
-      return !!out && x.ndim > 0 && x.ndim <= 8 && isFloatDt(x.dtype) && isFloatDt(out.dtype);
-    },
-    run(call: KernelCall<{ axis: number }>) {
-      const [x] = call.inputs;
-      const axis = call.attrs.axis;
-      viaF32(call.outputs[0], (out) => {
-        const n = x.shape[axis];
-        const lines = n === 0 ? 0 : x.size / n;
-        if (lines === 0) return;
-        const src = ctx.input(stOf(x));
-        const dst = ctx.output(stOf(out), out.offset === 0);
-        const access = ctx.access([src], [dst]);
-        if (
-          x.dtype === "f32" && x.isContiguous && axis === x.ndim - 1 && n % 4 === 0 &&
-          n <= 8 * 4 * WG && off(x) % 4 === 0 && off(out) % 4 === 0
-        ) {
-          const V = Math.ceil(n / (4 * WG));
-          const k = ctx.kernel(
-            `softmaxRows:${log}:${V}`,
-            access,
-            () => softmaxRowsCode(log, V, access),
-          );
-          const o = ctx.slot(), M = ctx.mi;
-          M[o] = n;
-          M[o + 1] = lines;
-          M[o + 2] = off(x);
-          M[o + 3] = off(out);
-          const [gx, gy] = grid(lines, 1);
-          ctx.run(k, [src, dst], gx, gy);
-          return;
-        }
-        const ks: number[] = [], ki: number[] = [], ko: number[] = [];
-        x.shape.forEach((d, i) => {
-          if (i === axis) return;
-          ks.push(d);
-          ki.push(x.strides[i]);
-          ko.push(out.strides[i]);
-        });
-        const c = coalesce(ks, [ki, ko]);
-        const kr = c.shape.length;
-        const k = ctx.kernel(
-          `softmaxLines:${log}:${x.dtype}:${kr}`,
-          access,
-          () => softmaxLinesCode(log, x.dtype, kr, access),
-        );
-        const o = ctx.slot(), M = ctx.mi;
-        M[o] = lines;
-        M[o + 1] = n;
-        M[o + 2] = off(x);
-        M[o + 3] = off(out);
-        M[o + 4] = x.strides[axis];
-        M[o + 5] = out.strides[axis];
-        let w = o + 6;
-        for (const v of [...c.shape, ...c.strides[0], ...c.strides[1]]) M[w++] = v;
-        const [gx, gy] = grid(lines, 1);
-        ctx.run(k, [src, dst], gx, gy);
-      }, ctx);
-    },
-  };
-}
-
-// ---- scans --------------------------------------------------------------------------------------
-
-/**
- * cumsum/cumprod: one workgroup per line, 1024 elements per block (4 per thread, a Hillis-Steele
- * scan of the thread totals), a running carry between blocks. Metadata as softmax's, with the
- * line's elements decomposed over the (coalesced) scanned axes: [nLines, n, inBase, outBase,
- * outStep, rr, kShape, kStrIn, kStrOut, rShape, rStr].
- */
-function scanCode(prod: boolean, dt: string, kr: number, rr: number, access: string): string {
-  const op = prod ? "*" : "+";
-  const id = prod ? "1.0" : "0.0";
-  let base = "";
-  for (let d = kr - 1; d >= 0; d--) {
-    base += `  { let len = u32(prm[${5 + d}]); let c = i32(r % len); r = r / len; ` +
-      `ib += c * prm[${5 + kr + d}]; obs += c * prm[${5 + 2 * kr + d}]; }\n`;
-  }
-  const R = 5 + 3 * kr;
-  let red = "";
-  for (let d = rr - 1; d >= 0; d--) {
-    red += `  { let len = u32(prm[${R + d}]); o += i32(r % len) * prm[${
-      R + rr + d
-    }]; r = r / len; }\n`;
-  }
-  return `
-${decl("src", 0, access[0])}
-${decl("out", 1, "w")}
-${prmDecl(2)}
-${PRELUDE}
-${loadFn("src", dt as never, "f")}
-fn redOff(j: u32) -> i32 {
-  var r = j;
-  var o = 0;
-${red}  return o;
-}
-var<workgroup> sh: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u,
-        @builtin(num_workgroups) nw: vec3u) {
-  let line = wg.x + wg.y * nw.x;
-  if (line >= u32(prm[0])) { return; }
-  let n = u32(prm[1]);
-  var r = line;
-  var ib = prm[2];
-  var obs = prm[3];
-${base}  let ostep = prm[4];
-  var carry = ${id};
-  for (var b = 0u; b < n; b += ${4 * WG}u) {
-    var v: array<f32, 4>;
-    var run = ${id};
-    for (var q = 0u; q < 4u; q++) {
-      let j = b + lid * 4u + q;
-      var x = ${id};
-      if (j < n) { x = ld_src(ib + redOff(j)); }
-      run = run ${op} x;
-      v[q] = run;
-    }
-    sh[lid] = run;
-    workgroupBarrier();
-    for (var s = 1u; s < ${WG}u; s <<= 1u) {
-      var t = ${id};
-      if (lid >= s) { t = sh[lid - s]; }
-      workgroupBarrier();
-      if (lid >= s) { sh[lid] = t ${op} sh[lid]; }
-      workgroupBarrier();
-    }
-    var pre = carry;
-    if (lid > 0u) { pre = carry ${op} sh[lid - 1u]; }
-    for (var q = 0u; q < 4u; q++) {
-      let j = b + lid * 4u + q;
-      if (j < n) { out[u32(obs + i32(j) * ostep)] = bitcast<u32>(pre ${op} v[q]); }
-    }
-    carry = carry ${op} sh[${WG - 1}];
-    workgroupBarrier();
-  }
-}`;
-}
-
-function scan(ctx: GpuContext, prod: boolean): KernelEntry {
-  return {
-    supports(call: KernelCall) {
-      const [x] = call.inputs, [out] = call.outputs;
-      return !!out && isFloatDt(x.dtype) && isFloatDt(out.dtype) && x.ndim <= 8;
-    },
-    run(call: KernelCall<{ axis: number | null }>) {
-      const [x] = call.inputs;
-      const axis = call.attrs.axis;
-      viaF32(call.outputs[0], (out) => {
-        if (out.size === 0) return;
-        const axes = axis === null ? [...x.shape.keys()] : [axis];
-        const ks: number[] = [], ki: number[] = [], ko: number[] = [];
-        const rs: number[] = [], ri: number[] = [];
-        const outStr = axis === null ? null : out.strides;
-        x.shape.forEach((d, i) => {
-          if (axes.includes(i)) {
-            rs.push(d);
-            ri.push(x.strides[i]);
-          } else {
-            ks.push(d);
-            ki.push(x.strides[i]);
-            ko.push(outStr![i]);
-          }
-        });
-        const k = coalesce(ks, [ki, ko]), r = coalesce(rs, [ri]);
-        const n = rs.reduce((a, b) => a * b, 1);
-        const lines = ks.reduce((a, b) => a * b, 1);
-        const src = ctx.input(stOf(x));
-        const dst = ctx.output(stOf(out), out.offset === 0);
-        const access = ctx.access([src], [dst]);
-        const kr = k.shape.length, rr = r.shape.length;
-        const kern = ctx.kernel(
-          `scan:${prod}:${x.dtype}:${kr}:${rr}`,
-          access,
-          () => scanCode(prod, x.dtype, kr, rr, access),
-        );
-        const o = ctx.slot(), M = ctx.mi;
-        M[o] = lines;
-        M[o + 1] = n;
-        M[o + 2] = off(x);
-        M[o + 3] = off(out);
-        M[o + 4] = axis === null ? 1 : out.strides[axis];
-        let w = o + 5;
-        for (
-          const v of [...k.shape, ...k.strides[0], ...k.strides[1], ...r.shape, ...r.strides[0]]
-        ) {
-          M[w++] = v;
-        }
-        const [gx, gy] = grid(lines, 1);
-        ctx.run(kern, [src, dst], gx, gy);
-      }, ctx);
+      });
     },
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Scalar kernels of the linalg family: `matmul` (batched GEMM over broadcast views) and `einsum`
+ * Scalar kernels of the matmul family: `matmul` (batched GEMM over broadcast views) and `einsum`
  * (a multiply-reduce over operands already viewed in one index space).
  *
  * Both read their operands in place through their strides (transposed, sliced, broadcast and

@@ -1,13 +1,13 @@
 /**
  * Backward rules of the matmul family: `matmul` (recorded by the dispatcher; `dot` and `outer`
- * are matmul between views) and `einsum` (recorded at op level by core/ops/linalg.ts).
+ * are matmul between views) and `einsum` (recorded at op level by core/ops/matmul.ts).
  *
  * @module
  */
 import { registerGradient } from "../autograd.ts";
 import type { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
-import { einsum, matmul } from "../ops/linalg.ts";
+import { einsum, matmul } from "../ops/matmul.ts";
 import { sum } from "../ops/reduce.ts";
 import { astype, copyInto, reshape, swapaxes } from "../ops/view.ts";
 import { sumToShape } from "./util.ts";

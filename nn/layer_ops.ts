@@ -1,6 +1,7 @@
 /**
- * Internal: the computations behind `nn.functional` and the layers, composed of core ops (so
- * autograd flows through them). Each takes a `label` that names the caller in error messages
+ * Internal: the layers' computations (linear, transposed conv, adaptive pooling, the norms,
+ * dropout, embedding), shared by `nn.functional` and the layer modules and composed of core ops
+ * (so autograd flows through them). Each takes a `label` that names the caller in error messages
  * ("linear", or a layer's description like "Linear(in=784, out=256)").
  *
  * Intermediates are disposed as soon as the result exists: the graph keeps its own saved views,
@@ -9,6 +10,7 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
+import { scoped } from "../core/dispose.ts";
 import { type DType, DTYPES } from "../core/dtype.ts";
 import { ComputeError, DTypeError, fmtShape, ShapeError } from "../core/errors.ts";
 import { fromTyped, full } from "../core/ops/creation.ts";
@@ -17,30 +19,12 @@ import { conv2d } from "../core/ops/conv.ts";
 import { add, mul, ne, rsqrt, square, sub } from "../core/ops/elementwise.ts";
 import { take, where } from "../core/ops/indexing.ts";
 import { pad } from "../core/ops/join.ts";
-import { matmul } from "../core/ops/linalg.ts";
+import { matmul } from "../core/ops/matmul.ts";
 import { checkLinear, linear as fusedLinear } from "../core/ops/fused.ts";
 import { mean } from "../core/ops/reduce.ts";
 import { copyInto, flip, permute, reshape, slice, unsqueeze } from "../core/ops/view.ts";
 import { type Generator, rand } from "../core/random.ts";
 import { Tensor } from "../core/tensor.ts";
-
-/**
- * Run `fn` with an `own` function that marks intermediates; they are disposed afterwards,
- * except the result.
- */
-export function scoped<T extends Tensor>(fn: (own: <U extends Tensor>(t: U) => U) => T): T {
-  const owned: Tensor[] = [];
-  let result: T | undefined;
-  try {
-    result = fn((t) => {
-      owned.push(t);
-      return t;
-    });
-    return result;
-  } finally {
-    for (const t of owned) if (t !== result) t.dispose();
-  }
-}
 
 /** A new tensor object aliasing `x` (an identity view that autograd sees through). */
 export function alias(x: Tensor): Tensor {
@@ -52,7 +36,7 @@ function isFloatDType(x: Tensor): boolean {
 }
 
 /** Machine epsilon of a float dtype (PyTorch's `torch.finfo(dtype).eps`). */
-export function finfoEps(x: Tensor): number {
+function finfoEps(x: Tensor): number {
   switch (x.dtype) {
     case "f64":
       return 2 ** -52;
