@@ -90,6 +90,8 @@ async function wallOf(reps: number, op: () => void): Promise<number[]> {
 /** GPU seconds per op of `op` (timestamps of our passes), per trial. */
 async function gpuOf(reps: number, op: () => void): Promise<number[] | undefined> {
   if (!timed) return undefined;
+  op(); // warm-up: the GPU's clocks ramp up over the first ops
+  await readback();
   const out: number[] = [];
   for (let t = 0; t < TRIALS; t++) {
     ctx!.startTiming();
@@ -136,6 +138,8 @@ async function gpuTensor(shape: number[], dtype: "f32" | "f16" = "f32"): Promise
   t.dispose();
   return g;
 }
+const f = (v: number) => v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+const cell = (s?: Stat) => s ? `${f(s.med)} (${f(s.lo)}–${f(s.hi)})` : "—";
 const bufOf = (t: Tensor) => t.storage as unknown as { buffer: GPUBuffer; base: number };
 const conv = (xs: number[] | undefined, f: (s: number) => number) =>
   xs ? stat(xs.map(f)) : undefined;
@@ -207,7 +211,7 @@ for (const dt of ["f32", "f16"] as const) {
   const a = await gpuTensor([MM, MM], dt), b = await gpuTensor([MM, MM], dt);
   const tf = (s: number) => (2 * MM ** 3) / s / 1e12;
   const op = () => a.matmul(b).dispose();
-  const reps = SMALL ? 2 : 10;
+  const reps = SMALL ? 2 : 50;
   rows.push({
     name: `${dt === "f32" ? "sgemm" : "hgemm (f32 accumulate)"} ${MM}² ${dt}`,
     unit: "TFLOP/s",
@@ -260,6 +264,15 @@ for (const dt of ["f32", "f16"] as const) {
     rawWall: conv(raw.wall, us),
     target: "GPU ≤ 5, wall ≤ 20",
   });
+  // Submits every `batch` dispatches: how much overlap of host and GPU pays.
+  const saved = ctx.batch;
+  for (const b of [32, 128, 256]) {
+    ctx.batch = b;
+    const wb = await wallOf(1, chain(R_CHAIN / 2));
+    const c = cell(conv(wb.map((s) => s / R_CHAIN), us));
+    console.log(`chain wall with a submit every ${b} dispatches: ${c} µs/op`);
+  }
+  ctx.batch = saved;
   rows.push({
     name: "host time to record one small op",
     unit: "µs/op",
@@ -339,8 +352,6 @@ hg.pass = med(hg.oursGpu) >= 1.6 * med(sg.oursGpu);
 chain.pass = med(chain.oursGpu) <= 5 && med(chain.oursWall) <= 20;
 host.pass = med(host.oursWall) <= 5;
 
-const f = (v: number) => v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
-const cell = (s?: Stat) => s ? `${f(s.med)} (${f(s.lo)}–${f(s.hi)})` : "—";
 const lower = (r: Row) => r.unit !== "GB/s" && r.unit !== "TFLOP/s";
 const lines = [
   `WebGPU on ${device}; PyTorch: ${torch ? torch.device : `absent (${torchNote})`}`,

@@ -85,8 +85,6 @@ const SLAB_BYTES = 1 << 21;
 /** Uploads up to this size are gathered and written with one writeBuffer per submit. */
 const SMALL_UPLOAD = 4096;
 const UPLOAD_BYTES = 1 << 18;
-/** Flush when this many dispatches are pending (keeps a long chain flowing to the GPU). */
-const MAX_PENDING = 1024;
 /** Flush when buffers waiting to return to the pool hold this much. */
 const MAX_RELEASED_BYTES = 512 * (1 << 20);
 
@@ -138,6 +136,13 @@ export class GpuContext {
   readonly align: number;
   /** Flushes so far: a storage used in the current one has `interval === this.interval`. */
   interval = 0;
+  /**
+   * Dispatches recorded before they are submitted without waiting for a readback: the GPU starts
+   * on a long chain of ops while the host records the rest (a submit costs tens of µs). On the
+   * H100, 1000 dependent small ops and one readback took 35.7 µs/op in wall time with 1024,
+   * 30.2 with 256 and 30.6 with 128.
+   */
+  batch = 256;
   /** Dispatches recorded since the context was made (for tests and benchmarks). */
   dispatches = 0;
   /** Submits since the context was made. */
@@ -371,7 +376,7 @@ export class GpuContext {
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
     // Bound the encoder so a long chain without readback still reaches the GPU.
-    if (++this.#pending >= MAX_PENDING) this.flush();
+    if (++this.#pending >= this.batch) this.flush();
   }
 
   /** Size class of an allocation: powers of two up to 1 MiB, then 1 MiB steps. */
