@@ -1,9 +1,11 @@
 /**
- * Data types: one table row per dtype, shared by storage, kernels, io and tests.
- *
- * Quantized GGUF block types (Q4_0, Q8_0, K-quants) will be added as rows of kind `"quant"` with a
- * block size and block byte count: storage is counted in blocks, and only kernels that know the
- * block layout (conversion, dot products, matmul) accept them.
+ * Data types: one table, the single source for storage, kernels, io and tests. Element dtypes
+ * (f32 … bool) carry their byte size, float layout (finfo) or integer limits (iinfo) and ggml id;
+ * block-quantized storage types of GGUF (Q4_0 … Q8_K, IQ, TQ, MXFP4) carry their block size,
+ * bytes per block and the kernels that convert them. Byte sizes always come from
+ * {@link byteLength} / {@link byteOffset} (never `count * bytes`, which a block type breaks), and
+ * code that needs an element's byte size for strides asks {@link elementBytes}, which refuses
+ * block types.
  *
  * @module
  */
@@ -27,18 +29,35 @@ export type DType =
 /** What family a dtype belongs to. */
 export type DTypeKind = "float" | "int" | "uint" | "bool";
 
+/** The binary layout of a float dtype (IEEE 754 style: sign, exponent, mantissa bits). */
+export interface FloatLayout {
+  /** Exponent bits (NumPy's `finfo.nexp`). */
+  readonly exponentBits: number;
+  /** Explicit mantissa bits (NumPy's `finfo.nmant`). */
+  readonly mantissaBits: number;
+}
+
 /** One row of the dtype table. */
 export interface DTypeInfo {
   /** The dtype's name. */
   readonly name: DType;
   /** Family: float, signed int, unsigned int or bool. */
   readonly kind: DTypeKind;
-  /** Bytes per element. */
+  /**
+   * Bytes per element. Code computing sizes uses {@link byteLength} / {@link byteOffset} or
+   * {@link elementBytes}, which also handle or refuse block types.
+   */
   readonly bytes: number;
   /** Bits of the value (for promotion). */
   readonly bits: number;
   /** NumPy's name for the dtype (`.npy` descr without the byte-order char), or null if NumPy lacks it. */
   readonly numpy: string | null;
+  /** ggml's type id (the value GGUF files store), or null where GGUF has no such type. */
+  readonly ggml: number | null;
+  /** Exponent and mantissa bits of float dtypes; null for the others. */
+  readonly float: FloatLayout | null;
+  /** Smallest and largest value of integer dtypes (exact, as bigints); null for the others. */
+  readonly limits: { readonly min: bigint; readonly max: bigint } | null;
 }
 
 const row = (
@@ -46,30 +65,45 @@ const row = (
   kind: DTypeKind,
   bytes: number,
   numpy: string | null,
-): DTypeInfo => ({ name, kind, bytes, bits: bytes * 8, numpy });
+  ggml: number | null,
+  float: FloatLayout | null = null,
+): DTypeInfo => {
+  const bits = bytes * 8;
+  const limits = kind === "int"
+    ? { min: -(2n ** BigInt(bits - 1)), max: 2n ** BigInt(bits - 1) - 1n }
+    : kind === "uint"
+    ? { min: 0n, max: 2n ** BigInt(bits) - 1n }
+    : null;
+  return { name, kind, bytes, bits, numpy, ggml, float, limits };
+};
+
+const layout = (exponentBits: number, mantissaBits: number): FloatLayout => ({
+  exponentBits,
+  mantissaBits,
+});
 
 /**
- * The dtype table.
+ * The element dtype table.
  *
  * @example
  * ```ts
  * import { DTYPES } from "@aprender/compute";
- * console.log(DTYPES.f16.bytes); // 2
+ * console.log(DTYPES.f16.bytes, DTYPES.f16.float); // 2 { exponentBits: 5, mantissaBits: 10 }
  * ```
  */
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  f32: row("f32", "float", 4, "f4"),
-  f64: row("f64", "float", 8, "f8"),
-  f16: row("f16", "float", 2, "f2"),
-  bf16: row("bf16", "float", 2, null),
-  i8: row("i8", "int", 1, "i1"),
-  u8: row("u8", "uint", 1, "u1"),
-  i16: row("i16", "int", 2, "i2"),
-  u16: row("u16", "uint", 2, "u2"),
-  i32: row("i32", "int", 4, "i4"),
-  u32: row("u32", "uint", 4, "u4"),
-  i64: row("i64", "int", 8, "i8"),
-  bool: row("bool", "bool", 1, "b1"),
+  f32: row("f32", "float", 4, "f4", 0, layout(8, 23)),
+  f64: row("f64", "float", 8, "f8", 28, layout(11, 52)),
+  f16: row("f16", "float", 2, "f2", 1, layout(5, 10)),
+  bf16: row("bf16", "float", 2, null, 30, layout(8, 7)),
+  i8: row("i8", "int", 1, "i1", 24),
+  u8: row("u8", "uint", 1, "u1", null),
+  i16: row("i16", "int", 2, "i2", 25),
+  u16: row("u16", "uint", 2, "u2", null),
+  i32: row("i32", "int", 4, "i4", 26),
+  u32: row("u32", "uint", 4, "u4", null),
+  i64: row("i64", "int", 8, "i8", 27),
+  bool: row("bool", "bool", 1, "b1", null),
 };
 
 /** The block-quantized storage types of GGUF/ggml, by ggml's lower-case names. */
@@ -99,6 +133,9 @@ export type BlockDType =
   | "tq2_0"
   | "mxfp4";
 
+/** Any dtype a tensor's storage can have: an element dtype or a block-quantized type. */
+export type StorageDType = DType | BlockDType;
+
 /** One row of the block-type table: a run of `blockSize` elements stored in `blockBytes` bytes. */
 export interface BlockDTypeInfo {
   /** The type's name (ggml's, lower case). */
@@ -111,14 +148,35 @@ export interface BlockDTypeInfo {
   readonly blockSize: number;
   /** Bytes per block. */
   readonly blockBytes: number;
+  /**
+   * Name of the kernel that converts this type to f32 (input: a tensor of this type; output:
+   * f32 of the same shape). `astype` from this type routes to it.
+   */
+  readonly dequantize: string;
+  /**
+   * Name of the kernel that converts f32 to this type (llama.cpp's reference rounding, no
+   * importance matrix), or null where ggml itself needs an importance matrix (most IQ types).
+   */
+  readonly quantize: string | null;
 }
+
+/** Block types ggml quantizes only with an importance matrix: no reference `quantize` kernel. */
+const NEEDS_IMATRIX = new Set(["iq2_xxs", "iq2_xs", "iq3_xxs", "iq1_s", "iq3_s", "iq2_s", "iq1_m"]);
 
 const blockRow = (
   name: BlockDType,
   ggml: number,
   blockSize: number,
   blockBytes: number,
-): BlockDTypeInfo => ({ name, kind: "block", ggml, blockSize, blockBytes });
+): BlockDTypeInfo => ({
+  name,
+  kind: "block",
+  ggml,
+  blockSize,
+  blockBytes,
+  dequantize: "dequantize",
+  quantize: NEEDS_IMATRIX.has(name) ? null : "quantize",
+});
 
 /**
  * The block-quantized types, with ggml's ids and layouts (`ggml-common.h`). Q8_1 blocks are 36
@@ -158,19 +216,18 @@ export const BLOCK_DTYPES: Readonly<Record<BlockDType, BlockDTypeInfo>> = {
 };
 
 /**
- * ggml's type ids of the element dtypes GGUF can store (F32, F16, BF16, F64, I8..I64); the other
- * element dtypes have no GGUF type.
+ * ggml's type ids of the element dtypes GGUF can store (F32, F16, BF16, F64, I8..I64), from the
+ * table's `ggml` column; the other element dtypes have no GGUF type.
+ *
+ * @example
+ * ```ts
+ * import { GGML_ELEMENT_IDS } from "@aprender/compute";
+ * console.log(GGML_ELEMENT_IDS.bf16); // 30
+ * ```
  */
-export const GGML_ELEMENT_IDS: Readonly<Partial<Record<DType, number>>> = {
-  f32: 0,
-  f16: 1,
-  i8: 24,
-  i16: 25,
-  i32: 26,
-  i64: 27,
-  f64: 28,
-  bf16: 30,
-};
+export const GGML_ELEMENT_IDS: Readonly<Partial<Record<DType, number>>> = Object.fromEntries(
+  Object.values(DTYPES).flatMap((r) => (r.ggml === null ? [] : [[r.name, r.ggml]])),
+);
 
 /** Every dtype name, in table order. */
 export const ALL_DTYPES: readonly DType[] = Object.keys(DTYPES) as DType[];
@@ -188,14 +245,178 @@ export function isDType(d: unknown): d is DType {
   return typeof d === "string" && Object.hasOwn(DTYPES, d);
 }
 
-/** Throw a DTypeError unless `d` names a dtype. */
+/** Throw a DTypeError unless `d` names an element dtype (a block type gets the block hint). */
 export function checkDType(d: unknown, op: string): DType {
+  if (isBlockDType(d)) throw blockDTypeError(op, d);
   if (!isDType(d)) {
     throw new DTypeError(
       `${op}: unknown dtype ${JSON.stringify(d)}. Expected one of ${ALL_DTYPES.join(", ")}.`,
     );
   }
   return d;
+}
+
+// ---- block types and the one lookup ----------------------------------------------------------
+
+/** Every block-quantized type name, in ggml id order. */
+export const ALL_BLOCK_DTYPES: readonly BlockDType[] = Object.keys(BLOCK_DTYPES) as BlockDType[];
+
+/**
+ * Check that `d` names a block-quantized storage type.
+ *
+ * @example
+ * ```ts
+ * import { isBlockDType } from "@aprender/compute";
+ * console.log(isBlockDType("q4_0"), isBlockDType("f32")); // true false
+ * ```
+ */
+export function isBlockDType(d: unknown): d is BlockDType {
+  return typeof d === "string" && Object.hasOwn(BLOCK_DTYPES, d);
+}
+
+/**
+ * Check that `d` names an element dtype or a block type.
+ *
+ * @example
+ * ```ts
+ * import { isStorageDType } from "@aprender/compute";
+ * console.log(isStorageDType("q8_0"), isStorageDType("i32"), isStorageDType("q9")); // true true false
+ * ```
+ */
+export function isStorageDType(d: unknown): d is StorageDType {
+  return isDType(d) || isBlockDType(d);
+}
+
+/** Throw a DTypeError unless `d` names an element dtype or a block type. */
+export function checkStorageDType(d: unknown, op: string): StorageDType {
+  if (!isStorageDType(d)) {
+    throw new DTypeError(
+      `${op}: unknown dtype ${JSON.stringify(d)}. Expected an element dtype ` +
+        `(${ALL_DTYPES.join(", ")}) or a block type (${ALL_BLOCK_DTYPES.join(", ")}).`,
+    );
+  }
+  return d;
+}
+
+/**
+ * The error every op gives a block-quantized operand it cannot read.
+ *
+ * @example
+ * ```ts
+ * import { blockDTypeError } from "@aprender/compute";
+ * console.log(blockDTypeError("add", "q4_0").message.startsWith("add: q4_0 is")); // true
+ * ```
+ */
+export function blockDTypeError(op: string, d: BlockDType): DTypeError {
+  const b = BLOCK_DTYPES[d];
+  return new DTypeError(
+    `${op}: ${d} is a block-quantized storage type (${b.blockSize} elements in ` +
+      `${b.blockBytes}-byte blocks); dequantize it first (astype("f32")) or use a kernel that ` +
+      `reads it.`,
+  );
+}
+
+/**
+ * The table row of any storage dtype: a {@link DTypeInfo} (kind float/int/uint/bool) or a
+ * {@link BlockDTypeInfo} (kind "block").
+ *
+ * @example
+ * ```ts
+ * import { dtypeInfo } from "@aprender/compute";
+ * const r = dtypeInfo("q4_k");
+ * console.log(r.kind === "block" && r.blockSize, r.kind === "block" && r.blockBytes); // 256 144
+ * ```
+ */
+export function dtypeInfo(d: StorageDType, op = "dtypeInfo"): DTypeInfo | BlockDTypeInfo {
+  if (isDType(d)) return DTYPES[d];
+  if (isBlockDType(d)) return BLOCK_DTYPES[d];
+  return DTYPES[checkStorageDType(d, op) as DType];
+}
+
+/**
+ * The row of an element dtype; a DTypeError for block types (they have no per-element layout).
+ *
+ * @example
+ * ```ts
+ * import { elementInfo } from "@aprender/compute";
+ * console.log(elementInfo("i16").bits); // 16
+ * ```
+ */
+export function elementInfo(d: StorageDType, op = "elementInfo"): DTypeInfo {
+  if (isDType(d)) return DTYPES[d];
+  if (isBlockDType(d)) throw blockDTypeError(op, d);
+  return DTYPES[checkDType(d, op)];
+}
+
+/**
+ * Bytes per element of an element dtype, for element strides and addresses. A block type throws
+ * a DTypeError, so a block type is never silently treated as elements.
+ *
+ * @example
+ * ```ts
+ * import { elementBytes } from "@aprender/compute";
+ * console.log(elementBytes("f64")); // 8
+ * ```
+ */
+export function elementBytes(d: StorageDType, op = "elementBytes"): number {
+  return elementInfo(d, op).bytes;
+}
+
+function checkCount(d: StorageDType, n: number, what: string, op: string, signed: boolean): void {
+  if (!Number.isSafeInteger(n) || (!signed && n < 0)) {
+    throw new DTypeError(
+      `${op}: ${what} of ${d} must be a ${signed ? "" : "non-negative "}safe integer, got ${n}.`,
+    );
+  }
+}
+
+function checkBlockAligned(d: BlockDType, n: number, what: string, op: string): BlockDTypeInfo {
+  const b = BLOCK_DTYPES[d];
+  if (n % b.blockSize !== 0) {
+    throw new DTypeError(
+      `${op}: ${d} stores whole blocks of ${b.blockSize} elements (${b.blockBytes} bytes each); ` +
+        `${what} ${n} is not a multiple of ${b.blockSize}. Hint: a row of a ${d} tensor must ` +
+        `hold whole blocks; slice or reshape at block boundaries, or dequantize first.`,
+    );
+  }
+  return b;
+}
+
+/**
+ * Bytes that `count` elements of `d` occupy: `count * bytes` for element dtypes,
+ * `count / blockSize * blockBytes` for block types (a DTypeError unless `count` is a multiple of
+ * the block size).
+ *
+ * @example
+ * ```ts
+ * import { byteLength } from "@aprender/compute";
+ * console.log(byteLength("f32", 10), byteLength("q4_0", 64)); // 40 36
+ * ```
+ */
+export function byteLength(d: StorageDType, count: number, op = "byteLength"): number {
+  checkCount(d, count, "element count", op, false);
+  if (isDType(d)) return count * DTYPES[d].bytes;
+  if (!isBlockDType(d)) checkStorageDType(d, op);
+  const b = checkBlockAligned(d as BlockDType, count, "element count", op);
+  return (count / b.blockSize) * b.blockBytes;
+}
+
+/**
+ * Byte offset of element `index` within storage of `d` (may be negative for relative offsets of
+ * element dtypes); for block types `index` must start a block (a DTypeError otherwise).
+ *
+ * @example
+ * ```ts
+ * import { byteOffset } from "@aprender/compute";
+ * console.log(byteOffset("f16", 3), byteOffset("q8_0", 64)); // 6 68
+ * ```
+ */
+export function byteOffset(d: StorageDType, index: number, op = "byteOffset"): number {
+  checkCount(d, index, "element index", op, true);
+  if (isDType(d)) return index * DTYPES[d].bytes;
+  if (!isBlockDType(d)) checkStorageDType(d, op);
+  const b = checkBlockAligned(d as BlockDType, index, "element index", op);
+  return (index / b.blockSize) * b.blockBytes;
 }
 
 /** True for f16, bf16, f32, f64. */

@@ -5,7 +5,7 @@
  */
 import type { Storage } from "../backends/backend.ts";
 import { deviceProvider } from "../backends/registry.ts";
-import { type DType, DTYPES, type TypedArray, typedArrayFor } from "./dtype.ts";
+import { byteLength, byteOffset, type DType, type TypedArray, typedArrayFor } from "./dtype.ts";
 import { DeviceError, DisposedError, DTypeError, ShapeError } from "./errors.ts";
 import {
   backward as runBackward,
@@ -108,7 +108,7 @@ export class Tensor {
    * ```
    */
   static empty(shape: Shape, dtype: DType = "f32", device = "cpu", zero = true): Tensor {
-    const storage = allocStorage(device, sizeOf(shape) * DTYPES[dtype].bytes, zero);
+    const storage = allocStorage(device, byteLength(dtype, sizeOf(shape), "empty"), zero);
     return new Tensor(storage, shape, dtype);
   }
 
@@ -296,8 +296,8 @@ export class Tensor {
     }
     const src = this.isContiguous ? this : view.contiguous(this);
     try {
-      const b = DTYPES[this.dtype].bytes;
-      const bytes = p.readSync(src.storage, src.offset * b, src.size * b);
+      const d = this.dtype;
+      const bytes = p.readSync(src.storage, byteOffset(d, src.offset), byteLength(d, src.size));
       return typedArrayFor(this.dtype, bytes.buffer, 0, src.size);
     } finally {
       if (src !== this) src.dispose();
@@ -310,8 +310,8 @@ export class Tensor {
     const p = deviceProvider(this.device);
     const src = this.isContiguous ? this : view.contiguous(this);
     try {
-      const b = DTYPES[this.dtype].bytes;
-      const bytes = await p.read(src.storage, src.offset * b, src.size * b);
+      const d = this.dtype;
+      const bytes = await p.read(src.storage, byteOffset(d, src.offset), byteLength(d, src.size));
       return typedArrayFor(this.dtype, bytes.buffer, bytes.byteOffset, src.size);
     } finally {
       if (src !== this) src.dispose();

@@ -5,9 +5,9 @@
  */
 import { deviceProvider } from "../../backends/registry.ts";
 import {
+  byteLength,
   checkDType,
   type DType,
-  DTYPES,
   toBF16Bits,
   type TypedArray,
   typedArrayFor,
@@ -76,7 +76,7 @@ function isTypedArray(x: unknown): x is TypedArray {
 /** Write JS numbers into a fresh typed array of `dtype` (with NumPy's casts). */
 function fromNumbers(values: ArrayLike<number>, dtype: DType): TypedArray {
   const n = values.length;
-  const out = typedArrayFor(dtype, new ArrayBuffer(n * DTYPES[dtype].bytes), 0, n);
+  const out = typedArrayFor(dtype, new ArrayBuffer(byteLength(dtype, n)), 0, n);
   switch (dtype) {
     case "bf16":
       for (let i = 0; i < n; i++) out[i] = toBF16Bits(values[i]);

@@ -22,6 +22,7 @@ import { norm } from "./reduce.ts";
 import { matmul } from "./linalg.ts";
 import type { DType } from "../dtype.ts";
 import { ComputeError, DTypeError, fmtShape, LinAlgError, ShapeError } from "../errors.ts";
+import { finfo } from "../finfo.ts";
 import { type OutSpec, runKernel } from "../op.ts";
 import { broadcastShapesFor, contiguousStrides } from "../shape.ts";
 import { Tensor, type TensorLike } from "../tensor.ts";
@@ -646,7 +647,7 @@ function lstsq(a: TensorLike, b: TensorLike, options: LstsqOptions = {}): LstsqR
     const bm = vector ? unsqueeze(tb, 1) : tb;
     if (vector) owned.push(bm);
     const k = bm.shape[1];
-    const rcond = options.rcond ?? 2.220446049250313e-16 * Math.max(m, n);
+    const rcond = options.rcond ?? finfo("f64").eps * Math.max(m, n); // NumPy's: f64, its compute type
     const [x, res, rankT, s, info] = runKernel(
       "linalg.lstsq",
       [castTo(ta, d, owned), castTo(bm, d, owned)],

@@ -5,7 +5,7 @@
  * @module
  */
 import { deviceProvider } from "../../backends/registry.ts";
-import { checkDType, type DType, DTYPES } from "../dtype.ts";
+import { byteLength, byteOffset, checkDType, type DType } from "../dtype.ts";
 import { fmtShape, IndexError, ShapeError } from "../errors.ts";
 import { record } from "../autograd.ts";
 import { commonDevice, runKernel1 } from "../op.ts";
@@ -110,8 +110,11 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
   const target = deviceProvider(device);
   const src = contiguous(t);
   try {
-    const b = DTYPES[t.dtype].bytes;
-    const bytes = await deviceProvider(t.device).read(src.storage, src.offset * b, src.size * b);
+    const bytes = await deviceProvider(t.device).read(
+      src.storage,
+      byteOffset(t.dtype, src.offset, "to"),
+      byteLength(t.dtype, src.size, "to"),
+    );
     const out = Tensor.empty(t.shape, t.dtype, device);
     target.write(out.storage, bytes, 0);
     return out;

@@ -53,13 +53,15 @@
 import type { KernelCall, KernelFn } from "../../backend.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { readF64, writeF64 } from "../util.ts";
+import { finfo } from "../../../core/finfo.ts";
 
-const EPS = 2.220446049250313e-16;
-const SAFE_MIN = 2.2250738585072014e-308;
+/** The kernels compute in f64: its epsilon and smallest normal number (LAPACK's dlamch). */
+const EPS = finfo("f64").eps;
+const SAFE_MIN = finfo("f64").smallestNormal;
 
 /** Machine epsilon of the dtype a kernel works for (NumPy's `finfo(dtype).eps`). */
 function epsOf(t: Tensor): number {
-  return t.dtype === "f32" ? 1.1920928955078125e-7 : EPS;
+  return finfo(t.dtype).eps;
 }
 
 /** Number of matrices in a batch: product of all axes but the last `core`. */
