@@ -421,12 +421,12 @@ export function byteOffset(d: StorageDType, index: number, op = "byteOffset"): n
 
 /** True for f16, bf16, f32, f64. */
 export function isFloat(d: DType): boolean {
-  return DTYPES[d].kind === "float";
+  return elementInfo(d, "isFloat").kind === "float";
 }
 
 /** True for signed and unsigned integer dtypes (not bool). */
 export function isInt(d: DType): boolean {
-  const k = DTYPES[d].kind;
+  const k = elementInfo(d, "isInt").kind;
   return k === "int" || k === "uint";
 }
 
@@ -526,7 +526,7 @@ export function castNumber(x: number, d: DType): number {
 
 /** Smallest float dtype that holds every value of `d` (NumPy's rule for int inputs to float ops). */
 function floatFor(d: DType): DType {
-  const info = DTYPES[d];
+  const info = elementInfo(d, "floatResult");
   if (info.kind === "float") return d;
   if (info.kind === "bool" || info.bits === 8) return "f16";
   if (info.bits === 16) return "f32";
@@ -546,7 +546,7 @@ function floatFor(d: DType): DType {
  */
 export function promoteTypes(a: DType, b: DType): DType {
   if (a === b) return a;
-  const A = DTYPES[a], B = DTYPES[b];
+  const A = elementInfo(a, "promoteTypes"), B = elementInfo(b, "promoteTypes");
   if (A.kind === "bool") return b;
   if (B.kind === "bool") return a;
   if (A.kind === "float" && B.kind === "float") {
@@ -557,7 +557,7 @@ export function promoteTypes(a: DType, b: DType): DType {
     const [f, i] = A.kind === "float" ? [a, b] : [b, a];
     const need = floatFor(i); // f16, f32 or f64
     if (f === "bf16") return need === "f16" ? "bf16" : need;
-    return DTYPES[need].bits > DTYPES[f].bits ? need : f;
+    return elementInfo(need, "promoteTypes").bits > elementInfo(f, "promoteTypes").bits ? need : f;
   }
   // both integer
   if (A.kind === B.kind) return A.bits >= B.bits ? a : b;
@@ -614,7 +614,7 @@ export function floatResult(d: DType): DType {
  */
 export function scalarPromote(d: DType, x: number | boolean): DType {
   if (typeof x === "boolean") return d;
-  const info = DTYPES[d];
+  const info = elementInfo(d, "scalarPromote");
   if (info.kind === "float") return d;
   if (Number.isInteger(x)) return info.kind === "bool" ? "i32" : d;
   return "f32";

@@ -8,7 +8,15 @@
  *
  * @module
  */
-import { type DType, DTYPES, floatResult, isFloat, promoteTypes, scalarPromote } from "../dtype.ts";
+import {
+  checkDType,
+  type DType,
+  DTYPES,
+  floatResult,
+  isFloat,
+  promoteTypes,
+  scalarPromote,
+} from "../dtype.ts";
 import { ComputeError, DTypeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import { broadcastShapesFor } from "../shape.ts";
@@ -175,6 +183,7 @@ function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const strong = (x: TensorLike, device?: string): Tensor => {
     const t = asTensor(x, undefined, device);
     if (t !== x) owned.push(t);
+    checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
     return t;
   };
   try {
@@ -203,7 +212,7 @@ function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
 function unary(op: UnaryOp, x: TensorLike, attrs: Record<string, unknown> = {}): Tensor {
   const t = asTensor(x);
   try {
-    const dtype = UNARY[op](t.dtype, op);
+    const dtype = UNARY[op](checkDType(t.dtype, op), op);
     return runKernel1(op, [t], attrs, { shape: t.shape, dtype, overwritten: true });
   } finally {
     if (t !== x) t.dispose();
@@ -919,6 +928,7 @@ export function softplus(x: TensorLike, beta = 1, threshold = 20): Tensor {
 export function clip(x: TensorLike, min: number | null, max: number | null): Tensor {
   const t = asTensor(x);
   try {
+    checkDType(t.dtype, "clip");
     let dtype = t.dtype;
     for (const bound of [min, max]) {
       if (bound !== null) dtype = promoteTypes(dtype, scalarPromote(t.dtype, bound));

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type DType, resultType, scalarPromote } from "../dtype.ts";
+import { checkDType, type DType, resultType, scalarPromote } from "../dtype.ts";
 import { needsGrad, noGrad, record } from "../autograd.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
@@ -44,6 +44,8 @@ function disposeAll(ts: readonly Tensor[]): void {
  * removed from the result. `what` explains the inner-axis rule in errors.
  */
 function matmulCore(op: string, a: Tensor, b: Tensor, shapes: () => string): Tensor {
+  checkDType(a.dtype, op); // block-quantized operands need a kernel that reads them
+  checkDType(b.dtype, op);
   const owned: Tensor[] = [];
   try {
     const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;

@@ -4,10 +4,19 @@
  *
  * @module
  */
-import { deviceProvider } from "../../backends/registry.ts";
-import { byteLength, byteOffset, checkDType, type DType } from "../dtype.ts";
-import { fmtShape, IndexError, ShapeError } from "../errors.ts";
-import { record } from "../autograd.ts";
+import { deviceProvider, hasKernel } from "../../backends/registry.ts";
+import {
+  BLOCK_DTYPES,
+  type BlockDType,
+  byteLength,
+  byteOffset,
+  checkStorageDType,
+  type DType,
+  isBlockDType,
+  type StorageDType,
+} from "../dtype.ts";
+import { DeviceError, DTypeError, fmtShape, IndexError, ShapeError } from "../errors.ts";
+import { noGrad, record } from "../autograd.ts";
 import { commonDevice, runKernel1 } from "../op.ts";
 import {
   broadcastStrides,
@@ -17,10 +26,17 @@ import {
   sizeOf,
 } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
+import { fromBlocks } from "./creation.ts";
 
 /** Record a view op on the autograd graph (when needed) and return the view. */
-function recorded(op: string, t: Tensor, v: Tensor, attrs: Record<string, unknown> = {}): Tensor {
-  record(op, [t], [v], attrs);
+function recorded<D extends StorageDType>(
+  op: string,
+  t: Tensor<D>,
+  v: Tensor<D>,
+  attrs: Record<string, unknown> = {},
+): Tensor<D> {
+  // Block tensors never require gradients, so record() returns at once for them.
+  record(op, [t as Tensor], [v as Tensor], attrs);
   return v;
 }
 
@@ -56,9 +72,23 @@ export function copyInto(dst: Tensor, src: Tensor): Tensor {
  * console.log(t.isContiguous, t.contiguous().isContiguous); // false true
  * ```
  */
-export function contiguous(t: Tensor): Tensor {
+export function contiguous<D extends StorageDType = DType>(t: Tensor<D>): Tensor<D> {
   if (t.isContiguous) return recorded("view.identity", t, t._view(t.shape, t.strides, t.offset));
-  return astype(t, t.dtype);
+  return copyOf(t);
+}
+
+/** A contiguous copy in new storage: the copy kernel, or the raw blocks of a block type. */
+function copyOf<D extends StorageDType>(t: Tensor<D>): Tensor<D> {
+  if (isBlockDType(t.dtype)) {
+    if (!deviceProvider(t.device).readSync) {
+      throw new DeviceError(
+        `clone: copying a ${t.dtype} tensor on "${t.device}" needs a synchronous read. Hint: ` +
+          `use await t.to("cpu") (which copies), or dequantize it (astype("f32")).`,
+      );
+    }
+    return fromBlocks(t.bytesSync(), t.dtype, t.shape, t.device) as Tensor<D>;
+  }
+  return astype(t as Tensor, t.dtype as DType) as Tensor<D>;
 }
 
 /**
@@ -73,8 +103,8 @@ export function contiguous(t: Tensor): Tensor {
  * console.log(b.toArraySync()); // [1, 1]
  * ```
  */
-export function clone(t: Tensor): Tensor {
-  return astype(t, t.dtype);
+export function clone<D extends StorageDType = DType>(t: Tensor<D>): Tensor<D> {
+  return copyOf(t);
 }
 
 /**
@@ -87,9 +117,65 @@ export function clone(t: Tensor): Tensor {
  * console.log(tensor([1.7, -1.7]).astype("i32").toArraySync()); // [1, -1]
  * ```
  */
-export function astype(t: Tensor, dtype: DType): Tensor {
-  checkDType(dtype, "astype");
+export function astype(t: Tensor<StorageDType>, dtype: DType): Tensor;
+/** Quantize to a block type, through the kernel its table row names. */
+export function astype<B extends BlockDType>(t: Tensor<StorageDType>, dtype: B): Tensor<B>;
+/** Convert to any storage dtype. */
+export function astype(t: Tensor<StorageDType>, dtype: StorageDType): Tensor<StorageDType>;
+export function astype(t: Tensor<StorageDType>, dtype: StorageDType): Tensor<StorageDType> {
+  checkStorageDType(dtype, "astype");
+  if (isBlockDType(t.dtype)) {
+    if (dtype === t.dtype) return copyOf(t);
+    const kernel = blockKernel(BLOCK_DTYPES[t.dtype].dequantize, t, dtype);
+    const f32 = runKernel1(kernel, [t], {}, { shape: t.shape, dtype: "f32", overwritten: true });
+    if (dtype === "f32") return f32;
+    try {
+      return astype(f32, dtype);
+    } finally {
+      f32.dispose();
+    }
+  }
+  if (isBlockDType(dtype)) return quantize(t as Tensor, dtype);
   return runKernel1("copy", [t], {}, { shape: t.shape, dtype, overwritten: true });
+}
+
+/** `kernel` (named by a block type's table row), or a DeviceError naming it where none has it. */
+function blockKernel(kernel: string, t: Tensor<StorageDType>, to: StorageDType): string {
+  if (hasKernel(kernel, t.device)) return kernel;
+  throw new DeviceError(
+    `astype: converting ${t.dtype} to ${to} needs the "${kernel}" kernel (named by the dtype ` +
+      `table's ${isBlockDType(to) ? to : t.dtype} row), and no backend on device ` +
+      `"${t.device}" registers it. Hint: the block-type codecs provide it; until they are ` +
+      `loaded, raw blocks can only be moved (to, clone, bytesSync).`,
+  );
+}
+
+/** Quantize `t` to block type `dtype` through the kernel the table row names. */
+function quantize<B extends BlockDType>(t: Tensor, dtype: B): Tensor<B> {
+  const row = BLOCK_DTYPES[dtype];
+  if (row.quantize === null) {
+    throw new DTypeError(
+      `astype: ${dtype} has no reference quantizer (ggml quantizes it only with an importance ` +
+        `matrix). Hint: quantize to a type without one (e.g. q4_k, iq4_xs) or load ${dtype} ` +
+        `weights from a GGUF file.`,
+    );
+  }
+  const kernel = blockKernel(row.quantize, t, dtype);
+  const out = Tensor.empty(t.shape, dtype, t.device, false);
+  try {
+    noGrad(() => {
+      const src = t.dtype === "f32" ? t : astype(t, "f32");
+      try {
+        runKernel1(kernel, [src], {}, out);
+      } finally {
+        if (src !== t) src.dispose();
+      }
+    });
+    return out;
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
 }
 
 /**
@@ -103,7 +189,10 @@ export function astype(t: Tensor, dtype: DType): Tensor {
  * console.log(t.device); // "cpu"
  * ```
  */
-export async function to(t: Tensor, device: string): Promise<Tensor> {
+export async function to<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  device: string,
+): Promise<Tensor<D>> {
   if (device === t.device) {
     return recorded("view.identity", t, t._view(t.shape, t.strides, t.offset));
   }
@@ -115,7 +204,7 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
       byteOffset(t.dtype, src.offset, "to"),
       byteLength(t.dtype, src.size, "to"),
     );
-    const out = Tensor.empty(t.shape, t.dtype, device);
+    const out = Tensor.empty(t.shape, t.dtype as StorageDType, device) as Tensor<D>;
     target.write(out.storage, bytes, 0);
     return out;
   } finally {
@@ -134,7 +223,10 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
  * console.log(arange(6).reshape([2, -1]).shape); // [2, 3]
  * ```
  */
-export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+export function reshape<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  shape: readonly number[],
+): Tensor<D> {
   const newShape = inferShape(shape, t.size, t.shape, "reshape");
   if (t.isContiguous) {
     return recorded("view.reshape", t, t._view(newShape, contiguousStrides(newShape), t.offset));
@@ -231,7 +323,11 @@ function inferShape(
  * console.log(zeros([2, 3, 4]).flatten(1).shape); // [2, 12]
  * ```
  */
-export function flatten(t: Tensor, startAxis = 0, endAxis = -1): Tensor {
+export function flatten<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  startAxis = 0,
+  endAxis = -1,
+): Tensor<D> {
   if (t.ndim === 0) return reshape(t, [1]);
   const s = normalizeAxis(startAxis, t.ndim, "flatten");
   const e = normalizeAxis(endAxis, t.ndim, "flatten");
@@ -253,7 +349,10 @@ export function flatten(t: Tensor, startAxis = 0, endAxis = -1): Tensor {
  * console.log(zeros([2, 3, 4]).transpose([0, 2, 1]).shape); // [2, 4, 3]
  * ```
  */
-export function transpose(t: Tensor, axes?: readonly number[]): Tensor {
+export function transpose<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axes?: readonly number[],
+): Tensor<D> {
   if (axes === undefined) axes = [...Array(t.ndim).keys()].reverse();
   return permute(t, axes, "transpose");
 }
@@ -267,7 +366,11 @@ export function transpose(t: Tensor, axes?: readonly number[]): Tensor {
  * console.log(zeros([2, 3, 4]).permute([2, 0, 1]).shape); // [4, 2, 3]
  * ```
  */
-export function permute(t: Tensor, axes: readonly number[], op = "permute"): Tensor {
+export function permute<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axes: readonly number[],
+  op = "permute",
+): Tensor<D> {
   if (axes.length !== t.ndim) {
     throw new ShapeError(
       `${op}: axes ${JSON.stringify(axes)} has ${axes.length} entries; the tensor of shape ` +
@@ -291,7 +394,11 @@ export function permute(t: Tensor, axes: readonly number[], op = "permute"): Ten
  * console.log(zeros([2, 3, 4]).swapaxes(0, -1).shape); // [4, 3, 2]
  * ```
  */
-export function swapaxes(t: Tensor, a: number, b: number): Tensor {
+export function swapaxes<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  a: number,
+  b: number,
+): Tensor<D> {
   const i = normalizeAxis(a, t.ndim, "swapaxes"), j = normalizeAxis(b, t.ndim, "swapaxes");
   const axes = [...Array(t.ndim).keys()];
   [axes[i], axes[j]] = [axes[j], axes[i]];
@@ -307,7 +414,10 @@ export function swapaxes(t: Tensor, a: number, b: number): Tensor {
  * console.log(zeros([1, 3, 1]).squeeze().shape); // [3]
  * ```
  */
-export function squeeze(t: Tensor, axis?: number | readonly number[]): Tensor {
+export function squeeze<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axis?: number | readonly number[],
+): Tensor<D> {
   const axes = axis === undefined
     ? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))
     : normalizeAxes(axis, t.ndim, "squeeze");
@@ -337,7 +447,7 @@ export function squeeze(t: Tensor, axis?: number | readonly number[]): Tensor {
  * console.log(zeros([3]).unsqueeze(0).shape, zeros([3]).unsqueeze(-1).shape); // [1, 3] [3, 1]
  * ```
  */
-export function unsqueeze(t: Tensor, axis: number): Tensor {
+export function unsqueeze<D extends StorageDType = DType>(t: Tensor<D>, axis: number): Tensor<D> {
   const a = normalizeAxis(axis, t.ndim + 1, "unsqueeze");
   const shape = [...t.shape], strides = [...t.strides];
   shape.splice(a, 0, 1);
@@ -354,7 +464,11 @@ export function unsqueeze(t: Tensor, axis: number): Tensor {
  * console.log(tensor([1, 2]).broadcastTo([3, 2]).toArraySync()); // [[1, 2], [1, 2], [1, 2]]
  * ```
  */
-export function broadcastTo(t: Tensor, shape: readonly number[], op = "broadcastTo"): Tensor {
+export function broadcastTo<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  shape: readonly number[],
+  op = "broadcastTo",
+): Tensor<D> {
   const ok = shape.length >= t.ndim &&
     t.shape.every((d, i) => d === 1 || d === shape[shape.length - t.ndim + i]);
   if (!ok || shape.some((d) => !Number.isInteger(d) || d < 0)) {
@@ -378,7 +492,10 @@ export function broadcastTo(t: Tensor, shape: readonly number[], op = "broadcast
  * console.log(zeros([3, 1]).expand([-1, 4]).shape); // [3, 4]
  * ```
  */
-export function expand(t: Tensor, shape: readonly number[]): Tensor {
+export function expand<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  shape: readonly number[],
+): Tensor<D> {
   const off = shape.length - t.ndim;
   const target = shape.map((d, i) => (d === -1 && i >= off ? t.shape[i - off] : d));
   return broadcastTo(t, target, "expand");
@@ -409,7 +526,10 @@ export type SliceArg =
  * console.log(t.slice(null, 0).toArraySync()); // [0, 4, 8]
  * ```
  */
-export function slice(t: Tensor, ...specs: SliceArg[]): Tensor {
+export function slice<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  ...specs: SliceArg[]
+): Tensor<D> {
   if (specs.length > t.ndim) {
     throw new IndexError(
       `slice: ${specs.length} indices for a tensor of rank ${t.ndim} (shape ${fmtShape(t.shape)}).`,
@@ -443,7 +563,13 @@ function n0(shape: number[]): boolean {
   return shape.includes(0);
 }
 
-function checkIndex(i: number, len: number, axis: number, t: Tensor, op: string): number {
+function checkIndex(
+  i: number,
+  len: number,
+  axis: number,
+  t: Tensor<StorageDType>,
+  op: string,
+): number {
   if (!Number.isInteger(i) || i < -len || i >= len) {
     throw new IndexError(
       `${op}: index ${i} is out of range for axis ${axis} of length ${len} ` +
@@ -509,7 +635,11 @@ function sliceIndices(
  * console.log(arange(6).reshape([2, 3]).select(1, -1).toArraySync()); // [2, 5]
  * ```
  */
-export function select(t: Tensor, axis: number, index: number): Tensor {
+export function select<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axis: number,
+  index: number,
+): Tensor<D> {
   const a = normalizeAxis(axis, t.ndim, "select");
   const i = checkIndex(index, t.shape[a], a, t, "select");
   const v = t._view(
@@ -531,7 +661,10 @@ export function select(t: Tensor, axis: number, index: number): Tensor {
  * console.log(arange(4).flip().toArraySync()); // [3, 2, 1, 0]
  * ```
  */
-export function flip(t: Tensor, axis?: number | readonly number[]): Tensor {
+export function flip<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axis?: number | readonly number[],
+): Tensor<D> {
   const axes = normalizeAxes(axis, t.ndim, "flip");
   const strides = [...t.strides];
   let offset = t.offset;
