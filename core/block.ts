@@ -98,3 +98,36 @@ export function byteRuns(
   }
   return runs;
 }
+
+/** The byte runs of a view (C order) and the storage span [start, end) that holds them all. */
+export function spanOf(
+  t: { dtype: StorageDType; shape: readonly number[]; strides: readonly number[]; offset: number },
+): [[number, number][], number, number] {
+  const runs = byteRuns(t.dtype, t.shape, t.strides, t.offset);
+  let start = Infinity, end = 0;
+  for (const [o, n] of runs) {
+    start = Math.min(start, o);
+    end = Math.max(end, o + n);
+  }
+  return runs.length ? [runs, start, end] : [runs, 0, 0];
+}
+
+/** The runs' bytes, in order, out of `span` (the storage bytes from `start`). */
+export function gatherRuns(runs: [number, number][], start: number, span: Uint8Array): Uint8Array {
+  if (runs.length === 1) return span.slice(0, runs[0][1]);
+  const out = new Uint8Array(runs.reduce((a, r) => a + r[1], 0));
+  let at = 0;
+  for (const [o, n] of runs) {
+    out.set(span.subarray(o - start, o - start + n), at);
+    at += n;
+  }
+  return out;
+}
+
+/** The error `dataSync`/`data` give a block tensor: its elements are not stored one by one. */
+export function blockReadError(op: string, d: BlockDType): DTypeError {
+  return new DTypeError(
+    `${op}: ${d} is a block-quantized storage type, so there are no elements to read as a ` +
+      `typed array. Hint: t.astype("f32") dequantizes it; t.bytesSync() gives the raw blocks.`,
+  );
+}

@@ -16,7 +16,7 @@ import {
   type TypedArray,
   typedArrayFor,
 } from "./dtype.ts";
-import { byteRuns, checkBlockView } from "./block.ts";
+import { blockReadError, checkBlockView, gatherRuns, spanOf } from "./block.ts";
 import { DeviceError, DisposedError, DTypeError, fmtShape, ShapeError } from "./errors.ts";
 import {
   backward as runBackward,
@@ -845,35 +845,4 @@ export class Tensor<D extends StorageDType = DType> {
   matmul(this: Tensor, other: TensorLike): Tensor {
     return la.matmul(this, other);
   }
-}
-
-/** The byte runs of a view (C order) and the storage span [start, end) that holds them all. */
-function spanOf(t: Tensor<StorageDType>): [[number, number][], number, number] {
-  const runs = byteRuns(t.dtype, t.shape, t.strides, t.offset);
-  let start = Infinity, end = 0;
-  for (const [o, n] of runs) {
-    start = Math.min(start, o);
-    end = Math.max(end, o + n);
-  }
-  return runs.length ? [runs, start, end] : [runs, 0, 0];
-}
-
-/** The runs' bytes, in order, out of `span` (the storage bytes from `start`). */
-function gatherRuns(runs: [number, number][], start: number, span: Uint8Array): Uint8Array {
-  if (runs.length === 1) return span.slice(0, runs[0][1]);
-  const out = new Uint8Array(runs.reduce((a, r) => a + r[1], 0));
-  let at = 0;
-  for (const [o, n] of runs) {
-    out.set(span.subarray(o - start, o - start + n), at);
-    at += n;
-  }
-  return out;
-}
-
-/** The error `dataSync`/`data` give a block tensor: its elements are not stored one by one. */
-function blockReadError(op: string, d: BlockDType): DTypeError {
-  return new DTypeError(
-    `${op}: ${d} is a block-quantized storage type, so there are no elements to read as a ` +
-      `typed array. Hint: t.astype("f32") dequantizes it; t.bytesSync() gives the raw blocks.`,
-  );
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
-import { resultType } from "../dtype.ts";
+import { resultType } from "../promote.ts";
 import { runKernel1 } from "../op.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";

@@ -8,15 +8,8 @@
  *
  * @module
  */
-import {
-  checkDType,
-  type DType,
-  DTYPES,
-  floatResult,
-  isFloat,
-  promoteTypes,
-  scalarPromote,
-} from "../dtype.ts";
+import { checkDType, type DType, DTYPES, isFloat } from "../dtype.ts";
+import { floatResult, promoteTypes, scalarPromote } from "../promote.ts";
 import { ComputeError, DTypeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import { broadcastShapesFor } from "../shape.ts";

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { type DType, isInt, promoteTypes, scalarPromote } from "../dtype.ts";
+import { type DType, isInt } from "../dtype.ts";
+import { promoteTypes, scalarPromote } from "../promote.ts";
 import { DTypeError, fmtShape, IndexError, ShapeError } from "../errors.ts";
 import { flattenNested, nestedShape } from "../nested.ts";
 import { commonDevice, runKernel1 } from "../op.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { needsGrad, noGrad, record } from "../autograd.ts";
-import { resultType } from "../dtype.ts";
+import { resultType } from "../promote.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { commonDevice } from "../op.ts";
 import { contiguousStrides, normalizeAxis } from "../shape.ts";

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { checkDType, type DType, resultType, scalarPromote } from "../dtype.ts";
+import { checkDType, type DType } from "../dtype.ts";
+import { resultType, scalarPromote } from "../promote.ts";
 import { needsGrad, noGrad, record } from "../autograd.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { checkDType, type DType, DTYPES, floatResult } from "../dtype.ts";
+import { checkDType, type DType, DTYPES } from "../dtype.ts";
+import { floatResult } from "../promote.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import { normalizeAxes, normalizeAxis } from "../shape.ts";

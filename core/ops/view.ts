@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { deviceProvider, hasKernel } from "../../backends/registry.ts";
+import { deviceProvider } from "../../backends/registry.ts";
 import {
-  BLOCK_DTYPES,
   type BlockDType,
   byteLength,
   byteOffset,
@@ -15,7 +14,7 @@ import {
   isBlockDType,
   type StorageDType,
 } from "../dtype.ts";
-import { DeviceError, DTypeError, fmtShape, IndexError, ShapeError } from "../errors.ts";
+import { fmtShape, IndexError, ShapeError } from "../errors.ts";
 import { noGrad, record } from "../autograd.ts";
 import { commonDevice, runKernel1 } from "../op.ts";
 import {
@@ -26,7 +25,8 @@ import {
   sizeOf,
 } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
-import { fromBlocks } from "./creation.ts";
+import { copyBlocks, dequantize, quantize } from "./blocks.ts";
+import { inferShape, parseSlice, sliceIndices, viewStrides } from "./view_geometry.ts";
 
 /** Record a view op on the autograd graph (when needed) and return the view. */
 function recorded<D extends StorageDType>(
@@ -79,15 +79,7 @@ export function contiguous<D extends StorageDType = DType>(t: Tensor<D>): Tensor
 
 /** A contiguous copy in new storage: the copy kernel, or the raw blocks of a block type. */
 function copyOf<D extends StorageDType>(t: Tensor<D>): Tensor<D> {
-  if (isBlockDType(t.dtype)) {
-    if (!deviceProvider(t.device).readSync) {
-      throw new DeviceError(
-        `clone: copying a ${t.dtype} tensor on "${t.device}" needs a synchronous read. Hint: ` +
-          `use await t.to("cpu") (which copies), or dequantize it (astype("f32")).`,
-      );
-    }
-    return fromBlocks(t.bytesSync(), t.dtype, t.shape, t.device) as Tensor<D>;
-  }
+  if (isBlockDType(t.dtype)) return copyBlocks(t);
   return astype(t as Tensor, t.dtype as DType) as Tensor<D>;
 }
 
@@ -126,8 +118,7 @@ export function astype(t: Tensor<StorageDType>, dtype: StorageDType): Tensor<Sto
   checkStorageDType(dtype, "astype");
   if (isBlockDType(t.dtype)) {
     if (dtype === t.dtype) return copyOf(t);
-    const kernel = blockKernel(BLOCK_DTYPES[t.dtype].dequantize, t, dtype);
-    const f32 = runKernel1(kernel, [t], {}, { shape: t.shape, dtype: "f32", overwritten: true });
+    const f32 = dequantize(t as Tensor<BlockDType>, dtype);
     if (dtype === "f32") return f32;
     try {
       return astype(f32, dtype);
@@ -135,47 +126,15 @@ export function astype(t: Tensor<StorageDType>, dtype: StorageDType): Tensor<Sto
       f32.dispose();
     }
   }
-  if (isBlockDType(dtype)) return quantize(t as Tensor, dtype);
+  if (isBlockDType(dtype)) {
+    const src = t.dtype === "f32" ? t as Tensor : noGrad(() => astype(t, "f32"));
+    try {
+      return quantize(src, dtype);
+    } finally {
+      if (src !== t) src.dispose();
+    }
+  }
   return runKernel1("copy", [t], {}, { shape: t.shape, dtype, overwritten: true });
-}
-
-/** `kernel` (named by a block type's table row), or a DeviceError naming it where none has it. */
-function blockKernel(kernel: string, t: Tensor<StorageDType>, to: StorageDType): string {
-  if (hasKernel(kernel, t.device)) return kernel;
-  throw new DeviceError(
-    `astype: converting ${t.dtype} to ${to} needs the "${kernel}" kernel (named by the dtype ` +
-      `table's ${isBlockDType(to) ? to : t.dtype} row), and no backend on device ` +
-      `"${t.device}" registers it. Hint: the block-type codecs provide it; until they are ` +
-      `loaded, raw blocks can only be moved (to, clone, bytesSync).`,
-  );
-}
-
-/** Quantize `t` to block type `dtype` through the kernel the table row names. */
-function quantize<B extends BlockDType>(t: Tensor, dtype: B): Tensor<B> {
-  const row = BLOCK_DTYPES[dtype];
-  if (row.quantize === null) {
-    throw new DTypeError(
-      `astype: ${dtype} has no reference quantizer (ggml quantizes it only with an importance ` +
-        `matrix). Hint: quantize to a type without one (e.g. q4_k, iq4_xs) or load ${dtype} ` +
-        `weights from a GGUF file.`,
-    );
-  }
-  const kernel = blockKernel(row.quantize, t, dtype);
-  const out = Tensor.empty(t.shape, dtype, t.device, false);
-  try {
-    noGrad(() => {
-      const src = t.dtype === "f32" ? t : astype(t, "f32");
-      try {
-        runKernel1(kernel, [src], {}, out);
-      } finally {
-        if (src !== t) src.dispose();
-      }
-    });
-    return out;
-  } catch (e) {
-    out.dispose();
-    throw e;
-  }
 }
 
 /**
@@ -239,79 +198,6 @@ export function reshape<D extends StorageDType = DType>(
   } finally {
     c.dispose();
   }
-}
-
-/**
- * Strides that show a non-contiguous tensor in `newShape` without copying, or null when the
- * layout does not allow it (PyTorch's `computeStride`; NumPy views in the same cases): each run
- * of old axes that is contiguous within itself must map onto whole new axes.
- */
-function viewStrides(
-  oldShape: readonly number[],
-  oldStrides: readonly number[],
-  newShape: readonly number[],
-): number[] | null {
-  if (oldShape.length === 0 || sizeOf(oldShape) === 0) return null;
-  const out = new Array<number>(newShape.length);
-  let viewD = newShape.length - 1;
-  let base = oldStrides[oldShape.length - 1];
-  let oldN = 1, newN = 1;
-  for (let d = oldShape.length - 1; d >= 0; d--) {
-    oldN *= oldShape[d];
-    if (d === 0 || (oldShape[d - 1] !== 1 && oldStrides[d - 1] !== oldN * base)) {
-      while (viewD >= 0 && (newN < oldN || newShape[viewD] === 1)) {
-        out[viewD] = newN * base;
-        newN *= newShape[viewD];
-        viewD--;
-      }
-      if (newN !== oldN) return null;
-      if (d > 0) {
-        base = oldStrides[d - 1];
-        oldN = 1;
-        newN = 1;
-      }
-    }
-  }
-  return viewD === -1 ? out : null;
-}
-
-function inferShape(
-  shape: readonly number[],
-  size: number,
-  from: readonly number[],
-  op: string,
-): number[] {
-  const out = [...shape];
-  let infer = -1;
-  for (let i = 0; i < out.length; i++) {
-    const d = out[i];
-    if (d === -1) {
-      if (infer >= 0) {
-        throw new ShapeError(`${op}: only one length may be -1, got ${fmtShape(shape)}.`);
-      }
-      infer = i;
-    } else if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${op}: invalid length ${d} in ${fmtShape(shape)}.`);
-    }
-  }
-  if (infer >= 0) {
-    const rest = sizeOf(out.filter((_, i) => i !== infer));
-    if (rest === 0 || size % rest !== 0) {
-      throw new ShapeError(
-        `${op}: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)}: ` +
-          `${size} is not a multiple of ${rest}.`,
-      );
-    }
-    out[infer] = size / rest;
-  }
-  if (sizeOf(out) !== size) {
-    throw new ShapeError(
-      `${op}: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)} ` +
-        `(${sizeOf(out)} elements). Hint: the product of the new lengths must equal ${size}; ` +
-        `use -1 for one length to have it inferred.`,
-    );
-  }
-  return out;
 }
 
 /**
@@ -577,53 +463,6 @@ function checkIndex(
     );
   }
   return i < 0 ? i + len : i;
-}
-
-function parseSlice(spec: Exclude<SliceArg, number>, axis: number) {
-  if (spec === null) return { start: null, stop: null, step: 1 };
-  if (typeof spec === "string") {
-    const parts = spec.split(":").map((p) => p.trim());
-    const num = (p: string | undefined) => {
-      if (p === undefined || p === "") return null;
-      const v = Number(p);
-      if (!Number.isInteger(v)) {
-        throw new IndexError(`slice: "${spec}" for axis ${axis} is not "start:stop:step".`);
-      }
-      return v;
-    };
-    if (parts.length < 1 || parts.length > 3 || (parts.length === 1 && parts[0] !== "")) {
-      throw new IndexError(
-        `slice: "${spec}" for axis ${axis} is not "start:stop:step"; for one index pass a number.`,
-      );
-    }
-    return { start: num(parts[0]), stop: num(parts[1]), step: num(parts[2]) ?? 1 };
-  }
-  const step = spec.step ?? 1;
-  for (const v of [spec.start, spec.stop, step]) {
-    if (v !== null && v !== undefined && !Number.isInteger(v)) {
-      throw new IndexError(`slice: bounds for axis ${axis} must be integers, got ${v}.`);
-    }
-  }
-  return { start: spec.start ?? null, stop: spec.stop ?? null, step };
-}
-
-/** Python's `slice.indices`: first index and count for a slice over an axis of length `len`. */
-function sliceIndices(
-  start: number | null,
-  stop: number | null,
-  step: number,
-  len: number,
-): [number, number] {
-  if (step === 0) throw new IndexError("slice: step cannot be 0.");
-  let s: number, e: number;
-  if (step > 0) {
-    s = start === null ? 0 : start < 0 ? Math.max(start + len, 0) : Math.min(start, len);
-    e = stop === null ? len : stop < 0 ? Math.max(stop + len, 0) : Math.min(stop, len);
-    return [s, Math.max(0, Math.ceil((e - s) / step))];
-  }
-  s = start === null ? len - 1 : start < 0 ? Math.max(start + len, -1) : Math.min(start, len - 1);
-  e = stop === null ? -1 : stop < 0 ? Math.max(stop + len, -1) : Math.min(stop, len - 1);
-  return [s, Math.max(0, Math.ceil((e - s) / step))];
 }
 
 /**
