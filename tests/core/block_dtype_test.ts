@@ -8,6 +8,8 @@ import {
   byteLength,
   byteOffset,
   concat,
+  conv2d,
+  copyInto,
   DeviceError,
   DTypeError,
   dtypeInfo,
@@ -18,14 +20,17 @@ import {
   GGML_ELEMENT_IDS,
   type KernelCall,
   matmul,
+  maxPool2d,
   ones,
   registerBackend,
   ShapeError,
   softmax,
+  stack,
   sum,
   type Tensor,
   tensor,
   unregisterBackend,
+  where,
 } from "../../mod.ts";
 import { deviceProvider } from "../../backends/registry.ts";
 import { assertMatches, needsNumpy, numpy } from "../helpers/numpy.ts";
@@ -284,7 +289,15 @@ Deno.test("element ops refuse a block operand with a DTypeError naming the op", 
   refused("matmul", () => matmul(qt, f.T));
   refused("sort", () => qt.sort());
   refused("take", () => qt.take([0]));
-  refused("copy", () => concat([qt, qt]));
+  refused("concat", () => concat([qt, qt]));
+  refused("stack", () => stack([f, qt]));
+  refused("pad", () => qt.pad([[0, 0], [0, 32]]));
+  refused("tile", () => qt.tile(2));
+  refused("roll", () => qt.roll(1));
+  refused("where", () => where(f.gt(0), qt, f));
+  refused("conv2d", () => conv2d(qt.reshape([1, 1, 2, 64]), ones([1, 1, 1, 1])));
+  refused("maxPool2d", () => maxPool2d(qt.reshape([1, 1, 2, 64]), { kernelSize: 2 }));
+  refused("copy", () => copyInto(qt, f)); // the dispatcher's guard: block outputs too
   assert.throws(
     () => qt.dataSync(),
     /^DTypeError: dataSync: q4_0 is a block-quantized storage type.*t\.bytesSync\(\) gives the raw/,
