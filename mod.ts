@@ -13,6 +13,8 @@
 import "./core/grads/mod.ts";
 export * from "./backends/mod.ts";
 export * from "./core/dtype.ts";
+export * from "./core/finfo.ts";
+export * from "./core/promote.ts";
 export * from "./core/errors.ts";
 export {
   type BackwardOptions,

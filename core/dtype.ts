@@ -1,9 +1,11 @@
 /**
- * Data types: one table row per dtype, shared by storage, kernels, io and tests.
- *
- * Quantized GGUF block types (Q4_0, Q8_0, K-quants) will be added as rows of kind `"quant"` with a
- * block size and block byte count: storage is counted in blocks, and only kernels that know the
- * block layout (conversion, dot products, matmul) accept them.
+ * Data types: one table, the single source for storage, kernels, io and tests. Element dtypes
+ * (f32 … bool) carry their byte size, float layout (finfo) or integer limits (iinfo) and ggml id;
+ * block-quantized storage types of GGUF (Q4_0 … Q8_K, IQ, TQ, MXFP4) carry their block size,
+ * bytes per block and the kernels that convert them. Byte sizes always come from
+ * {@link byteLength} / {@link byteOffset} (never `count * bytes`, which a block type breaks), and
+ * code that needs an element's byte size for strides asks {@link elementBytes}, which refuses
+ * block types.
  *
  * @module
  */
@@ -27,18 +29,35 @@ export type DType =
 /** What family a dtype belongs to. */
 export type DTypeKind = "float" | "int" | "uint" | "bool";
 
+/** The binary layout of a float dtype (IEEE 754 style: sign, exponent, mantissa bits). */
+export interface FloatLayout {
+  /** Exponent bits (NumPy's `finfo.nexp`). */
+  readonly exponentBits: number;
+  /** Explicit mantissa bits (NumPy's `finfo.nmant`). */
+  readonly mantissaBits: number;
+}
+
 /** One row of the dtype table. */
 export interface DTypeInfo {
   /** The dtype's name. */
   readonly name: DType;
   /** Family: float, signed int, unsigned int or bool. */
   readonly kind: DTypeKind;
-  /** Bytes per element. */
+  /**
+   * Bytes per element. Code computing sizes uses {@link byteLength} / {@link byteOffset} or
+   * {@link elementBytes}, which also handle or refuse block types.
+   */
   readonly bytes: number;
   /** Bits of the value (for promotion). */
   readonly bits: number;
   /** NumPy's name for the dtype (`.npy` descr without the byte-order char), or null if NumPy lacks it. */
   readonly numpy: string | null;
+  /** ggml's type id (the value GGUF files store), or null where GGUF has no such type. */
+  readonly ggml: number | null;
+  /** Exponent and mantissa bits of float dtypes; null for the others. */
+  readonly float: FloatLayout | null;
+  /** Smallest and largest value of integer dtypes (exact, as bigints); null for the others. */
+  readonly limits: { readonly min: bigint; readonly max: bigint } | null;
 }
 
 const row = (
@@ -46,30 +65,45 @@ const row = (
   kind: DTypeKind,
   bytes: number,
   numpy: string | null,
-): DTypeInfo => ({ name, kind, bytes, bits: bytes * 8, numpy });
+  ggml: number | null,
+  float: FloatLayout | null = null,
+): DTypeInfo => {
+  const bits = bytes * 8;
+  const limits = kind === "int"
+    ? { min: -(2n ** BigInt(bits - 1)), max: 2n ** BigInt(bits - 1) - 1n }
+    : kind === "uint"
+    ? { min: 0n, max: 2n ** BigInt(bits) - 1n }
+    : null;
+  return { name, kind, bytes, bits, numpy, ggml, float, limits };
+};
+
+const layout = (exponentBits: number, mantissaBits: number): FloatLayout => ({
+  exponentBits,
+  mantissaBits,
+});
 
 /**
- * The dtype table.
+ * The element dtype table.
  *
  * @example
  * ```ts
  * import { DTYPES } from "@aprender/compute";
- * console.log(DTYPES.f16.bytes); // 2
+ * console.log(DTYPES.f16.bytes, DTYPES.f16.float); // 2 { exponentBits: 5, mantissaBits: 10 }
  * ```
  */
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  f32: row("f32", "float", 4, "f4"),
-  f64: row("f64", "float", 8, "f8"),
-  f16: row("f16", "float", 2, "f2"),
-  bf16: row("bf16", "float", 2, null),
-  i8: row("i8", "int", 1, "i1"),
-  u8: row("u8", "uint", 1, "u1"),
-  i16: row("i16", "int", 2, "i2"),
-  u16: row("u16", "uint", 2, "u2"),
-  i32: row("i32", "int", 4, "i4"),
-  u32: row("u32", "uint", 4, "u4"),
-  i64: row("i64", "int", 8, "i8"),
-  bool: row("bool", "bool", 1, "b1"),
+  f32: row("f32", "float", 4, "f4", 0, layout(8, 23)),
+  f64: row("f64", "float", 8, "f8", 28, layout(11, 52)),
+  f16: row("f16", "float", 2, "f2", 1, layout(5, 10)),
+  bf16: row("bf16", "float", 2, null, 30, layout(8, 7)),
+  i8: row("i8", "int", 1, "i1", 24),
+  u8: row("u8", "uint", 1, "u1", null),
+  i16: row("i16", "int", 2, "i2", 25),
+  u16: row("u16", "uint", 2, "u2", null),
+  i32: row("i32", "int", 4, "i4", 26),
+  u32: row("u32", "uint", 4, "u4", null),
+  i64: row("i64", "int", 8, "i8", 27),
+  bool: row("bool", "bool", 1, "b1", null),
 };
 
 /** The block-quantized storage types of GGUF/ggml, by ggml's lower-case names. */
@@ -99,6 +133,9 @@ export type BlockDType =
   | "tq2_0"
   | "mxfp4";
 
+/** Any dtype a tensor's storage can have: an element dtype or a block-quantized type. */
+export type StorageDType = DType | BlockDType;
+
 /** One row of the block-type table: a run of `blockSize` elements stored in `blockBytes` bytes. */
 export interface BlockDTypeInfo {
   /** The type's name (ggml's, lower case). */
@@ -111,14 +148,35 @@ export interface BlockDTypeInfo {
   readonly blockSize: number;
   /** Bytes per block. */
   readonly blockBytes: number;
+  /**
+   * Name of the kernel that converts this type to f32 (input: a tensor of this type; output:
+   * f32 of the same shape). `astype` from this type routes to it.
+   */
+  readonly dequantize: string;
+  /**
+   * Name of the kernel that converts f32 to this type (llama.cpp's reference rounding, no
+   * importance matrix), or null where ggml itself needs an importance matrix (most IQ types).
+   */
+  readonly quantize: string | null;
 }
+
+/** Block types ggml quantizes only with an importance matrix: no reference `quantize` kernel. */
+const NEEDS_IMATRIX = new Set(["iq2_xxs", "iq2_xs", "iq3_xxs", "iq1_s", "iq3_s", "iq2_s", "iq1_m"]);
 
 const blockRow = (
   name: BlockDType,
   ggml: number,
   blockSize: number,
   blockBytes: number,
-): BlockDTypeInfo => ({ name, kind: "block", ggml, blockSize, blockBytes });
+): BlockDTypeInfo => ({
+  name,
+  kind: "block",
+  ggml,
+  blockSize,
+  blockBytes,
+  dequantize: "dequantize",
+  quantize: NEEDS_IMATRIX.has(name) ? null : "quantize",
+});
 
 /**
  * The block-quantized types, with ggml's ids and layouts (`ggml-common.h`). Q8_1 blocks are 36
@@ -158,19 +216,18 @@ export const BLOCK_DTYPES: Readonly<Record<BlockDType, BlockDTypeInfo>> = {
 };
 
 /**
- * ggml's type ids of the element dtypes GGUF can store (F32, F16, BF16, F64, I8..I64); the other
- * element dtypes have no GGUF type.
+ * ggml's type ids of the element dtypes GGUF can store (F32, F16, BF16, F64, I8..I64), from the
+ * table's `ggml` column; the other element dtypes have no GGUF type.
+ *
+ * @example
+ * ```ts
+ * import { GGML_ELEMENT_IDS } from "@aprender/compute";
+ * console.log(GGML_ELEMENT_IDS.bf16); // 30
+ * ```
  */
-export const GGML_ELEMENT_IDS: Readonly<Partial<Record<DType, number>>> = {
-  f32: 0,
-  f16: 1,
-  i8: 24,
-  i16: 25,
-  i32: 26,
-  i64: 27,
-  f64: 28,
-  bf16: 30,
-};
+export const GGML_ELEMENT_IDS: Readonly<Partial<Record<DType, number>>> = Object.fromEntries(
+  Object.values(DTYPES).flatMap((r) => (r.ggml === null ? [] : [[r.name, r.ggml]])),
+);
 
 /** Every dtype name, in table order. */
 export const ALL_DTYPES: readonly DType[] = Object.keys(DTYPES) as DType[];
@@ -185,27 +242,210 @@ export const ALL_DTYPES: readonly DType[] = Object.keys(DTYPES) as DType[];
  * ```
  */
 export function isDType(d: unknown): d is DType {
-  return typeof d === "string" && Object.hasOwn(DTYPES, d);
+  if (typeof d !== "string") return false;
+  const r = ROWS.get(d);
+  return r !== undefined && r.kind !== "block";
 }
 
-/** Throw a DTypeError unless `d` names a dtype. */
+/** Throw a DTypeError unless `d` names an element dtype (a block type gets the block hint). */
 export function checkDType(d: unknown, op: string): DType {
-  if (!isDType(d)) {
+  const r = typeof d === "string" ? ROWS.get(d) : undefined;
+  if (r !== undefined && r.kind !== "block") return r.name;
+  if (r !== undefined) throw blockDTypeError(op, r.name);
+  throw new DTypeError(
+    `${op}: unknown dtype ${JSON.stringify(d)}. Expected one of ${ALL_DTYPES.join(", ")}.`,
+  );
+}
+
+// ---- block types and the one lookup ----------------------------------------------------------
+
+/**
+ * Every row by name, element and block types alike: the one lookup behind the functions below
+ * (a Map lookup is several times cheaper than `Object.hasOwn` on the records, and these run on
+ * every op's dispatch).
+ */
+const ROWS: ReadonlyMap<string, DTypeInfo | BlockDTypeInfo> = new Map<
+  string,
+  DTypeInfo | BlockDTypeInfo
+>([...Object.entries(DTYPES), ...Object.entries(BLOCK_DTYPES)]);
+
+/** Every block-quantized type name, in ggml id order. */
+export const ALL_BLOCK_DTYPES: readonly BlockDType[] = Object.keys(BLOCK_DTYPES) as BlockDType[];
+
+/**
+ * Check that `d` names a block-quantized storage type.
+ *
+ * @example
+ * ```ts
+ * import { isBlockDType } from "@aprender/compute";
+ * console.log(isBlockDType("q4_0"), isBlockDType("f32")); // true false
+ * ```
+ */
+export function isBlockDType(d: unknown): d is BlockDType {
+  return typeof d === "string" && ROWS.get(d)?.kind === "block";
+}
+
+/**
+ * Check that `d` names an element dtype or a block type.
+ *
+ * @example
+ * ```ts
+ * import { isStorageDType } from "@aprender/compute";
+ * console.log(isStorageDType("q8_0"), isStorageDType("i32"), isStorageDType("q9")); // true true false
+ * ```
+ */
+export function isStorageDType(d: unknown): d is StorageDType {
+  return isDType(d) || isBlockDType(d);
+}
+
+/** Throw a DTypeError unless `d` names an element dtype or a block type. */
+export function checkStorageDType(d: unknown, op: string): StorageDType {
+  if (!isStorageDType(d)) {
     throw new DTypeError(
-      `${op}: unknown dtype ${JSON.stringify(d)}. Expected one of ${ALL_DTYPES.join(", ")}.`,
+      `${op}: unknown dtype ${JSON.stringify(d)}. Expected an element dtype ` +
+        `(${ALL_DTYPES.join(", ")}) or a block type (${ALL_BLOCK_DTYPES.join(", ")}).`,
     );
   }
   return d;
 }
 
+/**
+ * The error every op gives a block-quantized operand it cannot read.
+ *
+ * @example
+ * ```ts
+ * import { blockDTypeError } from "@aprender/compute";
+ * console.log(blockDTypeError("add", "q4_0").message.startsWith("add: q4_0 is")); // true
+ * ```
+ */
+export function blockDTypeError(op: string, d: BlockDType): DTypeError {
+  const b = BLOCK_DTYPES[d];
+  return new DTypeError(
+    `${op}: ${d} is a block-quantized storage type (${b.blockSize} elements in ` +
+      `${b.blockBytes}-byte blocks); dequantize it first (astype("f32")) or use a kernel that ` +
+      `reads it.`,
+  );
+}
+
+/**
+ * The table row of any storage dtype: a {@link DTypeInfo} (kind float/int/uint/bool) or a
+ * {@link BlockDTypeInfo} (kind "block").
+ *
+ * @example
+ * ```ts
+ * import { dtypeInfo } from "@aprender/compute";
+ * const r = dtypeInfo("q4_k");
+ * console.log(r.kind === "block" && r.blockSize, r.kind === "block" && r.blockBytes); // 256 144
+ * ```
+ */
+export function dtypeInfo(d: StorageDType, op = "dtypeInfo"): DTypeInfo | BlockDTypeInfo {
+  return (typeof d === "string" && ROWS.get(d)) || ROWS.get(checkStorageDType(d, op))!;
+}
+
+/**
+ * The row of an element dtype; a DTypeError for block types (they have no per-element layout).
+ *
+ * @example
+ * ```ts
+ * import { elementInfo } from "@aprender/compute";
+ * console.log(elementInfo("i16").bits); // 16
+ * ```
+ */
+export function elementInfo(d: StorageDType, op = "elementInfo"): DTypeInfo {
+  const r = typeof d === "string" ? ROWS.get(d) : undefined;
+  if (r !== undefined && r.kind !== "block") return r;
+  return DTYPES[checkDType(d, op)]; // throws: a block type, or no dtype at all
+}
+
+/**
+ * Bytes per element of an element dtype, for element strides and addresses. A block type throws
+ * a DTypeError, so a block type is never silently treated as elements.
+ *
+ * @example
+ * ```ts
+ * import { elementBytes } from "@aprender/compute";
+ * console.log(elementBytes("f64")); // 8
+ * ```
+ */
+export function elementBytes(d: StorageDType, op = "elementBytes"): number {
+  return elementInfo(d, op).bytes;
+}
+
+function checkCount(d: StorageDType, n: number, what: string, op: string, signed: boolean): void {
+  if (!Number.isSafeInteger(n) || (!signed && n < 0)) {
+    throw new DTypeError(
+      `${op}: ${what} of ${d} must be a ${signed ? "" : "non-negative "}safe integer, got ${n}.`,
+    );
+  }
+}
+
+/** The block size, or a DTypeError unless `n` is a multiple of it. */
+function checkBlockAligned(b: BlockDTypeInfo, n: number, what: string, op: string): number {
+  if (n % b.blockSize !== 0) {
+    throw new DTypeError(
+      `${op}: ${b.name} stores whole blocks of ${b.blockSize} elements (${b.blockBytes} bytes ` +
+        `each); ${what} ${n} is not a multiple of ${b.blockSize}. Hint: a row of a ${b.name} ` +
+        `tensor must hold whole blocks; slice or reshape at block boundaries, or dequantize first.`,
+    );
+  }
+  return b.blockSize;
+}
+
+/**
+ * Bytes that `count` elements of `d` occupy: `count * bytes` for element dtypes,
+ * `count / blockSize * blockBytes` for block types (a DTypeError unless `count` is a multiple of
+ * the block size).
+ *
+ * @example
+ * ```ts
+ * import { byteLength } from "@aprender/compute";
+ * console.log(byteLength("f32", 10), byteLength("q4_0", 64)); // 40 36
+ * ```
+ */
+export function byteLength(d: StorageDType, count: number, op = "byteLength"): number {
+  const r = ROWS.get(d);
+  if (r !== undefined && r.kind !== "block" && count >= 0 && Number.isSafeInteger(count)) {
+    return count * r.bytes; // the fast path of every allocation
+  }
+  return byteLengthChecked(dtypeInfo(d, op), count, op);
+}
+
+function byteLengthChecked(r: DTypeInfo | BlockDTypeInfo, count: number, op: string): number {
+  checkCount(r.name, count, "element count", op, false);
+  if (r.kind !== "block") return count * r.bytes;
+  return (count / checkBlockAligned(r, count, "element count", op)) * r.blockBytes;
+}
+
+/**
+ * Byte offset of element `index` within storage of `d` (may be negative for relative offsets of
+ * element dtypes); for block types `index` must start a block (a DTypeError otherwise).
+ *
+ * @example
+ * ```ts
+ * import { byteOffset } from "@aprender/compute";
+ * console.log(byteOffset("f16", 3), byteOffset("q8_0", 64)); // 6 68
+ * ```
+ */
+export function byteOffset(d: StorageDType, index: number, op = "byteOffset"): number {
+  const r = ROWS.get(d);
+  if (r !== undefined && r.kind !== "block" && Number.isSafeInteger(index)) return index * r.bytes;
+  return byteOffsetChecked(dtypeInfo(d, op), index, op);
+}
+
+function byteOffsetChecked(r: DTypeInfo | BlockDTypeInfo, index: number, op: string): number {
+  checkCount(r.name, index, "element index", op, true);
+  if (r.kind !== "block") return index * r.bytes;
+  return (index / checkBlockAligned(r, index, "element index", op)) * r.blockBytes;
+}
+
 /** True for f16, bf16, f32, f64. */
 export function isFloat(d: DType): boolean {
-  return DTYPES[d].kind === "float";
+  return elementInfo(d, "isFloat").kind === "float";
 }
 
 /** True for signed and unsigned integer dtypes (not bool). */
 export function isInt(d: DType): boolean {
-  const k = DTYPES[d].kind;
+  const k = elementInfo(d, "isInt").kind;
   return k === "int" || k === "uint";
 }
 
@@ -299,102 +539,4 @@ export function castNumber(x: number, d: DType): number {
       return a[0];
     }
   }
-}
-
-// ---- promotion ----------------------------------------------------------------------------
-
-/** Smallest float dtype that holds every value of `d` (NumPy's rule for int inputs to float ops). */
-function floatFor(d: DType): DType {
-  const info = DTYPES[d];
-  if (info.kind === "float") return d;
-  if (info.kind === "bool" || info.bits === 8) return "f16";
-  if (info.bits === 16) return "f32";
-  return "f64";
-}
-
-/**
- * The dtype NumPy gives `a op b` for two arrays (NEP 50 rules), extended to bf16 the way
- * ml_dtypes does (bf16 with f16 → f32; bf16 with ints of 8 bits → bf16, wider ints as for f16).
- *
- * @example
- * ```ts
- * import { promoteTypes } from "@aprender/compute";
- * console.log(promoteTypes("i8", "u8"));  // "i16"
- * console.log(promoteTypes("i32", "f32")); // "f64"
- * ```
- */
-export function promoteTypes(a: DType, b: DType): DType {
-  if (a === b) return a;
-  const A = DTYPES[a], B = DTYPES[b];
-  if (A.kind === "bool") return b;
-  if (B.kind === "bool") return a;
-  if (A.kind === "float" && B.kind === "float") {
-    if ((a === "bf16" && b === "f16") || (a === "f16" && b === "bf16")) return "f32";
-    return A.bits >= B.bits ? a : b;
-  }
-  if (A.kind === "float" || B.kind === "float") {
-    const [f, i] = A.kind === "float" ? [a, b] : [b, a];
-    const need = floatFor(i); // f16, f32 or f64
-    if (f === "bf16") return need === "f16" ? "bf16" : need;
-    return DTYPES[need].bits > DTYPES[f].bits ? need : f;
-  }
-  // both integer
-  if (A.kind === B.kind) return A.bits >= B.bits ? a : b;
-  const [s, u] = A.kind === "int" ? [A, B] : [B, A];
-  if (s.bits > u.bits) return s.name;
-  // unsigned at least as wide as signed: need a signed type wider than the unsigned one
-  const bits = u.bits * 2;
-  if (bits <= 64) return (`i${bits}`) as DType;
-  return "f64";
-}
-
-/** NumPy's type numbers (its "most knowledgeable" dtype is the highest); bf16 last. */
-const TYPE_ORDER: readonly DType[] = [
-  "bool",
-  "i8",
-  "u8",
-  "i16",
-  "u16",
-  "i32",
-  "u32",
-  "i64",
-  "f32",
-  "f64",
-  "f16",
-  "bf16",
-];
-
-/**
- * Promote several dtypes at once the way NumPy's `result_type` does (independent of order):
- * every dtype is promoted with the one of highest NumPy type number, and those results are
- * promoted together. Pairwise promotion is not associative (i16, u16, f16 → f32 here, but
- * f64 left to right).
- */
-export function resultType(...ds: DType[]): DType {
-  if (ds.length === 0) throw new DTypeError("resultType: needs at least one dtype.");
-  const main = ds.reduce((m, d) => (TYPE_ORDER.indexOf(d) > TYPE_ORDER.indexOf(m) ? d : m));
-  return ds.map((d) => promoteTypes(main, d)).reduce(promoteTypes);
-}
-
-/**
- * The dtype of a float-valued op (exp, sin, sqrt, ...) on input of dtype `d`: floats keep their
- * dtype, bool/8-bit ints → f16, 16-bit ints → f32, wider ints → f64 (NumPy's loops).
- */
-export function floatResult(d: DType): DType {
-  return floatFor(d);
-}
-
-/**
- * The dtype a JS number gives when combined with a tensor of dtype `d` ("weak" scalar, like
- * NumPy's Python scalars under NEP 50): it keeps `d` unless the number is not representable in
- * kind. An integer-valued number with an int tensor keeps the int dtype; a fractional number with
- * an int or bool tensor gives f32 (our default float, as in PyTorch); a number with bool gives i32
- * (integer) or f32.
- */
-export function scalarPromote(d: DType, x: number | boolean): DType {
-  if (typeof x === "boolean") return d;
-  const info = DTYPES[d];
-  if (info.kind === "float") return d;
-  if (Number.isInteger(x)) return info.kind === "bool" ? "i32" : d;
-  return "f32";
 }

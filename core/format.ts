@@ -14,8 +14,17 @@
  * @module
  */
 import { deviceProvider } from "../backends/registry.ts";
-import { castNumber, type DType, DTYPES, fromBF16Bits, typedArrayFor } from "./dtype.ts";
+import {
+  byteOffset,
+  castNumber,
+  type DType,
+  DTYPES,
+  elementBytes,
+  fromBF16Bits,
+  typedArrayFor,
+} from "./dtype.ts";
 import { fmtShape } from "./errors.ts";
+import { finfo } from "./finfo.ts";
 import { contiguousStrides, sizeOf } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 import { positional, scientific, type Trim } from "./dragon4.ts";
@@ -43,9 +52,6 @@ export interface PrintOptions {
 type Value = number | bigint;
 type Formatter = (v: Value) => string;
 
-/** Decimal digits the dtype holds (NumPy's `finfo(dtype).precision`; bf16 as ml_dtypes). */
-const FLOAT_DIGITS: Partial<Record<DType, number>> = { f64: 15, f32: 6, f16: 3, bf16: 2 };
-
 function floatFormatter(data: number[], dtype: DType, precision: number): Formatter {
   const finite = data.filter(Number.isFinite);
   let expFormat = false;
@@ -58,7 +64,8 @@ function floatFormatter(data: number[], dtype: DType, precision: number): Format
   }
   if (maxVal !== -Infinity) {
     // NumPy compares in the array's dtype (Python floats are weak scalars under NEP 50).
-    const cutoff = 10 ** Math.min(8, FLOAT_DIGITS[dtype]!);
+    // Decimal digits the dtype holds: NumPy's `finfo(dtype).precision` (bf16 as ml_dtypes).
+    const cutoff = 10 ** Math.min(8, finfo(dtype).precision);
     expFormat = maxVal >= cutoff || minVal < castNumber(1e-4, dtype) ||
       castNumber(maxVal / minVal, dtype) > 1000;
   }
@@ -198,7 +205,7 @@ function gather(t: Tensor, summarize: boolean, edge: number): {
   }
   // Summarized: read only the kept elements, straight from the strided storage.
   const p = deviceProvider(t.device);
-  const bytes = DTYPES[t.dtype].bytes;
+  const bytes = elementBytes(t.dtype, "format");
   const kstrides = contiguousStrides(shape);
   for (let i = 0; i < n; i++) {
     let off = t.offset, rem = i;
@@ -207,7 +214,7 @@ function gather(t: Tensor, summarize: boolean, edge: number): {
       rem -= q * kstrides[a];
       off += keep[a][q] * t.strides[a];
     }
-    const b = p.readSync!(t.storage, off * bytes, bytes);
+    const b = p.readSync!(t.storage, byteOffset(t.dtype, off), bytes);
     values[i] = decode(typedArrayFor(t.dtype, b.buffer, b.byteOffset, 1), 0);
   }
   return { shape, values, cut };

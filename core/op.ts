@@ -11,7 +11,8 @@
  */
 import type { KernelCall } from "../backends/backend.ts";
 import { recordRoute, route } from "../backends/registry.ts";
-import type { DType } from "./dtype.ts";
+import { blockDTypeError, type DType, isBlockDType, type StorageDType } from "./dtype.ts";
+import { BLOCK_KERNELS } from "./block.ts";
 import { needsGrad, record } from "./autograd.ts";
 import { DeviceError, DisposedError, DTypeError } from "./errors.ts";
 import type { Shape } from "./shape.ts";
@@ -31,7 +32,7 @@ export interface OutSpec {
 }
 
 /** The device all `inputs` share, or a DeviceError naming the op and the devices. */
-export function commonDevice(op: string, inputs: readonly Tensor[]): string {
+export function commonDevice(op: string, inputs: readonly Tensor<StorageDType>[]): string {
   let device: string | undefined;
   for (const t of inputs) {
     if (t.disposed) {
@@ -57,11 +58,15 @@ export function commonDevice(op: string, inputs: readonly Tensor[]): string {
  */
 export function runKernel<A>(
   op: string,
-  inputs: readonly Tensor[],
+  operands: readonly Tensor<StorageDType>[],
   attrs: A,
-  outputs: readonly (OutSpec | Tensor)[] | null,
+  outputs: readonly (OutSpec | Tensor<StorageDType>)[] | null,
   device?: string,
 ): Tensor[] {
+  checkBlockOperands(op, operands, outputs);
+  // Past the check, block operands only reach the kernels the dtype table names for them, which
+  // read them by dtype.
+  const inputs = operands as readonly Tensor[];
   const dev = device ?? commonDevice(op, inputs);
   const grad = needsGrad(inputs);
   if (grad && outputs?.some((o) => o instanceof Tensor)) {
@@ -72,7 +77,7 @@ export function runKernel<A>(
   }
   if (device !== undefined && inputs.length) commonDevice(op, inputs);
   const outs = (outputs ?? []).map((o) =>
-    o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev, !o.overwritten)
+    (o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev, !o.overwritten)) as Tensor
   );
   const call: KernelCall<A> = { op, inputs, outputs: outs, attrs };
   let r;
@@ -90,12 +95,29 @@ export function runKernel<A>(
   }
 }
 
+/**
+ * A DTypeError when a block-quantized operand reaches a kernel that cannot read it: only the
+ * kernels named by the dtype table's block rows (dequantize, quantize) accept them. Ops whose own
+ * validation does not look at dtypes end up here, before any output is allocated.
+ */
+function checkBlockOperands(
+  op: string,
+  inputs: readonly Tensor<StorageDType>[],
+  outputs: readonly (OutSpec | Tensor<StorageDType>)[] | null,
+): void {
+  if (BLOCK_KERNELS.has(op)) return;
+  for (const t of inputs) if (isBlockDType(t.dtype)) throw blockDTypeError(op, t.dtype);
+  for (const o of outputs ?? []) {
+    if (o instanceof Tensor && isBlockDType(o.dtype)) throw blockDTypeError(op, o.dtype);
+  }
+}
+
 /** {@link runKernel} for an op with exactly one output. */
 export function runKernel1<A>(
   op: string,
-  inputs: readonly Tensor[],
+  inputs: readonly Tensor<StorageDType>[],
   attrs: A,
-  output: OutSpec | Tensor | null,
+  output: OutSpec | Tensor<StorageDType> | null,
   device?: string,
 ): Tensor {
   return runKernel(op, inputs, attrs, output === null ? null : [output], device)[0];

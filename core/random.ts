@@ -53,8 +53,11 @@
  * @module
  */
 import {
+  ALL_DTYPES,
+  byteLength,
   type DType,
   DTYPES,
+  isDType,
   isFloat,
   toBF16Bits,
   type TypedArray,
@@ -178,16 +181,12 @@ export interface RandomOptions extends DrawOptions {
   seed?: Seed;
 }
 
-const INT_LIMITS: Partial<Record<DType, [bigint, bigint]>> = {
-  bool: [0n, 1n],
-  i8: [-128n, 127n],
-  u8: [0n, 255n],
-  i16: [-32768n, 32767n],
-  u16: [0n, 65535n],
-  i32: [-2147483648n, 2147483647n],
-  u32: [0n, 4294967295n],
-  i64: [-(2n ** 63n), 2n ** 63n - 1n],
-};
+/** The value range of an integer (or bool) dtype, from the dtype table; null for floats. */
+function intLimits(d: DType): [bigint, bigint] | null {
+  if (d === "bool") return [0n, 1n];
+  const l = isDType(d) ? DTYPES[d].limits : null;
+  return l && [l.min, l.max];
+}
 
 function toBig(x: number | bigint, what: string, op: string): bigint {
   if (typeof x === "bigint") return x;
@@ -340,10 +339,11 @@ export class Generator {
   ): Tensor {
     const op = "randint";
     const dtype = options.dtype ?? "i32";
-    if (!Object.hasOwn(INT_LIMITS, dtype)) {
+    const limits = intLimits(dtype);
+    if (!limits) {
       throw new DTypeError(
         `${op}: dtype ${JSON.stringify(dtype)} is not an integer dtype. Expected one of ` +
-          `${Object.keys(INT_LIMITS).join(", ")}. Hint: use rand() for floats.`,
+          `${ALL_DTYPES.filter(intLimits).join(", ")}. Hint: use rand() for floats.`,
       );
     }
     const lo = toBig(low, "low", op), hi = toBig(high, "high", op);
@@ -352,7 +352,7 @@ export class Generator {
         `${op}: the range [${lo}, ${hi}) is empty; low must be less than high.`,
       );
     }
-    const [min, max] = INT_LIMITS[dtype]!;
+    const [min, max] = limits;
     if (lo < min || hi - 1n > max) {
       throw new DTypeError(
         `${op}: the range [${lo}, ${hi}) does not fit dtype ${dtype} (values ${min}..${max}). ` +
@@ -411,7 +411,7 @@ function u53(a: number, b: number): number {
 }
 
 function alloc(dtype: DType, n: number): TypedArray {
-  return typedArrayFor(dtype, new ArrayBuffer(n * DTYPES[dtype].bytes), 0, n);
+  return typedArrayFor(dtype, new ArrayBuffer(byteLength(dtype, n)), 0, n);
 }
 
 function floatDType(d: DType | undefined, op: string): DType {

@@ -5,8 +5,19 @@
  */
 import type { Storage } from "../backends/backend.ts";
 import { deviceProvider } from "../backends/registry.ts";
-import { type DType, DTYPES, type TypedArray, typedArrayFor } from "./dtype.ts";
-import { DeviceError, DisposedError, DTypeError, ShapeError } from "./errors.ts";
+import {
+  BLOCK_DTYPES,
+  type BlockDType,
+  byteLength,
+  byteOffset,
+  type DType,
+  isBlockDType,
+  type StorageDType,
+  type TypedArray,
+  typedArrayFor,
+} from "./dtype.ts";
+import { blockReadError, checkBlockView, gatherRuns, spanOf } from "./block.ts";
+import { DeviceError, DisposedError, DTypeError, fmtShape, ShapeError } from "./errors.ts";
 import {
   backward as runBackward,
   type BackwardOptions,
@@ -54,15 +65,20 @@ export type Axis = number | readonly number[] | null | undefined;
  * console.log(a.sum(1).toArraySync()); // [6, 15]
  * ```
  */
-export class Tensor {
+export class Tensor<D extends StorageDType = DType> {
   /** Length of each axis. */
   readonly shape: readonly number[];
   /** Step in elements between neighbours along each axis (0 on broadcast axes, may be negative). */
   readonly strides: readonly number[];
   /** Index in elements of the first element within the storage. */
   readonly offset: number;
-  /** Element type. */
-  readonly dtype: DType;
+  /**
+   * Element type, or a block-quantized storage type (`Tensor<BlockDType>`, made by
+   * {@link fromBlocks}): shape, strides and offset still count elements, the storage holds whole
+   * blocks, and only views that keep every block whole, `astype`, `to`, `clone` and the raw
+   * {@link Tensor.bytesSync} readback accept one; element ops refuse it (a DTypeError).
+   */
+  readonly dtype: D;
   #storage: Storage;
   #disposed = false;
   #token = {};
@@ -79,15 +95,16 @@ export class Tensor {
    * @param shape axis lengths
    * @param strides element strides (default C-contiguous)
    * @param offset first element's index in the storage
-   * @param dtype element type
+   * @param dtype element type (or block type: the view must keep its blocks whole)
    */
   constructor(
     storage: Storage,
     shape: Shape,
-    dtype: DType,
+    dtype: D,
     strides: readonly number[] = contiguousStrides(shape),
     offset = 0,
   ) {
+    if (isBlockDType(dtype)) checkBlockView(dtype, shape, strides, offset);
     this.#storage = storage;
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze([...strides]);
@@ -107,8 +124,30 @@ export class Tensor {
    * console.log(Tensor.empty([2, 2], "i32").dataSync()); // Int32Array [0, 0, 0, 0]
    * ```
    */
-  static empty(shape: Shape, dtype: DType = "f32", device = "cpu", zero = true): Tensor {
-    const storage = allocStorage(device, sizeOf(shape) * DTYPES[dtype].bytes, zero);
+  static empty(shape: Shape, dtype?: DType, device?: string, zero?: boolean): Tensor;
+  /** A new contiguous block-type tensor (the last axis a multiple of the block size). */
+  static empty<B extends BlockDType>(
+    shape: Shape,
+    dtype: B,
+    device?: string,
+    zero?: boolean,
+  ): Tensor<B>;
+  /** A new contiguous tensor of any storage dtype. */
+  static empty(
+    shape: Shape,
+    dtype: StorageDType,
+    device?: string,
+    zero?: boolean,
+  ): Tensor<StorageDType>;
+  static empty(
+    shape: Shape,
+    dtype: StorageDType = "f32",
+    device = "cpu",
+    zero = true,
+  ): Tensor<StorageDType> {
+    const last = shape.length ? shape[shape.length - 1] : 1;
+    if (isBlockDType(dtype)) byteLength(dtype, last, "empty: the last axis");
+    const storage = allocStorage(device, byteLength(dtype, sizeOf(shape), "empty"), zero);
     return new Tensor(storage, shape, dtype);
   }
 
@@ -166,7 +205,7 @@ export class Tensor {
           `"${this.#gradFn.op}". Hint: use .detach() to get a leaf.`,
       );
     }
-    if (value && !isDifferentiable(this)) {
+    if (value && !isDifferentiable(this as Tensor)) {
       throw new DTypeError(
         `requiresGrad: only float tensors can require gradients, this one is ${this.dtype}. ` +
           `Hint: astype("f32") first.`,
@@ -201,14 +240,14 @@ export class Tensor {
     return this;
   }
   /** A view of the same data that is a leaf and does not require gradients. */
-  detach(): Tensor {
+  detach(): Tensor<D> {
     return new Tensor(this.storage, this.shape, this.dtype, this.strides, this.offset);
   }
   /**
    * Backpropagate from this tensor. A scalar (size 1) needs no `grad`; otherwise pass the
    * gradient of some scalar with respect to this tensor (same shape).
    */
-  backward(grad?: TensorLike, options: BackwardOptions = {}): void {
+  backward(this: Tensor, grad?: TensorLike, options: BackwardOptions = {}): void {
     if (!this.requiresGrad) {
       throw new DTypeError(
         `backward: this tensor does not require gradients (no input of the ops that made it ` +
@@ -259,23 +298,44 @@ export class Tensor {
    * positions); the named view ops (reshape, permute, slice, ...) record cheaper rules of their
    * own.
    */
+  view(shape: Shape, strides: readonly number[], offset: number): Tensor<D>;
+  /** A view reinterpreting the storage as `dtype` (strides and offset in its elements). */
+  view<E extends StorageDType>(
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
+    dtype: E,
+  ): Tensor<E>;
   view(
     shape: Shape,
     strides: readonly number[],
     offset: number,
-    dtype: DType = this.dtype,
-  ): Tensor {
+    dtype: StorageDType = this.dtype,
+  ): Tensor<StorageDType> {
     const v = this._view(shape, strides, offset, dtype);
-    if (dtype === this.dtype && needsGrad([this])) record("view", [this], [v]);
+    if (dtype === this.dtype && needsGrad([this as Tensor])) {
+      record("view", [this as Tensor], [v as Tensor]);
+    }
     return v;
   }
-  /** Internal: a view that records nothing (its caller records the op). */
+  /**
+   * Internal: a view that records nothing (its caller records the op). A view of a block type
+   * that cuts inside a block is a DTypeError (checked here, once, for every view op).
+   */
+  _view(shape: Shape, strides: readonly number[], offset: number): Tensor<D>;
+  /** Internal: a view that records nothing, reinterpreting the storage as `dtype`. */
+  _view<E extends StorageDType>(
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
+    dtype: E,
+  ): Tensor<E>;
   _view(
     shape: Shape,
     strides: readonly number[],
     offset: number,
-    dtype: DType = this.dtype,
-  ): Tensor {
+    dtype: StorageDType = this.dtype,
+  ): Tensor<StorageDType> {
     return new Tensor(this.storage, shape, dtype, strides, offset);
   }
 
@@ -285,8 +345,9 @@ export class Tensor {
    * The elements in C order as a new typed array (bf16 as raw bits in a Uint16Array, bool as
    * 0/1 in a Uint8Array, i64 as a BigInt64Array). Only for host-visible (CPU) tensors.
    */
-  dataSync(): TypedArray {
+  dataSync(this: Tensor): TypedArray {
     if (this.#disposed) throw this.#disposedError("dataSync");
+    if (isBlockDType(this.dtype)) throw blockReadError("dataSync", this.dtype);
     const p = deviceProvider(this.device);
     if (!p.readSync) {
       throw new DeviceError(
@@ -296,8 +357,8 @@ export class Tensor {
     }
     const src = this.isContiguous ? this : view.contiguous(this);
     try {
-      const b = DTYPES[this.dtype].bytes;
-      const bytes = p.readSync(src.storage, src.offset * b, src.size * b);
+      const d = this.dtype;
+      const bytes = p.readSync(src.storage, byteOffset(d, src.offset), byteLength(d, src.size));
       return typedArrayFor(this.dtype, bytes.buffer, 0, src.size);
     } finally {
       if (src !== this) src.dispose();
@@ -305,13 +366,14 @@ export class Tensor {
   }
 
   /** The elements in C order as a new typed array, from any device (GPU: waits for readback). */
-  async data(): Promise<TypedArray> {
+  async data(this: Tensor): Promise<TypedArray> {
     if (this.#disposed) throw this.#disposedError("data");
+    if (isBlockDType(this.dtype)) throw blockReadError("data", this.dtype);
     const p = deviceProvider(this.device);
     const src = this.isContiguous ? this : view.contiguous(this);
     try {
-      const b = DTYPES[this.dtype].bytes;
-      const bytes = await p.read(src.storage, src.offset * b, src.size * b);
+      const d = this.dtype;
+      const bytes = await p.read(src.storage, byteOffset(d, src.offset), byteLength(d, src.size));
       return typedArrayFor(this.dtype, bytes.buffer, bytes.byteOffset, src.size);
     } finally {
       if (src !== this) src.dispose();
@@ -319,17 +381,17 @@ export class Tensor {
   }
 
   /** Nested JS arrays of numbers (booleans for bool; i64 as numbers, exact up to 2^53). */
-  toArraySync(): NestedArray {
+  toArraySync(this: Tensor): NestedArray {
     return toNested(this.dataSync(), this.shape, this.dtype);
   }
 
   /** Nested JS arrays, from any device. */
-  async toArray(): Promise<NestedArray> {
+  async toArray(this: Tensor): Promise<NestedArray> {
     return toNested(await this.data(), this.shape, this.dtype);
   }
 
   /** The single element of a size-1 tensor, as a number (boolean for bool). */
-  item(): number | boolean {
+  item(this: Tensor): number | boolean {
     if (this.size !== 1) {
       throw new ShapeError(
         `item: tensor of shape ${JSON.stringify(this.shape)} has ${this.size} elements; item() ` +
@@ -342,388 +404,445 @@ export class Tensor {
 
   /** Prints like NumPy: `tensor([[1, 2], [3, 4]], dtype=f32)`, summarized when large. */
   toString(): string {
-    return formatTensor(this);
+    if (isBlockDType(this.dtype)) {
+      const b = BLOCK_DTYPES[this.dtype];
+      return `tensor(<${this.size / b.blockSize} ${this.dtype} blocks>, shape=${
+        fmtShape(this.shape)
+      }, dtype=${this.dtype})`;
+    }
+    return formatTensor(this as Tensor);
+  }
+
+  /**
+   * The raw storage bytes of the elements in C order, as a new Uint8Array: little-endian
+   * elements, or whole blocks for a block type (GGUF's layout). Host-visible (CPU) tensors only.
+   *
+   * @example
+   * ```ts
+   * import { fromBlocks } from "@aprender/compute";
+   * const q = fromBlocks(new Uint8Array(2 * 34), "q8_0", [2, 32]);
+   * console.log(q.slice(1).bytesSync().length); // 34: the second row's one block
+   * ```
+   */
+  bytesSync(): Uint8Array {
+    if (this.#disposed) throw this.#disposedError("bytesSync");
+    const p = deviceProvider(this.device);
+    if (!p.readSync) {
+      throw new DeviceError(
+        `bytesSync: tensor lives on "${this.device}", which cannot be read synchronously. ` +
+          `Hint: use await t.bytes().`,
+      );
+    }
+    const src = this.#rawSource();
+    try {
+      const [runs, start, end] = spanOf(src);
+      return gatherRuns(runs, start, p.readSync(src.storage, start, end - start));
+    } finally {
+      if (src !== this) src.dispose();
+    }
+  }
+
+  /** The raw storage bytes (see {@link Tensor.bytesSync}), from any device (one readback). */
+  async bytes(): Promise<Uint8Array> {
+    if (this.#disposed) throw this.#disposedError("bytes");
+    const p = deviceProvider(this.device);
+    const src = this.#rawSource();
+    try {
+      const [runs, start, end] = spanOf(src);
+      return gatherRuns(runs, start, await p.read(src.storage, start, end - start));
+    } finally {
+      if (src !== this) src.dispose();
+    }
+  }
+
+  /** This view, or a contiguous copy of a strided element view (block views read by rows). */
+  #rawSource(): Tensor<StorageDType> {
+    if (isBlockDType(this.dtype) || this.isContiguous) return this;
+    return view.contiguous(this as Tensor);
   }
 
   // ---- views and copies -------------------------------------------------------------------
 
   /** See {@link view.reshape}. */
-  reshape(shape: readonly number[]): Tensor {
+  reshape(shape: readonly number[]): Tensor<D> {
     return view.reshape(this, shape);
   }
   /** See {@link view.flatten}. */
-  flatten(startAxis = 0, endAxis = -1): Tensor {
+  flatten(startAxis = 0, endAxis = -1): Tensor<D> {
     return view.flatten(this, startAxis, endAxis);
   }
   /** See {@link view.transpose}. */
-  transpose(axes?: readonly number[]): Tensor {
+  transpose(axes?: readonly number[]): Tensor<D> {
     return view.transpose(this, axes);
   }
   /** See {@link view.permute}. */
-  permute(axes: readonly number[]): Tensor {
+  permute(axes: readonly number[]): Tensor<D> {
     return view.permute(this, axes);
   }
   /** See {@link view.swapaxes}. */
-  swapaxes(a: number, b: number): Tensor {
+  swapaxes(a: number, b: number): Tensor<D> {
     return view.swapaxes(this, a, b);
   }
   /** All axes reversed (a view), like NumPy's `.T`. */
-  get T(): Tensor {
+  get T(): Tensor<D> {
     return view.transpose(this);
   }
   /** See {@link view.squeeze}. */
-  squeeze(axis?: number | readonly number[]): Tensor {
+  squeeze(axis?: number | readonly number[]): Tensor<D> {
     return view.squeeze(this, axis);
   }
   /** See {@link view.unsqueeze}. */
-  unsqueeze(axis: number): Tensor {
+  unsqueeze(axis: number): Tensor<D> {
     return view.unsqueeze(this, axis);
   }
   /** See {@link view.expand}. */
-  expand(shape: readonly number[]): Tensor {
+  expand(shape: readonly number[]): Tensor<D> {
     return view.expand(this, shape);
   }
   /** See {@link view.broadcastTo}. */
-  broadcastTo(shape: readonly number[]): Tensor {
+  broadcastTo(shape: readonly number[]): Tensor<D> {
     return view.broadcastTo(this, shape);
   }
   /** See {@link view.slice}. */
-  slice(...specs: view.SliceArg[]): Tensor {
+  slice(...specs: view.SliceArg[]): Tensor<D> {
     return view.slice(this, ...specs);
   }
   /** See {@link view.select}. */
-  select(axis: number, index: number): Tensor {
+  select(axis: number, index: number): Tensor<D> {
     return view.select(this, axis, index);
   }
   /** See {@link view.flip}. */
-  flip(axis?: number | readonly number[]): Tensor {
+  flip(axis?: number | readonly number[]): Tensor<D> {
     return view.flip(this, axis);
   }
   /** See {@link view.contiguous}. */
-  contiguous(): Tensor {
+  contiguous(): Tensor<D> {
     return view.contiguous(this);
   }
   /** See {@link view.clone}. */
-  clone(): Tensor {
+  clone(): Tensor<D> {
     return view.clone(this);
   }
   /** See {@link view.astype}. */
-  astype(dtype: DType): Tensor {
+  astype(dtype: DType): Tensor;
+  /** Quantize to a block type (a registry kernel named by the type's table row). */
+  astype<B extends BlockDType>(dtype: B): Tensor<B>;
+  astype(dtype: StorageDType): Tensor<StorageDType> {
     return view.astype(this, dtype);
   }
   /** See {@link view.to}. */
-  to(device: string): Promise<Tensor> {
+  to(device: string): Promise<Tensor<D>> {
     return view.to(this, device);
   }
 
   // ---- elementwise ------------------------------------------------------------------------
 
   /** See {@link ew.add}. */
-  add(other: TensorLike): Tensor {
+  add(this: Tensor, other: TensorLike): Tensor {
     return ew.add(this, other);
   }
   /** See {@link ew.sub}. */
-  sub(other: TensorLike): Tensor {
+  sub(this: Tensor, other: TensorLike): Tensor {
     return ew.sub(this, other);
   }
   /** See {@link ew.mul}. */
-  mul(other: TensorLike): Tensor {
+  mul(this: Tensor, other: TensorLike): Tensor {
     return ew.mul(this, other);
   }
   /** See {@link ew.div}. */
-  div(other: TensorLike): Tensor {
+  div(this: Tensor, other: TensorLike): Tensor {
     return ew.div(this, other);
   }
   /** See {@link ew.floorDiv}. */
-  floorDiv(other: TensorLike): Tensor {
+  floorDiv(this: Tensor, other: TensorLike): Tensor {
     return ew.floorDiv(this, other);
   }
   /** See {@link ew.mod}. */
-  mod(other: TensorLike): Tensor {
+  mod(this: Tensor, other: TensorLike): Tensor {
     return ew.mod(this, other);
   }
   /** See {@link ew.pow}. */
-  pow(other: TensorLike): Tensor {
+  pow(this: Tensor, other: TensorLike): Tensor {
     return ew.pow(this, other);
   }
   /** See {@link ew.minimum}. */
-  minimum(other: TensorLike): Tensor {
+  minimum(this: Tensor, other: TensorLike): Tensor {
     return ew.minimum(this, other);
   }
   /** See {@link ew.maximum}. */
-  maximum(other: TensorLike): Tensor {
+  maximum(this: Tensor, other: TensorLike): Tensor {
     return ew.maximum(this, other);
   }
   /** See {@link ew.neg}. */
-  neg(): Tensor {
+  neg(this: Tensor): Tensor {
     return ew.neg(this);
   }
   /** See {@link ew.abs}. */
-  abs(): Tensor {
+  abs(this: Tensor): Tensor {
     return ew.abs(this);
   }
   /** See {@link ew.exp}. */
-  exp(): Tensor {
+  exp(this: Tensor): Tensor {
     return ew.exp(this);
   }
   /** See {@link ew.log}. */
-  log(): Tensor {
+  log(this: Tensor): Tensor {
     return ew.log(this);
   }
   /** See {@link ew.sqrt}. */
-  sqrt(): Tensor {
+  sqrt(this: Tensor): Tensor {
     return ew.sqrt(this);
   }
   /** See {@link ew.square}. */
-  square(): Tensor {
+  square(this: Tensor): Tensor {
     return ew.square(this);
   }
   /** See {@link ew.tanh}. */
-  tanh(): Tensor {
+  tanh(this: Tensor): Tensor {
     return ew.tanh(this);
   }
   /** See {@link ew.sigmoid}. */
-  sigmoid(): Tensor {
+  sigmoid(this: Tensor): Tensor {
     return ew.sigmoid(this);
   }
   /** See {@link ew.relu}. */
-  relu(): Tensor {
+  relu(this: Tensor): Tensor {
     return ew.relu(this);
   }
   /** See {@link ew.sign}. */
-  sign(): Tensor {
+  sign(this: Tensor): Tensor {
     return ew.sign(this);
   }
   /** See {@link ew.expm1}. */
-  expm1(): Tensor {
+  expm1(this: Tensor): Tensor {
     return ew.expm1(this);
   }
   /** See {@link ew.log1p}. */
-  log1p(): Tensor {
+  log1p(this: Tensor): Tensor {
     return ew.log1p(this);
   }
   /** See {@link ew.log2}. */
-  log2(): Tensor {
+  log2(this: Tensor): Tensor {
     return ew.log2(this);
   }
   /** See {@link ew.rsqrt}. */
-  rsqrt(): Tensor {
+  rsqrt(this: Tensor): Tensor {
     return ew.rsqrt(this);
   }
   /** See {@link ew.sin}. */
-  sin(): Tensor {
+  sin(this: Tensor): Tensor {
     return ew.sin(this);
   }
   /** See {@link ew.cos}. */
-  cos(): Tensor {
+  cos(this: Tensor): Tensor {
     return ew.cos(this);
   }
   /** See {@link ew.erf}. */
-  erf(): Tensor {
+  erf(this: Tensor): Tensor {
     return ew.erf(this);
   }
   /** See {@link ew.gelu}. */
-  gelu(approximate: "none" | "tanh" = "none"): Tensor {
+  gelu(this: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
     return ew.gelu(this, approximate);
   }
   /** See {@link ew.silu}. */
-  silu(): Tensor {
+  silu(this: Tensor): Tensor {
     return ew.silu(this);
   }
   /** See {@link ew.softplus}. */
-  softplus(beta = 1, threshold = 20): Tensor {
+  softplus(this: Tensor, beta = 1, threshold = 20): Tensor {
     return ew.softplus(this, beta, threshold);
   }
   /** See {@link ew.leakyRelu}. */
-  leakyRelu(negativeSlope = 0.01): Tensor {
+  leakyRelu(this: Tensor, negativeSlope = 0.01): Tensor {
     return ew.leakyRelu(this, negativeSlope);
   }
   /** See {@link ew.round}. */
-  round(): Tensor {
+  round(this: Tensor): Tensor {
     return ew.round(this);
   }
   /** See {@link ew.floor}. */
-  floor(): Tensor {
+  floor(this: Tensor): Tensor {
     return ew.floor(this);
   }
   /** See {@link ew.ceil}. */
-  ceil(): Tensor {
+  ceil(this: Tensor): Tensor {
     return ew.ceil(this);
   }
   /** See {@link ew.isnan}. */
-  isnan(): Tensor {
+  isnan(this: Tensor): Tensor {
     return ew.isnan(this);
   }
   /** See {@link ew.logicalNot}. */
-  logicalNot(): Tensor {
+  logicalNot(this: Tensor): Tensor {
     return ew.logicalNot(this);
   }
   /** See {@link ew.clip}. */
-  clip(min: number | null, max: number | null): Tensor {
+  clip(this: Tensor, min: number | null, max: number | null): Tensor {
     return ew.clip(this, min, max);
   }
   /** See {@link ew.eq}. */
-  eq(other: TensorLike): Tensor {
+  eq(this: Tensor, other: TensorLike): Tensor {
     return ew.eq(this, other);
   }
   /** See {@link ew.ne}. */
-  ne(other: TensorLike): Tensor {
+  ne(this: Tensor, other: TensorLike): Tensor {
     return ew.ne(this, other);
   }
   /** See {@link ew.lt}. */
-  lt(other: TensorLike): Tensor {
+  lt(this: Tensor, other: TensorLike): Tensor {
     return ew.lt(this, other);
   }
   /** See {@link ew.le}. */
-  le(other: TensorLike): Tensor {
+  le(this: Tensor, other: TensorLike): Tensor {
     return ew.le(this, other);
   }
   /** See {@link ew.gt}. */
-  gt(other: TensorLike): Tensor {
+  gt(this: Tensor, other: TensorLike): Tensor {
     return ew.gt(this, other);
   }
   /** See {@link ew.ge}. */
-  ge(other: TensorLike): Tensor {
+  ge(this: Tensor, other: TensorLike): Tensor {
     return ew.ge(this, other);
   }
 
   // ---- reductions -------------------------------------------------------------------------
 
   /** See {@link red.sum}. */
-  sum(axis?: Axis, keepdims = false): Tensor {
+  sum(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.sum(this, axis, keepdims);
   }
   /** See {@link red.mean}. */
-  mean(axis?: Axis, keepdims = false): Tensor {
+  mean(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.mean(this, axis, keepdims);
   }
   /** Variance; see {@link red.variance}. */
-  var(axis?: Axis, options: red.VarOptions = {}): Tensor {
+  var(this: Tensor, axis?: Axis, options: red.VarOptions = {}): Tensor {
     return red.variance(this, axis, options);
   }
   /** See {@link red.std}. */
-  std(axis?: Axis, options: red.VarOptions = {}): Tensor {
+  std(this: Tensor, axis?: Axis, options: red.VarOptions = {}): Tensor {
     return red.std(this, axis, options);
   }
   /** See {@link red.min}. */
-  min(axis?: Axis, keepdims = false): Tensor {
+  min(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.min(this, axis, keepdims);
   }
   /** See {@link red.max}. */
-  max(axis?: Axis, keepdims = false): Tensor {
+  max(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.max(this, axis, keepdims);
   }
   /** See {@link red.prod}. */
-  prod(axis?: Axis, keepdims = false): Tensor {
+  prod(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.prod(this, axis, keepdims);
   }
   /** See {@link red.argmin}. */
-  argmin(axis?: number, keepdims = false): Tensor {
+  argmin(this: Tensor, axis?: number, keepdims = false): Tensor {
     return red.argmin(this, axis, keepdims);
   }
   /** See {@link red.argmax}. */
-  argmax(axis?: number, keepdims = false): Tensor {
+  argmax(this: Tensor, axis?: number, keepdims = false): Tensor {
     return red.argmax(this, axis, keepdims);
   }
   /** See {@link red.any}. */
-  any(axis?: Axis, keepdims = false): Tensor {
+  any(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.any(this, axis, keepdims);
   }
   /** See {@link red.all}. */
-  all(axis?: Axis, keepdims = false): Tensor {
+  all(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.all(this, axis, keepdims);
   }
   /** See {@link red.logsumexp}. */
-  logsumexp(axis?: Axis, keepdims = false): Tensor {
+  logsumexp(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.logsumexp(this, axis, keepdims);
   }
   /** See {@link red.cumsum}. */
-  cumsum(axis?: number): Tensor {
+  cumsum(this: Tensor, axis?: number): Tensor {
     return red.cumsum(this, axis);
   }
   /** See {@link red.cumprod}. */
-  cumprod(axis?: number): Tensor {
+  cumprod(this: Tensor, axis?: number): Tensor {
     return red.cumprod(this, axis);
   }
   /** See {@link red.norm}. */
-  norm(ord?: red.NormOrder | null, axis?: Axis, keepdims = false): Tensor {
+  norm(this: Tensor, ord?: red.NormOrder | null, axis?: Axis, keepdims = false): Tensor {
     return red.norm(this, ord, axis, keepdims);
   }
   /** See {@link red.softmax}. */
-  softmax(axis = -1): Tensor {
+  softmax(this: Tensor, axis = -1): Tensor {
     return red.softmax(this, axis);
   }
   /** See {@link red.logSoftmax}. */
-  logSoftmax(axis = -1): Tensor {
+  logSoftmax(this: Tensor, axis = -1): Tensor {
     return red.logSoftmax(this, axis);
   }
   /** See {@link srt.sort}. */
-  sort(axis = -1, descending = false): Tensor {
+  sort(this: Tensor, axis = -1, descending = false): Tensor {
     return srt.sort(this, axis, descending);
   }
   /** See {@link srt.argsort}. */
-  argsort(axis = -1, descending = false): Tensor {
+  argsort(this: Tensor, axis = -1, descending = false): Tensor {
     return srt.argsort(this, axis, descending);
   }
 
   /** See {@link srt.topk}: `[values, indices]`. */
-  topk(k: number, options: srt.TopkOptions = {}): [Tensor, Tensor] {
+  topk(this: Tensor, k: number, options: srt.TopkOptions = {}): [Tensor, Tensor] {
     return srt.topk(this, k, options);
   }
 
   // ---- indexing, joining and linear algebra -----------------------------------------------
 
   /** See {@link idx.take}. */
-  take(indices: TensorLike, axis?: number): Tensor {
+  take(this: Tensor, indices: TensorLike, axis?: number): Tensor {
     return idx.take(this, indices, axis);
   }
   /** See {@link idx.maskedSelect}. */
-  maskedSelect(mask: TensorLike): Tensor {
+  maskedSelect(this: Tensor, mask: TensorLike): Tensor {
     return idx.maskedSelect(this, mask);
   }
   /** See {@link idx.nonzero}. */
-  nonzero(): Tensor {
+  nonzero(this: Tensor): Tensor {
     return idx.nonzero(this);
   }
   /** See {@link join.split}. */
-  split(indicesOrSections: number | readonly number[], axis = 0): Tensor[] {
+  split(this: Tensor, indicesOrSections: number | readonly number[], axis = 0): Tensor[] {
     return join.split(this, indicesOrSections, axis);
   }
   /** See {@link join.chunk}. */
-  chunk(chunks: number, axis = 0): Tensor[] {
+  chunk(this: Tensor, chunks: number, axis = 0): Tensor[] {
     return join.chunk(this, chunks, axis);
   }
   /** See {@link join.tile}. */
-  tile(reps: number | readonly number[]): Tensor {
+  tile(this: Tensor, reps: number | readonly number[]): Tensor {
     return join.tile(this, reps);
   }
   /** See {@link join.repeat}. */
-  repeat(repeats: number | readonly number[], axis?: number): Tensor {
+  repeat(this: Tensor, repeats: number | readonly number[], axis?: number): Tensor {
     return join.repeat(this, repeats, axis);
   }
   /** See {@link join.roll}. */
-  roll(shift: number | readonly number[], axis?: number | readonly number[]): Tensor {
+  roll(this: Tensor, shift: number | readonly number[], axis?: number | readonly number[]): Tensor {
     return join.roll(this, shift, axis);
   }
   /** See {@link join.pad}. */
-  pad(padWidth: join.PadWidth, options?: join.PadOptions): Tensor {
+  pad(this: Tensor, padWidth: join.PadWidth, options?: join.PadOptions): Tensor {
     return join.pad(this, padWidth, options);
   }
   /** See {@link la.dot}. */
-  dot(other: TensorLike): Tensor {
+  dot(this: Tensor, other: TensorLike): Tensor {
     return la.dot(this, other);
   }
 
   /** See {@link idx.gather}. */
-  gather(axis: number, index: TensorLike): Tensor {
+  gather(this: Tensor, axis: number, index: TensorLike): Tensor {
     return idx.gather(this, axis, index);
   }
   /** See {@link idx.indexSelect}. */
-  indexSelect(axis: number, index: TensorLike): Tensor {
+  indexSelect(this: Tensor, axis: number, index: TensorLike): Tensor {
     return idx.indexSelect(this, axis, index);
   }
   /** See {@link la.matmul}. */
-  matmul(other: TensorLike): Tensor {
+  matmul(this: Tensor, other: TensorLike): Tensor {
     return la.matmul(this, other);
   }
 }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type DType, DTYPES } from "../core/dtype.ts";
+import { type DType, elementBytes } from "../core/dtype.ts";
 import { DTypeError, fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -96,7 +96,7 @@ function parseHeader(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape: number[] = [];
   for (let i = 0; i < ndim; i++) shape.push(view.getUint32(4 + 4 * i, false));
-  const itemsize = DTYPES[dtype].bytes;
+  const itemsize = elementBytes(dtype);
   // Product with an overflow guard: stop as soon as it cannot be a real array.
   let nbytes = shape.includes(0) ? 0 : itemsize;
   for (const d of shape) {
@@ -142,7 +142,7 @@ function decodeIdxAs(bytes: Uint8Array, options: IdxReadOptions, op: string): Te
     true,
     options.maxBytes ?? DEFAULT_MAX_BYTES,
   )!;
-  const itemsize = DTYPES[dtype].bytes;
+  const itemsize = elementBytes(dtype);
   let raw = bytes.subarray(start, start + nbytes);
   if (itemsize > 1 && LITTLE_ENDIAN_HOST) raw = swapBytes(raw, itemsize);
   return fromTyped(raw, shape, dtype, options.device ?? "cpu");
@@ -203,7 +203,7 @@ export function encodeIdx(t: Tensor): Uint8Array {
     );
   }
   const data = t.dataSync();
-  const itemsize = DTYPES[t.dtype].bytes;
+  const itemsize = elementBytes(t.dtype);
   let body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (itemsize > 1 && LITTLE_ENDIAN_HOST) body = swapBytes(body, itemsize);
   const start = 4 + 4 * t.shape.length;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type DType, DTYPES, type TypedArray } from "../core/dtype.ts";
+import { type DType, DTYPES, elementBytes, type TypedArray } from "../core/dtype.ts";
 import { DTypeError, fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -244,7 +244,7 @@ function parseDescr(
     if (UNSUPPORTED_KINDS[kind]) fail(`dtype '${s}': ${UNSUPPORTED_KINDS[kind]}.`);
     fail(`unknown dtype descr '${s}'.`);
   }
-  const bytes = DTYPES[dtype].bytes;
+  const bytes = elementBytes(dtype);
   const big = order === ">";
   const little = order === "<";
   const swap = bytes > 1 && ((big && LITTLE_ENDIAN_HOST) || (little && !LITTLE_ENDIAN_HOST));
@@ -259,7 +259,7 @@ function descrOf(dtype: DType, op: string): string {
         `Hint: convert it first with t.astype("f32") (exact for bf16).`,
     );
   }
-  if (info.bytes === 1) return `|${info.numpy}`;
+  if (elementBytes(dtype) === 1) return `|${info.numpy}`;
   return `${LITTLE_ENDIAN_HOST ? "<" : ">"}${info.numpy}`;
 }
 
@@ -324,7 +324,7 @@ export function decodeNpyAs(bytes: Uint8Array, options: NpyReadOptions, op: stri
   const header = parseHeader(text, fail);
   const { dtype, swap } = parseDescr(header.descr, fail);
   const { shape, fortran } = header;
-  const itemsize = DTYPES[dtype].bytes;
+  const itemsize = elementBytes(dtype);
   // Size with an overflow check: stop as soon as it exceeds what the file holds.
   const available = n - (hstart + hlen);
   let size = shape.includes(0) ? 0 : 1;

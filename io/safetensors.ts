@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type DType, DTYPES, type TypedArray } from "../core/dtype.ts";
+import { type DType, elementBytes, type TypedArray } from "../core/dtype.ts";
 import { fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
@@ -221,7 +221,7 @@ function parseEntry(name: string, info: unknown, fail: (what: string) => never):
   const [begin, end] = offs as number[];
   if (end < begin) fail(`${what} has data_offsets [${begin}, ${end}] that end before they begin.`);
   // The byte size, exact up to 2^53 (beyond that it cannot match any offsets anyway).
-  const itemsize = DTYPES[dtype].bytes;
+  const itemsize = elementBytes(dtype);
   let bytes = shape.includes(0) ? 0 : itemsize;
   for (const d of shape) {
     bytes *= d;

@@ -13,6 +13,7 @@ import { noGrad } from "../core/autograd.ts";
 import { scoped } from "../core/dispose.ts";
 import { type DType, DTYPES } from "../core/dtype.ts";
 import { ComputeError, DTypeError, fmtShape, ShapeError } from "../core/errors.ts";
+import { finfo } from "../core/finfo.ts";
 import { fromTyped, full } from "../core/ops/creation.ts";
 import { keep } from "../core/memory.ts";
 import { conv2d } from "../core/ops/conv.ts";
@@ -37,16 +38,7 @@ function isFloatDType(x: Tensor): boolean {
 
 /** Machine epsilon of a float dtype (PyTorch's `torch.finfo(dtype).eps`). */
 function finfoEps(x: Tensor): number {
-  switch (x.dtype) {
-    case "f64":
-      return 2 ** -52;
-    case "f16":
-      return 2 ** -10;
-    case "bf16":
-      return 2 ** -7;
-    default:
-      return 2 ** -23;
-  }
+  return finfo(isFloatDType(x) ? x.dtype : "f32").eps;
 }
 
 // ---- linear --------------------------------------------------------------------------------

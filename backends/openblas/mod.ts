@@ -29,6 +29,7 @@
 import type { Backend, Capabilities, KernelCall, KernelEntry } from "../backend.ts";
 import { HostStorage } from "../host.ts";
 import type { Tensor } from "../../core/tensor.ts";
+import { finfo } from "../../core/finfo.ts";
 import { stridedOffsets } from "../scalar/util.ts";
 import { storagePtr } from "./ptr.ts";
 import { convKernels } from "./conv.ts";
@@ -981,7 +982,7 @@ const matrixRank = lapackKernel((call) => {
   const g = gesddRunner(p, m, n, "N");
   const so = out.storage as HostStorage;
   const od = new BigInt64Array(so.buffer, so.byteOffset, so.byteLength >> 3);
-  const rt = rtol ?? Math.max(m, n) * (a.dtype === "f32" ? 1.1920928955078125e-7 : 2 ** -52);
+  const rt = rtol ?? Math.max(m, n) * finfo(a.dtype).eps;
   for (let bi = 0; bi < nb; bi++) {
     loadMatrix(a, ad, offs, bi, g.mat);
     if (!allFinite(g.mat, m * n)) {
@@ -1013,7 +1014,7 @@ const lstsq = lapackKernel((call) => {
     return;
   }
   // NumPy computes in float64 for f32 too, so LAPACK's "machine precision" is f64's.
-  const rcond = (call.attrs.rcond as number) < 0 ? 2 ** -52 : call.attrs.rcond as number;
+  const rcond = (call.attrs.rcond as number) < 0 ? finfo("f64").eps : call.attrs.rcond as number;
   const gelsd = fn(p, "gelsd");
   const q = arr(p, 1), qi = native(Int32Array, 1);
   const run = (work: Real, lwork: number, iwork: Int32Array) => {

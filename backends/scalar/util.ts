@@ -9,6 +9,7 @@
  */
 import {
   type DType,
+  elementBytes,
   fromBF16Bits,
   toBF16Bits,
   type TypedArray,
@@ -27,21 +28,8 @@ import type { HostStorage } from "../host.ts";
 /** A typed array over the whole storage of `t`, indexed by element offsets. */
 export function typed(t: Tensor): TypedArray {
   const s = t.storage as HostStorage;
-  const bytes = {
-    f32: 4,
-    f64: 8,
-    f16: 2,
-    bf16: 2,
-    i8: 1,
-    u8: 1,
-    i16: 2,
-    u16: 2,
-    i32: 4,
-    u32: 4,
-    i64: 8,
-    bool: 1,
-  }[t.dtype];
-  return typedArrayFor(t.dtype, s.buffer, s.byteOffset, Math.floor(s.byteLength / bytes));
+  const n = Math.floor(s.byteLength / elementBytes(t.dtype, "scalar kernel"));
+  return typedArrayFor(t.dtype, s.buffer, s.byteOffset, n);
 }
 
 /**

@@ -13,7 +13,7 @@
  * @module
  */
 import type { KernelCall, KernelEntry } from "../backend.ts";
-import { DTYPES } from "../../core/dtype.ts";
+import { elementBytes } from "../../core/dtype.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
 import { mergeAxes } from "./ew.ts";
@@ -43,7 +43,7 @@ const PAR_MIN = 1 << 18;
 function code(call: KernelCall): number | undefined {
   const [src] = call.inputs, [dst] = call.outputs;
   if (!src || !dst) return undefined;
-  if (src.dtype === dst.dtype) return RAW[DTYPES[src.dtype].bytes];
+  if (src.dtype === dst.dtype) return RAW[elementBytes(src.dtype)];
   return CONVERSIONS[`${src.dtype}>${dst.dtype}`];
 }
 

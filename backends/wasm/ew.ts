@@ -14,7 +14,7 @@
  */
 import type { KernelCall, KernelEntry } from "../backend.ts";
 import { broadcastStrides } from "../../core/shape.ts";
-import { DTYPES } from "../../core/dtype.ts";
+import { elementBytes } from "../../core/dtype.ts";
 import { inWasmHeap } from "./gemm.ts";
 import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
 
@@ -339,7 +339,7 @@ const where: KernelEntry = {
       [0, 2, 3].forEach((k, j) => (w[W.strides + j * MAXDIM + d] = m.st[k][d]));
       w[W.ia + d] = m.st[1][d];
     }
-    w[W.ia + 8] = DTYPES[out.dtype].bytes;
+    w[W.ia + 8] = elementBytes(out.dtype);
     const p = plan(out.size, PAR_MIN_CHEAP);
     runPar(v, p.slots, p.threads);
   },

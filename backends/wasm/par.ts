@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { DTYPES } from "../../core/dtype.ts";
+import { byteOffset } from "../../core/dtype.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { HostStorage } from "../host.ts";
 import { loadRuntime } from "./runtime.ts";
@@ -102,7 +102,7 @@ export function plan(work: number, minWork: number): { threads: number; slots: n
 
 /** Byte address of `t`'s first element (element `t.offset` of its storage). */
 export function address(t: Tensor): number {
-  return (t.storage as HostStorage).byteOffset + t.offset * DTYPES[t.dtype].bytes;
+  return (t.storage as HostStorage).byteOffset + byteOffset(t.dtype, t.offset, "address");
 }
 
 /** A table of int32 values copied into the heap; `free()` it after the job. */

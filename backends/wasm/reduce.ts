@@ -11,7 +11,7 @@
  * @module
  */
 import type { KernelCall, KernelEntry } from "../backend.ts";
-import { DTYPES } from "../../core/dtype.ts";
+import { byteOffset } from "../../core/dtype.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { geometry } from "../scalar/kernels/reduce.ts";
 import { contiguousStrides } from "../../core/shape.ts";
@@ -261,8 +261,8 @@ function beginLineJob(
   w[W.ia + 4] = 0;
   w[W.ia + 6] = go.step;
   w[W.ia + 7] = 0;
-  w[W.ptr] = address(out) + (nlines === 1 ? go.outer[0] * DTYPES[out.dtype].bytes : 0);
-  w[W.ptr + 1] = address(x) + (nlines === 1 ? gi.outer[0] * DTYPES[x.dtype].bytes : 0);
+  w[W.ptr] = address(out) + (nlines === 1 ? byteOffset(out.dtype, go.outer[0]) : 0);
+  w[W.ptr + 1] = address(x) + (nlines === 1 ? byteOffset(x.dtype, gi.outer[0]) : 0);
   w[W.ptr + 2] = 0;
   w[W.ptr + 3] = 0;
   return v;

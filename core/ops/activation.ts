@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { promoteTypes, scalarPromote } from "../dtype.ts";
+import { checkDType } from "../dtype.ts";
+import { promoteTypes, scalarPromote } from "../promote.ts";
 import { ComputeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
@@ -163,6 +164,7 @@ export function softplus(x: TensorLike, beta = 1, threshold = 20): Tensor {
 export function clip(x: TensorLike, min: number | null, max: number | null): Tensor {
   const t = asTensor(x);
   try {
+    checkDType(t.dtype, "clip");
     let dtype = t.dtype;
     for (const bound of [min, max]) {
       if (bound !== null) dtype = promoteTypes(dtype, scalarPromote(t.dtype, bound));

@@ -5,7 +5,8 @@
  * @module
  */
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
-import { resultType } from "../dtype.ts";
+import { checkDType } from "../dtype.ts";
+import { resultType } from "../promote.ts";
 import { runKernel1 } from "../op.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
@@ -211,6 +212,7 @@ function convCore(
   groups: number,
   dims: 1 | 2,
 ): Tensor {
+  for (const t of [x, w, bias]) if (t) checkDType(t.dtype, op); // block types: refused by name
   const names = dims === 2 ? "(N, C_in, H, W) or (C_in, H, W)" : "(N, C_in, L) or (C_in, L)";
   const wNames = dims === 2 ? "(C_out, C_in / groups, KH, KW)" : "(C_out, C_in / groups, K)";
   // Built only for an error message.
@@ -337,6 +339,7 @@ function poolCore(
   ceilMode: boolean,
   countIncludePad: boolean,
 ): Tensor {
+  checkDType(x.dtype, op);
   if (x.ndim !== 3 && x.ndim !== 4) {
     throw new ShapeError(
       `${op}: input of shape ${fmtShape(x.shape)} has ${x.ndim} axes; expected (N, C, H, W) or ` +

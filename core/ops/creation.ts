@@ -5,9 +5,13 @@
  */
 import { deviceProvider } from "../../backends/registry.ts";
 import {
+  ALL_BLOCK_DTYPES,
+  BLOCK_DTYPES,
+  type BlockDType,
+  byteLength,
   checkDType,
   type DType,
-  DTYPES,
+  isBlockDType,
   toBF16Bits,
   type TypedArray,
   typedArrayFor,
@@ -76,7 +80,7 @@ function isTypedArray(x: unknown): x is TypedArray {
 /** Write JS numbers into a fresh typed array of `dtype` (with NumPy's casts). */
 function fromNumbers(values: ArrayLike<number>, dtype: DType): TypedArray {
   const n = values.length;
-  const out = typedArrayFor(dtype, new ArrayBuffer(n * DTYPES[dtype].bytes), 0, n);
+  const out = typedArrayFor(dtype, new ArrayBuffer(byteLength(dtype, n)), 0, n);
   switch (dtype) {
     case "bf16":
       for (let i = 0; i < n; i++) out[i] = toBF16Bits(values[i]);
@@ -104,6 +108,56 @@ export function fromTyped(
 ): Tensor {
   const t = Tensor.empty(shape, dtype, device);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  deviceProvider(device).write(t.storage, bytes, 0);
+  return t;
+}
+
+/**
+ * A tensor of a block-quantized type over raw blocks, e.g. a GGUF tensor's bytes handed over
+ * without dequantizing. `shape` counts elements (ggml's `ne` reversed: rows first); its last axis
+ * must hold whole blocks, and `bytes` must hold exactly the blocks of `shape`. The bytes are
+ * copied onto `device`.
+ *
+ * @example
+ * ```ts
+ * import { fromBlocks } from "@aprender/compute";
+ * const q = fromBlocks(new Uint8Array(4 * 18), "q4_0", [2, 64]); // 2 rows of 2 blocks
+ * console.log(q.dtype, q.shape, q.slice(1).bytesSync().length); // "q4_0" [2, 64] 36
+ * ```
+ */
+export function fromBlocks<B extends BlockDType>(
+  bytes: Uint8Array,
+  dtype: B,
+  shape: readonly number[],
+  device = "cpu",
+): Tensor<B> {
+  const op = "fromBlocks";
+  if (!isBlockDType(dtype)) {
+    throw new DTypeError(
+      `${op}: ${JSON.stringify(dtype)} is not a block-quantized type (one of ` +
+        `${ALL_BLOCK_DTYPES.join(", ")}). Hint: element data goes through tensor() or fromTyped().`,
+    );
+  }
+  if (!(bytes instanceof Uint8Array)) {
+    throw new DTypeError(`${op}: expected the raw blocks as a Uint8Array.`);
+  }
+  checkShape(shape, op);
+  const b = BLOCK_DTYPES[dtype];
+  if (shape.length === 0) {
+    throw new ShapeError(
+      `${op}: a ${dtype} tensor needs at least one axis (its last axis holds whole blocks).`,
+    );
+  }
+  byteLength(dtype, shape[shape.length - 1], `${op}: the last axis of ${fmtShape(shape)}`);
+  const need = byteLength(dtype, sizeOf(shape), op);
+  if (bytes.length !== need) {
+    throw new ShapeError(
+      `${op}: shape ${fmtShape(shape)} of ${dtype} is ${sizeOf(shape) / b.blockSize} blocks of ` +
+        `${b.blockBytes} bytes = ${need} bytes, but ${bytes.length} bytes were given. Hint: ` +
+        `shape counts elements, ${b.blockSize} per block.`,
+    );
+  }
+  const t = Tensor.empty(shape, dtype, device, false);
   deviceProvider(device).write(t.storage, bytes, 0);
   return t;
 }

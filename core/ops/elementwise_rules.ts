@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type DType, DTYPES, floatResult, isFloat, promoteTypes, scalarPromote } from "../dtype.ts";
+import { checkDType, type DType, DTYPES, isFloat } from "../dtype.ts";
+import { floatResult, promoteTypes, scalarPromote } from "../promote.ts";
 import { DTypeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import { broadcastShapesFor } from "../shape.ts";
@@ -179,6 +180,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     let ta: Tensor, tb: Tensor, dtype: DType;
     if (aWeak || bWeak) {
       const t = strong(aWeak ? b : a);
+      checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
       const [s, p] = weakScalar(op, row, t, (aWeak ? a : b) as number | boolean);
       owned.push(s);
       [ta, tb] = aWeak ? [s, t] : [t, s];
@@ -198,7 +200,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
 export function unary(op: UnaryOp, x: TensorLike, attrs: Record<string, unknown> = {}): Tensor {
   const t = asTensor(x);
   try {
-    const dtype = UNARY[op](t.dtype, op);
+    const dtype = UNARY[op](checkDType(t.dtype, op), op);
     return runKernel1(op, [t], attrs, { shape: t.shape, dtype, overwritten: true });
   } finally {
     if (t !== x) t.dispose();

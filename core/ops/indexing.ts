@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { type DType, isInt, promoteTypes, scalarPromote } from "../dtype.ts";
+import { checkDType, type DType, isInt } from "../dtype.ts";
+import { promoteTypes, scalarPromote } from "../promote.ts";
 import { DTypeError, fmtShape, IndexError, ShapeError } from "../errors.ts";
 import { flattenNested, nestedShape } from "../nested.ts";
 import { commonDevice, runKernel1 } from "../op.ts";
@@ -261,6 +262,7 @@ export function scatterAdd(x: Tensor, axis: number, index: TensorLike, src: Tens
  * ```
  */
 export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  for (const v of [cond, a, b]) if (v instanceof Tensor) checkDType(v.dtype, "where");
   const owned: Tensor[] = [];
   const own = (t: Tensor, orig: TensorLike) => {
     if (t !== orig) owned.push(t);

@@ -8,7 +8,8 @@
  * @module
  */
 import { needsGrad, noGrad, record } from "../autograd.ts";
-import { resultType } from "../dtype.ts";
+import { checkDType } from "../dtype.ts";
+import { resultType } from "../promote.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { commonDevice } from "../op.ts";
 import { contiguousStrides, normalizeAxis } from "../shape.ts";
@@ -61,6 +62,7 @@ function asTensors(op: string, xs: readonly TensorLike[]): { ts: Tensor[]; owned
     if (t !== x) owned.push(t);
     ts.push(t);
   }
+  for (const t of ts) checkDType(t.dtype, op); // block-quantized inputs are refused by name
   return { ts, owned };
 }
 
@@ -313,6 +315,7 @@ export function pad(x: TensorLike, padWidth: PadWidth, options: PadOptions = {})
   const mode = options.mode ?? "constant";
   const xt = asTensor(x);
   try {
+    checkDType(xt.dtype, "pad");
     const pairs = padPairs(padWidth, xt.ndim);
     const shape = xt.shape.map((d, i) => d + pairs[i][0] + pairs[i][1]);
     if (mode === "constant") {
@@ -375,6 +378,7 @@ export function pad(x: TensorLike, padWidth: PadWidth, options: PadOptions = {})
 export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
   const xt = asTensor(x);
   try {
+    checkDType(xt.dtype, "tile");
     const r = typeof reps === "number" ? [reps] : [...reps];
     r.forEach((v) => checkInt("tile", "each repetition count", v, 0));
     const d = Math.max(r.length, xt.ndim);
@@ -414,6 +418,7 @@ export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
  */
 export function repeat(x: TensorLike, repeats: number | readonly number[], axis?: number): Tensor {
   const xt = asTensor(x);
+  checkDType(xt.dtype, "repeat");
   const src = axis === undefined ? reshape(xt, [xt.size]) : xt;
   try {
     const a = normalizeAxis(axis ?? 0, src.ndim, "repeat");
@@ -484,6 +489,7 @@ export function roll(
 ): Tensor {
   const xt = asTensor(x);
   try {
+    checkDType(xt.dtype, "roll");
     if (axis === undefined) {
       if (typeof shift !== "number" && shift.length !== 1) {
         throw new ShapeError(

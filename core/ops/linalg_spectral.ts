@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { finfo } from "../finfo.ts";
 import { scoped } from "../dispose.ts";
 import { ComputeError, fmtShape, ShapeError } from "../errors.ts";
 import { type OutSpec, runKernel } from "../op.ts";
@@ -128,7 +129,7 @@ export function lstsq(a: TensorLike, b: TensorLike, options: LstsqOptions = {}):
     const bm = vector ? unsqueeze(tb, 1) : tb;
     if (vector) own(bm);
     const k = bm.shape[1];
-    const rcond = options.rcond ?? 2.220446049250313e-16 * Math.max(m, n);
+    const rcond = options.rcond ?? finfo("f64").eps * Math.max(m, n); // NumPy's: f64, its compute type
     const [x, res, rankT, s, info] = runKernel(
       "linalg.lstsq",
       [castTo(ta, d, own), castTo(bm, d, own)],

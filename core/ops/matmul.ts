@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { type DType, resultType, scalarPromote } from "../dtype.ts";
+import { checkDType, type DType } from "../dtype.ts";
+import { resultType, scalarPromote } from "../promote.ts";
 import { needsGrad, noGrad, record } from "../autograd.ts";
 import { disposeAll } from "../dispose.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
@@ -41,6 +42,8 @@ function toTensors(args: readonly TensorLike[]): { ts: Tensor[]; created: Tensor
  * removed from the result. `what` explains the inner-axis rule in errors.
  */
 function matmulCore(op: string, a: Tensor, b: Tensor, shapes: () => string): Tensor {
+  checkDType(a.dtype, op); // block-quantized operands need a kernel that reads them
+  checkDType(b.dtype, op);
   const owned: Tensor[] = [];
   try {
     const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;

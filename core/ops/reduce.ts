@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { type DType, DTYPES, floatResult } from "../dtype.ts";
+import { checkDType, type DType, DTYPES } from "../dtype.ts";
+import { floatResult } from "../promote.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import { normalizeAxes, normalizeAxis } from "../shape.ts";
@@ -91,6 +92,7 @@ function reduceOp(
   opts: { nonEmpty?: boolean; kernel?: string; attrs?: Record<string, unknown> } = {},
 ): Tensor {
   return withTensor(x, (t) => {
+    checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
     const axes = normalizeAxes(axis, t.ndim, op);
     if (opts.nonEmpty) checkNonEmpty(op, t, axes);
     return reduceAxes(opts.kernel ?? op, t, axes, keepdims, dtype(t.dtype), opts.attrs);
@@ -326,7 +328,7 @@ export function norm(
   keepdims = false,
 ): Tensor {
   return withTensor(x, (t) => {
-    const dtype = statDType(t.dtype);
+    const dtype = statDType(checkDType(t.dtype, "norm"));
     const o = ord ?? null;
     if (axis === undefined || axis === null) {
       if (o === null) {
@@ -421,6 +423,7 @@ function matrixNorm(
 
 function scanOp(op: string, x: TensorLike, axis: number | null | undefined): Tensor {
   return withTensor(x, (t) => {
+    checkDType(t.dtype, op);
     const a = axis === undefined || axis === null ? null : normalizeAxis(axis, t.ndim, op);
     const shape = a === null ? [t.size] : [...t.shape];
     return runKernel1(op, [t], { axis: a }, { shape, dtype: accumulateDType(t.dtype) });
@@ -459,6 +462,7 @@ export function cumprod(x: TensorLike, axis?: number | null): Tensor {
 
 function softmaxOp(op: string, x: TensorLike, axis: number): Tensor {
   return withTensor(x, (t) => {
+    checkDType(t.dtype, op);
     const a = normalizeAxis(axis, t.ndim, op);
     // Every softmax/logSoftmax kernel writes each output element: no zero-fill of the output.
     return runKernel1(op, [t], { axis: a }, {

@@ -5,9 +5,17 @@
  * @module
  */
 import { deviceProvider } from "../../backends/registry.ts";
-import { checkDType, type DType, DTYPES } from "../dtype.ts";
+import {
+  type BlockDType,
+  byteLength,
+  byteOffset,
+  checkStorageDType,
+  type DType,
+  isBlockDType,
+  type StorageDType,
+} from "../dtype.ts";
 import { fmtShape, IndexError, ShapeError } from "../errors.ts";
-import { record } from "../autograd.ts";
+import { noGrad, record } from "../autograd.ts";
 import { commonDevice, runKernel1 } from "../op.ts";
 import {
   broadcastStrides,
@@ -17,10 +25,18 @@ import {
   sizeOf,
 } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
+import { copyBlocks, dequantize, quantize } from "./blocks.ts";
+import { inferShape, parseSlice, sliceIndices, viewStrides } from "./view_geometry.ts";
 
 /** Record a view op on the autograd graph (when needed) and return the view. */
-function recorded(op: string, t: Tensor, v: Tensor, attrs: Record<string, unknown> = {}): Tensor {
-  record(op, [t], [v], attrs);
+function recorded<D extends StorageDType>(
+  op: string,
+  t: Tensor<D>,
+  v: Tensor<D>,
+  attrs: Record<string, unknown> = {},
+): Tensor<D> {
+  // Block tensors never require gradients, so record() returns at once for them.
+  record(op, [t as Tensor], [v as Tensor], attrs);
   return v;
 }
 
@@ -56,9 +72,15 @@ export function copyInto(dst: Tensor, src: Tensor): Tensor {
  * console.log(t.isContiguous, t.contiguous().isContiguous); // false true
  * ```
  */
-export function contiguous(t: Tensor): Tensor {
+export function contiguous<D extends StorageDType = DType>(t: Tensor<D>): Tensor<D> {
   if (t.isContiguous) return recorded("view.identity", t, t._view(t.shape, t.strides, t.offset));
-  return astype(t, t.dtype);
+  return copyOf(t);
+}
+
+/** A contiguous copy in new storage: the copy kernel, or the raw blocks of a block type. */
+function copyOf<D extends StorageDType>(t: Tensor<D>): Tensor<D> {
+  if (isBlockDType(t.dtype)) return copyBlocks(t);
+  return astype(t as Tensor, t.dtype as DType) as Tensor<D>;
 }
 
 /**
@@ -73,8 +95,8 @@ export function contiguous(t: Tensor): Tensor {
  * console.log(b.toArraySync()); // [1, 1]
  * ```
  */
-export function clone(t: Tensor): Tensor {
-  return astype(t, t.dtype);
+export function clone<D extends StorageDType = DType>(t: Tensor<D>): Tensor<D> {
+  return copyOf(t);
 }
 
 /**
@@ -87,8 +109,31 @@ export function clone(t: Tensor): Tensor {
  * console.log(tensor([1.7, -1.7]).astype("i32").toArraySync()); // [1, -1]
  * ```
  */
-export function astype(t: Tensor, dtype: DType): Tensor {
-  checkDType(dtype, "astype");
+export function astype(t: Tensor<StorageDType>, dtype: DType): Tensor;
+/** Quantize to a block type, through the kernel its table row names. */
+export function astype<B extends BlockDType>(t: Tensor<StorageDType>, dtype: B): Tensor<B>;
+/** Convert to any storage dtype. */
+export function astype(t: Tensor<StorageDType>, dtype: StorageDType): Tensor<StorageDType>;
+export function astype(t: Tensor<StorageDType>, dtype: StorageDType): Tensor<StorageDType> {
+  checkStorageDType(dtype, "astype");
+  if (isBlockDType(t.dtype)) {
+    if (dtype === t.dtype) return copyOf(t);
+    const f32 = dequantize(t as Tensor<BlockDType>, dtype);
+    if (dtype === "f32") return f32;
+    try {
+      return astype(f32, dtype);
+    } finally {
+      f32.dispose();
+    }
+  }
+  if (isBlockDType(dtype)) {
+    const src = t.dtype === "f32" ? t as Tensor : noGrad(() => astype(t, "f32"));
+    try {
+      return quantize(src, dtype);
+    } finally {
+      if (src !== t) src.dispose();
+    }
+  }
   return runKernel1("copy", [t], {}, { shape: t.shape, dtype, overwritten: true });
 }
 
@@ -103,16 +148,22 @@ export function astype(t: Tensor, dtype: DType): Tensor {
  * console.log(t.device); // "cpu"
  * ```
  */
-export async function to(t: Tensor, device: string): Promise<Tensor> {
+export async function to<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  device: string,
+): Promise<Tensor<D>> {
   if (device === t.device) {
     return recorded("view.identity", t, t._view(t.shape, t.strides, t.offset));
   }
   const target = deviceProvider(device);
   const src = contiguous(t);
   try {
-    const b = DTYPES[t.dtype].bytes;
-    const bytes = await deviceProvider(t.device).read(src.storage, src.offset * b, src.size * b);
-    const out = Tensor.empty(t.shape, t.dtype, device);
+    const bytes = await deviceProvider(t.device).read(
+      src.storage,
+      byteOffset(t.dtype, src.offset, "to"),
+      byteLength(t.dtype, src.size, "to"),
+    );
+    const out = Tensor.empty(t.shape, t.dtype as StorageDType, device) as Tensor<D>;
     target.write(out.storage, bytes, 0);
     return out;
   } finally {
@@ -131,7 +182,10 @@ export async function to(t: Tensor, device: string): Promise<Tensor> {
  * console.log(arange(6).reshape([2, -1]).shape); // [2, 3]
  * ```
  */
-export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+export function reshape<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  shape: readonly number[],
+): Tensor<D> {
   const newShape = inferShape(shape, t.size, t.shape, "reshape");
   if (t.isContiguous) {
     return recorded("view.reshape", t, t._view(newShape, contiguousStrides(newShape), t.offset));
@@ -147,79 +201,6 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
 }
 
 /**
- * Strides that show a non-contiguous tensor in `newShape` without copying, or null when the
- * layout does not allow it (PyTorch's `computeStride`; NumPy views in the same cases): each run
- * of old axes that is contiguous within itself must map onto whole new axes.
- */
-function viewStrides(
-  oldShape: readonly number[],
-  oldStrides: readonly number[],
-  newShape: readonly number[],
-): number[] | null {
-  if (oldShape.length === 0 || sizeOf(oldShape) === 0) return null;
-  const out = new Array<number>(newShape.length);
-  let viewD = newShape.length - 1;
-  let base = oldStrides[oldShape.length - 1];
-  let oldN = 1, newN = 1;
-  for (let d = oldShape.length - 1; d >= 0; d--) {
-    oldN *= oldShape[d];
-    if (d === 0 || (oldShape[d - 1] !== 1 && oldStrides[d - 1] !== oldN * base)) {
-      while (viewD >= 0 && (newN < oldN || newShape[viewD] === 1)) {
-        out[viewD] = newN * base;
-        newN *= newShape[viewD];
-        viewD--;
-      }
-      if (newN !== oldN) return null;
-      if (d > 0) {
-        base = oldStrides[d - 1];
-        oldN = 1;
-        newN = 1;
-      }
-    }
-  }
-  return viewD === -1 ? out : null;
-}
-
-function inferShape(
-  shape: readonly number[],
-  size: number,
-  from: readonly number[],
-  op: string,
-): number[] {
-  const out = [...shape];
-  let infer = -1;
-  for (let i = 0; i < out.length; i++) {
-    const d = out[i];
-    if (d === -1) {
-      if (infer >= 0) {
-        throw new ShapeError(`${op}: only one length may be -1, got ${fmtShape(shape)}.`);
-      }
-      infer = i;
-    } else if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${op}: invalid length ${d} in ${fmtShape(shape)}.`);
-    }
-  }
-  if (infer >= 0) {
-    const rest = sizeOf(out.filter((_, i) => i !== infer));
-    if (rest === 0 || size % rest !== 0) {
-      throw new ShapeError(
-        `${op}: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)}: ` +
-          `${size} is not a multiple of ${rest}.`,
-      );
-    }
-    out[infer] = size / rest;
-  }
-  if (sizeOf(out) !== size) {
-    throw new ShapeError(
-      `${op}: cannot reshape ${fmtShape(from)} (${size} elements) into ${fmtShape(shape)} ` +
-        `(${sizeOf(out)} elements). Hint: the product of the new lengths must equal ${size}; ` +
-        `use -1 for one length to have it inferred.`,
-    );
-  }
-  return out;
-}
-
-/**
  * Flatten axes `startAxis..endAxis` (inclusive) into one.
  *
  * @example
@@ -228,7 +209,11 @@ function inferShape(
  * console.log(zeros([2, 3, 4]).flatten(1).shape); // [2, 12]
  * ```
  */
-export function flatten(t: Tensor, startAxis = 0, endAxis = -1): Tensor {
+export function flatten<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  startAxis = 0,
+  endAxis = -1,
+): Tensor<D> {
   if (t.ndim === 0) return reshape(t, [1]);
   const s = normalizeAxis(startAxis, t.ndim, "flatten");
   const e = normalizeAxis(endAxis, t.ndim, "flatten");
@@ -250,7 +235,10 @@ export function flatten(t: Tensor, startAxis = 0, endAxis = -1): Tensor {
  * console.log(zeros([2, 3, 4]).transpose([0, 2, 1]).shape); // [2, 4, 3]
  * ```
  */
-export function transpose(t: Tensor, axes?: readonly number[]): Tensor {
+export function transpose<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axes?: readonly number[],
+): Tensor<D> {
   if (axes === undefined) axes = [...Array(t.ndim).keys()].reverse();
   return permute(t, axes, "transpose");
 }
@@ -264,7 +252,11 @@ export function transpose(t: Tensor, axes?: readonly number[]): Tensor {
  * console.log(zeros([2, 3, 4]).permute([2, 0, 1]).shape); // [4, 2, 3]
  * ```
  */
-export function permute(t: Tensor, axes: readonly number[], op = "permute"): Tensor {
+export function permute<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axes: readonly number[],
+  op = "permute",
+): Tensor<D> {
   if (axes.length !== t.ndim) {
     throw new ShapeError(
       `${op}: axes ${JSON.stringify(axes)} has ${axes.length} entries; the tensor of shape ` +
@@ -288,7 +280,11 @@ export function permute(t: Tensor, axes: readonly number[], op = "permute"): Ten
  * console.log(zeros([2, 3, 4]).swapaxes(0, -1).shape); // [4, 3, 2]
  * ```
  */
-export function swapaxes(t: Tensor, a: number, b: number): Tensor {
+export function swapaxes<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  a: number,
+  b: number,
+): Tensor<D> {
   const i = normalizeAxis(a, t.ndim, "swapaxes"), j = normalizeAxis(b, t.ndim, "swapaxes");
   const axes = [...Array(t.ndim).keys()];
   [axes[i], axes[j]] = [axes[j], axes[i]];
@@ -304,7 +300,10 @@ export function swapaxes(t: Tensor, a: number, b: number): Tensor {
  * console.log(zeros([1, 3, 1]).squeeze().shape); // [3]
  * ```
  */
-export function squeeze(t: Tensor, axis?: number | readonly number[]): Tensor {
+export function squeeze<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axis?: number | readonly number[],
+): Tensor<D> {
   const axes = axis === undefined
     ? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))
     : normalizeAxes(axis, t.ndim, "squeeze");
@@ -334,7 +333,7 @@ export function squeeze(t: Tensor, axis?: number | readonly number[]): Tensor {
  * console.log(zeros([3]).unsqueeze(0).shape, zeros([3]).unsqueeze(-1).shape); // [1, 3] [3, 1]
  * ```
  */
-export function unsqueeze(t: Tensor, axis: number): Tensor {
+export function unsqueeze<D extends StorageDType = DType>(t: Tensor<D>, axis: number): Tensor<D> {
   const a = normalizeAxis(axis, t.ndim + 1, "unsqueeze");
   const shape = [...t.shape], strides = [...t.strides];
   shape.splice(a, 0, 1);
@@ -351,7 +350,11 @@ export function unsqueeze(t: Tensor, axis: number): Tensor {
  * console.log(tensor([1, 2]).broadcastTo([3, 2]).toArraySync()); // [[1, 2], [1, 2], [1, 2]]
  * ```
  */
-export function broadcastTo(t: Tensor, shape: readonly number[], op = "broadcastTo"): Tensor {
+export function broadcastTo<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  shape: readonly number[],
+  op = "broadcastTo",
+): Tensor<D> {
   const ok = shape.length >= t.ndim &&
     t.shape.every((d, i) => d === 1 || d === shape[shape.length - t.ndim + i]);
   if (!ok || shape.some((d) => !Number.isInteger(d) || d < 0)) {
@@ -375,7 +378,10 @@ export function broadcastTo(t: Tensor, shape: readonly number[], op = "broadcast
  * console.log(zeros([3, 1]).expand([-1, 4]).shape); // [3, 4]
  * ```
  */
-export function expand(t: Tensor, shape: readonly number[]): Tensor {
+export function expand<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  shape: readonly number[],
+): Tensor<D> {
   const off = shape.length - t.ndim;
   const target = shape.map((d, i) => (d === -1 && i >= off ? t.shape[i - off] : d));
   return broadcastTo(t, target, "expand");
@@ -406,7 +412,10 @@ export type SliceArg =
  * console.log(t.slice(null, 0).toArraySync()); // [0, 4, 8]
  * ```
  */
-export function slice(t: Tensor, ...specs: SliceArg[]): Tensor {
+export function slice<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  ...specs: SliceArg[]
+): Tensor<D> {
   if (specs.length > t.ndim) {
     throw new IndexError(
       `slice: ${specs.length} indices for a tensor of rank ${t.ndim} (shape ${fmtShape(t.shape)}).`,
@@ -440,7 +449,13 @@ function n0(shape: number[]): boolean {
   return shape.includes(0);
 }
 
-function checkIndex(i: number, len: number, axis: number, t: Tensor, op: string): number {
+function checkIndex(
+  i: number,
+  len: number,
+  axis: number,
+  t: Tensor<StorageDType>,
+  op: string,
+): number {
   if (!Number.isInteger(i) || i < -len || i >= len) {
     throw new IndexError(
       `${op}: index ${i} is out of range for axis ${axis} of length ${len} ` +
@@ -448,53 +463,6 @@ function checkIndex(i: number, len: number, axis: number, t: Tensor, op: string)
     );
   }
   return i < 0 ? i + len : i;
-}
-
-function parseSlice(spec: Exclude<SliceArg, number>, axis: number) {
-  if (spec === null) return { start: null, stop: null, step: 1 };
-  if (typeof spec === "string") {
-    const parts = spec.split(":").map((p) => p.trim());
-    const num = (p: string | undefined) => {
-      if (p === undefined || p === "") return null;
-      const v = Number(p);
-      if (!Number.isInteger(v)) {
-        throw new IndexError(`slice: "${spec}" for axis ${axis} is not "start:stop:step".`);
-      }
-      return v;
-    };
-    if (parts.length < 1 || parts.length > 3 || (parts.length === 1 && parts[0] !== "")) {
-      throw new IndexError(
-        `slice: "${spec}" for axis ${axis} is not "start:stop:step"; for one index pass a number.`,
-      );
-    }
-    return { start: num(parts[0]), stop: num(parts[1]), step: num(parts[2]) ?? 1 };
-  }
-  const step = spec.step ?? 1;
-  for (const v of [spec.start, spec.stop, step]) {
-    if (v !== null && v !== undefined && !Number.isInteger(v)) {
-      throw new IndexError(`slice: bounds for axis ${axis} must be integers, got ${v}.`);
-    }
-  }
-  return { start: spec.start ?? null, stop: spec.stop ?? null, step };
-}
-
-/** Python's `slice.indices`: first index and count for a slice over an axis of length `len`. */
-function sliceIndices(
-  start: number | null,
-  stop: number | null,
-  step: number,
-  len: number,
-): [number, number] {
-  if (step === 0) throw new IndexError("slice: step cannot be 0.");
-  let s: number, e: number;
-  if (step > 0) {
-    s = start === null ? 0 : start < 0 ? Math.max(start + len, 0) : Math.min(start, len);
-    e = stop === null ? len : stop < 0 ? Math.max(stop + len, 0) : Math.min(stop, len);
-    return [s, Math.max(0, Math.ceil((e - s) / step))];
-  }
-  s = start === null ? len - 1 : start < 0 ? Math.max(start + len, -1) : Math.min(start, len - 1);
-  e = stop === null ? -1 : stop < 0 ? Math.max(stop + len, -1) : Math.min(stop, len - 1);
-  return [s, Math.max(0, Math.ceil((e - s) / step))];
 }
 
 /**
@@ -506,7 +474,11 @@ function sliceIndices(
  * console.log(arange(6).reshape([2, 3]).select(1, -1).toArraySync()); // [2, 5]
  * ```
  */
-export function select(t: Tensor, axis: number, index: number): Tensor {
+export function select<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axis: number,
+  index: number,
+): Tensor<D> {
   const a = normalizeAxis(axis, t.ndim, "select");
   const i = checkIndex(index, t.shape[a], a, t, "select");
   const v = t._view(
@@ -528,7 +500,10 @@ export function select(t: Tensor, axis: number, index: number): Tensor {
  * console.log(arange(4).flip().toArraySync()); // [3, 2, 1, 0]
  * ```
  */
-export function flip(t: Tensor, axis?: number | readonly number[]): Tensor {
+export function flip<D extends StorageDType = DType>(
+  t: Tensor<D>,
+  axis?: number | readonly number[],
+): Tensor<D> {
   const axes = normalizeAxes(axis, t.ndim, "flip");
   const strides = [...t.strides];
   let offset = t.offset;

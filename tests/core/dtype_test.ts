@@ -6,8 +6,10 @@ import {
   type DType,
   DTypeError,
   DTYPES,
+  finfo,
   floatResult,
   fromBF16Bits,
+  iinfo,
   isDType,
   isFloat,
   isInt,
@@ -17,7 +19,7 @@ import {
   tensor,
   toBF16Bits,
 } from "../../mod.ts";
-import { assertMatches, needsNumpy, numpy, type RefCase } from "../helpers/numpy.ts";
+import { assertMatches, needsNumpy, npName, numpy, type RefCase } from "../helpers/numpy.ts";
 
 /** Every dtype NumPy has (all but bf16). */
 const NP_DTYPES = ALL_DTYPES.filter((d) => DTYPES[d].numpy !== null);
@@ -173,4 +175,83 @@ Deno.test("dtype names are checked with a DTypeError listing the valid ones", ()
   );
   assert.deepEqual(ALL_DTYPES.length, 12);
   for (const d of ALL_DTYPES) assert.equal(DTYPES[d].bits, DTYPES[d].bytes * 8);
+});
+
+const FINFO_FIELDS = [
+  "bits",
+  "eps",
+  "epsneg",
+  "max",
+  "min",
+  "tiny",
+  "smallest_normal",
+  "smallest_subnormal",
+  "precision",
+  "resolution",
+  "nexp",
+  "nmant",
+  "maxexp",
+  "minexp",
+  "machep",
+  "negep",
+] as const;
+
+Deno.test("finfo equals np.finfo (ml_dtypes.finfo for bf16), field by field", {
+  ...needsNumpy,
+}, async () => {
+  const floats: DType[] = ["f16", "bf16", "f32", "f64"];
+  const refs = await numpy(
+    floats.map((d) => ({
+      setup: "import ml_dtypes" +
+        (d === "bf16"
+          ? "\nfi = ml_dtypes.finfo(ml_dtypes.bfloat16)"
+          : `\nfi = np.finfo(np.${npName(d)})`),
+      expr: `np.array([float(getattr(fi, k)) for k in fields], dtype=np.float64)`,
+      scalars: { fields: [...FINFO_FIELDS] },
+    })),
+  );
+  floats.forEach((d, i) => {
+    assert.ok(!refs[i].error, refs[i].error);
+    const f = finfo(d);
+    const ours: Record<string, number> = {
+      ...f,
+      smallest_normal: f.smallestNormal,
+      smallest_subnormal: f.smallestSubnormal,
+    } as unknown as Record<string, number>;
+    FINFO_FIELDS.forEach((k, j) => {
+      assert.equal(ours[k], refs[i].results[0].values[j], `${d}.${k}`);
+    });
+  });
+  assert.equal(finfo("f16").max, 65504);
+  assert.equal(finfo("f32").eps, 2 ** -23);
+  assert.throws(
+    () => finfo("i32"),
+    (e: Error) => e instanceof DTypeError && /iinfo/.test(e.message),
+  );
+  assert.throws(() => finfo("q4_0"), /q4_0 is a block-quantized storage type/);
+});
+
+Deno.test("iinfo equals np.iinfo exactly (i64 limits as bigints)", { ...needsNumpy }, async () => {
+  const ints = ALL_DTYPES.filter(isInt);
+  // Exact through float64: each limit as two 32-bit halves.
+  const refs = await numpy(ints.map((d) => ({
+    setup: `ii = np.iinfo(np.${npName(d)})`,
+    expr: "np.array([ii.bits, ii.min >> 32, ii.min & 0xffffffff, ii.max >> 32, " +
+      "ii.max & 0xffffffff], dtype=np.float64)",
+  })));
+  ints.forEach((d, i) => {
+    assert.ok(!refs[i].error, refs[i].error);
+    const [bits, minHi, minLo, maxHi, maxLo] = refs[i].results[0].values;
+    const big = (hi: number, lo: number) => (BigInt(hi) << 32n) + BigInt(lo);
+    const ii = iinfo(d);
+    assert.equal(ii.bits, bits, d);
+    assert.equal(ii.min, big(minHi, minLo), `${d}.min`);
+    assert.equal(ii.max, big(maxHi, maxLo), `${d}.max`);
+  });
+  assert.equal(ints.length, 7);
+  assert.throws(
+    () => iinfo("f32"),
+    (e: Error) => e instanceof DTypeError && /finfo/.test(e.message),
+  );
+  assert.throws(() => iinfo("bool"), DTypeError); // as NumPy
 });

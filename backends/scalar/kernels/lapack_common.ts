@@ -5,13 +5,15 @@
  * @module
  */
 import type { Tensor } from "../../../core/tensor.ts";
+import { finfo } from "../../../core/finfo.ts";
 
-export const EPS = 2.220446049250313e-16;
-export const SAFE_MIN = 2.2250738585072014e-308;
+/** The kernels compute in f64: its epsilon and smallest normal number (LAPACK's dlamch). */
+export const EPS = finfo("f64").eps;
+export const SAFE_MIN = finfo("f64").smallestNormal;
 
 /** Machine epsilon of the dtype a kernel works for (NumPy's `finfo(dtype).eps`). */
 export function epsOf(t: Tensor): number {
-  return t.dtype === "f32" ? 1.1920928955078125e-7 : EPS;
+  return finfo(t.dtype).eps;
 }
 
 /** Number of matrices in a batch: product of all axes but the last `core`. */

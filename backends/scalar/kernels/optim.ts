@@ -16,6 +16,7 @@
  */
 import type { KernelCall } from "../../backend.ts";
 import { typed } from "../util.ts";
+import { finfo } from "../../../core/finfo.ts";
 
 /** Attributes of `adamStep` (the per-step scalars are computed by the caller). */
 export interface AdamStepAttrs {
@@ -61,7 +62,7 @@ export function adamStep(call: KernelCall<AdamStepAttrs>): void {
   const [grad] = call.inputs;
   const [pt, mt, vt, vmaxt] = call.outputs;
   const r = pt.dtype === "f32" ? Math.fround : (x: number) => x;
-  const tiny = pt.dtype === "f32" ? 2 ** -126 : 2 ** -1022;
+  const tiny = finfo(pt.dtype).tiny;
   const [decay, wd, c1, b2, c2, eps, step, bc2s] = adamScalars(call.attrs).map(r);
   const { maximize } = call.attrs, mode = call.attrs.decay;
   const gr = typed(grad) as Float32Array | Float64Array;

@@ -18,7 +18,7 @@
  * @module
  */
 import type { KernelCall, KernelEntry } from "../../backend.ts";
-import { type DType, DTYPES } from "../../../core/dtype.ts";
+import { type DType, elementBytes } from "../../../core/dtype.ts";
 import { Tensor } from "../../../core/tensor.ts";
 import type { GpuContext } from "../context.ts";
 import {
@@ -192,14 +192,14 @@ function plan(op: string, ins: readonly DType[], out: DType, attrs: UnaryAttrs):
   const math = UNARY[op] ?? BINARY[op];
   if (op === "where") {
     const dom: Dom = isFloatDt(out) ? "f" : isIntDt(out) ? "i" : "r";
-    if (dom === "r" && !(ins[1] === out && ins[2] === out && DTYPES[out].bytes <= 4)) return null;
+    if (dom === "r" && !(ins[1] === out && ins[2] === out && elementBytes(out) <= 4)) return null;
     if (!ins.slice(1).every((d) => loadable(d, dom)) || !loadable(ins[0], "b")) return null;
     return { key: `where:${dom}`, doms: ["b", dom, dom], outDom: dom, expr: "select(z, y, x)" };
   }
   if (op === "copy") {
     const [src] = ins;
     if (src === out) {
-      const dom: Dom = DTYPES[out].bytes === 8 ? "r2" : "r";
+      const dom: Dom = elementBytes(out) === 8 ? "r2" : "r";
       return { key: `copy:${dom}`, doms: [dom], outDom: dom, expr: "x" };
     }
     const dom: Dom = isFloatDt(out) ? "f" : out === "bool" ? "b" : "i";
@@ -288,7 +288,7 @@ function mapCode(
   };
   let body: string;
   if (mode === "packed") {
-    const per = 4 / DTYPES[out].bytes, bits = DTYPES[out].bytes * 8;
+    const per = 4 / elementBytes(out), bits = elementBytes(out) * 8;
     body = `  let t = ${TID};
   let n = u32(prm[0]);
   if (t * ${per}u >= n) { return; }
@@ -408,7 +408,7 @@ export function runMap(
 ): void {
   const n = out.size;
   if (n === 0) return;
-  const outBytes = DTYPES[out.dtype].bytes;
+  const outBytes = elementBytes(out.dtype);
   // Reading and writing one buffer in one dispatch is not allowed: go through a temporary.
   if (ins.some((t) => t.storage === out.storage)) {
     const tmp = Tensor.empty(out.shape, out.dtype, out.device);

@@ -12,7 +12,7 @@
  * @module
  */
 import type { KernelCall, KernelEntry } from "../../backend.ts";
-import { DTYPES } from "../../../core/dtype.ts";
+import { elementBytes } from "../../../core/dtype.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { type GpuContext, INDEX_OPS } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
@@ -154,8 +154,8 @@ ${body}
 }`;
 }
 
-const words = (t: Tensor) => DTYPES[t.dtype].bytes / 4;
-const okValue = (t: Tensor) => DTYPES[t.dtype].bytes >= 4;
+const words = (t: Tensor) => elementBytes(t.dtype) / 4;
+const okValue = (t: Tensor) => elementBytes(t.dtype) >= 4;
 const okIndex = (t: Tensor) => t.dtype === "i32" || t.dtype === "i64";
 
 interface AxisAttrs {

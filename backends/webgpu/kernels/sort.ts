@@ -9,7 +9,7 @@
  * @module
  */
 import type { KernelCall, KernelEntry } from "../../backend.ts";
-import { DTYPES } from "../../../core/dtype.ts";
+import { elementBytes } from "../../../core/dtype.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { GpuContext } from "../context.ts";
 import {
@@ -57,7 +57,7 @@ function sortCode(
   const before = desc
     ? `if (na && nb) { return j < i; } if (na != nb) { return na; } if (a != b) { return a > b; } return j < i;`
     : `if (na && nb) { return j < i; } if (na != nb) { return nb; } if (a != b) { return a < b; } return j < i;`;
-  const bytes = DTYPES[dt as "f32"].bytes;
+  const bytes = elementBytes(dt as "f32");
   return `
 ${decl("X", 0, access[0])}
 ${decl("V", 1, bytes < 4 ? "a" : "w")}

@@ -23,7 +23,7 @@
  * @module
  */
 import type { DType } from "../../../core/dtype.ts";
-import { DTYPES } from "../../../core/dtype.ts";
+import { elementBytes } from "../../../core/dtype.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { GpuStorage } from "../context.ts";
 
@@ -70,7 +70,7 @@ export const stOf = (t: Tensor): GpuStorage => t.storage as GpuStorage;
 
 /** Element offset of a tensor's first element in its buffer (storage base plus view offset). */
 export const off = (t: Tensor): number =>
-  (t.storage as GpuStorage).base / DTYPES[t.dtype].bytes + t.offset;
+  (t.storage as GpuStorage).base / elementBytes(t.dtype) + t.offset;
 
 /** Whether every tensor lives in one binding-sized buffer. */
 export function bindable(ts: readonly Tensor[], maxBinding: number): boolean {
@@ -173,7 +173,7 @@ function native(b: string, d: DType): { ty: "f" | "i" | "u" | "l" | "d"; code: s
 
 /** Raw bits of element `i` of buffer `b` (u32 for ≤ 4 bytes, vec2<u32> for 8). */
 function rawLoad(b: string, d: DType): string {
-  const bytes = DTYPES[d].bytes;
+  const bytes = elementBytes(d);
   if (bytes === 8) return `vec2<u32>(${b}[2 * i], ${b}[2 * i + 1])`;
   if (bytes === 4) return `${b}[i]`;
   if (bytes === 2) return `((${b}[u32(i) >> 1u] >> ((u32(i) & 1u) * 16u)) & 0xffffu)`;
@@ -182,8 +182,8 @@ function rawLoad(b: string, d: DType): string {
 
 /** Whether a dtype can be read in a domain. */
 export function loadable(d: DType, dom: Dom): boolean {
-  if (dom === "r") return DTYPES[d].bytes <= 4;
-  if (dom === "r2") return DTYPES[d].bytes === 8;
+  if (dom === "r") return elementBytes(d) <= 4;
+  if (dom === "r2") return elementBytes(d) === 8;
   return CONVERT.has(d);
 }
 
@@ -216,7 +216,7 @@ export function loadFn(b: string, d: DType, dom: Dom): string {
 /** WGSL expression: the bits (low bits of a u32) of value `v` in `dom` stored as `d` (≤ 4 bytes). */
 export function bitsOf(d: DType, dom: Dom, v: string): string {
   if (dom === "r") {
-    const bytes = DTYPES[d].bytes;
+    const bytes = elementBytes(d);
     return bytes === 4 ? v : `(${v} & ${bytes === 2 ? "0xffffu" : "0xffu"})`;
   }
   const asF = dom === "f" ? v : dom === "i" ? `f32(${v})` : `select(0.0, 1.0, ${v})`;
@@ -257,8 +257,8 @@ export function bits64(d: DType, dom: Dom, v: string): string {
 
 /** Whether a value of `dom` can be stored as `d`. */
 export function storable(d: DType, dom: Dom): boolean {
-  if (dom === "r") return DTYPES[d].bytes <= 4;
-  if (dom === "r2") return DTYPES[d].bytes === 8;
+  if (dom === "r") return elementBytes(d) <= 4;
+  if (dom === "r2") return elementBytes(d) === 8;
   return CONVERT.has(d);
 }
 
@@ -267,7 +267,7 @@ export function storable(d: DType, dom: Dom): boolean {
  * narrower one through atomics on buffer `b` (declared atomic).
  */
 export function storeFn(b: string, d: DType, dom: Dom): string {
-  const bytes = DTYPES[d].bytes;
+  const bytes = elementBytes(d);
   const head = `fn st_${b}(i: i32, v: ${TY[dom]})`;
   if (bytes === 8) {
     return `${head} { let w = ${bits64(d, dom, "v")}; ${b}[2 * i] = w.x; ${b}[2 * i + 1] = w.y; }`;
