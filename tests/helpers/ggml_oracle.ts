@@ -66,7 +66,10 @@ function symbols() {
   for (const t of REF_DEQUANTIZERS) s[`dequantize_row_${t}`] = row;
   return {
     ...s,
-    gguf_init_from_file: { parameters: ["buffer", "buffer"], result: "pointer" },
+    gguf_init_from_file: {
+      parameters: ["buffer", { struct: ["u8", "pointer"] }],
+      result: "pointer",
+    },
     gguf_free: { parameters: ["pointer"], result: "void" },
     gguf_get_n_tensors: { parameters: ["pointer"], result: "i64" },
     gguf_get_n_kv: { parameters: ["pointer"], result: "i64" },
@@ -114,4 +117,39 @@ export function refDequantize(type: string, bytes: Uint8Array, n: number): Float
   const f = (ggml() as unknown as Record<string, Sym>)[`dequantize_row_${type}`];
   f(bytes, out, BigInt(n));
   return out;
+}
+
+/** What llama.cpp's `gguf_init_from_file` makes of a file (null when it rejects it). */
+export function ggmlOpenGguf(path: string): {
+  nKv: number;
+  keys: string[];
+  alignment: number;
+  dataOffset: number;
+  tensors: { name: string; type: number; offset: number }[];
+} | null {
+  const g = ggml();
+  const params = new Uint8Array(16);
+  params[0] = 1; // no_alloc: read the header only
+  const ctx = g.gguf_init_from_file(new TextEncoder().encode(path + "\0"), params);
+  if (ctx === null) return null;
+  try {
+    const str = (p: Deno.PointerValue) => Deno.UnsafePointerView.getCString(p!);
+    const nKv = Number(g.gguf_get_n_kv(ctx));
+    const keys = Array.from({ length: nKv }, (_, i) => str(g.gguf_get_key(ctx, BigInt(i))));
+    const n = Number(g.gguf_get_n_tensors(ctx));
+    const tensors = Array.from({ length: n }, (_, i) => ({
+      name: str(g.gguf_get_tensor_name(ctx, BigInt(i))),
+      type: g.gguf_get_tensor_type(ctx, BigInt(i)),
+      offset: Number(g.gguf_get_tensor_offset(ctx, BigInt(i))),
+    }));
+    return {
+      nKv,
+      keys,
+      alignment: Number(g.gguf_get_alignment(ctx)),
+      dataOffset: Number(g.gguf_get_data_offset(ctx)),
+      tensors,
+    };
+  } finally {
+    g.gguf_free(ctx);
+  }
 }
