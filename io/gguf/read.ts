@@ -385,10 +385,12 @@ export function parseGgufHeader(src: GgufSource, name = "<bytes>"): GgufHeader {
       );
     }
     const { blockSize } = typeLayout(type!);
-    if (nDims > 0 && dims[0] % blockSize !== 0) {
+    // ggml counts a missing dimension as 1, so a 0-d tensor is a row of one element
+    const row = nDims > 0 ? dims[0] : 1;
+    if (row % blockSize !== 0) {
       c.fail(
         `dim 0 of "${tname}"`,
-        `row of ${dims[0]} elements is not a whole number of ${type} blocks of ${blockSize}`,
+        `row of ${row} elements is not a whole number of ${type} blocks of ${blockSize}`,
         dimsAt + 4,
       );
     }
