@@ -8,3 +8,4 @@
 export * from "./types.ts";
 export * from "./read.ts";
 export * from "./write.ts";
+export * from "./quantize.ts";
