@@ -139,22 +139,84 @@ class Cursor {
     return this.buf.slice(i, i + n);
   }
 
-  string(f: string): string {
+  /** A u64 string length, checked against the bytes left (no BigInt: this runs per string). */
+  private strLen(f: string): number {
     const at = this.pos;
-    const len = this.u64(`${f} length`);
-    if (len > BigInt(this.left)) {
-      this.fail(`${f} length`, `string of ${len} bytes runs past the end of the file`, at);
+    const i = this.need(8, `${f} length`);
+    this.pos += 8;
+    const n = this.view.getUint32(i + 4, true) * 4294967296 + this.view.getUint32(i, true);
+    if (n > this.left) {
+      this.fail(`${f} length`, `string of ${n} bytes runs past the end of the file`, at);
     }
-    const n = Number(len);
+    return n;
+  }
+
+  string(f: string): string {
+    const n = this.strLen(f);
     const i = this.need(n, f);
     this.pos += n;
     const b = this.buf;
     if (n <= 64) {
       let ascii = true;
       for (let k = 0; k < n; k++) if (b[i + k] > 127) ascii = false;
-      if (ascii) return String.fromCharCode(...b.subarray(i, i + n));
+      if (ascii) {
+        return String.fromCharCode.apply(null, b.subarray(i, i + n) as unknown as number[]);
+      }
     }
     return this.dec.decode(b.subarray(i, i + n));
+  }
+
+  /**
+   * `n` strings (a vocabulary: tens of thousands): their bytes are gathered and decoded with one
+   * TextDecoder call, then cut at the UTF-16 offsets of the byte boundaries.
+   */
+  stringArray(n: number, f: string): string[] {
+    let cat = new Uint8Array(Math.min(this.left, 1 << 16));
+    const ends = new Float64Array(n);
+    let used = 0;
+    for (let k = 0; k < n; k++) {
+      const len = this.strLen(f);
+      const i = this.need(len, f);
+      if (used + len > cat.length) {
+        const grown = new Uint8Array(
+          Math.min(this.left + used, Math.max(2 * cat.length, used + len)),
+        );
+        grown.set(cat.subarray(0, used));
+        cat = grown;
+      }
+      const b = this.buf;
+      if (len < 32) { for (let j = 0; j < len; j++) cat[used + j] = b[i + j]; }
+      else cat.set(b.subarray(i, i + len), used);
+      this.pos += len;
+      used += len;
+      ends[k] = used;
+    }
+    const out: string[] = new Array(n);
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(cat.subarray(0, used));
+    } catch {
+      // invalid UTF-8 somewhere: decode each string alone (U+FFFD replacements stay local)
+      for (let k = 0, s = 0; k < n; s = ends[k++]) {
+        out[k] = this.dec.decode(cat.subarray(s, ends[k]));
+      }
+      return out;
+    }
+    if (text.length === used) {
+      for (let k = 0, s = 0; k < n; s = ends[k++]) out[k] = text.slice(s, ends[k]);
+      return out;
+    }
+    // UTF-16 units per byte: one per lead byte, two for a 4-byte sequence's lead
+    let u = 0, start = 0, byte = 0;
+    for (let k = 0; k < n; k++) {
+      for (const e = ends[k]; byte < e; byte++) {
+        const c = cat[byte];
+        if ((c & 0xc0) !== 0x80) u += c >= 0xf0 ? 2 : 1;
+      }
+      out[k] = text.slice(start, u);
+      start = u;
+    }
+    return out;
   }
 
   scalar(type: GgufValueType, f: string): number | bigint | boolean | string {
@@ -230,6 +292,7 @@ class Cursor {
       const raw = this.bytes(n * size, f);
       return { itemType, items: typedItems(itemType, raw) };
     }
+    if (itemType === "string") return { itemType, items: this.stringArray(n, `${f} item`) };
     const items: unknown[] = new Array(n);
     for (let k = 0; k < n; k++) {
       items[k] = itemType === "array"

@@ -64,3 +64,16 @@ Deno.test("2000 fixed-seed fuzz cases: only FormatError, none slower than 1 s", 
   }
   assert.ok(parsed > 50, `only ${parsed} mutants parsed: the sample no longer reaches the tables`);
 });
+
+Deno.test("string arrays: 4-byte UTF-8, empty strings, and invalid bytes decode per string", async () => {
+  const { Raw } = await import("../fuzz/gguf_cases.ts");
+  const words = ["a", "", "😀b", "ünï", "𝄞𝄞", "x".repeat(40) + "✓"];
+  const good = new Raw().u32(0x46554747).u32(3).u64(0).u64(1).str("k").u32(9).u32(8)
+    .u64(words.length);
+  for (const w of words) good.str(w);
+  assert.deepEqual(decodeGguf(good.build()).get("k"), words);
+  // a lone continuation byte in one string: that string gets U+FFFD, the others are intact
+  const bad = new Raw().u32(0x46554747).u32(3).u64(0).u64(1).str("k").u32(9).u32(8).u64(3)
+    .str("ok").u64(2).u8(0x80).u8(0x41).str("😀");
+  assert.deepEqual(decodeGguf(bad.build()).get("k"), ["ok", "\ufffdA", "😀"]);
+});
