@@ -9,3 +9,4 @@ export * from "./idx.ts";
 export * from "./safetensors.ts";
 export * from "./checkpoint.ts";
 export * from "./gguf/mod.ts";
+export * from "./safetensors_lazy.ts";

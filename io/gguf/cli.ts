@@ -7,10 +7,12 @@
  */
 import { type GgufFile, openGguf } from "./read.ts";
 import { quantizeGguf } from "./quantize.ts";
+import { convertHf } from "./hf.ts";
 import type { GgufArray, GgufTensorType, GgufValue } from "./types.ts";
 
 const USAGE = `usage:
   deno task gguf inspect FILE [--json]
+  deno task gguf convert HF_DIR OUT [--type TYPE]   (llama / qwen2: config.json + *.safetensors)
   deno task gguf quantize IN OUT --type TYPE   (q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k
                                                q6_k iq4_nl iq4_xs tq1_0 tq2_0 mxfp4 f16 bf16 f32)`;
 
@@ -97,6 +99,17 @@ async function main(args: string[]): Promise<number> {
   if (cmd === "inspect" && rest.length >= 1) {
     using f = await openGguf(rest[0]);
     console.log(inspect(f, rest.includes("--json")));
+    return 0;
+  }
+  if (cmd === "convert" && rest.length >= 2) {
+    const i = rest.indexOf("--type");
+    const type = (i >= 0 ? rest[i + 1].toLowerCase() : "f32") as GgufTensorType;
+    const enc = new TextEncoder();
+    await convertHf(rest[0], rest[1], {
+      type,
+      onProgress: (d, n, name) => Deno.stderr.writeSync(enc.encode(bar(d, n, name))),
+    });
+    console.error(`\nwrote ${rest[1]} (${type})`);
     return 0;
   }
   if (cmd === "quantize" && rest.length >= 4) {

@@ -9,3 +9,4 @@ export * from "./types.ts";
 export * from "./read.ts";
 export * from "./write.ts";
 export * from "./quantize.ts";
+export * from "./hf.ts";
