@@ -85,13 +85,126 @@ export function assertNoDuplicateKeys(text: string, fail: (what: string) => neve
         i++;
       }
       if (text[i] === ":" && stack.length) {
-        const key = JSON.parse(raw) as string;
+        let key = "";
+        try {
+          key = JSON.parse(raw);
+        } catch (e) {
+          fail(`header is not valid JSON: ${(e as Error).message}`);
+        }
         const top = stack[stack.length - 1];
         if (top.has(key)) fail(`duplicate key ${JSON.stringify(key)} in the header`);
         top.add(key);
       }
     } else i++;
   }
+}
+
+/** What {@link parseSafetensorsHeader} finds: entries, metadata and where the data starts. */
+export interface SafetensorsHeader {
+  /** Entries in header order. */
+  readonly entries: Map<string, SafetensorsEntry>;
+  /** `__metadata__` strings. */
+  readonly metadata: Record<string, string>;
+  /** File offset of the data section. */
+  readonly dataStart: number;
+}
+
+/**
+ * Parse and check a safetensors header from a file of `size` bytes (`read(pos, len)` returns
+ * exactly those bytes). Throws a FormatError naming what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensorsHeader } from "@aprender/compute/io";
+ * const b = new Uint8Array(10); // header length 2: "{}"
+ * b[0] = 2;
+ * b.set([123, 125], 8);
+ * console.log(parseSafetensorsHeader(10, (p, n) => b.subarray(p, p + n)).entries.size); // 0
+ * ```
+ */
+export function parseSafetensorsHeader(
+  size: number,
+  read: (pos: number, len: number) => Uint8Array,
+  name = "<bytes>",
+): SafetensorsHeader {
+  const fail = (what: string): never => {
+    throw new FormatError(`openSafetensors: ${name}: ${what}`);
+  };
+  if (size < 8) fail(`file is ${size} bytes; the header length alone is 8`);
+  const lenBytes = read(0, 8);
+  const hlen64 = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
+  if (hlen64 > BigInt(Math.min(MAX_HEADER, size - 8))) {
+    fail(`header length ${hlen64} exceeds the file (${size} bytes) or the 100 MB limit`);
+  }
+  const hlen = Number(hlen64);
+  let text = "";
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(read(8, hlen));
+  } catch {
+    fail("header is not valid UTF-8");
+  }
+  if (!text.startsWith("{")) fail("header does not start with '{'");
+  assertNoDuplicateKeys(text, fail);
+  let header: unknown = {};
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    fail("header is not a JSON object");
+  }
+  const dataStart = 8 + hlen, dataSize = size - dataStart;
+  const entries = new Map<string, SafetensorsEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(header as Record<string, unknown>)) {
+    if (k === "__metadata__") {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) {
+        fail("__metadata__ is not an object of strings");
+      }
+      for (const x of Object.values(v as object)) {
+        if (typeof x !== "string") fail("__metadata__ is not an object of strings");
+      }
+      metadata = v as Record<string, string>;
+      continue;
+    }
+    if (typeof v !== "object" || v === null) fail(`tensor "${k}": entry is not an object`);
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dt = String(e.dtype);
+    if (!Object.hasOwn(SIZES, dt)) fail(`tensor "${k}": unknown dtype ${dt}`);
+    const shape = e.shape as number[];
+    const offs = e.data_offsets as number[];
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      fail(`tensor "${k}": bad shape ${JSON.stringify(e.shape)}`);
+    }
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(Number.isSafeInteger)) {
+      fail(`tensor "${k}": bad data_offsets ${JSON.stringify(e.data_offsets)}`);
+    }
+    const [b, en] = offs;
+    let bytes = BigInt(SIZES[dt]);
+    for (const d of shape) bytes *= BigInt(d);
+    if (b < 0 || en < b || en > dataSize || BigInt(en - b) !== bytes) {
+      fail(
+        `tensor "${k}" (${dt} [${shape}] = ${bytes} bytes) has data_offsets [${b}, ${en}] ` +
+          `in a data section of ${dataSize} bytes`,
+      );
+    }
+    entries.set(k, { name: k, dtype: dt, shape, begin: b, end: en });
+  }
+  const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const e of sorted) {
+    if (e.begin !== at) {
+      fail(
+        e.begin < at
+          ? `tensor "${e.name}" [${e.begin}, ${e.end}) overlaps the previous tensor (ends ${at})`
+          : `hole before tensor "${e.name}": bytes [${at}, ${e.begin}) belong to no tensor`,
+      );
+    }
+    at = e.end;
+  }
+  if (at !== dataSize) fail(`${dataSize - at} bytes after the last tensor belong to no tensor`);
+  return { entries, metadata, dataStart };
 }
 
 /**
@@ -125,69 +238,7 @@ export async function openSafetensors(path: string | URL): Promise<LazySafetenso
       }
       return out;
     };
-    if (size < 8) fail(`file is ${size} bytes; the header length alone is 8`);
-    const hlen64 = new DataView(read(0, 8).buffer).getBigUint64(0, true);
-    if (hlen64 > BigInt(Math.min(MAX_HEADER, size - 8))) {
-      fail(`header length ${hlen64} exceeds the file (${size} bytes) or the 100 MB limit`);
-    }
-    const hlen = Number(hlen64);
-    let text = "";
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(read(8, hlen));
-    } catch {
-      fail("header is not valid UTF-8");
-    }
-    if (!text.startsWith("{")) fail("header does not start with '{'");
-    assertNoDuplicateKeys(text, fail);
-    let header: Record<string, unknown> = {};
-    try {
-      header = JSON.parse(text);
-    } catch (e) {
-      fail(`header is not valid JSON: ${(e as Error).message}`);
-    }
-    const dataStart = 8 + hlen, dataSize = size - dataStart;
-    const entries = new Map<string, SafetensorsEntry>();
-    let metadata: Record<string, string> = {};
-    for (const [k, v] of Object.entries(header)) {
-      if (k === "__metadata__") {
-        metadata = v as Record<string, string>;
-        continue;
-      }
-      const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      const dt = String(e?.dtype);
-      if (!(dt in SIZES)) fail(`tensor "${k}": unknown dtype ${dt}`);
-      const shape = e.shape as number[];
-      const offs = e.data_offsets as number[];
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-        fail(`tensor "${k}": bad shape ${JSON.stringify(e.shape)}`);
-      }
-      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(Number.isSafeInteger)) {
-        fail(`tensor "${k}": bad data_offsets ${JSON.stringify(e.data_offsets)}`);
-      }
-      const [b, en] = offs;
-      let bytes = BigInt(SIZES[dt]);
-      for (const d of shape) bytes *= BigInt(d);
-      if (b < 0 || en < b || en > dataSize || BigInt(en - b) !== bytes) {
-        fail(
-          `tensor "${k}" (${dt} [${shape}] = ${bytes} bytes) has data_offsets [${b}, ${en}] ` +
-            `in a data section of ${dataSize} bytes`,
-        );
-      }
-      entries.set(k, { name: k, dtype: dt, shape, begin: b, end: en });
-    }
-    const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
-    let at = 0;
-    for (const e of sorted) {
-      if (e.begin !== at) {
-        fail(
-          e.begin < at
-            ? `tensor "${e.name}" [${e.begin}, ${e.end}) overlaps the previous tensor (ends ${at})`
-            : `hole before tensor "${e.name}": bytes [${at}, ${e.begin}) belong to no tensor`,
-        );
-      }
-      at = e.end;
-    }
-    if (at !== dataSize) fail(`${dataSize - at} bytes after the last tensor belong to no tensor`);
+    const { entries, metadata, dataStart } = parseSafetensorsHeader(size, read, name);
     const get = (t: string) => entries.get(t) ?? fail(`no tensor "${t}" (${entries.size} tensors)`);
     const readBytes = (t: string) => {
       const e = get(t);
