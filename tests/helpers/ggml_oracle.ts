@@ -91,12 +91,18 @@ export function ggml(): ReturnType<typeof open>["symbols"] {
   return lib.symbols;
 }
 
-/** Is the oracle library installed? Tests skip with a message when not (run `.ci/refs.sh`). */
+/**
+ * Is the oracle library installed (`.ci/refs.sh`)? Tests that need it are ignored when not, except
+ * under CI=true, where a missing reference is a failure.
+ */
 export function haveGgml(): boolean {
   try {
     Deno.statSync(LIB);
     return true;
   } catch {
+    if (Deno.env.get("CI") === "true") {
+      throw new Error(`CI=true but ${LIB.pathname} is missing: run .ci/refs.sh`);
+    }
     return false;
   }
 }

@@ -24,6 +24,10 @@ const have = (() => {
   }
 })();
 
+if (!have && Deno.env.get("CI") === "true") {
+  throw new Error("CI=true but transformers or node-llama-cpp is missing (.ci/run installs them)");
+}
+
 async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(cmd, {
     args,

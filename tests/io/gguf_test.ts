@@ -27,6 +27,9 @@ const haveGgufPy = (() => {
     return false;
   }
 })();
+if (!haveGgufPy && Deno.env.get("CI") === "true") {
+  throw new Error(`CI=true but ${PY} cannot import gguf: install gguf-py into the venv`);
+}
 const STORIES = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
 
 interface Summary {
