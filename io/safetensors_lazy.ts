@@ -212,7 +212,8 @@ export function parseSafetensorsHeader(
  *
  * @example
  * ```ts
- * import { openSafetensors, saveSafetensors, tensor } from "@aprender/compute/io";
+ * import { tensor } from "@aprender/compute";
+ * import { openSafetensors, saveSafetensors } from "@aprender/compute/io";
  * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
  * await saveSafetensors(path, { w: tensor([1, 2, 3]) });
  * using st = await openSafetensors(path);

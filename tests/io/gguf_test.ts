@@ -289,3 +289,38 @@ Deno.test({
     assert.deepEqual(w.shape, [512, 64]);
   },
 });
+
+Deno.test("readTensor keeps element dtypes and dequantizes block types to f32", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".gguf" });
+  const f32 = Float32Array.from({ length: 64 }, (_, i) => i / 4 - 3);
+  await saveGguf(path, {
+    tensors: [
+      { name: "h", shape: [2, 32], type: "f16", data: f32 },
+      { name: "b", shape: [2, 32], type: "bf16", data: f32 },
+      { name: "d", shape: [64], type: "f64", data: f32 },
+      { name: "i8", shape: [3], type: "i8", data: new Int8Array([-128, 0, 127]) },
+      { name: "i16", shape: [2], type: "i16", data: new Int16Array([-300, 300]) },
+      { name: "i64", shape: [1], type: "i64", data: new BigInt64Array([-(2n ** 62n)]) },
+      { name: "q", shape: [2, 32], type: "q8_0", data: f32 },
+    ],
+  });
+  using f = await openGguf(path);
+  const h = f.readTensor("h");
+  assert.equal(h.dtype, "f16");
+  assert.deepEqual(h.shape, [2, 32]);
+  assert.deepEqual([...h.dataSync()], [...f32]); // multiples of 1/4 are exact in f16
+  assert.equal(f.readTensor("b").dtype, "bf16");
+  assert.deepEqual([...f.readTensor("d").dataSync()], [...f32]);
+  assert.deepEqual([...f.readTensor("i8").dataSync()], [-128, 0, 127]);
+  assert.deepEqual([...f.readTensor("i16").dataSync()], [-300, 300]);
+  assert.deepEqual([...f.readTensor("i64").dataSync()], [-(2n ** 62n)]);
+  const q = f.readTensor("q");
+  assert.equal(q.dtype, "f32");
+  const expect = new Float32Array(64);
+  const packed = new Uint8Array(68);
+  quantizeRow("q8_0", f32, packed);
+  BLOCK_CODECS.q8_0.dequantize(packed, expect);
+  assert.deepEqual(q.dataSync(), expect);
+  assert.throws(() => f.readTensor("nope"), /no tensor "nope" \(7 tensors: h, b, d, i8, i16/);
+  await Deno.remove(path);
+});
