@@ -61,7 +61,21 @@ export interface LazySafetensors {
   [Symbol.dispose](): void;
 }
 
-/** Throw on a key that repeats within one JSON object (at any depth). */
+/**
+ * Throw on a key that repeats within one JSON object (at any depth).
+ *
+ * @example
+ * ```ts
+ * import { assertNoDuplicateKeys } from "@aprender/compute/io";
+ * try {
+ *   assertNoDuplicateKeys('{"a":1,"a":2}', (what) => {
+ *     throw new Error(what);
+ *   });
+ * } catch (e) {
+ *   console.log((e as Error).message); // 'duplicate key "a" in the header'
+ * }
+ * ```
+ */
 export function assertNoDuplicateKeys(text: string, fail: (what: string) => never): void {
   const stack: Set<string>[] = [];
   let i = 0;

@@ -14,6 +14,12 @@ let table: Float32Array | null = null;
 /**
  * The f32 value of every f16 bit pattern (256 KiB, built on first use): block decoders read a
  * scale with one indexed load instead of a bit-twiddling conversion.
+ *
+ * @example
+ * ```ts
+ * import { halfTable } from "@aprender/compute/quant";
+ * console.log(halfTable()[0x3c00]); // 1
+ * ```
  */
 export function halfTable(): Float32Array {
   if (table === null) {

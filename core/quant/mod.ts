@@ -20,6 +20,7 @@ export {
   f32ToBF16Row,
   f32ToF16Row,
   halfBits,
+  halfTable,
   readHalf,
   writeHalf,
 } from "./half.ts";

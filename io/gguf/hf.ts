@@ -20,7 +20,15 @@ const ARCHS: Record<string, "llama" | "qwen2"> = {
   Qwen2ForCausalLM: "qwen2",
 };
 
-/** HF tensor name → GGUF tensor name (null: not stored, e.g. rotary caches). */
+/**
+ * HF tensor name → GGUF tensor name (null: not stored, e.g. rotary caches).
+ *
+ * @example
+ * ```ts
+ * import { ggufTensorName } from "@aprender/compute/io";
+ * console.log(ggufTensorName("model.layers.3.mlp.down_proj.weight")); // "blk.3.ffn_down.weight"
+ * ```
+ */
 export function ggufTensorName(hf: string): string | null {
   const m = hf.match(/^model\.layers\.(\d+)\.(.+)$/);
   if (m) {
@@ -55,6 +63,12 @@ export function ggufTensorName(hf: string): string | null {
 /**
  * llama.cpp's `permute` of Q/K rows: within each head, the interleaved (re, im) rotary pairs of
  * the HF layout become the two halves GGUF's llama rope expects.
+ *
+ * @example
+ * ```ts
+ * import { permuteQK } from "@aprender/compute/io";
+ * console.log(permuteQK(Float32Array.from([0, 1, 2, 3]), 4, 1, 1)); // Float32Array [0, 2, 1, 3]
+ * ```
  */
 export function permuteQK(
   w: Float32Array,

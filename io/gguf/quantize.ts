@@ -55,7 +55,15 @@ export interface QuantizeOptions {
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
-/** The type a tensor of `shape` gets when quantizing to `target` (see the module doc). */
+/**
+ * The type a tensor of `shape` gets when quantizing to `target` (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { chooseType } from "@aprender/compute/io";
+ * console.log(chooseType("blk.0.ffn_down.weight", [64, 172], "f32", "q4_k")); // "f16"
+ * ```
+ */
 export function chooseType(
   name: string,
   shape: readonly number[],
@@ -70,7 +78,18 @@ export function chooseType(
   return t;
 }
 
-/** A tensor's values as f32 (any element or block type). */
+/**
+ * A tensor's values as f32 (any element or block type).
+ *
+ * @example
+ * ```ts
+ * import { openGguf, readAsF32, saveGguf } from "@aprender/compute/io";
+ * const path = await Deno.makeTempFile({ suffix: ".gguf" });
+ * await saveGguf(path, { tensors: [{ name: "w", shape: [32], type: "f16", data: new Float32Array(32).fill(2) }] });
+ * using f = await openGguf(path);
+ * console.log(readAsF32(f, "w")[0]); // 2
+ * ```
+ */
 export function readAsF32(f: GgufFile, name: string): Float32Array {
   const t = f.tensorInfo(name);
   const bytes = f.readTensorBytes(t);

@@ -518,7 +518,18 @@ export interface ReadTensorOptions {
   device?: string;
 }
 
-/** An open GGUF file: header and tensor table in memory, tensor data read on request. */
+/**
+ * An open GGUF file: header and tensor table in memory, tensor data read on request.
+ *
+ * @example
+ * ```ts
+ * import { openGguf, saveGguf } from "@aprender/compute/io";
+ * const path = await Deno.makeTempFile({ suffix: ".gguf" });
+ * await saveGguf(path, { tensors: [{ name: "w", shape: [2], data: new Float32Array([1, 2]) }] });
+ * using f = await openGguf(path); // a GgufFile
+ * console.log(f.tensorInfo("w").nbytes, f.readTensorBytes("w").length); // 8 8
+ * ```
+ */
 export class GgufFile implements GgufHeader {
   /** Format version (2 or 3). */
   readonly version: number;

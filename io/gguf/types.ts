@@ -13,13 +13,45 @@ import {
 } from "../../core/dtype.ts";
 import { DTypeError } from "../../core/errors.ts";
 
-/** GGUF's magic, "GGUF" read as a little-endian u32. */
+/**
+ * GGUF's magic, "GGUF" read as a little-endian u32.
+ *
+ * @example
+ * ```ts
+ * import { GGUF_MAGIC } from "@aprender/compute/io";
+ * console.log(GGUF_MAGIC.toString(16)); // "46554747"
+ * ```
+ */
 export const GGUF_MAGIC = 0x46554747;
-/** Alignment of tensor data when a file does not set `general.alignment`. */
+/**
+ * Alignment of tensor data when a file does not set `general.alignment`.
+ *
+ * @example
+ * ```ts
+ * import { GGUF_DEFAULT_ALIGNMENT } from "@aprender/compute/io";
+ * console.log(GGUF_DEFAULT_ALIGNMENT); // 32
+ * ```
+ */
 export const GGUF_DEFAULT_ALIGNMENT = 32;
-/** Longest tensor name llama.cpp accepts is 63 bytes (`GGML_MAX_NAME` = 64 with the NUL). */
+/**
+ * Longest tensor name llama.cpp accepts is 63 bytes (`GGML_MAX_NAME` = 64 with the NUL).
+ *
+ * @example
+ * ```ts
+ * import { GGML_MAX_NAME } from "@aprender/compute/io";
+ * console.log(GGML_MAX_NAME); // 64
+ * ```
+ */
 export const GGML_MAX_NAME = 64;
-/** Most dimensions a ggml tensor has. */
+/**
+ * Most dimensions a ggml tensor has.
+ *
+ * @example
+ * ```ts
+ * import { GGML_MAX_DIMS } from "@aprender/compute/io";
+ * console.log(GGML_MAX_DIMS); // 4
+ * ```
+ */
 export const GGML_MAX_DIMS = 4;
 
 /** The scalar metadata value types, by GGUF's type ids 0–12 (9 is the array). */
@@ -40,7 +72,15 @@ export type GgufScalarType =
 /** Every GGUF metadata value type: the scalars and "array". */
 export type GgufValueType = GgufScalarType | "array";
 
-/** GGUF's value-type ids, by name. */
+/**
+ * GGUF's value-type ids, by name.
+ *
+ * @example
+ * ```ts
+ * import { GGUF_TYPE_IDS } from "@aprender/compute/io";
+ * console.log(GGUF_TYPE_IDS.array); // 9
+ * ```
+ */
 export const GGUF_TYPE_IDS: Readonly<Record<GgufValueType, number>> = {
   u8: 0,
   i8: 1,
@@ -57,7 +97,15 @@ export const GGUF_TYPE_IDS: Readonly<Record<GgufValueType, number>> = {
   f64: 12,
 };
 
-/** Value-type names by id. */
+/**
+ * Value-type names by id.
+ *
+ * @example
+ * ```ts
+ * import { GGUF_TYPE_NAMES } from "@aprender/compute/io";
+ * console.log(GGUF_TYPE_NAMES[8]); // "string"
+ * ```
+ */
 export const GGUF_TYPE_NAMES: readonly GgufValueType[] = [
   "u8",
   "i8",
@@ -74,7 +122,15 @@ export const GGUF_TYPE_NAMES: readonly GgufValueType[] = [
   "f64",
 ];
 
-/** Bytes of one fixed-size scalar (strings and arrays have none). */
+/**
+ * Bytes of one fixed-size scalar (strings and arrays have none).
+ *
+ * @example
+ * ```ts
+ * import { GGUF_SCALAR_BYTES } from "@aprender/compute/io";
+ * console.log(GGUF_SCALAR_BYTES.u64); // 8
+ * ```
+ */
 export const GGUF_SCALAR_BYTES: Readonly<Partial<Record<GgufValueType, number>>> = {
   u8: 1,
   i8: 1,
@@ -146,7 +202,15 @@ export interface GgufTensorInfo {
   readonly nbytes: number;
 }
 
-/** ggml type ids that were removed from ggml (files holding them cannot be read). */
+/**
+ * ggml type ids that were removed from ggml (files holding them cannot be read).
+ *
+ * @example
+ * ```ts
+ * import { REMOVED_GGML_TYPES } from "@aprender/compute/io";
+ * console.log(REMOVED_GGML_TYPES.get(31)); // "Q4_0_4_4"
+ * ```
+ */
 export const REMOVED_GGML_TYPES: ReadonlyMap<number, string> = new Map([
   [4, "Q4_2"],
   [5, "Q4_3"],
@@ -162,12 +226,28 @@ const BY_ID = new Map<number, GgufTensorType>();
 for (const [d, id] of Object.entries(GGML_ELEMENT_IDS)) BY_ID.set(id as number, d as DType);
 for (const b of Object.values(BLOCK_DTYPES)) BY_ID.set(b.ggml, b.name);
 
-/** Is `t` a block-quantized type? */
+/**
+ * Is `t` a block-quantized type?
+ *
+ * @example
+ * ```ts
+ * import { isBlockType } from "@aprender/compute/io";
+ * console.log(isBlockType("q4_k"), isBlockType("f16")); // true false
+ * ```
+ */
 export function isBlockType(t: GgufTensorType): t is BlockDType {
   return Object.hasOwn(BLOCK_DTYPES, t);
 }
 
-/** The type with ggml id `id`, or undefined (unknown, removed or newer than this library). */
+/**
+ * The type with ggml id `id`, or undefined (unknown, removed or newer than this library).
+ *
+ * @example
+ * ```ts
+ * import { ggmlTypeById } from "@aprender/compute/io";
+ * console.log(ggmlTypeById(12), ggmlTypeById(4)); // "q4_k" undefined
+ * ```
+ */
 export function ggmlTypeById(id: number): GgufTensorType | undefined {
   return BY_ID.get(id);
 }
@@ -193,7 +273,16 @@ export function ggmlTypeId(t: GgufTensorType): number {
   return id;
 }
 
-/** Elements per block and bytes per block of a type (1 and the element size for element types). */
+/**
+ * Elements per block and bytes per block of a type (1 and the element size for element types).
+ *
+ * @example
+ * ```ts
+ * import { typeLayout } from "@aprender/compute/io";
+ * const { blockSize, blockBytes } = typeLayout("q8_0");
+ * console.log(blockSize, blockBytes); // 32 34
+ * ```
+ */
 export function typeLayout(t: GgufTensorType): { blockSize: number; blockBytes: number } {
   if (isBlockType(t)) return BLOCK_DTYPES[t];
   return { blockSize: 1, blockBytes: DTYPES[t as DType].bytes };

@@ -131,7 +131,15 @@ class Out {
 
 const isTyped = (v: unknown): v is TypedArray => ArrayBuffer.isView(v) && !(v instanceof DataView);
 
-/** The GGUF typed form of a metadata input (plain values get the type gguf-py would pick). */
+/**
+ * The GGUF typed form of a metadata input (plain values get the type gguf-py would pick).
+ *
+ * @example
+ * ```ts
+ * import { toGgufValue } from "@aprender/compute/io";
+ * console.log(toGgufValue("k", 5e9)); // { type: "u64", value: 5000000000n }
+ * ```
+ */
 export function toGgufValue(key: string, v: GgufValueInput): GgufValue {
   if (typeof v === "string") return { type: "string", value: v };
   if (typeof v === "boolean") return { type: "bool", value: v };
@@ -139,6 +147,8 @@ export function toGgufValue(key: string, v: GgufValueInput): GgufValue {
   if (typeof v === "number") {
     if (Number.isInteger(v) && v >= 0 && v < 2 ** 32) return { type: "u32", value: v };
     if (Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31) return { type: "i32", value: v };
+    // larger integers keep every digit as 64-bit ints (f32 would round 5e9 to 4999999488)
+    if (Number.isSafeInteger(v)) return { type: v < 0 ? "i64" : "u64", value: BigInt(v) };
     return { type: "f32", value: v };
   }
   if (isTyped(v)) return { type: "array", value: typedArrayValue(key, v) };

@@ -77,3 +77,11 @@ Deno.test("string arrays: 4-byte UTF-8, empty strings, and invalid bytes decode 
     .str("ok").u64(2).u8(0x80).u8(0x41).str("😀");
   assert.deepEqual(decodeGguf(bad.build()).get("k"), ["ok", "\ufffdA", "😀"]);
 });
+
+Deno.test("GGUF v2 files read like v3 (same layout; v3 only added big-endian files)", () => {
+  const v = validFile();
+  v[4] = 2;
+  const f = decodeGguf(v);
+  assert.equal(f.version, 2);
+  assert.equal(f.tensors.length, 3);
+});

@@ -324,3 +324,16 @@ Deno.test("readTensor keeps element dtypes and dequantizes block types to f32", 
   assert.throws(() => f.readTensor("nope"), /no tensor "nope" \(7 tensors: h, b, d, i8, i16/);
   await Deno.remove(path);
 });
+
+Deno.test("plain metadata values get the GGUF types gguf-py would give them", async () => {
+  const { toGgufValue } = await import("../../io/gguf/write.ts");
+  assert.deepEqual(toGgufValue("k", 7), { type: "u32", value: 7 });
+  assert.deepEqual(toGgufValue("k", -7), { type: "i32", value: -7 });
+  assert.deepEqual(toGgufValue("k", 5e9), { type: "u64", value: 5000000000n });
+  assert.deepEqual(toGgufValue("k", 0.5), { type: "f32", value: 0.5 });
+  assert.deepEqual(toGgufValue("k", [1, 2]), {
+    type: "array",
+    value: { itemType: "i32", items: Int32Array.from([1, 2]) },
+  });
+  assert.throws(() => toGgufValue("k", {} as never), /metadata "k": cannot store/);
+});
