@@ -66,6 +66,10 @@ function symbols() {
   for (const t of REF_DEQUANTIZERS) s[`dequantize_row_${t}`] = row;
   return {
     ...s,
+    ggml_fp16_to_fp32_row: row,
+    ggml_fp32_to_fp16_row: row,
+    ggml_bf16_to_fp32_row: row,
+    ggml_fp32_to_bf16_row_ref: row,
     gguf_init_from_file: {
       parameters: ["buffer", { struct: ["u8", "pointer"] }],
       result: "pointer",

@@ -4,8 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { BLOCK_DTYPES, type BlockDType } from "../../../core/dtype.ts";
-import { BLOCK_CODECS, dequantizeRow, quantizeRow } from "../../../core/quant/mod.ts";
-import { haveGgml, refDequantize, refQuantize } from "../../helpers/ggml_oracle.ts";
+import {
+  bf16ToF32Row,
+  BLOCK_CODECS,
+  dequantizeRow,
+  f16ToF32Row,
+  f32ToBF16Row,
+  f32ToF16Row,
+  quantizeRow,
+} from "../../../core/quant/mod.ts";
+import { ggml, haveGgml, refDequantize, refQuantize } from "../../helpers/ggml_oracle.ts";
 
 /** ggml's symbol spelling of our lower-case names (K-quants keep an upper-case K). */
 const ggmlName = (t: BlockDType) => t.replace(/_k$/, "_K");
@@ -171,3 +179,49 @@ for (const type of QUANTIZABLE) {
     assert.ok(err <= limit, `${type}: error ${err} > ${limit}`);
   });
 }
+
+Deno.test({
+  name: "f16/bf16 rows convert like ggml's fp16/bf16 row functions, every bit pattern",
+  ignore: !haveGgml(),
+  fn() {
+    const g = ggml();
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const bytes = new Uint8Array(all.buffer);
+    for (
+      const [ours, theirs] of [
+        [f16ToF32Row, g.ggml_fp16_to_fp32_row],
+        [bf16ToF32Row, g.ggml_bf16_to_fp32_row],
+      ] as const
+    ) {
+      const a = new Float32Array(65536), b = new Float32Array(65536);
+      ours(bytes, a);
+      theirs(bytes, b, 65536n);
+      // compare bits: NaN payloads included
+      assert.deepEqual(new Uint32Array(a.buffer), new Uint32Array(b.buffer));
+    }
+    // f32 → f16/bf16: every f16 value, the midpoints between neighbours (ties to even), overflow
+    // and underflow edges, random bits
+    const r = rng(5);
+    const xs = new Float32Array(3 * 65536);
+    const f16 = new Float32Array(new Float16Array(all.buffer));
+    for (let i = 0; i < 65536; i++) {
+      xs[3 * i] = f16[i];
+      xs[3 * i + 1] = i < 65535 ? (f16[i] + f16[i + 1]) / 2 : 1e9;
+      xs[3 * i + 2] = new Float32Array(new Uint32Array([(r() * 2 ** 32) >>> 0]).buffer)[0];
+    }
+    const finite = xs.filter((v) => !Number.isNaN(v)); // NaN payload rounding is unspecified
+    const n = BigInt(finite.length);
+    for (
+      const [ours, theirs] of [
+        [f32ToF16Row, g.ggml_fp32_to_fp16_row],
+        [f32ToBF16Row, g.ggml_fp32_to_bf16_row_ref],
+      ] as const
+    ) {
+      const a = new Uint8Array(2 * finite.length), b = new Uint8Array(2 * finite.length);
+      ours(finite, a);
+      theirs(finite, b, n);
+      const bad = a.findIndex((v, i) => v !== b[i]);
+      assert.equal(bad, -1, `first difference at byte ${bad}: x = ${finite[bad >> 1]}`);
+    }
+  },
+});
