@@ -8,3 +8,5 @@ export { decodeNpz, encodeNpz, loadNpz, type NpzWriteOptions, saveNpz } from "./
 export * from "./idx.ts";
 export * from "./safetensors.ts";
 export * from "./checkpoint.ts";
+export * from "./gguf/mod.ts";
+export * from "./safetensors_lazy.ts";

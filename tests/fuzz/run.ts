@@ -1,0 +1,59 @@
+/**
+ * `deno task fuzz [cases] [seed]`: hostile GGUF and safetensors headers, `cases` of each
+ * (default 20000): seed corpora of known corruption classes (llama.cpp's `test-gguf.cpp` classes,
+ * the GGUF CVE classes, the safetensors format's promises) plus random mutations. Fails on any
+ * error other than FormatError, any case slower than 1 s (a hang), or resident memory growing past
+ * 256 MiB (something allocated from a claimed size).
+ */
+import { hostileCorpus, mutate, rng, runCase, validFile } from "./gguf_cases.ts";
+import { hostileSt, mutateSt, runStCase, validSt } from "./safetensors_cases.ts";
+
+const cases = Number(Deno.args[0] ?? 20000);
+const seed = Number(Deno.args[1] ?? Date.now() % 1e9);
+let failed = false;
+
+async function fuzz(
+  format: string,
+  seeds: Uint8Array[],
+  mut: (b: Uint8Array, r: () => number) => Uint8Array,
+  run: (b: Uint8Array) => "ok" | "format-error" | { defect: unknown },
+) {
+  const r = rng(seed);
+  const rss0 = Deno.memoryUsage().rss;
+  const stats = { ok: 0, "format-error": 0, defects: 0, slow: 0, maxMs: 0 };
+  const t0 = performance.now();
+  for (let i = 0; i < cases; i++) {
+    // half the mutants start from the valid file: they get past the first checks
+    let b = i < seeds.length
+      ? seeds[i]
+      : r() < 0.5
+      ? seeds[0]
+      : seeds[Math.floor(r() * seeds.length)];
+    if (i >= seeds.length) { for (let k = 1 + Math.floor(r() * 3); k > 0; k--) b = mut(b, r); }
+    const t = performance.now();
+    const out = run(b);
+    const ms = performance.now() - t;
+    stats.maxMs = Math.max(stats.maxMs, ms);
+    if (ms > 1000) stats.slow++;
+    if (typeof out === "string") stats[out]++;
+    else {
+      stats.defects++;
+      if (stats.defects <= 5) {
+        console.error(`${format} case ${i} (seed ${seed}): ${out.defect}`);
+        await Deno.writeFile(`fuzz-defect-${format}-${seed}-${i}.bin`, b);
+      }
+    }
+  }
+  const grew = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+  console.log(
+    `${format} fuzz: ${cases} cases (seed ${seed}) in ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s: ${stats.ok} parsed, ` +
+      `${stats["format-error"]} FormatError, ${stats.defects} other errors, ${stats.slow} slow ` +
+      `(max ${stats.maxMs.toFixed(1)} ms), RSS +${grew.toFixed(0)} MiB`,
+  );
+  if (stats.defects || stats.slow || grew > 256) failed = true;
+}
+
+await fuzz("gguf", [validFile(), ...hostileCorpus().map((c) => c.bytes)], mutate, runCase);
+await fuzz("safetensors", [validSt(), ...hostileSt().map((c) => c.bytes)], mutateSt, runStCase);
+if (failed) Deno.exit(1);
