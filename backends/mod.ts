@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { registerBackend } from "./registry.ts";
+import { registerBackend } from "../core/backend/registry.ts";
 import { scalarBackend } from "./scalar/mod.ts";
 import { openblasBackend } from "./openblas/mod.ts";
 import { wasmBackend } from "./wasm/mod.ts";
@@ -21,8 +21,10 @@ export type {
   KernelCall,
   KernelEntry,
   KernelFn,
+  OwnedView,
   Storage,
-} from "./backend.ts";
+  TensorView,
+} from "../core/backend/plugin.ts";
 export {
   backends,
   type BackendStatus,
@@ -34,8 +36,8 @@ export {
   traceKernels,
   type TraceRecord,
   unregisterBackend,
-} from "./registry.ts";
-export { type HostAllocator, HostStorage, setHostAllocator } from "./host.ts";
+} from "../core/backend/registry.ts";
+export { type HostAllocator, HostStorage, setHostAllocator } from "../core/backend/host.ts";
 export { scalarBackend };
 export {
   disposeWasmThreads,

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { deviceProvider } from "../backends/registry.ts";
+import { deviceProvider } from "./backend/registry.ts";
 import { type DType, DTYPES, fromBF16Bits, toBF16Bits, typedArrayFor } from "./dtype.ts";
 import { fmtShape } from "./errors.ts";
 import { contiguousStrides, sizeOf } from "./shape.ts";

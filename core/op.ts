@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { KernelCall } from "../backends/backend.ts";
-import { recordRoute, route } from "../backends/registry.ts";
+import type { KernelCall } from "./backend/plugin.ts";
+import { recordRoute, route } from "./backend/registry.ts";
 import type { DType } from "./dtype.ts";
 import { needsGrad, record } from "./autograd.ts";
 import { DeviceError, DisposedError, DTypeError } from "./errors.ts";
@@ -78,7 +78,7 @@ export function runKernel<A>(
   let r;
   try {
     r = route(call as KernelCall, dev);
-    const produced = r.run(call as KernelCall) ?? outs;
+    const produced = (r.run(call as KernelCall) as Tensor[] | undefined) ?? outs;
     recordRoute(op, r.backend);
     if (grad) record(op, inputs, produced, attrs);
     return produced;

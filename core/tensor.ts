@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { Storage } from "../backends/backend.ts";
-import { deviceProvider } from "../backends/registry.ts";
+import type { Storage } from "./backend/plugin.ts";
+import { deviceProvider } from "./backend/registry.ts";
 import { type DType, DTYPES, type TypedArray, typedArrayFor } from "./dtype.ts";
 import { DeviceError, DisposedError, DTypeError, ShapeError } from "./errors.ts";
 import {

@@ -17,10 +17,9 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
-import type { HostStorage } from "../host.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import type { Conv2dAttrs } from "../scalar/kernels/conv.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type { HostStorage } from "../../core/backend/host.ts";
+import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import { currentRuntime } from "../wasm/runtime.ts";
 import { address } from "../wasm/par.ts";
 import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../wasm/train.ts";
@@ -31,7 +30,7 @@ import type { blasGemm } from "./mod.ts";
 import { bufferPtr } from "./ptr.ts";
 
 /** Every tensor f32, in the loaded WASM heap, small enough for int32 element offsets. */
-function inHeap(ts: (Tensor | undefined)[]): boolean {
+function inHeap(ts: (TensorView | undefined)[]): boolean {
   const rt = currentRuntime();
   return rt !== null &&
     ts.every((t) =>

@@ -26,9 +26,14 @@
  *
  * @module
  */
-import type { Backend, Capabilities, KernelCall, KernelEntry } from "../backend.ts";
-import { HostStorage } from "../host.ts";
-import type { Tensor } from "../../core/tensor.ts";
+import type {
+  Backend,
+  Capabilities,
+  KernelCall,
+  KernelEntry,
+  TensorView,
+} from "../../core/backend/plugin.ts";
+import { HostStorage } from "../../core/backend/host.ts";
 import { stridedOffsets } from "../scalar/util.ts";
 import { storagePtr } from "./ptr.ts";
 import { convKernels } from "./conv.ts";
@@ -167,7 +172,7 @@ export function blasGemm(dbl: boolean, ...args: GemmArgs): void {
 }
 
 /** The typed array of an f32/f64 host tensor's whole storage. */
-function view(t: Tensor): Float32Array | Float64Array {
+function view(t: TensorView): Float32Array | Float64Array {
   const s = t.storage as HostStorage;
   const b = t.dtype === "f32" ? 4 : 8;
   const len = Math.floor(s.byteLength / b);
@@ -176,7 +181,7 @@ function view(t: Tensor): Float32Array | Float64Array {
     : new Float64Array(s.buffer as ArrayBuffer, s.byteOffset, len);
 }
 
-function isHost(t: Tensor): boolean {
+function isHost(t: TensorView): boolean {
   return t.storage instanceof HostStorage;
 }
 
@@ -379,7 +384,7 @@ interface Prec {
 const SINGLE: Prec = { prefix: "s" };
 const DOUBLE: Prec = { prefix: "d" };
 
-function precOf(t: Tensor): Prec {
+function precOf(t: TensorView): Prec {
   return t.dtype === "f32" && f32Prec === "single" ? SINGLE : DOUBLE;
 }
 
@@ -463,14 +468,14 @@ function real(p: Prec, v: number): Deno.PointerValue {
 }
 
 /** Matrix count of a batch of matrices (all axes but the last two). */
-function batchCount(t: Tensor): number {
+function batchCount(t: TensorView): number {
   let b = 1;
   for (let i = 0; i < t.ndim - 2; i++) b *= t.shape[i];
   return b;
 }
 
 /** Storage offsets of each matrix of `t` (the last two axes) in C order of the batch. */
-function matrixOffsets(t: Tensor): Int32Array | Float64Array {
+function matrixOffsets(t: TensorView): Int32Array | Float64Array {
   const r = t.ndim;
   return stridedOffsets(t.shape.slice(0, r - 2), t.strides.slice(0, r - 2), t.offset);
 }
@@ -493,7 +498,14 @@ function toColMajor(
 }
 
 /** Load matrix `bi` of `t` into `dst` column-major with leading dimension `ld`. */
-function loadMatrix(t: Tensor, data: Real, offs: ArrayLike<number>, bi: number, dst: Real, ld = 0) {
+function loadMatrix(
+  t: TensorView,
+  data: Real,
+  offs: ArrayLike<number>,
+  bi: number,
+  dst: Real,
+  ld = 0,
+) {
   const r = t.ndim;
   const rows = t.shape[r - 2], cols = t.shape[r - 1];
   toColMajor(data, offs[bi], rows, cols, t.strides[r - 2], t.strides[r - 1], dst, ld || rows);
@@ -517,7 +529,7 @@ function lworkOf(work: Real): number {
   return Math.max(1, Math.ceil(work[0]));
 }
 
-function writeInfo(t: Tensor, bi: number, v: number): void {
+function writeInfo(t: TensorView, bi: number, v: number): void {
   const s = t.storage as HostStorage;
   new Int32Array(s.buffer, s.byteOffset, s.byteLength >> 2)[t.offset + bi] = v;
 }
@@ -617,7 +629,7 @@ const inv = lapackKernel((call) => {
 });
 
 /** Sign and log|det| of each matrix of `a`, from getrf (like NumPy's slogdet). */
-function slogdetBatch(a: Tensor): { sign: Float64Array; logdet: Float64Array } {
+function slogdetBatch(a: TensorView): { sign: Float64Array; logdet: Float64Array } {
   const p = precOf(a);
   const n = a.shape[a.ndim - 1], nb = batchCount(a);
   const ad = view(a), offs = matrixOffsets(a);

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
-import type { Conv2dAttrs } from "../scalar/kernels/conv.ts";
+import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
+import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, runElementwise } from "./ew.ts";
 import { address, beginJob, heapScratch, KIND, plan, runPar, W } from "./par.ts";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { DTYPES } from "../../core/dtype.ts";
 import { inWasmHeap } from "./gemm.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
 import { isContiguous } from "../../core/shape.ts";
 import { gemm, gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, runElementwise } from "./ew.ts";

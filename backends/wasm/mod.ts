@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { Backend, Capabilities } from "../backend.ts";
-import { setHostAllocator } from "../host.ts";
+import type { Backend, Capabilities } from "../../core/backend/plugin.ts";
+import { setHostAllocator } from "../../core/backend/host.ts";
 import { kernels } from "./kernels.ts";
 import { currentRuntime, loadRuntime } from "./runtime.ts";
 import { wasmThreads } from "./threads.ts";

@@ -16,10 +16,9 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import type { Conv2dAttrs, PoolAttrs } from "../scalar/kernels/conv.ts";
-import { adamScalars, type AdamStepAttrs } from "../scalar/kernels/optim.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type { Conv2dAttrs, PoolAttrs, ReluBackwardAttrs } from "../../core/backend/attrs.ts";
+import { adamScalars, type AdamStepAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, mergeAxes, runElementwise } from "./ew.ts";
 import { runCopy } from "./convert.ts";
@@ -38,10 +37,10 @@ export function setConvGradChunk(elements: number): number {
   return old;
 }
 
-const isFloat = (t: Tensor | undefined): boolean => t?.dtype === "f32" || t?.dtype === "f64";
+const isFloat = (t: TensorView | undefined): boolean => t?.dtype === "f32" || t?.dtype === "f64";
 
 /** Every tensor of one float dtype (or f32 only), in the heap, small enough for int32 offsets. */
-function operands(ts: (Tensor | undefined)[], f32Only = false): boolean {
+function operands(ts: (TensorView | undefined)[], f32Only = false): boolean {
   const d = ts[0]?.dtype;
   return ts.every((t) =>
     t !== undefined && t.dtype === d && (f32Only ? d === "f32" : isFloat(t)) && inWasmHeap(t) &&
@@ -104,16 +103,12 @@ function poolEntry(op: 0 | 1 | 2 | 3): KernelEntry {
   };
 }
 
-/** reluBackward attrs: leakyRelu passes its slope. */
-interface ReluBackwardAttrs {
-  negativeSlope?: number;
-}
-
 const reluBackward: KernelEntry = {
   supports(call: KernelCall): boolean {
     const [x, g] = call.inputs, [out] = call.outputs;
     if (!operands([out, x, g]) || out.size >= 2 ** 31) return false;
-    const same = (t: Tensor) => t.ndim === out.ndim && t.shape.every((d, i) => d === out.shape[i]);
+    const same = (t: TensorView) =>
+      t.ndim === out.ndim && t.shape.every((d, i) => d === out.shape[i]);
     return same(x) && same(g) && mergeAxes(out.shape, [out.strides, x.strides, g.strides]) !== null;
   },
   run(call: KernelCall<ReluBackwardAttrs>): void {
@@ -176,7 +171,7 @@ function geometryWords(attrs: Conv2dAttrs, geo: ConvGeo, shape: readonly number[
 
 /** im2col of images [n0, n0 + nimg) of x into `cols`, in blocks of nb images (src/conv.c). */
 export function im2col(
-  x: Tensor,
+  x: TensorView,
   attrs: Conv2dAttrs,
   geo: ConvGeo,
   n0: number,
@@ -203,7 +198,7 @@ export function im2col(
  * the column matrix `cols` laid out in blocks of nb images (src/train.c).
  */
 export function col2im(
-  dx: Tensor,
+  dx: TensorView,
   attrs: Conv2dAttrs,
   geo: ConvGeo,
   n0: number,
@@ -226,7 +221,13 @@ export function col2im(
  * Images [n0, n0 + nimg) of g (N, O, OH, OW), any strides, copied to `dst` in blocks of nb
  * images, each block an (O, nb·OH·OW) matrix.
  */
-export function permuteGrad(g: Tensor, n0: number, nimg: number, nb: number, dst: number): void {
+export function permuteGrad(
+  g: TensorView,
+  n0: number,
+  nimg: number,
+  nb: number,
+  dst: number,
+): void {
   const [, O, OH, OW] = g.shape, [gn, gc, gh, gw] = g.strides, P = OH * OW;
   const m = mergeAxes(
     [nimg / nb, O, nb, OH, OW],
@@ -382,7 +383,13 @@ function weightGradDirect(call: KernelCall<Conv2dAttrs>): void {
 }
 
 /** out (+)= Σ of `rows` rows of `len` f32 at heap address `buf` (src/train.c, in f64). */
-function sumRows(out: Tensor, buf: number, rows: number, len: number, accumulate: boolean): void {
+function sumRows(
+  out: TensorView,
+  buf: number,
+  rows: number,
+  len: number,
+  accumulate: boolean,
+): void {
   const v = beginJob(KIND.sumRows);
   v.i32[W.ia] = rows;
   v.i32[W.ia + 1] = len;
@@ -447,7 +454,7 @@ const conv2dBackwardWeight: KernelEntry = {
 };
 
 /** Whether every operand is contiguous with the first one's shape. */
-function sameContiguous(ts: Tensor[]): boolean {
+function sameContiguous(ts: TensorView[]): boolean {
   const s = ts[0].shape;
   return ts.every((t) =>
     t.isContiguous && t.ndim === s.length && t.shape.every((d, i) => d === s[i])

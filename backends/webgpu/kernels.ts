@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { KernelEntry } from "../backend.ts";
+import type { KernelEntry } from "../../core/backend/plugin.ts";
 import type { GpuContext } from "./context.ts";
 import { BINARY, elementwiseKernels, UNARY } from "./kernels/elementwise.ts";
 import { REDUCE_OPS, reduceKernels } from "./kernels/reduce.ts";

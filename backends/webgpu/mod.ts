@@ -24,7 +24,13 @@
  *
  * @module
  */
-import type { Backend, Capabilities, DeviceProvider, KernelCall, KernelEntry } from "../backend.ts";
+import type {
+  Backend,
+  Capabilities,
+  DeviceProvider,
+  KernelCall,
+  KernelEntry,
+} from "../../core/backend/plugin.ts";
 import { GpuContext } from "./context.ts";
 import { KERNEL_NAMES, makeKernels } from "./kernels.ts";
 

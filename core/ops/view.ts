@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { deviceProvider } from "../../backends/registry.ts";
+import { deviceProvider } from "../backend/registry.ts";
 import { checkDType, type DType, DTYPES } from "../dtype.ts";
 import { fmtShape, IndexError, ShapeError } from "../errors.ts";
 import { record } from "../autograd.ts";

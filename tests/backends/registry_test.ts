@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHostProvider } from "../../backends/host.ts";
+import { createHostProvider } from "../../core/backend/host.ts";
 import {
   type Backend,
   backends,
@@ -9,6 +9,7 @@ import {
   ready,
   registerBackend,
   scalarBackend,
+  type Tensor,
   tensor,
   traceKernels,
   unregisterBackend,
@@ -32,7 +33,9 @@ Deno.test("registry routes per op to the best plugin and falls back for the rest
         supports: (call: KernelCall) => call.inputs.every((x) => x.dtype === "f32"),
         run: (call: KernelCall) => {
           calls.push(call.op);
-          const [a, b] = call.inputs.map((x) => x.broadcastTo(call.outputs[0].shape).dataSync());
+          const [a, b] = call.inputs.map((x) =>
+            (x as Tensor).broadcastTo(call.outputs[0].shape).dataSync()
+          );
           const out = new Float32Array(a.length);
           for (let i = 0; i < out.length; i++) out[i] = (a[i] as number) + (b[i] as number);
           const dst = call.outputs[0].storage as HostStorage;

@@ -50,20 +50,19 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
-import type { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
 import { readF64, writeF64 } from "../util.ts";
 
 const EPS = 2.220446049250313e-16;
 const SAFE_MIN = 2.2250738585072014e-308;
 
 /** Machine epsilon of the dtype a kernel works for (NumPy's `finfo(dtype).eps`). */
-function epsOf(t: Tensor): number {
+function epsOf(t: TensorView): number {
   return t.dtype === "f32" ? 1.1920928955078125e-7 : EPS;
 }
 
 /** Number of matrices in a batch: product of all axes but the last `core`. */
-function batchOf(t: Tensor, core = 2): number {
+function batchOf(t: TensorView, core = 2): number {
   let b = 1;
   for (let i = 0; i < t.ndim - core; i++) b *= t.shape[i];
   return b;
@@ -194,7 +193,7 @@ function invKernel(call: KernelCall): void {
   writeF64(infoOut, info);
 }
 
-function slogdetBatch(a: Tensor): { sign: Float64Array; logdet: Float64Array } {
+function slogdetBatch(a: TensorView): { sign: Float64Array; logdet: Float64Array } {
   const n = a.shape[a.ndim - 1], batch = batchOf(a);
   const A = readF64(a);
   const sign = new Float64Array(batch), logdet = new Float64Array(batch);

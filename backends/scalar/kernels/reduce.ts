@@ -11,8 +11,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
-import type { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
 import { contiguousStrides, readF64, stridedOffsets, typed, writeF64 } from "../util.ts";
 
 /** Storage offsets (an Int32Array unless they pass 2^31). */
@@ -41,7 +40,7 @@ export interface Geometry {
 }
 
 /** The input's elements as plain numbers: in place for most dtypes, decoded for i64/bf16. */
-export function source(t: Tensor): Source {
+export function source(t: TensorView): Source {
   if (t.dtype === "bf16" || t.dtype === "i64") {
     return { a: readF64(t), offset: 0, strides: contiguousStrides(t.shape) };
   }
@@ -255,7 +254,7 @@ function reduction(line: (attrs: ReduceAttrs) => LineFn): KernelFn {
   };
 }
 
-function reduceLines(src: Source, g: Geometry, f: LineFn, out: Tensor): void {
+function reduceLines(src: Source, g: Geometry, f: LineFn, out: TensorView): void {
   const buf = new Float64Array(g.n);
   const m = g.outer.length, vals = new Float64Array(m);
   for (let i = 0; i < m; i++) {
@@ -331,7 +330,7 @@ interface LineAttrs {
 }
 
 /** Input and output geometry of an op mapping each line along `axis` to a line of the output. */
-function lines(x: Tensor, out: Tensor, axis: number | null) {
+function lines(x: TensorView, out: TensorView, axis: number | null) {
   const src = source(x);
   const inAxes = axis === null ? [...x.shape.keys()] : [axis];
   const g = geometry(x.shape, src.strides, src.offset, inAxes);
@@ -401,7 +400,7 @@ function softmaxKernel(log: boolean): KernelFn {
 }
 
 /** Contiguous f32 rows: exp stored once then scaled (≤ 2 f32 roundings), sums in float64. */
-function softmaxF32(x: Tensor, out: Tensor, log: boolean): void {
+function softmaxF32(x: TensorView, out: TensorView, log: boolean): void {
   const a = typed(x) as Float32Array, o = typed(out) as Float32Array;
   const n = x.shape[x.ndim - 1] ?? 1;
   const rows = n === 0 ? 0 : x.size / n;

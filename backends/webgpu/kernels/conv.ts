@@ -8,8 +8,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../backend.ts";
-import { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import type { GpuContext } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
 import {
@@ -250,9 +249,9 @@ ${
 }
 
 /** Run `fn` on an f32 tensor standing for `out`, converting afterwards if `out` is not f32. */
-function viaF32(ctx: GpuContext, out: Tensor, fn: (o: Tensor) => void): void {
+function viaF32(ctx: GpuContext, out: TensorView, fn: (o: TensorView) => void): void {
   if (out.dtype === "f32") return fn(out);
-  const tmp = Tensor.empty(out.shape, "f32", out.device);
+  const tmp = ctx.scratchView(out.shape, "f32");
   try {
     fn(tmp);
     runMap(ctx, copyPlan("f32", out.dtype)!, [tmp], out);
@@ -261,7 +260,7 @@ function viaF32(ctx: GpuContext, out: Tensor, fn: (o: Tensor) => void): void {
   }
 }
 
-function fillMeta(ctx: GpuContext, call: KernelCall<WindowAttrs>, out: Tensor, o: number) {
+function fillMeta(ctx: GpuContext, call: KernelCall<WindowAttrs>, out: TensorView, o: number) {
   const M = ctx.mi;
   const a = call.attrs;
   const [x, w, b] = call.inputs;

@@ -16,8 +16,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../backend.ts";
-import { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import type { Chunk, GpuContext } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
 import {
@@ -99,7 +98,7 @@ interface Geo {
   rStr: number[];
 }
 
-function geometry(x: Tensor, axes: readonly number[]): Geo {
+function geometry(x: TensorView, axes: readonly number[]): Geo {
   const red = new Set(axes);
   const ks: number[] = [], kst: number[] = [], rs: number[] = [], rst: number[] = [];
   x.shape.forEach((d, i) => {
@@ -310,12 +309,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
 }
 
 /** Run `fn` on an f32 tensor standing for `out`, converting afterwards if `out` is not f32. */
-function viaF32(out: Tensor, fn: (o: Tensor) => void, ctx: GpuContext): void {
+function viaF32(out: TensorView, fn: (o: TensorView) => void, ctx: GpuContext): void {
   if (out.dtype === "f32") {
     fn(out);
     return;
   }
-  const tmp = Tensor.empty(out.shape, "f32", out.device);
+  const tmp = ctx.scratchView(out.shape, "f32");
   try {
     fn(tmp);
     runMap(ctx, copyPlan("f32", out.dtype)!, [tmp], out);
@@ -329,11 +328,17 @@ interface RunRed {
   op: RedOp;
   isMax?: boolean;
   p?: number;
-  aux?: Tensor | null;
+  aux?: TensorView | null;
 }
 
 /** One full reduction of `x` over `axes` into the contiguous `out` (f32 or, for arg, i64). */
-function reduceInto(ctx: GpuContext, x: Tensor, axes: readonly number[], out: Tensor, r: RunRed) {
+function reduceInto(
+  ctx: GpuContext,
+  x: TensorView,
+  axes: readonly number[],
+  out: TensorView,
+  r: RunRed,
+) {
   const g = geometry(x, axes);
   if (g.nOut === 0) return;
   const T = g.nRed <= 32 || g.nOut >= 4096 ? 1 : WG;
@@ -444,7 +449,7 @@ function reduction(ctx: GpuContext, op: string): KernelEntry {
       }
       viaF32(out, (o) => {
         if (op === "var" || op === "std" || op === "logsumexp") {
-          const first = Tensor.empty(o.shape, "f32", o.device);
+          const first = ctx.scratchView(o.shape, "f32");
           try {
             reduceInto(ctx, x, axes, first, {
               kind: "value",

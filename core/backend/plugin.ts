@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { DType } from "../core/dtype.ts";
-import type { Tensor } from "../core/tensor.ts";
+import type { DType } from "../dtype.ts";
 
 /** Memory owned by a device, shared by every tensor view over it. */
 export interface Storage {
@@ -58,26 +57,57 @@ export interface Capabilities {
   limits?: Record<string, number>;
 }
 
+/**
+ * An operand as a kernel sees it: a strided view of device storage. `Tensor` satisfies it; the
+ * plugin interface depends on this type only, so plugins never import the `Tensor` class.
+ */
+export interface TensorView {
+  /** The memory the elements live in (a plugin casts it to its device's storage class). */
+  readonly storage: Storage;
+  /** Extent of each axis. */
+  readonly shape: readonly number[];
+  /** Element strides of each axis (0 on broadcast axes, negative on flipped ones). */
+  readonly strides: readonly number[];
+  /** Index of the first element in the storage, in elements. */
+  readonly offset: number;
+  /** Element type. */
+  readonly dtype: DType;
+  /** Device of the storage. */
+  readonly device: string;
+  /** Number of axes. */
+  readonly ndim: number;
+  /** Number of elements. */
+  readonly size: number;
+  /** Whether the elements are laid out in C order from `offset` with no gaps. */
+  readonly isContiguous: boolean;
+}
+
+/** A view a kernel allocated (`emptyView` in core/backend/alloc.ts): it disposes it, or returns it. */
+export interface OwnedView extends TensorView {
+  /** Drop this view's reference to its storage. */
+  dispose(): void;
+}
+
 /** The arguments a kernel receives: inputs, preallocated outputs, and the op's attributes. */
 export interface KernelCall<A = Record<string, unknown>> {
   /** The op's name. */
   readonly op: string;
   /** Input tensors: any strides, offsets (views), all on this backend's device. */
-  readonly inputs: readonly Tensor[];
+  readonly inputs: readonly TensorView[];
   /**
    * Output tensors allocated by the op (contiguous, unless the op writes into a view such as
    * `copy`'s destination), zero-filled, except where the op declared the output `overwritten`
    * (elementwise ops): the kernel must then write every element. Empty for ops whose output shape depends on the data; the kernel then
    * returns its outputs.
    */
-  readonly outputs: readonly Tensor[];
+  readonly outputs: readonly TensorView[];
   /** The op's attributes (axes, flags, ...). */
   readonly attrs: A;
 }
 
 /** A kernel: fills `call.outputs`, or returns new outputs for data-dependent shapes. */
 // deno-lint-ignore no-explicit-any
-export type KernelFn = (call: KernelCall<any>) => void | Tensor[];
+export type KernelFn = (call: KernelCall<any>) => void | OwnedView[];
 
 /** A kernel with a predicate: the registry skips it for calls it does not support. */
 export interface KernelEntry {

@@ -12,9 +12,9 @@ import type {
   KernelCall,
   KernelEntry,
   KernelFn,
-} from "./backend.ts";
+} from "./plugin.ts";
 import { hostProvider } from "./host.ts";
-import { DeviceError } from "../core/errors.ts";
+import { DeviceError } from "../errors.ts";
 
 /** Status of one registered plugin, as `backends()` lists it. */
 export interface BackendStatus {
