@@ -1,7 +1,7 @@
 /**
  * `conv2d`, `conv2dBackwardInput` and `conv2dBackwardWeight` (f32) through OpenBLAS's sgemm, for
  * tensors in the WASM host heap. The column matrices are built and consumed by the heap's own
- * kernels (im2col, col2im and strided copies of backends/wasm/train.ts); each GEMM is then one
+ * kernels (im2col, col2im and strided copies of backends/cpu/im2col.ts); each GEMM is then one
  * sgemm per group over a whole chunk of images, where the WASM plugin runs its SIMD128 GEMM per
  * image or block. On this machine sgemm runs these shapes 2-4× faster than WASM SIMD128 (AVX-512
  * against 128-bit lanes): bench/RESULTS.md.
@@ -20,11 +20,11 @@
 import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
 import type { HostStorage } from "../../core/backend/host.ts";
 import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
-import { currentRuntime } from "../wasm/runtime.ts";
-import { address } from "../wasm/par.ts";
-import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../wasm/train.ts";
-import { runCopy } from "../wasm/convert.ts";
-import { BINARY_OPS, runElementwise } from "../wasm/ew.ts";
+import { currentRuntime } from "../cpu/runtime.ts";
+import { address } from "../cpu/jobs.ts";
+import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../cpu/im2col.ts";
+import { runCopy } from "../cpu/copy.ts";
+import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
 import { CblasNoTrans, CblasTrans } from "./ffi.ts";
 import type { blasGemm } from "./mod.ts";
 import { bufferPtr } from "./ptr.ts";

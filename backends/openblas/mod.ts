@@ -34,7 +34,7 @@ import type {
   TensorView,
 } from "../../core/backend/plugin.ts";
 import { HostStorage } from "../../core/backend/host.ts";
-import { stridedOffsets } from "../scalar/util.ts";
+import { stridedOffsets } from "../../core/shape.ts";
 import { storagePtr } from "./ptr.ts";
 import { convKernels } from "./conv.ts";
 import { gemm as splitGemm, type SplitTarget } from "./split.ts";

@@ -6,12 +6,12 @@
  */
 import type { TensorView } from "../../core/backend/plugin.ts";
 import type { HostStorage } from "../../core/backend/host.ts";
-import { stridedOffsets } from "../scalar/util.ts";
+import { stridedOffsets } from "../../core/shape.ts";
 import { sizeOf } from "../../core/shape.ts";
-import { loadRuntime } from "./runtime.ts";
-import { runJob, wasmThreads } from "./threads.ts";
+import { loadRuntime } from "../cpu/runtime.ts";
+import { runJob, wasmThreads } from "../cpu/pool.ts";
 
-/** int32 fields of the job struct (backends/wasm/src/gemm.c `job_t`). */
+/** int32 fields of the job struct (backends/cpu/src/gemm.c `job_t`). */
 const F = {
   dtype: 0,
   m: 1,

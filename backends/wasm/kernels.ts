@@ -8,8 +8,8 @@
 import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
 import { isContiguous } from "../../core/shape.ts";
 import { gemm, gemmRaw, inWasmHeap } from "./gemm.ts";
-import { BINARY_OPS, runElementwise } from "./ew.ts";
-import { address } from "./par.ts";
+import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
+import { address } from "../cpu/jobs.ts";
 import { convertCopy } from "./convert.ts";
 import { elementwiseKernels } from "./ew.ts";
 import { reduceKernels } from "./reduce.ts";

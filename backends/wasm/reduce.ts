@@ -12,11 +12,11 @@
  */
 import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
 import { DTYPES } from "../../core/dtype.ts";
-import { geometry } from "../scalar/kernels/reduce.ts";
+import { geometry } from "../cpu/lines.ts";
 import { contiguousStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
-import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "./par.ts";
-import { loadRuntime } from "./runtime.ts";
+import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "../cpu/jobs.ts";
+import { loadRuntime } from "../cpu/runtime.ts";
 
 const R = {
   sum: 0,

@@ -47,7 +47,7 @@ import {
   setLapackF32Precision,
 } from "../../backends/openblas/mod.ts";
 import { linalg } from "../../core/ops/linalg_decomp.ts";
-import { disposeWasmThreads, poolStats, wasmThreads } from "../../backends/wasm/threads.ts";
+import { disposeWasmThreads, poolStats, wasmThreads } from "../../backends/cpu/pool.ts";
 import { gemm as splitGemm } from "../../backends/openblas/split.ts";
 import type { GemmPair } from "../../backends/openblas/gemm_job.ts";
 import { CblasNoTrans, loadBlas } from "../../backends/openblas/ffi.ts";

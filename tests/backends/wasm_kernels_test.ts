@@ -71,7 +71,7 @@ import {
   where,
 } from "../../mod.ts";
 import { setWasmThreads, wasmHeapStats, wasmThreads } from "../../backends/wasm/mod.ts";
-import { loadRuntime } from "../../backends/wasm/runtime.ts";
+import { loadRuntime } from "../../backends/cpu/runtime.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor, rng } from "../helpers/gen.ts";
 import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
 

@@ -23,9 +23,9 @@ import {
   wasmHeapStats,
   wasmThreads,
 } from "../../backends/wasm/mod.ts";
-import { WasmHeap } from "../../backends/wasm/heap.ts";
-import { detectFeatures, loadRuntime } from "../../backends/wasm/runtime.ts";
-import { poolStats } from "../../backends/wasm/threads.ts";
+import { WasmHeap } from "../../backends/cpu/heap.ts";
+import { detectFeatures, loadRuntime } from "../../backends/cpu/runtime.ts";
+import { poolStats } from "../../backends/cpu/pool.ts";
 import { type Layout, makeTensor, rng } from "../helpers/gen.ts";
 import { assertMatches, needsNumpy, numpy } from "../helpers/numpy.ts";
 
@@ -456,7 +456,7 @@ Deno.test({
   fn() {
     const out = Deno.makeTempDirSync();
     try {
-      const here = new URL("../../backends/wasm/", import.meta.url).pathname;
+      const here = new URL("../../backends/cpu/", import.meta.url).pathname;
       const r = new Deno.Command("bash", { args: [`${here}build.sh`, out] }).outputSync();
       assert.ok(r.success, new TextDecoder().decode(r.stderr));
       for (const f of ["binaries.generated.ts", "dist/kernels-simd128.wasm"]) {

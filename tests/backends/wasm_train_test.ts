@@ -32,8 +32,8 @@ import {
   traceKernels,
 } from "../../mod.ts";
 import { wasmBackend, wasmHeapStats } from "../../backends/wasm/mod.ts";
-import { setConvGradChunk, setDirectWeightGradTaps } from "../../backends/wasm/train.ts";
-import { loadRuntime } from "../../backends/wasm/runtime.ts";
+import { setConvGradChunk, setDirectWeightGradTaps } from "../../backends/cpu/im2col.ts";
+import { loadRuntime } from "../../backends/cpu/runtime.ts";
 import { arbShape, type Layout, LAYOUTS, makeTensor } from "../helpers/gen.ts";
 import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
 import { openblasBackend } from "../../mod.ts";

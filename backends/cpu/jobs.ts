@@ -12,7 +12,7 @@ import type { TensorView } from "../../core/backend/plugin.ts";
 import { DTYPES } from "../../core/dtype.ts";
 import type { HostStorage } from "../../core/backend/host.ts";
 import { loadRuntime } from "./runtime.ts";
-import { runJob, wasmThreads } from "./threads.ts";
+import { runJob, wasmThreads } from "./pool.ts";
 
 /** int32 word indices of `pjob_t`. */
 export const W = {
