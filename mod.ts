@@ -10,10 +10,35 @@
  *
  * @module
  */
-import "./core/grads/mod.ts";
+import "./backends/runtime.ts";
 export * from "./backends/mod.ts";
-export * from "./core/dtype.ts";
-export * from "./core/errors.ts";
+export {
+  ALL_DTYPES,
+  BLOCK_DTYPES,
+  type BlockDType,
+  type BlockDTypeInfo,
+  type DType,
+  type DTypeInfo,
+  type DTypeKind,
+  DTYPES,
+  GGML_ELEMENT_IDS,
+  isDType,
+  isFloat,
+  isInt,
+  promoteTypes,
+  resultType,
+  type TypedArray,
+} from "./core/dtype.ts";
+export {
+  ComputeError,
+  DeviceError,
+  DisposedError,
+  DTypeError,
+  FormatError,
+  IndexError,
+  LinAlgError,
+  ShapeError,
+} from "./core/errors.ts";
 export {
   type BackwardOptions,
   type GradContext,
@@ -43,7 +68,7 @@ export * from "./core/ops/join.ts";
 export * from "./core/ops/linalg.ts";
 export * from "./core/ops/linalg_decomp.ts";
 export * from "./core/ops/conv.ts";
-export * from "./core/ops/fused.ts";
+export { adamStep, type AdamStepAttrs, linear } from "./core/ops/fused.ts";
 export * from "./core/random.ts";
 export { checkpoint, gradcheck, type GradcheckOptions, type TensorFn } from "./core/gradcheck.ts";
 export * from "./io/mod.ts";

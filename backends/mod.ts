@@ -1,18 +1,10 @@
 /**
- * Backends: the plugin interface, the registry, and the built-in plugins, registered on import.
+ * Backends: the plugin interface and the registry (declared in core/backend/), and the built-in
+ * plugins, registered by importing ./runtime.ts.
  *
  * @module
  */
-import { registerBackend } from "../core/backend/registry.ts";
-import { scalarBackend } from "./scalar/mod.ts";
-import { openblasBackend } from "./openblas/mod.ts";
-import { wasmBackend } from "./wasm/mod.ts";
-import { webgpuBackend } from "./webgpu/mod.ts";
-
-registerBackend(scalarBackend, { priority: 0 });
-registerBackend(wasmBackend, { priority: 10 });
-registerBackend(openblasBackend, { priority: 20 });
-registerBackend(webgpuBackend, { priority: 30 });
+import "./runtime.ts";
 
 export type {
   Backend,
@@ -37,8 +29,7 @@ export {
   type TraceRecord,
   unregisterBackend,
 } from "../core/backend/registry.ts";
-export { type HostAllocator, HostStorage, setHostAllocator } from "../core/backend/host.ts";
-export { scalarBackend };
+export { scalarBackend } from "./scalar/mod.ts";
 export {
   disposeWasmThreads,
   type HeapStats,
@@ -48,9 +39,7 @@ export {
   wasmHeapStats,
   wasmThreads,
 } from "./wasm/mod.ts";
-export { webgpuBackend, webgpuContext } from "./webgpu/mod.ts";
-export { GpuContext, GpuStorage } from "./webgpu/context.ts";
-export type { Chunk, Kernel } from "./webgpu/context.ts";
+export { webgpuBackend } from "./webgpu/mod.ts";
 export {
   blasThreads,
   openblasBackend,

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { copyInto, ready, type Tensor, tensor, tidy, webgpuContext } from "../mod.ts";
+import { copyInto, ready, type Tensor, tensor, tidy } from "../mod.ts";
+import { webgpuContext } from "../internal.ts";
 
 const SMALL = Deno.env.get("BENCH_SMALL") === "1";
 const N_ELEM = SMALL ? 1 << 20 : 64 << 20;

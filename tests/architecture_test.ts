@@ -39,7 +39,7 @@ function librarySources(): Map<string, string> {
     }
   };
   for (const d of LIBRARY_DIRS) walk(d);
-  for (const f of ["mod.ts"]) out.set(f, Deno.readTextFileSync(ROOT + f));
+  for (const f of ["mod.ts", "internal.ts"]) out.set(f, Deno.readTextFileSync(ROOT + f));
   return out;
 }
 
@@ -241,4 +241,17 @@ Deno.test("the import-graph check fails on planted bad imports", () => {
     plant("core/dtype.ts", `import {\n  Linear,\n} from "../nn/mod.ts";`),
     /upward import: core\/dtype\.ts/,
   );
+});
+
+Deno.test("every published entry imports the runtime module itself", () => {
+  const sources = librarySources();
+  const config = JSON.parse(Deno.readTextFileSync(ROOT + "deno.json"));
+  for (const file of Object.values(config.exports as Record<string, string>)) {
+    const path = file.replace(/^\.\//, "");
+    const src = sources.get(path) ?? Deno.readTextFileSync(ROOT + path);
+    assert.ok(
+      importsOf(path, src).includes("backends/runtime.ts"),
+      `${path} does not import backends/runtime.ts: imported alone, it would have no backend`,
+    );
+  }
 });

@@ -24,7 +24,6 @@ import {
   LOGICAL_OPS,
   mergeAxes,
   PAR_MIN_CHEAP,
-  PAR_MIN_HEAVY,
   PREDICATE_OPS,
   runElementwise,
   UNARY_OPS,

@@ -21,7 +21,6 @@ import type { Conv2dAttrs, PoolAttrs, ReluBackwardAttrs } from "../../core/backe
 import { adamScalars, type AdamStepAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, mergeAxes, runElementwise } from "../cpu/elementwise.ts";
-import { runCopy } from "../cpu/copy.ts";
 import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../cpu/im2col.ts";
 import { address, beginJob, heapScratch, KIND, MAXDIM, plan, runPar, W } from "../cpu/jobs.ts";
 

@@ -4,7 +4,6 @@ import {
   type Backend,
   backends,
   DeviceError,
-  type HostStorage,
   type KernelCall,
   ready,
   registerBackend,
@@ -14,6 +13,7 @@ import {
   traceKernels,
   unregisterBackend,
 } from "../../mod.ts";
+import type { HostStorage } from "../../internal.ts";
 
 Deno.test("registry routes per op to the best plugin and falls back for the rest", async (t) => {
   const calls: string[] = [];

@@ -1,20 +1,17 @@
 import assert from "node:assert/strict";
 import {
   type DType,
-  fromBF16Bits,
   fromTyped,
-  type HostStorage,
   type KernelFn,
   matmul,
   ready,
   registerBackend,
   scalarBackend,
-  setHostAllocator,
   Tensor,
   tensor,
-  toBF16Bits,
   traceKernels,
 } from "../../mod.ts";
+import { fromBF16Bits, type HostStorage, setHostAllocator, toBF16Bits } from "../../internal.ts";
 import {
   disposeWasmThreads,
   setWasmSpin,

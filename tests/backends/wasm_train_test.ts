@@ -25,12 +25,12 @@ import {
   ready,
   relu,
   scalarBackend,
-  setHostAllocator,
   Tensor,
   tensor,
   tidy,
   traceKernels,
 } from "../../mod.ts";
+import { setHostAllocator } from "../../internal.ts";
 import { wasmBackend, wasmHeapStats } from "../../backends/wasm/mod.ts";
 import { setConvGradChunk, setDirectWeightGradTaps } from "../../backends/cpu/im2col.ts";
 import { loadRuntime } from "../../backends/cpu/runtime.ts";

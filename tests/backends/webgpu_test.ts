@@ -24,8 +24,8 @@ import {
   tensor,
   tidy,
   traceKernels,
-  webgpuContext,
 } from "../../mod.ts";
+import { webgpuContext } from "../../internal.ts";
 import { BINARY, KERNEL_NAMES, REDUCE_OPS, UNARY } from "../../backends/webgpu/kernels.ts";
 import { runKernel1 } from "../../core/op.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
