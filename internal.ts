@@ -27,6 +27,7 @@ export { fmtShape } from "./core/errors.ts";
 export { type HostAllocator, HostStorage, setHostAllocator } from "./core/backend/host.ts";
 export { deviceProvider, type Route, route } from "./core/backend/registry.ts";
 export { emptyView } from "./core/backend/alloc.ts";
+export { planned } from "./core/backend/plugin.ts";
 export type {
   AdamStepAttrs,
   Conv2dAttrs,

@@ -10,10 +10,13 @@ export type {
   Backend,
   Capabilities,
   DeviceProvider,
+  Kernel,
   KernelCall,
   KernelEntry,
   KernelFn,
+  KernelTable,
   OwnedView,
+  Runner,
   Storage,
   TensorView,
 } from "../core/backend/plugin.ts";

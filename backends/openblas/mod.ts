@@ -29,8 +29,11 @@
 import type {
   Backend,
   Capabilities,
+  Kernel,
   KernelCall,
   KernelEntry,
+  KernelTable,
+  Runner,
   TensorView,
 } from "../../core/backend/plugin.ts";
 import { HostStorage } from "../../core/backend/host.ts";
@@ -236,86 +239,79 @@ function planMatmul(call: KernelCall): MatmulPlan | null {
 }
 
 /**
- * The plan `supports` made for the call it accepted last (`run` follows `supports`); cleared by
- * `run` and on a decline, so no tensor stays reachable from here.
- */
-let lastCall: KernelCall | null = null, lastPlan: MatmulPlan | null = null;
-
-/**
  * `matmul` (contract of core/ops/linalg.ts): a (...batch, m, k) @ b (...batch, k, n) → out
  * (...batch, m, n) contiguous; batch axes already broadcast (stride 0 where repeated). f32 and
  * f64 with both operands of the output's dtype; one GEMM (or GEMV when m or n is 1) per batch
  * entry, on the operands in place.
  */
-const matmul: KernelEntry = {
-  supports(call) {
-    lastPlan = planMatmul(call);
-    lastCall = lastPlan ? call : null;
-    return lastPlan !== null;
-  },
-  run(call: KernelCall): void {
-    const plan = call === lastCall ? lastPlan! : planMatmul(call)!;
-    lastCall = lastPlan = null;
-    if (plan.kind === "empty") return; // outputs are zero-filled; k = 0 gives zeros
-    const [a, b] = call.inputs;
-    const [out] = call.outputs;
-    const r = a.ndim, f32 = out.dtype === "f32", bytes = BYTES[out.dtype as "f32" | "f64"];
-    const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
-    const batch = a.shape.slice(0, r - 2);
-    // One matrix (the common case) needs no offset tables (typed-array allocations cost ~0.5 µs).
-    const aOff = r === 2 ? [a.offset] : stridedOffsets(batch, a.strides.slice(0, r - 2), a.offset);
-    const bOff = r === 2 ? [b.offset] : stridedOffsets(batch, b.strides.slice(0, r - 2), b.offset);
-    const pa = storagePtr(a), pb = storagePtr(b), po = storagePtr(out);
-    const s = lib().symbols;
-    const nb = aOff.length;
-    if (plan.kind === "gemm") {
-      const { a: la, b: lb } = plan;
-      for (let i = 0; i < nb; i++) {
-        blasGemm(
-          !f32,
-          la.trans,
-          lb.trans,
-          m,
-          n,
-          k,
-          1,
-          at(pa, aOff[i], bytes),
-          la.ld,
-          at(pb, bOff[i], bytes),
-          lb.ld,
-          0,
-          at(po, out.offset + i * m * n, bytes),
-          n,
-        );
-      }
-      return;
-    }
-    const gemv = f32 ? s.cblas_sgemv : s.cblas_dgemv;
-    const { matIsA, mat, inc } = plan;
-    // The matrix as stored row-major: (rows × cols) = the logical matrix, or its transpose.
-    const [lr, lc] = matIsA ? [m, k] : [k, n];
-    const [sr, sc] = mat.trans === CblasNoTrans ? [lr, lc] : [lc, lr];
-    // y = M·x needs op = the stored form's transpose flag; y = Mᵀ·x (m = 1) the opposite.
-    const trans = matIsA === (mat.trans === CblasNoTrans) ? CblasNoTrans : CblasTrans;
-    const [pm, mOff, pv, vOff] = matIsA ? [pa, aOff, pb, bOff] : [pb, bOff, pa, aOff];
-    for (let i = 0; i < nb; i++) {
-      gemv(
-        CblasRowMajor,
-        trans,
-        sr,
-        sc,
-        1,
-        at(pm, mOff[i], bytes),
-        mat.ld,
-        at(pv, vOff[i], bytes),
-        inc,
-        0,
-        at(po, out.offset + i * m * n, bytes),
-        1,
-      );
-    }
+const matmul: Kernel = {
+  plan(call: KernelCall): Runner | null {
+    const plan = planMatmul(call);
+    return plan && ((c: KernelCall) => runMatmul(c, plan));
   },
 };
+
+/** Run a matmul call the way `plan` (made for a call with the same layouts) says. */
+function runMatmul(call: KernelCall, plan: MatmulPlan): void {
+  if (plan.kind === "empty") return; // outputs are zero-filled; k = 0 gives zeros
+  const [a, b] = call.inputs;
+  const [out] = call.outputs;
+  const r = a.ndim, f32 = out.dtype === "f32", bytes = BYTES[out.dtype as "f32" | "f64"];
+  const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
+  const batch = a.shape.slice(0, r - 2);
+  // One matrix (the common case) needs no offset tables (typed-array allocations cost ~0.5 µs).
+  const aOff = r === 2 ? [a.offset] : stridedOffsets(batch, a.strides.slice(0, r - 2), a.offset);
+  const bOff = r === 2 ? [b.offset] : stridedOffsets(batch, b.strides.slice(0, r - 2), b.offset);
+  const pa = storagePtr(a), pb = storagePtr(b), po = storagePtr(out);
+  const s = lib().symbols;
+  const nb = aOff.length;
+  if (plan.kind === "gemm") {
+    const { a: la, b: lb } = plan;
+    for (let i = 0; i < nb; i++) {
+      blasGemm(
+        !f32,
+        la.trans,
+        lb.trans,
+        m,
+        n,
+        k,
+        1,
+        at(pa, aOff[i], bytes),
+        la.ld,
+        at(pb, bOff[i], bytes),
+        lb.ld,
+        0,
+        at(po, out.offset + i * m * n, bytes),
+        n,
+      );
+    }
+    return;
+  }
+  const gemv = f32 ? s.cblas_sgemv : s.cblas_dgemv;
+  const { matIsA, mat, inc } = plan;
+  // The matrix as stored row-major: (rows × cols) = the logical matrix, or its transpose.
+  const [lr, lc] = matIsA ? [m, k] : [k, n];
+  const [sr, sc] = mat.trans === CblasNoTrans ? [lr, lc] : [lc, lr];
+  // y = M·x needs op = the stored form's transpose flag; y = Mᵀ·x (m = 1) the opposite.
+  const trans = matIsA === (mat.trans === CblasNoTrans) ? CblasNoTrans : CblasTrans;
+  const [pm, mOff, pv, vOff] = matIsA ? [pa, aOff, pb, bOff] : [pb, bOff, pa, aOff];
+  for (let i = 0; i < nb; i++) {
+    gemv(
+      CblasRowMajor,
+      trans,
+      sr,
+      sc,
+      1,
+      at(pm, mOff[i], bytes),
+      mat.ld,
+      at(pv, vOff[i], bytes),
+      inc,
+      0,
+      at(po, out.offset + i * m * n, bytes),
+      1,
+    );
+  }
+}
 
 /**
  * `linear` (contract of core/ops/fused.ts): x (M, in) · weight (out, in)ᵀ + bias → out (M, out),
@@ -1076,7 +1072,7 @@ const lstsq = lapackKernel((call) => {
 // ---- the plugin ------------------------------------------------------------------------------
 
 /** The OpenBLAS plugin's kernels, by op name. */
-const kernels: Record<string, KernelEntry> = {
+const kernels: KernelTable = {
   matmul,
   linear,
   ...convKernels(blasGemm),

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
+import type { Kernel, KernelCall } from "../../core/backend/plugin.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { DTYPES } from "../../core/dtype.ts";
 import { inWasmHeap } from "./gemm.ts";
@@ -66,91 +66,84 @@ const HEAVY = new Set([
   "mod",
 ]);
 
-/** The iteration space `accepts` computed for the last call it saw (`run` follows `supports`). */
-let lastCall: KernelCall | null = null;
-let lastMerged: { dims: number[]; st: number[][] } | null = null;
+/** The merged iteration space of an elementwise call. */
+type Merged = { dims: number[]; st: number[][] };
 
-/**
- * The merged iteration space of an elementwise call (operands: out, then the inputs); `take`
- * (in `run`) forgets the remembered call, so that no tensor stays reachable from here.
- */
-function merge(call: KernelCall, take = false): { dims: number[]; st: number[][] } | null {
-  if (call === lastCall) {
-    if (take) lastCall = null;
-    return lastMerged;
-  }
+/** The merged iteration space of an elementwise call (operands: out, then the inputs). */
+function merge(call: KernelCall): Merged | null {
   const [out] = call.outputs;
   const strides = [
     out.strides,
     ...call.inputs.map((t) => broadcastStrides(t.shape, t.strides, out.shape)),
   ];
-  lastMerged = mergeAxes(out.shape, strides);
-  lastCall = call;
-  return lastMerged;
+  return mergeAxes(out.shape, strides);
 }
 
 /**
- * Whether every operand fits the kernel: one float dtype (bool with `boolIn`), in the heap, ≤ 8
- * merged axes; the output of the inputs' dtype, or bool with `boolOut`.
+ * The merged iteration space when every operand fits the kernel (one float dtype, bool with
+ * `boolIn`, in the heap, ≤ 8 merged axes; the output of the inputs' dtype, or bool with
+ * `boolOut`), else null.
  */
-function accepts(call: KernelCall, boolOut = false, boolIn = false): boolean {
+function accepts(call: KernelCall, boolOut = false, boolIn = false): Merged | null {
   const [out] = call.outputs, d = call.inputs[0]?.dtype;
-  if (!out || out.size >= 2 ** 31) return false;
-  if (boolIn ? d !== "bool" : d !== "f32" && d !== "f64") return false;
-  if (out.dtype !== (boolOut ? "bool" : d)) return false;
+  if (!out || out.size >= 2 ** 31) return null;
+  if (boolIn ? d !== "bool" : d !== "f32" && d !== "f64") return null;
+  if (out.dtype !== (boolOut ? "bool" : d)) return null;
   if (!call.inputs.every((t) => t.dtype === d && inWasmHeap(t)) || !inWasmHeap(out)) {
-    return false;
+    return null;
   }
-  return merge(call) !== null;
+  return merge(call);
 }
 
-function binaryEntry(name: string): KernelEntry {
+function binaryKernel(name: string): Kernel {
   const code = BINARY_OPS[name], heavy = HEAVY.has(name);
+  const run = (call: KernelCall, m: Merged): void => {
+    const [a, b] = call.inputs, [out] = call.outputs;
+    runElementwise(
+      "binary",
+      code,
+      out.dtype as "f32" | "f64",
+      out.shape,
+      [address(out), address(a), address(b)],
+      m.st,
+      heavy,
+      {},
+      m,
+    );
+  };
   return {
-    supports: (call) => call.inputs.length === 2 && accepts(call),
-    run(call: KernelCall): void {
-      const [a, b] = call.inputs, [out] = call.outputs;
-      const m = merge(call, true)!;
-      runElementwise(
-        "binary",
-        code,
-        out.dtype as "f32" | "f64",
-        out.shape,
-        [address(out), address(a), address(b)],
-        m.st,
-        heavy,
-        {},
-        m,
-      );
+    plan(call) {
+      const m = call.inputs.length === 2 ? accepts(call) : null;
+      return m && ((c: KernelCall) => run(c, m));
     },
   };
 }
 
-function unaryEntry(name: string): KernelEntry {
+function unaryKernel(name: string): Kernel {
   const code = UNARY_OPS[name];
   const heavy = HEAVY.has(name), params = UNARY_PARAMS[name];
+  const run = (call: KernelCall, m: Merged): void => {
+    const [a] = call.inputs, [out] = call.outputs;
+    const [fa0, fa1] = params ? params(call.attrs as Record<string, number>) : [0, 0];
+    // gelu: the tanh approximation, or the exact form through erf.
+    const exactGelu = name === "gelu" &&
+      (call.attrs as { approximate?: string }).approximate !== "tanh";
+    runElementwise(
+      "unary",
+      exactGelu ? GELU_ERF : code,
+      out.dtype as "f32" | "f64",
+      out.shape,
+      [address(out), address(a)],
+      m.st,
+      heavy,
+      { fa0, fa1 },
+      m,
+    );
+  };
   return {
-    supports(call) {
-      return call.inputs.length === 1 && accepts(call);
-    },
-    run(call: KernelCall): void {
-      const [a] = call.inputs, [out] = call.outputs;
-      const m = merge(call, true)!;
-      const [fa0, fa1] = params ? params(call.attrs as Record<string, number>) : [0, 0];
-      // gelu: the tanh approximation, or the exact form through erf.
-      const exactGelu = name === "gelu" &&
-        (call.attrs as { approximate?: string }).approximate !== "tanh";
-      runElementwise(
-        "unary",
-        exactGelu ? GELU_ERF : code,
-        out.dtype as "f32" | "f64",
-        out.shape,
-        [address(out), address(a)],
-        m.st,
-        heavy,
-        { fa0, fa1 },
-        m,
-      );
+    plan(call) {
+      const m = call.inputs.length === 1 ? accepts(call) : null;
+      return m && ((c: KernelCall) => run(c, m));
     },
   };
 }
@@ -158,12 +151,12 @@ function unaryEntry(name: string): KernelEntry {
 /** Run a comparison, predicate or logical op (operands of `dtype`) into its bool output. */
 function runBoolOut(
   call: KernelCall,
+  m: Merged,
   binary: boolean,
   code: number,
   dtype: "f32" | "f64" | "bool",
 ): void {
   const [out] = call.outputs;
-  const m = merge(call, true)!;
   runElementwise(
     binary ? "binary" : "unary",
     code,
@@ -177,14 +170,16 @@ function runBoolOut(
   );
 }
 
-/** A comparison (binary) or predicate (unary) entry: float operands, bool output. */
-function boolEntry(name: string): KernelEntry {
+/** A comparison (binary) or predicate (unary) kernel: float operands, bool output. */
+function boolKernel(name: string): Kernel {
   const binary = name in COMPARE_OPS;
   const code = binary ? COMPARE_OPS[name] : PREDICATE_OPS[name];
   return {
-    supports: (call) => call.inputs.length === (binary ? 2 : 1) && accepts(call, true),
-    run: (call: KernelCall) =>
-      runBoolOut(call, binary, code, call.inputs[0].dtype as "f32" | "f64"),
+    plan(call) {
+      const m = call.inputs.length === (binary ? 2 : 1) ? accepts(call, true) : null;
+      return m &&
+        ((c: KernelCall) => runBoolOut(c, m, binary, code, c.inputs[0].dtype as "f32" | "f64"));
+    },
   };
 }
 
@@ -192,51 +187,54 @@ function boolEntry(name: string): KernelEntry {
  * `where` (contract of backends/scalar/kernels/indexing.ts): cond (bool), a and b (the output's
  * dtype, any width) through their broadcast strides, as raw element copies (src/elementwise.c).
  */
-const where: KernelEntry = {
-  supports(call: KernelCall): boolean {
+const where: Kernel = {
+  plan(call: KernelCall) {
     const [c, a, b] = call.inputs, [out] = call.outputs;
-    if (!c || !a || !b || !out || c.dtype !== "bool" || out.size >= 2 ** 31) return false;
-    if (a.dtype !== out.dtype || b.dtype !== out.dtype) return false;
-    return [c, a, b, out].every(inWasmHeap) && merge(call) !== null;
-  },
-  run(call: KernelCall): void {
-    const [c, a, b] = call.inputs, [out] = call.outputs;
-    const m = merge(call, true)!; // operands out, cond, a, b
-    if (out.size === 0) return;
-    const v = beginJob(KIND.where);
-    const w = v.i32;
-    w[W.ndim] = m.dims.length;
-    w[W.total] = out.size;
-    [out, a, b, c].forEach((t, j) => (w[W.ptr + j] = address(t)));
-    for (let d = 0; d < m.dims.length; d++) {
-      w[W.shape + d] = m.dims[d];
-      [0, 2, 3].forEach((k, j) => (w[W.strides + j * MAXDIM + d] = m.st[k][d]));
-      w[W.ia + d] = m.st[1][d];
-    }
-    w[W.ia + 8] = DTYPES[out.dtype].bytes;
-    const p = plan(out.size, PAR_MIN_CHEAP);
-    runPar(v, p.slots, p.threads);
+    if (!c || !a || !b || !out || c.dtype !== "bool" || out.size >= 2 ** 31) return null;
+    if (a.dtype !== out.dtype || b.dtype !== out.dtype) return null;
+    const m = [c, a, b, out].every(inWasmHeap) ? merge(call) : null; // operands out, cond, a, b
+    return m && ((call: KernelCall) => runWhere(call, m));
   },
 };
 
+function runWhere(call: KernelCall, m: Merged): void {
+  const [c, a, b] = call.inputs, [out] = call.outputs;
+  if (out.size === 0) return;
+  const v = beginJob(KIND.where);
+  const w = v.i32;
+  w[W.ndim] = m.dims.length;
+  w[W.total] = out.size;
+  [out, a, b, c].forEach((t, j) => (w[W.ptr + j] = address(t)));
+  for (let d = 0; d < m.dims.length; d++) {
+    w[W.shape + d] = m.dims[d];
+    [0, 2, 3].forEach((k, j) => (w[W.strides + j * MAXDIM + d] = m.st[k][d]));
+    w[W.ia + d] = m.st[1][d];
+  }
+  w[W.ia + 8] = DTYPES[out.dtype].bytes;
+  const p = plan(out.size, PAR_MIN_CHEAP);
+  runPar(v, p.slots, p.threads);
+}
+
 /** A logical op: bool operands and output (bytes; any non-zero byte is true). */
-function logicalEntry(name: string): KernelEntry {
+function logicalKernel(name: string): Kernel {
   const code = LOGICAL_OPS[name], binary = name !== "logicalNot";
   return {
-    supports: (call) => call.inputs.length === (binary ? 2 : 1) && accepts(call, true, true),
-    run: (call: KernelCall) => runBoolOut(call, binary, code, "bool"),
+    plan(call) {
+      const m = call.inputs.length === (binary ? 2 : 1) ? accepts(call, true, true) : null;
+      return m && ((c: KernelCall) => runBoolOut(c, m, binary, code, "bool"));
+    },
   };
 }
 
-/** The elementwise kernel entries by op name. */
-export const elementwiseKernels: Record<string, KernelEntry> = {
+/** The elementwise kernels by op name. */
+export const elementwiseKernels: Record<string, Kernel> = {
   where,
-  ...Object.fromEntries(Object.keys(LOGICAL_OPS).map((k) => [k, logicalEntry(k)])),
+  ...Object.fromEntries(Object.keys(LOGICAL_OPS).map((k) => [k, logicalKernel(k)])),
   ...Object.fromEntries(
-    [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolEntry(k)]),
+    [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolKernel(k)]),
   ),
   ...Object.fromEntries(
-    Object.keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryEntry(k)]),
+    Object.keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryKernel(k)]),
   ),
-  ...Object.fromEntries(Object.keys(UNARY_OPS).map((k) => [k, unaryEntry(k)])),
+  ...Object.fromEntries(Object.keys(UNARY_OPS).map((k) => [k, unaryKernel(k)])),
 };

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
+import type { KernelCall, KernelEntry, KernelTable } from "../../core/backend/plugin.ts";
 import { isContiguous } from "../../core/shape.ts";
 import { gemm, gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
@@ -88,7 +88,7 @@ const linear: KernelEntry = {
 };
 
 /** Kernels by op name. */
-export const kernels: Record<string, KernelEntry> = {
+export const kernels: KernelTable = {
   matmul,
   linear,
   copy: convertCopy,

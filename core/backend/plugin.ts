@@ -55,6 +55,11 @@ export interface Capabilities {
   threads?: number;
   /** Numeric limits (e.g. max buffer size). */
   limits?: Record<string, number>;
+  /**
+   * The kernels available here, by op name, when the plugin builds them in its probe (a GPU
+   * plugin's kernels need its device); otherwise the backend's static `kernels` are used.
+   */
+  kernels?: KernelTable;
 }
 
 /**
@@ -105,17 +110,73 @@ export interface KernelCall<A = Record<string, unknown>> {
   readonly attrs: A;
 }
 
-/** A kernel: fills `call.outputs`, or returns new outputs for data-dependent shapes. */
+/**
+ * Runs a kernel call: fills `call.outputs`, or returns new outputs for data-dependent shapes. A
+ * runner a plan returned also runs later calls whose operands have the planned call's shapes,
+ * strides, offsets, dtypes and device (the storages and attrs' values may differ), so a caller
+ * may cache it per call site (the LLM decode loop does, per token).
+ */
 // deno-lint-ignore no-explicit-any
-export type KernelFn = (call: KernelCall<any>) => void | OwnedView[];
+export type Runner<A = any> = (call: KernelCall<A>) => void | OwnedView[];
 
-/** A kernel with a predicate: the registry skips it for calls it does not support. */
+/** A kernel that takes every call on its device: it is its own runner. */
+// deno-lint-ignore no-explicit-any
+export type KernelFn = Runner<any>;
+
+/**
+ * A kernel that plans each call: `plan` returns a prepared runner, or null to decline the call
+ * (dtype, size, strides, ...), which then goes to the next plugin by priority. What the plan
+ * worked out (BLAS layouts, merged axes, a compiled pipeline) lives in the runner's closure,
+ * never in module globals.
+ */
+// deno-lint-ignore no-explicit-any
+export interface Kernel<A = any> {
+  /** The runner for `call`, or null to decline it. */
+  plan(call: KernelCall<A>): Runner<A> | null;
+}
+
+/**
+ * A plugin's kernels by op name: plain kernels, planning {@link Kernel}s, or {@link KernelEntry}s
+ * (a predicate and a runner: the registry turns them into kernels once, at registration).
+ */
+export type KernelTable = Readonly<Record<string, KernelFn | Kernel | KernelEntry>>;
+
+/**
+ * A plugin-side convenience: a kernel whose plan is a predicate and a runner needing no plan
+ * state. {@link planned} turns a table of them into {@link Kernel}s.
+ */
 export interface KernelEntry {
   /** Runs the kernel. */
   run: KernelFn;
-  /** Return false to let a lower-priority backend take this call (dtype, size, strides, ...). */
+  /** Return false to decline the call (dtype, size, strides, ...). */
   // deno-lint-ignore no-explicit-any
   supports?(call: KernelCall<any>): boolean;
+}
+
+/**
+ * A kernel table from plain kernels, {@link Kernel}s and {@link KernelEntry}s (each entry
+ * becomes `plan(call) = supports(call) ? run : null`).
+ *
+ * @example
+ * ```ts
+ * import { planned } from "@aprender/compute/internal";
+ * const table = planned({
+ *   neg: { supports: (call) => call.inputs[0].dtype === "f32", run: (_call) => {} },
+ * });
+ * console.log(typeof table.neg); // "object"
+ * ```
+ */
+export function planned(table: KernelTable): Record<string, KernelFn | Kernel> {
+  const out: Record<string, KernelFn | Kernel> = {};
+  for (const [op, k] of Object.entries(table)) {
+    if (typeof k === "function" || "plan" in k) out[op] = k;
+    else if (!k.supports) out[op] = k.run;
+    else {
+      const { supports, run } = k;
+      out[op] = { plan: (call) => (supports(call) ? run : null) };
+    }
+  }
+  return out;
 }
 
 /**
@@ -128,7 +189,7 @@ export interface KernelEntry {
  *   name: "mine",
  *   device: "cpu",
  *   probe: () => ({ available: true }),
- *   kernels: {}, // any subset of op names; the registry falls back per op
+ *   kernels: {}, // any subset of op names (or in the probe's result); the registry falls back per op
  * };
  * registerBackend(mine, { priority: 10 });
  * ```
@@ -140,8 +201,11 @@ export interface Backend {
   readonly device: string;
   /** Find out what works here. Failing or throwing makes the plugin absent, never an error. */
   probe(): Capabilities | Promise<Capabilities>;
-  /** Kernels by op name. */
-  readonly kernels: Readonly<Record<string, KernelFn | KernelEntry>>;
+  /**
+   * Kernels by op name known before the probe (`{}` for a plugin whose kernels need its device:
+   * the probe's `kernels`, if any, replace these).
+   */
+  readonly kernels: KernelTable;
   /** The device provider, for a backend that brings a new device. */
   readonly provider?: DeviceProvider;
 }
