@@ -26,7 +26,7 @@ import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from 
 import { runCopy } from "../cpu/copy.ts";
 import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
 import { CblasNoTrans, CblasTrans } from "./ffi.ts";
-import type { blasGemm } from "./mod.ts";
+import type { blasGemm } from "./shared.ts";
 import { bufferPtr } from "./ptr.ts";
 
 /** Every tensor f32, in the loaded WASM heap, small enough for int32 element offsets. */

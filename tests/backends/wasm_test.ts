@@ -441,7 +441,7 @@ Deno.test("f16 and bf16 conversions to and from f32 run in wasm, exactly", async
 });
 
 Deno.test({
-  name: "the committed wasm binaries are what backends/wasm/build.sh builds (clang-16)",
+  name: "the committed wasm binaries are what backends/cpu/build.sh builds (clang-16)",
   ignore: (() => {
     try {
       return !new Deno.Command("clang-16", { args: ["--version"], stdout: "null" }).outputSync()
