@@ -10,12 +10,45 @@
  *
  * @module
  */
-import "./core/grads/mod.ts";
+import "./backends/runtime.ts";
 export * from "./backends/mod.ts";
-export * from "./core/dtype.ts";
-export * from "./core/finfo.ts";
-export * from "./core/promote.ts";
-export * from "./core/errors.ts";
+export {
+  ALL_BLOCK_DTYPES,
+  ALL_DTYPES,
+  BLOCK_DTYPES,
+  type BlockDType,
+  type BlockDTypeInfo,
+  byteLength,
+  byteOffset,
+  type DType,
+  type DTypeInfo,
+  dtypeInfo,
+  type DTypeKind,
+  DTYPES,
+  elementBytes,
+  elementInfo,
+  type FloatLayout,
+  GGML_ELEMENT_IDS,
+  isBlockDType,
+  isDType,
+  isFloat,
+  isInt,
+  isStorageDType,
+  type StorageDType,
+  type TypedArray,
+} from "./core/dtype.ts";
+export { type FInfo, finfo, type IInfo, iinfo } from "./core/finfo.ts";
+export { promoteTypes, resultType } from "./core/promote.ts";
+export {
+  ComputeError,
+  DeviceError,
+  DisposedError,
+  DTypeError,
+  FormatError,
+  IndexError,
+  LinAlgError,
+  ShapeError,
+} from "./core/errors.ts";
 export {
   type BackwardOptions,
   type GradContext,
@@ -45,7 +78,7 @@ export * from "./core/ops/join.ts";
 export * from "./core/ops/matmul.ts";
 export * from "./core/ops/linalg.ts";
 export * from "./core/ops/conv.ts";
-export * from "./core/ops/fused.ts";
+export { adamStep, type AdamStepAttrs, linear } from "./core/ops/fused.ts";
 export * from "./core/random.ts";
 export { checkpoint, gradcheck, type GradcheckOptions, type TensorFn } from "./core/gradcheck.ts";
 export * from "./io/mod.ts";

@@ -1,28 +1,25 @@
 /**
- * Backends: the plugin interface, the registry, and the built-in plugins, registered on import.
+ * Backends: the plugin interface and the registry (declared in core/backend/), and the built-in
+ * plugins, registered by importing ./runtime.ts.
  *
  * @module
  */
-import { registerBackend } from "./registry.ts";
-import { scalarBackend } from "./scalar/mod.ts";
-import { openblasBackend } from "./openblas/mod.ts";
-import { wasmBackend } from "./wasm/mod.ts";
-import { webgpuBackend } from "./webgpu/mod.ts";
-
-registerBackend(scalarBackend, { priority: 0 });
-registerBackend(wasmBackend, { priority: 10 });
-registerBackend(openblasBackend, { priority: 20 });
-registerBackend(webgpuBackend, { priority: 30 });
+import "./runtime.ts";
 
 export type {
   Backend,
   Capabilities,
   DeviceProvider,
+  Kernel,
   KernelCall,
   KernelEntry,
   KernelFn,
+  KernelTable,
+  OwnedView,
+  Runner,
   Storage,
-} from "./backend.ts";
+  TensorView,
+} from "../core/backend/plugin.ts";
 export {
   backends,
   type BackendStatus,
@@ -34,9 +31,8 @@ export {
   traceKernels,
   type TraceRecord,
   unregisterBackend,
-} from "./registry.ts";
-export { type HostAllocator, HostStorage, setHostAllocator } from "./host.ts";
-export { scalarBackend };
+} from "../core/backend/registry.ts";
+export { scalarBackend } from "./scalar/mod.ts";
 export {
   disposeWasmThreads,
   type HeapStats,
@@ -46,9 +42,7 @@ export {
   wasmHeapStats,
   wasmThreads,
 } from "./wasm/mod.ts";
-export { webgpuBackend, webgpuContext } from "./webgpu/mod.ts";
-export { GpuContext, GpuStorage } from "./webgpu/context.ts";
-export type { Chunk, Kernel } from "./webgpu/context.ts";
+export { webgpuBackend } from "./webgpu/mod.ts";
 export {
   blasThreads,
   openblasBackend,

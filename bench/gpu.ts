@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { ready, type Tensor, tensor, tidy, webgpuContext } from "../mod.ts";
+import { ready, type Tensor, tensor, tidy } from "../mod.ts";
+import { webgpuContext } from "../internal.ts";
 import { PassTimer } from "../backends/webgpu/timing.ts";
 import { RAW_ADD, RAW_AFFINE, RAW_SOFTMAX, rawKernel } from "./gpu_raw.ts";
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { deviceProvider } from "../backends/registry.ts";
+import { deviceProvider } from "./backend/registry.ts";
 import {
   byteOffset,
   castNumber,

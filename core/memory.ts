@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Storage } from "../backends/backend.ts";
-import { deviceProvider } from "../backends/registry.ts";
+import type { Storage } from "./backend/plugin.ts";
+import { deviceProvider } from "./backend/registry.ts";
 
 /** Something that owns resources and can be disposed. */
 export interface Releasable {

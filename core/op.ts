@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { KernelCall } from "../backends/backend.ts";
-import { recordRoute, route } from "../backends/registry.ts";
+import type { KernelCall } from "./backend/plugin.ts";
+import { recordRoute, route } from "./backend/registry.ts";
 import { blockDTypeError, type DType, isBlockDType, type StorageDType } from "./dtype.ts";
 import { BLOCK_KERNELS } from "./block.ts";
 import { needsGrad, record } from "./autograd.ts";
@@ -83,7 +83,7 @@ export function runKernel<A>(
   let r;
   try {
     r = route(call as KernelCall, dev);
-    const produced = r.run(call as KernelCall) ?? outs;
+    const produced = (r.run(call as KernelCall) as Tensor[] | undefined) ?? outs;
     recordRoute(op, r.backend);
     if (grad) record(op, inputs, produced, attrs);
     return produced;

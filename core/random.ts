@@ -64,7 +64,7 @@ import {
   typedArrayFor,
 } from "./dtype.ts";
 import { DTypeError, IndexError } from "./errors.ts";
-import { deviceProvider } from "../backends/registry.ts";
+import { deviceProvider } from "./backend/registry.ts";
 import { fromTyped } from "./ops/creation.ts";
 import { checkShape, sizeOf } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";

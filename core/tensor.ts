@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { Storage } from "../backends/backend.ts";
-import { deviceProvider } from "../backends/registry.ts";
+import type { Storage } from "./backend/plugin.ts";
+import { deviceProvider } from "./backend/registry.ts";
 import {
   BLOCK_DTYPES,
   type BlockDType,

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import "../backends/runtime.ts";
 export {
   type AnyModule,
   type BufferOptions,

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import "../backends/runtime.ts";
 export * from "./optimizer.ts";
 export * from "./sgd.ts";
 export * from "./adam.ts";

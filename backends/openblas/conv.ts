@@ -1,7 +1,7 @@
 /**
  * `conv2d`, `conv2dBackwardInput` and `conv2dBackwardWeight` (f32) through OpenBLAS's sgemm, for
  * tensors in the WASM host heap. The column matrices are built and consumed by the heap's own
- * kernels (im2col, col2im and strided copies of backends/wasm/train.ts); each GEMM is then one
+ * kernels (im2col, col2im and strided copies of backends/cpu/im2col.ts); each GEMM is then one
  * sgemm per group over a whole chunk of images, where the WASM plugin runs its SIMD128 GEMM per
  * image or block. On this machine sgemm runs these shapes 2-4× faster than WASM SIMD128 (AVX-512
  * against 128-bit lanes): bench/RESULTS.md.
@@ -17,21 +17,20 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
-import type { HostStorage } from "../host.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import type { Conv2dAttrs } from "../scalar/kernels/conv.ts";
-import { currentRuntime } from "../wasm/runtime.ts";
-import { address } from "../wasm/par.ts";
-import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../wasm/train.ts";
-import { runCopy } from "../wasm/convert.ts";
-import { BINARY_OPS, runElementwise } from "../wasm/ew.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type { HostStorage } from "../../core/backend/host.ts";
+import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
+import { currentRuntime } from "../cpu/runtime.ts";
+import { address } from "../cpu/jobs.ts";
+import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../cpu/im2col.ts";
+import { runCopy } from "../cpu/copy.ts";
+import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
 import { CblasNoTrans, CblasTrans } from "./ffi.ts";
-import type { blasGemm } from "./mod.ts";
+import type { blasGemm } from "./shared.ts";
 import { bufferPtr } from "./ptr.ts";
 
 /** Every tensor f32, in the loaded WASM heap, small enough for int32 element offsets. */
-function inHeap(ts: (Tensor | undefined)[]): boolean {
+function inHeap(ts: (TensorView | undefined)[]): boolean {
   const rt = currentRuntime();
   return rt !== null &&
     ts.every((t) =>

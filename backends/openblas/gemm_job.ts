@@ -1,7 +1,7 @@
 /**
  * The split-GEMM job block and the code that runs its blocks: a leaf module (it imports nothing),
- * because the WASM pool's worker source (backends/wasm/threads.ts) embeds `runGemmSlots` and
- * `openBlasGemm` as text, and the main thread (./split.ts) calls the same functions. They refer
+ * because the job kind ./split.ts registers with the CPU pool (backends/cpu/pool.ts) embeds
+ * `runGemmSlots` and `openBlasGemm` as text, and the main thread calls the same functions. They refer
  * to nothing outside their own bodies and arguments.
  *
  * @module

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { HostStorage } from "../host.ts";
-import type { Tensor } from "../../core/tensor.ts";
+import type { TensorView } from "../../core/backend/plugin.ts";
+import type { HostStorage } from "../../core/backend/host.ts";
 
 /**
  * Start addresses of the buffers seen so far. Taking a pointer of a view costs ~0.5 µs (more than
@@ -32,7 +32,7 @@ export function bufferPtr(buf: ArrayBufferLike, byteOffset: number): Deno.Pointe
 }
 
 /** Pointer to byte 0 of `t`'s storage (its buffer re-read now: the heap may have grown). */
-export function storagePtr(t: Tensor): Deno.PointerObject {
+export function storagePtr(t: TensorView): Deno.PointerObject {
   const s = t.storage as HostStorage;
   return bufferPtr(s.buffer, s.byteOffset);
 }

@@ -22,16 +22,42 @@
  *
  * @module
  */
-import { loadRuntime, type WasmRuntime } from "../wasm/runtime.ts";
-import { runJob, wasmThreads } from "../wasm/threads.ts";
+import { loadRuntime, type WasmRuntime } from "../cpu/runtime.ts";
+import { registerJobKind, runJob, wasmThreads } from "../cpu/pool.ts";
 import {
   GEMM_JOB,
   GEMM_JOB_BYTES as JOB_BYTES,
   type GemmArgs,
   type GemmPair,
   KIND_BLAS_GEMM,
+  openBlasGemm,
   runGemmSlots,
 } from "./gemm_job.ts";
+
+/**
+ * The pool workers' handler of a split-GEMM job, as source text (workers run it from text):
+ * blocks run through the worker's own binding of the library named in the job block (one block
+ * per library path, with its own id: the binding is remade when the id changes; null when the
+ * library cannot be opened there, and the worker then claims nothing).
+ */
+const GEMM_JOB_HANDLER = `(() => {
+  ${runGemmSlots}
+  ${openBlasGemm}
+  const GEMM_JOB = ${JSON.stringify(GEMM_JOB)};
+  let blas = null, blasId = 0;
+  return (job, env) => {
+    const id = env.f64[(job >> 3) + GEMM_JOB.ID];
+    if (id !== blasId) {
+      const len = env.i32[(job >> 2) + GEMM_JOB.PATH_LEN];
+      const bytes = new Uint8Array(env.memory.buffer, job + ${JOB_BYTES}, len).slice();
+      blas = openBlasGemm(new TextDecoder().decode(bytes));
+      blasId = id;
+    }
+    if (blas) runGemmSlots(GEMM_JOB, env.i32, env.f64, job, blas);
+  };
+})()`;
+
+registerJobKind({ kind: KIND_BLAS_GEMM, source: GEMM_JOB_HANDLER });
 
 /**
  * Work (m·n·k) up to which a GEMM is one call: OpenBLAS's own threshold for threading it

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Backend, KernelFn } from "../backend.ts";
+import type { Backend, KernelFn } from "../../core/backend/plugin.ts";
 import { ALL_DTYPES } from "../../core/dtype.ts";
 import { copy } from "./kernels/copy.ts";
 import { kernels as elementwise } from "./kernels/elementwise.ts";

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { TensorView } from "../../core/backend/plugin.ts";
 import {
   type DType,
   elementBytes,
@@ -22,11 +23,10 @@ import {
   sizeOf,
   stridedOffsets,
 } from "../../core/shape.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import type { HostStorage } from "../host.ts";
+import type { HostStorage } from "../../core/backend/host.ts";
 
 /** A typed array over the whole storage of `t`, indexed by element offsets. */
-export function typed(t: Tensor): TypedArray {
+export function typed(t: TensorView): TypedArray {
   const s = t.storage as HostStorage;
   const n = Math.floor(s.byteLength / elementBytes(t.dtype, "scalar kernel"));
   return typedArrayFor(t.dtype, s.buffer, s.byteOffset, n);
@@ -37,7 +37,7 @@ export function typed(t: Tensor): TypedArray {
  * its own shape). Returns null when they are simply offset..offset+size-1.
  */
 export function offsets(
-  t: Tensor,
+  t: TensorView,
   shape: readonly number[] = t.shape,
 ): Int32Array | Float64Array | null {
   const same = shape.length === t.shape.length && shape.every((d, i) => d === t.shape[i]);
@@ -81,7 +81,7 @@ export function writer(dtype: DType, arr: TypedArray): (o: number, v: number) =>
 }
 
 /** The elements of `t` (broadcast to `shape`) as float64 values in C order. */
-export function readF64(t: Tensor, shape: readonly number[] = t.shape): Float64Array {
+export function readF64(t: TensorView, shape: readonly number[] = t.shape): Float64Array {
   const n = sizeOf(shape);
   const out = new Float64Array(n);
   const arr = typed(t);
@@ -104,7 +104,7 @@ function isPlainInt(d: DType): boolean {
 }
 
 /** Store float64 `values` (C order) into `out` (any strides), cast to its dtype. */
-export function writeF64(out: Tensor, values: ArrayLike<number>): void {
+export function writeF64(out: TensorView, values: ArrayLike<number>): void {
   const arr = typed(out);
   const offs = offsets(out);
   const n = out.size;

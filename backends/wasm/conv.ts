@@ -10,11 +10,11 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
-import type { Conv2dAttrs } from "../scalar/kernels/conv.ts";
+import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
+import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
-import { BINARY_OPS, runElementwise } from "./ew.ts";
-import { address, beginJob, heapScratch, KIND, plan, runPar, W } from "./par.ts";
+import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
+import { address, beginJob, heapScratch, KIND, plan, runPar, W } from "../cpu/jobs.ts";
 
 /** Column-matrix budget per chunk of images, in elements (64 MiB of f32). */
 const COLS_MAX = 1 << 24;

@@ -12,12 +12,13 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
 import { elementBytes } from "../../core/dtype.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
-import { mergeAxes } from "./ew.ts";
-import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
+import { mergeAxes } from "../cpu/elementwise.ts";
+import { address } from "../cpu/jobs.ts";
+import { runCopy } from "../cpu/copy.ts";
 
 /** Conversion codes of src/copy.c, by "src>dst" (raw copies are chosen by element width). */
 const CONVERSIONS: Record<string, number> = {
@@ -37,8 +38,6 @@ const CONVERSIONS: Record<string, number> = {
   "bool>f64": 15,
 };
 const RAW: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3 };
-/** Elements from which the pool is used. */
-const PAR_MIN = 1 << 18;
 
 function code(call: KernelCall): number | undefined {
   const [src] = call.inputs, [dst] = call.outputs;
@@ -66,33 +65,3 @@ export const convertCopy: KernelEntry = {
     runCopy(code(call)!, m.dims, address(dst), m.st[0], address(src), m.st[1]);
   },
 };
-
-/**
- * A copy job on raw heap addresses: `conv` is a code of src/copy.c (0..3: raw copies of 1, 2, 4,
- * 8-byte elements), `dims` at most {@link MAXDIM} axes, strides in elements of each side.
- */
-export function runCopy(
-  conv: number,
-  dims: readonly number[],
-  dstAddr: number,
-  dstStrides: readonly number[],
-  srcAddr: number,
-  srcStrides: readonly number[],
-): void {
-  const total = dims.reduce((a, b) => a * b, 1);
-  if (total === 0) return;
-  const v = beginJob(KIND.copy);
-  const w = v.i32;
-  w[W.op] = conv;
-  w[W.ndim] = dims.length;
-  w[W.total] = total;
-  w[W.ptr] = dstAddr;
-  w[W.ptr + 1] = srcAddr;
-  for (let d = 0; d < dims.length; d++) {
-    w[W.shape + d] = dims[d];
-    w[W.strides + d] = dstStrides[d];
-    w[W.strides + MAXDIM + d] = srcStrides[d];
-  }
-  const p = plan(total, PAR_MIN);
-  runPar(v, p.slots, p.threads);
-}

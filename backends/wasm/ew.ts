@@ -12,79 +12,22 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { Kernel, KernelCall } from "../../core/backend/plugin.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { elementBytes } from "../../core/dtype.ts";
 import { inWasmHeap } from "./gemm.ts";
-import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "./par.ts";
-
-/** Binary op codes (src/elementwise.c). */
-export const BINARY_OPS: Record<string, number> = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  minimum: 4,
-  maximum: 5,
-  /** `reluBackward` (a = x or relu's output, b = the gradient); not a kernel of its own name. */
-  reluBackward: 6,
-  atan2: 16,
-  pow: 17,
-  floorDiv: 18,
-  mod: 19,
-};
-/** Comparison op codes (src/elementwise.c): f32/f64 operands, bool output. */
-const COMPARE_OPS: Record<string, number> = { eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12 };
-/** Logical op codes (src/elementwise.c): bool operands and output. */
-const LOGICAL_OPS: Record<string, number> = {
-  logicalAnd: 13,
-  logicalOr: 14,
-  logicalXor: 15,
-  logicalNot: 31,
-};
-/** Predicate op codes (src/elementwise.c): an f32/f64 operand, bool output. */
-const PREDICATE_OPS: Record<string, number> = { isnan: 25, isinf: 26, isfinite: 27 };
-
-/** Unary op codes (src/elementwise.c); gelu means its tanh approximation. */
-export const UNARY_OPS: Record<string, number> = {
-  exp: 0,
-  log: 1,
-  tanh: 2,
-  sigmoid: 3,
-  relu: 4,
-  silu: 5,
-  gelu: 6,
-  sqrt: 7,
-  neg: 8,
-  abs: 9,
-  square: 10,
-  floor: 11,
-  ceil: 12,
-  round: 13,
-  sign: 14,
-  rsqrt: 15,
-  hardswish: 16,
-  clip: 17,
-  leakyRelu: 18,
-  elu: 19,
-  selu: 20,
-  softplus: 21,
-  mish: 22,
-  expm1: 23,
-  log1p: 24,
-  sinh: 28,
-  cosh: 29,
-  log2: 30,
-  sin: 32,
-  cos: 33,
-  tan: 34,
-  atan: 35,
-  asin: 36,
-  acos: 37,
-  erf: 38,
-};
-/** The exact (erf) form of gelu (src/elementwise.c). */
-const GELU_ERF = 39;
+import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "../cpu/jobs.ts";
+import {
+  BINARY_OPS,
+  COMPARE_OPS,
+  GELU_ERF,
+  LOGICAL_OPS,
+  mergeAxes,
+  PAR_MIN_CHEAP,
+  PREDICATE_OPS,
+  runElementwise,
+  UNARY_OPS,
+} from "../cpu/elementwise.ts";
 
 /** The parameters a unary op reads from its attrs (job floats fa[0], fa[1]). */
 const UNARY_PARAMS: Record<string, (a: Record<string, number>) => [number, number]> = {
@@ -122,161 +65,85 @@ const HEAVY = new Set([
   "floorDiv",
   "mod",
 ]);
-/** Elements from which the pool is used: memory-bound ops, and transcendental ones. */
-const PAR_MIN_CHEAP = 1 << 16, PAR_MIN_HEAVY = 1 << 15;
 
-/**
- * Drop length-1 axes and merge axes contiguous in every operand. Returns null when more than
- * {@link MAXDIM} axes remain.
- */
-export function mergeAxes(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): { dims: number[]; st: number[][] } | null {
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let ax = 0; ax < shape.length; ax++) {
-    const d = shape[ax];
-    if (d === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, j) => st[j][last] === s[ax] * d)) {
-      dims[last] *= d;
-      for (let j = 0; j < strides.length; j++) st[j][last] = strides[j][ax];
-    } else {
-      dims.push(d);
-      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][ax]);
-    }
-  }
-  if (dims.length === 0) {
-    dims.push(1);
-    for (const s of st) s.push(0);
-  }
-  return dims.length > MAXDIM ? null : { dims, st };
-}
+/** The merged iteration space of an elementwise call. */
+type Merged = { dims: number[]; st: number[][] };
 
-/**
- * Run an elementwise job on raw operands: `addrs` are byte addresses of element 0 of the output
- * and inputs, `strides` their element strides over `shape` (broadcast already applied);
- * `extra` sets the job's first kernel-specific integer and float (reluBackward's leaky flag and
- * slope).
- */
-export function runElementwise(
-  kind: "binary" | "unary",
-  op: number,
-  dtype: "f32" | "f64" | "bool",
-  shape: readonly number[],
-  addrs: readonly number[],
-  strides: readonly (readonly number[])[],
-  heavy: boolean,
-  extra: { ia0?: number; fa0?: number; fa1?: number } = {},
-  merged?: { dims: number[]; st: number[][] },
-): void {
-  const total = shape.reduce((a, b) => a * b, 1);
-  if (total === 0) return;
-  const m = merged ?? mergeAxes(shape, strides)!;
-  const v = beginJob(kind === "binary" ? KIND.binary : KIND.unary);
-  const w = v.i32;
-  w[W.op] = op;
-  w[W.dtype] = dtype === "bool" ? 2 : dtype === "f64" ? 1 : 0;
-  w[W.ndim] = m.dims.length;
-  w[W.total] = total;
-  for (let j = 0; j < 3; j++) w[W.ptr + j] = addrs[j] ?? 0;
-  w[W.ia] = extra.ia0 ?? 0;
-  v.f64[W.fa64] = extra.fa0 ?? 0;
-  v.f64[W.fa64 + 1] = extra.fa1 ?? 0;
-  for (let d = 0; d < m.dims.length; d++) {
-    w[W.shape + d] = m.dims[d];
-    for (let j = 0; j < m.st.length; j++) w[W.strides + j * MAXDIM + d] = m.st[j][d];
-  }
-  const p = plan(total, heavy ? PAR_MIN_HEAVY : PAR_MIN_CHEAP);
-  runPar(v, p.slots, p.threads);
-}
-
-/** The iteration space `accepts` computed for the last call it saw (`run` follows `supports`). */
-let lastCall: KernelCall | null = null;
-let lastMerged: { dims: number[]; st: number[][] } | null = null;
-
-/**
- * The merged iteration space of an elementwise call (operands: out, then the inputs); `take`
- * (in `run`) forgets the remembered call, so that no tensor stays reachable from here.
- */
-function merge(call: KernelCall, take = false): { dims: number[]; st: number[][] } | null {
-  if (call === lastCall) {
-    if (take) lastCall = null;
-    return lastMerged;
-  }
+/** The merged iteration space of an elementwise call (operands: out, then the inputs). */
+function merge(call: KernelCall): Merged | null {
   const [out] = call.outputs;
   const strides = [
     out.strides,
     ...call.inputs.map((t) => broadcastStrides(t.shape, t.strides, out.shape)),
   ];
-  lastMerged = mergeAxes(out.shape, strides);
-  lastCall = call;
-  return lastMerged;
+  return mergeAxes(out.shape, strides);
 }
 
 /**
- * Whether every operand fits the kernel: one float dtype (bool with `boolIn`), in the heap, ≤ 8
- * merged axes; the output of the inputs' dtype, or bool with `boolOut`.
+ * The merged iteration space when every operand fits the kernel (one float dtype, bool with
+ * `boolIn`, in the heap, ≤ 8 merged axes; the output of the inputs' dtype, or bool with
+ * `boolOut`), else null.
  */
-function accepts(call: KernelCall, boolOut = false, boolIn = false): boolean {
+function accepts(call: KernelCall, boolOut = false, boolIn = false): Merged | null {
   const [out] = call.outputs, d = call.inputs[0]?.dtype;
-  if (!out || out.size >= 2 ** 31) return false;
-  if (boolIn ? d !== "bool" : d !== "f32" && d !== "f64") return false;
-  if (out.dtype !== (boolOut ? "bool" : d)) return false;
+  if (!out || out.size >= 2 ** 31) return null;
+  if (boolIn ? d !== "bool" : d !== "f32" && d !== "f64") return null;
+  if (out.dtype !== (boolOut ? "bool" : d)) return null;
   if (!call.inputs.every((t) => t.dtype === d && inWasmHeap(t)) || !inWasmHeap(out)) {
-    return false;
+    return null;
   }
-  return merge(call) !== null;
+  return merge(call);
 }
 
-function binaryEntry(name: string): KernelEntry {
+function binaryKernel(name: string): Kernel {
   const code = BINARY_OPS[name], heavy = HEAVY.has(name);
+  const run = (call: KernelCall, m: Merged): void => {
+    const [a, b] = call.inputs, [out] = call.outputs;
+    runElementwise(
+      "binary",
+      code,
+      out.dtype as "f32" | "f64",
+      out.shape,
+      [address(out), address(a), address(b)],
+      m.st,
+      heavy,
+      {},
+      m,
+    );
+  };
   return {
-    supports: (call) => call.inputs.length === 2 && accepts(call),
-    run(call: KernelCall): void {
-      const [a, b] = call.inputs, [out] = call.outputs;
-      const m = merge(call, true)!;
-      runElementwise(
-        "binary",
-        code,
-        out.dtype as "f32" | "f64",
-        out.shape,
-        [address(out), address(a), address(b)],
-        m.st,
-        heavy,
-        {},
-        m,
-      );
+    plan(call) {
+      const m = call.inputs.length === 2 ? accepts(call) : null;
+      return m && ((c: KernelCall) => run(c, m));
     },
   };
 }
 
-function unaryEntry(name: string): KernelEntry {
+function unaryKernel(name: string): Kernel {
   const code = UNARY_OPS[name];
   const heavy = HEAVY.has(name), params = UNARY_PARAMS[name];
+  const run = (call: KernelCall, m: Merged): void => {
+    const [a] = call.inputs, [out] = call.outputs;
+    const [fa0, fa1] = params ? params(call.attrs as Record<string, number>) : [0, 0];
+    // gelu: the tanh approximation, or the exact form through erf.
+    const exactGelu = name === "gelu" &&
+      (call.attrs as { approximate?: string }).approximate !== "tanh";
+    runElementwise(
+      "unary",
+      exactGelu ? GELU_ERF : code,
+      out.dtype as "f32" | "f64",
+      out.shape,
+      [address(out), address(a)],
+      m.st,
+      heavy,
+      { fa0, fa1 },
+      m,
+    );
+  };
   return {
-    supports(call) {
-      return call.inputs.length === 1 && accepts(call);
-    },
-    run(call: KernelCall): void {
-      const [a] = call.inputs, [out] = call.outputs;
-      const m = merge(call, true)!;
-      const [fa0, fa1] = params ? params(call.attrs as Record<string, number>) : [0, 0];
-      // gelu: the tanh approximation, or the exact form through erf.
-      const exactGelu = name === "gelu" &&
-        (call.attrs as { approximate?: string }).approximate !== "tanh";
-      runElementwise(
-        "unary",
-        exactGelu ? GELU_ERF : code,
-        out.dtype as "f32" | "f64",
-        out.shape,
-        [address(out), address(a)],
-        m.st,
-        heavy,
-        { fa0, fa1 },
-        m,
-      );
+    plan(call) {
+      const m = call.inputs.length === 1 ? accepts(call) : null;
+      return m && ((c: KernelCall) => run(c, m));
     },
   };
 }
@@ -284,12 +151,12 @@ function unaryEntry(name: string): KernelEntry {
 /** Run a comparison, predicate or logical op (operands of `dtype`) into its bool output. */
 function runBoolOut(
   call: KernelCall,
+  m: Merged,
   binary: boolean,
   code: number,
   dtype: "f32" | "f64" | "bool",
 ): void {
   const [out] = call.outputs;
-  const m = merge(call, true)!;
   runElementwise(
     binary ? "binary" : "unary",
     code,
@@ -303,14 +170,16 @@ function runBoolOut(
   );
 }
 
-/** A comparison (binary) or predicate (unary) entry: float operands, bool output. */
-function boolEntry(name: string): KernelEntry {
+/** A comparison (binary) or predicate (unary) kernel: float operands, bool output. */
+function boolKernel(name: string): Kernel {
   const binary = name in COMPARE_OPS;
   const code = binary ? COMPARE_OPS[name] : PREDICATE_OPS[name];
   return {
-    supports: (call) => call.inputs.length === (binary ? 2 : 1) && accepts(call, true),
-    run: (call: KernelCall) =>
-      runBoolOut(call, binary, code, call.inputs[0].dtype as "f32" | "f64"),
+    plan(call) {
+      const m = call.inputs.length === (binary ? 2 : 1) ? accepts(call, true) : null;
+      return m &&
+        ((c: KernelCall) => runBoolOut(c, m, binary, code, c.inputs[0].dtype as "f32" | "f64"));
+    },
   };
 }
 
@@ -318,51 +187,54 @@ function boolEntry(name: string): KernelEntry {
  * `where` (contract of backends/scalar/kernels/indexing.ts): cond (bool), a and b (the output's
  * dtype, any width) through their broadcast strides, as raw element copies (src/elementwise.c).
  */
-const where: KernelEntry = {
-  supports(call: KernelCall): boolean {
+const where: Kernel = {
+  plan(call: KernelCall) {
     const [c, a, b] = call.inputs, [out] = call.outputs;
-    if (!c || !a || !b || !out || c.dtype !== "bool" || out.size >= 2 ** 31) return false;
-    if (a.dtype !== out.dtype || b.dtype !== out.dtype) return false;
-    return [c, a, b, out].every(inWasmHeap) && merge(call) !== null;
-  },
-  run(call: KernelCall): void {
-    const [c, a, b] = call.inputs, [out] = call.outputs;
-    const m = merge(call, true)!; // operands out, cond, a, b
-    if (out.size === 0) return;
-    const v = beginJob(KIND.where);
-    const w = v.i32;
-    w[W.ndim] = m.dims.length;
-    w[W.total] = out.size;
-    [out, a, b, c].forEach((t, j) => (w[W.ptr + j] = address(t)));
-    for (let d = 0; d < m.dims.length; d++) {
-      w[W.shape + d] = m.dims[d];
-      [0, 2, 3].forEach((k, j) => (w[W.strides + j * MAXDIM + d] = m.st[k][d]));
-      w[W.ia + d] = m.st[1][d];
-    }
-    w[W.ia + 8] = elementBytes(out.dtype);
-    const p = plan(out.size, PAR_MIN_CHEAP);
-    runPar(v, p.slots, p.threads);
+    if (!c || !a || !b || !out || c.dtype !== "bool" || out.size >= 2 ** 31) return null;
+    if (a.dtype !== out.dtype || b.dtype !== out.dtype) return null;
+    const m = [c, a, b, out].every(inWasmHeap) ? merge(call) : null; // operands out, cond, a, b
+    return m && ((call: KernelCall) => runWhere(call, m));
   },
 };
 
+function runWhere(call: KernelCall, m: Merged): void {
+  const [c, a, b] = call.inputs, [out] = call.outputs;
+  if (out.size === 0) return;
+  const v = beginJob(KIND.where);
+  const w = v.i32;
+  w[W.ndim] = m.dims.length;
+  w[W.total] = out.size;
+  [out, a, b, c].forEach((t, j) => (w[W.ptr + j] = address(t)));
+  for (let d = 0; d < m.dims.length; d++) {
+    w[W.shape + d] = m.dims[d];
+    [0, 2, 3].forEach((k, j) => (w[W.strides + j * MAXDIM + d] = m.st[k][d]));
+    w[W.ia + d] = m.st[1][d];
+  }
+  w[W.ia + 8] = elementBytes(out.dtype);
+  const p = plan(out.size, PAR_MIN_CHEAP);
+  runPar(v, p.slots, p.threads);
+}
+
 /** A logical op: bool operands and output (bytes; any non-zero byte is true). */
-function logicalEntry(name: string): KernelEntry {
+function logicalKernel(name: string): Kernel {
   const code = LOGICAL_OPS[name], binary = name !== "logicalNot";
   return {
-    supports: (call) => call.inputs.length === (binary ? 2 : 1) && accepts(call, true, true),
-    run: (call: KernelCall) => runBoolOut(call, binary, code, "bool"),
+    plan(call) {
+      const m = call.inputs.length === (binary ? 2 : 1) ? accepts(call, true, true) : null;
+      return m && ((c: KernelCall) => runBoolOut(c, m, binary, code, "bool"));
+    },
   };
 }
 
-/** The elementwise kernel entries by op name. */
-export const elementwiseKernels: Record<string, KernelEntry> = {
+/** The elementwise kernels by op name. */
+export const elementwiseKernels: Record<string, Kernel> = {
   where,
-  ...Object.fromEntries(Object.keys(LOGICAL_OPS).map((k) => [k, logicalEntry(k)])),
+  ...Object.fromEntries(Object.keys(LOGICAL_OPS).map((k) => [k, logicalKernel(k)])),
   ...Object.fromEntries(
-    [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolEntry(k)]),
+    [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolKernel(k)]),
   ),
   ...Object.fromEntries(
-    Object.keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryEntry(k)]),
+    Object.keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryKernel(k)]),
   ),
-  ...Object.fromEntries(Object.keys(UNARY_OPS).map((k) => [k, unaryEntry(k)])),
+  ...Object.fromEntries(Object.keys(UNARY_OPS).map((k) => [k, unaryKernel(k)])),
 };

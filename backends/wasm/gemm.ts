@@ -4,14 +4,14 @@
  *
  * @module
  */
-import type { Tensor } from "../../core/tensor.ts";
-import type { HostStorage } from "../host.ts";
-import { stridedOffsets } from "../scalar/util.ts";
+import type { TensorView } from "../../core/backend/plugin.ts";
+import type { HostStorage } from "../../core/backend/host.ts";
+import { stridedOffsets } from "../../core/shape.ts";
 import { sizeOf } from "../../core/shape.ts";
-import { loadRuntime } from "./runtime.ts";
-import { runJob, wasmThreads } from "./threads.ts";
+import { loadRuntime } from "../cpu/runtime.ts";
+import { runJob, wasmThreads } from "../cpu/pool.ts";
 
-/** int32 fields of the job struct (backends/wasm/src/gemm.c `job_t`). */
+/** int32 fields of the job struct (backends/cpu/src/gemm.c `job_t`). */
 const F = {
   dtype: 0,
   m: 1,
@@ -56,14 +56,14 @@ function job(): number {
 }
 
 /** Whether `t`'s storage lives in the WASM heap (so kernels can address it in place). */
-export function inWasmHeap(t: Tensor): boolean {
+export function inWasmHeap(t: TensorView): boolean {
   const rt = loadRuntime();
   const s = t.storage as HostStorage;
   return s.allocator === rt.heap;
 }
 
 /** Byte address of `t`'s first element. */
-function address(t: Tensor, bytes: number): number {
+function address(t: TensorView, bytes: number): number {
   return (t.storage as HostStorage).byteOffset + t.offset * bytes;
 }
 
@@ -72,7 +72,7 @@ function address(t: Tensor, bytes: number): number {
  * in the WASM heap, the batch shapes equal (broadcast batch axes have stride 0), `out`
  * contiguous. Uses up to {@link wasmThreads} threads.
  */
-export function gemm(a: Tensor, b: Tensor, out: Tensor): void {
+export function gemm(a: TensorView, b: TensorView, out: TensorView): void {
   const r = a.ndim;
   const m = a.shape[r - 2], k = a.shape[r - 1], n = b.shape[r - 1];
   const batch = a.shape.slice(0, r - 2);

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { KernelCall, KernelEntry, KernelTable } from "../../core/backend/plugin.ts";
 import { isContiguous } from "../../core/shape.ts";
 import { gemm, gemmRaw, inWasmHeap } from "./gemm.ts";
-import { BINARY_OPS, runElementwise } from "./ew.ts";
-import { address } from "./par.ts";
+import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
+import { address } from "../cpu/jobs.ts";
 import { convertCopy } from "./convert.ts";
 import { elementwiseKernels } from "./ew.ts";
 import { reduceKernels } from "./reduce.ts";
@@ -88,7 +88,7 @@ const linear: KernelEntry = {
 };
 
 /** Kernels by op name. */
-export const kernels: Record<string, KernelEntry> = {
+export const kernels: KernelTable = {
   matmul,
   linear,
   copy: convertCopy,

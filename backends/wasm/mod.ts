@@ -1,5 +1,5 @@
 /**
- * The WASM SIMD backend plugin: kernels compiled from C (backends/wasm/src) to WebAssembly
+ * The WASM SIMD backend plugin: kernels compiled from C (backends/cpu/src) to WebAssembly
  * SIMD128 (relaxed SIMD where the runtime has it), running on a shared linear memory that is the
  * host heap of every CPU tensor, with a worker pool for threads.
  *
@@ -10,15 +10,15 @@
  *
  * @module
  */
-import type { Backend, Capabilities } from "../backend.ts";
-import { setHostAllocator } from "../host.ts";
+import type { Backend, Capabilities } from "../../core/backend/plugin.ts";
+import { setHostAllocator } from "../../core/backend/host.ts";
 import { kernels } from "./kernels.ts";
-import { currentRuntime, loadRuntime } from "./runtime.ts";
-import { wasmThreads } from "./threads.ts";
-import type { HeapStats } from "./heap.ts";
+import { currentRuntime, loadRuntime } from "../cpu/runtime.ts";
+import { wasmThreads } from "../cpu/pool.ts";
+import type { HeapStats } from "../cpu/heap.ts";
 
-export { disposeWasmThreads, setWasmSpin, setWasmThreads, wasmThreads } from "./threads.ts";
-export type { HeapStats } from "./heap.ts";
+export { disposeWasmThreads, setWasmSpin, setWasmThreads, wasmThreads } from "../cpu/pool.ts";
+export type { HeapStats } from "../cpu/heap.ts";
 
 function probe(): Capabilities {
   let rt;

@@ -10,14 +10,13 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../backend.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
 import { byteOffset } from "../../core/dtype.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import { geometry } from "../scalar/kernels/reduce.ts";
+import { geometry } from "../cpu/lines.ts";
 import { contiguousStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
-import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "./par.ts";
-import { loadRuntime } from "./runtime.ts";
+import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "../cpu/jobs.ts";
+import { loadRuntime } from "../cpu/runtime.ts";
 
 const R = {
   sum: 0,
@@ -39,7 +38,7 @@ const PAR_MIN = 1 << 17;
 /** Softmax: an exp per element, so threads pay off sooner. */
 const PAR_MIN_SOFTMAX = 1 << 15;
 
-function isFloat(t: Tensor): boolean {
+function isFloat(t: TensorView): boolean {
   return t.dtype === "f32" || t.dtype === "f64";
 }
 
@@ -232,7 +231,7 @@ function scanSupports(call: KernelCall<{ axis: number | null }>): boolean {
 }
 
 /** Line geometry of a per-line job along `axis` (input and output lines). */
-function lineGeometry(x: Tensor, out: Tensor, axis: number) {
+function lineGeometry(x: TensorView, out: TensorView, axis: number) {
   const gi = geometry(x.shape, x.strides, 0, [axis]);
   const go = geometry(out.shape, out.strides, 0, [axis]);
   return { gi, go, nlines: gi.outer.length, n: gi.n };
@@ -244,8 +243,8 @@ function lineGeometry(x: Tensor, out: Tensor, axis: number) {
  * line tables 0, no split, no carry).
  */
 function beginLineJob(
-  x: Tensor,
-  out: Tensor,
+  x: TensorView,
+  out: TensorView,
   g: ReturnType<typeof lineGeometry>,
   op: number,
 ): ReturnType<typeof beginJob> {
@@ -274,8 +273,8 @@ function beginLineJob(
  * threads from `minWork` elements.
  */
 function runLines(
-  x: Tensor,
-  out: Tensor,
+  x: TensorView,
+  out: TensorView,
   g: ReturnType<typeof lineGeometry>,
   op: number,
   minWork: number,

@@ -21,7 +21,8 @@
  * @module
  */
 import { type PassTime, PassTimer } from "./timing.ts";
-import type { DeviceProvider, Storage } from "../backend.ts";
+import type { DeviceProvider, OwnedView, Storage } from "../../core/backend/plugin.ts";
+import { byteLength, type DType } from "../../core/dtype.ts";
 import { DeviceError, IndexError } from "../../core/errors.ts";
 
 /** A GPU buffer holding one tensor storage. */
@@ -453,6 +454,37 @@ export class GpuContext {
     }
     s.interval = this.interval;
     return s.buffer;
+  }
+
+  /**
+   * A contiguous scratch view in this context's buffers (its bytes are zero on first read), for
+   * a kernel's temporaries; the kernel disposes it.
+   */
+  scratchView(shape: readonly number[], dtype: DType): OwnedView {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const { chunk, dirty } = this.acquire(byteLength(dtype, size));
+    const storage = new GpuStorage(chunk, byteLength(dtype, size));
+    storage.dirty = dirty;
+    storage.refs = 1;
+    const strides = new Array<number>(shape.length);
+    for (let i = shape.length - 1, st = 1; i >= 0; st *= shape[i--]) strides[i] = st;
+    return {
+      storage,
+      shape,
+      strides,
+      offset: 0,
+      dtype,
+      device: "gpu",
+      ndim: shape.length,
+      size,
+      isContiguous: true,
+      dispose: () => {
+        if (storage.freed) return;
+        storage.freed = true;
+        storage.refs = 0;
+        this.release(chunk);
+      },
+    };
   }
 
   /** The device provider that places tensor storage in this context's buffers. */

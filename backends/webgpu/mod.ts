@@ -24,12 +24,11 @@
  *
  * @module
  */
-import type { Backend, Capabilities, DeviceProvider, KernelCall, KernelEntry } from "../backend.ts";
+import type { Backend, Capabilities, DeviceProvider } from "../../core/backend/plugin.ts";
 import { GpuContext } from "./context.ts";
-import { KERNEL_NAMES, makeKernels } from "./kernels.ts";
+import { makeKernels } from "./kernels.ts";
 
 let ctx: GpuContext | null = null;
-let impl: Record<string, KernelEntry> | null = null;
 
 /** The plugin's GPU context once the probe found a device (for tests and benchmarks). */
 export function webgpuContext(): GpuContext | null {
@@ -56,9 +55,9 @@ async function probe(): Promise<Capabilities> {
     },
   });
   ctx = new GpuContext(adapter, device);
-  impl = makeKernels(ctx);
   return {
     available: true,
+    kernels: makeKernels(ctx), // bound to this device: known only now
     features: [
       ...requiredFeatures,
       ...(info.isFallbackAdapter ? ["fallback-adapter"] : []),
@@ -71,11 +70,6 @@ async function probe(): Promise<Capabilities> {
     },
   };
 }
-
-const kernels: Record<string, KernelEntry> = Object.fromEntries(KERNEL_NAMES.map((op) => [op, {
-  supports: (call: KernelCall) => impl![op]?.supports?.(call) ?? impl![op] !== undefined,
-  run: (call: KernelCall) => impl![op].run(call),
-}]));
 
 /**
  * The WebGPU plugin.
@@ -92,7 +86,7 @@ export const webgpuBackend: Backend = {
   name: "webgpu",
   device: "gpu",
   probe,
-  kernels,
+  kernels: {}, // built for the device by the probe
   get provider(): DeviceProvider | undefined {
     return ctx?.provider();
   },

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { deviceProvider, hasKernel } from "../../backends/registry.ts";
+import { deviceProvider, hasKernel } from "../backend/registry.ts";
 import { BLOCK_DTYPES, type BlockDType, isBlockDType, type StorageDType } from "../dtype.ts";
 import { DeviceError, DTypeError } from "../errors.ts";
 import { noGrad } from "../autograd.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { deviceProvider } from "../../backends/registry.ts";
+import { deviceProvider } from "../backend/registry.ts";
 import {
   ALL_BLOCK_DTYPES,
   BLOCK_DTYPES,

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { hasKernel } from "../../backends/registry.ts";
-import type { AdamStepAttrs } from "../../backends/scalar/kernels/optim.ts";
+import { hasKernel } from "../backend/registry.ts";
+import type { AdamStepAttrs } from "../backend/attrs.ts";
 import { noGrad } from "../autograd.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel, runKernel1 } from "../op.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { deviceProvider } from "../../backends/registry.ts";
+import { deviceProvider } from "../backend/registry.ts";
 import {
   type BlockDType,
   byteLength,

@@ -12,7 +12,6 @@ import {
   type Backend,
   backends,
   type KernelCall,
-  type KernelEntry,
   type KernelFn,
   nn,
   openblasBackend,
@@ -26,6 +25,7 @@ import {
   unregisterBackend,
   wasmBackend,
 } from "../../mod.ts";
+import { planned } from "../../internal.ts";
 import type { TrainArgs } from "./args.ts";
 import { batch, epochOrder, loadSplit } from "./data.ts";
 import { makeModel } from "./model.ts";
@@ -40,28 +40,27 @@ function installProfiler(known: Backend[]): { profile: KernelProfile; stop: () =
     .filter((b) => status.get(b.name)?.status === "available" && b.device === "cpu")
     .sort((a, b) => status.get(b.name)!.priority - status.get(a.name)!.priority);
   const profile: KernelProfile = new Map();
-  const kernels: Record<string, KernelEntry> = {};
+  const kernels: Record<string, KernelFn> = {};
+  const tables = chain.map((b) => ({ name: b.name, table: planned(b.kernels) }));
   const ops = new Set(chain.flatMap((b) => Object.keys(b.kernels)));
   for (const op of ops) {
-    kernels[op] = {
-      run(call: KernelCall) {
-        for (const b of chain) {
-          const k = b.kernels[op] as KernelFn | KernelEntry | undefined;
-          if (!k) continue;
-          const fn = typeof k === "function" ? k : k.supports && !k.supports(call) ? null : k.run;
-          if (!fn) continue;
-          const t0 = performance.now();
-          const out = fn(call);
-          const ms = performance.now() - t0;
-          const key = `${op}\u0000${b.name}`;
-          const rec = profile.get(key) ?? { op, backend: b.name, calls: 0, ms: 0 };
-          rec.calls++;
-          rec.ms += ms;
-          profile.set(key, rec);
-          return out;
-        }
-        throw new Error(`profiler: no CPU backend runs ${op}`);
-      },
+    kernels[op] = (call: KernelCall) => {
+      for (const b of tables) {
+        const k = b.table[op];
+        if (!k) continue;
+        const fn = typeof k === "function" ? k : k.plan(call);
+        if (!fn) continue;
+        const t0 = performance.now();
+        const out = fn(call);
+        const ms = performance.now() - t0;
+        const key = `${op}\u0000${b.name}`;
+        const rec = profile.get(key) ?? { op, backend: b.name, calls: 0, ms: 0 };
+        rec.calls++;
+        rec.ms += ms;
+        profile.set(key, rec);
+        return out;
+      }
+      throw new Error(`profiler: no CPU backend runs ${op}`);
     };
   }
   registerBackend({

@@ -8,7 +8,7 @@ import {
   BLOCK_DTYPES,
   type BlockDType,
   type DType,
-  DTYPES,
+  elementBytes,
   GGML_ELEMENT_IDS,
 } from "../../core/dtype.ts";
 import { DTypeError } from "../../core/errors.ts";
@@ -285,5 +285,5 @@ export function ggmlTypeId(t: GgufTensorType): number {
  */
 export function typeLayout(t: GgufTensorType): { blockSize: number; blockBytes: number } {
   if (isBlockType(t)) return BLOCK_DTYPES[t];
-  return { blockSize: 1, blockBytes: DTYPES[t as DType].bytes };
+  return { blockSize: 1, blockBytes: elementBytes(t as DType, "typeLayout") };
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DTYPES, type TypedArray } from "../../core/dtype.ts";
+import { type DType, elementBytes, type TypedArray } from "../../core/dtype.ts";
 import { FormatError, ShapeError } from "../../core/errors.ts";
 import { f32ToBF16Row, f32ToF16Row } from "../../core/quant/half.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
@@ -325,7 +325,7 @@ async function* packTensor(p: Planned): AsyncGenerator<Uint8Array> {
     );
   }
   if (!isBlockType(p.type) && !(raw instanceof Uint8Array)) {
-    const per = DTYPES[p.type as keyof typeof DTYPES].bytes;
+    const per = elementBytes(p.type as DType, "saveGguf");
     if (raw.BYTES_PER_ELEMENT !== per) {
       throw new FormatError(
         `saveGguf: tensor "${name}": ${raw.constructor.name} does not hold ${p.type} elements`,

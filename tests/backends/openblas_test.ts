@@ -47,12 +47,13 @@ import {
   setLapackF32Precision,
 } from "../../backends/openblas/mod.ts";
 import { linalg } from "../../core/ops/linalg.ts";
-import { disposeWasmThreads, poolStats, wasmThreads } from "../../backends/wasm/threads.ts";
+import { disposeWasmThreads, poolStats, wasmThreads } from "../../backends/cpu/pool.ts";
 import { gemm as splitGemm } from "../../backends/openblas/split.ts";
 import type { GemmPair } from "../../backends/openblas/gemm_job.ts";
 import { CblasNoTrans, loadBlas } from "../../backends/openblas/ffi.ts";
 import { storagePtr } from "../../backends/openblas/ptr.ts";
 import { arbBroadcastPair, rng } from "../helpers/gen.ts";
+import { planOf } from "../helpers/kernels.ts";
 
 const status = backends().find((b) => b.name === "openblas");
 const present = status?.status === "available";
@@ -93,9 +94,9 @@ function runOn(
   const outputs = specs.map((s) => Tensor.empty(s.shape, s.dtype));
   const call = { op, inputs, outputs, attrs };
   if (which === "openblas") {
-    const k = openblasBackend.kernels[op] as KernelEntry;
-    assert.ok(k.supports!(call), `openblas declined ${op} on ${desc(inputs)}`);
-    k.run(call);
+    const run = planOf(openblasBackend, op, call);
+    assert.ok(run, `openblas declined ${op} on ${desc(inputs)}`);
+    run(call);
   } else {
     (scalarBackend.kernels[op] as KernelFn)(call);
   }
@@ -364,14 +365,13 @@ Deno.test("matmul: openblas equals the scalar kernel on random batched views", o
 });
 
 Deno.test("matmul: openblas declines layouts BLAS cannot read in place", opts, () => {
-  const kernel = openblasBackend.kernels.matmul as KernelEntry;
   const supports = (a: Tensor, b: Tensor, dtype: DType = a.dtype) =>
-    kernel.supports!({
+    planOf(openblasBackend, "matmul", {
       op: "matmul",
       inputs: [a, b],
       outputs: [Tensor.empty([...a.shape.slice(0, -1), b.shape.at(-1)!], dtype)],
       attrs: {},
-    });
+    }) !== null;
   const ok = place(randMat(1, 12), [3, 4], "f32", "contiguous");
   const okB = place(randMat(2, 20), [4, 5], "f32", "contiguous");
   assert.equal(supports(ok, okB), true);

@@ -1,18 +1,19 @@
 import assert from "node:assert/strict";
-import { createHostProvider } from "../../backends/host.ts";
+import { createHostProvider } from "../../core/backend/host.ts";
 import {
   type Backend,
   backends,
   DeviceError,
-  type HostStorage,
   type KernelCall,
   ready,
   registerBackend,
   scalarBackend,
+  type Tensor,
   tensor,
   traceKernels,
   unregisterBackend,
 } from "../../mod.ts";
+import { type HostStorage, route } from "../../internal.ts";
 
 Deno.test("registry routes per op to the best plugin and falls back for the rest", async (t) => {
   const calls: string[] = [];
@@ -32,7 +33,9 @@ Deno.test("registry routes per op to the best plugin and falls back for the rest
         supports: (call: KernelCall) => call.inputs.every((x) => x.dtype === "f32"),
         run: (call: KernelCall) => {
           calls.push(call.op);
-          const [a, b] = call.inputs.map((x) => x.broadcastTo(call.outputs[0].shape).dataSync());
+          const [a, b] = call.inputs.map((x) =>
+            (x as Tensor).broadcastTo(call.outputs[0].shape).dataSync()
+          );
           const out = new Float32Array(a.length);
           for (let i = 0; i < out.length; i++) out[i] = (a[i] as number) + (b[i] as number);
           const dst = call.outputs[0].storage as HostStorage;
@@ -171,5 +174,78 @@ Deno.test("operands on different devices give a DeviceError naming the op and de
     });
   } finally {
     unregisterBackend("otherdev");
+  }
+});
+
+Deno.test("planning kernels: plan declines with null, the probe's kernels count, runners are reused", async (t) => {
+  const plans: string[] = [];
+  let runs = 0;
+  // sub of f32 operands, planned once per call: the plan remembers the element count in its
+  // runner's closure (a layout fact), never in a module global.
+  const planner: Backend = {
+    name: "planner",
+    device: "cpu",
+    // The kernels come from the probe (as WebGPU builds them for its device); none are static.
+    probe: () => ({
+      available: true,
+      kernels: {
+        sub: {
+          plan(call: KernelCall) {
+            plans.push(call.inputs.map((x) => x.dtype).join(","));
+            const [a, b] = call.inputs, [out] = call.outputs;
+            if (a.dtype !== "f32" || b.dtype !== "f32" || !a.isContiguous || !b.isContiguous) {
+              return null;
+            }
+            if (a.size !== out.size || b.size !== out.size) return null; // no broadcasting
+            const n = out.size;
+            return (c: KernelCall) => {
+              runs++;
+              const view = (x: (typeof c.inputs)[number]) => {
+                const st = x.storage as HostStorage;
+                return new Float32Array(st.buffer, st.byteOffset + 4 * x.offset, n);
+              };
+              const [x, y] = c.inputs.map(view), o = view(c.outputs[0]);
+              for (let i = 0; i < n; i++) o[i] = x[i] - y[i];
+            };
+          },
+        },
+      },
+    }),
+    kernels: {},
+  };
+  registerBackend(planner, { priority: 100 });
+  try {
+    await ready();
+    await t.step("the probe's kernels are the plugin's kernels", () => {
+      assert.equal(backends().find((b) => b.name === "planner")?.kernels, 1);
+    });
+    await t.step("a planned call runs on the plugin", () => {
+      const a = tensor([5, 7, 9]), b = tensor([1, 2, 3]);
+      const { result, trace } = traceKernels(() => a.sub(b));
+      assert.deepEqual(trace, [{ op: "sub", backend: "planner" }]);
+      assert.deepEqual(result.toArraySync(), [4, 5, 6]);
+      assert.deepEqual(plans, ["f32,f32"]);
+    });
+    await t.step("a declined plan (i32, broadcasting) falls back to the next plugin", () => {
+      const i = tensor([5, 7], { dtype: "i32" });
+      assert.notEqual(traceKernels(() => i.sub(i)).trace[0].backend, "planner");
+      const a = tensor([[1, 2], [3, 4]]), row = tensor([1, 1]);
+      const { result, trace } = traceKernels(() => a.sub(row));
+      assert.notEqual(trace[0].backend, "planner");
+      assert.deepEqual(result.toArraySync(), [[0, 1], [2, 3]]);
+    });
+    await t.step("a route's runner runs another call of the same layout", () => {
+      const a = tensor([5, 7, 9]), b = tensor([1, 2, 3]);
+      const o1 = tensor([0, 0, 0]), o2 = tensor([0, 0, 0]);
+      const r = route({ op: "sub", inputs: [a, b], outputs: [o1], attrs: {} }, "cpu");
+      assert.equal(r.backend, "planner");
+      const before = runs;
+      r.run({ op: "sub", inputs: [b, a], outputs: [o2], attrs: {} });
+      assert.equal(runs, before + 1);
+      assert.deepEqual(o2.toArraySync(), [-4, -5, -6]);
+      assert.deepEqual(o1.toArraySync(), [0, 0, 0]); // planning ran nothing
+    });
+  } finally {
+    unregisterBackend("planner");
   }
 });

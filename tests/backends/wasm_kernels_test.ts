@@ -57,7 +57,6 @@ import {
   ready,
   scalarBackend,
   selu,
-  setHostAllocator,
   sin,
   sinh,
   softplus,
@@ -70,8 +69,9 @@ import {
   variance,
   where,
 } from "../../mod.ts";
+import { setHostAllocator } from "../../internal.ts";
 import { setWasmThreads, wasmHeapStats, wasmThreads } from "../../backends/wasm/mod.ts";
-import { loadRuntime } from "../../backends/wasm/runtime.ts";
+import { loadRuntime } from "../../backends/cpu/runtime.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor, rng } from "../helpers/gen.ts";
 import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
 

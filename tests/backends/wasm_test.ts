@@ -1,20 +1,17 @@
 import assert from "node:assert/strict";
 import {
   type DType,
-  fromBF16Bits,
   fromTyped,
-  type HostStorage,
   type KernelFn,
   matmul,
   ready,
   registerBackend,
   scalarBackend,
-  setHostAllocator,
   Tensor,
   tensor,
-  toBF16Bits,
   traceKernels,
 } from "../../mod.ts";
+import { fromBF16Bits, type HostStorage, setHostAllocator, toBF16Bits } from "../../internal.ts";
 import {
   disposeWasmThreads,
   setWasmSpin,
@@ -23,9 +20,9 @@ import {
   wasmHeapStats,
   wasmThreads,
 } from "../../backends/wasm/mod.ts";
-import { WasmHeap } from "../../backends/wasm/heap.ts";
-import { detectFeatures, loadRuntime } from "../../backends/wasm/runtime.ts";
-import { poolStats } from "../../backends/wasm/threads.ts";
+import { WasmHeap } from "../../backends/cpu/heap.ts";
+import { detectFeatures, loadRuntime } from "../../backends/cpu/runtime.ts";
+import { poolStats } from "../../backends/cpu/pool.ts";
 import { type Layout, makeTensor, rng } from "../helpers/gen.ts";
 import { assertMatches, needsNumpy, numpy } from "../helpers/numpy.ts";
 
@@ -444,7 +441,7 @@ Deno.test("f16 and bf16 conversions to and from f32 run in wasm, exactly", async
 });
 
 Deno.test({
-  name: "the committed wasm binaries are what backends/wasm/build.sh builds (clang-16)",
+  name: "the committed wasm binaries are what backends/cpu/build.sh builds (clang-16)",
   ignore: (() => {
     try {
       return !new Deno.Command("clang-16", { args: ["--version"], stdout: "null" }).outputSync()
@@ -456,7 +453,7 @@ Deno.test({
   fn() {
     const out = Deno.makeTempDirSync();
     try {
-      const here = new URL("../../backends/wasm/", import.meta.url).pathname;
+      const here = new URL("../../backends/cpu/", import.meta.url).pathname;
       const r = new Deno.Command("bash", { args: [`${here}build.sh`, out] }).outputSync();
       assert.ok(r.success, new TextDecoder().decode(r.stderr));
       for (const f of ["binaries.generated.ts", "dist/kernels-simd128.wasm"]) {

@@ -25,17 +25,17 @@ import {
   ready,
   relu,
   scalarBackend,
-  setHostAllocator,
   Tensor,
   tensor,
   tidy,
   traceKernels,
 } from "../../mod.ts";
+import { setHostAllocator } from "../../internal.ts";
 import { wasmBackend, wasmHeapStats } from "../../backends/wasm/mod.ts";
-import { setConvGradChunk, setDirectWeightGradTaps } from "../../backends/wasm/train.ts";
-import { loadRuntime } from "../../backends/wasm/runtime.ts";
+import { setConvGradChunk, setDirectWeightGradTaps } from "../../backends/cpu/im2col.ts";
+import { loadRuntime } from "../../backends/cpu/runtime.ts";
 import { arbShape, type Layout, LAYOUTS, makeTensor } from "../helpers/gen.ts";
-import { blasAvailable, convBackends, runOn } from "../helpers/kernels.ts";
+import { blasAvailable, convBackends, planOf, runOn } from "../helpers/kernels.ts";
 import { openblasBackend } from "../../mod.ts";
 
 await ready();
@@ -52,8 +52,7 @@ const wasmRun = (op: string, inputs: Tensor[], shape: readonly number[], d: DTyp
 
 /** Whether the WASM kernel `op` accepts the call. */
 function wasmAccepts(op: string, inputs: Tensor[], out: Tensor, attrs: Attrs = {}): boolean {
-  const k = wasmBackend.kernels[op] as KernelEntry;
-  return !k.supports || k.supports({ op, inputs, outputs: [out], attrs });
+  return planOf(wasmBackend, op, { op, inputs, outputs: [out], attrs }) !== null;
 }
 
 /** Run `fn` and assert that the last `op` call ran on `backend`. */

@@ -9,7 +9,6 @@ import {
   type DType,
   DTypeError,
   eye,
-  fromBF16Bits,
   full,
   fullLike,
   linspace,
@@ -21,6 +20,7 @@ import {
   zeros,
   zerosLike,
 } from "../../mod.ts";
+import { fromBF16Bits } from "../../internal.ts";
 import { assertMatches, needsNumpy, numpy, toF64 } from "../helpers/numpy.ts";
 
 /** NumPy's name for our dtype (bf16 has none: callers skip it). */

@@ -1,24 +1,26 @@
 import assert from "node:assert/strict";
 import {
   ALL_DTYPES,
-  castNumber,
-  checkDType,
   type DType,
   DTypeError,
   DTYPES,
   finfo,
-  floatResult,
-  fromBF16Bits,
   iinfo,
   isDType,
   isFloat,
   isInt,
   promoteTypes,
   resultType,
-  scalarPromote,
   tensor,
-  toBF16Bits,
 } from "../../mod.ts";
+import {
+  castNumber,
+  checkDType,
+  floatResult,
+  fromBF16Bits,
+  scalarPromote,
+  toBF16Bits,
+} from "../../internal.ts";
 import { assertMatches, needsNumpy, npName, numpy, type RefCase } from "../helpers/numpy.ts";
 
 /** Every dtype NumPy has (all but bf16). */

@@ -18,7 +18,7 @@ import {
   unregisterBackend,
   zeros,
 } from "../../mod.ts";
-import { createHostProvider } from "../../backends/host.ts";
+import { createHostProvider } from "../../core/backend/host.ts";
 
 function throwsWith(
   fn: () => unknown,

@@ -7,7 +7,6 @@ import {
   DeviceError,
   type DType,
   DTypeError,
-  fromBF16Bits,
   Generator,
   IndexError,
   philox4x32,
@@ -18,6 +17,7 @@ import {
   ShapeError,
   type Tensor,
 } from "../../mod.ts";
+import { fromBF16Bits } from "../../internal.ts";
 import { needsNumpy, numpy, toF64 } from "../helpers/numpy.ts";
 
 const hex = (w: Uint32Array) => [...w].map((x) => x.toString(16).padStart(8, "0")).join(" ");

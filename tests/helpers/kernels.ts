@@ -7,12 +7,23 @@ import {
   type Backend,
   backends,
   type DType,
-  type KernelEntry,
-  type KernelFn,
+  type KernelCall,
   openblasBackend,
+  type Runner,
   Tensor,
   wasmBackend,
 } from "../../mod.ts";
+import { planned } from "../../internal.ts";
+
+/**
+ * The runner `backend`'s kernel `op` plans for `call`, or null when it declines (a plain kernel
+ * takes every call).
+ */
+export function planOf(backend: Backend, op: string, call: KernelCall): Runner | null {
+  const k = planned(backend.kernels)[op];
+  assert.ok(k, `${backend.name} has no kernel ${op}`);
+  return typeof k === "function" ? k : k.plan(call);
+}
 
 /** Run `backend`'s kernel `op` (asserting that it accepts the call) into a fresh output. */
 export function runOn(
@@ -24,13 +35,10 @@ export function runOn(
   attrs: Record<string, unknown> = {},
 ): Tensor {
   const out = Tensor.empty(shape, dtype);
-  const k = backend.kernels[op] as KernelFn | KernelEntry;
   const call = { op, inputs, outputs: [out], attrs };
-  if (typeof k === "function") k(call);
-  else {
-    assert.ok(!k.supports || k.supports(call), `${backend.name} ${op} declined the call`);
-    k.run(call);
-  }
+  const run = planOf(backend, op, call);
+  assert.ok(run, `${backend.name} ${op} declined the call`);
+  run(call);
   return out;
 }
 

@@ -6,7 +6,8 @@
  * reference is a failure.
  */
 import assert from "node:assert/strict";
-import { ALL_DTYPES, type DType, fromBF16Bits, type Tensor } from "../../mod.ts";
+import { ALL_DTYPES, type DType, type Tensor } from "../../mod.ts";
+import { fromBF16Bits } from "../../internal.ts";
 
 const candidates = [Deno.env.get("APRENDER_PYTHON"), ".venv-ref/bin/python", "python3"];
 

@@ -8,34 +8,9 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
+import type { Conv2dAttrs, PoolAttrs, ReluBackwardAttrs } from "../../../core/backend/attrs.ts";
+import type { KernelCall, KernelFn } from "../../../core/backend/plugin.ts";
 import { readF64, writeF64 } from "../util.ts";
-
-/** Attributes of the 2-D window ops: per-axis [h, w] values; padding [top, bottom, left, right]. */
-export interface WindowAttrs {
-  /** Step between windows. */
-  stride: [number, number];
-  /** Implicit padding: top, bottom, left, right. */
-  padding: [number, number, number, number];
-  /** Spacing between kernel taps. */
-  dilation: [number, number];
-}
-
-/** Attributes of `conv2d`. */
-export interface Conv2dAttrs extends WindowAttrs {
-  /** Channel groups. */
-  groups: number;
-  /** Whether inputs[2] is a bias of shape (C_out,). */
-  hasBias: boolean;
-}
-
-/** Attributes of the pooling kernels. */
-export interface PoolAttrs extends WindowAttrs {
-  /** Window size [kh, kw]. */
-  kernel: [number, number];
-  /** avgPool2d: count padded positions in the divisor. */
-  countIncludePad?: boolean;
-}
 
 /**
  * First and one-past-last output index `o` in [0, outLen) whose tap `o*s - pad + t` lands inside
@@ -323,12 +298,6 @@ function conv2dBackwardWeight(call: KernelCall<Conv2dAttrs>): void {
     res[wi] += s;
   });
   writeF64(out, res);
-}
-
-/** Attributes of `reluBackward`: leakyRelu passes its slope; relu passes none. */
-export interface ReluBackwardAttrs {
-  /** Slope for x ≤ 0 (leakyRelu); without it the gradient there is 0. */
-  negativeSlope?: number;
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { KernelCall } from "../../backend.ts";
+import type { KernelCall } from "../../../core/backend/plugin.ts";
 import { offsets, readF64, typed, writeF64 } from "../util.ts";
 
 /** Scalar `copy` kernel. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
+import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
 import {
   type DType,
   DTYPES,
@@ -24,7 +24,6 @@ import {
 } from "../../../core/dtype.ts";
 import { DTypeError } from "../../../core/errors.ts";
 import { broadcastStrides } from "../../../core/shape.ts";
-import type { Tensor } from "../../../core/tensor.ts";
 import { typed } from "../util.ts";
 
 // ---- math ------------------------------------------------------------------------------------
@@ -409,7 +408,7 @@ function scatter(
 }
 
 /** Strides of `t` read as if broadcast to `shape`. */
-function stridesFor(t: Tensor, shape: readonly number[]): number[] {
+function stridesFor(t: TensorView, shape: readonly number[]): number[] {
   return broadcastStrides(t.shape, t.strides, shape);
 }
 

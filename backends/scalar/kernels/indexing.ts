@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
+import { emptyView } from "../../../core/backend/alloc.ts";
+import type { KernelCall, KernelFn, OwnedView, TensorView } from "../../../core/backend/plugin.ts";
 import { IndexError } from "../../../core/errors.ts";
 import { sizeOf } from "../../../core/shape.ts";
-import { Tensor } from "../../../core/tensor.ts";
 import { offsets, reader, readF64, stridedOffsets, typed, writer } from "../util.ts";
 
 /** Attributes of the index kernels: the (normalized) axis and the user-facing op name. */
@@ -19,7 +19,7 @@ interface AxisAttrs {
 }
 
 /** Index values as numbers, wrapped to 0..len-1; out of range is an IndexError. */
-function readIndices(idx: Tensor, len: number, op: string, axis: number): Float64Array {
+function readIndices(idx: TensorView, len: number, op: string, axis: number): Float64Array {
   const v = readF64(idx);
   for (let i = 0; i < v.length; i++) {
     let k = v[i];
@@ -57,7 +57,11 @@ function take(call: KernelCall<AxisAttrs>): void {
 }
 
 /** Offsets into `t` of the positions of a tensor of `shape`, ignoring axis `a` (stride 0). */
-function offsetsOffAxis(t: Tensor, shape: readonly number[], a: number): Int32Array | Float64Array {
+function offsetsOffAxis(
+  t: TensorView,
+  shape: readonly number[],
+  a: number,
+): Int32Array | Float64Array {
   const strides = t.strides.map((s, d) => (d === a ? 0 : s));
   return stridedOffsets(shape, strides, t.offset);
 }
@@ -75,7 +79,7 @@ function gather(call: KernelCall<AxisAttrs>): void {
 }
 
 /** Copy `x` into the contiguous `out` (same shape and dtype). */
-function copyWhole(x: Tensor, out: Tensor): void {
+function copyWhole(x: TensorView, out: TensorView): void {
   const src = typed(x), dst = typed(out);
   const so = offsets(x);
   const n = out.size;
@@ -141,14 +145,14 @@ function where(call: KernelCall): void {
 }
 
 /** `maskedSelect`: the elements of x (already broadcast) where mask (same shape) is true. */
-function maskedSelect(call: KernelCall): Tensor[] {
+function maskedSelect(call: KernelCall): OwnedView[] {
   const [x, m] = call.inputs;
   const n = x.size;
   const xo = offsets(x), mo = offsets(m);
   const mArr = typed(m) as Uint8Array;
   let count = 0;
   for (let i = 0; i < n; i++) if (mArr[mo === null ? m.offset + i : mo[i]]) count++;
-  const out = Tensor.empty([count], x.dtype, x.device);
+  const out = emptyView([count], x.dtype, x.device);
   const src = typed(x), dst = typed(out);
   for (let i = 0, k = 0; i < n; i++) {
     if (mArr[mo === null ? m.offset + i : mo[i]]) {
@@ -159,13 +163,13 @@ function maskedSelect(call: KernelCall): Tensor[] {
 }
 
 /** `nonzero`: i64 coordinates (n, ndim) of the non-zero elements, C order. */
-function nonzero(call: KernelCall): Tensor[] {
+function nonzero(call: KernelCall): OwnedView[] {
   const [x] = call.inputs;
   const v = readF64(x);
   let count = 0;
   for (let i = 0; i < v.length; i++) if (v[i] !== 0) count++;
   const r = x.ndim;
-  const out = Tensor.empty([count, r], "i64", x.device);
+  const out = emptyView([count, r], "i64", x.device);
   const dst = typed(out) as BigInt64Array;
   const coord = new Array<number>(r).fill(0);
   let k = 0;

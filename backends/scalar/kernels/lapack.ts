@@ -53,7 +53,7 @@
  *
  * @module
  */
-import type { KernelFn } from "../../backend.ts";
+import type { KernelFn } from "../../../core/backend/plugin.ts";
 import { choleskyKernel } from "./lapack_cholesky.ts";
 import { eigKernel } from "./lapack_eig.ts";
 import { eighKernel } from "./lapack_eigh.ts";

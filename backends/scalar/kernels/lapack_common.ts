@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Tensor } from "../../../core/tensor.ts";
+import type { TensorView } from "../../../core/backend/plugin.ts";
 import { finfo } from "../../../core/finfo.ts";
 
 /** The kernels compute in f64: its epsilon and smallest normal number (LAPACK's dlamch). */
@@ -12,12 +12,12 @@ export const EPS = finfo("f64").eps;
 export const SAFE_MIN = finfo("f64").smallestNormal;
 
 /** Machine epsilon of the dtype a kernel works for (NumPy's `finfo(dtype).eps`). */
-export function epsOf(t: Tensor): number {
+export function epsOf(t: TensorView): number {
   return finfo(t.dtype).eps;
 }
 
 /** Number of matrices in a batch: product of all axes but the last `core`. */
-export function batchOf(t: Tensor, core = 2): number {
+export function batchOf(t: TensorView, core = 2): number {
   let b = 1;
   for (let i = 0; i < t.ndim - core; i++) b *= t.shape[i];
   return b;

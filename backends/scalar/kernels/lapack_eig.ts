@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KernelCall } from "../../backend.ts";
+import type { KernelCall } from "../../../core/backend/plugin.ts";
 import { readF64, writeF64 } from "../util.ts";
 import { allFinite, batchOf, EPS, nrm2, SAFE_MIN } from "./lapack_common.ts";
 

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { KernelCall } from "../../backend.ts";
-import type { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, TensorView } from "../../../core/backend/plugin.ts";
 import { readF64, writeF64 } from "../util.ts";
 import { batchOf, SAFE_MIN } from "./lapack_common.ts";
 
@@ -127,7 +126,7 @@ export function invKernel(call: KernelCall): void {
   writeF64(infoOut, info);
 }
 
-function slogdetBatch(a: Tensor): { sign: Float64Array; logdet: Float64Array } {
+function slogdetBatch(a: TensorView): { sign: Float64Array; logdet: Float64Array } {
   const n = a.shape[a.ndim - 1], batch = batchOf(a);
   const A = readF64(a);
   const sign = new Float64Array(batch), logdet = new Float64Array(batch);

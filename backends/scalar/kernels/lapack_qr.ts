@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { KernelCall } from "../../backend.ts";
+import type { KernelCall } from "../../../core/backend/plugin.ts";
 import { readF64, writeF64 } from "../util.ts";
 import { batchOf, nrm2 } from "./lapack_common.ts";
 

@@ -9,10 +9,9 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
+import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
 import type { DType, TypedArray } from "../../../core/dtype.ts";
 import { sizeOf } from "../../../core/shape.ts";
-import type { Tensor } from "../../../core/tensor.ts";
 import { reader, readF64, stridedOffsets, typed, writeF64, writer } from "../util.ts";
 
 /** Dtypes whose typed array elements read as the value itself (no bits decoding, no BigInt). */
@@ -35,7 +34,7 @@ function isWrapInt(d: DType): boolean {
  * row-major order, as numbers.
  */
 function pack(
-  t: Tensor,
+  t: TensorView,
   arr: TypedArray,
   base: number,
   rows: number,
@@ -133,9 +132,9 @@ function fitsInt32OrU32(d: DType): boolean {
 
 /** Integer matmul modulo 2^32 (Math.imul and `| 0`): exact wrap-around for ≤ 32-bit results. */
 function matmulInt32(
-  a: Tensor,
-  b: Tensor,
-  out: Tensor,
+  a: TensorView,
+  b: TensorView,
+  out: TensorView,
   aArr: TypedArray,
   bArr: TypedArray,
   oArr: TypedArray,
@@ -172,7 +171,7 @@ function matmulInt32(
  * Element values of `t` addressable by storage offset: `get(o)` for plain dtypes reads the typed
  * array itself; bf16 and i64 are decoded once over the range of offsets the view touches.
  */
-function numbersOf(t: Tensor): { arr: ArrayLike<number>; base: number } {
+function numbersOf(t: TensorView): { arr: ArrayLike<number>; base: number } {
   const arr = typed(t);
   if (isPlain(t.dtype)) return { arr: arr as Float64Array, base: 0 };
   let lo = t.offset, hi = t.offset;

@@ -14,48 +14,10 @@
  *
  * @module
  */
-import type { KernelCall } from "../../backend.ts";
+import { adamScalars, type AdamStepAttrs } from "../../../core/backend/attrs.ts";
+import type { KernelCall } from "../../../core/backend/plugin.ts";
 import { typed } from "../util.ts";
 import { finfo } from "../../../core/finfo.ts";
-
-/** Attributes of `adamStep` (the per-step scalars are computed by the caller). */
-export interface AdamStepAttrs {
-  /** Learning rate. */
-  lr: number;
-  /** Weight decay coefficient. */
-  weightDecay: number;
-  /** How the weight decay applies: not at all, as L2 in the gradient, or decoupled (AdamW). */
-  decay: "none" | "l2" | "decoupled";
-  /** First-moment decay rate. */
-  beta1: number;
-  /** Second-moment decay rate. */
-  beta2: number;
-  /** Added to the denominator. */
-  eps: number;
-  /** `lr / (1 − β1^t)`. */
-  stepSize: number;
-  /** `√(1 − β2^t)`. */
-  bc2Sqrt: number;
-  /** Ascend instead of descend. */
-  maximize: boolean;
-}
-
-/**
- * The step's scalars as the kernels use them, each computed in f64 as PyTorch computes its
- * Python scalars: [1 − lr·wd, wd, 1 − β1, β2, 1 − β2, eps, −stepSize, √bc2].
- */
-export function adamScalars(a: AdamStepAttrs): number[] {
-  return [
-    1 - a.lr * a.weightDecay,
-    a.weightDecay,
-    1 - a.beta1,
-    a.beta2,
-    1 - a.beta2,
-    a.eps,
-    -a.stepSize,
-    a.bc2Sqrt,
-  ];
-}
 
 /** Scalar `adamStep` kernel (f32 rounded after every operation, like the WASM kernel). */
 export function adamStep(call: KernelCall<AdamStepAttrs>): void {

@@ -11,12 +11,10 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
-import type { Tensor } from "../../../core/tensor.ts";
-import { contiguousStrides, readF64, stridedOffsets, typed, writeF64 } from "../util.ts";
-
-/** Storage offsets (an Int32Array unless they pass 2^31). */
-export type Offsets = Int32Array | Float64Array;
+import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
+import { contiguousStrides, readF64, typed, writeF64 } from "../util.ts";
+import { type Geometry, geometry, type Offsets } from "../../cpu/lines.ts";
+export { type Geometry, geometry, type Offsets };
 
 /** Elements of an input readable as plain numbers, with the strides to walk them. */
 export interface Source {
@@ -28,56 +26,12 @@ export interface Source {
   strides: readonly number[];
 }
 
-/** How to walk a tensor as lines: one base offset per kept index, and the reduced sub-space. */
-export interface Geometry {
-  /** Base offset of each line, in C order of the kept axes. */
-  outer: Offsets;
-  /** Number of elements per line (product of the reduced lengths). */
-  n: number;
-  /** Stride of the line when the reduced axes coalesce to one (then `inner` is null). */
-  step: number;
-  /** Offsets within a line, C order of the reduced axes, when they do not coalesce. */
-  inner: Offsets | null;
-}
-
 /** The input's elements as plain numbers: in place for most dtypes, decoded for i64/bf16. */
-export function source(t: Tensor): Source {
+export function source(t: TensorView): Source {
   if (t.dtype === "bf16" || t.dtype === "i64") {
     return { a: readF64(t), offset: 0, strides: contiguousStrides(t.shape) };
   }
   return { a: typed(t) as ArrayLike<number>, offset: t.offset, strides: t.strides };
-}
-
-/** Split `shape` into kept axes (outer) and the reduced `axes` (a line, coalesced if possible). */
-export function geometry(
-  shape: readonly number[],
-  strides: readonly number[],
-  offset: number,
-  axes: readonly number[],
-): Geometry {
-  const red = new Set(axes);
-  const ks: number[] = [], kst: number[] = [], cs: number[] = [], cst: number[] = [];
-  let n = 1;
-  for (let i = 0; i < shape.length; i++) {
-    if (!red.has(i)) {
-      ks.push(shape[i]);
-      kst.push(strides[i]);
-      continue;
-    }
-    n *= shape[i];
-    if (shape[i] === 1) continue;
-    const last = cs.length - 1;
-    if (last >= 0 && cst[last] === strides[i] * shape[i]) {
-      cs[last] *= shape[i];
-      cst[last] = strides[i];
-    } else {
-      cs.push(shape[i]);
-      cst.push(strides[i]);
-    }
-  }
-  const outer = stridedOffsets(ks, kst, offset);
-  if (cs.length <= 1) return { outer, n, step: cs.length ? cst[0] : 0, inner: null };
-  return { outer, n, step: 0, inner: stridedOffsets(cs, cst, 0) };
 }
 
 /** Copy line `i` of `g` over `a` into `buf` (float64). */
@@ -255,7 +209,7 @@ function reduction(line: (attrs: ReduceAttrs) => LineFn): KernelFn {
   };
 }
 
-function reduceLines(src: Source, g: Geometry, f: LineFn, out: Tensor): void {
+function reduceLines(src: Source, g: Geometry, f: LineFn, out: TensorView): void {
   const buf = new Float64Array(g.n);
   const m = g.outer.length, vals = new Float64Array(m);
   for (let i = 0; i < m; i++) {
@@ -331,7 +285,7 @@ interface LineAttrs {
 }
 
 /** Input and output geometry of an op mapping each line along `axis` to a line of the output. */
-function lines(x: Tensor, out: Tensor, axis: number | null) {
+function lines(x: TensorView, out: TensorView, axis: number | null) {
   const src = source(x);
   const inAxes = axis === null ? [...x.shape.keys()] : [axis];
   const g = geometry(x.shape, src.strides, src.offset, inAxes);
@@ -401,7 +355,7 @@ function softmaxKernel(log: boolean): KernelFn {
 }
 
 /** Contiguous f32 rows: exp stored once then scaled (≤ 2 f32 roundings), sums in float64. */
-function softmaxF32(x: Tensor, out: Tensor, log: boolean): void {
+function softmaxF32(x: TensorView, out: TensorView, log: boolean): void {
   const a = typed(x) as Float32Array, o = typed(out) as Float32Array;
   const n = x.shape[x.ndim - 1] ?? 1;
   const rows = n === 0 ? 0 : x.size / n;

@@ -8,8 +8,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn } from "../../backend.ts";
-import type { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
 import { contiguousStrides, typed } from "../util.ts";
 import { gather, geometry, source } from "./reduce.ts";
 
@@ -37,7 +36,7 @@ function comparator(keys: Float64Array, descending: boolean): (i: number, j: num
 
 /** Order every line of `x` along `axis`; `emit(line, order)` gets the sorted positions. */
 function eachSortedLine(
-  x: Tensor,
+  x: TensorView,
   axis: number,
   descending: boolean,
   emit: (line: number, order: Int32Array) => void,
@@ -57,10 +56,10 @@ function eachSortedLine(
 
 /** Run the sort, writing values and/or indices of the first `k` positions of each line. */
 function run(
-  x: Tensor,
+  x: TensorView,
   attrs: SortAttrs,
-  values: Tensor | null,
-  indices: Tensor | null,
+  values: TensorView | null,
+  indices: TensorView | null,
 ): void {
   const axis = attrs.axis, n = x.shape[axis];
   const k = attrs.k ?? n;

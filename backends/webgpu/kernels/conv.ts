@@ -9,8 +9,7 @@
  * @module
  */
 import { viaF32 } from "./f32_output.ts";
-import type { KernelCall, KernelEntry } from "../../backend.ts";
-import type { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import type { GpuContext } from "../context.ts";
 import {
   decl,
@@ -285,7 +284,7 @@ ${
 }`;
 }
 
-function fillMeta(ctx: GpuContext, call: KernelCall<WindowAttrs>, out: Tensor, o: number) {
+function fillMeta(ctx: GpuContext, call: KernelCall<WindowAttrs>, out: TensorView, o: number) {
   const M = ctx.mi;
   const a = call.attrs;
   const [x, w, b] = call.inputs;

@@ -17,9 +17,8 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../backend.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import { type DType, elementBytes } from "../../../core/dtype.ts";
-import { Tensor } from "../../../core/tensor.ts";
 import type { GpuContext } from "../context.ts";
 import {
   bitsOf,
@@ -403,15 +402,15 @@ function mapSupports(ctx: GpuContext, call: KernelCall): Plan | null {
 export function runMap(
   ctx: GpuContext,
   p: Plan,
-  ins: readonly Tensor[],
-  out: Tensor,
+  ins: readonly TensorView[],
+  out: TensorView,
 ): void {
   const n = out.size;
   if (n === 0) return;
   const outBytes = elementBytes(out.dtype);
   // Reading and writing one buffer in one dispatch is not allowed: go through a temporary.
   if (ins.some((t) => t.storage === out.storage)) {
-    const tmp = Tensor.empty(out.shape, out.dtype, out.device);
+    const tmp = ctx.scratchView(out.shape, out.dtype);
     try {
       runMap(ctx, p, ins, tmp);
       runMap(ctx, copyPlan(out.dtype, out.dtype)!, [tmp], out);

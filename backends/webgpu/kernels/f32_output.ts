@@ -4,17 +4,17 @@
  *
  * @module
  */
-import { Tensor } from "../../../core/tensor.ts";
+import type { TensorView } from "../../../core/backend/plugin.ts";
 import type { GpuContext } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
 
 /** Run `fn` on an f32 tensor standing for `out`, converting afterwards if `out` is not f32. */
-export function viaF32(ctx: GpuContext, out: Tensor, fn: (o: Tensor) => void): void {
+export function viaF32(ctx: GpuContext, out: TensorView, fn: (o: TensorView) => void): void {
   if (out.dtype === "f32") {
     fn(out);
     return;
   }
-  const tmp = Tensor.empty(out.shape, "f32", out.device);
+  const tmp = ctx.scratchView(out.shape, "f32");
   try {
     fn(tmp);
     runMap(ctx, copyPlan("f32", out.dtype)!, [tmp], out);

@@ -11,9 +11,8 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../backend.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import { elementBytes } from "../../../core/dtype.ts";
-import type { Tensor } from "../../../core/tensor.ts";
 import { type GpuContext, INDEX_OPS } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
 import { coalesce, decl, grid, off, prmDecl, stOf, THREAD, TID, WG } from "./wgsl.ts";
@@ -154,9 +153,9 @@ ${body}
 }`;
 }
 
-const words = (t: Tensor) => elementBytes(t.dtype) / 4;
-const okValue = (t: Tensor) => elementBytes(t.dtype) >= 4;
-const okIndex = (t: Tensor) => t.dtype === "i32" || t.dtype === "i64";
+const words = (t: TensorView) => elementBytes(t.dtype) / 4;
+const okValue = (t: TensorView) => elementBytes(t.dtype) >= 4;
+const okIndex = (t: TensorView) => t.dtype === "i32" || t.dtype === "i64";
 
 interface AxisAttrs {
   axis: number;

@@ -14,9 +14,8 @@
  * @module
  */
 import { viaF32 } from "./f32_output.ts";
-import type { KernelCall, KernelEntry } from "../../backend.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import type { DType } from "../../../core/dtype.ts";
-import type { Tensor } from "../../../core/tensor.ts";
 import type { GpuContext } from "../context.ts";
 import { coalesce, isFloatDt, off, prmDecl, stOf } from "./wgsl.ts";
 
@@ -31,7 +30,7 @@ type Load = "row" | "col" | "elem";
  * Vectorizable axis of a [R, C] matrix operand view (its last two strides), given the batch
  * strides: "row" when C is contiguous, "col" when R is.
  */
-function loadMode(t: Tensor, batchStrides: readonly number[], dt: DType): Load {
+function loadMode(t: TensorView, batchStrides: readonly number[], dt: DType): Load {
   const r = t.ndim, sr = t.strides[r - 2], sc = t.strides[r - 1];
   const R = t.shape[r - 2], C = t.shape[r - 1];
   const aligned = (off(t) % 4 === 0) && batchStrides.every((s) => s % 4 === 0);

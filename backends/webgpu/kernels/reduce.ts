@@ -14,8 +14,7 @@
  */
 import { coalesceAxes } from "../../../core/shape.ts";
 import { viaF32 } from "./f32_output.ts";
-import type { KernelCall, KernelEntry } from "../../backend.ts";
-import { Tensor } from "../../../core/tensor.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import type { Chunk, GpuContext } from "../context.ts";
 import {
   decl,
@@ -97,7 +96,7 @@ interface Geo {
   rStr: number[];
 }
 
-function geometry(x: Tensor, axes: readonly number[]): Geo {
+function geometry(x: TensorView, axes: readonly number[]): Geo {
   const red = new Set(axes);
   const ks: number[] = [], kst: number[] = [], rs: number[] = [], rst: number[] = [];
   x.shape.forEach((d, i) => {
@@ -312,11 +311,17 @@ interface RunRed {
   op: RedOp;
   isMax?: boolean;
   p?: number;
-  aux?: Tensor | null;
+  aux?: TensorView | null;
 }
 
 /** One full reduction of `x` over `axes` into the contiguous `out` (f32 or, for arg, i64). */
-function reduceInto(ctx: GpuContext, x: Tensor, axes: readonly number[], out: Tensor, r: RunRed) {
+function reduceInto(
+  ctx: GpuContext,
+  x: TensorView,
+  axes: readonly number[],
+  out: TensorView,
+  r: RunRed,
+) {
   const g = geometry(x, axes);
   if (g.nOut === 0) return;
   const T = g.nRed <= 32 || g.nOut >= 4096 ? 1 : WG;
@@ -427,7 +432,7 @@ function reduction(ctx: GpuContext, op: string): KernelEntry {
       }
       viaF32(ctx, out, (o) => {
         if (op === "var" || op === "std" || op === "logsumexp") {
-          const first = Tensor.empty(o.shape, "f32", o.device);
+          const first = ctx.scratchView(o.shape, "f32");
           try {
             reduceInto(ctx, x, axes, first, {
               kind: "value",

@@ -7,7 +7,7 @@
  */
 import { coalesceAxes } from "../../../core/shape.ts";
 import { viaF32 } from "./f32_output.ts";
-import type { KernelCall, KernelEntry } from "../../backend.ts";
+import type { KernelCall, KernelEntry } from "../../../core/backend/plugin.ts";
 import type { GpuContext } from "../context.ts";
 import { decl, grid, isFloatDt, loadFn, off, PRELUDE, prmDecl, stOf, WG } from "./wgsl.ts";
 

@@ -8,9 +8,8 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../backend.ts";
+import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
 import { elementBytes } from "../../../core/dtype.ts";
-import type { Tensor } from "../../../core/tensor.ts";
 import type { GpuContext } from "../context.ts";
 import {
   coalesce,
@@ -110,8 +109,8 @@ function sortKernel(ctx: GpuContext, op: "sort" | "argsort" | "topk"): KernelEnt
     run(call: KernelCall<SortAttrs>) {
       const [x] = call.inputs;
       const axis = call.attrs.axis;
-      const vOut: Tensor | null = op === "argsort" ? null : call.outputs[0];
-      const iOut: Tensor | null = op === "sort" ? null : call.outputs[op === "topk" ? 1 : 0];
+      const vOut: TensorView | null = op === "argsort" ? null : call.outputs[0];
+      const iOut: TensorView | null = op === "sort" ? null : call.outputs[op === "topk" ? 1 : 0];
       const n = x.shape[axis];
       const total = x.size;
       if (total === 0 || n === 0) return;

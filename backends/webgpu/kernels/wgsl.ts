@@ -22,9 +22,9 @@
  *
  * @module
  */
+import type { TensorView } from "../../../core/backend/plugin.ts";
 import type { DType } from "../../../core/dtype.ts";
 import { elementBytes } from "../../../core/dtype.ts";
-import type { Tensor } from "../../../core/tensor.ts";
 import type { GpuStorage } from "../context.ts";
 
 /** Threads per workgroup of the 1-D kernels. */
@@ -64,16 +64,16 @@ export const isIntDt = (d: DType): boolean =>
   d === "i8" || d === "u8" || d === "i16" || d === "u16" || d === "i32" || d === "bool";
 
 /** The GPU buffer of a tensor. */
-export const bufOf = (t: Tensor): GPUBuffer => (t.storage as GpuStorage).buffer;
+export const bufOf = (t: TensorView): GPUBuffer => (t.storage as GpuStorage).buffer;
 /** The GPU storage of a tensor. */
-export const stOf = (t: Tensor): GpuStorage => t.storage as GpuStorage;
+export const stOf = (t: TensorView): GpuStorage => t.storage as GpuStorage;
 
 /** Element offset of a tensor's first element in its buffer (storage base plus view offset). */
-export const off = (t: Tensor): number =>
+export const off = (t: TensorView): number =>
   (t.storage as GpuStorage).base / elementBytes(t.dtype) + t.offset;
 
 /** Whether every tensor lives in one binding-sized buffer. */
-export function bindable(ts: readonly Tensor[], maxBinding: number): boolean {
+export function bindable(ts: readonly TensorView[], maxBinding: number): boolean {
   return ts.every((t) => t.storage.byteLength <= maxBinding);
 }
 
@@ -92,7 +92,7 @@ export const THREAD =
 export const TID = `(gid.x + gid.y * nw.x * ${WG}u)`;
 
 /** Strides of `t` read as if broadcast to `shape` (0 on broadcast axes). */
-export function bstrides(t: Tensor, shape: readonly number[]): number[] {
+export function bstrides(t: TensorView, shape: readonly number[]): number[] {
   const off = shape.length - t.ndim;
   return shape.map((d, i) => {
     const j = i - off;

@@ -5,16 +5,18 @@
  *
  * @module
  */
-import type {
-  Backend,
-  Capabilities,
-  DeviceProvider,
-  KernelCall,
-  KernelEntry,
-  KernelFn,
-} from "./backend.ts";
+import {
+  type Backend,
+  type Capabilities,
+  type DeviceProvider,
+  type Kernel,
+  type KernelCall,
+  type KernelFn,
+  planned,
+  type Runner,
+} from "./plugin.ts";
 import { hostProvider } from "./host.ts";
-import { DeviceError } from "../core/errors.ts";
+import { DeviceError } from "../errors.ts";
 
 /** Status of one registered plugin, as `backends()` lists it. */
 export interface BackendStatus {
@@ -36,6 +38,8 @@ export interface BackendStatus {
 
 interface Entry {
   backend: Backend;
+  /** Its kernels: the probe's, else the static ones (entries turned into kernels). */
+  kernels: Record<string, KernelFn | Kernel>;
   priority: number;
   status: BackendStatus["status"];
   reason?: string;
@@ -75,6 +79,7 @@ export interface RegisterOptions {
 export function registerBackend(backend: Backend, options: RegisterOptions = {}): void {
   const entry: Entry = {
     backend,
+    kernels: planned(backend.kernels),
     priority: options.priority ?? 10,
     status: "pending",
     order: registrations++,
@@ -84,6 +89,7 @@ export function registerBackend(backend: Backend, options: RegisterOptions = {})
   const settle = (caps: Capabilities) => {
     if (entries.get(backend.name) !== entry) return;
     entry.capabilities = caps;
+    if (caps.kernels) entry.kernels = planned(caps.kernels);
     entry.status = caps.available ? "available" : "absent";
     entry.reason = caps.available ? undefined : (caps.reason ?? "probe reported unavailable");
     if (caps.available && backend.provider) providers.set(backend.provider.name, backend.provider);
@@ -127,7 +133,7 @@ function statusOf(e: Entry): BackendStatus {
     status: e.status,
     reason: e.reason,
     capabilities: e.capabilities,
-    kernels: Object.keys(e.backend.kernels).length,
+    kernels: Object.keys(e.kernels).length,
   };
 }
 
@@ -188,9 +194,7 @@ function candidates(op: string, device: string): Entry[] {
   let list = byOp.get(op);
   if (!list) {
     list = [...entries.values()]
-      .filter((e) =>
-        e.status === "available" && e.backend.device === device && op in e.backend.kernels
-      )
+      .filter((e) => e.status === "available" && e.backend.device === device && op in e.kernels)
       .sort(byPriority);
     byOp.set(op, list);
   }
@@ -216,16 +220,23 @@ export function hasKernel(op: string, device: string): boolean {
 export interface Route {
   /** Backend name. */
   backend: string;
-  /** The kernel. */
-  run: KernelFn;
+  /**
+   * The runner its plan returned: it also runs later calls with the same operand layouts (shapes,
+   * strides, offsets, dtypes, device), so a caller may cache the route per call site.
+   */
+  run: Runner;
 }
 
-/** Pick the kernel for `call` on `device`: first backend by priority that has it and accepts it. */
+/**
+ * Plan `call` on `device`: the first backend by priority that has the op and whose kernel plans
+ * the call (a plain kernel takes every call; a planning kernel may decline with null).
+ */
 export function route(call: KernelCall, device: string): Route {
   for (const e of candidates(call.op, device)) {
-    const k = e.backend.kernels[call.op] as KernelFn | KernelEntry;
+    const k = e.kernels[call.op];
     if (typeof k === "function") return { backend: e.backend.name, run: k };
-    if (!k.supports || k.supports(call)) return { backend: e.backend.name, run: k.run };
+    const run = k.plan(call);
+    if (run !== null) return { backend: e.backend.name, run };
   }
   const on = [...entries.values()]
     .filter((e) => e.status === "available" && e.backend.device === device)

@@ -8,7 +8,7 @@
 import { RELAXED_WASM_BASE64, SIMD128_WASM_BASE64 } from "./binaries.generated.ts";
 import { WasmHeap } from "./heap.ts";
 
-/** Exports of the kernel module (backends/wasm/src/*.c). */
+/** Exports of the kernel module (backends/cpu/src/*.c). */
 export interface KernelExports {
   /** The shadow-stack pointer; each thread's instance gets its own stack. */
   __stack_pointer: WebAssembly.Global;

@@ -4,8 +4,9 @@
  *
  * Protocol (all in shared memory): the main thread writes a job, bumps a generation word and
  * notifies it; workers blocked in `Atomics.wait` on that word wake and call the kernel's `*_run`
- * entry (`job_run`, which tells a GEMM job from the other kernels' jobs by its first word) and
- * claims slots with an atomic counter. The main thread claims slots too, then waits
+ * entry (`job_run`, which tells a GEMM job from the other kernels' jobs by its first word), or
+ * the handler a plugin registered for the job's kind ({@link registerJobKind}: OpenBLAS's split
+ * GEMM), and claim slots with an atomic counter. The main thread claims slots too, then waits
  * (with a timeout, never forever) until the job's done-count reaches its slot count. Workers are
  * `node:worker_threads` workers, unref'd: an idle pool never keeps the process alive, and tests'
  * sanitizers see no pending ops. `setWasmThreads(1)` (or `disposeWasmThreads()`) terminates them.
@@ -14,16 +15,9 @@
  */
 import { Worker } from "node:worker_threads";
 import { loadRuntime, type WasmRuntime } from "./runtime.ts";
-import {
-  GEMM_JOB,
-  GEMM_JOB_BYTES,
-  KIND_BLAS_GEMM,
-  openBlasGemm,
-  runGemmSlots,
-} from "../openblas/gemm_job.ts";
 
 /** Control words (int32 indices from the control block). */
-const GEN = 0, JOB = 1, NTHREADS = 2, SPIN = 3, CTRL_BYTES = 64;
+const GEN = 0, JOB = 1, NTHREADS = 2, SPIN = 3, VERSION = 4, CTRL_BYTES = 64;
 const STACK_BYTES = 256 * 1024;
 /**
  * How long a worker (and the main thread, waiting for its workers) spins before sleeping, µs.
@@ -41,30 +35,55 @@ const MAIN_SPIN_MS = 1;
 /** No progress for this long while waiting on workers is an error, not a hang. */
 const STALL_MS = 60_000;
 
-const WORKER_SOURCE = `
+/**
+ * A job kind a plugin runs on the pool's workers, beside the WASM module's own jobs. A job block
+ * whose first int32 word is `kind` goes to the handler instead of the module's `job_run`.
+ */
+export interface JobKind {
+  /** The job block's first word; at least 64 (the module's own kinds are below). */
+  readonly kind: number;
+  /**
+   * JavaScript source of an expression giving the handler, evaluated once per worker:
+   * `(job, env) => void`, where `job` is the block's byte address and `env.i32`, `env.f64` are
+   * views of the whole memory (remade when it grows) and `env.memory` the memory. It may refer
+   * to nothing outside itself (it runs in a worker, from text): the handler claims slots and
+   * counts them done by the job block's own protocol.
+   */
+  readonly source: string;
+}
+
+const jobKinds = new Map<number, JobKind>();
+/** Bumped by each registration: workers started before it are replaced at the next job. */
+let kindsVersion = 0;
+
+/**
+ * Register a job kind for the pool's workers (e.g. the OpenBLAS plugin's split GEMM). Workers
+ * already running are restarted with it when a job next needs them. Registering a kind again
+ * replaces its handler.
+ */
+export function registerJobKind(k: JobKind): void {
+  if (!Number.isInteger(k.kind) || k.kind < 64) {
+    throw new RangeError(`registerJobKind: kind must be an integer ≥ 64, got ${k.kind}`);
+  }
+  if (jobKinds.get(k.kind)?.source === k.source) return;
+  jobKinds.set(k.kind, k);
+  kindsVersion++;
+}
+
+function workerSource(): string {
+  const kinds = [...jobKinds.values()].map((k) => `  [${k.kind}, (${k.source})],`).join("\n");
+  return `
 const { workerData } = require("node:worker_threads");
 const { wasmModule, memory, ctrl, tid, stackTop, scratch } = workerData;
 const ex = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
 ex.__stack_pointer.value = stackTop;
 const words = new Int32Array(memory.buffer, ctrl, 16);
-// Blocks of an OpenBLAS GEMM (backends/openblas/split.ts) run here too, through this worker's
-// own binding of the library named in the job block (one block per library path, with its own
-// id: the binding is remade when the id changes; null when the library cannot be opened here).
-${runGemmSlots}
-${openBlasGemm}
-const GEMM_JOB = ${JSON.stringify(GEMM_JOB)};
-let blas = null, blasId = 0;
-let mem32 = new Int32Array(memory.buffer), mem64 = new Float64Array(memory.buffer);
-function runBlas(job) {
-  const id = mem64[(job >> 3) + GEMM_JOB.ID];
-  if (id !== blasId) {
-    const len = mem32[(job >> 2) + GEMM_JOB.PATH_LEN];
-    const at = job + ${GEMM_JOB_BYTES};
-    blas = openBlasGemm(new TextDecoder().decode(new Uint8Array(memory.buffer, at, len).slice()));
-    blasId = id;
-  }
-  if (blas) runGemmSlots(GEMM_JOB, mem32, mem64, job, blas);
-}
+const version = ${kindsVersion};
+const env = { memory, i32: new Int32Array(memory.buffer), f64: new Float64Array(memory.buffer) };
+// Job kinds plugins registered (registerJobKind), by the job block's first word.
+const kinds = new Map([
+${kinds}
+]);
 let gen = Atomics.load(words, ${GEN});
 for (;;) {
   if (tid >= Atomics.load(words, ${NTHREADS})) break;
@@ -75,15 +94,19 @@ for (;;) {
   if (Atomics.wait(words, ${GEN}, gen, 1000) === "timed-out") continue;
   gen = Atomics.load(words, ${GEN});
   if (tid >= Atomics.load(words, ${NTHREADS})) break;
+  // Started before a job kind was registered: leave the job to the threads that know it.
+  if (Atomics.load(words, ${VERSION}) !== version) break;
   const job = Atomics.load(words, ${JOB});
-  if ((job >> 2) >= mem32.length) {
-    mem32 = new Int32Array(memory.buffer);
-    mem64 = new Float64Array(memory.buffer);
+  if ((job >> 2) >= env.i32.length) {
+    env.i32 = new Int32Array(memory.buffer);
+    env.f64 = new Float64Array(memory.buffer);
   }
-  if (mem32[job >> 2] === ${KIND_BLAS_GEMM}) runBlas(job);
+  const run = kinds.get(env.i32[job >> 2]);
+  if (run) run(job, env);
   else ex.job_run(job, scratch);
 }
 `;
+}
 
 interface PoolWorker {
   worker: Worker;
@@ -98,6 +121,8 @@ interface Pool {
   /** Scratch of the main thread (thread 0). */
   scratch0: number;
   workers: PoolWorker[];
+  /** `kindsVersion` the workers were started with. */
+  version: number;
 }
 
 let pool: Pool | null = null;
@@ -125,7 +150,8 @@ function getPool(): Pool {
   const words = new Int32Array(rt.memory.buffer, ctrl, CTRL_BYTES / 4);
   words.fill(0);
   words[SPIN] = spinUs;
-  pool = { rt, ctrl, words, scratch0, workers: [] };
+  words[VERSION] = kindsVersion;
+  pool = { rt, ctrl, words, scratch0, workers: [], version: kindsVersion };
   return pool;
 }
 
@@ -216,11 +242,12 @@ function shrink(p: Pool, keep: number): Promise<void> {
 
 function grow(p: Pool, want: number): void {
   Atomics.store(p.words, NTHREADS, want + 1);
+  const source = workerSource();
   while (p.workers.length < want) {
     const tid = p.workers.length + 1;
     const stack = heapAlloc(p.rt, STACK_BYTES);
     const scratch = heapAlloc(p.rt, p.rt.exports.gemm_scratch_bytes());
-    const worker = new Worker(WORKER_SOURCE, {
+    const worker = new Worker(source, {
       eval: true,
       workerData: {
         wasmModule: p.rt.module,
@@ -250,8 +277,8 @@ let doneWords: Int32Array | null = null;
 /**
  * Run a job: post it to `workers` extra threads (0 = main thread only), join it, and wait until
  * all `slots` are done. The job's `done` word is at int32 index `doneIdx` of the memory. Workers
- * run a WASM kernel job (a GEMM job or a `pjob_t`) through `job_run`, and an OpenBLAS GEMM job
- * (backends/openblas/gemm_job.ts) through the library; the main thread runs its share with
+ * run a WASM kernel job (a GEMM job or a `pjob_t`) through `job_run`, and a job of a registered
+ * kind through its handler; the main thread runs its share with
  * `runMine` (default: `job_run`), which returns how many slots it ran.
  */
 export function runJob(
@@ -264,6 +291,13 @@ export function runJob(
   const p = getPool();
   const ex = p.rt.exports;
   const want = Math.min(workers, threads - 1);
+  if (p.version !== kindsVersion) {
+    // A job kind was registered after these workers started: replace them (they exit at their
+    // next wake-up; their stacks are reused once they are gone).
+    Atomics.store(p.words, VERSION, kindsVersion);
+    if (p.workers.length) shrink(p, 0);
+    p.version = kindsVersion;
+  }
   if (want > 0) {
     if (p.workers.length < want) grow(p, want);
     Atomics.store(p.words, JOB, job);

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { DeviceProvider, Storage } from "./backend.ts";
+import type { DeviceProvider, Storage } from "./plugin.ts";
 
 /** Hands out byte ranges of host memory. */
 export interface HostAllocator {

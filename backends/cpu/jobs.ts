@@ -8,11 +8,11 @@
  *
  * @module
  */
+import type { TensorView } from "../../core/backend/plugin.ts";
 import { byteOffset } from "../../core/dtype.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import type { HostStorage } from "../host.ts";
+import type { HostStorage } from "../../core/backend/host.ts";
 import { loadRuntime } from "./runtime.ts";
-import { runJob, wasmThreads } from "./threads.ts";
+import { runJob, wasmThreads } from "./pool.ts";
 
 /** int32 word indices of `pjob_t`. */
 export const W = {
@@ -101,7 +101,7 @@ export function plan(work: number, minWork: number): { threads: number; slots: n
 }
 
 /** Byte address of `t`'s first element (element `t.offset` of its storage). */
-export function address(t: Tensor): number {
+export function address(t: TensorView): number {
   return (t.storage as HostStorage).byteOffset + byteOffset(t.dtype, t.offset, "address");
 }
 

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { HostAllocator } from "../host.ts";
+import type { HostAllocator } from "../../core/backend/host.ts";
 
 const ALIGN = 64;
 const PAGE = 65536;

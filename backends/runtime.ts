@@ -1,0 +1,23 @@
+/**
+ * The runtime every published entry imports (`mod.ts`, `nn`, `optim`, `io`): it registers the
+ * built-in plugins (scalar, WASM, OpenBLAS, WebGPU, by priority) and every gradient rule, once,
+ * so that each entry works imported alone. Importing it again does nothing more.
+ *
+ * @example
+ * ```ts
+ * import "@aprender/compute/nn"; // imports this module: the CPU plugins are registered
+ * ```
+ *
+ * @module
+ */
+import "../core/grads/mod.ts";
+import { registerBackend } from "../core/backend/registry.ts";
+import { scalarBackend } from "./scalar/mod.ts";
+import { openblasBackend } from "./openblas/mod.ts";
+import { wasmBackend } from "./wasm/mod.ts";
+import { webgpuBackend } from "./webgpu/mod.ts";
+
+registerBackend(scalarBackend, { priority: 0 });
+registerBackend(wasmBackend, { priority: 10 });
+registerBackend(openblasBackend, { priority: 20 });
+registerBackend(webgpuBackend, { priority: 30 });

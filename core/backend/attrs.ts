@@ -1,0 +1,78 @@
+/**
+ * Attribute types of kernels that several plugins implement, declared once in core (each op in
+ * `core/ops/` passes these to its kernels; plugins import them from here, never from another
+ * plugin), with the helpers deriving kernel scalars from them.
+ *
+ * @module
+ */
+
+/** Attributes of the 2-D window ops: per-axis [h, w] values; padding [top, bottom, left, right]. */
+export interface WindowAttrs {
+  /** Step between windows. */
+  stride: [number, number];
+  /** Implicit padding: top, bottom, left, right. */
+  padding: [number, number, number, number];
+  /** Spacing between kernel taps. */
+  dilation: [number, number];
+}
+
+/** Attributes of `conv2d`. */
+export interface Conv2dAttrs extends WindowAttrs {
+  /** Channel groups. */
+  groups: number;
+  /** Whether inputs[2] is a bias of shape (C_out,). */
+  hasBias: boolean;
+}
+
+/** Attributes of the pooling kernels. */
+export interface PoolAttrs extends WindowAttrs {
+  /** Window size [kh, kw]. */
+  kernel: [number, number];
+  /** avgPool2d: count padded positions in the divisor. */
+  countIncludePad?: boolean;
+}
+
+/** Attributes of `reluBackward`: leakyRelu passes its slope; relu passes none. */
+export interface ReluBackwardAttrs {
+  /** Slope for x ≤ 0 (leakyRelu); without it the gradient there is 0. */
+  negativeSlope?: number;
+}
+
+/** Attributes of `adamStep` (the per-step scalars are computed by the caller). */
+export interface AdamStepAttrs {
+  /** Learning rate. */
+  lr: number;
+  /** Weight decay coefficient. */
+  weightDecay: number;
+  /** How the weight decay applies: not at all, as L2 in the gradient, or decoupled (AdamW). */
+  decay: "none" | "l2" | "decoupled";
+  /** First-moment decay rate. */
+  beta1: number;
+  /** Second-moment decay rate. */
+  beta2: number;
+  /** Added to the denominator. */
+  eps: number;
+  /** `lr / (1 − β1^t)`. */
+  stepSize: number;
+  /** `√(1 − β2^t)`. */
+  bc2Sqrt: number;
+  /** Ascend instead of descend. */
+  maximize: boolean;
+}
+
+/**
+ * The step's scalars as the kernels use them, each computed in f64 as PyTorch computes its
+ * Python scalars: [1 − lr·wd, wd, 1 − β1, β2, 1 − β2, eps, −stepSize, √bc2].
+ */
+export function adamScalars(a: AdamStepAttrs): number[] {
+  return [
+    1 - a.lr * a.weightDecay,
+    a.weightDecay,
+    1 - a.beta1,
+    a.beta2,
+    1 - a.beta2,
+    a.eps,
+    -a.stepSize,
+    a.bc2Sqrt,
+  ];
+}
