@@ -10,4 +10,5 @@ export * from "./idx.ts";
 export * from "./safetensors.ts";
 export * from "./checkpoint.ts";
 export * from "./gguf/mod.ts";
+export * from "../core/quant/mod.ts";
 export * from "./safetensors_lazy.ts";

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import "../backends/runtime.ts";
+
 export * from "./tokenizer/mod.ts";
 export * from "./chat.ts";
 export * from "./sampling/mod.ts";

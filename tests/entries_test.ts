@@ -67,6 +67,19 @@ const t = decodeNpy(npy([1, 2, 3]));
 const back = decodeNpy(encodeNpy(t.mul(2).exp().log()));
 close(back.dataSync(), [2, 4, 6], "npy round trip of an op's result");
 console.log("ok");`,
+  "./llm": `
+import { Sampler, Tokenizer } from "$E(./llm)";
+const tok = new Tokenizer({
+  "tokenizer.ggml.model": "llama",
+  "tokenizer.ggml.tokens": ["<unk>", "<s>", "</s>", "▁", "h", "i", "▁h", "▁hi"],
+  "tokenizer.ggml.scores": [0, 0, 0, -1, -2, -2, -3, -4],
+  "tokenizer.ggml.token_type": [2, 3, 3, 1, 1, 1, 1, 1],
+});
+close(tok.encode("hi"), [1, 7], "SentencePiece encode");
+const logits = new Float32Array(8);
+logits[5] = 3;
+close([new Sampler({ temperature: 0 }).sample(logits)], [5], "greedy sample");
+console.log("ok");`,
   "./internal": `
 import { emptyView, runKernel1, typedArrayFor } from "$E(./internal)";
 const a = emptyView([3], "f32", "cpu");
@@ -93,7 +106,16 @@ for (const [entry, program] of Object.entries(PROGRAMS)) {
       const file = `${dir}/main.js`;
       Deno.writeTextFileSync(file, src);
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-read", "--allow-env", "--allow-ffi", file],
+        // The package's own import map (its npm dependencies), as a JSR install would resolve them.
+        args: [
+          "run",
+          "--config",
+          new URL("deno.json", ROOT).pathname,
+          "--allow-read",
+          "--allow-env",
+          "--allow-ffi",
+          file,
+        ],
         stdout: "piped",
         stderr: "piped",
       }).output();

@@ -171,6 +171,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const strong = (x: TensorLike, device?: string): Tensor => {
     const t = asTensor(x, undefined, device);
     if (t !== x) owned.push(t);
+    checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
     return t;
   };
   try {
@@ -180,7 +181,6 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     let ta: Tensor, tb: Tensor, dtype: DType;
     if (aWeak || bWeak) {
       const t = strong(aWeak ? b : a);
-      checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
       const [s, p] = weakScalar(op, row, t, (aWeak ? a : b) as number | boolean);
       owned.push(s);
       [ta, tb] = aWeak ? [s, t] : [t, s];

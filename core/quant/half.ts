@@ -17,7 +17,7 @@ let table: Float32Array | null = null;
  *
  * @example
  * ```ts
- * import { halfTable } from "@aprender/compute/quant";
+ * import { halfTable } from "@aprender/compute/io";
  * console.log(halfTable()[0x3c00]); // 1
  * ```
  */
@@ -35,7 +35,7 @@ export function halfTable(): Float32Array {
  *
  * @example
  * ```ts
- * import { readHalf } from "@aprender/compute/quant";
+ * import { readHalf } from "@aprender/compute/io";
  * console.log(readHalf(new Uint8Array([0x00, 0x3c]), 0)); // 1
  * ```
  */
@@ -48,7 +48,7 @@ export function readHalf(src: Uint8Array, off: number): number {
  *
  * @example
  * ```ts
- * import { halfBits } from "@aprender/compute/quant";
+ * import { halfBits } from "@aprender/compute/io";
  * console.log(halfBits(1).toString(16)); // "3c00"
  * ```
  */
@@ -62,7 +62,7 @@ export function halfBits(x: number): number {
  *
  * @example
  * ```ts
- * import { writeHalf } from "@aprender/compute/quant";
+ * import { writeHalf } from "@aprender/compute/io";
  * const b = new Uint8Array(2);
  * writeHalf(b, 0, -2);
  * console.log(b); // Uint8Array [0, 192]
@@ -80,7 +80,7 @@ export function writeHalf(dst: Uint8Array, off: number, x: number): void {
  *
  * @example
  * ```ts
- * import { f16ToF32Row } from "@aprender/compute/quant";
+ * import { f16ToF32Row } from "@aprender/compute/io";
  * const out = new Float32Array(1);
  * f16ToF32Row(new Uint8Array([0x00, 0x3c]), out);
  * console.log(out[0]); // 1
@@ -98,7 +98,7 @@ export function f16ToF32Row(src: Uint8Array, dst: Float32Array): void {
  *
  * @example
  * ```ts
- * import { f32ToF16Row } from "@aprender/compute/quant";
+ * import { f32ToF16Row } from "@aprender/compute/io";
  * const out = new Uint8Array(2);
  * f32ToF16Row(new Float32Array([1]), out);
  * console.log(out); // Uint8Array [0, 60]
@@ -119,7 +119,7 @@ export function f32ToF16Row(src: Float32Array, dst: Uint8Array): void {
  *
  * @example
  * ```ts
- * import { bf16ToF32Row } from "@aprender/compute/quant";
+ * import { bf16ToF32Row } from "@aprender/compute/io";
  * const out = new Float32Array(1);
  * bf16ToF32Row(new Uint8Array([0x80, 0x3f]), out);
  * console.log(out[0]); // 1
@@ -136,7 +136,7 @@ export function bf16ToF32Row(src: Uint8Array, dst: Float32Array): void {
  *
  * @example
  * ```ts
- * import { f32ToBF16Row } from "@aprender/compute/quant";
+ * import { f32ToBF16Row } from "@aprender/compute/io";
  * const out = new Uint8Array(2);
  * f32ToBF16Row(new Float32Array([1]), out);
  * console.log(out); // Uint8Array [128, 63]

@@ -43,7 +43,7 @@ export interface BlockCodec {
  *
  * @example
  * ```ts
- * import { BLOCK_CODECS } from "@aprender/compute/quant";
+ * import { BLOCK_CODECS } from "@aprender/compute/io";
  * console.log(BLOCK_CODECS.iq2_xxs.quantize); // null: decode only
  * ```
  */
@@ -80,7 +80,7 @@ export const BLOCK_CODECS: Readonly<Record<BlockDType, BlockCodec>> = {
  *
  * @example
  * ```ts
- * import { blockBytes } from "@aprender/compute/quant";
+ * import { blockBytes } from "@aprender/compute/io";
  * console.log(blockBytes("q4_k", 512)); // 288
  * ```
  */
@@ -100,7 +100,7 @@ export function blockBytes(type: BlockDType, n: number, op = "blockBytes"): numb
  *
  * @example
  * ```ts
- * import { dequantizeRow, quantizeRow } from "@aprender/compute/quant";
+ * import { dequantizeRow, quantizeRow } from "@aprender/compute/io";
  * const x = Float32Array.from({ length: 32 }, (_, i) => i / 8);
  * const q = new Uint8Array(34);
  * quantizeRow("q8_0", x, q);
@@ -126,7 +126,7 @@ export function dequantizeRow(type: BlockDType, src: Uint8Array, dst: Float32Arr
  *
  * @example
  * ```ts
- * import { quantizeRow } from "@aprender/compute/quant";
+ * import { quantizeRow } from "@aprender/compute/io";
  * const q = new Uint8Array(144);
  * quantizeRow("q4_k", new Float32Array(256).fill(1), q);
  * console.log(q.length); // 144
