@@ -5,11 +5,38 @@
  *
  * @module
  */
-import { fromBF16Bits, toBF16Bits } from "../dtype.ts";
+import { toBF16Bits } from "../dtype.ts";
 
 const h16 = new Float16Array(1);
 const h16Bits = new Uint16Array(h16.buffer);
-let table: Float32Array | null = null;
+let bitsTable: Uint32Array | null = null;
+let floatTable: Float32Array | null = null;
+
+/** The f32 bits of f16 bits `h`, by integer arithmetic (JS numbers need not keep NaN bits). */
+function halfToFloatBits(h: number): number {
+  const sign = (h & 0x8000) << 16, exp = (h >> 10) & 0x1f;
+  let man = h & 0x3ff;
+  if (exp === 0x1f) {
+    // ±Inf, or a NaN made quiet with its payload kept, as x86's vcvtph2ps (and so ggml) does
+    return (sign | 0x7f800000 | (man ? 0x400000 : 0) | (man << 13)) >>> 0;
+  }
+  if (exp !== 0) return (sign | ((exp + 112) << 23) | (man << 13)) >>> 0;
+  if (man === 0) return sign >>> 0;
+  let e = 113; // subnormal: normalise the mantissa
+  while ((man & 0x400) === 0) {
+    man <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((man & 0x3ff) << 13)) >>> 0;
+}
+
+function bits(): Uint32Array {
+  if (bitsTable === null) {
+    bitsTable = new Uint32Array(65536);
+    for (let i = 0; i < 65536; i++) bitsTable[i] = halfToFloatBits(i);
+  }
+  return bitsTable;
+}
 
 /**
  * The f32 value of every f16 bit pattern (256 KiB, built on first use): block decoders read a
@@ -22,12 +49,7 @@ let table: Float32Array | null = null;
  * ```
  */
 export function halfTable(): Float32Array {
-  if (table === null) {
-    const bits = new Uint16Array(65536);
-    for (let i = 0; i < 65536; i++) bits[i] = i;
-    table = Float32Array.from(new Float16Array(bits.buffer));
-  }
-  return table;
+  return floatTable ??= new Float32Array(bits().buffer);
 }
 
 /**
@@ -87,9 +109,11 @@ export function writeHalf(dst: Uint8Array, off: number, x: number): void {
  * ```
  */
 export function f16ToF32Row(src: Uint8Array, dst: Float32Array): void {
-  const t = halfTable();
+  // through integer views: JS numbers may not keep a NaN's payload bits
+  const t = bits();
+  const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
   const n = dst.length;
-  for (let i = 0; i < n; i++) dst[i] = t[src[2 * i] | (src[2 * i + 1] << 8)];
+  for (let i = 0; i < n; i++) out[i] = t[src[2 * i] | (src[2 * i + 1] << 8)];
 }
 
 /**
@@ -126,8 +150,9 @@ export function f32ToF16Row(src: Float32Array, dst: Uint8Array): void {
  * ```
  */
 export function bf16ToF32Row(src: Uint8Array, dst: Float32Array): void {
+  const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
   const n = dst.length;
-  for (let i = 0; i < n; i++) dst[i] = fromBF16Bits(src[2 * i] | (src[2 * i + 1] << 8));
+  for (let i = 0; i < n; i++) out[i] = ((src[2 * i] | (src[2 * i + 1] << 8)) << 16) >>> 0;
 }
 
 /**
