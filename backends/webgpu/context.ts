@@ -203,6 +203,7 @@ export class GpuContext {
     return await timer.read();
   }
   #timer: PassTimer | null = null;
+  #readFlush: Promise<void> | null = null;
 
   /** Whether the adapter's f16 shader feature is enabled on the device. */
   get hasF16(): boolean {
@@ -541,7 +542,12 @@ export class GpuContext {
         if (span > 0) enc.copyBufferToBuffer(s.buffer, s.base + start, staging, 0, span);
         enc.copyBufferToBuffer(this.errBuf, 0, staging, span, 16);
         enc.clearBuffer(this.errBuf);
-        this.flush();
+        // Reads started together (Promise.all of several data()) record their copies first and
+        // share one submit, then one wait: each wait costs ≥ 10 ms in Deno's WebGPU.
+        await (this.#readFlush ??= Promise.resolve().then(() => {
+          this.#readFlush = null;
+          this.flush();
+        }));
         await staging.mapAsync(0x1);
         this.check();
         const mapped = staging.getMappedRange(0, span + 16);
