@@ -41,3 +41,4 @@ export { checkLinear } from "./core/ops/fused.ts";
 export { type JobKind, registerJobKind } from "./backends/cpu/pool.ts";
 export { webgpuContext } from "./backends/webgpu/mod.ts";
 export { type Chunk, GpuContext, GpuStorage, type Kernel } from "./backends/webgpu/context.ts";
+export { type PassTime, PassTimer } from "./backends/webgpu/timing.ts";

@@ -92,7 +92,6 @@ const MAX_RELEASED_BYTES = 512 * (1 << 20);
 /** Ops whose kernels report index errors, by code (1-based) in the error flag. */
 export const INDEX_OPS = ["take", "gather", "scatter", "scatterAdd"];
 
-/** Everything the plugin holds on one GPU device. */
 /** `APRENDER_WEBGPU_KERNELS`, or undefined without permission to read the environment. */
 function envKernels(): string | undefined {
   try {
@@ -102,6 +101,7 @@ function envKernels(): string | undefined {
   }
 }
 
+/** Everything the plugin holds on one GPU device. */
 export class GpuContext {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
