@@ -36,6 +36,7 @@ import { deviceProvider } from "../../core/backend/registry.ts";
 import type { TensorView } from "../../core/backend/plugin.ts";
 import type { StorageDType } from "../../core/dtype.ts";
 import { assertMatches, needsNumpy, numpy } from "../helpers/numpy.ts";
+import { pinLibrary } from "../helpers/pin_library.ts";
 
 // ---- the table against ggml ----------------------------------------------------------------
 
@@ -54,6 +55,7 @@ if (!hasGgml && Deno.env.get("CI") === "true") {
 Deno.test("every table row matches llama.cpp's ggml type traits (name, block size, bytes)", {
   ignore: !hasGgml,
 }, () => {
+  pinLibrary(Deno.realPathSync(LIBGGML));
   const lib = Deno.dlopen(LIBGGML, {
     ggml_blck_size: { parameters: ["i32"], result: "i64" },
     ggml_type_size: { parameters: ["i32"], result: "usize" },
@@ -80,8 +82,6 @@ Deno.test("every table row matches llama.cpp's ggml type traits (name, block siz
       assert.equal(Number(lib.symbols.ggml_type_size(id)), DTYPES[d].bytes, `${d} bytes`);
     }
   }
-  // Never closed: unloading libggml and loading it again in this process (other test files open
-  // it too) trips ggml's static initializer (GGML_ASSERT(prev != ggml_uncaught_exception)).
 });
 
 Deno.test("block rows match gguf-py's GGML_QUANT_SIZES (q8_1 aside: gguf-py says 40 bytes)", {

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { pinLibrary } from "./pin_library.ts";
+
 const LIB = new URL(
   "../../.refs/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so",
   import.meta.url,
@@ -87,7 +89,10 @@ function symbols() {
 }
 
 let lib: ReturnType<typeof open> | null = null;
-const open = () => Deno.dlopen(LIB, symbols());
+const open = () => {
+  pinLibrary(LIB.pathname);
+  return Deno.dlopen(LIB, symbols());
+};
 
 /** The opened library (once per process). */
 export function ggml(): ReturnType<typeof open>["symbols"] {

@@ -4,6 +4,7 @@
  * A test oracle, never a runtime dependency.
  */
 import type { SamplerOptions } from "../../llm/mod.ts";
+import { pinLibrary } from "./pin_library.ts";
 
 const LIB = ".refs/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.5.0.so";
 
@@ -32,6 +33,7 @@ export function llamaSamplerLib(): Lib | null {
   if (lib !== undefined) return lib;
   try {
     Deno.statSync(LIB);
+    pinLibrary(Deno.realPathSync(LIB));
     lib = Deno.dlopen(LIB, SYMBOLS).symbols;
   } catch {
     lib = null;
