@@ -8,9 +8,9 @@
  *
  * @module
  */
-import type { BlockDType } from "../../core/dtype.ts";
+import type { BlockDType, StorageDType } from "../../core/dtype.ts";
 import { FormatError } from "../../core/errors.ts";
-import { fromTyped } from "../../core/ops/creation.ts";
+import { fromBlocks, fromTyped } from "../../core/ops/creation.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { Cursor, MIN_KV_BYTES, MIN_TENSOR_BYTES } from "./cursor.ts";
@@ -218,6 +218,11 @@ export function parseGgufHeader(src: GgufSource, name = "<bytes>"): GgufHeader {
 export interface ReadTensorOptions {
   /** Device of the tensor (default "cpu"). */
   device?: string;
+  /**
+   * Block-quantized tensors: true (default) decodes them to f32; false keeps the packed blocks as
+   * a tensor of the block dtype (`astype("f32")` decodes it later; kernels may read it as is).
+   */
+  dequantize?: boolean;
 }
 
 /**
@@ -289,13 +294,19 @@ export class GgufFile implements GgufHeader {
 
   /**
    * A tensor as a `Tensor` of row-major `shape`: element types keep their dtype, block types are
-   * dequantized to f32 with llama.cpp's decoders.
+   * dequantized to f32 with llama.cpp's decoders, or kept packed with `{ dequantize: false }`.
    */
-  readTensor(name: string, options: ReadTensorOptions = {}): Tensor {
+  readTensor(name: string, options?: ReadTensorOptions & { dequantize?: true }): Tensor;
+  /** The tensor with block types kept packed (element types as above). */
+  readTensor(name: string, options: ReadTensorOptions): Tensor<StorageDType>;
+  readTensor(name: string, options: ReadTensorOptions = {}): Tensor<StorageDType> {
     const t = this.tensorInfo(name);
     const bytes = this.src.read(t.fileOffset, t.nbytes);
     if (!isBlockType(t.type)) {
       return fromTyped(bytes.slice(), t.shape, t.type, options.device);
+    }
+    if (options.dequantize === false) {
+      return fromBlocks(bytes.slice(), t.type, t.shape, options.device) as Tensor<StorageDType>;
     }
     return fromTyped(dequantizeBytes(t.type, bytes, t.nelements), t.shape, "f32", options.device);
   }

@@ -10,7 +10,6 @@ import {
   concat,
   conv2d,
   copyInto,
-  DeviceError,
   DTypeError,
   dtypeInfo,
   DTYPES,
@@ -37,6 +36,7 @@ import type { TensorView } from "../../core/backend/plugin.ts";
 import type { StorageDType } from "../../core/dtype.ts";
 import { assertMatches, needsNumpy, numpy } from "../helpers/numpy.ts";
 import { pinLibrary } from "../helpers/pin_library.ts";
+import { refDequantize, refQuantize } from "../helpers/ggml_oracle.ts";
 
 // ---- the table against ggml ----------------------------------------------------------------
 
@@ -308,25 +308,36 @@ Deno.test("element ops refuse a block operand with a DTypeError naming the op", 
   assert.throws(() => (q.requiresGrad = true), /only float tensors can require gradients/);
 });
 
-Deno.test("astype between block and element types routes to the kernels the table names", () => {
-  using q = fromBlocks(pattern(2 * 34), "q8_0", [1, 64]);
-  using f = ones([1, 64]);
-  assert.throws(
-    () => q.astype("f32"),
-    (e: Error) =>
-      e instanceof DeviceError && /needs the "dequantize" kernel/.test(e.message) &&
-      /q8_0 row/.test(e.message),
-  );
-  assert.throws(
-    () => f.astype("q4_k"),
-    (e: Error) => e instanceof DeviceError && /needs the "quantize" kernel/.test(e.message),
-  );
+Deno.test("astype between block and element types runs the scalar codecs: bit-exact with ggml", {
+  ignore: !hasGgml,
+}, () => {
+  // Rows of 0.1 + 2·cos(i + row) (llama.cpp's test data), strided rows included.
+  const rows = 3, n = 512;
+  const x = new Float32Array(rows * n).map((_, i) => 0.1 + 2 * Math.cos(i + Math.floor(i / n)));
+  using f = tensor(x).reshape([rows, n]);
+  for (const dtype of ["q4_0", "q8_0", "q4_k", "q6_k", "iq4_xs"] as const) {
+    using q = f.astype(dtype);
+    assert.equal(q.dtype, dtype);
+    const bytes = q.bytesSync();
+    const rb = BLOCK_DTYPES[dtype].blockBytes * (n / BLOCK_DTYPES[dtype].blockSize);
+    for (let r = 0; r < rows; r++) {
+      const want = refQuantize(ggmlName(dtype), x.subarray(r * n, (r + 1) * n), rb);
+      assert.deepEqual(bytes.subarray(r * rb, (r + 1) * rb), want, `${dtype} row ${r}`);
+    }
+    using back = q.slice("1:").astype("f32"); // a view of whole rows, not at offset 0
+    const got = back.dataSync() as Float32Array;
+    const want = refDequantize(ggmlName(dtype), bytes.subarray(rb), 2 * n);
+    assert.deepEqual(Array.from(got), Array.from(want), `${dtype} dequantized`);
+  }
   using f256 = ones([1, 256]);
   assert.throws(
     () => f256.astype("iq2_xxs"),
     (e: Error) => e instanceof DTypeError && /no reference quantizer/.test(e.message),
   );
 });
+
+/** ggml's spelling of a block type (its K-quants keep a capital K). */
+const ggmlName = (d: string) => d.replace(/_k$/, "_K");
 
 /** A test plugin's q8_0 dequantize kernel (an f16 scale and 32 int8 per block: x = d * q). */
 function dequantizeQ8(call: KernelCall): void {
@@ -381,8 +392,16 @@ Deno.test("a registered dequantize kernel serves astype; its values equal gguf-p
     assert.equal(x16.dtype, "f16");
     assertMatches(x16, r.results[0], { dtype: false, rtol: 2 ** -11, atol: 0 });
     using q4 = fromBlocks(pattern(18), "q4_0", [1, 32]);
-    // The plugin declines q4_0: the registry's error names the kernel and the dtype.
-    assert.throws(() => q4.astype("f32"), /dequantize: no backend .* \(dtypes q4_0;/);
+    // The plugin declines q4_0: the scalar backend's codec serves it, as gguf-py decodes it.
+    using x4 = q4.astype("f32");
+    using u4 = tensor(pattern(18), { dtype: "u8" });
+    const [r4] = await numpy([{
+      setup: "import gguf",
+      expr: "gguf.quants.dequantize(raw.reshape(1, 18), gguf.GGMLQuantizationType.Q4_0)",
+      arrays: { raw: u4 },
+    }]);
+    assert.ok(!r4.error, r4.error);
+    assertMatches(x4, r4.results[0], { rtol: 0, atol: 0 });
   } finally {
     unregisterBackend("q8-test");
   }
