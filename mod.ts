@@ -46,6 +46,7 @@ export * from "./core/ops/matmul.ts";
 export * from "./core/ops/linalg.ts";
 export * from "./core/ops/conv.ts";
 export * from "./core/ops/fused.ts";
+export * from "./core/ops/quant_linear.ts";
 export * from "./core/random.ts";
 export { checkpoint, gradcheck, type GradcheckOptions, type TensorFn } from "./core/gradcheck.ts";
 export * from "./io/mod.ts";

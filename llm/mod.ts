@@ -4,8 +4,11 @@
  *
  * @module
  */
+// registers the built-in backends (the entry works imported alone)
+import "../backends/mod.ts";
 export * from "./tokenizer/mod.ts";
 export * from "./chat.ts";
 export * from "./sampling/mod.ts";
 export { ComputeError, FormatError, IndexError } from "../core/errors.ts";
 export { StopMatcher } from "./stop.ts";
+export * from "./model/mod.ts";

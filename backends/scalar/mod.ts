@@ -16,6 +16,7 @@ import { kernels as matmul } from "./kernels/matmul.ts";
 import { kernels as conv } from "./kernels/conv.ts";
 import { kernels as lapack } from "./kernels/lapack.ts";
 import { kernels as optim } from "./kernels/optim.ts";
+import { kernels as quantLinear } from "./kernels/quant_linear.ts";
 
 const kernels: Record<string, KernelFn> = {
   copy,
@@ -28,6 +29,7 @@ const kernels: Record<string, KernelFn> = {
   ...conv,
   ...lapack,
   ...optim,
+  ...quantLinear,
 };
 
 /**
