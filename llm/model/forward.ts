@@ -36,19 +36,21 @@ export class KVCache {
    *
    * @param cfg model hyper-parameters
    * @param size positions it holds (the context asked for)
+   * @param dtype element type of the stored keys and values (f16 halves the memory, and rounds
+   *   them as llama.cpp's default cache does)
    */
-  constructor(cfg: ModelConfig, readonly size: number) {
+  constructor(cfg: ModelConfig, readonly size: number, readonly dtype: "f32" | "f16" = "f32") {
     this.k = [];
     this.v = [];
     for (let l = 0; l < cfg.layers; l++) {
-      this.k.push(zeros([size, cfg.kvHeads, cfg.headDim]));
-      this.v.push(zeros([size, cfg.kvHeads, cfg.valueDim]));
+      this.k.push(zeros([size, cfg.kvHeads, cfg.headDim], { dtype }));
+      this.v.push(zeros([size, cfg.kvHeads, cfg.valueDim], { dtype }));
     }
   }
 
   /** Bytes held. */
   get bytes(): number {
-    return [...this.k, ...this.v].reduce((a, t) => a + t.size * 4, 0);
+    return [...this.k, ...this.v].reduce((a, t) => a + t.size * (this.dtype === "f16" ? 2 : 4), 0);
   }
 
   /** Free the cache. */
@@ -177,8 +179,12 @@ export function forward(
       k = rope(k, cfg, cos, sin);
       copyInto(cache.k[l].slice(`${pos}:${S}`), k);
       copyInto(cache.v[l].slice(`${pos}:${S}`), v.reshape([T, kvHeads, valueDim]));
-      const K = cache.k[l].slice(`0:${S}`).permute([1, 2, 0]); // [kvHeads, headDim, S]
-      const V = cache.v[l].slice(`0:${S}`).permute([1, 0, 2]); // [kvHeads, S, valueDim]
+      let K = cache.k[l].slice(`0:${S}`).permute([1, 2, 0]); // [kvHeads, headDim, S]
+      let V = cache.v[l].slice(`0:${S}`).permute([1, 0, 2]); // [kvHeads, S, valueDim]
+      if (cache.dtype !== "f32") {
+        K = K.astype("f32");
+        V = V.astype("f32");
+      }
       const qh = q.permute([1, 0, 2]).reshape([kvHeads, g * T, headDim]);
       let scores = matmul(qh, K).mul(scale);
       if (mask) scores = scores.reshape([kvHeads, g, T, S]).add(mask);

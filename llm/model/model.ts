@@ -38,6 +38,8 @@ export interface LoadModelOptions {
    * llama.cpp's CPU path: Q8_0/Q8_K activations, to reproduce its numbers).
    */
   activations?: "f32" | "ggml";
+  /** Element type of the KV cache: "f32" (default) or "f16" (half the memory, llama.cpp's default). */
+  cacheType?: "f32" | "f16";
 }
 
 /** Options of {@link Model.generate}: sampling (see `SamplerOptions`) plus the stopping rules. */
@@ -108,11 +110,12 @@ export class Model {
     private readonly weights: ModelWeights,
     contextLength: number,
     private readonly activations: "f32" | "ggml",
+    cacheType: "f32" | "f16" = "f32",
   ) {
     this.config = config;
     this.tokenizer = tokenizer;
     this.tokenMeta = tokenMeta;
-    this.cache = new KVCache(config, contextLength);
+    this.cache = new KVCache(config, contextLength, cacheType);
   }
 
   /** Positions the KV cache holds. */
@@ -295,7 +298,20 @@ export async function loadModel(
       throw new ContextLimitError(`loadModel: contextLength must be an integer > 0, got ${ctx}.`);
     }
     const w = loadWeights(f, cfg, options.onProgress);
-    return new Model(cfg, tokenizer, tokenMeta, w, ctx, options.activations ?? "f32");
+    try {
+      return new Model(
+        cfg,
+        tokenizer,
+        tokenMeta,
+        w,
+        ctx,
+        options.activations ?? "f32",
+        options.cacheType ?? "f32",
+      );
+    } catch (e) {
+      for (const t of weightTensors(w)) t.dispose();
+      throw e;
+    }
   } finally {
     f.close();
   }

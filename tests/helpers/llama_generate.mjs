@@ -14,6 +14,8 @@ const ctx = await m.createContext({
   experimentalKvCacheKeyType: "F32",
   experimentalKvCacheValueType: "F32",
   threads: 1,
+  // flash attention rounds K and V to f16 even with an f32 cache
+  flashAttention: false,
   batching: { dispatchSchedule: "nextTick" },
 });
 const seq = ctx.getSequence();

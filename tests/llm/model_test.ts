@@ -120,10 +120,10 @@ Deno.test({
 });
 
 for (const arch of ["llama", "qwen2", "qwen3"]) {
-  for (const q of ["q8_0", "q4_0"]) {
+  for (const q of ["f32", "q8_0", "q4_0"]) {
     Deno.test({
-      name: `${arch} ${q}: logits within 0.15 of llama.cpp's over 64 greedy steps, same argmax ` +
-        `wherever llama.cpp's margin exceeds twice that`,
+      name: `${arch} ${q}: greedy 64 tokens identical to llama.cpp's, logits within 0.1 of ` +
+        `its at every step and within 1e-5 at ≥ 16 of the 64`,
       ignore: !PY || !HAS_STORIES || !HAS_LLAMA_CPP,
       async fn() {
         const r = ref(arch);
@@ -131,22 +131,23 @@ for (const arch of ["llama", "qwen2", "qwen3"]) {
         const prompt = r.ids.slice(0, 8);
         const ll = llamaGreedy(path, prompt, 64);
         const m = await loadModel(path, { contextLength: 128, activations: "ggml" });
+        for await (const _ of m.generate(prompt, { maxTokens: 64, temperature: 0 }));
+        assert.deepEqual(m.stats!.tokens, ll.tokens);
         const ours = m.logits([...prompt, ...ll.tokens.slice(0, 63)]).slice(7);
-        // Tolerance: llama.cpp rounds activations to Q8_0 (emulated here) and sums in f32 in its
-        // own order; its F32 path alone is 1e-3..9e-3 away from float64 transformers on these
-        // models (measured), and the quantized ones amplify that: measured 6.2e-2..8.8e-2.
-        const d = maxAbsDiff(ours, ll.logits);
-        assert(d <= 0.15, `max |ours - llama.cpp| = ${d}`);
-        let checked = 0;
+        // Tolerance: with its activations rounded to Q8_0 as llama.cpp's CPU path rounds them
+        // (activations: "ggml"), only llama.cpp's f32 summation order remains: measured max
+        // 2.4e-7 (quantized) and 2.4e-6 (F32) over all 64 steps — except llama q4_0, where 48
+        // of the 64 steps (the prefill's last among them) differ by up to 4.5e-2 (cause not
+        // found yet: possibly llama.cpp's repacked Q4_0 path on this CPU; the greedy tokens
+        // still agree). Without the emulation (activations: "f32") the quantized models differ
+        // from llama.cpp by 6e-2..1.1e-1.
+        let close = 0;
         for (let i = 0; i < 64; i++) {
-          const row = ll.logits[i];
-          const sorted = [...row].sort((a, b) => b - a);
-          if (sorted[0] - sorted[1] <= 0.3) continue;
-          checked++;
-          const best = ours[i].reduce((b, v, j) => (v > ours[i][b] ? j : b), 0);
-          assert.deepEqual(best, ll.tokens[i], `step ${i}`);
+          const d = maxAbsDiff([ours[i]], [ll.logits[i]]);
+          assert(d <= 0.1, `step ${i}: max |ours - llama.cpp| = ${d}`);
+          if (d <= 1e-5) close++;
         }
-        assert(checked >= 8, `only ${checked} decisive steps`);
+        assert(close >= 16, `only ${close} of 64 steps within 1e-5`);
         m.dispose();
       },
     });
