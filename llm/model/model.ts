@@ -134,10 +134,12 @@ export class Model {
     return this.template;
   }
 
+  /** Throw once disposed. */
   private check(): void {
     if (this.disposed) throw new ComputeError("Model: the model was disposed.");
   }
 
+  /** Forward `tokens` after the cached ones; logits of every new position or of the last. */
   private run(tokens: readonly number[], all: boolean): Float32Array {
     if (this.cache.length + tokens.length > this.cache.size) {
       throw new ContextLimitError(

@@ -206,3 +206,40 @@ Deno.test("loadModel: an unknown architecture is a FormatError listing the suppo
     (e: Error) => e instanceof FormatError && e.message.includes("llama, qwen2, qwen3"),
   );
 });
+
+Deno.test({
+  name: "chat renders the file's template (stories260K: the llama2 fallback) and answers",
+  ignore: !HAS_STORIES,
+  async fn() {
+    const m = await loadModel(STORIES, { contextLength: 128 });
+    const messages = [{ role: "user" as const, content: "Tell me a story" }];
+    let a = "";
+    for await (const p of m.chat(messages, { maxTokens: 12, temperature: 0 })) a += p;
+    const viaChat = m.stats!.tokens;
+    assert.equal(viaChat.length, 12);
+    const prompt = m.chatTemplate.render(messages, { addGenerationPrompt: true });
+    assert(prompt.includes("[INST]"), prompt);
+    let b = "";
+    const ids = m.tokenizer.encode(prompt.replace(/^<s>/, ""), { parseSpecial: true });
+    for await (const p of m.generate(ids, { maxTokens: 12, temperature: 0 })) b += p;
+    assert.deepEqual(m.stats!.tokens, viaChat);
+    assert.equal(a, b);
+    m.dispose();
+  },
+});
+
+Deno.test({
+  name: "an f16 KV cache halves the cache and keeps logits within 2e-2 of the f32 cache's",
+  ignore: !PY || !HAS_STORIES,
+  async fn() {
+    const r = ref("llama");
+    const a = await loadModel(`${r.dir}/f32.gguf`, { contextLength: 128 });
+    const b = await loadModel(`${r.dir}/f32.gguf`, { contextLength: 128, cacheType: "f16" });
+    assert.equal(b.cacheBytes * 2, a.cacheBytes);
+    const d = maxAbsDiff(a.logits(r.ids), b.logits(r.ids));
+    // f16 keys and values: relative 4.9e-4 each; measured 6e-3 on logits up to ~3.5
+    assert(d > 0 && d <= 2e-2, `max |f16 cache - f32 cache| = ${d}`);
+    a.dispose();
+    b.dispose();
+  },
+});
