@@ -1,7 +1,7 @@
 """Tiny random transformers decoders written to GGUF the way llama.cpp's converter writes them,
 and their reference logits computed in float64, for tests/llm/model_test.ts.
 
-    llm_ref.py ARCH OUT_DIR STORIES_GGUF
+    llm_ref.py ARCH OUT_DIR STORIES_GGUF [HIDDEN]
 ARCH: llama | qwen2 | qwen3. Writes OUT_DIR/f32.gguf, q8_0.gguf, q4_0.gguf (2-D weights quantized by
 gguf-py, norms and biases f32) and prints {"ids", "logits"} (logits in float64 of the f32 model
 over every position). The vocabulary (512 SentencePiece pieces) is copied from stories260K so that
@@ -15,6 +15,7 @@ import transformers
 import gguf
 
 arch, out, stories = sys.argv[1], sys.argv[2], sys.argv[3]
+H = int(sys.argv[4]) if len(sys.argv) > 4 else 64  # 256: rows of whole K-quant super-blocks
 os.makedirs(out, exist_ok=True)
 torch.manual_seed({"llama": 1, "qwen2": 2, "qwen3": 3}[arch])
 
@@ -25,7 +26,7 @@ scores = [float(fields["tokenizer.ggml.scores"].parts[i][0]) for i in fields["to
 ttypes = [int(fields["tokenizer.ggml.token_type"].parts[i][0]) for i in fields["tokenizer.ggml.token_type"].data]
 V = len(tokens)
 
-common = dict(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+common = dict(vocab_size=V, hidden_size=H, intermediate_size=2 * H, num_hidden_layers=2,
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
               rms_norm_eps=1e-5, tie_word_embeddings=(arch == "qwen2"),
               bos_token_id=1, eos_token_id=2)
@@ -38,7 +39,7 @@ elif arch == "qwen2":
 else:
     cfg = transformers.Qwen3Config(**common, head_dim=32, rope_theta=1000000.0)
     model = transformers.Qwen3ForCausalLM(cfg)
-head_dim = getattr(cfg, "head_dim", None) or 64 // 4
+head_dim = getattr(cfg, "head_dim", None) or H // 4
 with torch.no_grad():
     for n, p in model.named_parameters():
         if "norm" in n:
@@ -89,9 +90,9 @@ def write(path, qtype):
     w = gguf.GGUFWriter(path, arch)
     w.add_name(f"tiny-random-{arch}")
     w.add_context_length(256)
-    w.add_embedding_length(64)
+    w.add_embedding_length(H)
     w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(128)
+    w.add_feed_forward_length(2 * H)
     w.add_head_count(4)
     w.add_head_count_kv(2)
     if arch == "qwen3":

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ContextLimitError, loadModel } from "../../llm/mod.ts";
 import { FormatError, memory } from "../../mod.ts";
-import { saveGguf } from "../../io/mod.ts";
+import { quantizeGguf, saveGguf } from "../../io/mod.ts";
 import { HAS_LLAMA_CPP } from "../helpers/llama_refs.ts";
 
 const STORIES = "../shared/models/stories260K.gguf";
@@ -40,18 +40,19 @@ interface Ref {
 }
 const refs = new Map<string, Ref>();
 /** The random model of `arch` (f32/q8_0/q4_0 GGUF files) and its float64 logits. */
-function ref(arch: string): Ref {
-  let r = refs.get(arch);
+function ref(arch: string, hidden = 64): Ref {
+  const key = `${arch}-${hidden}`;
+  let r = refs.get(key);
   if (r) return r;
-  const dir = Deno.makeTempDirSync({ prefix: `llm-${arch}-` });
+  const dir = Deno.makeTempDirSync({ prefix: `llm-${key}-` });
   const out = new Deno.Command(PY!, {
-    args: ["tests/helpers/llm_ref.py", arch, dir, STORIES],
+    args: ["tests/helpers/llm_ref.py", arch, dir, STORIES, String(hidden)],
     stdout: "piped",
     stderr: "piped",
   }).outputSync();
   if (!out.success) throw new Error(`llm_ref.py ${arch}: ${new TextDecoder().decode(out.stderr)}`);
   r = { dir, ...JSON.parse(new TextDecoder().decode(out.stdout)) } as Ref;
-  refs.set(arch, r);
+  refs.set(key, r);
   return r;
 }
 
@@ -152,6 +153,41 @@ for (const arch of ["llama", "qwen2", "qwen3"]) {
       },
     });
   }
+}
+
+for (const q of ["q4_k", "q6_k"] as const) {
+  Deno.test({
+    name: `llama (hidden 256) ${q} from our quantizeGguf, on llama.cpp's greedy 64 tokens: ` +
+      `logits within 1e-5 of its at ≥ 40 steps, within 0.2 at all, same argmax where decisive`,
+    ignore: !PY || !HAS_STORIES || !HAS_LLAMA_CPP,
+    async fn() {
+      const r = ref("llama", 256);
+      const path = `${r.dir}/${q}.gguf`;
+      await quantizeGguf(`${r.dir}/f32.gguf`, path, { type: q });
+      const prompt = r.ids.slice(0, 8);
+      const ll = llamaGreedy(path, prompt, 64);
+      const m = await loadModel(path, { contextLength: 128, activations: "ggml" });
+      const ours = m.logits([...prompt, ...ll.tokens.slice(0, 63)]).slice(7);
+      // Activations rounded to Q8_K as llama.cpp does: measured ≤ 2.4e-6 at most steps, but a
+      // few steps differ by up to ~6e-2 (q6_k: 1 of 64; q4_k: 20 of 64, from one step on, as a
+      // difference that enters the KV cache persists), likely a rounding tie of the
+      // activation quantizer that our emulation resolves differently; cause not pinned down.
+      // Without the emulation (activations: "f32") every step differs by 0.1..0.4.
+      let close = 0;
+      for (let i = 0; i < 64; i++) {
+        const d = maxAbsDiff([ours[i]], [ll.logits[i]]);
+        assert(d <= 0.2, `step ${i}: max |ours - llama.cpp| = ${d}`);
+        if (d <= 1e-5) close++;
+        const sorted = [...ll.logits[i]].sort((a, b) => b - a);
+        if (sorted[0] - sorted[1] > 0.4) {
+          const best = ours[i].reduce((b, v, j) => (v > ours[i][b] ? j : b), 0);
+          assert.equal(best, ll.tokens[i], `step ${i}`);
+        }
+      }
+      assert(close >= 40, `only ${close} of 64 steps within 1e-5`);
+      m.dispose();
+    },
+  });
 }
 
 Deno.test({
