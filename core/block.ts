@@ -25,12 +25,14 @@ import { contiguousStrides, isContiguous } from "./shape.ts";
  * The kernels that accept block-type operands: those the table rows name (dequantize,
  * quantize). The dispatcher refuses a block operand for every other kernel.
  */
-export const BLOCK_KERNELS: ReadonlySet<string> = new Set(
-  ALL_BLOCK_DTYPES.flatMap((d) => {
+export const BLOCK_KERNELS: ReadonlySet<string> = new Set([
+  ...ALL_BLOCK_DTYPES.flatMap((d) => {
     const r = BLOCK_DTYPES[d];
     return r.quantize === null ? [r.dequantize] : [r.dequantize, r.quantize];
   }),
-);
+  // the packed-weight product (core/ops/quant_linear.ts) reads block weights by their dtype
+  "quantLinear",
+]);
 
 /**
  * Throw a DTypeError unless a view of block type `d` with this geometry keeps every block whole.

@@ -11,3 +11,4 @@ export * from "./chat.ts";
 export * from "./sampling/mod.ts";
 export { ComputeError, FormatError, IndexError } from "../core/errors.ts";
 export { StopMatcher } from "./stop.ts";
+export * from "./model/mod.ts";

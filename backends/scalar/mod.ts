@@ -17,6 +17,7 @@ import { kernels as conv } from "./kernels/conv.ts";
 import { kernels as lapack } from "./kernels/lapack.ts";
 import { kernels as optim } from "./kernels/optim.ts";
 import { kernels as quant } from "./kernels/quant.ts";
+import { kernels as quantLinear } from "./kernels/quant_linear.ts";
 
 const kernels: Record<string, KernelFn> = {
   copy,
@@ -30,6 +31,7 @@ const kernels: Record<string, KernelFn> = {
   ...lapack,
   ...optim,
   ...quant,
+  ...quantLinear,
 };
 
 /**

@@ -76,3 +76,9 @@ export function adamScalars(a: AdamStepAttrs): number[] {
     a.bc2Sqrt,
   ];
 }
+
+/** Attributes of `quantLinear`. */
+export interface QuantLinearAttrs {
+  /** "f32": activations as they are; "ggml": rounded like llama.cpp's CPU matmul rounds them. */
+  activations: "f32" | "ggml";
+}

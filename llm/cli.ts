@@ -1,0 +1,153 @@
+/**
+ * Command line of the engine.
+ *
+ *     deno task generate --model m.gguf --prompt "…" [--chat] [--temp T] [--seed S]
+ *                        [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
+ *     deno task chat --model m.gguf [same sampling flags]
+ *
+ * `generate` streams the continuation (or, with --chat, the answer to the prompt as a user turn)
+ * and prints prompt and decode tokens per second to stderr. `chat` is interactive: `/reset`
+ * forgets the conversation, Ctrl-C cancels the answer being written, Ctrl-D quits.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type ChatMessage, type GenerateOptions, loadModel, type Model } from "./mod.ts";
+
+const USAGE = `usage: generate --model m.gguf --prompt "text" [--chat] [--temp T] [--seed S]
+                [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
+       chat --model m.gguf [sampling flags]`;
+
+const enc = new TextEncoder();
+const out = (s: string) => Deno.stdout.writeSync(enc.encode(s));
+const err = (s: string) => Deno.stderr.writeSync(enc.encode(s));
+
+function reportSpeed(m: Model): void {
+  const s = m.stats;
+  if (!s) return;
+  const rate = (n: number, ms: number) => (ms > 0 ? (n / ms) * 1000 : 0).toFixed(1);
+  err(
+    `\n[prompt ${s.promptTokens} tokens, ${rate(s.promptTokens, s.promptMs)} tok/s; ` +
+      `decode ${s.decodeTokens} tokens, ${rate(s.decodeTokens, s.decodeMs)} tok/s; ` +
+      `${s.stopReason}]\n`,
+  );
+}
+
+/** Bytes read from stdin past the last line returned. */
+let pending: number[] = [];
+
+async function readLine(): Promise<string | null> {
+  const buf = new Uint8Array(4096);
+  while (true) {
+    const nl = pending.indexOf(10);
+    if (nl >= 0) {
+      const line = new TextDecoder().decode(new Uint8Array(pending.slice(0, nl)));
+      pending = pending.slice(nl + 1);
+      return line;
+    }
+    const n = await Deno.stdin.read(buf);
+    if (n === null) {
+      if (!pending.length) return null;
+      const rest = new TextDecoder().decode(new Uint8Array(pending));
+      pending = [];
+      return rest;
+    }
+    for (let i = 0; i < n; i++) pending.push(buf[i]);
+  }
+}
+
+async function main(mode: string, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      prompt: { type: "string" },
+      chat: { type: "boolean", default: false },
+      temp: { type: "string" },
+      seed: { type: "string" },
+      "max-tokens": { type: "string" },
+      "top-k": { type: "string" },
+      "top-p": { type: "string" },
+      "min-p": { type: "string" },
+      ctx: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help || !values.model || (mode === "generate" && values.prompt === undefined)) {
+    err(USAGE + "\n");
+    return values.help ? 0 : 2;
+  }
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const opts: GenerateOptions = {
+    temperature: num(values.temp) ?? (mode === "chat" ? 0.8 : 0),
+    seed: num(values.seed),
+    maxTokens: num(values["max-tokens"]) ?? 256,
+    topK: num(values["top-k"]),
+    topP: num(values["top-p"]),
+    minP: num(values["min-p"]),
+  };
+  const t0 = performance.now();
+  const model = await loadModel(values.model, {
+    contextLength: num(values.ctx),
+    onProgress: (a, b) => err(`\rloading ${(100 * a / b).toFixed(0)}%`),
+  });
+  err(
+    `\r${values.model}: ${model.config.arch}, ${model.config.layers} layers, loaded in ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  );
+  try {
+    if (mode === "generate") {
+      const stream = values.chat
+        ? model.chat([{ role: "user", content: values.prompt! }], opts)
+        : model.generate(values.prompt!, opts);
+      if (!values.chat) out(values.prompt!);
+      for await (const piece of stream) out(piece);
+      reportSpeed(model);
+      return 0;
+    }
+    const history: ChatMessage[] = [];
+    let current: AbortController | null = null;
+    const onSigint = () => {
+      if (current) current.abort();
+      else Deno.exit(130);
+    };
+    Deno.addSignalListener("SIGINT", onSigint);
+    try {
+      while (true) {
+        out("> ");
+        const line = await readLine();
+        if (line === null) break;
+        if (line.trim() === "/reset") {
+          history.length = 0;
+          err("[conversation reset]\n");
+          continue;
+        }
+        if (line.trim() === "") continue;
+        history.push({ role: "user", content: line });
+        current = new AbortController();
+        let answer = "";
+        for await (const piece of model.chat(history, { ...opts, signal: current.signal })) {
+          answer += piece;
+          out(piece);
+        }
+        current = null;
+        history.push({ role: "assistant", content: answer });
+        reportSpeed(model);
+      }
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSigint);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+if (import.meta.main) {
+  const [mode, ...rest] = Deno.args;
+  if (mode !== "generate" && mode !== "chat") {
+    err(USAGE + "\n");
+    Deno.exit(2);
+  }
+  Deno.exit(await main(mode, rest));
+}

@@ -1,0 +1,129 @@
+/**
+ * A model's hyper-parameters, read from the `<arch>.*` keys of a GGUF file the way llama.cpp's
+ * `llm_load_hparams` reads them, for the architectures the engine runs.
+ *
+ * @module
+ */
+import { FormatError } from "../../core/errors.ts";
+
+/** The values of `general.architecture` the engine runs. */
+export const SUPPORTED_ARCHITECTURES: readonly string[] = ["llama", "qwen2", "qwen3"];
+
+/** Pair order of rotary embeddings: ggml's "normal" (x[2i], x[2i+1]) or NeoX (x[i], x[i+d/2]). */
+export type RopeOrder = "normal" | "neox";
+
+/** Hyper-parameters of a decoder-only transformer. */
+export interface ModelConfig {
+  /** `general.architecture`. */
+  arch: string;
+  /** Training context length (`<arch>.context_length`). */
+  contextLength: number;
+  /** Hidden size. */
+  dim: number;
+  /** Number of transformer blocks. */
+  layers: number;
+  /** Feed-forward hidden size. */
+  ffn: number;
+  /** Query heads. */
+  heads: number;
+  /** Key/value heads (GQA when fewer than `heads`). */
+  kvHeads: number;
+  /** Per-head size of keys and queries (`attention.key_length`, default dim / heads). */
+  headDim: number;
+  /** Per-head size of values (`attention.value_length`, default headDim). */
+  valueDim: number;
+  /** RMSNorm epsilon. */
+  eps: number;
+  /** RoPE base frequency. */
+  ropeBase: number;
+  /** Dimensions rotated per head (`rope.dimension_count`, default headDim). */
+  ropeDims: number;
+  /** Linear position scaling factor (`rope.scaling.type = linear`), 1 otherwise. */
+  ropeScale: number;
+  /** Pair order of the rotation. */
+  ropeOrder: RopeOrder;
+  /** Vocabulary size (rows of the token embedding). */
+  vocab: number;
+}
+
+/** Read the hyper-parameters of `arch` from metadata `get`. */
+export function readConfig(
+  get: (key: string) => unknown,
+  file: string,
+  vocab: number,
+): ModelConfig {
+  const arch = get("general.architecture");
+  if (typeof arch !== "string") {
+    throw new FormatError(
+      `loadModel: ${file} has no general.architecture string; is it a model GGUF file? ` +
+        `Supported architectures: ${SUPPORTED_ARCHITECTURES.join(", ")}.`,
+    );
+  }
+  if (!SUPPORTED_ARCHITECTURES.includes(arch)) {
+    throw new FormatError(
+      `loadModel: ${file}: architecture "${arch}" is not supported; supported: ` +
+        `${SUPPORTED_ARCHITECTURES.join(", ")}.`,
+    );
+  }
+  const num = (key: string, fallback?: number): number => {
+    const v = get(`${arch}.${key}`);
+    if (v === undefined && fallback !== undefined) return fallback;
+    const x = typeof v === "bigint" ? Number(v) : v;
+    if (typeof x !== "number" || !Number.isFinite(x)) {
+      throw new FormatError(
+        `loadModel: ${file}: "${arch}.${key}" is ${v === undefined ? "missing" : String(v)}; ` +
+          `expected a number. Hint: the file may be truncated or from another converter.`,
+      );
+    }
+    return x;
+  };
+  const posInt = (key: string, fallback?: number): number => {
+    const x = num(key, fallback);
+    if (!Number.isSafeInteger(x) || x <= 0) {
+      throw new FormatError(
+        `loadModel: ${file}: "${arch}.${key}" is ${x}; expected an integer > 0.`,
+      );
+    }
+    return x;
+  };
+  const dim = posInt("embedding_length");
+  const heads = posInt("attention.head_count");
+  const kvHeads = posInt("attention.head_count_kv", heads);
+  if (heads % kvHeads !== 0) {
+    throw new FormatError(
+      `loadModel: ${file}: ${heads} query heads are not a multiple of ${kvHeads} key/value heads.`,
+    );
+  }
+  const headDim = posInt("attention.key_length", Math.floor(dim / heads));
+  const scaling = get(`${arch}.rope.scaling.type`);
+  const ropeScale = scaling === "linear" ? 1 / num("rope.scaling.factor", 1) : 1;
+  if (scaling !== undefined && scaling !== "linear" && scaling !== "none") {
+    throw new FormatError(
+      `loadModel: ${file}: rope scaling "${String(scaling)}" is not supported (linear and ` +
+        `Llama 3's frequency factors, rope_freqs.weight, are).`,
+    );
+  }
+  const ropeDims = posInt("rope.dimension_count", headDim);
+  if (ropeDims % 2 !== 0 || ropeDims > headDim) {
+    throw new FormatError(
+      `loadModel: ${file}: rope.dimension_count ${ropeDims} is odd or > ${headDim}.`,
+    );
+  }
+  return {
+    arch,
+    contextLength: posInt("context_length"),
+    dim,
+    layers: posInt("block_count"),
+    ffn: posInt("feed_forward_length"),
+    heads,
+    kvHeads,
+    headDim,
+    valueDim: posInt("attention.value_length", headDim),
+    eps: num("attention.layer_norm_rms_epsilon", 1e-5),
+    ropeBase: num("rope.freq_base", 10000),
+    ropeDims,
+    ropeScale,
+    ropeOrder: arch === "llama" ? "normal" : "neox",
+    vocab,
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * A model's weights read from a GGUF file, tensor by tensor: norms as f32 tensors, linear and
+ * embedding weights kept in their storage type (f32, f16, bf16 or a block type), never expanded
+ * to f32 at load.
+ *
+ * @module
+ */
+import { type BlockDType, isBlockDType, type StorageDType } from "../../core/dtype.ts";
+import { FormatError } from "../../core/errors.ts";
+import { fromBlocks } from "../../core/ops/creation.ts";
+import { BLOCK_CODECS } from "../../core/quant/mod.ts";
+import { bf16ToF32Row, f16ToF32Row } from "../../core/quant/half.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import type { GgufFile } from "../../io/gguf/read.ts";
+import type { ModelConfig } from "./config.ts";
+
+/** The weights of one transformer block. */
+export interface LayerWeights {
+  /** RMSNorm weight before attention. */
+  attnNorm: Tensor;
+  /** Query, key, value and output projections ([out, in], any storage type). */
+  wq: Tensor<StorageDType>;
+  /** Key projection. */
+  wk: Tensor<StorageDType>;
+  /** Value projection. */
+  wv: Tensor<StorageDType>;
+  /** Output projection. */
+  wo: Tensor<StorageDType>;
+  /** Projection biases (qwen2). */
+  bq: Tensor | null;
+  /** Key bias. */
+  bk: Tensor | null;
+  /** Value bias. */
+  bv: Tensor | null;
+  /** Per-head RMSNorm of queries and keys (qwen3). */
+  qNorm: Tensor | null;
+  /** Per-head RMSNorm of keys. */
+  kNorm: Tensor | null;
+  /** RMSNorm weight before the feed-forward. */
+  ffnNorm: Tensor;
+  /** SwiGLU gate, up and down projections. */
+  gate: Tensor<StorageDType>;
+  /** Up projection. */
+  up: Tensor<StorageDType>;
+  /** Down projection. */
+  down: Tensor<StorageDType>;
+}
+
+/** All weights of a model. */
+export interface ModelWeights {
+  /** Token embedding [vocab, dim], in its storage type. */
+  embed: Tensor<StorageDType>;
+  /** Final RMSNorm weight. */
+  norm: Tensor;
+  /** Output projection [vocab, dim]: `output.weight`, or the embedding when tied. */
+  output: Tensor<StorageDType>;
+  /** Whether the output projection is the embedding. */
+  tied: boolean;
+  /** Llama 3 RoPE frequency divisors (`rope_freqs.weight`), or null. */
+  ropeFreqs: Float32Array | null;
+  /** The blocks. */
+  layers: LayerWeights[];
+}
+
+/** Progress of loading: bytes read so far of the total tensor bytes. */
+export type LoadProgress = (loaded: number, total: number) => void;
+
+/** Decode one row of `d` elements from raw bytes into `dst`. */
+export function decodeRow(d: StorageDType, src: Uint8Array, dst: Float32Array): void {
+  if (d === "f32") new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(src);
+  else if (d === "f16") f16ToF32Row(src, dst);
+  else if (d === "bf16") bf16ToF32Row(src, dst);
+  else if (isBlockDType(d)) BLOCK_CODECS[d].dequantize(src, dst);
+  else throw new FormatError(`loadModel: weights of dtype ${d} are not supported`);
+}
+
+/** Read the weights of `cfg` from `file`; disposes what it read if a tensor is missing. */
+export function loadWeights(
+  file: GgufFile,
+  cfg: ModelConfig,
+  onProgress?: LoadProgress,
+): ModelWeights {
+  const names = new Set(file.tensors.map((t) => t.name));
+  const total = file.tensors.reduce((a, t) => a + t.nbytes, 0);
+  let loaded = 0;
+  const owned: Tensor<StorageDType>[] = [];
+  const expectShape = (name: string, shape: readonly number[], want: readonly number[]) => {
+    if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
+      throw new FormatError(
+        `loadModel: ${file.name}: tensor "${name}" has shape [${shape}], expected [${want}] ` +
+          `from the ${cfg.arch}.* hyper-parameters.`,
+      );
+    }
+  };
+  const packed = (name: string, want: readonly number[]): Tensor<StorageDType> => {
+    const info = file.tensorInfo(name);
+    expectShape(name, info.shape, want);
+    const t = isBlockDType(info.type)
+      ? fromBlocks(file.readTensorBytes(info), info.type as BlockDType, info.shape) as Tensor<
+        StorageDType
+      >
+      : file.readTensor(name) as Tensor<StorageDType>;
+    if (!isBlockDType(t.dtype) && t.dtype !== "f32" && t.dtype !== "f16" && t.dtype !== "bf16") {
+      t.dispose();
+      throw new FormatError(`loadModel: ${file.name}: tensor "${name}" has dtype ${t.dtype}.`);
+    }
+    owned.push(t);
+    loaded += info.nbytes;
+    onProgress?.(loaded, total);
+    return t;
+  };
+  const f32 = (name: string, want: readonly number[]): Tensor => {
+    const info = file.tensorInfo(name);
+    expectShape(name, info.shape, want);
+    let t = file.readTensor(name);
+    if (t.dtype !== "f32") {
+      const c = t.astype("f32");
+      t.dispose();
+      t = c;
+    }
+    owned.push(t);
+    loaded += info.nbytes;
+    onProgress?.(loaded, total);
+    return t;
+  };
+  const opt = <T>(name: string, read: (n: string) => T): T | null =>
+    names.has(name) ? read(name) : null;
+  try {
+    const { dim, vocab, heads, kvHeads, headDim, valueDim, ffn } = cfg;
+    const embed = packed("token_embd.weight", [vocab, dim]);
+    const norm = f32("output_norm.weight", [dim]);
+    const tied = !names.has("output.weight");
+    const output = tied ? embed : packed("output.weight", [vocab, dim]);
+    let ropeFreqs: Float32Array | null = null;
+    if (names.has("rope_freqs.weight")) {
+      const t = f32("rope_freqs.weight", [cfg.ropeDims / 2]);
+      ropeFreqs = (t.dataSync() as Float32Array).slice();
+      owned.pop();
+      t.dispose();
+    }
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < cfg.layers; l++) {
+      const p = `blk.${l}.`;
+      layers.push({
+        attnNorm: f32(`${p}attn_norm.weight`, [dim]),
+        wq: packed(`${p}attn_q.weight`, [heads * headDim, dim]),
+        wk: packed(`${p}attn_k.weight`, [kvHeads * headDim, dim]),
+        wv: packed(`${p}attn_v.weight`, [kvHeads * valueDim, dim]),
+        wo: packed(`${p}attn_output.weight`, [dim, heads * valueDim]),
+        bq: opt(`${p}attn_q.bias`, (n) => f32(n, [heads * headDim])),
+        bk: opt(`${p}attn_k.bias`, (n) => f32(n, [kvHeads * headDim])),
+        bv: opt(`${p}attn_v.bias`, (n) => f32(n, [kvHeads * valueDim])),
+        qNorm: opt(`${p}attn_q_norm.weight`, (n) => f32(n, [headDim])),
+        kNorm: opt(`${p}attn_k_norm.weight`, (n) => f32(n, [headDim])),
+        ffnNorm: f32(`${p}ffn_norm.weight`, [dim]),
+        gate: packed(`${p}ffn_gate.weight`, [ffn, dim]),
+        up: packed(`${p}ffn_up.weight`, [ffn, dim]),
+        down: packed(`${p}ffn_down.weight`, [dim, ffn]),
+      });
+    }
+    return { embed, norm, output, tied, ropeFreqs, layers };
+  } catch (e) {
+    for (const t of owned) t.dispose();
+    throw e;
+  }
+}
+
+/** Every tensor of `w` once (the tied output is the embedding). */
+export function weightTensors(w: ModelWeights): Tensor<StorageDType>[] {
+  const out: Tensor<StorageDType>[] = [w.embed, w.norm];
+  if (!w.tied) out.push(w.output);
+  for (const l of w.layers) {
+    for (const t of Object.values(l)) if (t) out.push(t as Tensor<StorageDType>);
+  }
+  return out;
+}
