@@ -86,22 +86,6 @@ export function heldoutNll(model: Llama, ids: Int32Array, T: number): number {
   return sum / n;
 }
 
-/** Greedy continuation of `prompt` by `n` tokens with the training-side forward pass. */
-export function greedy(model: Llama, prompt: number[], n: number): number[] {
-  const ids = prompt.slice();
-  model.eval();
-  for (let i = 0; i < n; i++) {
-    const ctx = ids.slice(-model.config.context);
-    const x = fromTyped(Int32Array.from(ctx), [1, ctx.length], "i32");
-    ids.push(
-      tidy(() => noGrad(() => model.call(x).select(1, ctx.length - 1).argmax(1).item() as number)),
-    );
-    x.dispose();
-  }
-  model.train();
-  return ids.slice(prompt.length);
-}
-
 /** The tokenizer and the token streams of both splits. */
 export async function prepareData(args: LmArgs) {
   const corpus = await loadCorpus(args.data);
@@ -260,7 +244,7 @@ export async function trainLm(
         `${Math.exp(nll).toFixed(2)} (${fmtDuration((performance.now() - te) / 1000)})`,
     );
     const prompt = "And God said";
-    const cont = greedy(model, data.tok.encode(prompt), 64);
+    const cont = model.greedy(data.tok.encode(prompt), 64);
     log(`sample (greedy, 64 tokens): ${prompt}${data.tok.decode(cont)}`);
     await Deno.mkdir(args.out, { recursive: true });
     const base = `${args.out}/kjv-llama`;

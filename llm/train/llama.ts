@@ -11,7 +11,8 @@
 import { ComputeError } from "../../core/errors.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
-import { keep } from "../../core/memory.ts";
+import { keep, tidy } from "../../core/memory.ts";
+import { noGrad } from "../../core/autograd.ts";
 import { matmul } from "../../core/ops/matmul.ts";
 import { stack } from "../../core/ops/join.ts";
 import { Module } from "../../nn/module.ts";
@@ -220,6 +221,26 @@ export class Llama extends Module<[Tensor], Tensor> {
     let x = this.token_embd.call(ids);
     for (const b of this.layers) x = b.call(x, cos, sin);
     return matmul(this.output_norm.call(x), this.token_embd.weight.transpose());
+  }
+
+  /**
+   * Greedy continuation of `prompt` by `n` tokens (argmax at each step, the last `context`
+   * tokens as the window), without a KV cache: the training-side reference for exports.
+   */
+  greedy(prompt: readonly number[], n: number): number[] {
+    const ids = prompt.slice();
+    const was = this.training;
+    this.eval();
+    for (let i = 0; i < n; i++) {
+      const ctx = ids.slice(-this.config.context);
+      const x = fromTyped(Int32Array.from(ctx), [1, ctx.length], "i32");
+      ids.push(tidy(() =>
+        noGrad(() => this.call(x).select(1, ctx.length - 1).argmax(1).item() as number)
+      ));
+      x.dispose();
+    }
+    this.train(was);
+    return ids.slice(prompt.length);
   }
 
   /** Release the parameters and the cached RoPE tables. */

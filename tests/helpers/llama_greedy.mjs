@@ -15,6 +15,7 @@ const llama = await getLlama({ gpu: false, build: "never", skipDownload: true, l
 const m = await llama.loadModel({ modelPath: model });
 const ctx = await m.createContext({
   contextSize: ids.length + n + 8,
+  flashAttention: false, // on CPU its default (auto: on) rounds Q to f16: ~1e-4 off
   experimentalKvCacheKeyType: "F32",
   experimentalKvCacheValueType: "F32",
 });
