@@ -21,7 +21,13 @@ import {
   tidy,
 } from "../mod.ts";
 import { Tokenizer } from "../llm/mod.ts";
-import { bpeMetadata, exportLlamaGguf, Llama, trainBpe } from "../llm/train/mod.ts";
+import {
+  bpeMetadata,
+  exportLlamaGguf,
+  Llama,
+  trainBpe,
+  type TrainedBpe,
+} from "../llm/train/mod.ts";
 import { LM_USAGE, type LmArgs, parseLmArgs } from "./lm/args.ts";
 import { loadCorpus } from "./lm/corpus.ts";
 import { Ema, fmtDuration, Progress, type ProgressSink } from "./fashion/progress.ts";
@@ -86,9 +92,24 @@ export function heldoutNll(model: Llama, ids: Int32Array, T: number): number {
   return sum / n;
 }
 
+/** The trained tokenizer and both splits as token streams (chapters end with end-of-text). */
+export interface LmData {
+  /** The trained vocabulary. */
+  bpe: TrainedBpe;
+  /** Our tokenizer over it. */
+  tok: Tokenizer;
+  /** Training tokens. */
+  train: Int32Array;
+  /** Held-out tokens. */
+  heldout: Int32Array;
+}
+
 /** The tokenizer and the token streams of both splits. */
-export async function prepareData(args: LmArgs) {
-  const corpus = await loadCorpus(args.data);
+export async function prepareData(
+  args: LmArgs,
+  corpus?: { train: string; heldout: string },
+): Promise<LmData> {
+  corpus ??= await loadCorpus(args.data);
   const bpe = trainBpe(corpus.train, { vocabSize: args.vocab });
   const tok = new Tokenizer(bpeMetadata(bpe));
   const stream = (text: string) => {
@@ -117,11 +138,11 @@ const FIXED = [
 /** Run training. */
 export async function trainLm(
   args: LmArgs,
-  options: { sink?: ProgressSink; log?: (m: string) => void } = {},
+  options: { sink?: ProgressSink; log?: (m: string) => void; data?: LmData } = {},
 ): Promise<LmSummary> {
   const log = options.log ?? ((m: string) => console.error(m));
   const t0 = performance.now();
-  const data = await prepareData(args);
+  const data = options.data ?? await prepareData(args);
   log(
     `data: ${data.train.length} train / ${data.heldout.length} held-out tokens, vocabulary ` +
       `${data.bpe.tokens.length} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
