@@ -234,9 +234,9 @@ export class Llama extends Module<[Tensor], Tensor> {
     for (let i = 0; i < n; i++) {
       const ctx = ids.slice(-this.config.context);
       const x = fromTyped(Int32Array.from(ctx), [1, ctx.length], "i32");
-      ids.push(tidy(() =>
-        noGrad(() => this.call(x).select(1, ctx.length - 1).argmax(1).item() as number)
-      ));
+      ids.push(
+        tidy(() => noGrad(() => this.call(x).select(1, ctx.length - 1).argmax(1).item() as number)),
+      );
       x.dispose();
     }
     this.train(was);

@@ -21,3 +21,4 @@ export {
 } from "./bpe_train.ts";
 export { Llama, LlamaBlock, type LlamaConfig } from "./llama.ts";
 export { exportLlamaGguf, type ExportOptions, ggufName, llamaMetadata } from "./export.ts";
+export { type LoadedLlama, loadLlamaGguf } from "./import.ts";
