@@ -75,3 +75,31 @@ Deno.test("train:lm: options parse and bad ones are refused with the option's na
   assert.throws(() => parseLmArgs(["--lr", "x"]), /--lr x: expected a number/);
   assert.throws(() => parseLmArgs(["--nope"]), /unknown option --nope/);
 });
+
+const HAS_BIBLE = (() => {
+  try {
+    return new Deno.Command("bible", { args: ["Gen1:1"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+if (Deno.env.get("CI") === "true" && !HAS_BIBLE) {
+  throw new Error("CI=true but the bible command is missing (.ci/run installs bible-kjv).");
+}
+
+// the first steps of `deno task train:lm` (the bundled model's command) on this machine
+const BUNDLED_TRACE = [6.963315486907959, 6.9444260597229, 6.940932273864746];
+
+Deno.test({
+  name: "train:lm: the bundled model's command starts with its recorded loss trace",
+  ignore: !HAS_BIBLE,
+  async fn() {
+    const s = await trainLm(
+      { ...LM_DEFAULTS, maxSteps: 3, checkpoint: "", progress: "none" },
+      quiet,
+    );
+    assert.deepEqual(s.losses, BUNDLED_TRACE);
+  },
+});
