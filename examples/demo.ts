@@ -1,5 +1,6 @@
 /**
- * `deno task demo`: the probed backends, then a short tour computing real things.
+ * `deno task demo`: the probed backends, a short tour computing real things, then text from our
+ * own small language model (trained with this library, bundled in models/).
  */
 import {
   arange,
@@ -16,6 +17,7 @@ import {
   tidy,
   traceKernels,
 } from "../mod.ts";
+import { DEFAULT_MODEL, loadModel } from "../llm/mod.ts";
 
 const list = await ready();
 console.log("Backends (highest priority first):");
@@ -68,3 +70,23 @@ console.log(
   "\nLive memory after the tour (tidy freed the intermediates):",
   JSON.stringify(memory()),
 );
+
+console.log("\n7. Our own language model: trained with this library on the King James Bible");
+{
+  // `deno task train:lm` trains it (918,656 parameters); models/kjv-llama-q8_0.gguf is its Q8_0
+  // export, loaded with the packed weights kept packed.
+  const model = await loadModel(DEFAULT_MODEL);
+  const prompt = "And it came to pass, when the king";
+  await Deno.stdout.write(new TextEncoder().encode(prompt));
+  for await (
+    const piece of model.generate(prompt, { maxTokens: 96, temperature: 0.8, topP: 0.95, seed: 7 })
+  ) {
+    await Deno.stdout.write(new TextEncoder().encode(piece));
+  }
+  const s = model.stats!;
+  console.log(
+    `\n[${s.decodeTokens} tokens at ${(s.decodeTokens / (s.decodeMs / 1000)).toFixed(0)} tok/s ` +
+      `on the CPU; prompt ${s.promptTokens} tokens]`,
+  );
+  model.dispose();
+}

@@ -11,12 +11,13 @@
  *
  * @module
  */
+import { DEFAULT_MODEL } from "./default_model.ts";
 import { parseArgs } from "node:util";
 import { type ChatMessage, type GenerateOptions, loadModel, type Model } from "./mod.ts";
 
-const USAGE = `usage: generate --model m.gguf --prompt "text" [--chat] [--temp T] [--seed S]
+const USAGE = `usage: generate [--model m.gguf] --prompt "text" [--chat] [--temp T] [--seed S]
                 [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
-       chat --model m.gguf [sampling flags]`;
+       chat [--model m.gguf] [sampling flags]\n(without --model: the bundled model, models/kjv-llama-q8_0.gguf)`;
 
 const enc = new TextEncoder();
 const out = (s: string) => Deno.stdout.writeSync(enc.encode(s));
@@ -73,9 +74,13 @@ async function main(mode: string, args: string[]): Promise<number> {
       help: { type: "boolean", default: false },
     },
   });
-  if (values.help || !values.model || (mode === "generate" && values.prompt === undefined)) {
+  if (values.help || (mode === "generate" && values.prompt === undefined)) {
     err(USAGE + "\n");
     return values.help ? 0 : 2;
+  }
+  if (!values.model) {
+    values.model = DEFAULT_MODEL;
+    err(`no --model given: using the bundled model ${DEFAULT_MODEL} (our KJV llama)\n`);
   }
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const opts: GenerateOptions = {

@@ -12,3 +12,4 @@ export * from "./sampling/mod.ts";
 export { ComputeError, FormatError, IndexError } from "../core/errors.ts";
 export { StopMatcher } from "./stop.ts";
 export * from "./model/mod.ts";
+export { DEFAULT_MODEL } from "./default_model.ts";
