@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Backend, KernelFn } from "../../core/backend/plugin.ts";
+import type { Backend, ScalarKernelTable } from "../../core/backend/plugin.ts";
 import { ALL_DTYPES } from "../../core/dtype.ts";
 import { copy } from "./kernels/copy.ts";
 import { kernels as elementwise } from "./kernels/elementwise.ts";
@@ -17,7 +17,8 @@ import { kernels as conv } from "./kernels/conv.ts";
 import { kernels as lapack } from "./kernels/lapack.ts";
 import { kernels as optim } from "./kernels/optim.ts";
 
-const kernels: Record<string, KernelFn> = {
+/** Every declared op's reference kernel: a missing one is a compile error. */
+const kernels: ScalarKernelTable = {
   copy,
   ...elementwise,
   ...reduce,

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
+import type { KernelCall, KernelEntry, OpKernelTable } from "../../core/backend/plugin.ts";
 import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
@@ -111,4 +111,4 @@ const conv2d: KernelEntry = {
 };
 
 /** The conv kernel entries by op name. */
-export const convKernels: Record<string, KernelEntry> = { conv2d };
+export const convKernels: OpKernelTable = { conv2d };

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Kernel, KernelCall } from "../../core/backend/plugin.ts";
+import type { Kernel, KernelCall, OpKernelTable } from "../../core/backend/plugin.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { elementBytes } from "../../core/dtype.ts";
 import { inWasmHeap } from "./gemm.ts";
@@ -227,7 +227,7 @@ function logicalKernel(name: string): Kernel {
 }
 
 /** The elementwise kernels by op name. */
-export const elementwiseKernels: Record<string, Kernel> = {
+export const elementwiseKernels: OpKernelTable = {
   where,
   ...Object.fromEntries(Object.keys(LOGICAL_OPS).map((k) => [k, logicalKernel(k)])),
   ...Object.fromEntries(

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type { KernelCall, OpKernelTable, TensorView } from "../../core/backend/plugin.ts";
 import { byteOffset } from "../../core/dtype.ts";
 import { geometry } from "../cpu/lines.ts";
 import { contiguousStrides } from "../../core/shape.ts";
@@ -366,7 +366,7 @@ function softmaxRun(log: boolean) {
 }
 
 /** Reduction and softmax kernel entries by op name. */
-export const reduceKernels: Record<string, KernelEntry> = {
+export const reduceKernels: OpKernelTable = {
   ...Object.fromEntries(
     Object.keys(R).map((op) => [op, { supports: reduceSupports(op), run: reduceRun(op) }]),
   ),

@@ -16,7 +16,12 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../core/backend/plugin.ts";
 import type { Conv2dAttrs, PoolAttrs, ReluBackwardAttrs } from "../../core/backend/attrs.ts";
 import { adamScalars, type AdamStepAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
@@ -322,7 +327,7 @@ const adamStep: KernelEntry = {
 };
 
 /** The training kernel entries by op name. */
-export const trainKernels: Record<string, KernelEntry> = {
+export const trainKernels: OpKernelTable = {
   maxPool2d: poolEntry(0),
   avgPool2d: poolEntry(1),
   maxPool2dBackward: poolEntry(2),

@@ -14,7 +14,13 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelFn,
+  ScalarKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
+import type { BinaryOp, UnaryAttrs, UnaryOp } from "../../../core/ops/contracts/mod.ts";
 import {
   type DType,
   DTYPES,
@@ -27,17 +33,6 @@ import { broadcastStrides } from "../../../core/shape.ts";
 import { typed } from "../util.ts";
 
 // ---- math ------------------------------------------------------------------------------------
-
-/** Attributes of the parametrized unary ops (leakyRelu, elu, gelu, softplus, clip). */
-interface UnaryAttrs {
-  negativeSlope?: number;
-  alpha?: number;
-  approximate?: "none" | "tanh";
-  beta?: number;
-  threshold?: number;
-  min?: number;
-  max?: number;
-}
 
 type UnaryFn = (x: number, p: UnaryAttrs) => number;
 type BinaryFn = (a: number, b: number) => number;
@@ -204,7 +199,7 @@ function softplus1(x: number): number {
   return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 }
 
-const UNARY: Record<string, Row<UnaryFn>> = {
+const UNARY: Record<UnaryOp, Row<UnaryFn>> = {
   neg: { f: (x) => -x },
   abs: { f: Math.abs },
   sign: { f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x) },
@@ -255,7 +250,7 @@ const UNARY: Record<string, Row<UnaryFn>> = {
   logicalNot: { f: (x) => (x === 0 ? 1 : 0) },
 };
 
-const BINARY: Record<string, Row<BinaryFn>> = {
+const BINARY: Record<BinaryOp, Row<BinaryFn>> = {
   add: { f: (a, b) => a + b },
   sub: { f: (a, b) => a - b },
   mul: { f: (a, b) => a * b, int32: Math.imul },
@@ -518,8 +513,18 @@ function binaryKernel(name: string, row: Row<BinaryFn>): KernelFn {
   };
 }
 
-/** Scalar kernels of the elementwise family, by op name. */
-export const kernels: Record<string, KernelFn> = {
-  ...Object.fromEntries(Object.entries(UNARY).map(([k, row]) => [k, unaryKernel(row)])),
-  ...Object.fromEntries(Object.entries(BINARY).map(([k, row]) => [k, binaryKernel(k, row)])),
-};
+/** A kernel per row of `rows`, keyed like it (so the table's type keeps every declared name). */
+function mapRows<K extends string, R>(
+  rows: Record<K, R>,
+  make: (name: K, row: R) => KernelFn,
+): Record<K, KernelFn> {
+  const out = {} as Record<K, KernelFn>;
+  for (const k of Object.keys(rows) as K[]) out[k] = make(k, rows[k]);
+  return out;
+}
+
+/** Scalar kernels of the elementwise family, by op name: one per declared unary and binary op. */
+export const kernels = {
+  ...mapRows(UNARY, (_, row) => unaryKernel(row)),
+  ...mapRows(BINARY, (k, row) => binaryKernel(k, row)),
+} satisfies Partial<ScalarKernelTable>;
