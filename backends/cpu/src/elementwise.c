@@ -13,12 +13,7 @@
 #include "vio.h"
 #include "rempio2.h"
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
-       B_AND, B_OR, B_XOR, B_ATAN2, B_POW, B_FLOORDIV, B_MOD };
-enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
-       U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
-       U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
-       U_COSH, U_LOG2, U_NOT, U_SIN, U_COS, U_TAN, U_ATAN, U_ASIN, U_ACOS, U_ERF, U_GELU_ERF };
+/* The op codes (B_…, U_…) come from the ABI list, backends/cpu/abi.ts (abi.generated.h). */
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -748,6 +743,8 @@ static void logic_row(int op, uint8_t *o, int32_t os, const uint8_t *a, int32_t 
 
 /* Output elements [lo, hi) in C order, row by row (the last merged axis): a walk (par.h). */
 void ew_slot(pjob_t *job, int32_t s) {
+  /* An op code outside the ABI list traps (the caller sees a RuntimeError), never a default op. */
+  if ((uint32_t)job->op >= (uint32_t)(job->kind == KIND_BINARY ? B_COUNT : U_COUNT)) __builtin_trap();
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   if (lo >= hi) return;
   const int32_t nd = job->ndim, nops = job->kind == KIND_BINARY ? 3 : 2;
@@ -784,8 +781,9 @@ void ew_slot(pjob_t *job, int32_t s) {
       if (job->dtype) pred_row_f64(job->op, o, so, (const double *)a, sa, n);
       else pred_row_f32(job->op, o, so, (const float *)a, sa, n);
     } else if (job->kind == KIND_BINARY && job->op == B_RELU_BWD) {
-      if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, job->ia[0], job->fa[0]);
-      else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, job->ia[0], job->fa[0]);
+      const int32_t leaky = job->ia[IA_RELU_BACKWARD_LEAKY];
+      if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, leaky, job->fa[0]);
+      else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, leaky, job->fa[0]);
     } else if (job->kind == KIND_BINARY) {
       const int32_t ro = st[0][inner - (nd > 1)], ra = st[1][inner - (nd > 1)];
       const int32_t rb = st[2][inner - (nd > 1)];
@@ -831,8 +829,8 @@ WHERE_ROW(uint64_t)
 void where_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   if (lo >= hi) return;
-  const int32_t es = job->ia[8];
-  const int32_t *const st[4] = {job->strides[0], job->strides[1], job->strides[2], job->ia};
+  const int32_t es = job->ia[IA_WHERE_ELEM_BYTES];
+  const int32_t *const st[4] = {job->strides[0], job->strides[1], job->strides[2], job->ia + IA_WHERE_COND_STRIDES};
   walk_t w;
   walk_start(&w, job, st, 4, lo);
   const int32_t inner = job->ndim - 1, len = job->shape[inner];
