@@ -19,7 +19,8 @@ export const BINARY_OPS: Readonly<
     | "atan2"
     | "pow"
     | "floorDiv"
-    | "mod",
+    | "mod"
+    | "logaddexp",
     number
   >
 > = {
@@ -34,6 +35,7 @@ export const BINARY_OPS: Readonly<
   pow: 17,
   floorDiv: 18,
   mod: 19,
+  logaddexp: 20,
 };
 /** Comparison op codes (KIND_BINARY): f32/f64 operands, bool output. */
 export const COMPARE_OPS: Readonly<Record<"eq" | "ne" | "lt" | "le" | "gt" | "ge", number>> = {
@@ -140,7 +142,7 @@ export const UNARY_OPS: Readonly<
 /** The exact (erf) form of gelu. */
 export const GELU_ERF = 39;
 /** Number of binary op codes: a code at or past it is an error in the module. */
-export const BINARY_CODE_COUNT = 20;
+export const BINARY_CODE_COUNT = 21;
 /** Number of unary op codes. */
 export const UNARY_CODE_COUNT = 40;
 

@@ -48,6 +48,7 @@ export const BINARY_CODES: readonly OpCode[] = [
   op("B_POW", "pow"),
   op("B_FLOORDIV", "floorDiv"),
   op("B_MOD", "mod"),
+  op("B_LOGADDEXP", "logaddexp"),
 ];
 
 /** Unary op codes (KIND_UNARY jobs), in code order. */

@@ -25,7 +25,8 @@ enum {
   B_POW = 17, /* pow */
   B_FLOORDIV = 18, /* floorDiv */
   B_MOD = 19, /* mod */
-  B_COUNT = 20
+  B_LOGADDEXP = 20, /* logaddexp */
+  B_COUNT = 21
 };
 /* unary op codes (KIND_UNARY) */
 enum {

@@ -59,6 +59,14 @@
   INLINE v128_t softplus1_##SFX(v128_t z) {                                                    \
     return wasm_##V##_add(wasm_##V##_max(z, SPL(0)),                                           \
                           log1p_##SFX(exp_##SFX(wasm_##V##_neg(wasm_##V##_abs(z)))));          \
+  }                                                                                            \
+  /* logaddexp (NumPy's npy_logaddexp): a + ln 2 where a == b (equal infinities too), else      \
+     max(a, b) + log1p(e^−|a − b|); a NaN propagates through |a − b|. */                        \
+  INLINE v128_t logaddexp_##SFX(v128_t a, v128_t b) {                                          \
+    const v128_t e = exp_##SFX(wasm_##V##_neg(wasm_##V##_abs(wasm_##V##_sub(a, b))));          \
+    const v128_t r = wasm_##V##_add(wasm_##V##_max(a, b), log1p_##SFX(e));                     \
+    return wasm_v128_bitselect(wasm_##V##_add(a, SPL(0.693147180559945309417)), r,             \
+                               wasm_##V##_eq(a, b));                                           \
   }
 DEFINE_EXPLOG1(f32, f32x4, S32)
 DEFINE_EXPLOG1(f64, f64x2, S64)
@@ -453,6 +461,7 @@ INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_lt(a, b), wasm_##V##_ne(a, a))); \
       case B_ATAN2: return binf_##SFX(B_ATAN2, a, b);                                          \
       case B_POW: return binf_##SFX(B_POW, a, b);                                              \
+      case B_LOGADDEXP: return logaddexp_##SFX(a, b);                                          \
       default:                                                                                 \
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
     }                                                                                          \
@@ -570,6 +579,7 @@ DEFINE_OPS(f64, f64x2, S64)
       case B_DIV: BIN_ROWS(SFX, B_DIV); break;                                                 \
       case B_MIN: BIN_ROWS(SFX, B_MIN); break;                                                 \
       case B_ATAN2: BIN_ROWS(SFX, B_ATAN2); break;                                             \
+      case B_LOGADDEXP: BIN_ROWS(SFX, B_LOGADDEXP); break;                                     \
       case B_POW:                                                                              \
         /* f32 data in f64 lanes; f64 data element by element through pow64 */                  \
         for (int32_t r = 0; r < rows; r++, o += ro, a += ra, b += rb) {                        \

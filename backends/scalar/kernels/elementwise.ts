@@ -184,6 +184,15 @@ function powInt32(a: number, b: number): number {
   return r;
 }
 
+/** log(eᵃ + eᵇ) as NumPy's npy_logaddexp: equal operands (equal infinities too) give a + ln 2. */
+function logAddExp(a: number, b: number): number {
+  if (a === b) return a + Math.LN2;
+  const d = a - b;
+  if (d > 0) return a + Math.log1p(Math.exp(-d));
+  if (d <= 0) return b + Math.log1p(Math.exp(d));
+  return d; // NaN
+}
+
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
 const SQRT_2_PI = Math.sqrt(2 / Math.PI);
@@ -271,6 +280,7 @@ const BINARY: Record<BinaryOp, Row<BinaryFn>> = {
     int32: powInt32,
   },
   atan2: { f: Math.atan2 },
+  logaddexp: { f: logAddExp },
   // NumPy's choice: a NaN in either operand propagates; between -0 and 0 the second wins.
   minimum: { f: (a, b) => (a < b || Number.isNaN(a) ? a : b) },
   maximum: { f: (a, b) => (a > b || Number.isNaN(a) ? a : b) },

@@ -126,6 +126,7 @@ export const BINARY: { [N in BinaryOp]?: OpMath } = {
   },
   pow: { f: "powf(x, y)" },
   atan2: { f: "atan2(x, y)" },
+  logaddexp: { f: "select(max(x, y) + log1pf(exp(-abs(x - y))), x + 0.6931471805599453, x == y)" },
   minimum: { f: "select(y, x, x < y || isnanf(x))", i: "min(x, y)" },
   maximum: { f: "select(y, x, x > y || isnanf(x))", i: "max(x, y)" },
   eq: { cmp: "x == y" },

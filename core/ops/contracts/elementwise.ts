@@ -73,6 +73,7 @@ export interface ElementwiseOps {
   /** a mod b, sign of b */ mod: Binary;
   /** aᵇ */ pow: Binary;
   /** atan2(a, b) */ atan2: Binary;
+  /** log(eᵃ + eᵇ) */ logaddexp: Binary;
   /** min, NaN propagates */ minimum: Binary;
   /** max, NaN propagates */ maximum: Binary;
   /** a == b */ eq: Binary;
@@ -135,6 +136,7 @@ export const ELEMENTWISE_OPS: Contracts<ElementwiseOps> = {
   mod: 2,
   pow: 2,
   atan2: 2,
+  logaddexp: 2,
   minimum: 2,
   maximum: 2,
   eq: 2,
