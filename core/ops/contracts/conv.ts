@@ -16,12 +16,19 @@ import type { Binary, Contracts, Op, Unary } from "./contract.ts";
 export interface ConvOps {
   /** (x, w) or (x, w, bias). */
   conv2d: Op<"variadic", Conv2dAttrs>;
+  /** 2-D max pooling. */
   maxPool2d: Unary<PoolAttrs>;
+  /** 2-D average pooling. */
   avgPool2d: Unary<PoolAttrs>;
+  /** Gradient of maxPool2d with respect to its input. */
   maxPool2dBackward: Binary<PoolAttrs>;
+  /** Gradient of avgPool2d with respect to its input. */
   avgPool2dBackward: Binary<PoolAttrs>;
+  /** Gradient of conv2d with respect to its input. */
   conv2dBackwardInput: Binary<Conv2dAttrs>;
+  /** Gradient of conv2d with respect to its weight. */
   conv2dBackwardWeight: Binary<Conv2dAttrs>;
+  /** relu's (or leakyRelu's) gradient from x and the output gradient. */
   reluBackward: Binary<ReluBackwardAttrs>;
   /** grad (and the parameter, moments as outputs written in place). */
   adamStep: Op<"variadic", AdamStepAttrs>;

@@ -34,16 +34,25 @@ export interface SortAttrs {
 export interface IndexingOps {
   /** out = cast(in), through strides (into a view for assignments). */
   copy: Unary;
+  /** Elements at indices along an axis. */
   take: Binary<AxisAttrs>;
+  /** Values at per-position indices along an axis. */
   gather: Binary<AxisAttrs>;
+  /** x with values written at indices along an axis. */
   scatter: Op<3, ScatterAttrs>;
+  /** x with values added at indices along an axis. */
   scatterAdd: Op<3, ScatterAttrs>;
   /** cond ? a : b */
   where: Op<3, Record<string, never>>;
+  /** The elements where a mask is true (output shape from the data). */
   maskedSelect: Binary;
+  /** Indices of the nonzero elements (output shape from the data). */
   nonzero: Unary;
+  /** Values sorted along an axis. */
   sort: Unary<SortAttrs>;
+  /** Indices that sort along an axis. */
   argsort: Unary<SortAttrs>;
+  /** The k largest (or smallest) values and their indices. */
   topk: Unary<SortAttrs>;
 }
 

@@ -14,21 +14,35 @@ export interface EinsumAttrs {
 
 /** The matmul and linalg families: kernel name → contract. */
 export interface LinalgOps {
+  /** Batched matrix product. */
   matmul: Binary;
+  /** Einstein summation over the operands. */
   einsum: Op<"variadic", EinsumAttrs>;
   /** x·Wᵀ (+ bias when a third input is given). */
   linear: Op<"variadic", NoAttrs>;
+  /** Solution of A·X = B (with LAPACK info). */
   "linalg.solve": Binary;
+  /** Inverse (with LAPACK info). */
   "linalg.inv": Unary;
+  /** Determinant. */
   "linalg.det": Unary;
+  /** Sign and log |det|. */
   "linalg.slogdet": Unary;
+  /** Cholesky factor, lower or upper. */
   "linalg.cholesky": Unary<{ upper: boolean }>;
+  /** QR factorization. */
   "linalg.qr": Unary<{ mode: "reduced" | "complete" | "r" }>;
+  /** Eigenvalues and vectors of a symmetric/Hermitian matrix. */
   "linalg.eigh": Unary<{ uplo: "L" | "U" }>;
+  /** Eigenvalues and vectors of a general matrix (real and imaginary parts). */
   "linalg.eig": Unary;
+  /** Singular value decomposition. */
   "linalg.svd": Unary<{ fullMatrices: boolean; computeUV: boolean }>;
+  /** Least-squares solution, residuals, rank, singular values. */
   "linalg.lstsq": Binary<{ rcond: number }>;
+  /** Pseudo-inverse. */
   "linalg.pinv": Unary<{ rcond: number }>;
+  /** Numerical rank. */
   "linalg.matrixRank": Unary<{ tol: number | null; rtol: number | null }>;
 }
 

@@ -30,22 +30,39 @@ export interface SoftmaxAttrs {
 
 /** The reduction family: kernel name → contract. */
 export interface ReduceOps {
+  /** Sum over axes. */
   sum: Unary<ReduceAttrs>;
+  /** Product over axes. */
   prod: Unary<ReduceAttrs>;
+  /** Mean over axes. */
   mean: Unary<ReduceAttrs>;
+  /** Variance over axes (ddof). */
   var: Unary<ReduceAttrs>;
+  /** Standard deviation over axes (ddof). */
   std: Unary<ReduceAttrs>;
+  /** Maximum over axes. */
   max: Unary<ReduceAttrs>;
+  /** Minimum over axes. */
   min: Unary<ReduceAttrs>;
+  /** Index of the maximum along one axis. */
   argmax: Unary<ReduceAttrs>;
+  /** Index of the minimum along one axis. */
   argmin: Unary<ReduceAttrs>;
+  /** Whether any element is true. */
   any: Unary<ReduceAttrs>;
+  /** Whether every element is true. */
   all: Unary<ReduceAttrs>;
+  /** log Σ eˣ over axes. */
   logsumexp: Unary<ReduceAttrs>;
+  /** Vector norm of order `ord` over axes. */
   norm: Unary<ReduceAttrs>;
+  /** Cumulative sum along an axis (or the flat array). */
   cumsum: Unary<LineAttrs>;
+  /** Cumulative product along an axis (or the flat array). */
   cumprod: Unary<LineAttrs>;
+  /** Softmax along an axis. */
   softmax: Unary<SoftmaxAttrs>;
+  /** Log-softmax along an axis. */
   logSoftmax: Unary<SoftmaxAttrs>;
 }
 
