@@ -28,7 +28,12 @@ export { fmtShape } from "./core/errors.ts";
 export { type HostAllocator, HostStorage, setHostAllocator } from "./core/backend/host.ts";
 export { deviceProvider, type Route, route } from "./core/backend/registry.ts";
 export { emptyView } from "./core/backend/alloc.ts";
-export { planned } from "./core/backend/plugin.ts";
+export {
+  type KernelOf,
+  type OpKernelTable,
+  planned,
+  type ScalarKernelTable,
+} from "./core/backend/plugin.ts";
 export type {
   AdamStepAttrs,
   Conv2dAttrs,
@@ -37,6 +42,36 @@ export type {
   WindowAttrs,
 } from "./core/backend/attrs.ts";
 export { type OutSpec, runKernel, runKernel1 } from "./core/op.ts";
+export {
+  type AllOps,
+  type AttrsOf,
+  type AxisAttrs,
+  type Binary,
+  type BinaryOp,
+  BLOCK_OPS,
+  type BlockOp,
+  type BlockOps,
+  type Contracts,
+  type ConvOps,
+  type EinsumAttrs,
+  type ElementwiseOps,
+  type IndexingOps,
+  isOpName,
+  type LinalgOps,
+  type LineAttrs,
+  type NoAttrs,
+  type Op,
+  type OpName,
+  OPS,
+  type ReduceAttrs,
+  type ReduceOps,
+  type ScatterAttrs,
+  type SoftmaxAttrs,
+  type SortAttrs,
+  type Unary,
+  type UnaryAttrs,
+  type UnaryOp,
+} from "./core/ops/contracts/mod.ts";
 export { checkLinear } from "./core/ops/fused.ts";
 export { type JobKind, registerJobKind } from "./backends/cpu/pool.ts";
 export { webgpuContext } from "./backends/webgpu/mod.ts";

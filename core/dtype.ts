@@ -152,12 +152,12 @@ export interface BlockDTypeInfo {
    * Name of the kernel that converts this type to f32 (input: a tensor of this type; output:
    * f32 of the same shape). `astype` from this type routes to it.
    */
-  readonly dequantize: string;
+  readonly dequantize: "dequantize";
   /**
    * Name of the kernel that converts f32 to this type (llama.cpp's reference rounding, no
    * importance matrix), or null where ggml itself needs an importance matrix (most IQ types).
    */
-  readonly quantize: string | null;
+  readonly quantize: "quantize" | null;
 }
 
 /** Block types ggml quantizes only with an importance matrix: no reference `quantize` kernel. */

@@ -16,6 +16,7 @@ import { BLOCK_KERNELS } from "./block.ts";
 import { needsGrad, record } from "./autograd.ts";
 import { DeviceError, DisposedError, DTypeError } from "./errors.ts";
 import type { Shape } from "./shape.ts";
+import type { AttrsOf, OpName } from "./ops/contracts/mod.ts";
 import { Tensor } from "./tensor.ts";
 
 /** Shape and dtype of an output the dispatcher allocates. */
@@ -52,14 +53,15 @@ export function commonDevice(op: string, inputs: readonly Tensor<StorageDType>[]
 }
 
 /**
- * Run a kernel by op name. `outputs` are either specs (allocated here, contiguous, zero-filled,
+ * Run a kernel by its declared op name (core/ops/contracts: a misspelt name or attributes of
+ * the wrong type are compile errors). `outputs` are either specs (allocated here, contiguous, zero-filled,
  * on the inputs' device) or existing tensors to write into (e.g. a view of a larger tensor), or
  * `null` when the output shape depends on the data and the kernel allocates.
  */
-export function runKernel<A>(
-  op: string,
+export function runKernel<N extends OpName>(
+  op: N,
   operands: readonly Tensor<StorageDType>[],
-  attrs: A,
+  attrs: AttrsOf<N>,
   outputs: readonly (OutSpec | Tensor<StorageDType>)[] | null,
   device?: string,
 ): Tensor[] {
@@ -79,7 +81,7 @@ export function runKernel<A>(
   const outs = (outputs ?? []).map((o) =>
     (o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev, !o.overwritten)) as Tensor
   );
-  const call: KernelCall<A> = { op, inputs, outputs: outs, attrs };
+  const call: KernelCall<AttrsOf<N>> = { op, inputs, outputs: outs, attrs };
   let r;
   try {
     r = route(call as KernelCall, dev);
@@ -113,10 +115,10 @@ function checkBlockOperands(
 }
 
 /** {@link runKernel} for an op with exactly one output. */
-export function runKernel1<A>(
-  op: string,
+export function runKernel1<N extends OpName>(
+  op: N,
   inputs: readonly Tensor<StorageDType>[],
-  attrs: A,
+  attrs: AttrsOf<N>,
   output: OutSpec | Tensor<StorageDType> | null,
   device?: string,
 ): Tensor {

@@ -10,7 +10,7 @@ import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import type { KernelCall, TensorView } from "../../core/backend/plugin.ts";
 import { runCopy } from "./copy.ts";
 import { mergeAxes } from "./elementwise.ts";
-import { address, beginJob, heapScratch, KIND, plan, runPar, W } from "./jobs.ts";
+import { address, beginJob, heapScratch, JOB_IA, KIND, plan, runPar, W } from "./jobs.ts";
 
 /** Column-matrix budget per chunk of images, in elements (64 MiB of f32); tests lower it. */
 let COLS_MAX = 1 << 24;
@@ -58,7 +58,7 @@ export function im2col(
   const rows = nimg * C * KH * KW;
   const v = beginJob(KIND.im2col);
   [...geometryWords(attrs, geo, x.shape), xn, xc, xh, xw, nb].forEach((val, i) =>
-    v.i32[W.ia + i] = val
+    v.i32[JOB_IA.window.geometry + i] = val
   );
   v.i32[W.total] = rows;
   v.i32[W.ptr] = cols;
@@ -83,7 +83,9 @@ export function col2im(
   const { KH, KW, OH, OW } = geo;
   const [, C, H, Wd] = dx.shape;
   const v = beginJob(KIND.col2im);
-  [...geometryWords(attrs, geo, dx.shape), nb].forEach((val, i) => v.i32[W.ia + i] = val);
+  [...geometryWords(attrs, geo, dx.shape), nb].forEach((val, i) =>
+    v.i32[JOB_IA.window.geometry + i] = val
+  );
   v.i32[W.total] = nimg * C;
   v.i32[W.ptr] = address(dx) + n0 * C * H * Wd * 4;
   v.i32[W.ptr + 1] = cols;

@@ -1,6 +1,5 @@
 /**
- * The job block of the non-GEMM kernels (`pjob_t` in src/par.h, whose int32 word indices `W`
- * mirrors), helpers to address tensors in the heap, and scratch tables in the heap.
+ * The job block of the non-GEMM kernels (`pjob_t`, whose layout abi.ts lists for C and TS), helpers to address tensors in the heap, and scratch tables in the heap.
  *
  * One block is reused by every job (calls are synchronous on the calling thread): it is closed
  * (its claim counter set past any slot) while its fields are rewritten, then opened, exactly like
@@ -13,42 +12,14 @@ import { byteOffset } from "../../core/dtype.ts";
 import type { HostStorage } from "../../core/backend/host.ts";
 import { loadRuntime } from "./runtime.ts";
 import { runJob, wasmThreads } from "./pool.ts";
+import { JOB_BYTES, JOB_IA, KIND, MAXDIM, W as GW } from "./abi.generated.ts";
 
-/** int32 word indices of `pjob_t`. */
-export const W = {
-  kind: 0,
-  nslots: 1,
-  next: 2,
-  done: 3,
-  op: 4,
-  dtype: 5,
-  ndim: 6,
-  total: 7,
-  ptr: 8,
-  shape: 12,
-  strides: 20,
-  ia: 44,
-  /** f64 index (not int32) of fa[0]. */
-  fa64: 32,
-} as const;
-/** Job kinds (src/par.h). */
-export const KIND = {
-  binary: 16,
-  unary: 17,
-  reduce: 18,
-  softmax: 19,
-  im2col: 20,
-  copy: 21,
-  pool: 22,
-  col2im: 23,
-  sumRows: 24,
-  adam: 25,
-  convBackwardWeight: 26,
-  where: 27,
-} as const;
-/** Axes a job's iteration space may have after merging. */
-export const MAXDIM = 8;
-const JOB_BYTES = 320;
+/**
+ * int32 word indices of `pjob_t` (generated from abi.ts), with `fa64`, the f64 index of `fa[0]`.
+ * Kernel-specific integers have names per kind: {@link JOB_IA}.
+ */
+export const W: typeof GW & { readonly fa64: number } = { ...GW, fa64: GW.fa };
+export { JOB_IA, KIND, MAXDIM };
 const CLOSED = 0x40000000;
 
 let job: { ptr: number; i32: Int32Array; f64: Float64Array } | null = null;

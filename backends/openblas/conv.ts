@@ -17,7 +17,12 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../core/backend/plugin.ts";
 import type { HostStorage } from "../../core/backend/host.ts";
 import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import { currentRuntime } from "../cpu/runtime.ts";
@@ -45,7 +50,7 @@ function heapPtr(addr: number): Deno.PointerObject {
 }
 
 /** The conv kernels, running their GEMMs through `gemm` (the plugin's, split over the pool). */
-export function convKernels(gemm: typeof blasGemm): Record<string, KernelEntry> {
+export function convKernels(gemm: typeof blasGemm): OpKernelTable {
   /** C (m×n, ldc) = op(A)·op(B) (+ C when `acc`), on heap addresses. */
   function sgemm(
     ta: boolean,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Backend, KernelFn } from "../../core/backend/plugin.ts";
+import type { Backend, ScalarKernelTable } from "../../core/backend/plugin.ts";
 import { ALL_DTYPES } from "../../core/dtype.ts";
 import { copy } from "./kernels/copy.ts";
 import { kernels as elementwise } from "./kernels/elementwise.ts";
@@ -19,7 +19,8 @@ import { kernels as optim } from "./kernels/optim.ts";
 import { kernels as quant } from "./kernels/quant.ts";
 import { kernels as quantLinear } from "./kernels/quant_linear.ts";
 
-const kernels: Record<string, KernelFn> = {
+/** Every declared op's reference kernel: a missing one is a compile error. */
+const kernels: ScalarKernelTable = {
   copy,
   ...elementwise,
   ...reduce,

@@ -10,11 +10,11 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
+import type { KernelCall, KernelEntry, OpKernelTable } from "../../core/backend/plugin.ts";
 import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
-import { address, beginJob, heapScratch, KIND, plan, runPar, W } from "../cpu/jobs.ts";
+import { address, beginJob, heapScratch, JOB_IA, KIND, plan, runPar, W } from "../cpu/jobs.ts";
 
 /** Column-matrix budget per chunk of images, in elements (64 MiB of f32). */
 const COLS_MAX = 1 << 24;
@@ -68,7 +68,7 @@ const conv2d: KernelEntry = {
           const rows = nimg * C * KH * KW;
           const v = beginJob(KIND.im2col);
           const ia = [C, H, Wd, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, xn, xc, xh, xw, 1];
-          ia.forEach((val, i) => (v.i32[W.ia + i] = val));
+          ia.forEach((val, i) => (v.i32[JOB_IA.window.geometry + i] = val));
           v.i32[W.total] = rows;
           v.i32[W.ptr] = cols!.ptr;
           v.i32[W.ptr + 1] = address(x) + n0 * xn * 4;
@@ -111,4 +111,4 @@ const conv2d: KernelEntry = {
 };
 
 /** The conv kernel entries by op name. */
-export const convKernels: Record<string, KernelEntry> = { conv2d };
+export const convKernels: OpKernelTable = { conv2d };

@@ -12,11 +12,11 @@
  *
  * @module
  */
-import type { Kernel, KernelCall } from "../../core/backend/plugin.ts";
+import type { Kernel, KernelCall, OpKernelTable } from "../../core/backend/plugin.ts";
 import { broadcastStrides } from "../../core/shape.ts";
 import { elementBytes } from "../../core/dtype.ts";
 import { inWasmHeap } from "./gemm.ts";
-import { address, beginJob, KIND, MAXDIM, plan, runPar, W } from "../cpu/jobs.ts";
+import { address, beginJob, JOB_IA, KIND, MAXDIM, plan, runPar, W } from "../cpu/jobs.ts";
 import {
   BINARY_OPS,
   COMPARE_OPS,
@@ -95,7 +95,7 @@ function accepts(call: KernelCall, boolOut = false, boolIn = false): Merged | nu
   return merge(call);
 }
 
-function binaryKernel(name: string): Kernel {
+function binaryKernel(name: keyof typeof BINARY_OPS): Kernel {
   const code = BINARY_OPS[name], heavy = HEAVY.has(name);
   const run = (call: KernelCall, m: Merged): void => {
     const [a, b] = call.inputs, [out] = call.outputs;
@@ -119,7 +119,7 @@ function binaryKernel(name: string): Kernel {
   };
 }
 
-function unaryKernel(name: string): Kernel {
+function unaryKernel(name: keyof typeof UNARY_OPS): Kernel {
   const code = UNARY_OPS[name];
   const heavy = HEAVY.has(name), params = UNARY_PARAMS[name];
   const run = (call: KernelCall, m: Merged): void => {
@@ -171,9 +171,11 @@ function runBoolOut(
 }
 
 /** A comparison (binary) or predicate (unary) kernel: float operands, bool output. */
-function boolKernel(name: string): Kernel {
+function boolKernel(name: keyof typeof COMPARE_OPS | keyof typeof PREDICATE_OPS): Kernel {
   const binary = name in COMPARE_OPS;
-  const code = binary ? COMPARE_OPS[name] : PREDICATE_OPS[name];
+  const code = binary
+    ? COMPARE_OPS[name as keyof typeof COMPARE_OPS]
+    : PREDICATE_OPS[name as keyof typeof PREDICATE_OPS];
   return {
     plan(call) {
       const m = call.inputs.length === (binary ? 2 : 1) ? accepts(call, true) : null;
@@ -208,15 +210,15 @@ function runWhere(call: KernelCall, m: Merged): void {
   for (let d = 0; d < m.dims.length; d++) {
     w[W.shape + d] = m.dims[d];
     [0, 2, 3].forEach((k, j) => (w[W.strides + j * MAXDIM + d] = m.st[k][d]));
-    w[W.ia + d] = m.st[1][d];
+    w[JOB_IA.where.condStrides + d] = m.st[1][d];
   }
-  w[W.ia + 8] = elementBytes(out.dtype);
+  w[JOB_IA.where.elemBytes] = elementBytes(out.dtype);
   const p = plan(out.size, PAR_MIN_CHEAP);
   runPar(v, p.slots, p.threads);
 }
 
 /** A logical op: bool operands and output (bytes; any non-zero byte is true). */
-function logicalKernel(name: string): Kernel {
+function logicalKernel(name: keyof typeof LOGICAL_OPS): Kernel {
   const code = LOGICAL_OPS[name], binary = name !== "logicalNot";
   return {
     plan(call) {
@@ -226,15 +228,17 @@ function logicalKernel(name: string): Kernel {
   };
 }
 
-/** The elementwise kernels by op name. */
-export const elementwiseKernels: Record<string, Kernel> = {
+/** The keys of a generated op-code table. */
+const keys = <K extends string>(t: Readonly<Record<K, number>>) => Object.keys(t) as K[];
+
+/** The elementwise kernels by op name: one per op code of the ABI list (abi.ts). */
+export const elementwiseKernels: OpKernelTable = {
   where,
-  ...Object.fromEntries(Object.keys(LOGICAL_OPS).map((k) => [k, logicalKernel(k)])),
+  ...Object.fromEntries(keys(LOGICAL_OPS).map((k) => [k, logicalKernel(k)])),
+  ...Object.fromEntries(keys(COMPARE_OPS).map((k) => [k, boolKernel(k)])),
+  ...Object.fromEntries(keys(PREDICATE_OPS).map((k) => [k, boolKernel(k)])),
   ...Object.fromEntries(
-    [...Object.keys(COMPARE_OPS), ...Object.keys(PREDICATE_OPS)].map((k) => [k, boolKernel(k)]),
+    keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryKernel(k)]),
   ),
-  ...Object.fromEntries(
-    Object.keys(BINARY_OPS).filter((k) => k !== "reluBackward").map((k) => [k, binaryKernel(k)]),
-  ),
-  ...Object.fromEntries(Object.keys(UNARY_OPS).map((k) => [k, unaryKernel(k)])),
+  ...Object.fromEntries(keys(UNARY_OPS).map((k) => [k, unaryKernel(k)])),
 };

@@ -10,12 +10,22 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type { KernelCall, OpKernelTable, TensorView } from "../../core/backend/plugin.ts";
 import { byteOffset } from "../../core/dtype.ts";
 import { geometry } from "../cpu/lines.ts";
 import { contiguousStrides } from "../../core/shape.ts";
 import { inWasmHeap } from "./gemm.ts";
-import { address, beginJob, heapScratch, heapTable, KIND, plan, runPar, W } from "../cpu/jobs.ts";
+import {
+  address,
+  beginJob,
+  heapScratch,
+  heapTable,
+  JOB_IA,
+  KIND,
+  plan,
+  runPar,
+  W,
+} from "../cpu/jobs.ts";
 import { loadRuntime } from "../cpu/runtime.ts";
 
 const R = {
@@ -161,14 +171,14 @@ function reduceInto(
     w[W.ptr + 1] = x.addr + (nlines === 1 ? g.outer[0] * bytes : 0);
     w[W.ptr + 2] = lines ? lines.ptr : 0;
     w[W.ptr + 3] = inner ? inner.ptr : 0;
-    w[W.ia] = nlines;
-    w[W.ia + 1] = n;
-    w[W.ia + 2] = g.step;
-    w[W.ia + 3] = outKind;
-    w[W.ia + 4] = split ? 1 : 0;
-    w[W.ia + 7] = columns ? 1 : 0;
-    w[W.ia + 8] = columns ? 1 : 0;
-    w[W.ia + 9] = op === "std" ? 1 : 0;
+    w[JOB_IA.reduce.nlines] = nlines;
+    w[JOB_IA.reduce.n] = n;
+    w[JOB_IA.reduce.step] = g.step;
+    w[JOB_IA.reduce.outKind] = outKind;
+    w[JOB_IA.reduce.split] = split ? 1 : 0;
+    w[JOB_IA.reduce.lineStep] = columns ? 1 : 0;
+    w[JOB_IA.reduce.columns] = columns ? 1 : 0;
+    w[JOB_IA.reduce.std] = op === "std" ? 1 : 0;
     v.f64[W.fa64 + 1] = param;
     v.f64[W.fa64] = div;
     runPar(v, nslots, p.threads);
@@ -253,13 +263,13 @@ function beginLineJob(
   const w = v.i32;
   w[W.op] = op;
   w[W.dtype] = x.dtype === "f64" ? 1 : 0;
-  w[W.ia] = nlines;
-  w[W.ia + 1] = n;
-  w[W.ia + 2] = gi.step;
-  w[W.ia + 3] = 0;
-  w[W.ia + 4] = 0;
-  w[W.ia + 6] = go.step;
-  w[W.ia + 7] = 0;
+  w[JOB_IA.line.nlines] = nlines;
+  w[JOB_IA.line.n] = n;
+  w[JOB_IA.line.step] = gi.step;
+  w[JOB_IA.line.carry] = 0;
+  w[JOB_IA.line.split] = 0;
+  w[JOB_IA.line.outStep] = go.step;
+  w[JOB_IA.line.lineStep] = 0;
   w[W.ptr] = address(out) + (nlines === 1 ? byteOffset(out.dtype, go.outer[0]) : 0);
   w[W.ptr + 1] = address(x) + (nlines === 1 ? byteOffset(x.dtype, gi.outer[0]) : 0);
   w[W.ptr + 2] = 0;
@@ -286,7 +296,7 @@ function runLines(
   try {
     const v = beginLineJob(x, out, g, op);
     const w = v.i32;
-    w[W.ia + 3] = carry ? 1 : 0;
+    w[JOB_IA.line.carry] = carry ? 1 : 0;
     w[W.ptr + 2] = tin ? tin.ptr : 0;
     w[W.ptr + 3] = tout ? tout.ptr : 0;
     const p = plan(nlines * n, minWork);
@@ -335,9 +345,9 @@ function softmaxRun(log: boolean) {
       const phase = (ph: number, m: number, c: number, mn = -Infinity): Float64Array => {
         const v = beginLineJob(x, out, g, log ? 1 : 0);
         const w = v.i32;
-        w[W.ia + 4] = 1;
-        w[W.ia + 5] = ph;
-        w[W.ia + 8] = parts.ptr;
+        w[JOB_IA.line.split] = 1;
+        w[JOB_IA.line.phase] = ph;
+        w[JOB_IA.line.parts] = parts.ptr;
         v.f64[W.fa64 + 1] = m;
         v.f64[W.fa64 + 2] = c;
         v.f64[W.fa64 + 3] = mn;
@@ -366,7 +376,7 @@ function softmaxRun(log: boolean) {
 }
 
 /** Reduction and softmax kernel entries by op name. */
-export const reduceKernels: Record<string, KernelEntry> = {
+export const reduceKernels: OpKernelTable = {
   ...Object.fromEntries(
     Object.keys(R).map((op) => [op, { supports: reduceSupports(op), run: reduceRun(op) }]),
   ),

@@ -16,13 +16,28 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../core/backend/plugin.ts";
 import type { Conv2dAttrs, PoolAttrs, ReluBackwardAttrs } from "../../core/backend/attrs.ts";
 import { adamScalars, type AdamStepAttrs } from "../../core/backend/attrs.ts";
 import { gemmRaw, inWasmHeap } from "./gemm.ts";
 import { BINARY_OPS, mergeAxes, runElementwise } from "../cpu/elementwise.ts";
 import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../cpu/im2col.ts";
-import { address, beginJob, heapScratch, KIND, MAXDIM, plan, runPar, W } from "../cpu/jobs.ts";
+import {
+  address,
+  beginJob,
+  heapScratch,
+  JOB_IA,
+  KIND,
+  MAXDIM,
+  plan,
+  runPar,
+  W,
+} from "../cpu/jobs.ts";
 
 const isFloat = (t: TensorView | undefined): boolean => t?.dtype === "f32" || t?.dtype === "f64";
 
@@ -76,7 +91,7 @@ function poolEntry(op: 0 | 1 | 2 | 3): KernelEntry {
         dw ?? 1,
         countIncludePad ? 1 : 0,
       ];
-      ia.forEach((val, i) => (v.i32[W.ia + i] = val));
+      ia.forEach((val, i) => (v.i32[JOB_IA.window.geometry + i] = val));
       v.i32[W.ptr] = address(out);
       v.i32[W.ptr + 1] = address(x);
       v.i32[W.ptr + 2] = backward ? address(g) : 0;
@@ -200,7 +215,7 @@ function weightGradDirect(call: KernelCall<Conv2dAttrs>): void {
   try {
     const v = beginJob(KIND.convBackwardWeight);
     [C, H, Wd, KH, KW, OH, OW, sh, pt, pl, dh, groups, O].forEach((val, i) =>
-      v.i32[W.ia + i] = val
+      v.i32[JOB_IA.window.geometry + i] = val
     );
     v.i32[W.total] = N;
     v.i32[W.ptr] = parts.ptr;
@@ -226,9 +241,9 @@ function sumRows(
   accumulate: boolean,
 ): void {
   const v = beginJob(KIND.sumRows);
-  v.i32[W.ia] = rows;
-  v.i32[W.ia + 1] = len;
-  v.i32[W.ia + 2] = accumulate ? 1 : 0;
+  v.i32[JOB_IA.sumRows.rows] = rows;
+  v.i32[JOB_IA.sumRows.len] = len;
+  v.i32[JOB_IA.sumRows.accumulate] = accumulate ? 1 : 0;
   v.i32[W.ptr] = address(out);
   v.i32[W.ptr + 1] = buf;
   const p = plan(rows * len, 1 << 18);
@@ -312,9 +327,9 @@ const adamStep: KernelEntry = {
     job.i32[W.dtype] = p.dtype === "f64" ? 1 : 0;
     job.i32[W.total] = n;
     [p, grad, m, v].forEach((t, i) => (job.i32[W.ptr + i] = address(t)));
-    job.i32[W.ia] = vmax ? address(vmax) : 0;
-    job.i32[W.ia + 1] = call.attrs.maximize ? 1 : 0;
-    job.i32[W.ia + 2] = ADAM_DECAY[call.attrs.decay];
+    job.i32[JOB_IA.adam.vmax] = vmax ? address(vmax) : 0;
+    job.i32[JOB_IA.adam.maximize] = call.attrs.maximize ? 1 : 0;
+    job.i32[JOB_IA.adam.decay] = ADAM_DECAY[call.attrs.decay];
     adamScalars(call.attrs).forEach((x, i) => (job.f64[W.fa64 + i] = x));
     const pl = plan(n, 1 << 16);
     runPar(job, pl.slots, pl.threads);
@@ -322,7 +337,7 @@ const adamStep: KernelEntry = {
 };
 
 /** The training kernel entries by op name. */
-export const trainKernels: Record<string, KernelEntry> = {
+export const trainKernels: OpKernelTable = {
   maxPool2d: poolEntry(0),
   avgPool2d: poolEntry(1),
   maxPool2dBackward: poolEntry(2),

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { KernelEntry } from "../../core/backend/plugin.ts";
+import type { OpKernelTable } from "../../core/backend/plugin.ts";
 import type { GpuContext } from "./context.ts";
 import { BINARY, elementwiseKernels, UNARY } from "./kernels/elementwise.ts";
 import { REDUCE_OPS, reduceKernels } from "./kernels/reduce.ts";
@@ -15,7 +15,7 @@ import { sortKernels } from "./kernels/sort.ts";
 export { BINARY, REDUCE_OPS, UNARY };
 
 /** Every kernel of the plugin, by op name, bound to a context. */
-export function makeKernels(ctx: GpuContext): Record<string, KernelEntry> {
+export function makeKernels(ctx: GpuContext): OpKernelTable {
   return {
     ...elementwiseKernels(ctx),
     ...reduceKernels(ctx),

@@ -5,6 +5,7 @@
  * @module
  */
 import type { DType, StorageDType } from "../dtype.ts";
+import type { AttrsOf, BlockOp, OpName } from "../ops/contracts/mod.ts";
 
 /** Memory owned by a device, shared by every tensor view over it. */
 export interface Storage {
@@ -139,22 +140,49 @@ export interface Kernel<A = any> {
 }
 
 /**
- * A plugin's kernels by op name: plain kernels, planning {@link Kernel}s, or {@link KernelEntry}s
- * (a predicate and a runner: the registry turns them into kernels once, at registration).
+ * A plugin's kernels by declared op name (core/ops/contracts): plain kernels, planning
+ * {@link Kernel}s, or {@link KernelEntry}s (a predicate and a runner: the registry turns them into
+ * kernels once, at registration). Same as {@link OpKernelTable}.
  */
-export type KernelTable = Readonly<Record<string, KernelFn | Kernel | KernelEntry>>;
+export type KernelTable = OpKernelTable;
 
 /**
  * A plugin-side convenience: a kernel whose plan is a predicate and a runner needing no plan
  * state. {@link planned} turns a table of them into {@link Kernel}s.
  */
-export interface KernelEntry {
+// deno-lint-ignore no-explicit-any
+export interface KernelEntry<A = any> {
   /** Runs the kernel. */
-  run: KernelFn;
+  run: Runner<A>;
   /** Return false to decline the call (dtype, size, strides, ...). */
-  // deno-lint-ignore no-explicit-any
-  supports?(call: KernelCall<any>): boolean;
+  supports?(call: KernelCall<A>): boolean;
 }
+
+/** What a kernel table may hold for op `N`: a runner, a planning kernel or an entry, typed by its declared attributes. */
+export type KernelOf<N extends OpName> =
+  | Runner<AttrsOf<N>>
+  | Kernel<AttrsOf<N>>
+  | KernelEntry<AttrsOf<N>>;
+
+/**
+ * A plugin's kernel table typed against the op declarations (core/ops/contracts): any subset of
+ * the declared ops, each with the declared attribute type. A misspelt name, or a kernel whose
+ * call takes other attributes, is a compile error.
+ *
+ * @example
+ * ```ts
+ * import type { OpKernelTable } from "@aprender/compute/internal";
+ * const table: OpKernelTable = { neg: (_call) => {} };
+ * console.log(Object.keys(table)); // ["neg"]
+ * ```
+ */
+export type OpKernelTable = { [N in OpName]?: KernelOf<N> };
+
+/**
+ * The scalar backend's table: a runner for EVERY declared op (the block conversions excepted,
+ * which the block codecs provide), so a declared op without a reference kernel fails to compile.
+ */
+export type ScalarKernelTable = { readonly [N in Exclude<OpName, BlockOp>]: Runner<AttrsOf<N>> };
 
 /**
  * A kernel table from plain kernels, {@link Kernel}s and {@link KernelEntry}s (each entry
@@ -171,7 +199,7 @@ export interface KernelEntry {
  */
 export function planned(table: KernelTable): Record<string, KernelFn | Kernel> {
   const out: Record<string, KernelFn | Kernel> = {};
-  for (const [op, k] of Object.entries(table)) {
+  for (const [op, k] of Object.entries(table) as [string, KernelFn | Kernel | KernelEntry][]) {
     if (typeof k === "function" || "plan" in k) out[op] = k;
     else if (!k.supports) out[op] = k.run;
     else {

@@ -15,6 +15,7 @@
 import { registerGradient } from "../autograd.ts";
 import { DeviceError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
+import type { Conv2dAttrs, PoolAttrs } from "../backend/attrs.ts";
 import type { Tensor } from "../tensor.ts";
 import { zeros } from "../ops/creation.ts";
 import { add } from "../ops/elementwise.ts";
@@ -32,9 +33,9 @@ function own(v: Tensor, dtype: Tensor["dtype"]): Tensor {
 
 /** Run a gradient kernel; null when no plugin of the device has it (the caller composes it). */
 function gradKernel(
-  op: string,
+  op: "conv2dBackwardInput" | "conv2dBackwardWeight",
   inputs: Tensor[],
-  attrs: unknown,
+  attrs: Conv2dAttrs,
   shape: readonly number[],
   dtype: Tensor["dtype"],
 ): Tensor | null {
@@ -136,10 +137,11 @@ function composedConv2dGrad(
 }
 
 /** The pooling gradients, each computed by its backward kernel. */
-for (const op of ["maxPool2d", "avgPool2d"]) {
+const POOL_BACKWARD = { maxPool2d: "maxPool2dBackward", avgPool2d: "avgPool2dBackward" } as const;
+for (const op of ["maxPool2d", "avgPool2d"] as const) {
   registerGradient(op, ([g], { inputs: [x], attrs }) => [
     // Each kernel clears and fills every plane of the input gradient.
-    runKernel1(`${op}Backward`, [x, g!], attrs, {
+    runKernel1(POOL_BACKWARD[op], [x, g!], attrs as PoolAttrs, {
       shape: x.shape,
       dtype: x.dtype,
       overwritten: true,

@@ -139,6 +139,12 @@ binary("atan2", {
   b: (g, { inputs: [a, b] }) => atan2Partial(g, neg(a), a, b),
 });
 
+/** logaddexp (PyTorch's rule): ∂/∂a = 1/(1 + e^(b−a)), ∂/∂b = 1/(1 + e^(a−b)). */
+binary("logaddexp", {
+  a: (g, { inputs: [a, b] }) => div(g, add(exp(sub(b, a)), 1)),
+  b: (g, { inputs: [a, b] }) => div(g, add(exp(sub(a, b)), 1)),
+});
+
 /**
  * maximum/minimum: the gradient goes to the operand that was picked, split in half on ties
  * (PyTorch); a NaN in either operand sends the full gradient to both.

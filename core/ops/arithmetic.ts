@@ -1,5 +1,6 @@
 /**
- * Arithmetic elementwise ops: add, sub, mul, div, floorDiv, mod, pow, atan2, minimum, maximum;
+ * Arithmetic elementwise ops: add, sub, mul, div, floorDiv, mod, pow, atan2, logaddexp, minimum,
+ * maximum;
  * sign and magnitude: neg, abs, sign, square.
  *
  * @module
@@ -118,6 +119,22 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
  */
 export function atan2(a: TensorLike, b: TensorLike): Tensor {
   return binary("atan2", a, b);
+}
+
+/**
+ * `log(exp(a) + exp(b))` without overflow (NumPy's `logaddexp`): equal operands give
+ * `a + log 2` (so two infinities of one sign give that infinity), a NaN propagates; integer inputs
+ * give floats.
+ *
+ * @example
+ * ```ts
+ * import { logaddexp, tensor } from "@aprender/compute";
+ * console.log(logaddexp(tensor([1000, -Infinity], { dtype: "f64" }), 1000).toArraySync());
+ * // [1000.6931471805599, 1000]
+ * ```
+ */
+export function logaddexp(a: TensorLike, b: TensorLike): Tensor {
+  return binary("logaddexp", a, b);
 }
 
 /**

@@ -9,11 +9,12 @@ import { BLOCK_DTYPES, type BlockDType, isBlockDType, type StorageDType } from "
 import { DeviceError, DTypeError } from "../errors.ts";
 import { noGrad } from "../autograd.ts";
 import { runKernel1 } from "../op.ts";
+import type { BlockOp } from "./contracts/mod.ts";
 import { Tensor } from "../tensor.ts";
 import { fromBlocks } from "./creation.ts";
 
 /** `kernel` (named by a block type's table row), or a DeviceError naming it where none has it. */
-function blockKernel(kernel: string, t: Tensor<StorageDType>, to: StorageDType): string {
+function blockKernel(kernel: BlockOp, t: Tensor<StorageDType>, to: StorageDType): BlockOp {
   if (hasKernel(kernel, t.device)) return kernel;
   throw new DeviceError(
     `astype: converting ${t.dtype} to ${to} needs the "${kernel}" kernel (named by the dtype ` +

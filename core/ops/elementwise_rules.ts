@@ -64,6 +64,7 @@ const BINARY = {
   mod: { dtype: intLoop },
   pow: { dtype: intLoop },
   atan2: { dtype: floatOfBoth },
+  logaddexp: { dtype: floatOfBoth },
   minimum: { dtype: promoted },
   maximum: { dtype: promoted },
   eq: { dtype: toBool, exact: true },

@@ -14,6 +14,7 @@ import { checkDType, type DType, DTYPES } from "../dtype.ts";
 import { floatResult } from "../promote.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
+import type { ReduceAttrs, ReduceOp } from "./contracts/mod.ts";
 import { normalizeAxes, normalizeAxis } from "../shape.ts";
 import type { Axis, Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
@@ -70,12 +71,12 @@ function checkNonEmpty(op: string, t: Tensor, axes: readonly number[]): void {
 
 /** Reduce normalized `axes` of `t` with kernel `kernel`. */
 function reduceAxes(
-  kernel: string,
+  kernel: ReduceOp,
   t: Tensor,
   axes: readonly number[],
   keepdims: boolean,
   dtype: DType,
-  attrs: Record<string, unknown> = {},
+  attrs: Omit<ReduceAttrs, "axes"> = {},
 ): Tensor {
   return runKernel1(kernel, [t], { axes: [...axes], ...attrs }, {
     shape: reducedShape(t.shape, axes, keepdims),
@@ -84,18 +85,18 @@ function reduceAxes(
 }
 
 function reduceOp(
-  op: string,
+  op: ReduceOp,
   x: TensorLike,
   axis: Axis,
   keepdims: boolean,
   dtype: (d: DType) => DType,
-  opts: { nonEmpty?: boolean; kernel?: string; attrs?: Record<string, unknown> } = {},
+  opts: { nonEmpty?: boolean; attrs?: Omit<ReduceAttrs, "axes"> } = {},
 ): Tensor {
   return withTensor(x, (t) => {
     checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
     const axes = normalizeAxes(axis, t.ndim, op);
     if (opts.nonEmpty) checkNonEmpty(op, t, axes);
-    return reduceAxes(opts.kernel ?? op, t, axes, keepdims, dtype(t.dtype), opts.attrs);
+    return reduceAxes(op, t, axes, keepdims, dtype(t.dtype), opts.attrs);
   });
 }
 
@@ -208,7 +209,7 @@ export function prod(x: TensorLike, axis?: Axis, keepdims = false): Tensor {
 }
 
 function argReduce(
-  op: string,
+  op: "argmin" | "argmax",
   x: TensorLike,
   axis: number | null | undefined,
   keepdims: boolean,
@@ -421,7 +422,7 @@ function matrixNorm(
   }
 }
 
-function scanOp(op: string, x: TensorLike, axis: number | null | undefined): Tensor {
+function scanOp(op: "cumsum" | "cumprod", x: TensorLike, axis: number | null | undefined): Tensor {
   return withTensor(x, (t) => {
     checkDType(t.dtype, op);
     const a = axis === undefined || axis === null ? null : normalizeAxis(axis, t.ndim, op);
@@ -460,7 +461,7 @@ export function cumprod(x: TensorLike, axis?: number | null): Tensor {
   return scanOp("cumprod", x, axis);
 }
 
-function softmaxOp(op: string, x: TensorLike, axis: number): Tensor {
+function softmaxOp(op: "softmax" | "logSoftmax", x: TensorLike, axis: number): Tensor {
   return withTensor(x, (t) => {
     checkDType(t.dtype, op);
     const a = normalizeAxis(axis, t.ndim, op);

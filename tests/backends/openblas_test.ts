@@ -54,6 +54,7 @@ import { CblasNoTrans, loadBlas } from "../../backends/openblas/ffi.ts";
 import { storagePtr } from "../../backends/openblas/ptr.ts";
 import { arbBroadcastPair, rng } from "../helpers/gen.ts";
 import { planOf } from "../helpers/kernels.ts";
+import type { OpName } from "../../core/ops/contracts/mod.ts";
 
 const status = backends().find((b) => b.name === "openblas");
 const present = status?.status === "available";
@@ -98,7 +99,7 @@ function runOn(
     assert.ok(run, `openblas declined ${op} on ${desc(inputs)}`);
     run(call);
   } else {
-    (scalarBackend.kernels[op] as KernelFn)(call);
+    (scalarBackend.kernels[op as OpName] as KernelFn)(call);
   }
   return outputs;
 }

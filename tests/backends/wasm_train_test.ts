@@ -37,6 +37,7 @@ import { loadRuntime } from "../../backends/cpu/runtime.ts";
 import { arbShape, type Layout, LAYOUTS, makeTensor } from "../helpers/gen.ts";
 import { blasAvailable, convBackends, planOf, runOn } from "../helpers/kernels.ts";
 import { openblasBackend } from "../../mod.ts";
+import type { OpName } from "../../core/ops/contracts/mod.ts";
 
 await ready();
 
@@ -717,7 +718,7 @@ Deno.test("wasm and openblas conv2d gradient kernels match the scalar backend", 
     const dx = Tensor.empty([1, 2, 4, 4], "f32");
     assert.equal(wasmAccepts("conv2dBackwardInput", [g32, w], dx, attrs), false);
     // OpenBLAS: f64 and a non-contiguous weight (its GEMMs read the weight as a matrix).
-    const blas = (op: string, inputs: Tensor[], out: Tensor) =>
+    const blas = (op: OpName, inputs: Tensor[], out: Tensor) =>
       (openblasBackend.kernels[op] as KernelEntry).supports!({ op, inputs, outputs: [out], attrs });
     assert.equal(blas("conv2dBackwardWeight", [x, g], dw), false);
     assert.equal(blas("conv2dBackwardInput", [g32, w], dx), false);

@@ -28,6 +28,7 @@ import {
 import { webgpuContext } from "../../internal.ts";
 import { BINARY, REDUCE_OPS, UNARY } from "../../backends/webgpu/kernels.ts";
 import { runKernel1 } from "../../core/op.ts";
+import type { PoolAttrs } from "../../core/backend/attrs.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
 
 await ready();
@@ -411,8 +412,13 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
       (a) => C.avgPool2d(a, { kernelSize: [2, 3], stride: 2, padding: 1, countIncludePad: false }),
       tol,
     );
-    const attrs = { kernel: [3, 3], stride: [2, 2], padding: [1, 1, 1, 1], dilation: [1, 1] };
-    for (const op of ["maxPool2dBackward", "avgPool2dBackward"]) {
+    const attrs: PoolAttrs = {
+      kernel: [3, 3],
+      stride: [2, 2],
+      padding: [1, 1, 1, 1],
+      dilation: [1, 1],
+    };
+    for (const op of ["maxPool2dBackward", "avgPool2dBackward"] as const) {
       await compare(
         op,
         [x, g],

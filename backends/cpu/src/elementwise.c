@@ -13,12 +13,7 @@
 #include "vio.h"
 #include "rempio2.h"
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MIN, B_MAX, B_RELU_BWD, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
-       B_AND, B_OR, B_XOR, B_ATAN2, B_POW, B_FLOORDIV, B_MOD };
-enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_NEG, U_ABS,
-       U_SQUARE, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_RSQRT, U_HARDSWISH, U_CLIP, U_LEAKY_RELU,
-       U_ELU, U_SELU, U_SOFTPLUS, U_MISH, U_EXPM1, U_LOG1P, U_ISNAN, U_ISINF, U_ISFINITE, U_SINH,
-       U_COSH, U_LOG2, U_NOT, U_SIN, U_COS, U_TAN, U_ATAN, U_ASIN, U_ACOS, U_ERF, U_GELU_ERF };
+/* The op codes (B_…, U_…) come from the ABI list, backends/cpu/abi.ts (abi.generated.h). */
 
 /* ---- expm1, log1p and softplus from exp and log ---- */
 
@@ -64,6 +59,14 @@ enum { U_EXP, U_LOG, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU_TANH, U_SQRT, U_N
   INLINE v128_t softplus1_##SFX(v128_t z) {                                                    \
     return wasm_##V##_add(wasm_##V##_max(z, SPL(0)),                                           \
                           log1p_##SFX(exp_##SFX(wasm_##V##_neg(wasm_##V##_abs(z)))));          \
+  }                                                                                            \
+  /* logaddexp (NumPy's npy_logaddexp): a + ln 2 where a == b (equal infinities too), else      \
+     max(a, b) + log1p(e^−|a − b|); a NaN propagates through |a − b|. */                        \
+  INLINE v128_t logaddexp_##SFX(v128_t a, v128_t b) {                                          \
+    const v128_t e = exp_##SFX(wasm_##V##_neg(wasm_##V##_abs(wasm_##V##_sub(a, b))));          \
+    const v128_t r = wasm_##V##_add(wasm_##V##_max(a, b), log1p_##SFX(e));                     \
+    return wasm_v128_bitselect(wasm_##V##_add(a, SPL(0.693147180559945309417)), r,             \
+                               wasm_##V##_eq(a, b));                                           \
   }
 DEFINE_EXPLOG1(f32, f32x4, S32)
 DEFINE_EXPLOG1(f64, f64x2, S64)
@@ -458,6 +461,7 @@ INLINE v128_t binf_f32(int op, v128_t a, v128_t b) {
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_lt(a, b), wasm_##V##_ne(a, a))); \
       case B_ATAN2: return binf_##SFX(B_ATAN2, a, b);                                          \
       case B_POW: return binf_##SFX(B_POW, a, b);                                              \
+      case B_LOGADDEXP: return logaddexp_##SFX(a, b);                                          \
       default:                                                                                 \
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
     }                                                                                          \
@@ -575,6 +579,7 @@ DEFINE_OPS(f64, f64x2, S64)
       case B_DIV: BIN_ROWS(SFX, B_DIV); break;                                                 \
       case B_MIN: BIN_ROWS(SFX, B_MIN); break;                                                 \
       case B_ATAN2: BIN_ROWS(SFX, B_ATAN2); break;                                             \
+      case B_LOGADDEXP: BIN_ROWS(SFX, B_LOGADDEXP); break;                                     \
       case B_POW:                                                                              \
         /* f32 data in f64 lanes; f64 data element by element through pow64 */                  \
         for (int32_t r = 0; r < rows; r++, o += ro, a += ra, b += rb) {                        \
@@ -748,6 +753,8 @@ static void logic_row(int op, uint8_t *o, int32_t os, const uint8_t *a, int32_t 
 
 /* Output elements [lo, hi) in C order, row by row (the last merged axis): a walk (par.h). */
 void ew_slot(pjob_t *job, int32_t s) {
+  /* An op code outside the ABI list traps (the caller sees a RuntimeError), never a default op. */
+  if ((uint32_t)job->op >= (uint32_t)(job->kind == KIND_BINARY ? B_COUNT : U_COUNT)) __builtin_trap();
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   if (lo >= hi) return;
   const int32_t nd = job->ndim, nops = job->kind == KIND_BINARY ? 3 : 2;
@@ -784,8 +791,9 @@ void ew_slot(pjob_t *job, int32_t s) {
       if (job->dtype) pred_row_f64(job->op, o, so, (const double *)a, sa, n);
       else pred_row_f32(job->op, o, so, (const float *)a, sa, n);
     } else if (job->kind == KIND_BINARY && job->op == B_RELU_BWD) {
-      if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, job->ia[0], job->fa[0]);
-      else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, job->ia[0], job->fa[0]);
+      const int32_t leaky = job->ia[IA_RELU_BACKWARD_LEAKY];
+      if (job->dtype) relub_row_f64((double *)o, so, (const double *)a, sa, (const double *)b, sb, n, leaky, job->fa[0]);
+      else relub_row_f32((float *)o, so, (const float *)a, sa, (const float *)b, sb, n, leaky, job->fa[0]);
     } else if (job->kind == KIND_BINARY) {
       const int32_t ro = st[0][inner - (nd > 1)], ra = st[1][inner - (nd > 1)];
       const int32_t rb = st[2][inner - (nd > 1)];
@@ -831,8 +839,8 @@ WHERE_ROW(uint64_t)
 void where_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   if (lo >= hi) return;
-  const int32_t es = job->ia[8];
-  const int32_t *const st[4] = {job->strides[0], job->strides[1], job->strides[2], job->ia};
+  const int32_t es = job->ia[IA_WHERE_ELEM_BYTES];
+  const int32_t *const st[4] = {job->strides[0], job->strides[1], job->strides[2], job->ia + IA_WHERE_COND_STRIDES};
   walk_t w;
   walk_start(&w, job, st, 4, lo);
   const int32_t inner = job->ndim - 1, len = job->shape[inner];

@@ -1,7 +1,7 @@
 /*
  * The job block of the non-GEMM kernels (elementwise, reductions, softmax, im2col, copies,
  * pooling, col2im), laid out in
- * shared memory by backends/wasm/par.ts, which mirrors these int32 indices. Work is cut into
+ * shared memory by backends/cpu/jobs.ts; both sides are generated from backends/cpu/abi.ts. Work is cut into
  * `nslots` slots that threads claim with an atomic counter (`next`), like the GEMM job; `done`
  * counts finished slots. Word 0 holds the job kind (>= 16), which tells `job_run` this block from
  * a GEMM job (whose word 0 is its dtype, 0 or 1).
@@ -10,32 +10,8 @@
 #define APRENDER_PAR_H
 #include "rt.h"
 
-#define MAXDIM 8
-
-enum {
-  KIND_BINARY = 16, /* out = a (op) b, through strides */
-  KIND_UNARY,       /* out = op(a), through strides */
-  KIND_REDUCE,      /* per line: sum / max / min / argmax (partials per slot for one long line) */
-  KIND_SOFTMAX,     /* per line: fused softmax / logSoftmax (or one phase of a split line) */
-  KIND_IM2COL,      /* conv2d column matrix */
-  KIND_COPY,        /* out = cast(a), through strides (copy.c) */
-  KIND_POOL,        /* max/avg pooling and their gradients (train.c) */
-  KIND_COL2IM,      /* conv2d input gradient from its column matrix (train.c) */
-  KIND_SUMROWS,     /* out (+)= sum of rows (train.c) */
-  KIND_ADAM,        /* fused Adam/AdamW step (optim.c) */
-  KIND_CONVBW,      /* direct conv2d weight gradient for few taps (train.c) */
-  KIND_WHERE,       /* out = cond ? a : b, any element width (elementwise.c) */
-};
-
-typedef struct {
-  int32_t kind, nslots, next, done;         /* 0..3 */
-  int32_t op, dtype, ndim, total;           /* 4..7: dtype 0 = f32, 1 = f64 */
-  uint32_t ptr[4];                          /* 8..11: out, a, b, aux (byte addresses) */
-  int32_t shape[MAXDIM];                    /* 12..19 */
-  int32_t strides[3][MAXDIM];               /* 20..43: out, a, b (elements, signed) */
-  int32_t ia[20];                           /* 44..63: kernel-specific integers */
-  double fa[8];                             /* 64..79 (int32 words): kernel-specific floats */
-} pjob_t;
+/* MAXDIM, the job kinds (KIND_…), the op codes and pjob_t come from the ABI list (abi.ts). */
+#include "abi.generated.h"
 
 #define SLOT_RANGE(total, s, ns, lo, hi)                                   \
   const int32_t lo = (int32_t)((int64_t)(total) * (s) / (ns));             \

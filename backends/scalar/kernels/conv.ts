@@ -9,7 +9,7 @@
  * @module
  */
 import type { Conv2dAttrs, PoolAttrs, ReluBackwardAttrs } from "../../../core/backend/attrs.ts";
-import type { KernelCall, KernelFn } from "../../../core/backend/plugin.ts";
+import type { KernelCall, ScalarKernelTable } from "../../../core/backend/plugin.ts";
 import { readF64, writeF64 } from "../util.ts";
 
 /**
@@ -323,7 +323,7 @@ function reluBackward(call: KernelCall<ReluBackwardAttrs>): void {
 }
 
 /** Scalar kernels of the conv family, by op name. */
-export const kernels: Record<string, KernelFn> = {
+export const kernels = {
   conv2d,
   maxPool2d,
   avgPool2d,
@@ -332,4 +332,4 @@ export const kernels: Record<string, KernelFn> = {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   reluBackward,
-};
+} satisfies Partial<ScalarKernelTable>;

@@ -14,7 +14,13 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelFn,
+  ScalarKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
+import type { BinaryOp, UnaryAttrs, UnaryOp } from "../../../core/ops/contracts/mod.ts";
 import {
   type DType,
   DTYPES,
@@ -27,17 +33,6 @@ import { broadcastStrides } from "../../../core/shape.ts";
 import { typed } from "../util.ts";
 
 // ---- math ------------------------------------------------------------------------------------
-
-/** Attributes of the parametrized unary ops (leakyRelu, elu, gelu, softplus, clip). */
-interface UnaryAttrs {
-  negativeSlope?: number;
-  alpha?: number;
-  approximate?: "none" | "tanh";
-  beta?: number;
-  threshold?: number;
-  min?: number;
-  max?: number;
-}
 
 type UnaryFn = (x: number, p: UnaryAttrs) => number;
 type BinaryFn = (a: number, b: number) => number;
@@ -189,6 +184,15 @@ function powInt32(a: number, b: number): number {
   return r;
 }
 
+/** log(eᵃ + eᵇ) as NumPy's npy_logaddexp: equal operands (equal infinities too) give a + ln 2. */
+function logAddExp(a: number, b: number): number {
+  if (a === b) return a + Math.LN2;
+  const d = a - b;
+  if (d > 0) return a + Math.log1p(Math.exp(-d));
+  if (d <= 0) return b + Math.log1p(Math.exp(d));
+  return d; // NaN
+}
+
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
 const SQRT_2_PI = Math.sqrt(2 / Math.PI);
@@ -204,7 +208,7 @@ function softplus1(x: number): number {
   return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 }
 
-const UNARY: Record<string, Row<UnaryFn>> = {
+const UNARY: Record<UnaryOp, Row<UnaryFn>> = {
   neg: { f: (x) => -x },
   abs: { f: Math.abs },
   sign: { f: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x) },
@@ -255,7 +259,7 @@ const UNARY: Record<string, Row<UnaryFn>> = {
   logicalNot: { f: (x) => (x === 0 ? 1 : 0) },
 };
 
-const BINARY: Record<string, Row<BinaryFn>> = {
+const BINARY: Record<BinaryOp, Row<BinaryFn>> = {
   add: { f: (a, b) => a + b },
   sub: { f: (a, b) => a - b },
   mul: { f: (a, b) => a * b, int32: Math.imul },
@@ -276,6 +280,7 @@ const BINARY: Record<string, Row<BinaryFn>> = {
     int32: powInt32,
   },
   atan2: { f: Math.atan2 },
+  logaddexp: { f: logAddExp },
   // NumPy's choice: a NaN in either operand propagates; between -0 and 0 the second wins.
   minimum: { f: (a, b) => (a < b || Number.isNaN(a) ? a : b) },
   maximum: { f: (a, b) => (a > b || Number.isNaN(a) ? a : b) },
@@ -518,8 +523,18 @@ function binaryKernel(name: string, row: Row<BinaryFn>): KernelFn {
   };
 }
 
-/** Scalar kernels of the elementwise family, by op name. */
-export const kernels: Record<string, KernelFn> = {
-  ...Object.fromEntries(Object.entries(UNARY).map(([k, row]) => [k, unaryKernel(row)])),
-  ...Object.fromEntries(Object.entries(BINARY).map(([k, row]) => [k, binaryKernel(k, row)])),
-};
+/** A kernel per row of `rows`, keyed like it (so the table's type keeps every declared name). */
+function mapRows<K extends string, R>(
+  rows: Record<K, R>,
+  make: (name: K, row: R) => KernelFn,
+): Record<K, KernelFn> {
+  const out = {} as Record<K, KernelFn>;
+  for (const k of Object.keys(rows) as K[]) out[k] = make(k, rows[k]);
+  return out;
+}
+
+/** Scalar kernels of the elementwise family, by op name: one per declared unary and binary op. */
+export const kernels = {
+  ...mapRows(UNARY, (_, row) => unaryKernel(row)),
+  ...mapRows(BINARY, (k, row) => binaryKernel(k, row)),
+} satisfies Partial<ScalarKernelTable>;

@@ -7,7 +7,12 @@
  * @module
  */
 import { emptyView } from "../../../core/backend/alloc.ts";
-import type { KernelCall, KernelFn, OwnedView, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  OwnedView,
+  ScalarKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import { IndexError } from "../../../core/errors.ts";
 import { sizeOf } from "../../../core/shape.ts";
 import { offsets, reader, readF64, stridedOffsets, typed, writer } from "../util.ts";
@@ -185,7 +190,7 @@ function nonzero(call: KernelCall): OwnedView[] {
 }
 
 /** Scalar kernels of the indexing family, by op name. */
-export const kernels: Record<string, KernelFn> = {
+export const kernels = {
   take,
   gather,
   scatter,
@@ -193,4 +198,4 @@ export const kernels: Record<string, KernelFn> = {
   where,
   maskedSelect,
   nonzero,
-};
+} satisfies Partial<ScalarKernelTable>;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { KernelFn } from "../../../core/backend/plugin.ts";
+import type { ScalarKernelTable } from "../../../core/backend/plugin.ts";
 
 /** Scalar kernels of the join family, by op name (none: see the module doc). */
-export const kernels: Record<string, KernelFn> = {};
+export const kernels = {} satisfies Partial<ScalarKernelTable>;

@@ -53,7 +53,7 @@
  *
  * @module
  */
-import type { KernelFn } from "../../../core/backend/plugin.ts";
+import type { ScalarKernelTable } from "../../../core/backend/plugin.ts";
 import { choleskyKernel } from "./lapack_cholesky.ts";
 import { eigKernel } from "./lapack_eig.ts";
 import { eighKernel } from "./lapack_eigh.ts";
@@ -62,7 +62,7 @@ import { qrKernel } from "./lapack_qr.ts";
 import { lstsqKernel, matrixRankKernel, pinvKernel, svdKernel } from "./lapack_svd.ts";
 
 /** The scalar backend's linalg kernels, by op name. */
-export const kernels: Record<string, KernelFn> = {
+export const kernels = {
   "linalg.solve": solveKernel,
   "linalg.inv": invKernel,
   "linalg.det": detKernel,
@@ -75,4 +75,4 @@ export const kernels: Record<string, KernelFn> = {
   "linalg.lstsq": lstsqKernel,
   "linalg.pinv": pinvKernel,
   "linalg.matrixRank": matrixRankKernel,
-};
+} satisfies Partial<ScalarKernelTable>;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
+import type { KernelCall, ScalarKernelTable, TensorView } from "../../../core/backend/plugin.ts";
 import type { DType, TypedArray } from "../../../core/dtype.ts";
 import { sizeOf } from "../../../core/shape.ts";
 import { reader, readF64, stridedOffsets, typed, writeF64, writer } from "../util.ts";
@@ -262,4 +262,4 @@ function linear(call: KernelCall): void {
   writeF64(out, res);
 }
 
-export const kernels: Record<string, KernelFn> = { matmul, einsum, linear };
+export const kernels = { matmul, einsum, linear } satisfies Partial<ScalarKernelTable>;

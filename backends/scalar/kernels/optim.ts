@@ -15,7 +15,7 @@
  * @module
  */
 import { adamScalars, type AdamStepAttrs } from "../../../core/backend/attrs.ts";
-import type { KernelCall } from "../../../core/backend/plugin.ts";
+import type { KernelCall, ScalarKernelTable } from "../../../core/backend/plugin.ts";
 import { typed } from "../util.ts";
 import { finfo } from "../../../core/finfo.ts";
 
@@ -55,4 +55,4 @@ export function adamStep(call: KernelCall<AdamStepAttrs>): void {
 }
 
 /** The scalar backend's optimizer kernels. */
-export const kernels = { adamStep };
+export const kernels = { adamStep } satisfies Partial<ScalarKernelTable>;

@@ -11,7 +11,12 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelFn,
+  ScalarKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import { contiguousStrides, readF64, typed, writeF64 } from "../util.ts";
 import { type Geometry, geometry, type Offsets } from "../../cpu/lines.ts";
 export { type Geometry, geometry, type Offsets };
@@ -385,7 +390,7 @@ function softmaxF32(x: TensorView, out: TensorView, log: boolean): void {
 }
 
 /** Scalar kernels of the reduce family, by op name. */
-export const kernels: Record<string, KernelFn> = {
+export const kernels = {
   sum,
   prod,
   mean: reduction(() => meanLine),
@@ -403,4 +408,4 @@ export const kernels: Record<string, KernelFn> = {
   cumprod: scan(true),
   softmax: softmaxKernel(false),
   logSoftmax: softmaxKernel(true),
-};
+} satisfies Partial<ScalarKernelTable>;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { KernelCall, KernelFn, TensorView } from "../../../core/backend/plugin.ts";
+import type { KernelCall, ScalarKernelTable, TensorView } from "../../../core/backend/plugin.ts";
 import { contiguousStrides, typed } from "../util.ts";
 import { gather, geometry, source } from "./reduce.ts";
 
@@ -81,9 +81,9 @@ function run(
 }
 
 /** Scalar kernels of the sort family, by op name. */
-export const kernels: Record<string, KernelFn> = {
+export const kernels = {
   sort: (call: KernelCall<SortAttrs>) => run(call.inputs[0], call.attrs, call.outputs[0], null),
   argsort: (call: KernelCall<SortAttrs>) => run(call.inputs[0], call.attrs, null, call.outputs[0]),
   topk: (call: KernelCall<SortAttrs>) =>
     run(call.inputs[0], call.attrs, call.outputs[0], call.outputs[1]),
-};
+} satisfies Partial<ScalarKernelTable>;

@@ -9,8 +9,21 @@
  * @module
  */
 import { viaF32 } from "./f32_output.ts";
-import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import type { GpuContext } from "../context.ts";
+import type { OpName } from "../../../core/ops/contracts/mod.ts";
+import type { Conv2dAttrs, PoolAttrs } from "../../../core/backend/attrs.ts";
+
+/** Attributes the window kernels read: conv2d's and the pooling ops'. */
+type WindowAttrs =
+  & Partial<Conv2dAttrs>
+  & Partial<PoolAttrs>
+  & Pick<Conv2dAttrs, "stride" | "padding" | "dilation">;
 import {
   decl,
   grid,
@@ -24,17 +37,6 @@ import {
   TID,
   WG,
 } from "./wgsl.ts";
-
-/** Attributes shared by the window ops. */
-interface WindowAttrs {
-  stride: [number, number];
-  padding: [number, number, number, number];
-  dilation: [number, number];
-  groups?: number;
-  hasBias?: boolean;
-  kernel?: [number, number];
-  countIncludePad?: boolean;
-}
 
 /** Metadata layout (i32 words) shared by the kernels here. */
 const P = {
@@ -377,17 +379,17 @@ function windowKernel(ctx: GpuContext, op: string): KernelEntry {
 }
 
 /** The conv and pooling kernels bound to a context. */
-export function convKernels(ctx: GpuContext): Record<string, KernelEntry> {
-  const k: Record<string, KernelEntry> = {};
-  for (const op of CONV_OPS) k[op] = windowKernel(ctx, op);
+export function convKernels(ctx: GpuContext): OpKernelTable {
+  const k: OpKernelTable = {};
+  for (const op of CONV_OPS) (k as Record<OpName, KernelEntry>)[op] = windowKernel(ctx, op);
   return k;
 }
 
 /** The conv-family ops with a GPU kernel. */
-export const CONV_OPS: readonly string[] = [
+export const CONV_OPS = [
   "conv2d",
   "maxPool2d",
   "avgPool2d",
   "maxPool2dBackward",
   "avgPool2dBackward",
-];
+] as const;

@@ -17,8 +17,14 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import { type DType, elementBytes } from "../../../core/dtype.ts";
+import type { BinaryOp, OpName, UnaryAttrs, UnaryOp } from "../../../core/ops/contracts/mod.ts";
 import type { GpuContext } from "../context.ts";
 import {
   bitsOf,
@@ -58,7 +64,7 @@ interface OpMath {
 }
 
 /** WGSL of the unary ops (`x`; parameters `p0`.. from attrs). */
-export const UNARY: Record<string, OpMath> = {
+export const UNARY: { [N in UnaryOp]?: OpMath } = {
   neg: { f: "-x", i: "-x" },
   abs: { f: "abs(x)", i: "abs(x)" },
   sign: { f: "select(sign(x), x, isnanf(x))", i: "sign(x)" },
@@ -105,7 +111,7 @@ export const UNARY: Record<string, OpMath> = {
 const GELU_TANH = "0.5 * x * (1.0 + tanhf(0.7978845608028654 * (x + 0.044715 * x * x * x)))";
 
 /** WGSL of the binary ops (`x`, `y`). */
-export const BINARY: Record<string, OpMath> = {
+export const BINARY: { [N in BinaryOp]?: OpMath } = {
   add: { f: "x + y", i: "x + y" },
   sub: { f: "x - y", i: "x - y" },
   mul: { f: "x * y", i: "x * y" },
@@ -120,6 +126,7 @@ export const BINARY: Record<string, OpMath> = {
   },
   pow: { f: "powf(x, y)" },
   atan2: { f: "atan2(x, y)" },
+  logaddexp: { f: "select(max(x, y) + log1pf(exp(-abs(x - y))), x + 0.6931471805599453, x == y)" },
   minimum: { f: "select(y, x, x < y || isnanf(x))", i: "min(x, y)" },
   maximum: { f: "select(y, x, x > y || isnanf(x))", i: "max(x, y)" },
   eq: { cmp: "x == y" },
@@ -173,22 +180,11 @@ interface Plan {
   iparams?: number[];
 }
 
-/** Attributes of the parametrized unary ops. */
-interface UnaryAttrs {
-  negativeSlope?: number;
-  alpha?: number;
-  approximate?: "none" | "tanh";
-  beta?: number;
-  threshold?: number;
-  min?: number;
-  max?: number;
-}
-
 const clampI32 = (v: number) => Math.max(-2147483648, Math.min(2147483647, v));
 
 /** How to compute `op` for these dtypes, or null where the GPU has no kernel. */
 function plan(op: string, ins: readonly DType[], out: DType, attrs: UnaryAttrs): Plan | null {
-  const math = UNARY[op] ?? BINARY[op];
+  const math = UNARY[op as UnaryOp] ?? BINARY[op as BinaryOp];
   if (op === "where") {
     const dom: Dom = isFloatDt(out) ? "f" : isIntDt(out) ? "i" : "r";
     if (dom === "r" && !(ins[1] === out && ins[2] === out && elementBytes(out) <= 4)) return null;
@@ -497,7 +493,7 @@ export function runMap(
 }
 
 /** The elementwise kernels (unary, binary, where, copy) bound to a context. */
-export function elementwiseKernels(ctx: GpuContext): Record<string, KernelEntry> {
+export function elementwiseKernels(ctx: GpuContext): OpKernelTable {
   // The registry asks `supports` right before `run`: keep that call's plan.
   let lastCall: KernelCall | null = null;
   let lastPlan: Plan | null = null;
@@ -513,8 +509,9 @@ export function elementwiseKernels(ctx: GpuContext): Record<string, KernelEntry>
       runMap(ctx, p!, call.inputs, call.outputs[0]);
     },
   };
-  const k: Record<string, KernelEntry> = {};
-  for (const op of [...Object.keys(UNARY), ...Object.keys(BINARY), "where", "copy"]) k[op] = entry;
+  const k: OpKernelTable = {};
+  const ops = [...Object.keys(UNARY), ...Object.keys(BINARY), "where", "copy"] as OpName[];
+  for (const op of ops) (k as Record<OpName, KernelEntry>)[op] = entry;
   return k;
 }
 

@@ -11,11 +11,17 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import { elementBytes } from "../../../core/dtype.ts";
 import { type GpuContext, INDEX_OPS } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
 import { coalesce, decl, grid, off, prmDecl, stOf, THREAD, TID, WG } from "./wgsl.ts";
+import type { AxisAttrs } from "../../../core/ops/contracts/mod.ts";
 
 const MAXR = 8;
 
@@ -157,11 +163,6 @@ const words = (t: TensorView) => elementBytes(t.dtype) / 4;
 const okValue = (t: TensorView) => elementBytes(t.dtype) >= 4;
 const okIndex = (t: TensorView) => t.dtype === "i32" || t.dtype === "i64";
 
-interface AxisAttrs {
-  axis: number;
-  op: string;
-}
-
 function take(ctx: GpuContext): KernelEntry {
   return {
     supports: (call: KernelCall) => {
@@ -272,7 +273,7 @@ function along(ctx: GpuContext, kind: "gather" | "scatter" | "scatterAdd"): Kern
 }
 
 /** The index kernels bound to a context. */
-export function indexingKernels(ctx: GpuContext): Record<string, KernelEntry> {
+export function indexingKernels(ctx: GpuContext): OpKernelTable {
   return {
     take: take(ctx),
     gather: along(ctx, "gather"),

@@ -14,7 +14,12 @@
  * @module
  */
 import { viaF32 } from "./f32_output.ts";
-import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import type { DType } from "../../../core/dtype.ts";
 import type { GpuContext } from "../context.ts";
 import { coalesce, isFloatDt, off, prmDecl, stOf } from "./wgsl.ts";
@@ -354,6 +359,6 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
 }
 
 /** The matmul kernel bound to a context. */
-export function matmulKernels(ctx: GpuContext): Record<string, KernelEntry> {
+export function matmulKernels(ctx: GpuContext): OpKernelTable {
   return { matmul: matmulKernel(ctx) };
 }

@@ -14,8 +14,14 @@
  */
 import { coalesceAxes } from "../../../core/shape.ts";
 import { viaF32 } from "./f32_output.ts";
-import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import type { Chunk, GpuContext } from "../context.ts";
+import type { ReduceAttrs, ReduceOp } from "../../../core/ops/contracts/mod.ts";
 import {
   decl,
   grid,
@@ -396,13 +402,6 @@ function reduceInto(
   ctx.release(part);
 }
 
-/** Attributes of the reductions. */
-interface ReduceAttrs {
-  axes: number[];
-  ddof?: number;
-  ord?: number;
-}
-
 function normOp(ord: number): [RedOp, number] {
   if (ord === 2) return [RED.norm2, 0];
   if (ord === 1) return [RED.norm1, 0];
@@ -462,9 +461,9 @@ function reduction(ctx: GpuContext, op: string): KernelEntry {
 }
 
 /** The reduction, scan and softmax kernels bound to a context. */
-export function reduceKernels(ctx: GpuContext): Record<string, KernelEntry> {
-  const k: Record<string, KernelEntry> = {};
-  for (const op of REDUCE_OPS) k[op] = reduction(ctx, op);
+export function reduceKernels(ctx: GpuContext): OpKernelTable {
+  const k: OpKernelTable = {};
+  for (const op of REDUCE_OPS) (k as Record<ReduceOp, KernelEntry>)[op] = reduction(ctx, op);
   k.softmax = softmax(ctx, false);
   k.logSoftmax = softmax(ctx, true);
   k.cumsum = scan(ctx, false);
@@ -473,7 +472,7 @@ export function reduceKernels(ctx: GpuContext): Record<string, KernelEntry> {
 }
 
 /** The reductions with a GPU kernel. */
-export const REDUCE_OPS: readonly string[] = [
+export const REDUCE_OPS: readonly ReduceOp[] = [
   "sum",
   "mean",
   "prod",

@@ -8,7 +8,12 @@
  *
  * @module
  */
-import type { KernelCall, KernelEntry, TensorView } from "../../../core/backend/plugin.ts";
+import type {
+  KernelCall,
+  KernelEntry,
+  OpKernelTable,
+  TensorView,
+} from "../../../core/backend/plugin.ts";
 import { elementBytes } from "../../../core/dtype.ts";
 import type { GpuContext } from "../context.ts";
 import {
@@ -25,14 +30,9 @@ import {
   TID,
   WG,
 } from "./wgsl.ts";
+import type { SortAttrs } from "../../../core/ops/contracts/mod.ts";
 
 const MAX_LINE = 16384;
-
-interface SortAttrs {
-  axis: number;
-  descending: boolean;
-  k?: number;
-}
 
 /**
  * Metadata: [total, n, k, xOff, step, vOff, vStep, iOff, iStep, kr, kShape, kStrX, kStrV, kStrI].
@@ -159,7 +159,7 @@ function sortKernel(ctx: GpuContext, op: "sort" | "argsort" | "topk"): KernelEnt
 }
 
 /** The sort kernels bound to a context. */
-export function sortKernels(ctx: GpuContext): Record<string, KernelEntry> {
+export function sortKernels(ctx: GpuContext): OpKernelTable {
   return {
     sort: sortKernel(ctx, "sort"),
     argsort: sortKernel(ctx, "argsort"),

@@ -1,0 +1,48 @@
+/**
+ * Contracts of the convolution and pooling family (core/ops/conv.ts, core/grads/conv.ts) and the
+ * fused training kernels (core/ops/fused.ts).
+ *
+ * @module
+ */
+import type {
+  AdamStepAttrs,
+  Conv2dAttrs,
+  PoolAttrs,
+  ReluBackwardAttrs,
+} from "../../backend/attrs.ts";
+import type { Binary, Contracts, Op, Unary } from "./contract.ts";
+
+/** The conv, pooling and fused-training ops: kernel name → contract. */
+export interface ConvOps {
+  /** (x, w) or (x, w, bias). */
+  conv2d: Op<"variadic", Conv2dAttrs>;
+  /** 2-D max pooling. */
+  maxPool2d: Unary<PoolAttrs>;
+  /** 2-D average pooling. */
+  avgPool2d: Unary<PoolAttrs>;
+  /** Gradient of maxPool2d with respect to its input. */
+  maxPool2dBackward: Binary<PoolAttrs>;
+  /** Gradient of avgPool2d with respect to its input. */
+  avgPool2dBackward: Binary<PoolAttrs>;
+  /** Gradient of conv2d with respect to its input. */
+  conv2dBackwardInput: Binary<Conv2dAttrs>;
+  /** Gradient of conv2d with respect to its weight. */
+  conv2dBackwardWeight: Binary<Conv2dAttrs>;
+  /** relu's (or leakyRelu's) gradient from x and the output gradient. */
+  reluBackward: Binary<ReluBackwardAttrs>;
+  /** grad (and the parameter, moments as outputs written in place). */
+  adamStep: Op<"variadic", AdamStepAttrs>;
+}
+
+/** The conv, pooling and fused-training contracts at run time. */
+export const CONV_OPS: Contracts<ConvOps> = {
+  conv2d: "variadic",
+  maxPool2d: 1,
+  avgPool2d: 1,
+  maxPool2dBackward: 2,
+  avgPool2dBackward: 2,
+  conv2dBackwardInput: 2,
+  conv2dBackwardWeight: 2,
+  reluBackward: 2,
+  adamStep: "variadic",
+};
