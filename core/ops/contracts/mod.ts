@@ -9,7 +9,8 @@
  *
  * @module
  */
-import type { Contracts, NoAttrs, Unary } from "./contract.ts";
+import type { Binary, Contracts, NoAttrs, Unary } from "./contract.ts";
+import type { QuantLinearAttrs } from "../../backend/attrs.ts";
 import { ELEMENTWISE_OPS, type ElementwiseOps } from "./elementwise.ts";
 import { REDUCE_OPS, type ReduceOps } from "./reduce.ts";
 import { INDEXING_OPS, type IndexingOps } from "./indexing.ts";
@@ -31,14 +32,17 @@ export type { EinsumAttrs, LinalgOps } from "./linalg.ts";
 export type { ConvOps } from "./conv.ts";
 
 /**
- * The block-type conversion kernels the dtype table's rows name: provided by the block codecs'
- * plugin, not by the scalar backend.
+ * The ops that read block-quantized operands: the conversions the dtype table's rows name, and
+ * `quantLinear` (activations times packed weights). The scalar backend's kernels run core/quant's
+ * codecs; faster plugins may add their own.
  */
 export interface BlockOps {
   /** block type → f32 */
   dequantize: Unary<NoAttrs>;
   /** f32 → block type */
   quantize: Unary<NoAttrs>;
+  /** (x f32, w of any storage type) → x·wᵀ */
+  quantLinear: Binary<QuantLinearAttrs>;
 }
 
 /**
@@ -47,10 +51,10 @@ export interface BlockOps {
  * @example
  * ```ts
  * import { BLOCK_OPS } from "@aprender/compute/internal";
- * console.log(Object.keys(BLOCK_OPS)); // ["dequantize", "quantize"]
+ * console.log(Object.keys(BLOCK_OPS)); // ["dequantize", "quantize", "quantLinear"]
  * ```
  */
-export const BLOCK_OPS: Contracts<BlockOps> = { dequantize: 1, quantize: 1 };
+export const BLOCK_OPS: Contracts<BlockOps> = { dequantize: 1, quantize: 1, quantLinear: 2 };
 
 /** A block-type conversion kernel's name. */
 export type BlockOp = keyof BlockOps;
