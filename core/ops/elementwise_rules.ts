@@ -12,7 +12,7 @@ import { runKernel1 } from "../op.ts";
 import { broadcastShapesFor } from "../shape.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
-import { scoped } from "../dispose.ts";
+import { disposeAll } from "../dispose.ts";
 
 /** Result dtype of a binary op from its operands' dtypes; throws where NumPy raises. */
 type BinaryRule = (a: DType, b: DType, op: string) => DType;
@@ -168,12 +168,15 @@ function weakScalar(op: string, row: BinaryRow, t: Tensor, x: number | boolean):
 
 export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const row: BinaryRow = BINARY[op];
-  return scoped((own) => {
-    const strong = (x: TensorLike, device?: string): Tensor => {
-      const t = own(asTensor(x, undefined, device), x);
-      checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
-      return t;
-    };
+  // The hottest op path: an array and disposeAll, not scoped's closures (measured slower here).
+  const owned: Tensor[] = [];
+  const strong = (x: TensorLike, device?: string): Tensor => {
+    const t = asTensor(x, undefined, device);
+    if (t !== x) owned.push(t);
+    checkDType(t.dtype, op); // a block-quantized operand is refused here, by name
+    return t;
+  };
+  try {
     // A number/boolean next to a tensor is weak; of two numbers, the first is taken as a tensor.
     const aWeak = isScalar(a) && !isScalar(b);
     const bWeak = !aWeak && isScalar(b);
@@ -181,7 +184,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     if (aWeak || bWeak) {
       const t = strong(aWeak ? b : a);
       const [s, p] = weakScalar(op, row, t, (aWeak ? a : b) as number | boolean);
-      own(s);
+      owned.push(s);
       [ta, tb] = aWeak ? [s, t] : [t, s];
       dtype = row.dtype(p, p, op);
     } else {
@@ -191,7 +194,9 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     }
     const shape = broadcastShapesFor(op, ta.shape, tb.shape);
     return runKernel1(op, [ta, tb], {}, { shape, dtype, overwritten: true });
-  });
+  } finally {
+    disposeAll(owned);
+  }
 }
 
 export function unary(op: UnaryOp, x: TensorLike, attrs: Record<string, unknown> = {}): Tensor {
