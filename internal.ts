@@ -25,7 +25,13 @@ export {
 } from "./core/dtype.ts";
 export { floatResult, scalarPromote } from "./core/promote.ts";
 export { fmtShape } from "./core/errors.ts";
-export { type HostAllocator, HostStorage, setHostAllocator } from "./core/backend/host.ts";
+export {
+  type HostAllocator,
+  HostStorage,
+  outsideHeap,
+  setHostAllocator,
+  setStandaloneHostLimit,
+} from "./core/backend/host.ts";
 export { deviceProvider, type Route, route } from "./core/backend/registry.ts";
 export { emptyView } from "./core/backend/alloc.ts";
 export {

@@ -68,6 +68,7 @@ export {
   tidy,
 } from "./core/memory.ts";
 export { type Axis, type NestedArray, Tensor, type TensorLike } from "./core/tensor.ts";
+export type { TensorMethods } from "./core/tensor_ops.ts";
 export * from "./core/ops/creation.ts";
 export * from "./core/ops/view.ts";
 export * from "./core/ops/elementwise.ts";

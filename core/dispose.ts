@@ -8,8 +8,12 @@
  */
 import type { Releasable } from "./memory.ts";
 
-/** Registers an intermediate to be disposed when its `scoped` call ends, and returns it. */
-export type Own = <T extends Releasable>(t: T) => T;
+/**
+ * Registers an intermediate to be disposed when its `scoped` call ends, and returns it. With
+ * `source`, `t` is registered only when it is not `source` itself: `own(asTensor(x), x)` owns the
+ * tensor made from a number or array, never a caller's tensor passed through.
+ */
+export type Own = <T extends Releasable>(t: T, source?: unknown) => T;
 
 /**
  * Dispose every item of `items` (nulls skipped) that is not in `except`.
@@ -49,8 +53,8 @@ export function scoped<T>(fn: (own: Own) => T): T {
   const owned: Releasable[] = [];
   let result: T | undefined;
   try {
-    result = fn((t) => {
-      owned.push(t);
+    result = fn((t, source) => {
+      if (t !== source) owned.push(t);
       return t;
     });
     return result;

@@ -31,14 +31,9 @@ import { asTensor, onesLike } from "./ops/creation.ts";
 import { formatTensor } from "./format.ts";
 import { allocStorage, releaseStorage, retainStorage, track, unwatch, watch } from "./memory.ts";
 import { contiguousStrides, isContiguous, type Shape, sizeOf } from "./shape.ts";
-import * as ew from "./ops/elementwise.ts";
-import * as red from "./ops/reduce.ts";
-import * as srt from "./ops/sort.ts";
 import * as view from "./ops/view.ts";
-import * as idx from "./ops/indexing.ts";
-import * as la from "./ops/matmul.ts";
-import * as join from "./ops/join.ts";
 import { toNested } from "./nested.ts";
+import { installTensorMethods, type TensorMethods } from "./tensor_ops.ts";
 
 /** Nested JS arrays of numbers or booleans. */
 export type NestedArray = number | boolean | bigint | NestedArray[];
@@ -48,6 +43,19 @@ export type TensorLike = Tensor | number | boolean | NestedArray | TypedArray;
 
 /** An axis argument of a reduction: one axis, several, or all (undefined/null). */
 export type Axis = number | readonly number[] | null | undefined;
+
+/**
+ * The op methods of {@link Tensor} (`add`, `sum`, `matmul`, ...): declared in core/tensor_ops.ts
+ * as {@link TensorMethods} and merged into the class here; `installTensorMethods` below puts
+ * their implementations on the prototype.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@aprender/compute";
+ * console.log(tensor([1, 2, 3]).mul(2).sum().item()); // 12
+ * ```
+ */
+export interface Tensor<D extends StorageDType = DType> extends TensorMethods {}
 
 /**
  * An N-dimensional array: a strided view over storage owned by a device.
@@ -534,315 +542,6 @@ export class Tensor<D extends StorageDType = DType> {
   to(device: string): Promise<Tensor<D>> {
     return view.to(this, device);
   }
-
-  // ---- elementwise ------------------------------------------------------------------------
-
-  /** See {@link ew.add}. */
-  add(this: Tensor, other: TensorLike): Tensor {
-    return ew.add(this, other);
-  }
-  /** See {@link ew.sub}. */
-  sub(this: Tensor, other: TensorLike): Tensor {
-    return ew.sub(this, other);
-  }
-  /** See {@link ew.mul}. */
-  mul(this: Tensor, other: TensorLike): Tensor {
-    return ew.mul(this, other);
-  }
-  /** See {@link ew.div}. */
-  div(this: Tensor, other: TensorLike): Tensor {
-    return ew.div(this, other);
-  }
-  /** See {@link ew.floorDiv}. */
-  floorDiv(this: Tensor, other: TensorLike): Tensor {
-    return ew.floorDiv(this, other);
-  }
-  /** See {@link ew.mod}. */
-  mod(this: Tensor, other: TensorLike): Tensor {
-    return ew.mod(this, other);
-  }
-  /** See {@link ew.pow}. */
-  pow(this: Tensor, other: TensorLike): Tensor {
-    return ew.pow(this, other);
-  }
-  /** See {@link ew.minimum}. */
-  minimum(this: Tensor, other: TensorLike): Tensor {
-    return ew.minimum(this, other);
-  }
-  /** See {@link ew.maximum}. */
-  maximum(this: Tensor, other: TensorLike): Tensor {
-    return ew.maximum(this, other);
-  }
-  /** See {@link ew.neg}. */
-  neg(this: Tensor): Tensor {
-    return ew.neg(this);
-  }
-  /** See {@link ew.abs}. */
-  abs(this: Tensor): Tensor {
-    return ew.abs(this);
-  }
-  /** See {@link ew.exp}. */
-  exp(this: Tensor): Tensor {
-    return ew.exp(this);
-  }
-  /** See {@link ew.log}. */
-  log(this: Tensor): Tensor {
-    return ew.log(this);
-  }
-  /** See {@link ew.sqrt}. */
-  sqrt(this: Tensor): Tensor {
-    return ew.sqrt(this);
-  }
-  /** See {@link ew.square}. */
-  square(this: Tensor): Tensor {
-    return ew.square(this);
-  }
-  /** See {@link ew.tanh}. */
-  tanh(this: Tensor): Tensor {
-    return ew.tanh(this);
-  }
-  /** See {@link ew.sigmoid}. */
-  sigmoid(this: Tensor): Tensor {
-    return ew.sigmoid(this);
-  }
-  /** See {@link ew.relu}. */
-  relu(this: Tensor): Tensor {
-    return ew.relu(this);
-  }
-  /** See {@link ew.sign}. */
-  sign(this: Tensor): Tensor {
-    return ew.sign(this);
-  }
-  /** See {@link ew.expm1}. */
-  expm1(this: Tensor): Tensor {
-    return ew.expm1(this);
-  }
-  /** See {@link ew.log1p}. */
-  log1p(this: Tensor): Tensor {
-    return ew.log1p(this);
-  }
-  /** See {@link ew.log2}. */
-  log2(this: Tensor): Tensor {
-    return ew.log2(this);
-  }
-  /** See {@link ew.rsqrt}. */
-  rsqrt(this: Tensor): Tensor {
-    return ew.rsqrt(this);
-  }
-  /** See {@link ew.sin}. */
-  sin(this: Tensor): Tensor {
-    return ew.sin(this);
-  }
-  /** See {@link ew.cos}. */
-  cos(this: Tensor): Tensor {
-    return ew.cos(this);
-  }
-  /** See {@link ew.erf}. */
-  erf(this: Tensor): Tensor {
-    return ew.erf(this);
-  }
-  /** See {@link ew.gelu}. */
-  gelu(this: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
-    return ew.gelu(this, approximate);
-  }
-  /** See {@link ew.silu}. */
-  silu(this: Tensor): Tensor {
-    return ew.silu(this);
-  }
-  /** See {@link ew.softplus}. */
-  softplus(this: Tensor, beta = 1, threshold = 20): Tensor {
-    return ew.softplus(this, beta, threshold);
-  }
-  /** See {@link ew.leakyRelu}. */
-  leakyRelu(this: Tensor, negativeSlope = 0.01): Tensor {
-    return ew.leakyRelu(this, negativeSlope);
-  }
-  /** See {@link ew.round}. */
-  round(this: Tensor): Tensor {
-    return ew.round(this);
-  }
-  /** See {@link ew.floor}. */
-  floor(this: Tensor): Tensor {
-    return ew.floor(this);
-  }
-  /** See {@link ew.ceil}. */
-  ceil(this: Tensor): Tensor {
-    return ew.ceil(this);
-  }
-  /** See {@link ew.isnan}. */
-  isnan(this: Tensor): Tensor {
-    return ew.isnan(this);
-  }
-  /** See {@link ew.logicalNot}. */
-  logicalNot(this: Tensor): Tensor {
-    return ew.logicalNot(this);
-  }
-  /** See {@link ew.clip}. */
-  clip(this: Tensor, min: number | null, max: number | null): Tensor {
-    return ew.clip(this, min, max);
-  }
-  /** See {@link ew.eq}. */
-  eq(this: Tensor, other: TensorLike): Tensor {
-    return ew.eq(this, other);
-  }
-  /** See {@link ew.ne}. */
-  ne(this: Tensor, other: TensorLike): Tensor {
-    return ew.ne(this, other);
-  }
-  /** See {@link ew.lt}. */
-  lt(this: Tensor, other: TensorLike): Tensor {
-    return ew.lt(this, other);
-  }
-  /** See {@link ew.le}. */
-  le(this: Tensor, other: TensorLike): Tensor {
-    return ew.le(this, other);
-  }
-  /** See {@link ew.gt}. */
-  gt(this: Tensor, other: TensorLike): Tensor {
-    return ew.gt(this, other);
-  }
-  /** See {@link ew.ge}. */
-  ge(this: Tensor, other: TensorLike): Tensor {
-    return ew.ge(this, other);
-  }
-
-  // ---- reductions -------------------------------------------------------------------------
-
-  /** See {@link red.sum}. */
-  sum(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.sum(this, axis, keepdims);
-  }
-  /** See {@link red.mean}. */
-  mean(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.mean(this, axis, keepdims);
-  }
-  /** Variance; see {@link red.variance}. */
-  var(this: Tensor, axis?: Axis, options: red.VarOptions = {}): Tensor {
-    return red.variance(this, axis, options);
-  }
-  /** See {@link red.std}. */
-  std(this: Tensor, axis?: Axis, options: red.VarOptions = {}): Tensor {
-    return red.std(this, axis, options);
-  }
-  /** See {@link red.min}. */
-  min(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.min(this, axis, keepdims);
-  }
-  /** See {@link red.max}. */
-  max(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.max(this, axis, keepdims);
-  }
-  /** See {@link red.prod}. */
-  prod(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.prod(this, axis, keepdims);
-  }
-  /** See {@link red.argmin}. */
-  argmin(this: Tensor, axis?: number, keepdims = false): Tensor {
-    return red.argmin(this, axis, keepdims);
-  }
-  /** See {@link red.argmax}. */
-  argmax(this: Tensor, axis?: number, keepdims = false): Tensor {
-    return red.argmax(this, axis, keepdims);
-  }
-  /** See {@link red.any}. */
-  any(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.any(this, axis, keepdims);
-  }
-  /** See {@link red.all}. */
-  all(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.all(this, axis, keepdims);
-  }
-  /** See {@link red.logsumexp}. */
-  logsumexp(this: Tensor, axis?: Axis, keepdims = false): Tensor {
-    return red.logsumexp(this, axis, keepdims);
-  }
-  /** See {@link red.cumsum}. */
-  cumsum(this: Tensor, axis?: number): Tensor {
-    return red.cumsum(this, axis);
-  }
-  /** See {@link red.cumprod}. */
-  cumprod(this: Tensor, axis?: number): Tensor {
-    return red.cumprod(this, axis);
-  }
-  /** See {@link red.norm}. */
-  norm(this: Tensor, ord?: red.NormOrder | null, axis?: Axis, keepdims = false): Tensor {
-    return red.norm(this, ord, axis, keepdims);
-  }
-  /** See {@link red.softmax}. */
-  softmax(this: Tensor, axis = -1): Tensor {
-    return red.softmax(this, axis);
-  }
-  /** See {@link red.logSoftmax}. */
-  logSoftmax(this: Tensor, axis = -1): Tensor {
-    return red.logSoftmax(this, axis);
-  }
-  /** See {@link srt.sort}. */
-  sort(this: Tensor, axis = -1, descending = false): Tensor {
-    return srt.sort(this, axis, descending);
-  }
-  /** See {@link srt.argsort}. */
-  argsort(this: Tensor, axis = -1, descending = false): Tensor {
-    return srt.argsort(this, axis, descending);
-  }
-
-  /** See {@link srt.topk}: `[values, indices]`. */
-  topk(this: Tensor, k: number, options: srt.TopkOptions = {}): [Tensor, Tensor] {
-    return srt.topk(this, k, options);
-  }
-
-  // ---- indexing, joining and linear algebra -----------------------------------------------
-
-  /** See {@link idx.take}. */
-  take(this: Tensor, indices: TensorLike, axis?: number): Tensor {
-    return idx.take(this, indices, axis);
-  }
-  /** See {@link idx.maskedSelect}. */
-  maskedSelect(this: Tensor, mask: TensorLike): Tensor {
-    return idx.maskedSelect(this, mask);
-  }
-  /** See {@link idx.nonzero}. */
-  nonzero(this: Tensor): Tensor {
-    return idx.nonzero(this);
-  }
-  /** See {@link join.split}. */
-  split(this: Tensor, indicesOrSections: number | readonly number[], axis = 0): Tensor[] {
-    return join.split(this, indicesOrSections, axis);
-  }
-  /** See {@link join.chunk}. */
-  chunk(this: Tensor, chunks: number, axis = 0): Tensor[] {
-    return join.chunk(this, chunks, axis);
-  }
-  /** See {@link join.tile}. */
-  tile(this: Tensor, reps: number | readonly number[]): Tensor {
-    return join.tile(this, reps);
-  }
-  /** See {@link join.repeat}. */
-  repeat(this: Tensor, repeats: number | readonly number[], axis?: number): Tensor {
-    return join.repeat(this, repeats, axis);
-  }
-  /** See {@link join.roll}. */
-  roll(this: Tensor, shift: number | readonly number[], axis?: number | readonly number[]): Tensor {
-    return join.roll(this, shift, axis);
-  }
-  /** See {@link join.pad}. */
-  pad(this: Tensor, padWidth: join.PadWidth, options?: join.PadOptions): Tensor {
-    return join.pad(this, padWidth, options);
-  }
-  /** See {@link la.dot}. */
-  dot(this: Tensor, other: TensorLike): Tensor {
-    return la.dot(this, other);
-  }
-
-  /** See {@link idx.gather}. */
-  gather(this: Tensor, axis: number, index: TensorLike): Tensor {
-    return idx.gather(this, axis, index);
-  }
-  /** See {@link idx.indexSelect}. */
-  indexSelect(this: Tensor, axis: number, index: TensorLike): Tensor {
-    return idx.indexSelect(this, axis, index);
-  }
-  /** See {@link la.matmul}. */
-  matmul(this: Tensor, other: TensorLike): Tensor {
-    return la.matmul(this, other);
-  }
 }
+
+installTensorMethods(Tensor);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { coalesceAxes } from "../../core/shape.ts";
 import { beginJob, JOB_IA, KIND, MAXDIM, plan, runPar, W } from "./jobs.ts";
 import { BINARY_CODE_COUNT, UNARY_CODE_COUNT } from "./abi.generated.ts";
 import { DeviceError } from "../../core/errors.ts";
@@ -31,25 +32,8 @@ export function mergeAxes(
   shape: readonly number[],
   strides: readonly (readonly number[])[],
 ): { dims: number[]; st: number[][] } | null {
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let ax = 0; ax < shape.length; ax++) {
-    const d = shape[ax];
-    if (d === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, j) => st[j][last] === s[ax] * d)) {
-      dims[last] *= d;
-      for (let j = 0; j < strides.length; j++) st[j][last] = strides[j][ax];
-    } else {
-      dims.push(d);
-      for (let j = 0; j < strides.length; j++) st[j].push(strides[j][ax]);
-    }
-  }
-  if (dims.length === 0) {
-    dims.push(1);
-    for (const s of st) s.push(0);
-  }
-  return dims.length > MAXDIM ? null : { dims, st };
+  const c = coalesceAxes(shape, strides);
+  return c.shape.length > MAXDIM ? null : { dims: c.shape, st: c.strides };
 }
 
 /**

@@ -7,8 +7,10 @@
  * free lists; larger blocks come from a first-fit over power-of-two bins of free ranges that
  * coalesce with their neighbours on free, and a free range that reaches the top of the heap is
  * given back to it. The memory grows (geometrically, page-granular) when the top passes its end;
- * when 4 GiB would be exceeded `alloc` returns null, and the host falls back to a standalone
- * ArrayBuffer for that tensor (which the WASM kernels then decline, so the scalar backend runs it).
+ * when 4 GiB (or the configured `maxPages`) would be exceeded `alloc` returns null, and the host
+ * falls back to a standalone ArrayBuffer for that tensor (which the WASM kernels then decline, so
+ * the OpenBLAS or scalar backend runs it), or throws a DeviceError naming the limits when that
+ * fails too (core/backend/host.ts; the policy: docs/ARCHITECTURE.md, "CPU memory").
  *
  * @module
  */
@@ -65,25 +67,47 @@ export class WasmHeap implements HostAllocator {
     readonly base: number,
     readonly maxPages: number = MAX_PAGES,
     zeroBytes?: (byteOffset: number, byteLength: number) => void,
+    reserveBytes?: number,
   ) {
     if (zeroBytes) this.zero = zeroBytes;
     this.#top = roundUp(base, ALIGN);
+    this.reserveBytes = reserveBytes ?? 0;
+  }
+
+  /**
+   * Bytes at the top of the heap that only the runtime's own blocks (`alloc(n, true)`: the pool's
+   * control block, thread stacks and GEMM scratch, job blocks, kernel tables) may take, so that
+   * kernels still run on the tensors of a heap that tensors have filled (the runtime's heap: 64
+   * MiB, or half of a smaller heap; default 0).
+   */
+  readonly reserveBytes: number;
+
+  /** The most bytes the heap can span (its memory's maximum: 4 GiB for wasm32). */
+  get limitBytes(): number {
+    return this.maxPages * PAGE;
   }
 
   /** Zero a range of the heap (set from the module's `memory.fill` when available). */
   zero?: (byteOffset: number, byteLength: number) => void;
 
-  /** Reserve `byteLength` bytes (64-byte aligned); null when the 4 GiB space is exhausted. */
-  alloc(byteLength: number): { memory: WebAssembly.Memory; byteOffset: number } | null {
+  /**
+   * Reserve `byteLength` bytes (64-byte aligned); null when they would pass `limitBytes` less
+   * `reserveBytes` (or `limitBytes` itself for the runtime's own blocks, `runtime` true).
+   */
+  alloc(
+    byteLength: number,
+    runtime = false,
+  ): { memory: WebAssembly.Memory; byteOffset: number } | null {
     const size = roundUp(Math.max(byteLength, 1), ALIGN);
+    const ceiling = this.limitBytes - (runtime ? 0 : this.reserveBytes);
     let off: number | null = (size <= SMALL_MAX ? this.#small.get(size)?.pop() : undefined) ??
       null;
     if (off !== null) this.#smallBytes -= size;
     else {
-      off = this.#takeRange(size) ?? this.#extend(size);
+      off = this.#takeRange(size, ceiling) ?? this.#extend(size, ceiling);
       if (off === null) {
         this.#releaseSmall(); // last resort: coalesce the size-class lists and retry
-        off = this.#takeRange(size) ?? this.#extend(size);
+        off = this.#takeRange(size, ceiling) ?? this.#extend(size, ceiling);
         if (off === null) return null;
       }
     }
@@ -123,11 +147,11 @@ export class WasmHeap implements HostAllocator {
     };
   }
 
-  #takeRange(size: number): number | null {
+  #takeRange(size: number, ceiling: number): number | null {
     for (let b = binOf(size); b < this.#bins.length; b++) {
       for (const start of this.#bins[b]) {
         const have = this.#freeStart.get(start)!;
-        if (have < size) continue;
+        if (have < size || start + size > ceiling) continue;
         this.#unlinkRange(start, have);
         if (have > size) this.#linkRange(start + size, have - size);
         return start;
@@ -136,12 +160,12 @@ export class WasmHeap implements HostAllocator {
     return null;
   }
 
-  #extend(size: number): number | null {
+  #extend(size: number, ceiling: number): number | null {
     const start = this.#top, end = start + size;
+    if (end > ceiling) return null;
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const maxBytes = this.maxPages * PAGE;
-      if (end > maxBytes) return null;
       // Grow by at least an eighth of the heap so that a stream of allocations grows it rarely.
       const want = Math.min(maxBytes, Math.max(end, have + Math.floor(have / 8)));
       const pages = Math.ceil((want - have) / PAGE);

@@ -31,7 +31,7 @@ let job: { ptr: number; i32: Int32Array; f64: Float64Array } | null = null;
 export function jobViews(): { ptr: number; i32: Int32Array; f64: Float64Array } {
   if (job) return job;
   const rt = loadRuntime();
-  const r = rt.heap.alloc(JOB_BYTES);
+  const r = rt.heap.alloc(JOB_BYTES, true);
   if (!r) throw new RangeError("wasm: cannot reserve the kernel job block");
   const ptr = r.byteOffset;
   job = {
@@ -58,7 +58,7 @@ export function runPar(v: { ptr: number; i32: Int32Array }, nslots: number, thre
   v.i32[W.nslots] = nslots;
   Atomics.store(v.i32, W.done, 0);
   Atomics.store(v.i32, W.next, 0);
-  runJob(v.ptr, nslots, Math.max(0, Math.min(threads, nslots) - 1), (v.ptr >> 2) + W.done);
+  runJob(v.ptr, nslots, Math.max(0, Math.min(threads, nslots) - 1), (v.ptr >>> 2) + W.done);
 }
 
 /**
@@ -79,7 +79,7 @@ export function address(t: TensorView): number {
 /** A table of int32 values copied into the heap; `free()` it after the job. */
 export function heapTable(values: ArrayLike<number>): { ptr: number; free(): void } {
   const rt = loadRuntime();
-  const r = rt.heap.alloc(Math.max(4, values.length * 4));
+  const r = rt.heap.alloc(Math.max(4, values.length * 4), true);
   if (!r) throw new RangeError("wasm: cannot reserve a kernel table");
   new Int32Array(rt.memory.buffer, r.byteOffset, values.length).set(values);
   return { ptr: r.byteOffset, free: () => rt.heap.free(r.byteOffset) };
@@ -88,7 +88,7 @@ export function heapTable(values: ArrayLike<number>): { ptr: number; free(): voi
 /** Heap scratch of `bytes` bytes; `free()` it after use. */
 export function heapScratch(bytes: number): { ptr: number; free(): void } {
   const rt = loadRuntime();
-  const r = rt.heap.alloc(Math.max(16, bytes));
+  const r = rt.heap.alloc(Math.max(16, bytes), true);
   if (!r) throw new RangeError(`wasm: cannot reserve ${bytes} bytes of scratch`);
   return { ptr: r.byteOffset, free: () => rt.heap.free(r.byteOffset) };
 }

@@ -14,6 +14,7 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
+import { DeviceError } from "../../core/errors.ts";
 import { loadRuntime, type WasmRuntime } from "./runtime.ts";
 
 /** Control words (int32 indices from the control block). */
@@ -97,11 +98,11 @@ for (;;) {
   // Started before a job kind was registered: leave the job to the threads that know it.
   if (Atomics.load(words, ${VERSION}) !== version) break;
   const job = Atomics.load(words, ${JOB});
-  if ((job >> 2) >= env.i32.length) {
+  if ((job >>> 2) >= env.i32.length) {
     env.i32 = new Int32Array(memory.buffer);
     env.f64 = new Float64Array(memory.buffer);
   }
-  const run = kinds.get(env.i32[job >> 2]);
+  const run = kinds.get(env.i32[job >>> 2]);
   if (run) run(job, env);
   else ex.job_run(job, scratch);
 }
@@ -137,8 +138,14 @@ function defaultThreads(): number {
 }
 
 function heapAlloc(rt: WasmRuntime, bytes: number): number {
-  const r = rt.heap.alloc(bytes);
-  if (!r) throw new RangeError(`wasm: cannot reserve ${bytes} bytes for the thread pool`);
+  const r = rt.heap.alloc(bytes, true);
+  if (!r) {
+    throw new DeviceError(
+      `wasm: cannot reserve ${bytes} bytes for the thread pool: the heap's ` +
+        `${rt.heap.limitBytes} bytes (its reserve for the runtime included) are taken; ` +
+        "dispose tensors, or place large data outside the heap (outsideHeap)",
+    );
+  }
   return r.byteOffset;
 }
 
@@ -245,8 +252,14 @@ function grow(p: Pool, want: number): void {
   const source = workerSource();
   while (p.workers.length < want) {
     const tid = p.workers.length + 1;
-    const stack = heapAlloc(p.rt, STACK_BYTES);
-    const scratch = heapAlloc(p.rt, p.rt.exports.gemm_scratch_bytes());
+    // A thread whose stack and scratch the heap cannot hold is not started: jobs run on fewer.
+    const stackBlock = p.rt.heap.alloc(STACK_BYTES, true);
+    const scratchBlock = stackBlock && p.rt.heap.alloc(p.rt.exports.gemm_scratch_bytes(), true);
+    if (!stackBlock || !scratchBlock) {
+      if (stackBlock) p.rt.heap.free(stackBlock.byteOffset);
+      break;
+    }
+    const stack = stackBlock.byteOffset, scratch = scratchBlock.byteOffset;
     const worker = new Worker(source, {
       eval: true,
       workerData: {

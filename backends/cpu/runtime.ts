@@ -168,28 +168,48 @@ function instantiate(): WasmRuntime {
   }
   const build = features.relaxedSimd && forcedBuild() !== "simd128" ? "relaxed-simd" : "simd128";
   const module = new WebAssembly.Module(decodeBinary(build));
-  // 32 pages hold the module's stack and data; the heap grows the memory as tensors need.
-  const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
+  // 32 pages hold the module's stack and data; the heap grows the memory as tensors need, up to
+  // 4 GiB (65536 pages) or the cap APRENDER_WASM_HEAP_MAX_MIB sets (tests of the full-heap path).
+  const maxPages = heapMaxPages();
+  const memory = new WebAssembly.Memory({ initial: 32, maximum: maxPages, shared: true });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
   const heap = new WasmHeap(
     memory,
     exports.__heap_base.value as number,
-    undefined,
+    maxPages,
     (ptr, n) => exports.memset(ptr, 0, n),
+    // Kept for the pool's stacks and scratch, job blocks and tables once tensors fill the heap.
+    Math.min(64 * 2 ** 20, maxPages * 65536 / 2),
   );
   return { features, build, module, memory, exports, heap };
 }
 
 function forcedBuild(): string | undefined {
+  return readEnv("APRENDER_WASM_BUILD");
+}
+
+/** Pages the heap may grow to: 65536 (4 GiB), or APRENDER_WASM_HEAP_MAX_MIB (16 pages a MiB). */
+function heapMaxPages(): number {
+  const v = readEnv("APRENDER_WASM_HEAP_MAX_MIB");
+  if (v === undefined || v === "") return 65536;
+  const mib = Number(v);
+  if (!Number.isInteger(mib) || mib < 4 || mib > 4096) {
+    throw new Error(
+      `APRENDER_WASM_HEAP_MAX_MIB must be an integer from 4 to 4096 (MiB), got "${v}"`,
+    );
+  }
+  return mib * 16;
+}
+
+function readEnv(name: string): string | undefined {
   try {
-    const name = "APRENDER_WASM_BUILD";
     // Query first: without --allow-env, reading would prompt or throw.
     if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
       return undefined;
     }
     return Deno.env.get(name);
   } catch {
-    return undefined; // not Deno, or no permission API: the default build
+    return undefined; // not Deno, or no permission API: the default
   }
 }

@@ -84,7 +84,7 @@ export function runGemmSlots(
   job: number,
   gemm: GemmPair,
 ): number {
-  const w = job >> 2, d = job >> 3;
+  const w = job >>> 2, d = job >>> 3;
   let ran = 0;
   for (;;) {
     const s = Atomics.add(i32, w + L.NEXT, 1);

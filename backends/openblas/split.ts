@@ -46,9 +46,9 @@ const GEMM_JOB_HANDLER = `(() => {
   const GEMM_JOB = ${JSON.stringify(GEMM_JOB)};
   let blas = null, blasId = 0;
   return (job, env) => {
-    const id = env.f64[(job >> 3) + GEMM_JOB.ID];
+    const id = env.f64[(job >>> 3) + GEMM_JOB.ID];
     if (id !== blasId) {
-      const len = env.i32[(job >> 2) + GEMM_JOB.PATH_LEN];
+      const len = env.i32[(job >>> 2) + GEMM_JOB.PATH_LEN];
       const bytes = new Uint8Array(env.memory.buffer, job + ${JOB_BYTES}, len).slice();
       blas = openBlasGemm(new TextDecoder().decode(bytes));
       blasId = id;
@@ -105,7 +105,7 @@ function jobBlock(path: string): Block | null {
     return (block = null); // no WASM threads here: OpenBLAS threads itself
   }
   const bytes = new TextEncoder().encode(path);
-  const r = rt.heap.alloc(JOB_BYTES + bytes.length);
+  const r = rt.heap.alloc(JOB_BYTES + bytes.length, true);
   if (!r) return (block = null);
   const ptr = r.byteOffset;
   new Uint8Array(rt.memory.buffer, ptr + JOB_BYTES, bytes.length).set(bytes);
@@ -174,7 +174,7 @@ export function gemm(target: SplitTarget, threads: number, dbl: boolean, ...args
       v.ptr,
       slots,
       slots - 1,
-      (v.ptr >> 2) + L.DONE,
+      (v.ptr >>> 2) + L.DONE,
       () => runGemmSlots(L, i, d, v.ptr, target.gemm),
     );
   } finally {

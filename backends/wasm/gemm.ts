@@ -48,7 +48,7 @@ let jobPtr = -1;
 
 function job(): number {
   if (jobPtr < 0) {
-    const r = loadRuntime().heap.alloc(JOB_BYTES);
+    const r = loadRuntime().heap.alloc(JOB_BYTES, true);
     if (!r) throw new RangeError("wasm: cannot reserve the GEMM job block");
     jobPtr = r.byteOffset;
   }
@@ -129,7 +129,7 @@ export function gemmRaw(g: GemmArgs): void {
   const ptr = job();
   let offs: { byteOffset: number } | null = null;
   if (nbatch > 1) {
-    offs = rt.heap.alloc(nbatch * 8);
+    offs = rt.heap.alloc(nbatch * 8, true);
     if (!offs) throw new RangeError("wasm: cannot reserve batch offsets");
     const o = new Int32Array(rt.memory.buffer, offs.byteOffset, 2 * nbatch);
     o.set(g.aoffs!, 0);
@@ -160,7 +160,7 @@ export function gemmRaw(g: GemmArgs): void {
     Atomics.store(w, F.done, 0);
     Atomics.store(w, F.next, 0); // opens the job (orders the plain writes above before it)
     const slots = bslots * mslots * nslots;
-    runJob(ptr, slots, Math.min(threads, slots) - 1, (ptr >> 2) + F.done);
+    runJob(ptr, slots, Math.min(threads, slots) - 1, (ptr >>> 2) + F.done);
   } finally {
     if (offs) rt.heap.free(offs.byteOffset);
   }

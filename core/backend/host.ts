@@ -9,6 +9,7 @@
  * @module
  */
 import type { DeviceProvider, Storage } from "./plugin.ts";
+import { DeviceError } from "../errors.ts";
 
 /** Hands out byte ranges of host memory. */
 export interface HostAllocator {
@@ -22,6 +23,8 @@ export interface HostAllocator {
   free(byteOffset: number, byteLength: number): void;
   /** Zero a range faster than the host can (e.g. WASM `memory.fill`); optional. */
   zero?(byteOffset: number, byteLength: number): void;
+  /** The most bytes the allocator can ever hold (named in out-of-memory errors); optional. */
+  readonly limitBytes?: number;
 }
 
 /** Host memory of one tensor storage. */
@@ -57,10 +60,105 @@ export class HostStorage implements Storage {
 }
 
 let allocator: HostAllocator | null = null;
+let standaloneLimit = Number.MAX_SAFE_INTEGER;
+let outsideDepth = 0;
 
-/** Install (or, with null, remove) the allocator new host storages come from. */
-export function setHostAllocator(a: HostAllocator | null): void {
+/**
+ * Install (or, with null, remove) the allocator new host storages come from; returns the one it
+ * replaces.
+ *
+ * @example
+ * ```ts
+ * import { setHostAllocator } from "@aprender/compute/internal";
+ * const heap = setHostAllocator(null); // new CPU tensors get standalone ArrayBuffers
+ * setHostAllocator(heap); // back to the WASM heap
+ * ```
+ */
+export function setHostAllocator(a: HostAllocator | null): HostAllocator | null {
+  const previous = allocator;
   allocator = a;
+  return previous;
+}
+
+/**
+ * Cap one standalone host buffer (a storage outside the allocator's heap) at `bytes`; null
+ * restores the default (what the runtime grants). Returns the previous cap. Beyond it, `alloc`
+ * throws the same {@link DeviceError} as when the runtime refuses the buffer, so tests and
+ * memory-bounded programs see the out-of-memory path without exhausting the machine.
+ *
+ * @example
+ * ```ts
+ * import { setStandaloneHostLimit } from "@aprender/compute/internal";
+ * const previous = setStandaloneHostLimit(64 * 2 ** 20); // 64 MiB per buffer outside the heap
+ * setStandaloneHostLimit(previous);
+ * ```
+ */
+export function setStandaloneHostLimit(bytes: number | null): number {
+  const previous = standaloneLimit;
+  if (bytes !== null && !(Number.isSafeInteger(bytes) && bytes >= 0)) {
+    throw new DeviceError(
+      `setStandaloneHostLimit: bytes must be a non-negative safe integer or null, got ${bytes}`,
+    );
+  }
+  standaloneLimit = bytes ?? Number.MAX_SAFE_INTEGER;
+  return previous;
+}
+
+/**
+ * Run `fn` with new CPU storages placed in standalone host buffers, outside the allocator's heap
+ * (the memory policy for model weights, docs/ARCHITECTURE.md "CPU memory": the wasm32 heap
+ * holds at most 4 GiB, so large read-only data lives beside it and leaves the heap to activations
+ * and caches). Synchronous: allocations after an `await` inside `fn` are not covered.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@aprender/compute";
+ * import { HostStorage, outsideHeap } from "@aprender/compute/internal";
+ * const w = outsideHeap(() => zeros([1024, 1024]));
+ * console.log((w.storage as HostStorage).allocator); // null: a standalone ArrayBuffer
+ * ```
+ */
+export function outsideHeap<T>(fn: () => T): T {
+  outsideDepth++;
+  try {
+    return fn();
+  } finally {
+    outsideDepth--;
+  }
+}
+
+const GiB = 2 ** 30, MiB = 2 ** 20;
+function fmtBytes(n: number): string {
+  return n >= GiB ? `${+(n / GiB).toFixed(2)} GiB` : `${+(n / MiB).toFixed(2)} MiB`;
+}
+
+/** A storage in its own ArrayBuffer, or a DeviceError naming the limits and what to do instead. */
+function standalone(byteLength: number, device: string, heapMissed: boolean): HostStorage {
+  const tooBig = (why: string) => {
+    const heap = allocator && heapMissed
+      ? `it does not fit in the ${allocator.name} heap (${
+        allocator.limitBytes === undefined ? "full" : `at most ${fmtBytes(allocator.limitBytes)}`
+      }; wasm32 memory holds 4 GiB at most)`
+      : "it was placed outside the heap";
+    return new DeviceError(
+      `${device}: cannot allocate ${byteLength} bytes (${fmtBytes(byteLength)}) of host memory: ` +
+        `${heap}, and ${why}. Hold large data as several smaller tensors (a model's weights one ` +
+        "tensor each), dispose tensors no longer needed, or keep it on a GPU device.",
+    );
+  };
+  if (byteLength > standaloneLimit) {
+    throw tooBig(`one standalone host buffer is capped at ${fmtBytes(standaloneLimit)}`);
+  }
+  let buffer: ArrayBuffer;
+  try {
+    buffer = new ArrayBuffer(byteLength);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw tooBig(`the runtime refused a standalone ArrayBuffer that large (${e.message})`);
+    }
+    throw e;
+  }
+  return new HostStorage({ buffer }, 0, byteLength, null, device);
 }
 
 /**
@@ -71,7 +169,7 @@ export function createHostProvider(name: string): DeviceProvider {
   return {
     name,
     alloc(byteLength: number, zero = true): HostStorage {
-      if (allocator && name === "cpu") {
+      if (allocator && name === "cpu" && outsideDepth === 0) {
         const r = allocator.alloc(byteLength);
         if (r) {
           const s = new HostStorage(r.memory, r.byteOffset, byteLength, allocator);
@@ -80,8 +178,9 @@ export function createHostProvider(name: string): DeviceProvider {
           else zeroFill(s);
           return s;
         }
+        return standalone(byteLength, name, true);
       }
-      return new HostStorage({ buffer: new ArrayBuffer(byteLength) }, 0, byteLength, null, name);
+      return standalone(byteLength, name, false);
     },
     free(storage: Storage): void {
       const s = storage as HostStorage;

@@ -22,6 +22,7 @@ import { add } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import { sum } from "../ops/reduce.ts";
 import { astype, copyInto, permute, reshape, swapaxes } from "../ops/view.ts";
+import { disposeAll } from "../dispose.ts";
 
 /** A contiguous copy of `v` in `dtype` (v is consumed). */
 function own(v: Tensor, dtype: Tensor["dtype"]): Tensor {
@@ -132,7 +133,7 @@ function composedConv2dGrad(
     if (bias && needs[2]) gb = own(sum(g, [0, 2, 3]), bias.dtype);
     return bias ? [gx, gw, gb] : [gx, gw];
   } finally {
-    for (const v of tmp) v.dispose();
+    disposeAll(tmp);
   }
 }
 

@@ -11,6 +11,7 @@ import { runKernel1 } from "../op.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
 import { reshape } from "./view.ts";
+import { disposeAll, scoped } from "../dispose.ts";
 
 /** A length per spatial axis: one number for every axis, or one per axis. */
 export type SpatialArg = number | readonly [number, number];
@@ -113,15 +114,10 @@ function single(op: string, name: string, v: number, min: number): number {
  */
 export function conv2d(x: TensorLike, weight: TensorLike, options: Conv2dOptions = {}): Tensor {
   const op = "conv2d";
-  const created: Tensor[] = [];
-  const own = (t: TensorLike) => {
-    const r = asTensor(t);
-    if (r !== t) created.push(r);
-    return r;
-  };
-  try {
-    const xt = own(x), wt = own(weight);
-    const bt = options.bias === undefined || options.bias === null ? null : own(options.bias);
+  return scoped((own) => {
+    const input = (t: TensorLike) => own(asTensor(t), t);
+    const xt = input(x), wt = input(weight);
+    const bt = options.bias === undefined || options.bias === null ? null : input(options.bias);
     const stride = pair(op, "stride", options.stride ?? 1, 1);
     const dilation = pair(op, "dilation", options.dilation ?? 1, 1);
     const groups = single(op, "groups", options.groups ?? 1, 1);
@@ -148,9 +144,7 @@ export function conv2d(x: TensorLike, weight: TensorLike, options: Conv2dOptions
       padding = [p[0], p[0], p[1], p[1]];
     }
     return convCore(op, xt, wt, bt, stride, padding, dilation, groups, 2);
-  } finally {
-    for (const t of created) t.dispose();
-  }
+  });
 }
 
 /**
@@ -166,15 +160,10 @@ export function conv2d(x: TensorLike, weight: TensorLike, options: Conv2dOptions
  */
 export function conv1d(x: TensorLike, weight: TensorLike, options: Conv1dOptions = {}): Tensor {
   const op = "conv1d";
-  const created: Tensor[] = [];
-  const own = (t: TensorLike) => {
-    const r = asTensor(t);
-    if (r !== t) created.push(r);
-    return r;
-  };
-  try {
-    const xt = own(x), wt = own(weight);
-    const bt = options.bias === undefined || options.bias === null ? null : own(options.bias);
+  return scoped((own) => {
+    const input = (t: TensorLike) => own(asTensor(t), t);
+    const xt = input(x), wt = input(weight);
+    const bt = options.bias === undefined || options.bias === null ? null : input(options.bias);
     const stride = single(op, "stride", options.stride ?? 1, 1);
     const dilation = single(op, "dilation", options.dilation ?? 1, 1);
     const groups = single(op, "groups", options.groups ?? 1, 1);
@@ -195,9 +184,7 @@ export function conv1d(x: TensorLike, weight: TensorLike, options: Conv1dOptions
       padding = [0, 0, p, p];
     }
     return convCore(op, xt, wt, bt, [1, stride], padding, [1, dilation], groups, 1);
-  } finally {
-    for (const t of created) t.dispose();
-  }
+  });
 }
 
 /** Validate and run a convolution of `dims` spatial axes (1 or 2) through the 2-D kernel. */
@@ -289,7 +276,7 @@ function convCore(
     owned.push(r);
     return reshape(r, final);
   } finally {
-    for (const t of owned) t.dispose();
+    disposeAll(owned);
   }
 }
 

@@ -12,6 +12,7 @@ import { runKernel1 } from "../op.ts";
 import { broadcastShapesFor } from "../shape.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
+import { disposeAll } from "../dispose.ts";
 
 /** Result dtype of a binary op from its operands' dtypes; throws where NumPy raises. */
 type BinaryRule = (a: DType, b: DType, op: string) => DType;
@@ -168,6 +169,7 @@ function weakScalar(op: string, row: BinaryRow, t: Tensor, x: number | boolean):
 
 export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const row: BinaryRow = BINARY[op];
+  // The hottest op path: an array and disposeAll, not scoped's closures (measured slower here).
   const owned: Tensor[] = [];
   const strong = (x: TensorLike, device?: string): Tensor => {
     const t = asTensor(x, undefined, device);
@@ -194,7 +196,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     const shape = broadcastShapesFor(op, ta.shape, tb.shape);
     return runKernel1(op, [ta, tb], {}, { shape, dtype, overwritten: true });
   } finally {
-    for (const t of owned) t.dispose();
+    disposeAll(owned);
   }
 }
 

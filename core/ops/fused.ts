@@ -15,6 +15,7 @@ import type { Tensor } from "../tensor.ts";
 import { add } from "./elementwise.ts";
 import { matmul } from "./matmul.ts";
 import { reshape } from "./view.ts";
+import { scoped } from "../dispose.ts";
 
 export type { AdamStepAttrs };
 
@@ -80,30 +81,20 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const d = weight.dtype;
   const fused = (d === "f32" || d === "f64") && x.dtype === d && (!bias || bias.dtype === d) &&
     hasKernel("linear", x.device);
-  const owned: Tensor[] = [];
-  try {
+  return scoped((own) => {
     if (!fused) {
-      const wt = weight.T;
-      owned.push(wt);
-      const y = matmul(x, wt);
-      if (!bias) return y;
-      owned.push(y);
-      return add(y, bias);
+      const y = matmul(x, own(weight.T));
+      return bias ? add(own(y), bias) : y;
     }
-    const x2 = x.ndim === 2 ? x : reshape(x, [-1, inF]);
-    if (x2 !== x) owned.push(x2);
+    const x2 = own(x.ndim === 2 ? x : reshape(x, [-1, inF]), x);
     // Every linear kernel writes each output element (the bias, or zeros, then the product).
     const y = runKernel1("linear", bias ? [x2, weight, bias] : [x2, weight], {}, {
       shape: [x2.shape[0], out],
       dtype: d,
       overwritten: true,
     });
-    if (x.ndim === 2) return y;
-    owned.push(y);
-    return reshape(y, [...lead, out]);
-  } finally {
-    for (const t of owned) t.dispose();
-  }
+    return x.ndim === 2 ? y : reshape(own(y), [...lead, out]);
+  });
 }
 
 /** Shape checks of {@link linear}, naming `label` (the op, or the layer that calls it). */

@@ -18,6 +18,7 @@ import { broadcastShapesFor, normalizeAxis } from "../shape.ts";
 import { type NestedArray, Tensor, type TensorLike } from "../tensor.ts";
 import { asTensor, full, tensor } from "./creation.ts";
 import { broadcastTo, reshape, slice } from "./view.ts";
+import { disposeAll, scoped } from "../dispose.ts";
 
 /**
  * An index argument as an integer tensor. Tensors pass through (checked to be integer); JS data
@@ -212,7 +213,7 @@ function scatterImpl(
       reduce,
     }, { shape: x.shape, dtype: x.dtype });
   } finally {
-    for (const t of tmp) t.dispose();
+    disposeAll(tmp);
     if (owned) idx.dispose();
   }
 }
@@ -263,12 +264,7 @@ export function scatterAdd(x: Tensor, axis: number, index: TensorLike, src: Tens
  */
 export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
   for (const v of [cond, a, b]) if (v instanceof Tensor) checkDType(v.dtype, "where");
-  const owned: Tensor[] = [];
-  const own = (t: Tensor, orig: TensorLike) => {
-    if (t !== orig) owned.push(t);
-    return t;
-  };
-  try {
+  return scoped((own) => {
     const c = own(asTensor(cond), cond);
     const isScalar = (v: TensorLike) => typeof v === "number" || typeof v === "boolean";
     let dtype: DType;
@@ -288,9 +284,7 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
     }
     const shape = broadcastShapesFor("where", c.shape, at.shape, bt.shape);
     return runKernel1("where", [c, at, bt], {}, { shape, dtype });
-  } finally {
-    for (const t of owned) t.dispose();
-  }
+  });
 }
 
 /**
@@ -320,7 +314,7 @@ export function maskedSelect(x: TensorLike, mask: TensorLike): Tensor {
     views.push(broadcastTo(xt, shape, "maskedSelect"), broadcastTo(m, shape, "maskedSelect"));
     return runKernel1("maskedSelect", views, {}, null);
   } finally {
-    for (const v of views) v.dispose();
+    disposeAll(views);
     if (m !== mask) m.dispose();
     if (xt !== x) xt.dispose();
   }

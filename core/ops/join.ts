@@ -17,6 +17,7 @@ import { Tensor, type TensorLike } from "../tensor.ts";
 import { asTensor, full, tensor } from "./creation.ts";
 import { take } from "./indexing.ts";
 import { clone, copyInto, reshape, unsqueeze } from "./view.ts";
+import { disposeAll } from "../dispose.ts";
 
 /**
  * A view of `t` restricted to `start..stop` (already clamped, 0 ≤ start ≤ stop ≤ len) on `axis`,
@@ -126,7 +127,7 @@ export function concat(tensors: readonly TensorLike[], axis = 0): Tensor {
       return out;
     });
   } finally {
-    for (const t of owned) t.dispose();
+    disposeAll(owned);
   }
 }
 
@@ -157,8 +158,8 @@ export function stack(tensors: readonly TensorLike[], axis = 0): Tensor {
     for (const t of ts) views.push(unsqueeze(t, a));
     return concat(views, a);
   } finally {
-    for (const v of views) v.dispose();
-    for (const t of owned) t.dispose();
+    disposeAll(views);
+    disposeAll(owned);
   }
 }
 

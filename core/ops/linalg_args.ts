@@ -11,6 +11,7 @@ import type { Own } from "../dispose.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
 import { astype } from "./view.ts";
+import { disposeAll } from "../dispose.ts";
 
 /** Convert an argument, refusing f16/bf16 (NumPy refuses float16 in linalg). */
 export function input(op: string, x: TensorLike, own: Own): Tensor {
@@ -86,7 +87,7 @@ export function checkInfo(
   }
   for (let i = 0; i < codes.length; i++) {
     if (codes[i] !== 0) {
-      for (const t of outs) t.dispose();
+      disposeAll(outs);
       throw new LinAlgError(`${op}: ${whichMatrix(shape, i)} ${what(codes[i])}`);
     }
   }

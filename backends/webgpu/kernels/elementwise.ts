@@ -23,13 +23,13 @@ import type {
   OpKernelTable,
   TensorView,
 } from "../../../core/backend/plugin.ts";
+import { coalesceAxes } from "../../../core/shape.ts";
 import { type DType, elementBytes } from "../../../core/dtype.ts";
 import type { BinaryOp, OpName, UnaryAttrs, UnaryOp } from "../../../core/ops/contracts/mod.ts";
 import type { GpuContext } from "../context.ts";
 import {
   bitsOf,
   bstrides,
-  coalesce,
   decl,
   type Dom,
   grid,
@@ -468,7 +468,7 @@ export function runMap(
       ? "packed"
       : "atomic";
   }
-  const c = coalesce(out.shape, [...ins.map((t) => bstrides(t, out.shape)), out.strides]);
+  const c = coalesceAxes(out.shape, [...ins.map((t) => bstrides(t, out.shape)), out.strides]);
   const rank = c.shape.length;
   const kern = ctx.kernel(
     `map:${p.key}:${ins.map((t) => t.dtype).join(",")}>${out.dtype}:${rank}:${mode}`,

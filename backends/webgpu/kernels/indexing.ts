@@ -20,8 +20,9 @@ import type {
 import { elementBytes } from "../../../core/dtype.ts";
 import { type GpuContext, INDEX_OPS } from "../context.ts";
 import { copyPlan, runMap } from "./elementwise.ts";
-import { coalesce, decl, grid, off, prmDecl, stOf, THREAD, TID, WG } from "./wgsl.ts";
+import { decl, grid, off, prmDecl, stOf, THREAD, TID, WG } from "./wgsl.ts";
 import type { AxisAttrs } from "../../../core/ops/contracts/mod.ts";
+import { coalesceAxes } from "../../../core/shape.ts";
 
 const MAXR = 8;
 
@@ -173,9 +174,9 @@ function take(ctx: GpuContext): KernelEntry {
       const [x, idx] = call.inputs, [out] = call.outputs;
       if (out.size === 0) return;
       const a = call.attrs.axis;
-      const o = coalesce(x.shape.slice(0, a), [x.strides.slice(0, a)]);
-      const i = coalesce(x.shape.slice(a + 1), [x.strides.slice(a + 1)]);
-      const k = coalesce(idx.shape, [idx.strides]);
+      const o = coalesceAxes(x.shape.slice(0, a), [x.strides.slice(0, a)]);
+      const i = coalesceAxes(x.shape.slice(a + 1), [x.strides.slice(a + 1)]);
+      const k = coalesceAxes(idx.shape, [idx.strides]);
       const bufs = [ctx.input(stOf(x)), ctx.input(stOf(idx))];
       const ob = ctx.output(stOf(out), out.offset === 0);
       const access = ctx.access(bufs, [ob]) + "w";

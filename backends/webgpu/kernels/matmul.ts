@@ -20,9 +20,10 @@ import type {
   OpKernelTable,
   TensorView,
 } from "../../../core/backend/plugin.ts";
+import { coalesceAxes } from "../../../core/shape.ts";
 import type { DType } from "../../../core/dtype.ts";
 import type { GpuContext } from "../context.ts";
-import { coalesce, isFloatDt, off, prmDecl, stOf } from "./wgsl.ts";
+import { isFloatDt, off, prmDecl, stOf } from "./wgsl.ts";
 
 const BM = 128, BN = 128, BK = 16;
 const LANES = [0, 1, 2, 3];
@@ -295,7 +296,7 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
       if (!c || !isFloatDt(a.dtype) || !isFloatDt(b.dtype) || !isFloatDt(c.dtype)) return false;
       const batch = c.shape.slice(0, -2);
       const nb = batch.reduce((x, y) => x * y, 1);
-      const bc = coalesce(batch, [a.strides.slice(0, -2), b.strides.slice(0, -2)]);
+      const bc = coalesceAxes(batch, [a.strides.slice(0, -2), b.strides.slice(0, -2)]);
       return nb <= 65535 && bc.shape.length <= 4;
     },
     run(call: KernelCall) {
@@ -306,7 +307,7 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
         const M = a.shape[r - 2], K = a.shape[r - 1], N = b.shape[r - 1];
         const batch = c.shape.slice(0, r - 2);
         const nb = batch.reduce((x, y) => x * y, 1);
-        const bc = coalesce(batch, [a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
+        const bc = coalesceAxes(batch, [a.strides.slice(0, r - 2), b.strides.slice(0, r - 2)]);
         const nbr = batch.length === 0 ? 0 : bc.shape.length;
         const ma = loadMode(a, bc.strides[0], a.dtype), mb = loadMode(b, bc.strides[1], b.dtype);
         const guard = M % BM !== 0 || N % BN !== 0 || K % BK !== 0;

@@ -14,10 +14,10 @@ import type {
   OpKernelTable,
   TensorView,
 } from "../../../core/backend/plugin.ts";
+import { coalesceAxes } from "../../../core/shape.ts";
 import { elementBytes } from "../../../core/dtype.ts";
 import type { GpuContext } from "../context.ts";
 import {
-  coalesce,
   decl,
   grid,
   loadFn,
@@ -122,7 +122,7 @@ function sortKernel(ctx: GpuContext, op: "sort" | "argsort" | "topk"): KernelEnt
         kv.push(vOut ? vOut.strides[i] : 0);
         ki.push(iOut ? iOut.strides[i] : 0);
       });
-      const c = coalesce(ks, [kx, kv, ki]);
+      const c = coalesceAxes(ks, [kx, kv, ki]);
       const kr = c.shape.length;
       const xb = ctx.input(stOf(x));
       const vb = vOut ? ctx.output(stOf(vOut), false) : ctx.errBuf;

@@ -63,19 +63,12 @@ export const isFloatDt = (d: DType): boolean => d === "f32" || d === "f16" || d 
 export const isIntDt = (d: DType): boolean =>
   d === "i8" || d === "u8" || d === "i16" || d === "u16" || d === "i32" || d === "bool";
 
-/** The GPU buffer of a tensor. */
-export const bufOf = (t: TensorView): GPUBuffer => (t.storage as GpuStorage).buffer;
 /** The GPU storage of a tensor. */
 export const stOf = (t: TensorView): GpuStorage => t.storage as GpuStorage;
 
 /** Element offset of a tensor's first element in its buffer (storage base plus view offset). */
 export const off = (t: TensorView): number =>
   (t.storage as GpuStorage).base / elementBytes(t.dtype) + t.offset;
-
-/** Whether every tensor lives in one binding-sized buffer. */
-export function bindable(ts: readonly TensorView[], maxBinding: number): boolean {
-  return ts.every((t) => t.storage.byteLength <= maxBinding);
-}
 
 /** Workgroup counts for `n` threads of `per`, split over x/y to stay under 65535 per dimension. */
 export function grid(n: number, per = WG): [number, number] {
@@ -98,32 +91,6 @@ export function bstrides(t: TensorView, shape: readonly number[]): number[] {
     const j = i - off;
     return j < 0 || (t.shape[j] === 1 && d !== 1) ? 0 : t.strides[j];
   });
-}
-
-/**
- * Drop length-1 axes and merge neighbours that are contiguous in every operand: a contiguous op
- * becomes rank 1, so pipelines are shared by shapes and index math is cheap. Rank ≥ 1 on return.
- */
-export function coalesce(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let ax = 0; ax < shape.length; ax++) {
-    const d = shape[ax];
-    if (d === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, j) => st[j][last] === s[ax] * d)) {
-      dims[last] *= d;
-      for (let j = 0; j < st.length; j++) st[j][last] = strides[j][ax];
-    } else {
-      dims.push(d);
-      for (let j = 0; j < st.length; j++) st[j].push(strides[j][ax]);
-    }
-  }
-  if (dims.length === 0) return { shape: [1], strides: st.map(() => [0]) };
-  return { shape: dims, strides: st };
 }
 
 /** `var` declaration of a buffer at `binding`: read-only, read-write or atomic words. */
