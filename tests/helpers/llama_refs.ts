@@ -127,3 +127,23 @@ export function llamaTokenize(
   if (!r.ok) throw new Error(`llama_tokenize.mjs failed:\n${r.err}`);
   return JSON.parse(r.out);
 }
+
+/**
+ * llama.cpp's logits after each prompt token and its greedy continuation of n tokens
+ * (tests/helpers/llama_greedy.mjs: CPU, f32 KV cache, flash attention off).
+ */
+export function llamaGreedy(
+  path: string,
+  prompt: number[],
+  n: number,
+): { logits: number[][]; greedy: number[] } {
+  const r = new Deno.Command("node", {
+    args: ["tests/helpers/llama_greedy.mjs", path, JSON.stringify(prompt), String(n)],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  if (!r.success) {
+    throw new Error(`llama_greedy.mjs failed:\n${new TextDecoder().decode(r.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(r.stdout));
+}

@@ -6,23 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_MODEL, loadModel } from "../../llm/mod.ts";
-import { HAS_LLAMA_CPP } from "../helpers/llama_refs.ts";
+import { HAS_LLAMA_CPP, llamaGreedy } from "../helpers/llama_refs.ts";
 
 if (Deno.env.get("CI") === "true" && !HAS_LLAMA_CPP) {
   throw new Error("CI=true but llama.cpp (node-llama-cpp) is missing: run .ci/refs.sh");
-}
-
-/** llama.cpp's logits after each prompt token and its greedy continuation of n tokens. */
-function llamaGreedy(path: string, prompt: number[], n: number) {
-  const r = new Deno.Command("node", {
-    args: ["tests/helpers/llama_greedy.mjs", path, JSON.stringify(prompt), String(n)],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  if (!r.success) {
-    throw new Error(`llama_greedy.mjs failed:\n${new TextDecoder().decode(r.stderr)}`);
-  }
-  return JSON.parse(new TextDecoder().decode(r.stdout)) as { logits: number[][]; greedy: number[] };
 }
 
 Deno.test({

@@ -12,7 +12,7 @@ import {
 } from "../../mod.ts";
 import { Tokenizer } from "../../llm/mod.ts";
 import { bpeMetadata, exportLlamaGguf, ggufName, Llama, trainBpe } from "../../llm/train/mod.ts";
-import { HAS_LLAMA_CPP } from "../helpers/llama_refs.ts";
+import { HAS_LLAMA_CPP, llamaGreedy } from "../helpers/llama_refs.ts";
 import { KJV_SAMPLE } from "./kjv_sample.ts";
 
 const CONFIG = { dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96, context: 96 };
@@ -43,19 +43,6 @@ function trainedModel(): { model: Llama; tok: Tokenizer; meta: Record<string, un
     xt.dispose(), yt.dispose();
   }
   return { model, tok, meta };
-}
-
-/** llama.cpp's logits after each prompt token and its greedy continuation of n tokens. */
-function llamaGreedy(path: string, prompt: number[], n: number) {
-  const r = new Deno.Command("node", {
-    args: ["tests/helpers/llama_greedy.mjs", path, JSON.stringify(prompt), String(n)],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  if (!r.success) {
-    throw new Error(`llama_greedy.mjs failed:\n${new TextDecoder().decode(r.stderr)}`);
-  }
-  return JSON.parse(new TextDecoder().decode(r.stdout)) as { logits: number[][]; greedy: number[] };
 }
 
 function ourLogits(model: Llama, ids: number[]): Float32Array {
