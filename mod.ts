@@ -80,7 +80,11 @@ export * from "./core/ops/matmul.ts";
 export * from "./core/ops/linalg.ts";
 export * from "./core/ops/conv.ts";
 export { adamStep, type AdamStepAttrs, linear } from "./core/ops/fused.ts";
-export { quantLinear, type QuantLinearAttrs } from "./core/ops/quant_linear.ts";
+export {
+  quantLinear,
+  type QuantLinearAttrs,
+  type QuantLinearOptions,
+} from "./core/ops/quant_linear.ts";
 export * from "./core/random.ts";
 export { checkpoint, gradcheck, type GradcheckOptions, type TensorFn } from "./core/gradcheck.ts";
 export * from "./io/mod.ts";
