@@ -21,6 +21,19 @@ export const GROUP_MAX_EPS: number = fr(1e-15);
 
 const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
 
+/** The element of largest magnitude among x[o..o+n) (the first on ties), with its sign. */
+function signedAbsMax(x: Float32Array, o: number, n: number): number {
+  let max = 0, amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[o + i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[o + i];
+    }
+  }
+  return max;
+}
+
 /**
  * Symmetric levels `L ∈ [0, 2·nmax)` and a scale for `n` values at `x[o..]` weighted by x²
  * (`make_qx_quants` with `rmse_type = 1` and no importance weights). Returns the scale.
@@ -33,15 +46,8 @@ export function makeQxQuants(
   L: Uint8Array,
   lo: number,
 ): number {
-  let max = 0, amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[o + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[o + i];
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, o, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }
@@ -91,15 +97,8 @@ export function makeQ3Quants(
   L: Int8Array,
   lo: number,
 ): number {
-  let max = 0, amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[o + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[o + i];
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, o, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }
