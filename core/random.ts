@@ -52,14 +52,7 @@
  *
  * @module
  */
-import {
-  ALL_DTYPES,
-  type DType,
-  DTYPES,
-  isDType,
-  isFloat,
-  toBF16Bits,
-} from "./dtype.ts";
+import { ALL_DTYPES, type DType, DTYPES, isDType, isFloat, toBF16Bits } from "./dtype.ts";
 import { DTypeError, IndexError } from "./errors.ts";
 import { deviceProvider } from "./backend/registry.ts";
 import { fromTyped } from "./ops/creation.ts";

@@ -163,6 +163,15 @@ export function fromTyped(
   device = "cpu",
   op = "tensor",
 ): Tensor {
+  // Raw data of the wrong length (a decoder handing over a truncated payload) never becomes a
+  // tensor: it would read past the data or leave elements unset.
+  const need = checkAllocation(op, shape, dtype);
+  if (raw.byteLength !== need) {
+    throw new ShapeError(
+      `${op}: ${raw.byteLength} bytes of data cannot fill a ${dtype} tensor of shape ` +
+        `${fmtShape(shape)} (${need} bytes). Hint: pass exactly the elements the shape holds.`,
+    );
+  }
   const t = Tensor.empty(shape, dtype, device, false, op);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   deviceProvider(device).write(t.storage, bytes, 0);
