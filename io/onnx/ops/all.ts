@@ -1,0 +1,9 @@
+/**
+ * Registers every operator file.
+ *
+ * @module
+ */
+import "./elementwise.ts";
+import "./shape.ts";
+import "./nn.ts";
+import "./control.ts";
