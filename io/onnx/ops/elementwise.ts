@@ -8,13 +8,12 @@ import { type DType, isFloat, isInt } from "../../../core/dtype.ts";
 import * as A from "../../../core/ops/activation.ts";
 import * as B from "../../../core/ops/arithmetic.ts";
 import * as C from "../../../core/ops/compare.ts";
-import { fullLike } from "../../../core/ops/creation.ts";
 import { where } from "../../../core/ops/indexing.ts";
 import * as M from "../../../core/ops/math.ts";
 import { astype, clone } from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { dtypeFromOnnx } from "../tensor_proto.ts";
-import { attrNum, attrStr, defineOps, floats, need, type OpFn } from "./registry.ts";
+import { attrNum, attrStr, defineOps, need, type OpFn, scalarOf } from "./registry.ts";
 
 type T = Tensor;
 
@@ -58,7 +57,7 @@ function divide(a: T, b: T): T {
 }
 
 function scalarLike(x: T, v: number): T {
-  return fullLike(x, v, { dtype: x.dtype as DType });
+  return scalarOf(x, v);
 }
 
 function clipBound(x: T, t: T | undefined, attr: number | undefined): T | null {
@@ -205,9 +204,4 @@ function castTo(x: T, to: DType): T {
   if (x.dtype === to) return clone(x);
   if (to === "bool" && isFloat(x.dtype as DType)) return C.ne(x, scalarLike(x, 0));
   return astype(x, to);
-}
-
-/** Read a scalar float input. */
-export function scalarOf(t: T): number {
-  return floats(t)[0];
 }

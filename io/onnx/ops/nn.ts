@@ -4,11 +4,12 @@
  *
  * @module
  */
-import type { DType } from "../../../core/dtype.ts";
+import { type DType, isInt } from "../../../core/dtype.ts";
+import { iinfo } from "../../../core/finfo.ts";
 import { ShapeError } from "../../../core/errors.ts";
 import * as B from "../../../core/ops/arithmetic.ts";
 import { avgPool2d, conv2d, maxPool2d } from "../../../core/ops/conv.ts";
-import { fullLike, onesLike } from "../../../core/ops/creation.ts";
+import { full, fullLike, onesLike } from "../../../core/ops/creation.ts";
 import { pad } from "../../../core/ops/join.ts";
 import { einsum, matmul } from "../../../core/ops/matmul.ts";
 import * as M from "../../../core/ops/math.ts";
@@ -27,12 +28,13 @@ import {
   need,
   type OpContext,
   type OpFn,
+  scalarOf,
 } from "./registry.ts";
 
 type T = Tensor;
 
 function s(x: T, v: number): T {
-  return fullLike(x, v, { dtype: x.dtype as DType });
+  return scalarOf(x, v);
 }
 
 /** Begin/end pads per spatial axis from `pads` or `auto_pad`. */
@@ -145,6 +147,20 @@ function pool(kind: "max" | "avg"): OpFn {
       const den = avgPool2d(padSpatial(onesLike(x), b, e, 0), opts);
       y = B.div(num, den);
     }
+    if (ceilMode) {
+      // ONNX drops a last window that starts in the right padding; our pool saw that padding as
+      // input, so cut the output to ONNX's size.
+      const spatial = x.shape.slice(2);
+      const want = spatial.map((n, i) => {
+        const span = (k[i] - 1) * dil[i] + 1;
+        let o = Math.ceil((n + b[i] + e[i] - span) / strides[i]) + 1;
+        if ((o - 1) * strides[i] >= n + b[i]) o--;
+        return o;
+      });
+      if (want.some((o, i) => o < y.shape[2 + i])) {
+        y = V.contiguous(V.slice(y, null, null, { stop: want[0] }, { stop: want[1] }));
+      }
+    }
     return [one ? V.squeeze(y, 2) : y];
   };
 }
@@ -152,6 +168,7 @@ function pool(kind: "max" | "avg"): OpFn {
 function reduce(
   f: (x: T, axes: number[] | undefined, keep: boolean) => T,
   axesInputSince: number,
+  empty?: number,
 ): OpFn {
   return (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -160,6 +177,18 @@ function reduce(
     if (axes !== undefined && axes.length === 0) axes = undefined;
     if (axes === undefined && attrNum(ctx, "noop_with_empty_axes", 0) === 1) return [V.clone(x)];
     const ax = axes?.map((a) => axisOf(a, x.ndim, ctx)) ?? x.shape.map((_, i) => i);
+    if (empty !== undefined && ax.some((a) => x.shape[a] === 0)) {
+      // No identity in our max/min: ONNX defines the empty reduction as ±inf (or the type's limit).
+      const shape = keep
+        ? x.shape.map((d, i) => (ax.includes(i) ? 1 : d))
+        : x.shape.filter((_, i) => !ax.includes(i));
+      const lim = x.dtype === "bool"
+        ? (empty > 0 ? 1 : 0)
+        : isInt(x.dtype as DType)
+        ? Number(empty > 0 ? iinfo(x.dtype as DType).max : iinfo(x.dtype as DType).min)
+        : empty;
+      return [full(shape, x.dtype === "bool" ? lim !== 0 : lim, { dtype: x.dtype as DType })];
+    }
     const y = f(x, ax, keep);
     return [y.dtype === x.dtype ? y : V.astype(y, x.dtype as DType)];
   };
@@ -219,6 +248,17 @@ defineOps({
     const eps = attrNum(ctx, "epsilon", 1e-5);
     const shape = [1, -1, ...x.shape.slice(2).map(() => 1)];
     const [sc, bi, mu, va] = [1, 2, 3, 4].map((i) => V.reshape(need(inp, i, ctx), shape));
+    if (attrNum(ctx, "training_mode", 0) === 1) {
+      const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+      const bm = R.mean(x, axes, true);
+      const d = B.sub(x, bm);
+      const bv = R.mean(B.mul(d, d), axes, true);
+      const mom = attrNum(ctx, "momentum", 0.9);
+      const y = B.add(B.mul(B.mul(d, M.rsqrt(B.add(bv, s(bv, eps)))), sc), bi);
+      const run = (old: T, cur: T) =>
+        V.reshape(B.add(B.mul(old, s(old, mom)), B.mul(cur, s(cur, 1 - mom))), [-1]);
+      return [y, run(mu, bm), run(va, bv)];
+    }
     const inv = M.rsqrt(B.add(va, s(va, eps)));
     return [B.add(B.mul(B.sub(x, mu), B.mul(inv, sc)), bi)];
   },
@@ -266,8 +306,8 @@ defineOps({
   LogSoftmax: softmaxLike(R.logSoftmax),
   ReduceSum: reduce((x, a, k) => R.sum(x, a, k), 13),
   ReduceMean: reduce((x, a, k) => R.mean(x, a, k), 18),
-  ReduceMax: reduce((x, a, k) => R.max(x, a, k), 18),
-  ReduceMin: reduce((x, a, k) => R.min(x, a, k), 18),
+  ReduceMax: reduce((x, a, k) => R.max(x, a, k), 18, -Infinity),
+  ReduceMin: reduce((x, a, k) => R.min(x, a, k), 18, Infinity),
   ReduceProd: reduce((x, a, k) => R.prod(x, a, k), 18),
   ReduceSumSquare: reduce((x, a, k) => R.sum(B.mul(x, x), a, k), 18),
   ReduceL1: reduce((x, a, k) => R.sum(B.abs(x), a, k), 18),

@@ -5,6 +5,8 @@
  * @module
  */
 import { FormatError, ShapeError } from "../../../core/errors.ts";
+import type { DType } from "../../../core/dtype.ts";
+import { full } from "../../../core/ops/creation.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { AttrValue, OnnxGraph, OnnxNode } from "../graph.ts";
 
@@ -116,4 +118,9 @@ export function axisOf(a: number, r: number, ctx: OpContext): number {
     throw new ShapeError(`${where(ctx)}: axis ${a} is out of range for rank ${r}.`);
   }
   return ax;
+}
+
+/** A 0-d tensor of `x`'s dtype holding `v` (broadcasts against anything). */
+export function scalarOf(x: Tensor, v: number): Tensor {
+  return full([], x.dtype === "bool" ? v !== 0 : v, { dtype: x.dtype as DType });
 }

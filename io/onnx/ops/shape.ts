@@ -99,7 +99,8 @@ function depthSpace(x: T, b: number, toSpace: boolean, crd: boolean): T {
       : V.permute(V.reshape(x, [n, b, b, c / (b * b), h, w]), [0, 3, 4, 1, 5, 2]);
     return V.reshape(V.contiguous(y), [n, c / (b * b), h * b, w * b]);
   }
-  const y = V.permute(V.reshape(x, [n, c, h / b, b, w / b, b]), [0, 3, 5, 1, 2, 4]);
+  const perm = crd ? [0, 1, 3, 5, 2, 4] : [0, 3, 5, 1, 2, 4];
+  const y = V.permute(V.reshape(x, [n, c, h / b, b, w / b, b]), perm);
   return V.reshape(V.contiguous(y), [n, c * b * b, h / b, w / b]);
 }
 
@@ -112,7 +113,8 @@ defineOps({
   },
   Flatten: (inp, ctx) => {
     const x = need(inp, 0, ctx);
-    const a = axisOf(attrNum(ctx, "axis", 1), x.ndim + 1, ctx);
+    const raw = attrNum(ctx, "axis", 1);
+    const a = axisOf(raw < 0 ? raw + x.ndim : raw, x.ndim + 1, ctx);
     const outer = x.shape.slice(0, a).reduce((p, d) => p * d, 1);
     return [V.reshape(V.contiguous(x), [outer, x.size === 0 ? 0 : x.size / Math.max(outer, 1)])];
   },
@@ -282,7 +284,14 @@ defineOps({
   SpaceToDepth: (
     inp,
     ctx,
-  ) => [depthSpace(need(inp, 0, ctx), attrNum(ctx, "blocksize", 1), false, false)],
+  ) => [
+    depthSpace(
+      need(inp, 0, ctx),
+      attrNum(ctx, "blocksize", 1),
+      false,
+      attrStr(ctx, "mode", "DCR") === "CRD",
+    ),
+  ],
   Pad: (inp, ctx) => {
     const x = need(inp, 0, ctx);
     const mode = attrStr(ctx, "mode", "constant");
