@@ -7,3 +7,4 @@ import "./elementwise.ts";
 import "./shape.ts";
 import "./nn.ts";
 import "./control.ts";
+import "./attention.ts";
