@@ -86,41 +86,81 @@ export function maxAbsDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
-const silero = modelPath(SILERO_IFLESS);
-Deno.test({
-  name: "Silero VAD (op18, single If) equals onnxruntime over 100 chunks with its state carried",
-  ignore: silero === null,
-  async fn() {
-    const steps = 100, n = 512;
-    const audio = fakeAudio(steps * n, 7);
-    const feeds: Record<string, Tensor> = {};
-    for (let s = 0; s < steps; s++) {
-      feeds[`${s}:input`] = fromTyped(audio.slice(s * n, (s + 1) * n), [1, n], "f32");
-      feeds[`${s}:sr`] = fromTyped(new BigInt64Array([16000n]), [], "i64");
-    }
-    feeds["0:state"] = fromTyped(new Float32Array(2 * 128), [2, 1, 128], "f32");
-    const ref = await ortRun(silero!, feeds, steps, { stateN: "state" });
-    const sess = await loadOnnx(silero!);
-    let state = feeds["0:state"];
-    let worst = 0, lo = 1, hi = 0;
-    for (let s = 0; s < steps; s++) {
-      const out = await sess.run({ input: feeds[`${s}:input`], sr: feeds[`${s}:sr`], state });
-      // f32 through 100 recurrent steps: 1e-4 absolute (the acceptance bound).
-      const d = Math.max(
-        maxAbsDiff(out.output, ref[`${s}:output`]),
-        maxAbsDiff(out.stateN, ref[`${s}:stateN`]),
-      );
-      assert.ok(d <= 1e-4, `chunk ${s}: max |ours - onnxruntime| = ${d}`);
-      worst = Math.max(worst, d);
-      const prob = out.output.dataSync()[0] as number;
-      [lo, hi] = [Math.min(lo, prob), Math.max(hi, prob)];
-      state = out.stateN;
-    }
-    // The probabilities move with the input and state (a constant output would prove little).
-    assert.ok(hi - lo > 1e-3, `speech probability stuck in [${lo}, ${hi}]`);
-    console.log(`silero ifless: worst |diff| ${worst.toExponential(2)}, p in [${lo}, ${hi}]`);
+interface SileroCase {
+  file: string;
+  what: string;
+  /** Recurrent state inputs and the outputs that feed them next chunk, with their shapes. */
+  state: { input: string; output: string; shape: number[] }[];
+}
+
+const SILERO: SileroCase[] = [
+  {
+    file: SILERO_IFLESS,
+    what: "op18, a single If, no LSTM",
+    state: [{ input: "state", output: "stateN", shape: [2, 1, 128] }],
   },
-});
+  {
+    file: "ricky0123-vad-web-0.0.31/package/dist/silero_vad_v5.onnx",
+    what: "v5: If nested two deep reading outer scope, LSTM, weights in Constant nodes",
+    state: [{ input: "state", output: "stateN", shape: [2, 1, 128] }],
+  },
+  {
+    file: "ricky0123-vad-web-0.0.31/package/dist/silero_vad_v6.onnx",
+    what: "v6",
+    state: [{ input: "state", output: "stateN", shape: [2, 1, 128] }],
+  },
+  {
+    file: "ricky0123-vad-web-0.0.31/package/dist/silero_vad_legacy.onnx",
+    what: "legacy (v4): LSTM with h and c",
+    state: [
+      { input: "h", output: "hn", shape: [2, 1, 64] },
+      { input: "c", output: "cn", shape: [2, 1, 64] },
+    ],
+  },
+];
+
+for (const c of SILERO) {
+  const path = modelPath(c.file);
+  Deno.test({
+    name: `Silero VAD ${c.what}: equals onnxruntime over 100 chunks with its state carried`,
+    ignore: path === null,
+    async fn() {
+      const steps = 100, n = 512;
+      const audio = fakeAudio(steps * n, 7);
+      const feeds: Record<string, Tensor> = {};
+      for (let s = 0; s < steps; s++) {
+        feeds[`${s}:input`] = fromTyped(audio.slice(s * n, (s + 1) * n), [1, n], "f32");
+        feeds[`${s}:sr`] = fromTyped(new BigInt64Array([16000n]), [], "i64");
+      }
+      for (const st of c.state) {
+        const size = st.shape.reduce((a, b) => a * b, 1);
+        feeds[`0:${st.input}`] = fromTyped(new Float32Array(size), st.shape, "f32");
+      }
+      const carry = Object.fromEntries(c.state.map((st) => [st.output, st.input]));
+      const ref = await ortRun(path!, feeds, steps, carry);
+      const sess = await loadOnnx(path!);
+      const state: Record<string, Tensor> = Object.fromEntries(
+        c.state.map((st) => [st.input, feeds[`0:${st.input}`]]),
+      );
+      let worst = 0, lo = 1, hi = 0;
+      for (let s = 0; s < steps; s++) {
+        const out = await sess.run({ input: feeds[`${s}:input`], sr: feeds[`${s}:sr`], ...state });
+        for (const name of sess.outputNames) {
+          // f32 through 100 recurrent steps: 1e-4 absolute (the acceptance bound).
+          const d = maxAbsDiff(out[name], ref[`${s}:${name}`]);
+          assert.ok(d <= 1e-4, `chunk ${s} ${name}: max |ours - onnxruntime| = ${d}`);
+          worst = Math.max(worst, d);
+        }
+        const prob = out.output.dataSync()[0] as number;
+        [lo, hi] = [Math.min(lo, prob), Math.max(hi, prob)];
+        for (const st of c.state) state[st.input] = out[st.output];
+      }
+      // The probabilities move with the input and state (a constant output would prove little).
+      assert.ok(hi - lo > 1e-4, `speech probability stuck in [${lo}, ${hi}]`);
+      console.log(`${c.file}: worst |diff| ${worst.toExponential(2)}, p in [${lo}, ${hi}]`);
+    },
+  });
+}
 
 const blaze = modelPath(BLAZEFACE);
 Deno.test({

@@ -8,3 +8,4 @@ import "./shape.ts";
 import "./nn.ts";
 import "./control.ts";
 import "./attention.ts";
+import "./rnn.ts";
