@@ -9,3 +9,4 @@ import "./nn.ts";
 import "./control.ts";
 import "./attention.ts";
 import "./rnn.ts";
+import "./resize.ts";
