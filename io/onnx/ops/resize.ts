@@ -197,7 +197,8 @@ function resize(inp: (T | undefined)[], ctx: OpContext, legacyScales?: T): T[] {
     : attrStr(ctx, "coordinate_transformation_mode", "half_pixel");
   const coeffs = mode === "nearest"
     ? nearestCoeffs(
-      ctx.opset < 11 ? "floor_legacy" : attrStr(ctx, "nearest_mode", "round_prefer_floor"),
+      // Upsample repeats each element (floor); Resize-10 rounds half down like Resize-11.
+      legacyScales ? "floor" : attrStr(ctx, "nearest_mode", "round_prefer_floor"),
     )
     : mode === "cubic"
     ? cubicCoeffs(attrNum(ctx, "cubic_coeff_a", -0.75), antialias)
