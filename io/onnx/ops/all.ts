@@ -10,3 +10,4 @@ import "./control.ts";
 import "./attention.ts";
 import "./rnn.ts";
 import "./resize.ts";
+import "./misc.ts";
