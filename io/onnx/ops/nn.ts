@@ -111,9 +111,140 @@ const conv: OpFn = (inp, ctx) => {
   return [one ? V.squeeze(y, 2) : y];
 };
 
+/**
+ * 3-D pooling as two 2-D pools (max and mean over a box are separable): (H, W) first on
+ * (N, C·D, H, W), then D on (N, C, D, H'·W').
+ */
+function pool3d(
+  kind: "max" | "avg",
+  x: T,
+  k: number[],
+  s: number[],
+  d: number[],
+  ceil: boolean,
+): T {
+  const p2 = (t: T, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number) => {
+    if (kind === "max") {
+      return maxPool2d(t, {
+        kernelSize: [kh, kw],
+        stride: [sh, sw],
+        dilation: [dh, dw],
+        ceilMode: ceil,
+      });
+    }
+    if (dh !== 1 || dw !== 1) throw new ShapeError(`AveragePool: dilations are not supported.`);
+    return avgPool2d(t, { kernelSize: [kh, kw], stride: [sh, sw], ceilMode: ceil });
+  };
+  const [n, c, D, H, W] = x.shape;
+  let y = p2(V.reshape(V.contiguous(x), [n, c * D, H, W]), k[1], k[2], s[1], s[2], d[1], d[2]);
+  const [h2, w2] = y.shape.slice(2);
+  y = p2(V.reshape(y, [n, c, D, h2 * w2]), k[0], 1, s[0], 1, d[0], 1);
+  return V.reshape(y, [n, c, y.shape[2], h2, w2]);
+}
+
+function ceilCrop(
+  y: T,
+  spatial: number[],
+  k: number[],
+  s: number[],
+  d: number[],
+  b: number[],
+  e: number[],
+): T {
+  // ONNX drops a last window that starts in the right padding; our pool saw that padding as
+  // input, so cut the output to ONNX's size.
+  const want = spatial.map((n, i) => {
+    const span = (k[i] - 1) * d[i] + 1;
+    let o = Math.ceil((n + b[i] + e[i] - span) / s[i]) + 1;
+    if ((o - 1) * s[i] >= n + b[i]) o--;
+    return o;
+  });
+  if (want.every((o, i) => o >= y.shape[2 + i])) return y;
+  return V.contiguous(V.slice(y, null, null, ...want.map((o) => ({ stop: o }))));
+}
+
+/** Window sums (a depthwise convolution with a kernel of ones): 4-D, or 5-D as two passes. */
+function sumPool(t: T, k: number[], s: number[], d: number[]): T {
+  const conv = (u: T, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number) => {
+    const c = u.shape[1];
+    const w = full([c, 1, kh, kw], 1, { dtype: u.dtype as DType });
+    return conv2d(u, w, { groups: c, stride: [sh, sw], dilation: [dh, dw] });
+  };
+  if (t.ndim === 4) return conv(t, k[0], k[1], s[0], s[1], d[0], d[1]);
+  const [n, c, D, H, W] = t.shape;
+  let y = conv(V.reshape(V.contiguous(t), [n * c, D, H, W]), k[1], k[2], s[1], s[2], d[1], d[2]);
+  const [h2, w2] = y.shape.slice(2);
+  y = V.reshape(V.contiguous(V.permute(V.reshape(y, [n * c, D, h2 * w2]), [0, 2, 1])), [
+    n * c * h2 * w2,
+    1,
+    D,
+    1,
+  ]);
+  y = conv(y, k[0], 1, s[0], 1, d[0], 1);
+  const d2 = y.shape[2];
+  return V.reshape(V.contiguous(V.permute(V.reshape(y, [n * c, h2 * w2, d2]), [0, 2, 1])), [
+    n,
+    c,
+    d2,
+    h2,
+    w2,
+  ]);
+}
+
+/**
+ * Average pooling with dilations: window sums of the padded input over window sums of a mask
+ * that is 1 on the input (and on explicit pads when count_include_pad), 0 on the extra right
+ * padding that ceil mode needs.
+ */
+function dilatedAvgPool(x: T, ctx: OpContext): T {
+  const nsp = x.ndim - 2;
+  const k = attrNums(ctx, "kernel_shape", []);
+  const st = attrNums(ctx, "strides", Array(nsp).fill(1));
+  const dl = attrNums(ctx, "dilations", Array(nsp).fill(1));
+  const [b, e] = spatialPads(ctx, x.shape.slice(2), k, st, dl);
+  const ceil = attrNum(ctx, "ceil_mode", 0) === 1;
+  const include = attrNum(ctx, "count_include_pad", 0) === 1;
+  const extra = x.shape.slice(2).map((n, i) => {
+    if (!ceil) return 0;
+    const span = (k[i] - 1) * dl[i] + 1, tot = n + b[i] + e[i];
+    let o = Math.ceil((tot - span) / st[i]) + 1;
+    if ((o - 1) * st[i] >= n + b[i]) o--;
+    return Math.max(0, (o - 1) * st[i] + span - tot);
+  });
+  const padAll = (t: T, inner: number, outer: number) => {
+    const withPads = padSpatial(t, b, e, inner);
+    return padSpatial(withPads, extra.map(() => 0), extra, outer);
+  };
+  const num = sumPool(padAll(x, 0, 0), k, st, dl);
+  const den = sumPool(padAll(onesLike(x), include ? 1 : 0, 0), k, st, dl);
+  return B.div(num, den);
+}
+
 function pool(kind: "max" | "avg"): OpFn {
   return (inp, ctx) => {
-    const [x, one] = to2d(need(inp, 0, ctx), ctx);
+    const x0 = need(inp, 0, ctx);
+    if (kind === "avg" && attrNums(ctx, "dilations", []).some((v) => v !== 1)) {
+      if (x0.ndim === 4 || x0.ndim === 5) return [dilatedAvgPool(x0, ctx)];
+    }
+    if (x0.ndim === 5) {
+      if (kind === "max" && ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== "") {
+        throw new ShapeError(`MaxPool "${ctx.node.name}": the Indices output is not supported.`);
+      }
+      const k = attrNums(ctx, "kernel_shape", []);
+      const st = attrNums(ctx, "strides", [1, 1, 1]), dl = attrNums(ctx, "dilations", [1, 1, 1]);
+      const [b, e] = spatialPads(ctx, x0.shape.slice(2), k, st, dl);
+      const ceil = attrNum(ctx, "ceil_mode", 0) === 1;
+      let y: T;
+      if (kind === "max") y = pool3d(kind, padSpatial(x0, b, e, -Infinity), k, st, dl, ceil);
+      else if (attrNum(ctx, "count_include_pad", 0) === 1) {
+        y = pool3d(kind, padSpatial(x0, b, e, 0), k, st, dl, ceil);
+      } else {
+        const num = pool3d(kind, padSpatial(x0, b, e, 0), k, st, dl, ceil);
+        y = B.div(num, pool3d(kind, padSpatial(onesLike(x0), b, e, 0), k, st, dl, ceil));
+      }
+      return [ceil ? ceilCrop(y, x0.shape.slice(2), k, st, dl, b, e) : y];
+    }
+    const [x, one] = to2d(x0, ctx);
     const nsp = one ? 1 : 2;
     const k = lift(attrNums(ctx, "kernel_shape", []), one, 1);
     const strides = lift(attrNums(ctx, "strides", Array(nsp).fill(1)), one, 1);
@@ -147,20 +278,7 @@ function pool(kind: "max" | "avg"): OpFn {
       const den = avgPool2d(padSpatial(onesLike(x), b, e, 0), opts);
       y = B.div(num, den);
     }
-    if (ceilMode) {
-      // ONNX drops a last window that starts in the right padding; our pool saw that padding as
-      // input, so cut the output to ONNX's size.
-      const spatial = x.shape.slice(2);
-      const want = spatial.map((n, i) => {
-        const span = (k[i] - 1) * dil[i] + 1;
-        let o = Math.ceil((n + b[i] + e[i] - span) / strides[i]) + 1;
-        if ((o - 1) * strides[i] >= n + b[i]) o--;
-        return o;
-      });
-      if (want.some((o, i) => o < y.shape[2 + i])) {
-        y = V.contiguous(V.slice(y, null, null, { stop: want[0] }, { stop: want[1] }));
-      }
-    }
+    if (ceilMode) y = ceilCrop(y, x.shape.slice(2), k, strides, dil, b, e);
     return [one ? V.squeeze(y, 2) : y];
   };
 }
