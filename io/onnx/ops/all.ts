@@ -11,3 +11,4 @@ import "./attention.ts";
 import "./rnn.ts";
 import "./resize.ts";
 import "./misc.ts";
+import "./quant.ts";
