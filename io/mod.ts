@@ -1,5 +1,5 @@
 /**
- * File formats: NumPy's `.npy` and `.npz`.
+ * File formats: NumPy's `.npy` and `.npz`, safetensors, GGUF, ONNX.
  *
  * @module
  */
@@ -12,3 +12,4 @@ export * from "./checkpoint.ts";
 export * from "./gguf/mod.ts";
 export * from "../core/quant/mod.ts";
 export * from "./safetensors_lazy.ts";
+export * from "./onnx/mod.ts";
