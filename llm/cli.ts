@@ -14,8 +14,10 @@
 import { DEFAULT_MODEL } from "./default_model.ts";
 import { parseArgs } from "node:util";
 import { type ChatMessage, type GenerateOptions, loadModel, type Model } from "./mod.ts";
+import { progressBar, resolveModel } from "../io/hub/mod.ts";
 
-const USAGE = `usage: generate [--model m.gguf] --prompt "text" [--chat] [--temp T] [--seed S]
+const USAGE =
+  `usage: generate [--model m.gguf|owner/repo:QUANT|hf://…|https://…] --prompt "text" [--chat] [--temp T] [--seed S]
                 [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
        chat [--model m.gguf] [sampling flags]\n(without --model: the bundled model, models/kjv-llama-q8_0.gguf)`;
 
@@ -92,7 +94,9 @@ async function main(mode: string, args: string[]): Promise<number> {
     minP: num(values["min-p"]),
   };
   const t0 = performance.now();
-  const model = await loadModel(values.model, {
+  // A hub name or URL (owner/repo:Q4_K_M, hf://…, https://…) is pulled into the cache first.
+  const path = await resolveModel(values.model, { onProgress: progressBar() });
+  const model = await loadModel(path, {
     contextLength: num(values.ctx),
     onProgress: (a, b) => err(`\rloading ${(100 * a / b).toFixed(0)}%`),
   });
