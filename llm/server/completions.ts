@@ -1,0 +1,545 @@
+/**
+ * `POST /v1/chat/completions` and `POST /v1/completions`: a checked request becomes one
+ * scheduler job per choice; the answer goes back as one JSON body or as server-sent events.
+ *
+ * @module
+ */
+import { type ChatMessage, chatPrompt } from "../chat.ts";
+import type { Model } from "../model/model.ts";
+import { Sampler } from "../sampling/sampler.ts";
+import { StopMatcher } from "../stop.ts";
+import {
+  ApiError,
+  bad,
+  COMMON_FIELDS,
+  contentText,
+  type GenParams,
+  genParams,
+  onlyKnown,
+} from "./api.ts";
+import { GrammarConstraint, TokenTrie } from "./constraint.ts";
+import { JsonGrammar, SchemaError } from "./json_grammar.ts";
+import type { JobResult, Scheduler, TokenEvent } from "./scheduler.ts";
+import {
+  callGrammar,
+  parseCalls,
+  parseTools,
+  templateHasTools,
+  type ToolCall,
+  type ToolSpec,
+  toolSystemText,
+} from "./tools.ts";
+
+/** What the handlers need from the server. */
+export interface Engine {
+  /** The model. */
+  model: Model;
+  /** Its name in responses. */
+  modelName: string;
+  /** The slot scheduler. */
+  scheduler: Scheduler;
+  /** Positions per slot. */
+  contextLength: number;
+  /** The most tokens one request may ask for. */
+  maxTokensCap: number;
+  /** The vocabulary trie (built on first use of a grammar). */
+  trie?: TokenTrie;
+  /** Told the usage of each answered request and its choices' first-token latencies (ms). */
+  onUsage?: (
+    u: { prompt_tokens: number; completion_tokens: number },
+    firstTokenMs: number[],
+  ) => void;
+}
+
+type Body = Record<string, unknown>;
+const enc = new TextEncoder();
+
+interface Choice {
+  index: number;
+  text: string;
+  tokens: TokenEvent[];
+  result: JobResult | null;
+}
+
+interface Plan {
+  prompts: number[][];
+  params: GenParams;
+  maxTokens: number;
+  grammar: JsonGrammar | null;
+  tools: ToolSpec[];
+  toolMode: boolean;
+}
+
+function checkLength(e: Engine, ids: number[], params: GenParams, what: string): number {
+  const ctx = e.contextLength;
+  if (ids.length === 0) throw bad(what, `the ${what} is empty (0 tokens).`);
+  if (ids.length >= ctx) {
+    throw new ApiError(
+      400,
+      `This model's maximum context length is ${ctx} tokens. However, your ${what} resulted in ` +
+        `${ids.length} tokens. Hint: shorten the ${what}, or start the server with a larger --ctx.`,
+      what,
+      "context_length_exceeded",
+    );
+  }
+  const room = ctx - ids.length;
+  if (params.maxTokens !== null && params.maxTokens > room) {
+    throw new ApiError(
+      400,
+      `This model's maximum context length is ${ctx} tokens. However, you requested ` +
+        `${ids.length + params.maxTokens} tokens (${ids.length} in the ${what}, ` +
+        `${params.maxTokens} for the completion). Hint: reduce max_tokens to ≤ ${room}.`,
+      "max_tokens",
+      "context_length_exceeded",
+    );
+  }
+  return Math.min(params.maxTokens ?? room, room, e.maxTokensCap);
+}
+
+function responseGrammar(rf: unknown): JsonGrammar | null {
+  if (rf === undefined || rf === null) return null;
+  const r = rf as Body;
+  if (typeof rf !== "object" || Array.isArray(rf)) {
+    throw bad("response_format", "'response_format' must be an object.");
+  }
+  if (r.type === "text") return null;
+  if (r.type === "json_object") return JsonGrammar.anyObject();
+  if (r.type !== "json_schema") {
+    throw bad(
+      "response_format.type",
+      `response_format.type must be text, json_object or json_schema, got ${
+        JSON.stringify(r.type)
+      }.`,
+    );
+  }
+  const js = r.json_schema as Body | undefined;
+  if (typeof js !== "object" || js === null || typeof js.name !== "string") {
+    throw bad(
+      "response_format.json_schema",
+      "response_format.json_schema must be {name, schema, strict?}.",
+    );
+  }
+  try {
+    return JsonGrammar.fromSchema(js.schema ?? {});
+  } catch (e) {
+    if (e instanceof SchemaError) throw bad("response_format.json_schema.schema", e.message);
+    throw e;
+  }
+}
+
+function planChat(e: Engine, b: Body): Plan {
+  onlyKnown(b, [
+    ...COMMON_FIELDS,
+    "messages",
+    "max_completion_tokens",
+    "top_logprobs",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+  ]);
+  const params = genParams(b, e.model.tokenizer.size, true);
+  if (!Array.isArray(b.messages) || b.messages.length === 0) {
+    throw bad("messages", "'messages' must be a non-empty array of {role, content}.");
+  }
+  const messages: ChatMessage[] = b.messages.map((m, i) => {
+    if (typeof m !== "object" || m === null || typeof (m as Body).role !== "string") {
+      throw bad(`messages[${i}]`, `messages[${i}] must be an object with a string 'role'.`);
+    }
+    const role = (m as Body).role as string;
+    if (!["system", "developer", "user", "assistant", "tool"].includes(role)) {
+      throw bad(
+        `messages[${i}].role`,
+        `messages[${i}].role must be system, developer, user, assistant or tool, got '${role}'.`,
+      );
+    }
+    return {
+      ...(m as Body),
+      role: role === "developer" ? "system" : role,
+      content: contentText((m as Body).content, i),
+    };
+  });
+  const { specs, choice } = parseTools(b.tools, b.tool_choice);
+  let grammar = responseGrammar(b.response_format);
+  const src = e.model.chatTemplate.source;
+  const useTools = specs.length > 0 && choice !== "none";
+  let msgs = messages;
+  const render: { tools?: unknown[] } = {};
+  if (useTools) {
+    if (templateHasTools(src)) render.tools = specs.map((s) => ({ type: "function", function: s }));
+    else msgs = [{ role: "system", content: toolSystemText(specs) }, ...messages];
+    if (choice !== "auto") {
+      if (grammar) {
+        throw bad(
+          "response_format",
+          "response_format cannot be combined with a forced tool_choice.",
+        );
+      }
+      grammar = callGrammar(specs, choice, src);
+    }
+  }
+  let ids: number[];
+  try {
+    ids = chatPrompt(e.model.tokenizer, e.model.chatTemplate, msgs, {
+      addGenerationPrompt: true,
+      ...render,
+    }).ids;
+  } catch (err) {
+    throw bad(
+      "messages",
+      `the chat template could not render the messages: ${(err as Error).message}`,
+    );
+  }
+  const maxTokens = checkLength(e, ids, params, "messages");
+  return { prompts: [ids], params, maxTokens, grammar, tools: specs, toolMode: useTools };
+}
+
+function planText(e: Engine, b: Body): Plan {
+  onlyKnown(b, [...COMMON_FIELDS, "prompt", "echo", "suffix", "best_of"]);
+  if (b.echo === true) throw bad("echo", "'echo: true' is not supported. Hint: omit it.");
+  if (b.suffix !== undefined && b.suffix !== null) {
+    throw bad("suffix", "'suffix' is not supported.");
+  }
+  if (b.best_of !== undefined && b.best_of !== null && b.best_of !== 1) {
+    throw bad("best_of", "only best_of: 1 is supported.");
+  }
+  const params = genParams(b, e.model.tokenizer.size, false);
+  const p = b.prompt;
+  const tok = e.model.tokenizer;
+  const isIds = (a: unknown) =>
+    Array.isArray(a) && a.length > 0 &&
+    a.every((x) => Number.isInteger(x) && x >= 0 && x < tok.size);
+  let prompts: number[][];
+  if (typeof p === "string") prompts = [tok.encode(p, { addSpecial: true })];
+  else if (isIds(p)) prompts = [p as number[]];
+  else if (
+    Array.isArray(p) && p.length > 0 && p.length <= 16 && p.every((x) => typeof x === "string")
+  ) {
+    prompts = (p as string[]).map((s) => tok.encode(s, { addSpecial: true }));
+  } else if (Array.isArray(p) && p.length > 0 && p.length <= 16 && p.every(isIds)) {
+    prompts = p as number[][];
+  } else {
+    throw bad(
+      "prompt",
+      `'prompt' must be a string, an array of ≤ 16 strings, or token ids in [0, ${tok.size}).`,
+    );
+  }
+  let maxTokens = Infinity;
+  for (const ids of prompts) maxTokens = Math.min(maxTokens, checkLength(e, ids, params, "prompt"));
+  return { prompts, params, maxTokens, grammar: null, tools: [], toolMode: false };
+}
+
+function submitAll(
+  e: Engine,
+  plan: Plan,
+  signal: AbortSignal,
+  onToken: (c: Choice, ev: TokenEvent) => void,
+): {
+  choices: Choice[];
+  done: Promise<void>;
+} {
+  const { params } = plan;
+  const seed = params.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const choices: Choice[] = [];
+  const waits: Promise<void>[] = [];
+  const local = new AbortController();
+  const sig = AbortSignal.any([signal, local.signal]);
+  let index = 0;
+  for (const prompt of plan.prompts) {
+    for (let k = 0; k < params.n; k++) {
+      const c: Choice = { index: index++, text: "", tokens: [], result: null };
+      choices.push(c);
+      const trie = plan.grammar ? (e.trie ??= new TokenTrie(e.model.tokenizer)) : null;
+      const { promise, resolve } = Promise.withResolvers<void>();
+      waits.push(promise);
+      try {
+        e.scheduler.submit({
+          prompt,
+          maxTokens: plan.maxTokens,
+          sampler: new Sampler({
+            seed: seed + c.index,
+            temperature: params.temperature,
+            topP: params.topP,
+            topK: params.topK,
+            minP: params.minP,
+            repeatPenalty: params.repeatPenalty,
+            presencePenalty: params.presencePenalty,
+            frequencyPenalty: params.frequencyPenalty,
+            logitBias: params.logitBias,
+          }),
+          stops: new StopMatcher(params.stop),
+          decoder: e.model.tokenizer.streamDecoder(),
+          constraint: plan.grammar && trie ? new GrammarConstraint(plan.grammar, trie) : null,
+          topLogprobs: params.logprobs ? params.topLogprobs : -1,
+          signal: sig,
+          onToken: (ev) => {
+            c.text += ev.text;
+            if (params.logprobs) c.tokens.push(ev);
+            onToken(c, ev);
+          },
+          onDone: (r) => {
+            c.text += r.tail;
+            c.result = r;
+            resolve();
+          },
+        });
+      } catch (err) {
+        local.abort();
+        throw err;
+      }
+    }
+  }
+  return { choices, done: Promise.all(waits).then(() => {}) };
+}
+
+function usage(e: Engine, plan: Plan, choices: Choice[]) {
+  const prompt = plan.prompts.reduce((a, p) => a + p.length, 0);
+  const completion = choices.reduce((a, c) => a + (c.result?.completionTokens ?? 0), 0);
+  const cached = choices.reduce((a, c) => a + (c.result?.cachedTokens ?? 0), 0);
+  const firsts = choices.filter((c) => (c.result?.completionTokens ?? 0) > 0).map((c) =>
+    c.result!.firstTokenMs
+  );
+  e.onUsage?.({ prompt_tokens: prompt, completion_tokens: completion }, firsts);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: Math.min(cached, prompt) },
+  };
+}
+
+function pieceOf(e: Engine, id: number): string {
+  return new TextDecoder().decode(e.model.tokenizer.tokenToPiece(id));
+}
+
+function chatLogprobs(e: Engine, evs: TokenEvent[]) {
+  const entry = (token: number, logprob: number) => {
+    const s = pieceOf(e, token);
+    return { token: s, logprob, bytes: [...e.model.tokenizer.tokenToPiece(token)] };
+  };
+  return {
+    content: evs.map((ev) => ({
+      ...entry(ev.token, ev.logprob),
+      top_logprobs: ev.top.map((t) => entry(t.token, t.logprob)),
+    })),
+    refusal: null,
+  };
+}
+
+function textLogprobs(e: Engine, evs: TokenEvent[], start = 0) {
+  let off = start;
+  const offsets: number[] = [];
+  for (const ev of evs) offsets.push(off), (off += pieceOf(e, ev.token).length);
+  return {
+    tokens: evs.map((ev) => pieceOf(e, ev.token)),
+    token_logprobs: evs.map((ev) => ev.logprob),
+    top_logprobs: evs.map((ev) =>
+      Object.fromEntries(ev.top.map((t) => [pieceOf(e, t.token), t.logprob]))
+    ),
+    text_offset: offsets,
+  };
+}
+
+function finishError(choices: Choice[]): void {
+  const err = choices.find((c) => c.result?.finishReason === "error");
+  if (err) {
+    throw new ApiError(
+      500,
+      `generation failed: ${(err.result!.error as Error)?.message ?? err.result!.error}`,
+      null,
+      "generation_error",
+    );
+  }
+}
+
+function toolResult(c: Choice, plan: Plan): { content: string | null; calls: ToolCall[] } {
+  if (!plan.toolMode) return { content: c.text, calls: [] };
+  const { content, calls } = parseCalls(c.text, plan.tools);
+  return { content: calls.length && !content ? null : content, calls };
+}
+
+const reason = (c: Choice, calls: number) =>
+  calls > 0 ? "tool_calls" : c.result?.finishReason === "length" ? "length" : "stop";
+
+/**
+ * Handle a completion request (`chat` selects the endpoint).
+ *
+ * @param e the engine
+ * @param body the parsed JSON body
+ * @param signal aborts when the client goes away
+ * @param chat chat completions (true) or text completions (false)
+ * @returns the response (JSON or an SSE stream)
+ */
+export async function complete(
+  e: Engine,
+  body: Body,
+  signal: AbortSignal,
+  chat: boolean,
+): Promise<Response> {
+  const plan = chat ? planChat(e, body) : planText(e, body);
+  const id = (chat ? "chatcmpl-" : "cmpl-") + crypto.randomUUID().replaceAll("-", "").slice(0, 24);
+  const created = Math.floor(Date.now() / 1000);
+  const model = e.modelName;
+  const object = chat ? "chat.completion" : "text_completion";
+  if (!plan.params.stream) {
+    const { choices, done } = submitAll(e, plan, signal, () => {});
+    await done;
+    if (signal.aborted) return new Response(null, { status: 499 });
+    finishError(choices);
+    return Response.json({
+      id,
+      object,
+      created,
+      model,
+      system_fingerprint: "aprender",
+      choices: choices.map((c) => {
+        if (!chat) {
+          return {
+            index: c.index,
+            text: c.text,
+            logprobs: plan.params.logprobs ? textLogprobs(e, c.tokens) : null,
+            finish_reason: reason(c, 0),
+          };
+        }
+        const { content, calls } = toolResult(c, plan);
+        return {
+          index: c.index,
+          message: {
+            role: "assistant",
+            content,
+            refusal: null,
+            ...(calls.length ? { tool_calls: calls } : {}),
+          },
+          logprobs: plan.params.logprobs ? chatLogprobs(e, c.tokens) : null,
+          finish_reason: reason(c, calls.length),
+        };
+      }),
+      usage: usage(e, plan, choices),
+    });
+  }
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  let open = true;
+  const send = (o: unknown) => {
+    if (!open) return;
+    try {
+      ctl.enqueue(enc.encode(`data: ${typeof o === "string" ? o : JSON.stringify(o)}\n\n`));
+    } catch {
+      open = false;
+      abort.abort();
+    }
+  };
+  const chunk = (choices: unknown[], extra: Body = {}) =>
+    send({
+      id,
+      object: chat ? "chat.completion.chunk" : "text_completion",
+      created,
+      model,
+      system_fingerprint: "aprender",
+      choices,
+      ...extra,
+    });
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      ctl = c;
+    },
+    cancel() {
+      open = false;
+      abort.abort();
+    },
+  });
+  const started = new Set<number>();
+  const onToken = (c: Choice, ev: TokenEvent) => {
+    if (chat && !started.has(c.index)) {
+      started.add(c.index);
+      chunk([{
+        index: c.index,
+        delta: { role: "assistant", content: "" },
+        logprobs: null,
+        finish_reason: null,
+      }]);
+    }
+    if (plan.toolMode || (!ev.text && !plan.params.logprobs)) return;
+    if (chat) {
+      const lp = plan.params.logprobs ? chatLogprobs(e, [ev]) : null;
+      chunk([{ index: c.index, delta: { content: ev.text }, logprobs: lp, finish_reason: null }]);
+    } else {
+      const lp = plan.params.logprobs
+        ? textLogprobs(e, [ev], c.text.length - ev.text.length)
+        : null;
+      chunk([{ index: c.index, text: ev.text, logprobs: lp, finish_reason: null }]);
+    }
+  };
+  const { choices, done } = submitAll(e, plan, abort.signal, onToken);
+  done.then(() => {
+    signal.removeEventListener("abort", onAbort);
+    if (!open) return;
+    const err = choices.find((c) => c.result?.finishReason === "error");
+    if (err) {
+      send({
+        error: {
+          message: `generation failed: ${(err.result!.error as Error)?.message}`,
+          type: "server_error",
+          param: null,
+          code: "generation_error",
+        },
+      });
+    }
+    for (const c of choices) {
+      const tail = c.result?.tail ?? "";
+      if (chat) {
+        if (!started.has(c.index)) {
+          chunk([{
+            index: c.index,
+            delta: { role: "assistant", content: "" },
+            logprobs: null,
+            finish_reason: null,
+          }]);
+        }
+        const { content, calls } = toolResult(c, plan);
+        if (plan.toolMode && content) {
+          chunk([{ index: c.index, delta: { content }, logprobs: null, finish_reason: null }]);
+        }
+        if (!plan.toolMode && tail) {
+          chunk([{
+            index: c.index,
+            delta: { content: tail },
+            logprobs: null,
+            finish_reason: null,
+          }]);
+        }
+        if (calls.length) {
+          chunk([{
+            index: c.index,
+            delta: { tool_calls: calls.map((t, i) => ({ index: i, ...t })) },
+            logprobs: null,
+            finish_reason: null,
+          }]);
+        }
+        chunk([{
+          index: c.index,
+          delta: {},
+          logprobs: null,
+          finish_reason: reason(c, calls.length),
+        }]);
+      } else {
+        chunk([{ index: c.index, text: tail, logprobs: null, finish_reason: reason(c, 0) }]);
+      }
+    }
+    if (plan.params.includeUsage) chunk([], { usage: usage(e, plan, choices) });
+    send("[DONE]");
+    open = false;
+    try {
+      ctl.close();
+    } catch { /* the client is gone */ }
+  });
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    },
+  });
+}
