@@ -101,10 +101,15 @@ export class GrammarConstraint {
     if (any && need.length > 0 && budget <= need.length + SLACK) {
       // near the end: keep only tokens after which the shortest completion still fits
       any = false;
+      const plain = this.grammar.inPlainString(this.state) && need.length <= budget - 1;
       for (let id = 0; id < logits.length; id++) {
         if (!allowed[id]) continue;
-        let s = this.state;
-        for (const b of this.trie.pieces[id]) s = this.grammar.step(s, b);
+        // plain characters inside a string never lengthen the completion
+        if (plain && isPlain(this.trie.pieces[id])) {
+          any = true;
+          continue;
+        }
+        const s = this.grammar.stepMany(this.state, this.trie.pieces[id]);
         if (this.grammar.minimalCompletion(s).length <= budget - 1) any = true;
         else allowed[id] = 0;
       }
@@ -134,6 +139,16 @@ export class GrammarConstraint {
   private walk(allowed: Uint8Array): boolean {
     let any = false;
     const g = this.grammar;
+    if (g.inPlainString(this.state)) {
+      // inside a string nearly every token is allowed: one pass per token beats the trie walk
+      const pieces = this.trie.pieces;
+      for (let id = 0; id < pieces.length; id++) {
+        if (pieces[id].length && g.stepMany(this.state, pieces[id]).length) {
+          allowed[id] = 1, any = true;
+        }
+      }
+      return any;
+    }
     const visit = (n: TrieNode, s: GrammarState) => {
       for (const [b, c] of n.next) {
         const t = g.step(s, b);
@@ -152,6 +167,12 @@ export class GrammarConstraint {
    * @param token the sampled token (EOS ends the text)
    */
   accept(token: number): void {
-    for (const b of this.trie.pieces[token]) this.state = this.grammar.step(this.state, b);
+    this.state = this.grammar.stepMany(this.state, this.trie.pieces[token]);
   }
+}
+
+/** Whether every byte is an ASCII character a string takes as is (no quote, backslash, control). */
+function isPlain(p: Uint8Array): boolean {
+  for (const b of p) if (b < 0x20 || b >= 0x80 || b === 34 || b === 92) return false;
+  return true;
 }

@@ -461,6 +461,43 @@ export class JsonGrammar {
   }
 
   /**
+   * Whether the state is one stack inside a string with no escape or UTF-8 sequence open (where
+   * {@link stepMany} takes plain characters without copying frames).
+   *
+   * @param state the current state
+   */
+  inPlainString(state: GrammarState): boolean {
+    if (state.length !== 1) return false;
+    const f = state[0][state[0].length - 1];
+    return f?.t === "str" && f.esc === 0 && f.u8 === 0;
+  }
+
+  /**
+   * The state after all of `bytes` (empty when one is not allowed); plain string characters are
+   * counted in one pass.
+   *
+   * @param state the current state
+   * @param bytes the bytes
+   */
+  stepMany(state: GrammarState, bytes: Uint8Array): GrammarState {
+    let i = 0;
+    if (this.inPlainString(state)) {
+      const s = state[0], f = s[s.length - 1] as Frame & { t: "str" };
+      let len = f.len;
+      while (i < bytes.length) {
+        const b = bytes[i];
+        if (b < 0x20 || b >= 0x80 || b === 34 || b === 92) break;
+        if (len >= f.max) return [];
+        len++, i++;
+      }
+      if (i === bytes.length && len === f.len) return state;
+      if (len !== f.len) state = [withTop(s, { ...f, len })];
+    }
+    for (; i < bytes.length && state.length; i++) state = this.step(state, bytes[i]);
+    return state;
+  }
+
+  /**
    * Whether the bytes so far form a complete text.
    *
    * @param state the current state
