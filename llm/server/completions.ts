@@ -191,6 +191,17 @@ function planChat(e: Engine, b: Body): Plan {
     );
   }
   const maxTokens = checkLength(e, ids, params, "messages");
+  if (grammar) {
+    // one byte per token is the worst case of the forced close: below that it could not finish
+    const need = grammar.minimalCompletion(grammar.start()).length;
+    if (maxTokens < need) {
+      throw bad(
+        params.maxTokens === null ? "messages" : "max_tokens",
+        `max_tokens ${maxTokens} cannot hold the shortest valid output of the schema ` +
+          `(${need} bytes, up to one token each). Hint: max_tokens ≥ ${need}.`,
+      );
+    }
+  }
   return { prompts: [ids], params, maxTokens, grammar, tools: specs, toolMode: useTools };
 }
 

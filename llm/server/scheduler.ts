@@ -263,7 +263,7 @@ export class Scheduler {
    */
   submit(job: Job): void {
     if (this.closed) throw new QueueFullError("the server is shutting down", 1);
-    if (this.slots.every((s) => s.job) && this.queue.length >= this.opts.maxQueue) {
+    if (this.active + this.queue.length >= this.parallel + this.opts.maxQueue) {
       const tps = Math.max(this.tokensPerSecond, 1);
       const retry = Math.max(
         1,

@@ -180,14 +180,6 @@ interface Embedder {
 async function embeddings(e: Engine, b: Record<string, unknown>): Promise<Response> {
   onlyKnown(b, ["model", "input", "encoding_format", "dimensions", "user"]);
   const model = e.model as unknown as Partial<Embedder>;
-  if (typeof model.embed !== "function") {
-    throw new ApiError(
-      501,
-      "This build's model has no embed(); embeddings need the engine's Model.embed.",
-      null,
-      "not_implemented",
-    );
-  }
   const inp = b.input;
   const tok = e.model.tokenizer;
   let texts: number[][];
@@ -229,7 +221,15 @@ async function embeddings(e: Engine, b: Record<string, unknown>): Promise<Respon
   if (b.dimensions !== undefined) {
     throw bad("dimensions", "'dimensions' is not supported by this model.");
   }
-  const vecs = await model.embed!(texts, { pooling: "mean", normalize: true });
+  if (typeof model.embed !== "function") {
+    throw new ApiError(
+      501,
+      "This build's model has no embed(); embeddings need the engine's Model.embed.",
+      null,
+      "not_implemented",
+    );
+  }
+  const vecs = await model.embed(texts, { pooling: "mean", normalize: true });
   const data = vecs.map((v, i) => ({
     object: "embedding",
     index: i,

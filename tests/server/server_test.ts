@@ -189,35 +189,70 @@ const SCHEMA = {
   additionalProperties: false,
 };
 
+const SMALL = {
+  type: "object",
+  properties: {
+    tribe: { enum: ["Judah", "Levi", "Dan"] },
+    age: { type: "integer", minimum: 0 },
+    name: { type: "string", maxLength: 6 },
+  },
+  required: ["tribe", "age", "name"],
+  additionalProperties: false,
+};
+/** Bytes of SMALL's shortest valid output: the tightest max_tokens the server accepts for it. */
+const MIN_SMALL = '{"tribe":"Dan","age":0,"name":""}'.length;
+const VERSES = [
+  "In the beginning",
+  "The LORD is my shepherd",
+  "Blessed are the meek",
+  "Let there be light",
+  "Jesus wept",
+];
+
 Deno.test(
   { name: "server: json_schema output parses and validates (Ajv) on 50 prompts", ...LOOSE },
   async () => {
-    const validate = ajv.compile(SCHEMA);
-    const verses = [
-      "In the beginning",
-      "The LORD is my shepherd",
-      "Blessed are the meek",
-      "Let there be light",
-      "Jesus wept",
-    ];
-    const rs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        client.chat.completions.create({
-          model: "kjv",
-          messages: [{ role: "user", content: `${verses[i % 5]} ${i}` }],
-          max_tokens: 48 + (i % 3) * 16,
-          seed: i,
-          temperature: 1,
-          response_format: {
-            type: "json_schema",
-            json_schema: { name: "person", schema: SCHEMA, strict: true },
-          },
-        })),
+    const ask = (schema: Record<string, unknown>, i: number, maxTokens: number) =>
+      client.chat.completions.create({
+        model: "kjv",
+        messages: [{ role: "user", content: `${VERSES[i % 5]} ${i}` }],
+        max_tokens: maxTokens,
+        seed: i,
+        temperature: 1,
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "person", schema, strict: true },
+        },
+      });
+    const check = (schema: Record<string, unknown>, rs: OpenAI.ChatCompletion[]) => {
+      const validate = ajv.compile(schema);
+      for (const r of rs) {
+        const v = JSON.parse(r.choices[0].message.content!);
+        assert.ok(
+          validate(v),
+          `${r.choices[0].message.content}: ${ajv.errorsText(validate.errors)}`,
+        );
+      }
+    };
+    // 50 prompts on a small schema; every fifth gets a tight budget that forces the early close
+    check(
+      SMALL,
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => ask(SMALL, i, i % 5 === 0 ? MIN_SMALL : 44)),
+      ),
     );
-    for (const r of rs) {
-      const v = JSON.parse(r.choices[0].message.content!);
-      assert.ok(validate(v), `${r.choices[0].message.content}: ${ajv.errorsText(validate.errors)}`);
-    }
+    // the larger schema (optional fields, arrays, a nullable union) on a few
+    check(SCHEMA, await Promise.all(Array.from({ length: 4 }, (_, i) => ask(SCHEMA, i, 72))));
+    const tight = await post("/v1/chat/completions", {
+      messages: [{ role: "user", content: "x" }],
+      max_tokens: MIN_SMALL - 1,
+      response_format: { type: "json_schema", json_schema: { name: "p", schema: SMALL } },
+    });
+    assert.equal(tight.status, 400);
+    assert.match(
+      tight.json.error.message,
+      new RegExp(`shortest valid output of the schema \\(${MIN_SMALL} bytes`),
+    );
     // json_object: any object
     const o = await client.chat.completions.create({
       model: "kjv",
