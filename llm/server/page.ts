@@ -1,6 +1,7 @@
 /**
  * The chat page served at `GET /`: one self-contained HTML file (no external assets) that
  * streams answers from `/v1/chat/completions`, with a stop button, the model's name and tok/s.
+ * `localStorage.apiKey` and `localStorage.maxTokens`, when set, go with each request.
  *
  * @module
  */
@@ -66,7 +67,10 @@ document.getElementById("f").onsubmit = async (e) => {
     const r = await fetch("v1/chat/completions", {
       method: "POST", signal: ctl.signal,
       headers: { "content-type": "application/json", ...(localStorage.apiKey ? { authorization: "Bearer " + localStorage.apiKey } : {}) },
-      body: JSON.stringify({ messages: history, stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({
+        messages: history, stream: true, stream_options: { include_usage: true },
+        ...(localStorage.maxTokens ? { max_tokens: Number(localStorage.maxTokens) } : {}),
+      }),
     });
     if (!r.ok) throw new Error((await r.json()).error.message);
     const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
