@@ -11,6 +11,7 @@ import { ComputeError } from "../../core/errors.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { forward, KVCache } from "../model/forward.ts";
 import type { Model } from "../model/model.ts";
+import * as modelModule from "../model/mod.ts";
 import type { ModelWeights } from "../model/weights.ts";
 import { logProbs, type Sampler } from "../sampling/sampler.ts";
 import type { StopMatcher } from "../stop.ts";
@@ -57,6 +58,23 @@ export function perSequenceStep(model: Model): StepFn {
         t.dispose();
       }
     });
+}
+
+type BatchFn = (model: Model, seqs: readonly SeqStep[]) => Float32Array[];
+
+/**
+ * The best step for `model`: the engine's batched multi-sequence forward (`forwardBatch`, every
+ * linear layer once over all slots' new tokens) where this build has it, else
+ * {@link perSequenceStep}.
+ *
+ * @example
+ * ```ts ignore
+ * const step = defaultStep(model);
+ * ```
+ */
+export function defaultStep(model: Model): StepFn {
+  const batch = (modelModule as Record<string, unknown>).forwardBatch as BatchFn | undefined;
+  return typeof batch === "function" ? (seqs) => batch(model, seqs) : perSequenceStep(model);
 }
 
 /** Why a job ended. */
@@ -203,7 +221,7 @@ export class Scheduler {
     readonly model: Model,
     readonly opts: { parallel: number; contextLength: number; maxQueue: number; step?: StepFn },
   ) {
-    this.step = opts.step ?? perSequenceStep(model);
+    this.step = opts.step ?? defaultStep(model);
     this.slots = [];
     for (let i = 0; i < opts.parallel; i++) {
       this.slots.push({

@@ -36,7 +36,7 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Largest max_tokens one request gets (default the context). */
   maxTokens?: number;
-  /** The forward step over several sequences (default: one forward per sequence). */
+  /** The forward step over several sequences (default: `defaultStep`, batched where available). */
   step?: StepFn;
   /** Called once listening. */
   onListen?: (addr: { hostname: string; port: number }) => void;
