@@ -149,8 +149,10 @@ function feed(s: readonly Frame[], b: number): Frame[][] {
       // 5 after e, 6 after e sign, 7 exp digits
       const d = isDigit(b);
       const next = (ph: number, dig = 0) =>
-        out.push(withTop(s, { ...f, ph, digits: f.digits + dig }));
-      if (d && f.digits >= MAX_DIGITS) {
+        out.push(withTop(s, { ...f, ph, digits: ph === 5 ? MAX_DIGITS - 2 : f.digits + dig }));
+      // at most MAX_DIGITS mantissa digits and 2 exponent digits (the exponent phase starts the
+      // count at MAX_DIGITS - 2), so every number stays finite; a phase that needs a digit gets one
+      if (d && f.digits >= MAX_DIGITS && (f.ph === 1 || f.ph === 4 || f.ph === 7)) {
         // too long: only ends allowed (falls through to the end test below)
       } else if (f.ph === 0 && d) return (next(b === 48 ? 2 : 1, 1), out);
       else if (f.ph === 1 && d) return (next(1, 1), out);
@@ -258,7 +260,7 @@ export class JsonGrammar {
     const root = typeof schema === "object" && schema !== null
       ? schema as Record<string, unknown>
       : {};
-    return new JsonGrammar(compile(schema, root, "", 0), wrap.prefix, wrap.suffix);
+    return new JsonGrammar(compile(schema, root, "#", 0), wrap.prefix, wrap.suffix);
   }
 
   /** Any JSON object (`response_format: { type: "json_object" }`). */

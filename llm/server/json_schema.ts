@@ -74,7 +74,7 @@ const KNOWN = new Set([
 
 function fail(path: string, msg: string): never {
   throw new SchemaError(
-    `response_format json_schema: ${msg} at ${path || "#"}. Hint: the server enforces type, ` +
+    `response_format json_schema: ${msg} at ${path}. Hint: the server enforces type, ` +
       `properties, required, items, enum, const, anyOf, minLength/maxLength, minItems/maxItems ` +
       `and local $ref; remove other keywords.`,
   );
