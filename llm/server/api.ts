@@ -18,6 +18,8 @@ import { ComputeError } from "../../core/errors.ts";
  */
 export class ApiError extends ComputeError {
   /**
+   * An error response.
+   *
    * @param status HTTP status
    * @param message what was wrong, with the value and a hint
    * @param param the request field, or null

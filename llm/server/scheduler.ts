@@ -145,6 +145,8 @@ export interface JobResult {
  */
 export class QueueFullError extends ComputeError {
   /**
+   * A full-queue error.
+   *
    * @param message what happened
    * @param retryAfter seconds the client should wait
    */
@@ -214,6 +216,8 @@ export class Scheduler {
   private recent: [number, number][] = [];
 
   /**
+   * Allocate `parallel` slots with a KV cache of `contextLength` positions each.
+   *
    * @param model the loaded model
    * @param opts slots, context per slot, queue bound and the step function
    */
@@ -237,6 +241,7 @@ export class Scheduler {
     }
   }
 
+  /** The forward step over several sequences. */
   private readonly step: StepFn;
 
   /** Busy slots. */
@@ -324,6 +329,7 @@ export class Scheduler {
     for (const s of this.slots) s.cache.dispose();
   }
 
+  /** Move queued jobs into free slots, each to the slot sharing the longest prompt prefix. */
   private admit(): void {
     while (this.queue.length) {
       const free = this.slots.filter((s) => !s.job);
@@ -353,6 +359,7 @@ export class Scheduler {
     }
   }
 
+  /** Finish a job (and free its slot). */
   private end(job: Job, slot: Slot | null, reason: FinishReason, tail: string, error?: unknown) {
     this.counters.finished[reason]++;
     if (slot) slot.job = null;
@@ -371,6 +378,7 @@ export class Scheduler {
     }
   }
 
+  /** Step until no slot is busy and nothing is queued. */
   private async loop(): Promise<void> {
     try {
       for (;;) {
@@ -394,6 +402,7 @@ export class Scheduler {
     }
   }
 
+  /** One forward step over the busy slots, then one sampled token for each finished prompt. */
   private runStep(busy: Slot[]): void {
     const feeds = busy.map((s) => s.pending.slice(0, PREFILL_CHUNK));
     const t0 = performance.now();
@@ -431,6 +440,7 @@ export class Scheduler {
     this.recent.push([performance.now(), made]);
   }
 
+  /** Sample the slot's next token from its logits and deliver it. */
   private sampleInto(s: Slot, raw: Float32Array): void {
     const job = s.job!;
     try {
@@ -469,6 +479,7 @@ export class Scheduler {
     }
   }
 
+  /** Text still held by the decoder and the stop matcher. */
   private flush(job: Job): string {
     return job.stops.push(job.decoder.flush()).text + job.stops.flush();
   }
