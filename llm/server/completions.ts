@@ -22,6 +22,7 @@ import { JsonGrammar, SchemaError } from "./json_grammar.ts";
 import type { JobResult, Scheduler, TokenEvent } from "./scheduler.ts";
 import {
   callGrammar,
+  callTags,
   parseCalls,
   parseTools,
   templateHasTools,
@@ -59,6 +60,8 @@ interface Choice {
   text: string;
   tokens: TokenEvent[];
   result: JobResult | null;
+  /** Id of the tool call this choice may make. */
+  callId: string;
 }
 
 interface Plan {
@@ -68,6 +71,8 @@ interface Plan {
   grammar: JsonGrammar | null;
   tools: ToolSpec[];
   toolMode: boolean;
+  /** Length of the text after a forced call's JSON (its closing tag), or null when not forced. */
+  forced: number | null;
 }
 
 function checkLength(e: Engine, ids: number[], params: GenParams, what: string): number {
@@ -202,7 +207,8 @@ function planChat(e: Engine, b: Body): Plan {
       );
     }
   }
-  return { prompts: [ids], params, maxTokens, grammar, tools: specs, toolMode: useTools };
+  const forced = useTools && choice !== "auto" ? callTags(src).suffix.length : null;
+  return { prompts: [ids], params, maxTokens, grammar, tools: specs, toolMode: useTools, forced };
 }
 
 function planText(e: Engine, b: Body): Plan {
@@ -237,7 +243,7 @@ function planText(e: Engine, b: Body): Plan {
   }
   let maxTokens = Infinity;
   for (const ids of prompts) maxTokens = Math.min(maxTokens, checkLength(e, ids, params, "prompt"));
-  return { prompts, params, maxTokens, grammar: null, tools: [], toolMode: false };
+  return { prompts, params, maxTokens, grammar: null, tools: [], toolMode: false, forced: null };
 }
 
 function submitAll(
@@ -258,7 +264,13 @@ function submitAll(
   let index = 0;
   for (const prompt of plan.prompts) {
     for (let k = 0; k < params.n; k++) {
-      const c: Choice = { index: index++, text: "", tokens: [], result: null };
+      const c: Choice = {
+        index: index++,
+        text: "",
+        tokens: [],
+        result: null,
+        callId: `call_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`,
+      };
       choices.push(c);
       const trie = plan.grammar ? (e.trie ??= new TokenTrie(e.model.tokenizer)) : null;
       const { promise, resolve } = Promise.withResolvers<void>();
@@ -363,8 +375,38 @@ function finishError(choices: Choice[]): void {
   }
 }
 
+/**
+ * A forced call's parts in the generated text: `{"name":N,"arguments":ARGS}` (+ closing tag);
+ * ARGS is kept as generated, so streamed fragments and the whole agree byte for byte.
+ */
+function forcedParts(
+  text: string,
+  suffix: number,
+): { name: string | null; args: [number, number] } | null {
+  const k = text.indexOf('"arguments":');
+  if (k < 0) return null;
+  const m = /"name":("(?:[^"\\]|\\.)*")/.exec(text);
+  return { name: m ? JSON.parse(m[1]) : null, args: [k + 12, text.length - 1 - suffix] };
+}
+
+function forcedCall(c: Choice, plan: Plan): ToolCall | null {
+  const p = forcedParts(c.text, plan.forced!);
+  if (!p || p.name === null) return null;
+  const args = c.text.slice(...p.args);
+  try {
+    JSON.parse(args);
+  } catch {
+    return null; // cut off (finish_reason length)
+  }
+  return { id: c.callId, type: "function", function: { name: p.name, arguments: args } };
+}
+
 function toolResult(c: Choice, plan: Plan): { content: string | null; calls: ToolCall[] } {
   if (!plan.toolMode) return { content: c.text, calls: [] };
+  if (plan.forced !== null) {
+    const call = forcedCall(c, plan);
+    return call ? { content: null, calls: [call] } : { content: c.text, calls: [] };
+  }
   const { content, calls } = parseCalls(c.text, plan.tools);
   return { content: calls.length && !content ? null : content, calls };
 }
@@ -462,6 +504,32 @@ export async function complete(
     },
   });
   const started = new Set<number>();
+  // forced tool calls stream as OpenAI does: the name first, then argument fragments
+  const calls = new Map<number, { named: boolean; sent: number }>();
+  const streamCall = (c: Choice, final: boolean) => {
+    const st = calls.get(c.index) ?? { named: false, sent: 0 };
+    calls.set(c.index, st);
+    const p = forcedParts(c.text, plan.forced!);
+    if (!p || p.name === null || (final && !forcedCall(c, plan))) return;
+    const delta = (fn: Record<string, string>, head: boolean) =>
+      chunk([{
+        index: c.index,
+        delta: {
+          tool_calls: [{
+            index: 0,
+            ...(head ? { id: c.callId, type: "function" } : {}),
+            function: fn,
+          }],
+        },
+        logprobs: null,
+        finish_reason: null,
+      }]);
+    if (!st.named) delta({ name: p.name, arguments: "" }, true), (st.named = true);
+    const [a, b] = p.args;
+    if (b > a + st.sent) {
+      delta({ arguments: c.text.slice(a + st.sent, b) }, false), (st.sent = b - a);
+    }
+  };
   const onToken = (c: Choice, ev: TokenEvent) => {
     if (chat && !started.has(c.index)) {
       started.add(c.index);
@@ -472,6 +540,7 @@ export async function complete(
         finish_reason: null,
       }]);
     }
+    if (chat && plan.forced !== null) return streamCall(c, false);
     if (plan.toolMode || (!ev.text && !plan.params.logprobs)) return;
     if (chat) {
       const lp = plan.params.logprobs ? chatLogprobs(e, [ev]) : null;
@@ -510,6 +579,7 @@ export async function complete(
           }]);
         }
         const { content, calls } = toolResult(c, plan);
+        if (plan.forced !== null) streamCall(c, true);
         if (plan.toolMode && content) {
           chunk([{ index: c.index, delta: { content }, logprobs: null, finish_reason: null }]);
         }
@@ -521,7 +591,7 @@ export async function complete(
             finish_reason: null,
           }]);
         }
-        if (calls.length) {
+        if (calls.length && plan.forced === null) {
           chunk([{
             index: c.index,
             delta: { tool_calls: calls.map((t, i) => ({ index: i, ...t })) },

@@ -321,17 +321,34 @@ Deno.test({
     seed: 2,
     stream: true,
   });
-  let name = "", args = "", finish = null;
+  let name = "", args = "", finish = null, fragments = 0, id = "";
   for await (const ch of named) {
     for (const t of ch.choices[0]?.delta?.tool_calls ?? []) {
       name += t.function?.name ?? "";
       args += t.function?.arguments ?? "";
+      id ||= t.id ?? "";
+      if (t.function?.arguments) fragments++;
     }
     finish = ch.choices[0]?.finish_reason ?? finish;
   }
   assert.equal(name, "get_verse");
   assert.equal(finish, "tool_calls");
+  assert.match(id, /^call_/);
+  assert.ok(fragments >= 2, `arguments streamed in ${fragments} fragments`);
   assert.ok(validate(JSON.parse(args)), args);
+  // the same request without streaming gives the same call (same seed, same arguments text)
+  const whole = await client.chat.completions.create({
+    model: "kjv",
+    messages,
+    tools: TOOLS,
+    tool_choice: { type: "function", function: { name: "get_verse" } },
+    max_tokens: 64,
+    seed: 2,
+  });
+  const wc = whole.choices[0].message.tool_calls![0];
+  assert.ok(wc.type === "function");
+  assert.equal(wc.function.arguments, args);
+  assert.equal(whole.choices[0].message.content, null);
 });
 
 Deno.test({
