@@ -437,7 +437,12 @@ export class Scheduler {
       made++;
       this.sampleInto(s, logits[i]);
     }
-    this.recent.push([performance.now(), made]);
+    const now = performance.now();
+    this.recent.push([now, made]);
+    // keep only the gauge's 10 s window (the array must not grow with uptime)
+    let drop = 0;
+    while (drop < this.recent.length && now - this.recent[drop][0] >= 10_000) drop++;
+    if (drop) this.recent.splice(0, drop);
   }
 
   /** Sample the slot's next token from its logits and deliver it. */
