@@ -3,16 +3,24 @@
  * `--parallel` 1/4/8 (as many concurrent streams as slots), over HTTP on 127.0.0.1 through
  * `serve()` started in-process.
  *
- *     deno run -A bench/server.ts [model.gguf] [--tokens 64] [--rounds 3]
+ *     deno run -A bench/server.ts [model.gguf] [--tokens 64] [--rounds 3] [--parallel 1,4,8]
+ *       [--step batch|per-seq]
+ *
+ * `--step per-seq` forces one forward per slot (the fallback) to compare with the batched step.
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL, loadModel } from "../llm/mod.ts";
-import { serve } from "../llm/server/mod.ts";
+import { defaultStep, perSequenceStep, serve } from "../llm/server/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { tokens: { type: "string", default: "64" }, rounds: { type: "string", default: "3" } },
+  options: {
+    tokens: { type: "string", default: "64" },
+    rounds: { type: "string", default: "3" },
+    parallel: { type: "string", default: "1,4,8" },
+    step: { type: "string", default: "batch" },
+  },
 });
 const path = positionals[0] ?? DEFAULT_MODEL;
 const N = Number(values.tokens), R = Number(values.rounds);
@@ -52,11 +60,15 @@ async function stream(
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const model = await loadModel(path);
-console.log(`${path}: ctx ${model.contextLength}, ${N} tokens per stream, median of ${R} rounds`);
+const step = values.step === "per-seq" ? perSequenceStep(model) : defaultStep(model);
+console.log(
+  `${path}: ctx ${model.contextLength}, ${N} tokens per stream, median of ${R} rounds, ` +
+    `step ${values.step}`,
+);
 console.log("| parallel | streams | first token ms | per-stream decode tok/s | aggregate tok/s |");
 console.log("| --- | --- | --- | --- | --- |");
-for (const P of [1, 4, 8]) {
-  const srv = serve({ model, port: 0, parallel: P });
+for (const P of values.parallel.split(",").map(Number)) {
+  const srv = serve({ model, port: 0, parallel: P, step });
   await stream(srv.url, 0); // warm-up
   const firsts: number[] = [], per: number[] = [], agg: number[] = [];
   for (let r = 0; r < R; r++) {
