@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { type BlockDType, isBlockDType, type StorageDType } from "../../core/dtype.ts";
+import { type BlockDType, type DType, isBlockDType, type StorageDType } from "../../core/dtype.ts";
 import { FormatError } from "../../core/errors.ts";
-import { fromBlocks } from "../../core/ops/creation.ts";
+import { fromBlocks, fromTyped } from "../../core/ops/creation.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import { bf16ToF32Row, f16ToF32Row } from "../../core/quant/half.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -38,6 +38,10 @@ export interface LayerWeights {
   kNorm: Tensor | null;
   /** RMSNorm weight before the feed-forward. */
   ffnNorm: Tensor;
+  /** RMSNorm of the attention output before the residual add (gemma3), or null. */
+  postAttnNorm: Tensor | null;
+  /** RMSNorm of the feed-forward output before the residual add (gemma3), or null. */
+  postFfnNorm: Tensor | null;
   /** SwiGLU gate, up and down projections. */
   gate: Tensor<StorageDType>;
   /** Up projection. */
@@ -58,6 +62,10 @@ export interface ModelWeights {
   tied: boolean;
   /** Llama 3 RoPE frequency divisors (`rope_freqs.weight`), or null. */
   ropeFreqs: Float32Array | null;
+  /** LongRoPE divisors for contexts beyond `ropeOrigContext` (phi3 `rope_factors_long`), or null. */
+  ropeLong: Float32Array | null;
+  /** LongRoPE divisors within the original context (`rope_factors_short`), or null. */
+  ropeShort: Float32Array | null;
   /** The blocks. */
   layers: LayerWeights[];
 }
@@ -109,6 +117,33 @@ export function loadWeights(
     onProgress?.(loaded, total);
     return t;
   };
+  /** A fused [sum(parts), cols] weight split by rows into packed tensors (bytes, not values). */
+  const split = (name: string, parts: readonly number[], cols: number): Tensor<StorageDType>[] => {
+    const info = file.tensorInfo(name);
+    const rows = parts.reduce((a, b) => a + b, 0);
+    expectShape(name, info.shape, [rows, cols]);
+    if (info.nbytes % rows !== 0) {
+      throw new FormatError(
+        `loadModel: ${file.name}: "${name}" has ${info.nbytes} bytes for ${rows} rows.`,
+      );
+    }
+    const rb = info.nbytes / rows;
+    const bytes = file.readTensorBytes(info);
+    const out: Tensor<StorageDType>[] = [];
+    let r = 0;
+    for (const n of parts) {
+      const sub = bytes.slice(r * rb, (r + n) * rb);
+      const t = isBlockDType(info.type)
+        ? fromBlocks(sub, info.type as BlockDType, [n, cols]) as Tensor<StorageDType>
+        : fromTyped(sub, [n, cols], info.type as DType) as Tensor<StorageDType>;
+      owned.push(t);
+      out.push(t);
+      r += n;
+    }
+    loaded += info.nbytes;
+    onProgress?.(loaded, total);
+    return out;
+  };
   const f32 = (name: string, want: readonly number[]): Tensor => {
     const info = file.tensorInfo(name);
     expectShape(name, info.shape, want);
@@ -131,21 +166,45 @@ export function loadWeights(
     const norm = f32("output_norm.weight", [dim]);
     const tied = !names.has("output.weight");
     const output = tied ? embed : packed("output.weight", [vocab, dim]);
-    let ropeFreqs: Float32Array | null = null;
-    if (names.has("rope_freqs.weight")) {
-      const t = f32("rope_freqs.weight", [cfg.ropeDims / 2]);
-      ropeFreqs = (t.dataSync() as Float32Array).slice();
+    const factors = (name: string): Float32Array | null => {
+      if (!names.has(name)) return null;
+      const t = f32(name, [cfg.ropeDims / 2]);
+      const a = (t.dataSync() as Float32Array).slice();
       owned.pop();
       t.dispose();
+      return a;
+    };
+    const ropeFreqs = factors("rope_freqs.weight");
+    const ropeLong = factors("rope_factors_long.weight");
+    const ropeShort = factors("rope_factors_short.weight");
+    if ((ropeLong === null) !== (ropeShort === null)) {
+      throw new FormatError(
+        `loadModel: ${file.name}: has only one of rope_factors_long/rope_factors_short.weight.`,
+      );
     }
     const layers: LayerWeights[] = [];
     for (let l = 0; l < cfg.layers; l++) {
       const p = `blk.${l}.`;
+      // phi3 stores q, k, v as one attn_qkv and gate, up as one ffn_up of 2·ffn rows
+      const [wq, wk, wv] = names.has(`${p}attn_qkv.weight`)
+        ? split(
+          `${p}attn_qkv.weight`,
+          [heads * headDim, kvHeads * headDim, kvHeads * valueDim],
+          dim,
+        )
+        : [
+          packed(`${p}attn_q.weight`, [heads * headDim, dim]),
+          packed(`${p}attn_k.weight`, [kvHeads * headDim, dim]),
+          packed(`${p}attn_v.weight`, [kvHeads * valueDim, dim]),
+        ];
+      const [gate, up] = names.has(`${p}ffn_gate.weight`)
+        ? [packed(`${p}ffn_gate.weight`, [ffn, dim]), packed(`${p}ffn_up.weight`, [ffn, dim])]
+        : split(`${p}ffn_up.weight`, [ffn, ffn], dim);
       layers.push({
         attnNorm: f32(`${p}attn_norm.weight`, [dim]),
-        wq: packed(`${p}attn_q.weight`, [heads * headDim, dim]),
-        wk: packed(`${p}attn_k.weight`, [kvHeads * headDim, dim]),
-        wv: packed(`${p}attn_v.weight`, [kvHeads * valueDim, dim]),
+        wq,
+        wk,
+        wv,
         wo: packed(`${p}attn_output.weight`, [dim, heads * valueDim]),
         bq: opt(`${p}attn_q.bias`, (n) => f32(n, [heads * headDim])),
         bk: opt(`${p}attn_k.bias`, (n) => f32(n, [kvHeads * headDim])),
@@ -153,12 +212,14 @@ export function loadWeights(
         qNorm: opt(`${p}attn_q_norm.weight`, (n) => f32(n, [headDim])),
         kNorm: opt(`${p}attn_k_norm.weight`, (n) => f32(n, [headDim])),
         ffnNorm: f32(`${p}ffn_norm.weight`, [dim]),
-        gate: packed(`${p}ffn_gate.weight`, [ffn, dim]),
-        up: packed(`${p}ffn_up.weight`, [ffn, dim]),
+        postAttnNorm: opt(`${p}post_attention_norm.weight`, (n) => f32(n, [dim])),
+        postFfnNorm: opt(`${p}post_ffw_norm.weight`, (n) => f32(n, [dim])),
+        gate,
+        up,
         down: packed(`${p}ffn_down.weight`, [dim, ffn]),
       });
     }
-    return { embed, norm, output, tied, ropeFreqs, layers };
+    return { embed, norm, output, tied, ropeFreqs, ropeLong, ropeShort, layers };
   } catch (e) {
     for (const t of owned) t.dispose();
     throw e;
