@@ -18,6 +18,7 @@ import type { Tensor } from "../../core/tensor.ts";
 import { isLocalLayer, type ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv_cache.ts";
 import { decodeRow, type ModelWeights } from "./weights.ts";
+import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import { byteLength } from "../../core/dtype.ts";
 
 export { KVCache } from "./kv_cache.ts";
@@ -90,6 +91,18 @@ function rope(x: Tensor, cfg: ModelConfig, cos: Tensor, sin: Tensor): Tensor {
     ? stack([o0, o1], 3).reshape([T, H, rd])
     : concat([o0, o1], 2);
   return rd === D ? rot : concat([rot, x.slice(null, null, `${rd}:`)], 2);
+}
+
+/**
+ * `x` through q8_0 and back: llama.cpp multiplies a q8_0 key cache by queries quantized to q8_0
+ * (the key type's dot-product partner), which "ggml" activations reproduce.
+ */
+function roundQ8(x: Tensor): Tensor {
+  const a = (x.dataSync() as Float32Array).slice();
+  const q = new Uint8Array((a.length / 32) * 34);
+  BLOCK_CODECS.q8_0.quantize!(a, q);
+  BLOCK_CODECS.q8_0.dequantize(q, a);
+  return fromTyped(a, x.shape, "f32");
 }
 
 /** Embedding rows of `tokens` as f32 `[T, dim]`. */
@@ -228,7 +241,8 @@ export function forwardSeqs(
         const kv = cache.read(l, S);
         const K = kv.k.permute([1, 2, 0]); // [kvHeads, headDim, S]
         const V = kv.v.permute([1, 0, 2]); // [kvHeads, S, valueDim]
-        const qi = r ? q.slice(r) : q;
+        let qi = r ? q.slice(r) : q;
+        if (cache.dtype === "q8_0" && activations === "ggml") qi = roundQ8(qi);
         const qh = qi.permute([1, 0, 2]).reshape([kvHeads, g * T, headDim]);
         let scores = matmul(qh, K).mul(cfg.attnScale);
         const mask = maskFor(i, local);

@@ -6,6 +6,7 @@
  * @module
  */
 import { DTypeError, ShapeError } from "../../core/errors.ts";
+import { tidy } from "../../core/memory.ts";
 import { fromTyped, zeros } from "../../core/ops/creation.ts";
 import { copyInto } from "../../core/ops/view.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
@@ -132,12 +133,12 @@ export class KVCache {
   readRows(l: number, which: "k" | "v", from: number, to: number): Float32Array {
     const d = which === "k" ? this.headDim : this.valueDim;
     if (this.dtype !== "q8_0") {
-      const t = (which === "k" ? this.kt : this.vt)[l].slice(`${from}:${to}`).astype("f32");
-      try {
-        return (t.dataSync() as Float32Array).slice();
-      } finally {
-        t.dispose();
-      }
+      const src = which === "k" ? this.kt : this.vt;
+      let out!: Float32Array;
+      tidy(() => {
+        out = (src[l].slice(`${from}:${to}`).astype("f32").dataSync() as Float32Array).slice();
+      });
+      return out;
     }
     const rb = this.rowBytes(d);
     const src = (which === "k" ? this.kq : this.vq)[l].subarray(from * rb, to * rb);
@@ -151,12 +152,13 @@ export class KVCache {
     const d = which === "k" ? this.headDim : this.valueDim;
     const rows = data.length / (this.kvHeads * d);
     if (this.dtype !== "q8_0") {
-      const src = fromTyped(data, [rows, this.kvHeads, d], "f32");
-      try {
-        copyInto((which === "k" ? this.kt : this.vt)[l].slice(`${at}:${at + rows}`), src);
-      } finally {
-        src.dispose();
-      }
+      const dst = which === "k" ? this.kt : this.vt;
+      tidy(() => {
+        copyInto(
+          dst[l].slice(`${at}:${at + rows}`),
+          fromTyped(data, [rows, this.kvHeads, d], "f32"),
+        );
+      });
       return;
     }
     const rb = this.rowBytes(d);
