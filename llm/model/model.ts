@@ -15,7 +15,13 @@ import { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { type ModelConfig, readConfig } from "./config.ts";
 import { forward, forwardSeqs } from "./forward.ts";
 import { CACHE_TYPES, type CacheType, KVCache } from "./kv_cache.ts";
-import { type LoadProgress, loadWeights, type ModelWeights, weightTensors } from "./weights.ts";
+import {
+  chunkReader,
+  type LoadProgress,
+  loadWeights,
+  type ModelWeights,
+  weightTensors,
+} from "./weights.ts";
 import { shiftContext } from "./shift.ts";
 
 /**
@@ -436,7 +442,13 @@ export async function loadModel(
     if (!Number.isSafeInteger(ctx) || ctx <= 0) {
       throw new ContextLimitError(`loadModel: contextLength must be an integer > 0, got ${ctx}.`);
     }
-    const w = loadWeights(f, cfg, options.onProgress);
+    const reader = chunkReader(path);
+    let w: ModelWeights;
+    try {
+      w = loadWeights(f, cfg, options.onProgress, reader);
+    } finally {
+      reader.close();
+    }
     try {
       return new Model(
         cfg,

@@ -10,7 +10,8 @@ import { FormatError } from "../../core/errors.ts";
 import { fromBlocks, fromTyped } from "../../core/ops/creation.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import { bf16ToF32Row, f16ToF32Row } from "../../core/quant/half.ts";
-import type { Tensor } from "../../core/tensor.ts";
+import { Tensor } from "../../core/tensor.ts";
+import { deviceProvider } from "../../core/backend/registry.ts";
 import type { GgufFile } from "../../io/gguf/read.ts";
 import type { ModelConfig } from "./config.ts";
 
@@ -70,6 +71,37 @@ export interface ModelWeights {
   layers: LayerWeights[];
 }
 
+const CHUNK = 1 << 22;
+
+/**
+ * Reads `len` (≤ 4 MiB) bytes at file offset `pos`; may return the same buffer on every call
+ * (the loader copies each part into the tensor before the next read).
+ */
+export type ChunkReader = (pos: number, len: number) => Uint8Array;
+
+/**
+ * A {@link ChunkReader} over `path` that reuses one 4 MiB buffer, so loading makes no garbage of
+ * the size of the weights (which the allocator would keep resident). Close it when done.
+ */
+export function chunkReader(path: string | URL): ChunkReader & { close(): void } {
+  const file = Deno.openSync(path, { read: true });
+  const buf = new Uint8Array(CHUNK);
+  const read = (pos: number, len: number): Uint8Array => {
+    if (len > CHUNK) throw new FormatError(`loadModel: chunk of ${len} bytes > ${CHUNK}.`);
+    file.seekSync(pos, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < len) {
+      const n = file.readSync(buf.subarray(got, len));
+      if (n === null || n === 0) {
+        throw new FormatError(`loadModel: file ended at byte ${pos + got}.`);
+      }
+      got += n;
+    }
+    return buf.subarray(0, len);
+  };
+  return Object.assign(read, { close: () => file.close() });
+}
+
 /** Progress of loading: bytes read so far of the total tensor bytes. */
 export type LoadProgress = (loaded: number, total: number) => void;
 
@@ -87,6 +119,7 @@ export function loadWeights(
   file: GgufFile,
   cfg: ModelConfig,
   onProgress?: LoadProgress,
+  reader?: ChunkReader,
 ): ModelWeights {
   const names = new Set(file.tensors.map((t) => t.name));
   const total = file.tensors.reduce((a, t) => a + t.nbytes, 0);
@@ -103,14 +136,25 @@ export function loadWeights(
   const packed = (name: string, want: readonly number[]): Tensor<StorageDType> => {
     const info = file.tensorInfo(name);
     expectShape(name, info.shape, want);
-    const t = isBlockDType(info.type)
-      ? fromBlocks(file.readTensorBytes(info), info.type as BlockDType, info.shape) as Tensor<
-        StorageDType
-      >
-      : file.readTensor(name) as Tensor<StorageDType>;
-    if (!isBlockDType(t.dtype) && t.dtype !== "f32" && t.dtype !== "f16" && t.dtype !== "bf16") {
+    const d = info.type as StorageDType;
+    if (!isBlockDType(d) && d !== "f32" && d !== "f16" && d !== "bf16") {
+      throw new FormatError(`loadModel: ${file.name}: tensor "${name}" has dtype ${d}.`);
+    }
+    // straight from the file into the tensor's storage, 4 MiB at a time: no whole-tensor copy
+    // in between (resident memory stays near the file size)
+    const t = Tensor.empty(info.shape, d, "cpu", false);
+    try {
+      const dev = deviceProvider("cpu");
+      for (let off = 0; off < info.nbytes; off += CHUNK) {
+        const n = Math.min(CHUNK, info.nbytes - off);
+        const part = reader
+          ? reader(info.fileOffset + off, n)
+          : file.src.read(info.fileOffset + off, n);
+        dev.write(t.storage, part, off);
+      }
+    } catch (e) {
       t.dispose();
-      throw new FormatError(`loadModel: ${file.name}: tensor "${name}" has dtype ${t.dtype}.`);
+      throw e;
     }
     owned.push(t);
     loaded += info.nbytes;
