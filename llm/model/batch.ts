@@ -10,7 +10,14 @@ import { forwardSeqs } from "./forward.ts";
 import type { KVCache } from "./kv_cache.ts";
 import type { Model } from "./model.ts";
 
-/** One sequence of a batched step. */
+/**
+ * One sequence of a batched step.
+ *
+ * @example
+ * ```ts ignore
+ * const seq: BatchSequence = { cache: model.newCache(512), tokens: [1, 403] };
+ * ```
+ */
 export interface BatchSequence {
   /** Its KV cache (from `model.newCache()`); `length` is the position of the first new token. */
   cache: KVCache;
@@ -18,7 +25,16 @@ export interface BatchSequence {
   tokens: readonly number[];
 }
 
-/** Options of {@link forwardBatch}. */
+/**
+ * Options of {@link forwardBatch}.
+ *
+ * @example
+ * ```ts
+ * import type { ForwardBatchOptions } from "@aprender/compute/llm";
+ * const opts: ForwardBatchOptions = { allLogits: true };
+ * console.log(opts.allLogits); // true
+ * ```
+ */
 export interface ForwardBatchOptions {
   /** Logits of every new position (flat `[T_i · vocab]` per sequence) instead of the last. */
   allLogits?: boolean;

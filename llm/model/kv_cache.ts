@@ -13,10 +13,27 @@ import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 
-/** Element types of the KV cache. */
+/**
+ * Element types of the KV cache.
+ *
+ * @example
+ * ```ts
+ * import type { CacheType } from "@aprender/compute/llm";
+ * const t: CacheType = "q8_0";
+ * console.log(t); // "q8_0"
+ * ```
+ */
 export type CacheType = "f32" | "f16" | "q8_0";
 
-/** The cache types, for messages and option checks. */
+/**
+ * The cache types, for messages and option checks.
+ *
+ * @example
+ * ```ts
+ * import { CACHE_TYPES } from "@aprender/compute/llm";
+ * console.log(CACHE_TYPES.includes("q8_0")); // true
+ * ```
+ */
 export const CACHE_TYPES: readonly CacheType[] = ["f32", "f16", "q8_0"];
 
 const Q8_BLOCK = 32, Q8_BYTES = 34;
@@ -97,7 +114,10 @@ export class KVCache {
     return [...this.kt, ...this.vt].reduce((a, t) => a + t.size * el, 0);
   }
 
-  /** Store keys `k` `[T, kvHeads, headDim]` and values `v` of layer `l` at positions `pos...`. */
+  /**
+   * Store keys `k` `[T, kvHeads, headDim]` and values `v` of layer `l` at positions `pos...`.
+   * @internal used by the forward pass
+   */
   write(l: number, pos: number, k: Tensor, v: Tensor): void {
     const T = k.shape[0];
     if (pos < 0 || pos + T > this.size) {
@@ -112,7 +132,10 @@ export class KVCache {
     this.writeRows(l, "v", pos, v.dataSync() as Float32Array);
   }
 
-  /** Keys and values of layer `l` at positions `0..S-1` as f32 tensors `[S, kvHeads, dim]`. */
+  /**
+   * Keys and values of layer `l` at positions `0..S-1` as f32 tensors `[S, kvHeads, dim]`.
+   * @internal used by the forward pass
+   */
   read(l: number, S: number): { k: Tensor; v: Tensor } {
     if (this.dtype === "f32") {
       return { k: this.kt[l].slice(`0:${S}`), v: this.vt[l].slice(`0:${S}`) };

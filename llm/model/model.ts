@@ -73,7 +73,16 @@ export interface GenerateOptions extends SamplerOptions {
   keep?: number;
 }
 
-/** Options of {@link Model.embed}. */
+/**
+ * Options of {@link Model.embed}.
+ *
+ * @example
+ * ```ts
+ * import type { EmbedOptions } from "@aprender/compute/llm";
+ * const opts: EmbedOptions = { pooling: "last", normalize: false };
+ * console.log(opts.pooling); // "last"
+ * ```
+ */
 export interface EmbedOptions {
   /** How positions are pooled: their mean (default), the first ("cls") or the last ("last"). */
   pooling?: "mean" | "cls" | "last";

@@ -9,7 +9,7 @@ import { ShapeError } from "../../core/errors.ts";
 import type { ModelConfig } from "./config.ts";
 import { layerRope } from "./forward.ts";
 import type { KVCache } from "./kv_cache.ts";
-import type { ModelWeights } from "./weights.ts";
+import type { Model } from "./model.ts";
 
 /**
  * Rotate the keys in `k` (rows of `[kvHeads, headDim]`, flat) by `delta` positions: RoPE angles
@@ -55,7 +55,7 @@ function rerope(
  * ```
  */
 export function shiftContext(
-  model: { weights: ModelWeights; config: ModelConfig },
+  model: Model,
   cache: KVCache,
   keep: number,
   discard: number,
