@@ -184,7 +184,9 @@ export function forwardSeqs(
     const tables = new Map<string, { cos: Tensor; sin: Tensor }>();
     const ropeFor = (l: number) => {
       const ps = seqs.map((s) => layerRope(w, cfg, l, s.cache.size));
-      const key = JSON.stringify(ps.map((p) => [p.base, p.scale, p.freqs?.[0], p.freqs?.length]));
+      const which = (f: Float32Array | null) =>
+        f === null ? "-" : f === w.ropeLong ? "long" : f === w.ropeShort ? "short" : "freqs";
+      const key = JSON.stringify(ps.map((p) => [p.base, p.scale, which(p.freqs)]));
       let t = tables.get(key);
       if (!t) {
         const cs = seqs.map((s, i) =>
