@@ -320,75 +320,92 @@ for (
   });
 }
 
-Deno.test("memory: loading a 100 MB Q4_0 model takes ≤ 1.2× its file size of resident memory; the KV cache is sized from the context asked for", async () => {
-  // a TinyLlama-shaped llama (dim 2048, FFN 5632, 32/4 heads) of 4 layers and a 512-piece
-  // vocabulary, its Q4_0 blocks a fixed pattern (scale 1.0): only loading is measured
-  const dim = 2048, ffn = 5632, kv = 256, vocab = 512, layers = 4;
-  const q4 = (rows: number, cols: number) => {
-    const b = new Uint8Array((rows * cols / 32) * 18);
-    for (let i = 0; i < b.length; i += 18) b.set([0x00, 0x3c, 0x12, 0x34, 0x56, 0x78], i);
-    return b;
-  };
-  const lin = (name: string, rows: number, cols: number) => ({
-    name,
-    shape: [rows, cols],
-    type: "q4_0" as const,
-    data: () => q4(rows, cols),
-  });
-  const norm = (name: string) => ({ name, shape: [dim], data: new Float32Array(dim).fill(1) });
-  const tensors = [lin("token_embd.weight", vocab, dim), norm("output_norm.weight")];
-  for (let l = 0; l < layers; l++) {
-    const p = `blk.${l}.`;
-    tensors.push(
-      norm(`${p}attn_norm.weight`),
-      lin(`${p}attn_q.weight`, dim, dim),
-      lin(`${p}attn_k.weight`, kv, dim),
-      lin(`${p}attn_v.weight`, kv, dim),
-      lin(`${p}attn_output.weight`, dim, dim),
-      norm(`${p}ffn_norm.weight`),
-      lin(`${p}ffn_gate.weight`, ffn, dim),
-      lin(`${p}ffn_up.weight`, ffn, dim),
-      lin(`${p}ffn_down.weight`, dim, ffn),
-    );
-  }
-  const tokens = ["<unk>", "<s>", "</s>", ...Array.from({ length: vocab - 3 }, (_, i) => `▁w${i}`)];
-  const dir = await Deno.makeTempDir({ prefix: "llm-mem-" });
-  const path = `${dir}/m.gguf`;
-  const u32 = (value: number) => ({ type: "u32" as const, value });
-  await saveGguf(path, {
-    metadata: {
-      "general.architecture": "llama",
-      "llama.context_length": u32(2048),
-      "llama.embedding_length": u32(dim),
-      "llama.block_count": u32(layers),
-      "llama.feed_forward_length": u32(ffn),
-      "llama.attention.head_count": u32(32),
-      "llama.attention.head_count_kv": u32(4),
-      "tokenizer.ggml.model": "llama",
-      "tokenizer.ggml.tokens": tokens,
-      "tokenizer.ggml.scores": new Float32Array(vocab),
-      "tokenizer.ggml.token_type": Int32Array.from(tokens, (_, i) => (i < 3 ? 3 : 1)),
-    },
-    tensors,
-  });
-  try {
-    const run = (ctx: number) => {
-      const out = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--v8-flags=--expose-gc", "tests/helpers/load_rss.ts", path, `${ctx}`],
-        stdout: "piped",
-        stderr: "piped",
-      }).outputSync();
-      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout));
+Deno.test({
+  name: "memory: loading a 200 MB Q4_0 model takes ≤ 1.2× its file size of resident memory; " +
+    "the KV cache is sized from the context asked for",
+  ignore: !HAS_STORIES,
+  async fn() {
+    // a TinyLlama-shaped llama (dim 2048, FFN 5632, 32/4 heads) of 8 layers and a 512-piece
+    // vocabulary, its Q4_0 blocks a fixed pattern (scale 1.0): only loading is measured
+    const dim = 2048, ffn = 5632, kv = 256, vocab = 512, layers = 8;
+    const q4 = (rows: number, cols: number) => {
+      const b = new Uint8Array((rows * cols / 32) * 18);
+      for (let i = 0; i < b.length; i += 18) b.set([0x00, 0x3c, 0x12, 0x34, 0x56, 0x78], i);
+      return b;
     };
-    const a = run(256);
-    // measured: 99.8 MB file, +115.4 MB resident (1.16×; some 13 MB of it the header, tokenizer
-    // and code, which a 1.1B model's 640 MB file dilutes). Reading each tensor whole and then
-    // copying it in measured 1.6× (on a 124 MB file).
-    assert(a.delta <= 1.2 * a.file, `rss +${a.delta} bytes for a ${a.file}-byte file`);
-    // f32 keys and values: 2 · layers · context · 4 heads · 64 · 4 bytes
-    assert.equal(a.cacheBytes, 2 * layers * 256 * kv * 4);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    const lin = (name: string, rows: number, cols: number) => ({
+      name,
+      shape: [rows, cols],
+      type: "q4_0" as const,
+      data: () => q4(rows, cols),
+    });
+    const norm = (name: string) => ({ name, shape: [dim], data: new Float32Array(dim).fill(1) });
+    const tensors = [lin("token_embd.weight", vocab, dim), norm("output_norm.weight")];
+    for (let l = 0; l < layers; l++) {
+      const p = `blk.${l}.`;
+      tensors.push(
+        norm(`${p}attn_norm.weight`),
+        lin(`${p}attn_q.weight`, dim, dim),
+        lin(`${p}attn_k.weight`, kv, dim),
+        lin(`${p}attn_v.weight`, kv, dim),
+        lin(`${p}attn_output.weight`, dim, dim),
+        norm(`${p}ffn_norm.weight`),
+        lin(`${p}ffn_gate.weight`, ffn, dim),
+        lin(`${p}ffn_up.weight`, ffn, dim),
+        lin(`${p}ffn_down.weight`, dim, ffn),
+      );
+    }
+    const tokens = [
+      "<unk>",
+      "<s>",
+      "</s>",
+      ...Array.from({ length: vocab - 3 }, (_, i) => `▁w${i}`),
+    ];
+    const dir = await Deno.makeTempDir({ prefix: "llm-mem-" });
+    const path = `${dir}/m.gguf`;
+    const u32 = (value: number) => ({ type: "u32" as const, value });
+    await saveGguf(path, {
+      metadata: {
+        "general.architecture": "llama",
+        "llama.context_length": u32(2048),
+        "llama.embedding_length": u32(dim),
+        "llama.block_count": u32(layers),
+        "llama.feed_forward_length": u32(ffn),
+        "llama.attention.head_count": u32(32),
+        "llama.attention.head_count_kv": u32(4),
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.scores": new Float32Array(vocab),
+        "tokenizer.ggml.token_type": Int32Array.from(tokens, (_, i) => (i < 3 ? 3 : 1)),
+      },
+      tensors,
+    });
+    try {
+      const run = (ctx: number) => {
+        const out = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--v8-flags=--expose-gc",
+            "tests/helpers/load_rss.ts",
+            path,
+            `${ctx}`,
+            STORIES, // loaded first: the runtime's one-time costs are not the model's
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).outputSync();
+        if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+        return JSON.parse(new TextDecoder().decode(out.stdout));
+      };
+      const a = run(256);
+      // measured: 198.9 MB file, +207.1..207.7 MB resident (1.04×). Reading each tensor whole and
+      // then copying it in measured 1.34..1.6× (on 124 MB files, without the warm-up model).
+      assert(a.delta <= 1.2 * a.file, `rss +${a.delta} bytes for a ${a.file}-byte file`);
+      // f32 keys and values: 2 · layers · context · 4 heads · 64 · 4 bytes
+      assert.equal(a.cacheBytes, 2 * layers * 256 * kv * 4);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
