@@ -1,6 +1,7 @@
 /*
  * Block quantizers of ggml's types (llama.cpp's `quantize_row_*_ref`, no importance matrix): the
- * legacy 32-blocks Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and the K-quants Q2_K … Q6_K, Q8_K. Every
+ * legacy 32-blocks Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, the K-quants Q2_K … Q6_K, Q8_K and IQ4_XS
+ * (quantize_iq4.h; IQ4_NL, TQ1_0, TQ2_0 and MXFP4 stay with the TS codecs). Every
  * f32 operation happens in the C reference's order and type (no reassociation, no contraction:
  * wasm has no fused multiply-add), so the bytes equal ggml's and core/quant's bit for bit.
  *
@@ -301,6 +302,7 @@ static float make_qkx2_quants(int32_t n, int32_t nmax, const float *x, const flo
 }
 
 #include "quantize_k4.h"
+#include "quantize_iq4.h"
 
 /* ---- K-quants: 256-element super-blocks --------------------------------------------------- */
 
@@ -522,6 +524,7 @@ INLINE int32_t type_info(int32_t type, int32_t *bs, int32_t *bb, quant_fn *f) {
     case 13: *bs = 256, *bb = 176, *f = q5_k; return 1;
     case 14: *bs = 256, *bb = 210, *f = q6_k; return 1;
     case 15: *bs = 256, *bb = 292, *f = q8_k; return 1;
+    case 23: *bs = 256, *bb = 136, *f = iq4_xs; return 1;
     default: return 0;
   }
 }
