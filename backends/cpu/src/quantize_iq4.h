@@ -33,7 +33,8 @@ INLINE v128_t iq4_value4(v128_t x) {
     lo = wasm_f32x4_add(lo, wasm_v128_and(m, wasm_f32x4_splat((float)(v[k] - v[k - 1]))));
     hi = wasm_f32x4_add(hi, wasm_v128_and(m, wasm_f32x4_splat((float)(v[k + 1] - v[k]))));
   }
-  v128_t q = wasm_v128_bitselect(lo, hi, wasm_f32x4_lt(wasm_f32x4_sub(x, lo), wasm_f32x4_sub(hi, x)));
+  const v128_t nearer_lo = wasm_f32x4_lt(wasm_f32x4_sub(x, lo), wasm_f32x4_sub(hi, x));
+  v128_t q = wasm_v128_bitselect(lo, hi, nearer_lo);
   q = wasm_v128_bitselect(wasm_f32x4_splat(v[0]), q, wasm_f32x4_le(x, wasm_f32x4_splat(v[0])));
   /* at or above the top, and NaN (every comparison false walks the search to the top) */
   const v128_t top = wasm_v128_or(wasm_f32x4_ge(x, wasm_f32x4_splat(v[15])), wasm_f32x4_ne(x, x));
@@ -124,6 +125,8 @@ static void iq4_xs(const float *x, uint8_t *y) {
   y[3] = (uint8_t)(scales_h >> 8);
   uint8_t *q = y + 8;
   for (int32_t i = 0; i < 16; i += 2) {
-    for (int32_t j = 0; j < 16; j++) q[8 * i + j] = (uint8_t)(L[16 * i + j] | (L[16 * i + 16 + j] << 4));
+    for (int32_t j = 0; j < 16; j++) {
+      q[8 * i + j] = (uint8_t)(L[16 * i + j] | (L[16 * i + 16 + j] << 4));
+    }
   }
 }
