@@ -107,8 +107,9 @@ export class OnnxSession {
   }
 
   /** Run the graph; inputs by name, outputs by name (new tensors the caller owns). */
-  run(feeds: Record<string, TensorLike>): Promise<Record<string, Tensor>> {
-    return Promise.resolve(this.runSync(feeds));
+  // deno-lint-ignore require-await
+  async run(feeds: Record<string, TensorLike>): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds);
   }
 
   /** {@link OnnxSession.run}, synchronously (CPU tensors). */
