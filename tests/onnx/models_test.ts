@@ -146,3 +146,51 @@ Deno.test({
     }
   },
 });
+
+const TORCH_DIR = new URL("../../.cache/onnx-torch/", import.meta.url).pathname;
+
+/** Exports the torch models once (random weights, fixed seed) into .cache/onnx-torch. */
+function torchModels(): string {
+  try {
+    Deno.statSync(`${TORCH_DIR}encoder.onnx`);
+    Deno.statSync(`${TORCH_DIR}resnet_like.onnx`);
+    return TORCH_DIR;
+  } catch { /* export below */ }
+  const py = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
+  const script = new URL("../helpers/torch_onnx_models.py", import.meta.url).pathname;
+  const r = new Deno.Command(py, { args: [script, TORCH_DIR], stdout: "null", stderr: "piped" })
+    .outputSync();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  return TORCH_DIR;
+}
+
+for (
+  const [file, shape, what] of [
+    ["resnet_like.onnx", [1, 3, 64, 64], "ResNet-18-shaped CNN (batch norm, shortcuts, pooling)"],
+    ["encoder.onnx", [2, 10, 32], "2-layer transformer encoder with a causal mask"],
+  ] as const
+) {
+  Deno.test(`torch-exported ${what} equals onnxruntime on 2 inputs`, async () => {
+    const path = torchModels() + file;
+    const feeds: Record<string, Tensor> = {};
+    for (let s = 0; s < 2; s++) {
+      const r = rng(200 + s);
+      const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+      feeds[`${s}:x`] = fromTyped(
+        Float32Array.from({ length: n }, () => r() * 2 - 1),
+        [...shape],
+        "f32",
+      );
+    }
+    const ref = await ortRun(path, feeds, 2);
+    const sess = await loadOnnx(path);
+    for (let s = 0; s < 2; s++) {
+      const y = (await sess.run({ x: feeds[`${s}:x`] })).y;
+      const want = ref[`${s}:y`];
+      const d = maxAbsDiff(y, want);
+      const mag = Math.max(...Array.from(want.dataSync() as Float32Array, Math.abs));
+      // 1e-4 absolute, or 1e-5 relative to the output's magnitude where that is larger.
+      assert.ok(d <= Math.max(1e-4, 1e-5 * mag), `${file} input ${s}: max |diff| ${d}`);
+    }
+  });
+}
