@@ -75,7 +75,9 @@ export interface OnnxGraph {
 }
 
 /** Options of the model loader. */
-export interface ParseOptions extends Partial<ExternalDataSource> {
+export interface ParseOptions {
+  /** Folder that external data locations are relative to (default: the model file's folder). */
+  baseDir?: string;
   /** Most nodes in the model, subgraphs included (default 1,000,000). */
   maxNodes?: number;
   /** Deepest nesting of subgraphs (default 32). */

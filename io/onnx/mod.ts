@@ -13,4 +13,11 @@ export {
   OnnxUnsupportedError,
 } from "./session.ts";
 export { exportOnnx, type ExportOnnxOptions } from "./export.ts";
-export type { OnnxGraph, OnnxModel, OnnxNode, OnnxValueInfo } from "./graph.ts";
+export type {
+  AttrValue,
+  OnnxGraph,
+  OnnxModel,
+  OnnxNode,
+  OnnxValueInfo,
+  ParseOptions,
+} from "./graph.ts";

@@ -41,6 +41,8 @@ export class OnnxUnsupportedError extends FormatError {
   /** The missing operators. */
   readonly missing: readonly MissingOp[];
   /**
+   * Build the error listing every missing operator.
+   *
    * @param file the model's name
    * @param missing every operator missing here
    */
