@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { FormatError } from "../../core/errors.ts";
+import { DTypeError, FormatError, ShapeError } from "../../core/errors.ts";
 import { tidy } from "../../core/memory.ts";
 import { asTensor } from "../../core/ops/creation.ts";
 import { clone } from "../../core/ops/view.ts";
@@ -136,6 +136,7 @@ export class OnnxSession {
       }
       const t = asTensor(f);
       if (t !== f) owned.push(t);
+      checkFeed(v, t);
       vals.push(t);
     }
     try {
@@ -243,6 +244,25 @@ export class OnnxSession {
       for (const t of mine) t.dispose();
       void top;
     }
+  }
+}
+
+/** A feed must have the declared dtype, rank and fixed dimensions (symbolic ones are free). */
+function checkFeed(v: OnnxValueInfo, t: Tensor): void {
+  if (v.dtype !== null && t.dtype !== v.dtype) {
+    throw new DTypeError(
+      `onnx run: input "${v.name}" is ${t.dtype}, but the model declares ${v.dtype}. ` +
+        `Hint: t.astype("${v.dtype}").`,
+    );
+  }
+  if (v.shape === null) return;
+  const bad = t.ndim !== v.shape.length ||
+    v.shape.some((d, i) => typeof d === "number" && d !== t.shape[i]);
+  if (bad) {
+    throw new ShapeError(
+      `onnx run: input "${v.name}" has shape [${t.shape.join(", ")}], but the model declares ` +
+        `[${v.shape.map((d) => d ?? "?").join(", ")}] (names and ? are free dimensions).`,
+    );
   }
 }
 

@@ -190,10 +190,18 @@ Deno.test("Loop carries state and stacks scan outputs; opset picks Softmax's sem
   ]);
 });
 
-Deno.test("bad feeds are FormatErrors naming the inputs", async () => {
+Deno.test("bad feeds are typed errors naming the input, its shape or dtype", async () => {
   const s = loadOnnxSync(validModel());
   await assert.rejects(s.run({}), /input "x" is missing from the feeds/);
   await assert.rejects(s.run({ x: tensor([[1, 2, 3]]), q: tensor([1]) }), /unknown input "q"/);
+  await assert.rejects(
+    s.run({ x: tensor([[1, 2]]) }),
+    /has shape \[1, 2\], but the model declares \[1, 3\]/,
+  );
+  await assert.rejects(
+    s.run({ x: tensor([[1, 2, 3]], { dtype: "f64" }) }),
+    /is f64, but the model declares f32/,
+  );
   assert.throws(() => loadOnnxSync(new Uint8Array([0x0a, 0xff, 0xff])), /not a valid ONNX model/);
   void toBinary;
 });
