@@ -16,6 +16,11 @@ export type OnnxOutcome = "ok" | "format-error" | { defect: unknown };
 /** Folder holding the small external data file the seeds point at. */
 export const FUZZ_DIR: string = Deno.makeTempDirSync({ prefix: "onnx-fuzz-" });
 Deno.writeFileSync(`${FUZZ_DIR}/w.bin`, new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer));
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(FUZZ_DIR, { recursive: true });
+  } catch { /* already gone */ }
+});
 
 function external(location: string, offset: string, length: string) {
   const t = f32("w", [4], [0, 0, 0, 0]);
