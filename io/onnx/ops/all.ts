@@ -12,3 +12,4 @@ import "./rnn.ts";
 import "./resize.ts";
 import "./misc.ts";
 import "./quant.ts";
+import "./grid_sample.ts";
