@@ -13,3 +13,4 @@ import "./resize.ts";
 import "./misc.ts";
 import "./quant.ts";
 import "./grid_sample.ts";
+import "./dft.ts";
