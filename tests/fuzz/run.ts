@@ -1,12 +1,13 @@
 /**
- * `deno task fuzz [cases] [seed]`: hostile GGUF and safetensors headers, `cases` of each
- * (default 20000): seed corpora of known corruption classes (llama.cpp's `test-gguf.cpp` classes,
+ * `deno task fuzz [cases] [seed]`: hostile GGUF and safetensors headers and ONNX models, `cases`
+ * of each (default 20000): seed corpora of known corruption classes (llama.cpp's `test-gguf.cpp` classes,
  * the GGUF CVE classes, the safetensors format's promises) plus random mutations. Fails on any
  * error other than FormatError, any case slower than 1 s (a hang), or resident memory growing past
  * 256 MiB (something allocated from a claimed size).
  */
 import { hostileCorpus, mutate, rng, runCase, validFile } from "./gguf_cases.ts";
 import { hostileSt, mutateSt, runStCase, validSt } from "./safetensors_cases.ts";
+import { mutateOnnx, onnxSeeds, runOnnxCase } from "./onnx_cases.ts";
 
 const cases = Number(Deno.args[0] ?? 20000);
 const seed = Number(Deno.args[1] ?? Date.now() % 1e9);
@@ -56,4 +57,6 @@ async function fuzz(
 
 await fuzz("gguf", [validFile(), ...hostileCorpus().map((c) => c.bytes)], mutate, runCase);
 await fuzz("safetensors", [validSt(), ...hostileSt().map((c) => c.bytes)], mutateSt, runStCase);
+// ONNX: typed errors (FormatError, DTypeError for element types we do not hold) count as handled.
+await fuzz("onnx", onnxSeeds(), mutateOnnx, runOnnxCase);
 if (failed) Deno.exit(1);
