@@ -1,8 +1,8 @@
 /**
  * The transfer-learning example end to end: PyTorch trains a torchvision ResNet (one block per
- * stage) on Fashion-MNIST classes 0–4 for 30 steps (tests/helpers/pretrain_fashion_ref.py) and
+ * stage) on Fashion-MNIST classes 0–4 for 20 steps (tests/helpers/pretrain_fashion_ref.py) and
  * saves its state dict as safetensors; the example loads it by key into our ResNet, drops the
- * old head, trains a new one on 50 images of each of classes 5–9 and evaluates on 500 test
+ * old head, trains a new one on 50 images of each of classes 5–9 and evaluates on 300 test
  * images; the saved result loads back under torchvision's key names.
  */
 import assert from "node:assert/strict";
@@ -33,18 +33,18 @@ Deno.test(
         args: [
           new URL("../helpers/pretrain_fashion_ref.py", import.meta.url).pathname,
           src,
-          "30",
+          "20",
         ],
         stdout: "piped",
         stderr: "piped",
       }).output();
       assert.ok(r.success, new TextDecoder().decode(r.stderr).slice(-2000));
       const source = JSON.parse(new TextDecoder().decode(r.stdout));
-      assert.ok(source.source_accuracy > 0.6, `source model accuracy ${source.source_accuracy}`);
+      assert.ok(source.source_accuracy > 0.5, `source model accuracy ${source.source_accuracy}`);
       const out = `${dir}/transferred.safetensors`;
       const lines: string[] = [];
       const res = await transfer(
-        { ...DEFAULTS, weights: src, test: 500, out },
+        { ...DEFAULTS, weights: src, test: 300, out },
         (s) => lines.push(s),
       );
       assert.deepEqual(res.layers, [1, 1, 1, 1]);
