@@ -28,7 +28,7 @@ export class BasicBlock extends Module {
   static readonly expansion = 1;
   conv1: Conv2d;
   bn1: BatchNorm2d;
-  relu = new ReLU();
+  relu: ReLU = new ReLU();
   conv2: Conv2d;
   bn2: BatchNorm2d;
   downsample: Sequential | null;
@@ -67,7 +67,7 @@ export class Bottleneck extends Module {
   bn2: BatchNorm2d;
   conv3: Conv2d;
   bn3: BatchNorm2d;
-  relu = new ReLU();
+  relu: ReLU = new ReLU();
   downsample: Sequential | null;
 
   /**
@@ -121,13 +121,13 @@ type Block = typeof BasicBlock | typeof Bottleneck;
 export class ResNet extends Module {
   conv1: Conv2d;
   bn1: BatchNorm2d;
-  relu = new ReLU();
-  maxpool = new MaxPool2d(3, { stride: 2, padding: 1 });
+  relu: ReLU = new ReLU();
+  maxpool: MaxPool2d = new MaxPool2d(3, { stride: 2, padding: 1 });
   layer1: Sequential;
   layer2: Sequential;
   layer3: Sequential;
   layer4: Sequential;
-  avgpool = new AdaptiveAvgPool2d([1, 1]);
+  avgpool: AdaptiveAvgPool2d = new AdaptiveAvgPool2d([1, 1]);
   fc: Linear;
   #inplanes = 64;
 
