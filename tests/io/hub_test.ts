@@ -244,6 +244,12 @@ Deno.test("a flipped byte is caught by the sha256 check and the file refetched",
     const again = await pull("hf://org/c/m.gguf", opts);
     assert.deepEqual(again.downloaded, [r.path]);
     assert.deepEqual(await read(r.path), file.bytes);
+    // A new upload of the same size is noticed by resolveModel without re-hashing (the file
+    // list's sha256 differs from the one recorded at download).
+    const v2 = lfs(100_000, 99);
+    s.addRepo("org/c", { "m.gguf": v2, "config.json": small('{"x":2}') });
+    assert.equal(await resolveModel("hf://org/c/m.gguf", opts), r.path);
+    assert.deepEqual(await read(r.path), v2.bytes);
   });
 });
 
