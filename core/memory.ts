@@ -6,6 +6,14 @@
  */
 import type { Storage } from "./backend/plugin.ts";
 import { deviceProvider } from "./backend/registry.ts";
+import {
+  byteLength,
+  type DType,
+  type StorageDType,
+  type TypedArray,
+  typedArrayFor,
+} from "./dtype.ts";
+import { AllocationError, fmtShape } from "./errors.ts";
 
 /** Something that owns resources and can be disposed. */
 export interface Releasable {
@@ -36,6 +44,122 @@ export function allocStorage(device: string, byteLength: number, zero = true): S
   st.bytes += s.byteLength;
   st.storages++;
   return s;
+}
+
+const GiB = 2 ** 30;
+function fmtBytes(n: number): string {
+  return n >= GiB ? `${+(n / GiB).toFixed(2)} GiB` : `${+(n / 2 ** 20).toFixed(2)} MiB`;
+}
+
+let machineBytes: number | null | undefined;
+/** This machine's physical memory, or null where the runtime does not say (no `--allow-sys`). */
+function machineMemory(): number | null {
+  if (machineBytes === undefined) {
+    try {
+      const total = Deno.systemMemoryInfo().total;
+      machineBytes = Number.isFinite(total) && total > 0 ? total : null;
+    } catch {
+      machineBytes = null;
+    }
+  }
+  return machineBytes;
+}
+
+function allocationError(
+  op: string,
+  shape: readonly number[],
+  dtype: StorageDType,
+  bytes: number,
+  why: string,
+  cause?: unknown,
+): AllocationError {
+  const asked = Number.isSafeInteger(bytes)
+    ? `${bytes} bytes (${fmtBytes(bytes)})`
+    : `${bytes} bytes`;
+  return new AllocationError(
+    `${op}: cannot allocate a ${dtype} tensor of shape ${fmtShape(shape)}: it needs ${asked}, ` +
+      `and ${why}. Hint: use a smaller shape, process the data in chunks, or free tensors no ` +
+      `longer needed.`,
+    { cause },
+  );
+}
+
+/**
+ * The bytes of `shape` × `dtype`, or an {@link AllocationError} when no allocation of that size
+ * can succeed: an element count or byte size beyond 2^53, or more than this machine's physical
+ * memory (where the runtime reports it). The one check every allocation path runs first.
+ */
+export function checkAllocation(
+  op: string,
+  shape: readonly number[],
+  dtype: StorageDType,
+): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  if (!Number.isSafeInteger(n)) {
+    throw allocationError(
+      op,
+      shape,
+      dtype,
+      n,
+      `${n} elements exceed 2^53, the most any array holds`,
+    );
+  }
+  const bytes = byteLength(dtype, n, op);
+  if (!Number.isSafeInteger(bytes)) {
+    throw allocationError(op, shape, dtype, bytes, "that exceeds 2^53 bytes");
+  }
+  const machine = machineMemory();
+  if (machine !== null && bytes > machine) {
+    throw allocationError(
+      op,
+      shape,
+      dtype,
+      bytes,
+      `this machine has ${machine} bytes (${fmtBytes(machine)}) of memory in all`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * Storage for a new tensor of `shape` × `dtype` on `device`, counted by `memory()`: the central
+ * allocation path. Any failure (size checks, the device refusing, the runtime running out) is an
+ * {@link AllocationError} naming `op`, the shape, the bytes and the limit.
+ */
+export function allocTensorStorage(
+  op: string,
+  shape: readonly number[],
+  dtype: StorageDType,
+  device: string,
+  zero = true,
+): Storage {
+  const bytes = checkAllocation(op, shape, dtype);
+  try {
+    return allocStorage(device, bytes, zero);
+  } catch (e) {
+    if (e instanceof RangeError || (e instanceof Error && e.name === "DeviceError")) {
+      throw allocationError(op, shape, dtype, bytes, `device ${device} refused: ${e.message}`, e);
+    }
+    throw e;
+  }
+}
+
+/**
+ * A host typed array of `n` elements of `dtype` for an op's scratch work (values computed in JS
+ * before they are written to a device), through the same checks as {@link allocTensorStorage}.
+ */
+export function hostArray(op: string, shape: readonly number[], dtype: DType): TypedArray {
+  const bytes = checkAllocation(op, shape, dtype);
+  try {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return typedArrayFor(dtype, new ArrayBuffer(bytes), 0, n);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw allocationError(op, shape, dtype, bytes, `the runtime refused: ${e.message}`, e);
+    }
+    throw e;
+  }
 }
 
 /** Take a reference to a storage (a new tensor view over it). */

@@ -4,7 +4,7 @@
  * @module
  */
 import { type DType, fromBF16Bits, type TypedArray } from "./dtype.ts";
-import { ShapeError } from "./errors.ts";
+import { AllocationError, fmtShape, ShapeError } from "./errors.ts";
 import type { NestedArray } from "./tensor.ts";
 
 /** The shape of a nested array, checking that it is not ragged and holds only numbers/booleans. */
@@ -58,8 +58,39 @@ export function flattenNested(data: NestedArray, out: number[] = []): number[] {
   return out;
 }
 
+/** The most JS arrays a nested conversion builds (2^26: a few GB of empty arrays already). */
+const MAX_NESTED_ARRAYS = 2 ** 26;
+/** The longest JS array. */
+const MAX_JS_ARRAY = 2 ** 32 - 1;
+
+/**
+ * An AllocationError when nested arrays of `shape` cannot be built: an axis longer than a JS
+ * array can be, or more arrays than {@link MAX_NESTED_ARRAYS} (an empty tensor of shape
+ * (2^31, 0) would need 2^31 empty arrays). Checked in O(ndim) before anything is built.
+ */
+export function checkNestable(shape: readonly number[], op: string): void {
+  let arrays = 0, outer = 1;
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] > MAX_JS_ARRAY) {
+      throw new AllocationError(
+        `${op}: axis ${d} of shape ${fmtShape(shape)} is longer than a JS array can be ` +
+          `(${MAX_JS_ARRAY}). Hint: read the flat data with dataSync()/data(), or slice first.`,
+      );
+    }
+    arrays += outer;
+    outer *= shape[d];
+    if (arrays > MAX_NESTED_ARRAYS) {
+      throw new AllocationError(
+        `${op}: shape ${fmtShape(shape)} would build more than ${MAX_NESTED_ARRAYS} nested JS ` +
+          `arrays. Hint: read the flat data with dataSync()/data(), or slice first.`,
+      );
+    }
+  }
+}
+
 /** Build nested JS arrays from flat C-order raw elements. */
 export function toNested(flat: TypedArray, shape: readonly number[], dtype: DType): NestedArray {
+  checkNestable(shape, "toArray");
   const get = (i: number): number | boolean => {
     const v = flat[i];
     if (dtype === "bool") return v !== 0;

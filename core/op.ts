@@ -79,7 +79,7 @@ export function runKernel<N extends OpName>(
   }
   if (device !== undefined && inputs.length) commonDevice(op, inputs);
   const outs = (outputs ?? []).map((o) =>
-    (o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev, !o.overwritten)) as Tensor
+    (o instanceof Tensor ? o : Tensor.empty(o.shape, o.dtype, dev, !o.overwritten, op)) as Tensor
   );
   const call: KernelCall<AttrsOf<N>> = { op, inputs, outputs: outs, attrs };
   let r;

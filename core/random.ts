@@ -52,20 +52,11 @@
  *
  * @module
  */
-import {
-  ALL_DTYPES,
-  byteLength,
-  type DType,
-  DTYPES,
-  isDType,
-  isFloat,
-  toBF16Bits,
-  type TypedArray,
-  typedArrayFor,
-} from "./dtype.ts";
+import { ALL_DTYPES, type DType, DTYPES, isDType, isFloat, toBF16Bits } from "./dtype.ts";
 import { DTypeError, IndexError } from "./errors.ts";
 import { deviceProvider } from "./backend/registry.ts";
 import { fromTyped } from "./ops/creation.ts";
+import { hostArray } from "./memory.ts";
 import { checkShape, sizeOf } from "./shape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -264,7 +255,7 @@ export class Generator {
     const s = checkShape(shape, "rand");
     deviceProvider(options.device ?? "cpu");
     const n = sizeOf(s);
-    const out = alloc(dtype, n);
+    const out = hostArray("rand", s, dtype);
     switch (dtype) {
       case "f64": {
         const a = out as Float64Array;
@@ -304,7 +295,7 @@ export class Generator {
     const s = checkShape(shape, "randn");
     deviceProvider(options.device ?? "cpu");
     const n = sizeOf(s);
-    const out = alloc(dtype, n);
+    const out = hostArray("randn", s, dtype);
     const normal = (w: Uint32Array): number => {
       const u1 = 1 - u53(w[0], w[1]);
       const u2 = u53(w[2], w[3]);
@@ -362,7 +353,7 @@ export class Generator {
     const s = checkShape(shape, op);
     deviceProvider(options.device ?? "cpu");
     const n = sizeOf(s);
-    const out = alloc(dtype, n);
+    const out = hostArray(op, s, dtype);
     const r = hi - lo;
     if (r <= 0xffffffffn) {
       const rn = Number(r);
@@ -408,10 +399,6 @@ const TWO32_BIG = 4294967296n;
 
 function u53(a: number, b: number): number {
   return ((a >>> 5) * 67108864 + (b >>> 6)) * 2 ** -53;
-}
-
-function alloc(dtype: DType, n: number): TypedArray {
-  return typedArrayFor(dtype, new ArrayBuffer(byteLength(dtype, n)), 0, n);
 }
 
 function floatDType(d: DType | undefined, op: string): DType {

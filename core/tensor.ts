@@ -29,10 +29,17 @@ import {
 } from "./autograd.ts";
 import { asTensor, onesLike } from "./ops/creation.ts";
 import { formatTensor } from "./format.ts";
-import { allocStorage, releaseStorage, retainStorage, track, unwatch, watch } from "./memory.ts";
+import {
+  allocTensorStorage,
+  releaseStorage,
+  retainStorage,
+  track,
+  unwatch,
+  watch,
+} from "./memory.ts";
 import { contiguousStrides, isContiguous, type Shape, sizeOf } from "./shape.ts";
 import * as view from "./ops/view.ts";
-import { toNested } from "./nested.ts";
+import { checkNestable, toNested } from "./nested.ts";
 import { installTensorMethods, type TensorMethods } from "./tensor_ops.ts";
 
 /** Nested JS arrays of numbers or booleans. */
@@ -132,13 +139,20 @@ export class Tensor<D extends StorageDType = DType> {
    * console.log(Tensor.empty([2, 2], "i32").dataSync()); // Int32Array [0, 0, 0, 0]
    * ```
    */
-  static empty(shape: Shape, dtype?: DType, device?: string, zero?: boolean): Tensor;
+  static empty(
+    shape: Shape,
+    dtype?: DType,
+    device?: string,
+    zero?: boolean,
+    op?: string,
+  ): Tensor;
   /** A new contiguous block-type tensor (the last axis a multiple of the block size). */
   static empty<B extends BlockDType>(
     shape: Shape,
     dtype: B,
     device?: string,
     zero?: boolean,
+    op?: string,
   ): Tensor<B>;
   /** A new contiguous tensor of any storage dtype. */
   static empty(
@@ -146,16 +160,18 @@ export class Tensor<D extends StorageDType = DType> {
     dtype: StorageDType,
     device?: string,
     zero?: boolean,
+    op?: string,
   ): Tensor<StorageDType>;
   static empty(
     shape: Shape,
     dtype: StorageDType = "f32",
     device = "cpu",
     zero = true,
+    op = "empty",
   ): Tensor<StorageDType> {
     const last = shape.length ? shape[shape.length - 1] : 1;
-    if (isBlockDType(dtype)) byteLength(dtype, last, "empty: the last axis");
-    const storage = allocStorage(device, byteLength(dtype, sizeOf(shape), "empty"), zero);
+    if (isBlockDType(dtype)) byteLength(dtype, last, `${op}: the last axis`);
+    const storage = allocTensorStorage(op, shape, dtype, device, zero);
     return new Tensor(storage, shape, dtype);
   }
 
@@ -390,11 +406,13 @@ export class Tensor<D extends StorageDType = DType> {
 
   /** Nested JS arrays of numbers (booleans for bool; i64 as numbers, exact up to 2^53). */
   toArraySync(this: Tensor): NestedArray {
+    checkNestable(this.shape, "toArraySync");
     return toNested(this.dataSync(), this.shape, this.dtype);
   }
 
   /** Nested JS arrays, from any device. */
   async toArray(this: Tensor): Promise<NestedArray> {
+    checkNestable(this.shape, "toArray");
     return toNested(await this.data(), this.shape, this.dtype);
   }
 

@@ -15,36 +15,31 @@ import { type DType, elementBytes } from "../core/dtype.ts";
 import { DTypeError, fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
+import { Budget, budgetOf, type BudgetOptions, enumTable, inflateInto } from "./budget.ts";
 import { readInput } from "./npy.ts";
 
 /** IDX type codes (third magic byte) and our dtype for each. */
-const IDX_TYPES: Record<number, DType> = {
+const IDX_TYPES: Readonly<Record<number, DType>> = enumTable({
   0x08: "u8",
   0x09: "i8",
   0x0b: "i16",
   0x0c: "i32",
   0x0d: "f32",
   0x0e: "f64",
-};
-const IDX_CODES: Partial<Record<DType, number>> = {};
-for (const [code, dt] of Object.entries(IDX_TYPES)) IDX_CODES[dt] = Number(code);
+});
+const IDX_CODES: Readonly<Partial<Record<DType, number>>> = enumTable(
+  Object.fromEntries(Object.entries(IDX_TYPES).map(([code, dt]) => [dt, Number(code)])),
+);
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Options of {@link decodeIdx} and {@link loadIdx}. */
-export interface IdxReadOptions {
+export interface IdxReadOptions extends BudgetOptions {
   /** Name used in error messages (default: the path, or "<bytes>"). */
   name?: string;
   /** Device to create the tensor on (default "cpu"). */
   device?: string;
-  /**
-   * Largest data size in bytes accepted from a header (default 2^32): a bound on what a
-   * malformed or hostile file can make the reader allocate or inflate.
-   */
-  maxBytes?: number;
 }
-
-const DEFAULT_MAX_BYTES = 2 ** 32;
 
 /** What an IDX header declares. */
 interface IdxHeader {
@@ -65,7 +60,7 @@ function parseHeader(
   bytes: Uint8Array,
   fail: (what: string) => never,
   complete: boolean,
-  maxBytes: number,
+  budget: Budget,
 ): IdxHeader | null {
   const n = bytes.length;
   if (n < 4) {
@@ -101,12 +96,7 @@ function parseHeader(
   let nbytes = shape.includes(0) ? 0 : itemsize;
   for (const d of shape) {
     nbytes *= d;
-    if (nbytes > maxBytes) {
-      fail(
-        `dimensions ${fmtShape(shape)} of ${dtype} describe more than ${maxBytes} bytes ` +
-          `(the maxBytes limit). Hint: raise options.maxBytes if the file is really that large.`,
-      );
-    }
+    if (nbytes > budget.limit) budget.take(nbytes, `dimensions ${fmtShape(shape)} of ${dtype}`);
   }
   if (complete) {
     const available = n - start;
@@ -136,12 +126,8 @@ function decodeIdxAs(bytes: Uint8Array, options: IdxReadOptions, op: string): Te
     throw new FormatError(`${op}: ${name}: ${what}`);
   };
   if (!(bytes instanceof Uint8Array)) fail("expected a Uint8Array of the file's bytes.");
-  const { dtype, shape, start, nbytes } = parseHeader(
-    bytes,
-    fail,
-    true,
-    options.maxBytes ?? DEFAULT_MAX_BYTES,
-  )!;
+  const budget = new Budget(op, name, budgetOf(op, options.maxBytes, bytes.length));
+  const { dtype, shape, start, nbytes } = parseHeader(bytes, fail, true, budget)!;
   const itemsize = elementBytes(dtype);
   let raw = bytes.subarray(start, start + nbytes);
   if (itemsize > 1 && LITTLE_ENDIAN_HOST) raw = swapBytes(raw, itemsize);
@@ -215,56 +201,16 @@ export function encodeIdx(t: Tensor): Uint8Array {
   return out;
 }
 
-/** Gunzip `comp`, stopping as soon as the output exceeds what its IDX header declares. */
-async function gunzipIdx(
+/** Gunzip `comp` into one buffer of the size its IDX header declares (peak ≈ 1× the data). */
+function gunzipIdx(
   comp: Uint8Array,
   fail: (what: string) => never,
-  maxBytes: number,
+  budget: Budget,
 ): Promise<Uint8Array> {
-  const stream = new Blob([comp as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream("gzip"));
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let limit = Infinity;
-  let head: Uint8Array = new Uint8Array(0);
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      chunks.push(value);
-      if (limit === Infinity) {
-        // The header is at most 4 + 4·255 bytes: keep the first bytes until it is complete.
-        if (head.length < 1024) head = concat([head, value.subarray(0, 1024)], -1);
-        const h = parseHeader(head, fail, false, maxBytes);
-        if (h) limit = h.start + h.nbytes;
-      }
-      if (total > limit) {
-        await reader.cancel().catch(() => {});
-        fail(
-          `decompresses to more than the ${limit} bytes its IDX header declares ` +
-            `(trailing data or a gzip bomb).`,
-        );
-      }
-    }
-  } catch (e) {
-    if (e instanceof FormatError) throw e;
-    fail(`has corrupt or truncated gzip data (${e instanceof Error ? e.message : String(e)}).`);
-  }
-  return concat(chunks, total);
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (total < 0) total = chunks.reduce((a, c) => a + c.length, 0);
-  if (chunks.length === 1 && chunks[0].length === total) return chunks[0];
-  const out = new Uint8Array(total);
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
+  return inflateInto(comp, "gzip", (head) => {
+    const h = parseHeader(head, fail, false, budget);
+    return h ? new Uint8Array(h.start + h.nbytes) : null;
+  }, fail);
 }
 
 /**
@@ -286,13 +232,14 @@ export async function loadIdx(
   pathOrBytes: string | URL | Uint8Array,
   options: IdxReadOptions = {},
 ): Promise<Tensor> {
-  const { bytes: file, name: fileName } = await readInput(pathOrBytes);
+  const { bytes: file, name: fileName } = await readInput(pathOrBytes, "loadIdx");
   const name = options.name ?? fileName;
   const fail = (what: string): never => {
     throw new FormatError(`loadIdx: ${name}: ${what}`);
   };
   if (!(file instanceof Uint8Array)) fail("expected a Uint8Array of the file's bytes.");
   const gz = file.length >= 2 && file[0] === 0x1f && file[1] === 0x8b;
-  const bytes = gz ? await gunzipIdx(file, fail, options.maxBytes ?? DEFAULT_MAX_BYTES) : file;
+  const budget = new Budget("loadIdx", name, budgetOf("loadIdx", options.maxBytes, file.length));
+  const bytes = gz ? await gunzipIdx(file, fail, budget) : file;
   return decodeIdxAs(bytes, { ...options, name }, "loadIdx");
 }

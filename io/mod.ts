@@ -1,6 +1,6 @@
 /**
- * File formats: NumPy's `.npy` and `.npz`, safetensors, GGUF, checkpoints; and the model hub
- * client (`pull`, `resolveModel`: models by name, cached).
+ * File formats: NumPy's `.npy` and `.npz`, safetensors, GGUF, ONNX, checkpoints; and the model
+ * hub client (`pull`, `resolveModel`: models by name, cached).
  *
  * @module
  */
@@ -13,4 +13,5 @@ export * from "./checkpoint.ts";
 export * from "./gguf/mod.ts";
 export * from "../core/quant/mod.ts";
 export * from "./safetensors_lazy.ts";
+export * from "./onnx/mod.ts";
 export * from "./hub/mod.ts";

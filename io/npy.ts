@@ -12,6 +12,13 @@
 import { type DType, DTYPES, elementBytes, type TypedArray } from "../core/dtype.ts";
 import { DTypeError, fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
+import {
+  Budget,
+  budgetOf,
+  type BudgetOptions,
+  enumTable,
+  readInput as readPath,
+} from "./budget.ts";
 import type { Tensor } from "../core/tensor.ts";
 
 /** The 6 bytes every `.npy` file starts with: `\x93NUMPY`. */
@@ -28,7 +35,7 @@ const MAX_DEPTH = 16;
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Options of {@link decodeNpy} and {@link loadNpy}. */
-export interface NpyReadOptions {
+export interface NpyReadOptions extends BudgetOptions {
   /** Name used in error messages (default: the path, or "<bytes>"). */
   name?: string;
   /** Device to create the tensor on (default "cpu"). */
@@ -203,10 +210,13 @@ function parseHeader(
 
 // ---- descr ---------------------------------------------------------------------------------
 
-const FROM_NUMPY: Record<string, DType> = {};
-for (const info of Object.values(DTYPES)) if (info.numpy) FROM_NUMPY[info.numpy] = info.name;
+const FROM_NUMPY: Readonly<Record<string, DType>> = enumTable(
+  Object.fromEntries(
+    Object.values(DTYPES).filter((i) => i.numpy).map((i) => [i.numpy as string, i.name]),
+  ),
+);
 
-const UNSUPPORTED_KINDS: Record<string, string> = {
+const UNSUPPORTED_KINDS: Readonly<Record<string, string>> = enumTable({
   O: "object arrays need pickle, which is not supported",
   c: "complex dtypes are not supported",
   U: "unicode string dtypes are not supported",
@@ -216,7 +226,7 @@ const UNSUPPORTED_KINDS: Record<string, string> = {
     "convert with .astype(np.float32) before saving)",
   M: "datetime dtypes are not supported",
   m: "timedelta dtypes are not supported",
-};
+});
 
 /** Our dtype and whether the data must be byte-swapped. */
 function parseDescr(
@@ -340,6 +350,14 @@ export function decodeNpyAs(bytes: Uint8Array, options: NpyReadOptions, op: stri
     }
   }
   const nbytes = size * itemsize;
+  // A shape with no dimensions (a scalar) skips the loop above: check its one element too.
+  if (nbytes > available) {
+    fail(
+      `shape ${fmtShape(shape)} of ${dtype} needs ${nbytes} bytes but ${available} follow the ` +
+        `header: the file is truncated.`,
+    );
+  }
+  new Budget(op, name, budgetOf(op, options.maxBytes, n)).take(nbytes, "the array");
   const start = hstart + hlen;
   let raw = bytes.subarray(start, start + nbytes);
   if (swap) {
@@ -427,12 +445,11 @@ export function encodeNpy(t: Tensor): Uint8Array {
 // ---- files ---------------------------------------------------------------------------------
 
 /** Read a path, or take bytes as they are. */
-export async function readInput(
+export function readInput(
   pathOrBytes: string | URL | Uint8Array,
+  op = "load",
 ): Promise<{ bytes: Uint8Array; name: string }> {
-  if (pathOrBytes instanceof Uint8Array) return { bytes: pathOrBytes, name: "<bytes>" };
-  const name = pathOrBytes instanceof URL ? pathOrBytes.href : String(pathOrBytes);
-  return { bytes: await Deno.readFile(pathOrBytes), name };
+  return readPath(pathOrBytes, op);
 }
 
 /**
@@ -453,7 +470,7 @@ export async function loadNpy(
   pathOrBytes: string | URL | Uint8Array,
   options: NpyReadOptions = {},
 ): Promise<Tensor> {
-  const { bytes, name } = await readInput(pathOrBytes);
+  const { bytes, name } = await readInput(pathOrBytes, "loadNpy");
   return decodeNpyAs(bytes, { ...options, name: options.name ?? name }, "loadNpy");
 }
 

@@ -8,6 +8,7 @@ import { DTypeError, FormatError } from "../core/errors.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { decodeNpyAs, npyFromData, type NpyReadOptions, readInput } from "./npy.ts";
 import { readZip, writeZip, type ZipEntry } from "./zip.ts";
+import { Budget, budgetOf } from "./budget.ts";
 
 /** Options of {@link encodeNpz} and {@link saveNpz}. */
 export interface NpzWriteOptions {
@@ -34,7 +35,8 @@ async function decodeNpzAs(
   if (!(bytes instanceof Uint8Array)) {
     throw new FormatError(`${op}: ${name}: expected a Uint8Array of the file's bytes.`);
   }
-  const entries = await readZip(bytes, `${op}: ${name}`);
+  const budget = new Budget(op, name, budgetOf(op, options.maxBytes, bytes.length));
+  const entries = await readZip(bytes, `${op}: ${name}`, budget);
   const out: Record<string, Tensor> = {};
   try {
     for (const e of entries) {
@@ -128,7 +130,7 @@ export async function loadNpz(
   pathOrBytes: string | URL | Uint8Array,
   options: NpyReadOptions = {},
 ): Promise<Record<string, Tensor>> {
-  const { bytes, name } = await readInput(pathOrBytes);
+  const { bytes, name } = await readInput(pathOrBytes, "loadNpz");
   return decodeNpzAs(bytes, { ...options, name: options.name ?? name }, "loadNpz");
 }
 

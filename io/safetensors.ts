@@ -17,6 +17,7 @@ import { type DType, elementBytes, type TypedArray } from "../core/dtype.ts";
 import { fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
+import { enumTable } from "./budget.ts";
 import { readInput } from "./npy.ts";
 
 /** The reference implementation's limit on the header (JSON) size. */
@@ -39,10 +40,12 @@ const TO_ST: Record<DType, string> = {
   f64: "F64",
   i64: "I64",
 };
-const RANK: Record<string, number> = {};
-Object.values(TO_ST).forEach((n, i) => (RANK[n] = i));
-const FROM_ST: Record<string, DType> = {};
-for (const [d, n] of Object.entries(TO_ST)) FROM_ST[n] = d as DType;
+const RANK: Readonly<Record<string, number>> = enumTable(
+  Object.fromEntries(Object.values(TO_ST).map((n, i) => [n, i])),
+);
+const FROM_ST: Readonly<Record<string, DType>> = enumTable(
+  Object.fromEntries(Object.entries(TO_ST).map(([d, n]) => [n, d as DType])),
+);
 /** safetensors dtypes we know but cannot hold. */
 const UNSUPPORTED = new Set([
   "U64",

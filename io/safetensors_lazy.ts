@@ -7,13 +7,14 @@
  *
  * @module
  */
+import { enumTable } from "./budget.ts";
 import { FormatError } from "../core/errors.ts";
 
 /** The reference implementation's header limit. */
 const MAX_HEADER = 100_000_000;
 
 /** safetensors dtype names and their byte sizes. */
-const SIZES: Record<string, number> = {
+const SIZES: Readonly<Record<string, number>> = enumTable({
   BOOL: 1,
   U8: 1,
   I8: 1,
@@ -29,7 +30,7 @@ const SIZES: Record<string, number> = {
   I64: 8,
   U64: 8,
   F64: 8,
-};
+});
 
 /** One entry of the header. */
 export interface SafetensorsEntry {

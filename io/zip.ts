@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { type Budget, inflateInto } from "./budget.ts";
 import { FormatError } from "../core/errors.ts";
 
 // ---- CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) ----------------------------------
@@ -221,41 +222,17 @@ function dataStart(r: Reader, e: CentralEntry): number {
   return start;
 }
 
-/** Inflate raw deflate data, stopping with FormatError as soon as it exceeds `limit` bytes. */
-async function inflateBounded(
-  comp: Uint8Array,
-  limit: number,
-  fail: (what: string) => never,
-): Promise<Uint8Array> {
-  const stream = new Blob([comp as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream("deflate-raw"));
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > limit) {
-        await reader.cancel().catch(() => {});
-        fail(`inflates to more than its declared ${limit} bytes (a size lie or a deflate bomb).`);
-      }
-      chunks.push(value);
-    }
-  } catch (e) {
-    if (e instanceof FormatError) throw e;
-    fail(`has corrupt deflate data (${e instanceof Error ? e.message : String(e)}).`);
-  }
-  return concat(chunks, total);
-}
-
 /**
  * Read every file of a ZIP archive (stored or deflated), checking sizes, offsets and CRC-32.
  * `label` names the archive in error messages. Directory entries (names ending in "/") are
- * skipped.
+ * skipped. With `budget`, the entries' uncompressed sizes are counted against it before each is
+ * inflated (into one buffer of its declared size).
  */
-export async function readZip(bytes: Uint8Array, label = "zip"): Promise<ZipEntry[]> {
+export async function readZip(
+  bytes: Uint8Array,
+  label = "zip",
+  budget?: Budget,
+): Promise<ZipEntry[]> {
   const r = new Reader(bytes, label);
   const central = readCentral(r);
   const starts = central.map((e) => dataStart(r, e));
@@ -281,6 +258,7 @@ export async function readZip(bytes: Uint8Array, label = "zip"): Promise<ZipEntr
       if (e.compSize !== e.size) {
         fail(`is stored but declares ${e.compSize} stored and ${e.size} uncompressed bytes.`);
       }
+      budget?.take(e.size, `entry "${e.name}"`);
       data = comp;
     } else if (e.method === 8) {
       if (e.size > e.compSize * MAX_DEFLATE_RATIO + 1024) {
@@ -289,10 +267,8 @@ export async function readZip(bytes: Uint8Array, label = "zip"): Promise<ZipEntr
             `can produce (a size lie or a deflate bomb).`,
         );
       }
-      data = await inflateBounded(comp, e.size, fail);
-      if (data.length !== e.size) {
-        fail(`inflates to ${data.length} bytes but declares ${e.size}.`);
-      }
+      budget?.take(e.size, `entry "${e.name}"`);
+      data = await inflateInto(comp, "deflate-raw", new Uint8Array(e.size), fail);
     } else {
       return fail(
         `uses compression method ${e.method}; only stored (0) and deflate (8) are supported.`,
@@ -320,17 +296,6 @@ async function deflate(data: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
     .pipeThrough(new CompressionStream("deflate-raw"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function concat(chunks: Uint8Array[], total?: number): Uint8Array {
-  const n = total ?? chunks.reduce((a, c) => a + c.length, 0);
-  const out = new Uint8Array(n);
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
 }
 
 class Writer {

@@ -124,8 +124,32 @@ export class OneCycleLR extends LRScheduler {
     }
     const divFactor = options.divFactor ?? 25;
     const finalDivFactor = options.finalDivFactor ?? 1e4;
+    for (
+      const [name, v] of [["divFactor", divFactor], ["finalDivFactor", finalDivFactor]] as const
+    ) {
+      if (!(Number.isFinite(v) && v > 0)) {
+        throw new OptimizerError(`OneCycleLR: ${name} must be a finite number > 0, got ${v}.`);
+      }
+    }
     const groups = groupsOf(optimizer);
     const maxLrs = perGroup("maxLr", optimizer, options.maxLr);
+    maxLrs.forEach((v, i) => {
+      if (!(Number.isFinite(v) && v >= 0)) {
+        throw new OptimizerError(
+          `OneCycleLR: maxLr must be a finite number >= 0, got ${v} (group ${i}).`,
+        );
+      }
+    });
+    // The first phase anneals from step 0 to step pctStart × totalSteps - 1; when that is 0, step
+    // 0 would anneal over 0/0 steps (a NaN learning rate; PyTorch raises ZeroDivisionError). Later
+    // phases never see their zero width: the phase before them takes that step.
+    if (pct * total - 1 === 0) {
+      throw new OptimizerError(
+        `OneCycleLR: the warm-up phase has zero width (pctStart ${pct} × totalSteps ${total} = 1 ` +
+          `step); its learning rate at step 0 would be 0/0. Hint: change pctStart or totalSteps ` +
+          `so that pctStart × totalSteps is not 1.`,
+      );
+    }
     if (lastEpoch === -1) {
       groups.forEach((g, i) => {
         g.initialLr = maxLrs[i] / divFactor;

@@ -160,6 +160,7 @@ export const KIND: {
   readonly adam: number;
   readonly convBackwardWeight: number;
   readonly where: number;
+  readonly quantize: number;
 } = {
   binary: 16,
   unary: 17,
@@ -173,6 +174,7 @@ export const KIND: {
   adam: 25,
   convBackwardWeight: 26,
   where: 27,
+  quantize: 28,
 };
 
 /** Axes a job's iteration space may have after merging. */

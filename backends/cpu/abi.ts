@@ -126,6 +126,8 @@ export const JOB_KINDS: readonly {
     doc: "direct conv2d weight gradient for few taps (train.c)",
   },
   { c: "KIND_WHERE", ts: "where", doc: "out = cond ? a : b, any element width (elementwise.c)" },
+  // quantize.c (issue 12): f32 → ggml blocks, a slot per range of blocks
+  { c: "KIND_QUANTIZE", ts: "quantize", doc: "blocks of ggml type `op` from f32 (quantize.c)" },
 ];
 
 /** The first job kind's number. */

@@ -19,6 +19,7 @@ import {
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import { flattenNested, nestedShape } from "../nested.ts";
 import { checkShape, sizeOf } from "../shape.ts";
+import { checkAllocation, hostArray } from "../memory.ts";
 import { type NestedArray, Tensor, type TensorLike } from "../tensor.ts";
 
 /** Options shared by creation functions. */
@@ -57,30 +58,85 @@ function isBigIntArray(a: TypedArray): boolean {
   return a instanceof BigInt64Array || (a as unknown) instanceof BigUint64Array;
 }
 
+const I64_MIN = -(2n ** 63n), I64_MAX = 2n ** 63n - 1n;
+
 /** Nested data with bigint leaves, flattened to exact i64 values (numbers truncated). */
-function flattenBigInt(data: NestedArray, n: number): BigInt64Array {
+function flattenBigInt(data: NestedArray, n: number, op: string): BigInt64Array {
   const out = new BigInt64Array(n);
   let k = 0;
   const walk = (d: NestedArray): void => {
     if (Array.isArray(d)) { for (const x of d) walk(x); }
-    else if (typeof d === "bigint") out[k++] = d;
-    else {
+    else if (typeof d === "bigint") {
+      if (d < I64_MIN || d > I64_MAX) throw outOfBounds(op, d, "i64");
+      out[k++] = d;
+    } else {
       const v = Number(d);
-      out[k++] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+      checkIntValue(op, v, "i64");
+      out[k++] = BigInt(Math.trunc(v));
     }
   };
   walk(data);
   return out;
 }
 
+/** The range of each integer dtype (i64's as the doubles just inside it). */
+const INT_RANGE: Readonly<Record<string, readonly [number, number]>> = Object.assign(
+  Object.create(null),
+  {
+    i8: [-128, 127],
+    u8: [0, 255],
+    i16: [-32768, 32767],
+    u16: [0, 65535],
+    i32: [-(2 ** 31), 2 ** 31 - 1],
+    u32: [0, 2 ** 32 - 1],
+    i64: [-(2 ** 63), 2 ** 63 - 1],
+  },
+);
+
+function outOfBounds(op: string, v: number | bigint, dtype: DType): DTypeError {
+  const [lo, hi] = INT_RANGE[dtype];
+  return new DTypeError(
+    `${op}: the value ${v} is out of bounds for ${dtype} ([${dtype === "i64" ? "-2^63" : lo}, ${
+      dtype === "i64" ? "2^63 - 1" : hi
+    }]), as in NumPy 2. Hint: pick a wider dtype, or ` +
+      `create the tensor in a wider dtype and cast with astype("${dtype}"), which wraps like ` +
+      `NumPy's astype.`,
+  );
+}
+
+/**
+ * NumPy 2's rule for a Python number stored into an integer dtype: NaN and ±Infinity cannot be
+ * converted, a fraction is truncated toward zero, and the truncated value must fit the dtype.
+ */
+function checkIntValue(op: string, v: number, dtype: DType): void {
+  if (!Number.isFinite(v)) {
+    throw new DTypeError(
+      `${op}: cannot convert ${v} to the integer dtype ${dtype} (NumPy 2 raises too). Hint: ` +
+        `replace non-finite values first, or keep a float dtype.`,
+    );
+  }
+  const t = Math.trunc(v);
+  const [lo, hi] = INT_RANGE[dtype];
+  if (dtype === "i64" ? t < lo || t >= 2 ** 63 : t < lo || t > hi) throw outOfBounds(op, v, dtype);
+}
+
 function isTypedArray(x: unknown): x is TypedArray {
   return ArrayBuffer.isView(x) && !(x instanceof DataView);
 }
 
-/** Write JS numbers into a fresh typed array of `dtype` (with NumPy's casts). */
-function fromNumbers(values: ArrayLike<number>, dtype: DType): TypedArray {
+/**
+ * Write JS numbers into a fresh typed array of `dtype` (with NumPy's casts). With `op` (values
+ * written by the user, like Python numbers in NumPy), integer dtypes check NumPy 2's rules; without
+ * it (a typed array converted to another dtype) values convert like `astype`.
+ */
+function fromNumbers(values: ArrayLike<number>, dtype: DType, op?: string): TypedArray {
   const n = values.length;
-  const out = typedArrayFor(dtype, new ArrayBuffer(byteLength(dtype, n)), 0, n);
+  if (op !== undefined && dtype in INT_RANGE) {
+    for (let i = 0; i < n; i++) checkIntValue(op, values[i], dtype);
+  }
+  const out = op !== undefined
+    ? hostArray(op, [n], dtype)
+    : typedArrayFor(dtype, new ArrayBuffer(byteLength(dtype, n)), 0, n);
   switch (dtype) {
     case "bf16":
       for (let i = 0; i < n; i++) out[i] = toBF16Bits(values[i]);
@@ -105,8 +161,18 @@ export function fromTyped(
   shape: readonly number[],
   dtype: DType,
   device = "cpu",
+  op = "tensor",
 ): Tensor {
-  const t = Tensor.empty(shape, dtype, device);
+  // Raw data of the wrong length (a decoder handing over a truncated payload) never becomes a
+  // tensor: it would read past the data or leave elements unset.
+  const need = checkAllocation(op, shape, dtype);
+  if (raw.byteLength !== need) {
+    throw new ShapeError(
+      `${op}: ${raw.byteLength} bytes of data cannot fill a ${dtype} tensor of shape ` +
+        `${fmtShape(shape)} (${need} bytes). Hint: pass exactly the elements the shape holds.`,
+    );
+  }
+  const t = Tensor.empty(shape, dtype, device, false, op);
   const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   deviceProvider(device).write(t.storage, bytes, 0);
   return t;
@@ -211,8 +277,8 @@ export function tensor(data: TensorLike, options: TensorOptions = {}): Tensor {
     shape = options.shape ? checkShape(options.shape, "tensor") : inferred;
     // bigint leaves keep all 64 bits when stored as i64 (numbers are exact only to 2^53).
     raw = dtype === "i64" && hasBool === "bigint"
-      ? flattenBigInt(nested, flat.length)
-      : fromNumbers(flat, dtype);
+      ? flattenBigInt(nested, flat.length, "tensor")
+      : fromNumbers(flat, dtype, "tensor");
   }
   if (sizeOf(shape) !== raw.length) {
     throw new ShapeError(
@@ -260,8 +326,31 @@ export function full(
   if (typeof value !== "number" && typeof value !== "boolean") {
     throw new DTypeError(`full: fill value must be a number or boolean, got ${typeof value}.`);
   }
-  const raw = fromNumbers(new Float64Array(sizeOf(s)).fill(Number(value)), dtype);
-  return fromTyped(raw, s, dtype, options.device);
+  const one = fromNumbers([Number(value)], dtype, "full");
+  const pattern = new Uint8Array(one.buffer, one.byteOffset, one.byteLength);
+  const zero = pattern.every((b) => b === 0);
+  const t = Tensor.empty(s, dtype, options.device ?? "cpu", zero, "full");
+  if (!zero) fillBytes(t, pattern);
+  return t;
+}
+
+/**
+ * Fill a new contiguous tensor with one element's bytes repeated, at memory speed: a chunk of at
+ * most 4 MiB is tiled by doubling copies and written over the storage chunk by chunk.
+ */
+function fillBytes(t: Tensor, pattern: Uint8Array): void {
+  const total = t.storage.byteLength, eb = pattern.length;
+  if (total === 0) return;
+  const chunkBytes = Math.min(total, Math.max(eb, Math.floor(4 * 2 ** 20 / eb) * eb));
+  const chunk = new Uint8Array(chunkBytes);
+  chunk.set(pattern);
+  for (let filled = eb; filled < chunkBytes; filled *= 2) {
+    chunk.copyWithin(filled, 0, Math.min(filled, chunkBytes - filled));
+  }
+  const p = deviceProvider(t.device);
+  for (let off = 0; off < total; off += chunkBytes) {
+    p.write(t.storage, off + chunkBytes <= total ? chunk : chunk.subarray(0, total - off), off);
+  }
 }
 
 /**
@@ -275,7 +364,7 @@ export function full(
  */
 export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
   const dtype = checkDType(options.dtype ?? "f32", "zeros");
-  return Tensor.empty(checkShape(shape, "zeros"), dtype, options.device ?? "cpu");
+  return Tensor.empty(checkShape(shape, "zeros"), dtype, options.device ?? "cpu", true, "zeros");
 }
 
 /**
@@ -361,10 +450,17 @@ export function arange(
   const last = start + (n - 1) * step;
   const fitsI32 = n === 0 ||
     (Math.min(start, last) >= -(2 ** 31) && Math.max(start, last) < 2 ** 31);
-  const dtype = options.dtype ?? (ints ? (fitsI32 ? "i32" : "i64") : "f32");
-  const vals = new Float64Array(n);
+  const dtype = checkDType(options.dtype ?? (ints ? (fitsI32 ? "i32" : "i64") : "f32"), "arange");
+  checkAllocation("arange", [n], dtype);
+  const vals = hostArray("arange", [n], "f64");
   for (let i = 0; i < n; i++) vals[i] = start + i * step;
-  return fromTyped(fromNumbers(vals, checkDType(dtype, "arange")), [n], dtype, options.device);
+  return fromTyped(
+    fromNumbers(vals as Float64Array, dtype, "arange"),
+    [n],
+    dtype,
+    options.device,
+    "arange",
+  );
 }
 
 /** Options of {@link linspace}. */
@@ -394,11 +490,12 @@ export function linspace(
   const endpoint = options.endpoint ?? true;
   const div = endpoint ? num - 1 : num;
   const step = div > 0 ? (stop - start) / div : NaN;
-  const vals = new Float64Array(num);
+  const dtype = checkDType(options.dtype ?? "f32", "linspace");
+  checkAllocation("linspace", [num], dtype);
+  const vals = hostArray("linspace", [num], "f64") as Float64Array;
   for (let i = 0; i < num; i++) vals[i] = div > 0 ? start + i * step : start;
   if (endpoint && num > 1) vals[num - 1] = stop;
-  const dtype = checkDType(options.dtype ?? "f32", "linspace");
-  return fromTyped(fromNumbers(vals, dtype), [num], dtype, options.device);
+  return fromTyped(fromNumbers(vals, dtype, "linspace"), [num], dtype, options.device, "linspace");
 }
 
 /** Options of {@link eye}. */
@@ -422,11 +519,14 @@ export function eye(n: number, m: number = n, options: EyeOptions = {}): Tensor 
   if (!Number.isInteger(k)) {
     throw new ShapeError(`eye: diagonal offset k must be an integer, got ${k}.`);
   }
-  const vals = new Float64Array(n * m);
+  const dtype = checkDType(options.dtype ?? "f32", "eye");
+  const t = Tensor.empty(shape, dtype, options.device ?? "cpu", true, "eye");
+  const one = fromNumbers([1], dtype, "eye");
+  const oneBytes = new Uint8Array(one.buffer, one.byteOffset, one.byteLength);
+  const p = deviceProvider(t.device);
   for (let i = 0; i < n; i++) {
     const j = i + k;
-    if (j >= 0 && j < m) vals[i * m + j] = 1;
+    if (j >= 0 && j < m) p.write(t.storage, oneBytes, (i * m + j) * one.byteLength);
   }
-  const dtype = checkDType(options.dtype ?? "f32", "eye");
-  return fromTyped(fromNumbers(vals, dtype), shape, dtype, options.device);
+  return t;
 }

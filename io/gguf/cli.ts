@@ -5,6 +5,8 @@
  *
  * @module
  */
+// A command-line entry: it registers the built-in backends, so quantizing runs on the WASM kernels.
+import "../../backends/runtime.ts";
 import { type GgufFile, openGguf } from "./read.ts";
 import { quantizeGguf } from "./quantize.ts";
 import { convertHf } from "./hf.ts";

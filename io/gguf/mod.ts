@@ -8,5 +8,6 @@
 export * from "./types.ts";
 export * from "./read.ts";
 export * from "./write.ts";
+export * from "./encode.ts";
 export * from "./quantize.ts";
 export * from "./hf.ts";

@@ -6,11 +6,15 @@
  *
  * @module
  */
-import type { BlockDType } from "../../core/dtype.ts";
+import { hasKernel } from "../../core/backend/registry.ts";
+import type { BlockDType, DType } from "../../core/dtype.ts";
 import { DTypeError } from "../../core/errors.ts";
+import { quantize } from "../../core/ops/blocks.ts";
+import { fromBlocks, fromTyped } from "../../core/ops/creation.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import { bf16ToF32Row, BLOCK_CODECS, f16ToF32Row } from "../../core/quant/mod.ts";
 import { type GgufFile, openGguf } from "./read.ts";
-import { type GgufTensorType, isBlockType, typeLayout } from "./types.ts";
+import { type GgufTensorInfo, type GgufTensorType, isBlockType, typeLayout } from "./types.ts";
 import { type GgufTensorInput, type GgufValueInput, saveGguf } from "./write.ts";
 
 /** llama.cpp's `llama_ftype` of a model quantized purely to each type (`general.file_type`). */
@@ -103,6 +107,40 @@ export function readAsF32(f: GgufFile, name: string): Float32Array {
   return out;
 }
 
+/** Elements converted per step of {@link convertTensor}: bounded heap use whatever the tensor. */
+const CHUNK = 1 << 22;
+
+/** `bytes` (whole rows of `type`, `shape`) as an f32 tensor, through the conversion kernels. */
+function toF32(bytes: Uint8Array, type: GgufTensorType, shape: number[]): Tensor {
+  if (type === "f32") return fromTyped(bytes, shape, "f32");
+  using raw = isBlockType(type)
+    ? fromBlocks(bytes, type, shape)
+    : fromTyped(bytes, shape, type as DType);
+  return raw.astype("f32");
+}
+
+/**
+ * Tensor `t` of `f` converted to `type` (a block type, f32, f16 or bf16), a chunk of rows at a
+ * time, through the tensor kernels: the WASM plugin's C quantizers and conversions on every
+ * thread of the pool where it is present, else the scalar codecs (the same bytes).
+ */
+function convertTensor(f: GgufFile, t: GgufTensorInfo, type: GgufTensorType): Uint8Array {
+  const rowLen = t.shape[t.shape.length - 1];
+  const rows = t.nelements / rowLen;
+  const from = typeLayout(t.type), to = typeLayout(type);
+  const inRow = (rowLen / from.blockSize) * from.blockBytes;
+  const outRow = (rowLen / to.blockSize) * to.blockBytes;
+  const out = new Uint8Array(rows * outRow);
+  const step = Math.max(1, Math.floor(CHUNK / rowLen));
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    using x = toF32(f.src.read(t.fileOffset + r * inRow, n * inRow), t.type, [n, rowLen]);
+    using q = isBlockType(type) ? quantize(x, type) : x.astype(type as DType);
+    out.set(q.bytesSync(), r * outRow);
+  }
+  return out;
+}
+
 /**
  * Quantize the GGUF model at `input` to `options.type`, writing `output`.
  *
@@ -149,7 +187,10 @@ export async function quantizeGguf(
       name: t.name,
       shape: t.shape,
       type,
-      data: type === t.type ? () => f.readTensorBytes(t) : () => readAsF32(f, t.name),
+      data: type === t.type
+        ? () => f.readTensorBytes(t)
+        // the kernels when a backend registers them, else (this module imported alone) the codecs
+        : () => hasKernel("quantize", "cpu") ? convertTensor(f, t, type) : readAsF32(f, t.name),
     };
   });
   await saveGguf(output, {

@@ -10,6 +10,7 @@ import { type DType, elementBytes, type TypedArray } from "../../core/dtype.ts";
 import { FormatError, ShapeError } from "../../core/errors.ts";
 import { f32ToBF16Row, f32ToF16Row } from "../../core/quant/half.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
+import { encodeBlocks } from "./encode.ts";
 import {
   GGML_MAX_DIMS,
   GGML_MAX_NAME,
@@ -293,13 +294,12 @@ async function* packTensor(p: Planned): AsyncGenerator<Uint8Array> {
       const src = raw.subarray(i, Math.min(p.nel, i + step));
       const out = new Uint8Array((src.length / blockSize) * blockBytes);
       if (isBlockType(p.type)) {
-        const q = BLOCK_CODECS[p.type].quantize;
-        if (q === null) {
+        if (BLOCK_CODECS[p.type].quantize === null) {
           throw new FormatError(
             `saveGguf: tensor "${name}": no quantizer for ${p.type}; hint: pass its packed bytes`,
           );
         }
-        q(src, out);
+        encodeBlocks(p.type, src, out);
       } else if (p.type === "f16") f32ToF16Row(src, out);
       else if (p.type === "bf16") f32ToBF16Row(src, out);
       else if (p.type === "f64") new Float64Array(out.buffer).set(src);

@@ -7,7 +7,13 @@
 import { FormatError } from "../../core/errors.ts";
 
 /** The values of `general.architecture` the engine runs. */
-export const SUPPORTED_ARCHITECTURES: readonly string[] = ["llama", "qwen2", "qwen3"];
+export const SUPPORTED_ARCHITECTURES: readonly string[] = [
+  "llama",
+  "qwen2",
+  "qwen3",
+  "gemma3",
+  "phi3",
+];
 
 /** Pair order of rotary embeddings: ggml's "normal" (x[2i], x[2i+1]) or NeoX (x[i], x[i+d/2]). */
 export type RopeOrder = "normal" | "neox";
@@ -44,6 +50,29 @@ export interface ModelConfig {
   ropeOrder: RopeOrder;
   /** Vocabulary size (rows of the token embedding). */
   vocab: number;
+  /** Factor of the token embeddings (gemma3: √dim), 1 otherwise. */
+  embedScale: number;
+  /** Activation of the gated feed-forward: SwiGLU ("silu") or GeGLU ("gelu", tanh form). */
+  ffnAct: "silu" | "gelu";
+  /** Factor of the attention scores (1/√headDim). */
+  attnScale: number;
+  /** Sliding-window size of the local layers (gemma3), 0 when every layer sees everything. */
+  slidingWindow: number;
+  /** Every `swaPattern`-th layer is global, the others local (gemma3: 6); 0 when none is local. */
+  swaPattern: number;
+  /** RoPE base and linear scale of the local (sliding-window) layers. */
+  ropeBaseLocal: number;
+  /** Linear position scale of the local layers. */
+  ropeScaleLocal: number;
+  /** Training context before LongRoPE extension (phi3), 0 when none. */
+  ropeOrigContext: number;
+  /** Factor of cos/sin (LongRoPE's attention factor), 1 otherwise. */
+  ropeAttnFactor: number;
+}
+
+/** Whether layer `l` of `cfg` attends through a sliding window (llama.cpp's swa pattern). */
+export function isLocalLayer(cfg: ModelConfig, l: number): boolean {
+  return cfg.slidingWindow > 0 && cfg.swaPattern > 0 && l % cfg.swaPattern < cfg.swaPattern - 1;
 }
 
 /** Read the hyper-parameters of `arch` from metadata `get`. */
@@ -109,11 +138,20 @@ export function readConfig(
       `loadModel: ${file}: rope.dimension_count ${ropeDims} is odd or > ${headDim}.`,
     );
   }
+  const isGemma = arch === "gemma3";
+  const slidingWindow = isGemma ? num("attention.sliding_window", 0) : 0;
+  if (!Number.isSafeInteger(slidingWindow) || slidingWindow < 0) {
+    throw new FormatError(
+      `loadModel: ${file}: "${arch}.attention.sliding_window" is ${slidingWindow}; expected an ` +
+        `integer >= 0.`,
+    );
+  }
+  const layers = posInt("block_count");
   return {
     arch,
     contextLength: posInt("context_length"),
     dim,
-    layers: posInt("block_count"),
+    layers,
     ffn: posInt("feed_forward_length"),
     heads,
     kvHeads,
@@ -125,5 +163,16 @@ export function readConfig(
     ropeScale,
     ropeOrder: arch === "llama" ? "normal" : "neox",
     vocab,
+    embedScale: isGemma ? Math.sqrt(dim) : 1,
+    ffnAct: isGemma ? "gelu" : "silu",
+    // llama.cpp: Gemma 3 27B (62 layers) scales by 1/√(dim/heads), the others by 1/√headDim
+    attnScale: 1 / Math.sqrt(isGemma && layers === 62 ? dim / heads : headDim),
+    // llama.cpp: gemma3's local layers use base 10000, unscaled; phi3's window is ignored
+    slidingWindow,
+    swaPattern: isGemma ? 6 : 0,
+    ropeBaseLocal: isGemma ? 10000 : num("rope.freq_base", 10000),
+    ropeScaleLocal: isGemma ? 1 : ropeScale,
+    ropeOrigContext: num("rope.scaling.original_context_length", 0),
+    ropeAttnFactor: num("rope.scaling.attn_factor", 1),
   };
 }

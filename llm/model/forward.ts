@@ -1,5 +1,5 @@
 /**
- * The forward pass of a llama-family decoder (llama, qwen2, qwen3) written with core ops: RMSNorm,
+ * The forward pass of a llama-family decoder (llama, qwen2, qwen3, gemma3, phi3) written with core ops: RMSNorm,
  * rotary embeddings in ggml's normal or NeoX pair order, grouped-query attention over a KV cache,
  * SwiGLU, and `quantLinear` products on the packed weights. One call runs any number of new
  * tokens (the whole prompt at once in prefill, one token in decode).
@@ -8,56 +8,20 @@
  */
 import { ShapeError } from "../../core/errors.ts";
 import { tidy } from "../../core/memory.ts";
-import { fromTyped, zeros } from "../../core/ops/creation.ts";
+import { fromTyped } from "../../core/ops/creation.ts";
+import { gelu } from "../../core/ops/activation.ts";
 import { concat, stack } from "../../core/ops/join.ts";
 import { matmul } from "../../core/ops/matmul.ts";
 import { quantLinear } from "../../core/ops/quant_linear.ts";
 import { mean, softmax } from "../../core/ops/reduce.ts";
-import { copyInto } from "../../core/ops/view.ts";
 import type { Tensor } from "../../core/tensor.ts";
-import type { ModelConfig } from "./config.ts";
+import { isLocalLayer, type ModelConfig } from "./config.ts";
+import type { KVCache } from "./kv_cache.ts";
 import { decodeRow, type ModelWeights } from "./weights.ts";
+import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import { byteLength } from "../../core/dtype.ts";
 
-/**
- * Keys and values of every layer for up to `size` positions, f32 `[size, kvHeads, headDim]`.
- * Positions `0..length-1` hold the tokens seen so far.
- */
-export class KVCache {
-  /** Keys per layer. */
-  readonly k: Tensor[];
-  /** Values per layer. */
-  readonly v: Tensor[];
-  /** Positions filled. */
-  length = 0;
-
-  /**
-   * Allocate a cache for `size` positions of the model `cfg`.
-   *
-   * @param cfg model hyper-parameters
-   * @param size positions it holds (the context asked for)
-   * @param dtype element type of the stored keys and values (f16 halves the memory, and rounds
-   *   them as llama.cpp's default cache does)
-   */
-  constructor(cfg: ModelConfig, readonly size: number, readonly dtype: "f32" | "f16" = "f32") {
-    this.k = [];
-    this.v = [];
-    for (let l = 0; l < cfg.layers; l++) {
-      this.k.push(zeros([size, cfg.kvHeads, cfg.headDim], { dtype }));
-      this.v.push(zeros([size, cfg.kvHeads, cfg.valueDim], { dtype }));
-    }
-  }
-
-  /** Bytes held. */
-  get bytes(): number {
-    return [...this.k, ...this.v].reduce((a, t) => a + t.size * (this.dtype === "f16" ? 2 : 4), 0);
-  }
-
-  /** Free the cache. */
-  dispose(): void {
-    for (const t of [...this.k, ...this.v]) t.dispose();
-  }
-}
+export { KVCache } from "./kv_cache.ts";
 
 /** Options of {@link forward}. */
 export interface ForwardOptions {
@@ -72,20 +36,40 @@ function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
   return x.mul(mean(x.square(), -1, true).add(eps).rsqrt()).mul(w);
 }
 
-/** cos and sin tables `[T, 1, ropeDims/2]` for positions `pos..pos+T-1`. */
-function ropeTables(cfg: ModelConfig, freqs: Float32Array | null, pos: number, T: number) {
-  const half = cfg.ropeDims / 2;
+/** Rotary parameters of one layer type: base, linear position scale, divisors, cos/sin factor. */
+interface RopeParams {
+  base: number;
+  scale: number;
+  freqs: Float32Array | null;
+  mscale: number;
+}
+
+/** cos and sin tables `[N, 1, ropeDims/2]` for the positions `positions[i]` of the N rows. */
+function ropeTables(cfg: ModelConfig, r: RopeParams, positions: readonly number[]) {
+  const half = cfg.ropeDims / 2, T = positions.length;
   const c = new Float32Array(T * half), s = new Float32Array(T * half);
   for (let t = 0; t < T; t++) {
-    const p = (pos + t) * cfg.ropeScale;
+    const p = positions[t] * r.scale;
     for (let i = 0; i < half; i++) {
-      let theta = p * Math.pow(cfg.ropeBase, (-2 * i) / cfg.ropeDims);
-      if (freqs) theta /= freqs[i];
-      c[t * half + i] = Math.cos(theta);
-      s[t * half + i] = Math.sin(theta);
+      let theta = p * Math.pow(r.base, (-2 * i) / cfg.ropeDims);
+      if (r.freqs) theta /= r.freqs[i];
+      c[t * half + i] = Math.cos(theta) * r.mscale;
+      s[t * half + i] = Math.sin(theta) * r.mscale;
     }
   }
   return { cos: fromTyped(c, [T, 1, half], "f32"), sin: fromTyped(s, [T, 1, half], "f32") };
+}
+
+/** The rotary parameters of layer `l` for a cache of `ctx` positions. */
+export function layerRope(w: ModelWeights, cfg: ModelConfig, l: number, ctx: number): RopeParams {
+  const local = isLocalLayer(cfg, l);
+  const long = w.ropeLong !== null && cfg.ropeOrigContext > 0 && ctx > cfg.ropeOrigContext;
+  return {
+    base: local ? cfg.ropeBaseLocal : cfg.ropeBase,
+    scale: local ? cfg.ropeScaleLocal : cfg.ropeScale,
+    freqs: w.ropeFreqs ?? (long ? w.ropeLong : w.ropeShort),
+    mscale: cfg.ropeAttnFactor,
+  };
 }
 
 /** Rotate the first `ropeDims` of each head of `x` `[T, H, D]`. */
@@ -109,6 +93,18 @@ function rope(x: Tensor, cfg: ModelConfig, cos: Tensor, sin: Tensor): Tensor {
   return rd === D ? rot : concat([rot, x.slice(null, null, `${rd}:`)], 2);
 }
 
+/**
+ * `x` through q8_0 and back: llama.cpp multiplies a q8_0 key cache by queries quantized to q8_0
+ * (the key type's dot-product partner), which "ggml" activations reproduce.
+ */
+function roundQ8(x: Tensor): Tensor {
+  const a = (x.dataSync() as Float32Array).slice();
+  const q = new Uint8Array((a.length / 32) * 34);
+  BLOCK_CODECS.q8_0.quantize!(a, q);
+  BLOCK_CODECS.q8_0.dequantize(q, a);
+  return fromTyped(a, x.shape, "f32");
+}
+
 /** Embedding rows of `tokens` as f32 `[T, dim]`. */
 function embed(w: ModelWeights, cfg: ModelConfig, tokens: readonly number[]): Tensor {
   const out = new Float32Array(tokens.length * cfg.dim);
@@ -130,7 +126,161 @@ function embed(w: ModelWeights, cfg: ModelConfig, tokens: readonly number[]): Te
     }
     out.set(row, i * cfg.dim);
   }
+  if (cfg.embedScale !== 1) {
+    // gemma3: llama.cpp scales the f32 rows by √dim
+    for (let i = 0; i < out.length; i++) out[i] *= cfg.embedScale;
+  }
   return fromTyped(out, [tokens.length, cfg.dim], "f32");
+}
+
+/** One sequence of a batched step: its cache and the tokens appended after its cached ones. */
+export interface SeqTokens {
+  /** The sequence's KV cache (its `length` is the position of the first new token). */
+  cache: KVCache;
+  /** New token ids (at least one). */
+  tokens: readonly number[];
+}
+
+/** What {@link forwardSeqs} returns per row. */
+export type ForwardOutput = "all" | "last" | "hidden";
+
+/**
+ * Run several independent sequences one step: their new tokens are stacked so every linear
+ * layer runs once over all rows; attention runs per sequence over its own cache. Returns f32
+ * `[rows, vocab]` logits — every new position ("all"), each sequence's last ("last", one row per
+ * sequence) — or the final-normed hidden states `[rows, dim]` of every position ("hidden").
+ */
+export function forwardSeqs(
+  w: ModelWeights,
+  cfg: ModelConfig,
+  seqs: readonly SeqTokens[],
+  output: ForwardOutput,
+  activations: "f32" | "ggml",
+): Tensor {
+  if (seqs.length === 0) throw new ShapeError("forward: no sequences to run.");
+  const offs: number[] = [];
+  let N = 0;
+  for (const [i, { cache, tokens }] of seqs.entries()) {
+    if (tokens.length === 0) throw new ShapeError(`forward: sequence ${i} has no new tokens.`);
+    if (cache.length + tokens.length > cache.size) {
+      throw new ShapeError(
+        `forward: sequence ${i}: ${tokens.length} new tokens after ${cache.length} would exceed ` +
+          `the context of ${cache.size}.`,
+      );
+    }
+    if (seqs.findIndex((s) => s.cache === cache) !== i) {
+      throw new ShapeError(`forward: sequence ${i} shares its KV cache with an earlier one.`);
+    }
+    offs.push(N);
+    N += tokens.length;
+  }
+  const { heads, kvHeads, headDim, valueDim, eps } = cfg;
+  const g = heads / kvHeads;
+  const lin = (x: Tensor, wt: Parameters<typeof quantLinear>[1]) =>
+    quantLinear(x, wt, { activations });
+  const out = tidy(() => {
+    let h = embed(w, cfg, seqs.flatMap((s) => s.tokens));
+    // rotary tables per distinct layer type, over the N rows' positions
+    const tables = new Map<string, { cos: Tensor; sin: Tensor }>();
+    const ropeFor = (l: number) => {
+      const ps = seqs.map((s) => layerRope(w, cfg, l, s.cache.size));
+      const which = (f: Float32Array | null) =>
+        f === null ? "-" : f === w.ropeLong ? "long" : f === w.ropeShort ? "short" : "freqs";
+      const key = JSON.stringify(ps.map((p) => [p.base, p.scale, which(p.freqs)]));
+      let t = tables.get(key);
+      if (!t) {
+        const cs = seqs.map((s, i) =>
+          ropeTables(cfg, ps[i], s.tokens.map((_, j) => s.cache.length + j))
+        );
+        t = cs.length === 1
+          ? cs[0]
+          : { cos: concat(cs.map((c) => c.cos), 0), sin: concat(cs.map((c) => c.sin), 0) };
+        tables.set(key, t);
+      }
+      return t;
+    };
+    // causal (and sliding-window) masks per sequence and layer kind
+    const masks = new Map<string, Tensor | null>();
+    const maskFor = (i: number, local: boolean): Tensor | null => {
+      const key = `${i}/${local}`;
+      if (masks.has(key)) return masks.get(key)!;
+      const T = seqs[i].tokens.length, pos = seqs[i].cache.length, S = pos + T;
+      const win = local ? cfg.slidingWindow : 0;
+      let m: Tensor | null = null;
+      if (T > 1 || (win > 0 && S > win)) {
+        const a = new Float32Array(T * S);
+        for (let t = 0; t < T; t++) {
+          a.fill(-Infinity, t * S + pos + t + 1, (t + 1) * S);
+          // llama.cpp's standard window: key j is hidden from query p when p - j >= window
+          if (win > 0) a.fill(-Infinity, t * S, Math.max(0, pos + t - win + 1) + t * S);
+        }
+        m = fromTyped(a, [T, S], "f32");
+      }
+      masks.set(key, m);
+      return m;
+    };
+    for (let l = 0; l < cfg.layers; l++) {
+      const L = w.layers[l];
+      const local = isLocalLayer(cfg, l);
+      const xn = rmsNorm(h, L.attnNorm, eps);
+      let q = lin(xn, L.wq), k = lin(xn, L.wk), v = lin(xn, L.wv);
+      if (L.bq) q = q.add(L.bq);
+      if (L.bk) k = k.add(L.bk);
+      if (L.bv) v = v.add(L.bv);
+      q = q.reshape([N, heads, headDim]);
+      k = k.reshape([N, kvHeads, headDim]);
+      v = v.reshape([N, kvHeads, valueDim]);
+      if (L.qNorm) q = rmsNorm(q, L.qNorm, eps);
+      if (L.kNorm) k = rmsNorm(k, L.kNorm, eps);
+      const { cos, sin } = ropeFor(l);
+      q = rope(q, cfg, cos, sin);
+      k = rope(k, cfg, cos, sin);
+      const outs: Tensor[] = [];
+      for (const [i, { cache, tokens }] of seqs.entries()) {
+        const T = tokens.length, pos = cache.length, S = pos + T;
+        const r = seqs.length === 1 ? null : `${offs[i]}:${offs[i] + T}`;
+        cache.write(l, pos, r ? k.slice(r) : k, r ? v.slice(r) : v);
+        const kv = cache.read(l, S);
+        const K = kv.k.permute([1, 2, 0]); // [kvHeads, headDim, S]
+        const V = kv.v.permute([1, 0, 2]); // [kvHeads, S, valueDim]
+        let qi = r ? q.slice(r) : q;
+        if (cache.dtype === "q8_0" && activations === "ggml") qi = roundQ8(qi);
+        const qh = qi.permute([1, 0, 2]).reshape([kvHeads, g * T, headDim]);
+        let scores = matmul(qh, K).mul(cfg.attnScale);
+        const mask = maskFor(i, local);
+        if (mask) scores = scores.reshape([kvHeads, g, T, S]).add(mask);
+        const p = softmax(scores, -1).reshape([kvHeads, g * T, S]);
+        outs.push(
+          matmul(p, V).reshape([heads, T, valueDim]).permute([1, 0, 2])
+            .reshape([T, heads * valueDim]),
+        );
+      }
+      let a = lin(outs.length === 1 ? outs[0] : concat(outs, 0), L.wo);
+      if (L.postAttnNorm) a = rmsNorm(a, L.postAttnNorm, eps);
+      h = h.add(a);
+      const fn = rmsNorm(h, L.ffnNorm, eps);
+      const gt = lin(fn, L.gate);
+      const act = cfg.ffnAct === "silu" ? gt.silu() : activations === "ggml"
+        // llama.cpp's CPU GELU reads a table of f16 inputs holding f16 outputs
+        ? gelu(gt.astype("f16").astype("f32"), "tanh").astype("f16").astype("f32")
+        : gelu(gt, "tanh");
+      let f = lin(act.mul(lin(fn, L.up)), L.down);
+      if (L.postFfnNorm) f = rmsNorm(f, L.postFfnNorm, eps);
+      h = h.add(f);
+    }
+    if (output === "last") {
+      const lasts = seqs.map((s, i) => offs[i] + s.tokens.length - 1);
+      if (N > seqs.length) {
+        h = lasts.length === 1
+          ? h.slice(`${lasts[0]}:`)
+          : concat(lasts.map((r) => h.slice(`${r}:${r + 1}`)), 0);
+      }
+    }
+    const hn = rmsNorm(h, w.norm, eps);
+    return output === "hidden" ? hn : lin(hn, w.output);
+  });
+  for (const s of seqs) s.cache.length += s.tokens.length;
+  return out;
 }
 
 /**
@@ -144,60 +294,11 @@ export function forward(
   tokens: readonly number[],
   opts: ForwardOptions,
 ): Tensor {
-  const T = tokens.length, pos = cache.length, S = pos + T;
-  if (S > cache.size) {
-    throw new ShapeError(
-      `forward: ${T} new tokens after ${pos} would exceed the context of ${cache.size}.`,
-    );
-  }
-  const { heads, kvHeads, headDim, valueDim, eps } = cfg;
-  const g = heads / kvHeads;
-  const lin = (x: Tensor, wt: Parameters<typeof quantLinear>[1]) =>
-    quantLinear(x, wt, { activations: opts.activations });
-  const out = tidy(() => {
-    let h = embed(w, cfg, tokens);
-    const { cos, sin } = ropeTables(cfg, w.ropeFreqs, pos, T);
-    let mask: Tensor | null = null;
-    if (T > 1) {
-      const m = new Float32Array(T * S);
-      for (let t = 0; t < T; t++) m.fill(-Infinity, t * S + pos + t + 1, (t + 1) * S);
-      mask = fromTyped(m, [T, S], "f32");
-    }
-    const scale = 1 / Math.sqrt(headDim);
-    for (let l = 0; l < cfg.layers; l++) {
-      const L = w.layers[l];
-      const xn = rmsNorm(h, L.attnNorm, eps);
-      let q = lin(xn, L.wq), k = lin(xn, L.wk), v = lin(xn, L.wv);
-      if (L.bq) q = q.add(L.bq);
-      if (L.bk) k = k.add(L.bk);
-      if (L.bv) v = v.add(L.bv);
-      q = q.reshape([T, heads, headDim]);
-      k = k.reshape([T, kvHeads, headDim]);
-      if (L.qNorm) q = rmsNorm(q, L.qNorm, eps);
-      if (L.kNorm) k = rmsNorm(k, L.kNorm, eps);
-      q = rope(q, cfg, cos, sin);
-      k = rope(k, cfg, cos, sin);
-      copyInto(cache.k[l].slice(`${pos}:${S}`), k);
-      copyInto(cache.v[l].slice(`${pos}:${S}`), v.reshape([T, kvHeads, valueDim]));
-      let K = cache.k[l].slice(`0:${S}`).permute([1, 2, 0]); // [kvHeads, headDim, S]
-      let V = cache.v[l].slice(`0:${S}`).permute([1, 0, 2]); // [kvHeads, S, valueDim]
-      if (cache.dtype !== "f32") {
-        K = K.astype("f32");
-        V = V.astype("f32");
-      }
-      const qh = q.permute([1, 0, 2]).reshape([kvHeads, g * T, headDim]);
-      let scores = matmul(qh, K).mul(scale);
-      if (mask) scores = scores.reshape([kvHeads, g, T, S]).add(mask);
-      const p = softmax(scores, -1).reshape([kvHeads, g * T, S]);
-      const o = matmul(p, V).reshape([heads, T, valueDim]).permute([1, 0, 2])
-        .reshape([T, heads * valueDim]);
-      h = h.add(lin(o, L.wo));
-      const fn = rmsNorm(h, L.ffnNorm, eps);
-      h = h.add(lin(lin(fn, L.gate).silu().mul(lin(fn, L.up)), L.down));
-    }
-    if (!opts.allLogits && T > 1) h = h.slice(`${T - 1}:`);
-    return lin(rmsNorm(h, w.norm, eps), w.output);
-  });
-  cache.length = S;
-  return out;
+  return forwardSeqs(
+    w,
+    cfg,
+    [{ cache, tokens }],
+    opts.allLogits ? "all" : "last",
+    opts.activations,
+  );
 }

@@ -5,6 +5,7 @@
  */
 export {
   ContextLimitError,
+  type EmbedOptions,
   type GenerateOptions,
   type GenerationStats,
   loadModel,
@@ -13,3 +14,6 @@ export {
 } from "./model.ts";
 export { type ModelConfig, type RopeOrder, SUPPORTED_ARCHITECTURES } from "./config.ts";
 export type { LoadProgress } from "./weights.ts";
+export { type BatchSequence, forwardBatch, type ForwardBatchOptions } from "./batch.ts";
+export { CACHE_TYPES, type CacheType, KVCache } from "./kv_cache.ts";
+export { shiftContext } from "./shift.ts";

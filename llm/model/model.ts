@@ -1,5 +1,5 @@
 /**
- * `loadModel` and the {@link Model} it returns: a GGUF decoder (llama, qwen2, qwen3) with its
+ * `loadModel` and the {@link Model} it returns: a GGUF decoder (llama, qwen2, qwen3, gemma3, phi3) with its
  * tokenizer and chat template, batched prefill, cached decode and streaming generation.
  *
  * @module
@@ -13,8 +13,16 @@ import { Sampler, type SamplerOptions } from "../sampling/sampler.ts";
 import { StopMatcher } from "../stop.ts";
 import { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { type ModelConfig, readConfig } from "./config.ts";
-import { forward, KVCache } from "./forward.ts";
-import { type LoadProgress, loadWeights, type ModelWeights, weightTensors } from "./weights.ts";
+import { forward, forwardSeqs } from "./forward.ts";
+import { CACHE_TYPES, type CacheType, KVCache } from "./kv_cache.ts";
+import {
+  chunkReader,
+  type LoadProgress,
+  loadWeights,
+  type ModelWeights,
+  weightTensors,
+} from "./weights.ts";
+import { shiftContext } from "./shift.ts";
 
 /**
  * Thrown when a prompt plus the tokens asked for do not fit the model's context.
@@ -38,8 +46,11 @@ export interface LoadModelOptions {
    * llama.cpp's CPU path: Q8_0/Q8_K activations, to reproduce its numbers).
    */
   activations?: "f32" | "ggml";
-  /** Element type of the KV cache: "f32" (default) or "f16" (half the memory, llama.cpp's default). */
-  cacheType?: "f32" | "f16";
+  /**
+   * Element type of the KV cache: "f32" (default), "f16" (half the memory, llama.cpp's default)
+   * or "q8_0" (~27% of f32; head sizes must be multiples of 32).
+   */
+  cacheType?: CacheType;
 }
 
 /** Options of {@link Model.generate}: sampling (see `SamplerOptions`) plus the stopping rules. */
@@ -52,6 +63,31 @@ export interface GenerateOptions extends SamplerOptions {
   signal?: AbortSignal;
   /** Match control tokens spelled in a text prompt (default false; chat turns them on). */
   parseSpecial?: boolean;
+  /**
+   * When the context is full, drop the oldest half of the tokens after the first `keep` and
+   * re-rotate the kept keys to their new positions (llama.cpp's context shift), instead of the
+   * default `ContextLimitError`.
+   */
+  contextShift?: boolean;
+  /** Tokens kept at the start by a context shift (default: 1 when the prompt starts with BOS). */
+  keep?: number;
+}
+
+/**
+ * Options of {@link Model.embed}.
+ *
+ * @example
+ * ```ts
+ * import type { EmbedOptions } from "@aprender/compute/llm";
+ * const opts: EmbedOptions = { pooling: "last", normalize: false };
+ * console.log(opts.pooling); // "last"
+ * ```
+ */
+export interface EmbedOptions {
+  /** How positions are pooled: their mean (default), the first ("cls") or the last ("last"). */
+  pooling?: "mean" | "cls" | "last";
+  /** Scale each vector to unit L2 norm (default true). */
+  normalize?: boolean;
 }
 
 /** Timings and token counts of the last generation. */
@@ -98,6 +134,10 @@ export class Model {
   /** Statistics of the last `generate`. */
   stats: GenerationStats | null = null;
   private readonly cache: KVCache;
+  /** @internal the weights (for `forwardBatch`). */
+  readonly weights: ModelWeights;
+  /** Activation rounding of quantized products ("f32" or "ggml"). */
+  readonly activations: "f32" | "ggml";
   private readonly tokenMeta: Record<string, unknown>;
   private template: ChatTemplate | null = null;
   private disposed = false;
@@ -107,11 +147,13 @@ export class Model {
     config: ModelConfig,
     tokenizer: Tokenizer,
     tokenMeta: Record<string, unknown>,
-    private readonly weights: ModelWeights,
+    weights: ModelWeights,
     contextLength: number,
-    private readonly activations: "f32" | "ggml",
-    cacheType: "f32" | "f16" = "f32",
+    activations: "f32" | "ggml",
+    cacheType: CacheType = "f32",
   ) {
+    this.weights = weights;
+    this.activations = activations;
     this.config = config;
     this.tokenizer = tokenizer;
     this.tokenMeta = tokenMeta;
@@ -126,6 +168,23 @@ export class Model {
   /** Bytes of the KV cache. */
   get cacheBytes(): number {
     return this.cache.bytes;
+  }
+
+  /** Element type of the KV cache. */
+  get cacheType(): CacheType {
+    return this.cache.dtype;
+  }
+
+  /**
+   * A new, empty KV cache for one more sequence of this model (for `forwardBatch`); the caller
+   * disposes it.
+   *
+   * @param size positions (default: the model's context length)
+   * @param dtype element type (default: the model's cache type)
+   */
+  newCache(size: number = this.cache.size, dtype: CacheType = this.cache.dtype): KVCache {
+    this.check();
+    return new KVCache(this.config, size, dtype);
   }
 
   /** The chat template of the file (`tokenizer.chat_template`) or a built-in fallback. */
@@ -226,6 +285,17 @@ export class Model {
         break;
       }
       if (n + 1 < maxTokens) {
+        if (this.cache.length + 1 > this.cache.size && options.contextShift) {
+          const keep = options.keep ?? (ids[0] === this.tokenizer.bos ? 1 : 0);
+          const discard = Math.floor((this.cache.length - keep) / 2);
+          if (!Number.isSafeInteger(keep) || keep < 0 || discard < 1) {
+            throw new ContextLimitError(
+              `Model.generate: cannot shift the context of ${this.cache.size}: keep = ${keep} ` +
+                `leaves nothing to drop. Hint: a smaller keep.`,
+            );
+          }
+          shiftContext(this, this.cache, keep, discard);
+        }
         if (this.cache.length + 1 > this.cache.size) {
           throw new ContextLimitError(
             `Model.generate: the context of ${this.cache.size} positions is full after ` +
@@ -260,6 +330,82 @@ export class Model {
     return this.generate(ids, options);
   }
 
+  /**
+   * Embeddings of texts (tokenized with BOS/EOS as the vocabulary asks) or of token id lists:
+   * the final-normed hidden states of every position, pooled (mean by default) and L2-normalized
+   * unless `normalize: false`. Inputs run together as one batch, each with its own cache; the
+   * model's generation cache is untouched.
+   *
+   * @example
+   * ```ts ignore
+   * const [a, b] = await model.embed(["a cat", "a dog"]);
+   * console.log(a.length === model.config.dim); // true
+   * ```
+   */
+  // deno-lint-ignore require-await
+  async embed(
+    input: string | readonly string[] | readonly (readonly number[])[],
+    options: EmbedOptions = {},
+  ): Promise<Float32Array[]> {
+    this.check();
+    const pooling = options.pooling ?? "mean";
+    if (!["mean", "cls", "last"].includes(pooling)) {
+      throw new ComputeError(
+        `Model.embed: pooling ${JSON.stringify(pooling)} is not "mean", "cls" or "last".`,
+      );
+    }
+    const items = typeof input === "string" ? [input] : input;
+    const seqs = items.map((x, i) => {
+      const ids = typeof x === "string" ? this.tokenizer.encode(x, { addSpecial: true }) : [...x];
+      if (ids.length === 0) {
+        throw new ComputeError(`Model.embed: input ${i} has no tokens. Hint: pass some text.`);
+      }
+      return ids;
+    });
+    const D = this.config.dim;
+    const out: Float32Array[] = [];
+    // batches of at most ~512 rows, each input with a cache of its own length
+    for (let i = 0; i < seqs.length;) {
+      let j = i, rows = 0;
+      while (j < seqs.length && (j === i || rows + seqs[j].length <= 512)) rows += seqs[j++].length;
+      const batch = seqs.slice(i, j).map((tokens) => ({
+        tokens,
+        cache: new KVCache(this.config, tokens.length, "f32"),
+      }));
+      try {
+        const t = forwardSeqs(this.weights, this.config, batch, "hidden", this.activations);
+        let h: Float32Array;
+        try {
+          h = t.dataSync() as Float32Array;
+        } finally {
+          t.dispose();
+        }
+        let r = 0;
+        for (const { tokens } of batch) {
+          const v = new Float32Array(D);
+          const T = tokens.length;
+          const [from, to] = pooling === "cls" ? [0, 1] : pooling === "last" ? [T - 1, T] : [0, T];
+          for (let p = from; p < to; p++) {
+            for (let d = 0; d < D; d++) v[d] += h[(r + p) * D + d];
+          }
+          for (let d = 0; d < D; d++) v[d] /= to - from;
+          if (options.normalize ?? true) {
+            let ss = 0;
+            for (let d = 0; d < D; d++) ss += v[d] * v[d];
+            const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+            for (let d = 0; d < D; d++) v[d] *= inv;
+          }
+          out.push(v);
+          r += T;
+        }
+      } finally {
+        for (const b of batch) b.cache.dispose();
+      }
+      i = j;
+    }
+    return out;
+  }
+
   /** Free the weights and the KV cache. */
   dispose(): void {
     if (this.disposed) return;
@@ -275,7 +421,7 @@ export class Model {
 }
 
 /**
- * Load a GGUF model (llama, qwen2, qwen3), reading tensors one by one (never the whole file);
+ * Load a GGUF model (llama, qwen2, qwen3, gemma3, phi3), reading tensors one by one (never the whole file);
  * quantized weights stay packed.
  *
  * @example
@@ -296,10 +442,22 @@ export async function loadModel(
     const tokenizer = new Tokenizer(tokenMeta);
     const cfg = readConfig((k) => f.get(k), f.name, f.tensorInfo("token_embd.weight").shape[0]);
     const ctx = options.contextLength ?? Math.min(cfg.contextLength, 4096);
+    if (options.cacheType !== undefined && !CACHE_TYPES.includes(options.cacheType)) {
+      throw new ComputeError(
+        `loadModel: cacheType ${JSON.stringify(options.cacheType)} is not one of ` +
+          `${CACHE_TYPES.join(", ")}.`,
+      );
+    }
     if (!Number.isSafeInteger(ctx) || ctx <= 0) {
       throw new ContextLimitError(`loadModel: contextLength must be an integer > 0, got ${ctx}.`);
     }
-    const w = loadWeights(f, cfg, options.onProgress);
+    const reader = chunkReader(path);
+    let w: ModelWeights;
+    try {
+      w = loadWeights(f, cfg, options.onProgress, reader);
+    } finally {
+      reader.close();
+    }
     try {
       return new Model(
         cfg,

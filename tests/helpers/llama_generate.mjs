@@ -11,11 +11,12 @@ const llama = await getLlama({ gpu: false, build: "never", skipDownload: true, l
 const m = await llama.loadModel({ modelPath: model });
 const ctx = await m.createContext({
   contextSize: Number(process.env.CTX ?? ids.length + n + 8),
-  experimentalKvCacheKeyType: "F32",
-  experimentalKvCacheValueType: "F32",
+  // CACHE_TYPE=Q8_0 (a quantized V cache needs flash attention)
+  experimentalKvCacheKeyType: process.env.CACHE_TYPE ?? "F32",
+  experimentalKvCacheValueType: process.env.CACHE_TYPE ?? "F32",
   threads: 1,
   // flash attention rounds K and V to f16 even with an f32 cache
-  flashAttention: false,
+  flashAttention: process.env.CACHE_TYPE !== undefined,
   batching: { dispatchSchedule: "nextTick" },
 });
 const seq = ctx.getSequence();

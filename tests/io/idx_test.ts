@@ -7,6 +7,7 @@ import {
   encodeIdx,
   FormatError,
   fromTyped,
+  IOError,
   loadIdx,
   memory,
   type Tensor,
@@ -334,7 +335,7 @@ Deno.test("malformed IDX gives FormatError naming the file and the problem", asy
     const b = new Uint8Array([0, 0, 0x0e, 3, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 1, 0]);
     expectFormatError(() => decodeIdx(b), "maxBytes");
     const c = new Uint8Array([0, 0, 0x08, 1, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expectFormatError(() => decodeIdx(c, { maxBytes: 8 }), "more than 8 bytes");
+    expectFormatError(() => decodeIdx(c, { maxBytes: 8 }), "more than the 8 bytes left");
   });
   await t.step("the name is in the message", () => {
     expectFormatError(() => decodeIdx(new Uint8Array(2), { name: "x.idx" }), "decodeIdx: x.idx:");
@@ -362,9 +363,15 @@ Deno.test("malformed IDX gives FormatError naming the file and the problem", asy
     assert.ok(gz.length < 200_000);
     await expectFormatErrorAsync(loadIdx(gz, { name: "bomb.gz" }), "more than the 24 bytes");
   });
-  await t.step("loadIdx on a missing path throws the platform's NotFound", async () => {
-    await assert.rejects(loadIdx("/nonexistent/x.idx"), Deno.errors.NotFound);
-  });
+  await t.step(
+    "loadIdx on a missing path: IOError with the platform's NotFound as cause",
+    async () => {
+      await assert.rejects(
+        loadIdx("/nonexistent/x.idx"),
+        (e: unknown) => e instanceof IOError && e.cause instanceof Deno.errors.NotFound,
+      );
+    },
+  );
 });
 
 Deno.test("fuzz: decodeIdx / loadIdx give a tensor or FormatError, never a crash", async (t) => {

@@ -88,6 +88,7 @@ enum {
   KIND_ADAM = 25, /* fused Adam/AdamW step (optim.c) */
   KIND_CONVBW = 26, /* direct conv2d weight gradient for few taps (train.c) */
   KIND_WHERE = 27, /* out = cond ? a : b, any element width (elementwise.c) */
+  KIND_QUANTIZE = 28, /* blocks of ggml type `op` from f32 (quantize.c) */
 };
 
 /* the job block of the non-GEMM kernels; word offsets in comments */

@@ -11,6 +11,7 @@
  * strides[1] a (elements of each operand's own dtype); op = the conversion (CV_* below).
  */
 #include "par.h"
+#include "half.h"
 
 enum {
   CV_RAW1, CV_RAW2, CV_RAW4, CV_RAW8,
@@ -21,31 +22,10 @@ enum {
 static const int32_t SRC_BYTES[] = {1, 2, 4, 8, 4, 8, 2, 4, 2, 4, 4, 4, 4, 8, 1, 1};
 static const int32_t DST_BYTES[] = {1, 2, 4, 8, 8, 4, 4, 2, 4, 2, 4, 8, 4, 4, 4, 8};
 
-INLINE uint32_t f32_bits(float f) { return __builtin_bit_cast(uint32_t, f); }
-INLINE float bits_f32(uint32_t u) { return __builtin_bit_cast(float, u); }
-
-/* The same conversions as convert.c (kept in sync; see there for how they work). */
-INLINE uint32_t h2f(uint32_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16, em = h & 0x7fffu;
-  const uint32_t finite = f32_bits(bits_f32(em << 13) * 0x1p112f);
-  const uint32_t special = 0x7f800000u | ((em & 0x3ffu) << 13);
-  return (em >= 0x7c00u ? special : finite) | sign;
-}
-INLINE uint16_t f2h(uint32_t x) {
-  const uint32_t sign = x & 0x80000000u;
-  x ^= sign;
-  const uint32_t big = x > 0x7f800000u ? 0x7e00u : 0x7c00u;
-  const uint32_t sub = f32_bits(bits_f32(x) + 0.5f) - 0x3f000000u;
-  const uint32_t odd = (x >> 13) & 1u;
-  const uint32_t norm = (x + ((uint32_t)(15 - 127) << 23) + 0xfffu + odd) >> 13;
-  const uint32_t h = x >= 0x47800000u ? big : (x < 0x38800000u ? sub : norm);
-  return (uint16_t)(h | (sign >> 16));
-}
-INLINE uint16_t f2bf(uint32_t u) {
-  const uint32_t nan = (u >> 16) | 0x40u;
-  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
-}
+/* The conversions of half.h, shared with convert.c and quantize.c. */
+INLINE uint32_t h2f(uint32_t h) { return half_to_float_bits(h); }
+INLINE uint16_t f2h(uint32_t x) { return (uint16_t)float_bits_to_half(x); }
+INLINE uint16_t f2bf(uint32_t u) { return (uint16_t)float_bits_to_bf16(u); }
 /* JavaScript's ToInt32 of a double. */
 INLINE int32_t to_i32(double d) {
   if (!(d - d == 0)) return 0; /* NaN, ±inf */

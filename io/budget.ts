@@ -1,0 +1,187 @@
+/**
+ * What every loader shares: the size budget (`maxBytes`), reading a path with the OS errors
+ * wrapped in a typed {@link IOError}, and inflating a compressed stream straight into one buffer
+ * of its declared size (peak memory ≈ 1× the payload, never chunks + concat + copy).
+ *
+ * The budget bounds what a file can make a loader allocate: the bytes of tensor data (after
+ * decompression) one load produces. Its default is {@link DEFAULT_MAX_BYTES} (512 MiB) or the
+ * input's own length, whichever is larger: data really present in a file always loads, and only
+ * amplification past 512 MiB (a decompression bomb, or a genuinely large compressed array) needs
+ * the caller's explicit `maxBytes`.
+ *
+ * Internal to io/: not re-exported from mod.ts.
+ *
+ * @module
+ */
+import { AllocationError, ArgumentError, FormatError, IOError } from "../core/errors.ts";
+
+/** The budget's floor when a loader is given none: 512 MiB (or the input's length if larger). */
+export const DEFAULT_MAX_BYTES = 2 ** 29;
+
+/** The budget option every loader takes. */
+export interface BudgetOptions {
+  /**
+   * The most bytes of tensor data (after decompression) one load may produce. Default: 512 MiB
+   * or the input's own length, whichever is larger. `Infinity` lifts the limit (trusted files
+   * only). A NaN, negative or non-numeric value is an ArgumentError.
+   */
+  maxBytes?: number;
+}
+
+/** The budget of one load: `maxBytes` validated, or the default for an input of `inputBytes`. */
+export function budgetOf(op: string, maxBytes: unknown, inputBytes: number): number {
+  if (maxBytes === undefined) return Math.max(DEFAULT_MAX_BYTES, inputBytes);
+  if (
+    typeof maxBytes !== "number" || Number.isNaN(maxBytes) || maxBytes < 0 ||
+    (Number.isFinite(maxBytes) && !Number.isSafeInteger(maxBytes))
+  ) {
+    throw new ArgumentError(
+      `${op}: options.maxBytes must be a whole number of bytes ≥ 0 or Infinity, got ${
+        typeof maxBytes === "number" ? maxBytes : JSON.stringify(maxBytes) ?? String(maxBytes)
+      }. Hint: leave it out for the default (512 MiB, or the file's own size if larger).`,
+    );
+  }
+  return maxBytes;
+}
+
+/** Tracks the bytes one load has produced against its budget. */
+export class Budget {
+  /** Bytes produced so far. */
+  used = 0;
+  /**
+   * @param op the loader, for messages
+   * @param name the file, for messages
+   * @param limit the budget from {@link budgetOf}
+   */
+  constructor(readonly op: string, readonly name: string, readonly limit: number) {}
+
+  /**
+   * Count `bytes` more of `what`, or a FormatError (before allocating) past the budget: what a
+   * file claims counts as the file's problem unless the caller vouches for it with `maxBytes`.
+   */
+  take(bytes: number, what: string): void {
+    if (this.used + bytes > this.limit) {
+      throw new FormatError(
+        `${this.op}: ${this.name}: ${what} needs ${bytes} bytes, more than the ` +
+          `${this.limit - this.used} bytes left of the load's maxBytes budget of ${this.limit} ` +
+          `(default: 512 MiB or the file's own size). Hint: if you trust the file, pass ` +
+          `{ maxBytes: ${this.used + bytes} } or more.`,
+      );
+    }
+    this.used += bytes;
+  }
+}
+
+/**
+ * The bytes of a path or `file:` URL (or `pathOrBytes` itself): a missing file, a directory or a
+ * permission problem is an {@link IOError} naming the op and the path, with the OS error as its
+ * `cause`.
+ */
+export async function readInput(
+  pathOrBytes: string | URL | Uint8Array,
+  op = "load",
+): Promise<{ bytes: Uint8Array; name: string }> {
+  if (pathOrBytes instanceof Uint8Array) return { bytes: pathOrBytes, name: "<bytes>" };
+  if (typeof pathOrBytes !== "string" && !(pathOrBytes instanceof URL)) {
+    throw new ArgumentError(
+      `${op}: expected a path (string), a file: URL or a Uint8Array of the file's bytes, got ` +
+        `${pathOrBytes === null ? "null" : typeof pathOrBytes}.`,
+    );
+  }
+  const name = pathOrBytes instanceof URL ? pathOrBytes.href : String(pathOrBytes);
+  try {
+    return { bytes: await Deno.readFile(pathOrBytes), name };
+  } catch (e) {
+    throw ioError(op, name, e);
+  }
+}
+
+/** An IOError for a failed read of `name`, keeping the runtime's error as the cause. */
+export function ioError(op: string, name: string, e: unknown): IOError {
+  const kind = e instanceof Deno.errors.NotFound
+    ? "no such file"
+    : e instanceof Deno.errors.IsADirectory
+    ? "it is a directory, not a file"
+    : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
+    ? "permission denied (run with --allow-read for it, or check the file's mode)"
+    : e instanceof Error
+    ? e.message
+    : String(e);
+  return new IOError(`${op}: cannot read ${name}: ${kind}.`, { cause: e });
+}
+
+/**
+ * Inflate `comp` (`"deflate-raw"` or `"gzip"`) into `out`, which must end up exactly full.
+ * `out` may be given lazily: `alloc(firstBytes)` sees the first decompressed bytes (to read a
+ * header) and returns the buffer, or null while it needs more. Corrupt data, more output than
+ * the buffer holds (a size lie or a bomb) and a short stream each are a FormatError via `fail`.
+ */
+export async function inflateInto(
+  comp: Uint8Array,
+  format: "deflate-raw" | "gzip",
+  alloc: Uint8Array | ((head: Uint8Array) => Uint8Array | null),
+  fail: (what: string) => never,
+): Promise<Uint8Array> {
+  const stream = new Blob([comp as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream(format));
+  const reader = stream.getReader();
+  let out: Uint8Array | null = typeof alloc === "function" ? null : alloc;
+  let head = new Uint8Array(0);
+  let pos = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (out === null) {
+        // Only the header's bytes are kept until the buffer exists (headers are small).
+        const h = new Uint8Array(head.length + value.length);
+        h.set(head);
+        h.set(value, head.length);
+        head = h;
+        out = (alloc as (head: Uint8Array) => Uint8Array | null)(head);
+        if (out === null) {
+          if (head.length > 1 << 16) fail("has no complete header in its first 64 KiB.");
+          continue;
+        }
+        if (head.length > out.length) break;
+        out.set(head);
+        pos = head.length;
+        head = new Uint8Array(0);
+        continue;
+      }
+      if (pos + value.length > out.length) {
+        pos += value.length;
+        break;
+      }
+      out.set(value, pos);
+      pos += value.length;
+    }
+    if (out !== null && pos > out.length || out !== null && head.length > out.length) {
+      await reader.cancel().catch(() => {});
+      fail(
+        `inflates to more than the ${out.length} bytes it declares (declared ${out.length}: a ` +
+          `size lie or a decompression bomb).`,
+      );
+    }
+  } catch (e) {
+    if (e instanceof FormatError || e instanceof AllocationError) {
+      await reader.cancel().catch(() => {});
+      throw e;
+    }
+    fail(`has corrupt or truncated compressed data (${e instanceof Error ? e.message : e}).`);
+  }
+  if (out === null) return fail("ends before its header is complete.");
+  if (pos !== out.length) {
+    fail(`inflates to ${pos} bytes but declares ${out.length}.`);
+  }
+  return out;
+}
+
+/**
+ * A lookup table with no prototype: a key read from a file (a dtype name such as "constructor"
+ * or "__proto__") finds only the table's own entries, never an `Object.prototype` member. Every
+ * enumerated field of every format is looked up in one of these.
+ */
+export function enumTable<V>(entries: Readonly<Record<string, V>>): Readonly<Record<string, V>> {
+  return Object.freeze(Object.assign(Object.create(null) as Record<string, V>, entries));
+}

@@ -1,0 +1,310 @@
+/**
+ * `loadOnnx`: an ONNX model as a session that runs its graph on our ops. The plan (node order,
+ * when each intermediate value dies) is computed once at load time and reused by every run.
+ *
+ * @module
+ */
+import { FormatError } from "../../core/errors.ts";
+import { tidy } from "../../core/memory.ts";
+import { asTensor } from "../../core/ops/creation.ts";
+import { clone } from "../../core/ops/view.ts";
+import type { Tensor, TensorLike } from "../../core/tensor.ts";
+import { type OnnxGraph, type OnnxModel, type OnnxValueInfo, parseModel } from "./graph.ts";
+import type { ParseOptions } from "./graph.ts";
+import { type OpContext, OPS } from "./ops/registry.ts";
+import "./ops/all.ts";
+
+/**
+ * An operator the model uses that this library does not implement; {@link loadOnnx} lists all
+ * of them at once in {@link OnnxUnsupportedError}.
+ */
+export interface MissingOp {
+  /** Operator domain ("" for ai.onnx). */
+  domain: string;
+  /** Operator name. */
+  opType: string;
+  /** How many nodes use it. */
+  count: number;
+}
+
+/**
+ * A model uses operators this library does not implement (all of them are listed).
+ *
+ * @example
+ * ```ts
+ * import { OnnxUnsupportedError } from "@aprender/compute/io";
+ * const e = new OnnxUnsupportedError("m.onnx", [{ domain: "", opType: "Foo", count: 2 }]);
+ * console.log(e.missing[0].opType); // "Foo"
+ * ```
+ */
+export class OnnxUnsupportedError extends FormatError {
+  /** The missing operators. */
+  readonly missing: readonly MissingOp[];
+  /**
+   * @param file the model's name
+   * @param missing every operator missing here
+   */
+  constructor(file: string, missing: readonly MissingOp[]) {
+    super(
+      `${file}: ${missing.length} operator(s) not supported here: ${
+        missing.map((m) => `${m.domain ? m.domain + "." : ""}${m.opType} (×${m.count})`).join(
+          ", ",
+        )
+      }. Hint: \`deno task onnx inspect\` lists the model's operators.`,
+    );
+    this.missing = missing;
+  }
+}
+
+/** Options of {@link loadOnnx}. */
+export interface LoadOnnxOptions extends ParseOptions {}
+
+interface Plan {
+  /** For node k: the values (by name) whose last reader in this graph is node k. */
+  readonly dying: readonly string[][];
+}
+
+/**
+ * A loaded ONNX model, ready to run.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadOnnx } from "@aprender/compute/io";
+ * import { tensor } from "@aprender/compute";
+ * const s = await loadOnnx("model.onnx");
+ * const out = await s.run({ x: tensor([[1, 2, 3]]) });
+ * console.log(out[s.outputNames[0]].shape);
+ * ```
+ */
+export class OnnxSession {
+  /** The parsed model. */
+  readonly model: OnnxModel;
+  readonly #plans = new Map<OnnxGraph, Plan>();
+
+  /** Build a session over a parsed model (use {@link loadOnnx}). */
+  constructor(model: OnnxModel) {
+    this.model = model;
+  }
+
+  /** The graph's declared inputs (initializers excluded). */
+  get inputs(): readonly OnnxValueInfo[] {
+    return this.model.graph.inputs;
+  }
+
+  /** The graph's declared outputs. */
+  get outputs(): readonly OnnxValueInfo[] {
+    return this.model.graph.outputs;
+  }
+
+  /** Names of the inputs. */
+  get inputNames(): string[] {
+    return this.model.graph.inputs.map((v) => v.name);
+  }
+
+  /** Names of the outputs. */
+  get outputNames(): string[] {
+    return this.model.graph.outputs.map((v) => v.name);
+  }
+
+  /** Run the graph; inputs by name, outputs by name (new tensors the caller owns). */
+  run(feeds: Record<string, TensorLike>): Promise<Record<string, Tensor>> {
+    return Promise.resolve(this.runSync(feeds));
+  }
+
+  /** {@link OnnxSession.run}, synchronously (CPU tensors). */
+  runSync(feeds: Record<string, TensorLike>): Record<string, Tensor> {
+    const g = this.model.graph;
+    const known = new Set(g.inputs.map((v) => v.name));
+    for (const k of Object.keys(feeds)) {
+      if (!known.has(k) && !g.initializers.has(k)) {
+        throw new FormatError(
+          `onnx run: unknown input "${k}". Hint: the model's inputs are ${
+            [...known].map((s) => `"${s}"`).join(", ")
+          }.`,
+        );
+      }
+    }
+    const vals: Tensor[] = [];
+    const owned: Tensor[] = [];
+    for (const v of g.inputs) {
+      const f = feeds[v.name];
+      if (f === undefined) {
+        throw new FormatError(`onnx run: input "${v.name}" is missing from the feeds.`);
+      }
+      const t = asTensor(f);
+      if (t !== f) owned.push(t);
+      vals.push(t);
+    }
+    try {
+      const outs = this.#run(g, vals, new Map(), true);
+      return Object.fromEntries(g.outputs.map((o, i) => [o.name, outs[i]]));
+    } finally {
+      for (const t of owned) t.dispose();
+    }
+  }
+
+  #plan(g: OnnxGraph): Plan {
+    let p = this.#plans.get(g);
+    if (p !== undefined) return p;
+    const last = new Map<string, number>();
+    g.nodes.forEach((n, k) => {
+      for (const v of [...n.inputs, ...n.implicitInputs]) if (v !== "") last.set(v, k);
+    });
+    const keep = new Set(g.outputs.map((o) => o.name));
+    const dying: string[][] = g.nodes.map(() => []);
+    const produced = new Set(g.nodes.flatMap((n) => n.outputs));
+    for (const [v, k] of last) if (produced.has(v) && !keep.has(v)) dying[k].push(v);
+    // Outputs nobody reads die right after their node.
+    g.nodes.forEach((n, k) => {
+      for (const o of n.outputs) if (o !== "" && !last.has(o) && !keep.has(o)) dying[k].push(o);
+    });
+    p = { dying };
+    this.#plans.set(g, p);
+    return p;
+  }
+
+  /** Run graph `g` with its inputs bound to `feeds`, reading free names from `outer`. */
+  #run(g: OnnxGraph, feeds: readonly Tensor[], outer: ReadonlyMap<string, Tensor>, top: boolean) {
+    const env = new Map<string, Tensor>(outer);
+    for (const [k, t] of g.initializers) env.set(k, t);
+    g.inputs.forEach((v, i) => {
+      if (feeds[i] !== undefined) env.set(v.name, feeds[i]);
+    });
+    // Tensors this run created and may dispose: everything not from outside.
+    const mine = new Set<Tensor>();
+    const plan = this.#plan(g);
+    const opsets = this.model.opsets;
+    try {
+      g.nodes.forEach((node, k) => {
+        const fn = OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`);
+        if (fn === undefined) {
+          throw new OnnxUnsupportedError("onnx run", [{
+            domain: node.domain,
+            opType: node.opType,
+            count: 1,
+          }]);
+        }
+        const inputs = node.inputs.map((v) => {
+          if (v === "") return undefined;
+          const t = env.get(v);
+          if (t === undefined) {
+            throw new FormatError(
+              `onnx run: node "${node.name}" reads "${v}", which has no value.`,
+            );
+          }
+          return t;
+        });
+        const ctx: OpContext = {
+          node,
+          opset: opsets.get(node.domain) ?? 1,
+          runGraph: (sub, subFeeds) => this.#run(sub, subFeeds, env, false),
+        };
+        const outs = tidy(() => {
+          const r = fn(inputs, ctx);
+          // An op may hand back an input (Identity, no-op Reshape): give it its own view.
+          return r.map((
+            t,
+          ) => (inputs.includes(t) || !mine.has(t) && isOuter(t, env) ? clone(t) : t));
+        });
+        node.outputs.forEach((o, i) => {
+          if (o === "") {
+            outs[i]?.dispose();
+            return;
+          }
+          if (outs[i] === undefined) {
+            throw new FormatError(`onnx run: node "${node.name}" produced no output #${i}.`);
+          }
+          env.set(o, outs[i]);
+          mine.add(outs[i]);
+        });
+        for (let i = node.outputs.length; i < outs.length; i++) outs[i].dispose();
+        for (const v of plan.dying[k]) {
+          const t = env.get(v);
+          if (t !== undefined && mine.has(t)) {
+            t.dispose();
+            mine.delete(t);
+            env.delete(v);
+          }
+        }
+      });
+      return g.outputs.map((o) => {
+        const t = env.get(o.name);
+        if (t === undefined) throw new FormatError(`onnx run: output "${o.name}" has no value.`);
+        if (mine.has(t)) {
+          mine.delete(t);
+          return t;
+        }
+        return clone(t); // an input, initializer or outer value: the caller gets its own copy
+      });
+    } finally {
+      for (const t of mine) t.dispose();
+      void top;
+    }
+  }
+}
+
+function isOuter(t: Tensor, env: ReadonlyMap<string, Tensor>): boolean {
+  for (const v of env.values()) if (v === t) return true;
+  return false;
+}
+
+/**
+ * Check that every operator of the model is implemented; list all missing ones at once.
+ */
+export function checkOperators(model: OnnxModel, file: string): void {
+  const missing = new Map<string, MissingOp>();
+  const stack: OnnxGraph[] = [model.graph];
+  while (stack.length > 0) {
+    const g = stack.pop()!;
+    for (const n of g.nodes) {
+      const key = n.domain === "" ? n.opType : `${n.domain}.${n.opType}`;
+      if (!OPS.has(key)) {
+        const m = missing.get(key) ?? { domain: n.domain, opType: n.opType, count: 0 };
+        m.count++;
+        missing.set(key, m);
+      }
+      for (const v of n.attrs.values()) {
+        for (const s of Array.isArray(v) ? v : [v]) {
+          if (typeof s === "object" && s !== null && "nodes" in s) stack.push(s as OnnxGraph);
+        }
+      }
+    }
+  }
+  if (missing.size > 0) throw new OnnxUnsupportedError(file, [...missing.values()]);
+}
+
+/**
+ * Load an ONNX model from a path or its bytes and return a session that runs it on our ops.
+ * External data files are read relative to the model's folder (or `options.baseDir`). All
+ * operators the model uses but this library lacks are reported at once
+ * ({@link OnnxUnsupportedError}); malformed files give a {@link FormatError}.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadOnnx } from "@aprender/compute/io";
+ * import { ones } from "@aprender/compute";
+ * const s = await loadOnnx("mlp.onnx");
+ * const { y } = await s.run({ x: ones([1, 4]) });
+ * console.log(y.shape);
+ * ```
+ */
+export async function loadOnnx(
+  source: string | Uint8Array,
+  options: LoadOnnxOptions = {},
+): Promise<OnnxSession> {
+  let bytes: Uint8Array;
+  const opts = { ...options };
+  if (typeof source === "string") {
+    bytes = await Deno.readFile(source);
+    opts.name ??= source;
+    opts.baseDir ??= source.includes("/") ? source.slice(0, source.lastIndexOf("/")) : ".";
+  } else bytes = source;
+  return loadOnnxSync(bytes, opts);
+}
+
+/** {@link loadOnnx} from bytes, synchronously. */
+export function loadOnnxSync(bytes: Uint8Array, options: LoadOnnxOptions = {}): OnnxSession {
+  const model = parseModel(bytes, options);
+  checkOperators(model, options.name ?? "<bytes>");
+  return new OnnxSession(model);
+}
