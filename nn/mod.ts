@@ -85,3 +85,4 @@ export * from "./loss_functional.ts";
 export * from "./loss_modules.ts";
 export * from "./attention.ts";
 export * from "./transformer.ts";
+export * as models from "./models/mod.ts";

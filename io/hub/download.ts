@@ -294,6 +294,17 @@ export async function downloadFile(
             done,
           });
         };
+        // Network chunks are small (16–64 KiB): write in 1 MiB pieces.
+        const buf = new Uint8Array(CHUNK);
+        let fill = 0;
+        const put = async (b: Uint8Array) => {
+          let off = 0;
+          while (off < b.length) off += await f.write(b.subarray(off));
+        };
+        const flush = async () => {
+          await put(buf.subarray(0, fill));
+          fill = 0;
+        };
         try {
           for await (const chunk of resp.body) {
             if (total !== undefined && received + chunk.length > total) {
@@ -302,8 +313,12 @@ export async function downloadFile(
                 { kind: "integrity", url, cachePath: dest },
               );
             }
-            let off = 0;
-            while (off < chunk.length) off += await f.write(chunk.subarray(off));
+            if (fill + chunk.length > buf.length) await flush();
+            if (chunk.length >= buf.length) await put(chunk);
+            else {
+              buf.set(chunk, fill);
+              fill += chunk.length;
+            }
             sha.update(chunk);
             received += chunk.length;
             const now = performance.now();
@@ -312,7 +327,10 @@ export async function downloadFile(
               report(false);
             }
           }
+          await flush();
         } catch (e) {
+          // Keep every byte received (a resume starts after them).
+          await flush();
           if (e instanceof HubError || opts.signal?.aborted) throw e;
           lastError = new HubError(
             `${url}: the connection was cut at ${received}` +

@@ -158,8 +158,13 @@ async function ensureFile(
       let problem: string | null;
       if (ctx.verify) problem = await checkFile(dest, exp);
       else {
+        // Cheap checks: the size, and the host's sha256 against the one recorded at download
+        // (a new upload of the same size under the same name).
         const size = (await Deno.stat(dest)).size;
         problem = exp.size !== undefined && size !== exp.size ? `size ${size} ≠ ${exp.size}` : null;
+        if (!problem && expected.sha256 && meta && meta.sha256 !== expected.sha256.toLowerCase()) {
+          problem = `sha256 changed upstream`;
+        }
       }
       if (!problem) return;
       await Deno.remove(dest);

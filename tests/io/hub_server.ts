@@ -32,7 +32,13 @@ export interface Faults {
   chunkDelayMs?: number;
 }
 
-export const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const memo = new WeakMap<Uint8Array, string>();
+/** Hex sha256 (memoized per buffer: the server hashes big files once, not per request). */
+export const sha256 = (b: Uint8Array): string => {
+  let h = memo.get(b);
+  if (h === undefined) memo.set(b, h = createHash("sha256").update(b).digest("hex"));
+  return h;
+};
 export const gitSha1 = (b: Uint8Array) =>
   createHash("sha1").update(new TextEncoder().encode(`blob ${b.length}\0`)).update(b).digest("hex");
 
@@ -209,14 +215,14 @@ export class HubServer {
     }
     headers["content-length"] = String(bytes.length - start);
     const fault = this.faults.get(path) ?? {};
-    let data = bytes.slice(start);
+    let data = fault.corruptAt !== undefined ? bytes.slice(start) : bytes.subarray(start);
     if (fault.corruptAt !== undefined && fault.corruptAt >= start) {
       data[fault.corruptAt - start] ^= 0x40;
       fault.corruptAt = undefined;
     }
     const cut = fault.cutAfter;
     fault.cutAfter = undefined;
-    if (cut !== undefined) data = data.slice(0, cut);
+    if (cut !== undefined) data = data.subarray(0, cut);
     const delay = fault.chunkDelayMs ?? 0;
     let off = 0;
     const stream = new ReadableStream<Uint8Array>({

@@ -244,6 +244,12 @@ Deno.test("a flipped byte is caught by the sha256 check and the file refetched",
     const again = await pull("hf://org/c/m.gguf", opts);
     assert.deepEqual(again.downloaded, [r.path]);
     assert.deepEqual(await read(r.path), file.bytes);
+    // A new upload of the same size is noticed by resolveModel without re-hashing (the file
+    // list's sha256 differs from the one recorded at download).
+    const v2 = lfs(100_000, 99);
+    s.addRepo("org/c", { "m.gguf": v2, "config.json": small('{"x":2}') });
+    assert.equal(await resolveModel("hf://org/c/m.gguf", opts), r.path);
+    assert.deepEqual(await read(r.path), v2.bytes);
   });
 });
 
@@ -324,5 +330,43 @@ Deno.test("offline mode serves from the cache and otherwise says where to put th
       (e: HubError) =>
         e.kind === "unreachable" && e.cachePath === join(opts.cacheDir, "hf/org/never/main/x.gguf"),
     );
+  });
+});
+
+Deno.test("generate --model owner/repo:Q8_0 pulls the model and prints what the file gives", async () => {
+  await withHub(async (s, opts) => {
+    const file = new URL("../../models/kjv-llama-q8_0.gguf", import.meta.url);
+    s.addRepo("aprender/kjv-llama-GGUF", {
+      "kjv-llama-Q8_0.gguf": { bytes: await Deno.readFile(file), lfs: true },
+    });
+    const run = (model: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-check",
+          "-A",
+          new URL("../../llm/cli.ts", import.meta.url).pathname,
+          "generate",
+          "--model",
+          model,
+          "--prompt",
+          "In the beginning",
+          "--max-tokens",
+          "8",
+        ],
+        env: { HF_ENDPOINT: s.endpoint, APRENDER_CACHE: opts.cacheDir, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const [byName, byPath] = await Promise.all([
+      run("aprender/kjv-llama-GGUF:Q8_0"),
+      run(file.pathname),
+    ]);
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    assert.equal(byName.code, 0, text(byName.stderr));
+    assert.equal(byPath.code, 0, text(byPath.stderr));
+    assert.match(text(byName.stdout), /^In the beginning.+/);
+    assert.equal(text(byName.stdout), text(byPath.stdout));
+    assert.equal(s.seen.filter((x) => x.origin === "cdn").length, 1);
   });
 });
