@@ -81,6 +81,8 @@ export interface CheckpointTargets {
   optimizer?: CheckpointOptimizer;
   /** The scheduler to restore (same class). */
   scheduler?: CheckpointScheduler;
+  /** The size budget of the load (see {@link loadSafetensors}'s `maxBytes`). */
+  maxBytes?: number;
 }
 
 /** What {@link loadCheckpoint} returns besides restoring the targets. */
@@ -262,7 +264,7 @@ export async function loadCheckpoint(
   pathOrBytes: string | URL | Uint8Array,
   targets: CheckpointTargets,
 ): Promise<LoadedCheckpoint> {
-  const file = await loadSafetensors(pathOrBytes);
+  const file = await loadSafetensors(pathOrBytes, { maxBytes: targets.maxBytes });
   const name = pathOrBytes instanceof Uint8Array ? "<bytes>" : String(pathOrBytes);
   const { tensors, metadata } = file;
   try {
