@@ -1,8 +1,8 @@
 /**
  * `exportOnnx`: an ONNX model from a module built of our nn layers. The module tree is lowered
  * layer by layer (Sequential chains of Linear, Conv2d, BatchNorm, pooling, Flatten, Dropout,
- * LayerNorm, TransformerEncoderLayer and the activations), each layer run on the example input to follow shapes; weights
- * become initializers. Layers are recognized by class name and fields (io does not import nn).
+ * LayerNorm, TransformerEncoderLayer and the activations), each layer run on the example input
+ * to follow shapes; weights become initializers. Layers are recognized by class name and fields (io does not import nn).
  *
  * @module
  */
