@@ -1,8 +1,8 @@
 /**
  * `exportOnnx`: an ONNX model from a module built of our nn layers. The module tree is lowered
  * layer by layer (Sequential chains of Linear, Conv2d, BatchNorm, pooling, Flatten, Dropout,
- * LayerNorm and the activations), each layer run on the example input to follow shapes; weights
- * become initializers. Layers are recognized by class name and fields (io does not import nn).
+ * LayerNorm, TransformerEncoderLayer and the activations), each layer run on the example input
+ * to follow shapes; weights become initializers. Layers are recognized by class name and fields (io does not import nn).
  *
  * @module
  */
@@ -124,7 +124,88 @@ const LOWERED = new Set([
   "AvgPool2d",
   "AdaptiveAvgPool2d",
   "LayerNorm",
+  "TransformerEncoderLayer",
 ]);
+
+/** x W^T (+ b) for an input of any rank. */
+function linearOn(b: Builder, v: string, weight: Tensor, bias: Tensor | null): string {
+  const mm = b.node("MatMul", [v, b.weight(V.transpose(weight), "weight_t")]);
+  return bias ? b.node("Add", [mm, b.weight(bias, "bias")]) : mm;
+}
+
+/** 0.5 x (1 + erf(x / sqrt 2)), the opset-13 form of exact GELU. */
+function geluOn(b: Builder, v: string): string {
+  const c = (val: number) => b.weight(fromTyped(new Float32Array([val]), [], "f32"), "c");
+  const e = b.node("Erf", [b.node("Mul", [v, c(Math.SQRT1_2)])]);
+  return b.node("Mul", [b.node("Mul", [v, c(0.5)]), b.node("Add", [e, c(1)])]);
+}
+
+/**
+ * A TransformerEncoderLayer (no masks): self-attention from in_proj/out_proj as MatMul, Split,
+ * Reshape, Transpose and Softmax; the feed-forward block; residuals and LayerNormalization,
+ * post-norm or pre-norm. Inputs (N, S, E) with batchFirst, else (S, N, E).
+ */
+// deno-lint-ignore no-explicit-any
+function encoderLayer(b: Builder, f: any, v: string): string {
+  const attn = f.self_attn;
+  const E: number = attn.embedDim ?? f.dModel, H: number = attn.numHeads, hd = E / H;
+  if (!attn.in_proj_weight) {
+    throw new FormatError("exportOnnx: separate q/k/v projections are not supported.");
+  }
+  const act = /activation=(\w+)/.exec(f.extraRepr())?.[1];
+  if (act !== "relu" && act !== "gelu") {
+    throw new FormatError(
+      `exportOnnx: TransformerEncoderLayer activation "${act}" is not supported.`,
+    );
+  }
+  const x0 = f.batchFirst ? v : b.node("Transpose", [v], { perm: [1, 0, 2] });
+  const ln = (norm: { weight: Tensor; bias: Tensor | null; eps: number }, u: string) => {
+    const ins = [u, b.weight(norm.weight, "ln_scale")];
+    if (norm.bias) ins.push(b.weight(norm.bias, "ln_bias"));
+    return b.node("LayerNormalization", ins, { axis: -1, epsilon: norm.eps });
+  };
+  const sa = (u: string) => {
+    const qkv = linearOn(b, u, attn.in_proj_weight, attn.in_proj_bias);
+    const [q, k, vv] = ["q", "k", "v"].map((n) => b.name(n));
+    b.nodes.push(create(NodeProtoSchema, {
+      opType: "Split",
+      input: [qkv, b.ints([E, E, E], "split")],
+      output: [q, k, vv],
+      name: b.name("split"),
+      attribute: [create(AttributeProtoSchema, { name: "axis", type: AT.INT, i: -1n })],
+    }));
+    const heads = (t: string, perm: number[]) =>
+      b.node("Transpose", [b.node("Reshape", [t, b.ints([0, 0, H, hd], "shape")])], { perm });
+    const scale = b.weight(fromTyped(new Float32Array([1 / Math.sqrt(hd)]), [], "f32"), "scale");
+    const scores = b.node("Mul", [
+      b.node("MatMul", [heads(q, [0, 2, 1, 3]), heads(k, [0, 2, 3, 1])]),
+      scale,
+    ]);
+    const ctxv = b.node("MatMul", [
+      b.node("Softmax", [scores], { axis: -1 }),
+      heads(vv, [0, 2, 1, 3]),
+    ]);
+    const joined = b.node("Reshape", [
+      b.node("Transpose", [ctxv], { perm: [0, 2, 1, 3] }),
+      b.ints([0, 0, E], "shape"),
+    ]);
+    return linearOn(b, joined, attn.out_proj.weight, attn.out_proj.bias);
+  };
+  const ff = (u: string) => {
+    const h = linearOn(b, u, f.linear1.weight, f.linear1.bias);
+    const a = act === "relu" ? b.node("Relu", [h]) : geluOn(b, h);
+    return linearOn(b, a, f.linear2.weight, f.linear2.bias);
+  };
+  let out: string;
+  if (f.normFirst) {
+    const x1 = b.node("Add", [x0, sa(ln(f.norm1, x0))]);
+    out = b.node("Add", [x1, ff(ln(f.norm2, x1))]);
+  } else {
+    const x1 = ln(f.norm1, b.node("Add", [x0, sa(x0)]));
+    out = ln(f.norm2, b.node("Add", [x1, ff(x1)]));
+  }
+  return f.batchFirst ? out : b.node("Transpose", [out], { perm: [1, 0, 2] });
+}
 
 /** Lower one module applied to value `v` (whose example is `x`); returns [value, example out]. */
 function lower(b: Builder, m: ModuleLike, v: string, x: Tensor): [string, Tensor] {
@@ -247,6 +328,9 @@ function lower(b: Builder, m: ModuleLike, v: string, x: Tensor): [string, Tensor
         unsupported(m, "output size other than 1");
       }
       return out("GlobalAveragePool", [v]);
+    case "TransformerEncoderLayer":
+      if (b.opset < 17) unsupported(m, "LayerNormalization needs opset 17");
+      return [encoderLayer(b, f, v), y];
     case "LayerNorm": {
       if (b.opset < 17) unsupported(m, "LayerNormalization needs opset 17");
       const n = f.normalizedShape.length;

@@ -12,12 +12,17 @@ import { exportOnnx } from "../../io/onnx/export.ts";
 import { loadOnnxSync } from "../../io/onnx/session.ts";
 import { maxAbsDiff, ortRun } from "./ort.ts";
 
-async function check(model: nn.Module<[Tensor], Tensor>, example: Tensor, batch: Tensor) {
+async function check(
+  model: nn.Module<[Tensor], Tensor>,
+  example: Tensor,
+  batch: Tensor,
+  dyn: Record<number, string> = { 0: "batch" },
+) {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/m.onnx`;
     await exportOnnx(model, example, path, {
-      dynamicAxes: { x: { 0: "batch" }, y: { 0: "batch" } },
+      dynamicAxes: { x: dyn, y: dyn },
     });
     model.eval();
     const want = noGrad(() => model.call(batch));
@@ -67,6 +72,21 @@ Deno.test("a CNN with batch norm and pooling exports; onnxruntime and our loader
   noGrad(() => cnn.call(randn([4, 3, 16, 16]).mul(2).add(0.5)));
   const d = await check(cnn, randn([1, 3, 16, 16]), randn([2, 3, 16, 16]));
   console.log(`cnn: ort ${d[0].toExponential(2)}, re-import ${d[1].toExponential(2)}`);
+});
+
+Deno.test("a 2-layer transformer encoder (post-norm relu, pre-norm gelu) exports and matches", async () => {
+  seed(13);
+  const enc = new nn.Sequential(
+    new nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32, batchFirst: true, dropout: 0.1 }),
+    new nn.TransformerEncoderLayer(16, 4, {
+      dimFeedforward: 32,
+      batchFirst: true,
+      normFirst: true,
+      activation: "gelu",
+    }),
+  );
+  const d = await check(enc, randn([1, 5, 16]), randn([3, 7, 16]), { 0: "batch", 1: "seq" });
+  console.log(`encoder: ort ${d[0].toExponential(2)}, re-import ${d[1].toExponential(2)}`);
 });
 
 Deno.test("exportOnnx names the layer it cannot lower", async () => {

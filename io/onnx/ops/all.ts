@@ -14,3 +14,4 @@ import "./misc.ts";
 import "./quant.ts";
 import "./grid_sample.ts";
 import "./dft.ts";
+import "./nms.ts";
