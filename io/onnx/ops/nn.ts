@@ -78,6 +78,11 @@ function lift(v: number[], one: boolean, dflt: number): number[] {
   return one ? [dflt, ...v] : v;
 }
 
+/** The value max pooling pads with: below every element of `x`'s dtype. */
+function lowest(x: T): number {
+  return isInt(x.dtype) ? Number(iinfo(x.dtype).min) : -Infinity;
+}
+
 function padSpatial(x: T, b: number[], e: number[], value: number): T {
   if (b.every((v) => v === 0) && e.every((v) => v === 0)) return x;
   const widths = [[0, 0], [0, 0], ...b.map((v, i) => [v, e[i]])];
@@ -235,7 +240,7 @@ function pool(kind: "max" | "avg"): OpFn {
       const [b, e] = spatialPads(ctx, x0.shape.slice(2), k, st, dl);
       const ceil = attrNum(ctx, "ceil_mode", 0) === 1;
       let y: T;
-      if (kind === "max") y = pool3d(kind, padSpatial(x0, b, e, -Infinity), k, st, dl, ceil);
+      if (kind === "max") y = pool3d(kind, padSpatial(x0, b, e, lowest(x0)), k, st, dl, ceil);
       else if (attrNum(ctx, "count_include_pad", 0) === 1) {
         y = pool3d(kind, padSpatial(x0, b, e, 0), k, st, dl, ceil);
       } else {
@@ -269,7 +274,7 @@ function pool(kind: "max" | "avg"): OpFn {
       if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== "") {
         throw new ShapeError(`MaxPool "${ctx.node.name}": the Indices output is not supported.`);
       }
-      y = maxPool2d(padSpatial(x, b, e, -Infinity), { ...opts, dilation: [dil[0], dil[1]] });
+      y = maxPool2d(padSpatial(x, b, e, lowest(x)), { ...opts, dilation: [dil[0], dil[1]] });
     } else if (attrNum(ctx, "count_include_pad", 0) === 1) {
       y = avgPool2d(padSpatial(x, b, e, 0), opts);
     } else {
