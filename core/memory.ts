@@ -13,7 +13,7 @@ import {
   type TypedArray,
   typedArrayFor,
 } from "./dtype.ts";
-import { AllocationError, fmtShape } from "./errors.ts";
+import { AllocationError, ArgumentError, fmtShape } from "./errors.ts";
 
 /** Something that owns resources and can be disposed. */
 export interface Releasable {
@@ -254,6 +254,11 @@ export function keep<T extends Releasable>(t: T): T {
   return t;
 }
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") &&
+    typeof (v as PromiseLike<unknown>).then === "function";
+}
+
 function collect(value: unknown, out: Set<Releasable>, depth = 0): void {
   if (value === null || typeof value !== "object" || depth > 8) return;
   if (typeof (value as Releasable).dispose === "function" && "disposed" in (value as object)) {
@@ -270,7 +275,9 @@ function collect(value: unknown, out: Set<Releasable>, depth = 0): void {
 /**
  * Run `fn` and dispose every tensor created inside it, except those it returns (directly, or in
  * arrays/plain objects/maps) and those passed to `keep()`. Returned tensors move to the enclosing
- * scope. An async `fn` is not allowed: the scope would close before its tensors exist.
+ * scope. An async `fn` is refused with an ArgumentError (the scope would close before its
+ * tensors exist) and nothing of it is disposed: await outside `tidy()` and tidy the synchronous
+ * parts, or manage tensors across awaits with `using` / `dispose()`.
  *
  * @example
  * ```ts
@@ -291,9 +298,17 @@ export function tidy<T>(fn: () => T): T {
     throw e;
   }
   scopes.pop();
-  if (result instanceof Promise) {
-    for (const t of scope) t.dispose();
-    throw new TypeError("tidy: fn must be synchronous; await outside of tidy().");
+  if (isThenable(result)) {
+    // The async function is still running and owns what it created: dispose nothing. Its
+    // eventual rejection is observed here (the caller never gets the promise), so the process
+    // does not die on an unhandled rejection.
+    Promise.resolve(result).catch(() => {});
+    throw new ArgumentError(
+      "tidy: fn returned a Promise; a tidy() scope is synchronous and would close before the " +
+        "async function's tensors exist, so nothing was disposed. Hint: await outside and tidy " +
+        "the synchronous parts (`const x = await load(); const y = tidy(() => f(x));`), or " +
+        "manage tensors across awaits with `using t = ...` / t.dispose().",
+    );
   }
   const kept = new Set<Releasable>();
   collect(result, kept);

@@ -4,7 +4,41 @@
  *
  * @module
  */
-import { fmtShape, IndexError, ShapeError } from "./errors.ts";
+import { ArgumentError, fmtShape, IndexError, ShapeError } from "./errors.ts";
+
+/** A short description of an argument of the wrong form, for ArgumentError messages. */
+export function describeArg(v: unknown): string {
+  if (v === null || v === undefined || typeof v !== "object") {
+    return typeof v === "bigint" ? `${v}n` : typeof v === "string" ? JSON.stringify(v) : String(v);
+  }
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+/**
+ * An ArgumentError unless `options` is undefined or a plain object whose keys are all in
+ * `allowed`: a misspelt or foreign option (NumPy's `axis=` in the options of a PyTorch-style
+ * call, `keepdim` for `keepdims`) is refused rather than silently ignored.
+ */
+export function checkOptions(op: string, options: unknown, allowed: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new ArgumentError(
+      `${op}: options must be an object like { ${allowed.join(", ")} }, got ` +
+        `${describeArg(options)}.`,
+    );
+  }
+  for (const k of Object.keys(options)) {
+    if (!allowed.includes(k)) {
+      throw new ArgumentError(
+        `${op}: unknown option "${k}"; the options are { ${allowed.join(", ")} }.`,
+      );
+    }
+  }
+}
 
 /** A tensor shape: one non-negative length per axis. */
 export type Shape = readonly number[];
@@ -173,6 +207,14 @@ export function normalizeAxes(
   op: string,
 ): number[] {
   if (axis === undefined || axis === null) return [...Array(rank).keys()];
+  if (
+    typeof axis !== "number" && !(Array.isArray(axis) && axis.every((a) => typeof a === "number"))
+  ) {
+    throw new ArgumentError(
+      `${op}: axis must be a number, an array of numbers, or null/undefined (all axes); got ` +
+        `${describeArg(axis)}. Hint: pass the axis itself, e.g. 0 or [0, 1].`,
+    );
+  }
   const list = typeof axis === "number" ? [axis] : [...axis];
   const out = list.map((a) => normalizeAxis(a, rank, op));
   if (new Set(out).size !== out.length) {

@@ -122,9 +122,19 @@ export interface TensorMethods {
   /** See {@link red.mean}. */
   mean(this: Tensor, axis?: Axis, keepdims?: boolean): Tensor;
   /** Variance; see {@link red.variance}. */
-  var(this: Tensor, axis?: Axis, options?: red.VarOptions): Tensor;
+  var(
+    this: Tensor,
+    axis?: Axis | red.VarCallOptions,
+    options?: red.VarOptions | boolean,
+    keepdim?: boolean,
+  ): Tensor;
   /** See {@link red.std}. */
-  std(this: Tensor, axis?: Axis, options?: red.VarOptions): Tensor;
+  std(
+    this: Tensor,
+    axis?: Axis | red.VarCallOptions,
+    options?: red.VarOptions | boolean,
+    keepdim?: boolean,
+  ): Tensor;
   /** See {@link red.min}. */
   min(this: Tensor, axis?: Axis, keepdims?: boolean): Tensor;
   /** See {@link red.max}. */
@@ -325,11 +335,21 @@ const methods: TensorMethods = {
   mean(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.mean(this, axis, keepdims);
   },
-  var(this: Tensor, axis?: Axis, options: red.VarOptions = {}): Tensor {
-    return red.variance(this, axis, options);
+  var(
+    this: Tensor,
+    axis?: Axis | red.VarCallOptions,
+    options?: red.VarOptions | boolean,
+    keepdim?: boolean,
+  ): Tensor {
+    return red.variance(this, axis, options, keepdim);
   },
-  std(this: Tensor, axis?: Axis, options: red.VarOptions = {}): Tensor {
-    return red.std(this, axis, options);
+  std(
+    this: Tensor,
+    axis?: Axis | red.VarCallOptions,
+    options?: red.VarOptions | boolean,
+    keepdim?: boolean,
+  ): Tensor {
+    return red.std(this, axis, options, keepdim);
   },
   min(this: Tensor, axis?: Axis, keepdims = false): Tensor {
     return red.min(this, axis, keepdims);

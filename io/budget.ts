@@ -96,6 +96,25 @@ export async function readInput(
   }
 }
 
+/** `Deno.open` for reading, with OS errors as an {@link IOError} naming the op and the path. */
+export async function openFile(op: string, path: string | URL): Promise<Deno.FsFile> {
+  const name = path instanceof URL ? path.href : String(path);
+  try {
+    const file = await Deno.open(path, { read: true });
+    const info = await file.stat().catch((e) => {
+      file.close();
+      throw e;
+    });
+    if (info.isDirectory) {
+      file.close();
+      throw new Deno.errors.IsADirectory(`${name} is a directory`);
+    }
+    return file;
+  } catch (e) {
+    throw ioError(op, name, e);
+  }
+}
+
 /** An IOError for a failed read of `name`, keeping the runtime's error as the cause. */
 export function ioError(op: string, name: string, e: unknown): IOError {
   const kind = e instanceof Deno.errors.NotFound

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { mismatchOf } from "../optim/lr_state.ts";
 import { ComputeError, fmtShape } from "../core/errors.ts";
 import { Tensor } from "../core/tensor.ts";
 import { loadSafetensors, saveSafetensors } from "./safetensors.ts";
@@ -80,6 +81,8 @@ export interface CheckpointTargets {
   optimizer?: CheckpointOptimizer;
   /** The scheduler to restore (same class). */
   scheduler?: CheckpointScheduler;
+  /** The size budget of the load (see {@link loadSafetensors}'s `maxBytes`). */
+  maxBytes?: number;
 }
 
 /** What {@link loadCheckpoint} returns besides restoring the targets. */
@@ -121,6 +124,36 @@ export class CheckpointError extends ComputeError {
   ) {
     super(message);
   }
+}
+
+/**
+ * What is wrong with a parsed metadata record (or null): it must be an object with a string
+ * `class` and, where present, each named field of the named kind.
+ */
+function shapeProblem(
+  v: unknown,
+  what: string,
+  ...fields: [string, "array" | "object"][]
+): string | null {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    return `metadata "${what}" is ${
+      v === null ? "null" : Array.isArray(v) ? "an array" : typeof v
+    }, ` +
+      `not an object (the file is corrupt or was not written by saveCheckpoint).`;
+  }
+  const o = v as Record<string, unknown>;
+  if (typeof o.class !== "string") {
+    return `metadata "${what}" has no class name (its "class" is ${JSON.stringify(o.class)}).`;
+  }
+  for (const [k, kind] of fields) {
+    const x = o[k];
+    if (x === undefined) continue;
+    const ok = kind === "array"
+      ? Array.isArray(x)
+      : x !== null && typeof x === "object" && !Array.isArray(x);
+    if (!ok) return `metadata "${what}" field "${k}" is ${JSON.stringify(x)}, not an ${kind}.`;
+  }
+  return null;
 }
 
 /** JSON that keeps Infinity and NaN. */
@@ -231,7 +264,7 @@ export async function loadCheckpoint(
   pathOrBytes: string | URL | Uint8Array,
   targets: CheckpointTargets,
 ): Promise<LoadedCheckpoint> {
-  const file = await loadSafetensors(pathOrBytes);
+  const file = await loadSafetensors(pathOrBytes, { maxBytes: targets.maxBytes });
   const name = pathOrBytes instanceof Uint8Array ? "<bytes>" : String(pathOrBytes);
   const { tensors, metadata } = file;
   try {
@@ -292,6 +325,10 @@ function restore(
         paramGroups?: CheckpointOptimizerState["paramGroups"];
         state?: Record<string, Record<string, number>>;
       };
+      const bad = shapeProblem(saved, "optim", ["paramGroups", "array"], ["state", "object"]);
+      if (bad) {
+        throw new CheckpointError(`loadCheckpoint: ${name}: ${bad}`, [], [], []);
+      }
       if (saved.class !== optimizer.constructor.name) {
         problems.push(
           `the optimizer state is ${saved.class}'s, the optimizer is ` +
@@ -333,6 +370,10 @@ function restore(
         class?: string;
         state?: Record<string, unknown>;
       };
+      const bad = shapeProblem(saved, "scheduler", ["state", "object"]);
+      if (bad) {
+        throw new CheckpointError(`loadCheckpoint: ${name}: ${bad}`, [], [], []);
+      }
       if (saved.class !== scheduler.constructor.name) {
         problems.push(
           `the scheduler state is ${saved.class}'s, the scheduler is ` +
@@ -340,6 +381,8 @@ function restore(
         );
       }
       ssd = saved.state ?? {};
+      const m = mismatchOf(scheduler.stateDict(), ssd, "scheduler.state");
+      if (m) problems.push(`metadata "scheduler": ${m}`);
     }
   }
 
@@ -367,12 +410,36 @@ function restore(
     );
   }
 
-  model.loadStateDict(Object.fromEntries(modelSd), { strict: true });
-  if (optimizer && osd) optimizer.loadStateDict(osd);
-  if (scheduler && ssd) scheduler.loadStateDict(ssd);
   const epoch = metadata.epoch !== undefined ? Number(metadata.epoch) : null;
+  if (epoch !== null && !Number.isFinite(epoch)) {
+    throw new CheckpointError(
+      `loadCheckpoint: ${name}: metadata "epoch" is ${JSON.stringify(metadata.epoch)}, not a ` +
+        `number (nothing was loaded).`,
+      [],
+      [],
+      [],
+    );
+  }
   const extra = metadata.extra !== undefined
     ? fromJson(metadata.extra, "extra", name) as Record<string, unknown>
     : null;
+  // The optimizer validates its whole state before changing anything; it goes first so that a
+  // bad state leaves the model untouched too.
+  if (optimizer && osd) {
+    try {
+      optimizer.loadStateDict(osd);
+    } catch (e) {
+      if (!(e instanceof ComputeError)) throw e;
+      throw new CheckpointError(
+        `loadCheckpoint: ${name}: metadata "optim" (with the optim.* tensors): ${e.message} ` +
+          `(nothing was loaded)`,
+        [],
+        [],
+        [],
+      );
+    }
+  }
+  if (scheduler && ssd) scheduler.loadStateDict(ssd);
+  model.loadStateDict(Object.fromEntries(modelSd), { strict: true });
   return { epoch, extra, metadata };
 }

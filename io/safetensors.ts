@@ -17,7 +17,7 @@ import { type DType, elementBytes, type TypedArray } from "../core/dtype.ts";
 import { fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { enumTable } from "./budget.ts";
+import { Budget, budgetOf, type BudgetOptions, enumTable } from "./budget.ts";
 import { readInput } from "./npy.ts";
 
 /** The reference implementation's limit on the header (JSON) size. */
@@ -67,7 +67,7 @@ export interface SafetensorsFile {
 }
 
 /** Options of {@link decodeSafetensors} and {@link loadSafetensors}. */
-export interface SafetensorsReadOptions {
+export interface SafetensorsReadOptions extends BudgetOptions {
   /** Name used in error messages (default: the path, or "<bytes>"). */
   name?: string;
   /** Device to create the tensors on (default "cpu"). */
@@ -183,13 +183,19 @@ function decodeAs(bytes: Uint8Array, options: SafetensorsReadOptions, op: string
         `${pos > data ? "the file is truncated" : "unexpected trailing bytes"}.`,
     );
   }
+  new Budget(op, name, budgetOf(op, options.maxBytes, n)).take(data, "the tensors' data");
   const device = options.device ?? "cpu";
   const tensors: Record<string, Tensor> = {};
   const start = 8 + hlen;
-  for (const e of entries) {
-    let raw = bytes.subarray(start + e.begin, start + e.end);
-    if (e.dtype === "bool" && raw.some((v) => v > 1)) raw = raw.map((v) => (v ? 1 : 0));
-    setProp(tensors, e.name, fromTyped(raw, e.shape, e.dtype, device));
+  try {
+    for (const e of entries) {
+      let raw = bytes.subarray(start + e.begin, start + e.end);
+      if (e.dtype === "bool" && raw.some((v) => v > 1)) raw = raw.map((v) => (v ? 1 : 0));
+      setProp(tensors, e.name, fromTyped(raw, e.shape, e.dtype, device, op));
+    }
+  } catch (err) {
+    for (const t of Object.values(tensors)) t.dispose();
+    throw err;
   }
   return { tensors, metadata };
 }
@@ -362,6 +368,6 @@ export async function loadSafetensors(
   pathOrBytes: string | URL | Uint8Array,
   options: SafetensorsReadOptions = {},
 ): Promise<SafetensorsFile> {
-  const { bytes, name } = await readInput(pathOrBytes);
+  const { bytes, name } = await readInput(pathOrBytes, "loadSafetensors");
   return decodeAs(bytes, { ...options, name: options.name ?? name }, "loadSafetensors");
 }

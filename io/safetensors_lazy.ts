@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { enumTable } from "./budget.ts";
+import { enumTable, openFile } from "./budget.ts";
 import { FormatError } from "../core/errors.ts";
 
 /** The reference implementation's header limit. */
@@ -240,7 +240,7 @@ export async function openSafetensors(path: string | URL): Promise<LazySafetenso
   const fail = (what: string): never => {
     throw new FormatError(`openSafetensors: ${name}: ${what}`);
   };
-  const file = await Deno.open(path, { read: true });
+  const file = await openFile("openSafetensors", path);
   try {
     const size = (await file.stat()).size;
     const read = (pos: number, len: number): Uint8Array => {

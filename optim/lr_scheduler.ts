@@ -13,7 +13,7 @@
  * @module
  */
 import { type Optimizer, OptimizerError } from "./optimizer.ts";
-import { copyState, fieldsState, groupsOf } from "./lr_state.ts";
+import { copyState, fieldsState, groupsOf, mismatchOf } from "./lr_state.ts";
 
 /** A scheduler's state: plain JSON-able values (numbers, arrays, nested scheduler states). */
 export type SchedulerState = Record<string, unknown>;
@@ -144,6 +144,14 @@ export abstract class LRScheduler implements Scheduler {
 
   /** Restore the fields saved by {@link LRScheduler.stateDict}. */
   loadStateDict(state: SchedulerState): void {
+    if (state === null || typeof state !== "object" || Array.isArray(state)) {
+      throw new OptimizerError(
+        `${this.constructor.name}.loadStateDict: expected the object stateDict() returns, got ` +
+          `${state === null ? "null" : typeof state}.`,
+      );
+    }
+    const m = mismatchOf(fieldsState(this), state, "state");
+    if (m) throw new OptimizerError(`${this.constructor.name}.loadStateDict: ${m}.`);
     Object.assign(this, copyState(state));
   }
 }

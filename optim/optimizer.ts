@@ -18,6 +18,7 @@ import { ComputeError, fmtShape } from "../core/errors.ts";
 import { keep, tidy } from "../core/memory.ts";
 import { copyInto } from "../core/ops/view.ts";
 import { Tensor } from "../core/tensor.ts";
+import { mismatchOf } from "./lr_state.ts";
 
 /**
  * Bad use of an optimizer or scheduler: a non-leaf or duplicated parameter, an invalid option,
@@ -300,7 +301,13 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
       );
     }
     const idMap = new Map<number, Tensor>();
+    const groupOf = new Map<number, number>();
     saved.forEach((sg, gi) => {
+      if (sg === null || typeof sg !== "object" || Array.isArray(sg)) {
+        throw new OptimizerError(
+          `${this.name}.loadStateDict: parameter group ${gi} is ${kindName(sg)}, not an object.`,
+        );
+      }
       const own = this.paramGroups[gi].params;
       if (!Array.isArray(sg.params) || sg.params.length !== own.length) {
         throw new OptimizerError(
@@ -308,9 +315,70 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
             `parameters in the state dict and ${own.length} in the optimizer.`,
         );
       }
-      sg.params.forEach((id, j) => idMap.set(id, own[j]));
+      sg.params.forEach((id, j) => {
+        idMap.set(id, own[j]);
+        groupOf.set(id, gi);
+      });
     });
-    // Validate everything before changing anything.
+    // Validate everything before changing anything: every option a group will use, against the
+    // live group's kinds and the optimizer's own checks, and every parameter's state.
+    saved.forEach((sg, gi) => {
+      const live = this.paramGroups[gi] as unknown as Record<string, unknown>;
+      for (const key of Object.keys(live)) {
+        if (key === "params") continue;
+        if (!Object.hasOwn(sg, key)) {
+          // Keys a scheduler added to the live group (initialLr, ...) may be absent.
+          if (!Object.hasOwn(this.defaults, key)) continue;
+          throw new OptimizerError(
+            `${this.name}.loadStateDict: parameter group ${gi} has no "${key}" (the state ` +
+              `dict is incomplete).`,
+          );
+        }
+        const m = mismatchOf(live[key], (sg as unknown as Record<string, unknown>)[key], key);
+        if (m) {
+          throw new OptimizerError(`${this.name}.loadStateDict: parameter group ${gi}: ${m}.`);
+        }
+      }
+      const candidate = { ...live, ...copyOptions(sg), params: live.params };
+      try {
+        this.validateGroup(candidate as unknown as ParamGroup & O);
+      } catch (e) {
+        if (!(e instanceof OptimizerError)) throw e;
+        throw new OptimizerError(
+          `${this.name}.loadStateDict: parameter group ${gi}: ${e.message}`,
+          { cause: e },
+        );
+      }
+    });
+    const stateObj = stateDict.state as Record<string, unknown>;
+    // Parameters of one group share options, so their states hold the same keys.
+    const keySets = new Map<number, string>();
+    for (const [k, s] of Object.entries(stateObj)) {
+      if (s === null || typeof s !== "object" || Array.isArray(s) || s instanceof Tensor) {
+        throw new OptimizerError(
+          `${this.name}.loadStateDict: the state of parameter ${k} is ${kindName(s)}, not an ` +
+            `object of tensors and numbers.`,
+        );
+      }
+      const keys = Object.keys(s).sort().join(", ");
+      const gi = groupOf.get(Number(k)) ?? -1;
+      const keySet = keySets.get(gi) ?? keys;
+      keySets.set(gi, keySet);
+      if (keys !== keySet) {
+        throw new OptimizerError(
+          `${this.name}.loadStateDict: the state of parameter ${k} has {${keys}}, another ` +
+            `parameter's of its group has {${keySet}} (the state dict is incomplete).`,
+        );
+      }
+      const step = (s as Record<string, unknown>).step;
+      const stepN = step instanceof Tensor ? Number(noGrad(() => step.item())) : step;
+      if (step !== undefined && !(Number.isSafeInteger(stepN) && (stepN as number) >= 0)) {
+        throw new OptimizerError(
+          `${this.name}.loadStateDict: state "step" of parameter ${k} is ${stepN}, expected a ` +
+            `whole number ≥ 0.`,
+        );
+      }
+    }
     for (const [k, s] of Object.entries(stateDict.state)) {
       const p = idMap.get(Number(k));
       if (!p) {
@@ -326,6 +394,11 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
                 `${fmtShape(v.shape)}, the parameter has ${fmtShape(p.shape)}.`,
             );
           }
+        } else if (typeof v === "number" && !Number.isFinite(v)) {
+          throw new OptimizerError(
+            `${this.name}.loadStateDict: state "${key}" of parameter ${k} is ${v}, expected a ` +
+              `finite number.`,
+          );
         } else if (typeof v !== "number" && !(v instanceof Tensor)) {
           throw new OptimizerError(
             `${this.name}.loadStateDict: state "${key}" of parameter ${k} is neither a tensor ` +
@@ -362,6 +435,10 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
 }
 
 /** A group's options without `params`, arrays copied (betas). */
+function kindName(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`;
+}
+
 function copyOptions(g: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(g)) {

@@ -6,7 +6,7 @@
  */
 import { beginJob, KIND, plan, runPar, W } from "./jobs.ts";
 
-/** ggml type ids src/quantize.c quantizes: the legacy 32-blocks and Q2_K … Q8_K. */
+/** ggml type ids src/quantize.c quantizes: the legacy 32-blocks, Q2_K … Q8_K and IQ4_XS. */
 export const WASM_QUANT_TYPES: ReadonlySet<number> = new Set([
   2,
   3,
@@ -20,6 +20,7 @@ export const WASM_QUANT_TYPES: ReadonlySet<number> = new Set([
   13,
   14,
   15,
+  23,
 ]);
 
 /**

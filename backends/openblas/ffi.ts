@@ -192,14 +192,31 @@ function open(): BlasLoad {
       failures.push(`${path}: ${message(e)}`);
     }
   }
+  // One line a user can act on; the per-path errors only with APRENDER_BLAS_VERBOSE=1 (dlopen
+  // repeats "Could not open library:" in each, ~2 KB for the default list).
+  const detail = verbose()
+    ? `: ${failures.map((f) => f.replace(/(Could not open library: )+/g, "")).join("; ")}`
+    : "; set APRENDER_BLAS_VERBOSE=1 to list why each failed";
   return {
     ok: false,
     reason: override
-      ? `APRENDER_BLAS_PATH=${override} could not be loaded (${failures.join("; ")})`
-      : `OpenBLAS not found (install libopenblas0-pthread, or set APRENDER_BLAS_PATH); tried ${
-        failures.join("; ")
-      }`,
+      ? `APRENDER_BLAS_PATH=${override} could not be loaded${
+        verbose() ? detail : ` (${failures[0]?.split(": ").at(-1) ?? "unknown error"})`
+      }`
+      : `OpenBLAS not found: install libopenblas0-pthread (Debian/Ubuntu) or openblas ` +
+        `(Homebrew), or set APRENDER_BLAS_PATH to the library file (tried ${paths.length} ` +
+        `paths${detail})`,
   };
+}
+
+/** Whether APRENDER_BLAS_VERBOSE=1 (read only when env access is already granted). */
+function verbose(): boolean {
+  try {
+    const q = Deno.permissions.querySync({ name: "env", variable: "APRENDER_BLAS_VERBOSE" });
+    return q.state === "granted" && Deno.env.get("APRENDER_BLAS_VERBOSE") === "1";
+  } catch {
+    return false;
+  }
 }
 
 /** The LAPACK routine `{prefix}{name}_` of a loaded library. */

@@ -1,9 +1,9 @@
 /**
  * The `quantize` kernel (f32 → a block type, named by the dtype table's block rows) on tensors in
  * the WASM heap: src/quantize.c's ports of llama.cpp's reference quantizers, bit-identical with
- * ggml and core/quant, over the worker pool. Accepts a contiguous f32 input and the legacy and
- * K-quant types; declines the rest (IQ4_NL/XS, TQ, MXFP4, strided or non-f32 input), which the
- * scalar backend's codecs then run.
+ * ggml and core/quant, over the worker pool. Accepts a contiguous f32 input and the legacy types,
+ * the K-quants and IQ4_XS; declines the rest (IQ4_NL, TQ1_0, TQ2_0, MXFP4, strided or non-f32
+ * input), which the scalar backend's codecs then run.
  *
  * @module
  */

@@ -12,10 +12,10 @@
  */
 import { checkDType, type DType, DTYPES } from "../dtype.ts";
 import { floatResult } from "../promote.ts";
-import { fmtShape, ShapeError } from "../errors.ts";
+import { ArgumentError, fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
 import type { ReduceAttrs, ReduceOp } from "./contracts/mod.ts";
-import { normalizeAxes, normalizeAxis } from "../shape.ts";
+import { checkOptions, describeArg, normalizeAxes, normalizeAxis } from "../shape.ts";
 import type { Axis, Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
 import { reshape } from "./view.ts";
@@ -145,10 +145,63 @@ export function mean(x: TensorLike, axis?: Axis, keepdims = false): Tensor {
  * console.log(variance(a, 0, { ddof: 1 }).item()); // 1.6666666269302368
  * ```
  */
-export function variance(x: TensorLike, axis?: Axis, options: VarOptions = {}): Tensor {
-  return reduceOp("var", x, axis, options.keepdims ?? false, statDType, {
-    attrs: { ddof: options.ddof ?? 0 },
-  });
+export function variance(
+  x: TensorLike,
+  axis?: Axis | VarCallOptions,
+  options?: VarOptions | boolean,
+  keepdim?: boolean,
+): Tensor {
+  const a = varArgs("var", axis, options, keepdim);
+  return reduceOp("var", x, a.axis, a.keepdims, statDType, { attrs: { ddof: a.ddof } });
+}
+
+/** {@link VarOptions} with the axis in it (NumPy's keyword style: `{ axis: 0, ddof: 1 }`). */
+export interface VarCallOptions extends VarOptions {
+  /** The axes to reduce (default all). */
+  axis?: Axis;
+}
+
+/**
+ * The forms `var`/`std` accept, each unambiguous: `(axis, { ddof, keepdims })` (NumPy's),
+ * `({ axis, ddof, keepdims })` (NumPy's keywords), and PyTorch's `(dim, unbiased, keepdim)` with
+ * booleans. Anything else is an ArgumentError listing these forms.
+ */
+function varArgs(
+  op: string,
+  axis: Axis | VarCallOptions | undefined,
+  options: VarOptions | boolean | undefined,
+  keepdim: boolean | undefined,
+): { axis: Axis; keepdims: boolean; ddof: number } {
+  const forms = `${op}(axis?, { ddof?, keepdims? }), ${op}({ axis?, ddof?, keepdims? }) or ` +
+    `PyTorch's ${op}(dim, unbiased: boolean, keepdim?: boolean)`;
+  const bad = (what: string): never => {
+    throw new ArgumentError(`${op}: ${what}. The accepted forms are ${forms}.`);
+  };
+  let o: VarCallOptions;
+  if (axis !== null && typeof axis === "object" && !Array.isArray(axis)) {
+    if (options !== undefined || keepdim !== undefined) {
+      bad("an options object first takes no further arguments");
+    }
+    checkOptions(op, axis, ["axis", "ddof", "keepdims"]);
+    o = axis as VarCallOptions;
+  } else if (typeof options === "boolean") {
+    if (keepdim !== undefined && typeof keepdim !== "boolean") {
+      bad(`after unbiased (a boolean) comes keepdim, a boolean; got ${describeArg(keepdim)}`);
+    }
+    o = { axis: axis as Axis, ddof: options ? 1 : 0, keepdims: keepdim ?? false };
+  } else {
+    if (keepdim !== undefined) {
+      bad(`a third argument (${describeArg(keepdim)}) has no meaning here`);
+    }
+    checkOptions(op, options, ["ddof", "keepdims"]);
+    o = { ...options, axis: axis as Axis };
+  }
+  const ddof = o.ddof ?? 0;
+  if (typeof ddof !== "number" || !Number.isFinite(ddof)) bad(`ddof must be a number, got ${ddof}`);
+  if (o.keepdims !== undefined && typeof o.keepdims !== "boolean") {
+    bad(`keepdims must be a boolean, got ${describeArg(o.keepdims)}`);
+  }
+  return { axis: o.axis, keepdims: o.keepdims ?? false, ddof };
 }
 
 /**
@@ -160,10 +213,14 @@ export function variance(x: TensorLike, axis?: Axis, options: VarOptions = {}): 
  * console.log(std(tensor([2, 4, 4, 4, 5, 5, 7, 9])).item()); // 2
  * ```
  */
-export function std(x: TensorLike, axis?: Axis, options: VarOptions = {}): Tensor {
-  return reduceOp("std", x, axis, options.keepdims ?? false, statDType, {
-    attrs: { ddof: options.ddof ?? 0 },
-  });
+export function std(
+  x: TensorLike,
+  axis?: Axis | VarCallOptions,
+  options?: VarOptions | boolean,
+  keepdim?: boolean,
+): Tensor {
+  const a = varArgs("std", axis, options, keepdim);
+  return reduceOp("std", x, a.axis, a.keepdims, statDType, { attrs: { ddof: a.ddof } });
 }
 
 /**

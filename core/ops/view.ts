@@ -398,7 +398,8 @@ export type SliceArg =
   | number
   | null
   | string
-  | { start?: number | null; stop?: number | null; step?: number | null };
+  | { start?: number | null; stop?: number | null; step?: number | null }
+  | readonly [number | null, number | null, (number | null)?];
 
 /**
  * Slice axes from the first on (a view): `t.slice(null, "::2")` is NumPy's `t[:, ::2]`.

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { fmtShape, IndexError, ShapeError } from "../errors.ts";
-import { sizeOf } from "../shape.ts";
+import { ArgumentError, fmtShape, IndexError, ShapeError } from "../errors.ts";
+import { describeArg, sizeOf } from "../shape.ts";
 import type { SliceArg } from "./view.ts";
 
 /**
@@ -83,6 +83,36 @@ export function inferShape(
 
 export function parseSlice(spec: Exclude<SliceArg, number>, axis: number) {
   if (spec === null) return { start: null, stop: null, step: 1 };
+  const forms = `a number (one index), null (the whole axis), "start:stop:step", ` +
+    `{ start?, stop?, step? }, or [start, stop, step?] (Python's slice(start, stop, step))`;
+  if (Array.isArray(spec)) {
+    // NumPy users write (start, stop, step): a 2- or 3-element array of integers or nulls.
+    const ok = (spec.length === 2 || spec.length === 3) &&
+      spec.every((v) => v === null || v === undefined || Number.isInteger(v));
+    if (!ok) {
+      throw new ArgumentError(
+        `slice: ${describeArg(spec)} for axis ${axis} is not a [start, stop, step?] slice. ` +
+          `Each axis takes ${forms}. Hint: to slice several axes, pass one argument per axis: ` +
+          `t.slice(0, null, "::2").`,
+      );
+    }
+    const arr = spec as readonly (number | null | undefined)[];
+    spec = { start: arr[0], stop: arr[1], step: arr[2] };
+  } else if (typeof spec === "object") {
+    for (const k of Object.keys(spec)) {
+      if (k !== "start" && k !== "stop" && k !== "step") {
+        throw new ArgumentError(
+          `slice: unknown key "${k}" in ${describeArg(spec)} for axis ${axis}. Each axis takes ` +
+            `${forms}.`,
+        );
+      }
+    }
+  } else if (typeof spec !== "string") {
+    throw new ArgumentError(
+      `slice: ${describeArg(spec)} (${typeof spec}) for axis ${axis} is not a slice. Each axis ` +
+        `takes ${forms}.`,
+    );
+  }
   if (typeof spec === "string") {
     const parts = spec.split(":").map((p) => p.trim());
     const num = (p: string | undefined) => {
@@ -100,13 +130,14 @@ export function parseSlice(spec: Exclude<SliceArg, number>, axis: number) {
     }
     return { start: num(parts[0]), stop: num(parts[1]), step: num(parts[2]) ?? 1 };
   }
-  const step = spec.step ?? 1;
-  for (const v of [spec.start, spec.stop, step]) {
+  const o = spec as { start?: number | null; stop?: number | null; step?: number | null };
+  const step = o.step ?? 1;
+  for (const v of [o.start, o.stop, step]) {
     if (v !== null && v !== undefined && !Number.isInteger(v)) {
       throw new IndexError(`slice: bounds for axis ${axis} must be integers, got ${v}.`);
     }
   }
-  return { start: spec.start ?? null, stop: spec.stop ?? null, step };
+  return { start: o.start ?? null, stop: o.stop ?? null, step };
 }
 
 /** Python's `slice.indices`: first index and count for a slice over an axis of length `len`. */

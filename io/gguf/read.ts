@@ -10,6 +10,7 @@
  */
 import type { BlockDType, StorageDType } from "../../core/dtype.ts";
 import { FormatError } from "../../core/errors.ts";
+import { openFile } from "../budget.ts";
 import { fromBlocks, fromTyped } from "../../core/ops/creation.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -351,7 +352,7 @@ export function dequantizeBytes(type: BlockDType, bytes: Uint8Array, n: number):
  * ```
  */
 export async function openGguf(path: string | URL): Promise<GgufFile> {
-  const file = await Deno.open(path, { read: true });
+  const file = await openFile("openGguf", path);
   try {
     const size = (await file.stat()).size;
     const src = fileSource(file, size);

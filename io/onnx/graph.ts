@@ -75,7 +75,9 @@ export interface OnnxGraph {
 }
 
 /** Options of the model loader. */
-export interface ParseOptions extends Partial<ExternalDataSource> {
+export interface ParseOptions {
+  /** Folder that external data locations are relative to (default: the model file's folder). */
+  baseDir?: string;
   /** Most nodes in the model, subgraphs included (default 1,000,000). */
   maxNodes?: number;
   /** Deepest nesting of subgraphs (default 32). */
@@ -212,6 +214,21 @@ function buildGraph(g: GraphProto, b: Budget, depth: number, where: string): Onn
       implicitInputs: [...implicit],
     };
   });
+  // Constant nodes holding a tensor become initializers: decoded once at load, never re-run.
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    const v = n.attrs.get("value");
+    if (
+      n.opType === "Constant" && n.domain === "" && n.outputs.length === 1 &&
+      v !== undefined && typeof v === "object" && !Array.isArray(v) && !("nodes" in v)
+    ) {
+      if (initializers.has(n.outputs[0]) || g.input.some((x) => x.name === n.outputs[0])) {
+        throw new FormatError(`${b.file}: value "${n.outputs[0]}" in ${gname} is produced twice.`);
+      }
+      initializers.set(n.outputs[0], v as Tensor);
+      nodes.splice(i, 1);
+    }
+  }
   const inputs = g.input.filter((v) => !initializers.has(v.name)).map(valueInfo);
   // Producers: graph inputs, initializers, node outputs. A name produced twice is malformed.
   const producer = new Map<string, number>(); // -1: input or initializer

@@ -1,5 +1,5 @@
 /**
- * ONNX: load a `.onnx` model and run its graph on our ops.
+ * ONNX: load a `.onnx` model and run its graph on our ops; export nn models.
  *
  * @module
  */
@@ -12,4 +12,12 @@ export {
   OnnxSession,
   OnnxUnsupportedError,
 } from "./session.ts";
-export type { OnnxGraph, OnnxModel, OnnxNode, OnnxValueInfo } from "./graph.ts";
+export { exportOnnx, type ExportOnnxOptions } from "./export.ts";
+export type {
+  AttrValue,
+  OnnxGraph,
+  OnnxModel,
+  OnnxNode,
+  OnnxValueInfo,
+  ParseOptions,
+} from "./graph.ts";

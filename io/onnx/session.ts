@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { FormatError } from "../../core/errors.ts";
+import { DTypeError, FormatError, ShapeError } from "../../core/errors.ts";
 import { tidy } from "../../core/memory.ts";
 import { asTensor } from "../../core/ops/creation.ts";
 import { clone } from "../../core/ops/view.ts";
@@ -41,6 +41,8 @@ export class OnnxUnsupportedError extends FormatError {
   /** The missing operators. */
   readonly missing: readonly MissingOp[];
   /**
+   * Build the error listing every missing operator.
+   *
    * @param file the model's name
    * @param missing every operator missing here
    */
@@ -107,8 +109,9 @@ export class OnnxSession {
   }
 
   /** Run the graph; inputs by name, outputs by name (new tensors the caller owns). */
-  run(feeds: Record<string, TensorLike>): Promise<Record<string, Tensor>> {
-    return Promise.resolve(this.runSync(feeds));
+  // deno-lint-ignore require-await
+  async run(feeds: Record<string, TensorLike>): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds);
   }
 
   /** {@link OnnxSession.run}, synchronously (CPU tensors). */
@@ -133,6 +136,7 @@ export class OnnxSession {
       }
       const t = asTensor(f);
       if (t !== f) owned.push(t);
+      checkFeed(v, t);
       vals.push(t);
     }
     try {
@@ -240,6 +244,25 @@ export class OnnxSession {
       for (const t of mine) t.dispose();
       void top;
     }
+  }
+}
+
+/** A feed must have the declared dtype, rank and fixed dimensions (symbolic ones are free). */
+function checkFeed(v: OnnxValueInfo, t: Tensor): void {
+  if (v.dtype !== null && t.dtype !== v.dtype) {
+    throw new DTypeError(
+      `onnx run: input "${v.name}" is ${t.dtype}, but the model declares ${v.dtype}. ` +
+        `Hint: t.astype("${v.dtype}").`,
+    );
+  }
+  if (v.shape === null) return;
+  const bad = t.ndim !== v.shape.length ||
+    v.shape.some((d, i) => typeof d === "number" && d !== t.shape[i]);
+  if (bad) {
+    throw new ShapeError(
+      `onnx run: input "${v.name}" has shape [${t.shape.join(", ")}], but the model declares ` +
+        `[${v.shape.map((d) => d ?? "?").join(", ")}] (names and ? are free dimensions).`,
+    );
   }
 }
 

@@ -27,6 +27,7 @@ const TYPES: BlockDType[] = [
   "q5_k",
   "q6_k",
   "q8_k",
+  "iq4_xs",
 ];
 
 /** ggml's symbol spelling (K-quants keep an upper-case K). */

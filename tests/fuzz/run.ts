@@ -1,15 +1,26 @@
 /**
- * `deno task fuzz [cases] [seed]`: hostile GGUF and safetensors headers, `cases` of each
- * (default 20000): seed corpora of known corruption classes (llama.cpp's `test-gguf.cpp` classes,
- * the GGUF CVE classes, the safetensors format's promises) plus random mutations. Fails on any
+ * `deno task fuzz [cases] [seed] [formats]`: hostile GGUF and safetensors headers and ONNX models,
+ * `cases` of each (default 20000): seed corpora of known corruption classes (llama.cpp's
+ * `test-gguf.cpp` classes, the GGUF CVE classes, the safetensors format's promises) plus random mutations. Fails on any
  * error other than FormatError, any case slower than 1 s (a hang), or resident memory growing past
  * 256 MiB (something allocated from a claimed size).
+ *
+ * Then the whole loaders (tests/fuzz/loader_cases.ts), `cases` of each (default 10000): npy, npz
+ * (stored, deflated, and deflate bombs), IDX (raw, gzip, and gzip bombs) and checkpoints
+ * (byte mutations and JSON mutations of their metadata). Fails on any error that is not a
+ * ComputeError, any accepted garbage, any case slower than 5 s, or peak RSS past 1 GiB (every
+ * input is under 2 MB). `formats` (comma-separated) picks some of gguf, safetensors, onnx, npy,
+ * npz, idx, checkpoint.
  */
 import { hostileCorpus, mutate, rng, runCase, validFile } from "./gguf_cases.ts";
 import { hostileSt, mutateSt, runStCase, validSt } from "./safetensors_cases.ts";
+import { mutateOnnx, onnxSeeds, runOnnxCase } from "./onnx_cases.ts";
+import { fuzzLoader, loaderSeeds } from "./loader_cases.ts";
 
 const cases = Number(Deno.args[0] ?? 20000);
 const seed = Number(Deno.args[1] ?? Date.now() % 1e9);
+const only = Deno.args[2]?.split(",");
+const want = (f: string) => !only || only.includes(f);
 let failed = false;
 
 async function fuzz(
@@ -54,6 +65,29 @@ async function fuzz(
   if (stats.defects || stats.slow || grew > 256) failed = true;
 }
 
-await fuzz("gguf", [validFile(), ...hostileCorpus().map((c) => c.bytes)], mutate, runCase);
-await fuzz("safetensors", [validSt(), ...hostileSt().map((c) => c.bytes)], mutateSt, runStCase);
+if (want("gguf")) {
+  await fuzz("gguf", [validFile(), ...hostileCorpus().map((c) => c.bytes)], mutate, runCase);
+}
+if (want("safetensors")) {
+  await fuzz("safetensors", [validSt(), ...hostileSt().map((c) => c.bytes)], mutateSt, runStCase);
+}
+// ONNX: typed errors (FormatError, DTypeError for element types we do not hold) count as handled.
+if (want("onnx")) await fuzz("onnx", onnxSeeds(), mutateOnnx, runOnnxCase);
+
+const loaderCases = Number(Deno.args[0] ?? 10000);
+const seeds = await loaderSeeds();
+for (const format of ["npy", "npz", "idx", "checkpoint"]) {
+  if (!want(format)) continue;
+  const t0 = performance.now();
+  const stats = await fuzzLoader(format, seeds[format], loaderCases, seed);
+  const peak = stats.peakRss / 2 ** 20;
+  console.log(
+    `${format} fuzz: ${loaderCases} cases (seed ${seed}) in ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s: ${stats.ok} loaded, ${stats.typed} ` +
+      `typed errors, ${stats.defects} defects (untyped or accepted garbage), ${stats.slow} over ` +
+      `5 s (max ${stats.maxMs.toFixed(1)} ms), peak RSS ${peak.toFixed(0)} MiB`,
+  );
+  for (const d of stats.first) console.error(d);
+  if (stats.defects || stats.slow || peak > 1024) failed = true;
+}
 if (failed) Deno.exit(1);

@@ -79,10 +79,13 @@ export function makeTensor(
   const size = shape.reduce((a, b) => a * b, 1);
   switch (layout) {
     case "contiguous":
-      return tensor(randomValues(size, dtype, seed, opts), { dtype, shape });
+      return tensor(new Float64Array(randomValues(size, dtype, seed, opts)), { dtype, shape });
     case "transposed": {
       const rev = [...shape].reverse();
-      const base = tensor(randomValues(size, dtype, seed, opts), { dtype, shape: rev });
+      const base = tensor(new Float64Array(randomValues(size, dtype, seed, opts)), {
+        dtype,
+        shape: rev,
+      });
       const v = base.T;
       base.dispose();
       return v;
@@ -90,7 +93,10 @@ export function makeTensor(
     case "strided": {
       const big = shape.map((d) => 2 * d);
       const n = big.reduce((a, b) => a * b, 1);
-      const base = tensor(randomValues(n, dtype, seed, opts), { dtype, shape: big });
+      const base = tensor(new Float64Array(randomValues(n, dtype, seed, opts)), {
+        dtype,
+        shape: big,
+      });
       const v = base.slice(...shape.map(() => "::2"));
       base.dispose();
       return v;

@@ -2,7 +2,7 @@
  * `quantizeGguf` with the backends loaded: tensors go through the `quantize` and conversion
  * kernels (the WASM plugin's C quantizers, a chunk of rows at a time), and the file must hold
  * exactly the bytes core/quant's codecs give for the same values (tolerance: none). Which plugin
- * runs each type is tested in tests/backends/wasm_quantize_test.ts (iq4_xs: the scalar codecs).
+ * runs each type is tested in tests/backends/wasm_quantize_test.ts (iq4_nl: the scalar codecs).
  */
 import assert from "node:assert/strict";
 import { ready } from "../../mod.ts";
@@ -25,7 +25,7 @@ Deno.test("quantizeGguf through the kernels writes the codecs' bytes (f16, bf16,
       { name: "norm.weight", shape: [512], data: wave(512, 5) },
     ],
   });
-  for (const type of ["q4_k", "q6_k", "q4_0", "iq4_xs"] as BlockDType[]) {
+  for (const type of ["q4_k", "q6_k", "q4_0", "iq4_xs", "iq4_nl"] as BlockDType[]) {
     const out = await Deno.makeTempFile({ suffix: ".gguf" });
     await quantizeGguf(src, out, { type });
     using s = await openGguf(src);

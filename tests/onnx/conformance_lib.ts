@@ -20,6 +20,11 @@ export const RTOL = 1e-3, ATOL = 1e-7;
  * different but valid summation order moves the rounded result by an ulp or two.
  */
 export const RTOL_HALF: Record<string, number> = { f16: 2 ** -9, bf16: 2 ** -6 };
+/**
+ * Absolute tolerance per case-name prefix where the reference's own rounding exceeds ATOL: the
+ * DFT cases' expected values come from a float32 FFT, whose exact zeros carry ~2e-7 of noise.
+ */
+export const ATOL_BY_CASE: Record<string, number> = { test_dft: 1e-6 };
 
 /** Outcome of one case. */
 export interface CaseResult {
@@ -34,7 +39,7 @@ function readTensor(path: string): Tensor {
   return tensorFromProto(fromBinary(TensorProtoSchema, Deno.readFileSync(path)), path);
 }
 
-function compare(name: string, got: Tensor, want: Tensor): string | null {
+function compare(name: string, got: Tensor, want: Tensor, atol = ATOL): string | null {
   if (got.dtype !== want.dtype) return `${name}: dtype ${got.dtype}, expected ${want.dtype}`;
   if (got.shape.join(",") !== want.shape.join(",")) {
     return `${name}: shape [${got.shape}], expected [${want.shape}]`;
@@ -49,7 +54,7 @@ function compare(name: string, got: Tensor, want: Tensor): string | null {
       return `${name}[${i}]: ${x}, expected ${y}`;
     }
     const rtol = RTOL_HALF[want.dtype] ?? RTOL;
-    const ok = float ? (x === y || Math.abs(x - y) <= ATOL + rtol * Math.abs(y)) : x === y;
+    const ok = float ? (x === y || Math.abs(x - y) <= atol + rtol * Math.abs(y)) : x === y;
     if (!ok) return `${name}[${i}]: ${x}, expected ${y}`;
   }
   return null;
@@ -115,7 +120,8 @@ export function runCase(name: string, root = CASES_DIR): CaseResult {
       };
     }
     for (const [i, n] of session.outputNames.entries()) {
-      const err = compare(n, out[n], expected[i]);
+      const atol = Object.entries(ATOL_BY_CASE).find(([p]) => name.startsWith(p))?.[1];
+      const err = compare(n, out[n], expected[i], atol);
       if (err !== null) return { name, ops, status: "fail", reason: err };
     }
     for (const t of [...Object.values(feeds), ...Object.values(out), ...expected]) t.dispose();

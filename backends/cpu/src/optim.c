@@ -25,7 +25,7 @@
     const T *restrict gr = (const T *)(uintptr_t)job->ptr[1];                                  \
     T *restrict m = (T *)(uintptr_t)job->ptr[2];                                               \
     T *restrict v = (T *)(uintptr_t)job->ptr[3];                                               \
-    T *restrict vmax = (T *)(uintptr_t)(uint32_t)job->ia[0];                                   \
+    T *restrict vmax = (T *)(uintptr_t)(uint32_t)job->ia[IA_ADAM_VMAX];                        \
     const T decay = (T)job->fa[0], wd = (T)job->fa[1], c1 = (T)job->fa[2], b2 = (T)job->fa[3]; \
     const T c2 = (T)job->fa[4], eps = (T)job->fa[5], step = (T)job->fa[6];                     \
     const T bc2s = (T)job->fa[7];                                                              \
@@ -49,7 +49,8 @@
     }                                                                                          \
   }                                                                                            \
   static void adam_##SFX(pjob_t *job, int32_t lo, int32_t hi) {                                \
-    const int mx = job->ia[1] != 0, mode = job->ia[2], ams = job->ia[0] != 0;                 \
+    const int mx = job->ia[IA_ADAM_MAXIMIZE] != 0, mode = job->ia[IA_ADAM_DECAY];              \
+    const int ams = job->ia[IA_ADAM_VMAX] != 0;                                                \
     switch (mx * 6 + mode * 2 + ams) {                                                         \
       case 0: adam_loop_##SFX(job, lo, hi, 0, 0, 0); break;                                    \
       case 1: adam_loop_##SFX(job, lo, hi, 0, 0, 1); break;                                    \

@@ -1,13 +1,14 @@
 /*
  * Block quantizers of ggml's types (llama.cpp's `quantize_row_*_ref`, no importance matrix): the
- * legacy 32-blocks Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 and the K-quants Q2_K … Q6_K, Q8_K. Every
+ * legacy 32-blocks Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, the K-quants Q2_K … Q6_K, Q8_K and IQ4_XS
+ * (quantize_iq4.h; IQ4_NL, TQ1_0, TQ2_0 and MXFP4 stay with the TS codecs). Every
  * f32 operation happens in the C reference's order and type (no reassociation, no contraction:
  * wasm has no fused multiply-add), so the bytes equal ggml's and core/quant's bit for bit.
  *
  * A job (KIND_QUANTIZE) is `total` blocks of type `op` (ggml's type id) from f32 at ptr[1] into
  * packed blocks at ptr[0]; a slot is a range of blocks (every block is quantized on its own).
- * Q4_K and Q5_K, the types models are quantized to, fit their eight 32-element sub-blocks four at
- * a time in SIMD lanes (one sub-block per lane, each lane's sums in the reference's order).
+ * Q2_K, Q4_K, Q5_K and IQ4_XS fit their sub-blocks four at a time in SIMD lanes (one sub-block
+ * per lane, each lane's sums in the reference's order).
  */
 #include "par.h"
 #include "half.h"
@@ -229,78 +230,10 @@ static float make_q3_quants(int32_t n, int32_t nmax, const float *x, int8_t *L) 
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-/*
- * make_qkx2_quants: asymmetric levels in [0, nmax] with a scale and a min for n weighted values,
- * from a grid of nstep + 1 trial scales each refit by weighted least squares. Returns the scale;
- * *the_min gets -min.
- */
-static float make_qkx2_quants(int32_t n, int32_t nmax, const float *x, const float *weights,
-                              uint8_t *L, float *the_min, float rmin, float rdelta, int32_t nstep,
-                              int32_t use_mad) {
-  float min = x[0], max = x[0];
-  float sum_w = weights[0], sum_x = sum_w * x[0];
-  for (int32_t i = 1; i < n; i++) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    for (int32_t i = 0; i < n; i++) L[i] = 0;
-    *the_min = -min;
-    return 0.f;
-  }
-  float iscale = nmax / (max - min);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (int32_t i = 0; i < n; i++) {
-    const int32_t l = clampi(nearest_int(iscale * (x[i] - min)), 0, nmax);
-    L[i] = (uint8_t)l;
-    float diff = scale * l + min - x[i];
-    diff = use_mad ? __builtin_fabsf(diff) : diff * diff;
-    best_error += weights[i] * diff;
-  }
-  uint8_t laux[32];
-  for (int32_t is = 0; is <= nstep; is++) {
-    iscale = (rmin + rdelta * is + nmax) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int32_t i = 0; i < n; i++) {
-      const int32_t l = clampi(nearest_int(iscale * (x[i] - min)), 0, nmax);
-      laux[i] = (uint8_t)l;
-      const float w = weights[i];
-      sum_l += w * l;
-      sum_l2 += w * l * l;
-      sum_xl += w * l * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float cur_error = 0;
-      for (int32_t i = 0; i < n; i++) {
-        float diff = this_scale * laux[i] + this_min - x[i];
-        diff = use_mad ? __builtin_fabsf(diff) : diff * diff;
-        cur_error += weights[i] * diff;
-      }
-      if (cur_error < best_error) {
-        for (int32_t i = 0; i < n; i++) L[i] = laux[i];
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
-}
-
+/* make_qkx2_quants (the asymmetric scale/min fit of Q2_K, Q4_K, Q5_K) runs four sub-blocks per
+   vector: quantize_k4.h. */
 #include "quantize_k4.h"
+#include "quantize_iq4.h"
 
 /* ---- K-quants: 256-element super-blocks --------------------------------------------------- */
 
@@ -316,11 +249,18 @@ INLINE void pack2(const uint8_t *L, uint8_t *q) {
 
 static void q2_k(const float *x, uint8_t *y) {
   uint8_t L[256];
-  float w[16], sc[16], mn[16];
+  float sc[16], mn[16];
+  for (int32_t g = 0; g < 4; g++) {
+    v128_t xt[16], w[16];
+    const float *xg = x + 64 * g;
+    for (int32_t i = 0; i < 16; i++) {
+      xt[i] = wasm_f32x4_make(xg[i], xg[16 + i], xg[32 + i], xg[48 + i]);
+      w[i] = wasm_f32x4_abs(xt[i]);
+    }
+    qkx2_x4(xt, w, 16, 3, -0.5f, 15, 1, sc + 4 * g, mn + 4 * g, L + 64 * g);
+  }
   float max_scale = 0, max_min = 0;
   for (int32_t j = 0; j < 16; j++) {
-    for (int32_t l = 0; l < 16; l++) w[l] = __builtin_fabsf(x[16 * j + l]);
-    sc[j] = make_qkx2_quants(16, 3, x + 16 * j, w, L + 16 * j, &mn[j], -0.5f, 0.1f, 15, 1);
     if (sc[j] > max_scale) max_scale = sc[j];
     if (mn[j] > max_min) max_min = mn[j];
   }
@@ -522,6 +462,7 @@ INLINE int32_t type_info(int32_t type, int32_t *bs, int32_t *bb, quant_fn *f) {
     case 13: *bs = 256, *bb = 176, *f = q5_k; return 1;
     case 14: *bs = 256, *bb = 210, *f = q6_k; return 1;
     case 15: *bs = 256, *bb = 292, *f = q8_k; return 1;
+    case 23: *bs = 256, *bb = 136, *f = iq4_xs; return 1;
     default: return 0;
   }
 }

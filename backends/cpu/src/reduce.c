@@ -98,7 +98,7 @@ static double var_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
   }
   const double den = (double)n - job->fa[1];
   const double v = (q0 + q1) / (den > 0 ? den : 0);
-  return job->ia[9] ? __builtin_sqrt(v) : v;
+  return job->ia[IA_REDUCE_STD] ? __builtin_sqrt(v) : v;
 }
 
 INLINE double exp_scalar(double v) { return wasm_f64x2_extract_lane(exp_f64(S64(v)), 0); }
@@ -172,7 +172,7 @@ static double stat_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t step,
 
 static res_t reduce_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t base_index) {
   const int op = job->op, dtype = job->dtype;
-  const int32_t step = job->ia[2];
+  const int32_t step = job->ia[IA_REDUCE_STEP];
   const int32_t *inner = (const int32_t *)(uintptr_t)job->ptr[3];
   res_t r = {0, 0};
   if (op == R_VAR) {
@@ -194,7 +194,7 @@ static res_t reduce_line(pjob_t *job, const uint8_t *x, int32_t n, int32_t base_
 
 INLINE const uint8_t *line_start(pjob_t *job, int32_t i, int32_t es) {
   const int32_t *lines = (const int32_t *)(uintptr_t)job->ptr[2];
-  const int64_t o = lines ? lines[i] : (int64_t)i * job->ia[7];
+  const int64_t o = lines ? lines[i] : (int64_t)i * job->ia[IA_REDUCE_LINE_STEP];
   return (const uint8_t *)(uintptr_t)job->ptr[1] + o * es;
 }
 
@@ -211,8 +211,8 @@ INLINE const uint8_t *line_start(pjob_t *job, int32_t i, int32_t es) {
 #endif
 #define COLUMNS(T, SFX)                                                                        \
   static void columns_##SFX(pjob_t *job, int32_t lo, int32_t hi) {                            \
-    const int op = job->op, kind = job->ia[3];                                                 \
-    const int32_t n = job->ia[1], step = job->ia[2];                                           \
+    const int op = job->op, kind = job->ia[IA_REDUCE_OUT_KIND];                               \
+    const int32_t n = job->ia[IA_REDUCE_N], step = job->ia[IA_REDUCE_STEP];                   \
     const T *x = (const T *)(uintptr_t)job->ptr[1];                                            \
     const double div = job->fa[0];                                                             \
     double acc[COL_TILE];                                                                      \
@@ -253,7 +253,7 @@ COLUMNS(double, f64)
    into the f64 accumulators (at most 16 f32 roundings per element; NumPy's axis-0 sum adds the
    rows one by one in f32). */
 static void columns_sum_f32(pjob_t *job, int32_t lo, int32_t hi) {
-  const int32_t n = job->ia[1], step = job->ia[2];
+  const int32_t n = job->ia[IA_REDUCE_N], step = job->ia[IA_REDUCE_STEP];
   const float *x = (const float *)(uintptr_t)job->ptr[1];
   const double div = job->fa[0];
   double acc[COL_TILE] __attribute__((aligned(16)));
@@ -275,7 +275,7 @@ static void columns_sum_f32(pjob_t *job, int32_t lo, int32_t hi) {
         acc[k] += (double)s;
       }
     }
-    if (job->ia[3] == 0) {
+    if (job->ia[IA_REDUCE_OUT_KIND] == 0) {
       float *o = (float *)(uintptr_t)job->ptr[0] + j0;
       for (int32_t k = 0; k < w; k++) o[k] = (float)(acc[k] / div);
     } else {
@@ -287,28 +287,28 @@ static void columns_sum_f32(pjob_t *job, int32_t lo, int32_t hi) {
 
 void reduce_slot(pjob_t *job, int32_t s) {
   const int32_t es = job->dtype == 2 ? 1 : job->dtype ? 8 : 4;
-  if (job->ia[8]) {
-    SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
+  if (job->ia[IA_REDUCE_COLUMNS]) {
+    SLOT_RANGE(job->ia[IA_REDUCE_NLINES], s, job->nslots, lo, hi);
     if (job->dtype) columns_f64(job, lo, hi);
     else if (job->op == R_SUM) columns_sum_f32(job, lo, hi);
     else columns_f32(job, lo, hi);
     return;
   }
-  if (job->ia[4]) {
+  if (job->ia[IA_REDUCE_SPLIT]) {
     /* one line cut into slots: write (value, index) partials */
-    SLOT_RANGE(job->ia[1], s, job->nslots, lo, hi);
-    const int32_t step = job->ia[2];
+    SLOT_RANGE(job->ia[IA_REDUCE_N], s, job->nslots, lo, hi);
+    const int32_t step = job->ia[IA_REDUCE_STEP];
     res_t r = reduce_line(job, line_start(job, 0, es) + (int64_t)lo * step * es, hi - lo, lo);
     double *part = (double *)(uintptr_t)job->ptr[0] + 2 * s;
     part[0] = r.v;
     part[1] = (double)r.i;
     return;
   }
-  SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
+  SLOT_RANGE(job->ia[IA_REDUCE_NLINES], s, job->nslots, lo, hi);
   const double div = job->fa[0];
   for (int32_t i = lo; i < hi; i++) {
-    res_t r = reduce_line(job, line_start(job, i, es), job->ia[1], 0);
-    switch (job->ia[3]) {
+    res_t r = reduce_line(job, line_start(job, i, es), job->ia[IA_REDUCE_N], 0);
+    switch (job->ia[IA_REDUCE_OUT_KIND]) {
       case 0: ((float *)(uintptr_t)job->ptr[0])[i] = (float)(r.v / div); break;
       case 1: ((double *)(uintptr_t)job->ptr[0])[i] = r.v / div; break;
       case 4: ((uint8_t *)(uintptr_t)job->ptr[0])[i] = r.v != 0; break;
@@ -453,18 +453,18 @@ INLINE double softmax_const(double z, int log) { return log ? log_scalar(z) : 1.
  * op: 0 softmax, 1 logSoftmax.
  */
 void softmax_slot(pjob_t *job, int32_t s) {
-  const int32_t es = job->dtype ? 8 : 4, n = job->ia[1], sx = job->ia[2], so = job->ia[6];
+  const int32_t es = job->dtype ? 8 : 4, n = job->ia[IA_LINE_N], sx = job->ia[IA_LINE_STEP], so = job->ia[IA_LINE_OUT_STEP];
   const int log = job->op;
   const int32_t *lin = (const int32_t *)(uintptr_t)job->ptr[2];
   const int32_t *lout = (const int32_t *)(uintptr_t)job->ptr[3];
-  if (job->ia[4]) {
+  if (job->ia[IA_LINE_SPLIT]) {
     /* One line, cut: phase 0 partial max, 1 partial Σexp (stores exp for softmax), 2 finish. */
     SLOT_RANGE(n, s, job->nslots, lo, hi);
     const uint8_t *x = (const uint8_t *)(uintptr_t)job->ptr[1] + (int64_t)lo * sx * es;
     uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + (int64_t)lo * so * es;
-    double *part = (double *)(uintptr_t)job->ia[8] + s;
+    double *part = (double *)(uintptr_t)job->ia[IA_LINE_PARTS] + s;
     const int32_t len = hi - lo;
-    if (job->ia[5] == 0) {
+    if (job->ia[IA_LINE_PHASE] == 0) {
       /* partial max in part[0], partial min (f32, contiguous; else −inf) in part[nslots] */
       float mn = -__builtin_inff();
       *part = !len ? -__builtin_inf()
@@ -472,7 +472,7 @@ void softmax_slot(pjob_t *job, int32_t s) {
               : sx == 1 ? (double)maxmin_contig_f32((const float *)x, len, &mn)
                         : ext_line_f32((const float *)x, len, sx, 1, 1);
       part[job->nslots] = len ? (double)mn : __builtin_inf();
-    } else if (job->ia[5] == 1) {
+    } else if (job->ia[IA_LINE_PHASE] == 1) {
       /* fa[3]: the line's min (f32 contiguous lines), for exp_nonpos_ok */
       const float m = (float)job->fa[1];
       *part = job->dtype ? exp_sum_f64((const double *)x, sx, (double *)o, so, len, job->fa[1], !log)
@@ -484,18 +484,18 @@ void softmax_slot(pjob_t *job, int32_t s) {
     }
     return;
   }
-  SLOT_RANGE(job->ia[0], s, job->nslots, lo, hi);
-  /* ia[3]: the lines are consecutive pieces of one flattened scan (one slot): the sum or product
+  SLOT_RANGE(job->ia[IA_LINE_NLINES], s, job->nslots, lo, hi);
+  /* IA_LINE_CARRY: the lines are consecutive pieces of one flattened scan (one slot): the sum or product
      carries from each line into the next */
   double acc = job->op == 3 ? 1 : 0;
   for (int32_t i = lo; i < hi; i++) {
-    const int64_t ix = lin ? lin[i] : (int64_t)i * job->ia[7];
-    const int64_t io = lout ? lout[i] : (int64_t)i * job->ia[7];
+    const int64_t ix = lin ? lin[i] : (int64_t)i * job->ia[IA_LINE_LINE_STEP];
+    const int64_t io = lout ? lout[i] : (int64_t)i * job->ia[IA_LINE_LINE_STEP];
     const uint8_t *x = (const uint8_t *)(uintptr_t)job->ptr[1] + ix * es;
     uint8_t *o = (uint8_t *)(uintptr_t)job->ptr[0] + io * es;
     if (job->op >= 2) {
       /* cumsum (op 2) / cumprod (op 3) along the line, accumulated in f64 like the scalar kernel */
-      if (!job->ia[3]) acc = job->op == 3 ? 1 : 0;
+      if (!job->ia[IA_LINE_CARRY]) acc = job->op == 3 ? 1 : 0;
       for (int32_t j = 0; j < n; j++) {
         const double v = at(x, job->dtype, (int64_t)j * sx);
         acc = job->op == 3 ? acc * v : acc + v;

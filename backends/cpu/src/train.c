@@ -246,8 +246,8 @@ static void col2im_slot(pjob_t *job, int32_t s) {
 }
 
 static void sumrows_slot(pjob_t *job, int32_t s) {
-  SLOT_RANGE(job->ia[1], s, job->nslots, lo, hi);
-  const int32_t rows = job->ia[0], len = job->ia[1], acc = job->ia[2];
+  SLOT_RANGE(job->ia[IA_SUM_ROWS_LEN], s, job->nslots, lo, hi);
+  const int32_t rows = job->ia[IA_SUM_ROWS_ROWS], len = job->ia[IA_SUM_ROWS_LEN], acc = job->ia[IA_SUM_ROWS_ACCUMULATE];
   float *out = (float *)(uintptr_t)job->ptr[0];
   const float *buf = (const float *)(uintptr_t)job->ptr[1];
   for (int32_t j = lo; j < hi; j++) {

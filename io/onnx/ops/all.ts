@@ -12,3 +12,6 @@ import "./rnn.ts";
 import "./resize.ts";
 import "./misc.ts";
 import "./quant.ts";
+import "./grid_sample.ts";
+import "./dft.ts";
+import "./nms.ts";

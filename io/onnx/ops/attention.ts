@@ -9,8 +9,8 @@ import { ShapeError } from "../../../core/errors.ts";
 import * as B from "../../../core/ops/arithmetic.ts";
 import * as C from "../../../core/ops/compare.ts";
 import { arange, full } from "../../../core/ops/creation.ts";
-import { where } from "../../../core/ops/indexing.ts";
-import { concat, pad, repeat } from "../../../core/ops/join.ts";
+import { take, where } from "../../../core/ops/indexing.ts";
+import { concat, pad, repeat, stack } from "../../../core/ops/join.ts";
 import { matmul } from "../../../core/ops/matmul.ts";
 import * as M from "../../../core/ops/math.ts";
 import * as R from "../../../core/ops/reduce.ts";
@@ -123,7 +123,45 @@ function attention(inp: (T | undefined)[], ctx: OpContext): T[] {
   return [y, presentK, presentV, qkOut.dtype === d ? qkOut : V.astype(qkOut, d)];
 }
 
+function rotary(inp: (T | undefined)[], ctx: OpContext): T[] {
+  const x0 = need(inp, 0, ctx);
+  let cos = need(inp, 1, ctx), sin = need(inp, 2, ctx);
+  let x = x0.ndim === 4 ? V.permute(x0, [0, 2, 1, 3]) : x0; // (B, S, H, hd) or (B, S, hidden)
+  if (x.ndim === 3) {
+    const heads = attrNum(ctx, "num_heads", 0);
+    if (!heads) {
+      throw new ShapeError(`RotaryEmbedding "${ctx.node.name}": 3-D input needs num_heads.`);
+    }
+    x = V.reshape(V.contiguous(x), [x.shape[0], x.shape[1], heads, -1]);
+  }
+  const hd = x.shape[3];
+  const rd = attrNum(ctx, "rotary_embedding_dim", 0) || hd;
+  const pos = inp[3];
+  if (pos !== undefined) {
+    cos = take(cos, pos, 0);
+    sin = take(sin, pos, 0);
+  }
+  cos = V.unsqueeze(cos, 2);
+  sin = V.unsqueeze(sin, 2);
+  const rot = V.slice(x, null, null, null, { stop: rd });
+  const keep = V.slice(x, null, null, null, { start: rd });
+  const inter = attrNum(ctx, "interleaved", 0) === 1;
+  const x1 = inter
+    ? V.slice(rot, null, null, null, { step: 2 })
+    : V.slice(rot, null, null, null, { stop: rd / 2 });
+  const x2 = inter
+    ? V.slice(rot, null, null, null, { start: 1, step: 2 })
+    : V.slice(rot, null, null, null, { start: rd / 2 });
+  const real = B.sub(B.mul(cos, x1), B.mul(sin, x2));
+  const imag = B.add(B.mul(sin, x1), B.mul(cos, x2));
+  const rotated = inter ? V.reshape(stack([real, imag], -1), rot.shape) : concat([real, imag], -1);
+  let y = concat([rotated, keep], -1);
+  y = x0.ndim === 3 ? V.reshape(y, x0.shape) : V.contiguous(V.permute(y, [0, 2, 1, 3]));
+  return [y.dtype === x0.dtype ? y : V.astype(y, x0.dtype as DType)];
+}
+
 defineOps({
+  RotaryEmbedding: rotary,
   Attention: attention,
   RMSNormalization: (inp, ctx) => {
     const x = need(inp, 0, ctx);

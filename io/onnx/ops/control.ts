@@ -1,5 +1,5 @@
 /**
- * ONNX control flow: `If` and `Loop`, whose bodies are subgraphs that read values of the
+ * ONNX control flow: `If`, `Loop` and `Scan`, whose bodies are subgraphs that read values of the
  * enclosing scopes.
  *
  * @module
@@ -9,7 +9,8 @@ import { fromTyped } from "../../../core/ops/creation.ts";
 import { stack } from "../../../core/ops/join.ts";
 import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
-import { attrGraph, defineOps, floats, ints } from "./registry.ts";
+import { ShapeError } from "../../../core/errors.ts";
+import { attrGraph, attrNum, attrNums, defineOps, floats, ints } from "./registry.ts";
 
 /** Most iterations a Loop without a trip count may run before it is treated as a hang. */
 const MAX_LOOP_ITERATIONS = 10_000_000;
@@ -19,6 +20,45 @@ function truthy(t: Tensor): boolean {
 }
 
 defineOps({
+  Scan: (inp, ctx) => {
+    if (ctx.opset < 9) {
+      throw new ShapeError(`Scan "${ctx.node.name}": opset 8 Scan is not supported.`);
+    }
+    const body = attrGraph(ctx, "body");
+    const m = attrNum(ctx, "num_scan_inputs", 0);
+    const n = inp.length - m;
+    let states = inp.slice(0, n) as Tensor[];
+    const xs = inp.slice(n) as Tensor[];
+    const inAxes = attrNums(ctx, "scan_input_axes", xs.map(() => 0)).map((a, i) =>
+      a < 0 ? a + xs[i].ndim : a
+    );
+    const inDirs = attrNums(ctx, "scan_input_directions", xs.map(() => 0));
+    const k = body.outputs.length - n;
+    const outAxes = attrNums(ctx, "scan_output_axes", Array(k).fill(0));
+    const outDirs = attrNums(ctx, "scan_output_directions", Array(k).fill(0));
+    const len = xs.length > 0 ? xs[0].shape[inAxes[0]] : 0;
+    const owned = new Set<Tensor>();
+    const outs: Tensor[][] = Array.from({ length: k }, () => []);
+    for (let t = 0; t < len; t++) {
+      const slices = xs.map((x, i) => V.select(x, inAxes[i], inDirs[i] ? len - 1 - t : t));
+      const r = ctx.runGraph(body, [...states, ...slices]);
+      for (const s0 of states) if (owned.has(s0)) s0.dispose();
+      states = r.slice(0, n);
+      for (const s0 of states) owned.add(s0);
+      r.slice(n).forEach((y, j) => outs[j].push(y));
+    }
+    const scanOut = outs.map((parts, j) => {
+      const ordered = outDirs[j] ? [...parts].reverse() : parts;
+      const r = stack(ordered, 0);
+      const ax = outAxes[j] < 0 ? outAxes[j] + r.ndim : outAxes[j];
+      if (ax === 0) return r;
+      const perm = r.shape.map((_, i) => i);
+      perm.splice(0, 1);
+      perm.splice(ax, 0, 0);
+      return V.contiguous(V.permute(r, perm));
+    });
+    return [...states.map((t) => (owned.has(t) ? t : V.clone(t))), ...scanOut];
+  },
   If: (inp, ctx) => {
     const c = inp[0];
     if (c === undefined) throw new FormatError(`If "${ctx.node.name}": missing condition.`);

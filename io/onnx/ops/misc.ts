@@ -108,7 +108,59 @@ function windowFn(coeffs: number[]): OpFn {
   };
 }
 
+/**
+ * Unique values (or slices along `axis`): the grouping runs on the host over the data (there is
+ * no unique op in core); the values are then taken from x with our take.
+ */
+function unique(x: T, axisAttr: number | undefined, sorted: boolean, ctx: OpContext): T[] {
+  const axis = axisAttr === undefined ? undefined : axisOf(axisAttr, x.ndim, ctx);
+  const src = axis === undefined ? V.reshape(V.contiguous(x), [-1]) : x;
+  const ax = axis ?? 0;
+  const n = src.shape[ax];
+  const rows = V.reshape(
+    V.contiguous(V.permute(src, [ax, ...src.shape.map((_, i) => i).filter((i) => i !== ax)])),
+    [n, -1],
+  );
+  const data = Array.from(rows.dataSync() as ArrayLike<number | bigint>, Number);
+  const width = n === 0 ? 0 : data.length / n;
+  const row = (i: number) => data.slice(i * width, (i + 1) * width);
+  const key = new Map<string, number>(); // row -> group
+  const first: number[] = [], counts: number[] = [], inverse: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = row(i).join(",");
+    let g = key.get(k);
+    if (g === undefined) {
+      g = first.length;
+      key.set(k, g);
+      first.push(i);
+      counts.push(0);
+    }
+    counts[g]++;
+    inverse.push(g);
+  }
+  let order = first.map((_, g) => g);
+  if (sorted) {
+    const cmp = (a: number[], b: number[]) => {
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+      return 0;
+    };
+    order = order.sort((a, b) => cmp(row(first[a]), row(first[b])));
+  }
+  const rank = new Array<number>(order.length);
+  order.forEach((g, r) => (rank[g] = r));
+  const i64 = (v: number[]) => fromTyped(BigInt64Array.from(v, BigInt), [v.length], "i64");
+  const idx = i64(order.map((g) => first[g]));
+  return [
+    take(src, idx, ax),
+    idx,
+    i64(inverse.map((g) => rank[g])),
+    i64(order.map((g) => counts[g])),
+  ];
+}
+
 defineOps({
+  Unique: (inp, ctx) =>
+    unique(need(inp, 0, ctx), attrNum(ctx, "axis"), attrNum(ctx, "sorted", 1) === 1, ctx),
   Dropout: (inp, ctx) => {
     const x = need(inp, 0, ctx);
     const training = inp[2] !== undefined && floats(inp[2])[0] !== 0;

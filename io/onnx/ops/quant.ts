@@ -44,9 +44,9 @@ function param(p: T, shape: readonly number[], axis: number, block: number): T {
   if (p.size === 1) return V.reshape(p, []);
   if (block > 0) {
     const r = repeat(p, block, axis);
-    return V.slice(r, ...r.shape.map((d, i) => (i === axis ? { stop: shape[axis] } : null)));
+    return V.slice(r, ...r.shape.map((_d, i) => (i === axis ? { stop: shape[axis] } : null)));
   }
-  return V.reshape(p, shape.map((d, i) => (i === axis ? p.size : 1)));
+  return V.reshape(p, shape.map((_d, i) => (i === axis ? p.size : 1)));
 }
 
 function quantize(inp: (T | undefined)[], ctx: OpContext): T[] {

