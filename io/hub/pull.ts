@@ -77,6 +77,8 @@ interface Ctx {
   token?: string;
   opts: PullOptions;
   downloaded: string[];
+  /** Set when the host was unreachable and the pull went on from the cache. */
+  fellBack?: string;
 }
 
 const enc = (rev: string) => encodeURIComponent(rev);
@@ -113,6 +115,13 @@ async function readMeta(p: string): Promise<Meta | undefined> {
 }
 
 function offlineError(ctx: Ctx, what: string, url: string, dest: string): HubError {
+  if (ctx.fellBack) {
+    return new HubError(
+      `${ctx.fellBack} ${what} is not in the cache either. Without network: download ${url} by ` +
+        `hand, put it at ${dest}, and run with APRENDER_OFFLINE=1.`,
+      { kind: "unreachable", url, cachePath: dest },
+    );
+  }
   return new HubError(
     `${what} is not in the cache and offline mode is on` +
       `${ctx.opts.offline === undefined ? " (APRENDER_OFFLINE / HF_HUB_OFFLINE)" : ""}: ` +
@@ -290,6 +299,7 @@ async function repoFiles(ctx: Ctx, repo: string, rev: string): Promise<RepoFile[
       );
     }
     ctx.offline = true; // the network is down: serve this pull from the cache
+    ctx.fellBack = e.message;
     return files;
   }
 }

@@ -320,6 +320,13 @@ Deno.test("offline mode serves from the cache and otherwise says where to put th
     // With the host unreachable and offline mode off, cached files still load; others fail
     // with the cache path in the message.
     assert.equal((await pull("org/off:Q8_0", opts)).path, online.path);
+    // The file list is cached but this quant is not: "unreachable" with its path, not "offline".
+    await Deno.remove(where);
+    await assert.rejects(
+      pull("org/off:Q4_K_M", opts),
+      (e: HubError) =>
+        e.kind === "unreachable" && e.cachePath === where && !/offline mode is on/.test(e.message),
+    );
     await assert.rejects(
       pull("org/never:Q8_0", opts),
       (e: HubError) =>
