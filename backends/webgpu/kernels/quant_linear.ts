@@ -28,7 +28,7 @@ import { off, prmDecl, stOf } from "./wgsl.ts";
 /** Activation rows per workgroup (accumulators per thread). */
 export const MR = 8;
 /** Weight rows per workgroup; lanes per weight row. */
-const RPW = 8, LANES = 32;
+export const RPW = 8, LANES = 32;
 
 /** Weight types with a GPU kernel. */
 export const QUANT_LINEAR_TYPES: readonly string[] = ["q4_0", "q8_0", "f16", "bf16", "f32"];
@@ -38,7 +38,7 @@ export const QUANT_LINEAR_TYPES: readonly string[] = ["q4_0", "q8_0", "f16", "bf
  * `wv0..` whose elements pair with activation groups at element offsets `xo` (relative to the
  * chunk's first element), and the chunk's scale expression.
  */
-interface Chunk {
+export interface Chunk {
   /** Elements per chunk. */
   per: number;
   /** WGSL that decodes chunk `c` of the row starting at byte `rb` into `wv0..`, and `d`. */
@@ -60,7 +60,8 @@ function realign(n: number): string {
 /** Word `j` of the quants that follow the 2-byte scale (bytes 2 + 4j ..). */
 const qword = (j: number) => `((v${j} >> 16u) | (v${j + 1} << 16u))`;
 
-function chunkOf(dt: string, vec: boolean): Chunk {
+/** The chunk form of weight type `dt`. */
+export function chunkOf(dt: string, vec: boolean): Chunk {
   switch (dt) {
     case "q4_0": {
       let decode = `let s = rb + c * 18u;\n${realign(6)}let d = unpack2x16float(v0).x;\n`;
@@ -128,10 +129,18 @@ function chunkOf(dt: string, vec: boolean): Chunk {
 }
 
 /**
- * The kernel source. Metadata: [M, N, K, offX (elements), wByte (byte offset of w), offY,
- * rowBytes, chunks per row].
+ * The kernel source for weight type `dt` (`vec`: whole chunks, else element by element; `xvec`:
+ * vec4 activation loads; `access`: the bindings' access letters as in `GpuContext.access`).
+ * Bindings: X (f32), W (words), Y (f32), metadata [M, N, K, offX (elements), wByte (byte offset of
+ * w), offY, rowBytes, chunks per row]. With `accumulate` the product is added to Y (a residual).
  */
-function quantLinearCode(dt: string, vec: boolean, xvec: boolean, access: string): string {
+export function quantLinearCode(
+  dt: string,
+  vec: boolean,
+  xvec: boolean,
+  access: string,
+  accumulate = false,
+): string {
   const ch = chunkOf(dt, vec);
   const acc = (a: string) => (a === "r" ? "read" : "read_write");
   const xdecl = xvec
@@ -182,7 +191,10 @@ ${ch.decode}
     workgroupBarrier();
   }
   if (lane == 0u && n < N) {
-    for (var i = 0u; i < mr; i++) { Y[offY + (m0 + i) * N + n] = red[i * ${RPW * LANES}u + lid.x]; }
+    for (var i = 0u; i < mr; i++) {
+      let at = offY + (m0 + i) * N + n;
+      Y[at] = red[i * ${RPW * LANES}u + lid.x]${accumulate ? " + Y[at]" : ""};
+    }
   }
 }`;
 }
