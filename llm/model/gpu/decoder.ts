@@ -34,6 +34,8 @@ import { ARGMAX, attention, EMBED, RMSNORM, ROPE_CACHE, SWIGLU, T } from "./kern
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
+/** Steps recorded per submit within a batch. */
+const SUBMIT_STEPS = 4;
 
 /** A dispatch being planned (its bind group is made once the parameter buffer is written). */
 interface Planned {
@@ -417,12 +419,23 @@ export class GpuDecoder {
     let k = 4;
     while (out.length < maxTokens) {
       // Prompt positions before `last` need no logits; then K full steps.
-      const enc = dev.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      while (p < last) this.#step(pass, p++, false);
+      // Submitted every SUBMIT_STEPS steps, so the GPU runs while the host records the rest.
+      let enc = dev.createCommandEncoder();
+      let pass = enc.beginComputePass();
+      let recorded = 0;
+      const step = (full: boolean) => {
+        this.#step(pass, p++, full);
+        if (++recorded % SUBMIT_STEPS === 0) {
+          pass.end();
+          dev.queue.submit([enc.finish()]);
+          enc = dev.createCommandEncoder();
+          pass = enc.beginComputePass();
+        }
+      };
+      while (p < last) step(false);
       const n = Math.min(k, maxTokens - out.length);
       const first = p;
-      for (let i = 0; i < n; i++) this.#step(pass, p++, true);
+      for (let i = 0; i < n; i++) step(true);
       pass.end();
       const staging = dev.createBuffer({ size: n * 4, usage: 0x1 | 0x8 });
       enc.copyBufferToBuffer(this.#ids, (first + 1) * 4, staging, 0, n * 4);
