@@ -199,6 +199,49 @@ ${ch.decode}
 }`;
 }
 
+/**
+ * The simple form (software adapters, see `GpuContext.simpleKernels`: the unrolled decoders take
+ * minutes to compile under llvmpipe's GL driver): one thread per output, a plain loop over k that
+ * decodes one weight element at a time. Same bindings and metadata as {@link quantLinearCode};
+ * dispatched as (⌈N / 64⌉, M).
+ */
+export function quantLinearSimpleCode(dt: string, access: string, accumulate = false): string {
+  const acc = (a: string) => (a === "r" ? "read" : "read_write");
+  const el: Record<string, string> = {
+    q4_0: `let s = rb + (e >> 5u) * 18u; let j = e & 31u;
+  let b = byteAt(s + 2u + (j & 15u));
+  return halfAt(s) * (f32(select(b & 15u, b >> 4u, j >= 16u)) - 8.0);`,
+    q8_0: `let s = rb + (e >> 5u) * 34u;
+  return halfAt(s) * f32(bitcast<i32>(byteAt(s + 2u + (e & 31u)) << 24u) >> 24u);`,
+    f16: `return halfAt(rb + 2u * e);`,
+    bf16:
+      `let i = rb + 2u * e; return bitcast<f32>(((W[i >> 2u] >> ((i & 2u) * 8u)) & 0xffffu) << 16u);`,
+    f32: `return bitcast<f32>(W[(rb >> 2u) + e]);`,
+  };
+  return `
+@group(0) @binding(0) var<storage, ${acc(access[0])}> X: array<f32>;
+@group(0) @binding(1) var<storage, ${acc(access[1])}> W: array<u32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+${prmDecl(3)}
+fn byteAt(i: u32) -> u32 { return (W[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu; }
+fn halfAt(i: u32) -> f32 { return unpack2x16float(W[i >> 2u] >> ((i & 2u) * 8u)).x; }
+fn wel(rb: u32, e: u32) -> f32 {
+  ${el[dt]}
+}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let M = u32(prm[0]); let N = u32(prm[1]); let K = u32(prm[2]);
+  let n = gid.x; let m = gid.y;
+  if (n >= N || m >= M) { return; }
+  let rb = u32(prm[4]) + n * u32(prm[6]);
+  let xb = u32(prm[3]) + m * K;
+  var acc = 0.0;
+  for (var e = 0u; e < K; e++) { acc = fma(wel(rb, e), X[xb + e], acc); }
+  let at = u32(prm[5]) + m * N + n;
+  Y[at] = acc${accumulate ? " + Y[at]" : ""};
+}`;
+}
+
 /** Whether the weight of `call` is read in whole chunks (vector form) or element by element. */
 function vectorWeight(call: KernelCall<QuantLinearAttrs>): boolean {
   const w = call.inputs[1];
@@ -217,7 +260,7 @@ function quantLinearKernel(ctx: GpuContext): KernelEntry<QuantLinearAttrs> {
       if (call.attrs.activations !== "f32" && w.dtype !== "f32") return false;
       if (!QUANT_LINEAR_TYPES.includes(w.dtype)) return false;
       const m = x.shape[0], n = w.shape[0];
-      return Math.ceil(n / RPW) <= 65535 && Math.ceil(m / MR) <= 65535;
+      return Math.ceil(n / 64) <= 65535 && Math.ceil(m / MR) <= 65535;
     },
     run(call: KernelCall<QuantLinearAttrs>) {
       const [x, w] = call.inputs, [y] = call.outputs;
@@ -232,11 +275,18 @@ function quantLinearKernel(ctx: GpuContext): KernelEntry<QuantLinearAttrs> {
       const bx = ctx.input(stOf(x)), bw = ctx.input(stOf(w));
       const by = ctx.output(stOf(y), y.offset === 0);
       const access = ctx.access([bx, bw], [by]);
-      const kern = ctx.kernel(
-        `quantLinear:${w.dtype}:${vec}:${xvec}`,
-        access,
-        () => quantLinearCode(w.dtype, vec, xvec, access),
-      );
+      const simple = ctx.simpleKernels && m <= 65535;
+      const kern = simple
+        ? ctx.kernel(
+          `quantLinear:simple:${w.dtype}`,
+          access,
+          () => quantLinearSimpleCode(w.dtype, access),
+        )
+        : ctx.kernel(
+          `quantLinear:${w.dtype}:${vec}:${xvec}`,
+          access,
+          () => quantLinearCode(w.dtype, vec, xvec, access),
+        );
       const per = chunkOf(w.dtype, vec).per;
       const o = ctx.slot(), Mi = ctx.mi;
       Mi[o] = m;
@@ -247,7 +297,8 @@ function quantLinearKernel(ctx: GpuContext): KernelEntry<QuantLinearAttrs> {
       Mi[o + 5] = off(y);
       Mi[o + 6] = byteOffset(w.dtype, k);
       Mi[o + 7] = Math.ceil(k / per);
-      ctx.run(kern, [bx, bw, by], Math.ceil(n / RPW), Math.ceil(m / MR));
+      if (simple) ctx.run(kern, [bx, bw, by], Math.ceil(n / 64), m);
+      else ctx.run(kern, [bx, bw, by], Math.ceil(n / RPW), Math.ceil(m / MR));
     },
   };
 }

@@ -22,6 +22,7 @@ import {
   chunkOf,
   QUANT_LINEAR_TYPES,
   quantLinearCode,
+  quantLinearSimpleCode,
   RPW,
 } from "../../../backends/webgpu/kernels/quant_linear.ts";
 import { byteOffset, type StorageDType } from "../../../core/dtype.ts";
@@ -286,12 +287,15 @@ export class GpuDecoder {
         : true;
       const xvec = k % 4 === 0;
       const per = chunkOf(wt.dtype, vec).per;
+      const simple = webgpuContext()!.simpleKernels;
       return this.#dispatch(
         `matvec ${wt.dtype}${acc ? " +=" : ""}`,
-        quantLinearCode(wt.dtype, vec, xvec, "www", acc),
+        simple
+          ? quantLinearSimpleCode(wt.dtype, "www", acc)
+          : quantLinearCode(wt.dtype, vec, xvec, "www", acc),
         [x, gbuf(g), y],
         [1, n, k, 0, gbase(g), 0, byteOffset(wt.dtype, k), Math.ceil(k / per)],
-        Math.ceil(n / RPW),
+        Math.ceil(n / (simple ? 64 : RPW)),
         1,
       );
     };
