@@ -84,7 +84,7 @@ export interface StepProfile {
  *
  * @example
  * ```ts ignore
- * import { GpuDecoder } from "@aprender/compute/llm";
+ * import { GpuDecoder } from "./decoder.ts"; // not yet exported from @aprender/compute/llm
  * // weights and config as loadModel reads them (llm/model/weights.ts, config.ts)
  * const dec = await GpuDecoder.create(weights, config, 512);
  * const ids = await dec.generate([1, 450, 4996], 32); // greedy, 32 new ids
