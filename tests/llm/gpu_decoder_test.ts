@@ -75,6 +75,29 @@ for (const q of ["f32", "q8_0", "q4_0"] as const) {
   );
 }
 
+Deno.test({
+  name: "GpuDecoder: a long prompt (prefilled 32 positions per dispatch) continues like the CPU's",
+  ...opts,
+}, async () => {
+  const text = "Once upon a time, there was a little girl named Lily. She loved to play outside " +
+    "in the park with her friends. One day, she saw a big red ball under a tree. She ran to " +
+    "the tree and tried to get the ball, but it was too high, so she";
+  for (const q of ["f32", "q8_0"]) {
+    let path = STORIES;
+    const dir = Deno.makeTempDirSync({ prefix: "gpudec-" });
+    if (q !== "f32") {
+      path = `${dir}/${q}.gguf`;
+      await quantizeGguf(STORIES, path, { type: q as "q8_0" });
+    }
+    const ref = await cpuGreedy(path, text, 24);
+    assert.ok(ref.ids.length > 66, `prompt of ${ref.ids.length} tokens: two chunks and a rest`);
+    const dec = await gpuDecoder(path, 128);
+    assert.deepEqual(await dec.generate(ref.ids, 24), ref.tokens, q);
+    dec.dispose();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test(
   { name: "GpuDecoder: stop ids end the batch and roll the position back", ...opts },
   async () => {

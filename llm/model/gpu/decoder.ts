@@ -20,6 +20,7 @@ import { webgpuContext } from "../../../backends/webgpu/mod.ts";
 import type { GpuStorage } from "../../../backends/webgpu/context.ts";
 import {
   chunkOf,
+  MR,
   QUANT_LINEAR_TYPES,
   quantLinearCode,
   quantLinearSimpleCode,
@@ -35,6 +36,8 @@ import { ARGMAX, attention, EMBED, RMSNORM, ROPE_CACHE, SWIGLU, T } from "./kern
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
+/** Prompt positions per prefill dispatch (activation buffers hold this many rows). */
+const PREFILL_ROWS = 32;
 /** Steps recorded per submit within a batch. */
 const SUBMIT_STEPS = 4;
 
@@ -101,6 +104,7 @@ export class GpuDecoder {
   #layers: Dispatch[] = [];
   #head: Dispatch[] = [];
   #embed: Dispatch | null = null;
+  #prefill: Dispatch[] = [];
   #ids!: GPUBuffer;
   #pipes = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   #prmData: Int32Array<ArrayBuffer>;
@@ -114,7 +118,7 @@ export class GpuDecoder {
     readonly contextLength: number,
   ) {
     this.#device = device;
-    this.#prmData = new Int32Array((SLOT / 4) * (config.layers * 16 + 16));
+    this.#prmData = new Int32Array((SLOT / 4) * (config.layers * 32 + 32));
   }
 
   /**
@@ -245,95 +249,117 @@ export class GpuDecoder {
     const TAB = this.#buffer(tab.byteLength);
     dev.queue.writeBuffer(TAB, 0, tab);
 
-    const H = this.#buffer(dim * 4), XN = this.#buffer(Math.max(dim, heads * vd) * 4);
-    const Q = this.#buffer(heads * hd * 4), QR = this.#buffer(heads * hd * 4);
-    const K = this.#buffer(kvHeads * hd * 4), V = this.#buffer(kvHeads * vd * 4);
-    const O = this.#buffer(heads * vd * 4);
-    const G = this.#buffer(ffn * 4), U = this.#buffer(ffn * 4), A = this.#buffer(ffn * 4);
+    const R = PREFILL_ROWS * 4; // bytes per f32 element over a prefill chunk's rows
+    const H = this.#buffer(dim * R), XN = this.#buffer(Math.max(dim, heads * vd) * R);
+    const Q = this.#buffer(heads * hd * R), QR = this.#buffer(heads * hd * R);
+    const K = this.#buffer(kvHeads * hd * R), V = this.#buffer(kvHeads * vd * R);
+    const O = this.#buffer(heads * vd * R);
+    const G = this.#buffer(ffn * R), U = this.#buffer(ffn * R), A = this.#buffer(ffn * R);
     const L = this.#buffer(vocab * 4);
 
-    const norm = async (t: Tensor) => {
-      const g = await (t.dtype === "f32" ? t : t.astype("f32")).to("gpu");
-      this.#weights.push(g);
+    const up = new Map<Tensor<StorageDType>, Tensor<StorageDType>>();
+    const upload = async (t: Tensor<StorageDType>, f32 = false) => {
+      let g = up.get(t);
+      if (!g) {
+        g = await (f32 && t.dtype !== "f32" ? (t as Tensor).astype("f32") : t).to("gpu");
+        this.#weights.push(g);
+        up.set(t, g);
+      }
       return g;
     };
     const gbuf = (t: Tensor<StorageDType>) => (t.storage as GpuStorage).buffer;
     const gbase = (t: Tensor<StorageDType>) =>
       (t.storage as GpuStorage).base + byteOffset(t.dtype as StorageDType, t.offset);
-    const rms = async (x: GPUBuffer, wt: Tensor, y: GPUBuffer) => {
-      const g = await norm(wt);
-      return this.#dispatch("rmsnorm", RMSNORM, [x, gbuf(g), y], [
-        dim,
-        f32bits(cfg.eps),
-        gbase(g) / 4,
-      ], 1);
-    };
-    const lin = async (x: GPUBuffer, wt: Tensor<StorageDType>, y: GPUBuffer, acc = false) => {
-      if (!QUANT_LINEAR_TYPES.includes(wt.dtype)) {
-        throw new DTypeError(
-          `GpuDecoder: weights of type ${wt.dtype} have no GPU matvec yet (supported: ` +
-            `${
-              QUANT_LINEAR_TYPES.join(", ")
-            }). Hint: requantize with quantizeGguf, or use the CPU.`,
-        );
-      }
-      const g = await wt.to("gpu");
-      this.#weights.push(g);
-      const [n, k] = wt.shape;
-      const vec = wt.dtype === "f16" || wt.dtype === "bf16"
-        ? k % 8 === 0 && gbase(g) % 4 === 0
-        : wt.dtype === "f32"
-        ? k % 4 === 0
-        : true;
-      const xvec = k % 4 === 0;
-      const per = chunkOf(wt.dtype, vec).per;
-      const simple = webgpuContext()!.simpleKernels;
-      return this.#dispatch(
-        `matvec ${wt.dtype}${acc ? " +=" : ""}`,
-        simple
-          ? quantLinearSimpleCode(wt.dtype, "www", acc)
-          : quantLinearCode(wt.dtype, vec, xvec, "www", acc),
-        [x, gbuf(g), y],
-        [1, n, k, 0, gbase(g), 0, byteOffset(wt.dtype, k), Math.ceil(k / per)],
-        Math.ceil(n / (simple ? 64 : RPW)),
-        1,
-      );
-    };
-    const plan: Planned[] = [];
-    const embed = this.#dispatch("embed", EMBED, [E, H, this.#ids], [dim], Math.ceil(dim / T));
+    const simple = webgpuContext()!.simpleKernels;
     const kvBytes = this.contextLength * kvHeads * Math.max(hd, vd) * 4;
     const ropeN = (heads + kvHeads) * hd + kvHeads * vd;
     const attn = attention(this.contextLength);
-    for (let l = 0; l < layers; l++) {
-      const Lw = w.layers[l];
-      const KC = this.#buffer(kvBytes), VC = this.#buffer(kvBytes);
-      plan.push(await rms(H, Lw.attnNorm, XN));
-      plan.push(await lin(XN, Lw.wq, Q), await lin(XN, Lw.wk, K), await lin(XN, Lw.wv, V));
-      plan.push(this.#dispatch(
-        "rope+cache",
-        ROPE_CACHE,
-        [Q, K, V, KC, VC, TAB, QR],
-        [heads, kvHeads, hd, vd, cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0],
-        Math.ceil(ropeN / T),
-      ));
-      plan.push(this.#dispatch(
-        "attention",
-        attn,
-        [QR, KC, VC, O],
-        [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd))],
-        heads,
-      ));
-      plan.push(await lin(O, Lw.wo, H, true));
-      plan.push(await rms(H, Lw.ffnNorm, XN));
-      plan.push(await lin(XN, Lw.gate, G), await lin(XN, Lw.up, U));
-      plan.push(this.#dispatch("swiglu", SWIGLU, [G, U, A], [ffn], Math.ceil(ffn / T)));
-      plan.push(await lin(A, Lw.down, H, true));
-    }
-    const head = [
-      await rms(H, w.norm, XN),
-      await lin(XN, w.output, L),
-      this.#dispatch("argmax", ARGMAX, [L, this.#ids], [vocab], 1),
-    ];
+    const caches = Array.from({ length: layers }, () => [
+      this.#buffer(kvBytes),
+      this.#buffer(kvBytes),
+    ]);
+
+    /** The dispatches of a step over `rows` positions (with the head: logits and argmax). */
+    const planFor = async (rows: number) => {
+      const rms = async (x: GPUBuffer, wt: Tensor, y: GPUBuffer) => {
+        const g = await upload(wt, true);
+        const prm = [dim, f32bits(cfg.eps), gbase(g) / 4];
+        return this.#dispatch("rmsnorm", RMSNORM, [x, gbuf(g), y], prm, 1, rows);
+      };
+      const lin = async (x: GPUBuffer, wt: Tensor<StorageDType>, y: GPUBuffer, acc = false) => {
+        if (!QUANT_LINEAR_TYPES.includes(wt.dtype)) {
+          throw new DTypeError(
+            `GpuDecoder: weights of type ${wt.dtype} have no GPU matvec yet (supported: ` +
+              `${QUANT_LINEAR_TYPES.join(", ")}). Hint: requantize with quantizeGguf, or use ` +
+              `the CPU.`,
+          );
+        }
+        const g = await upload(wt);
+        const [n, k] = wt.shape;
+        const vec = wt.dtype === "f16" || wt.dtype === "bf16"
+          ? k % 8 === 0 && gbase(g) % 4 === 0
+          : wt.dtype === "f32"
+          ? k % 4 === 0
+          : true;
+        const per = chunkOf(wt.dtype, vec).per;
+        return this.#dispatch(
+          `matvec ${wt.dtype}${acc ? " +=" : ""}`,
+          simple
+            ? quantLinearSimpleCode(wt.dtype, "www", acc)
+            : quantLinearCode(wt.dtype, vec, k % 4 === 0, "www", acc),
+          [x, gbuf(g), y],
+          [rows, n, k, 0, gbase(g), 0, byteOffset(wt.dtype, k), Math.ceil(k / per)],
+          Math.ceil(n / (simple ? 64 : RPW)),
+          simple ? rows : Math.ceil(rows / MR),
+        );
+      };
+      const embed = this.#dispatch(
+        "embed",
+        EMBED,
+        [E, H, this.#ids],
+        [dim],
+        Math.ceil(dim / T),
+        rows,
+      );
+      const body: Planned[] = [];
+      for (let l = 0; l < layers; l++) {
+        const Lw = w.layers[l];
+        const [KC, VC] = caches[l];
+        body.push(await rms(H, Lw.attnNorm, XN));
+        body.push(await lin(XN, Lw.wq, Q), await lin(XN, Lw.wk, K), await lin(XN, Lw.wv, V));
+        body.push(this.#dispatch(
+          "rope+cache",
+          ROPE_CACHE,
+          [Q, K, V, KC, VC, TAB, QR],
+          [heads, kvHeads, hd, vd, cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0],
+          Math.ceil(ropeN / T),
+          rows,
+        ));
+        body.push(this.#dispatch(
+          "attention",
+          attn,
+          [QR, KC, VC, O],
+          [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd))],
+          heads,
+          rows,
+        ));
+        body.push(await lin(O, Lw.wo, H, true));
+        body.push(await rms(H, Lw.ffnNorm, XN));
+        body.push(await lin(XN, Lw.gate, G), await lin(XN, Lw.up, U));
+        body.push(
+          this.#dispatch("swiglu", SWIGLU, [G, U, A], [ffn * rows], Math.ceil((ffn * rows) / T)),
+        );
+        body.push(await lin(A, Lw.down, H, true));
+      }
+      const head = rows > 1 ? [] : [
+        await rms(H, w.norm, XN),
+        await lin(XN, w.output, L),
+        this.#dispatch("argmax", ARGMAX, [L, this.#ids], [vocab], 1),
+      ];
+      return { embed, body, head };
+    };
+    const one = await planFor(1);
+    const chunk = await planFor(PREFILL_ROWS);
     dev.queue.writeBuffer(this.#prm, 0, this.#prmData, 0, this.#prmUsed / 4);
     // Weight uploads the plugin gathered (small ones wait for its next submit) go out now.
     webgpuContext()!.flush();
@@ -345,9 +371,10 @@ export class GpuDecoder {
       x: p.x,
       y: p.y,
     });
-    this.#embed = fin(embed);
-    this.#layers = plan.map(fin);
-    this.#head = head.map(fin);
+    this.#embed = fin(one.embed);
+    this.#layers = one.body.map(fin);
+    this.#head = one.head.map(fin);
+    this.#prefill = [fin(chunk.embed), ...chunk.body.map(fin)];
   }
 
   /** cos and sin of every position and rotated pair, computed like the CPU forward's tables. */
@@ -363,6 +390,17 @@ export class GpuDecoder {
       }
     }
     return t;
+  }
+
+  /** Record the prefill of positions `p .. p + PREFILL_ROWS - 1` (no logits). */
+  #chunk(pass: GPUComputePassEncoder, p: number) {
+    const offs = [0, p * SLOT];
+    for (const d of this.#prefill) {
+      pass.setPipeline(d.pipeline);
+      offs[0] = d.prm;
+      pass.setBindGroup(0, d.group, offs);
+      pass.dispatchWorkgroups(d.x, d.y);
+    }
   }
 
   /** Record the step at position `p` (full: through the logits and argmax). */
@@ -436,6 +474,11 @@ export class GpuDecoder {
           pass = enc.beginComputePass();
         }
       };
+      // Prompt positions before the last run PREFILL_ROWS at a time, the rest one at a time.
+      while (last - p >= PREFILL_ROWS) {
+        this.#chunk(pass, p);
+        p += PREFILL_ROWS;
+      }
       while (p < last) step(false);
       const n = Math.min(k, maxTokens - out.length);
       const first = p;

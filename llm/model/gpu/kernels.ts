@@ -4,7 +4,9 @@
  *
  * Every kernel binds its buffers read-write at bindings 0.., then `prm` (static i32/f32 words of the
  * dispatch: sizes, offsets) and `stp` (the step: [pos]) as read-only storage with dynamic offsets,
- * so one bind group per dispatch is built once per model and reused every token.
+ * so one bind group per dispatch is built once per model and reused every token. A dispatch covers
+ * `rows` consecutive positions from `pos` (workgroup id y is the row): one in decode, a chunk of the
+ * prompt in prefill; row r's activations are at r × (row size) in each buffer.
  *
  * @module
  */
@@ -55,9 +57,9 @@ ${params(3)}
 @compute @workgroup_size(${T})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let dim = u32(prm[0]);
-  let i = gid.x;
+  let i = gid.x; let r = gid.y;
   if (i >= dim) { return; }
-  H[i] = E[ids[stp[0]] * dim + i];
+  H[r * dim + i] = E[ids[stp[0] + r] * dim + i];
 }`;
 
 /**
@@ -70,13 +72,13 @@ ${rw(["X", "Wn", "Y"])}
 ${params(3)}
 ${REDUCE}
 @compute @workgroup_size(${T})
-fn main(@builtin(local_invocation_id) lid: vec3u) {
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let dim = u32(prm[0]); let eps = bitcast<f32>(prm[1]); let wo = u32(prm[2]);
-  let t = lid.x;
+  let t = lid.x; let x0 = wid.y * dim;
   var s = 0.0;
-  for (var i = t; i < dim; i += ${T}u) { s = fma(X[i], X[i], s); }
+  for (var i = t; i < dim; i += ${T}u) { s = fma(X[x0 + i], X[x0 + i], s); }
   let r = inverseSqrt(wgSum(s, t) / f32(dim) + eps);
-  for (var i = t; i < dim; i += ${T}u) { Y[i] = X[i] * r * Wn[wo + i]; }
+  for (var i = t; i < dim; i += ${T}u) { Y[x0 + i] = X[x0 + i] * r * Wn[wo + i]; }
 }`;
 
 /**
@@ -93,9 +95,10 @@ ${params(7)}
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let heads = u32(prm[0]); let kvh = u32(prm[1]); let hd = u32(prm[2]); let vd = u32(prm[3]);
   let rd = u32(prm[4]); let neox = prm[5] != 0; let half = rd / 2u;
-  let pos = stp[0];
+  let r = gid.y; let pos = stp[0] + r;
   let g = gid.x;
   let nq = heads * hd; let nk = kvh * hd;
+  let qo = r * nq; let ko = r * nk;
   if (g < nq + nk) {
     let isQ = g < nq;
     let j = select(g - nq, g, isQ);
@@ -108,22 +111,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let b = a + select(1u, half, neox);
       let c = TAB[(pos * half + i) * 2u]; let s = TAB[(pos * half + i) * 2u + 1u];
       var x0: f32; var x1: f32;
-      if (isQ) { x0 = Q[a]; x1 = Q[b]; } else { x0 = K[a]; x1 = K[b]; }
+      if (isQ) { x0 = Q[qo + a]; x1 = Q[qo + b]; } else { x0 = K[ko + a]; x1 = K[ko + b]; }
       v = select(x0 * c - x1 * s, x0 * s + x1 * c, second);
     } else {
-      v = select(K[j], Q[j], isQ);
+      v = select(K[ko + min(j, nk - 1u)], Q[qo + j], isQ);
     }
-    if (isQ) { QR[j] = v; } else { KC[pos * nk + j] = v; }
+    if (isQ) { QR[qo + j] = v; } else { KC[pos * nk + j] = v; }
     return;
   }
   let j = g - nq - nk;
-  if (j < kvh * vd) { VC[pos * kvh * vd + j] = V[j]; }
+  if (j < kvh * vd) { VC[pos * kvh * vd + j] = V[r * kvh * vd + j]; }
 }`;
 
 /**
- * Attention of one query position (at `pos`) over cache positions 0..pos: one workgroup per head,
- * scores in workgroup memory, softmax, then the weighted sum of values. Q [heads, hd], KC/VC
- * [ctx, kvHeads, hd|vd], O [heads, vd]. prm: [heads, kvHeads, hd, vd, scale (f32 bits)]. Scores
+ * Attention of row r's query (position pos + r) over cache positions 0..pos + r (causal): one
+ * workgroup per head and row, scores in workgroup memory, softmax, then the weighted sum of values.
+ * Q [rows, heads, hd], KC/VC [ctx, kvHeads, hd|vd], O [rows, heads, vd]. prm: [heads, kvHeads, hd, vd, scale (f32 bits)]. Scores
  * take 4 bytes of workgroup memory per position up to `maxContext`.
  */
 export const attention = (maxContext: number): string => `
@@ -135,10 +138,11 @@ var<workgroup> sc: array<f32, ${maxContext}>;
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let heads = u32(prm[0]); let kvh = u32(prm[1]); let hd = u32(prm[2]); let vd = u32(prm[3]);
   let scale = bitcast<f32>(prm[4]);
-  let S = stp[0] + 1u;
+  let S = stp[0] + wid.y + 1u;
   let h = wid.x; let t = lid.x;
+  let qb = wid.y * heads * hd; let ob = wid.y * heads * vd;
   let kh = h / (heads / kvh);
-  let q0 = h * hd;
+  let q0 = qb + h * hd;
   var mx = -3.0e38;
   for (var s = t; s < S; s += ${T}u) {
     let k0 = (s * kvh + kh) * hd;
@@ -166,7 +170,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     if (vd > ${T}u) {
       if (dd < vd) {
         for (var s = 0u; s < S; s++) { acc = fma(sc[s], VC[(s * kvh + kh) * vd + dd], acc); }
-        O[h * vd + dd] = acc / sum;
+        O[ob + h * vd + dd] = acc / sum;
       }
     } else {
       if (part < parts) {
@@ -177,7 +181,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       if (part == 0u) {
         var tot = 0.0;
         for (var p = 0u; p < parts; p++) { tot += red[p * vd + d]; }
-        O[h * vd + d] = tot / sum;
+        O[ob + h * vd + d] = tot / sum;
       }
       workgroupBarrier();
     }
