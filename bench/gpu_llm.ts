@@ -3,7 +3,7 @@
  * TinyLlama-1.1B-shaped GGUF with random weights (bench/llm_model.ts), loads it into the
  * GpuDecoder (llm/model/gpu/decoder.ts) and measures, per weight type:
  * - decode tokens/s in wall time: 256 greedy tokens after a short prompt, K steps per readback;
- * - prompt tokens/s (the prompt runs one position per step, the same kernels);
+ * - prompt tokens/s (257 positions, 32 per dispatch, then the logits of the last);
  * - GPU time of one decode step per kernel (timestamp queries around each dispatch);
  * - the packed matvec alone (ffn_gate's shape, 5632×2048) in GB/s of weight bytes, GPU time.
  * Next to it, PyTorch/transformers decoding the same shape (random weights, fp16, greedy) on the
@@ -26,7 +26,7 @@ const types = (Deno.args.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ??
 const li = Deno.args.indexOf("--layers");
 const layers = li >= 0 ? Number(Deno.args[li + 1]) : 22;
 const SMALL = Deno.env.get("BENCH_SMALL") === "1"; // a quick check on a software adapter
-const NEW = SMALL ? 8 : 256, PROMPT = SMALL ? 4 : 64;
+const NEW = SMALL ? 8 : 256, PROMPT = SMALL ? 4 : 257;
 const outDir = Deno.env.get("OUT");
 
 await ready();
@@ -113,7 +113,7 @@ for (const type of types) {
   log(
     `${type}: decode ${tokS.toFixed(0)} tok/s (${NEW} tokens, ${wall.toFixed(2)} s wall, first ` +
       `batch of 4 after ${first[0]?.toFixed(0)} ms); prompt ${prefill.toFixed(0)} tok/s ` +
-      `(${PROMPT} tokens one per step); GPU time per step ${(prof.total / 1e6).toFixed(3)} ms ` +
+      `(${PROMPT} tokens, 32 per dispatch); GPU time per step ${(prof.total / 1e6).toFixed(3)} ms ` +
       `over ${dec.dispatchesPerStep} dispatches`,
   );
   log(`| kernel | dispatches | GPU µs per step |\n|---|---|---|`);
