@@ -7,7 +7,8 @@
  * - GPU time of one decode step per kernel (timestamp queries around each dispatch);
  * - the packed matvec alone (ffn_gate's shape, 5632×2048) in GB/s of weight bytes, GPU time.
  * Next to it, PyTorch/transformers decoding the same shape (random weights, fp16, greedy) on the
- * device's python3, in the same run. OUT=<dir> writes `gpu_llm.json` and `gpu_llm.md` there;
+ * device's python3, in the same run. OUT=<dir> writes `gpu_llm_<types>.json` and `.md` there;
+ * BENCH_NO_EXTRAS=1 measures decode only (no matvec cases, no PyTorch);
  * BENCH_SMALL=1 runs 8 tokens and skips the matvec cases (software adapters).
  *
  * @module
@@ -68,7 +69,8 @@ async function matvec(type: string): Promise<number> {
   return bytes / (t.ns / R);
 }
 
-for (const type of SMALL ? [] : ["q4_0", "q8_0", "f16"]) {
+const NO_EXTRAS = Deno.env.get("BENCH_NO_EXTRAS") === "1"; // decode only: no matvec, no PyTorch
+for (const type of SMALL || NO_EXTRAS ? [] : ["q4_0", "q8_0", "f16"]) {
   try {
     const gbs = await matvec(type);
     log(`matvec ${type} 5632×2048: ${gbs.toFixed(0)} GB/s (GPU time, weight bytes)`);
@@ -113,7 +115,9 @@ for (const type of types) {
   log(
     `${type}: decode ${tokS.toFixed(0)} tok/s (${NEW} tokens, ${wall.toFixed(2)} s wall, first ` +
       `batch of 4 after ${first[0]?.toFixed(0)} ms); prompt ${prefill.toFixed(0)} tok/s ` +
-      `(${PROMPT} tokens, 32 per dispatch); GPU time per step ${(prof.total / 1e6).toFixed(3)} ms ` +
+      `(${PROMPT} tokens, 32 per dispatch); GPU time per step ${
+        (prof.total / 1e6).toFixed(3)
+      } ms ` +
       `over ${dec.dispatchesPerStep} dispatches`,
   );
   log(`| kernel | dispatches | GPU µs per step |\n|---|---|---|`);
@@ -142,18 +146,23 @@ run(8)
 a = run(1); b = run(${NEW + 1})
 print("RES" + json.dumps({"tokS": ${NEW} / (b - a), "device": torch.cuda.get_device_name(0)}))
 `;
-try {
-  const out = await new Deno.Command("python3", { args: ["-c", py] }).output();
-  const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("RES"));
-  if (line) {
-    const r = JSON.parse(line.slice(3));
-    log(`PyTorch/transformers fp16 (${r.device}): decode ${r.tokS.toFixed(0)} tok/s`);
-    results.torch = r;
-  } else log(`PyTorch: failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`);
-} catch (e) {
-  log(`PyTorch: python3 not runnable: ${(e as Error).message}`);
+if (!NO_EXTRAS) {
+  try {
+    const out = await new Deno.Command("python3", { args: ["-c", py] }).output();
+    const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("RES"));
+    if (line) {
+      const r = JSON.parse(line.slice(3));
+      log(`PyTorch/transformers fp16 (${r.device}): decode ${r.tokS.toFixed(0)} tok/s`);
+      results.torch = r;
+    } else {log(
+        `PyTorch: failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`,
+      );}
+  } catch (e) {
+    log(`PyTorch: python3 not runnable: ${(e as Error).message}`);
+  }
 }
 if (outDir) {
-  await Deno.writeTextFile(`${outDir}/gpu_llm.json`, JSON.stringify(results, null, 1));
-  await Deno.writeTextFile(`${outDir}/gpu_llm.md`, lines.join("\n") + "\n");
+  const tag = types.join("_");
+  await Deno.writeTextFile(`${outDir}/gpu_llm_${tag}.json`, JSON.stringify(results, null, 1));
+  await Deno.writeTextFile(`${outDir}/gpu_llm_${tag}.md`, lines.join("\n") + "\n");
 }
