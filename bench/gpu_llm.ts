@@ -105,7 +105,7 @@ for (const type of types) {
   t = performance.now();
   const first: number[] = [];
   const got = await dec.generate([prompt[0]], NEW, {
-    onTokens: (ids) => {
+    onTokens: () => {
       if (!first.length) first.push(performance.now() - t);
     },
   });

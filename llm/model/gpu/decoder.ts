@@ -129,7 +129,11 @@ export class GpuDecoder {
    * @param cfg its hyper-parameters
    * @param contextLength positions the KV cache holds
    */
-  static async create(w: ModelWeights, cfg: ModelConfig, contextLength: number) {
+  static async create(
+    w: ModelWeights,
+    cfg: ModelConfig,
+    contextLength: number,
+  ): Promise<GpuDecoder> {
     const ctx = webgpuContext();
     if (!ctx) {
       throw new DeviceError(
