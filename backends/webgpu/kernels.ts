@@ -11,6 +11,7 @@ import { matmulKernels } from "./kernels/matmul.ts";
 import { convKernels } from "./kernels/conv.ts";
 import { indexingKernels } from "./kernels/indexing.ts";
 import { sortKernels } from "./kernels/sort.ts";
+import { quantLinearKernels } from "./kernels/quant_linear.ts";
 
 export { BINARY, REDUCE_OPS, UNARY };
 
@@ -23,5 +24,6 @@ export function makeKernels(ctx: GpuContext): OpKernelTable {
     ...convKernels(ctx),
     ...indexingKernels(ctx),
     ...sortKernels(ctx),
+    ...quantLinearKernels(ctx),
   };
 }

@@ -1,0 +1,573 @@
+/**
+ * Decoding on the GPU with the loop kept there: a llama-family forward pass of one token as a
+ * fixed list of WebGPU dispatches (RMSNorm, packed matvecs with the residual added in place, RoPE
+ * with the KV-cache append, attention over the cache, SwiGLU, greedy argmax), prepared once per
+ * model — pipelines, buffers, bind groups and every dispatch's parameters — so recording a token
+ * is ~12 `setPipeline`/`setBindGroup`/`dispatchWorkgroups` per layer and nothing else.
+ *
+ * The sampled id is written into a GPU buffer of token ids that the next step's embedding lookup
+ * reads, so K steps are recorded and submitted before one readback of K ids (each readback costs
+ * ≥ 10 ms in Deno 2.9.6). Stop tokens are checked on the host per batch: ids past a stop are
+ * discarded and the position rolls back. K grows 4, 8, 16, 32, 64 so the first tokens arrive early.
+ *
+ * Scope: llama/qwen2-style blocks without biases or per-head norms (llama, mistral-style files),
+ * weights Q4_0, Q8_0, f16, bf16 or f32 (the WebGPU plugin's `quantLinear` kernel), f32 KV cache,
+ * greedy sampling. Prompts run one position per step (the same kernels; no batched prefill yet).
+ *
+ * @module
+ */
+import { webgpuContext } from "../../../backends/webgpu/mod.ts";
+import type { GpuStorage } from "../../../backends/webgpu/context.ts";
+import {
+  chunkOf,
+  MR,
+  QUANT_LINEAR_TYPES,
+  quantLinearCode,
+  quantLinearSimpleCode,
+  RPW,
+} from "../../../backends/webgpu/kernels/quant_linear.ts";
+import { byteOffset, type StorageDType } from "../../../core/dtype.ts";
+import { DeviceError, DTypeError, ShapeError } from "../../../core/errors.ts";
+import type { Tensor } from "../../../core/tensor.ts";
+import type { ModelConfig } from "../config.ts";
+import { decodeRow, type ModelWeights } from "../weights.ts";
+import { ARGMAX, attention, EMBED, RMSNORM, ROPE_CACHE, SWIGLU, T } from "./kernels.ts";
+
+/** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
+const SLOT = 256;
+const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
+/** Prompt positions per prefill dispatch (activation buffers hold this many rows). */
+const PREFILL_ROWS = 32;
+/** Steps recorded per submit within a batch. */
+const SUBMIT_STEPS = 4;
+
+/** A dispatch being planned (its bind group is made once the parameter buffer is written). */
+interface Planned {
+  name: string;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  entries: GPUBindGroupEntry[];
+  prm: number;
+  x: number;
+  y: number;
+}
+
+/** One recorded dispatch of a step. */
+interface Dispatch {
+  name: string;
+  pipeline: GPUComputePipeline;
+  group: GPUBindGroup;
+  prm: number;
+  x: number;
+  y: number;
+}
+
+/** Options of {@link GpuDecoder.generate}. */
+export interface GpuGenerateOptions {
+  /** Token ids that end the generation (not returned). */
+  stop?: readonly number[];
+  /** Called with each batch of new ids as it is read back. */
+  onTokens?: (ids: number[]) => void;
+  /** Largest number of steps per readback (default 64). */
+  maxBatch?: number;
+}
+
+/** GPU time of one decode step, per kernel. */
+export interface StepProfile {
+  /** Nanoseconds per kernel name, summed over its dispatches in the step. */
+  ns: Record<string, number>;
+  /** Dispatches per kernel name. */
+  count: Record<string, number>;
+  /** Sum over all kernels, in nanoseconds. */
+  total: number;
+}
+
+/**
+ * A model's forward pass and greedy sampling loop on the WebGPU device.
+ *
+ * @example
+ * ```ts ignore
+ * import { GpuDecoder } from "./decoder.ts"; // not yet exported from @aprender/compute/llm
+ * // weights and config as loadModel reads them (llm/model/weights.ts, config.ts)
+ * const dec = await GpuDecoder.create(weights, config, 512);
+ * const ids = await dec.generate([1, 450, 4996], 32); // greedy, 32 new ids
+ * console.log(ids.length); // 32 (fewer if a stop id came first)
+ * dec.dispose();
+ * ```
+ */
+export class GpuDecoder {
+  /** Positions in the KV cache. */
+  position = 0;
+  #device: GPUDevice;
+  #buffers: GPUBuffer[] = [];
+  #weights: Tensor<StorageDType>[] = [];
+  #layers: Dispatch[] = [];
+  #head: Dispatch[] = [];
+  #embed: Dispatch | null = null;
+  #prefill: Dispatch[] = [];
+  #ids!: GPUBuffer;
+  #pipes = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  #prmData: Int32Array<ArrayBuffer>;
+  #prmUsed = 0;
+  #prm!: GPUBuffer;
+  #stp!: GPUBuffer;
+
+  private constructor(
+    device: GPUDevice,
+    readonly config: ModelConfig,
+    readonly contextLength: number,
+  ) {
+    this.#device = device;
+    this.#prmData = new Int32Array((SLOT / 4) * (config.layers * 32 + 32));
+  }
+
+  /**
+   * Upload `w` (weights as loadWeights returns them, on the CPU) and prepare every dispatch of a
+   * decode step for a cache of `contextLength` positions.
+   *
+   * @param w the model's weights
+   * @param cfg its hyper-parameters
+   * @param contextLength positions the KV cache holds
+   */
+  static async create(
+    w: ModelWeights,
+    cfg: ModelConfig,
+    contextLength: number,
+  ): Promise<GpuDecoder> {
+    const ctx = webgpuContext();
+    if (!ctx) {
+      throw new DeviceError(
+        "GpuDecoder: the WebGPU backend is unavailable. Hint: check backends() for the reason.",
+      );
+    }
+    if (w.layers.some((L) => L.bq || L.bk || L.bv || L.qNorm || L.kNorm)) {
+      throw new DTypeError(
+        `GpuDecoder: ${cfg.arch} blocks with projection biases or per-head norms are not ` +
+          `supported on the GPU yet. Hint: run the model on the CPU (loadModel).`,
+      );
+    }
+    const maxCtx = Math.floor(ctx.device.limits.maxComputeWorkgroupStorageSize / 4) - 2 * T;
+    if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > maxCtx) {
+      throw new ShapeError(
+        `GpuDecoder: contextLength ${contextLength} must be an integer in [1, ${maxCtx}] (the ` +
+          `attention kernel keeps a score per position in workgroup memory).`,
+      );
+    }
+    const d = new GpuDecoder(ctx.device, cfg, contextLength);
+    await d.#build(w);
+    return d;
+  }
+
+  #buffer(bytes: number): GPUBuffer {
+    const b = this.#device.createBuffer({
+      size: Math.max(16, Math.ceil(bytes / 4) * 4),
+      usage: STORAGE,
+    });
+    this.#buffers.push(b);
+    return b;
+  }
+
+  #pipe(code: string, arity: number) {
+    let p = this.#pipes.get(code);
+    if (p) return p;
+    const entries: GPUBindGroupLayoutEntry[] = [];
+    for (let i = 0; i < arity; i++) {
+      entries.push({ binding: i, visibility: 4, buffer: { type: "storage" } });
+    }
+    for (const b of [arity, arity + 1]) {
+      entries.push({
+        binding: b,
+        visibility: 4,
+        buffer: { type: "read-only-storage", hasDynamicOffset: true },
+      });
+    }
+    const layout = this.#device.createBindGroupLayout({ entries });
+    const pipeline = this.#device.createComputePipeline({
+      layout: this.#device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: this.#device.createShaderModule({ code }), entryPoint: "main" },
+    });
+    this.#pipes.set(code, p = { pipeline, layout });
+    return p;
+  }
+
+  /** A dispatch of `code` over `bufs` with static parameters `prm` (i32 words, f32 as bits). */
+  #dispatch(
+    name: string,
+    code: string,
+    bufs: GPUBuffer[],
+    prm: number[],
+    x: number,
+    y = 1,
+  ): Planned {
+    const { pipeline, layout } = this.#pipe(code, bufs.length);
+    const at = this.#prmUsed;
+    this.#prmUsed += SLOT;
+    if (this.#prmUsed > this.#prmData.byteLength) throw new Error("GpuDecoder: parameter slots");
+    this.#prmData.set(prm, at / 4);
+    const entries: GPUBindGroupEntry[] = bufs.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    entries.push({ binding: bufs.length, resource: { buffer: this.#prm, size: SLOT } });
+    entries.push({ binding: bufs.length + 1, resource: { buffer: this.#stp, size: SLOT } });
+    // The parameter buffer is created after the plan: bind groups are made in #finish.
+    return { name, pipeline, layout, entries, prm: at, x, y };
+  }
+
+  async #build(w: ModelWeights): Promise<void> {
+    const cfg = this.config, dev = this.#device;
+    const { dim, heads, kvHeads, headDim: hd, valueDim: vd, ffn, vocab, layers } = cfg;
+    const f32bits = (v: number) => new Int32Array(new Float32Array([v]).buffer)[0];
+    // Step slots: word 0 of slot p is position p.
+    this.#stp = dev.createBuffer({ size: (this.contextLength + 1) * SLOT, usage: STORAGE });
+    this.#buffers.push(this.#stp);
+    const steps = new Uint32Array(((this.contextLength + 1) * SLOT) / 4);
+    for (let p = 0; p <= this.contextLength; p++) steps[(p * SLOT) / 4] = p;
+    dev.queue.writeBuffer(this.#stp, 0, steps);
+    this.#prm = dev.createBuffer({ size: this.#prmData.byteLength, usage: STORAGE });
+    this.#buffers.push(this.#prm);
+    this.#ids = this.#buffer((this.contextLength + 2) * 4);
+
+    // Embedding table as f32 (decoded once on the host).
+    const E = this.#buffer(vocab * dim * 4);
+    {
+      const rows = Math.max(1, Math.floor((1 << 24) / dim));
+      const bytes = w.embed.bytesSync();
+      const per = byteOffset(w.embed.dtype, dim);
+      const base = 0;
+      for (let r0 = 0; r0 < vocab; r0 += rows) {
+        const n = Math.min(rows, vocab - r0);
+        const out = new Float32Array(n * dim);
+        for (let r = 0; r < n; r++) {
+          const at = base + (r0 + r) * per;
+          decodeRow(
+            w.embed.dtype,
+            bytes.subarray(at, at + per),
+            out.subarray(r * dim, (r + 1) * dim),
+          );
+        }
+        dev.queue.writeBuffer(E, r0 * dim * 4, out);
+      }
+    }
+    const tab = this.#ropeTable(w.ropeFreqs);
+    const TAB = this.#buffer(tab.byteLength);
+    dev.queue.writeBuffer(TAB, 0, tab);
+
+    const R = PREFILL_ROWS * 4; // bytes per f32 element over a prefill chunk's rows
+    const H = this.#buffer(dim * R), XN = this.#buffer(Math.max(dim, heads * vd) * R);
+    const Q = this.#buffer(heads * hd * R), QR = this.#buffer(heads * hd * R);
+    const K = this.#buffer(kvHeads * hd * R), V = this.#buffer(kvHeads * vd * R);
+    const O = this.#buffer(heads * vd * R);
+    const G = this.#buffer(ffn * R), U = this.#buffer(ffn * R), A = this.#buffer(ffn * R);
+    const L = this.#buffer(vocab * 4);
+
+    const up = new Map<Tensor<StorageDType>, Tensor<StorageDType>>();
+    const upload = async (t: Tensor<StorageDType>, f32 = false) => {
+      let g = up.get(t);
+      if (!g) {
+        g = await (f32 && t.dtype !== "f32" ? (t as Tensor).astype("f32") : t).to("gpu");
+        this.#weights.push(g);
+        up.set(t, g);
+      }
+      return g;
+    };
+    const gbuf = (t: Tensor<StorageDType>) => (t.storage as GpuStorage).buffer;
+    const gbase = (t: Tensor<StorageDType>) =>
+      (t.storage as GpuStorage).base + byteOffset(t.dtype as StorageDType, t.offset);
+    const simple = webgpuContext()!.simpleKernels;
+    const kvBytes = this.contextLength * kvHeads * Math.max(hd, vd) * 4;
+    const ropeN = (heads + kvHeads) * hd + kvHeads * vd;
+    const attn = attention(this.contextLength);
+    const caches = Array.from({ length: layers }, () => [
+      this.#buffer(kvBytes),
+      this.#buffer(kvBytes),
+    ]);
+
+    /** The dispatches of a step over `rows` positions (with the head: logits and argmax). */
+    const planFor = async (rows: number) => {
+      const rms = async (x: GPUBuffer, wt: Tensor, y: GPUBuffer) => {
+        const g = await upload(wt, true);
+        const prm = [dim, f32bits(cfg.eps), gbase(g) / 4];
+        return this.#dispatch("rmsnorm", RMSNORM, [x, gbuf(g), y], prm, 1, rows);
+      };
+      const lin = async (x: GPUBuffer, wt: Tensor<StorageDType>, y: GPUBuffer, acc = false) => {
+        if (!QUANT_LINEAR_TYPES.includes(wt.dtype)) {
+          throw new DTypeError(
+            `GpuDecoder: weights of type ${wt.dtype} have no GPU matvec yet (supported: ` +
+              `${QUANT_LINEAR_TYPES.join(", ")}). Hint: requantize with quantizeGguf, or use ` +
+              `the CPU.`,
+          );
+        }
+        const g = await upload(wt);
+        const [n, k] = wt.shape;
+        const vec = wt.dtype === "f16" || wt.dtype === "bf16"
+          ? k % 8 === 0 && gbase(g) % 4 === 0
+          : wt.dtype === "f32"
+          ? k % 4 === 0
+          : true;
+        const per = chunkOf(wt.dtype, vec).per;
+        return this.#dispatch(
+          `matvec ${wt.dtype}${acc ? " +=" : ""}`,
+          simple
+            ? quantLinearSimpleCode(wt.dtype, "www", acc)
+            : quantLinearCode(wt.dtype, vec, k % 4 === 0, "www", acc),
+          [x, gbuf(g), y],
+          [rows, n, k, 0, gbase(g), 0, byteOffset(wt.dtype, k), Math.ceil(k / per)],
+          Math.ceil(n / (simple ? 64 : RPW)),
+          simple ? rows : Math.ceil(rows / MR),
+        );
+      };
+      const embed = this.#dispatch(
+        "embed",
+        EMBED,
+        [E, H, this.#ids],
+        [dim],
+        Math.ceil(dim / T),
+        rows,
+      );
+      const body: Planned[] = [];
+      for (let l = 0; l < layers; l++) {
+        const Lw = w.layers[l];
+        const [KC, VC] = caches[l];
+        body.push(await rms(H, Lw.attnNorm, XN));
+        body.push(await lin(XN, Lw.wq, Q), await lin(XN, Lw.wk, K), await lin(XN, Lw.wv, V));
+        body.push(this.#dispatch(
+          "rope+cache",
+          ROPE_CACHE,
+          [Q, K, V, KC, VC, TAB, QR],
+          [heads, kvHeads, hd, vd, cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0],
+          Math.ceil(ropeN / T),
+          rows,
+        ));
+        body.push(this.#dispatch(
+          "attention",
+          attn,
+          [QR, KC, VC, O],
+          [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd))],
+          heads,
+          rows,
+        ));
+        body.push(await lin(O, Lw.wo, H, true));
+        body.push(await rms(H, Lw.ffnNorm, XN));
+        body.push(await lin(XN, Lw.gate, G), await lin(XN, Lw.up, U));
+        body.push(
+          this.#dispatch("swiglu", SWIGLU, [G, U, A], [ffn * rows], Math.ceil((ffn * rows) / T)),
+        );
+        body.push(await lin(A, Lw.down, H, true));
+      }
+      const head = rows > 1 ? [] : [
+        await rms(H, w.norm, XN),
+        await lin(XN, w.output, L),
+        this.#dispatch("argmax", ARGMAX, [L, this.#ids], [vocab], 1),
+      ];
+      return { embed, body, head };
+    };
+    const one = await planFor(1);
+    const chunk = await planFor(PREFILL_ROWS);
+    dev.queue.writeBuffer(this.#prm, 0, this.#prmData, 0, this.#prmUsed / 4);
+    // Weight uploads the plugin gathered (small ones wait for its next submit) go out now.
+    webgpuContext()!.flush();
+    const fin = (p: Planned): Dispatch => ({
+      name: p.name,
+      pipeline: p.pipeline,
+      group: dev.createBindGroup({ layout: p.layout, entries: p.entries }),
+      prm: p.prm,
+      x: p.x,
+      y: p.y,
+    });
+    this.#embed = fin(one.embed);
+    this.#layers = one.body.map(fin);
+    this.#head = one.head.map(fin);
+    this.#prefill = [fin(chunk.embed), ...chunk.body.map(fin)];
+  }
+
+  /** cos and sin of every position and rotated pair, computed like the CPU forward's tables. */
+  #ropeTable(freqs: Float32Array | null): Float32Array<ArrayBuffer> {
+    const cfg = this.config, half = cfg.ropeDims / 2;
+    const t = new Float32Array(this.contextLength * half * 2);
+    for (let p = 0; p < this.contextLength; p++) {
+      for (let i = 0; i < half; i++) {
+        let theta = p * cfg.ropeScale * Math.pow(cfg.ropeBase, (-2 * i) / cfg.ropeDims);
+        if (freqs) theta /= freqs[i];
+        t[(p * half + i) * 2] = Math.cos(theta);
+        t[(p * half + i) * 2 + 1] = Math.sin(theta);
+      }
+    }
+    return t;
+  }
+
+  /** Record the prefill of positions `p .. p + PREFILL_ROWS - 1` (no logits). */
+  #chunk(pass: GPUComputePassEncoder, p: number) {
+    const offs = [0, p * SLOT];
+    for (const d of this.#prefill) {
+      pass.setPipeline(d.pipeline);
+      offs[0] = d.prm;
+      pass.setBindGroup(0, d.group, offs);
+      pass.dispatchWorkgroups(d.x, d.y);
+    }
+  }
+
+  /** Record the step at position `p` (full: through the logits and argmax). */
+  #step(pass: GPUComputePassEncoder, p: number, full: boolean, each?: (d: Dispatch) => void) {
+    const list = full
+      ? [this.#embed!, ...this.#layers, ...this.#head]
+      : [this.#embed!, ...this.#layers];
+    const offs = [0, p * SLOT];
+    for (const d of list) {
+      if (each) each(d);
+      pass.setPipeline(d.pipeline);
+      offs[0] = d.prm;
+      pass.setBindGroup(0, d.group, offs);
+      pass.dispatchWorkgroups(d.x, d.y);
+    }
+  }
+
+  /**
+   * Run `prompt` after the cached positions and greedily generate up to `maxTokens` ids, K steps
+   * per readback. Returns the new ids (without a stop id); the cache then holds every position
+   * but the last id's.
+   *
+   * @param prompt token ids to append first (at least one)
+   * @param maxTokens most ids to generate
+   * @param options stop ids, a callback per batch, the largest batch
+   */
+  async generate(
+    prompt: readonly number[],
+    maxTokens: number,
+    options: GpuGenerateOptions = {},
+  ): Promise<number[]> {
+    const { vocab } = this.config;
+    if (prompt.length === 0) throw new ShapeError("GpuDecoder.generate: the prompt is empty.");
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+      throw new ShapeError(
+        `GpuDecoder.generate: maxTokens must be an integer ≥ 1, got ${maxTokens}.`,
+      );
+    }
+    for (const id of prompt) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new ShapeError(`GpuDecoder.generate: token id ${id} is outside [0, ${vocab}).`);
+      }
+    }
+    const start = this.position;
+    const steps = prompt.length + maxTokens - 1;
+    if (start + steps > this.contextLength) {
+      throw new ShapeError(
+        `GpuDecoder.generate: ${start} cached + ${prompt.length} prompt + ${maxTokens} new ` +
+          `tokens exceed the context of ${this.contextLength}.`,
+      );
+    }
+    const dev = this.#device;
+    dev.queue.writeBuffer(this.#ids, start * 4, Uint32Array.from(prompt));
+    const stop = new Set(options.stop ?? []);
+    const out: number[] = [];
+    let p = start; // next position to run
+    const last = start + prompt.length - 1; // the first position whose argmax is wanted
+    let k = 4;
+    while (out.length < maxTokens) {
+      // Prompt positions before `last` need no logits; then K full steps.
+      // Submitted every SUBMIT_STEPS steps, so the GPU runs while the host records the rest.
+      let enc = dev.createCommandEncoder();
+      let pass = enc.beginComputePass();
+      let recorded = 0;
+      const step = (full: boolean) => {
+        this.#step(pass, p++, full);
+        if (++recorded % SUBMIT_STEPS === 0) {
+          pass.end();
+          dev.queue.submit([enc.finish()]);
+          enc = dev.createCommandEncoder();
+          pass = enc.beginComputePass();
+        }
+      };
+      // Prompt positions before the last run PREFILL_ROWS at a time, the rest one at a time.
+      while (last - p >= PREFILL_ROWS) {
+        this.#chunk(pass, p);
+        p += PREFILL_ROWS;
+      }
+      while (p < last) step(false);
+      const n = Math.min(k, maxTokens - out.length);
+      const first = p;
+      for (let i = 0; i < n; i++) step(true);
+      pass.end();
+      const staging = dev.createBuffer({ size: n * 4, usage: 0x1 | 0x8 });
+      enc.copyBufferToBuffer(this.#ids, (first + 1) * 4, staging, 0, n * 4);
+      dev.queue.submit([enc.finish()]);
+      await staging.mapAsync(0x1);
+      const ids = Array.from(new Uint32Array(staging.getMappedRange().slice(0)));
+      staging.unmap();
+      staging.destroy();
+      const cut = ids.findIndex((id) => stop.has(id));
+      const got = cut < 0 ? ids : ids.slice(0, cut);
+      out.push(...got);
+      options.onTokens?.(got);
+      if (cut >= 0) {
+        p = first + cut + 1;
+        break;
+      }
+      k = Math.min(k * 2, options.maxBatch ?? 64);
+    }
+    // The last id is not run: the cache holds positions up to the one before it.
+    this.position = p;
+    return out;
+  }
+
+  /**
+   * GPU time of one decode step at the current position, per kernel (timestamp queries around each
+   * dispatch; needs the `timestamp-query` feature). The step's outputs are discarded.
+   */
+  async profile(): Promise<StepProfile> {
+    const dev = this.#device;
+    if (!dev.features.has("timestamp-query")) {
+      throw new DeviceError("GpuDecoder.profile: the device lacks timestamp-query.");
+    }
+    const list = [this.#embed!, ...this.#layers, ...this.#head];
+    const n = list.length * 2;
+    const set = dev.createQuerySet({ type: "timestamp", count: n });
+    const resolve = dev.createBuffer({ size: n * 8, usage: 0x200 | 0x4 });
+    const read = dev.createBuffer({ size: n * 8, usage: 0x1 | 0x8 });
+    const enc = dev.createCommandEncoder();
+    const p = Math.min(this.position, this.contextLength - 1);
+    list.forEach((d, i) => {
+      const pass = enc.beginComputePass({
+        timestampWrites: {
+          querySet: set,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
+      });
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.group, [d.prm, p * SLOT]);
+      pass.dispatchWorkgroups(d.x, d.y);
+      pass.end();
+    });
+    enc.resolveQuerySet(set, 0, n, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
+    dev.queue.submit([enc.finish()]);
+    await read.mapAsync(1);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    const prof: StepProfile = { ns: {}, count: {}, total: 0 };
+    list.forEach((d, i) => {
+      const ns = Number(t[2 * i + 1] - t[2 * i]);
+      prof.ns[d.name] = (prof.ns[d.name] ?? 0) + ns;
+      prof.count[d.name] = (prof.count[d.name] ?? 0) + 1;
+      prof.total += ns;
+    });
+    set.destroy();
+    resolve.destroy();
+    read.destroy();
+    return prof;
+  }
+
+  /** Dispatches of one full decode step. */
+  get dispatchesPerStep(): number {
+    return 1 + this.#layers.length + this.#head.length;
+  }
+
+  /** Free the GPU buffers and weights. */
+  dispose(): void {
+    for (const b of this.#buffers) b.destroy();
+    for (const t of this.#weights) t.dispose();
+    this.#buffers = [];
+    this.#weights = [];
+  }
+}
