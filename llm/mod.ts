@@ -13,3 +13,4 @@ export { ComputeError, FormatError, IndexError } from "../core/errors.ts";
 export { StopMatcher } from "./stop.ts";
 export * from "./model/mod.ts";
 export { DEFAULT_MODEL } from "./default_model.ts";
+export { GpuDecoder, type GpuGenerateOptions, type StepProfile } from "./model/gpu/decoder.ts";
