@@ -209,7 +209,7 @@ function gunzipIdx(
 ): Promise<Uint8Array> {
   return inflateInto(comp, "gzip", (head) => {
     const h = parseHeader(head, fail, false, budget);
-    return h ? new Uint8Array(h.start + h.nbytes) : null;
+    return h ? h.start + h.nbytes : null;
   }, fail);
 }
 
