@@ -201,6 +201,7 @@ export async function inflateInto(
       }
     }
     if (over) {
+      out!.buffer.resize(0);
       await reader.cancel().catch(() => {});
       fail(
         `inflates to more than the ${out!.size} bytes it declares (declared ${out!.size}: a ` +
@@ -208,6 +209,7 @@ export async function inflateInto(
       );
     }
   } catch (e) {
+    (out as GrowingBuffer | null)?.buffer.resize(0);
     if (e instanceof FormatError || e instanceof AllocationError) {
       await reader.cancel().catch(() => {});
       throw e;
@@ -215,8 +217,21 @@ export async function inflateInto(
     fail(`has corrupt or truncated compressed data (${e instanceof Error ? e.message : e}).`);
   }
   if (out === null) return fail("ends before its header is complete.");
-  if (out.pos !== out.size) fail(`inflates to ${out.pos} bytes but declares ${out.size}.`);
+  if (out.pos !== out.size) {
+    out.buffer.resize(0);
+    fail(`inflates to ${out.pos} bytes but declares ${out.size}.`);
+  }
   return new Uint8Array(out.buffer, 0, out.size);
+}
+
+/**
+ * Give back the memory of a buffer from {@link inflateInto} once its bytes were copied into
+ * tensors: V8 does not count a resizable buffer's growth as external memory, so garbage ones
+ * would not prompt a collection; shrinking it to 0 releases the pages now.
+ */
+export function releaseInflated(b: Uint8Array): void {
+  const buf = b.buffer as ArrayBuffer;
+  if (buf.resizable) buf.resize(0);
 }
 
 /**
