@@ -130,59 +130,86 @@ export function ioError(op: string, name: string, e: unknown): IOError {
 }
 
 /**
- * Inflate `comp` (`"deflate-raw"` or `"gzip"`) into `out`, which must end up exactly full.
- * `out` may be given lazily: `alloc(firstBytes)` sees the first decompressed bytes (to read a
- * header) and returns the buffer, or null while it needs more. Corrupt data, more output than
- * the buffer holds (a size lie or a bomb) and a short stream each are a FormatError via `fail`.
+ * One buffer of a declared size that commits memory only as bytes arrive: a resizable
+ * ArrayBuffer whose maximum is the declared size grows in place (no copy) as the stream inflates,
+ * so a header that lies about a large size costs only what the stream really produced, and a
+ * truthful one ends as exactly one buffer of the payload (peak ≈ 1×).
+ */
+class GrowingBuffer {
+  readonly buffer: ArrayBuffer;
+  pos = 0;
+  constructor(readonly size: number) {
+    this.buffer = new ArrayBuffer(0, { maxByteLength: size });
+  }
+  /** Append `b`, or return false if it would pass the declared size. */
+  push(b: Uint8Array): boolean {
+    if (this.pos + b.length > this.size) {
+      this.pos += b.length;
+      return false;
+    }
+    const need = this.pos + b.length;
+    if (need > this.buffer.byteLength) {
+      // Geometric growth (at least 1 MiB) keeps resizes rare; never past the declared size.
+      this.buffer.resize(Math.min(this.size, Math.max(need, this.buffer.byteLength * 2, 1 << 20)));
+    }
+    new Uint8Array(this.buffer, this.pos, b.length).set(b);
+    this.pos = need;
+    return true;
+  }
+}
+
+/**
+ * Inflate `comp` (`"deflate-raw"` or `"gzip"`) into one buffer of exactly the declared `size`.
+ * `size` may be given lazily: `sizeOf(firstBytes)` sees the first decompressed bytes (to read a
+ * header) and returns the size, or null while it needs more. Corrupt data, more output than
+ * declared (a size lie or a bomb) and a short stream each are a FormatError via `fail`.
  */
 export async function inflateInto(
   comp: Uint8Array,
   format: "deflate-raw" | "gzip",
-  alloc: Uint8Array | ((head: Uint8Array) => Uint8Array | null),
+  size: number | ((head: Uint8Array) => number | null),
   fail: (what: string) => never,
 ): Promise<Uint8Array> {
   const stream = new Blob([comp as Uint8Array<ArrayBuffer>]).stream()
     .pipeThrough(new DecompressionStream(format));
   const reader = stream.getReader();
-  let out: Uint8Array | null = typeof alloc === "function" ? null : alloc;
+  let out: GrowingBuffer | null = typeof size === "number" ? new GrowingBuffer(size) : null;
   let head = new Uint8Array(0);
-  let pos = 0;
+  let over = false;
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
+      let chunk: Uint8Array = value;
       if (out === null) {
-        // Only the header's bytes are kept until the buffer exists (headers are small).
+        // Only the header's bytes are kept until the size is known (headers are small).
         const h = new Uint8Array(head.length + value.length);
         h.set(head);
         h.set(value, head.length);
         head = h;
-        out = (alloc as (head: Uint8Array) => Uint8Array | null)(head);
-        if (out === null) {
+        const n = (size as (head: Uint8Array) => number | null)(head);
+        if (n === null) {
           if (head.length > 1 << 16) fail("has no complete header in its first 64 KiB.");
           continue;
         }
-        if (head.length > out.length) break;
-        out.set(head);
-        pos = head.length;
-        head = new Uint8Array(0);
-        continue;
+        out = new GrowingBuffer(n);
+        chunk = head;
       }
-      if (pos + value.length > out.length) {
-        pos += value.length;
+      if (!out.push(chunk)) {
+        over = true;
         break;
       }
-      out.set(value, pos);
-      pos += value.length;
     }
-    if (out !== null && pos > out.length || out !== null && head.length > out.length) {
+    if (over) {
+      out!.buffer.resize(0);
       await reader.cancel().catch(() => {});
       fail(
-        `inflates to more than the ${out.length} bytes it declares (declared ${out.length}: a ` +
+        `inflates to more than the ${out!.size} bytes it declares (declared ${out!.size}: a ` +
           `size lie or a decompression bomb).`,
       );
     }
   } catch (e) {
+    (out as GrowingBuffer | null)?.buffer.resize(0);
     if (e instanceof FormatError || e instanceof AllocationError) {
       await reader.cancel().catch(() => {});
       throw e;
@@ -190,10 +217,21 @@ export async function inflateInto(
     fail(`has corrupt or truncated compressed data (${e instanceof Error ? e.message : e}).`);
   }
   if (out === null) return fail("ends before its header is complete.");
-  if (pos !== out.length) {
-    fail(`inflates to ${pos} bytes but declares ${out.length}.`);
+  if (out.pos !== out.size) {
+    out.buffer.resize(0);
+    fail(`inflates to ${out.pos} bytes but declares ${out.size}.`);
   }
-  return out;
+  return new Uint8Array(out.buffer, 0, out.size);
+}
+
+/**
+ * Give back the memory of a buffer from {@link inflateInto} once its bytes were copied into
+ * tensors: V8 does not count a resizable buffer's growth as external memory, so garbage ones
+ * would not prompt a collection; shrinking it to 0 releases the pages now.
+ */
+export function releaseInflated(b: Uint8Array): void {
+  const buf = b.buffer as ArrayBuffer;
+  if (buf.resizable) buf.resize(0);
 }
 
 /**

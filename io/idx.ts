@@ -15,7 +15,14 @@ import { type DType, elementBytes } from "../core/dtype.ts";
 import { DTypeError, fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { Budget, budgetOf, type BudgetOptions, enumTable, inflateInto } from "./budget.ts";
+import {
+  Budget,
+  budgetOf,
+  type BudgetOptions,
+  enumTable,
+  inflateInto,
+  releaseInflated,
+} from "./budget.ts";
 import { readInput } from "./npy.ts";
 
 /** IDX type codes (third magic byte) and our dtype for each. */
@@ -209,7 +216,7 @@ function gunzipIdx(
 ): Promise<Uint8Array> {
   return inflateInto(comp, "gzip", (head) => {
     const h = parseHeader(head, fail, false, budget);
-    return h ? new Uint8Array(h.start + h.nbytes) : null;
+    return h ? h.start + h.nbytes : null;
   }, fail);
 }
 
@@ -241,5 +248,9 @@ export async function loadIdx(
   const gz = file.length >= 2 && file[0] === 0x1f && file[1] === 0x8b;
   const budget = new Budget("loadIdx", name, budgetOf("loadIdx", options.maxBytes, file.length));
   const bytes = gz ? await gunzipIdx(file, fail, budget) : file;
-  return decodeIdxAs(bytes, { ...options, name }, "loadIdx");
+  try {
+    return decodeIdxAs(bytes, { ...options, name }, "loadIdx");
+  } finally {
+    if (gz) releaseInflated(bytes);
+  }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import "../backends/runtime.ts";
+export type { BudgetOptions } from "./budget.ts";
 export { decodeNpy, encodeNpy, loadNpy, type NpyReadOptions, saveNpy } from "./npy.ts";
 export { decodeNpz, encodeNpz, loadNpz, type NpzWriteOptions, saveNpz } from "./npz.ts";
 export * from "./idx.ts";

@@ -8,7 +8,7 @@ import { DTypeError, FormatError } from "../core/errors.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { decodeNpyAs, npyFromData, type NpyReadOptions, readInput } from "./npy.ts";
 import { readZip, writeZip, type ZipEntry } from "./zip.ts";
-import { Budget, budgetOf } from "./budget.ts";
+import { Budget, budgetOf, releaseInflated } from "./budget.ts";
 
 /** Options of {@link encodeNpz} and {@link saveNpz}. */
 export interface NpzWriteOptions {
@@ -49,6 +49,8 @@ async function decodeNpzAs(
   } catch (err) {
     for (const t of Object.values(out)) t.dispose();
     throw err;
+  } finally {
+    for (const e of entries) releaseInflated(e.data);
   }
   return out;
 }

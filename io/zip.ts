@@ -268,7 +268,7 @@ export async function readZip(
         );
       }
       budget?.take(e.size, `entry "${e.name}"`);
-      data = await inflateInto(comp, "deflate-raw", new Uint8Array(e.size), fail);
+      data = await inflateInto(comp, "deflate-raw", e.size, fail);
     } else {
       return fail(
         `uses compression method ${e.method}; only stored (0) and deflate (8) are supported.`,

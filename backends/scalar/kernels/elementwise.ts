@@ -8,7 +8,8 @@
  * reading inputs through their broadcast strides (stride 0 on broadcast axes, no materialized
  * copies). Values are read as float64, computed in float64, and rounded once on store, so
  * f32/f16/bf16 results are correctly rounded and integer results wrap like NumPy's
- * (int8 100 + 100 = -56). i64 is computed in float64 too: exact while values stay within 2^53.
+ * (int8 100 + 100 = -56). i64 add/sub/mul are computed in BigInt (exact, wrapping like NumPy);
+ * other i64 ops go through float64: exact while values stay within 2^53.
  * Contiguous or broadcast add/sub/mul/div whose operands and output share one float dtype run
  * plain typed-array loops.
  *
@@ -501,11 +502,25 @@ function binaryKernel(name: string, row: Row<BinaryFn>): KernelFn {
     const d = out.dtype;
     const fast = arith !== null && x.dtype === d && y.dtype === d &&
       (d === "f32" || d === "f64" || d === "f16");
+    // i64 add/sub/mul in BigInt: exact, wrapping like NumPy's int64 (float64 loses 2^53 + 1).
+    const exact = (arith === "add" || arith === "sub" || arith === "mul") && d === "i64" &&
+      x.dtype === "i64" && y.dtype === "i64";
     forEachRow(
       out.shape,
       [out.strides, stridesFor(x, out.shape), stridesFor(y, out.shape)],
       [out.offset, x.offset, y.offset],
       ([oo, xo, yo], [os, xs, ys], len) => {
+        if (exact) {
+          const z = O as BigInt64Array, a = X as BigInt64Array, b = Y as BigInt64Array;
+          for (let i = 0; i < len; i++) {
+            const u = a[xo + i * xs], v = b[yo + i * ys];
+            z[oo + i * os] = BigInt.asIntN(
+              64,
+              arith === "add" ? u + v : arith === "sub" ? u - v : u * v,
+            );
+          }
+          return;
+        }
         if (fast) {
           const z = O as FloatArray;
           arithRow(arith!, z, oo, os, X as FloatArray, xo, xs, Y as FloatArray, yo, ys, len);

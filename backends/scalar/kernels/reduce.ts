@@ -227,6 +227,20 @@ function reduceLines(src: Source, g: Geometry, f: LineFn, out: TensorView): void
 /** `sum`: reads strided lines straight from storage (no gather), f64 accumulators. */
 function sum(call: KernelCall<ReduceAttrs>): void {
   const [x] = call.inputs, [out] = call.outputs;
+  if (x.dtype === "i64" && out.dtype === "i64") {
+    // Exact, wrapping like NumPy's int64: BigInt accumulation straight from the storage.
+    const a = typed(x) as BigInt64Array, o = typed(out) as BigInt64Array;
+    const g = geometry(x.shape, x.strides, x.offset, call.attrs.axes);
+    for (let i = 0; i < g.outer.length; i++) {
+      let s = 0n;
+      const base = g.outer[i];
+      if (g.inner === null) {
+        for (let j = 0, p = base; j < g.n; j++, p += g.step) s += a[p];
+      } else for (let j = 0; j < g.n; j++) s += a[base + g.inner[j]];
+      o[out.offset + i] = BigInt.asIntN(64, s);
+    }
+    return;
+  }
   const src = source(x);
   const g = geometry(x.shape, src.strides, src.offset, call.attrs.axes);
   if (g.inner !== null || x.dtype === "f64") {
