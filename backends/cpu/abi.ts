@@ -126,6 +126,8 @@ export const JOB_KINDS: readonly {
     doc: "direct conv2d weight gradient for few taps (train.c)",
   },
   { c: "KIND_WHERE", ts: "where", doc: "out = cond ? a : b, any element width (elementwise.c)" },
+  // quantLinear (wasmq)
+  { c: "KIND_QLINEAR", ts: "qlinear", doc: "y = x · wᵀ on packed GGUF weights (qlinear.c)" },
 ];
 
 /** The first job kind's number. */
@@ -193,4 +195,6 @@ export const JOB_IA: Readonly<Record<string, Readonly<Record<string, number>>>> 
   adam: { vmax: 0, maximize: 1, decay: 2 },
   /** KIND_IM2COL, KIND_POOL, KIND_COL2IM, KIND_CONVBW: the window geometry words (im2col.ts). */
   window: { geometry: 0 },
+  /** KIND_QLINEAR (qlinear.c): weight type code, sizes, weight row bytes, mode, sums address. */
+  qlinear: { wtype: 0, m: 1, n: 2, k: 3, rowBytes: 4, mode: 5, sums: 6 },
 };

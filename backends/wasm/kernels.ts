@@ -15,6 +15,7 @@ import { elementwiseKernels } from "./ew.ts";
 import { reduceKernels } from "./reduce.ts";
 import { convKernels } from "./conv.ts";
 import { trainKernels } from "./train.ts";
+import { qlinearKernels } from "./qlinear.ts";
 
 /**
  * `matmul` (contract of core/ops/matmul.ts): inputs a (...batch, m, k) and b (...batch, k, n)
@@ -96,4 +97,5 @@ export const kernels: KernelTable = {
   ...reduceKernels,
   ...convKernels,
   ...trainKernels,
+  ...qlinearKernels,
 };

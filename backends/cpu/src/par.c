@@ -22,6 +22,7 @@ EXPORT("par_run") int32_t par_run(pjob_t *job) {
       case KIND_CONVBW: train_slot(job, s); break;
       case KIND_ADAM: optim_slot(job, s); break;
       case KIND_WHERE: where_slot(job, s); break;
+      case KIND_QLINEAR: qlinear_slot(job, s); break;
       default: break;
     }
     ran++;

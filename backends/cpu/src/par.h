@@ -61,4 +61,5 @@ void copy_slot(pjob_t *job, int32_t s);
 void train_slot(pjob_t *job, int32_t s);
 void optim_slot(pjob_t *job, int32_t s);
 void where_slot(pjob_t *job, int32_t s);
+void qlinear_slot(pjob_t *job, int32_t s);
 #endif
