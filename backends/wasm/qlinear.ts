@@ -53,6 +53,7 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
     const m = x.shape[0], k = x.shape[1], n = w.shape[0];
     if (m * n === 0) return;
     const rt = loadRuntime();
+    rt.exports.qlin_init(); // the f16 table, once
     const mode = call.attrs.activations === "ggml" ? GGML_MODE[w.dtype] ?? 0 : 0;
     let scratch: { ptr: number; free(): void } | null = null;
     try {

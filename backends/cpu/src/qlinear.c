@@ -175,45 +175,99 @@ INLINE float hsum(v128_t v) {
          (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
 }
 
-INLINE void dot_q4_0(const uint8_t *w, const acts_t *A, const int R, float *out) {
-  v128_t acc[QL_R];
-  for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0);
-  const int32_t nb = A->k / 32;
-  const v128_t m4 = wasm_i8x16_splat(0x0f);
-  for (int32_t b = 0; b < nb; b++, w += 18) {
-    const float dw = h2f(w);
-    const v128_t q = wasm_v128_load(w + 2);
-    const v128_t lo = wasm_v128_and(q, m4), hi = wasm_u8x16_shr(q, 4);
-    for (int r = 0; r < R; r++) {
-      const int8_t *a = A->qs + r * A->k + 32 * b;
-      const v128_t p = wasm_i16x8_add(dot16(wasm_v128_load(a), lo), dot16(wasm_v128_load(a + 16), hi));
-      /* Σ a·(q − 8) = Σ a·q − 8·Σa: 2·Σa off each of the four lanes. */
-      const v128_t isum = wasm_i32x4_sub(wasm_i32x4_extadd_pairwise_i16x8(p),
-                                         wasm_i32x4_splat(2 * A->s[r * A->ns + b]));
-      acc[r] = FMA_F32(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * A->d[r * A->nd + b]),
-                       acc[r]);
-    }
+/* f16 → f32 of every half, filled once by qlin_init (the weights' block scales are halves). */
+static float f16tab[65536];
+
+EXPORT("qlin_init") void qlin_init(void) {
+  if (f16tab[0x3c00] == 1.0f) return;
+  for (uint32_t h = 0; h < 65536; h++) {
+    const uint8_t b[2] = {(uint8_t)h, (uint8_t)(h >> 8)};
+    f16tab[h] = h2f(b);
   }
-  for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
 
-INLINE void dot_q8_0(const uint8_t *w, const acts_t *A, const int R, float *out) {
-  v128_t acc[QL_R];
-  for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0);
-  const int32_t nb = A->k / 32;
-  for (int32_t b = 0; b < nb; b++, w += 34) {
-    const float dw = h2f(w);
-    const v128_t q0 = wasm_v128_load(w + 2), q1 = wasm_v128_load(w + 18);
-    for (int r = 0; r < R; r++) {
-      const int8_t *a = A->qs + r * A->k + 32 * b;
-      const v128_t isum =
-        wasm_i32x4_add(dot16_ss(wasm_v128_load(a), q0), dot16_ss(wasm_v128_load(a + 16), q1));
-      acc[r] = FMA_F32(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * A->d[r * A->nd + b]),
-                       acc[r]);
-    }
-  }
-  for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
+INLINE float h2f_tab(const uint8_t *p) {
+  uint16_t h;
+  __builtin_memcpy(&h, p, 2);
+  return f16tab[h];
 }
+
+/* [Σ v0, Σ v1, Σ v2, Σ v3] for four i32x4 vectors. */
+INLINE v128_t hsum4_i32(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+  const v128_t a =
+    wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 4, 2, 6), wasm_i32x4_shuffle(v0, v1, 1, 5, 3, 7));
+  const v128_t b =
+    wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 4, 2, 6), wasm_i32x4_shuffle(v2, v3, 1, 5, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+}
+
+/*
+ * Q4_0 and Q8_0 (32-element blocks, one f16 scale each): four blocks at a time, their integer
+ * sums gathered into one i32x4 and scaled by the four products of scales in one multiply-add.
+ * Q4_0's levels are q − 8: Σ a·(q − 8) = Σ a·q − 8·Σa with Σa from the quantizer.
+ */
+#define DOT_Q32(NAME, BYTES, PREP, ISUM, CK)                                                 \
+  INLINE void NAME(const uint8_t *w, const acts_t *A, const int R, float *out) {               \
+    v128_t acc[QL_R];                                                                          \
+    float tail[QL_R];                                                                          \
+    for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0), tail[r] = 0;                     \
+    const int32_t nb = A->k / 32;                                                              \
+    const v128_t m4 = wasm_i8x16_splat(0x0f);                                                  \
+    (void)m4;                                                                                  \
+    int32_t b = 0;                                                                             \
+    for (; b + 4 <= nb; b += 4, w += 4 * (BYTES)) {                                            \
+      const v128_t dw = wasm_f32x4_make(h2f_tab(w), h2f_tab(w + (BYTES)),                      \
+                                        h2f_tab(w + 2 * (BYTES)), h2f_tab(w + 3 * (BYTES)));   \
+      v128_t q0[4], q1[4];                                                                     \
+      for (int t = 0; t < 4; t++) PREP(w + t * (BYTES), q0[t], q1[t]);                         \
+      for (int r = 0; r < R; r++) {                                                            \
+        const int8_t *a = A->qs + r * A->k + 32 * b;                                           \
+        v128_t v[4];                                                                           \
+        for (int t = 0; t < 4; t++)                                                            \
+          v[t] = ISUM(wasm_v128_load(a + 32 * t), wasm_v128_load(a + 32 * t + 16), q0[t], q1[t]); \
+        v128_t is = hsum4_i32(v[0], v[1], v[2], v[3]);                                         \
+        if (CK) is = wasm_i32x4_sub(is, wasm_i32x4_mul(wasm_v128_load(A->s + r * A->ns + b),     \
+                                                      wasm_i32x4_splat(CK)));                  \
+        acc[r] = FMA_F32(wasm_f32x4_convert_i32x4(is),                                         \
+                         wasm_f32x4_mul(dw, wasm_v128_load(A->d + r * A->nd + b)), acc[r]);    \
+      }                                                                                        \
+    }                                                                                          \
+    for (; b < nb; b++, w += (BYTES)) {                                                        \
+      const float dw = h2f_tab(w);                                                             \
+      v128_t q0, q1;                                                                           \
+      PREP(w, q0, q1);                                                                         \
+      for (int r = 0; r < R; r++) {                                                            \
+        const int8_t *a = A->qs + r * A->k + 32 * b;                                           \
+        const v128_t is = ISUM(wasm_v128_load(a), wasm_v128_load(a + 16), q0, q1);            \
+        const int32_t t = wasm_i32x4_extract_lane(is, 0) + wasm_i32x4_extract_lane(is, 1) +    \
+                          wasm_i32x4_extract_lane(is, 2) + wasm_i32x4_extract_lane(is, 3) -    \
+                          (CK) * A->s[r * A->ns + b];                                          \
+        tail[r] += dw * A->d[r * A->nd + b] * (float)t;                                        \
+      }                                                                                        \
+    }                                                                                          \
+    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + tail[r];                               \
+  }
+
+#define PREP_Q4_0(p, lo, hi)                                                                   \
+  do {                                                                                         \
+    const v128_t q_ = wasm_v128_load((p) + 2);                                                 \
+    lo = wasm_v128_and(q_, m4);                                                                \
+    hi = wasm_u8x16_shr(q_, 4);                                                                \
+  } while (0)
+#define PREP_Q8_0(p, lo, hi)                                                                   \
+  do {                                                                                         \
+    lo = wasm_v128_load((p) + 2);                                                              \
+    hi = wasm_v128_load((p) + 18);                                                             \
+  } while (0)
+INLINE v128_t isum_q4_0(v128_t a0, v128_t a1, v128_t lo, v128_t hi) {
+  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(dot16(a0, lo), dot16(a1, hi)));
+}
+INLINE v128_t isum_q8_0(v128_t a0, v128_t a1, v128_t q0, v128_t q1) {
+  return wasm_i32x4_add(dot16_ss(a0, q0), dot16_ss(a1, q1));
+}
+/* CK: the level offset times Σa that each block's sum loses (8 for Q4_0). */
+DOT_Q32(dot_q4_0, 18, PREP_Q4_0, isum_q4_0, 8)
+DOT_Q32(dot_q8_0, 34, PREP_Q8_0, isum_q8_0, 0)
 
 /* Q4_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4). */
 INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn) {
@@ -233,7 +287,7 @@ INLINE void dot_q4_k(const uint8_t *w, const acts_t *A, const int R, float *out)
   const int32_t nb = A->k / 256;
   const v128_t m4 = wasm_i8x16_splat(0x0f);
   for (int32_t b = 0; b < nb; b++, w += 144) {
-    const float d = h2f(w), dmin = h2f(w + 2);
+    const float d = h2f_tab(w), dmin = h2f_tab(w + 2);
     uint8_t sc[8], mn[8];
     for (int j = 0; j < 8; j++) scale_min_k4(j, w + 4, &sc[j], &mn[j]);
     v128_t lo[8], hi[8];
@@ -274,7 +328,7 @@ INLINE void dot_q6_k(const uint8_t *w, const acts_t *A, const int R, float *out)
   const int32_t nb = A->k / 256;
   const v128_t m4 = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
   for (int32_t b = 0; b < nb; b++, w += 210) {
-    const float d = h2f(w + 208);
+    const float d = h2f_tab(w + 208);
     const int8_t *sc = (const int8_t *)(w + 192);
     /* levels 0..63 of the 16 runs of 16 (run g uses scale sc[g]) */
     v128_t q[16];
@@ -310,14 +364,32 @@ INLINE void dot_q6_k(const uint8_t *w, const acts_t *A, const int R, float *out)
   for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
 
+/*
+ * One weight row against 4 (or 1) activation rows, as separate small functions: V8 compiles
+ * WebAssembly first with its baseline compiler and swaps in optimized code only at function
+ * entry (no on-stack replacement), so a function called once per row is optimized within the
+ * first call, where one inlined into the slot loop would run baseline code for whole calls.
+ */
+#define ROW_FNS(T)                                                                             \
+  __attribute__((noinline)) static void row4_##T(const uint8_t *w, const acts_t *A, float *o) { \
+    dot_##T(w, A, QL_R, o);                                                                    \
+  }                                                                                            \
+  __attribute__((noinline)) static void row1_##T(const uint8_t *w, const acts_t *A, float *o) { \
+    dot_##T(w, A, 1, o);                                                                       \
+  }
+ROW_FNS(q4_0)
+ROW_FNS(q8_0)
+ROW_FNS(q4_k)
+ROW_FNS(q6_k)
+
 /* ---- f32 mode: decode a chunk of a weight row, dot it with each activation row ---- */
 
 /* Decode elements [c0, c0 + len) of weight row w (len a multiple of the block size). */
-static void decode_chunk(int32_t t, const uint8_t *w, int32_t c0, int32_t len, float *restrict y) {
+__attribute__((noinline)) static void decode_chunk(int32_t t, const uint8_t *w, int32_t c0, int32_t len, float *restrict y) {
   switch (t) {
     case QT_F32: __builtin_memcpy(y, w + 4 * c0, 4 * (size_t)len); break;
     case QT_F16:
-      for (int32_t i = 0; i < len; i++) y[i] = h2f(w + 2 * (c0 + i));
+      for (int32_t i = 0; i < len; i++) y[i] = h2f_tab(w + 2 * (c0 + i));
       break;
     case QT_BF16:
       for (int32_t i = 0; i < len; i++) {
@@ -328,7 +400,7 @@ static void decode_chunk(int32_t t, const uint8_t *w, int32_t c0, int32_t len, f
     case QT_Q4_0:
       for (int32_t b = 0; b < len / 32; b++) {
         const uint8_t *x = w + 18 * (c0 / 32 + b);
-        const float d = h2f(x);
+        const float d = h2f_tab(x);
         for (int j = 0; j < 16; j++) {
           y[32 * b + j] = (float)((x[2 + j] & 15) - 8) * d;
           y[32 * b + 16 + j] = (float)((x[2 + j] >> 4) - 8) * d;
@@ -338,14 +410,14 @@ static void decode_chunk(int32_t t, const uint8_t *w, int32_t c0, int32_t len, f
     case QT_Q8_0:
       for (int32_t b = 0; b < len / 32; b++) {
         const uint8_t *x = w + 34 * (c0 / 32 + b);
-        const float d = h2f(x);
+        const float d = h2f_tab(x);
         for (int j = 0; j < 32; j++) y[32 * b + j] = (float)(int8_t)x[2 + j] * d;
       }
       break;
     case QT_Q4_K:
       for (int32_t b = 0; b < len / 256; b++) {
         const uint8_t *x = w + 144 * (c0 / 256 + b);
-        const float d = h2f(x), mn = h2f(x + 2);
+        const float d = h2f_tab(x), mn = h2f_tab(x + 2);
         float *o = y + 256 * b;
         for (int j = 0; j < 4; j++) {
           uint8_t s1, m1, s2, m2;
@@ -361,7 +433,7 @@ static void decode_chunk(int32_t t, const uint8_t *w, int32_t c0, int32_t len, f
     case QT_Q6_K:
       for (int32_t b = 0; b < len / 256; b++) {
         const uint8_t *x = w + 210 * (c0 / 256 + b);
-        const float d = h2f(x + 208);
+        const float d = h2f_tab(x + 208);
         for (int n = 0; n < 2; n++) {
           const uint8_t *ql = x + 64 * n, *qh = x + 128 + 32 * n;
           const int8_t *sc = (const int8_t *)(x + 192 + 8 * n);
@@ -384,7 +456,7 @@ static void decode_chunk(int32_t t, const uint8_t *w, int32_t c0, int32_t len, f
   }
 }
 
-INLINE float dot_f32(const float *restrict a, const float *restrict b, int32_t len) {
+__attribute__((noinline)) static float dot_f32(const float *restrict a, const float *restrict b, int32_t len) {
   v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
   int32_t i = 0;
   for (; i + 16 <= len; i += 16) {
@@ -421,10 +493,10 @@ static void ggml_rows(pjob_t *job, int32_t j0, int32_t j1) {
       Ai.s += (size_t)i * A.ns;
       const int R = m - i >= QL_R ? QL_R : 1;
       switch (t) {
-        case QT_Q4_0: R == QL_R ? dot_q4_0(wj, &Ai, QL_R, o) : dot_q4_0(wj, &Ai, 1, o); break;
-        case QT_Q8_0: R == QL_R ? dot_q8_0(wj, &Ai, QL_R, o) : dot_q8_0(wj, &Ai, 1, o); break;
-        case QT_Q4_K: R == QL_R ? dot_q4_k(wj, &Ai, QL_R, o) : dot_q4_k(wj, &Ai, 1, o); break;
-        default: R == QL_R ? dot_q6_k(wj, &Ai, QL_R, o) : dot_q6_k(wj, &Ai, 1, o); break;
+        case QT_Q4_0: R == QL_R ? row4_q4_0(wj, &Ai, o) : row1_q4_0(wj, &Ai, o); break;
+        case QT_Q8_0: R == QL_R ? row4_q8_0(wj, &Ai, o) : row1_q8_0(wj, &Ai, o); break;
+        case QT_Q4_K: R == QL_R ? row4_q4_k(wj, &Ai, o) : row1_q4_k(wj, &Ai, o); break;
+        default: R == QL_R ? row4_q6_k(wj, &Ai, o) : row1_q6_k(wj, &Ai, o); break;
       }
       for (int r = 0; r < R; r++) y[(size_t)(i + r) * n + j] = o[r];
       i += R;
