@@ -31,6 +31,15 @@ void f32_to_f16(const uint32_t *restrict src, uint16_t *restrict dst, uint32_t n
 typedef signed char qi8x16 __attribute__((vector_size(16)));
 
 /*
+ * Byte shifts followed by a mask, through 16-bit lanes: wasm's i8x16 shifts cost V8 several x86
+ * instructions (there is no byte shift), a 16-bit shift one; the mask drops the bits that cross
+ * from the neighbouring byte.
+ */
+#define SHR4_LO(v) wasm_v128_and(wasm_u16x8_shr((v), 4), wasm_i8x16_splat(0x0f))
+#define SHL_MASK(v, n, m) wasm_v128_and(wasm_i16x8_shl((v), (n)), wasm_i8x16_splat(m))
+#define SHR_MASK(v, n, m) wasm_v128_and(wasm_u16x8_shr((v), (n)), wasm_i8x16_splat(m))
+
+/*
  * i16x8 lanes whose sum is Σ a[t]·b[t] over the 16 bytes: a signed (−128..127), b in 0..127.
  * Each lane holds at most two products, so it never overflows for |a| ≤ 128, b ≤ 127.
  */
@@ -252,7 +261,7 @@ INLINE v128_t hsum4_i32(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
   do {                                                                                         \
     const v128_t q_ = wasm_v128_load((p) + 2);                                                 \
     lo = wasm_v128_and(q_, m4);                                                                \
-    hi = wasm_u8x16_shr(q_, 4);                                                                \
+    hi = SHR4_LO(q_);                                                                \
   } while (0)
 #define PREP_Q8_0(p, lo, hi)                                                                   \
   do {                                                                                         \
@@ -295,8 +304,8 @@ INLINE void dot_q4_k(const uint8_t *w, const acts_t *A, const int R, float *out)
       const v128_t q0 = wasm_v128_load(w + 16 + 32 * c), q1 = wasm_v128_load(w + 32 + 32 * c);
       lo[2 * c] = wasm_v128_and(q0, m4);
       lo[2 * c + 1] = wasm_v128_and(q1, m4);
-      hi[2 * c] = wasm_u8x16_shr(q0, 4);
-      hi[2 * c + 1] = wasm_u8x16_shr(q1, 4);
+      hi[2 * c] = SHR4_LO(q0);
+      hi[2 * c + 1] = SHR4_LO(q1);
     }
     for (int r = 0; r < R; r++) {
       const int8_t *a = A->qs + r * A->k + 256 * b;
@@ -338,11 +347,10 @@ INLINE void dot_q6_k(const uint8_t *w, const acts_t *A, const int R, float *out)
         const v128_t a0 = wasm_v128_load(ql + 16 * l), a1 = wasm_v128_load(ql + 32 + 16 * l);
         const v128_t h = wasm_v128_load(qh + 16 * l);
         /* run index: 8n + l + 2·(0..3) matches the scalar decoder's sc[is + 2t] (is = l) */
-        q[8 * n + l] = wasm_v128_or(wasm_v128_and(a0, m4), wasm_v128_and(wasm_i8x16_shl(h, 4), m30));
-        q[8 * n + l + 2] =
-          wasm_v128_or(wasm_v128_and(a1, m4), wasm_v128_and(wasm_i8x16_shl(h, 2), m30));
-        q[8 * n + l + 4] = wasm_v128_or(wasm_u8x16_shr(a0, 4), wasm_v128_and(h, m30));
-        q[8 * n + l + 6] = wasm_v128_or(wasm_u8x16_shr(a1, 4), wasm_v128_and(wasm_u8x16_shr(h, 2), m30));
+        q[8 * n + l] = wasm_v128_or(wasm_v128_and(a0, m4), SHL_MASK(h, 4, 0x30));
+        q[8 * n + l + 2] = wasm_v128_or(wasm_v128_and(a1, m4), SHL_MASK(h, 2, 0x30));
+        q[8 * n + l + 4] = wasm_v128_or(SHR4_LO(a0), wasm_v128_and(h, m30));
+        q[8 * n + l + 6] = wasm_v128_or(SHR4_LO(a1), SHR_MASK(h, 2, 0x30));
       }
     }
     for (int r = 0; r < R; r++) {
