@@ -29,7 +29,7 @@ const QTYPE: Readonly<Record<string, number>> = {
   q6_k: 6,
 };
 /** Types with an integer (Q8-activation) kernel, and the activation quantizer each pairs with. */
-const GGML_MODE: Readonly<Record<string, 1 | 2>> = { q4_0: 1, q8_0: 1, q4_k: 2, q6_k: 2 };
+const GGML_MODE: Readonly<Record<string, 1 | 2 | 3>> = { q4_0: 1, q8_0: 3, q4_k: 2, q6_k: 2 };
 /** Multiply-adds below which one thread runs the whole product (waking the pool costs ~50 µs). */
 const PARALLEL_MIN_MACS = 1 << 18;
 
@@ -59,10 +59,10 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
     try {
       let acts = address(x), scales = 0, sums = 0;
       if (mode) {
-        // int8 levels, then a scale per block (32 or 256) and a sum per 32 or per 16
-        const nd = mode === 1 ? (m * k) / 32 : (m * k) / 256;
-        const ns = mode === 1 ? (m * k) / 32 : (m * k) / 16;
-        const q = (m * k + 15) & ~15;
+        // int8 (mode 3: int16) levels, then a scale per block (32 or 256) and a sum per 32 or 16
+        const nd = mode === 2 ? (m * k) / 256 : (m * k) / 32;
+        const ns = mode === 2 ? (m * k) / 16 : (m * k) / 32;
+        const q = ((mode === 3 ? 2 : 1) * m * k + 15) & ~15;
         scratch = heapScratch(q + 4 * nd + 4 * ns);
         acts = scratch.ptr;
         scales = scratch.ptr + q;

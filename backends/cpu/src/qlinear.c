@@ -54,15 +54,6 @@ INLINE v128_t dot16(v128_t a, v128_t b) {
 #endif
 }
 
-/* i32x4 lanes whose sum is Σ a[t]·b[t] for two signed byte vectors (any values). */
-INLINE v128_t dot16_ss(v128_t a, v128_t b) {
-  const v128_t lo =
-    wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(a), wasm_i16x8_extend_low_i8x16(b));
-  const v128_t hi =
-    wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(a), wasm_i16x8_extend_high_i8x16(b));
-  return wasm_i32x4_add(lo, hi);
-}
-
 INLINE float bits_f32(uint32_t u) {
   float f;
   __builtin_memcpy(&f, &u, 4);
@@ -109,12 +100,14 @@ INLINE int32_t nearest_int(float v) {
 
 /*
  * Quantize m rows of k activations: mode 1 Q8_0 (32-blocks: d = its f16 scale as f32, s = Σq per
- * block), mode 2 Q8_K (256-blocks: d f32, s = Σq per 16). qs is m×k int8.
+ * block), mode 2 Q8_K (256-blocks: d f32, s = Σq per 16), mode 3 Q8_0 with the levels stored as
+ * int16 (for Q8_0 weights, whose dots run in 16-bit lanes). qs is m×k int8 (int16 in mode 3).
  */
 EXPORT("qlin_quant") void qlin_quant(const float *x, int32_t m, int32_t k, int32_t mode,
                                      int8_t *qs, float *d, int32_t *s) {
   const int32_t total = m * k;
-  if (mode == 1) {
+  if (mode == 1 || mode == 3) {
+    int16_t *qs16 = (int16_t *)(void *)qs;
     for (int32_t b = 0; b < total / 32; b++) {
       const float *xb = x + 32 * b;
       float amax = 0;
@@ -132,7 +125,8 @@ EXPORT("qlin_quant") void qlin_quant(const float *x, int32_t m, int32_t k, int32
       int32_t sum = 0;
       for (int32_t j = 0; j < 32; j++) {
         const int32_t q = round_away_i8(xb[j] * id);
-        qs[32 * b + j] = (int8_t)q;
+        if (mode == 3) qs16[32 * b + j] = (int16_t)q;
+        else qs[32 * b + j] = (int8_t)q;
         sum += q;
       }
       s[b] = sum;
@@ -263,20 +257,62 @@ INLINE v128_t hsum4_i32(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
     lo = wasm_v128_and(q_, m4);                                                                \
     hi = SHR4_LO(q_);                                                                \
   } while (0)
-#define PREP_Q8_0(p, lo, hi)                                                                   \
-  do {                                                                                         \
-    lo = wasm_v128_load((p) + 2);                                                              \
-    hi = wasm_v128_load((p) + 18);                                                             \
-  } while (0)
 INLINE v128_t isum_q4_0(v128_t a0, v128_t a1, v128_t lo, v128_t hi) {
   return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(dot16(a0, lo), dot16(a1, hi)));
 }
-INLINE v128_t isum_q8_0(v128_t a0, v128_t a1, v128_t q0, v128_t q1) {
-  return wasm_i32x4_add(dot16_ss(a0, q0), dot16_ss(a1, q1));
-}
 /* CK: the level offset times Σa that each block's sum loses (8 for Q4_0). */
 DOT_Q32(dot_q4_0, 18, PREP_Q4_0, isum_q4_0, 8)
-DOT_Q32(dot_q8_0, 34, PREP_Q8_0, isum_q8_0, 0)
+
+/* Q8_0 block t's 32 levels widened to i16 (the activations come widened by qlin_quant mode 3). */
+INLINE void widen_q8_0(const uint8_t *p, v128_t *q) {
+  const v128_t q0 = wasm_v128_load(p + 2), q1 = wasm_v128_load(p + 18);
+  q[0] = wasm_i16x8_extend_low_i8x16(q0);
+  q[1] = wasm_i16x8_extend_high_i8x16(q0);
+  q[2] = wasm_i16x8_extend_low_i8x16(q1);
+  q[3] = wasm_i16x8_extend_high_i8x16(q1);
+}
+INLINE v128_t isum_q8_0(const int16_t *a, const v128_t *q) {
+  const v128_t s0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(a), q[0]),
+                                   wasm_i32x4_dot_i16x8(wasm_v128_load(a + 8), q[1]));
+  const v128_t s1 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(a + 16), q[2]),
+                                   wasm_i32x4_dot_i16x8(wasm_v128_load(a + 24), q[3]));
+  return wasm_i32x4_add(s0, s1);
+}
+
+/* Q8_0 × Q8_0 like Q4_0 above, the weight levels widened once per block for all R rows. */
+INLINE void dot_q8_0(const uint8_t *w, const acts_t *A, const int R, float *out) {
+  const int16_t *qa = (const int16_t *)(const void *)A->qs;
+  v128_t acc[QL_R];
+  float tail[QL_R];
+  for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0), tail[r] = 0;
+  const int32_t nb = A->k / 32;
+  int32_t b = 0;
+  for (; b + 4 <= nb; b += 4, w += 4 * 34) {
+    const v128_t dw =
+      wasm_f32x4_make(h2f_tab(w), h2f_tab(w + 34), h2f_tab(w + 68), h2f_tab(w + 102));
+    v128_t q[4][4];
+    for (int t = 0; t < 4; t++) widen_q8_0(w + 34 * t, q[t]);
+    for (int r = 0; r < R; r++) {
+      const int16_t *a = qa + r * A->k + 32 * b;
+      const v128_t is = hsum4_i32(isum_q8_0(a, q[0]), isum_q8_0(a + 32, q[1]),
+                                  isum_q8_0(a + 64, q[2]), isum_q8_0(a + 96, q[3]));
+      acc[r] = FMA_F32(wasm_f32x4_convert_i32x4(is),
+                       wasm_f32x4_mul(dw, wasm_v128_load(A->d + r * A->nd + b)), acc[r]);
+    }
+  }
+  for (; b < nb; b++, w += 34) {
+    const float dw = h2f_tab(w);
+    v128_t q[4];
+    widen_q8_0(w, q);
+    for (int r = 0; r < R; r++) {
+      const v128_t is = isum_q8_0(qa + r * A->k + 32 * b, q);
+      const int32_t t = wasm_i32x4_extract_lane(is, 0) + wasm_i32x4_extract_lane(is, 1) +
+                        wasm_i32x4_extract_lane(is, 2) + wasm_i32x4_extract_lane(is, 3);
+      tail[r] += dw * A->d[r * A->nd + b] * (float)t;
+    }
+  }
+  for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + tail[r];
+}
 
 /* Q4_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4). */
 INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn) {
@@ -496,7 +532,7 @@ static void ggml_rows(pjob_t *job, int32_t j0, int32_t j1) {
     const uint8_t *wj = w + (size_t)j * rb;
     for (int32_t i = 0; i < m;) {
       acts_t Ai = A;
-      Ai.qs += (size_t)i * k;
+      Ai.qs += (size_t)i * k * (t == QT_Q8_0 ? 2 : 1);
       Ai.d += (size_t)i * A.nd;
       Ai.s += (size_t)i * A.ns;
       const int R = m - i >= QL_R ? QL_R : 1;
