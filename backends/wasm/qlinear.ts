@@ -6,7 +6,7 @@
  * `activations: "ggml"` quantizes the activations once per call the way llama.cpp's CPU path does
  * (Q8_0 for Q4_0/Q8_0 weights, Q8_K for Q4_K/Q6_K) and runs exact integer block dots;
  * `activations: "f32"` decodes weight rows to f32 in chunks and dots them with the activations as
- * they are. Weight types without a kernel here (and f16/bf16 under "ggml", whose activations
+ * they are (also for Q4_1, Q5_0, Q5_1 and IQ4_NL, which have no integer kernel here yet). Weight types without a kernel here (and f16/bf16 under "ggml", whose activations
  * llama.cpp rounds to f16/bf16) are declined, so the registry runs the scalar kernel.
  *
  * @module
@@ -27,6 +27,10 @@ const QTYPE: Readonly<Record<string, number>> = {
   q8_0: 4,
   q4_k: 5,
   q6_k: 6,
+  q4_1: 7,
+  q5_0: 8,
+  q5_1: 9,
+  iq4_nl: 10,
 };
 /** Types with an integer (Q8-activation) kernel, and the activation quantizer each pairs with. */
 const GGML_MODE: Readonly<Record<string, 1 | 2 | 3>> = { q4_0: 1, q8_0: 3, q4_k: 2, q6_k: 2 };

@@ -41,7 +41,19 @@ function rng(seed: number) {
   return () => (u() + u() + u() + u() - 2) * 1.7;
 }
 
-const WASM_TYPES = ["f32", "f16", "bf16", "q4_0", "q8_0", "q4_k", "q6_k"] as const;
+const WASM_TYPES = [
+  "f32",
+  "f16",
+  "bf16",
+  "q4_0",
+  "q8_0",
+  "q4_k",
+  "q6_k",
+  "q4_1",
+  "q5_0",
+  "q5_1",
+  "iq4_nl",
+] as const;
 const GGML_TYPES = new Set(["f32", "q4_0", "q8_0", "q4_k", "q6_k"]);
 
 /** A weight [n, k] of `type` from random values, and its f32 decode. */
@@ -113,7 +125,7 @@ function check(type: string, mode: "f32" | "ggml", m: number, n: number, k: numb
 
 Deno.test("wasm quantLinear equals the scalar kernel for each weight type, both modes", () => {
   for (const type of WASM_TYPES) {
-    const block = type.endsWith("_k") ? 256 : type.startsWith("q") ? 32 : 1;
+    const block = type.endsWith("_k") ? 256 : ["f32", "f16", "bf16"].includes(type) ? 1 : 32;
     const ks = block === 256 ? [256, 768] : block === 32 ? [96, 1024] : [37, 300];
     const modes = GGML_TYPES.has(type) ? ["f32", "ggml"] as const : ["f32"] as const;
     for (const mode of modes) {
@@ -132,7 +144,9 @@ Deno.test("wasm quantLinear routes: its types run on wasm, the others fall back 
     ["f16", "ggml", "scalar"],
     ["bf16", "ggml", "scalar"],
     ["q5_k", "ggml", "scalar"],
-    ["q4_1", "f32", "scalar"],
+    ["q4_1", "f32", "wasm"],
+    ["q4_1", "ggml", "scalar"],
+    ["q3_k", "f32", "scalar"],
   ];
   for (const [type, mode, backend] of cases) {
     const { w } = weight(type, 3, 256, 5);

@@ -1,6 +1,7 @@
 /*
  * quantLinear (contract: core/ops/quant_linear.ts) on packed GGUF weights: y[i, j] = x[i, :] · w[j, :]
- * for f32 activations x (m×k) and a weight w (n×k) kept in its storage type.
+ * for f32 activations x (m×k) and a weight w (n×k) kept in its storage type: f32, f16, bf16, Q4_0,
+ * Q8_0, Q4_K, Q6_K in both modes below, Q4_1, Q5_0, Q5_1 and IQ4_NL in "f32" mode.
  *
  * Two modes, as the contract's `activations` attribute says:
  *   - "ggml" (QL_GGML): the activations are first quantized the way llama.cpp's CPU path does
@@ -74,7 +75,22 @@ INLINE float h2f(const uint8_t *p) {
 }
 
 /* Weight types (TS: backends/wasm/qlinear.ts QTYPE). */
-enum { QT_F32 = 0, QT_F16 = 1, QT_BF16 = 2, QT_Q4_0 = 3, QT_Q8_0 = 4, QT_Q4_K = 5, QT_Q6_K = 6 };
+enum {
+  QT_F32 = 0,
+  QT_F16 = 1,
+  QT_BF16 = 2,
+  QT_Q4_0 = 3,
+  QT_Q8_0 = 4,
+  QT_Q4_K = 5,
+  QT_Q6_K = 6,
+  QT_Q4_1 = 7, /* f32 mode only, as the next three */
+  QT_Q5_0 = 8,
+  QT_Q5_1 = 9,
+  QT_IQ4_NL = 10
+};
+/* ggml's kvalues_iq4nl. */
+static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                 1,    13,   25,  38,  53,  69,  89,  113};
 enum { QL_F32 = 0, QL_GGML = 1 };
 /* Activation rows one pass over a weight row serves. */
 #define QL_R 4
@@ -493,6 +509,49 @@ __attribute__((noinline)) static void decode_chunk(int32_t t, const uint8_t *w, 
             o[l + 64] = (d * (float)sc[is + 4]) * (float)q3;
             o[l + 96] = (d * (float)sc[is + 6]) * (float)q4;
           }
+        }
+      }
+      break;
+    case QT_Q4_1:
+      for (int32_t b = 0; b < len / 32; b++) {
+        const uint8_t *x = w + 20 * (c0 / 32 + b);
+        const float d = h2f_tab(x), m = h2f_tab(x + 2);
+        for (int j = 0; j < 16; j++) {
+          y[32 * b + j] = (float)(x[4 + j] & 15) * d + m;
+          y[32 * b + 16 + j] = (float)(x[4 + j] >> 4) * d + m;
+        }
+      }
+      break;
+    case QT_Q5_0:
+    case QT_Q5_1: {
+      const int one = t == QT_Q5_1, bytes = one ? 24 : 22;
+      for (int32_t b = 0; b < len / 32; b++) {
+        const uint8_t *x = w + bytes * (c0 / 32 + b);
+        const float d = h2f_tab(x), m = one ? h2f_tab(x + 2) : 0.0f;
+        const uint8_t *hp = x + (one ? 4 : 2), *q = hp + 4;
+        const uint32_t qh = (uint32_t)hp[0] | ((uint32_t)hp[1] << 8) | ((uint32_t)hp[2] << 16) |
+                            ((uint32_t)hp[3] << 24);
+        for (int j = 0; j < 16; j++) {
+          const int l0 = (q[j] & 15) | (((qh >> j) << 4) & 0x10);
+          const int l1 = (q[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+          if (one) {
+            y[32 * b + j] = (float)l0 * d + m;
+            y[32 * b + 16 + j] = (float)l1 * d + m;
+          } else {
+            y[32 * b + j] = (float)(l0 - 16) * d;
+            y[32 * b + 16 + j] = (float)(l1 - 16) * d;
+          }
+        }
+      }
+      break;
+    }
+    case QT_IQ4_NL:
+      for (int32_t b = 0; b < len / 32; b++) {
+        const uint8_t *x = w + 18 * (c0 / 32 + b);
+        const float d = h2f_tab(x);
+        for (int j = 0; j < 16; j++) {
+          y[32 * b + j] = d * (float)IQ4NL[x[2 + j] & 15];
+          y[32 * b + 16 + j] = d * (float)IQ4NL[x[2 + j] >> 4];
         }
       }
       break;
