@@ -5,11 +5,15 @@
  *
  *     deno run -A bench/llm_model.ts /tmp/tl_q4_0.gguf q4_0          # make the model once
  *     deno run -A bench/llm.ts /tmp/tl_q4_0.gguf [--prefill 128] [--decode 128] [--threads 1]
+ *       [--activations ggml|f32]
  *
- * Our engine runs the scalar reference kernel of quantLinear until the WASM kernels exist.
+ * Both sides use `--threads` threads (ours: the WASM pool, `setWasmThreads`). `--activations ggml`
+ * (default) rounds activations to Q8_0/Q8_K before the quantized products, as llama.cpp's CPU path
+ * does, so both sides do the same arithmetic; `f32` keeps them f32 (our engine's default).
  */
 import { parseArgs } from "node:util";
 import { loadModel } from "../llm/mod.ts";
+import { setWasmThreads } from "../backends/wasm/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -18,15 +22,19 @@ const { values, positionals } = parseArgs({
     prefill: { type: "string", default: "128" },
     decode: { type: "string", default: "128" },
     threads: { type: "string", default: "1" },
+    activations: { type: "string", default: "ggml" },
   },
 });
 const path = positionals[0];
 if (!path) throw new Error("usage: llm.ts MODEL.gguf [--prefill N] [--decode N] [--threads T]");
 const P = Number(values.prefill), D = Number(values.decode), T = Number(values.threads);
+const acts = values.activations;
+if (acts !== "ggml" && acts !== "f32") throw new Error("--activations must be ggml or f32");
+setWasmThreads(T);
 
 const file = (await Deno.stat(path)).size;
 const t0 = performance.now();
-const model = await loadModel(path, { contextLength: P + D + 8 });
+const model = await loadModel(path, { contextLength: P + D + 8, activations: acts });
 const loadMs = performance.now() - t0;
 let seed = 7;
 const ids = [
@@ -52,7 +60,7 @@ const oursP = rate(P, s.promptMs), oursD = rate(s.decodeTokens - 1, s.decodeMs);
 const llP = rate(P, ll.promptMs), llD = rate(ll.decodeTokens, ll.decodeMs);
 console.log(
   `${path} (${(file / 2 ** 20).toFixed(0)} MiB, loaded in ${(loadMs / 1000).toFixed(1)} s), ` +
-    `prefill ${P}, decode ${D}, llama.cpp threads ${T}, ours 1 thread (scalar)`,
+    `prefill ${P}, decode ${D}, threads ${T} (both), our activations ${acts}`,
 );
 console.log(
   `prefill tok/s: ours ${oursP.toFixed(2)}  llama.cpp ${llP.toFixed(2)}  ratio ${

@@ -161,6 +161,7 @@ export const KIND: {
   readonly convBackwardWeight: number;
   readonly where: number;
   readonly quantize: number;
+  readonly qlinear: number;
 } = {
   binary: 16,
   unary: 17,
@@ -175,6 +176,7 @@ export const KIND: {
   convBackwardWeight: 26,
   where: 27,
   quantize: 28,
+  qlinear: 29,
 };
 
 /** Axes a job's iteration space may have after merging. */
@@ -241,6 +243,15 @@ export const JOB_IA: {
   readonly sumRows: { readonly rows: number; readonly len: number; readonly accumulate: number };
   readonly adam: { readonly vmax: number; readonly maximize: number; readonly decay: number };
   readonly window: { readonly geometry: number };
+  readonly qlinear: {
+    readonly wtype: number;
+    readonly m: number;
+    readonly n: number;
+    readonly k: number;
+    readonly rowBytes: number;
+    readonly mode: number;
+    readonly sums: number;
+  };
 } = {
   reluBackward: { leaky: 44 },
   where: { condStrides: 44, elemBytes: 52 },
@@ -268,4 +279,5 @@ export const JOB_IA: {
   sumRows: { rows: 44, len: 45, accumulate: 46 },
   adam: { vmax: 44, maximize: 45, decay: 46 },
   window: { geometry: 44 },
+  qlinear: { wtype: 44, m: 45, n: 46, k: 47, rowBytes: 48, mode: 49, sums: 50 },
 };

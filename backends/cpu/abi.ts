@@ -128,6 +128,9 @@ export const JOB_KINDS: readonly {
   { c: "KIND_WHERE", ts: "where", doc: "out = cond ? a : b, any element width (elementwise.c)" },
   // quantize.c (issue 12): f32 → ggml blocks, a slot per range of blocks
   { c: "KIND_QUANTIZE", ts: "quantize", doc: "blocks of ggml type `op` from f32 (quantize.c)" },
+
+  // quantLinear (wasmq)
+  { c: "KIND_QLINEAR", ts: "qlinear", doc: "y = x · wᵀ on packed GGUF weights (qlinear.c)" },
 ];
 
 /** The first job kind's number. */
@@ -195,4 +198,6 @@ export const JOB_IA: Readonly<Record<string, Readonly<Record<string, number>>>> 
   adam: { vmax: 0, maximize: 1, decay: 2 },
   /** KIND_IM2COL, KIND_POOL, KIND_COL2IM, KIND_CONVBW: the window geometry words (im2col.ts). */
   window: { geometry: 0 },
+  /** KIND_QLINEAR (qlinear.c): weight type code, sizes, weight row bytes, mode, sums address. */
+  qlinear: { wtype: 0, m: 1, n: 2, k: 3, rowBytes: 4, mode: 5, sums: 6 },
 };

@@ -27,6 +27,10 @@ export interface KernelExports {
   f32_to_f16(src: number, dst: number, n: number): void;
   bf16_to_f32(src: number, dst: number, n: number): void;
   f32_to_bf16(src: number, dst: number, n: number): void;
+  /** Fill qlinear.c's f16 table (once; later calls return at once). */
+  qlin_init(): void;
+  /** quantLinear's activations to Q8_0 (mode 1) or Q8_K (mode 2): (x, m, k, mode, qs, d, sums). */
+  qlin_quant(x: number, m: number, k: number, mode: number, qs: number, d: number, s: number): void;
 }
 
 /** What the runtime supports, from tiny validation modules. */

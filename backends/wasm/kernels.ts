@@ -17,6 +17,8 @@ import { convKernels } from "./conv.ts";
 import { trainKernels } from "./train.ts";
 import { quantize } from "./quant.ts";
 
+import { qlinearKernels } from "./qlinear.ts";
+
 /**
  * `matmul` (contract of core/ops/matmul.ts): inputs a (...batch, m, k) and b (...batch, k, n)
  * with equal batch shapes (broadcast batch axes are stride-0 views), output (...batch, m, n)
@@ -98,4 +100,6 @@ export const kernels: KernelTable = {
   ...convKernels,
   ...trainKernels,
   quantize,
+
+  ...qlinearKernels,
 };

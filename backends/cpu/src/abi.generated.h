@@ -89,6 +89,7 @@ enum {
   KIND_CONVBW = 26, /* direct conv2d weight gradient for few taps (train.c) */
   KIND_WHERE = 27, /* out = cond ? a : b, any element width (elementwise.c) */
   KIND_QUANTIZE = 28, /* blocks of ggml type `op` from f32 (quantize.c) */
+  KIND_QLINEAR = 29, /* y = x · wᵀ on packed GGUF weights (qlinear.c) */
 };
 
 /* the job block of the non-GEMM kernels; word offsets in comments */
@@ -137,5 +138,12 @@ _Static_assert(sizeof(pjob_t) == 320, "pjob_t size");
 #define IA_ADAM_MAXIMIZE 1
 #define IA_ADAM_DECAY 2
 #define IA_WINDOW_GEOMETRY 0
+#define IA_QLINEAR_WTYPE 0
+#define IA_QLINEAR_M 1
+#define IA_QLINEAR_N 2
+#define IA_QLINEAR_K 3
+#define IA_QLINEAR_ROW_BYTES 4
+#define IA_QLINEAR_MODE 5
+#define IA_QLINEAR_SUMS 6
 
 #endif

@@ -62,4 +62,6 @@ void train_slot(pjob_t *job, int32_t s);
 void optim_slot(pjob_t *job, int32_t s);
 void where_slot(pjob_t *job, int32_t s);
 void quant_slot(pjob_t *job, int32_t s);
+
+void qlinear_slot(pjob_t *job, int32_t s);
 #endif
