@@ -3,6 +3,7 @@
  *
  *     deno task generate --model m.gguf --prompt "…" [--chat] [--temp T] [--seed S]
  *                        [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
+ *                        [--threads N] [--activations f32|ggml]
  *     deno task chat --model m.gguf [same sampling flags]
  *
  * `generate` streams the continuation (or, with --chat, the answer to the prompt as a user turn)
@@ -15,10 +16,12 @@ import { DEFAULT_MODEL } from "./default_model.ts";
 import { parseArgs } from "node:util";
 import { type ChatMessage, type GenerateOptions, loadModel, type Model } from "./mod.ts";
 import { progressBar, resolveModel } from "../io/hub/mod.ts";
+import { setWasmThreads } from "../mod.ts";
 
 const USAGE =
   `usage: generate [--model m.gguf|owner/repo:QUANT|hf://…|https://…] --prompt "text" [--chat] [--temp T] [--seed S]
                 [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
+                [--threads N] [--activations f32|ggml]
        chat [--model m.gguf] [sampling flags]\n(without --model: the bundled model, models/kjv-llama-q8_0.gguf)`;
 
 const enc = new TextEncoder();
@@ -73,6 +76,8 @@ async function main(mode: string, args: string[]): Promise<number> {
       "top-p": { type: "string" },
       "min-p": { type: "string" },
       ctx: { type: "string" },
+      threads: { type: "string" },
+      activations: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -85,6 +90,19 @@ async function main(mode: string, args: string[]): Promise<number> {
     err(`no --model given: using the bundled model ${DEFAULT_MODEL} (our KJV llama)\n`);
   }
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  if (values.threads !== undefined) {
+    const n = Number(values.threads);
+    if (!Number.isInteger(n) || n < 1 || n > 256) {
+      err(`--threads: expected an integer from 1 to 256, got "${values.threads}"\n`);
+      return 2;
+    }
+    setWasmThreads(n);
+  }
+  const acts = values.activations;
+  if (acts !== undefined && acts !== "f32" && acts !== "ggml") {
+    err(`--activations: expected f32 (exact) or ggml (llama.cpp's Q8 rounding), got "${acts}"\n`);
+    return 2;
+  }
   const opts: GenerateOptions = {
     temperature: num(values.temp) ?? (mode === "chat" ? 0.8 : 0),
     seed: num(values.seed),
@@ -98,6 +116,7 @@ async function main(mode: string, args: string[]): Promise<number> {
   const path = await resolveModel(values.model, { onProgress: progressBar() });
   const model = await loadModel(path, {
     contextLength: num(values.ctx),
+    activations: acts,
     onProgress: (a, b) => err(`\rloading ${(100 * a / b).toFixed(0)}%`),
   });
   err(
