@@ -89,23 +89,30 @@ function padSpatial(x: T, b: number[], e: number[], value: number): T {
   return pad(x, widths, { value });
 }
 
-const conv: OpFn = (inp, ctx) => {
-  const [x, one] = to2d(need(inp, 0, ctx), ctx);
-  let w = need(inp, 1, ctx);
-  if (one) w = V.unsqueeze(w, 2);
-  const k = w.shape.slice(2);
+/**
+ * Strides, dilations and begin/end pads of a 2-D window op over `x` (a 1-D op lifted to 2-D when
+ * `one`) with kernel `k` (already lifted).
+ */
+function window2d(ctx: Parameters<OpFn>[1], x: T, k: number[], one: boolean) {
   const nsp = one ? 1 : 2;
   const strides = lift(attrNums(ctx, "strides", Array(nsp).fill(1)), one, 1);
   const dil = lift(attrNums(ctx, "dilations", Array(nsp).fill(1)), one, 1);
-  let [b, e] = spatialPads(
+  const [b0, e0] = spatialPads(
     ctx,
     x.shape.slice(2 + (one ? 1 : 0)),
     k.slice(one ? 1 : 0),
     strides.slice(one ? 1 : 0),
     dil.slice(one ? 1 : 0),
   );
-  b = lift(b, one, 0);
-  e = lift(e, one, 0);
+  return { strides, dil, b: lift(b0, one, 0), e: lift(e0, one, 0) };
+}
+
+const conv: OpFn = (inp, ctx) => {
+  const [x, one] = to2d(need(inp, 0, ctx), ctx);
+  let w = need(inp, 1, ctx);
+  if (one) w = V.unsqueeze(w, 2);
+  const k = w.shape.slice(2);
+  const { strides, dil, b, e } = window2d(ctx, x, k, one);
   const xp = padSpatial(x, b, e, 0);
   const y = conv2d(xp, w, {
     bias: inp[2] ?? null,
@@ -250,19 +257,8 @@ function pool(kind: "max" | "avg"): OpFn {
       return [ceil ? ceilCrop(y, x0.shape.slice(2), k, st, dl, b, e) : y];
     }
     const [x, one] = to2d(x0, ctx);
-    const nsp = one ? 1 : 2;
     const k = lift(attrNums(ctx, "kernel_shape", []), one, 1);
-    const strides = lift(attrNums(ctx, "strides", Array(nsp).fill(1)), one, 1);
-    const dil = lift(attrNums(ctx, "dilations", Array(nsp).fill(1)), one, 1);
-    let [b, e] = spatialPads(
-      ctx,
-      x.shape.slice(2 + (one ? 1 : 0)),
-      k.slice(one ? 1 : 0),
-      strides.slice(one ? 1 : 0),
-      dil.slice(one ? 1 : 0),
-    );
-    b = lift(b, one, 0);
-    e = lift(e, one, 0);
+    const { strides, dil, b, e } = window2d(ctx, x, k, one);
     const ceilMode = attrNum(ctx, "ceil_mode", 0) === 1;
     const opts = {
       kernelSize: [k[0], k[1]] as [number, number],
