@@ -21,3 +21,18 @@ registerBackend(scalarBackend, { priority: 0 });
 registerBackend(wasmBackend, { priority: 10 });
 registerBackend(openblasBackend, { priority: 20 });
 registerBackend(webgpuBackend, { priority: 30 });
+
+// The one door from the layers above to runtime controls and device internals: the CLI's thread
+// count, and the WebGPU plugin's context and packed-matvec shader code that llm/'s GPU decoder
+// composes into its fixed dispatch list.
+export { setWasmThreads } from "./cpu/pool.ts";
+export { webgpuContext } from "./webgpu/mod.ts";
+export type { GpuStorage } from "./webgpu/context.ts";
+export {
+  chunkOf,
+  MR,
+  QUANT_LINEAR_TYPES,
+  quantLinearCode,
+  quantLinearSimpleCode,
+  RPW,
+} from "./webgpu/kernels/quant_linear.ts";

@@ -16,7 +16,7 @@ import { DEFAULT_MODEL } from "./default_model.ts";
 import { parseArgs } from "node:util";
 import { type ChatMessage, type GenerateOptions, loadModel, type Model } from "./mod.ts";
 import { progressBar, resolveModel } from "../io/hub/mod.ts";
-import { setWasmThreads } from "../mod.ts";
+import { setWasmThreads } from "../backends/runtime.ts";
 
 const USAGE =
   `usage: generate [--model m.gguf|owner/repo:QUANT|hf://…|https://…] --prompt "text" [--chat] [--temp T] [--seed S]

@@ -16,16 +16,16 @@
  *
  * @module
  */
-import { webgpuContext } from "../../../backends/webgpu/mod.ts";
-import type { GpuStorage } from "../../../backends/webgpu/context.ts";
 import {
   chunkOf,
+  type GpuStorage,
   MR,
   QUANT_LINEAR_TYPES,
   quantLinearCode,
   quantLinearSimpleCode,
   RPW,
-} from "../../../backends/webgpu/kernels/quant_linear.ts";
+  webgpuContext,
+} from "../../../backends/runtime.ts";
 import { byteOffset, type StorageDType } from "../../../core/dtype.ts";
 import { DeviceError, DTypeError, ShapeError } from "../../../core/errors.ts";
 import type { Tensor } from "../../../core/tensor.ts";
