@@ -260,6 +260,8 @@ export interface LoaderFuzzStats {
   maxMs: number;
   /** Peak resident set size seen after a case, in bytes. */
   peakRss: number;
+  /** Resident memory when the run started (in a shared test process, other files' memory). */
+  baseRss: number;
   /** The first defects (message). */
   first: string[];
 }
@@ -282,6 +284,7 @@ export async function fuzzLoader(
     slow: 0,
     maxMs: 0,
     peakRss: 0,
+    baseRss: Deno.memoryUsage().rss,
     first: [],
   };
   for (let i = 0; i < cases; i++) {
