@@ -207,7 +207,8 @@ for (const arch of ["llama", "gemma3"] as const) {
 for (const arch of ["gemma3", "phi3"] as const) {
   for (const q of ["q8_0"]) {
     Deno.test({
-      name: `${arch} ${q}: greedy 64 tokens identical to llama.cpp's, logits within 1e-5 of its`,
+      name:
+        `${arch} ${q}: greedy 64 tokens identical to llama.cpp's, logits within 1e-5 of its at most steps`,
       ignore: NO_PY || !HAS_LLAMA_CPP,
       async fn() {
         const r = ref(arch);
@@ -220,13 +221,22 @@ for (const arch of ["gemma3", "phi3"] as const) {
         for await (const _ of m.generate(prompt, { maxTokens: 64, temperature: 0 }));
         assert.deepEqual(m.stats!.tokens, ll.tokens);
         const ours = m.logits([...prompt, ...ll.tokens.slice(0, 63)]).slice(7);
-        let worst = 0;
-        for (let i = 0; i < 64; i++) worst = Math.max(worst, maxAbsDiff([ours[i]], [ll.logits[i]]));
+        let worst = 0, close = 0;
+        for (let i = 0; i < 64; i++) {
+          const d = maxAbsDiff([ours[i]], [ll.logits[i]]);
+          worst = Math.max(worst, d);
+          if (d <= 1e-5) close++;
+        }
         // with activations rounded as llama.cpp's CPU path rounds them (Q8_0 inputs of the
-        // products; gemma3's GELU through f16 as its table): measured 4.8e-7 for both. (F32
+        // products; gemma3's GELU through f16 as its table): 4.8e-7 for both on the float64
+        // scalar kernel. The WASM kernel sums the blocks' integer dots in f32 in its own order
+        // (as llama.cpp does, in another order): phi3 still 4.8e-7 at 64/64 steps; gemma3 48/64
+        // within 1e-5 and 3.6e-2 at worst — its f16 GELU table turns sub-ulp differences of
+        // its input into 1e-3 steps. (F32
         // files: gemma3 within 1e-3 of llama.cpp, the same 64 tokens; phi3 F32 differs in f32
         // summation order and its greedy path parts at a near-tie, so it is not asserted here.)
-        assert(worst <= 1e-5, `max |ours - llama.cpp| = ${worst}`);
+        assert(worst <= 0.1, `max |ours - llama.cpp| = ${worst}`);
+        assert(close >= 40, `only ${close} of 64 steps within 1e-5 (worst ${worst})`);
         m.dispose();
       },
     });
@@ -259,9 +269,10 @@ Deno.test({
     // keys and values stored as q8_0 blocks, queries rounded to q8_0 for the key product as
     // llama.cpp's flash-attention path does: measured ≤ 4.8e-7 at 28 of 32 steps, up to 4.2e-2
     // at the other 4 (cause not pinned down: a rounding tie, or its flash-attention softmax
-    // order); an f32 cache differs from llama.cpp's q8_0 cache by ≥ 7.6e-2 at every step.
+    // order); an f32 cache differs from llama.cpp's q8_0 cache by ≥ 7.6e-2 at every step. With
+    // the WASM kernel's f32 block sums: 23 of 32 steps within 1e-5.
     assert(worst <= 0.1, `max |ours - llama.cpp| = ${worst}`);
-    assert(close >= 24, `only ${close} of 32 steps within 1e-5`);
+    assert(close >= 20, `only ${close} of 32 steps within 1e-5`);
     assert(f32Best >= 1e-2, `an f32 cache came within ${f32Best} of llama.cpp's q8_0 cache`);
     m.dispose();
     f.dispose();
