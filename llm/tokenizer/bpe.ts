@@ -116,7 +116,7 @@ export function preConfig(pre: string): PreConfig {
 }
 
 /** Split every piece at each match of `re`, keeping matches and gaps (HF's "Isolated"). */
-function splitIsolated(pieces: string[], re: RegExp): string[] {
+export function splitIsolated(pieces: string[], re: RegExp): string[] {
   const out: string[] = [];
   for (const s of pieces) {
     let at = 0;

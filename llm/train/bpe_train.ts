@@ -9,7 +9,7 @@
  * @module
  */
 import { ComputeError } from "../../core/errors.ts";
-import { preConfig } from "../tokenizer/bpe.ts";
+import { preConfig, splitIsolated } from "../tokenizer/bpe.ts";
 import type { GgufVocab } from "../tokenizer/vocab.ts";
 
 /** Options of {@link trainBpe}. */
@@ -49,26 +49,7 @@ function byteChars(): string[] {
 
 /** Split `text` at every match of each regex in turn, keeping matches and gaps. */
 export function preTokenize(text: string, regexes: readonly RegExp[]): string[] {
-  let pieces = [text];
-  for (const re of regexes) {
-    const out: string[] = [];
-    for (const s of pieces) {
-      let at = 0;
-      re.lastIndex = 0;
-      for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-        if (m[0].length === 0) {
-          re.lastIndex++;
-          continue;
-        }
-        if (m.index > at) out.push(s.slice(at, m.index));
-        out.push(m[0]);
-        at = m.index + m[0].length;
-      }
-      if (at < s.length) out.push(s.slice(at));
-    }
-    pieces = out;
-  }
-  return pieces;
+  return regexes.reduce((pieces, re) => splitIsolated(pieces, re), [text]);
 }
 
 /**

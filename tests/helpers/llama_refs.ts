@@ -26,6 +26,18 @@ function findPython(mods: string): string | null {
 
 /** Python with gguf-py and sentencepiece, or null. */
 export const GGUF_PYTHON: string | null = findPython("gguf, sentencepiece");
+/** Python with torch, transformers and gguf-py (reference models written to GGUF), or null. */
+export const MODEL_PYTHON: string | null = findPython("torch, transformers, gguf");
+/** Karpathy's stories260K (../shared/models), the real trained model of the LLM tests. */
+export const STORIES = "../shared/models/stories260K.gguf";
+/** Whether {@link STORIES} is there. */
+export const HAS_STORIES: boolean = (() => {
+  try {
+    return Deno.statSync(STORIES).isFile;
+  } catch {
+    return false;
+  }
+})();
 /** Python with jinja2 and transformers (its chat-template environment), or null. */
 export const CHAT_PYTHON: string | null = findPython("jinja2, transformers");
 

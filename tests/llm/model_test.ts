@@ -7,25 +7,9 @@ import assert from "node:assert/strict";
 import { ContextLimitError, loadModel } from "../../llm/mod.ts";
 import { FormatError, memory } from "../../mod.ts";
 import { quantizeGguf, saveGguf } from "../../io/mod.ts";
-import { HAS_LLAMA_CPP } from "../helpers/llama_refs.ts";
+import { HAS_LLAMA_CPP, HAS_STORIES, MODEL_PYTHON, STORIES } from "../helpers/llama_refs.ts";
 
-const STORIES = "../shared/models/stories260K.gguf";
-const HAS_STORIES = (() => {
-  try {
-    return Deno.statSync(STORIES).isFile;
-  } catch {
-    return false;
-  }
-})();
-const PY = [Deno.env.get("APRENDER_PYTHON"), ".venv-ref/bin/python"].find((p) => {
-  if (!p) return false;
-  try {
-    return new Deno.Command(p, { args: ["-c", "import torch, transformers, gguf"] }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}) ?? null;
+const PY = MODEL_PYTHON;
 if (Deno.env.get("CI") === "true" && (!PY || !HAS_LLAMA_CPP || !HAS_STORIES)) {
   throw new Error("CI=true but transformers/gguf-py, node-llama-cpp or stories260K is missing.");
 }
