@@ -18,10 +18,9 @@
  * abi.ts (JOB_IA.qlinear).
  */
 #include "par.h"
+#include "half.h"
 
 #pragma STDC FP_CONTRACT OFF
-
-void f32_to_f16(const uint32_t *restrict src, uint16_t *restrict dst, uint32_t n);
 
 #ifdef __wasm_relaxed_simd__
 #define FMA_F32(a, b, c) __builtin_wasm_relaxed_madd_f32x4((a), (b), (c))
@@ -55,23 +54,9 @@ INLINE v128_t dot16(v128_t a, v128_t b) {
 #endif
 }
 
-INLINE float bits_f32(uint32_t u) {
-  float f;
-  __builtin_memcpy(&f, &u, 4);
-  return f;
-}
-INLINE uint32_t f32_bits(float f) {
-  uint32_t u;
-  __builtin_memcpy(&u, &f, 4);
-  return u;
-}
-
-/* IEEE half → float, exact for every value (subnormals through one exact power-of-two product). */
+/* An IEEE half stored little-endian at p, as float (exact). */
 INLINE float h2f(const uint8_t *p) {
-  const uint32_t h = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
-  const uint32_t s = (h & 0x8000u) << 16;
-  if ((h & 0x7c00u) == 0x7c00u) return bits_f32(s | 0x7f800000u | ((h & 0x3ffu) << 13));
-  return bits_f32(f32_bits(bits_f32((h & 0x7fffu) << 13) * 0x1p112f) | s);
+  return bits_f32(half_to_float_bits((uint32_t)p[0] | ((uint32_t)p[1] << 8)));
 }
 
 /* Weight types (TS: backends/wasm/qlinear.ts QTYPE). */

@@ -4,22 +4,16 @@
  */
 #ifndef QLINEAR_QUANT_H
 #define QLINEAR_QUANT_H
+#include "ggml_round.h"
 
 /* ---- activation quantization (llama.cpp's quantize_row_q8_0 / quantize_row_q8_K) ---- */
 
 /* C's roundf (halves away from zero), then to int8 the way the scalar kernel does (NaN → 0). */
 INLINE int32_t round_away_i8(float v) {
-  float t = __builtin_truncf(v);
-  if (__builtin_fabsf(v - t) >= 0.5f) t += v < 0 ? -1.0f : 1.0f;
+  float t = round_away(v);
   if (!(t == t)) return 0;
   t = t < -128.0f ? -128.0f : t > 127.0f ? 127.0f : t;
   return (int32_t)t;
-}
-
-/* ggml's nearest_int (round half to even through the 1.5·2^23 trick). */
-INLINE int32_t nearest_int(float v) {
-  const float t = v + 12582912.0f;
-  return (int32_t)(f32_bits(t) & 0x007fffffu) - 0x00400000;
 }
 
 /*
@@ -41,11 +35,7 @@ EXPORT("qlin_quant") void qlin_quant(const float *x, int32_t m, int32_t k, int32
       }
       const float dd = amax / 127.0f;
       const float id = dd != 0 ? 1.0f / dd : 0.0f;
-      uint16_t h;
-      const uint32_t db = f32_bits(dd);
-      f32_to_f16(&db, &h, 1);
-      const uint8_t hb[2] = {(uint8_t)h, (uint8_t)(h >> 8)};
-      d[b] = h2f(hb);
+      d[b] = bits_f32(half_to_float_bits(float_bits_to_half(f32_bits(dd))));
       int32_t sum = 0;
       for (int32_t j = 0; j < 32; j++) {
         const int32_t q = round_away_i8(xb[j] * id);

@@ -12,21 +12,13 @@
  */
 #include "par.h"
 #include "half.h"
+#include "ggml_round.h"
 
 #define GROUP_MAX_EPS 1e-15f
 
-/* ggml's nearest_int: round half to even through 1.5 * 2^23, bit for bit (any input). */
-INLINE int32_t nearest_int(float f) {
-  return (int32_t)(f32_bits(f + 12582912.f) & 0x007fffffu) - 0x00400000;
-}
 /* C's float -> int conversion as x86 does it: truncation, INT32_MIN when out of range or NaN. */
 INLINE int32_t trunc_x86(float f) {
   return (f > -2147483904.f && f < 2147483648.f) ? (int32_t)f : INT32_MIN;
-}
-/* C's roundf: halves away from zero (x - trunc(x) is exact). */
-INLINE float round_away(float f) {
-  const float t = __builtin_truncf(f);
-  return __builtin_fabsf(f - t) >= 0.5f ? t + __builtin_copysignf(1.f, f) : t;
 }
 INLINE void put_half(uint8_t *p, float f) {
   const uint32_t h = float_bits_to_half(f32_bits(f));
