@@ -389,7 +389,8 @@ export async function complete(
         chunk([{ index: c.index, text: tail, logprobs: null, finish_reason: reason(c, 0) }]);
       }
     }
-    if (plan.params.includeUsage) chunk([], { usage: usage(e, plan, choices) });
+    const u = usage(e, plan, choices); // counted in /metrics whether or not the client asked for it
+    if (plan.params.includeUsage) chunk([], { usage: u });
     send("[DONE]");
     open = false;
     try {
