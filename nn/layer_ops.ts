@@ -186,8 +186,10 @@ function adaptiveMatrix(n: number, out: number, like: Tensor): Tensor {
     const s = Math.floor((i * n) / out), e = Math.ceil(((i + 1) * n) / out);
     for (let j = s; j < e; j++) m[i * n + j] = 1 / (e - s);
   }
-  const t = fromTyped(m, [out, n], "f64", like.device);
-  if (like.dtype === "f64") return t;
+  // built in f64 (or f32, which every device has) so no device needs f64 arithmetic to cast it
+  if (like.dtype === "f64") return fromTyped(m, [out, n], "f64", like.device);
+  const t = fromTyped(Float32Array.from(m), [out, n], "f32", like.device);
+  if (like.dtype === "f32") return t;
   const c = t.astype(like.dtype);
   t.dispose();
   return c;

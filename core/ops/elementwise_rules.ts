@@ -157,7 +157,15 @@ function fitsInt(x: number, d: DType): boolean {
  */
 function weakScalar(op: string, row: BinaryRow, t: Tensor, x: number | boolean): [Tensor, DType] {
   const d = scalarPromote(t.dtype, x);
-  if (row.exact && !isFloat(t.dtype)) return [asTensor(Number(x), "f64", t.device), d];
+  if (row.exact && !isFloat(t.dtype)) {
+    // exact comparison of an integer tensor with a number: in the tensor's own dtype when the
+    // number is one of its values (every device has it), else in f64 (NumPy compares exactly too)
+    const n = Number(x);
+    if (t.dtype !== "bool" && Number.isInteger(n) && fitsInt(n, t.dtype)) {
+      return [asTensor(n, t.dtype, t.device), d];
+    }
+    return [asTensor(n, "f64", t.device), d];
+  }
   if (typeof x === "number" && !fitsInt(x, d)) {
     throw new DTypeError(
       `${op}: the number ${x} is out of range for the ${d} operand (NumPy raises OverflowError ` +
