@@ -1,6 +1,6 @@
 /**
- * ONNX models on our ops vs onnxruntime (Python wheel, CPU provider) in the same run, same thread
- * count: Silero VAD v5 per 512-sample chunk (state carried) and BlazeFace (front, 128x128) per
+ * ONNX models on our ops vs onnxruntime-node 1.30 (CPU provider, bench/onnx_ort_node.mjs) in the
+ * same run, same thread count: Silero VAD v5 per 512-sample chunk (state carried) and BlazeFace (front, 128x128) per
  * frame. Models come from npm tarballs (.ci/refs.sh, or .cache/onnx-models).
  *
  * Usage: deno run -A bench/onnx.ts [threads]
@@ -13,7 +13,6 @@ import type { Tensor } from "../core/tensor.ts";
 import { fakeAudio, modelPath } from "../tests/onnx/ort.ts";
 
 const threads = Number(Deno.args[0] ?? 1);
-const PY = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
 
 async function ortMs(
   model: string,
@@ -21,13 +20,25 @@ async function ortMs(
   runs: number,
   carry: string[] = [],
 ) {
-  const tmp = await Deno.makeTempFile({ suffix: ".npz" });
-  await Deno.writeFile(tmp, await encodeNpz(feeds));
-  const out = await new Deno.Command(PY, {
-    args: ["bench/onnx_ort.py", model, tmp, String(runs), String(threads), ...carry],
+  const tmp = await Deno.makeTempFile({ suffix: ".json" });
+  const json: Record<string, unknown> = {};
+  for (const [k, t] of Object.entries(feeds)) {
+    const a = t.dataSync() as Float32Array | BigInt64Array;
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    json[k] = {
+      dtype: t.dtype === "i64" ? "int64" : "float32",
+      shape: t.shape,
+      data: btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join("")),
+    };
+  }
+  await Deno.writeTextFile(tmp, JSON.stringify(json));
+  const out = await new Deno.Command("node", {
+    args: ["bench/onnx_ort_node.mjs", model, tmp, String(runs), String(threads), ...carry],
     stdout: "piped",
+    stderr: "inherit",
   }).output();
   await Deno.remove(tmp);
+  if (!out.success) throw new Error("onnxruntime-node failed (see above)");
   return Number(new TextDecoder().decode(out.stdout).trim());
 }
 
