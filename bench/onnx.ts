@@ -6,7 +6,6 @@
  * Usage: deno run -A bench/onnx.ts [threads]
  */
 import "../backends/runtime.ts";
-import { encodeNpz } from "../io/npz.ts";
 import { loadOnnx } from "../io/onnx/session.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
