@@ -6,12 +6,16 @@
  * Usage: deno run -A bench/onnx.ts [threads]
  */
 import "../backends/runtime.ts";
+import { setBlasThreads, setWasmThreads } from "../backends/mod.ts";
 import { loadOnnx } from "../io/onnx/session.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { fakeAudio, modelPath } from "../tests/onnx/ort.ts";
 
 const threads = Number(Deno.args[0] ?? 1);
+// Same thread count on both sides: our WASM pool and OpenBLAS, onnxruntime's intra-op pool.
+setWasmThreads(threads);
+setBlasThreads(threads);
 
 async function ortMs(
   model: string,
@@ -92,6 +96,10 @@ if (blaze) {
     }× |`,
   );
 }
-console.log(`threads: ${threads} (ours: the runtime's default plugins)`);
+console.log(
+  `threads: ${threads} (ours: WASM pool and OpenBLAS; load average ${
+    Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
+  })`,
+);
 console.log("| model | ours ms (median) | onnxruntime ms (median) | ratio |\n|---|---|---|---|");
 for (const r of rows) console.log(r);

@@ -113,10 +113,13 @@ const conv: OpFn = (inp, ctx) => {
   if (one) w = V.unsqueeze(w, 2);
   const k = w.shape.slice(2);
   const { strides, dil, b, e } = window2d(ctx, x, k, one);
-  const xp = padSpatial(x, b, e, 0);
+  // Symmetric pads go to the kernel (no padded copy of the input); others pad first.
+  const sym = b.every((v, i) => v === e[i] && v >= 0);
+  const xp = sym ? x : padSpatial(x, b, e, 0);
   const y = conv2d(xp, w, {
     bias: inp[2] ?? null,
     stride: [strides[0], strides[1]],
+    padding: sym ? [b[0], b[1]] : 0,
     dilation: [dil[0], dil[1]],
     groups: attrNum(ctx, "group", 1),
   });

@@ -15,6 +15,7 @@ import { sum } from "../../../core/ops/reduce.ts";
 import * as V from "../../../core/ops/view.ts";
 import { broadcastShapes } from "../../../core/shape.ts";
 import type { Tensor } from "../../../core/tensor.ts";
+import { uploadSync } from "../placement.ts";
 import {
   attrNum,
   attrNums,
@@ -44,6 +45,33 @@ function i64(values: number[], shape = [values.length]): T {
 /** Indices made non-negative along an axis of length `n`. */
 function wrapIndex(idx: T, n: number): T {
   return where(C.lt(idx, 0), B.add(idx, n), idx);
+}
+
+/**
+ * Gather with indices on the CPU from data on a device (a GPU session keeps indices computed
+ * from shapes on the CPU): the rows picked as views of the data, stacked on the device.
+ */
+function gatherHostIndices(x: T, idx: T, a: number, ctx: OpContext): T {
+  const n = x.shape[a];
+  const rows = ints(idx).map((v) => {
+    if (v < -n || v >= n) {
+      throw new ShapeError(
+        `Gather "${ctx.node.name}": index ${v} is out of range for axis ${a} of length ${n}.`,
+      );
+    }
+    return v < 0 ? v + n : v;
+  });
+  if (idx.ndim === 0) return V.contiguous(V.select(x, a, rows[0]));
+  const picked = concat(
+    rows.map((r) =>
+      V.slice(x, ...x.shape.slice(0, a).map(() => null), {
+        start: r,
+        stop: r + 1,
+      })
+    ),
+    a,
+  );
+  return V.reshape(picked, [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)]);
 }
 
 function reshapeTo(x: T, spec: number[], allowZero: boolean, ctx: OpContext): T {
@@ -196,6 +224,7 @@ defineOps({
   Gather: (inp, ctx) => {
     const x = need(inp, 0, ctx), idx = need(inp, 1, ctx);
     const a = axisOf(attrNum(ctx, "axis", 0), x.ndim, ctx);
+    if (idx.device === "cpu" && x.device !== "cpu") return [gatherHostIndices(x, idx, a, ctx)];
     return [take(x, wrapIndex(idx, x.shape[a]), a)];
   },
   GatherElements: (inp, ctx) => {
@@ -275,6 +304,11 @@ defineOps({
     const j = V.reshape(arange(0, n, 1, { dtype: "i64" }), [1, n]);
     const d = B.sub(j, i);
     const keep = attrNum(ctx, "upper", 1) ? C.ge(d, k) : C.le(d, k);
+    if (x.device !== "cpu") {
+      // The mask is built on the CPU: its copy and a zero on the data's device.
+      const zero = zeros([], { dtype: x.dtype as DType });
+      return [where(uploadSync(keep, x.device), x, uploadSync(zero, x.device))];
+    }
     return [V.astype(where(keep, x, 0), x.dtype as DType)];
   },
   DepthToSpace: (inp, ctx) => {
