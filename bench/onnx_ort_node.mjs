@@ -1,4 +1,5 @@
-// Times onnxruntime-node (CPU, N threads) on a model: prints the median ms per run over RUNS runs.
+// Times onnxruntime-node (CPU, N threads) on a model: prints the median and the minimum ms per run
+// over RUNS runs.
 // Usage: node bench/onnx_ort_node.mjs MODEL FEEDS.json RUNS THREADS [carry_out=carry_in ...]
 // FEEDS.json: { name: { dtype: "float32" | "int64", shape: [...], data: base64 } }.
 // Carried outputs feed the next run (recurrent state). onnxruntime-node comes from .refs
@@ -38,4 +39,4 @@ for (let i = 0; i < runs + 5; i++) {
   for (const [o, inp] of carry) feeds[inp] = out[o];
 }
 times.sort((a, b) => a - b);
-console.log(times[Math.floor(times.length / 2)].toFixed(4));
+console.log(`${times[Math.floor(times.length / 2)].toFixed(4)} ${times[0].toFixed(4)}`);

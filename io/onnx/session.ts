@@ -11,7 +11,7 @@ import { clone } from "../../core/ops/view.ts";
 import type { Tensor, TensorLike } from "../../core/tensor.ts";
 import { type OnnxGraph, type OnnxModel, type OnnxValueInfo, parseModel } from "./graph.ts";
 import type { ParseOptions } from "./graph.ts";
-import { type OpContext, OPS } from "./ops/registry.ts";
+import { type OpContext, type OpFn, OPS } from "./ops/registry.ts";
 import "./ops/all.ts";
 import { placeInputs, staysOnHost, uploadSync } from "./placement.ts";
 
@@ -73,6 +73,10 @@ export interface LoadOnnxOptions extends ParseOptions {
 interface Plan {
   /** For node k: the values (by name) whose last reader in this graph is node k. */
   readonly dying: readonly string[][];
+  /** For node k: its operator, looked up once. */
+  readonly fns: readonly OpFn[];
+  /** For node k: the opset of its domain. */
+  readonly opsets: readonly number[];
 }
 
 /**
@@ -206,7 +210,19 @@ export class OnnxSession {
     g.nodes.forEach((n, k) => {
       for (const o of n.outputs) if (o !== "" && !last.has(o) && !keep.has(o)) dying[k].push(o);
     });
-    p = { dying };
+    const fns = g.nodes.map((node) => {
+      const fn = OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`);
+      if (fn === undefined) {
+        throw new OnnxUnsupportedError("onnx run", [{
+          domain: node.domain,
+          opType: node.opType,
+          count: 1,
+        }]);
+      }
+      return fn;
+    });
+    const opsets = g.nodes.map((node) => this.model.opsets.get(node.domain) ?? 1);
+    p = { dying, fns, opsets };
     this.#plans.set(g, p);
     return p;
   }
@@ -223,17 +239,9 @@ export class OnnxSession {
     const outside = new Set<Tensor>(env.values());
     const mine = new Set<Tensor>();
     const plan = this.#plan(g);
-    const opsets = this.model.opsets;
     try {
       g.nodes.forEach((node, k) => {
-        const fn = OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`);
-        if (fn === undefined) {
-          throw new OnnxUnsupportedError("onnx run", [{
-            domain: node.domain,
-            opType: node.opType,
-            count: 1,
-          }]);
-        }
+        const fn = plan.fns[k];
         const inputs = node.inputs.map((v) => {
           if (v === "") return undefined;
           const t = env.get(v);
@@ -250,7 +258,7 @@ export class OnnxSession {
           : placeInputs(node.opType, inputs, this.device, made);
         const ctx: OpContext = {
           node,
-          opset: opsets.get(node.domain) ?? 1,
+          opset: plan.opsets[k],
           runGraph: (sub, subFeeds) => this.#run(sub, subFeeds, env, false),
         };
         let outs: Tensor[];
