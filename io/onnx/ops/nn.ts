@@ -18,6 +18,7 @@ import { topk } from "../../../core/ops/sort.ts";
 import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { axesArg } from "./shape.ts";
+import { maxPoolIndices } from "./pool_indices.ts";
 import {
   attrNum,
   attrNums,
@@ -270,10 +271,18 @@ function pool(kind: "max" | "avg"): OpFn {
     };
     let y: T;
     if (kind === "max") {
-      if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== "") {
-        throw new ShapeError(`MaxPool "${ctx.node.name}": the Indices output is not supported.`);
-      }
       y = maxPool2d(padSpatial(x, b, e, lowest(x)), { ...opts, dilation: [dil[0], dil[1]] });
+      if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== "") {
+        if (one || ceilMode) {
+          throw new ShapeError(
+            `MaxPool "${ctx.node.name}": the Indices output is supported for 2-D pools ` +
+              `without ceil_mode.`,
+          );
+        }
+        const order = attrNum(ctx, "storage_order", 0);
+        const where = `MaxPool "${ctx.node.name}"`;
+        return [y, maxPoolIndices(x, y.shape, k, strides, dil, b, order, where)];
+      }
     } else if (attrNum(ctx, "count_include_pad", 0) === 1) {
       y = avgPool2d(padSpatial(x, b, e, 0), opts);
     } else {

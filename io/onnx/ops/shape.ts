@@ -16,6 +16,7 @@ import * as V from "../../../core/ops/view.ts";
 import { broadcastShapes } from "../../../core/shape.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { uploadSync } from "../placement.ts";
+import { scatterElementsReduce, scatterNDReduce } from "./scatter_reduce.ts";
 import {
   attrNum,
   attrNums,
@@ -238,19 +239,36 @@ defineOps({
     const red = attrStr(ctx, "reduction", "none");
     const i = wrapIndex(idx, x.shape[a]);
     if (red === "add") return [scatterAdd(x, a, i, src)];
-    if (red !== "none") throw new ShapeError(`ScatterElements: reduction "${red}" unsupported.`);
+    if (red !== "none") return [scatterElementsReduce(x, a, i, src, red)];
     return [scatter(x, a, i, src)];
   },
   GatherND: (inp, ctx) => {
     const x = need(inp, 0, ctx), idx = need(inp, 1, ctx);
     const bd = attrNum(ctx, "batch_dims", 0);
-    if (bd !== 0) throw new ShapeError(`GatherND: batch_dims ${bd} is not supported.`);
+    if (!(bd >= 0 && bd < Math.min(x.ndim, idx.ndim))) {
+      throw new ShapeError(
+        `GatherND "${ctx.node.name}": batch_dims ${bd} must be in [0, ${
+          Math.min(x.ndim, idx.ndim)
+        }) for data ${JSON.stringify(x.shape)} and indices ${JSON.stringify(idx.shape)}.`,
+      );
+    }
+    // Batch axes (the first bd of both) fold into one; row numbers are offset per batch entry.
     const k = idx.shape[idx.ndim - 1];
-    const lead = x.shape.slice(0, k), rest = x.shape.slice(k);
+    const batch = x.shape.slice(0, bd), nb = batch.reduce((p, d) => p * d, 1);
+    const lead = x.shape.slice(bd, bd + k), rest = x.shape.slice(bd + k);
+    const per = lead.reduce((p, d) => p * d, 1);
     const strides = lead.map((_, i) => lead.slice(i + 1).reduce((p, d) => p * d, 1));
     const wrapped = where(C.lt(idx, 0), B.add(idx, i64(lead)), idx);
-    const flat = sum(B.mul(wrapped, i64(strides)), -1);
-    const xf = V.reshape(V.contiguous(x), [lead.reduce((p, d) => p * d, 1), ...rest]);
+    let flat = sum(B.mul(wrapped, i64(strides)), -1); // (batch..., m...)
+    if (bd > 0) {
+      const mid = idx.shape.slice(bd, -1);
+      const off = V.reshape(B.mul(arange(0, nb, 1, { dtype: "i64" }), per), [
+        ...batch,
+        ...mid.map(() => 1),
+      ]);
+      flat = B.add(flat, off);
+    }
+    const xf = V.reshape(V.contiguous(x), [nb * per, ...rest]);
     return [take(xf, flat, 0)];
   },
   ScatterND: (inp, ctx) => {
@@ -265,7 +283,7 @@ defineOps({
     const uf = V.reshape(V.contiguous(upd), [flat.size, cols]);
     const ix = V.contiguous(V.broadcastTo(V.reshape(flat, [flat.size, 1]), [flat.size, cols]));
     if (red !== "none" && red !== "add") {
-      throw new ShapeError(`ScatterND: reduction "${red}" unsupported.`);
+      return [V.reshape(scatterNDReduce(xf, flat, uf, cols, red), x.shape)];
     }
     const out = red === "add" ? scatterAdd(xf, 0, ix, uf) : scatter(xf, 0, ix, uf);
     return [V.reshape(out, x.shape)];
