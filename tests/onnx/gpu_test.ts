@@ -12,7 +12,7 @@ import { loadOnnx } from "../../io/onnx/session.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { rng } from "../helpers/gen.ts";
-import { fakeAudio, maxAbsDiff, modelPath, ortRun } from "./ort.ts";
+import { fakeAudio, maxAbsDiff, modelPath, ortRun, torchModels } from "./ort.ts";
 
 await ready();
 const status = backends().find((b) => b.name === "webgpu");
@@ -81,30 +81,21 @@ Deno.test({
   },
 });
 
-const TORCH_DIR = new URL("../../.cache/onnx-torch/", import.meta.url).pathname;
 for (
   const [file, shape] of [
     ["resnet_like.onnx", [1, 3, 64, 64]],
     ["encoder.onnx", [2, 10, 32]],
   ] as const
 ) {
-  const path = TORCH_DIR + file;
-  const have = (() => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  })();
   Deno.test({
-    // models_test.ts exports these from torch into .cache/onnx-torch (it runs first in CI).
     name: `gpu: torch-exported ${file} equals onnxruntime`,
-    ignore: !present || !have,
+    ignore: !present,
     ...opts,
     async fn() {
       const r = rng(300);
       const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
       const x = fromTyped(Float32Array.from({ length: n }, () => r() * 2 - 1), [...shape], "f32");
+      const path = torchModels() + file;
       const ref = await ortRun(path, { "0:x": x }, 1);
       const sess = await loadOnnx(path, { device: "gpu" });
       close(await host((await sess.run({ x })).y), ref["0:y"], file);
