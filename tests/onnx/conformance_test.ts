@@ -19,7 +19,6 @@ const KNOWN_FAILURES: Record<string, string> = {
   test_bitshift_right_int8_shift_ge_width: "BitShift on signed ints",
   test_convtranspose_3d: "3-D ConvTranspose (no conv3d core op)",
   test_lppool_3d_default: "3-D LpPool",
-  test_range_bfloat16_type_positive_delta: "Range in bf16 counts its length in bf16",
   test_scan_sum: "opset-8 Scan (batch axis and sequence_lens); opset 9+ Scan passes",
   test_training_dropout: "Dropout in training mode (random masks)",
   test_training_dropout_default: "Dropout in training mode",

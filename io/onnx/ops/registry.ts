@@ -5,7 +5,7 @@
  * @module
  */
 import { DeviceError, FormatError, ShapeError } from "../../../core/errors.ts";
-import type { DType } from "../../../core/dtype.ts";
+import { type DType, fromBF16Bits } from "../../../core/dtype.ts";
 import { full } from "../../../core/ops/creation.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { AttrValue, OnnxGraph, OnnxNode } from "../graph.ts";
@@ -120,6 +120,8 @@ function hostOnly(t: Tensor): DeviceError {
 /** The values of a small float tensor as numbers. */
 export function floats(t: Tensor): number[] {
   if (t.device !== "cpu") throw hostOnly(t);
+  // bf16 storage reads back as its bit patterns.
+  if (t.dtype === "bf16") return Array.from(t.dataSync() as ArrayLike<number>, fromBF16Bits);
   return Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
 }
 
