@@ -77,6 +77,28 @@ interface Plan {
   readonly fns: readonly OpFn[];
   /** For node k: the opset of its domain. */
   readonly opsets: readonly number[];
+  /** For node k: whether it reads only initializers and folded values (computed once). */
+  readonly folded: readonly boolean[];
+}
+
+/** Operators whose outputs differ between runs on the same inputs: never folded. */
+const RANDOM = new Set([
+  "RandomNormal",
+  "RandomUniform",
+  "RandomNormalLike",
+  "RandomUniformLike",
+  "Multinomial",
+  "Bernoulli",
+  "Dropout",
+]);
+
+function hasSubgraph(n: OnnxGraph["nodes"][number]): boolean {
+  for (const v of n.attrs.values()) {
+    for (const s of Array.isArray(v) ? v : [v]) {
+      if (typeof s === "object" && s !== null && "nodes" in s) return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -98,6 +120,7 @@ export class OnnxSession {
   readonly device: string;
   readonly #plans = new Map<OnnxGraph, Plan>();
   readonly #inits = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
+  readonly #folded = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
 
   /**
    * Build a session over a parsed model (use {@link loadOnnx}).
@@ -108,6 +131,39 @@ export class OnnxSession {
   constructor(model: OnnxModel, device = "cpu") {
     this.model = model;
     this.device = device;
+  }
+
+  /** Outputs of graph `g`'s folded nodes (run once, on the first run; on the device). */
+  #foldedValues(g: OnnxGraph, plan: Plan): ReadonlyMap<string, Tensor> {
+    let m = this.#folded.get(g);
+    if (m !== undefined) return m;
+    const vals = new Map<string, Tensor>(g.initializers);
+    const out = new Map<string, Tensor>();
+    g.nodes.forEach((node, k) => {
+      if (!plan.folded[k]) return;
+      const inputs = node.inputs.map((v) => (v === "" ? undefined : vals.get(v)));
+      const ctx: OpContext = {
+        node,
+        opset: plan.opsets[k],
+        runGraph: () => {
+          throw new FormatError(`onnx run: folded node "${node.name}" has no subgraph.`);
+        },
+      };
+      const outs = tidy(() => plan.fns[k](inputs, ctx));
+      node.outputs.forEach((o, i) => {
+        const t = outs[i];
+        if (o === "" || t === undefined) return;
+        keep(t);
+        vals.set(o, t);
+        const placed = this.device === "cpu" || staysOnHost(t)
+          ? t
+          : keep(uploadSync(t, this.device));
+        out.set(o, placed);
+      });
+    });
+    this.#folded.set(g, out);
+    m = out;
+    return m;
   }
 
   /** Graph `g`'s initializers on the session's device (floats copied there once). */
@@ -222,7 +278,18 @@ export class OnnxSession {
       return fn;
     });
     const opsets = g.nodes.map((node) => this.model.opsets.get(node.domain) ?? 1);
-    p = { dying, fns, opsets };
+    // Constant folding: nodes reading only initializers (that no feed overrides) and other
+    // folded values run once, at the first run; their outputs are reused.
+    const fed = new Set(g.inputs.map((v) => v.name));
+    const constant = new Set([...g.initializers.keys()].filter((k) => !fed.has(k)));
+    const folded = g.nodes.map((n) => {
+      const ok = n.domain === "" && !RANDOM.has(n.opType) && n.implicitInputs.length === 0 &&
+        n.inputs.some((v) => v !== "") && n.inputs.every((v) => v === "" || constant.has(v)) &&
+        !hasSubgraph(n);
+      if (ok) { for (const o of n.outputs) if (o !== "") constant.add(o); }
+      return ok;
+    });
+    p = { dying, fns, opsets, folded };
     this.#plans.set(g, p);
     return p;
   }
@@ -230,17 +297,19 @@ export class OnnxSession {
   /** Run graph `g` with its inputs bound to `feeds`, reading free names from `outer`. */
   #run(g: OnnxGraph, feeds: readonly Tensor[], outer: ReadonlyMap<string, Tensor>, top: boolean) {
     const env = new Map<string, Tensor>(outer);
+    const plan = this.#plan(g);
     for (const [k, t] of this.#initializers(g)) env.set(k, t);
+    for (const [k, t] of this.#foldedValues(g, plan)) env.set(k, t);
     g.inputs.forEach((v, i) => {
       if (feeds[i] !== undefined) env.set(v.name, feeds[i]);
     });
-    // Tensors from outside (outer scope, initializers, feeds): never disposed, and an op that
-    // hands one back gets a copy. Tensors this run created and may dispose: `mine`.
+    // Tensors from outside (outer scope, initializers, folded values, feeds): never disposed, and
+    // an op that hands one back gets a copy. Tensors this run created and may dispose: `mine`.
     const outside = new Set<Tensor>(env.values());
     const mine = new Set<Tensor>();
-    const plan = this.#plan(g);
     try {
       g.nodes.forEach((node, k) => {
+        if (plan.folded[k]) return;
         const fn = plan.fns[k];
         const inputs = node.inputs.map((v) => {
           if (v === "") return undefined;
