@@ -3,12 +3,16 @@
  * a session with `device: "gpu"` keeps float values on the GPU and shape values on the CPU, and
  * equals onnxruntime (CPU) within the CPU tests' tolerances: BlazeFace on one frame, Silero VAD
  * v5 over 5 chunks with its state carried (If nested two deep, LSTM), and the torch-exported
- * ResNet-18-shaped CNN and transformer encoder.
+ * ResNet-18-shaped CNN and transformer encoder; and a CNN exported here by tracing.
  */
 import "../../backends/runtime.ts";
 import assert from "node:assert/strict";
 import { backends, ready } from "../../mod.ts";
-import { loadOnnx } from "../../io/onnx/session.ts";
+import { loadOnnx, loadOnnxSync } from "../../io/onnx/session.ts";
+import { exportOnnxSync } from "../../io/onnx/export.ts";
+import * as nn from "../../nn/mod.ts";
+import { randn, seed } from "../../core/random.ts";
+import { noGrad } from "../../core/autograd.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { rng } from "../helpers/gen.ts";
@@ -102,3 +106,30 @@ for (
     },
   });
 }
+
+Deno.test({
+  name: "gpu: our exported CNN (traced) runs on the GPU equal to the module on the CPU",
+  ignore: !present,
+  ...opts,
+  async fn() {
+    seed(21);
+    const cnn = new nn.Sequential(
+      new nn.Conv2d(3, 8, 3, { padding: 1 }),
+      new nn.BatchNorm2d(8),
+      new nn.ReLU(),
+      new nn.MaxPool2d(2),
+      new nn.Conv2d(8, 8, 3, { padding: 1, groups: 8 }),
+      new nn.AdaptiveAvgPool2d([1, 1]),
+      new nn.Flatten(),
+      new nn.Linear(8, 4),
+    );
+    const bytes = exportOnnxSync(cnn, randn([1, 3, 16, 16]), {
+      dynamicAxes: { x: { 0: "batch" } },
+    });
+    const x = randn([2, 3, 16, 16]);
+    cnn.eval();
+    const want = noGrad(() => cnn.call(x));
+    const got = await host(loadOnnxSync(bytes, { device: "gpu" }).runSync({ x }).y);
+    close(got, want, "exported cnn");
+  },
+});
