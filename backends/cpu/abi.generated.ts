@@ -162,6 +162,7 @@ export const KIND: {
   readonly where: number;
   readonly quantize: number;
   readonly qlinear: number;
+  readonly convDepthwise: number;
 } = {
   binary: 16,
   unary: 17,
@@ -177,6 +178,7 @@ export const KIND: {
   where: 27,
   quantize: 28,
   qlinear: 29,
+  convDepthwise: 30,
 };
 
 /** Axes a job's iteration space may have after merging. */

@@ -131,6 +131,13 @@ export const JOB_KINDS: readonly {
 
   // quantLinear (wasmq)
   { c: "KIND_QLINEAR", ts: "qlinear", doc: "y = x · wᵀ on packed GGUF weights (qlinear.c)" },
+
+  // depthwise conv2d (onnx, issue 18)
+  {
+    c: "KIND_CONVDW",
+    ts: "convDepthwise",
+    doc: "depthwise conv2d, whole output planes (conv_dw.c)",
+  },
 ];
 
 /** The first job kind's number. */

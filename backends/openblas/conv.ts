@@ -87,6 +87,11 @@ export function convKernels(gemm: typeof blasGemm): OpKernelTable {
   const conv2d: KernelEntry = {
     supports(call: KernelCall<Conv2dAttrs>): boolean {
       const [x, w, bias] = call.inputs, [out] = call.outputs;
+      // Depthwise (one input channel per group): the WASM plugin's direct kernel is faster than
+      // a GEMM with one output row per group.
+      if (call.attrs.groups > 1 && w?.shape[1] === 1 && call.attrs.groups === x?.shape[1]) {
+        return false;
+      }
       return x?.ndim === 4 && w?.ndim === 4 && out?.isContiguous && w.isContiguous &&
         w.size > 0 && inHeap(call.attrs.hasBias ? [x, w, bias, out] : [x, w, out]);
     },

@@ -1,16 +1,23 @@
 /**
- * `exportOnnx`: an ONNX model from a module built of our nn layers. The module tree is lowered
- * layer by layer (Sequential chains of Linear, Conv2d, BatchNorm, pooling, Flatten, Dropout,
- * LayerNorm, TransformerEncoderLayer and the activations), each layer run on the example input
- * to follow shapes; weights become initializers. Layers are recognized by class name and fields (io does not import nn).
+ * `exportOnnx`: an ONNX model from any module built of our nn layers and core ops, by tracing a
+ * forward call on example inputs (io/onnx/trace.ts: core's trace hook sees every op the
+ * dispatcher and the view ops record), mapping each recorded op to ONNX nodes
+ * (io/onnx/export_ops.ts) and the tensors it reads that do not depend on the inputs
+ * (parameters, buffers, constants) to initializers.
+ *
+ * Dynamic axes: the call is traced a second time with every dynamic axis of the inputs grown by
+ * a distinct prime factor (the example tiled along it); dimensions that change are dynamic, and
+ * shape tensors (Reshape, Expand targets) are built from the inputs' `Shape` where they are.
  *
  * @module
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { FormatError } from "../../core/errors.ts";
 import { noGrad } from "../../core/autograd.ts";
-import { fromTyped } from "../../core/ops/creation.ts";
-import * as V from "../../core/ops/view.ts";
+import type { DType } from "../../core/dtype.ts";
+import { fromTyped, full } from "../../core/ops/creation.ts";
+import { tile } from "../../core/ops/join.ts";
+import type { Shape } from "../../core/shape.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import {
   type AttributeProto,
@@ -24,6 +31,8 @@ import {
   ValueInfoProtoSchema,
 } from "./onnx_pb.ts";
 import { onnxFromDtype, tensorToProto } from "./tensor_proto.ts";
+import { disposeTrace, type Trace, traceCall } from "./trace.ts";
+import { type Attr, type Emit, LOWER, type ValueRef } from "./export_ops.ts";
 
 /** Options of {@link exportOnnx}. */
 export interface ExportOnnxOptions {
@@ -31,337 +40,152 @@ export interface ExportOnnxOptions {
   opset?: number;
   /** Symbolic dimensions per input/output name, e.g. `{ x: { 0: "batch" }, y: { 0: "batch" } }`. */
   dynamicAxes?: Record<string, Record<number, string>>;
-  /** Input name (default "x"). */
+  /** Input name (default "x"; "x0", "x1", ... for several inputs). */
   inputName?: string;
-  /** Output name (default "y"). */
+  /** Input names for several inputs. */
+  inputNames?: string[];
+  /** Output name (default "y"; "y0", "y1", ... for several outputs). */
   outputName?: string;
+  /** Output names for several outputs. */
+  outputNames?: string[];
 }
 
 /** The parts of an nn module the exporter reads (duck-typed: io does not import nn). */
 interface ModuleLike {
   training: boolean;
-  call(x: Tensor): Tensor;
-  children(): ModuleLike[];
+  call(...xs: Tensor[]): Tensor | Tensor[];
   modules(): ModuleLike[];
+  namedParameters(): [string, Tensor][];
+  namedBuffers(): [string, Tensor][];
   train(mode?: boolean): unknown;
 }
 
-type Attr = number | number[] | string;
+const PRIMES = [2, 3, 5, 7, 11, 13];
 
-class Builder {
+class Builder implements Emit {
   nodes: NodeProto[] = [];
   inits: TensorProto[] = [];
   #n = 0;
-  constructor(readonly opset: number) {}
+  #dims = new Map<string, string>();
+  constructor(
+    readonly opset: number,
+    /** Per symbol: its example size and where to read it (input name, axis). */
+    readonly symbols: { size: number; input: string; axis: number }[],
+  ) {}
 
-  name(prefix: string): string {
+  fresh(prefix: string): string {
     return `${prefix}_${this.#n++}`;
   }
 
-  weight(t: Tensor, prefix: string): string {
-    const name = this.name(prefix);
-    this.inits.push(tensorToProto(V.contiguous(t.detach()), name));
-    return name;
-  }
-
-  ints(values: number[], prefix: string): string {
-    const name = this.name(prefix);
-    const t = fromTyped(BigInt64Array.from(values, BigInt), [values.length], "i64");
-    this.inits.push(tensorToProto(t, name));
-    t.dispose();
-    return name;
-  }
-
-  node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string): string {
-    const o = out ?? this.name(op.toLowerCase());
+  node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, outs?: string[]) {
+    const o = outs ?? [this.fresh(op.toLowerCase())];
     const attribute: AttributeProto[] = Object.entries(attrs).map(([k, v]) =>
       typeof v === "string"
         ? create(AttributeProtoSchema, { name: k, type: AT.STRING, s: new TextEncoder().encode(v) })
         : Array.isArray(v)
         ? create(AttributeProtoSchema, { name: k, type: AT.INTS, ints: v.map(BigInt) })
-        : Number.isInteger(v) && !k.startsWith("epsilon") && k !== "alpha"
-        ? create(AttributeProtoSchema, { name: k, type: AT.INT, i: BigInt(v) })
-        : create(AttributeProtoSchema, { name: k, type: AT.FLOAT, f: v })
+        : typeof v === "object"
+        ? create(AttributeProtoSchema, { name: k, type: AT.FLOAT, f: v.f })
+        : create(AttributeProtoSchema, { name: k, type: AT.INT, i: BigInt(v) })
     );
     this.nodes.push(
-      create(NodeProtoSchema, { opType: op, input: inputs, output: [o], name: o, attribute }),
+      create(NodeProtoSchema, { opType: op, input: inputs, output: o, name: o[0], attribute }),
     );
     return o;
   }
-}
 
-function pair(v: unknown, dflt: number): [number, number] {
-  if (v === undefined || v === null) return [dflt, dflt];
-  return Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number];
-}
-
-function unsupported(m: ModuleLike, why: string): never {
-  throw new FormatError(
-    `exportOnnx: cannot export ${m.constructor.name}: ${why}. Hint: supported are Sequential ` +
-      `chains of Linear, Conv2d, BatchNorm1d/2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), ` +
-      `Flatten, Dropout, LayerNorm and the common activations.`,
-  );
-}
-
-const LOWERED = new Set([
-  "Linear",
-  "ReLU",
-  "Sigmoid",
-  "Tanh",
-  "SiLU",
-  "LeakyReLU",
-  "ELU",
-  "GELU",
-  "Softmax",
-  "LogSoftmax",
-  "Dropout",
-  "Identity",
-  "Flatten",
-  "Conv2d",
-  "BatchNorm1d",
-  "BatchNorm2d",
-  "MaxPool2d",
-  "AvgPool2d",
-  "AdaptiveAvgPool2d",
-  "LayerNorm",
-  "TransformerEncoderLayer",
-]);
-
-/** x W^T (+ b) for an input of any rank. */
-function linearOn(b: Builder, v: string, weight: Tensor, bias: Tensor | null): string {
-  const mm = b.node("MatMul", [v, b.weight(V.transpose(weight), "weight_t")]);
-  return bias ? b.node("Add", [mm, b.weight(bias, "bias")]) : mm;
-}
-
-/** 0.5 x (1 + erf(x / sqrt 2)), the opset-13 form of exact GELU. */
-function geluOn(b: Builder, v: string): string {
-  const c = (val: number) => b.weight(fromTyped(new Float32Array([val]), [], "f32"), "c");
-  const e = b.node("Erf", [b.node("Mul", [v, c(Math.SQRT1_2)])]);
-  return b.node("Mul", [b.node("Mul", [v, c(0.5)]), b.node("Add", [e, c(1)])]);
-}
-
-/**
- * A TransformerEncoderLayer (no masks): self-attention from in_proj/out_proj as MatMul, Split,
- * Reshape, Transpose and Softmax; the feed-forward block; residuals and LayerNormalization,
- * post-norm or pre-norm. Inputs (N, S, E) with batchFirst, else (S, N, E).
- */
-// deno-lint-ignore no-explicit-any
-function encoderLayer(b: Builder, f: any, v: string): string {
-  const attn = f.self_attn;
-  const E: number = attn.embedDim ?? f.dModel, H: number = attn.numHeads, hd = E / H;
-  if (!attn.in_proj_weight) {
-    throw new FormatError("exportOnnx: separate q/k/v projections are not supported.");
+  init(t: Tensor, name: string): string {
+    this.inits.push(tensorToProto(t, name));
+    return name;
   }
-  const act = /activation=(\w+)/.exec(f.extraRepr())?.[1];
-  if (act !== "relu" && act !== "gelu") {
+
+  ints(values: number[]): string {
+    const t = fromTyped(BigInt64Array.from(values, BigInt), [values.length], "i64");
+    try {
+      return this.init(t, this.fresh("ints"));
+    } finally {
+      t.dispose();
+    }
+  }
+
+  scalar(value: number, dtype: DType): string {
+    const t = full([], value, { dtype });
+    try {
+      return this.init(t, this.fresh("c"));
+    } finally {
+      t.dispose();
+    }
+  }
+
+  /** An i64 [1] tensor holding c·Π symbolᵉ, read from the inputs' shapes. */
+  #dim(e: number[], c: number): string {
+    const key = `${e.join(",")}*${c}`;
+    const known = this.#dims.get(key);
+    if (known) return known;
+    let acc: string | null = c === 1 ? null : this.ints([c]);
+    e.forEach((k, s) => {
+      const sym = this.symbols[s];
+      for (let i = 0; i < k; i++) {
+        const shape = this.node("Shape", [sym.input])[0];
+        const d = this.node("Gather", [shape, this.ints([sym.axis])], { axis: 0 })[0];
+        acc = acc === null ? d : this.node("Mul", [acc, d])[0];
+      }
+    });
+    const name = acc ?? this.ints([c]);
+    this.#dims.set(key, name);
+    return name;
+  }
+
+  shape(out: Shape, alt: Shape, like?: ValueRef): string {
+    const dyn = out.map((d, i) => d !== alt[i]);
+    if (!dyn.some(Boolean)) return this.ints([...out]);
+    const dims: (number | null)[] = out.map((d, i) => (dyn[i] ? null : d));
+    if (like) {
+      // Reshape: 0 copies the input's dimension at the same index.
+      dims.forEach((d, i) => {
+        if (d === null && like.shape[i] === out[i] && like.alt[i] === alt[i]) dims[i] = 0;
+      });
+      const open = dims.filter((d) => d === null).length;
+      if (open === 1) dims[dims.indexOf(null)] = -1;
+    }
+    if (!dims.includes(null)) return this.ints(dims as number[]);
+    const parts = dims.map((d, i) => {
+      if (d !== null) return this.ints([d]);
+      const [e, c] = this.factor(out[i], alt[i]);
+      return this.#dim(e, c);
+    });
+    return this.node("Concat", parts, { axis: 0 })[0];
+  }
+
+  /** Exponents of the symbols in a dimension (size, perturbed size) and its constant factor. */
+  factor(size: number, alt: number): [number[], number] {
+    const n = this.symbols.length;
+    for (let code = 0; code < 4 ** n; code++) {
+      const e = Array.from({ length: n }, (_, k) => Math.floor(code / 4 ** k) % 4);
+      const r = e.reduce((p, k, s) => p * PRIMES[s] ** k, 1);
+      const base = e.reduce((p, k, s) => p * this.symbols[s].size ** k, 1);
+      if (size * r === alt && size % base === 0) return [e, size / base];
+    }
     throw new FormatError(
-      `exportOnnx: TransformerEncoderLayer activation "${act}" is not supported.`,
+      `exportOnnx: a dimension of size ${size} (${alt} with the dynamic axes grown) is not a ` +
+        `product of the dynamic axes. Hint: export with static axes (no dynamicAxes) or keep ` +
+        `shapes computed from the dynamic axes by multiplication only.`,
     );
   }
-  const x0 = f.batchFirst ? v : b.node("Transpose", [v], { perm: [1, 0, 2] });
-  const ln = (norm: { weight: Tensor; bias: Tensor | null; eps: number }, u: string) => {
-    const ins = [u, b.weight(norm.weight, "ln_scale")];
-    if (norm.bias) ins.push(b.weight(norm.bias, "ln_bias"));
-    return b.node("LayerNormalization", ins, { axis: -1, epsilon: norm.eps });
-  };
-  const sa = (u: string) => {
-    const qkv = linearOn(b, u, attn.in_proj_weight, attn.in_proj_bias);
-    const [q, k, vv] = ["q", "k", "v"].map((n) => b.name(n));
-    b.nodes.push(create(NodeProtoSchema, {
-      opType: "Split",
-      input: [qkv, b.ints([E, E, E], "split")],
-      output: [q, k, vv],
-      name: b.name("split"),
-      attribute: [create(AttributeProtoSchema, { name: "axis", type: AT.INT, i: -1n })],
-    }));
-    const heads = (t: string, perm: number[]) =>
-      b.node("Transpose", [b.node("Reshape", [t, b.ints([0, 0, H, hd], "shape")])], { perm });
-    const scale = b.weight(fromTyped(new Float32Array([1 / Math.sqrt(hd)]), [], "f32"), "scale");
-    const scores = b.node("Mul", [
-      b.node("MatMul", [heads(q, [0, 2, 1, 3]), heads(k, [0, 2, 3, 1])]),
-      scale,
-    ]);
-    const ctxv = b.node("MatMul", [
-      b.node("Softmax", [scores], { axis: -1 }),
-      heads(vv, [0, 2, 1, 3]),
-    ]);
-    const joined = b.node("Reshape", [
-      b.node("Transpose", [ctxv], { perm: [0, 2, 1, 3] }),
-      b.ints([0, 0, E], "shape"),
-    ]);
-    return linearOn(b, joined, attn.out_proj.weight, attn.out_proj.bias);
-  };
-  const ff = (u: string) => {
-    const h = linearOn(b, u, f.linear1.weight, f.linear1.bias);
-    const a = act === "relu" ? b.node("Relu", [h]) : geluOn(b, h);
-    return linearOn(b, a, f.linear2.weight, f.linear2.bias);
-  };
-  let out: string;
-  if (f.normFirst) {
-    const x1 = b.node("Add", [x0, sa(ln(f.norm1, x0))]);
-    out = b.node("Add", [x1, ff(ln(f.norm2, x1))]);
-  } else {
-    const x1 = ln(f.norm1, b.node("Add", [x0, sa(x0)]));
-    out = ln(f.norm2, b.node("Add", [x1, ff(x1)]));
-  }
-  return f.batchFirst ? out : b.node("Transpose", [out], { perm: [1, 0, 2] });
 }
 
-/** Lower one module applied to value `v` (whose example is `x`); returns [value, example out]. */
-function lower(b: Builder, m: ModuleLike, v: string, x: Tensor): [string, Tensor] {
-  const kind = m.constructor.name;
-  // deno-lint-ignore no-explicit-any
-  const f = m as any;
-  if (kind === "Sequential") {
-    let cur: [string, Tensor] = [v, x];
-    for (const c of m.children()) cur = lower(b, c, cur[0], cur[1]);
-    return cur;
-  }
-  if (!LOWERED.has(kind)) unsupported(m, "no ONNX lowering for this layer");
-  const y = m.call(x);
-  const out = (op: string, inputs: string[], attrs: Record<string, Attr> = {}) =>
-    [b.node(op, inputs, attrs), y] as [string, Tensor];
-  switch (kind) {
-    case "Linear": {
-      if (x.ndim === 2) {
-        const ins = [v, b.weight(f.weight, "weight")];
-        if (f.bias) ins.push(b.weight(f.bias, "bias"));
-        return out("Gemm", ins, { transB: 1 });
-      }
-      const mm = b.node("MatMul", [v, b.weight(V.transpose(f.weight), "weight_t")]);
-      return f.bias ? out("Add", [mm, b.weight(f.bias, "bias")]) : [mm, y];
-    }
-    case "ReLU":
-      return out("Relu", [v]);
-    case "Sigmoid":
-      return out("Sigmoid", [v]);
-    case "Tanh":
-      return out("Tanh", [v]);
-    case "SiLU":
-      return out("Mul", [v, b.node("Sigmoid", [v])]);
-    case "LeakyReLU":
-      return out("LeakyRelu", [v], { alpha: f.negativeSlope });
-    case "ELU":
-      return out("Elu", [v], { alpha: f.alpha });
-    case "GELU": {
-      if (f.approximate !== "none") unsupported(m, "approximate GELU");
-      // 0.5 x (1 + erf(x / sqrt 2)), the opset-13 form (Gelu itself is opset 20).
-      const c = (val: number) => b.weight(fromTyped(new Float32Array([val]), [], "f32"), "c");
-      const e = b.node("Erf", [b.node("Mul", [v, c(Math.SQRT1_2)])]);
-      return out("Mul", [b.node("Mul", [v, c(0.5)]), b.node("Add", [e, c(1)])]);
-    }
-    case "Softmax":
-      return out("Softmax", [v], { axis: f.dim });
-    case "LogSoftmax":
-      return out("LogSoftmax", [v], { axis: f.dim });
-    case "Dropout":
-    case "Identity":
-      return out("Identity", [v]);
-    case "Flatten": {
-      const s = f.startDim < 0 ? f.startDim + x.ndim : f.startDim;
-      const e = f.endDim < 0 ? f.endDim + x.ndim : f.endDim;
-      // 0 copies a leading dim (keeps a dynamic batch), -1 takes the flattened run.
-      const shape = [...x.shape.slice(0, s).map(() => 0), -1, ...x.shape.slice(e + 1)];
-      return out("Reshape", [v, b.ints(shape, "shape")]);
-    }
-    case "Conv2d": {
-      if (f.paddingMode !== "zeros") unsupported(m, `padding mode ${f.paddingMode}`);
-      const [kh, kw] = f.kernelSize;
-      let pads: number[];
-      if (f.padding === "valid") pads = [0, 0, 0, 0];
-      else if (f.padding === "same") {
-        const t = [f.dilation[0] * (kh - 1), f.dilation[1] * (kw - 1)];
-        pads = [
-          Math.floor(t[0] / 2),
-          Math.floor(t[1] / 2),
-          t[0] - Math.floor(t[0] / 2),
-          t[1] - Math.floor(t[1] / 2),
-        ];
-      } else pads = [f.padding[0], f.padding[1], f.padding[0], f.padding[1]];
-      const ins = [v, b.weight(f.weight, "weight")];
-      if (f.bias) ins.push(b.weight(f.bias, "bias"));
-      return out("Conv", ins, {
-        kernel_shape: [kh, kw],
-        strides: [...f.stride],
-        dilations: [...f.dilation],
-        pads,
-        group: f.groups,
-      });
-    }
-    case "BatchNorm1d":
-    case "BatchNorm2d": {
-      const mean = f.runningMean as Tensor | null, vr = f.runningVar as Tensor | null;
-      if (!mean || !vr) unsupported(m, "no running statistics");
-      const c = mean.shape[0];
-      const ones = fromTyped(new Float32Array(c).fill(1), [c], "f32");
-      const zeros = fromTyped(new Float32Array(c), [c], "f32");
-      const ins = [
-        v,
-        b.weight(f.weight ?? ones, "bn_scale"),
-        b.weight(f.bias ?? zeros, "bn_bias"),
-        b.weight(mean, "bn_mean"),
-        b.weight(vr, "bn_var"),
-      ];
-      return out("BatchNormalization", ins, { epsilon: f.eps });
-    }
-    case "MaxPool2d":
-    case "AvgPool2d": {
-      const k = pair(f.kernelSize, 1);
-      const s = pair(f.options.stride ?? f.kernelSize, 1);
-      const p = pair(f.options.padding, 0);
-      const attrs: Record<string, Attr> = {
-        kernel_shape: k,
-        strides: s,
-        pads: [p[0], p[1], p[0], p[1]],
-        ceil_mode: f.options.ceilMode ? 1 : 0,
-      };
-      if (kind === "MaxPool2d") {
-        const d = pair(f.options.dilation, 1);
-        if (d[0] !== 1 || d[1] !== 1) attrs.dilations = d;
-        return out("MaxPool", [v], attrs);
-      }
-      attrs.count_include_pad = f.options.countIncludePad === false ? 0 : 1;
-      return out("AveragePool", [v], attrs);
-    }
-    case "AdaptiveAvgPool2d":
-      if (f.outputSize[0] !== 1 || f.outputSize[1] !== 1) {
-        unsupported(m, "output size other than 1");
-      }
-      return out("GlobalAveragePool", [v]);
-    case "TransformerEncoderLayer":
-      if (b.opset < 17) unsupported(m, "LayerNormalization needs opset 17");
-      return [encoderLayer(b, f, v), y];
-    case "LayerNorm": {
-      if (b.opset < 17) unsupported(m, "LayerNormalization needs opset 17");
-      const n = f.normalizedShape.length;
-      const size = f.normalizedShape.reduce((p: number, d: number) => p * d, 1);
-      const ins = [
-        v,
-        b.weight(
-          f.weight ?? fromTyped(new Float32Array(size).fill(1), f.normalizedShape, "f32"),
-          "ln_scale",
-        ),
-      ];
-      if (f.bias) ins.push(b.weight(f.bias, "ln_bias"));
-      return out("LayerNormalization", ins, { axis: -n, epsilon: f.eps });
-    }
-    default:
-      unsupported(m, "no ONNX lowering for this layer");
-  }
-}
-
-function info(name: string, t: Tensor, dyn: Record<number, string> | undefined): ValueInfoProto {
+function info(name: string, dtype: DType, shape: Shape, dyn: (string | null)[]): ValueInfoProto {
   return create(ValueInfoProtoSchema, {
     name,
     type: {
       value: {
         case: "tensorType",
         value: {
-          elemType: onnxFromDtype(t.dtype as never, "exportOnnx"),
+          elemType: onnxFromDtype(dtype, "exportOnnx"),
           shape: {
-            dim: t.shape.map((d, i) => ({
-              value: dyn?.[i] !== undefined
-                ? { case: "dimParam" as const, value: dyn[i] }
+            dim: shape.map((d, i) => ({
+              value: dyn[i] !== null
+                ? { case: "dimParam" as const, value: dyn[i]! }
                 : { case: "dimValue" as const, value: BigInt(d) },
             })),
           },
@@ -371,11 +195,24 @@ function info(name: string, t: Tensor, dyn: Record<number, string> | undefined):
   });
 }
 
+/** The value ids whose ops an output needs (dead ops dropped). */
+function live(t: Trace): boolean[] {
+  const need = new Set(t.outputs);
+  const keep = t.ops.map(() => false);
+  for (let i = t.ops.length - 1; i >= 0; i--) {
+    if (!t.ops[i].outputs.some((o) => need.has(o))) continue;
+    keep[i] = true;
+    for (const x of t.ops[i].inputs) if ("v" in x) need.add(x.v);
+  }
+  return keep;
+}
+
 /**
- * Export `module` (a Sequential of our nn layers, or one layer) as an ONNX model, following
- * `exampleInput` through it. Runs in evaluation mode (batch norm uses its running statistics,
- * dropout is the identity) and restores the module's mode after. Writes `path` when given and
- * returns the model bytes.
+ * Export `module` (any module built of our nn layers and core ops; its forward may take several
+ * tensors and return one or several) as an ONNX model, by tracing a forward call on
+ * `exampleInputs`. Runs in evaluation mode (batch norm uses its running statistics, dropout is
+ * the identity) and restores the module's modes after. Writes `path` when given and returns the
+ * model bytes. Control flow that depends on values is fixed to the example's path.
  *
  * @example
  * ```ts ignore
@@ -387,37 +224,188 @@ function info(name: string, t: Tensor, dyn: Record<number, string> | undefined):
  */
 export async function exportOnnx(
   module: unknown,
-  exampleInput: Tensor,
+  exampleInputs: Tensor | Tensor[],
   path: string | null,
   options: ExportOnnxOptions = {},
 ): Promise<Uint8Array> {
+  const bytes = exportOnnxSync(module, exampleInputs, options);
+  if (path !== null) await Deno.writeFile(path, bytes);
+  return bytes;
+}
+
+/**
+ * {@link exportOnnx} without writing a file: the model bytes.
+ *
+ * @example
+ * ```ts ignore
+ * import { nn, randn } from "@aprender/compute";
+ * import { exportOnnxSync } from "@aprender/compute/io";
+ * const bytes = exportOnnxSync(new nn.Linear(4, 2), randn([1, 4]));
+ * ```
+ */
+export function exportOnnxSync(
+  module: unknown,
+  exampleInputs: Tensor | Tensor[],
+  options: ExportOnnxOptions = {},
+): Uint8Array {
   const m = module as ModuleLike;
+  const xs = Array.isArray(exampleInputs) ? exampleInputs : [exampleInputs];
   const opset = options.opset ?? 17;
-  const inName = options.inputName ?? "x", outName = options.outputName ?? "y";
+  const inNames = options.inputNames ??
+    (xs.length === 1 ? [options.inputName ?? "x"] : xs.map((_, i) => `x${i}`));
+  if (inNames.length !== xs.length) {
+    throw new FormatError(
+      `exportOnnx: ${inNames.length} input names for ${xs.length} example inputs.`,
+    );
+  }
+  // Symbols: one per distinct dynamic-axis name of the inputs.
+  const symNames: string[] = [];
+  const symbols: { size: number; input: string; axis: number }[] = [];
+  const reps = xs.map((x, i) => {
+    const r = x.shape.map(() => 1);
+    for (const [ax, name] of Object.entries(options.dynamicAxes?.[inNames[i]] ?? {})) {
+      const a = Number(ax);
+      if (!(a >= 0 && a < x.ndim)) {
+        throw new FormatError(
+          `exportOnnx: dynamic axis ${ax} of input "${inNames[i]}" is out of range for its ` +
+            `shape ${JSON.stringify(x.shape)}.`,
+        );
+      }
+      let s = symNames.indexOf(name);
+      if (s < 0) {
+        if (symNames.length === PRIMES.length) {
+          throw new FormatError(`exportOnnx: at most ${PRIMES.length} dynamic axis names.`);
+        }
+        s = symNames.push(name) - 1;
+        symbols.push({ size: x.shape[a], input: inNames[i], axis: a });
+      }
+      r[a] = PRIMES[s];
+    }
+    return r;
+  });
+  const names = new Map<Tensor, string>();
+  for (const [n, p] of [...m.namedParameters(), ...m.namedBuffers()]) names.set(p, n);
   const modes = m.modules().map((s) => [s, s.training] as const);
   m.train(false);
+  const fn = (...a: Tensor[]) => m.call(...a);
+  let t: Trace | null = null, alt: Trace | null = null;
   try {
-    const b = new Builder(opset);
-    const [last, y] = noGrad(() => lower(b, m, inName, exampleInput));
-    b.node("Identity", [last], {}, outName);
-    const bytes = toBinary(
-      ModelProtoSchema,
-      create(ModelProtoSchema, {
-        irVersion: 8n,
-        opsetImport: [{ domain: "", version: BigInt(opset) }],
-        producerName: "@aprender/compute",
-        graph: {
-          name: "main",
-          node: b.nodes,
-          initializer: b.inits,
-          input: [info(inName, exampleInput, options.dynamicAxes?.[inName])],
-          output: [info(outName, y, options.dynamicAxes?.[outName])],
-        },
-      }),
-    );
-    if (path !== null) await Deno.writeFile(path, bytes);
-    return bytes;
+    t = traceCall(fn, xs, names);
+    if (symbols.length) {
+      const grown = noGrad(() =>
+        xs.map((x, i) => (reps[i].some((r) => r > 1) ? tile(x, reps[i]) : x))
+      );
+      try {
+        alt = traceCall(fn, grown, names);
+      } finally {
+        grown.forEach((g, i) => g !== xs[i] && g.dispose());
+      }
+      if (
+        alt.ops.length !== t.ops.length || alt.ops.some((o, i) => o.op !== t!.ops[i].op)
+      ) {
+        throw new FormatError(
+          `exportOnnx: the forward call runs different ops when the dynamic axes change size ` +
+            `(${t.ops.length} vs ${alt.ops.length} ops). Hint: export with static shapes.`,
+        );
+      }
+    }
+    return build(t, alt, opset, symbols, symNames, inNames, options);
   } finally {
-    for (const [s, t] of modes) s.training = t;
+    for (const [s, mode] of modes) s.training = mode;
+    if (t) disposeTrace(t);
+    if (alt) disposeTrace(alt);
   }
+}
+
+function build(
+  t: Trace,
+  alt: Trace | null,
+  opset: number,
+  symbols: { size: number; input: string; axis: number }[],
+  symNames: string[],
+  inNames: string[],
+  options: ExportOnnxOptions,
+): Uint8Array {
+  const b = new Builder(opset, symbols);
+  const valueName = (id: number) => (id < inNames.length ? inNames[id] : `v${id}`);
+  const constName: string[] = [];
+  const used = new Set<string>();
+  const constRef = (c: number): ValueRef => {
+    const k = t.consts[c];
+    if (constName[c] === undefined) {
+      let n = k.name ?? `const_${c}`;
+      if (used.has(n)) n = `${n}_${c}`;
+      used.add(n);
+      constName[c] = b.init(k.tensor, n);
+    }
+    const shape = [...k.tensor.shape];
+    return {
+      name: constName[c],
+      shape,
+      alt: shape,
+      dtype: k.tensor.dtype as DType,
+      constant: true,
+    };
+  };
+  const valueRef = (id: number): ValueRef => ({
+    name: valueName(id),
+    shape: t.values[id].shape,
+    alt: alt ? alt.values[id].shape : t.values[id].shape,
+    dtype: t.values[id].dtype,
+    constant: false,
+  });
+  const keep = live(t);
+  t.ops.forEach((o, i) => {
+    if (!keep[i]) return;
+    const lower = LOWER[o.op];
+    if (!lower) {
+      throw new FormatError(
+        `exportOnnx: no ONNX mapping for op "${o.op}" (inputs ${
+          o.inputs.map((x) =>
+            JSON.stringify("v" in x ? t.values[x.v].shape : t.consts[x.c].tensor.shape)
+          ).join(", ")
+        }). Hint: see io/onnx/export_ops.ts for the mapped ops.`,
+      );
+    }
+    lower({
+      b,
+      op: o.op,
+      attrs: o.attrs,
+      ins: o.inputs.map((x) => ("v" in x ? valueRef(x.v) : constRef(x.c))),
+      outs: o.outputs.map(valueRef),
+    });
+  });
+  const outNames = options.outputNames ??
+    (t.outputs.length === 1 ? [options.outputName ?? "y"] : t.outputs.map((_, i) => `y${i}`));
+  if (outNames.length !== t.outputs.length) {
+    throw new FormatError(
+      `exportOnnx: ${outNames.length} output names for ${t.outputs.length} outputs.`,
+    );
+  }
+  const outputs = t.outputs.map((id, i) => {
+    b.node("Identity", [valueName(id)], {}, [outNames[i]]);
+    const v = valueRef(id), given = options.dynamicAxes?.[outNames[i]];
+    const dyn = v.shape.map((d, k) => {
+      if (given?.[k] !== undefined) return given[k];
+      if (d === v.alt[k]) return null;
+      const [e, c] = b.factor(d, v.alt[k]);
+      const one = e.findIndex((x) => x === 1);
+      const single = c === 1 && one >= 0 && e.every((x, s) => x === (s === one ? 1 : 0));
+      return single ? symNames[one] : `${outNames[i]}_dim${k}`;
+    });
+    return info(outNames[i], v.dtype, v.shape, dyn);
+  });
+  const inputs = inNames.map((n, i) => {
+    const v = valueRef(i), given = options.dynamicAxes?.[n] ?? {};
+    return info(n, v.dtype, v.shape, v.shape.map((_, k) => given[k] ?? null));
+  });
+  return toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion: 8n,
+      opsetImport: [{ domain: "", version: BigInt(opset) }],
+      producerName: "@aprender/compute",
+      graph: { name: "main", node: b.nodes, initializer: b.inits, input: inputs, output: outputs },
+    }),
+  );
 }

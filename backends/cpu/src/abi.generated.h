@@ -90,6 +90,7 @@ enum {
   KIND_WHERE = 27, /* out = cond ? a : b, any element width (elementwise.c) */
   KIND_QUANTIZE = 28, /* blocks of ggml type `op` from f32 (quantize.c) */
   KIND_QLINEAR = 29, /* y = x · wᵀ on packed GGUF weights (qlinear.c) */
+  KIND_CONVDW = 30, /* depthwise conv2d, whole output planes (conv_dw.c) */
 };
 
 /* the job block of the non-GEMM kernels; word offsets in comments */

@@ -25,6 +25,8 @@ EXPORT("par_run") int32_t par_run(pjob_t *job) {
       case KIND_QUANTIZE: quant_slot(job, s); break;
 
       case KIND_QLINEAR: qlinear_slot(job, s); break;
+
+      case KIND_CONVDW: convdw_slot(job, s); break;
       default: break;
     }
     ran++;

@@ -64,4 +64,5 @@ void where_slot(pjob_t *job, int32_t s);
 void quant_slot(pjob_t *job, int32_t s);
 
 void qlinear_slot(pjob_t *job, int32_t s);
+void convdw_slot(pjob_t *job, int32_t s);
 #endif

@@ -18,6 +18,7 @@ import { topk } from "../../../core/ops/sort.ts";
 import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { axesArg } from "./shape.ts";
+import { maxPoolIndices } from "./pool_indices.ts";
 import {
   attrNum,
   attrNums,
@@ -113,10 +114,13 @@ const conv: OpFn = (inp, ctx) => {
   if (one) w = V.unsqueeze(w, 2);
   const k = w.shape.slice(2);
   const { strides, dil, b, e } = window2d(ctx, x, k, one);
-  const xp = padSpatial(x, b, e, 0);
+  // Symmetric pads go to the kernel (no padded copy of the input); others pad first.
+  const sym = b.every((v, i) => v === e[i] && v >= 0);
+  const xp = sym ? x : padSpatial(x, b, e, 0);
   const y = conv2d(xp, w, {
     bias: inp[2] ?? null,
     stride: [strides[0], strides[1]],
+    padding: sym ? [b[0], b[1]] : 0,
     dilation: [dil[0], dil[1]],
     groups: attrNum(ctx, "group", 1),
   });
@@ -267,10 +271,18 @@ function pool(kind: "max" | "avg"): OpFn {
     };
     let y: T;
     if (kind === "max") {
-      if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== "") {
-        throw new ShapeError(`MaxPool "${ctx.node.name}": the Indices output is not supported.`);
-      }
       y = maxPool2d(padSpatial(x, b, e, lowest(x)), { ...opts, dilation: [dil[0], dil[1]] });
+      if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== "") {
+        if (one || ceilMode) {
+          throw new ShapeError(
+            `MaxPool "${ctx.node.name}": the Indices output is supported for 2-D pools ` +
+              `without ceil_mode.`,
+          );
+        }
+        const order = attrNum(ctx, "storage_order", 0);
+        const where = `MaxPool "${ctx.node.name}"`;
+        return [y, maxPoolIndices(x, y.shape, k, strides, dil, b, order, where)];
+      }
     } else if (attrNum(ctx, "count_include_pad", 0) === 1) {
       y = avgPool2d(padSpatial(x, b, e, 0), opts);
     } else {

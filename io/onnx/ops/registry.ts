@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { FormatError, ShapeError } from "../../../core/errors.ts";
-import type { DType } from "../../../core/dtype.ts";
+import { DeviceError, FormatError, ShapeError } from "../../../core/errors.ts";
+import { type DType, fromBF16Bits } from "../../../core/dtype.ts";
 import { full } from "../../../core/ops/creation.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { AttrValue, OnnxGraph, OnnxNode } from "../graph.ts";
@@ -103,11 +103,25 @@ export function need(inputs: (Tensor | undefined)[], i: number, ctx: OpContext):
 
 /** The values of a small integer tensor (shapes, axes, pads) as numbers. */
 export function ints(t: Tensor): number[] {
+  if (t.device !== "cpu") throw hostOnly(t);
   return Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
+}
+
+/** Shape-like inputs are read on the CPU: one computed on a device cannot be. */
+function hostOnly(t: Tensor): DeviceError {
+  return new DeviceError(
+    `onnx run: a ${t.dtype} input of shape ${JSON.stringify(t.shape)} that the operator reads ` +
+      `as numbers (a shape, axes, pads or counts) lives on "${t.device}". Hint: on a GPU session ` +
+      `such values must be computed on the CPU (from Shape, constants or integer inputs); run ` +
+      `this model on the CPU.`,
+  );
 }
 
 /** The values of a small float tensor as numbers. */
 export function floats(t: Tensor): number[] {
+  if (t.device !== "cpu") throw hostOnly(t);
+  // bf16 storage reads back as its bit patterns.
+  if (t.dtype === "bf16") return Array.from(t.dataSync() as ArrayLike<number>, fromBF16Bits);
   return Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
 }
 
@@ -122,5 +136,5 @@ export function axisOf(a: number, r: number, ctx: OpContext): number {
 
 /** A 0-d tensor of `x`'s dtype holding `v` (broadcasts against anything). */
 export function scalarOf(x: Tensor, v: number): Tensor {
-  return full([], x.dtype === "bool" ? v !== 0 : v, { dtype: x.dtype as DType });
+  return full([], x.dtype === "bool" ? v !== 0 : v, { dtype: x.dtype as DType, device: x.device });
 }

@@ -15,6 +15,8 @@ import { sum } from "../../../core/ops/reduce.ts";
 import * as V from "../../../core/ops/view.ts";
 import { broadcastShapes } from "../../../core/shape.ts";
 import type { Tensor } from "../../../core/tensor.ts";
+import { uploadSync } from "../placement.ts";
+import { scatterElementsReduce, scatterNDReduce } from "./scatter_reduce.ts";
 import {
   attrNum,
   attrNums,
@@ -44,6 +46,33 @@ function i64(values: number[], shape = [values.length]): T {
 /** Indices made non-negative along an axis of length `n`. */
 function wrapIndex(idx: T, n: number): T {
   return where(C.lt(idx, 0), B.add(idx, n), idx);
+}
+
+/**
+ * Gather with indices on the CPU from data on a device (a GPU session keeps indices computed
+ * from shapes on the CPU): the rows picked as views of the data, stacked on the device.
+ */
+function gatherHostIndices(x: T, idx: T, a: number, ctx: OpContext): T {
+  const n = x.shape[a];
+  const rows = ints(idx).map((v) => {
+    if (v < -n || v >= n) {
+      throw new ShapeError(
+        `Gather "${ctx.node.name}": index ${v} is out of range for axis ${a} of length ${n}.`,
+      );
+    }
+    return v < 0 ? v + n : v;
+  });
+  if (idx.ndim === 0) return V.contiguous(V.select(x, a, rows[0]));
+  const picked = concat(
+    rows.map((r) =>
+      V.slice(x, ...x.shape.slice(0, a).map(() => null), {
+        start: r,
+        stop: r + 1,
+      })
+    ),
+    a,
+  );
+  return V.reshape(picked, [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)]);
 }
 
 function reshapeTo(x: T, spec: number[], allowZero: boolean, ctx: OpContext): T {
@@ -196,6 +225,7 @@ defineOps({
   Gather: (inp, ctx) => {
     const x = need(inp, 0, ctx), idx = need(inp, 1, ctx);
     const a = axisOf(attrNum(ctx, "axis", 0), x.ndim, ctx);
+    if (idx.device === "cpu" && x.device !== "cpu") return [gatherHostIndices(x, idx, a, ctx)];
     return [take(x, wrapIndex(idx, x.shape[a]), a)];
   },
   GatherElements: (inp, ctx) => {
@@ -209,19 +239,36 @@ defineOps({
     const red = attrStr(ctx, "reduction", "none");
     const i = wrapIndex(idx, x.shape[a]);
     if (red === "add") return [scatterAdd(x, a, i, src)];
-    if (red !== "none") throw new ShapeError(`ScatterElements: reduction "${red}" unsupported.`);
+    if (red !== "none") return [scatterElementsReduce(x, a, i, src, red)];
     return [scatter(x, a, i, src)];
   },
   GatherND: (inp, ctx) => {
     const x = need(inp, 0, ctx), idx = need(inp, 1, ctx);
     const bd = attrNum(ctx, "batch_dims", 0);
-    if (bd !== 0) throw new ShapeError(`GatherND: batch_dims ${bd} is not supported.`);
+    if (!(bd >= 0 && bd < Math.min(x.ndim, idx.ndim))) {
+      throw new ShapeError(
+        `GatherND "${ctx.node.name}": batch_dims ${bd} must be in [0, ${
+          Math.min(x.ndim, idx.ndim)
+        }) for data ${JSON.stringify(x.shape)} and indices ${JSON.stringify(idx.shape)}.`,
+      );
+    }
+    // Batch axes (the first bd of both) fold into one; row numbers are offset per batch entry.
     const k = idx.shape[idx.ndim - 1];
-    const lead = x.shape.slice(0, k), rest = x.shape.slice(k);
+    const batch = x.shape.slice(0, bd), nb = batch.reduce((p, d) => p * d, 1);
+    const lead = x.shape.slice(bd, bd + k), rest = x.shape.slice(bd + k);
+    const per = lead.reduce((p, d) => p * d, 1);
     const strides = lead.map((_, i) => lead.slice(i + 1).reduce((p, d) => p * d, 1));
     const wrapped = where(C.lt(idx, 0), B.add(idx, i64(lead)), idx);
-    const flat = sum(B.mul(wrapped, i64(strides)), -1);
-    const xf = V.reshape(V.contiguous(x), [lead.reduce((p, d) => p * d, 1), ...rest]);
+    let flat = sum(B.mul(wrapped, i64(strides)), -1); // (batch..., m...)
+    if (bd > 0) {
+      const mid = idx.shape.slice(bd, -1);
+      const off = V.reshape(B.mul(arange(0, nb, 1, { dtype: "i64" }), per), [
+        ...batch,
+        ...mid.map(() => 1),
+      ]);
+      flat = B.add(flat, off);
+    }
+    const xf = V.reshape(V.contiguous(x), [nb * per, ...rest]);
     return [take(xf, flat, 0)];
   },
   ScatterND: (inp, ctx) => {
@@ -236,7 +283,7 @@ defineOps({
     const uf = V.reshape(V.contiguous(upd), [flat.size, cols]);
     const ix = V.contiguous(V.broadcastTo(V.reshape(flat, [flat.size, 1]), [flat.size, cols]));
     if (red !== "none" && red !== "add") {
-      throw new ShapeError(`ScatterND: reduction "${red}" unsupported.`);
+      return [V.reshape(scatterNDReduce(xf, flat, uf, cols, red), x.shape)];
     }
     const out = red === "add" ? scatterAdd(xf, 0, ix, uf) : scatter(xf, 0, ix, uf);
     return [V.reshape(out, x.shape)];
@@ -275,6 +322,11 @@ defineOps({
     const j = V.reshape(arange(0, n, 1, { dtype: "i64" }), [1, n]);
     const d = B.sub(j, i);
     const keep = attrNum(ctx, "upper", 1) ? C.ge(d, k) : C.le(d, k);
+    if (x.device !== "cpu") {
+      // The mask is built on the CPU: its copy and a zero on the data's device.
+      const zero = zeros([], { dtype: x.dtype as DType });
+      return [where(uploadSync(keep, x.device), x, uploadSync(zero, x.device))];
+    }
     return [V.astype(where(keep, x, 0), x.dtype as DType)];
   },
   DepthToSpace: (inp, ctx) => {
