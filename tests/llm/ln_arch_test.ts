@@ -1,0 +1,123 @@
+/**
+ * The LayerNorm architectures against their references: tiny random GPT-2 and BERT models from
+ * transformers, written to GGUF as llama.cpp's converter writes them (tests/helpers/
+ * ln_arch_ref.py), compared with transformers in float64 and with llama.cpp (node-llama-cpp).
+ */
+import assert from "node:assert/strict";
+import { ComputeError, loadModel } from "../../llm/mod.ts";
+import { memory } from "../../mod.ts";
+import { HAS_LLAMA_CPP, llamaGreedy, MODEL_PYTHON } from "../helpers/llama_refs.ts";
+
+const PY = MODEL_PYTHON;
+if (Deno.env.get("CI") === "true" && (!PY || !HAS_LLAMA_CPP)) {
+  throw new Error("CI=true but transformers/gguf-py or node-llama-cpp is missing.");
+}
+const live = () => `${memory().tensors} tensors, ${memory().devices.cpu?.bytes ?? 0} bytes`;
+
+/** Texts embedded in the BERT tests (words of the WordPiece vocabulary's training text). */
+export const EMBED_TEXTS: string[] = [
+  "a cat sat on the mat",
+  "Paris is the capital of France.",
+  "The Lord is my shepherd; I shall not want.",
+  "Machine learning models turn text into vectors!",
+  "Résumé, café and naïve have accents",
+  "numbers like 12, 345 and 6789",
+  "zebra xylophone qwerty",
+];
+
+interface Refs {
+  dir: string;
+  gpt2: { ids: number[]; logits: number[][] };
+  "gpt2-untied": { ids: number[]; logits: number[][] };
+  bert: { ids: number[][]; mean: number[][]; cls: number[][] };
+}
+let cached: Refs | null = null;
+/** The models (GGUF files in a temporary directory) and their float64 references. */
+function refs(): Refs {
+  if (cached) return cached;
+  const dir = Deno.makeTempDirSync({ prefix: "llm-ln-" });
+  Deno.writeTextFileSync(`${dir}/texts.json`, JSON.stringify(EMBED_TEXTS));
+  const out = new Deno.Command(PY!, {
+    args: ["tests/helpers/ln_arch_ref.py", dir, `${dir}/texts.json`],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  if (!out.success) throw new Error(`ln_arch_ref.py: ${new TextDecoder().decode(out.stderr)}`);
+  cached = { dir, ...JSON.parse(new TextDecoder().decode(out.stdout)) } as Refs;
+  return cached;
+}
+
+/** max |a - b| over two equal-shaped lists of rows; NaN gives Infinity. */
+function maxAbsDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) {
+    assert.equal(a[i].length, b[i].length);
+    for (let j = 0; j < a[i].length; j++) {
+      const x = Math.abs(a[i][j] - b[i][j]);
+      if (!(x <= d)) d = Number.isNaN(x) ? Infinity : x;
+    }
+  }
+  return d;
+}
+
+for (const name of ["gpt2", "gpt2-untied"] as const) {
+  Deno.test({
+    name: `${name}: F32 GGUF logits equal transformers' (float64) to 1e-4 over 72 positions`,
+    ignore: !PY,
+    async fn() {
+      const r = refs();
+      const before = live();
+      const m = await loadModel(`${r.dir}/${name}.gguf`, { contextLength: 128 });
+      assert.equal(m.config.arch, "gpt2");
+      assert.equal(m.weights.tied, name === "gpt2");
+      const d = maxAbsDiff(m.logits(r[name].ids), r[name].logits);
+      // measured: 8.6e-7 (tied), 9.3e-7 (separate output); logits reach ~5
+      assert(d <= 1e-4, `max |ours - transformers| = ${d}`);
+      m.dispose();
+      assert.equal(live(), before, "weights and cache freed");
+    },
+  });
+}
+
+Deno.test({
+  name: "gpt2: greedy 32 tokens identical to llama.cpp's, logits within 1e-3 at every step",
+  ignore: !PY || !HAS_LLAMA_CPP,
+  async fn() {
+    const r = refs();
+    // one model: each llama.cpp run costs seconds of CI (the separate output is covered above)
+    for (const name of ["gpt2"] as const) {
+      const path = `${r.dir}/${name}.gguf`;
+      const prompt = r[name].ids.slice(0, 8);
+      const ll = llamaGreedy(path, prompt, 32);
+      const m = await loadModel(path, { contextLength: 128, activations: "ggml" });
+      for await (const _ of m.generate(prompt, { maxTokens: 32, temperature: 0 }));
+      assert.deepEqual(m.stats!.tokens, ll.greedy, name);
+      // Tolerance: llama.cpp's GELU reads an f16 table, which "ggml" activations reproduce; what
+      // remains is its f32 summation order.
+      const ours = m.logits(prompt);
+      const d = maxAbsDiff(ours, ll.logits);
+      assert(d <= 1e-3, `${name}: max |ours - llama.cpp| over the prompt = ${d}`);
+      m.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "gpt2: the tokenizer (gpt-2 pre-tokenizer) round-trips text; learned positions end the " +
+    "context with a typed error",
+  ignore: !PY,
+  async fn() {
+    const r = refs();
+    const m = await loadModel(`${r.dir}/gpt2.gguf`, { contextLength: 200 });
+    const ids = m.tokenizer.encode("The quick brown fox jumps over the lazy dog.");
+    assert(ids.length > 3 && ids.length < 40, String(ids));
+    assert.equal(m.tokenizer.decode(ids), "The quick brown fox jumps over the lazy dog.");
+    const long = Array.from({ length: 129 }, (_, i) => ids[i % ids.length]);
+    assert.throws(() => m.logits(long), /past the 128 learned positions/);
+    await assert.rejects(async () => {
+      for await (const _ of m.generate(ids, { maxTokens: 200, contextShift: true }));
+    }, ComputeError);
+    m.dispose();
+  },
+});
