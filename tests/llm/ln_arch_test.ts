@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { ComputeError, loadModel } from "../../llm/mod.ts";
 import { memory } from "../../mod.ts";
-import { HAS_LLAMA_CPP, llamaGreedy, MODEL_PYTHON } from "../helpers/llama_refs.ts";
+import { HAS_LLAMA_CPP, llamaGreedy, llamaTokenize, MODEL_PYTHON } from "../helpers/llama_refs.ts";
+import { tokenizerCorpus } from "./tokenizer_corpus.ts";
 
 const PY = MODEL_PYTHON;
 if (Deno.env.get("CI") === "true" && (!PY || !HAS_LLAMA_CPP)) {
@@ -118,6 +119,133 @@ Deno.test({
     await assert.rejects(async () => {
       for await (const _ of m.generate(ids, { maxTokens: 200, contextShift: true }));
     }, ComputeError);
+    m.dispose();
+  },
+});
+
+/** llama.cpp's embeddings of token id lists (tests/helpers/llama_embed.mjs), not normalized. */
+function llamaEmbed(path: string, ids: number[][]): number[][] {
+  const r = new Deno.Command("node", {
+    args: ["tests/helpers/llama_embed.mjs", path, JSON.stringify(ids)],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  if (!r.success) throw new Error(`llama_embed.mjs: ${new TextDecoder().decode(r.stderr)}`);
+  return JSON.parse(new TextDecoder().decode(r.stdout));
+}
+
+/** The cosine of two vectors (NaN when either is zero or has a NaN). */
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+Deno.test({
+  name: "bert: WordPiece ids and text equal llama.cpp's on the tokenizer corpus",
+  ignore: !PY || !HAS_LLAMA_CPP,
+  async fn() {
+    const r = refs();
+    const path = `${r.dir}/bert.gguf`;
+    const m = await loadModel(path, { contextLength: 128 });
+    const corpus = [...tokenizerCorpus(), ...EMBED_TEXTS, "[CLS] x [SEP]", "a[MASK]b"];
+    const tok = m.tokenizer;
+    const ours = [false, true].map((special) =>
+      corpus.map((t) => tok.encode(t, { addSpecial: false, parseSpecial: special }))
+    );
+    const ref = llamaTokenize(r.dir, path, tok.size, [
+      { texts: corpus, special: false, detok: ours[0] },
+      { texts: corpus, special: true, detok: ours[1] },
+    ]);
+    for (const [k, special] of [false, true].entries()) {
+      const bad: string[] = [];
+      corpus.forEach((t, i) => {
+        const a = JSON.stringify(ours[k][i]), b = JSON.stringify(ref.runs[k].ids[i]);
+        if (a !== b) bad.push(`${JSON.stringify(t)}: ours ${a} llama.cpp ${b}`);
+        const text = tok.decode(ours[k][i], { special });
+        if (text !== ref.runs[k].detok[i]) {
+          bad.push(
+            `decode ${a}: ours ${JSON.stringify(text)} llama.cpp ` +
+              JSON.stringify(ref.runs[k].detok[i]),
+          );
+        }
+      });
+      assert.equal(
+        bad.length,
+        0,
+        `${bad.length} differ (special ${special}):\n${bad.slice(0, 5).join("\n")}`,
+      );
+    }
+    // with the special tokens: [CLS] text [SEP], as llama.cpp's embedding context feeds them
+    assert.deepEqual(tok.encode("a cat"), [
+      101,
+      ...tok.encode("a cat", { addSpecial: false }),
+      102,
+    ]);
+    m.dispose();
+  },
+});
+
+Deno.test({
+  name: "bert: embeddings equal transformers' BertModel (float64) with mean and CLS pooling: " +
+    "cosine >= 0.9999, max abs <= 1e-4",
+  ignore: !PY,
+  async fn() {
+    const r = refs();
+    const before = live();
+    const m = await loadModel(`${r.dir}/bert.gguf`);
+    assert.equal(m.config.causal, false);
+    assert.equal(m.config.pooling, "mean");
+    EMBED_TEXTS.forEach((t, i) => assert.deepEqual(m.tokenizer.encode(t), r.bert.ids[i], t));
+    const mean = await m.embed(EMBED_TEXTS); // pooling from bert.pooling_type: mean
+    const cls = await m.embed(EMBED_TEXTS, { pooling: "cls" });
+    for (const [i, t] of EMBED_TEXTS.entries()) {
+      for (const [ours, ref] of [[mean[i], r.bert.mean[i]], [cls[i], r.bert.cls[i]]]) {
+        const c = cosine(ours, ref);
+        assert(c >= 0.9999, `${t}: cosine ${c}`);
+        const d = maxAbsDiff([ours], [ref]);
+        // measured: 3.8e-8 (mean), the vectors being unit-norm
+        assert(d <= 1e-4, `${t}: max |ours - transformers| = ${d}`);
+      }
+    }
+    m.dispose();
+    assert.equal(live(), before, "weights and caches freed");
+  },
+});
+
+Deno.test({
+  name: "bert: embeddings equal llama.cpp's (F32 and Q8_0 GGUF): cosine >= 0.9999",
+  ignore: !PY || !HAS_LLAMA_CPP,
+  async fn() {
+    const r = refs();
+    for (const name of ["bert", "bert-q8_0"]) {
+      const path = `${r.dir}/${name}.gguf`;
+      const m = await loadModel(path, { activations: "ggml" });
+      const ids = EMBED_TEXTS.map((t) => m.tokenizer.encode(t));
+      const ll = llamaEmbed(path, ids);
+      const ours = await m.embed(ids);
+      for (const [i, t] of EMBED_TEXTS.entries()) {
+        const c = cosine(ours[i], ll[i]);
+        assert(c >= 0.9999, `${name} ${t}: cosine ${c}`);
+      }
+      m.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "bert: an encoder refuses to generate or give logits with a typed error",
+  ignore: !PY,
+  async fn() {
+    const m = await loadModel(`${refs().dir}/bert.gguf`);
+    await assert.rejects(async () => {
+      for await (const _ of m.generate("a cat", { maxTokens: 4 }));
+    }, (e: Error) => e instanceof ComputeError && /encoder.*model\.embed/.test(e.message));
+    assert.throws(() => m.logits([101, 120, 102]), ComputeError);
     m.dispose();
   },
 });
