@@ -8,6 +8,8 @@ import { ComputeError, loadModel } from "../../llm/mod.ts";
 import { memory } from "../../mod.ts";
 import { HAS_LLAMA_CPP, llamaGreedy, llamaTokenize, MODEL_PYTHON } from "../helpers/llama_refs.ts";
 import { tokenizerCorpus } from "./tokenizer_corpus.ts";
+import OpenAI from "openai";
+import { serve } from "../../llm/server/mod.ts";
 
 const PY = MODEL_PYTHON;
 if (Deno.env.get("CI") === "true" && (!PY || !HAS_LLAMA_CPP)) {
@@ -247,5 +249,34 @@ Deno.test({
     }, (e: Error) => e instanceof ComputeError && /encoder.*model\.embed/.test(e.message));
     assert.throws(() => m.logits([101, 120, 102]), ComputeError);
     m.dispose();
+  },
+});
+
+Deno.test({
+  name: "bert: POST /v1/embeddings through the openai client equals Model.embed; completions " +
+    "answer with an error",
+  ignore: !PY,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const m = await loadModel(`${refs().dir}/bert.gguf`);
+    const srv = serve({ model: m, modelName: "bert", port: 0, contextLength: 128 });
+    try {
+      const client = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const r = await client.embeddings.create({ model: "bert", input: EMBED_TEXTS.slice(0, 3) });
+      const ref = await m.embed(EMBED_TEXTS.slice(0, 3));
+      assert.equal(r.data.length, 3);
+      r.data.forEach((d, i) => assert(maxAbsDiff([d.embedding], [ref[i]]) <= 1e-6));
+      const n = EMBED_TEXTS.slice(0, 3).reduce((a, t) => a + m.tokenizer.encode(t).length, 0);
+      assert.equal(r.usage.prompt_tokens, n);
+      await assert.rejects(
+        client.completions.create({ model: "bert", prompt: "a cat", max_tokens: 4 }),
+        (e: Error) =>
+          e instanceof OpenAI.APIError && e.status === 400 && /encoder.*embeddings/.test(e.message),
+      );
+    } finally {
+      await srv.shutdown(1000);
+      m.dispose();
+    }
   },
 });
