@@ -15,6 +15,7 @@ export const SUPPORTED_ARCHITECTURES: readonly string[] = [
   "phi3",
   "gpt2",
   "bert",
+  "nomic-bert",
 ];
 
 /** Pair order of rotary embeddings: ggml's "normal" (x[2i], x[2i+1]) or NeoX (x[i], x[i+d/2]). */
@@ -156,7 +157,7 @@ export function readConfig(
   }
   const layers = posInt("block_count");
   // gpt2/bert normalize with LayerNorm, whose epsilon has its own key
-  const isLn = arch === "gpt2" || arch === "bert";
+  const isLn = arch === "gpt2" || arch === "bert" || arch === "nomic-bert";
   const causal = get(`${arch}.attention.causal`) ?? true;
   if (typeof causal !== "boolean") {
     throw new FormatError(

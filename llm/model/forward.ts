@@ -159,7 +159,7 @@ export function forwardSeqs(
   activations: "f32" | "ggml",
 ): Tensor {
   if (seqs.length === 0) throw new ShapeError("forward: no sequences to run.");
-  if (w.ln) return forwardLn(w, cfg, seqs, output, activations); // gpt2, bert
+  if (w.ln) return forwardLn(w, cfg, seqs, output, activations); // gpt2, bert, nomic-bert
   const offs: number[] = [];
   let N = 0;
   for (const [i, { cache, tokens }] of seqs.entries()) {

@@ -3,7 +3,8 @@
  * (learned positions, pre-LayerNorm blocks, fused biased QKV, GELU feed-forward, causal
  * attention over the KV cache, final LayerNorm and output projection) and `bert` (token +
  * position + token-type-0 embeddings, embedding LayerNorm, post-LayerNorm blocks, bidirectional
- * attention, final hidden states as its output).
+ * attention, final hidden states as its output), and `nomic-bert` (bert without learned
+ * positions: NeoX rotary embeddings on queries and keys, and a SwiGLU feed-forward).
  *
  * @module
  */
@@ -33,8 +34,8 @@ function embedRows(w: ModelWeights, ln: LnWeights, cfg: ModelConfig, seqs: reado
   const N = seqs.reduce((a, s) => a + s.tokens.length, 0);
   const out = new Float32Array(N * cfg.dim);
   const row = new Float32Array(cfg.dim);
-  const pos = ln.pos.dataSync() as Float32Array;
-  const P = ln.pos.shape[0];
+  const pos = ln.pos ? (ln.pos.dataSync() as Float32Array) : null;
+  const P = ln.pos ? ln.pos.shape[0] : Infinity;
   const type0 = ln.types ? (ln.types.select(0, 0).dataSync() as Float32Array) : null;
   let r = 0;
   for (const [si, s] of seqs.entries()) {
@@ -64,15 +65,33 @@ function embedRows(w: ModelWeights, ln: LnWeights, cfg: ModelConfig, seqs: reado
       for (let d = 0; d < cfg.dim; d++) {
         // ggml adds the position rows to the token rows; bert adds the type row first
         const x = type0 ? row[d] + type0[d] : row[d];
-        out[o + d] = pos[p * cfg.dim + d] + x;
+        out[o + d] = pos ? pos[p * cfg.dim + d] + x : x;
       }
     }
   }
   return fromTyped(out, [N, cfg.dim], "f32");
 }
 
+/** NeoX rotary embedding of the first `ropeDims` of each head of `x` `[N, H, D]`. */
+function ropeNeox(x: Tensor, cfg: ModelConfig, positions: readonly number[]): Tensor {
+  const [N, , D] = x.shape;
+  const rd = cfg.ropeDims, half = rd / 2;
+  const c = new Float32Array(N * half), s = new Float32Array(N * half);
+  for (let t = 0; t < N; t++) {
+    for (let i = 0; i < half; i++) {
+      const theta = positions[t] * Math.pow(cfg.ropeBase, (-2 * i) / rd);
+      c[t * half + i] = Math.cos(theta);
+      s[t * half + i] = Math.sin(theta);
+    }
+  }
+  const cos = fromTyped(c, [N, 1, half], "f32"), sin = fromTyped(s, [N, 1, half], "f32");
+  const x0 = x.slice(null, null, `0:${half}`), x1 = x.slice(null, null, `${half}:${rd}`);
+  const rot = concat([x0.mul(cos).sub(x1.mul(sin)), x0.mul(sin).add(x1.mul(cos))], 2);
+  return rd === D ? rot : concat([rot, x.slice(null, null, `${rd}:`)], 2);
+}
+
 /**
- * Run `seqs` (each after its cached positions) through a gpt2/bert model: logits of every new
+ * Run `seqs` (each after its cached positions) through a gpt2/bert/nomic-bert model: logits of every new
  * position ("all"), of each sequence's last ("last"), or the final hidden states ("hidden": gpt2
  * after its final LayerNorm, bert the last block's output).
  */
@@ -141,6 +160,11 @@ export function forwardLn(
       }
       q = q.reshape([N, heads, headDim]);
       k = k.reshape([N, kvHeads, headDim]);
+      if (!ln.pos) {
+        const positions = seqs.flatMap((s) => s.tokens.map((_, j) => s.cache.length + j));
+        q = ropeNeox(q, cfg, positions);
+        k = ropeNeox(k, cfg, positions);
+      }
       v = v.reshape([N, kvHeads, valueDim]);
       const outs: Tensor[] = [];
       for (const [i, { cache, tokens }] of seqs.entries()) {
@@ -170,7 +194,9 @@ export function forwardLn(
         h = h.add(f);
       } else {
         const x = layerNorm(h.add(a), L.attnNorm, L.attnNormB, eps);
-        const f = lin(act(lin(x, L.up, L.upB)), L.down, L.downB);
+        const f = L.gate
+          ? lin(lin(x, L.gate, null).silu().mul(lin(x, L.up, L.upB)), L.down, L.downB)
+          : lin(act(lin(x, L.up, L.upB)), L.down, L.downB);
         h = layerNorm(x.add(f), L.ffnNorm, L.ffnNormB, eps);
       }
     }

@@ -1,6 +1,7 @@
 /**
  * Weights of the LayerNorm architectures — `gpt2` (pre-norm decoder, learned positions, fused
- * `attn_qkv`) and `bert` (post-norm encoder, learned positions, token-type embeddings) — read
+ * `attn_qkv`), `bert` (post-norm encoder, learned positions, token-type embeddings) and
+ * `nomic-bert` (post-norm encoder, rotary positions, fused `attn_qkv`, SwiGLU, no biases) — read
  * under the tensor names and shapes llama.cpp's loader expects from its HF converter.
  *
  * @module
@@ -11,7 +12,7 @@ import type { ModelConfig } from "./config.ts";
 import type { ModelWeights } from "./weights.ts";
 
 /** The architectures whose blocks are {@link LnLayer}s. */
-export const LN_ARCHITECTURES: readonly string[] = ["gpt2", "bert"];
+export const LN_ARCHITECTURES: readonly string[] = ["gpt2", "bert", "nomic-bert"];
 
 /** One block of a LayerNorm architecture. */
 export interface LnLayer {
@@ -35,30 +36,32 @@ export interface LnLayer {
   bk: Tensor | null;
   /** Value bias. */
   bv: Tensor | null;
-  /** Attention output projection and its bias. */
+  /** Attention output projection. */
   wo: Tensor<StorageDType>;
-  /** Output projection bias. */
-  bo: Tensor;
+  /** Output projection bias (none in nomic-bert). */
+  bo: Tensor | null;
   /** gpt2: LayerNorm before the feed-forward; bert: after its residual (`layer_output_norm`). */
   ffnNorm: Tensor;
   /** Its bias. */
   ffnNormB: Tensor;
-  /** Feed-forward up projection `[ffn, dim]` and bias. */
+  /** Feed-forward up projection `[ffn, dim]`. */
   up: Tensor<StorageDType>;
-  /** Up bias. */
-  upB: Tensor;
-  /** Feed-forward down projection `[dim, ffn]` and bias. */
+  /** Up bias, or null. */
+  upB: Tensor | null;
+  /** SwiGLU gate `[ffn, dim]` (nomic-bert: `down(silu(gate·x) ⊙ up·x)`), or null for GELU. */
+  gate: Tensor<StorageDType> | null;
+  /** Feed-forward down projection `[dim, ffn]`. */
   down: Tensor<StorageDType>;
-  /** Down bias. */
-  downB: Tensor;
+  /** Down bias, or null. */
+  downB: Tensor | null;
 }
 
 /** Every weight of a LayerNorm architecture. */
 export interface LnWeights {
   /** `general.architecture`. */
-  kind: "gpt2" | "bert";
-  /** Learned position embeddings `[positions, dim]` (f32). */
-  pos: Tensor;
+  kind: "gpt2" | "bert" | "nomic-bert";
+  /** Learned position embeddings `[positions, dim]` (f32), null for rotary nomic-bert. */
+  pos: Tensor | null;
   /** Token-type embeddings `[types, dim]` (bert; row 0 is added, as llama.cpp does), or null. */
   types: Tensor | null;
   /** LayerNorm of the summed embeddings (bert), or null. */
@@ -91,9 +94,11 @@ export interface LnReaders {
  */
 export function loadLnWeights(cfg: ModelConfig, r: LnReaders): ModelWeights {
   const { dim, vocab, ffn, heads, headDim, kvHeads } = cfg;
-  const kind = cfg.arch as "gpt2" | "bert";
+  const kind = cfg.arch as LnWeights["kind"];
   const embed = r.packed("token_embd.weight", [vocab, dim]);
-  const pos = r.f32("position_embd.weight", [cfg.contextLength, dim]);
+  const pos = kind === "nomic-bert"
+    ? null
+    : r.f32("position_embd.weight", [cfg.contextLength, dim]);
   const opt = (name: string, shape: readonly number[]) => r.has(name) ? r.f32(name, shape) : null;
   const qDim = heads * headDim, kvDim = kvHeads * headDim;
   const layers: LnLayer[] = [];
@@ -130,13 +135,18 @@ export function loadLnWeights(cfg: ModelConfig, r: LnReaders): ModelWeights {
       bk: fused ? null : opt(`${p}attn_k.bias`, [kvDim]),
       bv: fused ? null : opt(`${p}attn_v.bias`, [kvDim]),
       wo: r.packed(`${p}attn_output.weight`, [dim, qDim]),
-      bo: r.f32(`${p}attn_output.bias`, [dim]),
+      bo: kind === "nomic-bert"
+        ? opt(`${p}attn_output.bias`, [dim])
+        : r.f32(`${p}attn_output.bias`, [dim]),
       ffnNorm: r.f32(`${p}${fn}.weight`, [dim]),
       ffnNormB: r.f32(`${p}${fn}.bias`, [dim]),
       up: r.packed(`${p}ffn_up.weight`, [ffn, dim]),
-      upB: r.f32(`${p}ffn_up.bias`, [ffn]),
+      upB: kind === "nomic-bert" ? opt(`${p}ffn_up.bias`, [ffn]) : r.f32(`${p}ffn_up.bias`, [ffn]),
+      gate: kind === "nomic-bert" ? r.packed(`${p}ffn_gate.weight`, [ffn, dim]) : null,
       down: r.packed(`${p}ffn_down.weight`, [dim, ffn]),
-      downB: r.f32(`${p}ffn_down.bias`, [dim]),
+      downB: kind === "nomic-bert"
+        ? opt(`${p}ffn_down.bias`, [dim])
+        : r.f32(`${p}ffn_down.bias`, [dim]),
     });
   }
   return {

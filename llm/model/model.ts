@@ -1,6 +1,6 @@
 /**
  * `loadModel` and the {@link Model} it returns: a GGUF decoder (llama, qwen2, qwen3, gemma3, phi3,
- * gpt2) or encoder (bert, for embeddings) with its
+ * gpt2) or encoder (bert, nomic-bert: for embeddings) with its
  * tokenizer and chat template, batched prefill, cached decode and streaming generation.
  *
  * @module
@@ -443,7 +443,8 @@ export class Model {
 }
 
 /**
- * Load a GGUF model (llama, qwen2, qwen3, gemma3, phi3, gpt2, bert), reading tensors one by one (never the whole file);
+ * Load a GGUF model (llama, qwen2, qwen3, gemma3, phi3, gpt2, bert, nomic-bert), reading
+ * tensors one by one (never the whole file);
  * quantized weights stay packed.
  *
  * @example

@@ -3,7 +3,9 @@ convert_hf_to_gguf.py writes them (GPT2Model, BertModel), with float64 reference
 tests/llm/ln_arch_test.ts.
 
     ln_arch_ref.py OUT_DIR TEXTS.json
-Writes OUT_DIR/gpt2.gguf (tied output), gpt2-untied.gguf, bert.gguf, bert-q8_0.gguf and prints
+Writes OUT_DIR/gpt2.gguf (tied output), gpt2-untied.gguf, bert.gguf, bert-q8_0.gguf,
+nomic-bert.gguf (random N(0, 0.1²) weights written directly under llama.cpp's names: transformers
+has no NomicBert class, so llama.cpp is its only reference) and prints
 {"gpt2": {"ids", "logits"}, "gpt2-untied": {...}, "bert": {"ids", "mean", "cls"}}:
 GPT-2 logits over every position of one 72-token sequence; for each of TEXTS, the ids of
 transformers' BertTokenizer over the test's WordPiece vocabulary and the BertModel embedding
@@ -165,6 +167,52 @@ def write_bert(path, cfg, model, words, qtype):
     w.close()
 
 
+def write_nomic(path, words):
+    rng = np.random.default_rng(41)
+    H, F, L = 64, 128, 2
+    n = lambda *shape: rng.normal(0, 0.1, shape).astype(np.float32)
+    u = lambda *shape: rng.uniform(0.5, 1.5, shape).astype(np.float32)
+    w = gguf.GGUFWriter(path, "nomic-bert")
+    w.add_context_length(128)
+    w.add_embedding_length(H)
+    w.add_feed_forward_length(F)
+    w.add_block_count(L)
+    w.add_head_count(4)
+    w.add_layer_norm_eps(1e-12)
+    w.add_rope_freq_base(1000.0)
+    w.add_file_type(0)
+    w.add_causal_attention(False)
+    w.add_pooling_type(gguf.PoolingType.MEAN)
+    w.add_token_type_count(2)
+    special = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}
+    types = [gguf.TokenType.CONTROL if t in special else gguf.TokenType.NORMAL for t in words]
+    w.add_tokenizer_model("bert")
+    w.add_tokenizer_pre("default")
+    w.add_token_list([t if ty == gguf.TokenType.CONTROL else (t[2:] if t.startswith("##") else "\u2581" + t)
+                      for t, ty in zip(words, types)])
+    w.add_token_types(types)
+    gguf.SpecialVocab(f"{out}/bert-tokenizer", n_vocab=len(words)).add_to_gguf(w)
+    w.add_tensor("token_embd.weight", n(len(words), H))
+    w.add_tensor("token_types.weight", n(2, H))
+    w.add_tensor("token_embd_norm.weight", u(H))
+    w.add_tensor("token_embd_norm.bias", n(H))
+    for i in range(L):
+        p = f"blk.{i}."
+        w.add_tensor(p + "attn_qkv.weight", n(3 * H, H))
+        w.add_tensor(p + "attn_output.weight", n(H, H))
+        w.add_tensor(p + "attn_output_norm.weight", u(H))
+        w.add_tensor(p + "attn_output_norm.bias", n(H))
+        w.add_tensor(p + "ffn_up.weight", n(F, H))
+        w.add_tensor(p + "ffn_gate.weight", n(F, H))
+        w.add_tensor(p + "ffn_down.weight", n(H, F))
+        w.add_tensor(p + "layer_output_norm.weight", u(H))
+        w.add_tensor(p + "layer_output_norm.bias", n(H))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def bert():
     words = bert_vocab()
     vf = f"{out}/vocab.txt"
@@ -180,6 +228,7 @@ def bert():
     init(model)
     write_bert(f"{out}/bert.gguf", cfg, model, words, None)
     write_bert(f"{out}/bert-q8_0.gguf", cfg, model, words, "Q8_0")
+    write_nomic(f"{out}/nomic-bert.gguf", words)
     model = model.double()
     res = {"ids": [], "mean": [], "cls": []}
     for t in texts:
