@@ -164,14 +164,8 @@ export function readConfig(
       `loadModel: ${file}: "${arch}.attention.causal" is ${String(causal)}; expected a boolean.`,
     );
   }
-  const poolingType = num("pooling_type", 0);
-  const pooling = ([null, "mean", "cls", "last"] as const)[poolingType];
-  if (pooling === undefined) {
-    throw new FormatError(
-      `loadModel: ${file}: "${arch}.pooling_type" ${poolingType} is not supported (0 none, ` +
-        `1 mean, 2 cls, 3 last).`,
-    );
-  }
+  // llama.cpp's pooling types 1 mean, 2 cls, 3 last; none (0) and rank (4) give no default
+  const pooling = ([null, "mean", "cls", "last"] as const)[num("pooling_type", 0)] ?? null;
   const ttc = get("tokenizer.ggml.token_type_count") ?? 2;
   const tokenTypes = typeof ttc === "bigint" ? Number(ttc) : ttc;
   if (typeof tokenTypes !== "number" || !Number.isSafeInteger(tokenTypes) || tokenTypes < 1) {
