@@ -4,7 +4,7 @@
  * ln_arch_ref.py), compared with transformers in float64 and with llama.cpp (node-llama-cpp).
  */
 import assert from "node:assert/strict";
-import { ComputeError, loadModel } from "../../llm/mod.ts";
+import { ComputeError, loadModel, shiftContext } from "../../llm/mod.ts";
 import { memory } from "../../mod.ts";
 import { HAS_LLAMA_CPP, llamaGreedy, llamaTokenize, MODEL_PYTHON } from "../helpers/llama_refs.ts";
 import { tokenizerCorpus } from "./tokenizer_corpus.ts";
@@ -121,6 +121,9 @@ Deno.test({
     await assert.rejects(async () => {
       for await (const _ of m.generate(ids, { maxTokens: 200, contextShift: true }));
     }, ComputeError);
+    const c = m.newCache(16);
+    assert.throws(() => shiftContext(m, c, 0, 1), /gpt2 is not a rotary decoder/);
+    c.dispose();
     m.dispose();
   },
 });
