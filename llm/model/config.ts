@@ -13,6 +13,9 @@ export const SUPPORTED_ARCHITECTURES: readonly string[] = [
   "qwen3",
   "gemma3",
   "phi3",
+  "gpt2",
+  "bert",
+  "nomic-bert",
 ];
 
 /** Pair order of rotary embeddings: ggml's "normal" (x[2i], x[2i+1]) or NeoX (x[i], x[i+d/2]). */
@@ -38,7 +41,7 @@ export interface ModelConfig {
   headDim: number;
   /** Per-head size of values (`attention.value_length`, default headDim). */
   valueDim: number;
-  /** RMSNorm epsilon. */
+  /** RMSNorm (LayerNorm for gpt2/bert) epsilon. */
   eps: number;
   /** RoPE base frequency. */
   ropeBase: number;
@@ -68,6 +71,12 @@ export interface ModelConfig {
   ropeOrigContext: number;
   /** Factor of cos/sin (LongRoPE's attention factor), 1 otherwise. */
   ropeAttnFactor: number;
+  /** Causal attention (`<arch>.attention.causal`, default true; false for bert encoders). */
+  causal: boolean;
+  /** Pooling of embeddings the file asks for (`<arch>.pooling_type`), null when none. */
+  pooling: "mean" | "cls" | "last" | null;
+  /** Rows of the token-type embedding (`tokenizer.ggml.token_type_count`, bert; default 2). */
+  tokenTypes: number;
 }
 
 /** Whether layer `l` of `cfg` attends through a sliding window (llama.cpp's swa pattern). */
@@ -147,6 +156,24 @@ export function readConfig(
     );
   }
   const layers = posInt("block_count");
+  // gpt2/bert normalize with LayerNorm, whose epsilon has its own key
+  const isLn = arch === "gpt2" || arch === "bert" || arch === "nomic-bert";
+  const causal = get(`${arch}.attention.causal`) ?? true;
+  if (typeof causal !== "boolean") {
+    throw new FormatError(
+      `loadModel: ${file}: "${arch}.attention.causal" is ${String(causal)}; expected a boolean.`,
+    );
+  }
+  // llama.cpp's pooling types 1 mean, 2 cls, 3 last; none (0) and rank (4) give no default
+  const pooling = ([null, "mean", "cls", "last"] as const)[num("pooling_type", 0)] ?? null;
+  const ttc = get("tokenizer.ggml.token_type_count") ?? 2;
+  const tokenTypes = typeof ttc === "bigint" ? Number(ttc) : ttc;
+  if (typeof tokenTypes !== "number" || !Number.isSafeInteger(tokenTypes) || tokenTypes < 1) {
+    throw new FormatError(
+      `loadModel: ${file}: "tokenizer.ggml.token_type_count" is ${String(ttc)}; expected an ` +
+        `integer >= 1.`,
+    );
+  }
   return {
     arch,
     contextLength: posInt("context_length"),
@@ -157,7 +184,7 @@ export function readConfig(
     kvHeads,
     headDim,
     valueDim: posInt("attention.value_length", headDim),
-    eps: num("attention.layer_norm_rms_epsilon", 1e-5),
+    eps: isLn ? num("attention.layer_norm_epsilon") : num("attention.layer_norm_rms_epsilon", 1e-5),
     ropeBase: num("rope.freq_base", 10000),
     ropeDims,
     ropeScale,
@@ -174,5 +201,8 @@ export function readConfig(
     ropeScaleLocal: isGemma ? 1 : ropeScale,
     ropeOrigContext: num("rope.scaling.original_context_length", 0),
     ropeAttnFactor: num("rope.scaling.attn_factor", 1),
+    causal,
+    pooling,
+    tokenTypes,
   };
 }

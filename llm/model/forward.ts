@@ -18,6 +18,7 @@ import type { Tensor } from "../../core/tensor.ts";
 import { isLocalLayer, type ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv_cache.ts";
 import { decodeRow, type ModelWeights } from "./weights.ts";
+import { forwardLn } from "./ln_forward.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import { byteLength } from "../../core/dtype.ts";
 
@@ -158,6 +159,7 @@ export function forwardSeqs(
   activations: "f32" | "ggml",
 ): Tensor {
   if (seqs.length === 0) throw new ShapeError("forward: no sequences to run.");
+  if (w.ln) return forwardLn(w, cfg, seqs, output, activations); // gpt2, bert, nomic-bert
   const offs: number[] = [];
   let N = 0;
   for (const [i, { cache, tokens }] of seqs.entries()) {

@@ -1,5 +1,6 @@
 /**
- * `loadModel` and the {@link Model} it returns: a GGUF decoder (llama, qwen2, qwen3, gemma3, phi3) with its
+ * `loadModel` and the {@link Model} it returns: a GGUF decoder (llama, qwen2, qwen3, gemma3, phi3,
+ * gpt2) or encoder (bert, nomic-bert: for embeddings) with its
  * tokenizer and chat template, batched prefill, cached decode and streaming generation.
  *
  * @module
@@ -84,7 +85,10 @@ export interface GenerateOptions extends SamplerOptions {
  * ```
  */
 export interface EmbedOptions {
-  /** How positions are pooled: their mean (default), the first ("cls") or the last ("last"). */
+  /**
+   * How positions are pooled: their mean, the first ("cls") or the last ("last"). Default: the
+   * file's `<arch>.pooling_type` (e.g. a BERT embedding model's), else the mean.
+   */
   pooling?: "mean" | "cls" | "last";
   /** Scale each vector to unit L2 norm (default true). */
   normalize?: boolean;
@@ -198,6 +202,16 @@ export class Model {
     if (this.disposed) throw new ComputeError("Model: the model was disposed.");
   }
 
+  /** Throw for an encoder (bert): it has no output layer to predict tokens with. */
+  private checkDecoder(op: string): void {
+    if (this.weights.ln && this.weights.ln.output === null) {
+      throw new ComputeError(
+        `Model.${op}: this ${this.config.arch} model is an encoder (bidirectional, no output ` +
+          `layer): it embeds text but does not generate. Hint: model.embed(texts).`,
+      );
+    }
+  }
+
   /** Forward `tokens` after the cached ones; logits of every new position or of the last. */
   private run(tokens: readonly number[], all: boolean): Float32Array {
     if (this.cache.length + tokens.length > this.cache.size) {
@@ -224,6 +238,7 @@ export class Model {
    */
   logits(tokens: readonly number[]): Float32Array[] {
     this.check();
+    this.checkDecoder("logits");
     this.cache.length = 0;
     const flat = this.run(tokens, true);
     const V = this.config.vocab;
@@ -240,6 +255,7 @@ export class Model {
     options: GenerateOptions = {},
   ): AsyncGenerator<string, void, undefined> {
     this.check();
+    this.checkDecoder("generate");
     const ids = typeof prompt === "string"
       ? this.tokenizer.encode(prompt, { addSpecial: true, parseSpecial: options.parseSpecial })
       : [...prompt];
@@ -286,6 +302,12 @@ export class Model {
       }
       if (n + 1 < maxTokens) {
         if (this.cache.length + 1 > this.cache.size && options.contextShift) {
+          if (this.weights.ln) {
+            throw new ContextLimitError(
+              `Model.generate: ${this.config.arch} has learned positions: its context of ` +
+                `${this.cache.size} cannot be shifted. Hint: a smaller maxTokens.`,
+            );
+          }
           const keep = options.keep ?? (ids[0] === this.tokenizer.bos ? 1 : 0);
           const discard = Math.floor((this.cache.length - keep) / 2);
           if (!Number.isSafeInteger(keep) || keep < 0 || discard < 1) {
@@ -348,7 +370,7 @@ export class Model {
     options: EmbedOptions = {},
   ): Promise<Float32Array[]> {
     this.check();
-    const pooling = options.pooling ?? "mean";
+    const pooling = options.pooling ?? this.config.pooling ?? "mean";
     if (!["mean", "cls", "last"].includes(pooling)) {
       throw new ComputeError(
         `Model.embed: pooling ${JSON.stringify(pooling)} is not "mean", "cls" or "last".`,
@@ -421,7 +443,8 @@ export class Model {
 }
 
 /**
- * Load a GGUF model (llama, qwen2, qwen3, gemma3, phi3), reading tensors one by one (never the whole file);
+ * Load a GGUF model (llama, qwen2, qwen3, gemma3, phi3, gpt2, bert, nomic-bert), reading
+ * tensors one by one (never the whole file);
  * quantized weights stay packed.
  *
  * @example

@@ -60,6 +60,12 @@ export function shiftContext(
   keep: number,
   discard: number,
 ): void {
+  if (model.weights.ln) {
+    throw new ShapeError(
+      `shiftContext: ${model.config.arch} is not a rotary decoder (gpt2 has learned positions, ` +
+        `bert/nomic-bert are encoders): its context cannot be shifted.`,
+    );
+  }
   const n = cache.length;
   if (
     !Number.isSafeInteger(keep) || !Number.isSafeInteger(discard) || keep < 0 || discard < 1 ||

@@ -14,6 +14,7 @@ import { Tensor } from "../../core/tensor.ts";
 import { deviceProvider } from "../../core/backend/registry.ts";
 import type { GgufFile } from "../../io/gguf/read.ts";
 import type { ModelConfig } from "./config.ts";
+import { LN_ARCHITECTURES, type LnWeights, lnWeightTensors, loadLnWeights } from "./ln_weights.ts";
 
 /** The weights of one transformer block. */
 export interface LayerWeights {
@@ -67,8 +68,10 @@ export interface ModelWeights {
   ropeLong: Float32Array | null;
   /** LongRoPE divisors within the original context (`rope_factors_short`), or null. */
   ropeShort: Float32Array | null;
-  /** The blocks. */
+  /** The blocks (empty for gpt2/bert, whose blocks are in `ln`). */
   layers: LayerWeights[];
+  /** The weights of a LayerNorm architecture (gpt2, bert), absent for the llama family. */
+  ln?: LnWeights;
 }
 
 const CHUNK = 1 << 22;
@@ -205,6 +208,9 @@ export function loadWeights(
   const opt = <T>(name: string, read: (n: string) => T): T | null =>
     names.has(name) ? read(name) : null;
   try {
+    if (LN_ARCHITECTURES.includes(cfg.arch)) {
+      return loadLnWeights(cfg, { packed, f32, has: (n) => names.has(n) });
+    }
     const { dim, vocab, heads, kvHeads, headDim, valueDim, ffn } = cfg;
     const embed = packed("token_embd.weight", [vocab, dim]);
     const norm = f32("output_norm.weight", [dim]);
@@ -272,6 +278,7 @@ export function loadWeights(
 
 /** Every tensor of `w` once (the tied output is the embedding). */
 export function weightTensors(w: ModelWeights): Tensor<StorageDType>[] {
+  if (w.ln) return lnWeightTensors(w.embed, w.ln);
   const out: Tensor<StorageDType>[] = [w.embed, w.norm];
   if (!w.tied) out.push(w.output);
   for (const l of w.layers) {

@@ -229,7 +229,8 @@ async function embeddings(e: Engine, b: Record<string, unknown>): Promise<Respon
       "not_implemented",
     );
   }
-  const vecs = await model.embed(texts, { pooling: "mean", normalize: true });
+  // pooling: the model's own (a BERT embedding file's pooling_type), else the mean
+  const vecs = await model.embed(texts, { normalize: true });
   const data = vecs.map((v, i) => ({
     object: "embedding",
     index: i,
@@ -355,6 +356,15 @@ export function serve(opts: ServeOptions): ServerHandle {
       if (stopping) throw new ApiError(503, "The server is shutting down.", null, "shutting_down");
       const body = await readJson(req, limit);
       if (path === "/v1/embeddings") return await embeddings(engine, body);
+      if (engine.model.config.causal === false) {
+        throw new ApiError(
+          400,
+          `Model ${engine.modelName} is an encoder (${engine.model.config.arch}): it answers ` +
+            `/v1/embeddings, not ${path}.`,
+          "model",
+          "model_not_supported",
+        );
+      }
       const res = await complete(engine, body, req.signal, path === "/v1/chat/completions");
       return res;
     }

@@ -80,6 +80,7 @@ for (const name of ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2"]) {
   PRE[name] = [[QWEN2], false, false, false];
 }
 PRE["megrez"] = [[QWEN2], false, true, false];
+PRE["gpt-2"] = [[GPT2], false, true, false];
 PRE["qwen35"] = [[QWEN35], false, false, false];
 for (const name of ["gpt-4o", "llama4", "kanana2", "talkie"]) {
   PRE[name] = [[GPT4O], false, false, false];

@@ -1,5 +1,6 @@
 /**
- * Tokenizers from GGUF vocabularies: SentencePiece and byte-level BPE with llama.cpp's ids.
+ * Tokenizers from GGUF vocabularies: SentencePiece, byte-level BPE and WordPiece with llama.cpp's
+ * ids.
  *
  * @module
  */
@@ -7,3 +8,4 @@ export { type GgufVocab, parseVocab, TokenAttr, type Vocab } from "./vocab.ts";
 export { type DecodeOptions, type EncodeOptions, Tokenizer } from "./tokenizer.ts";
 export { type PieceSource, StreamDecoder } from "./stream.ts";
 export { supportedPreTokenizers } from "./bpe.ts";
+export { wpmWords } from "./wpm.ts";

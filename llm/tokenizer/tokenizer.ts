@@ -7,6 +7,7 @@ import { IndexError } from "../../core/errors.ts";
 import { BpeModel, byteLevelDecode } from "./bpe.ts";
 import { spmSegment } from "./spm.ts";
 import { StreamDecoder } from "./stream.ts";
+import { WpmModel } from "./wpm.ts";
 import { type GgufVocab, parseVocab, TokenAttr, type Vocab } from "./vocab.ts";
 
 /**
@@ -57,7 +58,8 @@ const utf8 = new TextEncoder();
 type Fragment = string | number;
 
 /**
- * A tokenizer built from a GGUF vocabulary: SentencePiece (`llama`) or byte-level BPE (`gpt2`).
+ * A tokenizer built from a GGUF vocabulary: SentencePiece (`llama`), byte-level BPE (`gpt2`) or
+ * WordPiece (`bert`).
  * Its ids equal llama.cpp's `llama_tokenize` and its text `llama_detokenize`.
  *
  * @example
@@ -78,6 +80,7 @@ export class Tokenizer {
   /** The checked vocabulary. */
   readonly vocab: Vocab;
   private readonly bpe: BpeModel | null;
+  private readonly wpm: WpmModel | null;
   private readonly special: number[];
   private readonly pieces: (Uint8Array | undefined)[];
   private readonly cleanSpaces: boolean;
@@ -93,11 +96,12 @@ export class Tokenizer {
     this.vocab = parseVocab(meta);
     const v = this.vocab;
     this.bpe = v.kind === "bpe" ? new BpeModel(v) : null;
+    this.wpm = v.kind === "wpm" ? new WpmModel(v) : null;
     const m = meta as Record<string, unknown>;
     this.addBos = typeof m["tokenizer.ggml.add_bos_token"] === "boolean"
       ? v.addBos
       : (this.bpe ? this.bpe.config.addBos : v.addBos);
-    this.cleanSpaces = this.bpe ? this.bpe.config.cleanSpaces : false;
+    this.cleanSpaces = this.bpe ? this.bpe.config.cleanSpaces : this.wpm !== null;
     const special: number[] = [];
     for (let i = 0; i < v.tokens.length; i++) if (v.attrs[i] & SPECIAL_PARSED) special.push(i);
     // longest text first, as llama.cpp's special-token cache (ties by id: std::sort is unstable
@@ -155,6 +159,16 @@ export class Tokenizer {
     const v = this.vocab;
     const frags = text.length > 0 ? this.partition(text, options.parseSpecial ?? false) : [];
     const out: number[] = [];
+    if (this.wpm) {
+      // llama.cpp: WordPiece always wraps the text in bos ([CLS]) and sep ([SEP])
+      if (addSpecial && v.bos !== null) out.push(v.bos);
+      for (const f of frags) {
+        if (typeof f === "number") out.push(f);
+        else this.wpm.encode(f, out);
+      }
+      if (addSpecial && v.sep !== null) out.push(v.sep);
+      return out;
+    }
     if (addSpecial && this.addBos && v.bos !== null) out.push(v.bos);
     if (this.bpe === null) {
       let prevSpecial = true;

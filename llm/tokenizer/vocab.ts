@@ -28,7 +28,7 @@ import { FormatError } from "../../core/errors.ts";
  * ```
  */
 export interface GgufVocab {
-  /** `"llama"` (SentencePiece) or `"gpt2"` (byte-level BPE). */
+  /** `"llama"` (SentencePiece), `"gpt2"` (byte-level BPE) or `"bert"` (WordPiece). */
   "tokenizer.ggml.model": string;
   /** The BPE pre-tokenizer (`llama-bpe`, `qwen2`, `gpt-4o`, `default`, ...). */
   "tokenizer.ggml.pre"?: string;
@@ -48,6 +48,8 @@ export interface GgufVocab {
   "tokenizer.ggml.unknown_token_id"?: number | bigint;
   /** Padding token id. */
   "tokenizer.ggml.padding_token_id"?: number | bigint;
+  /** Separator token id (WordPiece: appended after the text, default 102). */
+  "tokenizer.ggml.seperator_token_id"?: number | bigint;
   /** End-of-turn token id (an end-of-generation token). */
   "tokenizer.ggml.eot_token_id"?: number | bigint;
   /** End-of-message token id (an end-of-generation token). */
@@ -106,8 +108,8 @@ const TYPE_ATTR: Record<number, number> = {
  * ```
  */
 export interface Vocab {
-  /** SentencePiece or byte-level BPE. */
-  kind: "spm" | "bpe";
+  /** SentencePiece, byte-level BPE or WordPiece. */
+  kind: "spm" | "bpe" | "wpm";
   /** The pre-tokenizer name (`"default"` when the file names none). */
   pre: string;
   /** Token texts by id (an empty text becomes `[EMPTY_<id>]`, as in llama.cpp). */
@@ -128,6 +130,8 @@ export interface Vocab {
   unk: number | null;
   /** Padding id, or null. */
   pad: number | null;
+  /** Separator id (WordPiece), or null. */
+  sep: number | null;
   /** Ids that end generation (llama.cpp's `special_eog_ids`). */
   eog: ReadonlySet<number>;
   /** `add_bos_token` as stored (the tokenizer applies llama.cpp's per-pre default). */
@@ -312,10 +316,10 @@ function markSpecialByText(
 export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
   const m = meta as Record<string, unknown>;
   const model = m["tokenizer.ggml.model"];
-  if (model !== "llama" && model !== "gpt2") {
+  if (model !== "llama" && model !== "gpt2" && model !== "bert") {
     throw new FormatError(
       `${where("tokenizer.ggml.model")} is ${show(model)}; supported: "llama" ` +
-        `(SentencePiece) and "gpt2" (byte-level BPE)`,
+        `(SentencePiece), "gpt2" (byte-level BPE) and "bert" (WordPiece)`,
     );
   }
   const tokens = m["tokenizer.ggml.tokens"];
@@ -341,7 +345,7 @@ export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
   const attrs = new Uint8Array(n).fill(TokenAttr.Normal);
   if (ty) { for (let i = 0; i < n; i++) attrs[i] = TYPE_ATTR[ty[i]] ?? TokenAttr.Undefined; }
   const eog = markSpecialByText(m, ids, attrs);
-  const kind = model === "llama" ? "spm" : "bpe";
+  const kind = model === "llama" ? "spm" : model === "gpt2" ? "bpe" : "wpm";
   let merges: readonly string[] = [];
   if (kind === "bpe") {
     const mg = m["tokenizer.ggml.merges"];
@@ -357,9 +361,10 @@ export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
   if (preV !== undefined && typeof preV !== "string") {
     throw new FormatError(`${where("tokenizer.ggml.pre")} must be a string, got ${typeof preV}`);
   }
-  // llama.cpp's defaults: SentencePiece bos 1, eos 2, unk 0; GPT-2 bos = eos = 11.
-  const spm = kind === "spm";
-  const eos = optId(m, "tokenizer.ggml.eos_token_id", n, spm ? 2 : 11);
+  // llama.cpp's defaults: SentencePiece bos 1, eos 2, unk 0; GPT-2 bos = eos = 11; WordPiece
+  // bos ([CLS]) 101, unk 100, sep 102, pad 0, no eos.
+  const spm = kind === "spm", wpm = kind === "wpm";
+  const eos = optId(m, "tokenizer.ggml.eos_token_id", n, spm ? 2 : wpm ? null : 11);
   for (const key of ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]) {
     const id = optId(m, key, n, null);
     if (id !== null) eog.add(id);
@@ -379,12 +384,13 @@ export function parseVocab(meta: GgufVocab | Record<string, unknown>): Vocab {
     attrs,
     ids,
     merges,
-    bos: optId(m, "tokenizer.ggml.bos_token_id", n, spm ? 1 : 11),
+    bos: optId(m, "tokenizer.ggml.bos_token_id", n, spm ? 1 : wpm ? 101 : 11),
     eos,
-    unk: optId(m, "tokenizer.ggml.unknown_token_id", n, spm ? 0 : null),
-    pad: optId(m, "tokenizer.ggml.padding_token_id", n, null),
+    unk: optId(m, "tokenizer.ggml.unknown_token_id", n, spm ? 0 : wpm ? 100 : null),
+    pad: optId(m, "tokenizer.ggml.padding_token_id", n, wpm ? 0 : null),
+    sep: optId(m, "tokenizer.ggml.seperator_token_id", n, wpm ? 102 : null),
     eog,
-    addBos: optBool(m, "tokenizer.ggml.add_bos_token", spm),
+    addBos: optBool(m, "tokenizer.ggml.add_bos_token", spm || wpm),
     addEos: optBool(m, "tokenizer.ggml.add_eos_token", false),
     addSpacePrefix: optBool(m, "tokenizer.ggml.add_space_prefix", spm),
   };

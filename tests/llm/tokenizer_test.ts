@@ -143,8 +143,13 @@ Deno.test("tokenizer: SentencePiece byte fallback decodes split UTF-8 only when 
 
 Deno.test("tokenizer rejects malformed vocabularies with typed errors naming the key", () => {
   assert.throws(
+    () => new Tokenizer({ ...TINY, "tokenizer.ggml.model": "t5" }),
+    (e) => e instanceof FormatError && /tokenizer\.ggml\.model.*"t5"/.test(e.message),
+  );
+  // a WordPiece vocabulary without its unknown token (default id 100 is past these 10 tokens)
+  assert.throws(
     () => new Tokenizer({ ...TINY, "tokenizer.ggml.model": "bert" }),
-    (e) => e instanceof FormatError && /tokenizer\.ggml\.model.*"bert"/.test(e.message),
+    (e) => e instanceof FormatError && /'bert' vocabulary needs an unknown token/.test(e.message),
   );
   assert.throws(
     () => new Tokenizer({ ...TINY, "tokenizer.ggml.scores": [0, 1] }),

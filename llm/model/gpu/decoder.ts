@@ -140,6 +140,12 @@ export class GpuDecoder {
         "GpuDecoder: the WebGPU backend is unavailable. Hint: check backends() for the reason.",
       );
     }
+    if (w.ln) {
+      throw new DTypeError(
+        `GpuDecoder: ${cfg.arch} (LayerNorm blocks) is not supported on the GPU yet. Hint: run ` +
+          `the model on the CPU (loadModel).`,
+      );
+    }
     if (w.layers.some((L) => L.bq || L.bk || L.bv || L.qNorm || L.kNorm)) {
       throw new DTypeError(
         `GpuDecoder: ${cfg.arch} blocks with projection biases or per-head norms are not ` +
