@@ -284,6 +284,32 @@ const hostParts: string[] = [];
     }
     hostParts.push(`host time per op, ${name}: ${cell(stat(xs))} µs`);
   }
+  // A 1000-op chain recorded with no submit in between, then one flush: where host time goes.
+  const saved = ctx.batch;
+  ctx.batch = 1e9;
+  const rec: number[] = [], fl: number[] = [];
+  for (let t = 0; t < TRIALS + 1; t++) {
+    const t0 = performance.now();
+    const y = tidy(() => {
+      let u = x;
+      for (let i = 0; i < R_CHAIN / 2; i++) u = u.mul(0.5).add(0.25);
+      return u;
+    });
+    const t1 = performance.now();
+    ctx.flush();
+    const t2 = performance.now();
+    y.dispose();
+    await readback();
+    if (t > 0) { // the first trial allocates fresh buffers and bind groups
+      rec.push((t1 - t0) * 1000 / R_CHAIN);
+      fl.push((t2 - t1) * 1000 / R_CHAIN);
+    }
+  }
+  ctx.batch = saved;
+  hostParts.push(
+    `host time per op of a ${R_CHAIN}-op chain without submits: record ${cell(stat(rec))} µs, ` +
+      `then one flush (finish + submit) ${cell(stat(fl))} µs/op`,
+  );
   x.dispose();
   s.dispose();
 }
