@@ -172,6 +172,7 @@ export class GpuContext {
   #arena = new ArrayBuffer(ARENA_BYTES);
   #metaBuf: GPUBuffer;
   #metaUsed = 0;
+  #slotBytes: number;
   #slot = 0;
   #up = new Uint8Array(UPLOAD_BYTES);
   #upBuf: GPUBuffer;
@@ -225,6 +226,7 @@ export class GpuContext {
       this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
     });
     this.align = Math.max(16, device.limits.minStorageBufferOffsetAlignment);
+    this.#slotBytes = Math.ceil((SLOT_WORDS * 4) / this.align) * this.align;
     this.#metaBuf = device.createBuffer({ size: ARENA_BYTES, usage: 0x80 | 0x8 });
     this.#upBuf = device.createBuffer({ size: UPLOAD_BYTES, usage: 0x4 | 0x8 });
     this.errBuf = device.createBuffer({ size: 16, usage: USAGE });
@@ -346,7 +348,7 @@ export class GpuContext {
    * {@link mi}/{@link mf}.
    */
   slot(): number {
-    const bytes = Math.ceil((SLOT_WORDS * 4) / this.align) * this.align;
+    const bytes = this.#slotBytes;
     if (this.#metaUsed + bytes > ARENA_BYTES) this.flush(false);
     this.#slot = this.#metaUsed;
     this.#metaUsed += bytes;

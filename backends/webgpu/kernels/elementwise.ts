@@ -405,11 +405,34 @@ fn main(${THREAD}) {
 function mapSupports(ctx: GpuContext, call: KernelCall): Plan | null {
   const out = call.outputs[0];
   if (!out) return null;
-  const p = plan(call.op, call.inputs.map((t) => t.dtype), out.dtype, call.attrs as UnaryAttrs);
+  const ins = call.inputs;
+  const p = cachedPlan(call.op, ins, out.dtype, call.attrs as UnaryAttrs);
   if (!p) return null;
-  if (out.ndim > MAX_RANK || call.inputs.some((t) => t.ndim > MAX_RANK)) return null;
   const max = ctx.device.limits.maxStorageBufferBindingSize;
-  if ([...call.inputs, out].some((t) => t.storage.byteLength > max)) return null;
+  if (out.ndim > MAX_RANK || out.storage.byteLength > max) return null;
+  for (let j = 0; j < ins.length; j++) {
+    if (ins[j].ndim > MAX_RANK || ins[j].storage.byteLength > max) return null;
+  }
+  return p;
+}
+
+/** Ops whose plan depends on attributes (not cached). */
+const ATTR_OPS = new Set(["leakyRelu", "elu", "softplus", "clip", "gelu"]);
+const plans = new Map<string, Plan | null>();
+
+/** {@link plan}, memoized by op and dtypes for ops without attributes (the per-op fast path). */
+function cachedPlan(
+  op: string,
+  ins: readonly TensorView[],
+  out: DType,
+  attrs: UnaryAttrs,
+): Plan | null {
+  if (ATTR_OPS.has(op)) return plan(op, ins.map((t) => t.dtype), out, attrs);
+  let key = op;
+  for (let j = 0; j < ins.length; j++) key += "," + ins[j].dtype;
+  key += ">" + out;
+  let p = plans.get(key);
+  if (p === undefined) plans.set(key, p = plan(op, ins.map((t) => t.dtype), out, attrs));
   return p;
 }
 
