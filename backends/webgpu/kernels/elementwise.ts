@@ -447,9 +447,9 @@ function paramBits(t: TensorView): number | null {
   if (eb > 4) return null;
   const h = st.host;
   if (!h) return 0; // never written: zeros
-  let v = 0;
-  for (let i = eb - 1, at = t.offset * eb; i >= 0; i--) v = v * 256 + h[at + i];
-  return v | 0;
+  const at = t.offset * eb; // elements never straddle words
+  const w = h[at >> 2] >>> ((at & 3) * 8);
+  return (eb === 4 ? w : w & (eb === 2 ? 0xffff : 0xff)) | 0;
 }
 
 /**
