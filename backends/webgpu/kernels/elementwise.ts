@@ -27,6 +27,7 @@ import { coalesceAxes } from "../../../core/shape.ts";
 import { type DType, elementBytes } from "../../../core/dtype.ts";
 import type { BinaryOp, OpName, UnaryAttrs, UnaryOp } from "../../../core/ops/contracts/mod.ts";
 import type { GpuContext } from "../context.ts";
+import { copy4Code, vec4Code } from "./elementwise_vec4.ts";
 import {
   bitsOf,
   bstrides,
@@ -146,7 +147,7 @@ export const BINARY: { [N in BinaryOp]?: OpMath } = {
  * of negatives undefined; NVIDIA's Vulkan driver and Mesa's GL gave wrong floor remainders), while
  * u32 division of a nonzero divisor is exact everywhere. Division by zero gives 0 like NumPy.
  */
-const DIVMOD = `
+export const DIVMOD = `
 fn fmodsign(x: f32, y: f32) -> f32 {
   let m = x - y * trunc(x / y);
   if (m != 0.0 && ((y < 0.0) != (m < 0.0))) { return m + y; }
@@ -171,7 +172,7 @@ fn ifloormod(x: i32, y: i32) -> i32 {
 }`;
 
 /** A planned map: load domains, result domain, expression, parameters. */
-interface Plan {
+export interface Plan {
   key: string;
   doms: Dom[];
   outDom: Dom;
@@ -243,8 +244,10 @@ function plan(op: string, ins: readonly DType[], out: DType, attrs: UnaryAttrs):
 /** Layout of the output writes. */
 type Mode = "direct" | "packed" | "atomic";
 
-const NAMES = ["a", "b", "c"];
-const VARS = ["x", "y", "z"];
+/** Operand buffer names and expression variables, by operand. */
+export const NAMES = ["a", "b", "c"];
+/** Expression variables of the operands. */
+export const VARS = ["x", "y", "z"];
 
 /**
  * The map kernel source. Metadata words: [n, p0..p3 (f32 bits or i32), shape(R), per input:
@@ -335,71 +338,7 @@ ${fill}${body}
 }`;
 }
 
-/**
- * The vec4 fast path: f32 operands that are contiguous like the output ("v"), a single element in
- * a buffer ("s") or a single element passed as a parameter ("p", no binding).
- */
-function vec4Code(p: Plan, kinds: readonly ("v" | "s" | "p")[], access: string): string {
-  const k = kinds.length;
-  const binding: number[] = [];
-  let nb = 0;
-  for (let j = 0; j < k; j++) binding.push(kinds[j] === "p" ? -1 : nb++);
-  const args = (lane: string) =>
-    kinds.map((kd, j) => (kd === "v" ? `v${j}.${lane}` : `s${j}`)).join(", ");
-  const load = (kd: string, j: number) => {
-    const w = `prm[${5 + j}]`;
-    if (kd === "v") return `  let v${j} = ${NAMES[j]}[t + u32(${w})];`;
-    if (kd === "s") return `  let s${j} = ${NAMES[j]}[u32(${w}) / 4u][u32(${w}) % 4u];`;
-    return `  let s${j} = bitcast<f32>(${w});`;
-  };
-  return `
-${
-    kinds.map((kd, j) =>
-      kd === "p"
-        ? ""
-        : `@group(0) @binding(${binding[j]}) var<storage, ${
-          access[binding[j]] === "r" ? "read" : "read_write"
-        }> ${NAMES[j]}: array<vec4<f32>>;`
-    ).join("\n")
-  }
-@group(0) @binding(${nb}) var<storage, read_write> out: array<vec4<f32>>;
-${prmDecl(nb + 1)}
-${PRELUDE}
-${DIVMOD}
-fn f_op(${
-    kinds.map((_, j) => `${VARS[j]}: f32`).join(", ")
-  }, p0: f32, p1: f32, p2: f32, p3: f32) -> f32 {
-  return ${p.expr};
-}
-@compute @workgroup_size(${WG})
-fn main(${THREAD}) {
-  let t = ${TID};
-  if (t >= u32(prm[0])) { return; }
-  let p0 = bitcast<f32>(prm[1]); let p1 = bitcast<f32>(prm[2]);
-  let p2 = bitcast<f32>(prm[3]); let p3 = bitcast<f32>(prm[4]);
-${kinds.map(load).join("\n")}
-  out[t + u32(prm[${5 + k}])] = vec4<f32>(f_op(${args("x")}, p0, p1, p2, p3), f_op(${
-    args("y")
-  }, p0, p1, p2, p3), f_op(${args("z")}, p0, p1, p2, p3), f_op(${args("w")}, p0, p1, p2, p3));
-}`;
-}
-
 const MAX_RANK = 10;
-
-function copy4Code(access: string): string {
-  return `
-@group(0) @binding(0) var<storage, ${
-    access[0] === "r" ? "read" : "read_write"
-  }> a: array<vec4<u32>>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<u32>>;
-${prmDecl(2)}
-@compute @workgroup_size(${WG})
-fn main(${THREAD}) {
-  let t = ${TID};
-  if (t >= u32(prm[0])) { return; }
-  out[t + u32(prm[2])] = a[t + u32(prm[1])];
-}`;
-}
 
 /** Whether the GPU can run this map call. */
 function mapSupports(ctx: GpuContext, call: KernelCall): Plan | null {

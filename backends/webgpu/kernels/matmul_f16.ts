@@ -151,3 +151,15 @@ ${inner}
 ${epi}
 }`;
 }
+
+/** `APRENDER_WEBGPU_F16_GEMM` as a chunk length (see GpuContext.f16GemmChunk; 16 when unset). */
+export function f16ChunkFromEnv(): number {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("APRENDER_WEBGPU_F16_GEMM");
+  } catch {
+    v = undefined;
+  }
+  if (v === "f32") return 0;
+  return v === "4" || v === "8" || v === "16" ? Number(v) : 16;
+}
