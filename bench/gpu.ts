@@ -214,7 +214,7 @@ for (const dt of ["f32", "f16"] as const) {
   const op = () => a.matmul(b).dispose();
   const reps = SMALL ? 2 : 50;
   rows.push({
-    name: `${dt === "f32" ? "sgemm" : "hgemm (f32 accumulate)"} ${MM}² ${dt}`,
+    name: `${dt === "f32" ? "sgemm" : "hgemm (default kernel)"} ${MM}² ${dt}`,
     unit: "TFLOP/s",
     oursGpu: conv(await gpuOf(reps, op), tf),
     oursWall: conv(await wallOf(reps, op), tf),
@@ -223,6 +223,97 @@ for (const dt of ["f32", "f16"] as const) {
   a.dispose();
   b.dispose();
 }
+
+// ---- f16 GEMM variants: GPU time by summation, and accuracy (PyTorch compares below) -----------
+const hgemmVariants: string[] = [];
+const HG_ERR = SMALL ? 256 : 1024;
+{
+  const a = await gpuTensor([MM, MM], "f16"), b = await gpuTensor([MM, MM], "f16");
+  const tf = (s: number) => (2 * MM ** 3) / s / 1e12;
+  const saved = ctx.f16GemmChunk;
+  for (const chunk of [0, 4, 8, 16]) {
+    ctx.f16GemmChunk = chunk;
+    const g = conv(await gpuOf(SMALL ? 2 : 20, () => a.matmul(b).dispose()), tf);
+    hgemmVariants.push(
+      `hgemm ${MM}² ${chunk ? `f16 math, f32 every ${chunk} terms` : "f32 math"}: ${
+        cell(g)
+      } TFLOP/s GPU time`,
+    );
+  }
+  a.dispose();
+  b.dispose();
+  // Accuracy on HG_ERR² (inputs in [-0.5, 0.5)): our outputs go to Python, which compares them
+  // and PyTorch's fp16 matmul with a float64 product of the same f16 inputs.
+  const ea = await gpuTensor([HG_ERR, HG_ERR], "f16"),
+    eb = await gpuTensor([HG_ERR, HG_ERR], "f16");
+  const tb = eb.transpose().contiguous(); // a different matrix for B
+  const bytes = async (t: Tensor) => new Uint8Array((await t.data() as Uint16Array).buffer);
+  await Deno.writeFile("/tmp/hg_a.bin", await bytes(ea));
+  await Deno.writeFile("/tmp/hg_b.bin", await bytes(tb));
+  for (const chunk of [0, 16]) {
+    ctx.f16GemmChunk = chunk;
+    const c = ea.matmul(tb);
+    await Deno.writeFile(`/tmp/hg_c${chunk}.bin`, await bytes(c));
+    c.dispose();
+  }
+  ctx.f16GemmChunk = saved;
+  for (const t of [ea, eb, tb]) t.dispose();
+}
+for (const l of hgemmVariants) console.log(l);
+
+// ---- host cost of one op, by kind (CPU time to record, submits every ctx.batch) ----------------
+const hostParts: string[] = [];
+{
+  const x = await gpuTensor([256]);
+  const s = await gpuTensor([1]);
+  const N = 2000;
+  for (
+    const [name, op] of [
+      ["x.mul(x)", () => x.mul(x).dispose()],
+      ["x.mul(s) (1-element tensor)", () => x.mul(s).dispose()],
+      ["x.mul(0.5) (weak scalar)", () => x.mul(0.5).dispose()],
+      ["x.exp()", () => x.exp().dispose()],
+    ] as const
+  ) {
+    const xs: number[] = [];
+    for (let t = 0; t < TRIALS; t++) {
+      const t0 = performance.now();
+      for (let i = 0; i < N; i++) op();
+      xs.push((performance.now() - t0) * 1000 / N);
+      await readback();
+    }
+    hostParts.push(`host time per op, ${name}: ${cell(stat(xs))} µs`);
+  }
+  // A 1000-op chain recorded with no submit in between, then one flush: where host time goes.
+  const saved = ctx.batch;
+  ctx.batch = 1e9;
+  const rec: number[] = [], fl: number[] = [];
+  for (let t = 0; t < TRIALS + 1; t++) {
+    const t0 = performance.now();
+    const y = tidy(() => {
+      let u = x;
+      for (let i = 0; i < R_CHAIN / 2; i++) u = u.mul(0.5).add(0.25);
+      return u;
+    });
+    const t1 = performance.now();
+    ctx.flush();
+    const t2 = performance.now();
+    y.dispose();
+    await readback();
+    if (t > 0) { // the first trial allocates fresh buffers and bind groups
+      rec.push((t1 - t0) * 1000 / R_CHAIN);
+      fl.push((t2 - t1) * 1000 / R_CHAIN);
+    }
+  }
+  ctx.batch = saved;
+  hostParts.push(
+    `host time per op of a ${R_CHAIN}-op chain without submits: record ${cell(stat(rec))} µs, ` +
+      `then one flush (finish + submit) ${cell(stat(fl))} µs/op`,
+  );
+  x.dispose();
+  s.dispose();
+}
+for (const l of hostParts) console.log(l);
 
 // ---- chain of small dependent ops ---------------------------------------------------------------
 {
@@ -318,10 +409,23 @@ def chain():
     t.cpu(); return (time.perf_counter() - t0) / RC * 1e6
 for _ in range(3): chain()
 r["chain"] = sorted(chain() for _ in range(T))[T // 2]
+import numpy as np, os
+if os.path.exists("/tmp/hg_a.bin"):
+    E = ${HG_ERR}
+    ld = lambda f: torch.from_numpy(np.fromfile(f, dtype=np.float16).reshape(E, E))
+    A, B = ld("/tmp/hg_a.bin"), ld("/tmp/hg_b.bin")
+    ref = A.double().cuda() @ B.double().cuda()
+    scale = (A.double().abs().cuda() @ B.double().abs().cuda() + ref.abs()) * 2.0 ** -11
+    def err(c):
+        d = (c.double() - ref).abs()
+        return {"max_abs": d.max().item(), "mean_abs": d.mean().item(), "max_u": (d / scale).max().item()}
+    r["hg_err"] = {"torch_fp16": err(A.cuda() @ B.cuda()),
+                   "ours_f32math": err(ld("/tmp/hg_c0.bin").cuda()),
+                   "ours_f16math16": err(ld("/tmp/hg_c16.bin").cuda())}
 r["device"] = torch.cuda.get_device_name(0)
 print("JSON" + json.dumps(r))
 `;
-let torch: Record<string, number | string> | null = null;
+let torch: Record<string, number | string | Record<string, unknown>> | null = null;
 let torchNote = "";
 try {
   const out = await new Deno.Command("python3", {
@@ -373,6 +477,13 @@ const lines = [
     } | ${r.pass === undefined ? "" : r.pass ? "yes" : "NO"} |`;
   }),
 ];
+lines.push("", ...hgemmVariants, ...hostParts);
+if (torch?.hg_err) {
+  lines.push(
+    `hgemm error on ${HG_ERR}² vs a float64 product of the same f16 inputs (max_u: max |err| / ` +
+      `(2^-11·(Σ|a||b| + |c|))): ${JSON.stringify(torch.hg_err)}`,
+  );
+}
 const table = lines.join("\n");
 console.log(table);
 const json = JSON.stringify({ device, torch, rows, small: SMALL, date: new Date().toISOString() });

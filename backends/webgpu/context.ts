@@ -24,45 +24,10 @@ import { type PassTime, PassTimer } from "./timing.ts";
 import type { DeviceProvider, OwnedView, Storage } from "../../core/backend/plugin.ts";
 import { byteLength, type DType } from "../../core/dtype.ts";
 import { DeviceError, IndexError } from "../../core/errors.ts";
+import { type Chunk, Fifo, GpuStorage, LAZY_MAX, padded } from "./storage.ts";
+import { f16ChunkFromEnv } from "./kernels/matmul_f16.ts";
 
-/** A GPU buffer holding one tensor storage. */
-export class GpuStorage implements Storage {
-  /** Always "gpu". */
-  readonly device = "gpu";
-  /** Live tensors using it. */
-  refs = 0;
-  /** Set once freed. */
-  freed = false;
-  /** The buffer came from the pool and its bytes are stale (zero-filled on first need). */
-  dirty = false;
-  /** Flush interval in which a command last referenced the buffer. */
-  interval: number = -1;
-  /**
-   * Wrap a pooled chunk.
-   *
-   * @param chunk the pooled chunk (its size may exceed byteLength: pooled by size class)
-   * @param byteLength bytes the tensor uses
-   */
-  constructor(readonly chunk: Chunk, readonly byteLength: number) {}
-  /** The GPU buffer holding the bytes. */
-  get buffer(): GPUBuffer {
-    return this.chunk.buffer;
-  }
-  /** Byte offset of the storage in its buffer (a multiple of 16). */
-  get base(): number {
-    return this.chunk.base;
-  }
-}
-
-/** A piece of a GPU buffer: a whole buffer, or a slot of a slab shared by small storages. */
-export interface Chunk {
-  /** The buffer. */
-  readonly buffer: GPUBuffer;
-  /** Byte offset in it (a multiple of 16). */
-  readonly base: number;
-  /** Size class in bytes. */
-  readonly size: number;
-}
+export { type Chunk, GpuStorage, LAZY_MAX };
 
 /** A compiled kernel: its pipeline and the bind-group layout its buffers follow. */
 export interface Kernel {
@@ -113,7 +78,7 @@ export class GpuContext {
   #kernels = new Map<string, Kernel>();
   #layouts = new Map<string, GPUBindGroupLayout>();
   #layoutIds = 0;
-  #groups = new Map<string, GPUBindGroup>();
+  #groups = new Map<number, Map<number | string, GPUBindGroup>>();
   #ids = new WeakMap<GPUBuffer, number>();
   #nextId = 1;
   #lost: string | null = null;
@@ -122,6 +87,7 @@ export class GpuContext {
   #arena = new ArrayBuffer(ARENA_BYTES);
   #metaBuf: GPUBuffer;
   #metaUsed = 0;
+  #slotBytes: number;
   #slot = 0;
   #up = new Uint8Array(UPLOAD_BYTES);
   #upBuf: GPUBuffer;
@@ -144,12 +110,20 @@ export class GpuContext {
    * 30.2 with 256 and 30.6 with 128.
    */
   batch = 256;
+  /**
+   * f16 × f16 matmul on a device with `shader-f16`: f16 products summed in f16 over chunks of this
+   * many K terms, then in f32 (4, 8 or 16; kernels/matmul_f16.ts), or 0 for the f32-math kernel
+   * (inputs widened to f32). `APRENDER_WEBGPU_F16_GEMM` sets it (a number, or "f32" for 0).
+   */
+  f16GemmChunk: number = f16ChunkFromEnv();
   /** Dispatches recorded since the context was made (for tests and benchmarks). */
   dispatches = 0;
   /** Submits since the context was made. */
   submits = 0;
   /** Bind groups created (cache misses). */
   bindGroups = 0;
+  /** 1-element operands passed to kernels in the metadata instead of a buffer. */
+  paramOperands = 0;
 
   /**
    * Wrap a device: error reporting, the metadata arena, the upload arena and the error flag.
@@ -167,6 +141,7 @@ export class GpuContext {
       this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
     });
     this.align = Math.max(16, device.limits.minStorageBufferOffsetAlignment);
+    this.#slotBytes = Math.ceil((SLOT_WORDS * 4) / this.align) * this.align;
     this.#metaBuf = device.createBuffer({ size: ARENA_BYTES, usage: 0x80 | 0x8 });
     this.#upBuf = device.createBuffer({ size: UPLOAD_BYTES, usage: 0x4 | 0x8 });
     this.errBuf = device.createBuffer({ size: 16, usage: USAGE });
@@ -288,7 +263,7 @@ export class GpuContext {
    * {@link mi}/{@link mf}.
    */
   slot(): number {
-    const bytes = Math.ceil((SLOT_WORDS * 4) / this.align) * this.align;
+    const bytes = this.#slotBytes;
     if (this.#metaUsed + bytes > ARENA_BYTES) this.flush(false);
     this.#slot = this.#metaUsed;
     this.#metaUsed += bytes;
@@ -349,11 +324,23 @@ export class GpuContext {
    */
   run(k: Kernel, buffers: readonly GPUBuffer[], x: number, y = 1, z = 1): void {
     if (this.#slot >= this.#metaUsed) throw new Error("webgpu: dispatch without a metadata slot");
-    let key = `${k.id}`;
-    for (let i = 0; i < buffers.length; i++) key += `,${this.#id(buffers[i])}`;
-    let group = this.#groups.get(key);
+    // Bind groups by layout, then by the buffers' ids: a number for up to three small ids (the
+    // common case; no string building per dispatch), a string otherwise.
+    let byBuffers = this.#groups.get(k.id);
+    if (!byBuffers) this.#groups.set(k.id, byBuffers = new Map());
+    let key: number | string = 0;
+    for (let i = 0; i < buffers.length; i++) {
+      const id = this.#id(buffers[i]);
+      if (typeof key === "number" && i < 3 && id < 1 << 17) key = key * (1 << 17) + id;
+      else key = `${key},${id}`;
+    }
+    let group = byBuffers.get(key);
     if (!group) {
-      if (this.#groups.size > 8192) this.#groups.clear();
+      if (++this.#groupCount > 8192) {
+        this.#groups.clear();
+        this.#groupCount = 1;
+        this.#groups.set(k.id, byBuffers = new Map());
+      }
       const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
         binding,
         resource: { buffer },
@@ -364,22 +351,32 @@ export class GpuContext {
       });
       group = this.device.createBindGroup({ layout: k.layout, entries });
       this.bindGroups++;
-      this.#groups.set(key, group);
+      byBuffers.set(key, group);
     }
-    if (!this.#pass) {
+    let pass = this.#pass;
+    if (!pass) {
       this.check();
-      this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass(
+      pass = this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass(
         this.#timer ? { timestampWrites: this.#timer.writes() } : undefined,
       );
+      this.#pipeline = null;
     }
-    const pass = this.#pass;
-    pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, group, [this.#slot]);
+    if (this.#pipeline !== k.pipeline) {
+      pass.setPipeline(k.pipeline);
+      this.#pipeline = k.pipeline;
+    }
+    // The dynamic offset through a reused Uint32Array (a JS array costs a conversion per call:
+    // 1.0 vs 0.4 µs per setBindGroup on lavapipe).
+    this.#dyn[0] = this.#slot;
+    pass.setBindGroup(0, group, this.#dyn, 0, 1);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
     // Bound the encoder so a long chain without readback still reaches the GPU.
     if (++this.#pending >= this.batch) this.flush();
   }
+  #pipeline: GPUComputePipeline | null = null;
+  #dyn = new Uint32Array(1);
+  #groupCount = 0;
 
   /** Size class of an allocation: powers of two up to 1 MiB, then 1 MiB steps. */
   static sizeClass(n: number): number {
@@ -430,10 +427,12 @@ export class GpuContext {
     this.#pool.clear();
     this.#slabs.clear();
     this.#groups.clear();
+    this.#groupCount = 0;
   }
 
   /** Zero-fill a pooled storage whose stale bytes could be seen. */
   clean(s: GpuStorage): void {
+    s.chunk; // places a lazy storage first (it may come back dirty)
     if (!s.dirty) return;
     s.dirty = false;
     this.encoder.clearBuffer(s.buffer, s.base, Math.ceil(s.byteLength / 4) * 4);
@@ -442,19 +441,22 @@ export class GpuContext {
 
   /** The buffer of a storage a kernel reads. */
   input(s: GpuStorage): GPUBuffer {
+    const buffer = s.buffer; // places a lazy storage first (it may come back dirty)
     if (s.dirty) this.clean(s);
     s.interval = this.interval;
-    return s.buffer;
+    return buffer;
   }
 
   /** The buffer of a storage a kernel writes: `whole` when every byte of it is overwritten. */
   output(s: GpuStorage, whole: boolean): GPUBuffer {
+    if (whole) s.host = null; // a lazy storage's bytes are overwritten: no upload
+    const buffer = s.buffer;
     if (s.dirty) {
       if (whole) s.dirty = false;
       else this.clean(s);
     }
     s.interval = this.interval;
-    return s.buffer;
+    return buffer;
   }
 
   /**
@@ -488,48 +490,72 @@ export class GpuContext {
     };
   }
 
+  /**
+   * Copy `bytes` into a storage at `byteOffset`: before the pending commands where none of them
+   * references the storage (small ones gathered into one write per submit), else staged and
+   * copied in order with them.
+   */
+  upload(s: GpuStorage, bytes: Uint8Array, byteOffset: number): void {
+    const n = Math.ceil(bytes.byteLength / 4) * 4;
+    if (n === 0) return;
+    const whole = byteOffset === 0 && bytes.byteLength >= s.byteLength;
+    const data = bytes.byteLength === n && bytes.buffer instanceof ArrayBuffer
+      ? bytes as Uint8Array<ArrayBuffer>
+      : padded(bytes, n);
+    const buffer = s.buffer, base = s.base;
+    if (s.interval !== this.interval && byteOffset % 4 === 0 && (whole || !s.dirty)) {
+      // No pending command references this buffer: its upload may run before them.
+      if (whole) s.dirty = false;
+      if (n <= SMALL_UPLOAD) {
+        if (this.#upUsed + n > UPLOAD_BYTES) this.flush();
+        this.#up.set(data.subarray(0, n), this.#upUsed);
+        this.#upCopies.push({
+          dst: buffer,
+          dstOffset: base + byteOffset,
+          srcOffset: this.#upUsed,
+          n,
+        });
+        this.#upUsed += n;
+      } else this.device.queue.writeBuffer(buffer, base + byteOffset, data, 0, n);
+      return;
+    }
+    // Else stage it and copy inside the encoder, ordered with the pending commands.
+    this.clean(s);
+    const staging = this.device.createBuffer({ size: n, usage: 0x4 | 0x8 });
+    this.device.queue.writeBuffer(staging, 0, data, 0, n);
+    this.encoder.copyBufferToBuffer(staging, 0, buffer, base + byteOffset, n);
+    s.interval = this.interval;
+    this.#garbage.push(staging);
+  }
+
   /** The device provider that places tensor storage in this context's buffers. */
   provider(): DeviceProvider {
     return {
       name: "gpu",
       alloc: (byteLength: number) => {
+        if (byteLength <= LAZY_MAX) return new GpuStorage(null, byteLength, this);
         const { chunk, dirty } = this.acquire(byteLength);
         const s = new GpuStorage(chunk, byteLength);
         s.dirty = dirty;
         return s;
       },
-      free: (s: Storage) => this.release((s as GpuStorage).chunk),
+      free: (s: Storage) => {
+        if ((s as GpuStorage).placed) this.release((s as GpuStorage).chunk);
+      },
       write: (st: Storage, bytes: Uint8Array, byteOffset = 0) => {
         const s = st as GpuStorage;
-        const n = Math.ceil(bytes.byteLength / 4) * 4;
-        if (n === 0) return;
-        const whole = byteOffset === 0 && bytes.byteLength >= s.byteLength;
-        const data = bytes.byteLength === n && bytes.buffer instanceof ArrayBuffer
-          ? bytes as Uint8Array<ArrayBuffer>
-          : padded(bytes, n);
-        if (s.interval !== this.interval && byteOffset % 4 === 0 && (whole || !s.dirty)) {
-          // No pending command references this buffer: its upload may run before them.
-          if (whole) s.dirty = false;
-          if (n <= SMALL_UPLOAD) {
-            if (this.#upUsed + n > UPLOAD_BYTES) this.flush();
-            this.#up.set(data.subarray(0, n), this.#upUsed);
-            this.#upCopies.push({
-              dst: s.buffer,
-              dstOffset: s.base + byteOffset,
-              srcOffset: this.#upUsed,
-              n,
-            });
-            this.#upUsed += n;
-          } else this.device.queue.writeBuffer(s.buffer, s.base + byteOffset, data, 0, n);
+        if (!s.placed && byteOffset === 0 && bytes.byteLength >= s.byteLength) {
+          // Stays on the host until a kernel binds it.
+          const words: number[] = [];
+          for (let i = 0; i < s.byteLength; i += 4) {
+            let w = 0;
+            for (let b = Math.min(3, s.byteLength - 1 - i); b >= 0; b--) w = w * 256 + bytes[i + b];
+            words.push(w);
+          }
+          s.host = words;
           return;
         }
-        // Else stage it and copy inside the encoder, ordered with the pending commands.
-        this.clean(s);
-        const staging = this.device.createBuffer({ size: n, usage: 0x4 | 0x8 });
-        this.device.queue.writeBuffer(staging, 0, data, 0, n);
-        this.encoder.copyBufferToBuffer(staging, 0, s.buffer, s.base + byteOffset, n);
-        s.interval = this.interval;
-        this.#garbage.push(staging);
+        this.upload(s, bytes, byteOffset);
       },
       read: async (st: Storage, byteOffset = 0, byteLength?: number) => {
         const s = st as GpuStorage;
@@ -567,34 +593,4 @@ export class GpuContext {
       },
     };
   }
-}
-
-/** Buffers of one size class, handed out in the order they were returned (so a repeated
- * sequence of ops meets the same buffers again, and its bind groups stay cached). */
-class Fifo {
-  #items: Chunk[] = [];
-  #head = 0;
-  push(b: Chunk): void {
-    this.#items.push(b);
-  }
-  pop(): Chunk | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const b = this.#items[this.#head++];
-    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return b;
-  }
-  drain(f: (b: Chunk) => void): void {
-    for (let i = this.#head; i < this.#items.length; i++) f(this.#items[i]);
-    this.#items = [];
-    this.#head = 0;
-  }
-}
-
-function padded(bytes: Uint8Array, n: number): Uint8Array<ArrayBuffer> {
-  const p = new Uint8Array(n);
-  p.set(bytes);
-  return p;
 }

@@ -27,6 +27,7 @@ import { coalesceAxes } from "../../../core/shape.ts";
 import { type DType, elementBytes } from "../../../core/dtype.ts";
 import type { BinaryOp, OpName, UnaryAttrs, UnaryOp } from "../../../core/ops/contracts/mod.ts";
 import type { GpuContext } from "../context.ts";
+import { copy4Code, vec4Code } from "./elementwise_vec4.ts";
 import {
   bitsOf,
   bstrides,
@@ -146,7 +147,7 @@ export const BINARY: { [N in BinaryOp]?: OpMath } = {
  * of negatives undefined; NVIDIA's Vulkan driver and Mesa's GL gave wrong floor remainders), while
  * u32 division of a nonzero divisor is exact everywhere. Division by zero gives 0 like NumPy.
  */
-const DIVMOD = `
+export const DIVMOD = `
 fn fmodsign(x: f32, y: f32) -> f32 {
   let m = x - y * trunc(x / y);
   if (m != 0.0 && ((y < 0.0) != (m < 0.0))) { return m + y; }
@@ -171,7 +172,7 @@ fn ifloormod(x: i32, y: i32) -> i32 {
 }`;
 
 /** A planned map: load domains, result domain, expression, parameters. */
-interface Plan {
+export interface Plan {
   key: string;
   doms: Dom[];
   outDom: Dom;
@@ -243,8 +244,10 @@ function plan(op: string, ins: readonly DType[], out: DType, attrs: UnaryAttrs):
 /** Layout of the output writes. */
 type Mode = "direct" | "packed" | "atomic";
 
-const NAMES = ["a", "b", "c"];
-const VARS = ["x", "y", "z"];
+/** Operand buffer names and expression variables, by operand. */
+export const NAMES = ["a", "b", "c"];
+/** Expression variables of the operands. */
+export const VARS = ["x", "y", "z"];
 
 /**
  * The map kernel source. Metadata words: [n, p0..p3 (f32 bits or i32), shape(R), per input:
@@ -257,28 +260,42 @@ function mapCode(
   rank: number,
   mode: Mode,
   access: string,
+  param: readonly boolean[],
 ): string {
   const k = ins.length;
+  // Bindings of the buffer operands (a parameter operand has none), then the output.
+  const binding: number[] = [];
+  let nb = 0;
+  for (let j = 0; j < k; j++) binding.push(param[j] ? -1 : nb++);
   const SH = 5, base = (j: number) => SH + rank + j * (rank + 1);
   const params = [0, 1, 2, 3].map((j) =>
     `  let p${j} = bitcast<f32>(prm[${1 + j}]);\n  let q${j} = prm[${1 + j}];`
   ).join("\n");
   const fnArgs = p.doms.map((d, j) => `${VARS[j]}: ${TY[d]}`).join(", ");
-  const lds = ins.map((d, j) => loadFn(NAMES[j], d, p.doms[j])).join("\n");
+  // A parameter operand is a 1-element private array filled from its metadata word, read by the
+  // same loader as a buffer (so every dtype converts exactly as it would from memory).
+  const lds = ins.map((d, j) =>
+    (param[j] ? `var<private> ${NAMES[j]}: array<u32, 1>;\n` : "") + loadFn(NAMES[j], d, p.doms[j])
+  ).join("\n");
+  const fill = ins.map((_, j) =>
+    param[j] ? `  ${NAMES[j]}[0] = bitcast<u32>(prm[${base(j)}]);\n` : ""
+  ).join("");
   const elem = (j: string, pre: string) => {
     // Offsets of element j (u32) of every operand, by unrolled decomposition over the shape.
     let s = `    var ${pre}r = ${j};\n`;
-    for (let t = 0; t < k; t++) s += `    var ${pre}o${t} = prm[${base(t)}];\n`;
+    for (let t = 0; t < k; t++) if (!param[t]) s += `    var ${pre}o${t} = prm[${base(t)}];\n`;
     s += `    var ${pre}oo = prm[${base(k)}];\n`;
     for (let d = rank - 1; d >= 0; d--) {
       s += `    { let len = u32(prm[${
         SH + d
       }]); let c = i32(${pre}r % len); ${pre}r = ${pre}r / len;`;
-      for (let t = 0; t < k; t++) s += ` ${pre}o${t} += c * prm[${base(t) + 1 + d}];`;
+      for (let t = 0; t < k; t++) {
+        if (!param[t]) s += ` ${pre}o${t} += c * prm[${base(t) + 1 + d}];`;
+      }
       if (mode !== "packed") s += ` ${pre}oo += c * prm[${base(k) + 1 + d}];`;
       s += ` }\n`;
     }
-    const args = ins.map((_, t) => `ld_${NAMES[t]}(${pre}o${t})`).join(", ");
+    const args = ins.map((_, t) => `ld_${NAMES[t]}(${param[t] ? "0" : `${pre}o${t}`})`).join(", ");
     return { s, call: `f_op(${args}, p0, p1, p2, p3, q0, q1)` };
   };
   let body: string;
@@ -304,9 +321,9 @@ ${
 ${e.s}  st_out(oo, ${e.call});`;
   }
   return `
-${ins.map((_, j) => decl(NAMES[j], j, access[j])).join("\n")}
-${decl("out", k, mode === "atomic" ? "a" : "w")}
-${prmDecl(k + 1)}
+${ins.map((_, j) => param[j] ? "" : decl(NAMES[j], binding[j], access[binding[j]])).join("\n")}
+${decl("out", nb, mode === "atomic" ? "a" : "w")}
+${prmDecl(nb + 1)}
 ${PRELUDE}
 ${DIVMOD}
 ${lds}
@@ -317,83 +334,67 @@ fn f_op(${fnArgs}, p0: f32, p1: f32, p2: f32, p3: f32, q0: i32, q1: i32) -> ${TY
 @compute @workgroup_size(${WG})
 fn main(${THREAD}) {
 ${params}
-${body}
-}`;
-}
-
-/** The vec4 fast path: f32 operands that are contiguous like the output or a single element. */
-function vec4Code(p: Plan, kinds: readonly ("v" | "s")[], access: string): string {
-  const k = kinds.length;
-  const args = (lane: string) =>
-    kinds.map((kd, j) => (kd === "v" ? `v${j}.${lane}` : `s${j}`)).join(", ");
-  return `
-${
-    kinds.map((_, j) =>
-      `@group(0) @binding(${j}) var<storage, ${access[j] === "r" ? "read" : "read_write"}> ${
-        NAMES[j]
-      }: array<vec4<f32>>;`
-    ).join("\n")
-  }
-@group(0) @binding(${k}) var<storage, read_write> out: array<vec4<f32>>;
-${prmDecl(k + 1)}
-${PRELUDE}
-${DIVMOD}
-fn f_op(${
-    kinds.map((_, j) => `${VARS[j]}: f32`).join(", ")
-  }, p0: f32, p1: f32, p2: f32, p3: f32) -> f32 {
-  return ${p.expr};
-}
-@compute @workgroup_size(${WG})
-fn main(${THREAD}) {
-  let t = ${TID};
-  if (t >= u32(prm[0])) { return; }
-  let p0 = bitcast<f32>(prm[1]); let p1 = bitcast<f32>(prm[2]);
-  let p2 = bitcast<f32>(prm[3]); let p3 = bitcast<f32>(prm[4]);
-${
-    kinds.map((kd, j) =>
-      kd === "v"
-        ? `  let v${j} = ${NAMES[j]}[t + u32(prm[${5 + j}])];`
-        : `  let s${j} = ${NAMES[j]}[u32(prm[${5 + j}]) / 4u][u32(prm[${5 + j}]) % 4u];`
-    ).join("\n")
-  }
-  out[t + u32(prm[${5 + k}])] = vec4<f32>(f_op(${args("x")}, p0, p1, p2, p3), f_op(${
-    args("y")
-  }, p0, p1, p2, p3), f_op(${args("z")}, p0, p1, p2, p3), f_op(${args("w")}, p0, p1, p2, p3));
+${fill}${body}
 }`;
 }
 
 const MAX_RANK = 10;
 
-function copy4Code(access: string): string {
-  return `
-@group(0) @binding(0) var<storage, ${
-    access[0] === "r" ? "read" : "read_write"
-  }> a: array<vec4<u32>>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<u32>>;
-${prmDecl(2)}
-@compute @workgroup_size(${WG})
-fn main(${THREAD}) {
-  let t = ${TID};
-  if (t >= u32(prm[0])) { return; }
-  out[t + u32(prm[2])] = a[t + u32(prm[1])];
-}`;
-}
-
 /** Whether the GPU can run this map call. */
 function mapSupports(ctx: GpuContext, call: KernelCall): Plan | null {
   const out = call.outputs[0];
   if (!out) return null;
-  const p = plan(call.op, call.inputs.map((t) => t.dtype), out.dtype, call.attrs as UnaryAttrs);
+  const ins = call.inputs;
+  const p = cachedPlan(call.op, ins, out.dtype, call.attrs as UnaryAttrs);
   if (!p) return null;
-  if (out.ndim > MAX_RANK || call.inputs.some((t) => t.ndim > MAX_RANK)) return null;
   const max = ctx.device.limits.maxStorageBufferBindingSize;
-  if ([...call.inputs, out].some((t) => t.storage.byteLength > max)) return null;
+  if (out.ndim > MAX_RANK || out.storage.byteLength > max) return null;
+  for (let j = 0; j < ins.length; j++) {
+    if (ins[j].ndim > MAX_RANK || ins[j].storage.byteLength > max) return null;
+  }
+  return p;
+}
+
+/** Ops whose plan depends on attributes (not cached). */
+const ATTR_OPS = new Set(["leakyRelu", "elu", "softplus", "clip", "gelu"]);
+const plans = new Map<string, Plan | null>();
+
+/** {@link plan}, memoized by op and dtypes for ops without attributes (the per-op fast path). */
+function cachedPlan(
+  op: string,
+  ins: readonly TensorView[],
+  out: DType,
+  attrs: UnaryAttrs,
+): Plan | null {
+  if (ATTR_OPS.has(op)) return plan(op, ins.map((t) => t.dtype), out, attrs);
+  let key = op;
+  for (let j = 0; j < ins.length; j++) key += "," + ins[j].dtype;
+  key += ">" + out;
+  let p = plans.get(key);
+  if (p === undefined) plans.set(key, p = plan(op, ins.map((t) => t.dtype), out, attrs));
   return p;
 }
 
 /**
+ * The raw bits (low bits of a u32) of a 1-element operand whose storage is still on the host (a
+ * weak scalar such as the 1 of `x.add(1)`: see GpuStorage), or null when it must be bound.
+ */
+function paramBits(t: TensorView): number | null {
+  const st = stOf(t);
+  if (st.placed || t.size !== 1) return null;
+  const eb = elementBytes(t.dtype);
+  if (eb > 4) return null;
+  const h = st.host;
+  if (!h) return 0; // never written: zeros
+  const at = t.offset * eb; // elements never straddle words
+  const w = h[at >> 2] >>> ((at & 3) * 8);
+  return (eb === 4 ? w : w & (eb === 2 ? 0xffff : 0xff)) | 0;
+}
+
+/**
  * Run a planned map: `ins` broadcast to `out`'s shape, written into `out` (any strides for 4- and
- * 8-byte outputs; narrower outputs contiguous or through atomics).
+ * 8-byte outputs; narrower outputs contiguous or through atomics). A 1-element operand still on
+ * the host is passed in the metadata instead of a buffer (no upload, no binding).
  */
 export function runMap(
   ctx: GpuContext,
@@ -403,44 +404,64 @@ export function runMap(
 ): void {
   const n = out.size;
   if (n === 0) return;
+  const k = ins.length;
   const outBytes = elementBytes(out.dtype);
   // Reading and writing one buffer in one dispatch is not allowed: go through a temporary.
-  if (ins.some((t) => t.storage === out.storage)) {
-    const tmp = ctx.scratchView(out.shape, out.dtype);
-    try {
-      runMap(ctx, p, ins, tmp);
-      runMap(ctx, copyPlan(out.dtype, out.dtype)!, [tmp], out);
-    } finally {
-      tmp.dispose();
+  for (let j = 0; j < k; j++) {
+    if (ins[j].storage === out.storage) {
+      const tmp = ctx.scratchView(out.shape, out.dtype);
+      try {
+        runMap(ctx, p, ins, tmp);
+        runMap(ctx, copyPlan(out.dtype, out.dtype)!, [tmp], out);
+      } finally {
+        tmp.dispose();
+      }
+      return;
     }
-    return;
   }
   const whole = out.isContiguous && out.offset === 0 &&
     n * outBytes >= out.storage.byteLength;
-  const bufs = ins.map((t) => ctx.input(stOf(t)));
-  bufs.push(ctx.output(stOf(out), whole));
-  const access = ctx.access(bufs.slice(0, ins.length), [bufs[ins.length]]);
+  const bits: (number | null)[] = [];
+  const bufs: GPUBuffer[] = [];
+  let mask = "";
+  for (let j = 0; j < k; j++) {
+    const b = paramBits(ins[j]);
+    bits.push(b);
+    mask += b === null ? "b" : "p";
+    if (b === null) bufs.push(ctx.input(stOf(ins[j])));
+    else ctx.paramOperands++;
+  }
+  const nIn = bufs.length;
+  const outBuf = ctx.output(stOf(out), whole);
+  let clash = false;
+  for (let j = 0; j < nIn; j++) if (bufs[j] === outBuf) clash = true;
+  bufs.push(outBuf);
+  const access = ACCESS[clash ? 1 : 0][nIn];
   const oo = off(out);
   const f = p.fparams ?? [], q = p.iparams ?? [];
   // vec4 fast path.
   if (
     p.outDom === "f" && out.dtype === "f32" && out.isContiguous && oo % 4 === 0 &&
-    n % 4 === 0 && ins.every((t) => t.dtype === "f32") && q.length === 0
+    n % 4 === 0 && q.length === 0
   ) {
-    const kinds = ins.map((t) =>
-      t.size === 1 ? "s" : (t.isContiguous && off(t) % 4 === 0 &&
-          t.shape.length === out.shape.length && t.shape.every((d, i) => d === out.shape[i]))
-        ? "v"
-        : null
-    );
-    if (kinds.every((x) => x !== null)) {
-      const ks = kinds as ("v" | "s")[];
-      const kern = ctx.kernel(`v4:${p.key}:${ks.join("")}`, access, () => vec4Code(p, ks, access));
+    let kinds = "";
+    for (let j = 0; j < k && kinds.length === j; j++) {
+      const t = ins[j];
+      if (t.dtype !== "f32") break;
+      if (bits[j] !== null) kinds += "p";
+      else if (t.size === 1) kinds += "s";
+      else if (t.isContiguous && off(t) % 4 === 0 && sameShape(t.shape, out.shape)) kinds += "v";
+    }
+    if (kinds.length === k) {
+      const ks = [...kinds] as ("v" | "s" | "p")[];
+      const kern = ctx.kernel(`v4:${p.key}:${kinds}`, access, () => vec4Code(p, ks, access));
       const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
       M[o] = n / 4;
       for (let j = 0; j < 4; j++) F[o + 1 + j] = f[j] ?? 0;
-      ins.forEach((t, j) => M[o + 5 + j] = ks[j] === "v" ? off(t) / 4 : off(t));
-      M[o + 5 + ins.length] = oo / 4;
+      for (let j = 0; j < k; j++) {
+        M[o + 5 + j] = ks[j] === "v" ? off(ins[j]) / 4 : ks[j] === "s" ? off(ins[j]) : bits[j]!;
+      }
+      M[o + 5 + k] = oo / 4;
       const [gx, gy] = grid(n / 4);
       ctx.run(kern, bufs, gx, gy);
       return;
@@ -449,7 +470,7 @@ export function runMap(
   // Same-dtype copy of contiguous 4-byte elements: vec4 words.
   if (
     p.outDom === "r" && outBytes === 4 && out.isContiguous && oo % 4 === 0 && n % 4 === 0 &&
-    ins[0].isContiguous && off(ins[0]) % 4 === 0 && ins[0].size === n
+    nIn === 1 && ins[0].isContiguous && off(ins[0]) % 4 === 0 && ins[0].size === n
   ) {
     const kern = ctx.kernel("copy4", access, () => copy4Code(access));
     const o = ctx.slot(), M = ctx.mi;
@@ -470,10 +491,11 @@ export function runMap(
   }
   const c = coalesceAxes(out.shape, [...ins.map((t) => bstrides(t, out.shape)), out.strides]);
   const rank = c.shape.length;
+  const dts = ins.map((t) => t.dtype);
   const kern = ctx.kernel(
-    `map:${p.key}:${ins.map((t) => t.dtype).join(",")}>${out.dtype}:${rank}:${mode}`,
+    `map:${p.key}:${dts.join(",")}>${out.dtype}:${rank}:${mode}:${mask}`,
     access,
-    () => mapCode(p, ins.map((t) => t.dtype), out.dtype, rank, mode, access),
+    () => mapCode(p, dts, out.dtype, rank, mode, access, bits.map((b) => b !== null)),
   );
   const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
   M[o] = n;
@@ -483,13 +505,23 @@ export function runMap(
   }
   let w = o + 5;
   for (let d = 0; d < rank; d++) M[w++] = c.shape[d];
-  for (let j = 0; j <= ins.length; j++) {
-    M[w++] = j < ins.length ? off(ins[j]) : oo;
+  for (let j = 0; j <= k; j++) {
+    // A parameter operand's word holds its bits (its strides are 0: broadcast).
+    M[w++] = j < k ? (bits[j] ?? off(ins[j])) : oo;
     for (let d = 0; d < rank; d++) M[w++] = c.strides[j][d];
   }
   const threads = mode === "packed" ? Math.ceil(n / (4 / outBytes)) : n;
   const [gx, gy] = grid(threads);
   ctx.run(kern, bufs, gx, gy);
+}
+
+/** Binding access strings by [clash][buffer inputs]: see GpuContext.access. */
+const ACCESS = [0, 1].map((clash) => [0, 1, 2, 3].map((m) => (clash ? "w" : "r").repeat(m) + "w"));
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The elementwise kernels (unary, binary, where, copy) bound to a context. */

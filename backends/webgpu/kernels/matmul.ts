@@ -8,8 +8,10 @@
  * contiguous along one of its two matrix axes (row-major, or a transposed view) with 4-aligned
  * offsets and strides is read with vec4 loads along that axis; any other layout is read element
  * by element into the same tiles. Tile-edge guards are only compiled in when M, N or K are not
- * multiples of the tile. f16/bf16 operands are widened to f32 on load and accumulated in f32
- * (like PyTorch's f16 GEMM), the result rounded once.
+ * multiples of the tile. bf16 operands, and f16 ones without `shader-f16` or without vec4 loads,
+ * are widened to f32 on load and accumulated in f32, the result rounded once. Two f16 operands on
+ * a device with `shader-f16` take the f16-math kernel (matmul_f16.ts: f16 products summed in f16
+ * within 16-term K tiles, tiles summed in f32).
  *
  * @module
  */
@@ -24,6 +26,7 @@ import { coalesceAxes } from "../../../core/shape.ts";
 import type { DType } from "../../../core/dtype.ts";
 import type { GpuContext } from "../context.ts";
 import { isFloatDt, off, prmDecl, stOf } from "./wgsl.ts";
+import { matmulF16Code } from "./matmul_f16.ts";
 
 const BM = 128, BN = 128, BK = 16;
 const LANES = [0, 1, 2, 3];
@@ -321,7 +324,17 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
         const bcb = ctx.output(stOf(c), c.offset === 0);
         const access = ctx.access([ba, bb], [bcb]);
         const simple = M <= 65535 && (ctx.simpleKernels || M < 32 || N < 32);
-        const k = simple
+        // f16 × f16 with vec4 loads on a device with shader-f16: the f16-math kernel.
+        const chunk = ctx.f16GemmChunk;
+        const half = !simple && chunk > 0 && ctx.hasF16 && a.dtype === "f16" &&
+          b.dtype === "f16" && ma !== "elem" && mb !== "elem";
+        const k = half
+          ? ctx.kernel(
+            `matmul:f16math:${ma}:${mb}:${guard}:${vecC}:${chunk}`,
+            access,
+            () => matmulF16Code(ma as "row", mb as "row", guard, vecC, access, chunk),
+          )
+          : simple
           ? ctx.kernel(
             `matmul:simple:${a.dtype}:${b.dtype}`,
             access,

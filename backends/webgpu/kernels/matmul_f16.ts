@@ -1,0 +1,165 @@
+/**
+ * The f16 GEMM for devices with `shader-f16`: both operands f16, read with vec4<f16> loads along
+ * a contiguous axis, kept as f16 in workgroup memory (half the bytes of the f32 kernel's tiles),
+ * and multiplied in f16 (`vec4<f16>` FMAs: two packed half2 FMAs where the f32 kernel issues
+ * four). Products are summed in f16 only within chunks of `chunk` terms (4, 8 or 16: a K tile is
+ * 16); each chunk's partial sums are then added into f32 accumulators, so the rounding error
+ * grows with the chunk, not with K. The result is rounded once to the output dtype.
+ *
+ * Same tile geometry as the f32 kernel (matmul.ts): 128×128 per workgroup of 256 threads, an 8×8
+ * register block per thread (two 4×4 quadrants 64 apart), double-buffered tiles with one barrier
+ * per K step, and the same metadata words.
+ *
+ * @module
+ */
+
+const BK = 16;
+const XYZW = "xyzw";
+const LANES = [0, 1, 2, 3];
+
+/** How an operand tile is read: vec4 along rows ("row") or along columns ("col"). */
+export type VecLoad = "row" | "col";
+
+/** WGSL source of the f16 GEMM (operand read modes, edge guards, vec4 output stores). */
+export function matmulF16Code(
+  ma: VecLoad,
+  mb: VecLoad,
+  guard: boolean,
+  vecC: boolean,
+  access: string,
+  chunk = BK,
+): string {
+  const z = "vec4<f16>(0.0h)";
+  const ld = (X: string, h: number, r: string, idx: string, cond: string) =>
+    guard
+      ? `if (${cond}) { ${r}${h} = ${X}[(${idx}) >> 2u]; } else { ${r}${h} = ${z}; }`
+      : `${r}${h} = ${X}[(${idx}) >> 2u];`;
+  // A tile: [128 m][16 k], stored k-major As[k][m / 4]; B tile: [16 k][128 n] as Bs[k][n / 4].
+  const loadA = (h: number) => {
+    const e = `(lid + ${h * 256}u)`;
+    if (ma === "row") {
+      return `{ let m = ${e} / 4u; let gm = row0 + m; let gk = k0 + (${e} % 4u) * 4u;
+      ${ld("A", h, "ra", "offA + gm * sam + gk", "gm < M && gk < K")} }`;
+    }
+    return `{ let gm = row0 + (${e} % 32u) * 4u; let gk = k0 + ${e} / 32u;
+      ${ld("A", h, "ra", "offA + gm + gk * sak", "gm < M && gk < K")} }`;
+  };
+  const storeA = (h: number) => {
+    const e = `(lid + ${h * 256}u)`;
+    if (ma === "col") return `As[buf + (${e} / 32u) * 32u + ${e} % 32u] = ra${h};`;
+    return `{ let m = ${e} / 4u; let kq = (${e} % 4u) * 4u; ${
+      LANES.map((q) => `As[buf + (kq + ${q}u) * 32u + m / 4u][m % 4u] = ra${h}.${XYZW[q]};`)
+        .join(" ")
+    } }`;
+  };
+  const loadB = (h: number) => {
+    const e = `(lid + ${h * 256}u)`;
+    if (mb === "row") {
+      return `{ let gk = k0 + ${e} / 32u; let gn = col0 + (${e} % 32u) * 4u;
+      ${ld("B", h, "rb", "offB + gk * sbk + gn", "gk < K && gn < N")} }`;
+    }
+    return `{ let gn = col0 + ${e} / 4u; let gk = k0 + (${e} % 4u) * 4u;
+      ${ld("B", h, "rb", "offB + gk + gn * sbn", "gk < K && gn < N")} }`;
+  };
+  const storeB = (h: number) => {
+    const e = `(lid + ${h * 256}u)`;
+    if (mb === "row") return `Bs[buf + (${e} / 32u) * 32u + ${e} % 32u] = rb${h};`;
+    return `{ let n = ${e} / 4u; let kq = (${e} % 4u) * 4u; ${
+      LANES.map((q) => `Bs[buf + (kq + ${q}u) * 32u + n / 4u][n % 4u] = rb${h}.${XYZW[q]};`)
+        .join(" ")
+    } }`;
+  };
+  const loads = `${loadA(0)}\n  ${loadA(1)}\n  ${loadB(0)}\n  ${loadB(1)}`;
+  const stores = `${storeA(0)}\n  ${storeA(1)}\n  ${storeB(0)}\n  ${storeB(1)}`;
+  const cs: string[] = [];
+  for (let i = 0; i < 8; i++) for (let h = 0; h < 2; h++) cs.push(`${i}_${h}`);
+  // Each chunk's f16 partial sums go into the f32 accumulators.
+  const fold = cs.map((c) => `    c${c} += vec4<f32>(h${c}); h${c} = ${z};`).join("\n");
+  let inner = "";
+  for (let kk = 0; kk < BK; kk++) {
+    inner += `    { let a0 = As[cur + ${kk * 32}u + ty]; let a1 = As[cur + ${kk * 32 + 16}u + ty];
+      let b0 = Bs[cur + ${kk * 32}u + tx]; let b1 = Bs[cur + ${kk * 32 + 16}u + tx];\n`;
+    for (let i = 0; i < 8; i++) {
+      const a = `vec4<f16>(a${i >> 2}.${XYZW[i & 3]})`;
+      inner += `      h${i}_0 = fma(${a}, b0, h${i}_0); h${i}_1 = fma(${a}, b1, h${i}_1);\n`;
+    }
+    inner += `    }\n`;
+    if ((kk + 1) % chunk === 0) inner += fold + "\n";
+  }
+  let epi = "";
+  for (let i = 0; i < 8; i++) {
+    const row = `row0 + ${i < 4 ? "" : "64u + "}ty * 4u + ${i & 3}u`;
+    for (let h = 0; h < 2; h++) {
+      const col = `col0 + ${h ? "64u + " : ""}tx * 4u`;
+      const v = `c${i}_${h}`;
+      if (vecC) {
+        epi += guard
+          ? `  { let r = ${row}; let c = ${col}; if (r < M && c < N) { C[(offC + r * N + c) >> 2u] = ${v}; } }\n`
+          : `  C[(offC + (${row}) * N + ${col}) >> 2u] = ${v};\n`;
+      } else {
+        epi +=
+          `  { let r = ${row}; let c = ${col}; if (r < M) { for (var q = 0u; q < 4u; q++) { if (c + q < N) { C[offC + r * N + c + q] = ${v}[q]; } } } }\n`;
+      }
+    }
+  }
+  const acc = (i: number) => (access[i] === "r" ? "read" : "read_write");
+  return `enable f16;
+@group(0) @binding(0) var<storage, ${acc(0)}> A: array<vec4<f16>>;
+@group(0) @binding(1) var<storage, ${acc(1)}> B: array<vec4<f16>>;
+@group(0) @binding(2) var<storage, read_write> C: array<${vecC ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(3) var<storage, read> prm: array<i32, 64>;
+var<workgroup> As: array<vec4<f16>, ${2 * BK * 32}>;
+var<workgroup> Bs: array<vec4<f16>, ${2 * BK * 32}>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let M = u32(prm[0]); let N = u32(prm[1]); let K = u32(prm[2]);
+  let sam = u32(prm[3]); let sak = u32(prm[4]); let sbk = u32(prm[5]); let sbn = u32(prm[6]);
+  var bi = wid.z;
+  var offA = u32(prm[7]); var offB = u32(prm[8]);
+  for (var d = prm[10] - 1; d >= 0; d--) {
+    let len = u32(prm[11 + d]);
+    let c = bi % len;
+    bi = bi / len;
+    offA += c * u32(prm[15 + d]);
+    offB += c * u32(prm[19 + d]);
+  }
+  let offC = u32(prm[9]) + wid.z * M * N;
+  let row0 = wid.y * 128u; let col0 = wid.x * 128u;
+  let tx = lid % 16u; let ty = lid / 16u;
+${cs.map((c) => `  var c${c} = vec4<f32>(0.0);\n  var h${c} = ${z};`).join("\n")}
+  var ra0: vec4<f16>; var ra1: vec4<f16>; var rb0: vec4<f16>; var rb1: vec4<f16>;
+  let nt = (K + ${BK - 1}u) / ${BK}u;
+  var k0 = 0u;
+  var buf = 0u;
+  ${loads}
+  ${stores}
+  workgroupBarrier();
+  for (var t = 0u; t < nt; t++) {
+    let cur = (t % 2u) * ${BK * 32}u;
+    let more = t + 1u < nt;
+    if (more) {
+      k0 = (t + 1u) * ${BK}u;
+      ${loads}
+    }
+${inner}
+    if (more) {
+      buf = ((t + 1u) % 2u) * ${BK * 32}u;
+      ${stores}
+    }
+    workgroupBarrier();
+  }
+${epi}
+}`;
+}
+
+/** `APRENDER_WEBGPU_F16_GEMM` as a chunk length (see GpuContext.f16GemmChunk; 16 when unset). */
+export function f16ChunkFromEnv(): number {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("APRENDER_WEBGPU_F16_GEMM");
+  } catch {
+    v = undefined;
+  }
+  if (v === "f32") return 0;
+  return v === "4" || v === "8" || v === "16" ? Number(v) : 16;
+}
