@@ -214,39 +214,58 @@ INLINE v128_t bit_to(v128_t v, int bit, int to) {
                                                          : wasm_v128_and(v, wasm_i8x16_splat(m));
 }
 
+/* Lane i of an i16x8 in every lane. */
+#define BCAST16(v, i) wasm_i16x8_shuffle((v), (v), i, i, i, i, i, i, i, i)
+/* Run g's levels against its 16 activations, times its scale (lane g % 8 of S). */
+#define RUN(g, S) \
+  wasm_i32x4_dot_i16x8(dot16(wasm_v128_load(a + 16 * (g)), u[g]), BCAST16(S, (g) % 8))
+
 /*
- * Sixteen runs of 16 levels (run g covers elements 16g.. and has scale sc[g]) against each row:
- * Σ_g sc[g]·Σ a·u − off, times d·d_a; `mins` gets dmin·d_a·Σ_g mn[g]·bsum[g] (Q2_K).
+ * Sixteen runs of 16 levels u[g] (run g covers elements 16g.. and has scale g: lane g of s0, then
+ * of s1, as i16) against each row: acc += d·d_a·(Σ_g sc_g·Σ a·u − bias·Σ_g sc_g·bsum_g); with
+ * mins (m0, m1 like s0, s1), macc += dmin·d_a·Σ_g mn_g·bsum_g (Q2_K). The bsum dots run in SIMD
+ * lanes: the per-16 sums of Q8_K (|Σ| ≤ 2032) narrow to i16 exactly.
  */
-INLINE void runs16(const v128_t *u, const int32_t *sc, const int32_t *mn, float d, float dmin,
-                   int32_t bias, const kacts_t *A, int32_t b, const int R, v128_t *acc,
-                   float *mins) {
+INLINE void runs16(const v128_t *u, v128_t s0, v128_t s1, const v128_t *mins, float d, float dmin,
+                   const int bias, const kacts_t *A, int32_t b, const int R, v128_t *acc,
+                   v128_t *macc) {
   for (int r = 0; r < R; r++) {
     const int8_t *a = A->qs + r * A->k + 256 * b;
     const int32_t *bs = A->s + r * A->ns + 16 * b;
-    v128_t isum = wasm_i32x4_splat(0);
-    int32_t off = 0, ms = 0;
-    for (int g = 0; g < 16; g++) {
-      const v128_t p = dot16(wasm_v128_load(a + 16 * g), u[g]);
-      isum = wasm_i32x4_add(isum, wasm_i32x4_dot_i16x8(p, wasm_i16x8_splat((int16_t)sc[g])));
-      if (bias) off += sc[g] * bs[g];
-      if (mn) ms += mn[g] * bs[g];
+    v128_t i0 = wasm_i32x4_add(wasm_i32x4_add(RUN(0, s0), RUN(1, s0)),
+                               wasm_i32x4_add(RUN(2, s0), RUN(3, s0)));
+    v128_t i1 = wasm_i32x4_add(wasm_i32x4_add(RUN(4, s0), RUN(5, s0)),
+                               wasm_i32x4_add(RUN(6, s0), RUN(7, s0)));
+    v128_t i2 = wasm_i32x4_add(wasm_i32x4_add(RUN(8, s1), RUN(9, s1)),
+                               wasm_i32x4_add(RUN(10, s1), RUN(11, s1)));
+    v128_t i3 = wasm_i32x4_add(wasm_i32x4_add(RUN(12, s1), RUN(13, s1)),
+                               wasm_i32x4_add(RUN(14, s1), RUN(15, s1)));
+    v128_t isum = wasm_i32x4_add(wasm_i32x4_add(i0, i1), wasm_i32x4_add(i2, i3));
+    const v128_t b0 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs), wasm_v128_load(bs + 4));
+    const v128_t b1 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs + 8), wasm_v128_load(bs + 12));
+    /* Σ sc·a·(u − bias) = Σ sc·a·u − bias·Σ sc·Σa, lane by lane */
+    if (bias) {
+      const v128_t off = wasm_i32x4_add(wasm_i32x4_dot_i16x8(s0, b0), wasm_i32x4_dot_i16x8(s1, b1));
+      isum = wasm_i32x4_sub(isum, wasm_i32x4_mul(off, wasm_i32x4_splat(bias)));
     }
-    /* Σ sc·a·(u − bias) = Σ sc·a·u − bias·Σ sc·Σa: bias/4 of that off each lane */
-    if (bias) isum = wasm_i32x4_sub(isum, wasm_i32x4_splat(off * (bias / 4)));
     const float da = A->d[r * A->nd + b];
     acc[r] = FMA_F32(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(d * da), acc[r]);
-    if (mn) mins[r] += dmin * da * (float)ms;
+    if (mins) {
+      const v128_t ms =
+        wasm_i32x4_add(wasm_i32x4_dot_i16x8(mins[0], b0), wasm_i32x4_dot_i16x8(mins[1], b1));
+      macc[r] = FMA_F32(wasm_f32x4_convert_i32x4(ms), wasm_f32x4_splat(dmin * da), macc[r]);
+    }
   }
 }
 
 INLINE void dot_q2_k(const uint8_t *w, const kacts_t *A, const int R, float *out) {
-  v128_t acc[QK_R];
-  float mins[QK_R];
-  for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0), mins[r] = 0;
+  v128_t acc[QK_R], macc[QK_R];
+  for (int r = 0; r < R; r++) acc[r] = macc[r] = wasm_f32x4_splat(0);
   for (int32_t b = 0; b < A->k / 256; b++, w += 84) {
-    int32_t sc[16], mn[16];
-    for (int g = 0; g < 16; g++) sc[g] = w[g] & 0xf, mn[g] = w[g] >> 4;
+    /* scale g in the low nibble of byte g, its min in the high one */
+    const v128_t sm = wasm_v128_load(w);
+    const v128_t sc = wasm_v128_and(sm, wasm_i8x16_splat(0x0f)), mn = SHR_MASK(sm, 4, 0x0f);
+    const v128_t mins[2] = {wasm_u16x8_extend_low_u8x16(mn), wasm_u16x8_extend_high_u8x16(mn)};
     v128_t u[16];
     for (int n = 0; n < 2; n++) {
       const v128_t q0 = wasm_v128_load(w + 16 + 32 * n), q1 = wasm_v128_load(w + 32 + 32 * n);
@@ -255,17 +274,35 @@ INLINE void dot_q2_k(const uint8_t *w, const kacts_t *A, const int R, float *out
         u[8 * n + 2 * s + 1] = SHR_MASK(q1, 2 * s, 3);
       }
     }
-    runs16(u, sc, mn, h2f(w + 80), h2f(w + 82), 0, A, b, R, acc, mins);
+    runs16(u, wasm_u16x8_extend_low_u8x16(sc), wasm_u16x8_extend_high_u8x16(sc), mins, h2f(w + 80),
+           h2f(w + 82), 0, A, b, R, acc, macc);
   }
-  for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) - mins[r];
+  for (int r = 0; r < R; r++) out[r] = hsum(wasm_f32x4_sub(acc[r], macc[r]));
+}
+
+/* Q3_K's 16 signed 6-bit scales (bias 32 removed) as i8 lanes, from their 12-byte packing. */
+INLINE v128_t scales_q3(const uint8_t *s) {
+  const v128_t v = wasm_v128_load64_zero(s);
+  /* low 4 bits: s[j] & 15 for j < 8, s[j − 8] >> 4 after */
+  const v128_t lo = wasm_i8x16_shuffle(wasm_v128_and(v, wasm_i8x16_splat(0x0f)), SHR_MASK(v, 4, 0x0f),
+                                       0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+  /* high 2 bits: (s[8 + j % 4] >> 2·(j / 4)) & 3 */
+  uint32_t t32;
+  __builtin_memcpy(&t32, s + 8, 4);
+  const v128_t t = wasm_i32x4_splat((int32_t)t32);
+  const v128_t ab = wasm_i8x16_shuffle(wasm_v128_and(t, wasm_i8x16_splat(3)), SHR_MASK(t, 2, 3), 0,
+                                       1, 2, 3, 16, 17, 18, 19, 0, 0, 0, 0, 0, 0, 0, 0);
+  const v128_t cd = wasm_i8x16_shuffle(SHR_MASK(t, 4, 3), SHR_MASK(t, 6, 3), 0, 1, 2, 3, 16, 17,
+                                       18, 19, 0, 0, 0, 0, 0, 0, 0, 0);
+  const v128_t hi = wasm_i8x16_shuffle(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+  return wasm_i8x16_sub(wasm_v128_or(lo, SHL_MASK(hi, 4, 0x30)), wasm_i8x16_splat(32));
 }
 
 INLINE void dot_q3_k(const uint8_t *w, const kacts_t *A, const int R, float *out) {
   v128_t acc[QK_R];
   for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0);
   for (int32_t b = 0; b < A->k / 256; b++, w += 110) {
-    int32_t sc[16];
-    for (int g = 0; g < 16; g++) sc[g] = scale_q3(w + 96, g);
+    const v128_t sc = scales_q3(w + 96);
     const v128_t h0 = wasm_v128_load(w), h1 = wasm_v128_load(w + 16);
     v128_t u[16];
     for (int n = 0; n < 2; n++) {
@@ -276,8 +313,8 @@ INLINE void dot_q3_k(const uint8_t *w, const kacts_t *A, const int R, float *out
         u[8 * n + 2 * s + 1] = wasm_v128_or(SHR_MASK(q1, 2 * s, 3), bit_to(h1, 4 * n + s, 2));
       }
     }
-    float none = 0;
-    runs16(u, sc, 0, h2f(w + 108), 0, 4, A, b, R, acc, &none);
+    runs16(u, wasm_i16x8_extend_low_i8x16(sc), wasm_i16x8_extend_high_i8x16(sc), 0, h2f(w + 108),
+           0, 4, A, b, R, acc, 0);
   }
   for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
