@@ -57,6 +57,23 @@ INLINE float h2f(const uint8_t *p) {
   return bits_f32(half_to_float_bits((uint32_t)p[0] | ((uint32_t)p[1] << 8)));
 }
 
+/* Four halves (the low 16 bits of each i32 lane) as f32, exactly: half.h's conversion in lanes. */
+INLINE v128_t h2f_x4(v128_t h) {
+  const v128_t em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+  const v128_t fin = wasm_f32x4_mul(wasm_i32x4_shl(em, 13), wasm_f32x4_splat(0x1p112f));
+  const v128_t spec = wasm_v128_or(wasm_i32x4_splat(0x7f800000),
+                                   wasm_i32x4_shl(wasm_v128_and(em, wasm_i32x4_splat(0x3ff)), 13));
+  const v128_t big = wasm_i32x4_ge(em, wasm_i32x4_splat(0x7c00));
+  return wasm_v128_or(wasm_v128_bitselect(spec, fin, big), sign);
+}
+
+INLINE uint32_t load_u32(const uint8_t *p) {
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
 INLINE float hsum(v128_t v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
          (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
@@ -155,10 +172,11 @@ INLINE void dot32(const int T, const uint8_t *w, const kacts_t *A, const int R, 
   for (int r = 0; r < R; r++) acc[r] = wasm_f32x4_splat(0), tail[r] = 0;
   int32_t b = 0;
   for (; b + 4 <= nb; b += 4, w += 4 * B) {
-    const v128_t dw = wasm_f32x4_make(h2f(w), h2f(w + B), h2f(w + 2 * B), h2f(w + 3 * B));
-    const v128_t mw = MIN ? wasm_f32x4_make(h2f(w + 2), h2f(w + B + 2), h2f(w + 2 * B + 2),
-                                            h2f(w + 3 * B + 2))
-                          : dw;
+    /* the four blocks' first words: d in the low half, Q4_1/Q5_1's m in the high one */
+    const v128_t dm = wasm_i32x4_make((int32_t)load_u32(w), (int32_t)load_u32(w + B),
+                                      (int32_t)load_u32(w + 2 * B), (int32_t)load_u32(w + 3 * B));
+    const v128_t dw = h2f_x4(dm);
+    const v128_t mw = MIN ? h2f_x4(wasm_u32x4_shr(dm, 16)) : dw;
     v128_t u[4][4];
     for (int t = 0; t < 4; t++) prep32(T, w + t * B, u[t]);
     for (int r = 0; r < R; r++) {
