@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { loadModel } from "../../llm/mod.ts";
+import { forward } from "../../llm/model/forward.ts";
 import { traceKernels } from "../../mod.ts";
 import { openGguf, quantizeGguf } from "../../io/mod.ts";
 import { HAS_LLAMA_CPP, HAS_STORIES, MODEL_PYTHON, STORIES } from "../helpers/llama_refs.ts";
@@ -57,7 +58,11 @@ function llamaGreedy(path: string, ids: number[], n: number) {
  * same on random weights), and the engine on the WASM kernels equals the engine on the scalar
  * reference kernels to 2.4e-6 (measured); the likeliest cause is an activation level rounded
  * the other way after a last-ulp f32 difference upstream (the note on q4_k in model_test.ts).
- * Cause not pinned down: recorded in the issue.
+ * Supporting that: one batch over the whole sequence (`Model.logits`) matched llama.cpp at other
+ * steps than the decode path does, and changing only the f32 lane order of our Q3_K kernel moved
+ * which steps match. Cause not pinned down: recorded in the issue. For those two types the test
+ * asserts the logit bound at every step, our argmax wherever llama.cpp's top-2 margin exceeds
+ * 2 × 0.2, and our greedy tokens up to llama.cpp's first step with a smaller margin.
  */
 const ALL_STEPS: Record<string, boolean> = { q5_k: true, iq4_xs: true, q3_k: false, q2_k: false };
 
@@ -80,33 +85,38 @@ for (const q of ["q5_k", "q3_k", "q2_k", "iq4_xs"] as const) {
       const m = await loadModel(path, { contextLength: 64, activations: "ggml" });
       for await (const _ of m.generate(prompt, { maxTokens: 32, temperature: 0 }));
       const tokens = m.stats!.tokens;
-      const { result, trace } = traceKernels(() =>
-        m.logits([...prompt, ...ll.tokens.slice(0, 31)])
+      // our logits on llama.cpp's tokens along the path our greedy run takes (a prefill of the
+      // prompt, then one decode step per token), each step against llama.cpp's at that step
+      const cache = m.newCache(64);
+      const step = (t: readonly number[]) => {
+        using y = forward(m.weights, m.config, cache, t, { allLogits: false, activations: "ggml" });
+        return (y.dataSync() as Float32Array).slice();
+      };
+      const { result: ours, trace } = traceKernels(
+        () => [step(prompt), ...ll.tokens.slice(0, 31).map((t) => step([t]))],
       );
       const ql = trace.filter((t) => t.op === "quantLinear");
       assert.ok(ql.length > 0 && ql.every((t) => t.backend === "wasm"), "quantLinear ran on wasm");
-      const ours = result.slice(7); // teacher-forced on llama.cpp's tokens
       let close = 0, parted = false;
       for (let i = 0; i < 32; i++) {
-        let d = 0;
+        let d = 0, best = 0;
         for (let j = 0; j < ours[i].length; j++) {
           const x = Math.abs(ours[i][j] - ll.logits[i][j]);
           if (!(x <= d)) d = Number.isNaN(x) ? Infinity : x; // NaN never passes
+          if (ours[i][j] > ours[i][best]) best = j;
         }
         assert.ok(d <= 0.2, `${q} step ${i}: max |ours - llama.cpp| = ${d}`);
         if (d <= 1e-5) close++;
-        if (!parted && tokens[i] !== ll.tokens[i]) {
-          assert.ok(
-            !ALL_STEPS[q],
-            `${q} step ${i}: token ${tokens[i]} vs llama.cpp's ${ll.tokens[i]}`,
-          );
-          // only a near tie of llama.cpp's two best may part the sequences
-          const s = [...ll.logits[i]].sort((a, b) => b - a);
-          assert.ok(s[0] - s[1] <= 2 * d, `${q} step ${i}: diverged at margin ${s[0] - s[1]}`);
-          parted = true; // our later tokens follow another sequence
-        }
+        // where llama.cpp's choice is decisive (top-2 margin > 2 × 0.2), ours is the same
+        const s = [...ll.logits[i]].sort((a, b) => b - a);
+        const decisive = s[0] - s[1] > 0.4;
+        if (decisive) assert.equal(best, ll.tokens[i], `${q} step ${i}`);
+        // and our greedy sequence follows llama.cpp's at least up to its first non-decisive step
+        if (!decisive && !ALL_STEPS[q]) parted = true;
+        if (!parted) assert.equal(tokens[i], ll.tokens[i], `${q} greedy step ${i}`);
       }
-      // measured: q5_k 32, iq4_xs 31 (one step 6e-2), q3_k 11, q2_k 3
+      cache.dispose();
+      console.log(`${q}: ${close} of 32 steps within 1e-5 of llama.cpp`);
       assert.ok(close >= (ALL_STEPS[q] ? 24 : 2), `only ${close} of 32 steps within 1e-5`);
       m.dispose();
     },
