@@ -9,6 +9,7 @@
  * interleaved ours / llama.cpp, at 1 and 2 threads.
  *
  *     deno run -A bench/qlinear_types.ts [--n 16384] [--k 4096] [--reps 7] [--types q2_k,q5_k]
+ *       [--ggml-cpu zen4]   (the libggml-cpu-<variant>.so to time: x64, haswell, icelake, …)
  */
 import { parseArgs } from "node:util";
 import { fromTyped, quantLinear, ready, type Tensor } from "../mod.ts";
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     n: { type: "string", default: "16384" },
     k: { type: "string", default: "4096" },
     reps: { type: "string", default: "7" },
+    "ggml-cpu": { type: "string", default: "zen4" },
     types: {
       type: "string",
       default: "q4_0,q4_1,q5_0,q5_1,q8_0,q2_k,q3_k,q4_k,q5_k,q6_k,iq4_nl,iq4_xs",
@@ -59,7 +61,7 @@ const base = Deno.dlopen(new URL("libggml-base.so", DIR), {
   ggml_new_graph: { parameters: ["pointer"], result: "pointer" },
   ggml_build_forward_expand: { parameters: ["pointer", "pointer"], result: "void" },
 });
-const cpu = Deno.dlopen(new URL("libggml-cpu-zen4.so", DIR), {
+const cpu = Deno.dlopen(new URL(`libggml-cpu-${values["ggml-cpu"]}.so`, DIR), {
   ggml_cpu_init: { parameters: [], result: "void" },
   ggml_graph_compute_with_ctx: { parameters: ["pointer", "pointer", "i32"], result: "i32" },
 });
