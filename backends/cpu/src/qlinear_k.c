@@ -10,23 +10,16 @@
  * llama.cpp's. Signed weight levels (IQ4's table) are multiplied as |w|·(a·sign w), which keeps
  * the unsigned operand in 0..127.
  *
- * "f32" mode decodes a weight row in chunks to f32 (value for value as core/quant) and dots it
- * with the activations in f32 SIMD lanes.
+ * "f32" mode (qlinear_k_f32.c) decodes a weight row in chunks to f32 (value for value as
+ * core/quant) and dots it with the activations in f32 SIMD lanes.
  *
  * A slot is a range of weight rows; each weight row's blocks are unpacked once for up to QK_R
  * activation rows, as in qlinear.c.
  */
-#include "qlinear_k.h"
-#include "half.h"
+#include "qlinear_k_util.h"
 #include "ggml_round.h"
 
 #pragma STDC FP_CONTRACT OFF
-
-#ifdef __wasm_relaxed_simd__
-#define FMA_F32(a, b, c) __builtin_wasm_relaxed_madd_f32x4((a), (b), (c))
-#else
-#define FMA_F32(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
-#endif
 
 typedef signed char qk_i8x16 __attribute__((vector_size(16)));
 
@@ -36,7 +29,6 @@ typedef signed char qk_i8x16 __attribute__((vector_size(16)));
 
 enum { QT_Q4_1 = 7, QT_Q5_0 = 8, QT_Q5_1 = 9, QT_IQ4_NL = 10 };
 #define QK_R 4
-#define QK_CHUNK 512
 
 /* i16x8 lanes summing to Σ a[t]·b[t]: a signed (|a| ≤ 127), b in 0..127 (two products a lane). */
 INLINE v128_t dot16(v128_t a, v128_t b) {
@@ -52,10 +44,6 @@ INLINE v128_t dot16(v128_t a, v128_t b) {
 
 /* a with the sign of each lane flipped where neg is all ones (a ≠ −128). */
 INLINE v128_t flip(v128_t a, v128_t neg) { return wasm_i8x16_sub(wasm_v128_xor(a, neg), neg); }
-
-INLINE float h2f(const uint8_t *p) {
-  return bits_f32(half_to_float_bits((uint32_t)p[0] | ((uint32_t)p[1] << 8)));
-}
 
 /* Four halves (the low 16 bits of each i32 lane) as f32, exactly: half.h's conversion in lanes. */
 INLINE v128_t h2f_x4(v128_t h) {
@@ -74,10 +62,6 @@ INLINE uint32_t load_u32(const uint8_t *p) {
   return v;
 }
 
-INLINE float hsum(v128_t v) {
-  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
-         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
-}
 
 INLINE int32_t hsum_i32(v128_t v) {
   return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
@@ -93,9 +77,7 @@ INLINE v128_t hsum4_i32(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
   return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
 }
 
-/* ggml's kvalues_iq4nl, and their magnitudes for the unsigned operand of the dots. */
-static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                 1,    13,   25,  38,  53,  69,  89,  113};
+/* |kvalues_iq4nl|: the unsigned operand of the IQ4 dots. */
 #define IQ4_ABS wasm_i8x16_make(127, 104, 83, 65, 49, 35, 22, 10, 1, 13, 25, 38, 53, 69, 89, 113)
 
 /* Quantized activations: row r's levels at qs + r·k, block scales at d + r·nd, sums at s + r·ns. */
@@ -207,23 +189,6 @@ INLINE void dot32(const int T, const uint8_t *w, const kacts_t *A, const int R, 
 }
 
 /* ---- 256-element blocks × Q8_K ---- */
-
-/* Q4_K/Q5_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4). */
-INLINE void scale_min_k4(int j, const uint8_t *q, int32_t *sc, int32_t *mn) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *mn = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-    *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
-/* Q3_K's signed 6-bit scale j (bias 32 removed). */
-INLINE int32_t scale_q3(const uint8_t *s, int j) {
-  const int32_t low = j < 8 ? s[j] & 0xf : s[j - 8] >> 4;
-  return (low | (((s[8 + (j % 4)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
-}
 
 /* Bit `bit` of each byte of v moved to bit `to` (masked). */
 INLINE v128_t bit_to(v128_t v, int bit, int to) {
@@ -437,106 +402,6 @@ ROW_FNS(iq4_xs, dot_iq4_xs)
 
 typedef void (*row_fn)(const uint8_t *, const kacts_t *, float *);
 
-/* ---- f32 mode: decoders (value for value as core/quant) ---- */
-
-__attribute__((noinline)) static void decode_k(int32_t t, const uint8_t *w, int32_t c0,
-                                               int32_t len, float *restrict y) {
-  switch (t) {
-    case QT_Q2_K:
-      for (int32_t b = 0; b < len / 256; b++) {
-        const uint8_t *x = w + 84 * (c0 / 256 + b);
-        const float d = h2f(x + 80), min = h2f(x + 82);
-        float *o = y + 256 * b;
-        int is = 0;
-        for (int n = 0; n < 2; n++) {
-          const uint8_t *q = x + 16 + 32 * n;
-          for (int shift = 0; shift < 8; shift += 2) {
-            for (int half = 0; half < 32; half += 16) {
-              const uint8_t sc = x[is++];
-              const float dl = d * (float)(sc & 0xf), ml = min * (float)(sc >> 4);
-              for (int l = 0; l < 16; l++) *o++ = dl * (float)((q[half + l] >> shift) & 3) - ml;
-            }
-          }
-        }
-      }
-      break;
-    case QT_Q3_K:
-      for (int32_t b = 0; b < len / 256; b++) {
-        const uint8_t *x = w + 110 * (c0 / 256 + b);
-        const float d = h2f(x + 108);
-        float *o = y + 256 * b;
-        int is = 0, m = 1;
-        for (int n = 0; n < 2; n++) {
-          const uint8_t *q = x + 32 + 32 * n;
-          for (int shift = 0; shift < 8; shift += 2, m <<= 1) {
-            for (int half = 0; half < 32; half += 16) {
-              const float dl = d * (float)scale_q3(x + 96, is++);
-              for (int l = 0; l < 16; l++) {
-                const int v = ((q[half + l] >> shift) & 3) - ((x[half + l] & m) ? 0 : 4);
-                *o++ = dl * (float)v;
-              }
-            }
-          }
-        }
-      }
-      break;
-    case QT_Q5_K:
-      for (int32_t b = 0; b < len / 256; b++) {
-        const uint8_t *x = w + 176 * (c0 / 256 + b), *qh = x + 16;
-        const float d = h2f(x), min = h2f(x + 2);
-        float *o = y + 256 * b;
-        int u1 = 1, u2 = 2;
-        for (int j = 0; j < 4; j++, u1 <<= 2, u2 <<= 2) {
-          int32_t s1, m1, s2, m2;
-          scale_min_k4(2 * j, x + 4, &s1, &m1);
-          scale_min_k4(2 * j + 1, x + 4, &s2, &m2);
-          const float d1 = d * (float)s1, n1 = min * (float)m1;
-          const float d2 = d * (float)s2, n2 = min * (float)m2;
-          const uint8_t *ql = x + 48 + 32 * j;
-          for (int l = 0; l < 32; l++)
-            *o++ = d1 * (float)((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - n1;
-          for (int l = 0; l < 32; l++)
-            *o++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - n2;
-        }
-      }
-      break;
-    default: /* QT_IQ4_XS */
-      for (int32_t b = 0; b < len / 256; b++) {
-        const uint8_t *x = w + 136 * (c0 / 256 + b);
-        const float d = h2f(x);
-        const uint32_t sh = (uint32_t)x[2] | ((uint32_t)x[3] << 8);
-        for (int ib = 0; ib < 8; ib++) {
-          const int32_t ls =
-            ((x[4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((sh >> (2 * ib)) & 3) << 4);
-          const float dl = d * (float)(ls - 32);
-          const uint8_t *q = x + 8 + 16 * ib;
-          float *o = y + 256 * b + 32 * ib;
-          for (int j = 0; j < 16; j++) {
-            o[j] = dl * (float)IQ4NL[q[j] & 0xf];
-            o[j + 16] = dl * (float)IQ4NL[q[j] >> 4];
-          }
-        }
-      }
-      break;
-  }
-}
-
-__attribute__((noinline)) static float dot_f32(const float *restrict a, const float *restrict b,
-                                               int32_t len) {
-  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-  int32_t i = 0;
-  for (; i + 16 <= len; i += 16) {
-    s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-    s1 = FMA_F32(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4), s1);
-    s2 = FMA_F32(wasm_v128_load(a + i + 8), wasm_v128_load(b + i + 8), s2);
-    s3 = FMA_F32(wasm_v128_load(a + i + 12), wasm_v128_load(b + i + 12), s3);
-  }
-  for (; i + 4 <= len; i += 4) s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3)));
-  for (; i < len; i++) s += a[i] * b[i];
-  return s;
-}
-
 /* ---- the job ---- */
 
 #define IA(name) job->ia[IA_QLINEAR_##name]
@@ -575,29 +440,9 @@ static void ggml_rows_k(pjob_t *job, int32_t j0, int32_t j1) {
   }
 }
 
-static void f32_rows_k(pjob_t *job, int32_t j0, int32_t j1) {
-  const int32_t t = IA(WTYPE), m = IA(M), n = IA(N), k = IA(K), rb = IA(ROW_BYTES);
-  float *y = (float *)(uintptr_t)job->ptr[0];
-  const uint8_t *w = (const uint8_t *)(uintptr_t)job->ptr[1];
-  const float *x = (const float *)(uintptr_t)job->ptr[2];
-  float buf[QK_CHUNK] __attribute__((aligned(16)));
-  for (int32_t j = j0; j < j1; j++) {
-    const uint8_t *wj = w + (size_t)j * rb;
-    for (int32_t c = 0; c < k; c += QK_CHUNK) {
-      const int32_t len = MIN(QK_CHUNK, k - c);
-      decode_k(t, wj, c, len, buf);
-      for (int32_t i = 0; i < m; i++) {
-        const float s = dot_f32(buf, x + (size_t)i * k + c, len);
-        float *yi = y + (size_t)i * n + j;
-        *yi = c == 0 ? s : *yi + s;
-      }
-    }
-  }
-}
-
 void qlk_rows(pjob_t *job, int32_t j0, int32_t j1) {
   if (IA(MODE) == 1) ggml_rows_k(job, j0, j1);
-  else f32_rows_k(job, j0, j1);
+  else qlk_f32_rows(job, j0, j1); /* qlinear_k_f32.c */
 }
 
 /*

@@ -15,6 +15,8 @@ INLINE int qlk_owns(int32_t t, int32_t mode) {
   return t >= QT_Q2_K || (mode == 1 && t >= 7 && t <= 10);
 }
 
-/* Output columns [j0, j1) of the quantLinear job. */
+/* Output columns [j0, j1) of the quantLinear job (qlinear_k.c). */
 void qlk_rows(pjob_t *job, int32_t j0, int32_t j1);
+/* The same in "f32" mode for QT_Q2_K … QT_IQ4_XS (qlinear_k_f32.c). */
+void qlk_f32_rows(pjob_t *job, int32_t j0, int32_t j1);
 #endif
