@@ -31,6 +31,8 @@ export interface KernelExports {
   qlin_init(): void;
   /** quantLinear's activations to Q8_0 (mode 1) or Q8_K (mode 2): (x, m, k, mode, qs, d, sums). */
   qlin_quant(x: number, m: number, k: number, mode: number, qs: number, d: number, s: number): void;
+  /** quantLinear's activations to Q8_1 (qlinear_k.c): (x, m, k, qs, d, s), s as f32. */
+  qlin_quant_q8_1(x: number, m: number, k: number, qs: number, d: number, s: number): void;
 }
 
 /** What the runtime supports, from tiny validation modules. */

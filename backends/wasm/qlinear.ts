@@ -4,9 +4,11 @@
  * over the WASM pool's threads.
  *
  * `activations: "ggml"` quantizes the activations once per call the way llama.cpp's CPU path does
- * (Q8_0 for Q4_0/Q8_0 weights, Q8_K for Q4_K/Q6_K) and runs exact integer block dots;
- * `activations: "f32"` decodes weight rows to f32 in chunks and dots them with the activations as
- * they are (also for Q4_1, Q5_0, Q5_1 and IQ4_NL, which have no integer kernel here yet). Weight types without a kernel here (and f16/bf16 under "ggml", whose activations
+ * (Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL weights, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants and IQ4_XS)
+ * and runs exact integer block dots (Q2_K, Q3_K, Q5_K, IQ4_XS and the "ggml" mode of Q4_1, Q5_0,
+ * Q5_1, IQ4_NL in backends/cpu/src/qlinear_k.c); `activations: "f32"` decodes weight rows to f32
+ * in chunks and dots them with the activations as they are. Weight types without a kernel here
+ * (and f16/bf16 under "ggml", whose activations
  * llama.cpp rounds to f16/bf16) are declined, so the registry runs the scalar kernel.
  *
  * @module
@@ -31,9 +33,26 @@ const QTYPE: Readonly<Record<string, number>> = {
   q5_0: 8,
   q5_1: 9,
   iq4_nl: 10,
+  q2_k: 11, // q2_k … iq4_xs, and "ggml" mode of q4_1 … iq4_nl: qlinear_k.c
+  q3_k: 12,
+  q5_k: 13,
+  iq4_xs: 14,
 };
 /** Types with an integer (Q8-activation) kernel, and the activation quantizer each pairs with. */
-const GGML_MODE: Readonly<Record<string, 1 | 2 | 3>> = { q4_0: 1, q8_0: 3, q4_k: 2, q6_k: 2 };
+const GGML_MODE: Readonly<Record<string, 1 | 2 | 3 | 4>> = {
+  q4_0: 1,
+  q8_0: 3,
+  q4_k: 2,
+  q6_k: 2,
+  q5_0: 1, // 4: Q8_1 (qlin_quant_q8_1); 1: Q8_0; 2: Q8_K; 3: Q8_0 with int16 levels
+  iq4_nl: 1,
+  q4_1: 4,
+  q5_1: 4,
+  q2_k: 2,
+  q3_k: 2,
+  q5_k: 2,
+  iq4_xs: 2,
+};
 /** Multiply-adds below which one thread runs the whole product (waking the pool costs ~50 µs). */
 const PARALLEL_MIN_MACS = 1 << 18;
 
@@ -64,6 +83,7 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
       let acts = address(x), scales = 0, sums = 0;
       if (mode) {
         // int8 (mode 3: int16) levels, then a scale per block (32 or 256) and a sum per 32 or 16
+        // (mode 4: Q8_1's f16 s = d·Σq per block, as f32)
         const nd = mode === 2 ? (m * k) / 256 : (m * k) / 32;
         const ns = mode === 2 ? (m * k) / 16 : (m * k) / 32;
         const q = ((mode === 3 ? 2 : 1) * m * k + 15) & ~15;
@@ -71,7 +91,8 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
         acts = scratch.ptr;
         scales = scratch.ptr + q;
         sums = scales + 4 * nd;
-        rt.exports.qlin_quant(address(x), m, k, mode, acts, scales, sums);
+        if (mode === 4) rt.exports.qlin_quant_q8_1(address(x), m, k, acts, scales, sums);
+        else rt.exports.qlin_quant(address(x), m, k, mode, acts, scales, sums);
       }
       const v = beginJob(KIND.qlinear);
       const ia = JOB_IA.qlinear;

@@ -143,10 +143,12 @@ Deno.test("wasm quantLinear routes: its types run on wasm, the others fall back 
     ["f16", "f32", "wasm"],
     ["f16", "ggml", "scalar"],
     ["bf16", "ggml", "scalar"],
-    ["q5_k", "ggml", "scalar"],
+    ["q5_k", "ggml", "wasm"], // q5_k, q4_1 "ggml", q3_k: qlinear_k.c (wasm_qlinear_k_test.ts)
     ["q4_1", "f32", "wasm"],
-    ["q4_1", "ggml", "scalar"],
-    ["q3_k", "f32", "scalar"],
+    ["q4_1", "ggml", "wasm"],
+    ["q3_k", "f32", "wasm"],
+    ["tq2_0", "f32", "scalar"],
+    ["mxfp4", "ggml", "scalar"],
   ];
   for (const [type, mode, backend] of cases) {
     const { w } = weight(type, 3, 256, 5);

@@ -19,6 +19,7 @@
  */
 #include "par.h"
 #include "half.h"
+#include "qlinear_k.h"
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -535,6 +536,7 @@ static void f32_rows(pjob_t *job, int32_t j0, int32_t j1) {
 
 void qlinear_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(IA(N), s, job->nslots, j0, j1);
-  if (IA(MODE) == QL_GGML) ggml_rows(job, j0, j1);
+  if (qlk_owns(IA(WTYPE), IA(MODE))) qlk_rows(job, j0, j1); /* qlinear_k.c */
+  else if (IA(MODE) == QL_GGML) ggml_rows(job, j0, j1);
   else f32_rows(job, j0, j1);
 }
