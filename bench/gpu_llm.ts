@@ -120,11 +120,30 @@ for (const type of types) {
       } ms ` +
       `over ${dec.dispatchesPerStep} dispatches`,
   );
+  // Weight bytes the step's matvecs read, over their GPU time.
+  const bpe = type === "q4_0" ? 18 / 32 : type === "q8_0" ? 34 / 32 : 2;
+  const perLayer =
+    cfg.dim * (cfg.heads * cfg.headDim + cfg.kvHeads * (cfg.headDim + cfg.valueDim)) +
+    cfg.heads * cfg.valueDim * cfg.dim + 3 * cfg.dim * cfg.ffn;
+  const wBytes = (cfg.layers * perLayer + cfg.vocab * cfg.dim) * bpe;
+  const mvNs = Object.entries(prof.ns).filter(([k]) => k.startsWith("matvec"))
+    .reduce((s, [, ns]) => s + ns, 0);
+  log(
+    `${type}: matvecs of a step read ${(wBytes / 1e9).toFixed(3)} GB of weights in ` +
+      `${(mvNs / 1e6).toFixed(3)} ms GPU time: ${(wBytes / mvNs).toFixed(0)} GB/s`,
+  );
   log(`| kernel | dispatches | GPU µs per step |\n|---|---|---|`);
   for (const [k, ns] of Object.entries(prof.ns).sort((a, b) => b[1] - a[1])) {
     log(`| ${k} | ${prof.count[k]} | ${(ns / 1000).toFixed(1)} |`);
   }
-  results[type] = { tokS, prefill, wall, stepGpuMs: prof.total / 1e6, profile: prof };
+  results[type] = {
+    tokS,
+    prefill,
+    wall,
+    stepGpuMs: prof.total / 1e6,
+    matvecGBs: wBytes / mvNs,
+    profile: prof,
+  };
   dec.dispose();
 }
 

@@ -31,7 +31,9 @@ import { DeviceError, DTypeError, ShapeError } from "../../../core/errors.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
 import { decodeRow, type ModelWeights } from "../weights.ts";
-import { ARGMAX, attention, EMBED, RMSNORM, ROPE_CACHE, SWIGLU, T } from "./kernels.ts";
+import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
+import { ATTN_COMBINE, ATTN_PART, CHUNK, ROPE_QKV } from "./attend.ts";
+import { matvecCode, matvecFits, ROWS } from "./matvec.ts";
 
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
@@ -254,18 +256,50 @@ export class GpuDecoder {
     dev.queue.writeBuffer(TAB, 0, tab);
 
     const R = PREFILL_ROWS * 4; // bytes per f32 element over a prefill chunk's rows
+    const nq = heads * hd, nk = kvHeads * hd, nv = kvHeads * vd;
     const H = this.#buffer(dim * R), XN = this.#buffer(Math.max(dim, heads * vd) * R);
-    const Q = this.#buffer(heads * hd * R), QR = this.#buffer(heads * hd * R);
-    const K = this.#buffer(kvHeads * hd * R), V = this.#buffer(kvHeads * vd * R);
+    const QKV = this.#buffer((nq + nk + nv) * R), QR = this.#buffer(nq * R);
     const O = this.#buffer(heads * vd * R);
     const G = this.#buffer(ffn * R), U = this.#buffer(ffn * R), A = this.#buffer(ffn * R);
     const L = this.#buffer(vocab * 4);
+    const chunks = Math.ceil(this.contextLength / CHUNK);
+    const P = this.#buffer(heads * chunks * (vd + 2) * 4);
 
+    // Norm weights as f32, each at a multiple of 4 words (the fused matvec reads vec4).
+    const dim4 = Math.ceil(dim / 4) * 4;
+    const norms = [...w.layers.flatMap((Lw) => [Lw.attnNorm, Lw.ffnNorm]), w.norm];
+    const NWB = this.#buffer(norms.length * dim4 * 4);
+    const nwAt = new Map<Tensor, number>();
+    for (let i = 0; i < norms.length; i++) {
+      const v = await (norms[i] as Tensor).astype("f32").data() as Float32Array;
+      dev.queue.writeBuffer(NWB, i * dim4 * 4, Float32Array.from(v));
+      nwAt.set(norms[i], i * dim4);
+    }
+    // Weights of the coalesced matvec: their bytes back to back in one buffer per fused group.
+    const raw = new Map<string, GPUBuffer>();
+    const ids = new Map<object, number>();
+    const rawOf = (ts: Tensor<StorageDType>[]) => {
+      const key = ts.map((t) => ids.get(t) ?? ids.set(t, ids.size).get(t)).join(",");
+      let b = raw.get(key);
+      if (!b) {
+        const parts = ts.map((t) => t.bytesSync());
+        const all = new Uint8Array(Math.ceil(parts.reduce((s, p) => s + p.length, 0) / 4) * 4);
+        let at = 0;
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
+        b = this.#buffer(all.length);
+        dev.queue.writeBuffer(b, 0, all);
+        raw.set(key, b);
+      }
+      return b;
+    };
     const up = new Map<Tensor<StorageDType>, Tensor<StorageDType>>();
-    const upload = async (t: Tensor<StorageDType>, f32 = false) => {
+    const upload = async (t: Tensor<StorageDType>) => {
       let g = up.get(t);
       if (!g) {
-        g = await (f32 && t.dtype !== "f32" ? (t as Tensor).astype("f32") : t).to("gpu");
+        g = await t.to("gpu");
         this.#weights.push(g);
         up.set(t, g);
       }
@@ -282,15 +316,20 @@ export class GpuDecoder {
       this.#buffer(kvBytes),
       this.#buffer(kvBytes),
     ]);
+    const eps = f32bits(cfg.eps);
 
     /** The dispatches of a step over `rows` positions (with the head: logits and argmax). */
     const planFor = async (rows: number) => {
-      const rms = async (x: GPUBuffer, wt: Tensor, y: GPUBuffer) => {
-        const g = await upload(wt, true);
-        const prm = [dim, f32bits(cfg.eps), gbase(g) / 4];
-        return this.#dispatch("rmsnorm", RMSNORM, [x, gbuf(g), y], prm, 1, rows);
-      };
-      const lin = async (x: GPUBuffer, wt: Tensor<StorageDType>, y: GPUBuffer, acc = false) => {
+      const rms = (x: GPUBuffer, wt: Tensor, y: GPUBuffer) =>
+        this.#dispatch("rmsnorm", RMSNORM, [x, NWB, y], [dim, eps, nwAt.get(wt)!], 1, rows);
+      /** The matvec of the plugin's kernel (software adapters, odd shapes) into y at yOff. */
+      const old = async (
+        x: GPUBuffer,
+        wt: Tensor<StorageDType>,
+        y: GPUBuffer,
+        acc: boolean,
+        yOff: number,
+      ) => {
         if (!QUANT_LINEAR_TYPES.includes(wt.dtype)) {
           throw new DTypeError(
             `GpuDecoder: weights of type ${wt.dtype} have no GPU matvec yet (supported: ` +
@@ -312,10 +351,70 @@ export class GpuDecoder {
             ? quantLinearSimpleCode(wt.dtype, "www", acc)
             : quantLinearCode(wt.dtype, vec, k % 4 === 0, "www", acc),
           [x, gbuf(g), y],
-          [rows, n, k, 0, gbase(g), 0, byteOffset(wt.dtype, k), Math.ceil(k / per)],
+          [rows, n, k, 0, gbase(g), yOff, byteOffset(wt.dtype, k), Math.ceil(k / per)],
           Math.ceil(n / (simple ? 64 : RPW)),
           simple ? rows : Math.ceil(rows / MR),
         );
+      };
+      /**
+       * y = norm?(x) · [ws]ᵀ (rows of the weights stacked), or silu(x·w0ᵀ) · (x·w1ᵀ) when `pair`;
+       * with `acc` added to y. Returns the dispatches and whether the outputs are row-interleaved
+       * (one fused matvec) or in one region per weight.
+       */
+      const mv = async (
+        x: GPUBuffer,
+        ws: Tensor<StorageDType>[],
+        y: GPUBuffer,
+        o: { acc?: boolean; norm?: Tensor; pair?: boolean } = {},
+      ) => {
+        const out: Planned[] = [];
+        const dt = ws[0].dtype, k = ws[0].shape[1];
+        const fused = !simple &&
+          ws.every((t) =>
+            t.dtype === dt && t.shape[1] === k && matvecFits(dt, k, 0) &&
+            t.bytesSync().length === byteOffset(dt, t.shape[0] * k)
+          );
+        const inNorm = fused && rows === 1 && o.norm !== undefined;
+        let src = x;
+        if (o.norm && !inNorm) {
+          out.push(rms(x, o.norm, XN));
+          src = XN;
+        }
+        if (fused) {
+          const mr = rows === 1 ? 1 : MR;
+          const n = o.pair ? ws[0].shape[0] : ws.reduce((s, t) => s + t.shape[0], 0);
+          const code = matvecCode({ dt, mr, acc: o.acc, norm: inNorm, pair: o.pair });
+          const bufs = [src, rawOf(ws), y];
+          if (inNorm) bufs.push(NWB);
+          const name = `matvec ${dt}${inNorm ? " norm" : ""}${o.pair ? " swiglu" : ""}${
+            o.acc ? " +=" : ""
+          }`;
+          const prm = [
+            rows,
+            n,
+            k,
+            0,
+            byteOffset(dt, k),
+            k / 8,
+            eps,
+            inNorm ? nwAt.get(o.norm!)! : 0,
+          ];
+          out.push(
+            this.#dispatch(name, code, bufs, prm, Math.ceil(n / ROWS), Math.ceil(rows / mr)),
+          );
+        } else if (o.pair) {
+          out.push(await old(src, ws[0], G, false, 0), await old(src, ws[1], U, false, 0));
+          out.push(
+            this.#dispatch("swiglu", SWIGLU, [G, U, y], [ffn * rows], Math.ceil((ffn * rows) / T)),
+          );
+        } else {
+          let at = 0;
+          for (const t of ws) {
+            out.push(await old(src, t, y, o.acc ?? false, at));
+            at += rows * t.shape[0];
+          }
+        }
+        return { out, fused };
       };
       const embed = this.#dispatch(
         "embed",
@@ -329,35 +428,31 @@ export class GpuDecoder {
       for (let l = 0; l < layers; l++) {
         const Lw = w.layers[l];
         const [KC, VC] = caches[l];
-        body.push(await rms(H, Lw.attnNorm, XN));
-        body.push(await lin(XN, Lw.wq, Q), await lin(XN, Lw.wk, K), await lin(XN, Lw.wv, V));
+        const qkv = await mv(H, [Lw.wq, Lw.wk, Lw.wv], QKV, { norm: Lw.attnNorm });
+        body.push(...qkv.out);
+        const s = nq + nk + nv;
+        const lay = qkv.fused ? [s, nq, s, nq + nk, s] : [nq, rows * nq, nk, rows * (nq + nk), nv];
         body.push(this.#dispatch(
           "rope+cache",
-          ROPE_CACHE,
-          [Q, K, V, KC, VC, TAB, QR],
-          [heads, kvHeads, hd, vd, cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0],
+          ROPE_QKV,
+          [QKV, KC, VC, TAB, QR],
+          [heads, kvHeads, hd, vd, cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0, ...lay],
           Math.ceil(ropeN / T),
           rows,
         ));
-        body.push(this.#dispatch(
-          "attention",
-          attn,
-          [QR, KC, VC, O],
-          [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd))],
-          heads,
-          rows,
-        ));
-        body.push(await lin(O, Lw.wo, H, true));
-        body.push(await rms(H, Lw.ffnNorm, XN));
-        body.push(await lin(XN, Lw.gate, G), await lin(XN, Lw.up, U));
-        body.push(
-          this.#dispatch("swiglu", SWIGLU, [G, U, A], [ffn * rows], Math.ceil((ffn * rows) / T)),
-        );
-        body.push(await lin(A, Lw.down, H, true));
+        const aprm = [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd)), chunks];
+        if (rows === 1) {
+          body.push(this.#dispatch("attention", ATTN_PART, [QR, KC, VC, P], aprm, heads, chunks));
+          body.push(this.#dispatch("attention combine", ATTN_COMBINE, [P, O], aprm, heads));
+        } else {
+          body.push(this.#dispatch("attention", attn, [QR, KC, VC, O], aprm, heads, rows));
+        }
+        body.push(...(await mv(O, [Lw.wo], H, { acc: true })).out);
+        body.push(...(await mv(H, [Lw.gate, Lw.up], A, { norm: Lw.ffnNorm, pair: true })).out);
+        body.push(...(await mv(A, [Lw.down], H, { acc: true })).out);
       }
       const head = rows > 1 ? [] : [
-        await rms(H, w.norm, XN),
-        await lin(XN, w.output, L),
+        ...(await mv(H, [w.output], L, { norm: w.norm })).out,
         this.#dispatch("argmax", ARGMAX, [L, this.#ids], [vocab], 1),
       ];
       return { embed, body, head };

@@ -1,0 +1,152 @@
+/**
+ * Decode-step attention split over cache positions (flash-decoding) and the RoPE + KV-cache append
+ * reading one buffer of Q, K and V, for the GPU decoder (llm/model/gpu/decoder.ts). Bindings and
+ * parameters follow llm/model/gpu/kernels.ts (read-write buffers, then `prm` and `stp`).
+ *
+ * @module
+ */
+
+/** Cache positions per attention workgroup (threads per workgroup). */
+export const CHUNK = 64;
+
+const params = (n: number) =>
+  `@group(0) @binding(${n}) var<storage, read> prm: array<i32, 64>;
+@group(0) @binding(${n + 1}) var<storage, read> stp: array<u32, 64>;`;
+
+/**
+ * Partial attention of the query at position pos over cache positions c·CHUNK .. (c+1)·CHUNK − 1
+ * (those ≤ pos), workgroup (h, c): the chunk's max score m, Σ exp(s − m) and the value sums
+ * Σ exp(s − m) · v, written to P[(h · chunks + c) · (vd + 2) ..] as [o_0 .. o_{vd−1}, m, l].
+ * Workgroups whose chunk starts past pos write nothing. Q [heads, hd] (already rotated), KC/VC
+ * [ctx, kvHeads, hd|vd]. prm: [heads, kvHeads, hd, vd, scale (f32 bits), chunks].
+ */
+export const ATTN_PART = `
+@group(0) @binding(0) var<storage, read_write> Q: array<f32>;
+@group(0) @binding(1) var<storage, read_write> KC: array<f32>;
+@group(0) @binding(2) var<storage, read_write> VC: array<f32>;
+@group(0) @binding(3) var<storage, read_write> P: array<f32>;
+${params(4)}
+var<workgroup> sc: array<f32, ${CHUNK}>;
+var<workgroup> rd: array<f32, ${CHUNK}>;
+@compute @workgroup_size(${CHUNK})
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let heads = u32(prm[0]); let kvh = u32(prm[1]); let hd = u32(prm[2]); let vd = u32(prm[3]);
+  let scale = bitcast<f32>(prm[4]); let chunks = u32(prm[5]);
+  let S = stp[0] + 1u;
+  let h = wid.x; let c = wid.y; let t = lid.x;
+  let s0 = c * ${CHUNK}u;
+  if (s0 >= S) { return; }
+  let kh = h / (heads / kvh);
+  let n = min(${CHUNK}u, S - s0);
+  let s = s0 + t;
+  var a = -3.0e38;
+  if (t < n) {
+    let k0 = (s * kvh + kh) * hd; let q0 = h * hd;
+    var acc = 0.0;
+    for (var d = 0u; d < hd; d++) { acc = fma(Q[q0 + d], KC[k0 + d], acc); }
+    a = acc * scale;
+  }
+  rd[t] = a;
+  workgroupBarrier();
+  for (var w = ${CHUNK / 2}u; w > 0u; w >>= 1u) {
+    if (t < w) { rd[t] = max(rd[t], rd[t + w]); }
+    workgroupBarrier();
+  }
+  let m = rd[0];
+  workgroupBarrier();
+  let e = select(0.0, exp(a - m), t < n);
+  sc[t] = e;
+  rd[t] = e;
+  workgroupBarrier();
+  for (var w = ${CHUNK / 2}u; w > 0u; w >>= 1u) {
+    if (t < w) { rd[t] += rd[t + w]; }
+    workgroupBarrier();
+  }
+  let pb = (h * chunks + c) * (vd + 2u);
+  for (var d = t; d < vd; d += ${CHUNK}u) {
+    var o = 0.0;
+    for (var j = 0u; j < n; j++) { o = fma(sc[j], VC[((s0 + j) * kvh + kh) * vd + d], o); }
+    P[pb + d] = o;
+  }
+  if (t == 0u) { P[pb + vd] = m; P[pb + vd + 1u] = rd[0]; }
+}`;
+
+/**
+ * Combine of {@link ATTN_PART}'s chunks of head h (workgroup h) into O [heads, vd]:
+ * Σ_c e^{m_c − M} o_c / Σ_c e^{m_c − M} l_c with M the largest m_c. prm as ATTN_PART's.
+ */
+export const ATTN_COMBINE = `
+@group(0) @binding(0) var<storage, read_write> P: array<f32>;
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+${params(2)}
+@compute @workgroup_size(${CHUNK})
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let vd = u32(prm[3]); let chunks = u32(prm[5]);
+  let S = stp[0] + 1u;
+  let h = wid.x; let t = lid.x;
+  let nc = (S + ${CHUNK - 1}u) / ${CHUNK}u;
+  var M = -3.0e38;
+  for (var c = 0u; c < nc; c++) { M = max(M, P[(h * chunks + c) * (vd + 2u) + vd]); }
+  var den = 0.0;
+  for (var c = 0u; c < nc; c++) {
+    let pb = (h * chunks + c) * (vd + 2u);
+    den = fma(exp(P[pb + vd] - M), P[pb + vd + 1u], den);
+  }
+  for (var d = t; d < vd; d += ${CHUNK}u) {
+    var num = 0.0;
+    for (var c = 0u; c < nc; c++) {
+      let pb = (h * chunks + c) * (vd + 2u);
+      num = fma(exp(P[pb + vd] - M), P[pb + d], num);
+    }
+    O[h * vd + d] = num / den;
+  }
+}`;
+
+/**
+ * Rotary embedding and KV-cache append reading Q, K and V of row r from one buffer X: Q element j
+ * at qS·r + j, K at kO + kS·r + j, V at vO + vS·r + j (one row-interleaved [q | k | v] layout from
+ * the fused QKV matvec, or three regions). Q rotated into QR [rows, heads, hd]; K and V appended
+ * to KC/VC [ctx, kvHeads, hd|vd] at pos + r. TAB holds cos and sin per position and pair. Pairs are
+ * (2i, 2i+1) or (i, i + half) (NeoX); dimensions past ropeDims pass through. prm: [heads, kvHeads,
+ * hd, vd, ropeDims, neox (0|1), qS, kO, kS, vO, vS]. Dispatch ⌈((heads + kvHeads) · hd + kvHeads ·
+ * vd) / 256⌉ workgroups × rows.
+ */
+export const ROPE_QKV = `
+@group(0) @binding(0) var<storage, read_write> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> KC: array<f32>;
+@group(0) @binding(2) var<storage, read_write> VC: array<f32>;
+@group(0) @binding(3) var<storage, read_write> TAB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> QR: array<f32>;
+${params(5)}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let heads = u32(prm[0]); let kvh = u32(prm[1]); let hd = u32(prm[2]); let vd = u32(prm[3]);
+  let rd = u32(prm[4]); let neox = prm[5] != 0; let half = rd / 2u;
+  let qS = u32(prm[6]); let kO = u32(prm[7]); let kS = u32(prm[8]);
+  let vO = u32(prm[9]); let vS = u32(prm[10]);
+  let r = gid.y; let pos = stp[0] + r;
+  let g = gid.x;
+  let nq = heads * hd; let nk = kvh * hd;
+  if (g < nq + nk) {
+    let isQ = g < nq;
+    let j = select(g - nq, g, isQ);
+    let src = select(kO + r * kS, r * qS, isQ);
+    let base = j - j % hd; let d = j % hd;
+    var v: f32;
+    if (d < rd) {
+      let i = select(d / 2u, d % half, neox);
+      let second = select((d & 1u) == 1u, d >= half, neox);
+      let a = base + select(2u * i, i, neox);
+      let b = a + select(1u, half, neox);
+      let c = TAB[(pos * half + i) * 2u]; let s = TAB[(pos * half + i) * 2u + 1u];
+      let x0 = X[src + a]; let x1 = X[src + b];
+      v = select(x0 * c - x1 * s, x0 * s + x1 * c, second);
+    } else {
+      v = X[src + j];
+    }
+    if (isQ) { QR[r * nq + j] = v; } else { KC[pos * nk + j] = v; }
+    return;
+  }
+  let j = g - nq - nk;
+  if (j < kvh * vd) { VC[pos * kvh * vd + j] = X[vO + r * vS + j]; }
+}`;
