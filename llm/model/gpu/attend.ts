@@ -6,8 +6,12 @@
  * @module
  */
 
-/** Cache positions per attention workgroup (threads per workgroup). */
-export const CHUNK = 64;
+/** Cache positions per attention workgroup. */
+export const CHUNK = 32;
+/** Threads per attention workgroup. */
+const AT = 256;
+/** Workgroup memory (bytes) of {@link attnPart} for head dimensions hd and vd. */
+export const attnPartBytes = (hd: number, vd: number): number => 4 * (CHUNK * (hd + vd) + hd + AT);
 
 const params = (n: number) =>
   `@group(0) @binding(${n}) var<storage, read> prm: array<i32, 64>;
@@ -17,18 +21,23 @@ const params = (n: number) =>
  * Partial attention of the query at position pos over cache positions c·CHUNK .. (c+1)·CHUNK − 1
  * (those ≤ pos), workgroup (h, c): the chunk's max score m, Σ exp(s − m) and the value sums
  * Σ exp(s − m) · v, written to P[(h · chunks + c) · (vd + 2) ..] as [o_0 .. o_{vd−1}, m, l].
- * Workgroups whose chunk starts past pos write nothing. Q [heads, hd] (already rotated), KC/VC
- * [ctx, kvHeads, hd|vd]. prm: [heads, kvHeads, hd, vd, scale (f32 bits), chunks].
+ * Workgroups whose chunk starts past pos write nothing. The chunk's keys and values are copied to
+ * workgroup memory with coalesced loads (every thread's loads independent), then scores are dotted
+ * 8 threads per position and values summed `256 / vd` threads per dimension. Q [heads, hd] (already
+ * rotated), KC/VC [ctx, kvHeads, hd|vd]; workgroup memory {@link attnPartBytes}. prm: [heads, kvHeads,
+ * hd, vd, scale (f32 bits), chunks].
  */
-export const ATTN_PART = `
+export const attnPart = (hd: number, vd: number): string => `
 @group(0) @binding(0) var<storage, read_write> Q: array<f32>;
 @group(0) @binding(1) var<storage, read_write> KC: array<f32>;
 @group(0) @binding(2) var<storage, read_write> VC: array<f32>;
 @group(0) @binding(3) var<storage, read_write> P: array<f32>;
 ${params(4)}
-var<workgroup> sc: array<f32, ${CHUNK}>;
-var<workgroup> rd: array<f32, ${CHUNK}>;
-@compute @workgroup_size(${CHUNK})
+var<workgroup> kt: array<f32, ${CHUNK * hd}>;
+var<workgroup> vt: array<f32, ${CHUNK * vd}>;
+var<workgroup> qt: array<f32, ${hd}>;
+var<workgroup> sc: array<f32, ${AT}>;
+@compute @workgroup_size(${AT})
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let heads = u32(prm[0]); let kvh = u32(prm[1]); let hd = u32(prm[2]); let vd = u32(prm[3]);
   let scale = bitcast<f32>(prm[4]); let chunks = u32(prm[5]);
@@ -38,66 +47,79 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (s0 >= S) { return; }
   let kh = h / (heads / kvh);
   let n = min(${CHUNK}u, S - s0);
-  let s = s0 + t;
-  var a = -3.0e38;
+  for (var i = t; i < n * hd; i += ${AT}u) {
+    kt[i] = KC[((s0 + i / hd) * kvh + kh) * hd + i % hd];
+  }
+  for (var i = t; i < n * vd; i += ${AT}u) {
+    vt[i] = VC[((s0 + i / vd) * kvh + kh) * vd + i % vd];
+  }
+  if (t < hd) { qt[t] = Q[h * hd + t]; }
+  workgroupBarrier();
+  // Scores: position j = t / 8, dimensions t % 8, + 8, ...
+  let j = t / 8u; let pp = t % 8u;
+  var a = 0.0;
+  if (j < n) {
+    for (var d = pp; d < hd; d += 8u) { a = fma(qt[d], kt[j * hd + d], a); }
+  }
+  sc[t] = a;
+  workgroupBarrier();
+  var e = 0.0;
   if (t < n) {
-    let k0 = (s * kvh + kh) * hd; let q0 = h * hd;
-    var acc = 0.0;
-    for (var d = 0u; d < hd; d++) { acc = fma(Q[q0 + d], KC[k0 + d], acc); }
-    a = acc * scale;
+    var s = 0.0;
+    for (var i = 0u; i < 8u; i++) { s += sc[t * 8u + i]; }
+    e = s * scale;
   }
-  rd[t] = a;
   workgroupBarrier();
-  for (var w = ${CHUNK / 2}u; w > 0u; w >>= 1u) {
-    if (t < w) { rd[t] = max(rd[t], rd[t + w]); }
-    workgroupBarrier();
-  }
-  let m = rd[0];
-  workgroupBarrier();
-  let e = select(0.0, exp(a - m), t < n);
   sc[t] = e;
-  rd[t] = e;
   workgroupBarrier();
-  for (var w = ${CHUNK / 2}u; w > 0u; w >>= 1u) {
-    if (t < w) { rd[t] += rd[t + w]; }
-    workgroupBarrier();
-  }
+  var m = -3.0e38;
+  for (var i = 0u; i < n; i++) { m = max(m, sc[i]); }
+  var l = 0.0;
+  for (var i = 0u; i < n; i++) { l += exp(sc[i] - m); }
+  workgroupBarrier();
+  if (t < n) { sc[t] = exp(e - m); }
+  workgroupBarrier();
   let pb = (h * chunks + c) * (vd + 2u);
-  for (var d = t; d < vd; d += ${CHUNK}u) {
+  if (t == 0u) { P[pb + vd] = m; P[pb + vd + 1u] = l; }
+  for (var d = t; d < vd; d += ${AT}u) {
     var o = 0.0;
-    for (var j = 0u; j < n; j++) { o = fma(sc[j], VC[((s0 + j) * kvh + kh) * vd + d], o); }
+    for (var i = 0u; i < n; i++) { o = fma(sc[i], vt[i * vd + d], o); }
     P[pb + d] = o;
   }
-  if (t == 0u) { P[pb + vd] = m; P[pb + vd + 1u] = rd[0]; }
 }`;
 
 /**
- * Combine of {@link ATTN_PART}'s chunks of head h (workgroup h) into O [heads, vd]:
- * Σ_c e^{m_c − M} o_c / Σ_c e^{m_c − M} l_c with M the largest m_c. prm as ATTN_PART's.
+ * Combine of {@link attnPart}'s chunks of head h (workgroup h) into O [heads, vd]:
+ * Σ_c e^{m_c − M} o_c / Σ_c e^{m_c − M} l_c with M the largest m_c. prm as attnPart's; at most
+ * 256 chunks per head.
  */
 export const ATTN_COMBINE = `
 @group(0) @binding(0) var<storage, read_write> P: array<f32>;
 @group(0) @binding(1) var<storage, read_write> O: array<f32>;
 ${params(2)}
-@compute @workgroup_size(${CHUNK})
+var<workgroup> wt: array<f32, ${AT}>;
+var<workgroup> lt: array<f32, ${AT}>;
+@compute @workgroup_size(${AT})
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let vd = u32(prm[3]); let chunks = u32(prm[5]);
   let S = stp[0] + 1u;
   let h = wid.x; let t = lid.x;
   let nc = (S + ${CHUNK - 1}u) / ${CHUNK}u;
-  var M = -3.0e38;
-  for (var c = 0u; c < nc; c++) { M = max(M, P[(h * chunks + c) * (vd + 2u) + vd]); }
-  var den = 0.0;
-  for (var c = 0u; c < nc; c++) {
-    let pb = (h * chunks + c) * (vd + 2u);
-    den = fma(exp(P[pb + vd] - M), P[pb + vd + 1u], den);
+  if (t < nc) {
+    let pb = (h * chunks + t) * (vd + 2u);
+    wt[t] = P[pb + vd]; lt[t] = P[pb + vd + 1u];
   }
-  for (var d = t; d < vd; d += ${CHUNK}u) {
+  workgroupBarrier();
+  var M = -3.0e38;
+  for (var c = 0u; c < nc; c++) { M = max(M, wt[c]); }
+  var den = 0.0;
+  for (var c = 0u; c < nc; c++) { den = fma(exp(wt[c] - M), lt[c], den); }
+  workgroupBarrier();
+  if (t < nc) { wt[t] = exp(wt[t] - M); }
+  workgroupBarrier();
+  for (var d = t; d < vd; d += ${AT}u) {
     var num = 0.0;
-    for (var c = 0u; c < nc; c++) {
-      let pb = (h * chunks + c) * (vd + 2u);
-      num = fma(exp(P[pb + vd] - M), P[pb + d], num);
-    }
+    for (var c = 0u; c < nc; c++) { num = fma(wt[c], P[(h * chunks + c) * (vd + 2u) + d], num); }
     O[h * vd + d] = num / den;
   }
 }`;

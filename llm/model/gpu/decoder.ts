@@ -32,8 +32,8 @@ import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
 import { decodeRow, type ModelWeights } from "../weights.ts";
 import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
-import { ATTN_COMBINE, ATTN_PART, CHUNK, ROPE_QKV } from "./attend.ts";
-import { matvecCode, matvecFits, ROWS } from "./matvec.ts";
+import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend.ts";
+import { matvecCode, matvecFits, WG } from "./matvec.ts";
 
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
@@ -264,6 +264,8 @@ export class GpuDecoder {
     const L = this.#buffer(vocab * 4);
     const chunks = Math.ceil(this.contextLength / CHUNK);
     const P = this.#buffer(heads * chunks * (vd + 2) * 4);
+    const split = chunks <= 256 &&
+      attnPartBytes(hd, vd) <= dev.limits.maxComputeWorkgroupStorageSize;
 
     // Norm weights as f32, each at a multiple of 4 words (the fused matvec reads vec4).
     const dim4 = Math.ceil(dim / 4) * 4;
@@ -383,7 +385,10 @@ export class GpuDecoder {
         if (fused) {
           const mr = rows === 1 ? 1 : MR;
           const n = o.pair ? ws[0].shape[0] : ws.reduce((s, t) => s + t.shape[0], 0);
-          const code = matvecCode({ dt, mr, acc: o.acc, norm: inNorm, pair: o.pair });
+          // Decode: 128 threads per row (every unit of a 2048-wide row loaded at once), as long
+          // as the grid fits; prefill: 32 (8 rows per workgroup share the activation loads).
+          const lanes = rows === 1 && Math.ceil(n / (WG / 128)) <= 65535 ? 128 : 32;
+          const code = matvecCode({ dt, mr, acc: o.acc, norm: inNorm, pair: o.pair, lanes });
           const bufs = [src, rawOf(ws), y];
           if (inNorm) bufs.push(NWB);
           const name = `matvec ${dt}${inNorm ? " norm" : ""}${o.pair ? " swiglu" : ""}${
@@ -400,7 +405,14 @@ export class GpuDecoder {
             inNorm ? nwAt.get(o.norm!)! : 0,
           ];
           out.push(
-            this.#dispatch(name, code, bufs, prm, Math.ceil(n / ROWS), Math.ceil(rows / mr)),
+            this.#dispatch(
+              name,
+              code,
+              bufs,
+              prm,
+              Math.ceil(n / (WG / lanes)),
+              Math.ceil(rows / mr),
+            ),
           );
         } else if (o.pair) {
           out.push(await old(src, ws[0], G, false, 0), await old(src, ws[1], U, false, 0));
@@ -441,8 +453,10 @@ export class GpuDecoder {
           rows,
         ));
         const aprm = [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd)), chunks];
-        if (rows === 1) {
-          body.push(this.#dispatch("attention", ATTN_PART, [QR, KC, VC, P], aprm, heads, chunks));
+        if (rows === 1 && split) {
+          body.push(
+            this.#dispatch("attention", attnPart(hd, vd), [QR, KC, VC, P], aprm, heads, chunks),
+          );
           body.push(this.#dispatch("attention combine", ATTN_COMBINE, [P, O], aprm, heads));
         } else {
           body.push(this.#dispatch("attention", attn, [QR, KC, VC, O], aprm, heads, rows));

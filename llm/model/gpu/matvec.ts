@@ -6,9 +6,9 @@
  * A row is cut into units of 8 elements. Quantized blocks of 32 hold 4 units: unit `q` of a Q4_0
  * block is the word of quants at byte 2 + 4q (elements 4q..4q+3 in its low nibbles, 16+4q..19+4q
  * in its high ones); of a Q8_0 block the two words at byte 2 + 8q (elements 8q..8q+7). A f16/bf16
- * unit is 4 words, a f32 unit 8. Thirty-two lanes share a weight row, lane `l` taking units
- * `l, l + 32, ...`, so one load instruction of the 32 lanes reads 8 consecutive blocks (144 bytes of
- * Q4_0) instead of 32 blocks 18 bytes apart. Eight rows per workgroup of 256 threads; the lanes of a
+ * unit is 4 words, a f32 unit 8. `lanes` threads (32 to 256) share a weight row, lane `l` taking units
+ * `l, l + lanes, ...`, so one load instruction of 32 lanes reads 8 consecutive blocks (144 bytes of
+ * Q4_0) instead of 32 blocks 18 bytes apart. 256 / lanes rows per workgroup of 256 threads; the lanes of a
  * row are summed by a tree in workgroup memory. Accumulators are scalars per activation row (up to
  * `mr`, unrolled), never a dynamically indexed array (which the NVIDIA compiler puts in local
  * memory).
@@ -23,14 +23,14 @@
  *
  * Bindings: X (array<vec4<f32>>), W (u32 words), Y (f32), [NW (array<vec4<f32>>) with `norm`], then
  * the decoder's `prm`/`stp`. prm: [M, N, K, wByte, rowBytes, units (K / 8), eps bits, nwOff (f32
- * index, multiple of 4)]. Dispatch (⌈N / 8⌉, ⌈M / mr⌉). Needs K % 8 = 0 (K % 32 for blocks), X rows at
+ * index, multiple of 4)]. Dispatch (⌈N / (256 / lanes)⌉, ⌈M / mr⌉). Needs K % 8 = 0 (K % 32 for blocks), X rows at
  * 0 with stride K, and 4-byte aligned rows.
  *
  * @module
  */
 
-/** Weight rows per workgroup and lanes per row. */
-export const ROWS = 8, LANES = 32;
+/** Threads per workgroup. */
+export const WG = 256;
 
 /** Weight types the coalesced matvec reads. */
 export const MATVEC_TYPES: readonly string[] = ["q4_0", "q8_0", "f16", "bf16", "f32"];
@@ -47,6 +47,8 @@ export interface MatvecOptions {
   norm?: boolean;
   /** Two rows per output, silu(first) · second. */
   pair?: boolean;
+  /** Threads per weight row (32, 64, 128 or 256; default 32): {@link WG} / lanes rows per workgroup. */
+  lanes?: number;
 }
 
 /** Whether a [n, k] weight of type `dt` at byte `base` fits the coalesced kernel. */
@@ -113,10 +115,10 @@ function decodeUnit(dt: string, u: string, s: string): string {
 
 /** The kernel source for `opt` (see the module doc for bindings and parameters). */
 export function matvecCode(opt: MatvecOptions): string {
-  const { dt, mr, acc = false, norm = false, pair = false } = opt;
+  const { dt, mr, acc = false, norm = false, pair = false, lanes: LANES = 32 } = opt;
+  const ROWS = WG / LANES;
   if (norm && mr !== 1) throw new Error("matvecCode: norm needs mr = 1");
   const parts = pair ? 2 : 1;
-  const WG = ROWS * LANES;
   const names: string[] = [];
   for (let i = 0; i < mr; i++) for (let p = 0; p < parts; p++) names.push(`a${i}_${p}`);
   const xAt = (e: string) =>
