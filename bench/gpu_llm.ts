@@ -112,6 +112,13 @@ for (const type of types) {
   const wall = (performance.now() - t) / 1000;
   const tokS = got.length / wall;
   const prof: StepProfile = await dec.profile();
+  const ts = await dec.timeSteps(64);
+  log(
+    `${type}: 64 steps in one pass: GPU ${(ts.gpuNs / 64 / 1e6).toFixed(3)} ms per step, host ` +
+      `recording ${(ts.hostMs / 64).toFixed(3)} ms per step (${
+        (ts.hostMs * 1000 / 64 / dec.dispatchesPerStep).toFixed(1)
+      } µs per dispatch)`,
+  );
   log(
     `${type}: decode ${tokS.toFixed(0)} tok/s (${NEW} tokens, ${wall.toFixed(2)} s wall, first ` +
       `batch of 4 after ${first[0]?.toFixed(0)} ms); prompt ${prefill.toFixed(0)} tok/s ` +
@@ -138,6 +145,8 @@ for (const type of types) {
   }
   results[type] = {
     tokS,
+    passGpuMsPerStep: ts.gpuNs / 64 / 1e6,
+    hostMsPerStep: ts.hostMs / 64,
     prefill,
     wall,
     stepGpuMs: prof.total / 1e6,

@@ -1,18 +1,18 @@
 /**
  * Decoding on the GPU with the loop kept there: a llama-family forward pass of one token as a
- * fixed list of WebGPU dispatches (RMSNorm, packed matvecs with the residual added in place, RoPE
- * with the KV-cache append, attention over the cache, SwiGLU, greedy argmax), prepared once per
- * model — pipelines, buffers, bind groups and every dispatch's parameters — so recording a token
- * is ~12 `setPipeline`/`setBindGroup`/`dispatchWorkgroups` per layer and nothing else.
+ * fixed list of WebGPU dispatches prepared once per model (pipelines, buffers, bind groups,
+ * parameters). Per layer, on hardware adapters: RMSNorm fused into one coalesced QKV matvec
+ * (llm/model/gpu/matvec.ts), RoPE + KV-cache append, attention split over 32-position chunks and
+ * its combine (attend.ts), the output matvec adding the residual, RMSNorm + gate + up + SwiGLU in
+ * one matvec, the down matvec adding the residual: 7 dispatches. Software adapters and shapes the
+ * coalesced matvec does not take use the WebGPU plugin's `quantLinear` kernels, unfused.
  *
- * The sampled id is written into a GPU buffer of token ids that the next step's embedding lookup
- * reads, so K steps are recorded and submitted before one readback of K ids (each readback costs
- * ≥ 10 ms in Deno 2.9.6). Stop tokens are checked on the host per batch: ids past a stop are
- * discarded and the position rolls back. K grows 4, 8, 16, 32, 64 so the first tokens arrive early.
- *
- * Scope: llama/qwen2-style blocks without biases or per-head norms (llama, mistral-style files),
- * weights Q4_0, Q8_0, f16, bf16 or f32 (the WebGPU plugin's `quantLinear` kernel), f32 KV cache,
- * greedy sampling. Prompts run one position per step (the same kernels; no batched prefill yet).
+ * The sampled id (greedy argmax) is written into a GPU buffer of token ids that the next step's
+ * embedding lookup reads, so K steps are recorded before one readback of K ids (each readback
+ * costs ≥ 10 ms in Deno 2.9.6). Stop ids are checked on the host per batch: ids past a stop are
+ * discarded and the position rolls back. K grows 4, 8, 16, 32, 64. Prompts run 32 positions per
+ * dispatch. Scope: llama-style blocks without biases or per-head norms, weights Q4_0, Q8_0, f16,
+ * bf16 or f32, f32 KV cache, greedy sampling.
  *
  * @module
  */
@@ -30,7 +30,16 @@ import { byteOffset, type StorageDType } from "../../../core/dtype.ts";
 import { DeviceError, DTypeError, ShapeError } from "../../../core/errors.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
-import { decodeRow, type ModelWeights } from "../weights.ts";
+import type { ModelWeights } from "../weights.ts";
+import {
+  checkRequest,
+  type Dispatch,
+  profileDispatches,
+  ropeTable,
+  type StepProfile,
+  timePass,
+  uploadEmbedding,
+} from "./host.ts";
 import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
 import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend.ts";
 import { matvecCode, matvecFits, WG } from "./matvec.ts";
@@ -54,16 +63,6 @@ interface Planned {
   y: number;
 }
 
-/** One recorded dispatch of a step. */
-interface Dispatch {
-  name: string;
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  prm: number;
-  x: number;
-  y: number;
-}
-
 /** Options of {@link GpuDecoder.generate}. */
 export interface GpuGenerateOptions {
   /** Token ids that end the generation (not returned). */
@@ -74,15 +73,7 @@ export interface GpuGenerateOptions {
   maxBatch?: number;
 }
 
-/** GPU time of one decode step, per kernel. */
-export interface StepProfile {
-  /** Nanoseconds per kernel name, summed over its dispatches in the step. */
-  ns: Record<string, number>;
-  /** Dispatches per kernel name. */
-  count: Record<string, number>;
-  /** Sum over all kernels, in nanoseconds. */
-  total: number;
-}
+export type { StepProfile } from "./host.ts";
 
 /**
  * A model's forward pass and greedy sampling loop on the WebGPU device.
@@ -103,9 +94,8 @@ export class GpuDecoder {
   #device: GPUDevice;
   #buffers: GPUBuffer[] = [];
   #weights: Tensor<StorageDType>[] = [];
-  #layers: Dispatch[] = [];
-  #head: Dispatch[] = [];
-  #embed: Dispatch | null = null;
+  #full: Dispatch[] = [];
+  #body: Dispatch[] = [];
   #prefill: Dispatch[] = [];
   #ids!: GPUBuffer;
   #pipes = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
@@ -232,26 +222,8 @@ export class GpuDecoder {
 
     // Embedding table as f32 (decoded once on the host).
     const E = this.#buffer(vocab * dim * 4);
-    {
-      const rows = Math.max(1, Math.floor((1 << 24) / dim));
-      const bytes = w.embed.bytesSync();
-      const per = byteOffset(w.embed.dtype, dim);
-      const base = 0;
-      for (let r0 = 0; r0 < vocab; r0 += rows) {
-        const n = Math.min(rows, vocab - r0);
-        const out = new Float32Array(n * dim);
-        for (let r = 0; r < n; r++) {
-          const at = base + (r0 + r) * per;
-          decodeRow(
-            w.embed.dtype,
-            bytes.subarray(at, at + per),
-            out.subarray(r * dim, (r + 1) * dim),
-          );
-        }
-        dev.queue.writeBuffer(E, r0 * dim * 4, out);
-      }
-    }
-    const tab = this.#ropeTable(w.ropeFreqs);
+    uploadEmbedding(dev, E, w.embed, dim, vocab);
+    const tab = ropeTable(cfg, this.contextLength, w.ropeFreqs);
     const TAB = this.#buffer(tab.byteLength);
     dev.queue.writeBuffer(TAB, 0, tab);
 
@@ -484,52 +456,36 @@ export class GpuDecoder {
       x: p.x,
       y: p.y,
     });
-    this.#embed = fin(one.embed);
-    this.#layers = one.body.map(fin);
-    this.#head = one.head.map(fin);
+    const embed = fin(one.embed), blocks = one.body.map(fin);
+    this.#body = [embed, ...blocks];
+    this.#full = [embed, ...blocks, ...one.head.map(fin)];
     this.#prefill = [fin(chunk.embed), ...chunk.body.map(fin)];
-  }
-
-  /** cos and sin of every position and rotated pair, computed like the CPU forward's tables. */
-  #ropeTable(freqs: Float32Array | null): Float32Array<ArrayBuffer> {
-    const cfg = this.config, half = cfg.ropeDims / 2;
-    const t = new Float32Array(this.contextLength * half * 2);
-    for (let p = 0; p < this.contextLength; p++) {
-      for (let i = 0; i < half; i++) {
-        let theta = p * cfg.ropeScale * Math.pow(cfg.ropeBase, (-2 * i) / cfg.ropeDims);
-        if (freqs) theta /= freqs[i];
-        t[(p * half + i) * 2] = Math.cos(theta);
-        t[(p * half + i) * 2 + 1] = Math.sin(theta);
-      }
-    }
-    return t;
   }
 
   /** Record the prefill of positions `p .. p + PREFILL_ROWS - 1` (no logits). */
   #chunk(pass: GPUComputePassEncoder, p: number) {
-    const offs = [0, p * SLOT];
+    const offs = this.#offs;
+    offs[1] = p * SLOT;
     for (const d of this.#prefill) {
       pass.setPipeline(d.pipeline);
       offs[0] = d.prm;
-      pass.setBindGroup(0, d.group, offs);
+      pass.setBindGroup(0, d.group, offs, 0, 2);
       pass.dispatchWorkgroups(d.x, d.y);
     }
   }
 
   /** Record the step at position `p` (full: through the logits and argmax). */
-  #step(pass: GPUComputePassEncoder, p: number, full: boolean, each?: (d: Dispatch) => void) {
-    const list = full
-      ? [this.#embed!, ...this.#layers, ...this.#head]
-      : [this.#embed!, ...this.#layers];
-    const offs = [0, p * SLOT];
-    for (const d of list) {
-      if (each) each(d);
+  #step(pass: GPUComputePassEncoder, p: number, full: boolean) {
+    const offs = this.#offs;
+    offs[1] = p * SLOT;
+    for (const d of full ? this.#full : this.#body) {
       pass.setPipeline(d.pipeline);
       offs[0] = d.prm;
-      pass.setBindGroup(0, d.group, offs);
+      pass.setBindGroup(0, d.group, offs, 0, 2);
       pass.dispatchWorkgroups(d.x, d.y);
     }
   }
+  #offs = new Uint32Array(2);
 
   /**
    * Run `prompt` after the cached positions and greedily generate up to `maxTokens` ids, K steps
@@ -545,26 +501,8 @@ export class GpuDecoder {
     maxTokens: number,
     options: GpuGenerateOptions = {},
   ): Promise<number[]> {
-    const { vocab } = this.config;
-    if (prompt.length === 0) throw new ShapeError("GpuDecoder.generate: the prompt is empty.");
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
-      throw new ShapeError(
-        `GpuDecoder.generate: maxTokens must be an integer ≥ 1, got ${maxTokens}.`,
-      );
-    }
-    for (const id of prompt) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-        throw new ShapeError(`GpuDecoder.generate: token id ${id} is outside [0, ${vocab}).`);
-      }
-    }
     const start = this.position;
-    const steps = prompt.length + maxTokens - 1;
-    if (start + steps > this.contextLength) {
-      throw new ShapeError(
-        `GpuDecoder.generate: ${start} cached + ${prompt.length} prompt + ${maxTokens} new ` +
-          `tokens exceed the context of ${this.contextLength}.`,
-      );
-    }
+    checkRequest(prompt, maxTokens, this.config.vocab, start, this.contextLength);
     const dev = this.#device;
     dev.queue.writeBuffer(this.#ids, start * 4, Uint32Array.from(prompt));
     const stop = new Set(options.stop ?? []);
@@ -624,52 +562,27 @@ export class GpuDecoder {
    * dispatch; needs the `timestamp-query` feature). The step's outputs are discarded.
    */
   async profile(): Promise<StepProfile> {
-    const dev = this.#device;
-    if (!dev.features.has("timestamp-query")) {
-      throw new DeviceError("GpuDecoder.profile: the device lacks timestamp-query.");
-    }
-    const list = [this.#embed!, ...this.#layers, ...this.#head];
-    const n = list.length * 2;
-    const set = dev.createQuerySet({ type: "timestamp", count: n });
-    const resolve = dev.createBuffer({ size: n * 8, usage: 0x200 | 0x4 });
-    const read = dev.createBuffer({ size: n * 8, usage: 0x1 | 0x8 });
-    const enc = dev.createCommandEncoder();
     const p = Math.min(this.position, this.contextLength - 1);
-    list.forEach((d, i) => {
-      const pass = enc.beginComputePass({
-        timestampWrites: {
-          querySet: set,
-          beginningOfPassWriteIndex: 2 * i,
-          endOfPassWriteIndex: 2 * i + 1,
-        },
-      });
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.group, [d.prm, p * SLOT]);
-      pass.dispatchWorkgroups(d.x, d.y);
-      pass.end();
+    return await profileDispatches(this.#device, this.#full, p * SLOT);
+  }
+
+  /**
+   * GPU time (one pass, timestamps at its ends) and host recording time of `n` full decode steps
+   * from the current position; the outputs are discarded and the position is kept.
+   *
+   * @param n steps (the cache must have room for them)
+   */
+  timeSteps(n: number): Promise<{ gpuNs: number; hostMs: number }> {
+    const p0 = this.position;
+    if (p0 + n > this.contextLength) throw new ShapeError(`timeSteps: ${n} steps past the context`);
+    return timePass(this.#device, (pass) => {
+      for (let i = 0; i < n; i++) this.#step(pass, p0 + i, true);
     });
-    enc.resolveQuerySet(set, 0, n, resolve, 0);
-    enc.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
-    dev.queue.submit([enc.finish()]);
-    await read.mapAsync(1);
-    const t = new BigUint64Array(read.getMappedRange().slice(0));
-    read.unmap();
-    const prof: StepProfile = { ns: {}, count: {}, total: 0 };
-    list.forEach((d, i) => {
-      const ns = Number(t[2 * i + 1] - t[2 * i]);
-      prof.ns[d.name] = (prof.ns[d.name] ?? 0) + ns;
-      prof.count[d.name] = (prof.count[d.name] ?? 0) + 1;
-      prof.total += ns;
-    });
-    set.destroy();
-    resolve.destroy();
-    read.destroy();
-    return prof;
   }
 
   /** Dispatches of one full decode step. */
   get dispatchesPerStep(): number {
-    return 1 + this.#layers.length + this.#head.length;
+    return this.#full.length;
   }
 
   /** Free the GPU buffers and weights. */
