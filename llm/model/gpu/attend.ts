@@ -21,39 +21,75 @@ const params = (n: number) =>
  * Partial attention of the query at position pos over cache positions c·CHUNK .. (c+1)·CHUNK − 1
  * (those ≤ pos), workgroup (h, c): the chunk's max score m, Σ exp(s − m) and the value sums
  * Σ exp(s − m) · v, written to P[(h · chunks + c) · (vd + 2) ..] as [o_0 .. o_{vd−1}, m, l].
- * Workgroups whose chunk starts past pos write nothing. The chunk's keys and values are copied to
- * workgroup memory with coalesced loads (every thread's loads independent), then scores are dotted
- * 8 threads per position and values summed `256 / vd` threads per dimension. Q [heads, hd] (already
- * rotated), KC/VC [ctx, kvHeads, hd|vd]; workgroup memory {@link attnPartBytes}. prm: [heads, kvHeads,
- * hd, vd, scale (f32 bits), chunks].
+ * Workgroups whose chunk starts past pos write nothing. RoPE and the cache append are fused in:
+ * X holds the step's [q | k | v] unrotated (q at 0, k at kO, v at vO); each workgroup rotates its
+ * query and, for position pos, the new key itself (so no workgroup reads a cache row being
+ * written), and the workgroups of the first query head of each KV head write the new K and V into
+ * the caches. The chunk's keys and values are copied to workgroup memory with coalesced,
+ * independent loads, then scores are dotted 8 threads per position. KC/VC [ctx, kvHeads, hd|vd],
+ * TAB the RoPE table (cos, sin per position and pair; pairs (2i, 2i+1) or NeoX (i, i + half));
+ * workgroup memory {@link attnPartBytes}. prm: [heads, kvHeads, hd, vd, scale (f32 bits), chunks,
+ * ropeDims, neox (0|1), kO, vO].
  */
 export const attnPart = (hd: number, vd: number): string => `
-@group(0) @binding(0) var<storage, read_write> Q: array<f32>;
+@group(0) @binding(0) var<storage, read_write> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> KC: array<f32>;
 @group(0) @binding(2) var<storage, read_write> VC: array<f32>;
-@group(0) @binding(3) var<storage, read_write> P: array<f32>;
-${params(4)}
+@group(0) @binding(3) var<storage, read_write> TAB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> P: array<f32>;
+${params(5)}
 var<workgroup> kt: array<f32, ${CHUNK * hd}>;
 var<workgroup> vt: array<f32, ${CHUNK * vd}>;
 var<workgroup> qt: array<f32, ${hd}>;
 var<workgroup> sc: array<f32, ${AT}>;
+/** Element d of the head vector at X[base ..] rotated for position pos. */
+fn rot(base: u32, d: u32, pos: u32) -> f32 {
+  let rd = u32(prm[6]); let neox = prm[7] != 0; let half = rd / 2u;
+  if (d >= rd) { return X[base + d]; }
+  let i = select(d / 2u, d % half, neox);
+  let second = select((d & 1u) == 1u, d >= half, neox);
+  let a = base + select(2u * i, i, neox);
+  let b = a + select(1u, half, neox);
+  let c = TAB[(pos * half + i) * 2u]; let s = TAB[(pos * half + i) * 2u + 1u];
+  let x0 = X[a]; let x1 = X[b];
+  return select(x0 * c - x1 * s, x0 * s + x1 * c, second);
+}
 @compute @workgroup_size(${AT})
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let heads = u32(prm[0]); let kvh = u32(prm[1]); let hd = u32(prm[2]); let vd = u32(prm[3]);
   let scale = bitcast<f32>(prm[4]); let chunks = u32(prm[5]);
-  let S = stp[0] + 1u;
+  let kO = u32(prm[8]); let vO = u32(prm[9]);
+  let pos = stp[0]; let S = pos + 1u;
   let h = wid.x; let c = wid.y; let t = lid.x;
   let s0 = c * ${CHUNK}u;
   if (s0 >= S) { return; }
-  let kh = h / (heads / kvh);
+  let group = heads / kvh;
+  let kh = h / group;
+  let writer = h % group == 0u;
   let n = min(${CHUNK}u, S - s0);
   for (var i = t; i < n * hd; i += ${AT}u) {
-    kt[i] = KC[((s0 + i / hd) * kvh + kh) * hd + i % hd];
+    let s = s0 + i / hd; let d = i % hd;
+    let at = (s * kvh + kh) * hd + d;
+    if (s == pos) {
+      let k = rot(kO + kh * hd, d, pos);
+      kt[i] = k;
+      if (writer) { KC[at] = k; }
+    } else {
+      kt[i] = KC[at];
+    }
   }
   for (var i = t; i < n * vd; i += ${AT}u) {
-    vt[i] = VC[((s0 + i / vd) * kvh + kh) * vd + i % vd];
+    let s = s0 + i / vd; let d = i % vd;
+    let at = (s * kvh + kh) * vd + d;
+    if (s == pos) {
+      let v = X[vO + kh * vd + d];
+      vt[i] = v;
+      if (writer) { VC[at] = v; }
+    } else {
+      vt[i] = VC[at];
+    }
   }
-  if (t < hd) { qt[t] = Q[h * hd + t]; }
+  if (t < hd) { qt[t] = rot(h * hd, t, pos); }
   workgroupBarrier();
   // Scores: position j = t / 8, dimensions t % 8, + 8, ...
   let j = t / 8u; let pp = t % 8u;

@@ -416,21 +416,23 @@ export class GpuDecoder {
         body.push(...qkv.out);
         const s = nq + nk + nv;
         const lay = qkv.fused ? [s, nq, s, nq + nk, s] : [nq, rows * nq, nk, rows * (nq + nk), nv];
-        body.push(this.#dispatch(
-          "rope+cache",
-          ROPE_QKV,
-          [QKV, KC, VC, TAB, QR],
-          [heads, kvHeads, hd, vd, cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0, ...lay],
-          Math.ceil(ropeN / T),
-          rows,
-        ));
-        const aprm = [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd)), chunks];
+        const rope = [cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0];
+        const aprm = [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd)), chunks, ...rope];
         if (rows === 1 && split) {
+          const part = attnPart(hd, vd), pprm = [...aprm, nq, nq + nk];
           body.push(
-            this.#dispatch("attention", attnPart(hd, vd), [QR, KC, VC, P], aprm, heads, chunks),
+            this.#dispatch("attention+rope", part, [QKV, KC, VC, TAB, P], pprm, heads, chunks),
           );
           body.push(this.#dispatch("attention combine", ATTN_COMBINE, [P, O], aprm, heads));
         } else {
+          body.push(this.#dispatch(
+            "rope+cache",
+            ROPE_QKV,
+            [QKV, KC, VC, TAB, QR],
+            [heads, kvHeads, hd, vd, ...rope, ...lay],
+            Math.ceil(ropeN / T),
+            rows,
+          ));
           body.push(this.#dispatch("attention", attn, [QR, KC, VC, O], aprm, heads, rows));
         }
         body.push(...(await mv(O, [Lw.wo], H, { acc: true })).out);
