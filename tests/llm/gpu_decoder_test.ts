@@ -7,12 +7,15 @@
  * generation continues where the CPU's does, and bad input is a typed error.
  */
 import assert from "node:assert/strict";
-import { backends, ready, ShapeError } from "../../mod.ts";
+import { backends, ready, ShapeError, tensor } from "../../mod.ts";
+import { webgpuContext } from "../../internal.ts";
+import { quantizeRow } from "../../core/quant/mod.ts";
+import { matvecCode } from "../../llm/model/gpu/matvec.ts";
 import { quantizeGguf } from "../../io/mod.ts";
 import { loadModel } from "../../llm/mod.ts";
 import { openGguf } from "../../io/gguf/read.ts";
 import { readConfig } from "../../llm/model/config.ts";
-import { loadWeights, weightTensors } from "../../llm/model/weights.ts";
+import { decodeRow, loadWeights, weightTensors } from "../../llm/model/weights.ts";
 import { GpuDecoder } from "../../llm/model/gpu/decoder.ts";
 
 const STORIES = "../shared/models/stories260K.gguf";
@@ -123,3 +126,124 @@ Deno.test(
     dec.dispose();
   },
 );
+
+/** Runs the coalesced matvec kernel once; returns Y. */
+async function runMatvec(
+  code: string,
+  x: Float32Array,
+  w: Uint8Array,
+  y0: Float32Array,
+  nw: Float32Array | null,
+  prm: number[],
+  grid: [number, number],
+): Promise<Float32Array> {
+  const dev = webgpuContext()!.device;
+  const buf = (d: ArrayBufferView, extra = 0) => {
+    const b = dev.createBuffer({
+      size: Math.ceil((d.byteLength + extra) / 4) * 4 + 16,
+      usage: 0x80 | 0x8 | 0x4,
+    });
+    const bytes = new Uint8Array(Math.ceil(d.byteLength / 4) * 4);
+    bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    dev.queue.writeBuffer(b, 0, bytes);
+    return b;
+  };
+  const bufs = [buf(x), buf(w), buf(y0), ...(nw ? [buf(nw)] : [])];
+  bufs.push(buf(Int32Array.from({ length: 64 }, (_, i) => prm[i] ?? 0)), buf(new Uint32Array(64)));
+  const layout = dev.createBindGroupLayout({
+    entries: bufs.map((_, i) => ({
+      binding: i,
+      visibility: 4,
+      buffer: { type: i < bufs.length - 2 ? "storage" : "read-only-storage" } as const,
+    })),
+  });
+  const pipeline = dev.createComputePipeline({
+    layout: dev.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module: dev.createShaderModule({ code }), entryPoint: "main" },
+  });
+  const group = dev.createBindGroup({
+    layout,
+    entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const enc = dev.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, group);
+  pass.dispatchWorkgroups(...grid);
+  pass.end();
+  const read = dev.createBuffer({ size: y0.byteLength, usage: 0x1 | 0x8 });
+  enc.copyBufferToBuffer(bufs[2], 0, read, 0, y0.byteLength);
+  dev.queue.submit([enc.finish()]);
+  await read.mapAsync(1);
+  const out = new Float32Array(read.getMappedRange().slice(0));
+  read.unmap();
+  for (const b of [...bufs, read]) b.destroy();
+  return out;
+}
+
+for (const dt of ["q4_0", "q8_0", "f16", "bf16", "f32"] as const) {
+  Deno.test({
+    name:
+      `coalesced matvec ${dt}: plain (8 rows, 32 lanes), acc, norm, swiglu pair (128 lanes) vs float64`,
+    ignore: !present,
+    sanitizeResources: false,
+    sanitizeOps: false,
+  }, async () => {
+    // N = 13 rows (not a multiple of the rows per workgroup), K = 96 (3 blocks, 12 units: fewer
+    // than the lanes), M = 11 activation rows (a full and a partial group of 8).
+    const N = 13, K = 96, M = 11;
+    const wf = Float32Array.from({ length: 2 * N * K }, (_, i) => Math.sin(i * 0.37) * 0.5);
+    let w: Uint8Array;
+    if (dt === "q4_0" || dt === "q8_0") {
+      w = new Uint8Array((wf.length / 32) * (dt === "q4_0" ? 18 : 34));
+      quantizeRow(dt, wf, w);
+    } else w = tensor(wf).astype(dt).bytesSync();
+    const wd = new Float32Array(wf.length);
+    decodeRow(dt, w, wd);
+    const x = Float32Array.from({ length: M * K }, (_, i) => Math.cos(i * 0.11) + 0.1);
+    const nw = Float32Array.from({ length: K }, (_, i) => 0.5 + (i % 7) * 0.1);
+    const y0 = Float32Array.from({ length: M * N * 2 }, (_, i) => (i % 5) - 2);
+    const rowBytes = w.length / (2 * N);
+    const dot = (m: number, n: number, xs: (k: number) => number) => {
+      let s = 0, a = 0;
+      for (let k = 0; k < K; k++) {
+        s += wd[n * K + k] * xs(m * K + k);
+        a += Math.abs(wd[n * K + k] * xs(m * K + k));
+      }
+      return [s, a];
+    };
+    const close = (got: number, want: number, mag: number, what: string) => {
+      assert.ok(Number.isFinite(got), `${what}: ${got}`);
+      assert.ok(Math.abs(got - want) <= 1e-5 * mag + 1e-6, `${what}: ${got} vs ${want}`);
+    };
+    const prm = (m: number, n: number) => [m, n, K, 0, rowBytes, K / 8, 0, 0];
+    // Plain and accumulate, 8 activation rows per workgroup, 32 lanes per weight row.
+    for (const acc of [false, true]) {
+      const y = await runMatvec(matvecCode({ dt, mr: 8, acc }), x, w, y0, null, prm(M, N), [
+        Math.ceil(N / 8),
+        2,
+      ]);
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          const [s, a] = dot(m, n, (i) => x[i]);
+          close(y[m * N + n], s + (acc ? y0[m * N + n] : 0), a + 2, `${dt} acc=${acc} [${m},${n}]`);
+        }
+      }
+    }
+    // RMSNorm fused, swiglu pair (rows n and n + N), 128 lanes: one activation row.
+    const ss = x.subarray(0, K).reduce((s, v) => s + v * v, 0);
+    const r = 1 / Math.sqrt(ss / K + 1e-5);
+    const eps = new Int32Array(new Float32Array([1e-5]).buffer)[0];
+    const code = matvecCode({ dt, mr: 1, norm: true, pair: true, lanes: 128 });
+    const y = await runMatvec(code, x, w, y0, nw, [1, N, K, 0, rowBytes, K / 8, eps, 0], [
+      Math.ceil(N / 2),
+      1,
+    ]);
+    for (let n = 0; n < N; n++) {
+      const [g, ga] = dot(0, n, (k) => x[k] * r * nw[k]);
+      const [u, ua] = dot(0, n + N, (k) => x[k] * r * nw[k]);
+      const want = g / (1 + Math.exp(-g)) * u;
+      close(y[n], want, (ga + 1) * (ua + 1), `${dt} norm+swiglu [${n}]`);
+    }
+  });
+}
