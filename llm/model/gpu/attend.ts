@@ -11,7 +11,7 @@ export const CHUNK = 32;
 /** Threads per attention workgroup. */
 const AT = 256;
 /** Workgroup memory (bytes) of {@link attnPart} for head dimensions hd and vd. */
-export const attnPartBytes = (hd: number, vd: number): number => 4 * (CHUNK * (hd + vd) + hd + AT);
+export const attnPartBytes = (hd: number, _vd: number): number => 4 * (hd + 2 * AT);
 
 const params = (n: number) =>
   `@group(0) @binding(${n}) var<storage, read> prm: array<i32, 64>;
@@ -25,8 +25,8 @@ const params = (n: number) =>
  * X holds the step's [q | k | v] unrotated (q at 0, k at kO, v at vO); each workgroup rotates its
  * query and, for position pos, the new key itself (so no workgroup reads a cache row being
  * written), and the workgroups of the first query head of each KV head write the new K and V into
- * the caches. The chunk's keys and values are copied to workgroup memory with coalesced,
- * independent loads, then scores are dotted 8 threads per position. KC/VC [ctx, kvHeads, hd|vd],
+ * the caches. Scores are dotted 8 threads per position (consecutive threads, consecutive key
+ * elements); values summed 256 / vd threads per dimension. KC/VC [ctx, kvHeads, hd|vd],
  * TAB the RoPE table (cos, sin per position and pair; pairs (2i, 2i+1) or NeoX (i, i + half));
  * workgroup memory {@link attnPartBytes}. prm: [heads, kvHeads, hd, vd, scale (f32 bits), chunks,
  * ropeDims, neox (0|1), kO, vO].
@@ -38,10 +38,15 @@ export const attnPart = (hd: number, vd: number): string => `
 @group(0) @binding(3) var<storage, read_write> TAB: array<f32>;
 @group(0) @binding(4) var<storage, read_write> P: array<f32>;
 ${params(5)}
-var<workgroup> kt: array<f32, ${CHUNK * hd}>;
-var<workgroup> vt: array<f32, ${CHUNK * vd}>;
 var<workgroup> qt: array<f32, ${hd}>;
 var<workgroup> sc: array<f32, ${AT}>;
+var<workgroup> red: array<f32, ${AT}>;
+/** Value element d of cache position s (the new one from X). */
+fn vAt(s: u32, d: u32, kh: u32, pos: u32) -> f32 {
+  let kvh = u32(prm[1]); let vd = u32(prm[3]);
+  if (s == pos) { return X[u32(prm[9]) + kh * vd + d]; }
+  return VC[(s * kvh + kh) * vd + d];
+}
 /** Element d of the head vector at X[base ..] rotated for position pos. */
 fn rot(base: u32, d: u32, pos: u32) -> f32 {
   let rd = u32(prm[6]); let neox = prm[7] != 0; let half = rd / 2u;
@@ -67,35 +72,23 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let kh = h / group;
   let writer = h % group == 0u;
   let n = min(${CHUNK}u, S - s0);
-  for (var i = t; i < n * hd; i += ${AT}u) {
-    let s = s0 + i / hd; let d = i % hd;
-    let at = (s * kvh + kh) * hd + d;
-    if (s == pos) {
-      let k = rot(kO + kh * hd, d, pos);
-      kt[i] = k;
-      if (writer) { KC[at] = k; }
-    } else {
-      kt[i] = KC[at];
-    }
-  }
-  for (var i = t; i < n * vd; i += ${AT}u) {
-    let s = s0 + i / vd; let d = i % vd;
-    let at = (s * kvh + kh) * vd + d;
-    if (s == pos) {
-      let v = X[vO + kh * vd + d];
-      vt[i] = v;
-      if (writer) { VC[at] = v; }
-    } else {
-      vt[i] = VC[at];
-    }
+  if (writer && pos >= s0 && pos < s0 + n) {
+    if (t < hd) { KC[(pos * kvh + kh) * hd + t] = rot(kO + kh * hd, t, pos); }
+    if (t < vd) { VC[(pos * kvh + kh) * vd + t] = X[vO + kh * vd + t]; }
   }
   if (t < hd) { qt[t] = rot(h * hd, t, pos); }
   workgroupBarrier();
-  // Scores: position j = t / 8, dimensions t % 8, + 8, ...
+  // Scores: position j = t / 8, dimensions t % 8, + 8, ... (the new key rotated from X).
   let j = t / 8u; let pp = t % 8u;
   var a = 0.0;
   if (j < n) {
-    for (var d = pp; d < hd; d += 8u) { a = fma(qt[d], kt[j * hd + d], a); }
+    let s = s0 + j;
+    if (s == pos) {
+      for (var d = pp; d < hd; d += 8u) { a = fma(qt[d], rot(kO + kh * hd, d, pos), a); }
+    } else {
+      let k0 = (s * kvh + kh) * hd;
+      for (var d = pp; d < hd; d += 8u) { a = fma(qt[d], KC[k0 + d], a); }
+    }
   }
   sc[t] = a;
   workgroupBarrier();
@@ -117,10 +110,26 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   workgroupBarrier();
   let pb = (h * chunks + c) * (vd + 2u);
   if (t == 0u) { P[pb + vd] = m; P[pb + vd + 1u] = l; }
-  for (var d = t; d < vd; d += ${AT}u) {
+  if (vd <= ${AT}u) {
+    // 256 / vd threads per value dimension, each over every (256 / vd)-th position.
+    let parts = ${AT}u / vd; let part = t / vd; let d = t % vd;
     var o = 0.0;
-    for (var i = 0u; i < n; i++) { o = fma(sc[i], vt[i * vd + d], o); }
-    P[pb + d] = o;
+    if (part < parts) {
+      for (var i = part; i < n; i += parts) { o = fma(sc[i], vAt(s0 + i, d, kh, pos), o); }
+    }
+    red[t] = o;
+    workgroupBarrier();
+    if (t < vd) {
+      var sum = 0.0;
+      for (var q = 0u; q < parts; q++) { sum += red[q * vd + t]; }
+      P[pb + t] = sum;
+    }
+  } else {
+    for (var d = t; d < vd; d += ${AT}u) {
+      var o = 0.0;
+      for (var i = 0u; i < n; i++) { o = fma(sc[i], vAt(s0 + i, d, kh, pos), o); }
+      P[pb + d] = o;
+    }
   }
 }`;
 
