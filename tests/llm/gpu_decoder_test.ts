@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { backends, ready, ShapeError, tensor } from "../../mod.ts";
 import { webgpuContext } from "../../internal.ts";
 import { quantizeRow } from "../../core/quant/mod.ts";
-import { matvecCode } from "../../llm/model/gpu/matvec.ts";
+import { matmulCode, matvecCode } from "../../llm/model/gpu/matvec.ts";
 import { quantizeGguf } from "../../io/mod.ts";
 import { loadModel } from "../../llm/mod.ts";
 import { openGguf } from "../../io/gguf/read.ts";
@@ -184,7 +184,7 @@ async function runMatvec(
 for (const dt of ["q4_0", "q8_0", "f16", "bf16", "f32"] as const) {
   Deno.test({
     name:
-      `coalesced matvec ${dt}: plain (8 rows, 32 lanes), acc, norm, swiglu pair (128 lanes) vs float64`,
+      `packed matvec ${dt}: 8 rows × 32 lanes, acc, norm + SwiGLU at 128 lanes, tiled matmul vs float64`,
     ignore: !present,
     sanitizeResources: false,
     sanitizeOps: false,
@@ -227,6 +227,21 @@ for (const dt of ["q4_0", "q8_0", "f16", "bf16", "f32"] as const) {
         for (let n = 0; n < N; n++) {
           const [s, a] = dot(m, n, (i) => x[i]);
           close(y[m * N + n], s + (acc ? y0[m * N + n] : 0), a + 2, `${dt} acc=${acc} [${m},${n}]`);
+        }
+      }
+    }
+    // The tiled prefill matmul (a 32 × 64 tile: M and N partial), plain, acc and the SwiGLU pair.
+    for (const [acc, pair] of [[false, false], [true, false], [false, true]]) {
+      const y = await runMatvec(matmulCode({ dt, acc, pair }), x, w, y0, null, prm(M, N), [1, 1]);
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          const [g, ga] = dot(m, n, (i) => x[i]);
+          const at = m * N + n, what = `${dt} tiled acc=${acc} pair=${pair} [${m},${n}]`;
+          if (!pair) close(y[at], g + (acc ? y0[at] : 0), ga + 2, what);
+          else {
+            const [u, ua] = dot(m, n + N, (i) => x[i]);
+            close(y[at], g / (1 + Math.exp(-g)) * u, (ga + 1) * (ua + 1), what);
+          }
         }
       }
     }

@@ -34,6 +34,7 @@ import type { ModelWeights } from "../weights.ts";
 import {
   checkRequest,
   type Dispatch,
+  type Planned,
   profileDispatches,
   ropeTable,
   type StepProfile,
@@ -42,7 +43,7 @@ import {
 } from "./host.ts";
 import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
 import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend.ts";
-import { matvecCode, matvecFits, WG } from "./matvec.ts";
+import { matmulBytes, matmulCode, matvecCode, matvecFits, TILE_M, TILE_N, WG } from "./matvec.ts";
 
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
@@ -51,17 +52,6 @@ const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
 const PREFILL_ROWS = 32;
 /** Steps recorded per submit within a batch. */
 const SUBMIT_STEPS = 4;
-
-/** A dispatch being planned (its bind group is made once the parameter buffer is written). */
-interface Planned {
-  name: string;
-  pipeline: GPUComputePipeline;
-  layout: GPUBindGroupLayout;
-  entries: GPUBindGroupEntry[];
-  prm: number;
-  x: number;
-  y: number;
-}
 
 /** Options of {@link GpuDecoder.generate}. */
 export interface GpuGenerateOptions {
@@ -355,12 +345,16 @@ export class GpuDecoder {
           src = XN;
         }
         if (fused) {
-          const mr = rows === 1 ? 1 : MR;
+          const tiled = rows > 1 && k % 32 === 0 &&
+            matmulBytes(o.pair ?? false) <= dev.limits.maxComputeWorkgroupStorageSize;
+          const mr = rows === 1 ? 1 : tiled ? TILE_M : MR;
           const n = o.pair ? ws[0].shape[0] : ws.reduce((s, t) => s + t.shape[0], 0);
-          // Decode: 128 threads per row (every unit of a 2048-wide row loaded at once), as long
-          // as the grid fits; prefill: 32 (8 rows per workgroup share the activation loads).
+          // Decode: 128 threads per row while the grid fits; prefill: 32 (8 rows share X loads).
           const lanes = rows === 1 && Math.ceil(n / (WG / 128)) <= 65535 ? 128 : 32;
-          const code = matvecCode({ dt, mr, acc: o.acc, norm: inNorm, pair: o.pair, lanes });
+          const code = tiled
+            ? matmulCode({ dt, acc: o.acc, pair: o.pair })
+            : matvecCode({ dt, mr, acc: o.acc, norm: inNorm, pair: o.pair, lanes });
+          const per = tiled ? TILE_N : WG / lanes;
           const bufs = [src, rawOf(ws), y];
           if (inNorm) bufs.push(NWB);
           const name = `matvec ${dt}${inNorm ? " norm" : ""}${o.pair ? " swiglu" : ""}${

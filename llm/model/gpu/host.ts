@@ -10,6 +10,17 @@ import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
 import { decodeRow } from "../weights.ts";
 
+/** A dispatch being planned (its bind group is made once the parameter buffer is written). */
+export interface Planned {
+  name: string;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  entries: GPUBindGroupEntry[];
+  prm: number;
+  x: number;
+  y: number;
+}
+
 /** One recorded dispatch of a step. */
 export interface Dispatch {
   name: string;
