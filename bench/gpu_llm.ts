@@ -112,6 +112,13 @@ for (const type of types) {
   const wall = (performance.now() - t) / 1000;
   const tokS = got.length / wall;
   const prof: StepProfile = await dec.profile();
+  const pp = await dec.profile(true);
+  log(
+    `${type}: one 32-position prompt chunk: ${(pp.total / 1e6).toFixed(3)} ms GPU; ` +
+      Object.entries(pp.ns).sort((a, b) => b[1] - a[1]).map(([k, ns]) =>
+        `${k} ×${pp.count[k]} ${(ns / 1000).toFixed(0)} µs`
+      ).join(", "),
+  );
   const ts = await dec.timeSteps(64);
   log(
     `${type}: 64 steps in one pass: GPU ${(ts.gpuNs / 64 / 1e6).toFixed(3)} ms per step, host ` +

@@ -554,12 +554,15 @@ export class GpuDecoder {
   }
 
   /**
-   * GPU time of one decode step at the current position, per kernel (timestamp queries around each
-   * dispatch; needs the `timestamp-query` feature). The step's outputs are discarded.
+   * GPU time of one decode step at the current position (with `prefill`: of one 32-position prompt
+   * chunk from position 0), per kernel (timestamp queries around each dispatch; needs the
+   * `timestamp-query` feature). Outputs are discarded; a prompt chunk recomputes cache rows 0–31.
+   *
+   * @param prefill profile a prompt chunk instead of a decode step
    */
-  async profile(): Promise<StepProfile> {
-    const p = Math.min(this.position, this.contextLength - 1);
-    return await profileDispatches(this.#device, this.#full, p * SLOT);
+  async profile(prefill = false): Promise<StepProfile> {
+    const p = prefill ? 0 : Math.min(this.position, this.contextLength - 1);
+    return await profileDispatches(this.#device, prefill ? this.#prefill : this.#full, p * SLOT);
   }
 
   /**
