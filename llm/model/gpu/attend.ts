@@ -6,11 +6,25 @@
  * @module
  */
 
-/** Cache positions per attention workgroup. */
+/**
+ * Cache positions per attention workgroup.
+ *
+ * @example
+ * ```ts ignore
+ * const chunks = Math.ceil(contextLength / CHUNK);
+ * ```
+ */
 export const CHUNK = 32;
 /** Threads per attention workgroup. */
 const AT = 256;
-/** Workgroup memory (bytes) of {@link attnPart} for head dimensions hd and vd. */
+/**
+ * Workgroup memory (bytes) of {@link attnPart} for head dimensions hd and vd.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(attnPartBytes(64, 64)); // 2304
+ * ```
+ */
 export const attnPartBytes = (hd: number, _vd: number): number => 4 * (hd + 2 * AT);
 
 const params = (n: number) =>
@@ -30,6 +44,11 @@ const params = (n: number) =>
  * TAB the RoPE table (cos, sin per position and pair; pairs (2i, 2i+1) or NeoX (i, i + half));
  * workgroup memory {@link attnPartBytes}. prm: [heads, kvHeads, hd, vd, scale (f32 bits), chunks,
  * ropeDims, neox (0|1), kO, vO].
+ *
+ * @example
+ * ```ts ignore
+ * const wgsl = attnPart(64, 64); // dispatched as (heads, chunks)
+ * ```
  */
 export const attnPart = (hd: number, vd: number): string => `
 @group(0) @binding(0) var<storage, read_write> X: array<f32>;
@@ -137,6 +156,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
  * Combine of {@link attnPart}'s chunks of head h (workgroup h) into O [heads, vd]:
  * Σ_c e^{m_c − M} o_c / Σ_c e^{m_c − M} l_c with M the largest m_c. prm as attnPart's; at most
  * 256 chunks per head.
+ *
+ * @example
+ * ```ts ignore
+ * device.createShaderModule({ code: ATTN_COMBINE }); // dispatched as (heads)
+ * ```
  */
 export const ATTN_COMBINE = `
 @group(0) @binding(0) var<storage, read_write> P: array<f32>;
@@ -177,6 +201,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
  * (2i, 2i+1) or (i, i + half) (NeoX); dimensions past ropeDims pass through. prm: [heads, kvHeads,
  * hd, vd, ropeDims, neox (0|1), qS, kO, kS, vO, vS]. Dispatch ⌈((heads + kvHeads) · hd + kvHeads ·
  * vd) / 256⌉ workgroups × rows.
+ *
+ * @example
+ * ```ts ignore
+ * device.createShaderModule({ code: ROPE_QKV });
+ * ```
  */
 export const ROPE_QKV = `
 @group(0) @binding(0) var<storage, read_write> X: array<f32>;

@@ -10,7 +10,14 @@ import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
 import { decodeRow } from "../weights.ts";
 
-/** A dispatch being planned (its bind group is made once the parameter buffer is written). */
+/**
+ * A dispatch being planned (its bind group is made once the parameter buffer is written).
+ *
+ * @example
+ * ```ts ignore
+ * // made by GpuDecoder's planner; its bind group is created once the parameters are written
+ * ```
+ */
 export interface Planned {
   name: string;
   pipeline: GPUComputePipeline;
@@ -21,7 +28,14 @@ export interface Planned {
   y: number;
 }
 
-/** One recorded dispatch of a step. */
+/**
+ * One recorded dispatch of a step.
+ *
+ * @example
+ * ```ts ignore
+ * pass.setPipeline(d.pipeline); pass.setBindGroup(0, d.group, [d.prm, pos * 256]);
+ * ```
+ */
 export interface Dispatch {
   name: string;
   pipeline: GPUComputePipeline;
@@ -31,7 +45,15 @@ export interface Dispatch {
   y: number;
 }
 
-/** GPU time of one decode step, per kernel. */
+/**
+ * GPU time of one decode step, per kernel.
+ *
+ * @example
+ * ```ts ignore
+ * const p: StepProfile = await decoder.profile();
+ * console.log(p.total / 1e6, "ms");
+ * ```
+ */
 export interface StepProfile {
   /** Nanoseconds per kernel name, summed over its dispatches in the step. */
   ns: Record<string, number>;

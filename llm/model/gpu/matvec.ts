@@ -29,13 +29,34 @@
  * @module
  */
 
-/** Threads per workgroup. */
+/**
+ * Threads per workgroup.
+ *
+ * @example
+ * ```ts ignore
+ * const rowsPerWorkgroup = WG / 128; // 2 weight rows at 128 lanes
+ * ```
+ */
 export const WG = 256;
 
-/** Weight types the coalesced matvec reads. */
+/**
+ * Weight types the coalesced matvec reads.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(MATVEC_TYPES.includes("q4_0")); // true
+ * ```
+ */
 export const MATVEC_TYPES: readonly string[] = ["q4_0", "q8_0", "f16", "bf16", "f32"];
 
-/** Options of {@link matvecCode}. */
+/**
+ * Options of {@link matvecCode}.
+ *
+ * @example
+ * ```ts ignore
+ * const o: MatvecOptions = { dt: "q8_0", mr: 1, norm: true, lanes: 128 };
+ * ```
+ */
 export interface MatvecOptions {
   /** Weight storage type. */
   dt: string;
@@ -51,7 +72,14 @@ export interface MatvecOptions {
   lanes?: number;
 }
 
-/** Whether a [n, k] weight of type `dt` at byte `base` fits the coalesced kernel. */
+/**
+ * Whether a [n, k] weight of type `dt` at byte `base` fits the coalesced kernel.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(matvecFits("q4_0", 2048, 0), matvecFits("f16", 172, 0)); // true false
+ * ```
+ */
 export function matvecFits(dt: string, k: number, base: number): boolean {
   if (!MATVEC_TYPES.includes(dt)) return false;
   if (dt === "q4_0" || dt === "q8_0") return k % 32 === 0 && base % 2 === 0;
@@ -113,7 +141,15 @@ function decodeUnit(dt: string, u: string, s: string): string {
   }
 }
 
-/** The kernel source for `opt` (see the module doc for bindings and parameters). */
+/**
+ * The kernel source for `opt` (see the module doc for bindings and parameters).
+ *
+ * @example
+ * ```ts ignore
+ * const wgsl = matvecCode({ dt: "q4_0", mr: 1, pair: true, norm: true, lanes: 128 });
+ * device.createShaderModule({ code: wgsl });
+ * ```
+ */
 export function matvecCode(opt: MatvecOptions): string {
   const { dt, mr, acc = false, norm = false, pair = false, lanes: LANES = 32 } = opt;
   const ROWS = WG / LANES;
@@ -208,10 +244,24 @@ ${out}  }
 }`;
 }
 
-/** Tiled prefill matmul: activation rows, weight rows and elements of k per workgroup tile. */
+/**
+ * Tiled prefill matmul: activation rows, weight rows and elements of k per workgroup tile.
+ *
+ * @example
+ * ```ts ignore
+ * const groups = [Math.ceil(n / TILE_N), Math.ceil(rows / TILE_M)];
+ * ```
+ */
 export const TILE_M = 32, TILE_N = 64, TILE_K = 32;
 
-/** Workgroup memory (bytes) of {@link matmulCode}. */
+/**
+ * Workgroup memory (bytes) of {@link matmulCode}.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(matmulBytes(true)); // 21120
+ * ```
+ */
 export const matmulBytes = (pair: boolean): number =>
   4 * (TILE_M + TILE_N * (pair ? 2 : 1)) * (TILE_K + 1);
 
@@ -223,6 +273,11 @@ export const matmulBytes = (pair: boolean): number =>
  * workgroup memory. So a weight byte is read once per 32 prompt positions and every decoded weight
  * serves 32 rows. Same bindings and prm as {@link matvecCode} (no `norm`); K % 32 = 0. Dispatch
  * (⌈N / 64⌉, ⌈M / 32⌉).
+ *
+ * @example
+ * ```ts ignore
+ * const wgsl = matmulCode({ dt: "q4_0", acc: true });
+ * ```
  */
 export function matmulCode(opt: { dt: string; acc?: boolean; pair?: boolean }): string {
   const { dt, acc = false, pair = false } = opt;
