@@ -50,7 +50,7 @@ const params = (n: number) =>
  * const wgsl = attnPart(64, 64); // dispatched as (heads, chunks)
  * ```
  */
-export const attnPart = (hd: number, vd: number): string => `
+export const attnPart = (hd: number, _vd: number): string => `
 @group(0) @binding(0) var<storage, read_write> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> KC: array<f32>;
 @group(0) @binding(2) var<storage, read_write> VC: array<f32>;

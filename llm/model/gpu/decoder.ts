@@ -16,16 +16,7 @@
  *
  * @module
  */
-import {
-  chunkOf,
-  type GpuStorage,
-  MR,
-  QUANT_LINEAR_TYPES,
-  quantLinearCode,
-  quantLinearSimpleCode,
-  RPW,
-  webgpuContext,
-} from "../../../backends/runtime.ts";
+import { type GpuStorage, MR, webgpuContext } from "../../../backends/runtime.ts";
 import { byteOffset, type StorageDType } from "../../../core/dtype.ts";
 import { DeviceError, DTypeError, ShapeError } from "../../../core/errors.ts";
 import type { Tensor } from "../../../core/tensor.ts";
@@ -34,6 +25,7 @@ import type { ModelWeights } from "../weights.ts";
 import {
   checkRequest,
   type Dispatch,
+  plainMatvec,
   type Planned,
   profileDispatches,
   ropeTable,
@@ -294,31 +286,9 @@ export class GpuDecoder {
         acc: boolean,
         yOff: number,
       ) => {
-        if (!QUANT_LINEAR_TYPES.includes(wt.dtype)) {
-          throw new DTypeError(
-            `GpuDecoder: weights of type ${wt.dtype} have no GPU matvec yet (supported: ` +
-              `${QUANT_LINEAR_TYPES.join(", ")}). Hint: requantize with quantizeGguf, or use ` +
-              `the CPU.`,
-          );
-        }
         const g = await upload(wt);
-        const [n, k] = wt.shape;
-        const vec = wt.dtype === "f16" || wt.dtype === "bf16"
-          ? k % 8 === 0 && gbase(g) % 4 === 0
-          : wt.dtype === "f32"
-          ? k % 4 === 0
-          : true;
-        const per = chunkOf(wt.dtype, vec).per;
-        return this.#dispatch(
-          `matvec ${wt.dtype}${acc ? " +=" : ""}`,
-          simple
-            ? quantLinearSimpleCode(wt.dtype, "www", acc)
-            : quantLinearCode(wt.dtype, vec, k % 4 === 0, "www", acc),
-          [x, gbuf(g), y],
-          [rows, n, k, 0, gbase(g), yOff, byteOffset(wt.dtype, k), Math.ceil(k / per)],
-          Math.ceil(n / (simple ? 64 : RPW)),
-          simple ? rows : Math.ceil(rows / MR),
-        );
+        const m = plainMatvec(wt, gbase(g), rows, simple, acc, yOff);
+        return this.#dispatch(m.name, m.code, [x, gbuf(g), y], m.prm, m.x, m.y);
       };
       /**
        * y = norm?(x) · [ws]ᵀ (rows of the weights stacked), or silu(x·w0ᵀ) · (x·w1ᵀ) when `pair`;
@@ -376,7 +346,7 @@ export class GpuDecoder {
               code,
               bufs,
               prm,
-              Math.ceil(n / (WG / lanes)),
+              Math.ceil(n / per),
               Math.ceil(rows / mr),
             ),
           );

@@ -5,7 +5,14 @@
  * @module
  */
 import { byteOffset, type StorageDType } from "../../../core/dtype.ts";
-import { DeviceError, ShapeError } from "../../../core/errors.ts";
+import { DeviceError, DTypeError, ShapeError } from "../../../core/errors.ts";
+import {
+  chunkOf,
+  QUANT_LINEAR_TYPES,
+  quantLinearCode,
+  quantLinearSimpleCode,
+  RPW,
+} from "../../../backends/runtime.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
 import { decodeRow } from "../weights.ts";
@@ -253,4 +260,46 @@ export function checkRequest(
         `tokens exceed the context of ${ctx}.`,
     );
   }
+}
+
+/**
+ * The WebGPU plugin's quantLinear kernel as a decoder dispatch (software adapters, shapes the
+ * coalesced matvec does not take): name, WGSL, prm words and grid for weight `wt` at byte `base`
+ * of its buffer, `rows` activation rows, output at element `yOff` (`acc`: added to Y).
+ *
+ * @example
+ * ```ts ignore
+ * const m = plainMatvec(w.layers[0].down, 0, 1, false, true, 0);
+ * ```
+ */
+export function plainMatvec(
+  wt: Tensor<StorageDType>,
+  base: number,
+  rows: number,
+  simple: boolean,
+  acc: boolean,
+  yOff: number,
+): { name: string; code: string; prm: number[]; x: number; y: number } {
+  if (!QUANT_LINEAR_TYPES.includes(wt.dtype)) {
+    throw new DTypeError(
+      `GpuDecoder: weights of type ${wt.dtype} have no GPU matvec yet (supported: ` +
+        `${QUANT_LINEAR_TYPES.join(", ")}). Hint: requantize with quantizeGguf, or use the CPU.`,
+    );
+  }
+  const [n, k] = wt.shape;
+  const vec = wt.dtype === "f16" || wt.dtype === "bf16"
+    ? k % 8 === 0 && base % 4 === 0
+    : wt.dtype === "f32"
+    ? k % 4 === 0
+    : true;
+  const per = chunkOf(wt.dtype, vec).per;
+  return {
+    name: `matvec ${wt.dtype}${acc ? " +=" : ""}`,
+    code: simple
+      ? quantLinearSimpleCode(wt.dtype, "www", acc)
+      : quantLinearCode(wt.dtype, vec, k % 4 === 0, "www", acc),
+    prm: [rows, n, k, 0, base, yOff, byteOffset(wt.dtype, k), Math.ceil(k / per)],
+    x: Math.ceil(n / (simple ? 64 : RPW)),
+    y: simple ? rows : Math.ceil(rows / 8),
+  };
 }
