@@ -11,6 +11,8 @@ import { backends, ready, ShapeError, tensor } from "../../mod.ts";
 import { webgpuContext } from "../../internal.ts";
 import { quantizeRow } from "../../core/quant/mod.ts";
 import { matmulCode, matvecCode } from "../../llm/model/gpu/matvec.ts";
+import { type GpuSampling, SAMPLE, samplePrm } from "../../llm/model/gpu/sample.ts";
+import { Sampler } from "../../llm/sampling/sampler.ts";
 import { quantizeGguf } from "../../io/mod.ts";
 import { loadModel } from "../../llm/mod.ts";
 import { openGguf } from "../../io/gguf/read.ts";
@@ -48,10 +50,10 @@ async function gpuDecoder(path: string, ctx: number) {
   }
 }
 
-async function cpuGreedy(path: string, prompt: string, n: number) {
+async function cpuGreedy(path: string, prompt: string, n: number, sampling?: GpuSampling) {
   const m = await loadModel(path, { contextLength: 128 });
   const ids = m.tokenizer.encode(prompt);
-  for await (const _ of m.generate(ids, { maxTokens: n, temperature: 0 })) { /* tokens */ }
+  for await (const _ of m.generate(ids, { maxTokens: n, temperature: 0, ...sampling })) { /* */ }
   const out = { ids, tokens: m.stats!.tokens };
   m.dispose();
   return out;
@@ -127,29 +129,29 @@ Deno.test(
   },
 );
 
-/** Runs the coalesced matvec kernel once; returns Y. */
-async function runMatvec(
+/**
+ * Runs `code` once over storage buffers made from `data` (then prm and stp, read-only); returns
+ * buffer `read` as u32 words.
+ */
+async function runKernel(
   code: string,
-  x: Float32Array,
-  w: Uint8Array,
-  y0: Float32Array,
-  nw: Float32Array | null,
+  data: ArrayBufferView[],
   prm: number[],
+  stp: number[],
   grid: [number, number],
-): Promise<Float32Array> {
+  read: number,
+): Promise<Uint32Array> {
   const dev = webgpuContext()!.device;
-  const buf = (d: ArrayBufferView, extra = 0) => {
-    const b = dev.createBuffer({
-      size: Math.ceil((d.byteLength + extra) / 4) * 4 + 16,
-      usage: 0x80 | 0x8 | 0x4,
-    });
-    const bytes = new Uint8Array(Math.ceil(d.byteLength / 4) * 4);
+  const buf = (d: ArrayBufferView) => {
+    const bytes = new Uint8Array(Math.ceil(d.byteLength / 4) * 4 + 16);
     bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    const b = dev.createBuffer({ size: bytes.length, usage: 0x80 | 0x8 | 0x4 });
     dev.queue.writeBuffer(b, 0, bytes);
     return b;
   };
-  const bufs = [buf(x), buf(w), buf(y0), ...(nw ? [buf(nw)] : [])];
-  bufs.push(buf(Int32Array.from({ length: 64 }, (_, i) => prm[i] ?? 0)), buf(new Uint32Array(64)));
+  const bufs = data.map(buf);
+  bufs.push(buf(Int32Array.from({ length: 64 }, (_, i) => prm[i] ?? 0)));
+  bufs.push(buf(Uint32Array.from({ length: 64 }, (_, i) => stp[i] ?? 0)));
   const layout = dev.createBindGroupLayout({
     entries: bufs.map((_, i) => ({
       binding: i,
@@ -171,15 +173,89 @@ async function runMatvec(
   pass.setBindGroup(0, group);
   pass.dispatchWorkgroups(...grid);
   pass.end();
-  const read = dev.createBuffer({ size: y0.byteLength, usage: 0x1 | 0x8 });
-  enc.copyBufferToBuffer(bufs[2], 0, read, 0, y0.byteLength);
+  const size = data[read].byteLength;
+  const rb = dev.createBuffer({ size, usage: 0x1 | 0x8 });
+  enc.copyBufferToBuffer(bufs[read], 0, rb, 0, size);
   dev.queue.submit([enc.finish()]);
-  await read.mapAsync(1);
-  const out = new Float32Array(read.getMappedRange().slice(0));
-  read.unmap();
-  for (const b of [...bufs, read]) b.destroy();
+  await rb.mapAsync(1);
+  const out = new Uint32Array(rb.getMappedRange().slice(0));
+  rb.unmap();
+  for (const b of [...bufs, rb]) b.destroy();
   return out;
 }
+
+/** Runs the coalesced matvec kernel once; returns Y. */
+async function runMatvec(
+  code: string,
+  x: Float32Array,
+  w: Uint8Array,
+  y0: Float32Array,
+  nw: Float32Array | null,
+  prm: number[],
+  grid: [number, number],
+): Promise<Float32Array> {
+  const y = await runKernel(code, [x, w, y0, ...(nw ? [nw] : [])], prm, [], grid, 2);
+  return new Float32Array(y.buffer);
+}
+
+Deno.test({
+  name:
+    "GpuDecoder: seeded sampling (temperature, top-k, top-p, min-p) gives the CPU engine's tokens",
+  ...opts,
+}, async () => {
+  // Close, not exact, equality (see llm/model/gpu/sample.ts); on stories260K every draw agrees.
+  const sampling = { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, seed: 1234 };
+  const ref = await cpuGreedy(STORIES, "Once upon a time", 40, sampling);
+  const dec = await gpuDecoder(STORIES, 128);
+  const got = await dec.generate(ref.ids, 40, { sampling });
+  assert.deepEqual(got, ref.tokens);
+  await assert.rejects(
+    () => dec.generate([1], 4, { sampling: { ...sampling, topK: 100 } }),
+    ShapeError,
+  );
+  dec.dispose();
+});
+
+Deno.test({
+  name: "GPU sampler: top-k/top-p/min-p/temperature draws match the CPU Sampler (same seed)",
+  ignore: !present,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  // 120 logit vectors, settings cycling through the chain's branches, draw 0 of seed `trial`.
+  // The GPU sums the draw in f32 (the CPU in float64) and rounds the uniform to 24 bits, so a
+  // choice may differ where the target lands within rounding of a boundary: allow 2 in 120,
+  // and every GPU choice must be among the CPU's surviving candidates.
+  const n = 1000, trials = 120;
+  let diff = 0;
+  for (let trial = 0; trial < trials; trial++) {
+    const L = Float32Array.from(
+      { length: n },
+      (_, i) => Math.sin(i * 12.9898 + trial * 78.233) * 4,
+    );
+    const o = {
+      temperature: [0.5, 1, 1.7][trial % 3],
+      topK: [1, 5, 40, 64][trial % 4],
+      topP: [1, 0.9, 0.5, 0.95, 0.7][trial % 5],
+      minP: [0, 0.05, 0.2][trial % 3 === 1 ? 1 : trial % 7 === 0 ? 2 : 0],
+      seed: trial * 7919 + 1,
+    };
+    const cpu = new Sampler({ ...o, penaltyLastN: 0 });
+    const kept = new Set(Array.from(cpu.filter(L).ids.subarray(0, cpu.filter(L).size)));
+    const want = new Sampler({ ...o, penaltyLastN: 0 }).sample(L);
+    const pos = 3 + (trial % 5);
+    const ids = await runKernel(SAMPLE, [L, new Uint32Array(16)], samplePrm(n, o, pos), [pos], [
+      1,
+      1,
+    ], 1);
+    const got = ids[pos + 1];
+    assert.ok(kept.has(got), `trial ${trial}: GPU chose ${got}, not a CPU candidate`);
+    if (o.topK === 1) assert.equal(got, want, `trial ${trial}: top-k 1 is the argmax`);
+    if (got !== want) diff++;
+  }
+  console.log(`sampler: ${diff} of ${trials} draws differ from the CPU's`);
+  assert.ok(diff <= 2, `${diff} of ${trials} draws differ from the CPU's`);
+});
 
 for (const dt of ["q4_0", "q8_0", "f16", "bf16", "f32"] as const) {
   Deno.test({

@@ -35,6 +35,7 @@ import {
 } from "./host.ts";
 import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
 import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend.ts";
+import { checkSampling, type GpuSampling, SAMPLE, samplePrm } from "./sample.ts";
 import { matmulBytes, matmulCode, matvecCode, matvecFits, TILE_M, TILE_N, WG } from "./matvec.ts";
 
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
@@ -53,6 +54,8 @@ export interface GpuGenerateOptions {
   onTokens?: (ids: number[]) => void;
   /** Largest number of steps per readback (default 64). */
   maxBatch?: number;
+  /** Seeded sampling on the GPU instead of greedy (llm/model/gpu/sample.ts; draws from 0). */
+  sampling?: GpuSampling;
 }
 
 export type { StepProfile } from "./host.ts";
@@ -77,6 +80,8 @@ export class GpuDecoder {
   #buffers: GPUBuffer[] = [];
   #weights: Tensor<StorageDType>[] = [];
   #full: Dispatch[] = [];
+  #greedy: Dispatch[] = [];
+  #sampled: Dispatch[] = [];
   #body: Dispatch[] = [];
   #prefill: Dispatch[] = [];
   #ids!: GPUBuffer;
@@ -406,6 +411,7 @@ export class GpuDecoder {
       const head = rows > 1 ? [] : [
         ...(await mv(H, [w.output], L, { norm: w.norm })).out,
         this.#dispatch("argmax", ARGMAX, [L, this.#ids], [vocab], 1),
+        this.#dispatch("sample", SAMPLE, [L, this.#ids], [vocab], 1),
       ];
       return { embed, body, head };
     };
@@ -424,7 +430,9 @@ export class GpuDecoder {
     });
     const embed = fin(one.embed), blocks = one.body.map(fin);
     this.#body = [embed, ...blocks];
-    this.#full = [embed, ...blocks, ...one.head.map(fin)];
+    const head = one.head.map(fin);
+    this.#greedy = this.#full = [embed, ...blocks, ...head.slice(0, -1)];
+    this.#sampled = [embed, ...blocks, ...head.slice(0, -2), head.at(-1)!];
     this.#prefill = [fin(chunk.embed), ...chunk.body.map(fin)];
   }
 
@@ -475,6 +483,13 @@ export class GpuDecoder {
     const out: number[] = [];
     let p = start; // next position to run
     const last = start + prompt.length - 1; // the first position whose argmax is wanted
+    this.#full = this.#greedy;
+    if (options.sampling) {
+      const sm = this.#sampled.at(-1)!;
+      const prm = samplePrm(this.config.vocab, checkSampling(options.sampling), last);
+      dev.queue.writeBuffer(this.#prm, sm.prm, Int32Array.from(prm));
+      this.#full = this.#sampled;
+    }
     let k = 4;
     while (out.length < maxTokens) {
       // Prompt positions before `last` need no logits; then K full steps.

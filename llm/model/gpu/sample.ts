@@ -10,6 +10,8 @@
  * @module
  */
 
+import { ShapeError } from "../../../core/errors.ts";
+
 /** Largest top-k the GPU sampler takes. */
 export const MAX_TOP_K = 64;
 
@@ -27,6 +29,29 @@ export interface GpuSampling {
   seed: number;
   /** Fewest candidates top-p and min-p keep. */
   minKeep?: number;
+}
+
+/**
+ * `s` when it is in range for the GPU sampler, else a ShapeError naming the field.
+ *
+ * @example
+ * ```ts ignore
+ * checkSampling({ temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, seed: 7 });
+ * ```
+ */
+export function checkSampling(s: GpuSampling): GpuSampling {
+  const bad = (f: string, v: unknown, want: string) =>
+    new ShapeError(`GpuDecoder sampling: ${f} is ${v}, expected ${want}.`);
+  if (!(s.temperature > 0)) throw bad("temperature", s.temperature, "> 0 (0: leave sampling out)");
+  if (!Number.isInteger(s.topK) || s.topK < 1 || s.topK > MAX_TOP_K) {
+    throw bad("topK", s.topK, `an integer in [1, ${MAX_TOP_K}] on the GPU; use the CPU for more`);
+  }
+  if (!(s.topP > 0)) throw bad("topP", s.topP, "> 0");
+  if (!(s.minP >= 0 && s.minP < 1)) throw bad("minP", s.minP, "in [0, 1)");
+  if (!Number.isSafeInteger(s.seed)) throw bad("seed", s.seed, "a safe integer");
+  const mk = s.minKeep ?? 0;
+  if (!Number.isInteger(mk) || mk < 0) throw bad("minKeep", mk, "an integer ≥ 0");
+  return s;
 }
 
 const f32bits = (v: number) => new Int32Array(new Float32Array([v]).buffer)[0];
@@ -157,13 +182,13 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
     let mx = cv[0] / temp;
     var sum = 0.0;
     for (var i = 0u; i < size; i++) { sum += exp(cv[i] / temp - mx); }
-    let target = sum * u;
+    let goal = sum * u;
     var run = 0.0;
     pick = ci[size - 1u];
     for (var i = 0u; i < size; i++) {
       let e = exp(cv[i] / temp - mx);
       run += e;
-      if (run >= target && e > 0.0) { pick = ci[i]; break; }
+      if (run >= goal && e > 0.0) { pick = ci[i]; break; }
     }
   }
   ids[stp[0] + 1u] = pick;
