@@ -18,6 +18,7 @@ import { type ChatMessage, type GenerateOptions, loadModel, type Model } from ".
 import { progressBar, resolveModel } from "../io/hub/mod.ts";
 import { setWasmThreads } from "../backends/runtime.ts";
 import { gpuGenerate, loadGpuDecoder, webgpuUnavailable } from "./model/gpu/stream.ts";
+import { MAX_TOP_K } from "./model/gpu/sample.ts";
 
 const USAGE =
   `usage: generate [--model m.gguf|owner/repo:QUANT|hf://…|https://…] --prompt "text" [--chat] [--temp T] [--seed S]
@@ -131,10 +132,23 @@ async function main(mode: string, args: string[]): Promise<number> {
   );
   try {
     if (mode === "generate" && values.backend === "webgpu") {
-      // The GPU decoder samples greedily: other requests fall back to the CPU, saying why.
+      // The GPU samples greedily or with top-k ≤ 64 (+ top-p, min-p, temperature); other
+      // requests fall back to the CPU, saying why.
+      const t = opts.temperature ?? 0;
+      const sampling = t > 0
+        ? {
+          temperature: t,
+          topK: opts.topK ?? 40,
+          topP: opts.topP ?? 0.95,
+          minP: opts.minP ?? 0.05,
+          seed: Number(opts.seed ?? 0),
+        }
+        : undefined;
       const why = await webgpuUnavailable() ??
-        (values.chat || (opts.temperature ?? 0) > 0
-          ? "the GPU decoder is greedy only (temperature 0, no --chat) for now"
+        (values.chat
+          ? "--chat runs on the CPU for now"
+          : sampling && !(sampling.topK >= 1 && sampling.topK <= MAX_TOP_K)
+          ? `the GPU sampler takes --top-k 1..${MAX_TOP_K}`
           : null);
       if (why) err(`--backend webgpu: ${why}; using the CPU\n`);
       else {
@@ -143,7 +157,9 @@ async function main(mode: string, args: string[]): Promise<number> {
           out(values.prompt!);
           const t1 = performance.now();
           let pieces = 0;
-          for await (const piece of gpuGenerate(dec, model, values.prompt!, opts.maxTokens!)) {
+          for await (
+            const piece of gpuGenerate(dec, model, values.prompt!, opts.maxTokens!, sampling)
+          ) {
             out(piece);
             pieces++;
           }

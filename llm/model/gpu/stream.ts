@@ -3,7 +3,7 @@
  * `--backend webgpu`: the prompt is tokenized by the CPU model's tokenizer (as `Model.generate`
  * does), the weights of the same file are loaded into a {@link GpuDecoder}, and text is streamed per
  * batch of ids read back.
- * Greedy only (the GPU samples by argmax); EOS ends the stream.
+ * Greedy, or seeded sampling on the GPU (llm/model/gpu/sample.ts); EOS ends the stream.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import { readConfig } from "../config.ts";
 import type { Model } from "../model.ts";
 import { loadWeights, weightTensors } from "../weights.ts";
 import { GpuDecoder } from "./decoder.ts";
+import type { GpuSampling } from "./sample.ts";
 
 /**
  * Why the WebGPU backend cannot run here, or null when it can.
@@ -57,12 +58,13 @@ export async function loadGpuDecoder(path: string, contextLength: number): Promi
 }
 
 /**
- * Greedy continuation of `prompt` on the GPU, as text pieces (one per batch read back).
+ * Continuation of `prompt` on the GPU, as text pieces (one per batch read back).
  *
  * @param dec the GPU decoder (its cache is reset)
  * @param model the CPU model of the same file (its tokenizer)
  * @param prompt the prompt text
  * @param maxTokens most new tokens
+ * @param sampling seeded sampling settings (greedy without)
  * @example
  * ```ts ignore
  * for await (const piece of gpuGenerate(dec, model, "Once upon a time", 64)) console.log(piece);
@@ -73,6 +75,7 @@ export async function* gpuGenerate(
   model: Model,
   prompt: string,
   maxTokens: number,
+  sampling?: GpuSampling,
 ): AsyncGenerator<string> {
   const tok = model.tokenizer;
   const ids = tok.encode(prompt, { addSpecial: true });
@@ -86,6 +89,7 @@ export async function* gpuGenerate(
   const stop = tok.eos === null ? [] : [tok.eos];
   const run = dec.generate(ids, n, {
     stop,
+    sampling,
     onTokens: (batch) => {
       got.push(...batch);
       const text = tok.decode(got);
