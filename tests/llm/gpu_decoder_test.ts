@@ -7,7 +7,8 @@
  * generation continues where the CPU's does, and bad input is a typed error.
  */
 import assert from "node:assert/strict";
-import { backends, ready, ShapeError, tensor } from "../../mod.ts";
+import { backends, ready, ShapeError, type Tensor, tensor } from "../../mod.ts";
+import type { StorageDType } from "../../core/dtype.ts";
 import { webgpuContext } from "../../internal.ts";
 import { quantizeRow } from "../../core/quant/mod.ts";
 import { matmulCode, matvecCode } from "../../llm/model/gpu/matvec.ts";
@@ -35,11 +36,16 @@ if (Deno.env.get("CI") === "true" && (!present || !HAS_STORIES)) {
 }
 const opts = { ignore: !present || !HAS_STORIES, sanitizeResources: false, sanitizeOps: false };
 
-async function gpuDecoder(path: string, ctx: number) {
+async function gpuDecoder(path: string, ctx: number, mixed = false) {
   const f = await openGguf(path);
   try {
     const cfg = readConfig((k) => f.get(k), f.name, f.tensorInfo("token_embd.weight").shape[0]);
     const w = loadWeights(f, cfg);
+    // mixed: V projections as f32 (their dequantized values), so Q/K/V differ in type and take the
+    // unfused path (one coalesced matvec per weight into regions of one buffer).
+    if (mixed) {
+      for (const L of w.layers) L.wv = (L.wv as Tensor).astype("f32") as Tensor<StorageDType>;
+    }
     try {
       return await GpuDecoder.create(w, cfg, ctx);
     } finally {
@@ -61,7 +67,12 @@ async function cpuGreedy(path: string, prompt: string, n: number, sampling?: Gpu
 
 for (const q of ["f32", "q8_0", "q4_0"] as const) {
   Deno.test(
-    { name: `GpuDecoder ${q}: greedy 48 tokens identical to the CPU engine's`, ...opts },
+    {
+      name: `GpuDecoder ${q}${
+        q === "q8_0" ? " (V as f32: QKV unfused)" : ""
+      }: greedy 48 tokens = CPU engine's`,
+      ...opts,
+    },
     async () => {
       let path = STORIES;
       const dir = Deno.makeTempDirSync({ prefix: "gpudec-" });
@@ -70,7 +81,7 @@ for (const q of ["f32", "q8_0", "q4_0"] as const) {
         await quantizeGguf(STORIES, path, { type: q });
       }
       const ref = await cpuGreedy(path, "Once upon a time", 48);
-      const dec = await gpuDecoder(path, 128);
+      const dec = await gpuDecoder(path, 128, q === "q8_0");
       const got = await dec.generate(ref.ids, 48);
       assert.deepEqual(got, ref.tokens);
       assert.equal(dec.position, ref.ids.length + 47, "the last id is not in the cache");
@@ -257,7 +268,7 @@ Deno.test({
   assert.ok(diff <= 2, `${diff} of ${trials} draws differ from the CPU's`);
 });
 
-for (const dt of ["q4_0", "q8_0", "f16", "bf16", "f32"] as const) {
+for (const dt of ["q4_0", "q8_0", "q4_k", "q6_k", "f16", "bf16", "f32"] as const) {
   Deno.test({
     name:
       `packed matvec ${dt}: 8 rows × 32 lanes, acc, norm + SwiGLU at 128 lanes, tiled matmul vs float64`,
@@ -266,12 +277,14 @@ for (const dt of ["q4_0", "q8_0", "f16", "bf16", "f32"] as const) {
     sanitizeOps: false,
   }, async () => {
     // N = 13 rows (not a multiple of the rows per workgroup), K = 96 (3 blocks, 12 units: fewer
-    // than the lanes), M = 11 activation rows (a full and a partial group of 8).
-    const N = 13, K = 96, M = 11;
+    // than the lanes; 256 for the k-quants' super-blocks, Q6_K rows 2-byte aligned), M = 11
+    // activation rows (a full and a partial group of 8).
+    const N = 13, K = dt === "q4_k" || dt === "q6_k" ? 256 : 96, M = 11;
     const wf = Float32Array.from({ length: 2 * N * K }, (_, i) => Math.sin(i * 0.37) * 0.5);
     let w: Uint8Array;
-    if (dt === "q4_0" || dt === "q8_0") {
-      w = new Uint8Array((wf.length / 32) * (dt === "q4_0" ? 18 : 34));
+    if (dt === "q4_0" || dt === "q8_0" || dt === "q4_k" || dt === "q6_k") {
+      const bytes = { q4_0: 18 / 32, q8_0: 34 / 32, q4_k: 144 / 256, q6_k: 210 / 256 }[dt];
+      w = new Uint8Array(wf.length * bytes);
       quantizeRow(dt, wf, w);
     } else w = tensor(wf).astype(dt).bytesSync();
     const wd = new Float32Array(wf.length);

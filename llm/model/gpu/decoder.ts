@@ -291,6 +291,21 @@ export class GpuDecoder {
         acc: boolean,
         yOff: number,
       ) => {
+        const [n, k] = wt.shape;
+        if (!simple && matvecFits(wt.dtype, k, 0)) {
+          // One weight alone through the coalesced kernel (its group has mixed types).
+          const code = matvecCode({ dt: wt.dtype, mr: rows === 1 ? 1 : MR, acc, lanes: 32 });
+          const prm = [rows, n, k, 0, byteOffset(wt.dtype, k), k / 8, 0, 0, yOff];
+          const name = `matvec ${wt.dtype}${acc ? " +=" : ""}`;
+          return this.#dispatch(
+            name,
+            code,
+            [x, rawOf([wt]), y],
+            prm,
+            Math.ceil(n / 8),
+            Math.ceil(rows / (rows === 1 ? 1 : MR)),
+          );
+        }
         const g = await upload(wt);
         const m = plainMatvec(wt, gbase(g), rows, simple, acc, yOff);
         return this.#dispatch(m.name, m.code, [x, gbuf(g), y], m.prm, m.x, m.y);

@@ -1,14 +1,15 @@
 /**
  * Coalesced packed matvec of the GPU decoder: `Y[m, n] = Σ_k X[m, k] · W[n, k]` with W read in its
- * storage type (Q4_0, Q8_0, f16, bf16, f32) so that consecutive threads load consecutive words of a
- * weight row.
+ * storage type (Q4_0, Q8_0, Q4_K, Q6_K, f16, bf16, f32) so that consecutive threads load
+ * consecutive words of a weight row.
  *
  * A row is cut into units of 8 elements. Quantized blocks of 32 hold 4 units: unit `q` of a Q4_0
  * block is the word of quants at byte 2 + 4q (elements 4q..4q+3 in its low nibbles, 16+4q..19+4q
- * in its high ones); of a Q8_0 block the two words at byte 2 + 8q (elements 8q..8q+7). A f16/bf16
- * unit is 4 words, a f32 unit 8. `lanes` threads (32 to 256) share a weight row, lane `l` taking units
- * `l, l + lanes, ...`, so one load instruction of 32 lanes reads 8 consecutive blocks (144 bytes of
- * Q4_0) instead of 32 blocks 18 bytes apart. 256 / lanes rows per workgroup of 256 threads; the lanes of a
+ * in its high ones); of a Q8_0 block the two words at byte 2 + 8q (elements 8q..8q+7); a K-quant
+ * super-block of 256 holds 32 units (scales decoded per unit). A f16/bf16 unit is 4 words, a f32
+ * unit 8. `lanes` threads (32 to 256) share a weight row, lane `l` taking units `l, l + lanes,
+ * ...`, so one load instruction of 32 lanes reads 8 consecutive blocks (144 bytes of Q4_0) instead
+ * of 32 blocks 18 bytes apart. 256 / lanes rows per workgroup of 256 threads; the lanes of a
  * row are summed by a tree in workgroup memory. Accumulators are scalars per activation row (up to
  * `mr`, unrolled), never a dynamically indexed array (which the NVIDIA compiler puts in local
  * memory).
@@ -23,8 +24,9 @@
  *
  * Bindings: X (array<vec4<f32>>), W (u32 words), Y (f32), [NW (array<vec4<f32>>) with `norm`], then
  * the decoder's `prm`/`stp`. prm: [M, N, K, wByte, rowBytes, units (K / 8), eps bits, nwOff (f32
- * index, multiple of 4)]. Dispatch (⌈N / (256 / lanes)⌉, ⌈M / mr⌉). Needs K % 8 = 0 (K % 32 for blocks), X rows at
- * 0 with stride K, and 4-byte aligned rows.
+ * index, multiple of 4), yOff (Y element offset)]. Dispatch (⌈N / (256 / lanes)⌉, ⌈M / mr⌉).
+ * Needs K % 8 = 0 (K % 32 for Q4_0/Q8_0, 256 for Q4_K/Q6_K), X rows at 0 with stride K, and rows
+ * aligned as {@link matvecFits} checks.
  *
  * @module
  */
@@ -47,7 +49,15 @@ export const WG = 256;
  * console.log(MATVEC_TYPES.includes("q4_0")); // true
  * ```
  */
-export const MATVEC_TYPES: readonly string[] = ["q4_0", "q8_0", "f16", "bf16", "f32"];
+export const MATVEC_TYPES: readonly string[] = [
+  "q4_0",
+  "q8_0",
+  "q4_k",
+  "q6_k",
+  "f16",
+  "bf16",
+  "f32",
+];
 
 /**
  * Options of {@link matvecCode}.
@@ -83,6 +93,7 @@ export interface MatvecOptions {
 export function matvecFits(dt: string, k: number, base: number): boolean {
   if (!MATVEC_TYPES.includes(dt)) return false;
   if (dt === "q4_0" || dt === "q8_0") return k % 32 === 0 && base % 2 === 0;
+  if (dt === "q4_k" || dt === "q6_k") return k % 256 === 0 && base % (dt === "q4_k" ? 4 : 2) === 0;
   return k % 8 === 0 && base % 4 === 0;
 }
 
@@ -118,6 +129,50 @@ function decodeUnit(dt: string, u: string, s: string): string {
       return blockHead(34) + realign(`s${s} + 2u + 8u * q${s}`, 2) +
         `let w${s}a = ${sx(`v${s}0`)};\nlet w${s}b = ${sx(`v${s}1`)};\n` +
         `let e${s}a = b${s} * 32u + 8u * q${s}; let e${s}b = e${s}a + 4u;\n`;
+    }
+    case "q4_k": {
+      // 144-byte super-blocks of 256: d, dmin (f16), 12 bytes of 6-bit scales/mins for 8
+      // sub-blocks of 32, 128 bytes of nibbles (sub-blocks 2j and 2j+1 share bytes j·32..).
+      const x = s;
+      return `let b${x} = ${u} >> 5u; let v${x} = ${u} & 31u; let sb${x} = v${x} >> 2u;
+let s${x} = rb + b${x} * 144u; let dd${x} = unpack2x16float(W[s${x} >> 2u]);
+let c${x} = s${x} + 4u;
+var sc${x}: u32; var mn${x}: u32;
+if (sb${x} < 4u) { sc${x} = bt(c${x} + sb${x}) & 63u; mn${x} = bt(c${x} + sb${x} + 4u) & 63u; } else {
+  sc${x} = (bt(c${x} + sb${x} + 4u) & 15u) | ((bt(c${x} + sb${x} - 4u) >> 6u) << 4u);
+  mn${x} = (bt(c${x} + sb${x} + 4u) >> 4u) | ((bt(c${x} + sb${x}) >> 6u) << 4u);
+}
+let qa${x} = (s${x} + 16u + (sb${x} >> 1u) * 32u + (v${x} & 3u) * 8u) >> 2u;
+let sh${x} = vec4<u32>(0u, 8u, 16u, 24u) + vec4<u32>((sb${x} & 1u) * 4u);
+let ds${x} = dd${x}.x * f32(sc${x}); let dm${x} = dd${x}.y * f32(mn${x});
+let w${x}a = vec4<f32>((vec4<u32>(W[qa${x}]) >> sh${x}) & vec4<u32>(15u)) * ds${x} - dm${x};
+let w${x}b = vec4<f32>((vec4<u32>(W[qa${x} + 1u]) >> sh${x}) & vec4<u32>(15u)) * ds${x} - dm${x};
+let d${x} = 1.0; let e${x}a = b${x} * 256u + v${x} * 8u; let e${x}b = e${x}a + 4u;
+`;
+    }
+    case "q6_k": {
+      // 210-byte super-blocks of 256: ql[128], qh[64], int8 scales[16], d (f16). Element l'' of
+      // half h (128 each), group g = l'' / 32, l = l'' % 32: low nibble of ql[64h + 32(g&1) + l]
+      // (high nibble for g ≥ 2), 2 bits of qh[32h + l] at 2g, scale 8h + l / 16 + 2g; q − 32.
+      const x = s;
+      let c = `let b${x} = ${u} >> 5u; let v${x} = ${u} & 31u; let hf${x} = v${x} >> 4u;
+let s${x} = rb + b${x} * 210u; let l8${x} = (v${x} & 15u) * 8u;
+let g${x} = l8${x} >> 5u; let l${x} = l8${x} & 31u;
+let qlb${x} = s${x} + 64u * hf${x} + (g${x} & 1u) * 32u + l${x}; let q4${x} = (g${x} >> 1u) * 4u;
+let qhb${x} = s${x} + 128u + 32u * hf${x} + l${x}; let q2${x} = 2u * g${x};
+let dw${x} = W[(s${x} + 208u) >> 2u];
+let dh${x} = unpack2x16float(select(dw${x}, dw${x} >> 16u, ((s${x} + 208u) & 2u) != 0u)).x;
+let sv${x} = bitcast<i32>(bt(s${x} + 192u + 8u * hf${x} + (l${x} >> 4u) + 2u * g${x}) << 24u) >> 24u;
+let ds${x} = dh${x} * f32(sv${x});
+`;
+      const q = (i: number) =>
+        `f32(i32(((bt(qlb${x} + ${i}u) >> q4${x}) & 15u) | (((bt(qhb${x} + ${i}u) >> q2${x}) & 3u) << 4u)) - 32)`;
+      c += `let w${x}a = vec4<f32>(${q(0)}, ${q(1)}, ${q(2)}, ${q(3)}) * ds${x};
+`;
+      c += `let w${x}b = vec4<f32>(${q(4)}, ${q(5)}, ${q(6)}, ${q(7)}) * ds${x};
+`;
+      return c + `let d${x} = 1.0; let e${x}a = b${x} * 256u + v${x} * 8u; let e${x}b = e${x}a + 4u;
+`;
     }
     case "f16":
     case "bf16": {
@@ -201,12 +256,15 @@ export function matvecCode(opt: MatvecOptions): string {
     const guard = i > 0 ? `if (${i}u < mr) ` : "";
     const v = (p: number) => `(red[${(i * parts + p) * WG}u + t]${norm ? " * rs" : ""})`;
     const val = pair ? `silu(${v(0)}) * ${v(1)}` : v(0);
-    out += `${guard}{ let at = (m0 + ${i}u) * N + n; Y[at] = ${val}${acc ? " + Y[at]" : ""}; }\n`;
+    out += `${guard}{ let at = yOff + (m0 + ${i}u) * N + n; Y[at] = ${val}${
+      acc ? " + Y[at]" : ""
+    }; }\n`;
   }
   return `
 @group(0) @binding(0) var<storage, read_write> X: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> W: array<u32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+fn bt(a: u32) -> u32 { return (W[a >> 2u] >> ((a & 3u) * 8u)) & 0xffu; }
 ${nw}@group(0) @binding(${base}) var<storage, read> prm: array<i32, 64>;
 @group(0) @binding(${base + 1}) var<storage, read> stp: array<u32, 64>;
 var<workgroup> red: array<f32, ${names.length * WG}>;
@@ -216,7 +274,7 @@ fn silu(g: f32) -> f32 { return g / (1.0 + exp(-g)); }
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let M = u32(prm[0]); let N = u32(prm[1]); let K = u32(prm[2]);
   let wByte = u32(prm[3]); let rowBytes = u32(prm[4]); let units = u32(prm[5]);
-  let eps = bitcast<f32>(prm[6]); let nwOff = u32(prm[7]);
+  let eps = bitcast<f32>(prm[6]); let nwOff = u32(prm[7]); let yOff = u32(prm[8]);
   let pairOff = N * rowBytes;
   let t = lid.x; let lane = t % ${LANES}u;
   let n = wid.x * ${ROWS}u + t / ${LANES}u;
@@ -313,7 +371,9 @@ export function matmulCode(opt: { dt: string; acc?: boolean; pair?: boolean }): 
     for (let j = 0; j < 4; j++) {
       const val = pair ? `silu(c${i}${j}_0) * c${i}${j}_1` : `c${i}${j}_0`;
       out += `{ let m = m0 + tm + ${16 * i}u; let n = n0 + tn + ${16 * j}u;\n` +
-        `  if (m < M && n < N) { let at = m * N + n; Y[at] = ${val}${acc ? " + Y[at]" : ""}; } }\n`;
+        `  if (m < M && n < N) { let at = yOff + m * N + n; Y[at] = ${val}${
+          acc ? " + Y[at]" : ""
+        }; } }\n`;
     }
   }
   const wsDecl = Array.from(
@@ -324,6 +384,7 @@ export function matmulCode(opt: { dt: string; acc?: boolean; pair?: boolean }): 
 @group(0) @binding(0) var<storage, read_write> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> W: array<u32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+fn bt(a: u32) -> u32 { return (W[a >> 2u] >> ((a & 3u) * 8u)) & 0xffu; }
 @group(0) @binding(3) var<storage, read> prm: array<i32, 64>;
 @group(0) @binding(4) var<storage, read> stp: array<u32, 64>;
 var<workgroup> xs: array<f32, ${TILE_M * P}>;
@@ -332,7 +393,7 @@ fn silu(g: f32) -> f32 { return g / (1.0 + exp(-g)); }
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let M = u32(prm[0]); let N = u32(prm[1]); let K = u32(prm[2]);
-  let wByte = u32(prm[3]); let rowBytes = u32(prm[4]);
+  let wByte = u32(prm[3]); let rowBytes = u32(prm[4]); let yOff = u32(prm[8]);
   let pairOff = N * rowBytes;
   let t = lid.x; let tn = t % 16u; let tm = t / 16u;
   let n0 = wid.x * ${TILE_N}u; let m0 = wid.y * ${TILE_M}u;
