@@ -135,7 +135,10 @@ for (const type of types) {
       `over ${dec.dispatchesPerStep} dispatches`,
   );
   // Weight bytes the step's matvecs read, over their GPU time.
-  const bpe = type === "q4_0" ? 18 / 32 : type === "q8_0" ? 34 / 32 : 2;
+  const bpe =
+    ({ q4_0: 18 / 32, q8_0: 34 / 32, q4_k: 144 / 256, q6_k: 210 / 256 } as Record<string, number>)[
+      type
+    ] ?? 2;
   const perLayer =
     cfg.dim * (cfg.heads * cfg.headDim + cfg.kvHeads * (cfg.headDim + cfg.valueDim)) +
     cfg.heads * cfg.valueDim * cfg.dim + 3 * cfg.dim * cfg.ffn;
