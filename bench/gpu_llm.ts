@@ -110,6 +110,7 @@ for (const type of types) {
     },
   });
   const wall = (performance.now() - t) / 1000;
+  log(`${type}: first ids ${got.slice(0, 12).join(" ")} (a silent GPU failure would give 0s)`);
   const tokS = got.length / wall;
   const prof: StepProfile = await dec.profile();
   const pp = await dec.profile(true);

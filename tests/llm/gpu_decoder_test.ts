@@ -7,7 +7,7 @@
  * generation continues where the CPU's does, and bad input is a typed error.
  */
 import assert from "node:assert/strict";
-import { backends, ready, ShapeError, type Tensor, tensor } from "../../mod.ts";
+import { backends, DeviceError, ready, ShapeError, type Tensor, tensor } from "../../mod.ts";
 import type { StorageDType } from "../../core/dtype.ts";
 import { webgpuContext } from "../../internal.ts";
 import { quantizeRow } from "../../core/quant/mod.ts";
@@ -20,6 +20,7 @@ import { openGguf } from "../../io/gguf/read.ts";
 import { readConfig } from "../../llm/model/config.ts";
 import { decodeRow, loadWeights, weightTensors } from "../../llm/model/weights.ts";
 import { GpuDecoder } from "../../llm/model/gpu/decoder.ts";
+import { checkDispatch } from "../../llm/model/gpu/host.ts";
 
 const STORIES = "../shared/models/stories260K.gguf";
 const HAS_STORIES = (() => {
@@ -351,3 +352,16 @@ for (const dt of ["q4_0", "q8_0", "q4_k", "q6_k", "f16", "bf16", "f32"] as const
     }
   });
 }
+
+Deno.test("GpuDecoder: a binding or grid over the adapter's limits is a DeviceError", () => {
+  const dev = {
+    limits: { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 16 },
+  } as unknown as GPUDevice;
+  const buf = (size: number) => ({ size }) as unknown as GPUBuffer;
+  checkDispatch(dev, "ok", [buf(1024)], 16, 16);
+  assert.throws(() => checkDispatch(dev, "embed", [buf(8), buf(1028)], 1, 1), (e: Error) => {
+    assert.ok(e instanceof DeviceError && /embed binds a 1028-byte buffer/.test(e.message));
+    return true;
+  });
+  assert.throws(() => checkDispatch(dev, "matvec", [buf(8)], 17, 1), DeviceError);
+});

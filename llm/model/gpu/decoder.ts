@@ -23,6 +23,7 @@ import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
 import type { ModelWeights } from "../weights.ts";
 import {
+  checkDispatch,
   checkRequest,
   type Dispatch,
   plainMatvec,
@@ -179,6 +180,7 @@ export class GpuDecoder {
     y = 1,
   ): Planned {
     const { pipeline, layout } = this.#pipe(code, bufs.length);
+    checkDispatch(this.#device, name, bufs, x, y);
     const at = this.#prmUsed;
     this.#prmUsed += SLOT;
     if (this.#prmUsed > this.#prmData.byteLength) throw new Error("GpuDecoder: parameter slots");

@@ -303,3 +303,38 @@ export function plainMatvec(
     y: simple ? rows : Math.ceil(rows / 8),
   };
 }
+
+/**
+ * Throws a DeviceError when a dispatch would bind a buffer over the adapter's
+ * maxStorageBufferBindingSize or exceed its workgroup grid (WebGPU would otherwise reject the bind
+ * group or dispatch with a validation error and the step would silently compute nothing).
+ *
+ * @example
+ * ```ts ignore
+ * checkDispatch(device, "embed", [E, H, ids], 8, 1);
+ * ```
+ */
+export function checkDispatch(
+  dev: GPUDevice,
+  name: string,
+  bufs: GPUBuffer[],
+  x: number,
+  y: number,
+): void {
+  const lim = dev.limits.maxStorageBufferBindingSize;
+  for (const b of bufs) {
+    if (b.size > lim) {
+      throw new DeviceError(
+        `GpuDecoder: ${name} binds a ${b.size}-byte buffer, over this adapter's ` +
+          `maxStorageBufferBindingSize ${lim}. Hint: a smaller model, or run it on the CPU.`,
+      );
+    }
+  }
+  const g = dev.limits.maxComputeWorkgroupsPerDimension;
+  if (x > g || y > g) {
+    throw new DeviceError(
+      `GpuDecoder: ${name} needs a ${x} × ${y} grid, over this adapter's ${g} per dimension. ` +
+        `Hint: a smaller model, or run it on the CPU.`,
+    );
+  }
+}
