@@ -110,8 +110,23 @@ for (const type of types) {
     },
   });
   const wall = (performance.now() - t) / 1000;
+  log(`${type}: first ids ${got.slice(0, 12).join(" ")} (a silent GPU failure would give 0s)`);
   const tokS = got.length / wall;
   const prof: StepProfile = await dec.profile();
+  const pp = await dec.profile(true);
+  log(
+    `${type}: one 32-position prompt chunk: ${(pp.total / 1e6).toFixed(3)} ms GPU; ` +
+      Object.entries(pp.ns).sort((a, b) => b[1] - a[1]).map(([k, ns]) =>
+        `${k} ×${pp.count[k]} ${(ns / 1000).toFixed(0)} µs`
+      ).join(", "),
+  );
+  const ts = await dec.timeSteps(64);
+  log(
+    `${type}: 64 steps in one pass: GPU ${(ts.gpuNs / 64 / 1e6).toFixed(3)} ms per step, host ` +
+      `recording ${(ts.hostMs / 64).toFixed(3)} ms per step (${
+        (ts.hostMs * 1000 / 64 / dec.dispatchesPerStep).toFixed(1)
+      } µs per dispatch)`,
+  );
   log(
     `${type}: decode ${tokS.toFixed(0)} tok/s (${NEW} tokens, ${wall.toFixed(2)} s wall, first ` +
       `batch of 4 after ${first[0]?.toFixed(0)} ms); prompt ${prefill.toFixed(0)} tok/s ` +
@@ -120,11 +135,35 @@ for (const type of types) {
       } ms ` +
       `over ${dec.dispatchesPerStep} dispatches`,
   );
+  // Weight bytes the step's matvecs read, over their GPU time.
+  const bpe =
+    ({ q4_0: 18 / 32, q8_0: 34 / 32, q4_k: 144 / 256, q6_k: 210 / 256 } as Record<string, number>)[
+      type
+    ] ?? 2;
+  const perLayer =
+    cfg.dim * (cfg.heads * cfg.headDim + cfg.kvHeads * (cfg.headDim + cfg.valueDim)) +
+    cfg.heads * cfg.valueDim * cfg.dim + 3 * cfg.dim * cfg.ffn;
+  const wBytes = (cfg.layers * perLayer + cfg.vocab * cfg.dim) * bpe;
+  const mvNs = Object.entries(prof.ns).filter(([k]) => k.startsWith("matvec"))
+    .reduce((s, [, ns]) => s + ns, 0);
+  log(
+    `${type}: matvecs of a step read ${(wBytes / 1e9).toFixed(3)} GB of weights in ` +
+      `${(mvNs / 1e6).toFixed(3)} ms GPU time: ${(wBytes / mvNs).toFixed(0)} GB/s`,
+  );
   log(`| kernel | dispatches | GPU µs per step |\n|---|---|---|`);
   for (const [k, ns] of Object.entries(prof.ns).sort((a, b) => b[1] - a[1])) {
     log(`| ${k} | ${prof.count[k]} | ${(ns / 1000).toFixed(1)} |`);
   }
-  results[type] = { tokS, prefill, wall, stepGpuMs: prof.total / 1e6, profile: prof };
+  results[type] = {
+    tokS,
+    passGpuMsPerStep: ts.gpuNs / 64 / 1e6,
+    hostMsPerStep: ts.hostMs / 64,
+    prefill,
+    wall,
+    stepGpuMs: prof.total / 1e6,
+    matvecGBs: wBytes / mvNs,
+    profile: prof,
+  };
   dec.dispose();
 }
 

@@ -3,7 +3,7 @@
  *
  *     deno task generate --model m.gguf --prompt "…" [--chat] [--temp T] [--seed S]
  *                        [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
- *                        [--threads N] [--activations f32|ggml]
+ *                        [--threads N] [--activations f32|ggml] [--backend cpu|webgpu]
  *     deno task chat --model m.gguf [same sampling flags]
  *
  * `generate` streams the continuation (or, with --chat, the answer to the prompt as a user turn)
@@ -17,11 +17,13 @@ import { parseArgs } from "node:util";
 import { type ChatMessage, type GenerateOptions, loadModel, type Model } from "./mod.ts";
 import { progressBar, resolveModel } from "../io/hub/mod.ts";
 import { setWasmThreads } from "../backends/runtime.ts";
+import { gpuGenerate, loadGpuDecoder, webgpuUnavailable } from "./model/gpu/stream.ts";
+import { MAX_TOP_K } from "./model/gpu/sample.ts";
 
 const USAGE =
   `usage: generate [--model m.gguf|owner/repo:QUANT|hf://…|https://…] --prompt "text" [--chat] [--temp T] [--seed S]
                 [--max-tokens N] [--top-k K] [--top-p P] [--min-p P] [--ctx N]
-                [--threads N] [--activations f32|ggml]
+                [--threads N] [--activations f32|ggml] [--backend cpu|webgpu]
        chat [--model m.gguf] [sampling flags]\n(without --model: the bundled model, models/kjv-llama-q8_0.gguf)`;
 
 const enc = new TextEncoder();
@@ -78,6 +80,7 @@ async function main(mode: string, args: string[]): Promise<number> {
       ctx: { type: "string" },
       threads: { type: "string" },
       activations: { type: "string" },
+      backend: { type: "string", default: "cpu" },
       help: { type: "boolean", default: false },
     },
   });
@@ -103,6 +106,10 @@ async function main(mode: string, args: string[]): Promise<number> {
     err(`--activations: expected f32 (exact) or ggml (llama.cpp's Q8 rounding), got "${acts}"\n`);
     return 2;
   }
+  if (values.backend !== "cpu" && values.backend !== "webgpu") {
+    err(`--backend: expected cpu or webgpu, got "${values.backend}"\n`);
+    return 2;
+  }
   const opts: GenerateOptions = {
     temperature: num(values.temp) ?? (mode === "chat" ? 0.8 : 0),
     seed: num(values.seed),
@@ -124,6 +131,46 @@ async function main(mode: string, args: string[]): Promise<number> {
       `${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
   );
   try {
+    if (mode === "generate" && values.backend === "webgpu") {
+      // The GPU samples greedily or with top-k ≤ 64 (+ top-p, min-p, temperature); other
+      // requests fall back to the CPU, saying why.
+      const t = opts.temperature ?? 0;
+      const sampling = t > 0
+        ? {
+          temperature: t,
+          topK: opts.topK ?? 40,
+          topP: opts.topP ?? 0.95,
+          minP: opts.minP ?? 0.05,
+          seed: Number(opts.seed ?? 0),
+        }
+        : undefined;
+      const why = await webgpuUnavailable() ??
+        (values.chat
+          ? "--chat runs on the CPU for now"
+          : sampling && !(sampling.topK >= 1 && sampling.topK <= MAX_TOP_K)
+          ? `the GPU sampler takes --top-k 1..${MAX_TOP_K}`
+          : null);
+      if (why) err(`--backend webgpu: ${why}; using the CPU\n`);
+      else {
+        const dec = await loadGpuDecoder(path, Math.min(model.contextLength, 2048));
+        try {
+          out(values.prompt!);
+          const t1 = performance.now();
+          let pieces = 0;
+          for await (
+            const piece of gpuGenerate(dec, model, values.prompt!, opts.maxTokens!, sampling)
+          ) {
+            out(piece);
+            pieces++;
+          }
+          const s = (performance.now() - t1) / 1000;
+          err(`\n[webgpu: ${dec.position} positions in ${s.toFixed(2)} s, ${pieces} pieces]\n`);
+          return 0;
+        } finally {
+          dec.dispose();
+        }
+      }
+    }
     if (mode === "generate") {
       const stream = values.chat
         ? model.chat([{ role: "user", content: values.prompt! }], opts)

@@ -14,3 +14,4 @@ export { StopMatcher } from "./stop.ts";
 export * from "./model/mod.ts";
 export { DEFAULT_MODEL } from "./default_model.ts";
 export { GpuDecoder, type GpuGenerateOptions, type StepProfile } from "./model/gpu/decoder.ts";
+export type { GpuSampling } from "./model/gpu/sample.ts";

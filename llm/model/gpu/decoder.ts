@@ -1,37 +1,43 @@
 /**
  * Decoding on the GPU with the loop kept there: a llama-family forward pass of one token as a
- * fixed list of WebGPU dispatches (RMSNorm, packed matvecs with the residual added in place, RoPE
- * with the KV-cache append, attention over the cache, SwiGLU, greedy argmax), prepared once per
- * model — pipelines, buffers, bind groups and every dispatch's parameters — so recording a token
- * is ~12 `setPipeline`/`setBindGroup`/`dispatchWorkgroups` per layer and nothing else.
+ * fixed list of WebGPU dispatches prepared once per model (pipelines, buffers, bind groups,
+ * parameters). Per layer, on hardware adapters: RMSNorm fused into one coalesced QKV matvec
+ * (llm/model/gpu/matvec.ts), RoPE + KV-cache append, attention split over 32-position chunks and
+ * its combine (attend.ts), the output matvec adding the residual, RMSNorm + gate + up + SwiGLU in
+ * one matvec, the down matvec adding the residual: 7 dispatches. Software adapters and shapes the
+ * coalesced matvec does not take use the WebGPU plugin's `quantLinear` kernels, unfused.
  *
- * The sampled id is written into a GPU buffer of token ids that the next step's embedding lookup
- * reads, so K steps are recorded and submitted before one readback of K ids (each readback costs
- * ≥ 10 ms in Deno 2.9.6). Stop tokens are checked on the host per batch: ids past a stop are
- * discarded and the position rolls back. K grows 4, 8, 16, 32, 64 so the first tokens arrive early.
- *
- * Scope: llama/qwen2-style blocks without biases or per-head norms (llama, mistral-style files),
- * weights Q4_0, Q8_0, f16, bf16 or f32 (the WebGPU plugin's `quantLinear` kernel), f32 KV cache,
- * greedy sampling. Prompts run one position per step (the same kernels; no batched prefill yet).
+ * The sampled id (greedy argmax) is written into a GPU buffer of token ids that the next step's
+ * embedding lookup reads, so K steps are recorded before one readback of K ids (each readback
+ * costs ≥ 10 ms in Deno 2.9.6). Stop ids are checked on the host per batch: ids past a stop are
+ * discarded and the position rolls back. K grows 4, 8, 16, 32, 64. Prompts run 32 positions per
+ * dispatch. Scope: llama-style blocks without biases or per-head norms, weights Q4_0, Q8_0, f16,
+ * bf16 or f32, f32 KV cache, greedy sampling.
  *
  * @module
  */
-import {
-  chunkOf,
-  type GpuStorage,
-  MR,
-  QUANT_LINEAR_TYPES,
-  quantLinearCode,
-  quantLinearSimpleCode,
-  RPW,
-  webgpuContext,
-} from "../../../backends/runtime.ts";
+import { type GpuStorage, MR, webgpuContext } from "../../../backends/runtime.ts";
 import { byteOffset, type StorageDType } from "../../../core/dtype.ts";
 import { DeviceError, DTypeError, ShapeError } from "../../../core/errors.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
-import { decodeRow, type ModelWeights } from "../weights.ts";
-import { ARGMAX, attention, EMBED, RMSNORM, ROPE_CACHE, SWIGLU, T } from "./kernels.ts";
+import type { ModelWeights } from "../weights.ts";
+import {
+  checkDispatch,
+  checkRequest,
+  type Dispatch,
+  plainMatvec,
+  type Planned,
+  profileDispatches,
+  ropeTable,
+  type StepProfile,
+  timePass,
+  uploadEmbedding,
+} from "./host.ts";
+import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
+import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend.ts";
+import { checkSampling, type GpuSampling, SAMPLE, samplePrm } from "./sample.ts";
+import { matmulBytes, matmulCode, matvecCode, matvecFits, TILE_M, TILE_N, WG } from "./matvec.ts";
 
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
@@ -41,27 +47,6 @@ const PREFILL_ROWS = 32;
 /** Steps recorded per submit within a batch. */
 const SUBMIT_STEPS = 4;
 
-/** A dispatch being planned (its bind group is made once the parameter buffer is written). */
-interface Planned {
-  name: string;
-  pipeline: GPUComputePipeline;
-  layout: GPUBindGroupLayout;
-  entries: GPUBindGroupEntry[];
-  prm: number;
-  x: number;
-  y: number;
-}
-
-/** One recorded dispatch of a step. */
-interface Dispatch {
-  name: string;
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  prm: number;
-  x: number;
-  y: number;
-}
-
 /** Options of {@link GpuDecoder.generate}. */
 export interface GpuGenerateOptions {
   /** Token ids that end the generation (not returned). */
@@ -70,17 +55,11 @@ export interface GpuGenerateOptions {
   onTokens?: (ids: number[]) => void;
   /** Largest number of steps per readback (default 64). */
   maxBatch?: number;
+  /** Seeded sampling on the GPU instead of greedy (llm/model/gpu/sample.ts; draws from 0). */
+  sampling?: GpuSampling;
 }
 
-/** GPU time of one decode step, per kernel. */
-export interface StepProfile {
-  /** Nanoseconds per kernel name, summed over its dispatches in the step. */
-  ns: Record<string, number>;
-  /** Dispatches per kernel name. */
-  count: Record<string, number>;
-  /** Sum over all kernels, in nanoseconds. */
-  total: number;
-}
+export type { StepProfile } from "./host.ts";
 
 /**
  * A model's forward pass and greedy sampling loop on the WebGPU device.
@@ -101,9 +80,10 @@ export class GpuDecoder {
   #device: GPUDevice;
   #buffers: GPUBuffer[] = [];
   #weights: Tensor<StorageDType>[] = [];
-  #layers: Dispatch[] = [];
-  #head: Dispatch[] = [];
-  #embed: Dispatch | null = null;
+  #full: Dispatch[] = [];
+  #greedy: Dispatch[] = [];
+  #sampled: Dispatch[] = [];
+  #body: Dispatch[] = [];
   #prefill: Dispatch[] = [];
   #ids!: GPUBuffer;
   #pipes = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
@@ -206,6 +186,7 @@ export class GpuDecoder {
     y = 1,
   ): Planned {
     const { pipeline, layout } = this.#pipe(code, bufs.length);
+    checkDispatch(this.#device, name, bufs, x, y);
     const at = this.#prmUsed;
     this.#prmUsed += SLOT;
     if (this.#prmUsed > this.#prmData.byteLength) throw new Error("GpuDecoder: parameter slots");
@@ -236,42 +217,58 @@ export class GpuDecoder {
 
     // Embedding table as f32 (decoded once on the host).
     const E = this.#buffer(vocab * dim * 4);
-    {
-      const rows = Math.max(1, Math.floor((1 << 24) / dim));
-      const bytes = w.embed.bytesSync();
-      const per = byteOffset(w.embed.dtype, dim);
-      const base = 0;
-      for (let r0 = 0; r0 < vocab; r0 += rows) {
-        const n = Math.min(rows, vocab - r0);
-        const out = new Float32Array(n * dim);
-        for (let r = 0; r < n; r++) {
-          const at = base + (r0 + r) * per;
-          decodeRow(
-            w.embed.dtype,
-            bytes.subarray(at, at + per),
-            out.subarray(r * dim, (r + 1) * dim),
-          );
-        }
-        dev.queue.writeBuffer(E, r0 * dim * 4, out);
-      }
-    }
-    const tab = this.#ropeTable(w.ropeFreqs);
+    uploadEmbedding(dev, E, w.embed, dim, vocab);
+    const tab = ropeTable(cfg, this.contextLength, w.ropeFreqs);
     const TAB = this.#buffer(tab.byteLength);
     dev.queue.writeBuffer(TAB, 0, tab);
 
     const R = PREFILL_ROWS * 4; // bytes per f32 element over a prefill chunk's rows
+    const nq = heads * hd, nk = kvHeads * hd, nv = kvHeads * vd;
     const H = this.#buffer(dim * R), XN = this.#buffer(Math.max(dim, heads * vd) * R);
-    const Q = this.#buffer(heads * hd * R), QR = this.#buffer(heads * hd * R);
-    const K = this.#buffer(kvHeads * hd * R), V = this.#buffer(kvHeads * vd * R);
+    const QKV = this.#buffer((nq + nk + nv) * R), QR = this.#buffer(nq * R);
     const O = this.#buffer(heads * vd * R);
     const G = this.#buffer(ffn * R), U = this.#buffer(ffn * R), A = this.#buffer(ffn * R);
     const L = this.#buffer(vocab * 4);
+    const chunks = Math.ceil(this.contextLength / CHUNK);
+    const P = this.#buffer(heads * chunks * (vd + 2) * 4);
+    const split = chunks <= 256 &&
+      attnPartBytes(hd, vd) <= dev.limits.maxComputeWorkgroupStorageSize;
 
+    // Norm weights as f32, each at a multiple of 4 words (the fused matvec reads vec4).
+    const dim4 = Math.ceil(dim / 4) * 4;
+    const norms = [...w.layers.flatMap((Lw) => [Lw.attnNorm, Lw.ffnNorm]), w.norm];
+    const NWB = this.#buffer(norms.length * dim4 * 4);
+    const nwAt = new Map<Tensor, number>();
+    for (let i = 0; i < norms.length; i++) {
+      const v = await (norms[i] as Tensor).astype("f32").data() as Float32Array;
+      dev.queue.writeBuffer(NWB, i * dim4 * 4, Float32Array.from(v));
+      nwAt.set(norms[i], i * dim4);
+    }
+    // Weights of the coalesced matvec: their bytes back to back in one buffer per fused group.
+    const raw = new Map<string, GPUBuffer>();
+    const ids = new Map<object, number>();
+    const rawOf = (ts: Tensor<StorageDType>[]) => {
+      const key = ts.map((t) => ids.get(t) ?? ids.set(t, ids.size).get(t)).join(",");
+      let b = raw.get(key);
+      if (!b) {
+        const parts = ts.map((t) => t.bytesSync());
+        const all = new Uint8Array(Math.ceil(parts.reduce((s, p) => s + p.length, 0) / 4) * 4);
+        let at = 0;
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
+        b = this.#buffer(all.length);
+        dev.queue.writeBuffer(b, 0, all);
+        raw.set(key, b);
+      }
+      return b;
+    };
     const up = new Map<Tensor<StorageDType>, Tensor<StorageDType>>();
-    const upload = async (t: Tensor<StorageDType>, f32 = false) => {
+    const upload = async (t: Tensor<StorageDType>) => {
       let g = up.get(t);
       if (!g) {
-        g = await (f32 && t.dtype !== "f32" ? (t as Tensor).astype("f32") : t).to("gpu");
+        g = await t.to("gpu");
         this.#weights.push(g);
         up.set(t, g);
       }
@@ -288,40 +285,112 @@ export class GpuDecoder {
       this.#buffer(kvBytes),
       this.#buffer(kvBytes),
     ]);
+    const eps = f32bits(cfg.eps);
 
     /** The dispatches of a step over `rows` positions (with the head: logits and argmax). */
     const planFor = async (rows: number) => {
-      const rms = async (x: GPUBuffer, wt: Tensor, y: GPUBuffer) => {
-        const g = await upload(wt, true);
-        const prm = [dim, f32bits(cfg.eps), gbase(g) / 4];
-        return this.#dispatch("rmsnorm", RMSNORM, [x, gbuf(g), y], prm, 1, rows);
-      };
-      const lin = async (x: GPUBuffer, wt: Tensor<StorageDType>, y: GPUBuffer, acc = false) => {
-        if (!QUANT_LINEAR_TYPES.includes(wt.dtype)) {
-          throw new DTypeError(
-            `GpuDecoder: weights of type ${wt.dtype} have no GPU matvec yet (supported: ` +
-              `${QUANT_LINEAR_TYPES.join(", ")}). Hint: requantize with quantizeGguf, or use ` +
-              `the CPU.`,
+      const rms = (x: GPUBuffer, wt: Tensor, y: GPUBuffer) =>
+        this.#dispatch("rmsnorm", RMSNORM, [x, NWB, y], [dim, eps, nwAt.get(wt)!], 1, rows);
+      /** The matvec of the plugin's kernel (software adapters, odd shapes) into y at yOff. */
+      const old = async (
+        x: GPUBuffer,
+        wt: Tensor<StorageDType>,
+        y: GPUBuffer,
+        acc: boolean,
+        yOff: number,
+      ) => {
+        const [n, k] = wt.shape;
+        if (!simple && matvecFits(wt.dtype, k, 0)) {
+          // One weight alone through the coalesced kernel (its group has mixed types).
+          const code = matvecCode({ dt: wt.dtype, mr: rows === 1 ? 1 : MR, acc, lanes: 32 });
+          const prm = [rows, n, k, 0, byteOffset(wt.dtype, k), k / 8, 0, 0, yOff];
+          const name = `matvec ${wt.dtype}${acc ? " +=" : ""}`;
+          return this.#dispatch(
+            name,
+            code,
+            [x, rawOf([wt]), y],
+            prm,
+            Math.ceil(n / 8),
+            Math.ceil(rows / (rows === 1 ? 1 : MR)),
           );
         }
         const g = await upload(wt);
-        const [n, k] = wt.shape;
-        const vec = wt.dtype === "f16" || wt.dtype === "bf16"
-          ? k % 8 === 0 && gbase(g) % 4 === 0
-          : wt.dtype === "f32"
-          ? k % 4 === 0
-          : true;
-        const per = chunkOf(wt.dtype, vec).per;
-        return this.#dispatch(
-          `matvec ${wt.dtype}${acc ? " +=" : ""}`,
-          simple
-            ? quantLinearSimpleCode(wt.dtype, "www", acc)
-            : quantLinearCode(wt.dtype, vec, k % 4 === 0, "www", acc),
-          [x, gbuf(g), y],
-          [rows, n, k, 0, gbase(g), 0, byteOffset(wt.dtype, k), Math.ceil(k / per)],
-          Math.ceil(n / (simple ? 64 : RPW)),
-          simple ? rows : Math.ceil(rows / MR),
-        );
+        const m = plainMatvec(wt, gbase(g), rows, simple, acc, yOff);
+        return this.#dispatch(m.name, m.code, [x, gbuf(g), y], m.prm, m.x, m.y);
+      };
+      /**
+       * y = norm?(x) · [ws]ᵀ (rows of the weights stacked), or silu(x·w0ᵀ) · (x·w1ᵀ) when `pair`;
+       * with `acc` added to y. Returns the dispatches and whether the outputs are row-interleaved
+       * (one fused matvec) or in one region per weight.
+       */
+      const mv = async (
+        x: GPUBuffer,
+        ws: Tensor<StorageDType>[],
+        y: GPUBuffer,
+        o: { acc?: boolean; norm?: Tensor; pair?: boolean } = {},
+      ) => {
+        const out: Planned[] = [];
+        const dt = ws[0].dtype, k = ws[0].shape[1];
+        const fused = !simple &&
+          ws.every((t) =>
+            t.dtype === dt && t.shape[1] === k && matvecFits(dt, k, 0) &&
+            t.bytesSync().length === byteOffset(dt, t.shape[0] * k)
+          );
+        const inNorm = fused && rows === 1 && o.norm !== undefined;
+        let src = x;
+        if (o.norm && !inNorm) {
+          out.push(rms(x, o.norm, XN));
+          src = XN;
+        }
+        if (fused) {
+          const tiled = rows > 1 && k % 32 === 0 &&
+            matmulBytes(o.pair ?? false) <= dev.limits.maxComputeWorkgroupStorageSize;
+          const mr = rows === 1 ? 1 : tiled ? TILE_M : MR;
+          const n = o.pair ? ws[0].shape[0] : ws.reduce((s, t) => s + t.shape[0], 0);
+          // Decode: 128 threads per row while the grid fits; prefill: 32 (8 rows share X loads).
+          const lanes = rows === 1 && Math.ceil(n / (WG / 128)) <= 65535 ? 128 : 32;
+          const code = tiled
+            ? matmulCode({ dt, acc: o.acc, pair: o.pair })
+            : matvecCode({ dt, mr, acc: o.acc, norm: inNorm, pair: o.pair, lanes });
+          const per = tiled ? TILE_N : WG / lanes;
+          const bufs = [src, rawOf(ws), y];
+          if (inNorm) bufs.push(NWB);
+          const name = `matvec ${dt}${inNorm ? " norm" : ""}${o.pair ? " swiglu" : ""}${
+            o.acc ? " +=" : ""
+          }`;
+          const prm = [
+            rows,
+            n,
+            k,
+            0,
+            byteOffset(dt, k),
+            k / 8,
+            eps,
+            inNorm ? nwAt.get(o.norm!)! : 0,
+          ];
+          out.push(
+            this.#dispatch(
+              name,
+              code,
+              bufs,
+              prm,
+              Math.ceil(n / per),
+              Math.ceil(rows / mr),
+            ),
+          );
+        } else if (o.pair) {
+          out.push(await old(src, ws[0], G, false, 0), await old(src, ws[1], U, false, 0));
+          out.push(
+            this.#dispatch("swiglu", SWIGLU, [G, U, y], [ffn * rows], Math.ceil((ffn * rows) / T)),
+          );
+        } else {
+          let at = 0;
+          for (const t of ws) {
+            out.push(await old(src, t, y, o.acc ?? false, at));
+            at += rows * t.shape[0];
+          }
+        }
+        return { out, fused };
       };
       const embed = this.#dispatch(
         "embed",
@@ -335,36 +404,37 @@ export class GpuDecoder {
       for (let l = 0; l < layers; l++) {
         const Lw = w.layers[l];
         const [KC, VC] = caches[l];
-        body.push(await rms(H, Lw.attnNorm, XN));
-        body.push(await lin(XN, Lw.wq, Q), await lin(XN, Lw.wk, K), await lin(XN, Lw.wv, V));
-        body.push(this.#dispatch(
-          "rope+cache",
-          ROPE_CACHE,
-          [Q, K, V, KC, VC, TAB, QR],
-          [heads, kvHeads, hd, vd, cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0],
-          Math.ceil(ropeN / T),
-          rows,
-        ));
-        body.push(this.#dispatch(
-          "attention",
-          attn,
-          [QR, KC, VC, O],
-          [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd))],
-          heads,
-          rows,
-        ));
-        body.push(await lin(O, Lw.wo, H, true));
-        body.push(await rms(H, Lw.ffnNorm, XN));
-        body.push(await lin(XN, Lw.gate, G), await lin(XN, Lw.up, U));
-        body.push(
-          this.#dispatch("swiglu", SWIGLU, [G, U, A], [ffn * rows], Math.ceil((ffn * rows) / T)),
-        );
-        body.push(await lin(A, Lw.down, H, true));
+        const qkv = await mv(H, [Lw.wq, Lw.wk, Lw.wv], QKV, { norm: Lw.attnNorm });
+        body.push(...qkv.out);
+        const s = nq + nk + nv;
+        const lay = qkv.fused ? [s, nq, s, nq + nk, s] : [nq, rows * nq, nk, rows * (nq + nk), nv];
+        const rope = [cfg.ropeDims, cfg.ropeOrder === "neox" ? 1 : 0];
+        const aprm = [heads, kvHeads, hd, vd, f32bits(1 / Math.sqrt(hd)), chunks, ...rope];
+        if (rows === 1 && split) {
+          const part = attnPart(hd, vd), pprm = [...aprm, nq, nq + nk];
+          body.push(
+            this.#dispatch("attention+rope", part, [QKV, KC, VC, TAB, P], pprm, heads, chunks),
+          );
+          body.push(this.#dispatch("attention combine", ATTN_COMBINE, [P, O], aprm, heads));
+        } else {
+          body.push(this.#dispatch(
+            "rope+cache",
+            ROPE_QKV,
+            [QKV, KC, VC, TAB, QR],
+            [heads, kvHeads, hd, vd, ...rope, ...lay],
+            Math.ceil(ropeN / T),
+            rows,
+          ));
+          body.push(this.#dispatch("attention", attn, [QR, KC, VC, O], aprm, heads, rows));
+        }
+        body.push(...(await mv(O, [Lw.wo], H, { acc: true })).out);
+        body.push(...(await mv(H, [Lw.gate, Lw.up], A, { norm: Lw.ffnNorm, pair: true })).out);
+        body.push(...(await mv(A, [Lw.down], H, { acc: true })).out);
       }
       const head = rows > 1 ? [] : [
-        await rms(H, w.norm, XN),
-        await lin(XN, w.output, L),
+        ...(await mv(H, [w.output], L, { norm: w.norm })).out,
         this.#dispatch("argmax", ARGMAX, [L, this.#ids], [vocab], 1),
+        this.#dispatch("sample", SAMPLE, [L, this.#ids], [vocab], 1),
       ];
       return { embed, body, head };
     };
@@ -381,52 +451,38 @@ export class GpuDecoder {
       x: p.x,
       y: p.y,
     });
-    this.#embed = fin(one.embed);
-    this.#layers = one.body.map(fin);
-    this.#head = one.head.map(fin);
+    const embed = fin(one.embed), blocks = one.body.map(fin);
+    this.#body = [embed, ...blocks];
+    const head = one.head.map(fin);
+    this.#greedy = this.#full = [embed, ...blocks, ...head.slice(0, -1)];
+    this.#sampled = [embed, ...blocks, ...head.slice(0, -2), head.at(-1)!];
     this.#prefill = [fin(chunk.embed), ...chunk.body.map(fin)];
-  }
-
-  /** cos and sin of every position and rotated pair, computed like the CPU forward's tables. */
-  #ropeTable(freqs: Float32Array | null): Float32Array<ArrayBuffer> {
-    const cfg = this.config, half = cfg.ropeDims / 2;
-    const t = new Float32Array(this.contextLength * half * 2);
-    for (let p = 0; p < this.contextLength; p++) {
-      for (let i = 0; i < half; i++) {
-        let theta = p * cfg.ropeScale * Math.pow(cfg.ropeBase, (-2 * i) / cfg.ropeDims);
-        if (freqs) theta /= freqs[i];
-        t[(p * half + i) * 2] = Math.cos(theta);
-        t[(p * half + i) * 2 + 1] = Math.sin(theta);
-      }
-    }
-    return t;
   }
 
   /** Record the prefill of positions `p .. p + PREFILL_ROWS - 1` (no logits). */
   #chunk(pass: GPUComputePassEncoder, p: number) {
-    const offs = [0, p * SLOT];
+    const offs = this.#offs;
+    offs[1] = p * SLOT;
     for (const d of this.#prefill) {
       pass.setPipeline(d.pipeline);
       offs[0] = d.prm;
-      pass.setBindGroup(0, d.group, offs);
+      pass.setBindGroup(0, d.group, offs, 0, 2);
       pass.dispatchWorkgroups(d.x, d.y);
     }
   }
 
   /** Record the step at position `p` (full: through the logits and argmax). */
-  #step(pass: GPUComputePassEncoder, p: number, full: boolean, each?: (d: Dispatch) => void) {
-    const list = full
-      ? [this.#embed!, ...this.#layers, ...this.#head]
-      : [this.#embed!, ...this.#layers];
-    const offs = [0, p * SLOT];
-    for (const d of list) {
-      if (each) each(d);
+  #step(pass: GPUComputePassEncoder, p: number, full: boolean) {
+    const offs = this.#offs;
+    offs[1] = p * SLOT;
+    for (const d of full ? this.#full : this.#body) {
       pass.setPipeline(d.pipeline);
       offs[0] = d.prm;
-      pass.setBindGroup(0, d.group, offs);
+      pass.setBindGroup(0, d.group, offs, 0, 2);
       pass.dispatchWorkgroups(d.x, d.y);
     }
   }
+  #offs = new Uint32Array(2);
 
   /**
    * Run `prompt` after the cached positions and greedily generate up to `maxTokens` ids, K steps
@@ -442,32 +498,21 @@ export class GpuDecoder {
     maxTokens: number,
     options: GpuGenerateOptions = {},
   ): Promise<number[]> {
-    const { vocab } = this.config;
-    if (prompt.length === 0) throw new ShapeError("GpuDecoder.generate: the prompt is empty.");
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
-      throw new ShapeError(
-        `GpuDecoder.generate: maxTokens must be an integer ≥ 1, got ${maxTokens}.`,
-      );
-    }
-    for (const id of prompt) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-        throw new ShapeError(`GpuDecoder.generate: token id ${id} is outside [0, ${vocab}).`);
-      }
-    }
     const start = this.position;
-    const steps = prompt.length + maxTokens - 1;
-    if (start + steps > this.contextLength) {
-      throw new ShapeError(
-        `GpuDecoder.generate: ${start} cached + ${prompt.length} prompt + ${maxTokens} new ` +
-          `tokens exceed the context of ${this.contextLength}.`,
-      );
-    }
+    checkRequest(prompt, maxTokens, this.config.vocab, start, this.contextLength);
     const dev = this.#device;
     dev.queue.writeBuffer(this.#ids, start * 4, Uint32Array.from(prompt));
     const stop = new Set(options.stop ?? []);
     const out: number[] = [];
     let p = start; // next position to run
     const last = start + prompt.length - 1; // the first position whose argmax is wanted
+    this.#full = this.#greedy;
+    if (options.sampling) {
+      const sm = this.#sampled.at(-1)!;
+      const prm = samplePrm(this.config.vocab, checkSampling(options.sampling), last);
+      dev.queue.writeBuffer(this.#prm, sm.prm, Int32Array.from(prm));
+      this.#full = this.#sampled;
+    }
     let k = 4;
     while (out.length < maxTokens) {
       // Prompt positions before `last` need no logits; then K full steps.
@@ -517,56 +562,34 @@ export class GpuDecoder {
   }
 
   /**
-   * GPU time of one decode step at the current position, per kernel (timestamp queries around each
-   * dispatch; needs the `timestamp-query` feature). The step's outputs are discarded.
+   * GPU time of one decode step at the current position (with `prefill`: of one 32-position prompt
+   * chunk from position 0), per kernel (timestamp queries around each dispatch; needs the
+   * `timestamp-query` feature). Outputs are discarded; a prompt chunk recomputes cache rows 0–31.
+   *
+   * @param prefill profile a prompt chunk instead of a decode step
    */
-  async profile(): Promise<StepProfile> {
-    const dev = this.#device;
-    if (!dev.features.has("timestamp-query")) {
-      throw new DeviceError("GpuDecoder.profile: the device lacks timestamp-query.");
-    }
-    const list = [this.#embed!, ...this.#layers, ...this.#head];
-    const n = list.length * 2;
-    const set = dev.createQuerySet({ type: "timestamp", count: n });
-    const resolve = dev.createBuffer({ size: n * 8, usage: 0x200 | 0x4 });
-    const read = dev.createBuffer({ size: n * 8, usage: 0x1 | 0x8 });
-    const enc = dev.createCommandEncoder();
-    const p = Math.min(this.position, this.contextLength - 1);
-    list.forEach((d, i) => {
-      const pass = enc.beginComputePass({
-        timestampWrites: {
-          querySet: set,
-          beginningOfPassWriteIndex: 2 * i,
-          endOfPassWriteIndex: 2 * i + 1,
-        },
-      });
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.group, [d.prm, p * SLOT]);
-      pass.dispatchWorkgroups(d.x, d.y);
-      pass.end();
+  async profile(prefill = false): Promise<StepProfile> {
+    const p = prefill ? 0 : Math.min(this.position, this.contextLength - 1);
+    return await profileDispatches(this.#device, prefill ? this.#prefill : this.#full, p * SLOT);
+  }
+
+  /**
+   * GPU time (one pass, timestamps at its ends) and host recording time of `n` full decode steps
+   * from the current position; the outputs are discarded and the position is kept.
+   *
+   * @param n steps (the cache must have room for them)
+   */
+  timeSteps(n: number): Promise<{ gpuNs: number; hostMs: number }> {
+    const p0 = this.position;
+    if (p0 + n > this.contextLength) throw new ShapeError(`timeSteps: ${n} steps past the context`);
+    return timePass(this.#device, (pass) => {
+      for (let i = 0; i < n; i++) this.#step(pass, p0 + i, true);
     });
-    enc.resolveQuerySet(set, 0, n, resolve, 0);
-    enc.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
-    dev.queue.submit([enc.finish()]);
-    await read.mapAsync(1);
-    const t = new BigUint64Array(read.getMappedRange().slice(0));
-    read.unmap();
-    const prof: StepProfile = { ns: {}, count: {}, total: 0 };
-    list.forEach((d, i) => {
-      const ns = Number(t[2 * i + 1] - t[2 * i]);
-      prof.ns[d.name] = (prof.ns[d.name] ?? 0) + ns;
-      prof.count[d.name] = (prof.count[d.name] ?? 0) + 1;
-      prof.total += ns;
-    });
-    set.destroy();
-    resolve.destroy();
-    read.destroy();
-    return prof;
   }
 
   /** Dispatches of one full decode step. */
   get dispatchesPerStep(): number {
-    return 1 + this.#layers.length + this.#head.length;
+    return this.#full.length;
   }
 
   /** Free the GPU buffers and weights. */

@@ -82,48 +82,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 }`;
 
 /**
- * Rotary embedding of Q [heads, hd] into QR and of K [kvHeads, hd] at position `pos`, K and V
- * [kvHeads, vd] appended to the caches KC/VC [ctx, kvHeads, hd|vd] at `pos`. TAB holds cos and sin
- * per position and pair: TAB[(pos · half + i) · 2 + {0, 1}]. Pairs are (2i, 2i+1) (ggml's normal
- * order) or (i, i + half) (NeoX); dimensions past ropeDims pass through. prm: [heads, kvHeads, hd,
- * vd, ropeDims, neox (0|1)]. Dispatch ⌈((heads + kvHeads) · hd + kvHeads · vd) / T⌉ workgroups.
- */
-export const ROPE_CACHE = `
-${rw(["Q", "K", "V", "KC", "VC", "TAB", "QR"])}
-${params(7)}
-@compute @workgroup_size(${T})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let heads = u32(prm[0]); let kvh = u32(prm[1]); let hd = u32(prm[2]); let vd = u32(prm[3]);
-  let rd = u32(prm[4]); let neox = prm[5] != 0; let half = rd / 2u;
-  let r = gid.y; let pos = stp[0] + r;
-  let g = gid.x;
-  let nq = heads * hd; let nk = kvh * hd;
-  let qo = r * nq; let ko = r * nk;
-  if (g < nq + nk) {
-    let isQ = g < nq;
-    let j = select(g - nq, g, isQ);
-    let base = j - j % hd; let d = j % hd;
-    var v: f32;
-    if (d < rd) {
-      let i = select(d / 2u, d % half, neox);
-      let second = select((d & 1u) == 1u, d >= half, neox);
-      let a = base + select(2u * i, i, neox);
-      let b = a + select(1u, half, neox);
-      let c = TAB[(pos * half + i) * 2u]; let s = TAB[(pos * half + i) * 2u + 1u];
-      var x0: f32; var x1: f32;
-      if (isQ) { x0 = Q[qo + a]; x1 = Q[qo + b]; } else { x0 = K[ko + a]; x1 = K[ko + b]; }
-      v = select(x0 * c - x1 * s, x0 * s + x1 * c, second);
-    } else {
-      v = select(K[ko + min(j, nk - 1u)], Q[qo + j], isQ);
-    }
-    if (isQ) { QR[qo + j] = v; } else { KC[pos * nk + j] = v; }
-    return;
-  }
-  let j = g - nq - nk;
-  if (j < kvh * vd) { VC[pos * kvh * vd + j] = V[r * kvh * vd + j]; }
-}`;
-
-/**
  * Attention of row r's query (position pos + r) over cache positions 0..pos + r (causal): one
  * workgroup per head and row, scores in workgroup memory, softmax, then the weighted sum of values.
  * Q [rows, heads, hd], KC/VC [ctx, kvHeads, hd|vd], O [rows, heads, vd]. prm: [heads, kvHeads, hd, vd, scale (f32 bits)]. Scores
