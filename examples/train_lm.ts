@@ -20,6 +20,7 @@ import {
   seed,
   tidy,
 } from "../mod.ts";
+import type { Tensor } from "../mod.ts";
 import { Tokenizer } from "../llm/mod.ts";
 import {
   bpeMetadata,
@@ -49,6 +50,24 @@ export interface LmSummary {
   params: number;
   /** Files written. */
   files: string[];
+  /** sha256 (hex) of every parameter's bytes at the end, in `parameters()` order: a run repeats
+   * another bit for bit exactly when these agree. */
+  weightsSha256: string;
+}
+
+/** sha256 (hex) of the parameters' bytes, in order. */
+async function weightsDigest(
+  params: readonly Tensor[],
+): Promise<string> {
+  const parts = params.map((p) => {
+    const d = p.dataSync();
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  });
+  const all = new Uint8Array(parts.reduce((a, x) => a + x.length, 0));
+  let o = 0;
+  for (const x of parts) all.set(x, o), o += x.length;
+  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Start offsets of step `step`'s sequences: uniform over the stream, from (seed, step). */
@@ -291,8 +310,11 @@ export async function trainLm(
     );
     files.push(`${base}-loss.svg`);
   }
+  const weightsSha256 = await weightsDigest(model.parameters());
+  log(`weights sha256 after step ${step}: ${weightsSha256}`);
   model.dispose();
   return {
+    weightsSha256,
     steps: step,
     losses,
     perplexity: Math.exp(nll),

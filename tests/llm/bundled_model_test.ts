@@ -2,7 +2,8 @@
  * The bundled model (models/kjv-llama-q8_0.gguf, our KJV llama) in our engine against llama.cpp
  * (node-llama-cpp, CPU, f32 KV cache, flash attention off): with llama.cpp's activation rounding
  * (`activations: "ggml"`, Q8_0 activations for Q8_0 weights) the greedy continuation of 64 tokens
- * is identical and the logits agree to float32 accumulation-order noise.
+ * is identical up to near-ties (see TIE), the teacher-forced best tokens agree at every other step,
+ * and the perplexities agree within 1%.
  */
 import assert from "node:assert/strict";
 import { DEFAULT_MODEL, loadModel } from "../../llm/mod.ts";
@@ -12,41 +13,77 @@ if (Deno.env.get("CI") === "true" && !HAS_LLAMA_CPP) {
   throw new Error("CI=true but llama.cpp (node-llama-cpp) is missing: run .ci/refs.sh");
 }
 
+/** The step (index into the continuation) and margin where our logits' best token is not `want`. */
+function disagreements(rows: ArrayLike<number>[], from: number, want: number[]) {
+  const out: { step: number; ours: number; theirs: number; margin: number }[] = [];
+  for (let j = 0; j < want.length; j++) {
+    const r = rows[from + j];
+    let best = 0;
+    for (let v = 1; v < r.length; v++) if (r[v] > r[best]) best = v;
+    if (best !== want[j]) {
+      out.push({ step: j, ours: best, theirs: want[j], margin: r[best] - r[want[j]] });
+    }
+  }
+  return out;
+}
+
+// Largest logit gap at which our best token may differ from llama.cpp's: a last-bit difference in
+// an f32 sum can round one Q8_0 activation to the other level, which moves logits by ~1e-2 (the
+// prompt's logits differ from llama.cpp's by up to 0.016 here). Measured on four prompts × 64
+// steps: 2 such near-ties (gaps 0.0082, 0.0052), every other step the same token.
+const TIE = 0.02;
+
 Deno.test({
-  name: "bundled KJV model: our greedy 64 tokens and logits equal llama.cpp's (Q8_0 file)",
+  name: "bundled KJV model: greedy 64 tokens equal llama.cpp's up to near-ties; logits and " +
+    "perplexity agree (Q8_0 file)",
   ignore: !HAS_LLAMA_CPP,
 }, async () => {
   const model = await loadModel(DEFAULT_MODEL, { activations: "ggml" });
   try {
-    const prompt = model.tokenizer.encode("And God said unto Moses");
-    const ref = llamaGreedy(DEFAULT_MODEL, prompt, 64);
-    for await (const _piece of model.generate(prompt, { maxTokens: 64, temperature: 0 })) {
-      // the text pieces; the ids are in stats
-    }
-    assert.deepEqual(model.stats!.tokens, ref.greedy);
-    // Perplexity over the prompt and continuation, teacher-forced, from both sides' logits: within
-    // 1% (the issue's bound). Logits themselves differ by up to ~0.16 at a few positions here
-    // (Q8_0 activation rounding ties; f32 sums in another order), which greedy decoding survives.
-    const seq = [...prompt, ...ref.greedy.slice(0, -1)];
-    const mine = model.logits(seq);
-    const theirs = [
-      ...ref.logits,
-      ...llamaGreedy(DEFAULT_MODEL, seq, 1).logits.slice(prompt.length),
-    ];
-    assert.equal(theirs.length, mine.length);
-    const ppl = (rows: ArrayLike<number>[]) => {
-      let nll = 0;
-      for (let i = 0; i + 1 < seq.length; i++) {
-        const r = rows[i];
-        let m = -Infinity, z = 0;
-        for (let v = 0; v < r.length; v++) m = Math.max(m, r[v]);
-        for (let v = 0; v < r.length; v++) z += Math.exp(r[v] - m);
-        nll -= r[seq[i + 1]] - m - Math.log(z);
+    for (const text of ["And God said unto Moses", "In the beginning"]) {
+      const prompt = model.tokenizer.encode(text);
+      const ref = llamaGreedy(DEFAULT_MODEL, prompt, 64);
+      for await (const _piece of model.generate(prompt, { maxTokens: 64, temperature: 0 })) {
+        // the text pieces; the ids are in stats
       }
-      return Math.exp(nll / (seq.length - 1));
-    };
-    const [p1, p2] = [ppl(mine), ppl(theirs)];
-    assert.ok(Math.abs(p1 / p2 - 1) <= 0.01, `perplexity ours ${p1}, llama.cpp ${p2}`);
+      const ours = model.stats!.tokens;
+      // Teacher-forced on llama.cpp's continuation: our best token is llama.cpp's at every step,
+      // except where our top two are within TIE of each other.
+      const seq = [...prompt, ...ref.greedy.slice(0, -1)];
+      const mine = model.logits(seq);
+      const off = disagreements(mine, prompt.length - 1, ref.greedy);
+      for (const d of off) {
+        assert.ok(
+          d.margin <= TIE,
+          `${text}: step ${d.step}: ours ${d.ours}, llama.cpp ${d.theirs}`,
+        );
+      }
+      assert.ok(off.length <= 2, `${text}: ${off.length} near-ties in 64 steps`);
+      // Free-running, our greedy text equals llama.cpp's up to the first near-tie (all of it if none).
+      const n = off.length ? off[0].step : 64;
+      assert.deepEqual(ours.slice(0, n), ref.greedy.slice(0, n), `${text}: greedy tokens`);
+      if (!off.length) assert.deepEqual(ours, ref.greedy);
+      // Perplexity over the prompt and continuation, teacher-forced, from both sides' logits:
+      // within 1% (the issue's bound).
+      const theirs = [
+        ...ref.logits,
+        ...llamaGreedy(DEFAULT_MODEL, seq, 1).logits.slice(prompt.length),
+      ];
+      assert.equal(theirs.length, mine.length);
+      const ppl = (rows: ArrayLike<number>[]) => {
+        let nll = 0;
+        for (let i = 0; i + 1 < seq.length; i++) {
+          const r = rows[i];
+          let m = -Infinity, z = 0;
+          for (let v = 0; v < r.length; v++) m = Math.max(m, r[v]);
+          for (let v = 0; v < r.length; v++) z += Math.exp(r[v] - m);
+          nll -= r[seq[i + 1]] - m - Math.log(z);
+        }
+        return Math.exp(nll / (seq.length - 1));
+      };
+      const [p1, p2] = [ppl(mine), ppl(theirs)];
+      assert.ok(Math.abs(p1 / p2 - 1) <= 0.01, `${text}: perplexity ours ${p1}, llama.cpp ${p2}`);
+    }
   } finally {
     model.dispose();
   }
