@@ -170,10 +170,23 @@ export async function inflateInto(
   size: number | ((head: Uint8Array) => number | null),
   fail: (what: string) => never,
 ): Promise<Uint8Array> {
-  const stream = new Blob([comp as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream(format));
-  const reader = stream.getReader();
   let out: GrowingBuffer | null = typeof size === "number" ? new GrowingBuffer(size) : null;
+  // The compressed bytes go in as small slices, pulled only when the inflater wants more: given
+  // the whole input at once the runtime inflates it in one chunk (a 261 KB deflate stream of
+  // zeros became one 256 MiB chunk before any check could stop it). Deflate inflates at most
+  // ~1032× its input, so a slice of `remaining / 1024` bytes (1 KiB .. 64 KiB) can overshoot
+  // the declared size by about 1 MiB or the rest of the payload, whichever is larger.
+  let at = 0;
+  const source = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    pull(c) {
+      if (at >= comp.length) return c.close();
+      const left = out === null ? 0 : out.size - out.pos;
+      const n = Math.min(1 << 16, Math.max(1 << 10, Math.floor(left / 1024)));
+      c.enqueue(comp.slice(at, at + n) as Uint8Array<ArrayBuffer>);
+      at += n;
+    },
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new DecompressionStream(format)).getReader();
   let head = new Uint8Array(0);
   let over = false;
   try {

@@ -85,7 +85,10 @@ for (const format of ["npy", "npz", "idx", "checkpoint"]) {
     `${format} fuzz: ${loaderCases} cases (seed ${seed}) in ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s: ${stats.ok} loaded, ${stats.typed} ` +
       `typed errors, ${stats.defects} defects (untyped or accepted garbage), ${stats.slow} over ` +
-      `5 s (max ${stats.maxMs.toFixed(1)} ms), peak RSS ${peak.toFixed(0)} MiB`,
+      `5 s (max ${stats.maxMs.toFixed(1)} ms), peak RSS ${peak.toFixed(0)} MiB ` +
+      `(+${((stats.peakRss - stats.baseRss) / 2 ** 20).toFixed(0)} over the run's start; ` +
+      `largest growth in one case +${(stats.maxGrowth / 2 ** 20).toFixed(1)} MiB, case ` +
+      `${stats.maxGrowthCase.index}, ${stats.maxGrowthCase.inputBytes} bytes of input)`,
   );
   for (const d of stats.first) console.error(d);
   if (stats.defects || stats.slow || peak > 1024) failed = true;

@@ -110,6 +110,27 @@ Deno.test("class 1 (variant): a gzip IDX bomb with an honest header, and an expl
   ok.a.dispose();
 });
 
+Deno.test("class 1 (variant): a size lie inflates only ~1 MiB past what it declares", async () => {
+  // 64 MiB of zeros deflate to ~65 KB; given the whole stream at once the runtime inflated it
+  // in one 64 MiB chunk before the declared-size check could stop it (RSS grew by 64-128 MiB).
+  const zeros64 = new Uint8Array(64 * 2 ** 20);
+  const lie = await npzDeclaring(zeros64, 1000);
+  const idx = new Uint8Array(8 + 64 * 2 ** 20);
+  idx.set([0, 0, 8, 1]);
+  new DataView(idx.buffer).setUint32(4, 16, false); // declares 16 bytes
+  const gz = await gzip(idx);
+  for (const [what, load] of [["npz", () => decodeNpz(lie)], ["IDX", () => loadIdx(gz)]] as const) {
+    const rss0 = Deno.memoryUsage().rss;
+    await assert.rejects(load(), (e: unknown) => {
+      assert.ok(e instanceof FormatError, String(e));
+      assert.match((e as Error).message, /size lie or a decompression bomb/);
+      return true;
+    });
+    const grew = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+    assert.ok(grew < 24, `${what}: RSS grew by ${grew.toFixed(1)} MiB`);
+  }
+});
+
 function npyWithDescr(descr: string): Uint8Array {
   let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': (1,), }`;
   while ((10 + h.length + 1) % 64) h += " ";
