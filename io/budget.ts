@@ -115,18 +115,34 @@ export async function openFile(op: string, path: string | URL): Promise<Deno.FsF
   }
 }
 
-/** An IOError for a failed read of `name`, keeping the runtime's error as the cause. */
-export function ioError(op: string, name: string, e: unknown): IOError {
+/**
+ * `Deno.writeFile` with OS errors (a missing directory, no permission, a directory in the way)
+ * as an {@link IOError} naming the op and the path, with the OS error as its `cause`.
+ */
+export async function writeOutput(
+  op: string,
+  path: string | URL,
+  bytes: Uint8Array,
+): Promise<void> {
+  try {
+    await Deno.writeFile(path, bytes);
+  } catch (e) {
+    throw ioError(op, path instanceof URL ? path.href : String(path), e, "write");
+  }
+}
+
+/** An IOError for a failed read (or write) of `name`, keeping the runtime's error as the cause. */
+export function ioError(op: string, name: string, e: unknown, verb = "read"): IOError {
   const kind = e instanceof Deno.errors.NotFound
-    ? "no such file"
+    ? (verb === "read" ? "no such file" : "no such directory")
     : e instanceof Deno.errors.IsADirectory
     ? "it is a directory, not a file"
     : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
-    ? "permission denied (run with --allow-read for it, or check the file's mode)"
+    ? `permission denied (run with --allow-${verb} for it, or check the file's mode)`
     : e instanceof Error
     ? e.message
     : String(e);
-  return new IOError(`${op}: cannot read ${name}: ${kind}.`, { cause: e });
+  return new IOError(`${op}: cannot ${verb} ${name}: ${kind}.`, { cause: e });
 }
 
 /**

@@ -17,7 +17,7 @@ import { type DType, elementBytes, type TypedArray } from "../core/dtype.ts";
 import { fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { Budget, budgetOf, type BudgetOptions, enumTable } from "./budget.ts";
+import { Budget, budgetOf, type BudgetOptions, enumTable, writeOutput } from "./budget.ts";
 import { readInput } from "./npy.ts";
 
 /** The reference implementation's limit on the header (JSON) size. */
@@ -349,7 +349,7 @@ export async function saveSafetensors(
 ): Promise<void> {
   const list = checkInputs(tensors, metadata, "saveSafetensors");
   const data = await Promise.all(list.map(([, t]) => t.data()));
-  await Deno.writeFile(path, assemble(list, data, metadata));
+  await writeOutput("saveSafetensors", path, assemble(list, data, metadata));
 }
 
 /**

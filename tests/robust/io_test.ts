@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   ArgumentError,
+  decodeGguf,
   decodeIdx,
   decodeNpy,
   decodeNpz,
@@ -21,12 +22,17 @@ import {
   loadIdx,
   loadNpy,
   loadNpz,
+  loadOnnx,
   loadSafetensors,
   nn,
   openGguf,
   openSafetensors,
   optim,
   saveCheckpoint,
+  saveGguf,
+  saveNpy,
+  saveNpz,
+  saveSafetensors,
   tensor,
   zeros,
 } from "../../mod.ts";
@@ -311,5 +317,65 @@ Deno.test("class 11: a missing path or a directory is an IOError keeping the cau
   }
   const model = new nn.Linear(1, 1);
   await assert.rejects(loadCheckpoint(`${dir}/none.safetensors`, { model }), IOError);
+  await Deno.remove(dir);
+});
+
+Deno.test("class 1 (variant): GGUF and lazy safetensors reads take the same maxBytes budget", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // GGUF: a q8_0 tensor of 64 elements (68 bytes packed, 256 bytes as f32) and an f32 one.
+    const g = `${dir}/m.gguf`;
+    await saveGguf(g, {
+      tensors: [
+        { name: "q", shape: [64], type: "q8_0", data: new Float32Array(64).fill(1) },
+        { name: "w", shape: [4], data: new Float32Array([1, 2, 3, 4]) },
+      ],
+    });
+    using f = await openGguf(g); // default: what the file holds always reads
+    assert.equal(f.readTensor("q").size, 64);
+    assert.throws(() => f.readTensor("q", { maxBytes: 255 }), /tensor "q" needs 256 bytes/);
+    assert.equal(f.readTensor("q", { maxBytes: 256, dequantize: false }).dtype, "q8_0");
+    assert.throws(() => f.readTensorBytes("w", { maxBytes: 15 }), FormatError);
+    using capped = await openGguf(g, { maxBytes: 100 });
+    assert.throws(() => capped.readTensor("q"), /maxBytes budget of 100/);
+    assert.equal(capped.readTensor("w").size, 4);
+    const bytes = await Deno.readFile(g);
+    assert.throws(() => decodeGguf(bytes, "m", { maxBytes: 100 }).readTensor("q"), FormatError);
+    for (const bad of [NaN, -1, 1.5, "1"]) {
+      await assert.rejects(openGguf(g, { maxBytes: bad as never }), ArgumentError);
+      assert.throws(() => decodeGguf(bytes, "m", { maxBytes: bad as never }), ArgumentError);
+    }
+    // Lazy safetensors: a BF16 tensor reads as f32 at twice its bytes.
+    const s = `${dir}/m.safetensors`;
+    await saveSafetensors(s, { b: tensor([1, 2, 3, 4], { dtype: "bf16" }) });
+    using st = await openSafetensors(s);
+    assert.deepEqual(Array.from(st.readF32("b")), [1, 2, 3, 4]);
+    using st2 = await openSafetensors(s, { maxBytes: 8 });
+    assert.equal(st2.readBytes("b").length, 8);
+    assert.throws(() => st2.readF32("b"), /tensor "b" needs 16 bytes/);
+    await assert.rejects(openSafetensors(s, { maxBytes: NaN }), ArgumentError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("class 11 (variant): loadOnnx and every saver wrap OS errors in an IOError", async () => {
+  const dir = await Deno.makeTempDir();
+  const gone = `${dir}/missing/x`;
+  const ops: [string, () => Promise<unknown>][] = [
+    ["loadOnnx", () => loadOnnx(`${dir}/none.onnx`)],
+    ["saveNpy", () => saveNpy(gone, tensor([1]))],
+    ["saveNpz", () => saveNpz(gone, { a: tensor([1]) })],
+    ["saveSafetensors", () => saveSafetensors(gone, { a: tensor([1]) })],
+    ["saveGguf", () => saveGguf(gone, { tensors: [] })],
+  ];
+  for (const [op, f] of ops) {
+    await assert.rejects(f(), (e: unknown) => {
+      assert.ok(e instanceof IOError, `${op}: ${e}`);
+      assert.match((e as Error).message, new RegExp(`^${op}: cannot (read|write) `));
+      assert.ok((e as Error).cause instanceof Deno.errors.NotFound, `${op} keeps the cause`);
+      return true;
+    });
+  }
   await Deno.remove(dir);
 });
