@@ -7,7 +7,14 @@
  *
  * @module
  */
-import { Budget, budgetOf, type BudgetOptions, enumTable, openFile } from "./budget.ts";
+import {
+  Budget,
+  budgetOf,
+  type BudgetOptions,
+  checkJsonDepth,
+  enumTable,
+  openFile,
+} from "./budget.ts";
 import { FormatError } from "../core/errors.ts";
 
 /** The reference implementation's header limit. */
@@ -159,6 +166,7 @@ export function parseSafetensorsHeader(
     fail("header is not valid UTF-8");
   }
   if (!text.startsWith("{")) fail("header does not start with '{'");
+  checkJsonDepth(text, (what) => fail(`header ${what}`));
   assertNoDuplicateKeys(text, fail);
   let header: unknown = {};
   try {

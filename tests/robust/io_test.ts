@@ -379,3 +379,42 @@ Deno.test("class 11 (variant): loadOnnx and every saver wrap OS errors in an IOE
   }
   await Deno.remove(dir);
 });
+
+Deno.test("class 5 (variant): deeply nested JSON metadata is refused before it is parsed", async () => {
+  // 2 million "[" in a 4 MB header: JSON.parse took ~2 s and +66 MiB (a 20 MB one 26 s, +561 MiB).
+  const deep = "[".repeat(2_000_000) + "]".repeat(2_000_000);
+  const st = stWithHeader(`{"a":${deep}}`);
+  for (const f of [() => decodeSafetensors(st), () => openSafetensorsBytes(st)]) {
+    const t0 = performance.now(), rss0 = Deno.memoryUsage().rss;
+    await assert.rejects(async () => await f(), /nests deeper than 64 levels/);
+    assert.ok(performance.now() - t0 < 1500, `refused in ${performance.now() - t0} ms`);
+    assert.ok(Deno.memoryUsage().rss - rss0 < 32 * 2 ** 20, "nothing was built");
+  }
+  // The same in a checkpoint's optimizer metadata (a JSON string inside the header).
+  const model = new nn.Linear(1, 1);
+  const ck = encodeSafetensors(
+    { "model.weight": tensor([[1]]), "model.bias": tensor([0]) },
+    { format: "aprender.checkpoint", format_version: "1", optim: deep },
+  );
+  await assert.rejects(
+    loadCheckpoint(ck, { model, optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }) }),
+    /metadata "optim" nests deeper than 64 levels/,
+  );
+});
+
+function stWithHeader(h: string): Uint8Array {
+  const b = new Uint8Array(8 + h.length);
+  new DataView(b.buffer).setBigUint64(0, BigInt(h.length), true);
+  b.set(new TextEncoder().encode(h), 8);
+  return b;
+}
+
+async function openSafetensorsBytes(b: Uint8Array): Promise<void> {
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    await Deno.writeFile(path, b);
+    (await openSafetensors(path)).close();
+  } finally {
+    await Deno.remove(path);
+  }
+}
