@@ -33,7 +33,7 @@ import {
 import { DTypeError } from "../../../core/errors.ts";
 import { broadcastStrides } from "../../../core/shape.ts";
 import { floatToI64, typed } from "../util.ts";
-import { bigBinary, bigUnary, hasBigBinary, hasBigUnary, isBigCall } from "./int64.ts";
+import { bigBinaryRow, bigUnaryRow, hasBigBinary, hasBigUnary, isBigCall } from "./int64.ts";
 
 // ---- math ------------------------------------------------------------------------------------
 
@@ -426,7 +426,15 @@ function unaryKernel(name: UnaryOp, row: Row<UnaryFn>): KernelFn {
   return (call: KernelCall<UnaryAttrs>) => {
     const [x] = call.inputs, [out] = call.outputs;
     if (big && isBigCall(call.inputs, out)) {
-      return bigUnary(name, x, out, stridesFor(x, out.shape), call.attrs ?? {});
+      const row = bigUnaryRow(name, x.dtype, out.dtype, call.attrs ?? {});
+      const X = typed(x), O = typed(out);
+      forEachRow(
+        out.shape,
+        [out.strides, stridesFor(x, out.shape)],
+        [out.offset, x.offset],
+        ([oo, xo], [os, xs], len) => row(X, xo, xs, O, oo, os, len),
+      );
+      return;
     }
     const f = pick(row, out.dtype), p = call.attrs ?? {};
     const X = typed(x), O = typed(out);
@@ -504,8 +512,15 @@ function binaryKernel(name: string, row: Row<BinaryFn>): KernelFn {
   return (call: KernelCall) => {
     const [x, y] = call.inputs, [out] = call.outputs;
     if (big && isBigCall(call.inputs, out)) {
-      const s = out.shape;
-      return bigBinary(name as BinaryOp, x, y, out, stridesFor(x, s), stridesFor(y, s));
+      const row = bigBinaryRow(name as BinaryOp, x.dtype, y.dtype, out.dtype);
+      const X = typed(x), Y = typed(y), O = typed(out);
+      forEachRow(
+        out.shape,
+        [out.strides, stridesFor(x, out.shape), stridesFor(y, out.shape)],
+        [out.offset, x.offset, y.offset],
+        ([oo, xo, yo], [os, xs, ys], len) => row(X, xo, xs, Y, yo, ys, O, oo, os, len),
+      );
+      return;
     }
     const f = pick(row, out.dtype);
     const X = typed(x), Y = typed(y), O = typed(out);

@@ -88,7 +88,10 @@ function pow(a: Big, b: Big): Big {
 
 const B = (v: boolean): Big => (v ? 1n : 0n);
 
-/** The binary ops with an exact integer meaning, on bigints (comparisons give 0n/1n). */
+/**
+ * The binary ops with an exact integer meaning, on bigints. Results need no wrapping here:
+ * storing a bigint into a BigInt64Array wraps it modulo 2^64 (ToBigInt64).
+ */
 const BINARY: Partial<Record<BinaryOp, (a: Big, b: Big) => Big>> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
@@ -98,15 +101,19 @@ const BINARY: Partial<Record<BinaryOp, (a: Big, b: Big) => Big>> = {
   pow,
   minimum: (a, b) => (a < b ? a : b),
   maximum: (a, b) => (a > b ? a : b),
-  eq: (a, b) => B(a === b),
-  ne: (a, b) => B(a !== b),
-  lt: (a, b) => B(a < b),
-  le: (a, b) => B(a <= b),
-  gt: (a, b) => B(a > b),
-  ge: (a, b) => B(a >= b),
-  logicalAnd: (a, b) => B(a !== 0n && b !== 0n),
-  logicalOr: (a, b) => B(a !== 0n || b !== 0n),
-  logicalXor: (a, b) => B((a !== 0n) !== (b !== 0n)),
+};
+
+/** The comparisons and logical ops: a boolean of two bigints. */
+const TEST: Partial<Record<BinaryOp, (a: Big, b: Big) => boolean>> = {
+  eq: (a, b) => a === b,
+  ne: (a, b) => a !== b,
+  lt: (a, b) => a < b,
+  le: (a, b) => a <= b,
+  gt: (a, b) => a > b,
+  ge: (a, b) => a >= b,
+  logicalAnd: (a, b) => a !== 0n && b !== 0n,
+  logicalOr: (a, b) => a !== 0n || b !== 0n,
+  logicalXor: (a, b) => (a !== 0n) !== (b !== 0n),
 };
 
 /** A bound (a JS number, maybe fractional or infinite) compared exactly against bigints. */
@@ -133,7 +140,7 @@ const UNARY: Partial<Record<UnaryOp, (x: Big, p: UnaryAttrs) => Big>> = {
 
 /** Whether `op` has an exact bigint kernel here. */
 export function hasBigBinary(op: string): boolean {
-  return Object.hasOwn(BINARY, op);
+  return Object.hasOwn(BINARY, op) || Object.hasOwn(TEST, op);
 }
 
 /** Whether unary `op` has an exact bigint kernel here. */
@@ -141,10 +148,79 @@ export function hasBigUnary(op: string): boolean {
   return Object.hasOwn(UNARY, op);
 }
 
-/** Store `v` (already the exact result) into `out` at `o`: wrapped for i64, 0/1 for bool. */
-function store(out: TensorView, arr: TypedArray, o: number, v: Big): void {
-  if (out.dtype === "i64") (arr as BigInt64Array)[o] = wrap(v);
-  else arr[o] = v !== 0n ? 1 : 0;
+/** One row of a binary op: `n` elements at offsets `o + k·step` of each operand. */
+export type BigBinaryRow = (
+  X: TypedArray,
+  xo: number,
+  xs: number,
+  Y: TypedArray,
+  yo: number,
+  ys: number,
+  O: TypedArray,
+  oo: number,
+  os: number,
+  n: number,
+) => void;
+
+/** The row function of binary `op` for operands of `xd`, `yd` into `od` (i64 or bool). */
+export function bigBinaryRow(op: BinaryOp, xd: DType, yd: DType, od: DType): BigBinaryRow {
+  const f = BINARY[op], test = TEST[op];
+  const wide = xd === "i64" && yd === "i64";
+  if (od === "i64" && f) {
+    if (wide && (op === "add" || op === "sub" || op === "mul")) {
+      // The hot ones, straight from storage (the store wraps modulo 2^64).
+      return (X, xo, xs, Y, yo, ys, O, oo, os, n) => {
+        const a = X as BigInt64Array, b = Y as BigInt64Array, z = O as BigInt64Array;
+        if (op === "add") {
+          for (let k = 0; k < n; k++) z[oo + k * os] = a[xo + k * xs] + b[yo + k * ys];
+        } else if (op === "sub") {
+          for (let k = 0; k < n; k++) z[oo + k * os] = a[xo + k * xs] - b[yo + k * ys];
+        } else for (let k = 0; k < n; k++) z[oo + k * os] = a[xo + k * xs] * b[yo + k * ys];
+      };
+    }
+    return (X, xo, xs, Y, yo, ys, O, oo, os, n) => {
+      const z = O as BigInt64Array;
+      for (let k = 0; k < n; k++) {
+        z[oo + k * os] = f(big(X, xd, xo + k * xs), big(Y, yd, yo + k * ys));
+      }
+    };
+  }
+  return (X, xo, xs, Y, yo, ys, O, oo, os, n) => {
+    for (let k = 0; k < n; k++) {
+      const u = big(X, xd, xo + k * xs), v = big(Y, yd, yo + k * ys);
+      O[oo + k * os] = (test ? test(u, v) : f!(u, v) !== 0n) ? 1 : 0;
+    }
+  };
+}
+
+/** Element `o` of an integer-dtype array as a bigint. */
+function big(a: TypedArray, d: DType, o: number): Big {
+  return d === "i64" ? (a as BigInt64Array)[o] : BigInt(a[o] as number);
+}
+
+/** The row function of unary `op` for `xd` into `od` (i64 or bool). */
+export function bigUnaryRow(
+  op: UnaryOp,
+  xd: DType,
+  od: DType,
+  p: UnaryAttrs,
+): (
+  X: TypedArray,
+  xo: number,
+  xs: number,
+  O: TypedArray,
+  oo: number,
+  os: number,
+  n: number,
+) => void {
+  const f = UNARY[op]!;
+  return (X, xo, xs, O, oo, os, n) => {
+    for (let k = 0; k < n; k++) {
+      const r = f(big(X, xd, xo + k * xs), p);
+      if (od === "i64") (O as BigInt64Array)[oo + k * os] = r;
+      else O[oo + k * os] = r !== 0n ? 1 : 0;
+    }
+  };
 }
 
 /** Offsets of `t`'s elements broadcast to `shape` by `strides`, in C order. */
@@ -152,37 +228,10 @@ function offs(shape: readonly number[], strides: readonly number[], offset: numb
   return stridedOffsets(shape, strides, offset);
 }
 
-/**
- * Elementwise binary `op` of `x`, `y` (broadcast by `xs`, `ys`, strides already for the output's
- * shape) into `out`, exactly.
- */
-export function bigBinary(
-  op: BinaryOp,
-  x: TensorView,
-  y: TensorView,
-  out: TensorView,
-  xs: readonly number[],
-  ys: readonly number[],
-): void {
-  const f = BINARY[op]!;
-  const gx = bigReader(x), gy = bigReader(y), O = typed(out);
-  const ox = offs(out.shape, xs, x.offset), oy = offs(out.shape, ys, y.offset);
-  const oo = offs(out.shape, out.strides, out.offset);
-  for (let i = 0; i < oo.length; i++) store(out, O, oo[i], f(gx(ox[i]), gy(oy[i])));
-}
-
-/** Elementwise unary `op` of `x` (strides `xs` for the output's shape) into `out`, exactly. */
-export function bigUnary(
-  op: UnaryOp,
-  x: TensorView,
-  out: TensorView,
-  xs: readonly number[],
-  p: UnaryAttrs,
-): void {
-  const f = UNARY[op]!;
-  const gx = bigReader(x), O = typed(out);
-  const ox = offs(out.shape, xs, x.offset), oo = offs(out.shape, out.strides, out.offset);
-  for (let i = 0; i < oo.length; i++) store(out, O, oo[i], f(gx(ox[i]), p));
+/** Store `v` into `out` at `o`: wrapped for i64 (by the store), 0/1 for bool. */
+function store(out: TensorView, arr: TypedArray, o: number, v: Big): void {
+  if (out.dtype === "i64") (arr as BigInt64Array)[o] = v;
+  else arr[o] = v !== 0n ? 1 : 0;
 }
 
 // ---- reductions ------------------------------------------------------------------------------
@@ -195,36 +244,50 @@ export function isBigReduce(op: string, x: TensorView, out: TensorView): boolean
   return REDUCE.has(op) && x.dtype === "i64" && out.dtype === "i64";
 }
 
-/** Every line of `x` over `axes` as bigints, in order; `each(i, line)` for output element i. */
-function eachLine(x: TensorView, axes: number[], each: (i: number, line: Big[]) => void): void {
+/**
+ * Every line of the i64 `x` over `axes`, in output order: `each(i, get, n)` with `get(j)` the
+ * line's j-th element read straight from storage (no copies of the line).
+ */
+function eachLine(
+  x: TensorView,
+  axes: number[],
+  each: (i: number, get: (j: number) => Big, n: number) => void,
+): void {
   const a = typed(x) as BigInt64Array;
   const g = geometry(x.shape, x.strides, x.offset, axes);
-  const line = new Array<Big>(g.n);
+  const inner = g.inner, step = g.step;
   for (let i = 0; i < g.outer.length; i++) {
     const base = g.outer[i];
-    if (g.inner === null) { for (let j = 0, p = base; j < g.n; j++, p += g.step) line[j] = a[p]; }
-    else for (let j = 0; j < g.n; j++) line[j] = a[base + g.inner[j]];
-    each(i, line);
+    each(i, inner === null ? (j) => a[base + j * step] : (j) => a[base + inner[j]], g.n);
   }
 }
 
-function lineOf(op: string): (l: Big[]) => Big {
+function lineOf(op: string): (get: (j: number) => Big, n: number) => Big {
   switch (op) {
     case "sum":
-      return (l) => l.reduce((s, v) => s + v, 0n);
+      return (get, n) => {
+        let s = 0n;
+        for (let j = 0; j < n; j++) s += get(j);
+        return s;
+      };
     case "prod":
-      return (l) => l.reduce((s, v) => wrap(s * v), 1n);
+      return (get, n) => {
+        let s = 1n;
+        for (let j = 0; j < n; j++) s = wrap(s * get(j));
+        return s;
+      };
     case "max":
-      return (l) => l.reduce((m, v) => (v > m ? v : m));
     case "min":
-      return (l) => l.reduce((m, v) => (v < m ? v : m));
     case "argmax":
     case "argmin": {
-      const gt = op === "argmax";
-      return (l) => {
-        let best = 0;
-        for (let j = 1; j < l.length; j++) if (gt ? l[j] > l[best] : l[j] < l[best]) best = j;
-        return BigInt(best);
+      const gt = op === "max" || op === "argmax", arg = op.startsWith("arg");
+      return (get, n) => {
+        let best = 0, m = get(0);
+        for (let j = 1; j < n; j++) {
+          const v = get(j);
+          if (gt ? v > m : v < m) [m, best] = [v, j];
+        }
+        return arg ? BigInt(best) : m;
       };
     }
   }
@@ -236,7 +299,7 @@ export function bigReduce(op: string, call: KernelCall<{ axes: number[] }>): voi
   const [x] = call.inputs, [out] = call.outputs;
   const f = lineOf(op), O = typed(out);
   const oo = offs(out.shape, out.strides, out.offset);
-  eachLine(x, call.attrs.axes, (i, l) => store(out, O, oo[i], f(l)));
+  eachLine(x, call.attrs.axes, (i, get, n) => store(out, O, oo[i], f(get, n)));
 }
 
 /** cumsum/cumprod of an i64 input along `attrs.axis` (null: the flat array), exactly. */
@@ -244,15 +307,13 @@ export function bigScan(product: boolean, call: KernelCall<{ axis: number | null
   const [x] = call.inputs, [out] = call.outputs;
   const axis = call.attrs.axis;
   const axes = axis === null ? [...x.shape.keys()] : [axis];
-  const O = typed(out);
-  const oShape = out.shape, oAxes = axis === null ? [0] : [axis];
-  const go = geometry(oShape, out.strides, out.offset, oAxes);
-  eachLine(x, axes, (i, l) => {
+  const O = typed(out) as BigInt64Array;
+  const go = geometry(out.shape, out.strides, out.offset, axis === null ? [0] : [axis]);
+  eachLine(x, axes, (i, get, n) => {
     let acc = product ? 1n : 0n;
-    for (let j = 0; j < l.length; j++) {
-      acc = wrap(product ? acc * l[j] : acc + l[j]);
-      const o = go.inner === null ? go.outer[i] + j * go.step : go.outer[i] + go.inner[j];
-      store(out, O, o, acc);
+    for (let j = 0; j < n; j++) {
+      acc = wrap(product ? acc * get(j) : acc + get(j));
+      O[go.inner === null ? go.outer[i] + j * go.step : go.outer[i] + go.inner[j]] = acc;
     }
   });
 }
