@@ -15,6 +15,7 @@
 import "./backends/runtime.ts";
 
 export {
+  bigintToNumber,
   blockDTypeError,
   castNumber,
   checkDType,

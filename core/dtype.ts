@@ -515,6 +515,43 @@ export function fromBF16Bits(bits: number): number {
   return f32Scratch[0];
 }
 
+/** Significand bits of each float dtype, for {@link bigintToNumber}. */
+const PRECISION: Readonly<Record<string, bigint>> = Object.assign(Object.create(null), {
+  f64: 53n,
+  f32: 24n,
+  f16: 11n,
+  bf16: 8n,
+});
+
+/**
+ * An i64 value as a JS number for storing as `d`, converted the way NumPy's casts do: a float
+ * dtype gets `v` rounded once to its precision (nearest, ties to even; `Number(v)` then f32 would
+ * round twice), an integer dtype gets `v` wrapped to its width (exact past 2^53), bool `v != 0`.
+ *
+ * @example
+ * ```ts
+ * import { bigintToNumber } from "@aprender/compute/internal";
+ * console.log(bigintToNumber(2n ** 53n + 1n, "i32")); // 1
+ * ```
+ */
+export function bigintToNumber(v: bigint, d: DType): number {
+  const p = PRECISION[d];
+  if (p !== undefined) {
+    const m = v < 0n ? -v : v;
+    const len = BigInt(m.toString(2).length);
+    if (len <= p) return Number(v);
+    const shift = len - p, q = m >> shift, r = m - (q << shift), half = 1n << (shift - 1n);
+    const q2 = r > half || (r === half && (q & 1n) === 1n) ? q + 1n : q;
+    const x = Number(q2) * 2 ** Number(shift);
+    return v < 0n ? -x : x;
+  }
+  if (d === "bool") return v !== 0n ? 1 : 0;
+  const info = DTYPES[d];
+  return Number(
+    info.kind === "uint" ? BigInt.asUintN(info.bits, v) : BigInt.asIntN(info.bits, v),
+  );
+}
+
 /**
  * Round a JS number the way storing it as `d` would (ints wrap modulo 2^bits like NumPy's casts
  * of in-range values; floats round to nearest even; bool is `x != 0`).

@@ -71,6 +71,7 @@ const MAX_JS_ARRAY = 2 ** 32 - 1;
 export function checkNestable(shape: readonly number[], op: string): void {
   let arrays = 0, outer = 1;
   for (let d = 0; d < shape.length; d++) {
+    if (outer === 0) return; // an earlier axis is empty: axis d is never built ((0, 2^40) → [])
     if (shape[d] > MAX_JS_ARRAY) {
       throw new AllocationError(
         `${op}: axis ${d} of shape ${fmtShape(shape)} is longer than a JS array can be ` +

@@ -115,18 +115,34 @@ export async function openFile(op: string, path: string | URL): Promise<Deno.FsF
   }
 }
 
-/** An IOError for a failed read of `name`, keeping the runtime's error as the cause. */
-export function ioError(op: string, name: string, e: unknown): IOError {
+/**
+ * `Deno.writeFile` with OS errors (a missing directory, no permission, a directory in the way)
+ * as an {@link IOError} naming the op and the path, with the OS error as its `cause`.
+ */
+export async function writeOutput(
+  op: string,
+  path: string | URL,
+  bytes: Uint8Array,
+): Promise<void> {
+  try {
+    await Deno.writeFile(path, bytes);
+  } catch (e) {
+    throw ioError(op, path instanceof URL ? path.href : String(path), e, "write");
+  }
+}
+
+/** An IOError for a failed read (or write) of `name`, keeping the runtime's error as the cause. */
+export function ioError(op: string, name: string, e: unknown, verb = "read"): IOError {
   const kind = e instanceof Deno.errors.NotFound
-    ? "no such file"
+    ? (verb === "read" ? "no such file" : "no such directory")
     : e instanceof Deno.errors.IsADirectory
     ? "it is a directory, not a file"
     : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
-    ? "permission denied (run with --allow-read for it, or check the file's mode)"
+    ? `permission denied (run with --allow-${verb} for it, or check the file's mode)`
     : e instanceof Error
     ? e.message
     : String(e);
-  return new IOError(`${op}: cannot read ${name}: ${kind}.`, { cause: e });
+  return new IOError(`${op}: cannot ${verb} ${name}: ${kind}.`, { cause: e });
 }
 
 /**
@@ -170,10 +186,23 @@ export async function inflateInto(
   size: number | ((head: Uint8Array) => number | null),
   fail: (what: string) => never,
 ): Promise<Uint8Array> {
-  const stream = new Blob([comp as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream(format));
-  const reader = stream.getReader();
   let out: GrowingBuffer | null = typeof size === "number" ? new GrowingBuffer(size) : null;
+  // The compressed bytes go in as small slices, pulled only when the inflater wants more: given
+  // the whole input at once the runtime inflates it in one chunk (a 261 KB deflate stream of
+  // zeros became one 256 MiB chunk before any check could stop it). Deflate inflates at most
+  // ~1032× its input, so a slice of `remaining / 1024` bytes (1 KiB .. 64 KiB) can overshoot
+  // the declared size by about 1 MiB or the rest of the payload, whichever is larger.
+  let at = 0;
+  const source = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    pull(c) {
+      if (at >= comp.length) return c.close();
+      const left = out === null ? 0 : out.size - out.pos;
+      const n = Math.min(1 << 16, Math.max(1 << 10, Math.floor(left / 1024)));
+      c.enqueue(comp.slice(at, at + n) as Uint8Array<ArrayBuffer>);
+      at += n;
+    },
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new DecompressionStream(format)).getReader();
   let head = new Uint8Array(0);
   let over = false;
   try {
@@ -232,6 +261,30 @@ export async function inflateInto(
 export function releaseInflated(b: Uint8Array): void {
   const buf = b.buffer as ArrayBuffer;
   if (buf.resizable) buf.resize(0);
+}
+
+/** The deepest JSON nesting a file's metadata may have (safetensors headers need 3). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Refuse JSON text nested deeper than {@link MAX_JSON_DEPTH} (objects and arrays, outside
+ * strings) before `JSON.parse` builds it: 10 million `[` in a 20 MB header took 26 s and 561 MiB
+ * to parse. O(length), no allocation. `fail` gets the reason.
+ */
+export function checkJsonDepth(text: string, fail: (what: string) => never): void {
+  let depth = 0;
+  for (let i = 0, n = text.length; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) { // a string: skip to its closing quote, past escapes
+      for (i++; i < n && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        fail(
+          `nests deeper than ${MAX_JSON_DEPTH} levels of JSON objects/arrays (at character ${i}).`,
+        );
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
 }
 
 /**

@@ -18,6 +18,7 @@ import { mismatchOf } from "../optim/lr_state.ts";
 import { ComputeError, fmtShape } from "../core/errors.ts";
 import { Tensor } from "../core/tensor.ts";
 import { loadSafetensors, saveSafetensors } from "./safetensors.ts";
+import { checkJsonDepth } from "./budget.ts";
 
 const FORMAT = "aprender.checkpoint";
 const VERSION = "1";
@@ -165,6 +166,9 @@ function toJson(v: unknown): string {
 }
 
 function fromJson(s: string, what: string, name: string): unknown {
+  checkJsonDepth(s, (why) => {
+    throw new CheckpointError(`loadCheckpoint: ${name}: metadata "${what}" ${why}`, [], [], []);
+  });
   try {
     return JSON.parse(
       s,

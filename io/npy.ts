@@ -18,6 +18,7 @@ import {
   type BudgetOptions,
   enumTable,
   readInput as readPath,
+  writeOutput,
 } from "./budget.ts";
 import type { Tensor } from "../core/tensor.ts";
 
@@ -488,5 +489,5 @@ export async function loadNpy(
  */
 export async function saveNpy(path: string | URL, t: Tensor): Promise<void> {
   descrOf(t.dtype, "saveNpy");
-  await Deno.writeFile(path, npyFromData(t, await t.data(), "saveNpy"));
+  await writeOutput("saveNpy", path, npyFromData(t, await t.data(), "saveNpy"));
 }

@@ -8,7 +8,7 @@ import { DTypeError, FormatError } from "../core/errors.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { decodeNpyAs, npyFromData, type NpyReadOptions, readInput } from "./npy.ts";
 import { readZip, writeZip, type ZipEntry } from "./zip.ts";
-import { Budget, budgetOf, releaseInflated } from "./budget.ts";
+import { Budget, budgetOf, releaseInflated, writeOutput } from "./budget.ts";
 
 /** Options of {@link encodeNpz} and {@link saveNpz}. */
 export interface NpzWriteOptions {
@@ -153,5 +153,5 @@ export async function saveNpz(
   tensors: Record<string, Tensor>,
   options: NpzWriteOptions = {},
 ): Promise<void> {
-  await Deno.writeFile(path, await encodeNpzAs(tensors, options, "saveNpz"));
+  await writeOutput("saveNpz", path, await encodeNpzAs(tensors, options, "saveNpz"));
 }

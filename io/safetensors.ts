@@ -17,7 +17,14 @@ import { type DType, elementBytes, type TypedArray } from "../core/dtype.ts";
 import { fmtShape, FormatError } from "../core/errors.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { Budget, budgetOf, type BudgetOptions, enumTable } from "./budget.ts";
+import {
+  Budget,
+  budgetOf,
+  type BudgetOptions,
+  checkJsonDepth,
+  enumTable,
+  writeOutput,
+} from "./budget.ts";
 import { readInput } from "./npy.ts";
 
 /** The reference implementation's limit on the header (JSON) size. */
@@ -135,6 +142,7 @@ function decodeAs(bytes: Uint8Array, options: SafetensorsReadOptions, op: string
     return fail("header is not valid UTF-8.");
   }
   if (!text.startsWith("{")) fail(`header does not start with '{' (not a safetensors file).`);
+  checkJsonDepth(text, (what) => fail(`header ${what}`));
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -349,7 +357,7 @@ export async function saveSafetensors(
 ): Promise<void> {
   const list = checkInputs(tensors, metadata, "saveSafetensors");
   const data = await Promise.all(list.map(([, t]) => t.data()));
-  await Deno.writeFile(path, assemble(list, data, metadata));
+  await writeOutput("saveSafetensors", path, assemble(list, data, metadata));
 }
 
 /**

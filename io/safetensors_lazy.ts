@@ -7,7 +7,14 @@
  *
  * @module
  */
-import { enumTable, openFile } from "./budget.ts";
+import {
+  Budget,
+  budgetOf,
+  type BudgetOptions,
+  checkJsonDepth,
+  enumTable,
+  openFile,
+} from "./budget.ts";
 import { FormatError } from "../core/errors.ts";
 
 /** The reference implementation's header limit. */
@@ -159,6 +166,7 @@ export function parseSafetensorsHeader(
     fail("header is not valid UTF-8");
   }
   if (!text.startsWith("{")) fail("header does not start with '{'");
+  checkJsonDepth(text, (what) => fail(`header ${what}`));
   assertNoDuplicateKeys(text, fail);
   let header: unknown = {};
   try {
@@ -223,7 +231,10 @@ export function parseSafetensorsHeader(
 }
 
 /**
- * Open a `.safetensors` file lazily (header only; tensors by offset).
+ * Open a `.safetensors` file lazily (header only; tensors by offset). Each read allocates at most
+ * what the file holds for that tensor (×2 for `readF32` of a 16-bit type), so by default a genuine
+ * file always reads; `options.maxBytes` caps one read (a FormatError past it, validated like
+ * every loader's budget).
  *
  * @example
  * ```ts
@@ -235,11 +246,19 @@ export function parseSafetensorsHeader(
  * console.log(st.readF32("w")); // Float32Array(3) [1, 2, 3]
  * ```
  */
-export async function openSafetensors(path: string | URL): Promise<LazySafetensors> {
+export async function openSafetensors(
+  path: string | URL,
+  options: BudgetOptions = {},
+): Promise<LazySafetensors> {
   const name = path instanceof URL ? path.href : path;
   const fail = (what: string): never => {
     throw new FormatError(`openSafetensors: ${name}: ${what}`);
   };
+  const maxBytes = options.maxBytes;
+  if (maxBytes !== undefined) budgetOf("openSafetensors", maxBytes, 0); // validated now
+  /** Count one read's allocation against the budget (default: what the file holds reads). */
+  const take = (op: string, t: string, bytes: number) =>
+    new Budget(op, name, budgetOf(op, maxBytes, bytes)).take(bytes, `tensor "${t}"`);
   const file = await openFile("openSafetensors", path);
   try {
     const size = (await file.stat()).size;
@@ -256,17 +275,19 @@ export async function openSafetensors(path: string | URL): Promise<LazySafetenso
     };
     const { entries, metadata, dataStart } = parseSafetensorsHeader(size, read, name);
     const get = (t: string) => entries.get(t) ?? fail(`no tensor "${t}" (${entries.size} tensors)`);
-    const readBytes = (t: string) => {
+    const readBytes = (t: string, f32 = false) => {
       const e = get(t);
-      return read(dataStart + e.begin, e.end - e.begin);
+      const n = e.end - e.begin;
+      take(f32 ? "readF32" : "readBytes", t, f32 ? Math.max(n, n / SIZES[e.dtype] * 4) : n);
+      return read(dataStart + e.begin, n);
     };
     return {
       entries,
       metadata,
-      readBytes,
+      readBytes: (t: string) => readBytes(t),
       readF32(t: string): Float32Array {
         const e = get(t);
-        const b = readBytes(t);
+        const b = readBytes(t, true);
         const n = (e.end - e.begin) / SIZES[e.dtype];
         switch (e.dtype) {
           case "F32":

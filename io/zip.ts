@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type Budget, inflateInto } from "./budget.ts";
+import { type Budget, inflateInto, releaseInflated } from "./budget.ts";
 import { FormatError } from "../core/errors.ts";
 
 // ---- CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) ----------------------------------
@@ -247,43 +247,57 @@ export async function readZip(
     }
   }
   const out: ZipEntry[] = [];
-  for (let i = 0; i < central.length; i++) {
-    const e = central[i];
-    if (e.name.endsWith("/")) continue;
-    const fail = (what: string): never => r.fail(`entry "${e.name}" ${what}`);
-    if (e.flags & 0x1) fail("is encrypted; encrypted archives are not supported.");
-    const comp = bytes.subarray(starts[i], starts[i] + e.compSize);
-    let data: Uint8Array;
-    if (e.method === 0) {
-      if (e.compSize !== e.size) {
-        fail(`is stored but declares ${e.compSize} stored and ${e.size} uncompressed bytes.`);
-      }
-      budget?.take(e.size, `entry "${e.name}"`);
-      data = comp;
-    } else if (e.method === 8) {
-      if (e.size > e.compSize * MAX_DEFLATE_RATIO + 1024) {
-        fail(
-          `declares ${e.size} bytes from ${e.compSize} deflated bytes, more than deflate ` +
-            `can produce (a size lie or a deflate bomb).`,
-        );
-      }
-      budget?.take(e.size, `entry "${e.name}"`);
-      data = await inflateInto(comp, "deflate-raw", e.size, fail);
-    } else {
-      return fail(
-        `uses compression method ${e.method}; only stored (0) and deflate (8) are supported.`,
-      );
-    }
-    const c = crc32(data);
-    if (c !== e.crc) {
-      fail(
-        `fails its CRC-32 check (computed ${hex(c)}, declared ${hex(e.crc)}): ` +
-          `the data is corrupt.`,
-      );
-    }
-    out.push({ name: e.name, data });
+  // Buffers inflated so far: given back at once if a later check fails (V8 does not count a
+  // resizable buffer's pages as memory pressure, so garbage ones would pile up: +326 MiB of RSS
+  // over 10,000 fuzzed npz cases).
+  const inflated: Uint8Array[] = [];
+  try {
+    await readEntries();
+  } catch (e) {
+    for (const b of inflated) releaseInflated(b);
+    throw e;
   }
   return out;
+
+  async function readEntries(): Promise<void> {
+    for (let i = 0; i < central.length; i++) {
+      const e = central[i];
+      if (e.name.endsWith("/")) continue;
+      const fail = (what: string): never => r.fail(`entry "${e.name}" ${what}`);
+      if (e.flags & 0x1) fail("is encrypted; encrypted archives are not supported.");
+      const comp = bytes.subarray(starts[i], starts[i] + e.compSize);
+      let data: Uint8Array;
+      if (e.method === 0) {
+        if (e.compSize !== e.size) {
+          fail(`is stored but declares ${e.compSize} stored and ${e.size} uncompressed bytes.`);
+        }
+        budget?.take(e.size, `entry "${e.name}"`);
+        data = comp;
+      } else if (e.method === 8) {
+        if (e.size > e.compSize * MAX_DEFLATE_RATIO + 1024) {
+          fail(
+            `declares ${e.size} bytes from ${e.compSize} deflated bytes, more than deflate ` +
+              `can produce (a size lie or a deflate bomb).`,
+          );
+        }
+        budget?.take(e.size, `entry "${e.name}"`);
+        data = await inflateInto(comp, "deflate-raw", e.size, fail);
+        inflated.push(data);
+      } else {
+        return fail(
+          `uses compression method ${e.method}; only stored (0) and deflate (8) are supported.`,
+        );
+      }
+      const c = crc32(data);
+      if (c !== e.crc) {
+        fail(
+          `fails its CRC-32 check (computed ${hex(c)}, declared ${hex(e.crc)}): ` +
+            `the data is corrupt.`,
+        );
+      }
+      out.push({ name: e.name, data });
+    }
+  }
 }
 
 function hex(n: number): string {

@@ -58,13 +58,21 @@ export function reader(dtype: DType, arr: TypedArray): (o: number) => number {
   }
 }
 
+/**
+ * A float as i64 the way NumPy's cast does on x86-64 (cvttsd2si): truncated toward zero, and
+ * NaN, ±Infinity and values outside [-2^63, 2^63) all become -2^63 (not wrapped modulo 2^64).
+ */
+export function floatToI64(v: number): bigint {
+  return v >= -(2 ** 63) && v < 2 ** 63 ? BigInt(Math.trunc(v)) : -(2n ** 63n);
+}
+
 /** A function storing a number at storage offset `o`, cast the way NumPy's `astype` does. */
 export function writer(dtype: DType, arr: TypedArray): (o: number, v: number) => void {
   switch (dtype) {
     case "bf16":
       return (o, v) => (arr[o] = toBF16Bits(v));
     case "i64":
-      return (o, v) => (arr[o] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : -(2n ** 63n));
+      return (o, v) => (arr[o] = floatToI64(v));
     case "bool":
       return (o, v) => (arr[o] = v !== 0 ? 1 : 0);
     case "i8":

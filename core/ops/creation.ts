@@ -6,6 +6,7 @@
 import { deviceProvider } from "../backend/registry.ts";
 import {
   ALL_BLOCK_DTYPES,
+  bigintToNumber,
   BLOCK_DTYPES,
   type BlockDType,
   byteLength,
@@ -265,15 +266,21 @@ export function tensor(data: TensorLike, options: TensorOptions = {}): Tensor {
       raw = data;
       if (dtype === "bool") raw = Uint8Array.from(data as Uint8Array, (v) => (v ? 1 : 0));
     } else if (isBigIntArray(data)) {
-      raw = fromNumbers(Array.from(data as BigInt64Array, Number), dtype);
+      // Like astype: exact wrap into narrower ints, one rounding into floats.
+      raw = fromNumbers(Array.from(data as BigInt64Array, (v) => bigintToNumber(v, dtype)), dtype);
     } else raw = fromNumbers(data as ArrayLike<number>, dtype);
   } else {
     const nested = data as NestedArray;
     const inferred = nestedShape(nested);
     const flat = flattenNested(nested);
-    const hasBool = firstLeaf(nested);
+    const hasBool = hasBigIntLeaf(nested) ? "bigint" : firstLeaf(nested);
+    // Any bigint leaf makes the data integers (i64), unless a number in it has a fraction.
     dtype = options.dtype ??
-      (hasBool === "boolean" ? "bool" : hasBool === "bigint" ? "i64" : "f32");
+      (hasBool === "boolean"
+        ? "bool"
+        : hasBool === "bigint"
+        ? (flat.every(Number.isInteger) ? "i64" : "f64")
+        : "f32");
     shape = options.shape ? checkShape(options.shape, "tensor") : inferred;
     // bigint leaves keep all 64 bits when stored as i64 (numbers are exact only to 2^53).
     raw = dtype === "i64" && hasBool === "bigint"
@@ -287,6 +294,10 @@ export function tensor(data: TensorLike, options: TensorOptions = {}): Tensor {
     );
   }
   return fromTyped(raw, shape, dtype, device);
+}
+
+function hasBigIntLeaf(d: NestedArray): boolean {
+  return Array.isArray(d) ? d.some(hasBigIntLeaf) : typeof d === "bigint";
 }
 
 function firstLeaf(d: NestedArray): string {
@@ -307,26 +318,34 @@ export function asTensor(x: TensorLike, dtype?: DType, device = "cpu"): Tensor {
 }
 
 /**
- * A tensor of `shape` filled with `value`.
+ * A tensor of `shape` filled with `value`. A bigint fills an i64 tensor (the default for one)
+ * with all 64 bits.
  *
  * @example
  * ```ts
  * import { full } from "@aprender/compute";
  * console.log(full([2, 2], 7, { dtype: "i32" }).toArraySync()); // [[7, 7], [7, 7]]
+ * console.log(full([1], 2n ** 53n + 1n).dataSync()[0]); // 9007199254740993n
  * ```
  */
 export function full(
   shape: readonly number[],
-  value: number | boolean,
+  value: number | boolean | bigint,
   options: CreateOptions = {},
 ): Tensor {
-  const dtype = options.dtype ?? (typeof value === "boolean" ? "bool" : "f32");
+  const dtype = options.dtype ??
+    (typeof value === "boolean" ? "bool" : typeof value === "bigint" ? "i64" : "f32");
   checkDType(dtype, "full");
   const s = checkShape(shape, "full");
-  if (typeof value !== "number" && typeof value !== "boolean") {
-    throw new DTypeError(`full: fill value must be a number or boolean, got ${typeof value}.`);
+  if (typeof value !== "number" && typeof value !== "boolean" && typeof value !== "bigint") {
+    throw new DTypeError(
+      `full: fill value must be a number, boolean or bigint, got ${typeof value}.`,
+    );
   }
-  const one = fromNumbers([Number(value)], dtype, "full");
+  // A bigint keeps all 64 bits in i64 (range-checked like tensor()); a number is exact to 2^53.
+  const one = typeof value === "bigint" && dtype === "i64"
+    ? flattenBigInt(value, 1, "full")
+    : fromNumbers([Number(value)], dtype, "full");
   const pattern = new Uint8Array(one.buffer, one.byteOffset, one.byteLength);
   const zero = pattern.every((b) => b === 0);
   const t = Tensor.empty(s, dtype, options.device ?? "cpu", zero, "full");

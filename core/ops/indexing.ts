@@ -238,7 +238,7 @@ export function scatter(x: Tensor, axis: number, index: TensorLike, src: TensorL
 /**
  * Out-of-place scatter-add along `axis`, PyTorch's `scatter_add`: a copy of `x` to which, for
  * axis 0, `src[i][j]` is added at `out[index[i][j]][j]`; repeated targets accumulate (NumPy's
- * `np.add.at`). Each addition rounds to `x`'s dtype. i64 accumulates in float64 (exact to 2^53).
+ * `np.add.at`). Each addition rounds to `x`'s dtype; i64 adds exactly, wrapping like NumPy.
  *
  * @example
  * ```ts

@@ -78,6 +78,14 @@ function reduceAxes(
   dtype: DType,
   attrs: Omit<ReduceAttrs, "axes"> = {},
 ): Tensor {
+  if (typeof keepdims !== "boolean") {
+    // t.mean(0, { ddof: 1 }) used to pass an options object here and have it ignored.
+    throw new ArgumentError(
+      `${kernel}: keepdims (the argument after the axis) must be a boolean, got ` +
+        `${describeArg(keepdims)}. Hint: ${kernel}(x, axis?, keepdims?)` +
+        (kernel === "var" || kernel === "std" ? "." : "; only var/std take { ddof }."),
+    );
+  }
   return runKernel1(kernel, [t], { axes: [...axes], ...attrs }, {
     shape: reducedShape(t.shape, axes, keepdims),
     dtype,

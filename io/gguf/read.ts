@@ -6,11 +6,16 @@
  * type size` overflow, overlapping or out-of-file offsets), and a malformed file gives a
  * {@link FormatError} naming the field and its byte offset.
  *
+ * Size budget: every read allocates at most what the file really holds for that tensor (its
+ * bytes, or its f32 decoding: the codec's fixed ratio, up to ~20× for 1.5-bit types), so the
+ * default never refuses a genuine file. `maxBytes` (on open, or per read) caps what one read may
+ * allocate, validated and refused with a FormatError like every loader's budget (io/budget.ts).
+ *
  * @module
  */
 import type { BlockDType, StorageDType } from "../../core/dtype.ts";
 import { FormatError } from "../../core/errors.ts";
-import { openFile } from "../budget.ts";
+import { Budget, budgetOf, type BudgetOptions, openFile } from "../budget.ts";
 import { fromBlocks, fromTyped } from "../../core/ops/creation.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -215,8 +220,11 @@ export function parseGgufHeader(src: GgufSource, name = "<bytes>"): GgufHeader {
   return { version, metadata, tensors, alignment, dataOffset };
 }
 
-/** Options of {@link GgufFile.readTensor}. */
-export interface ReadTensorOptions {
+/**
+ * Options of {@link GgufFile.readTensor}. `maxBytes` caps the bytes this read allocates (the
+ * packed bytes, or the f32 decoding); default: the file's own default from {@link openGguf}.
+ */
+export interface ReadTensorOptions extends BudgetOptions {
   /** Device of the tensor (default "cpu"). */
   device?: string;
   /**
@@ -250,6 +258,14 @@ export class GgufFile implements GgufHeader {
   /** File offset of the data section. */
   readonly dataOffset: number;
   private byName: Map<string, GgufTensorInfo>;
+  /** The per-read budget given at open (undefined: what the file holds always reads). */
+  private readonly maxBytes: number | undefined;
+
+  /** Count `bytes` of one read of `t` against the budget, before allocating them. */
+  private budget(op: string, t: GgufTensorInfo, bytes: number, maxBytes?: number): void {
+    const limit = budgetOf(op, maxBytes ?? this.maxBytes, bytes);
+    new Budget(op, this.name, limit).take(bytes, `tensor "${t.name}"`);
+  }
 
   /**
    * Wrap a parsed header and its source (see {@link openGguf} and {@link decodeGguf}).
@@ -258,7 +274,14 @@ export class GgufFile implements GgufHeader {
    * @param header the parsed header
    * @param name file name for error messages
    */
-  constructor(readonly src: GgufSource, header: GgufHeader, readonly name: string) {
+  constructor(
+    readonly src: GgufSource,
+    header: GgufHeader,
+    readonly name: string,
+    maxBytes?: number,
+  ) {
+    if (maxBytes !== undefined) budgetOf("gguf", maxBytes, 0); // validated now
+    this.maxBytes = maxBytes;
     this.version = header.version;
     this.metadata = header.metadata;
     this.tensors = header.tensors;
@@ -288,8 +311,9 @@ export class GgufFile implements GgufHeader {
   }
 
   /** The packed bytes of a tensor, read from the file now (a fresh copy). */
-  readTensorBytes(tensor: string | GgufTensorInfo): Uint8Array {
+  readTensorBytes(tensor: string | GgufTensorInfo, options: BudgetOptions = {}): Uint8Array {
     const t = typeof tensor === "string" ? this.tensorInfo(tensor) : tensor;
+    this.budget("readTensorBytes", t, t.nbytes, options.maxBytes);
     return this.src.read(t.fileOffset, t.nbytes).slice();
   }
 
@@ -302,6 +326,8 @@ export class GgufFile implements GgufHeader {
   readTensor(name: string, options: ReadTensorOptions): Tensor<StorageDType>;
   readTensor(name: string, options: ReadTensorOptions = {}): Tensor<StorageDType> {
     const t = this.tensorInfo(name);
+    const decode = isBlockType(t.type) && options.dequantize !== false;
+    this.budget("readTensor", t, decode ? 4 * t.nelements : t.nbytes, options.maxBytes);
     const bytes = this.src.read(t.fileOffset, t.nbytes);
     if (!isBlockType(t.type)) {
       return fromTyped(bytes.slice(), t.shape, t.type, options.device);
@@ -341,6 +367,7 @@ export function dequantizeBytes(type: BlockDType, bytes: Uint8Array, n: number):
 
 /**
  * Open a GGUF file lazily: reads and checks the header and tensor table only.
+ * `options.maxBytes` caps what each tensor read may allocate (see {@link ReadTensorOptions}).
  *
  * @example
  * ```ts
@@ -351,13 +378,16 @@ export function dequantizeBytes(type: BlockDType, bytes: Uint8Array, n: number):
  * console.log(f.get("general.name")); // "demo"
  * ```
  */
-export async function openGguf(path: string | URL): Promise<GgufFile> {
+export async function openGguf(
+  path: string | URL,
+  options: BudgetOptions = {},
+): Promise<GgufFile> {
   const file = await openFile("openGguf", path);
   try {
     const size = (await file.stat()).size;
     const src = fileSource(file, size);
     const name = path instanceof URL ? path.href : path;
-    return new GgufFile(src, parseGgufHeader(src, name), name);
+    return new GgufFile(src, parseGgufHeader(src, name), name, options.maxBytes);
   } catch (e) {
     file.close();
     throw e;
@@ -365,7 +395,8 @@ export async function openGguf(path: string | URL): Promise<GgufFile> {
 }
 
 /**
- * Read a GGUF file held in memory (no copy of the tensor bytes until asked).
+ * Read a GGUF file held in memory (no copy of the tensor bytes until asked);
+ * `options.maxBytes` as for {@link openGguf}.
  *
  * @example
  * ```ts
@@ -377,7 +408,12 @@ export async function openGguf(path: string | URL): Promise<GgufFile> {
  * }
  * ```
  */
-export function decodeGguf(bytes: Uint8Array, name = "<bytes>"): GgufFile {
+export function decodeGguf(
+  bytes: Uint8Array,
+  name = "<bytes>",
+  options: BudgetOptions = {},
+): GgufFile {
+  if (options.maxBytes !== undefined) budgetOf("decodeGguf", options.maxBytes, 0);
   const src = memorySource(bytes);
-  return new GgufFile(src, parseGgufHeader(src, name), name);
+  return new GgufFile(src, parseGgufHeader(src, name), name, options.maxBytes);
 }

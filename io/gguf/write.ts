@@ -11,6 +11,7 @@ import { FormatError, ShapeError } from "../../core/errors.ts";
 import { f32ToBF16Row, f32ToF16Row } from "../../core/quant/half.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import { encodeBlocks } from "./encode.ts";
+import { ioError } from "../budget.ts";
 import {
   GGML_MAX_DIMS,
   GGML_MAX_NAME,
@@ -403,7 +404,9 @@ export async function saveGguf(path: string | URL, input: GgufWriteInput): Promi
     h.u64(BigInt(p.offset));
   }
   if (plans.length > 0) h.push(new Uint8Array((alignment - (h.size % alignment)) % alignment));
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const file = await Deno.open(path, { write: true, create: true, truncate: true }).catch((e) => {
+    throw ioError("saveGguf", path instanceof URL ? path.href : String(path), e, "write");
+  });
   try {
     await writeAll(file, h.bytes());
     let done = 0;

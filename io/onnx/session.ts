@@ -12,6 +12,7 @@ import type { Tensor, TensorLike } from "../../core/tensor.ts";
 import { type OnnxGraph, type OnnxModel, type OnnxValueInfo, parseModel } from "./graph.ts";
 import type { ParseOptions } from "./graph.ts";
 import { type OpContext, type OpFn, OPS } from "./ops/registry.ts";
+import { readInput } from "../budget.ts";
 import "./ops/all.ts";
 import { placeInputs, staysOnHost, uploadSync } from "./placement.ts";
 
@@ -443,7 +444,7 @@ export async function loadOnnx(
   let bytes: Uint8Array;
   const opts = { ...options };
   if (typeof source === "string") {
-    bytes = await Deno.readFile(source);
+    bytes = (await readInput(source, "loadOnnx")).bytes;
     opts.name ??= source;
     opts.baseDir ??= source.includes("/") ? source.slice(0, source.lastIndexOf("/")) : ".";
   } else bytes = source;

@@ -143,7 +143,9 @@ function externalBytes(
   const path = `${src.baseDir}/${loc}`;
   let size: number;
   try {
-    size = Deno.statSync(path).size;
+    const st = Deno.statSync(path);
+    if (!st.isFile) throw new Error("not a regular file");
+    size = st.size;
   } catch (e) {
     throw new FormatError(`${where}: cannot open external data file "${path}": ${e}.`);
   }

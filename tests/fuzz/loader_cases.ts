@@ -262,6 +262,10 @@ export interface LoaderFuzzStats {
   peakRss: number;
   /** Resident memory when the run started (in a shared test process, other files' memory). */
   baseRss: number;
+  /** The largest growth of resident memory over one case (after minus before), in bytes. */
+  maxGrowth: number;
+  /** The case with that growth, and its input's length in bytes. */
+  maxGrowthCase: { index: number; inputBytes: number };
   /** The first defects (message). */
   first: string[];
 }
@@ -285,6 +289,8 @@ export async function fuzzLoader(
     maxMs: 0,
     peakRss: 0,
     baseRss: Deno.memoryUsage().rss,
+    maxGrowth: 0,
+    maxGrowthCase: { index: -1, inputBytes: 0 },
     first: [],
   };
   for (let i = 0; i < cases; i++) {
@@ -299,11 +305,17 @@ export async function fuzzLoader(
         b = format === "checkpoint" && r() < 0.5 ? mutateCheckpointMeta(b, r) : mutate(b, r);
       }
     }
+    const rss0 = Deno.memoryUsage().rss;
     const t = performance.now();
     const out = await runLoaderCase(format, b);
     const ms = performance.now() - t;
+    const rss = Deno.memoryUsage().rss;
     stats.maxMs = Math.max(stats.maxMs, ms);
-    stats.peakRss = Math.max(stats.peakRss, Deno.memoryUsage().rss);
+    stats.peakRss = Math.max(stats.peakRss, rss);
+    if (rss - rss0 > stats.maxGrowth) {
+      stats.maxGrowth = rss - rss0;
+      stats.maxGrowthCase = { index: i, inputBytes: b.length };
+    }
     if (ms > 5000) stats.slow++;
     if (typeof out === "string") stats[out]++;
     else {

@@ -2,9 +2,11 @@
  * Hostile safetensors headers for the fuzzer and the regression tests: a valid seed file, the
  * format's promises broken one at a time (length past the file or over 100 MB, invalid UTF-8,
  * duplicate keys, unknown dtypes, sizes that disagree with offsets, holes, overlaps, tails,
- * non-object JSON, deep nesting), and JSON-aware mutators.
+ * non-object JSON, deep nesting), and JSON-aware mutators. A case whose header parses is then
+ * loaded whole (`decodeSafetensors`) and read back.
  */
-import { FormatError } from "../../core/errors.ts";
+import { ComputeError, FormatError } from "../../core/errors.ts";
+import { decodeSafetensors } from "../../io/safetensors.ts";
 import { parseSafetensorsHeader } from "../../io/safetensors_lazy.ts";
 
 /** A safetensors file from a header string and a data section of `data` bytes. */
@@ -91,7 +93,7 @@ export function hostileSt(): { what: string; bytes: Uint8Array; msg: RegExp }[] 
     {
       what: "nesting 100000 deep",
       bytes: stBytes(`{"a":${"[".repeat(100000)}${"]".repeat(100000)}}`, 0),
-      msg: /./,
+      msg: /nests deeper than 64 levels/,
     },
   ];
 }
@@ -131,12 +133,27 @@ export function mutateSt(src: Uint8Array, r: () => number): Uint8Array {
   return stBytes(text, data);
 }
 
-/** Parse; only FormatError may escape. */
+/** Parse the header (only FormatError may escape), then load the file whole and read it back. */
 export function runStCase(b: Uint8Array): "ok" | "format-error" | { defect: unknown } {
   try {
     parseSafetensorsHeader(b.length, (p, n) => b.subarray(p, p + n), "<fuzz>");
-    return "ok";
   } catch (e) {
     return e instanceof FormatError ? "format-error" : { defect: e };
+  }
+  // A header the parser accepted must load whole: every tensor reads back as many elements as
+  // its shape holds (a typed error for a dtype we do not hold counts as handled).
+  let file;
+  try {
+    file = decodeSafetensors(b);
+  } catch (e) {
+    return e instanceof ComputeError ? "format-error" : { defect: e };
+  }
+  try {
+    for (const [name, t] of Object.entries(file.tensors)) {
+      if (t.dataSync().length !== t.size) return { defect: `accepted garbage: ${name}` };
+    }
+    return "ok";
+  } finally {
+    for (const t of Object.values(file.tensors)) t.dispose();
   }
 }

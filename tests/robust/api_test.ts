@@ -106,3 +106,16 @@ Deno.test("class 12: the OpenBLAS-absent reason is one short line; details behin
   const verbose = await run({ APRENDER_BLAS_VERBOSE: "1" });
   assert.ok(verbose.includes("/nonexistent/libopenblas.so.0:"), verbose);
 });
+
+Deno.test("class 9 (variant): an options object where keepdims goes is refused, not ignored", () => {
+  const t = tensor([[1, 2], [3, 5]]);
+  for (const f of [() => t.mean(0, { ddof: 1 } as never), () => t.sum(0, 1 as never)]) {
+    assert.throws(f, (e: unknown) => {
+      assert.ok(e instanceof ArgumentError, String(e));
+      assert.match((e as Error).message, /keepdims .* must be a boolean/);
+      return true;
+    });
+  }
+  assert.deepEqual(t.mean(0, true).shape, [1, 2]);
+  t.dispose();
+});

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   ArgumentError,
+  decodeGguf,
   decodeIdx,
   decodeNpy,
   decodeNpz,
@@ -21,12 +22,17 @@ import {
   loadIdx,
   loadNpy,
   loadNpz,
+  loadOnnx,
   loadSafetensors,
   nn,
   openGguf,
   openSafetensors,
   optim,
   saveCheckpoint,
+  saveGguf,
+  saveNpy,
+  saveNpz,
+  saveSafetensors,
   tensor,
   zeros,
 } from "../../mod.ts";
@@ -108,6 +114,27 @@ Deno.test("class 1 (variant): a gzip IDX bomb with an honest header, and an expl
   const ok = await decodeNpz(npz, { maxBytes: 2 ** 21 });
   assert.equal(ok.a.size, 2 ** 18);
   ok.a.dispose();
+});
+
+Deno.test("class 1 (variant): a size lie inflates only ~1 MiB past what it declares", async () => {
+  // 64 MiB of zeros deflate to ~65 KB; given the whole stream at once the runtime inflated it
+  // in one 64 MiB chunk before the declared-size check could stop it (RSS grew by 64-128 MiB).
+  const zeros64 = new Uint8Array(64 * 2 ** 20);
+  const lie = await npzDeclaring(zeros64, 1000);
+  const idx = new Uint8Array(8 + 64 * 2 ** 20);
+  idx.set([0, 0, 8, 1]);
+  new DataView(idx.buffer).setUint32(4, 16, false); // declares 16 bytes
+  const gz = await gzip(idx);
+  for (const [what, load] of [["npz", () => decodeNpz(lie)], ["IDX", () => loadIdx(gz)]] as const) {
+    const rss0 = Deno.memoryUsage().rss;
+    await assert.rejects(load(), (e: unknown) => {
+      assert.ok(e instanceof FormatError, String(e));
+      assert.match((e as Error).message, /size lie or a decompression bomb/);
+      return true;
+    });
+    const grew = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+    assert.ok(grew < 24, `${what}: RSS grew by ${grew.toFixed(1)} MiB`);
+  }
 });
 
 function npyWithDescr(descr: string): Uint8Array {
@@ -292,3 +319,102 @@ Deno.test("class 11: a missing path or a directory is an IOError keeping the cau
   await assert.rejects(loadCheckpoint(`${dir}/none.safetensors`, { model }), IOError);
   await Deno.remove(dir);
 });
+
+Deno.test("class 1 (variant): GGUF and lazy safetensors reads take the same maxBytes budget", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // GGUF: a q8_0 tensor of 64 elements (68 bytes packed, 256 bytes as f32) and an f32 one.
+    const g = `${dir}/m.gguf`;
+    await saveGguf(g, {
+      tensors: [
+        { name: "q", shape: [64], type: "q8_0", data: new Float32Array(64).fill(1) },
+        { name: "w", shape: [4], data: new Float32Array([1, 2, 3, 4]) },
+      ],
+    });
+    using f = await openGguf(g); // default: what the file holds always reads
+    assert.equal(f.readTensor("q").size, 64);
+    assert.throws(() => f.readTensor("q", { maxBytes: 255 }), /tensor "q" needs 256 bytes/);
+    assert.equal(f.readTensor("q", { maxBytes: 256, dequantize: false }).dtype, "q8_0");
+    assert.throws(() => f.readTensorBytes("w", { maxBytes: 15 }), FormatError);
+    using capped = await openGguf(g, { maxBytes: 100 });
+    assert.throws(() => capped.readTensor("q"), /maxBytes budget of 100/);
+    assert.equal(capped.readTensor("w").size, 4);
+    const bytes = await Deno.readFile(g);
+    assert.throws(() => decodeGguf(bytes, "m", { maxBytes: 100 }).readTensor("q"), FormatError);
+    for (const bad of [NaN, -1, 1.5, "1"]) {
+      await assert.rejects(openGguf(g, { maxBytes: bad as never }), ArgumentError);
+      assert.throws(() => decodeGguf(bytes, "m", { maxBytes: bad as never }), ArgumentError);
+    }
+    // Lazy safetensors: a BF16 tensor reads as f32 at twice its bytes.
+    const s = `${dir}/m.safetensors`;
+    await saveSafetensors(s, { b: tensor([1, 2, 3, 4], { dtype: "bf16" }) });
+    using st = await openSafetensors(s);
+    assert.deepEqual(Array.from(st.readF32("b")), [1, 2, 3, 4]);
+    using st2 = await openSafetensors(s, { maxBytes: 8 });
+    assert.equal(st2.readBytes("b").length, 8);
+    assert.throws(() => st2.readF32("b"), /tensor "b" needs 16 bytes/);
+    await assert.rejects(openSafetensors(s, { maxBytes: NaN }), ArgumentError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("class 11 (variant): loadOnnx and every saver wrap OS errors in an IOError", async () => {
+  const dir = await Deno.makeTempDir();
+  const gone = `${dir}/missing/x`;
+  const ops: [string, () => Promise<unknown>][] = [
+    ["loadOnnx", () => loadOnnx(`${dir}/none.onnx`)],
+    ["saveNpy", () => saveNpy(gone, tensor([1]))],
+    ["saveNpz", () => saveNpz(gone, { a: tensor([1]) })],
+    ["saveSafetensors", () => saveSafetensors(gone, { a: tensor([1]) })],
+    ["saveGguf", () => saveGguf(gone, { tensors: [] })],
+  ];
+  for (const [op, f] of ops) {
+    await assert.rejects(f(), (e: unknown) => {
+      assert.ok(e instanceof IOError, `${op}: ${e}`);
+      assert.match((e as Error).message, new RegExp(`^${op}: cannot (read|write) `));
+      assert.ok((e as Error).cause instanceof Deno.errors.NotFound, `${op} keeps the cause`);
+      return true;
+    });
+  }
+  await Deno.remove(dir);
+});
+
+Deno.test("class 5 (variant): deeply nested JSON metadata is refused before it is parsed", async () => {
+  // 2 million "[" in a 4 MB header: JSON.parse took ~2 s and +66 MiB (a 20 MB one 26 s, +561 MiB).
+  const deep = "[".repeat(2_000_000) + "]".repeat(2_000_000);
+  const st = stWithHeader(`{"a":${deep}}`);
+  for (const f of [() => decodeSafetensors(st), () => openSafetensorsBytes(st)]) {
+    const t0 = performance.now(), rss0 = Deno.memoryUsage().rss;
+    await assert.rejects(async () => await f(), /nests deeper than 64 levels/);
+    assert.ok(performance.now() - t0 < 1500, `refused in ${performance.now() - t0} ms`);
+    assert.ok(Deno.memoryUsage().rss - rss0 < 32 * 2 ** 20, "nothing was built");
+  }
+  // The same in a checkpoint's optimizer metadata (a JSON string inside the header).
+  const model = new nn.Linear(1, 1);
+  const ck = encodeSafetensors(
+    { "model.weight": tensor([[1]]), "model.bias": tensor([0]) },
+    { format: "aprender.checkpoint", format_version: "1", optim: deep },
+  );
+  await assert.rejects(
+    loadCheckpoint(ck, { model, optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }) }),
+    /metadata "optim" nests deeper than 64 levels/,
+  );
+});
+
+function stWithHeader(h: string): Uint8Array {
+  const b = new Uint8Array(8 + h.length);
+  new DataView(b.buffer).setBigUint64(0, BigInt(h.length), true);
+  b.set(new TextEncoder().encode(h), 8);
+  return b;
+}
+
+async function openSafetensorsBytes(b: Uint8Array): Promise<void> {
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    await Deno.writeFile(path, b);
+    (await openSafetensors(path)).close();
+  } finally {
+    await Deno.remove(path);
+  }
+}

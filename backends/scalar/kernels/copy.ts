@@ -5,6 +5,7 @@
  * @module
  */
 import type { KernelCall } from "../../../core/backend/plugin.ts";
+import { bigintToNumber } from "../../../core/dtype.ts";
 import { offsets, readF64, typed, writeF64 } from "../util.ts";
 
 /** Scalar `copy` kernel. */
@@ -22,18 +23,12 @@ export function copy(call: KernelCall): void {
     }
     return;
   }
-  if (src.dtype === "i64" && dst.dtype !== "bool") {
-    // Keep integer precision past 2^53 when narrowing i64 to smaller ints.
+  if (src.dtype === "i64") {
+    // Exact: narrower ints wrap from all 64 bits, floats round once (not via float64 first).
     const a = typed(src) as BigInt64Array, so = offsets(src, dst.shape);
     const vals = new Float64Array(dst.size);
     for (let i = 0; i < vals.length; i++) {
-      const v = a[so === null ? src.offset + i : so[i]];
-      vals[i] = dst.dtype.startsWith("f") ? Number(v) : Number(BigInt.asIntN(32, v));
-    }
-    if (dst.dtype === "u32") {
-      for (let i = 0; i < vals.length; i++) {
-        vals[i] = Number(BigInt.asUintN(32, a[so === null ? src.offset + i : so[i]]));
-      }
+      vals[i] = bigintToNumber(a[so === null ? src.offset + i : so[i]], dst.dtype);
     }
     writeF64(dst, vals);
     return;

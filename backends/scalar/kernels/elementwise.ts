@@ -8,8 +8,9 @@
  * reading inputs through their broadcast strides (stride 0 on broadcast axes, no materialized
  * copies). Values are read as float64, computed in float64, and rounded once on store, so
  * f32/f16/bf16 results are correctly rounded and integer results wrap like NumPy's
- * (int8 100 + 100 = -56). i64 add/sub/mul are computed in BigInt (exact, wrapping like NumPy);
- * other i64 ops go through float64: exact while values stay within 2^53.
+ * (int8 100 + 100 = -56). Integer ops with an i64 operand or result and an exact integer
+ * meaning (arithmetic, floor division, modulo, powers, min/max, comparisons, neg/abs/clip, ...)
+ * run in BigInt (int64.ts): exact, wrapping like NumPy's int64.
  * Contiguous or broadcast add/sub/mul/div whose operands and output share one float dtype run
  * plain typed-array loops.
  *
@@ -31,7 +32,8 @@ import {
 } from "../../../core/dtype.ts";
 import { DTypeError } from "../../../core/errors.ts";
 import { broadcastStrides } from "../../../core/shape.ts";
-import { typed } from "../util.ts";
+import { floatToI64, typed } from "../util.ts";
+import { bigBinaryRow, bigUnaryRow, hasBigBinary, hasBigUnary, isBigCall } from "./int64.ts";
 
 // ---- math ------------------------------------------------------------------------------------
 
@@ -397,8 +399,7 @@ function scatter(
     case "i64": {
       const a = arr as BigInt64Array;
       for (let i = 0; i < n; i++, o += s) {
-        const v = buf[i];
-        a[o] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : -(2n ** 63n);
+        a[o] = floatToI64(buf[i]);
       }
       return;
     }
@@ -420,9 +421,21 @@ function stridesFor(t: TensorView, shape: readonly number[]): number[] {
 
 // ---- kernels ---------------------------------------------------------------------------------
 
-function unaryKernel(row: Row<UnaryFn>): KernelFn {
+function unaryKernel(name: UnaryOp, row: Row<UnaryFn>): KernelFn {
+  const big = hasBigUnary(name);
   return (call: KernelCall<UnaryAttrs>) => {
     const [x] = call.inputs, [out] = call.outputs;
+    if (big && isBigCall(call.inputs, out)) {
+      const row = bigUnaryRow(name, x.dtype, out.dtype, call.attrs ?? {});
+      const X = typed(x), O = typed(out);
+      forEachRow(
+        out.shape,
+        [out.strides, stridesFor(x, out.shape)],
+        [out.offset, x.offset],
+        ([oo, xo], [os, xs], len) => row(X, xo, xs, O, oo, os, len),
+      );
+      return;
+    }
     const f = pick(row, out.dtype), p = call.attrs ?? {};
     const X = typed(x), O = typed(out);
     forEachRow(
@@ -495,32 +508,30 @@ function binaryKernel(name: string, row: Row<BinaryFn>): KernelFn {
   const arith = name === "add" || name === "sub" || name === "mul" || name === "div"
     ? name as Arith
     : null;
+  const big = hasBigBinary(name);
   return (call: KernelCall) => {
     const [x, y] = call.inputs, [out] = call.outputs;
+    if (big && isBigCall(call.inputs, out)) {
+      const row = bigBinaryRow(name as BinaryOp, x.dtype, y.dtype, out.dtype);
+      const X = typed(x), Y = typed(y), O = typed(out);
+      forEachRow(
+        out.shape,
+        [out.strides, stridesFor(x, out.shape), stridesFor(y, out.shape)],
+        [out.offset, x.offset, y.offset],
+        ([oo, xo, yo], [os, xs, ys], len) => row(X, xo, xs, Y, yo, ys, O, oo, os, len),
+      );
+      return;
+    }
     const f = pick(row, out.dtype);
     const X = typed(x), Y = typed(y), O = typed(out);
     const d = out.dtype;
     const fast = arith !== null && x.dtype === d && y.dtype === d &&
       (d === "f32" || d === "f64" || d === "f16");
-    // i64 add/sub/mul in BigInt: exact, wrapping like NumPy's int64 (float64 loses 2^53 + 1).
-    const exact = (arith === "add" || arith === "sub" || arith === "mul") && d === "i64" &&
-      x.dtype === "i64" && y.dtype === "i64";
     forEachRow(
       out.shape,
       [out.strides, stridesFor(x, out.shape), stridesFor(y, out.shape)],
       [out.offset, x.offset, y.offset],
       ([oo, xo, yo], [os, xs, ys], len) => {
-        if (exact) {
-          const z = O as BigInt64Array, a = X as BigInt64Array, b = Y as BigInt64Array;
-          for (let i = 0; i < len; i++) {
-            const u = a[xo + i * xs], v = b[yo + i * ys];
-            z[oo + i * os] = BigInt.asIntN(
-              64,
-              arith === "add" ? u + v : arith === "sub" ? u - v : u * v,
-            );
-          }
-          return;
-        }
         if (fast) {
           const z = O as FloatArray;
           arithRow(arith!, z, oo, os, X as FloatArray, xo, xs, Y as FloatArray, yo, ys, len);
@@ -550,6 +561,6 @@ function mapRows<K extends string, R>(
 
 /** Scalar kernels of the elementwise family, by op name: one per declared unary and binary op. */
 export const kernels = {
-  ...mapRows(UNARY, (_, row) => unaryKernel(row)),
+  ...mapRows(UNARY, (k, row) => unaryKernel(k, row)),
   ...mapRows(BINARY, (k, row) => binaryKernel(k, row)),
 } satisfies Partial<ScalarKernelTable>;

@@ -1,8 +1,8 @@
 /**
  * Scalar kernels of the indexing family: take, gather, scatter, scatterAdd, where, maskedSelect,
  * nonzero. Inputs may have any strides (views, broadcasts). Elements move as raw values when the
- * dtypes agree (exact for every dtype, i64 included); otherwise they are converted through float64
- * (i64 exact to 2^53).
+ * dtypes agree (exact for every dtype, i64 included); into an i64 output they are read as bigints
+ * (exact); otherwise they are converted through float64.
  *
  * @module
  */
@@ -16,6 +16,7 @@ import type {
 import { IndexError } from "../../../core/errors.ts";
 import { sizeOf } from "../../../core/shape.ts";
 import { offsets, reader, readF64, stridedOffsets, typed, writer } from "../util.ts";
+import { bigReader } from "./int64.ts";
 
 /** Attributes of the index kernels: the (normalized) axis and the user-facing op name. */
 interface AxisAttrs {
@@ -110,6 +111,15 @@ function scatter(call: KernelCall<AxisAttrs & { reduce: "none" | "add" }>): void
     }
     return;
   }
+  if (out.dtype === "i64") {
+    // Exact, wrapping like NumPy's int64 (float64 would round past 2^53).
+    const d = dst as BigInt64Array, get = bigReader(s), add = call.attrs.reduce === "add";
+    for (let p = 0; p < n; p++) {
+      const o = base[p] + idx[p] * sa, v = get(so === null ? s.offset + p : so[p]);
+      d[o] = add ? BigInt.asIntN(64, d[o] + v) : v;
+    }
+    return;
+  }
   const vals = readF64(s);
   const get = reader(out.dtype, dst), set = writer(out.dtype, dst);
   if (call.attrs.reduce === "add") {
@@ -137,6 +147,15 @@ function where(call: KernelCall): void {
       dst[out.offset + i] = cv[i] !== 0
         ? aArr[ao === null ? a.offset + i : ao[i]]
         : bArr[bo === null ? b.offset + i : bo[i]];
+    }
+    return;
+  }
+  if (out.dtype === "i64") {
+    const d = dst as BigInt64Array, ga = bigReader(a), gb = bigReader(b);
+    for (let i = 0; i < n; i++) {
+      d[out.offset + i] = cv[i] !== 0
+        ? ga(ao === null ? a.offset + i : ao[i])
+        : gb(bo === null ? b.offset + i : bo[i]);
     }
     return;
   }

@@ -5,7 +5,8 @@
  * Both read their operands in place through their strides (transposed, sliced, broadcast and
  * diagonal views need no copy of the whole tensor). Floats accumulate in float64 and round once on
  * store. Integers with a 32-bit (or narrower) result are computed exactly modulo 2^32 and wrap like
- * NumPy's integer loops; i64 accumulates in float64 (exact while values stay below 2^53).
+ * NumPy's integer loops; integer operands into an i64 result are computed in BigInt (int64.ts),
+ * exact and wrapping modulo 2^64 like NumPy's int64.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { KernelCall, ScalarKernelTable, TensorView } from "../../../core/ba
 import type { DType, TypedArray } from "../../../core/dtype.ts";
 import { sizeOf } from "../../../core/shape.ts";
 import { reader, readF64, stridedOffsets, typed, writeF64, writer } from "../util.ts";
+import { bigEinsum, bigMatmul, isBigContraction } from "./int64.ts";
 
 /** Dtypes whose typed array elements read as the value itself (no bits decoding, no BigInt). */
 function isPlain(d: DType): boolean {
@@ -72,6 +74,7 @@ function matmul(call: KernelCall): void {
   const batch = a.shape.slice(0, r - 2);
   const nb = sizeOf(batch);
   if (nb * m * n === 0) return;
+  if (isBigContraction(call.inputs, out)) return bigMatmul(call);
   const aBase = stridedOffsets(batch, a.strides.slice(0, r - 2), a.offset);
   const bBase = stridedOffsets(batch, b.strides.slice(0, r - 2), b.offset);
   const sam = a.strides[r - 2], sak = a.strides[r - 1];
@@ -199,6 +202,7 @@ function einsum(call: KernelCall<{ nOut: number }>): void {
   const outShape = shape.slice(0, nOut), redShape = shape.slice(nOut);
   const nO = sizeOf(outShape), nR = sizeOf(redShape);
   if (nO === 0) return;
+  if (isBigContraction(ins, out)) return bigEinsum(call);
   const nIn = ins.length;
   const data = ins.map(numbersOf);
   const outOffs = ins.map((t, i) =>

@@ -5,9 +5,11 @@
  * Every kernel reads its input in place through its strides (views, transposes, negative strides,
  * broadcast stride 0): the reduced axes are walked as one strided line when they coalesce, else
  * through a table of offsets. Values are accumulated in float64 (f64 sums with Neumaier
- * compensation) and rounded once on store. i64 and bf16 inputs are first decoded to float64, so
- * i64 values are exact up to 2^53; integer products (and cumulative products) switch to BigInt
- * when they leave that range and wrap modulo 2^64 like NumPy's int64.
+ * compensation) and rounded once on store. bf16 inputs are first decoded to float64; i64 inputs
+ * into i64 results (sum, prod, max, min, argmax, argmin, cumsum, cumprod) are reduced in BigInt
+ * (int64.ts), exact and wrapping like NumPy's int64; i64 into float results (mean, var, ...) is
+ * decoded to float64 first. Integer products of narrower ints switch to BigInt when they leave
+ * 2^53.
  *
  * @module
  */
@@ -19,6 +21,7 @@ import type {
 } from "../../../core/backend/plugin.ts";
 import { contiguousStrides, readF64, typed, writeF64 } from "../util.ts";
 import { type Geometry, geometry, type Offsets } from "../../cpu/lines.ts";
+import { bigReduce, bigScan, isBigReduce } from "./int64.ts";
 export { type Geometry, geometry, type Offsets };
 
 /** Elements of an input readable as plain numbers, with the strides to walk them. */
@@ -227,20 +230,6 @@ function reduceLines(src: Source, g: Geometry, f: LineFn, out: TensorView): void
 /** `sum`: reads strided lines straight from storage (no gather), f64 accumulators. */
 function sum(call: KernelCall<ReduceAttrs>): void {
   const [x] = call.inputs, [out] = call.outputs;
-  if (x.dtype === "i64" && out.dtype === "i64") {
-    // Exact, wrapping like NumPy's int64: BigInt accumulation straight from the storage.
-    const a = typed(x) as BigInt64Array, o = typed(out) as BigInt64Array;
-    const g = geometry(x.shape, x.strides, x.offset, call.attrs.axes);
-    for (let i = 0; i < g.outer.length; i++) {
-      let s = 0n;
-      const base = g.outer[i];
-      if (g.inner === null) {
-        for (let j = 0, p = base; j < g.n; j++, p += g.step) s += a[p];
-      } else for (let j = 0; j < g.n; j++) s += a[base + g.inner[j]];
-      o[out.offset + i] = BigInt.asIntN(64, s);
-    }
-    return;
-  }
   const src = source(x);
   const g = geometry(x.shape, src.strides, src.offset, call.attrs.axes);
   if (g.inner !== null || x.dtype === "f64") {
@@ -403,23 +392,34 @@ function softmaxF32(x: TensorView, out: TensorView, log: boolean): void {
   }
 }
 
+/** `k`, with i64 inputs into i64 outputs reduced exactly in BigInt instead. */
+function exactI64(op: string, k: KernelFn): KernelFn {
+  return (call: KernelCall) => {
+    if (!isBigReduce(op, call.inputs[0], call.outputs[0])) return k(call);
+    if (op === "cumsum" || op === "cumprod") {
+      return bigScan(op === "cumprod", call as unknown as KernelCall<LineAttrs>);
+    }
+    bigReduce(op, call as unknown as KernelCall<ReduceAttrs>);
+  };
+}
+
 /** Scalar kernels of the reduce family, by op name. */
 export const kernels = {
-  sum,
-  prod,
+  sum: exactI64("sum", sum as KernelFn),
+  prod: exactI64("prod", prod as KernelFn),
   mean: reduction(() => meanLine),
   var: reduction((a) => varLine(a.ddof ?? 0, false)),
   std: reduction((a) => varLine(a.ddof ?? 0, true)),
-  max: reduction(() => maxLine),
-  min: reduction(() => minLine),
-  argmax: reduction(() => argmaxLine),
-  argmin: reduction(() => argminLine),
+  max: exactI64("max", reduction(() => maxLine)),
+  min: exactI64("min", reduction(() => minLine)),
+  argmax: exactI64("argmax", reduction(() => argmaxLine)),
+  argmin: exactI64("argmin", reduction(() => argminLine)),
   any: reduction(() => anyLine),
   all: reduction(() => allLine),
   logsumexp: reduction(() => logsumexpLine),
   norm: reduction((a) => normLine(a.ord ?? 2)),
-  cumsum: scan(false),
-  cumprod: scan(true),
+  cumsum: exactI64("cumsum", scan(false)),
+  cumprod: exactI64("cumprod", scan(true)),
   softmax: softmaxKernel(false),
   logSoftmax: softmaxKernel(true),
 } satisfies Partial<ScalarKernelTable>;

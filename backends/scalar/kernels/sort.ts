@@ -3,7 +3,7 @@
  *
  * Each line is ordered by an index sort with a stable comparator: NaN sorts last ascending and
  * first descending (NumPy / PyTorch), ties keep their original order. Keys are compared as
- * float64 (i64 keys are exact up to 2^53); values are copied raw from storage, so every dtype
+ * float64, i64 keys as bigints (exact over the whole range); values are copied raw from storage, so every dtype
  * (i64, bf16 bits) comes out bit-exact.
  *
  * @module
@@ -22,7 +22,10 @@ interface SortAttrs {
   k?: number;
 }
 
-function comparator(keys: Float64Array, descending: boolean): (i: number, j: number) => number {
+function comparator(
+  keys: Float64Array | BigInt64Array,
+  descending: boolean,
+): (i: number, j: number) => number {
   const sign = descending ? -1 : 1;
   return (i, j) => {
     const a = keys[i], b = keys[j];
@@ -41,13 +44,19 @@ function eachSortedLine(
   descending: boolean,
   emit: (line: number, order: Int32Array) => void,
 ): void {
-  const src = source(x);
-  const g = geometry(x.shape, src.strides, src.offset, [axis]);
-  const keys = new Float64Array(g.n);
+  // i64 keys stay bigints: float64 would tie 2^53 and 2^53 + 1.
+  const big = x.dtype === "i64";
+  const src = big ? null : source(x);
+  const g = src
+    ? geometry(x.shape, src.strides, src.offset, [axis])
+    : geometry(x.shape, x.strides, x.offset, [axis]);
+  const keys = big ? new BigInt64Array(g.n) : new Float64Array(g.n);
   const order = new Int32Array(g.n);
   const cmp = comparator(keys, descending);
+  const raw = typed(x) as BigInt64Array;
   for (let i = 0; i < g.outer.length; i++) {
-    gather(src.a, g, i, keys);
+    if (src) gather(src.a, g, i, keys as Float64Array);
+    else for (let j = 0, o = g.outer[i]; j < g.n; j++, o += g.step) keys[j] = raw[o];
     for (let j = 0; j < g.n; j++) order[j] = j;
     order.sort(cmp);
     emit(i, order);
