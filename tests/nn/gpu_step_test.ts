@@ -22,6 +22,8 @@ Deno.test("comparisons of integer tensors with numbers follow NumPy (in or out o
   assert.deepEqual(eq(tensor([255, 0], { dtype: "u8" }).lt(256)), [true, true]);
   assert.deepEqual(eq(tensor([true, false]).eq(5)), [false, false]); // np.array([True]) == 5
   assert.deepEqual(eq(tensor([true, false]).eq(1)), [true, false]);
+  const big = tensor([2n ** 53n + 1n, 2n ** 53n], { dtype: "i64" });
+  assert.deepEqual(eq(big.eq(2 ** 53)), [false, true]); // exact above 2^53
 });
 
 function net(): nn.Sequential {
