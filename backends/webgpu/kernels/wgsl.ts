@@ -169,8 +169,7 @@ export function loadFn(b: string, d: DType, dom: Dom): string {
       // i64: low word for the integer domain (wraps like NumPy's narrowing casts).
       return `fn ld_${b}(i: i32) -> ${TY[dom]} { let v = ${v}; return ${
         dom === "f"
-          ? "select(f32(bitcast<i32>(v.y)) * 4294967296.0 + f32(v.x), f32(bitcast<i32>(v.x)), " +
-            "bitcast<i32>(v.y) == (bitcast<i32>(v.x) >> 31u))"
+          ? "i64tof(v)"
           : dom === "i"
           ? "bitcast<i32>(v.x)"
           : "(v.x | v.y) != 0u"
@@ -272,6 +271,36 @@ fn f2i64(v: f32) -> vec2<u32> {
   if (!isfinitef(v)) { return vec2<u32>(0u, 0x80000000u); }
   let hi = floor(v / 4294967296.0);
   return vec2<u32>(u32(v - hi * 4294967296.0), bitcast<u32>(i32(hi)));
+}
+// i64 (low, high words) → f32 rounded once to nearest-even, as NumPy's cast (WGSL leaves the
+// rounding of an inexact integer → float conversion to the implementation, so it is done here).
+fn shr64(lo: u32, hi: u32, k: u32) -> u32 {
+  if (k == 0u) { return lo; }
+  if (k < 32u) { return (lo >> k) | (hi << (32u - k)); }
+  return hi >> (k - 32u);
+}
+fn lowbits64(lo: u32, hi: u32, k: u32) -> bool {
+  if (k == 0u) { return false; }
+  if (k < 32u) { return (lo & ((1u << k) - 1u)) != 0u; }
+  if (k == 32u) { return lo != 0u; }
+  return lo != 0u || (hi & ((1u << (k - 32u)) - 1u)) != 0u;
+}
+fn i64tof(v: vec2<u32>) -> f32 {
+  let neg = (v.y >> 31u) == 1u;
+  var lo = v.x;
+  var hi = v.y;
+  if (neg) { lo = ~v.x + 1u; hi = ~v.y + select(0u, 1u, lo == 0u); }
+  if (hi == 0u && lo < 16777216u) { return select(f32(lo), -f32(lo), neg); }
+  var p = 0u;
+  if (hi != 0u) { p = 32u + firstLeadingBit(hi); } else { p = firstLeadingBit(lo); }
+  let k = p - 24u; // bits below the round bit
+  let m25 = shr64(lo, hi, k); // 24 significant bits and the round bit
+  var m = m25 >> 1u;
+  var e = p;
+  if ((m25 & 1u) == 1u && (lowbits64(lo, hi, k) || (m & 1u) == 1u)) { m = m + 1u; }
+  if (m == 16777216u) { m = 8388608u; e = e + 1u; }
+  let bits = ((e + 127u) << 23u) | (m & 0x7fffffu);
+  return bitcast<f32>(bits | select(0u, 0x80000000u, neg));
 }
 fn f2u32(v: f32) -> u32 {
   if (v >= 2147483648.0) { return u32(v); }
