@@ -219,7 +219,19 @@ export function forwardSeqs(
       masks.set(key, m);
       return m;
     };
+    // build every table and mask up front: the per-layer scopes below free what they create
     for (let l = 0; l < cfg.layers; l++) {
+      ropeFor(l);
+      for (let i = 0; i < seqs.length; i++) maskFor(i, isLocalLayer(cfg, l));
+    }
+    for (let l = 0; l < cfg.layers; l++) {
+      // one scope per layer: its intermediates go back to the heap before the next layer
+      // allocates, so a prefill reuses warm memory instead of faulting in fresh pages per op
+      const prev = h;
+      h = tidy(() => layer(l, prev));
+      prev.dispose();
+    }
+    function layer(l: number, h: Tensor): Tensor {
       const L = w.layers[l];
       const local = isLocalLayer(cfg, l);
       const xn = rmsNorm(h, L.attnNorm, eps);
@@ -266,7 +278,7 @@ export function forwardSeqs(
         : gelu(gt, "tanh");
       let f = lin(act.mul(lin(fn, L.up)), L.down);
       if (L.postFfnNorm) f = rmsNorm(f, L.postFfnNorm, eps);
-      h = h.add(f);
+      return h.add(f);
     }
     if (output === "last") {
       const lasts = seqs.map((s, i) => offs[i] + s.tokens.length - 1);
