@@ -228,6 +228,12 @@ export function forwardSeqs(
       const ra = { order: cfg.ropeOrder, dims: cfg.ropeDims } as const;
       q = ropeOp(q, cos, sin, ra);
       k = ropeOp(k, cos, sin, ra);
+      // a power-of-two scale commutes exactly with the products: apply it once to all queries
+      // instead of once per sequence to its scores (not before a q8_0 round trip, whose f16
+      // block scales could lose bits)
+      const q8 = activations === "ggml" && seqs.some((s) => s.cache.dtype === "q8_0");
+      const foldScale = !q8 && Number.isInteger(Math.log2(cfg.attnScale));
+      if (foldScale) q = q.mul(cfg.attnScale);
       const outs: Tensor[] = [];
       for (const [i, { cache, tokens }] of seqs.entries()) {
         const T = tokens.length, pos = cache.length, S = pos + T;
@@ -239,7 +245,8 @@ export function forwardSeqs(
         let qi = r ? q.slice(r) : q;
         if (cache.dtype === "q8_0" && activations === "ggml") qi = roundQ8(qi);
         const qh = qi.permute([1, 0, 2]).reshape([kvHeads, g * T, headDim]);
-        let scores = matmul(qh, K).mul(cfg.attnScale);
+        let scores = matmul(qh, K);
+        if (!foldScale) scores = scores.mul(cfg.attnScale);
         const mask = maskFor(i, local);
         if (mask) scores = scores.reshape([kvHeads, g, T, S]).add(mask);
         const p = softmax(scores, -1).reshape([kvHeads, g * T, S]);
