@@ -81,6 +81,8 @@ export {
   type UnaryOp,
 } from "./core/ops/contracts/mod.ts";
 export { checkLinear } from "./core/ops/fused.ts";
+export { rmsNorm, rope } from "./core/ops/llm.ts";
+export { LLM_OPS } from "./core/ops/contracts/mod.ts";
 export { type JobKind, registerJobKind } from "./backends/cpu/pool.ts";
 export { webgpuContext } from "./backends/webgpu/mod.ts";
 export { type Chunk, GpuContext, GpuStorage, type Kernel } from "./backends/webgpu/context.ts";

@@ -4,13 +4,17 @@
  * `serve()` started in-process.
  *
  *     deno run -A bench/server.ts [model.gguf] [--tokens 64] [--rounds 3] [--parallel 1,4,8]
- *       [--step batch|per-seq]
+ *       [--step batch|per-seq] [--activations ggml|f32] [--threads N]
  *
+ * `--activations` as in bench/llm.ts (default ggml: Q8 activations as llama.cpp's CPU path rounds
+ * them; `f32` is loadModel's default and runs the quantized products ~3-4x slower on the WASM
+ * kernel, which is what made the server look slower than `model.generate` in bench/llm.ts).
  * `--step per-seq` forces one forward per slot (the fallback) to compare with the batched step.
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL, loadModel } from "../llm/mod.ts";
 import { defaultStep, perSequenceStep, serve } from "../llm/server/mod.ts";
+import { setWasmThreads } from "../backends/wasm/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -20,6 +24,8 @@ const { values, positionals } = parseArgs({
     rounds: { type: "string", default: "3" },
     parallel: { type: "string", default: "1,4,8" },
     step: { type: "string", default: "batch" },
+    activations: { type: "string", default: "ggml" },
+    threads: { type: "string" },
   },
 });
 const path = positionals[0] ?? DEFAULT_MODEL;
@@ -59,11 +65,14 @@ async function stream(
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const model = await loadModel(path);
+const acts = values.activations;
+if (acts !== "ggml" && acts !== "f32") throw new Error("--activations must be ggml or f32");
+if (values.threads) setWasmThreads(Number(values.threads));
+const model = await loadModel(path, { activations: acts });
 const step = values.step === "per-seq" ? perSequenceStep(model) : defaultStep(model);
 console.log(
   `${path}: ctx ${model.contextLength}, ${N} tokens per stream, median of ${R} rounds, ` +
-    `step ${values.step}`,
+    `step ${values.step}, activations ${acts}`,
 );
 console.log("| parallel | streams | first token ms | per-stream decode tok/s | aggregate tok/s |");
 console.log("| --- | --- | --- | --- | --- |");

@@ -18,6 +18,7 @@ import { kernels as lapack } from "./kernels/lapack.ts";
 import { kernels as optim } from "./kernels/optim.ts";
 import { kernels as quant } from "./kernels/quant.ts";
 import { kernels as quantLinear } from "./kernels/quant_linear.ts";
+import { kernels as llm } from "./kernels/llm.ts";
 
 /** Every declared op's reference kernel: a missing one is a compile error. */
 const kernels: ScalarKernelTable = {
@@ -33,6 +34,7 @@ const kernels: ScalarKernelTable = {
   ...optim,
   ...quant,
   ...quantLinear,
+  ...llm,
 };
 
 /**

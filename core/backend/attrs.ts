@@ -82,3 +82,17 @@ export interface QuantLinearAttrs {
   /** "f32": activations as they are; "ggml": rounded like llama.cpp's CPU matmul rounds them. */
   activations: "f32" | "ggml";
 }
+
+/** Attributes of `rope` (core/ops/llm.ts). */
+export interface RopeAttrs {
+  /** Pair order: "normal" rotates (x[2i], x[2i+1]); "neox" rotates (x[i], x[i + dims/2]). */
+  order: "normal" | "neox";
+  /** Leading features of each head that rotate (even, ≤ the head size); the rest pass through. */
+  dims: number;
+}
+
+/** Attributes of `rmsNorm` (core/ops/llm.ts). */
+export interface RmsNormAttrs {
+  /** Added to the mean of squares before the square root. */
+  eps: number;
+}

@@ -10,10 +10,11 @@ import { ShapeError } from "../../core/errors.ts";
 import { tidy } from "../../core/memory.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
 import { gelu } from "../../core/ops/activation.ts";
-import { concat, stack } from "../../core/ops/join.ts";
+import { concat } from "../../core/ops/join.ts";
+import { rmsNorm as rmsNormOp, rope as ropeOp } from "../../core/ops/llm.ts";
 import { matmul } from "../../core/ops/matmul.ts";
 import { quantLinear } from "../../core/ops/quant_linear.ts";
-import { mean, softmax } from "../../core/ops/reduce.ts";
+import { softmax } from "../../core/ops/reduce.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { isLocalLayer, type ModelConfig } from "./config.ts";
 import type { KVCache } from "./kv_cache.ts";
@@ -24,17 +25,17 @@ import { byteLength } from "../../core/dtype.ts";
 
 export { KVCache } from "./kv_cache.ts";
 
+/** RMSNorm over the last axis (the fused op: ggml's rms_norm, then its mul by `w`). */
+function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
+  return rmsNormOp(x, w, { eps });
+}
+
 /** Options of {@link forward}. */
 export interface ForwardOptions {
   /** Logits for every new position (true) or only the last (false). */
   allLogits: boolean;
   /** Activation rounding of the quantized products (see quantLinear). */
   activations: "f32" | "ggml";
-}
-
-/** `x · rsqrt(mean(x², last axis) + eps) · w`. */
-function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
-  return x.mul(mean(x.square(), -1, true).add(eps).rsqrt()).mul(w);
 }
 
 /** Rotary parameters of one layer type: base, linear position scale, divisors, cos/sin factor. */
@@ -45,7 +46,7 @@ interface RopeParams {
   mscale: number;
 }
 
-/** cos and sin tables `[N, 1, ropeDims/2]` for the positions `positions[i]` of the N rows. */
+/** cos and sin tables `[N, ropeDims/2]` for the positions `positions[i]` of the N rows. */
 function ropeTables(cfg: ModelConfig, r: RopeParams, positions: readonly number[]) {
   const half = cfg.ropeDims / 2, T = positions.length;
   const c = new Float32Array(T * half), s = new Float32Array(T * half);
@@ -58,7 +59,7 @@ function ropeTables(cfg: ModelConfig, r: RopeParams, positions: readonly number[
       s[t * half + i] = Math.sin(theta) * r.mscale;
     }
   }
-  return { cos: fromTyped(c, [T, 1, half], "f32"), sin: fromTyped(s, [T, 1, half], "f32") };
+  return { cos: fromTyped(c, [T, half], "f32"), sin: fromTyped(s, [T, half], "f32") };
 }
 
 /** The rotary parameters of layer `l` for a cache of `ctx` positions. */
@@ -71,27 +72,6 @@ export function layerRope(w: ModelWeights, cfg: ModelConfig, l: number, ctx: num
     freqs: w.ropeFreqs ?? (long ? w.ropeLong : w.ropeShort),
     mscale: cfg.ropeAttnFactor,
   };
-}
-
-/** Rotate the first `ropeDims` of each head of `x` `[T, H, D]`. */
-function rope(x: Tensor, cfg: ModelConfig, cos: Tensor, sin: Tensor): Tensor {
-  const [T, H, D] = x.shape;
-  const rd = cfg.ropeDims, half = rd / 2;
-  let x0: Tensor, x1: Tensor;
-  if (cfg.ropeOrder === "normal") {
-    const pairs = x.slice(null, null, `0:${rd}`).reshape([T, H, half, 2]);
-    x0 = pairs.select(3, 0);
-    x1 = pairs.select(3, 1);
-  } else {
-    x0 = x.slice(null, null, `0:${half}`);
-    x1 = x.slice(null, null, `${half}:${rd}`);
-  }
-  const o0 = x0.mul(cos).sub(x1.mul(sin));
-  const o1 = x0.mul(sin).add(x1.mul(cos));
-  const rot = cfg.ropeOrder === "normal"
-    ? stack([o0, o1], 3).reshape([T, H, rd])
-    : concat([o0, o1], 2);
-  return rd === D ? rot : concat([rot, x.slice(null, null, `${rd}:`)], 2);
 }
 
 /**
@@ -221,7 +201,19 @@ export function forwardSeqs(
       masks.set(key, m);
       return m;
     };
+    // build every table and mask up front: the per-layer scopes below free what they create
     for (let l = 0; l < cfg.layers; l++) {
+      ropeFor(l);
+      for (let i = 0; i < seqs.length; i++) maskFor(i, isLocalLayer(cfg, l));
+    }
+    for (let l = 0; l < cfg.layers; l++) {
+      // one scope per layer: its intermediates go back to the heap before the next layer
+      // allocates, so a prefill reuses warm memory instead of faulting in fresh pages per op
+      const prev = h;
+      h = tidy(() => layer(l, prev));
+      prev.dispose();
+    }
+    function layer(l: number, h: Tensor): Tensor {
       const L = w.layers[l];
       const local = isLocalLayer(cfg, l);
       const xn = rmsNorm(h, L.attnNorm, eps);
@@ -235,8 +227,15 @@ export function forwardSeqs(
       if (L.qNorm) q = rmsNorm(q, L.qNorm, eps);
       if (L.kNorm) k = rmsNorm(k, L.kNorm, eps);
       const { cos, sin } = ropeFor(l);
-      q = rope(q, cfg, cos, sin);
-      k = rope(k, cfg, cos, sin);
+      const ra = { order: cfg.ropeOrder, dims: cfg.ropeDims } as const;
+      q = ropeOp(q, cos, sin, ra);
+      k = ropeOp(k, cos, sin, ra);
+      // a power-of-two scale commutes exactly with the products: apply it once to all queries
+      // instead of once per sequence to its scores (not before a q8_0 round trip, whose f16
+      // block scales could lose bits)
+      const q8 = activations === "ggml" && seqs.some((s) => s.cache.dtype === "q8_0");
+      const foldScale = !q8 && Number.isInteger(Math.log2(cfg.attnScale));
+      if (foldScale) q = q.mul(cfg.attnScale);
       const outs: Tensor[] = [];
       for (const [i, { cache, tokens }] of seqs.entries()) {
         const T = tokens.length, pos = cache.length, S = pos + T;
@@ -248,7 +247,8 @@ export function forwardSeqs(
         let qi = r ? q.slice(r) : q;
         if (cache.dtype === "q8_0" && activations === "ggml") qi = roundQ8(qi);
         const qh = qi.permute([1, 0, 2]).reshape([kvHeads, g * T, headDim]);
-        let scores = matmul(qh, K).mul(cfg.attnScale);
+        let scores = matmul(qh, K);
+        if (!foldScale) scores = scores.mul(cfg.attnScale);
         const mask = maskFor(i, local);
         if (mask) scores = scores.reshape([kvHeads, g, T, S]).add(mask);
         const p = softmax(scores, -1).reshape([kvHeads, g * T, S]);
@@ -268,7 +268,7 @@ export function forwardSeqs(
         : gelu(gt, "tanh");
       let f = lin(act.mul(lin(fn, L.up)), L.down);
       if (L.postFfnNorm) f = rmsNorm(f, L.postFfnNorm, eps);
-      h = h.add(f);
+      return h.add(f);
     }
     if (output === "last") {
       const lasts = seqs.map((s, i) => offs[i] + s.tokens.length - 1);

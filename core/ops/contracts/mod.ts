@@ -16,6 +16,7 @@ import { REDUCE_OPS, type ReduceOps } from "./reduce.ts";
 import { INDEXING_OPS, type IndexingOps } from "./indexing.ts";
 import { LINALG_OPS, type LinalgOps } from "./linalg.ts";
 import { CONV_OPS, type ConvOps } from "./conv.ts";
+import { LLM_OPS, type LlmOps } from "./llm.ts";
 
 export type { Binary, Contracts, NoAttrs, Op, Unary } from "./contract.ts";
 export type { BinaryOp, ElementwiseOps, UnaryAttrs, UnaryOp } from "./elementwise.ts";
@@ -30,6 +31,8 @@ export type {
 export type { AxisAttrs, IndexingOps, ScatterAttrs, SortAttrs } from "./indexing.ts";
 export type { EinsumAttrs, LinalgOps } from "./linalg.ts";
 export type { ConvOps } from "./conv.ts";
+export type { LlmOps } from "./llm.ts";
+export { LLM_OPS } from "./llm.ts";
 
 /**
  * The ops that read block-quantized operands: the conversions the dtype table's rows name, and
@@ -61,7 +64,7 @@ export type BlockOp = keyof BlockOps;
 
 /** Every declared op: kernel name → contract (operand count, attribute type). */
 export interface AllOps
-  extends ElementwiseOps, ReduceOps, IndexingOps, LinalgOps, ConvOps, BlockOps {}
+  extends ElementwiseOps, ReduceOps, IndexingOps, LinalgOps, ConvOps, BlockOps, LlmOps {}
 
 /**
  * Every declared op by kernel name, with its operand count.
@@ -79,6 +82,7 @@ export const OPS: Contracts<AllOps> = {
   ...LINALG_OPS,
   ...CONV_OPS,
   ...BLOCK_OPS,
+  ...LLM_OPS,
 };
 
 /** A declared op (kernel) name. */
