@@ -537,7 +537,9 @@ Deno.test({
   const v = await y.data();
   assert.ok(Math.abs((v[0] as number) - 1) < 1e-6, `converges to 1, got ${v[0]}`);
   y.dispose();
-  assert.equal(memory().devices.gpu?.bytes ?? 0, before);
+  // at most what it was: the finalizer may free an earlier test's garbage meanwhile (GC timing)
+  const after = memory().devices.gpu?.bytes ?? 0;
+  assert.ok(after <= before, `GPU bytes ${after} after the loop, ${before} before`);
   // 20k dispatches in few submits (one per `ctx.batch` pending, a few more for the metadata
   // arena and the readback): never one per op.
   const most = Math.ceil(20_000 / ctx.batch) + 5;
@@ -556,7 +558,8 @@ Deno.test({
     await z.data();
     z.dispose();
   }
-  assert.equal(memory().devices.gpu?.bytes ?? 0, start);
+  const end = memory().devices.gpu?.bytes ?? 0;
+  assert.ok(end <= start, `GPU bytes ${end} after 20 rounds, ${start} before`);
   a.dispose();
   idx.dispose();
   x.dispose();
