@@ -47,6 +47,8 @@ export type {
   Conv2dAttrs,
   PoolAttrs,
   ReluBackwardAttrs,
+  RmsNormAttrs,
+  RopeAttrs,
   WindowAttrs,
 } from "./core/backend/attrs.ts";
 export { type OutSpec, runKernel, runKernel1 } from "./core/op.ts";
@@ -82,7 +84,7 @@ export {
 } from "./core/ops/contracts/mod.ts";
 export { checkLinear } from "./core/ops/fused.ts";
 export { rmsNorm, rope } from "./core/ops/llm.ts";
-export { LLM_OPS } from "./core/ops/contracts/mod.ts";
+export { LLM_OPS, type LlmOps } from "./core/ops/contracts/mod.ts";
 export { type JobKind, registerJobKind } from "./backends/cpu/pool.ts";
 export { webgpuContext } from "./backends/webgpu/mod.ts";
 export { type Chunk, GpuContext, GpuStorage, type Kernel } from "./backends/webgpu/context.ts";

@@ -168,11 +168,7 @@ export function loadFn(b: string, d: DType, dom: Dom): string {
     } else {
       // i64: low word for the integer domain (wraps like NumPy's narrowing casts).
       return `fn ld_${b}(i: i32) -> ${TY[dom]} { let v = ${v}; return ${
-        dom === "f"
-          ? "i64tof(v)"
-          : dom === "i"
-          ? "bitcast<i32>(v.x)"
-          : "(v.x | v.y) != 0u"
+        dom === "f" ? "i64tof(v)" : dom === "i" ? "bitcast<i32>(v.x)" : "(v.x | v.y) != 0u"
       }; }`;
     }
   }
