@@ -1,5 +1,7 @@
 /**
  * `deno task onnx inspect model.onnx` and `deno task onnx run model.onnx --input x=x.npy …`.
+ * MODEL is a path or a hub name (`hf://owner/repo/file.onnx` or an https URL), pulled into the
+ * cache first (see `deno task pull`).
  *
  * @module
  */
@@ -9,11 +11,13 @@ import { loadNpy, saveNpy } from "../npy.ts";
 import { opHistogram, parseModel } from "./graph.ts";
 import { OPS } from "./ops/registry.ts";
 import { loadOnnx } from "./session.ts";
+import { progressBar, resolveModel } from "../hub/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
 
 const USAGE = `usage:
   deno task onnx inspect MODEL.onnx
-  deno task onnx run MODEL.onnx --input NAME=FILE.npy ... [--out DIR]`;
+  deno task onnx run MODEL.onnx --input NAME=FILE.npy ... [--out DIR]
+MODEL: a path, or a hub name (hf://owner/repo/file.onnx, https://…)`;
 
 function dirOf(p: string): string {
   return p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : ".";
@@ -62,8 +66,11 @@ async function run(path: string, args: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  const [cmd, path, ...rest] = Deno.args;
+  const [cmd, name, ...rest] = Deno.args;
   try {
+    const path = name && (cmd === "inspect" || cmd === "run")
+      ? await resolveModel(name, { onProgress: progressBar() })
+      : undefined;
     if (cmd === "inspect" && path) inspect(path);
     else if (cmd === "run" && path) await run(path, rest);
     else {

@@ -6,10 +6,8 @@
  * both signs, and the extremes.
  */
 import assert from "node:assert/strict";
-import { backends, fromTyped, ready } from "../../mod.ts";
-
-await ready();
-const present = backends().find((b) => b.name === "webgpu")?.status === "available";
+import { fromTyped } from "../../mod.ts";
+import { GPU_TEST } from "../helpers/webgpu.ts";
 
 function cases(): bigint[] {
   const out: bigint[] = [0n, 1n, -1n, 2n ** 63n - 1n, -(2n ** 63n)];
@@ -43,9 +41,7 @@ function cases(): bigint[] {
 
 Deno.test({
   name: "webgpu: i64 → f32 rounds once, to nearest even, equal to the CPU cast",
-  ignore: !present,
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...GPU_TEST,
 }, async () => {
   const vals = cases();
   const cpu = fromTyped(BigInt64Array.from(vals), [vals.length], "i64");

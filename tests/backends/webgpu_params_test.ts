@@ -10,17 +10,12 @@
  * with f16 math (16-term f16 chunks; measured 1.26 on lavapipe, 0.35 with f32 math).
  */
 import assert from "node:assert/strict";
-import { backends, type DType, ready, type Tensor, tensor, tidy } from "../../mod.ts";
+import { type DType, type Tensor, tensor, tidy } from "../../mod.ts";
 import { webgpuContext } from "../../internal.ts";
 import { makeTensor } from "../helpers/gen.ts";
+import { GPU_TEST } from "../helpers/webgpu.ts";
 
-await ready();
-const status = backends().find((b) => b.name === "webgpu");
-const present = status?.status === "available";
-if (!present && Deno.env.get("CI") === "true") {
-  throw new Error(`CI=true but the WebGPU plugin is absent: ${status?.reason}`);
-}
-const opts = { ignore: !present, sanitizeResources: false, sanitizeOps: false };
+const opts = GPU_TEST;
 
 async function close(name: string, g: Tensor, w: Tensor, rtol: number, atol = 0) {
   assert.deepEqual(g.shape, w.shape, `${name}: shape`);

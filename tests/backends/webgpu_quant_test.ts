@@ -8,28 +8,15 @@
  * the GPU sums `d · Σ q·x` per block and lanes by a tree). NaN never passes.
  */
 import assert from "node:assert/strict";
-import {
-  backends,
-  DeviceError,
-  fromBlocks,
-  fromTyped,
-  quantLinear,
-  ready,
-  traceKernels,
-} from "../../mod.ts";
+import { DeviceError, fromBlocks, fromTyped, quantLinear, traceKernels } from "../../mod.ts";
 import type { Tensor } from "../../mod.ts";
 import { BLOCK_CODECS } from "../../core/quant/mod.ts";
 import { f16ToF32Row, f32ToBF16Row, f32ToF16Row } from "../../core/quant/half.ts";
 import { bf16ToF32Row } from "../../core/quant/half.ts";
 import type { BlockDType } from "../../core/dtype.ts";
+import { GPU_TEST } from "../helpers/webgpu.ts";
 
-await ready();
-const status = backends().find((b) => b.name === "webgpu");
-const present = status?.status === "available";
-if (!present && Deno.env.get("CI") === "true") {
-  throw new Error(`CI=true but the WebGPU plugin is absent: ${status?.reason}`);
-}
-const opts = { ignore: !present, sanitizeResources: false, sanitizeOps: false };
+const opts = GPU_TEST;
 
 function rng(seed: number) {
   let s = seed >>> 0;

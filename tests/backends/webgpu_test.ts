@@ -19,7 +19,6 @@ import {
   type DType,
   IndexError,
   memory,
-  ready,
   type Tensor,
   tensor,
   tidy,
@@ -30,14 +29,10 @@ import { BINARY, REDUCE_OPS, UNARY } from "../../backends/webgpu/kernels.ts";
 import { runKernel1 } from "../../core/op.ts";
 import type { PoolAttrs } from "../../core/backend/attrs.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
+import { GPU_PRESENT, GPU_TEST } from "../helpers/webgpu.ts";
 
-await ready();
-const status = backends().find((b) => b.name === "webgpu");
-const present = status?.status === "available";
-if (!present && Deno.env.get("CI") === "true") {
-  throw new Error(`CI=true but the WebGPU plugin is absent: ${status?.reason}`);
-}
-const opts = { ignore: !present, sanitizeResources: false, sanitizeOps: false };
+const present = GPU_PRESENT;
+const opts = GPU_TEST;
 const fns = C as unknown as Record<string, (...a: unknown[]) => Tensor>;
 type Out = Tensor | Tensor[];
 

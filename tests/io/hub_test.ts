@@ -18,6 +18,9 @@ import {
 import { progressLine } from "../../io/hub/progress.ts";
 import { selectFiles } from "../../io/hub/repo.ts";
 import { bytesOf, HubServer, type ServedFile } from "./hub_server.ts";
+import { nn, randn, seed } from "../../mod.ts";
+import { loadNpy, saveNpy } from "../../io/mod.ts";
+import { exportOnnxSync } from "../../io/onnx/mod.ts";
 
 const lfs = (n: number, seed: number): ServedFile => ({ bytes: bytesOf(n, seed), lfs: true });
 const small = (s: string): ServedFile => ({ bytes: new TextEncoder().encode(s), lfs: false });
@@ -375,5 +378,62 @@ Deno.test("generate --model owner/repo:Q8_0 pulls the model and prints what the 
     assert.match(text(byName.stdout), /^In the beginning.+/);
     assert.equal(text(byName.stdout), text(byPath.stdout));
     assert.equal(s.seen.filter((x) => x.origin === "cdn").length, 1);
+  });
+});
+
+Deno.test("onnx inspect/run take a hub name as well as a path", async () => {
+  await withHub(async (s, opts) => {
+    seed(1);
+    const net = new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU());
+    const x = randn([2, 4]);
+    const bytes = exportOnnxSync(net, x);
+    s.addRepo("aprender/tiny-onnx", { "model.onnx": { bytes, lfs: true } });
+    const dir = await Deno.makeTempDir();
+    try {
+      const local = join(dir, "model.onnx"), xf = join(dir, "x.npy");
+      await Deno.writeFile(local, bytes);
+      await saveNpy(xf, x);
+      const cli = (...args: string[]) =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--no-check",
+            "-A",
+            new URL("../../io/onnx/cli.ts", import.meta.url).pathname,
+            ...args,
+          ],
+          env: { HF_ENDPOINT: s.endpoint, APRENDER_CACHE: opts.cacheDir, NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      const text = (b: Uint8Array) => new TextDecoder().decode(b);
+      const body = (o: Deno.CommandOutput) => text(o.stdout).split("\n").slice(1).join("\n");
+      const [byName, byPath] = await Promise.all([
+        cli("inspect", "hf://aprender/tiny-onnx/model.onnx"),
+        cli("inspect", local),
+      ]);
+      assert.equal(byName.code, 0, text(byName.stderr));
+      assert.equal(byPath.code, 0, text(byPath.stderr));
+      assert.match(body(byName), /all operators supported/);
+      assert.equal(body(byName), body(byPath)); // the same file, found by name
+      const out = join(dir, "out");
+      await Deno.mkdir(out);
+      const r = await cli(
+        "run",
+        "hf://aprender/tiny-onnx/model.onnx",
+        "--input",
+        `x=${xf}`,
+        "--out",
+        out,
+      );
+      assert.equal(r.code, 0, text(r.stderr));
+      const [name] = [...Deno.readDirSync(out)].map((e) => e.name);
+      const got = await loadNpy(join(out, name));
+      const want = net.call(x);
+      const [g, w] = [got.dataSync() as Float32Array, want.dataSync() as Float32Array];
+      for (let i = 0; i < w.length; i++) assert.ok(Math.abs(g[i] - w[i]) <= 1e-6, `output ${i}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 });

@@ -6,12 +6,11 @@
  * (the loss's `ignoreIndex` mask) stay in the tensor's dtype, as NumPy's results are.
  */
 import assert from "node:assert/strict";
-import { backends, nn, optim, ready, seed, tensor, tidy, traceKernels } from "../../mod.ts";
+import { nn, optim, randn, seed, tensor, tidy, traceKernels } from "../../mod.ts";
 import type { Tensor } from "../../mod.ts";
+import { GPU_TEST } from "../helpers/webgpu.ts";
 
-await ready();
-const present = backends().find((b) => b.name === "webgpu")?.status === "available";
-const opts = { ignore: !present, sanitizeResources: false, sanitizeOps: false };
+const opts = GPU_TEST;
 
 Deno.test("comparisons of integer tensors with numbers follow NumPy (in or out of range)", () => {
   const eq = (t: Tensor) => Array.from(t.dataSync() as ArrayLike<number | boolean>).map(Boolean);
@@ -41,7 +40,6 @@ Deno.test(
   { name: "a CNN training step runs wholly on the GPU and equals the CPU step", ...opts },
   async () => {
     seed(3);
-    const { randn } = await import("../../mod.ts");
     const x = randn([2, 3, 6, 6]);
     const y = tensor([1, -100], { dtype: "i32" }); // one position ignored
     const steps = async (device: string) => {
