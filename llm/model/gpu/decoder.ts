@@ -39,6 +39,15 @@ import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend
 import { checkSampling, type GpuSampling, SAMPLE, samplePrm } from "./sample.ts";
 import { matmulBytes, matmulCode, matvecCode, matvecFits, TILE_M, TILE_N, WG } from "./matvec.ts";
 
+/** `APRENDER_GPU_TILED_PREFILL=1` turns on the tiled prompt matmul (slower on the H100 so far). */
+const TILED_PREFILL = (() => {
+  try {
+    return Deno.env.get("APRENDER_GPU_TILED_PREFILL") === "1";
+  } catch {
+    return false; // no --allow-env
+  }
+})();
+
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
@@ -343,7 +352,9 @@ export class GpuDecoder {
           src = XN;
         }
         if (fused) {
-          const tiled = rows > 1 && k % 32 === 0 &&
+          // The tiled prompt matmul is opt-in: on the H100 it ran the 1.1B Q4_0 prompt at 538
+          // tok/s against 904 for the 8-row matvec path (bench/RESULTS.md, gpu-llm section).
+          const tiled = TILED_PREFILL && rows > 1 && k % 32 === 0 &&
             matmulBytes(o.pair ?? false) <= dev.limits.maxComputeWorkgroupStorageSize;
           const mr = rows === 1 ? 1 : tiled ? TILE_M : MR;
           const n = o.pair ? ws[0].shape[0] : ws.reduce((s, t) => s + t.shape[0], 0);
