@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { backends, ready } from "../../../mod.ts";
+import { backends, ready } from "../../../core/backend/registry.ts";
 import { DeviceError } from "../../../core/errors.ts";
 import { openGguf } from "../../../io/gguf/read.ts";
 import { readConfig } from "../config.ts";
