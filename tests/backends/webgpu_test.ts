@@ -29,9 +29,8 @@ import { BINARY, REDUCE_OPS, UNARY } from "../../backends/webgpu/kernels.ts";
 import { runKernel1 } from "../../core/op.ts";
 import type { PoolAttrs } from "../../core/backend/attrs.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
-import { GPU_PRESENT, GPU_TEST } from "../helpers/webgpu.ts";
+import { GPU_TEST } from "../helpers/webgpu.ts";
 
-const present = GPU_PRESENT;
 const opts = GPU_TEST;
 const fns = C as unknown as Record<string, (...a: unknown[]) => Tensor>;
 type Out = Tensor | Tensor[];
