@@ -20,6 +20,7 @@ import {
   seed,
   tidy,
 } from "../mod.ts";
+import { createHash } from "node:crypto";
 import type { Tensor } from "../mod.ts";
 import { Tokenizer } from "../llm/mod.ts";
 import {
@@ -56,18 +57,13 @@ export interface LmSummary {
 }
 
 /** sha256 (hex) of the parameters' bytes, in order. */
-async function weightsDigest(
-  params: readonly Tensor[],
-): Promise<string> {
-  const parts = params.map((p) => {
+function weightsDigest(params: readonly Tensor[]): string {
+  const h = createHash("sha256");
+  for (const p of params) {
     const d = p.dataSync();
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-  });
-  const all = new Uint8Array(parts.reduce((a, x) => a + x.length, 0));
-  let o = 0;
-  for (const x of parts) all.set(x, o), o += x.length;
-  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  return Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
+    h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+  return h.digest("hex");
 }
 
 /** Start offsets of step `step`'s sequences: uniform over the stream, from (seed, step). */
@@ -310,7 +306,7 @@ export async function trainLm(
     );
     files.push(`${base}-loss.svg`);
   }
-  const weightsSha256 = await weightsDigest(model.parameters());
+  const weightsSha256 = weightsDigest(model.parameters());
   log(`weights sha256 after step ${step}: ${weightsSha256}`);
   model.dispose();
   return {

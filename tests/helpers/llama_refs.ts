@@ -159,3 +159,20 @@ export function llamaGreedy(
   }
   return JSON.parse(new TextDecoder().decode(r.stdout));
 }
+
+/**
+ * Mean negative log-likelihood (nats per token) of `ids[1:]`, given the logits row that follows
+ * each prefix (`logits(t)` predicts `ids[t + 1]`); `exp` of it is the perplexity.
+ */
+export function meanNll(logits: (t: number) => ArrayLike<number>, ids: readonly number[]): number {
+  let s = 0;
+  for (let t = 0; t + 1 < ids.length; t++) {
+    const l = logits(t);
+    let m = -Infinity;
+    for (let i = 0; i < l.length; i++) m = Math.max(m, l[i]);
+    let z = 0;
+    for (let i = 0; i < l.length; i++) z += Math.exp(l[i] - m);
+    s += m + Math.log(z) - l[ids[t + 1]];
+  }
+  return s / (ids.length - 1);
+}

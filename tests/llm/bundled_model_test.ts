@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_MODEL, loadModel } from "../../llm/mod.ts";
-import { HAS_LLAMA_CPP, llamaGreedy } from "../helpers/llama_refs.ts";
+import { HAS_LLAMA_CPP, llamaGreedy, meanNll } from "../helpers/llama_refs.ts";
 
 if (Deno.env.get("CI") === "true" && !HAS_LLAMA_CPP) {
   throw new Error("CI=true but llama.cpp (node-llama-cpp) is missing: run .ci/refs.sh");
@@ -70,17 +70,7 @@ Deno.test({
         ...llamaGreedy(DEFAULT_MODEL, seq, 1).logits.slice(prompt.length),
       ];
       assert.equal(theirs.length, mine.length);
-      const ppl = (rows: ArrayLike<number>[]) => {
-        let nll = 0;
-        for (let i = 0; i + 1 < seq.length; i++) {
-          const r = rows[i];
-          let m = -Infinity, z = 0;
-          for (let v = 0; v < r.length; v++) m = Math.max(m, r[v]);
-          for (let v = 0; v < r.length; v++) z += Math.exp(r[v] - m);
-          nll -= r[seq[i + 1]] - m - Math.log(z);
-        }
-        return Math.exp(nll / (seq.length - 1));
-      };
+      const ppl = (rows: ArrayLike<number>[]) => Math.exp(meanNll((t) => rows[t], seq));
       const [p1, p2] = [ppl(mine), ppl(theirs)];
       assert.ok(Math.abs(p1 / p2 - 1) <= 0.01, `${text}: perplexity ours ${p1}, llama.cpp ${p2}`);
     }

@@ -12,7 +12,7 @@ import {
 } from "../../mod.ts";
 import { Tokenizer } from "../../llm/mod.ts";
 import { bpeMetadata, exportLlamaGguf, ggufName, Llama, trainBpe } from "../../llm/train/mod.ts";
-import { HAS_LLAMA_CPP, llamaGreedy } from "../helpers/llama_refs.ts";
+import { HAS_LLAMA_CPP, llamaGreedy, meanNll } from "../helpers/llama_refs.ts";
 import { KJV_SAMPLE } from "./kjv_sample.ts";
 
 const CONFIG = { dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96, context: 96 };
@@ -55,20 +55,6 @@ function ourLogits(model: Llama, ids: number[]): Float32Array {
   });
 }
 
-/** Mean NLL of ids[1:] from logits of each prefix. */
-function nll(logits: (t: number) => ArrayLike<number>, ids: number[]): number {
-  let s = 0;
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const l = logits(t);
-    let m = -Infinity;
-    for (let i = 0; i < l.length; i++) m = Math.max(m, l[i]);
-    let z = 0;
-    for (let i = 0; i < l.length; i++) z += Math.exp(l[i] - m);
-    s += m + Math.log(z) - l[ids[t + 1]];
-  }
-  return s / (ids.length - 1);
-}
-
 function compare(label: string, path: string, model: Llama, tok: Tokenizer, tol: number) {
   const prompt = tok.encode("And God said, Let the waters", { addSpecial: false });
   const ref = llamaGreedy(path, prompt, 64);
@@ -96,8 +82,8 @@ function compare(label: string, path: string, model: Llama, tok: Tokenizer, tol:
   // perplexity over the prompt + continuation (llama.cpp's logits: prompt, then one per step)
   const full = llamaGreedy(path, all, 1);
   const la = ourLogits(model, all);
-  const a = nll((t) => la.subarray(t * V, (t + 1) * V), all);
-  const b = nll((t) => full.logits[t], all);
+  const a = meanNll((t) => la.subarray(t * V, (t + 1) * V), all);
+  const b = meanNll((t) => full.logits[t], all);
   assert.ok(Math.abs(Math.exp(a) / Math.exp(b) - 1) < 0.01, `${label}: perplexity ${a} vs ${b}`);
   return { maxd, text: tok.decode(ours) };
 }
