@@ -3,7 +3,9 @@
  * TinyLlama-1.1B-shaped GGUF with random weights (bench/llm_model.ts), loads it into the
  * GpuDecoder (llm/model/gpu/decoder.ts) and measures, per weight type:
  * - decode tokens/s in wall time: 256 greedy tokens after a short prompt, K steps per readback;
- * - prompt tokens/s (257 positions, 32 per dispatch, then the logits of the last);
+ * - prompt tokens/s (257 and 1000 positions in chunks, then the logits of the last), wall and GPU
+ *   time, and a chunk's GPU time per kernel; for the first type also with the previous prompt
+ *   kernels (8-row matvec, 32-position chunks, a workgroup per attention row);
  * - GPU time of one decode step per kernel (timestamp queries around each dispatch);
  * - the packed matvec alone (ffn_gate's shape, 5632×2048) in GB/s of weight bytes, GPU time.
  * Next to it, PyTorch/transformers decoding the same shape (random weights, fp16, greedy) on the
@@ -91,35 +93,79 @@ for (const type of types) {
   const cfg = readConfig((k) => f.get(k), f.name, f.tensorInfo("token_embd.weight").shape[0]);
   const w = loadWeights(f, cfg);
   const dec = await GpuDecoder.create(w, cfg, 1024);
+  // The previous prompt kernels (8-row matvec, chunks of 32; attention a workgroup per row) for
+  // the before/after column, on the first type only.
+  const old = type === types[0] && !SMALL
+    ? await GpuDecoder.create(w, cfg, 1024, { prefill: "matvec", flash: false })
+    : null;
   for (const t of weightTensors(w)) t.dispose();
   f.close();
   await Deno.remove(path);
   log(`${type}: model made and uploaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const prompt = Array.from({ length: PROMPT }, (_, i) => 3 + ((i * 7919) % 31000));
+  /** Prompt tok/s (wall, best of 3), GPU time of its chunks, per-kernel profile of one chunk. */
+  const promptRun = async (d: GpuDecoder, label: string, n = PROMPT) => {
+    const ids = Array.from({ length: n }, (_, i) => 3 + ((i * 7919) % 31000));
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      d.position = 0;
+      const t0 = performance.now();
+      await d.generate(ids, 1);
+      best = Math.min(best, performance.now() - t0);
+    }
+    d.position = 0;
+    const g = await d.timePrefill(n - 1);
+    const pp = await d.profile(true);
+    log(
+      `${type} ${label}: prompt ${n} tokens ${
+        (n / (best / 1000)).toFixed(0)
+      } tok/s wall (best of ` +
+        `3, ${best.toFixed(1)} ms incl. the last position's step and one readback); GPU ` +
+        `${(g.gpuNs / 1e6).toFixed(2)} ms for positions 0..${
+          n - 2
+        } in chunks of ${d.prefillRows} ` +
+        `(${((n - 1) / (g.gpuNs / 1e9)).toFixed(0)} tok/s GPU time)`,
+    );
+    log(
+      `${type} ${label}: one ${d.prefillRows}-position chunk: ${(pp.total / 1e6).toFixed(3)} ms ` +
+        `GPU; ` + Object.entries(pp.ns).sort((a, b) =>
+          b[1] - a[1]
+        ).map(([k, ns]) => `${k} ×${pp.count[k]} ${(ns / 1000).toFixed(0)} µs`).join(", "),
+    );
+    return { tokS: n / (best / 1000), wallMs: best, gpuMs: g.gpuNs / 1e6, chunk: pp };
+  };
   // Warm-up (pipelines compiled, buffers touched), then the timed runs.
   await dec.generate([1, 300, 400], 8);
+  if (old) {
+    await old.generate(prompt.slice(0, 40), 4);
+    results[`${type}_prompt_old`] = await promptRun(
+      old,
+      "old prompt path (matvec ×8, row attention)",
+    );
+    old.dispose();
+  }
+  await dec.generate(prompt.slice(0, 40), 4);
+  const pr = await promptRun(dec, "prompt (tiled + flash)");
+  const prefill = pr.tokS;
+  results[`${type}_prompt`] = pr;
+  if (!SMALL) {
+    results[`${type}_prompt1000`] = await promptRun(dec, "prompt (tiled + flash)", 1000);
+  }
   dec.position = 0;
-  const prompt = Array.from({ length: PROMPT }, (_, i) => 3 + ((i * 7919) % 31000));
-  let t = performance.now();
   await dec.generate(prompt, 1);
-  const prefill = PROMPT / ((performance.now() - t) / 1000);
-  t = performance.now();
+  const t = performance.now();
   const first: number[] = [];
   const got = await dec.generate([prompt[0]], NEW, {
     onTokens: () => {
-      if (!first.length) first.push(performance.now() - t);
+      if (!first.length) {
+        first.push(performance.now() - t);
+      }
     },
   });
   const wall = (performance.now() - t) / 1000;
   log(`${type}: first ids ${got.slice(0, 12).join(" ")} (a silent GPU failure would give 0s)`);
   const tokS = got.length / wall;
   const prof: StepProfile = await dec.profile();
-  const pp = await dec.profile(true);
-  log(
-    `${type}: one 32-position prompt chunk: ${(pp.total / 1e6).toFixed(3)} ms GPU; ` +
-      Object.entries(pp.ns).sort((a, b) => b[1] - a[1]).map(([k, ns]) =>
-        `${k} ×${pp.count[k]} ${(ns / 1000).toFixed(0)} µs`
-      ).join(", "),
-  );
   const ts = await dec.timeSteps(64);
   log(
     `${type}: 64 steps in one pass: GPU ${(ts.gpuNs / 64 / 1e6).toFixed(3)} ms per step, host ` +
@@ -130,7 +176,7 @@ for (const type of types) {
   log(
     `${type}: decode ${tokS.toFixed(0)} tok/s (${NEW} tokens, ${wall.toFixed(2)} s wall, first ` +
       `batch of 4 after ${first[0]?.toFixed(0)} ms); prompt ${prefill.toFixed(0)} tok/s ` +
-      `(${PROMPT} tokens, 32 per dispatch); GPU time per step ${
+      `(${PROMPT} tokens, ${dec.prefillRows} per chunk); GPU time per step ${
         (prof.total / 1e6).toFixed(3)
       } ms ` +
       `over ${dec.dispatchesPerStep} dispatches`,
@@ -144,7 +190,9 @@ for (const type of types) {
     cfg.dim * (cfg.heads * cfg.headDim + cfg.kvHeads * (cfg.headDim + cfg.valueDim)) +
     cfg.heads * cfg.valueDim * cfg.dim + 3 * cfg.dim * cfg.ffn;
   const wBytes = (cfg.layers * perLayer + cfg.vocab * cfg.dim) * bpe;
-  const mvNs = Object.entries(prof.ns).filter(([k]) => k.startsWith("matvec"))
+  const mvNs = Object.entries(prof.ns).filter(([k]) =>
+    k.startsWith("matvec")
+  )
     .reduce((s, [, ns]) => s + ns, 0);
   log(
     `${type}: matvecs of a step read ${(wBytes / 1e9).toFixed(3)} GB of weights in ` +

@@ -11,7 +11,8 @@ import { backends, DeviceError, ready, ShapeError, type Tensor, tensor } from ".
 import type { StorageDType } from "../../core/dtype.ts";
 import { webgpuContext } from "../../internal.ts";
 import { quantizeRow } from "../../core/quant/mod.ts";
-import { matmulCode, matvecCode } from "../../llm/model/gpu/matvec.ts";
+import { matvecCode } from "../../llm/model/gpu/matvec.ts";
+import { flashCode, FQ, PM, PN, tiledCode } from "../../llm/model/gpu/prefill.ts";
 import { type GpuSampling, SAMPLE, samplePrm } from "../../llm/model/gpu/sample.ts";
 import { Sampler } from "../../llm/sampling/sampler.ts";
 import { quantizeGguf } from "../../io/mod.ts";
@@ -19,7 +20,7 @@ import { loadModel } from "../../llm/mod.ts";
 import { openGguf } from "../../io/gguf/read.ts";
 import { readConfig } from "../../llm/model/config.ts";
 import { decodeRow, loadWeights, weightTensors } from "../../llm/model/weights.ts";
-import { GpuDecoder } from "../../llm/model/gpu/decoder.ts";
+import { GpuDecoder, type GpuDecoderOptions } from "../../llm/model/gpu/decoder.ts";
 import { checkDispatch } from "../../llm/model/gpu/host.ts";
 
 const STORIES = "../shared/models/stories260K.gguf";
@@ -37,7 +38,7 @@ if (Deno.env.get("CI") === "true" && (!present || !HAS_STORIES)) {
 }
 const opts = { ignore: !present || !HAS_STORIES, sanitizeResources: false, sanitizeOps: false };
 
-async function gpuDecoder(path: string, ctx: number, mixed = false) {
+async function gpuDecoder(path: string, ctx: number, mixed = false, o: GpuDecoderOptions = {}) {
   const f = await openGguf(path);
   try {
     const cfg = readConfig((k) => f.get(k), f.name, f.tensorInfo("token_embd.weight").shape[0]);
@@ -48,7 +49,7 @@ async function gpuDecoder(path: string, ctx: number, mixed = false) {
       for (const L of w.layers) L.wv = (L.wv as Tensor).astype("f32") as Tensor<StorageDType>;
     }
     try {
-      return await GpuDecoder.create(w, cfg, ctx);
+      return await GpuDecoder.create(w, cfg, ctx, o);
     } finally {
       for (const t of weightTensors(w)) t.dispose();
     }
@@ -93,7 +94,8 @@ for (const q of ["f32", "q8_0", "q4_0"] as const) {
 }
 
 Deno.test({
-  name: "GpuDecoder: a long prompt (prefilled 32 positions per dispatch) continues like the CPU's",
+  name:
+    "GpuDecoder: a long prompt (tiled chunk; 8-row matvec chunks of 32 + flash) continues like the CPU's",
   ...opts,
 }, async () => {
   const text = "Once upon a time, there was a little girl named Lily. She loved to play outside " +
@@ -108,7 +110,10 @@ Deno.test({
     }
     const ref = await cpuGreedy(path, text, 24);
     assert.ok(ref.ids.length > 66, `prompt of ${ref.ids.length} tokens: two chunks and a rest`);
-    const dec = await gpuDecoder(path, 128);
+    // f32: the default (one partial 256-row chunk: two row tiles, three flash blocks); q8_0: the
+    // matvec path's 32-row chunks with flash attention reading earlier chunks' cache.
+    const o: GpuDecoderOptions = q === "f32" ? {} : { prefill: "matvec", flash: true };
+    const dec = await gpuDecoder(path, 128, false, o);
     assert.deepEqual(await dec.generate(ref.ids, 24), ref.tokens, q);
     dec.dispose();
     Deno.removeSync(dir, { recursive: true });
@@ -320,9 +325,11 @@ for (const dt of ["q4_0", "q8_0", "q4_k", "q6_k", "f16", "bf16", "f32"] as const
         }
       }
     }
-    // The tiled prefill matmul (a 32 × 64 tile: M and N partial), plain, acc and the SwiGLU pair.
+    // The tiled prefill matmul (a 64 × 64 tile: M and N partial; K over 3 or 8 steps of 32),
+    // plain, acc and the SwiGLU pair.
     for (const [acc, pair] of [[false, false], [true, false], [false, true]]) {
-      const y = await runMatvec(matmulCode({ dt, acc, pair }), x, w, y0, null, prm(M, N), [1, 1]);
+      const grid: [number, number] = [Math.ceil(N / PN), Math.ceil(M / PM)];
+      const y = await runMatvec(tiledCode({ dt, acc, pair }), x, w, y0, null, prm(M, N), grid);
       for (let m = 0; m < M; m++) {
         for (let n = 0; n < N; n++) {
           const [g, ga] = dot(m, n, (i) => x[i]);
@@ -352,6 +359,49 @@ for (const dt of ["q4_0", "q8_0", "q4_k", "q6_k", "f16", "bf16", "f32"] as const
     }
   });
 }
+
+Deno.test({
+  name: "flash attention (prompt chunk) vs float64 causal attention: GQA, hd ≠ vd, partial block",
+  ignore: !present,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  // Rows 45 from position 37: two query blocks (the second partial), key tiles crossing 32s.
+  const heads = 4, kvh = 2, hd = 8, vd = 12, pos0 = 37, rows = 45, scale = 0.37;
+  const cache = pos0 + rows + FQ;
+  const f = (n: number, a: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * a));
+  const Q = f(rows * heads * hd, 0.71),
+    K = f(cache * kvh * hd, 1.37),
+    V = f(cache * kvh * vd, 0.53);
+  // A block's padded rows and unused cache positions must not leak into real rows.
+  for (let i = (pos0 + rows) * kvh * hd; i < K.length; i++) K[i] = 1e30;
+  const O0 = new Float32Array(Math.ceil(rows / FQ) * FQ * heads * vd).fill(NaN);
+  const sb = new Int32Array(new Float32Array([scale]).buffer)[0];
+  const out = await runKernel(flashCode(hd, vd), [Q, K, V, O0], [heads, kvh, hd, vd, sb], [pos0], [
+    heads,
+    Math.ceil(rows / FQ),
+  ], 3);
+  const O = new Float32Array(out.buffer);
+  for (let r = 0; r < rows; r++) {
+    for (let h = 0; h < heads; h++) {
+      const kh = Math.floor(h / (heads / kvh)), n = pos0 + r + 1;
+      const s = Array.from({ length: n }, (_, p) => {
+        let a = 0;
+        for (let d = 0; d < hd; d++) a += Q[(r * heads + h) * hd + d] * K[(p * kvh + kh) * hd + d];
+        return a * scale;
+      });
+      const mx = Math.max(...s), e = s.map((v) => Math.exp(v - mx));
+      const z = e.reduce((a, b) => a + b, 0);
+      for (let d = 0; d < vd; d++) {
+        let want = 0;
+        for (let p = 0; p < n; p++) want += e[p] * V[(p * kvh + kh) * vd + d];
+        want /= z;
+        const got = O[(r * heads + h) * vd + d];
+        assert.ok(Math.abs(got - want) <= 2e-5, `row ${r} head ${h} [${d}]: ${got} vs ${want}`);
+      }
+    }
+  }
+});
 
 Deno.test("GpuDecoder: a binding or grid over the adapter's limits is a DeviceError", () => {
   const dev = {

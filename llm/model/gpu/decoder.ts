@@ -10,8 +10,9 @@
  * The sampled id (greedy argmax) is written into a GPU buffer of token ids that the next step's
  * embedding lookup reads, so K steps are recorded before one readback of K ids (each readback
  * costs ≥ 10 ms in Deno 2.9.6). Stop ids are checked on the host per batch: ids past a stop are
- * discarded and the position rolls back. K grows 4, 8, 16, 32, 64. Prompts run 32 positions per
- * dispatch. Scope: llama-style blocks without biases or per-head norms, weights Q4_0, Q8_0, f16,
+ * discarded and the position rolls back. K grows 4, 8, 16, 32, 64. Prompts run in chunks of up
+ * to 256 positions through the tiled matmul and flash attention of prefill.ts (hardware adapters;
+ * 32 positions through the 8-row matvec and the row-per-workgroup attention otherwise). Scope: llama-style blocks without biases or per-head norms, weights Q4_0, Q8_0, f16,
  * bf16 or f32, f32 KV cache, greedy sampling.
  *
  * @module
@@ -37,22 +38,14 @@ import {
 import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
 import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend.ts";
 import { checkSampling, type GpuSampling, SAMPLE, samplePrm } from "./sample.ts";
-import { matmulBytes, matmulCode, matvecCode, matvecFits, TILE_M, TILE_N, WG } from "./matvec.ts";
-
-/** `APRENDER_GPU_TILED_PREFILL=1` turns on the tiled prompt matmul (slower on the H100 so far). */
-const TILED_PREFILL = (() => {
-  try {
-    return Deno.env.get("APRENDER_GPU_TILED_PREFILL") === "1";
-  } catch {
-    return false; // no --allow-env
-  }
-})();
+import { matvecCode, matvecFits, WG } from "./matvec.ts";
+import { flashBytes, flashCode, FQ, PM, PN, tiledBytes, tiledCode } from "./prefill.ts";
 
 /** Bytes of one parameter or step slot (dynamic offsets must be multiples of 256). */
 const SLOT = 256;
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
-/** Prompt positions per prefill dispatch (activation buffers hold this many rows). */
-const PREFILL_ROWS = 32;
+/** Prompt positions per prefill chunk: tiled path, 8-row matvec path. */
+const TILED_ROWS = 256, MATVEC_ROWS = 32;
 /** Steps recorded per submit within a batch. */
 const SUBMIT_STEPS = 4;
 
@@ -69,6 +62,17 @@ export interface GpuGenerateOptions {
 }
 
 export type { StepProfile } from "./host.ts";
+
+/** Options of {@link GpuDecoder.create}: which prompt kernels (defaults: the fastest that fit). */
+export interface GpuDecoderOptions {
+  /**
+   * Prompt matmuls: "tiled" (prefill.ts, 64 × 64 tiles, chunks of 256 positions; the default on
+   * hardware adapters) or "matvec" (the coalesced matvec over 8 rows, chunks of 32).
+   */
+  prefill?: "tiled" | "matvec";
+  /** Prompt attention as tiled flash attention (prefill.ts; default where it fits). */
+  flash?: boolean;
+}
 
 /**
  * A model's forward pass and greedy sampling loop on the WebGPU device.
@@ -117,11 +121,13 @@ export class GpuDecoder {
    * @param w the model's weights
    * @param cfg its hyper-parameters
    * @param contextLength positions the KV cache holds
+   * @param options prompt kernels (defaults: the fastest that fit the adapter)
    */
   static async create(
     w: ModelWeights,
     cfg: ModelConfig,
     contextLength: number,
+    options: GpuDecoderOptions = {},
   ): Promise<GpuDecoder> {
     const ctx = webgpuContext();
     if (!ctx) {
@@ -149,7 +155,7 @@ export class GpuDecoder {
       );
     }
     const d = new GpuDecoder(ctx.device, cfg, contextLength);
-    await d.#build(w);
+    await d.#build(w, options);
     return d;
   }
 
@@ -193,6 +199,7 @@ export class GpuDecoder {
     prm: number[],
     x: number,
     y = 1,
+    per = 0,
   ): Planned {
     const { pipeline, layout } = this.#pipe(code, bufs.length);
     checkDispatch(this.#device, name, bufs, x, y);
@@ -207,11 +214,17 @@ export class GpuDecoder {
     entries.push({ binding: bufs.length, resource: { buffer: this.#prm, size: SLOT } });
     entries.push({ binding: bufs.length + 1, resource: { buffer: this.#stp, size: SLOT } });
     // The parameter buffer is created after the plan: bind groups are made in #finish.
-    return { name, pipeline, layout, entries, prm: at, x, y };
+    return { name, pipeline, layout, entries, prm: at, x, y, per };
   }
 
-  async #build(w: ModelWeights): Promise<void> {
+  async #build(w: ModelWeights, opts: GpuDecoderOptions): Promise<void> {
     const cfg = this.config, dev = this.#device;
+    const simple = webgpuContext()!.simpleKernels;
+    const wgMem = dev.limits.maxComputeWorkgroupStorageSize;
+    const tiledOn = !simple && (opts.prefill ?? "tiled") === "tiled" && tiledBytes(true) <= wgMem;
+    this.#rows = tiledOn ? TILED_ROWS : MATVEC_ROWS;
+    const flashOn = (opts.flash ?? true) && cfg.headDim % 4 === 0 && cfg.valueDim % 4 === 0 &&
+      flashBytes(cfg.headDim, cfg.valueDim) <= wgMem;
     const { dim, heads, kvHeads, headDim: hd, valueDim: vd, ffn, vocab, layers } = cfg;
     const f32bits = (v: number) => new Int32Array(new Float32Array([v]).buffer)[0];
     // Step slots: word 0 of slot p is position p.
@@ -231,7 +244,7 @@ export class GpuDecoder {
     const TAB = this.#buffer(tab.byteLength);
     dev.queue.writeBuffer(TAB, 0, tab);
 
-    const R = PREFILL_ROWS * 4; // bytes per f32 element over a prefill chunk's rows
+    const R = this.#rows * 4; // bytes per f32 element over a prefill chunk's rows
     const nq = heads * hd, nk = kvHeads * hd, nv = kvHeads * vd;
     const H = this.#buffer(dim * R), XN = this.#buffer(Math.max(dim, heads * vd) * R);
     const QKV = this.#buffer((nq + nk + nv) * R), QR = this.#buffer(nq * R);
@@ -286,10 +299,11 @@ export class GpuDecoder {
     const gbuf = (t: Tensor<StorageDType>) => (t.storage as GpuStorage).buffer;
     const gbase = (t: Tensor<StorageDType>) =>
       (t.storage as GpuStorage).base + byteOffset(t.dtype as StorageDType, t.offset);
-    const simple = webgpuContext()!.simpleKernels;
-    const kvBytes = this.contextLength * kvHeads * Math.max(hd, vd) * 4;
+    // The cache holds a chunk past the context: rows of a partial tile read them (unused).
+    const kvBytes = (this.contextLength + this.#rows) * kvHeads * Math.max(hd, vd) * 4;
     const ropeN = (heads + kvHeads) * hd + kvHeads * vd;
     const attn = attention(this.contextLength);
+    const flash = flashCode(hd, vd);
     const caches = Array.from({ length: layers }, () => [
       this.#buffer(kvBytes),
       this.#buffer(kvBytes),
@@ -298,8 +312,9 @@ export class GpuDecoder {
 
     /** The dispatches of a step over `rows` positions (with the head: logits and argmax). */
     const planFor = async (rows: number) => {
+      const per1 = rows > 1 ? 1 : 0;
       const rms = (x: GPUBuffer, wt: Tensor, y: GPUBuffer) =>
-        this.#dispatch("rmsnorm", RMSNORM, [x, NWB, y], [dim, eps, nwAt.get(wt)!], 1, rows);
+        this.#dispatch("rmsnorm", RMSNORM, [x, NWB, y], [dim, eps, nwAt.get(wt)!], 1, rows, per1);
       /** The matvec of the plugin's kernel (software adapters, odd shapes) into y at yOff. */
       const old = async (
         x: GPUBuffer,
@@ -321,11 +336,13 @@ export class GpuDecoder {
             prm,
             Math.ceil(n / 8),
             Math.ceil(rows / (rows === 1 ? 1 : MR)),
+            rows === 1 ? 0 : MR,
           );
         }
         const g = await upload(wt);
         const m = plainMatvec(wt, gbase(g), rows, simple, acc, yOff);
-        return this.#dispatch(m.name, m.code, [x, gbuf(g), y], m.prm, m.x, m.y);
+        const per = rows === 1 ? 0 : simple ? 1 : 8;
+        return this.#dispatch(m.name, m.code, [x, gbuf(g), y], m.prm, m.x, m.y, per);
       };
       /**
        * y = norm?(x) · [ws]ᵀ (rows of the weights stacked), or silu(x·w0ᵀ) · (x·w1ᵀ) when `pair`;
@@ -352,18 +369,15 @@ export class GpuDecoder {
           src = XN;
         }
         if (fused) {
-          // The tiled prompt matmul is opt-in: on the H100 it ran the 1.1B Q4_0 prompt at 538
-          // tok/s against 904 for the 8-row matvec path (bench/RESULTS.md, gpu-llm section).
-          const tiled = TILED_PREFILL && rows > 1 && k % 32 === 0 &&
-            matmulBytes(o.pair ?? false) <= dev.limits.maxComputeWorkgroupStorageSize;
-          const mr = rows === 1 ? 1 : tiled ? TILE_M : MR;
+          const tiled = tiledOn && rows > 1 && k % 32 === 0;
+          const mr = rows === 1 ? 1 : tiled ? PM : MR;
           const n = o.pair ? ws[0].shape[0] : ws.reduce((s, t) => s + t.shape[0], 0);
           // Decode: 128 threads per row while the grid fits; prefill: 32 (8 rows share X loads).
           const lanes = rows === 1 && Math.ceil(n / (WG / 128)) <= 65535 ? 128 : 32;
           const code = tiled
-            ? matmulCode({ dt, acc: o.acc, pair: o.pair })
+            ? tiledCode({ dt, acc: o.acc, pair: o.pair })
             : matvecCode({ dt, mr, acc: o.acc, norm: inNorm, pair: o.pair, lanes });
-          const per = tiled ? TILE_N : WG / lanes;
+          const per = tiled ? PN : WG / lanes;
           const bufs = [src, rawOf(ws), y];
           if (inNorm) bufs.push(NWB);
           const name = `matvec ${dt}${inNorm ? " norm" : ""}${o.pair ? " swiglu" : ""}${
@@ -387,6 +401,7 @@ export class GpuDecoder {
               prm,
               Math.ceil(n / per),
               Math.ceil(rows / mr),
+              rows === 1 ? 0 : mr,
             ),
           );
         } else if (o.pair) {
@@ -410,6 +425,7 @@ export class GpuDecoder {
         [dim],
         Math.ceil(dim / T),
         rows,
+        per1,
       );
       const body: Planned[] = [];
       for (let l = 0; l < layers; l++) {
@@ -435,8 +451,13 @@ export class GpuDecoder {
             [heads, kvHeads, hd, vd, ...rope, ...lay],
             Math.ceil(ropeN / T),
             rows,
+            per1,
           ));
-          body.push(this.#dispatch("attention", attn, [QR, KC, VC, O], aprm, heads, rows));
+          body.push(
+            flashOn && rows > 1
+              ? this.#dispatch("flash attention", flash, [QR, KC, VC, O], aprm, heads, 1, FQ)
+              : this.#dispatch("attention", attn, [QR, KC, VC, O], aprm, heads, rows, per1),
+          );
         }
         body.push(...(await mv(O, [Lw.wo], H, { acc: true })).out);
         body.push(...(await mv(H, [Lw.gate, Lw.up], A, { norm: Lw.ffnNorm, pair: true })).out);
@@ -450,7 +471,7 @@ export class GpuDecoder {
       return { embed, body, head };
     };
     const one = await planFor(1);
-    const chunk = await planFor(PREFILL_ROWS);
+    const chunk = await planFor(this.#rows);
     dev.queue.writeBuffer(this.#prm, 0, this.#prmData, 0, this.#prmUsed / 4);
     // Weight uploads the plugin gathered (small ones wait for its next submit) go out now.
     webgpuContext()!.flush();
@@ -461,6 +482,7 @@ export class GpuDecoder {
       prm: p.prm,
       x: p.x,
       y: p.y,
+      per: p.per,
     });
     const embed = fin(one.embed), blocks = one.body.map(fin);
     this.#body = [embed, ...blocks];
@@ -470,15 +492,15 @@ export class GpuDecoder {
     this.#prefill = [fin(chunk.embed), ...chunk.body.map(fin)];
   }
 
-  /** Record the prefill of positions `p .. p + PREFILL_ROWS - 1` (no logits). */
-  #chunk(pass: GPUComputePassEncoder, p: number) {
+  /** Record the prefill of positions `p .. p + rows - 1` (no logits; rows ≤ the chunk's). */
+  #chunk(pass: GPUComputePassEncoder, p: number, rows: number) {
     const offs = this.#offs;
     offs[1] = p * SLOT;
     for (const d of this.#prefill) {
       pass.setPipeline(d.pipeline);
       offs[0] = d.prm;
       pass.setBindGroup(0, d.group, offs, 0, 2);
-      pass.dispatchWorkgroups(d.x, d.y);
+      pass.dispatchWorkgroups(d.x, d.per ? Math.ceil(rows / d.per) : d.y);
     }
   }
 
@@ -494,6 +516,8 @@ export class GpuDecoder {
     }
   }
   #offs = new Uint32Array(2);
+  /** Prompt positions per chunk (activation buffers hold this many rows). */
+  #rows = MATVEC_ROWS;
 
   /**
    * Run `prompt` after the cached positions and greedily generate up to `maxTokens` ids, K steps
@@ -540,12 +564,12 @@ export class GpuDecoder {
           pass = enc.beginComputePass();
         }
       };
-      // Prompt positions before the last run PREFILL_ROWS at a time, the rest one at a time.
-      while (last - p >= PREFILL_ROWS) {
-        this.#chunk(pass, p);
-        p += PREFILL_ROWS;
+      // Prompt positions before the last run in chunks (the last one partial).
+      while (p < last) {
+        const rows = Math.min(this.#rows, last - p);
+        this.#chunk(pass, p, rows);
+        p += rows;
       }
-      while (p < last) step(false);
       const n = Math.min(k, maxTokens - out.length);
       const first = p;
       for (let i = 0; i < n; i++) step(true);
@@ -573,8 +597,8 @@ export class GpuDecoder {
   }
 
   /**
-   * GPU time of one decode step at the current position (with `prefill`: of one 32-position prompt
-   * chunk from position 0), per kernel (timestamp queries around each dispatch; needs the
+   * GPU time of one decode step at the current position (with `prefill`: of one full prompt chunk,
+   * {@link GpuDecoder.prefillRows} positions from position 0), per kernel (timestamp queries around each dispatch; needs the
    * `timestamp-query` feature). Outputs are discarded; a prompt chunk recomputes cache rows 0–31.
    *
    * @param prefill profile a prompt chunk instead of a decode step
@@ -596,6 +620,26 @@ export class GpuDecoder {
     return timePass(this.#device, (pass) => {
       for (let i = 0; i < n; i++) this.#step(pass, p0 + i, true);
     });
+  }
+
+  /**
+   * GPU time (one pass, timestamps at its ends) and host recording time of the prefill of positions
+   * 0 .. n − 1 in chunks; the outputs (cache rows) are overwritten by later runs.
+   *
+   * @param n prompt positions (at most the context length)
+   */
+  timePrefill(n: number): Promise<{ gpuNs: number; hostMs: number }> {
+    if (!Number.isInteger(n) || n < 1 || n > this.contextLength) {
+      throw new ShapeError(`timePrefill: ${n} positions must be in [1, ${this.contextLength}]`);
+    }
+    return timePass(this.#device, (pass) => {
+      for (let p = 0; p < n; p += this.#rows) this.#chunk(pass, p, Math.min(this.#rows, n - p));
+    });
+  }
+
+  /** Prompt positions per prefill chunk (256 on the tiled path, 32 on the matvec path). */
+  get prefillRows(): number {
+    return this.#rows;
   }
 
   /** Dispatches of one full decode step. */

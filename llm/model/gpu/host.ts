@@ -33,6 +33,8 @@ export interface Planned {
   prm: number;
   x: number;
   y: number;
+  /** Prompt rows per workgroup along y (the grid's y is ⌈rows / per⌉); 0: y is fixed. */
+  per: number;
 }
 
 /**
@@ -50,6 +52,8 @@ export interface Dispatch {
   prm: number;
   x: number;
   y: number;
+  /** Prompt rows per workgroup along y (the grid's y is ⌈rows / per⌉); 0: y is fixed. */
+  per: number;
 }
 
 /**

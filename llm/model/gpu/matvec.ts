@@ -99,9 +99,15 @@ export function matvecFits(dt: string, k: number, base: number): boolean {
 
 /**
  * WGSL decoding unit `u` of the row at byte `rb` (names suffixed `s`) into `d{s}` (scale),
- * `w{s}a`/`w{s}b` (two vec4 of weights) and `e{s}a`/`e{s}b` (their first element indices).
+ * `w{s}a`/`w{s}b` (two vec4 of weights) and `e{s}a`/`e{s}b` (their first element indices). The
+ * kernel must declare `W: array<u32>` and `bt(byte)`.
+ *
+ * @example
+ * ```ts ignore
+ * const wgsl = `let rb = 0u; let u = 3u; {\n${decodeUnit("q4_0", "u", "A")}}`; // dA, wAa, eAa, ...
+ * ```
  */
-function decodeUnit(dt: string, u: string, s: string): string {
+export function decodeUnit(dt: string, u: string, s: string): string {
   const realign = (a: string, n: number) => {
     let c = `let i${s} = ${a} >> 2u; let o${s} = (${a} & 2u) != 0u;\n`;
     for (let j = 0; j <= n; j++) c += `let r${s}${j} = W[i${s} + ${j}u];\n`;
@@ -300,123 +306,4 @@ ${tree}    }
   if (lane == 0u && n < N) {
 ${out}  }
 }`;
-}
-
-/**
- * Tiled prefill matmul: activation rows, weight rows and elements of k per workgroup tile.
- *
- * @example
- * ```ts ignore
- * const groups = [Math.ceil(n / TILE_N), Math.ceil(rows / TILE_M)];
- * ```
- */
-export const TILE_M = 32, TILE_N = 64, TILE_K = 32;
-
-/**
- * Workgroup memory (bytes) of {@link matmulCode}.
- *
- * @example
- * ```ts ignore
- * console.log(matmulBytes(true)); // 21120
- * ```
- */
-export const matmulBytes = (pair: boolean): number =>
-  4 * (TILE_M + TILE_N * (pair ? 2 : 1)) * (TILE_K + 1);
-
-/**
- * Tiled matmul for prompt chunks: a workgroup computes a 32 × 64 tile of Y (activation rows ×
- * weight rows), stepping k by one block of 32: the 64 weight rows' block is decoded once (one unit
- * of 8 elements per thread, as {@link matvecCode}'s lanes do) into workgroup memory as f32, the 32
- * activation rows' slice is copied next to it, and each thread accumulates 2 × 4 outputs from
- * workgroup memory. So a weight byte is read once per 32 prompt positions and every decoded weight
- * serves 32 rows. Same bindings and prm as {@link matvecCode} (no `norm`); K % 32 = 0. Dispatch
- * (⌈N / 64⌉, ⌈M / 32⌉).
- *
- * @example
- * ```ts ignore
- * const wgsl = matmulCode({ dt: "q4_0", acc: true });
- * ```
- */
-export function matmulCode(opt: { dt: string; acc?: boolean; pair?: boolean }): string {
-  const { dt, acc = false, pair = false } = opt;
-  const P = TILE_K + 1;
-  const parts = pair ? 2 : 1;
-  let decl = "";
-  for (let i = 0; i < 2; i++) {
-    for (let j = 0; j < 4; j++) {
-      for (let p = 0; p < parts; p++) decl += `var c${i}${j}_${p} = 0.0; `;
-    }
-  }
-  // Decoded unit → 8 f32 in ws{p} at row r, columns e - k0 (two vec4 groups).
-  const put = (p: number) => {
-    let c = `{\n${decodeUnit(dt, "u", `S${p}`)}`;
-    for (let e = 0; e < 4; e++) {
-      c += `ws${p}[r * ${P}u + eS${p}a - k0 + ${e}u] = dS${p} * wS${p}a[${e}];\n`;
-      c += `ws${p}[r * ${P}u + eS${p}b - k0 + ${e}u] = dS${p} * wS${p}b[${e}];\n`;
-    }
-    return c + "}\n";
-  };
-  let fmas = "";
-  for (let i = 0; i < 2; i++) fmas += `let x${i} = xs[(tm + ${16 * i}u) * ${P}u + kk];\n`;
-  for (let j = 0; j < 4; j++) {
-    for (let p = 0; p < parts; p++) {
-      fmas += `let w${j}_${p} = ws${p}[(tn + ${16 * j}u) * ${P}u + kk];\n`;
-      for (let i = 0; i < 2; i++) {
-        fmas += `c${i}${j}_${p} = fma(x${i}, w${j}_${p}, c${i}${j}_${p});\n`;
-      }
-    }
-  }
-  let out = "";
-  for (let i = 0; i < 2; i++) {
-    for (let j = 0; j < 4; j++) {
-      const val = pair ? `silu(c${i}${j}_0) * c${i}${j}_1` : `c${i}${j}_0`;
-      out += `{ let m = m0 + tm + ${16 * i}u; let n = n0 + tn + ${16 * j}u;\n` +
-        `  if (m < M && n < N) { let at = yOff + m * N + n; Y[at] = ${val}${
-          acc ? " + Y[at]" : ""
-        }; } }\n`;
-    }
-  }
-  const wsDecl = Array.from(
-    { length: parts },
-    (_, p) => `var<workgroup> ws${p}: array<f32, ${TILE_N * P}>;`,
-  ).join("\n");
-  return `
-@group(0) @binding(0) var<storage, read_write> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> W: array<u32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-fn bt(a: u32) -> u32 { return (W[a >> 2u] >> ((a & 3u) * 8u)) & 0xffu; }
-@group(0) @binding(3) var<storage, read> prm: array<i32, 64>;
-@group(0) @binding(4) var<storage, read> stp: array<u32, 64>;
-var<workgroup> xs: array<f32, ${TILE_M * P}>;
-${wsDecl}
-fn silu(g: f32) -> f32 { return g / (1.0 + exp(-g)); }
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let M = u32(prm[0]); let N = u32(prm[1]); let K = u32(prm[2]);
-  let wByte = u32(prm[3]); let rowBytes = u32(prm[4]); let yOff = u32(prm[8]);
-  let pairOff = N * rowBytes;
-  let t = lid.x; let tn = t % 16u; let tm = t / 16u;
-  let n0 = wid.x * ${TILE_N}u; let m0 = wid.y * ${TILE_M}u;
-  // This thread's unit of the weight tile: row r (of 64), unit q (of 4) of the block.
-  let r = t / 4u; let q = t % 4u;
-  let wrow = min(n0 + r, N - 1u);
-  ${decl}
-  for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {
-    let u = (k0 / 8u) + q;
-    { let rb = wByte + wrow * rowBytes;
-${put(0)}    }
-${
-    pair
-      ? `    { let rb = wByte + pairOff + wrow * rowBytes;\n${put(1)}    }\n`
-      : ""
-  }    for (var i = t; i < ${TILE_M * TILE_K}u; i += 256u) {
-      let m = m0 + i / ${TILE_K}u; let kk = i % ${TILE_K}u;
-      xs[(i / ${TILE_K}u) * ${P}u + kk] = select(0.0, X[min(m, M - 1u) * K + k0 + kk], m < M);
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${TILE_K}u; kk++) {
-${fmas}    }
-    workgroupBarrier();
-  }
-${out}}`;
 }
