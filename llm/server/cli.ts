@@ -4,8 +4,13 @@
  *
  * ```sh
  * deno task serve --model m.gguf [--port 8080] [--host 127.0.0.1] [--parallel N] [--ctx N]
- *   [--api-key KEY] [--cors ORIGIN] [--queue N] [--max-tokens N]
+ *   [--api-key KEY] [--cors ORIGIN] [--queue N] [--max-tokens N] [--backend cpu|webgpu]
  * ```
+ *
+ * `--backend webgpu` decodes on the GPU (llm/model/gpu/) with one slot: requests it can take
+ * (greedy or seeded top-k ≤ 64 sampling, no penalties, logit bias, grammar or logprobs) run there,
+ * the rest on the CPU; without a usable adapter (or with --parallel > 1) it says why and serves on
+ * the CPU.
  *
  * @module
  */
@@ -15,10 +20,12 @@ import { DEFAULT_MODEL } from "../default_model.ts";
 import { loadModel } from "../model/model.ts";
 import { progressBar, resolveModel } from "../../io/hub/mod.ts";
 import { serve } from "./server.ts";
+import { loadGpuDecoder, webgpuUnavailable } from "../model/gpu/stream.ts";
+import type { GpuDecoder } from "../model/gpu/decoder.ts";
 
 const USAGE =
   `usage: deno task serve [--model m.gguf] [--port 8080] [--host 127.0.0.1] [--parallel 1]
-  [--ctx N] [--api-key KEY] [--cors ORIGIN] [--queue 64] [--max-tokens N]
+  [--ctx N] [--api-key KEY] [--cors ORIGIN] [--queue 64] [--max-tokens N] [--backend cpu|webgpu]
 The API key may also come from the APRENDER_API_KEY environment variable.`;
 
 function int(name: string, v: string | undefined, lo: number): number | undefined {
@@ -46,6 +53,7 @@ if (import.meta.main) {
         cors: { type: "string" },
         queue: { type: "string" },
         "max-tokens": { type: "string" },
+        backend: { type: "string", default: "cpu" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -56,6 +64,10 @@ if (import.meta.main) {
   if (values.help) {
     console.log(USAGE);
     Deno.exit(0);
+  }
+  if (values.backend !== "cpu" && values.backend !== "webgpu") {
+    console.error(`serve: --backend must be cpu or webgpu, got '${values.backend}'.\n${USAGE}`);
+    Deno.exit(2);
   }
   const path = values.model === undefined
     ? DEFAULT_MODEL
@@ -83,7 +95,22 @@ if (import.meta.main) {
     }: ${model.config.arch}, ${model.config.layers} layers, ctx ${model.contextLength}, ` +
       `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
+  let gpu: GpuDecoder | undefined;
+  if (values.backend === "webgpu") {
+    const why = parallel > 1
+      ? "the GPU decoder takes one slot (--parallel 1)"
+      : await webgpuUnavailable();
+    if (!why) {
+      try {
+        gpu = await loadGpuDecoder(path, Math.min(ctx ?? model.contextLength, 4096));
+        console.error(`--backend webgpu: decoding on the GPU (context ${gpu.contextLength})`);
+      } catch (e) {
+        console.error(`--backend webgpu: ${(e as Error).message}; serving on the CPU`);
+      }
+    } else console.error(`--backend webgpu: ${why}; serving on the CPU`);
+  }
   const srv = serve({
+    gpu,
     model,
     modelName: basename(path).replace(/\.gguf$/, ""),
     port: int("port", values.port, 0) ?? 8080,
@@ -107,6 +134,7 @@ if (import.meta.main) {
     stopping = true;
     console.error("\nshutting down: finishing running answers (signal again to quit now)");
     srv.shutdown().then(() => {
+      gpu?.dispose();
       model.dispose();
       Deno.exit(0);
     });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Sampler } from "../sampling/sampler.ts";
+import { Sampler, type SamplerOptions } from "../sampling/sampler.ts";
 import { StopMatcher } from "../stop.ts";
 import { ApiError } from "./api.ts";
 import { GrammarConstraint, TokenTrie } from "./constraint.ts";
@@ -55,21 +55,23 @@ function submitAll(
       const trie = plan.grammar ? (e.trie ??= new TokenTrie(e.model.tokenizer)) : null;
       const { promise, resolve } = Promise.withResolvers<void>();
       waits.push(promise);
+      const so: SamplerOptions = {
+        seed: seed + c.index,
+        temperature: params.temperature,
+        topP: params.topP,
+        topK: params.topK,
+        minP: params.minP,
+        repeatPenalty: params.repeatPenalty,
+        presencePenalty: params.presencePenalty,
+        frequencyPenalty: params.frequencyPenalty,
+        logitBias: params.logitBias,
+      };
       try {
         e.scheduler.submit({
           prompt,
           maxTokens: plan.maxTokens,
-          sampler: new Sampler({
-            seed: seed + c.index,
-            temperature: params.temperature,
-            topP: params.topP,
-            topK: params.topK,
-            minP: params.minP,
-            repeatPenalty: params.repeatPenalty,
-            presencePenalty: params.presencePenalty,
-            frequencyPenalty: params.frequencyPenalty,
-            logitBias: params.logitBias,
-          }),
+          sampler: new Sampler(so),
+          sampling: so,
           stops: new StopMatcher(params.stop),
           decoder: e.model.tokenizer.streamDecoder(),
           constraint: plan.grammar && trie ? new GrammarConstraint(plan.grammar, trie) : null,

@@ -13,7 +13,10 @@ import { forward, KVCache } from "../model/forward.ts";
 import type { Model } from "../model/model.ts";
 import * as modelModule from "../model/mod.ts";
 import type { ModelWeights } from "../model/weights.ts";
-import { logProbs, type Sampler } from "../sampling/sampler.ts";
+import { logProbs, type Sampler, type SamplerOptions } from "../sampling/sampler.ts";
+import type { GpuDecoder } from "../model/gpu/decoder.ts";
+import type { GpuSampling } from "../model/gpu/sample.ts";
+import { eogIds, gpuSamplingOf } from "./gpu_slot.ts";
 import type { StopMatcher } from "../stop.ts";
 import type { StreamDecoder } from "../tokenizer/stream.ts";
 import type { GrammarConstraint } from "./constraint.ts";
@@ -100,6 +103,8 @@ export interface Job {
   maxTokens: number;
   /** The sampler (prompt tokens are accepted by the scheduler). */
   sampler: Sampler;
+  /** The options `sampler` was made with (a GPU slot takes the job when it can draw them). */
+  sampling?: SamplerOptions;
   /** Stop strings. */
   stops: StopMatcher;
   /** Incremental detokenizer. */
@@ -226,7 +231,14 @@ export class Scheduler {
    */
   constructor(
     readonly model: Model,
-    readonly opts: { parallel: number; contextLength: number; maxQueue: number; step?: StepFn },
+    readonly opts: {
+      parallel: number;
+      contextLength: number;
+      maxQueue: number;
+      step?: StepFn;
+      /** Decode on this GPU decoder the jobs it can take (one slot only). */
+      gpu?: GpuDecoder;
+    },
   ) {
     this.step = opts.step ?? defaultStep(model);
     this.slots = [];
@@ -391,7 +403,9 @@ export class Scheduler {
         this.admit();
         const busy = this.slots.filter((s) => s.job);
         if (!busy.length) break;
-        this.runStep(busy);
+        const gpu = this.opts.gpu && busy.length === 1 ? this.gpuPlan(busy[0]) : null;
+        if (gpu) await this.runGpu(busy[0], this.opts.gpu!, gpu.sampling);
+        else this.runStep(busy);
         // let the HTTP side write chunks, read new requests and notice disconnects
         await new Promise((r) => setTimeout(r, 0));
       }
@@ -440,6 +454,11 @@ export class Scheduler {
       made++;
       this.sampleInto(s, logits[i]);
     }
+    this.note(made);
+  }
+
+  /** Count `made` tokens now for the tok/s gauge. */
+  private note(made: number): void {
     const now = performance.now();
     this.recent.push([now, made]);
     // keep only the gauge's 10 s window (the array must not grow with uptime)
@@ -485,6 +504,96 @@ export class Scheduler {
     } catch (e) {
       this.end(job, s, "error", "", e);
     }
+  }
+
+  /** The GPU sampling of a job just admitted, or null when it runs on the CPU. */
+  private gpuPlan(s: Slot): { sampling?: GpuSampling } | null {
+    const job = s.job!;
+    if (s.generated > 0 || this.cpuJobs.has(job)) return null;
+    const dec = this.opts.gpu!;
+    const g = job.constraint || job.topLogprobs >= 0
+      ? "grammar or logprobs"
+      : dec.contextLength < this.opts.contextLength &&
+          job.prompt.length + job.maxTokens - 1 > dec.contextLength
+      ? "past the GPU context"
+      : gpuSamplingOf(job.sampling);
+    if (typeof g === "string") {
+      this.cpuJobs.add(job);
+      return null;
+    }
+    return g;
+  }
+  private readonly cpuJobs = new WeakSet<Job>();
+  /** Ids in the GPU decoder's cache (positions 0..length − 1), for prefix reuse. */
+  private gpuTokens: number[] = [];
+  private eog: number[] | null = null;
+
+  /**
+   * Run slot `s`'s job to its end on the GPU decoder: the prompt after the prefix its cache shares,
+   * then batches of ids read back (llm/model/gpu/decoder.ts), each delivered like a sampled token.
+   */
+  private async runGpu(s: Slot, dec: GpuDecoder, sampling?: GpuSampling): Promise<void> {
+    const job = s.job!, prompt = job.prompt;
+    let reuse = 0;
+    const prev = this.gpuTokens;
+    while (reuse < prev.length && reuse < prompt.length - 1 && prev[reuse] === prompt[reuse]) {
+      reuse++;
+    }
+    this.counters.cachedTokens += reuse - s.cached;
+    s.cached = reuse;
+    const n = Math.min(job.maxTokens, dec.contextLength - prompt.length + 1);
+    if (n < 1) {
+      const e = new ComputeError(`GPU context of ${dec.contextLength} positions is full`);
+      return this.end(job, s, "error", "", e);
+    }
+    this.counters.promptTokens += prompt.length - reuse;
+    this.gpuTokens = [];
+    dec.position = reuse;
+    const got: number[] = [];
+    let ended = false;
+    const t0 = performance.now();
+    try {
+      await dec.generate(prompt.slice(reuse), n, {
+        stop: this.eog ??= eogIds(this.model.tokenizer, this.model.config.vocab),
+        sampling,
+        onTokens: (ids) => {
+          if (s.generated === 0) s.firstTokenMs = performance.now() - s.submitted;
+          for (const id of ids) {
+            got.push(id);
+            if ((ended = this.deliver(s, id))) break;
+          }
+          this.counters.steps += ids.length;
+          this.note(ids.length);
+          if (!ended && (this.killed || job.signal.aborted)) {
+            this.end(job, s, "abort", "");
+            ended = true;
+          }
+          return ended;
+        },
+      });
+    } catch (e) {
+      if (!ended) this.end(job, s, "error", "", e);
+      return;
+    } finally {
+      this.counters.busyMs += performance.now() - t0;
+    }
+    this.gpuTokens = [...prompt, ...got].slice(0, dec.position);
+    // Fewer ids than asked without a stop on the host: an end-of-generation id came.
+    if (!ended) this.end(job, s, got.length < n ? "stop" : "length", this.flush(job));
+  }
+
+  /** Deliver GPU-sampled `token` of slot `s`; true when the job ended. */
+  private deliver(s: Slot, token: number): boolean {
+    const job = s.job!;
+    job.sampler.accept(token);
+    s.generated++;
+    this.counters.generatedTokens++;
+    const { text, stop } = job.stops.push(job.decoder.push(token));
+    job.onToken({ text, token, logprob: 0, top: [] });
+    if (stop !== null) this.end(job, s, "stop", "");
+    else if (s.generated >= job.maxTokens) this.end(job, s, "length", this.flush(job));
+    else return false;
+    return true;
   }
 
   /** Text still held by the decoder and the stop matcher. */

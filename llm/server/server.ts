@@ -7,6 +7,7 @@
  */
 import "../../backends/runtime.ts";
 import type { Model } from "../model/model.ts";
+import type { GpuDecoder } from "../model/gpu/decoder.ts";
 import { ApiError, bad, onlyKnown } from "./api.ts";
 import { complete, type Engine } from "./completions.ts";
 import { chatPage } from "./page.ts";
@@ -38,6 +39,11 @@ export interface ServeOptions {
   maxTokens?: number;
   /** The forward step over several sequences (default: `defaultStep`, batched where available). */
   step?: StepFn;
+  /**
+   * Decode on this GPU decoder (of the same model file; one slot only) every request it can take:
+   * greedy or seeded top-k ≤ 64 sampling without penalties, logit bias, grammar or logprobs.
+   */
+  gpu?: GpuDecoder;
   /** Called once listening. */
   onListen?: (addr: { hostname: string; port: number }) => void;
 }
@@ -273,11 +279,15 @@ export function serve(opts: ServeOptions): ServerHandle {
   if (!Number.isInteger(ctx) || ctx < 2) {
     throw new RangeError(`serve: contextLength must be an integer ≥ 2, got ${ctx}.`);
   }
+  if (opts.gpu && parallel !== 1) {
+    throw new RangeError(`serve: the GPU decoder takes one slot, got parallel ${parallel}.`);
+  }
   const scheduler = new Scheduler(model, {
     parallel,
     contextLength: ctx,
     maxQueue: opts.maxQueue ?? 64,
     step: opts.step,
+    gpu: opts.gpu,
   });
   const engine: Engine = {
     model,

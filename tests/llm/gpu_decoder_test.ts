@@ -21,6 +21,7 @@ import { openGguf } from "../../io/gguf/read.ts";
 import { readConfig } from "../../llm/model/config.ts";
 import { decodeRow, loadWeights, weightTensors } from "../../llm/model/weights.ts";
 import { GpuDecoder, type GpuDecoderOptions } from "../../llm/model/gpu/decoder.ts";
+import { serve } from "../../llm/server/mod.ts";
 import { checkDispatch } from "../../llm/model/gpu/host.ts";
 
 const STORIES = "../shared/models/stories260K.gguf";
@@ -145,6 +146,55 @@ Deno.test(
     dec.dispose();
   },
 );
+
+Deno.test({
+  name:
+    "serve --backend webgpu: one GPU slot answers like the CPU server; penalties run on the CPU",
+  ...opts,
+}, async () => {
+  const model = await loadModel(STORIES, { contextLength: 128 });
+  const dec = await gpuDecoder(STORIES, 128);
+  const cpu = serve({ model, port: 0, parallel: 1, contextLength: 128 });
+  const gpu = serve({ model, gpu: dec, port: 0, parallel: 1, contextLength: 128 });
+  const ask = async (url: string, body: Record<string, unknown>) => {
+    const r = await fetch(`${url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", ...body }),
+    });
+    const j = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(j));
+    return j.choices[0] as { text: string; finish_reason: string };
+  };
+  try {
+    const cases: Record<string, unknown>[] = [
+      { prompt: "Once upon a time", max_tokens: 40, temperature: 0 },
+      { prompt: "Once upon a time, there was", max_tokens: 40, temperature: 0, stop: ["."] },
+      { prompt: "Lily and Ben", max_tokens: 12, temperature: 0 },
+    ];
+    let pos = -1;
+    for (const c of cases) {
+      const want = await ask(cpu.url, c), got = await ask(gpu.url, c);
+      assert.deepEqual(got, want, JSON.stringify(c));
+      assert.notEqual(dec.position, pos, "the GPU decoder ran");
+      pos = dec.position;
+    }
+    // A repetition penalty needs the logits on the host: the CPU slot answers, the GPU is idle.
+    const pen = {
+      prompt: "Once upon a time",
+      max_tokens: 16,
+      temperature: 0,
+      frequency_penalty: 1,
+    };
+    assert.deepEqual(await ask(gpu.url, pen), await ask(cpu.url, pen));
+    assert.equal(dec.position, pos, "the GPU decoder did not run");
+  } finally {
+    await cpu.shutdown();
+    await gpu.shutdown();
+    dec.dispose();
+    model.dispose();
+  }
+});
 
 /**
  * Runs `code` once over storage buffers made from `data` (then prm and stp, read-only); returns

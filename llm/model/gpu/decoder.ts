@@ -27,17 +27,21 @@ import {
   checkDispatch,
   checkRequest,
   type Dispatch,
+  type GpuDecoderOptions,
+  type GpuGenerateOptions,
   plainMatvec,
   type Planned,
   profileDispatches,
+  rawWeights,
   ropeTable,
   type StepProfile,
   timePass,
   uploadEmbedding,
+  uploadNorms,
 } from "./host.ts";
 import { ARGMAX, attention, EMBED, RMSNORM, SWIGLU, T } from "./kernels.ts";
 import { ATTN_COMBINE, attnPart, attnPartBytes, CHUNK, ROPE_QKV } from "./attend.ts";
-import { checkSampling, type GpuSampling, SAMPLE, samplePrm } from "./sample.ts";
+import { checkSampling, SAMPLE, samplePrm } from "./sample.ts";
 import { matvecCode, matvecFits, WG } from "./matvec.ts";
 import { flashBytes, flashCode, FQ, PM, PN, tiledBytes, tiledCode } from "./prefill.ts";
 
@@ -49,30 +53,7 @@ const TILED_ROWS = 256, MATVEC_ROWS = 32;
 /** Steps recorded per submit within a batch. */
 const SUBMIT_STEPS = 4;
 
-/** Options of {@link GpuDecoder.generate}. */
-export interface GpuGenerateOptions {
-  /** Token ids that end the generation (not returned). */
-  stop?: readonly number[];
-  /** Called with each batch of new ids as it is read back. */
-  onTokens?: (ids: number[]) => void;
-  /** Largest number of steps per readback (default 64). */
-  maxBatch?: number;
-  /** Seeded sampling on the GPU instead of greedy (llm/model/gpu/sample.ts; draws from 0). */
-  sampling?: GpuSampling;
-}
-
-export type { StepProfile } from "./host.ts";
-
-/** Options of {@link GpuDecoder.create}: which prompt kernels (defaults: the fastest that fit). */
-export interface GpuDecoderOptions {
-  /**
-   * Prompt matmuls: "tiled" (prefill.ts, 64 × 64 tiles, chunks of 256 positions; the default on
-   * hardware adapters) or "matvec" (the coalesced matvec over 8 rows, chunks of 32).
-   */
-  prefill?: "tiled" | "matvec";
-  /** Prompt attention as tiled flash attention (prefill.ts; default where it fits). */
-  flash?: boolean;
-}
+export type { GpuDecoderOptions, GpuGenerateOptions, StepProfile } from "./host.ts";
 
 /**
  * A model's forward pass and greedy sampling loop on the WebGPU device.
@@ -96,7 +77,6 @@ export class GpuDecoder {
   #full: Dispatch[] = [];
   #greedy: Dispatch[] = [];
   #sampled: Dispatch[] = [];
-  #body: Dispatch[] = [];
   #prefill: Dispatch[] = [];
   #ids!: GPUBuffer;
   #pipes = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
@@ -256,36 +236,10 @@ export class GpuDecoder {
     const split = chunks <= 256 &&
       attnPartBytes(hd, vd) <= dev.limits.maxComputeWorkgroupStorageSize;
 
-    // Norm weights as f32, each at a multiple of 4 words (the fused matvec reads vec4).
-    const dim4 = Math.ceil(dim / 4) * 4;
+    const alloc = (bytes: number) => this.#buffer(bytes);
     const norms = [...w.layers.flatMap((Lw) => [Lw.attnNorm, Lw.ffnNorm]), w.norm];
-    const NWB = this.#buffer(norms.length * dim4 * 4);
-    const nwAt = new Map<Tensor, number>();
-    for (let i = 0; i < norms.length; i++) {
-      const v = await (norms[i] as Tensor).astype("f32").data() as Float32Array;
-      dev.queue.writeBuffer(NWB, i * dim4 * 4, Float32Array.from(v));
-      nwAt.set(norms[i], i * dim4);
-    }
-    // Weights of the coalesced matvec: their bytes back to back in one buffer per fused group.
-    const raw = new Map<string, GPUBuffer>();
-    const ids = new Map<object, number>();
-    const rawOf = (ts: Tensor<StorageDType>[]) => {
-      const key = ts.map((t) => ids.get(t) ?? ids.set(t, ids.size).get(t)).join(",");
-      let b = raw.get(key);
-      if (!b) {
-        const parts = ts.map((t) => t.bytesSync());
-        const all = new Uint8Array(Math.ceil(parts.reduce((s, p) => s + p.length, 0) / 4) * 4);
-        let at = 0;
-        for (const p of parts) {
-          all.set(p, at);
-          at += p.length;
-        }
-        b = this.#buffer(all.length);
-        dev.queue.writeBuffer(b, 0, all);
-        raw.set(key, b);
-      }
-      return b;
-    };
+    const { buffer: NWB, at: nwAt } = await uploadNorms(dev, norms, dim, alloc);
+    const rawOf = rawWeights(dev, alloc);
     const up = new Map<Tensor<StorageDType>, Tensor<StorageDType>>();
     const upload = async (t: Tensor<StorageDType>) => {
       let g = up.get(t);
@@ -485,34 +439,21 @@ export class GpuDecoder {
       per: p.per,
     });
     const embed = fin(one.embed), blocks = one.body.map(fin);
-    this.#body = [embed, ...blocks];
     const head = one.head.map(fin);
     this.#greedy = this.#full = [embed, ...blocks, ...head.slice(0, -1)];
     this.#sampled = [embed, ...blocks, ...head.slice(0, -2), head.at(-1)!];
     this.#prefill = [fin(chunk.embed), ...chunk.body.map(fin)];
   }
 
-  /** Record the prefill of positions `p .. p + rows - 1` (no logits; rows ≤ the chunk's). */
-  #chunk(pass: GPUComputePassEncoder, p: number, rows: number) {
+  /** Record `list` (a decode step, or a prompt chunk of `rows` positions) at position `p`. */
+  #record(pass: GPUComputePassEncoder, list: Dispatch[], p: number, rows = 1) {
     const offs = this.#offs;
     offs[1] = p * SLOT;
-    for (const d of this.#prefill) {
+    for (const d of list) {
       pass.setPipeline(d.pipeline);
       offs[0] = d.prm;
       pass.setBindGroup(0, d.group, offs, 0, 2);
       pass.dispatchWorkgroups(d.x, d.per ? Math.ceil(rows / d.per) : d.y);
-    }
-  }
-
-  /** Record the step at position `p` (full: through the logits and argmax). */
-  #step(pass: GPUComputePassEncoder, p: number, full: boolean) {
-    const offs = this.#offs;
-    offs[1] = p * SLOT;
-    for (const d of full ? this.#full : this.#body) {
-      pass.setPipeline(d.pipeline);
-      offs[0] = d.prm;
-      pass.setBindGroup(0, d.group, offs, 0, 2);
-      pass.dispatchWorkgroups(d.x, d.y);
     }
   }
   #offs = new Uint32Array(2);
@@ -555,8 +496,8 @@ export class GpuDecoder {
       let enc = dev.createCommandEncoder();
       let pass = enc.beginComputePass();
       let recorded = 0;
-      const step = (full: boolean) => {
-        this.#step(pass, p++, full);
+      const step = () => {
+        this.#record(pass, this.#full, p++);
         if (++recorded % SUBMIT_STEPS === 0) {
           pass.end();
           dev.queue.submit([enc.finish()]);
@@ -567,12 +508,12 @@ export class GpuDecoder {
       // Prompt positions before the last run in chunks (the last one partial).
       while (p < last) {
         const rows = Math.min(this.#rows, last - p);
-        this.#chunk(pass, p, rows);
+        this.#record(pass, this.#prefill, p, rows);
         p += rows;
       }
       const n = Math.min(k, maxTokens - out.length);
       const first = p;
-      for (let i = 0; i < n; i++) step(true);
+      for (let i = 0; i < n; i++) step();
       pass.end();
       const staging = dev.createBuffer({ size: n * 4, usage: 0x1 | 0x8 });
       enc.copyBufferToBuffer(this.#ids, (first + 1) * 4, staging, 0, n * 4);
@@ -584,11 +525,12 @@ export class GpuDecoder {
       const cut = ids.findIndex((id) => stop.has(id));
       const got = cut < 0 ? ids : ids.slice(0, cut);
       out.push(...got);
-      options.onTokens?.(got);
+      const halt = options.onTokens?.(got) === true;
       if (cut >= 0) {
         p = first + cut + 1;
         break;
       }
+      if (halt) break;
       k = Math.min(k * 2, options.maxBatch ?? 64);
     }
     // The last id is not run: the cache holds positions up to the one before it.
@@ -618,7 +560,7 @@ export class GpuDecoder {
     const p0 = this.position;
     if (p0 + n > this.contextLength) throw new ShapeError(`timeSteps: ${n} steps past the context`);
     return timePass(this.#device, (pass) => {
-      for (let i = 0; i < n; i++) this.#step(pass, p0 + i, true);
+      for (let i = 0; i < n; i++) this.#record(pass, this.#full, p0 + i);
     });
   }
 
@@ -633,7 +575,9 @@ export class GpuDecoder {
       throw new ShapeError(`timePrefill: ${n} positions must be in [1, ${this.contextLength}]`);
     }
     return timePass(this.#device, (pass) => {
-      for (let p = 0; p < n; p += this.#rows) this.#chunk(pass, p, Math.min(this.#rows, n - p));
+      for (let p = 0; p < n; p += this.#rows) {
+        this.#record(pass, this.#prefill, p, Math.min(this.#rows, n - p));
+      }
     });
   }
 

@@ -15,6 +15,7 @@ import {
 } from "../../../backends/runtime.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import type { ModelConfig } from "../config.ts";
+import type { GpuSampling } from "./sample.ts";
 import { decodeRow } from "../weights.ts";
 
 /**
@@ -35,6 +36,43 @@ export interface Planned {
   y: number;
   /** Prompt rows per workgroup along y (the grid's y is ⌈rows / per⌉); 0: y is fixed. */
   per: number;
+}
+
+/**
+ * Options of `GpuDecoder.generate`.
+ *
+ * @example
+ * ```ts ignore
+ * const o: GpuGenerateOptions = { stop: [2], maxBatch: 32 };
+ * ```
+ */
+export interface GpuGenerateOptions {
+  /** Token ids that end the generation (not returned). */
+  stop?: readonly number[];
+  /** Called with each batch of new ids as it is read back; returning `true` stops after it. */
+  onTokens?: (ids: number[]) => unknown;
+  /** Largest number of steps per readback (default 64). */
+  maxBatch?: number;
+  /** Seeded sampling on the GPU instead of greedy (llm/model/gpu/sample.ts; draws from 0). */
+  sampling?: GpuSampling;
+}
+
+/**
+ * Options of `GpuDecoder.create`: which prompt kernels (defaults: the fastest that fit).
+ *
+ * @example
+ * ```ts ignore
+ * const o: GpuDecoderOptions = { prefill: "matvec", flash: false }; // the previous kernels
+ * ```
+ */
+export interface GpuDecoderOptions {
+  /**
+   * Prompt matmuls: "tiled" (prefill.ts, 64 × 64 tiles, chunks of 256 positions; the default on
+   * hardware adapters) or "matvec" (the coalesced matvec over 8 rows, chunks of 32).
+   */
+  prefill?: "tiled" | "matvec";
+  /** Prompt attention as tiled flash attention (prefill.ts; default where it fits). */
+  flash?: boolean;
 }
 
 /**
@@ -341,4 +379,65 @@ export function checkDispatch(
         `Hint: a smaller model, or run it on the CPU.`,
     );
   }
+}
+
+/**
+ * Norm weights `norms` (each [dim]) as f32 in one buffer from `alloc`, each at a multiple of 4
+ * words (the fused matvec reads vec4); `at` maps a norm to its word offset.
+ *
+ * @example
+ * ```ts ignore
+ * const { buffer, at } = await uploadNorms(device, [w.norm], cfg.dim, alloc);
+ * ```
+ */
+export async function uploadNorms(
+  dev: GPUDevice,
+  norms: Tensor[],
+  dim: number,
+  alloc: (bytes: number) => GPUBuffer,
+): Promise<{ buffer: GPUBuffer; at: Map<Tensor, number> }> {
+  const dim4 = Math.ceil(dim / 4) * 4;
+  const buffer = alloc(norms.length * dim4 * 4);
+  const at = new Map<Tensor, number>();
+  for (let i = 0; i < norms.length; i++) {
+    const v = await norms[i].astype("f32").data() as Float32Array;
+    dev.queue.writeBuffer(buffer, i * dim4 * 4, Float32Array.from(v));
+    at.set(norms[i], i * dim4);
+  }
+  return { buffer, at };
+}
+
+/**
+ * Weights of the coalesced matvec and the tiled matmul: the bytes of a group of tensors back to
+ * back in one buffer from `alloc`, made once per group (the returned function caches by identity).
+ *
+ * @example
+ * ```ts ignore
+ * const rawOf = rawWeights(device, alloc);
+ * const qkv = rawOf([L.wq, L.wk, L.wv]);
+ * ```
+ */
+export function rawWeights(
+  dev: GPUDevice,
+  alloc: (bytes: number) => GPUBuffer,
+): (ts: Tensor<StorageDType>[]) => GPUBuffer {
+  const raw = new Map<string, GPUBuffer>();
+  const ids = new Map<object, number>();
+  return (ts) => {
+    const key = ts.map((t) => ids.get(t) ?? ids.set(t, ids.size).get(t)).join(",");
+    let b = raw.get(key);
+    if (!b) {
+      const parts = ts.map((t) => t.bytesSync());
+      const all = new Uint8Array(Math.ceil(parts.reduce((s, p) => s + p.length, 0) / 4) * 4);
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      b = alloc(all.length);
+      dev.queue.writeBuffer(b, 0, all);
+      raw.set(key, b);
+    }
+    return b;
+  };
 }
