@@ -534,11 +534,9 @@ export class Scheduler {
    */
   private async runGpu(s: Slot, dec: GpuDecoder, sampling?: GpuSampling): Promise<void> {
     const job = s.job!, prompt = job.prompt;
+    const prev = this.gpuTokens, most = Math.min(prev.length, prompt.length - 1);
     let reuse = 0;
-    const prev = this.gpuTokens;
-    while (reuse < prev.length && reuse < prompt.length - 1 && prev[reuse] === prompt[reuse]) {
-      reuse++;
-    }
+    while (reuse < most && prev[reuse] === prompt[reuse]) reuse++;
     this.counters.cachedTokens += reuse - s.cached;
     s.cached = reuse;
     const n = Math.min(job.maxTokens, dec.contextLength - prompt.length + 1);
