@@ -98,6 +98,9 @@ for (const type of types) {
   const old = type === types[0] && !SMALL
     ? await GpuDecoder.create(w, cfg, 1024, { prefill: "matvec", flash: false })
     : null;
+  const big = type === types[0] && !SMALL
+    ? await GpuDecoder.create(w, cfg, 1024, { chunk: 512 })
+    : null;
   for (const t of weightTensors(w)) t.dispose();
   f.close();
   await Deno.remove(path);
@@ -150,6 +153,12 @@ for (const type of types) {
   results[`${type}_prompt`] = pr;
   if (!SMALL) {
     results[`${type}_prompt1000`] = await promptRun(dec, "prompt (tiled + flash)", 1000);
+  }
+  if (big) {
+    await big.generate(prompt.slice(0, 40), 4);
+    results[`${type}_prompt_512`] = await promptRun(big, "prompt, chunks of 512");
+    results[`${type}_prompt1000_512`] = await promptRun(big, "prompt, chunks of 512", 1000);
+    big.dispose();
   }
   dec.position = 0;
   await dec.generate(prompt, 1);

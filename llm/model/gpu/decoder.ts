@@ -12,8 +12,8 @@
  * costs ≥ 10 ms in Deno 2.9.6). Stop ids are checked on the host per batch: ids past a stop are
  * discarded and the position rolls back. K grows 4, 8, 16, 32, 64. Prompts run in chunks of up
  * to 256 positions through the tiled matmul and flash attention of prefill.ts (hardware adapters;
- * 32 positions through the 8-row matvec and the row-per-workgroup attention otherwise). Scope: llama-style blocks without biases or per-head norms, weights Q4_0, Q8_0, f16,
- * bf16 or f32, f32 KV cache, greedy sampling.
+ * else chunks of 32 through the 8-row matvec). Scope: llama-style blocks without biases or
+ * per-head norms, weights Q4_0, Q8_0, Q4_K, Q6_K, f16, bf16 or f32, f32 KV cache.
  *
  * @module
  */
@@ -26,6 +26,7 @@ import type { ModelWeights } from "../weights.ts";
 import {
   checkDispatch,
   checkRequest,
+  chunkRows,
   type Dispatch,
   type GpuDecoderOptions,
   type GpuGenerateOptions,
@@ -202,7 +203,7 @@ export class GpuDecoder {
     const simple = webgpuContext()!.simpleKernels;
     const wgMem = dev.limits.maxComputeWorkgroupStorageSize;
     const tiledOn = !simple && (opts.prefill ?? "tiled") === "tiled" && tiledBytes(true) <= wgMem;
-    this.#rows = tiledOn ? TILED_ROWS : MATVEC_ROWS;
+    this.#rows = tiledOn ? chunkRows(opts.chunk ?? TILED_ROWS) : MATVEC_ROWS;
     const flashOn = (opts.flash ?? true) && cfg.headDim % 4 === 0 && cfg.valueDim % 4 === 0 &&
       flashBytes(cfg.headDim, cfg.valueDim) <= wgMem;
     const { dim, heads, kvHeads, headDim: hd, valueDim: vd, ffn, vocab, layers } = cfg;

@@ -73,6 +73,8 @@ export interface GpuDecoderOptions {
   prefill?: "tiled" | "matvec";
   /** Prompt attention as tiled flash attention (prefill.ts; default where it fits). */
   flash?: boolean;
+  /** Positions per prompt chunk on the tiled path (a multiple of 64; default 256). */
+  chunk?: number;
 }
 
 /**
@@ -440,4 +442,20 @@ export function rawWeights(
     }
     return b;
   };
+}
+
+/**
+ * `n` when it is a positive multiple of 64 (the tiled prompt matmul's rows per tile), else a
+ * ShapeError.
+ *
+ * @example
+ * ```ts ignore
+ * chunkRows(512); // 512
+ * ```
+ */
+export function chunkRows(n: number): number {
+  if (!Number.isInteger(n) || n < 64 || n % 64 !== 0) {
+    throw new ShapeError(`GpuDecoder: chunk ${n} must be a positive multiple of 64.`);
+  }
+  return n;
 }
