@@ -99,7 +99,7 @@ for (const type of types) {
     ? await GpuDecoder.create(w, cfg, 1024, { prefill: "matvec", flash: false })
     : null;
   const big = type === types[0] && !SMALL
-    ? await GpuDecoder.create(w, cfg, 1024, { chunk: 512 })
+    ? await GpuDecoder.create(w, cfg, 1024, { chunk: 256 })
     : null;
   for (const t of weightTensors(w)) t.dispose();
   f.close();
@@ -156,8 +156,8 @@ for (const type of types) {
   }
   if (big) {
     await big.generate(prompt.slice(0, 40), 4);
-    results[`${type}_prompt_512`] = await promptRun(big, "prompt, chunks of 512");
-    results[`${type}_prompt1000_512`] = await promptRun(big, "prompt, chunks of 512", 1000);
+    results[`${type}_prompt_256`] = await promptRun(big, "prompt, chunks of 256");
+    results[`${type}_prompt1000_256`] = await promptRun(big, "prompt, chunks of 256", 1000);
     big.dispose();
   }
   dec.position = 0;

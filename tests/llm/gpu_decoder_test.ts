@@ -111,7 +111,7 @@ Deno.test({
     }
     const ref = await cpuGreedy(path, text, 24);
     assert.ok(ref.ids.length > 66, `prompt of ${ref.ids.length} tokens: two chunks and a rest`);
-    // f32: the default (one partial 256-row chunk: two row tiles, three flash blocks); q8_0: the
+    // f32: the default (one partial 512-row chunk: two row tiles, three flash blocks); q8_0: the
     // matvec path's 32-row chunks with flash attention reading earlier chunks' cache.
     const o: GpuDecoderOptions = q === "f32" ? {} : { prefill: "matvec", flash: true };
     const dec = await gpuDecoder(path, 128, false, o);
@@ -194,6 +194,37 @@ Deno.test({
     dec.dispose();
     model.dispose();
   }
+});
+
+Deno.test({
+  name:
+    "deno task serve --backend: a bad value exits 2; --parallel 2 says why and serves on the CPU",
+  ignore: !HAS_STORIES,
+}, async () => {
+  const cli = new URL("../../llm/server/cli.ts", import.meta.url).pathname;
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--unstable-no-legacy-abort", cli, "--model", STORIES, ...args],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+  const bad = await run(["--backend", "cuda"]).output();
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /--backend must be cpu or webgpu, got 'cuda'/);
+  const p = run(["--backend", "webgpu", "--parallel", "2", "--port", "0"]);
+  let err = "";
+  const dec = new TextDecoder();
+  for await (const chunk of p.stderr) {
+    err += dec.decode(chunk);
+    if (/serving on http.*\n/.test(err)) break;
+  }
+  p.kill("SIGKILL");
+  await p.status;
+  assert.match(
+    err,
+    /--backend webgpu: the GPU decoder takes one slot \(--parallel 1\); serving on the CPU/,
+  );
+  assert.match(err, /\(2 slots\)/);
 });
 
 /**

@@ -11,7 +11,7 @@
  * embedding lookup reads, so K steps are recorded before one readback of K ids (each readback
  * costs ≥ 10 ms in Deno 2.9.6). Stop ids are checked on the host per batch: ids past a stop are
  * discarded and the position rolls back. K grows 4, 8, 16, 32, 64. Prompts run in chunks of up
- * to 256 positions through the tiled matmul and flash attention of prefill.ts (hardware adapters;
+ * to 512 positions through the tiled matmul and flash attention of prefill.ts (hardware adapters;
  * else chunks of 32 through the 8-row matvec). Scope: llama-style blocks without biases or
  * per-head norms, weights Q4_0, Q8_0, Q4_K, Q6_K, f16, bf16 or f32, f32 KV cache.
  *
@@ -50,7 +50,7 @@ import { flashBytes, flashCode, FQ, PM, PN, tiledBytes, tiledCode } from "./pref
 const SLOT = 256;
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
 /** Prompt positions per prefill chunk: tiled path, 8-row matvec path. */
-const TILED_ROWS = 256, MATVEC_ROWS = 32;
+const TILED_ROWS = 512, MATVEC_ROWS = 32;
 /** Steps recorded per submit within a batch. */
 const SUBMIT_STEPS = 4;
 
@@ -582,7 +582,7 @@ export class GpuDecoder {
     });
   }
 
-  /** Prompt positions per prefill chunk (256 on the tiled path, 32 on the matvec path). */
+  /** Prompt positions per prefill chunk (512 on the tiled path by default, 32 on the matvec path). */
   get prefillRows(): number {
     return this.#rows;
   }

@@ -67,13 +67,16 @@ export interface GpuGenerateOptions {
  */
 export interface GpuDecoderOptions {
   /**
-   * Prompt matmuls: "tiled" (prefill.ts, 64 × 64 tiles, chunks of 256 positions; the default on
+   * Prompt matmuls: "tiled" (prefill.ts, 64 × 64 tiles, chunks of 512 positions; the default on
    * hardware adapters) or "matvec" (the coalesced matvec over 8 rows, chunks of 32).
    */
   prefill?: "tiled" | "matvec";
   /** Prompt attention as tiled flash attention (prefill.ts; default where it fits). */
   flash?: boolean;
-  /** Positions per prompt chunk on the tiled path (a multiple of 64; default 256). */
+  /**
+   * Positions per prompt chunk on the tiled path (a multiple of 64; default 512: on the H200 a
+   * 1000-token prompt ran at 7178 tok/s against 6577 in chunks of 256, a 257-token one the same).
+   */
   chunk?: number;
 }
 
