@@ -524,8 +524,7 @@ export class Scheduler {
     return g;
   }
   private readonly cpuJobs = new WeakSet<Job>();
-  /** Ids in the GPU decoder's cache (positions 0..length − 1), for prefix reuse. */
-  private gpuTokens: number[] = [];
+  private gpuTokens: number[] = []; // ids in the GPU decoder's cache, for prefix reuse
   private eog: number[] | null = null;
 
   /**

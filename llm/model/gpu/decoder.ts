@@ -51,8 +51,7 @@ const SLOT = 256;
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC
 /** Prompt positions per prefill chunk: tiled path, 8-row matvec path. */
 const TILED_ROWS = 512, MATVEC_ROWS = 32;
-/** Steps recorded per submit within a batch. */
-const SUBMIT_STEPS = 4;
+const SUBMIT_STEPS = 4; // steps recorded per submit within a batch
 
 export type { GpuDecoderOptions, GpuGenerateOptions, StepProfile } from "./host.ts";
 
@@ -458,8 +457,7 @@ export class GpuDecoder {
     }
   }
   #offs = new Uint32Array(2);
-  /** Prompt positions per chunk (activation buffers hold this many rows). */
-  #rows = MATVEC_ROWS;
+  #rows = MATVEC_ROWS; // prompt positions per chunk (activation buffers hold this many rows)
 
   /**
    * Run `prompt` after the cached positions and greedily generate up to `maxTokens` ids, K steps
