@@ -7,7 +7,7 @@
 import { DTypeError, FormatError, ShapeError } from "../../core/errors.ts";
 import { keep, tidy } from "../../core/memory.ts";
 import { asTensor } from "../../core/ops/creation.ts";
-import { clone } from "../../core/ops/view.ts";
+import { clone, contiguous as alias } from "../../core/ops/view.ts";
 import type { Tensor, TensorLike } from "../../core/tensor.ts";
 import {
   type OnnxGraph,
@@ -18,7 +18,7 @@ import {
 } from "./graph.ts";
 import type { ParseOptions } from "./graph.ts";
 import type { OpContext } from "./ops/registry.ts";
-import { OPS } from "./ops/registry.ts";
+import { freeze, OPS } from "./ops/registry.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import type { NodeTime } from "./profile.ts";
 import { readInput } from "../budget.ts";
@@ -167,6 +167,7 @@ export class OnnxSession {
           : keep(uploadSync(t, this.device));
         out.set(o, placed);
         this.#static.add(placed);
+        freeze(placed);
       });
     });
     this.#folded.set(g, out);
@@ -179,7 +180,7 @@ export class OnnxSession {
     if (this.device === "cpu") {
       if (!this.#inits.has(g)) {
         this.#inits.set(g, g.initializers);
-        for (const t of g.initializers.values()) this.#static.add(t);
+        for (const t of g.initializers.values()) this.#static.add(freeze(t));
       }
       return g.initializers;
     }
@@ -194,7 +195,7 @@ export class OnnxSession {
         );
       }
       this.#inits.set(g, placed);
-      for (const t of placed.values()) this.#static.add(t);
+      for (const t of placed.values()) this.#static.add(freeze(t));
       m = placed;
     }
     return m;
@@ -357,8 +358,9 @@ export class OnnxSession {
           try {
             outs = tidy(() => {
               const r = fn(placed, ctx);
-              // An op may hand back an input (Identity, no-op Reshape): give it its own view.
-              return r.map((t) => (placed.includes(t) || this.#static.has(t) ? clone(t) : t));
+              // An op may hand back an input (Identity, no-op Reshape): give it its own view
+              // (storage is reference-counted; values are never written in place).
+              return r.map((t) => (placed.includes(t) || this.#static.has(t) ? alias(t) : t));
             });
           } finally {
             for (const t of made) t.dispose();

@@ -10,7 +10,7 @@ import * as B from "../../../core/ops/arithmetic.ts";
 import * as C from "../../../core/ops/compare.ts";
 import { where } from "../../../core/ops/indexing.ts";
 import * as M from "../../../core/ops/math.ts";
-import { astype, clone } from "../../../core/ops/view.ts";
+import { astype, clone, contiguous } from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { dtypeFromOnnx } from "../tensor_proto.ts";
 import { attrNum, attrStr, defineOps, need, type OpFn, scalarOf } from "./registry.ts";
@@ -67,7 +67,7 @@ function clipBound(x: T, t: T | undefined, attr: number | undefined): T | null {
 }
 
 defineOps({
-  Identity: (inp, ctx) => [clone(need(inp, 0, ctx))],
+  Identity: (inp, ctx) => [need(inp, 0, ctx)], // the session hands back a view
   Abs: unary(B.abs),
   Neg: unary(B.neg),
   Sign: unary(B.sign),
@@ -201,7 +201,7 @@ defineOps({
 
 /** ONNX Cast: float → int truncates; NaN → bool is true. */
 function castTo(x: T, to: DType): T {
-  if (x.dtype === to) return clone(x);
+  if (x.dtype === to) return contiguous(x); // a view where it can be (outputs are immutable)
   if (to === "bool" && isFloat(x.dtype as DType)) return C.ne(x, scalarLike(x, 0));
   return astype(x, to);
 }

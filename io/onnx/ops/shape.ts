@@ -226,6 +226,16 @@ defineOps({
     const x = need(inp, 0, ctx), idx = need(inp, 1, ctx);
     const a = axisOf(attrNum(ctx, "axis", 0), x.ndim, ctx);
     if (idx.device === "cpu" && x.device !== "cpu") return [gatherHostIndices(x, idx, a, ctx)];
+    if (idx.ndim === 0 && idx.device === "cpu") {
+      // One index: a view of the slice (no index tensors, no copy).
+      const n = x.shape[a], v = ints(idx)[0];
+      if (v < -n || v >= n) {
+        throw new ShapeError(
+          `Gather "${ctx.node.name}": index ${v} is out of range for axis ${a} of length ${n}.`,
+        );
+      }
+      return [V.select(x, a, v < 0 ? v + n : v)];
+    }
     return [take(x, wrapIndex(idx, x.shape[a]), a)];
   },
   GatherElements: (inp, ctx) => {
