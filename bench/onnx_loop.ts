@@ -6,14 +6,15 @@
  */
 import "../backends/runtime.ts";
 import { setBlasThreads, setWasmThreads } from "../backends/mod.ts";
-import { loadOnnx } from "../io/onnx/session.ts";
+import { loadOnnx, type OnnxSession } from "../io/onnx/session.ts";
+import type { Tensor } from "../core/tensor.ts";
 import { fromTyped } from "../core/ops/creation.ts";
 import { fakeAudio, modelPath } from "../tests/onnx/ort.ts";
 setWasmThreads(1);
 setBlasThreads(1);
 const which = Deno.args[0] ?? "silero";
 const n = Number(Deno.args[1] ?? 2000);
-let s, f: any;
+let s: OnnxSession, f: Record<string, Tensor>;
 if (which === "silero") {
   s = await loadOnnx(modelPath("ricky0123-vad-web-0.0.31/package/dist/silero_vad_v5.onnx")!);
   f = {
@@ -40,7 +41,7 @@ for (let i = 0; i < n; i++) {
     f = { ...f, state: out.stateN };
     if (i > 0) old.dispose();
     out.output.dispose();
-  } else for (const t of Object.values(out)) (t as any).dispose();
+  } else for (const t of Object.values(out)) t.dispose();
 }
 ts.sort((a, b) => a - b);
 console.log(
