@@ -19,6 +19,7 @@ import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { axesArg } from "./shape.ts";
 import { maxPoolIndices } from "./pool_indices.ts";
+import { conv1dSmall } from "./conv_small.ts";
 import {
   attrNum,
   attrNums,
@@ -114,6 +115,18 @@ const conv: OpFn = (inp, ctx) => {
   if (one) w = V.unsqueeze(w, 2);
   const k = w.shape.slice(2);
   const { strides, dil, b, e } = window2d(ctx, x, k, one);
+  if (one && attrNum(ctx, "group", 1) === 1) {
+    const y = conv1dSmall(
+      need(inp, 0, ctx),
+      need(inp, 1, ctx),
+      inp[2],
+      strides[1],
+      dil[1],
+      b[1],
+      e[1],
+    );
+    if (y !== null) return [y];
+  }
   // Symmetric pads go to the kernel (no padded copy of the input); others pad first.
   const sym = b.every((v, i) => v === e[i] && v >= 0);
   const xp = sym ? x : padSpatial(x, b, e, 0);
