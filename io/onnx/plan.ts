@@ -9,7 +9,7 @@
 import { keep } from "../../core/memory.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { OnnxGraph, OnnxNode } from "./graph.ts";
-import { type OpFn, OPS } from "./ops/registry.ts";
+import { frozenId, type OpFn, OPS } from "./ops/registry.ts";
 
 /** A graph's plan (see the module doc). */
 export interface Plan {
@@ -84,6 +84,12 @@ export class Memo {
       }
       k += `${t.dtype}[${t.shape.join(",")}]`;
       if (this.#shapeOnly) continue;
+      // A constant or an output kept by another memo: named by identity (no read).
+      const id = frozenId(t);
+      if (id !== undefined) {
+        k += `#${id};`;
+        continue;
+      }
       if (t.device !== "cpu" || t.size > MEMO_MAX_ELEMENTS) return null;
       const d = t.dataSync() as ArrayLike<number | bigint>;
       for (let i = 0; i < d.length; i++) k += `${d[i]},`;

@@ -83,15 +83,18 @@ export interface LoadOnnxOptions extends ParseOptions {
 /** Values by name, falling back to the enclosing graph's scope (no copy per subgraph run). */
 class Scope {
   readonly local = new Map<string, Tensor>();
+  /** The graph's initializers and folded values (shared by all runs of the graph). */
+  readonly consts: ReadonlyMap<string, Tensor>;
   readonly parent: Scope | null;
-  constructor(parent: Scope | null) {
+  constructor(consts: ReadonlyMap<string, Tensor>, parent: Scope | null) {
+    this.consts = consts;
     this.parent = parent;
   }
   get(k: string): Tensor | undefined {
     // deno-lint-ignore no-this-alias
     let s: Scope | null = this;
     while (s !== null) {
-      const t = s.local.get(k);
+      const t = s.local.get(k) ?? s.consts.get(k);
       if (t !== undefined) return t;
       s = s.parent;
     }
@@ -119,6 +122,7 @@ export class OnnxSession {
   readonly #plans = new Map<OnnxGraph, Plan>();
   readonly #inits = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
   readonly #folded = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
+  readonly #consts = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
   /** Tensors the session keeps (initializers, folded and memoized values): never handed out. */
   readonly #static = new Set<Tensor>();
   #profile: NodeTime[] | null = null;
@@ -313,10 +317,13 @@ export class OnnxSession {
     outerConstants: ReadonlySet<string>,
   ): Tensor[] {
     const plan = this.#plan(g, outerConstants);
-    const scope = new Scope(outer);
+    let consts = this.#consts.get(g);
+    if (consts === undefined) {
+      consts = new Map([...this.#initializers(g), ...this.#foldedValues(g, plan, outer)]);
+      this.#consts.set(g, consts);
+    }
+    const scope = new Scope(consts, outer);
     const env = scope.local;
-    for (const [k, t] of this.#initializers(g)) env.set(k, t);
-    for (const [k, t] of this.#foldedValues(g, plan, outer)) env.set(k, t);
     g.inputs.forEach((v, i) => {
       if (feeds[i] !== undefined) env.set(v.name, feeds[i]);
     });

@@ -102,13 +102,19 @@ export function need(inputs: (Tensor | undefined)[], i: number, ctx: OpContext):
 }
 
 /** Tensors whose values never change (a session's constants): their `ints` are cached. */
-const frozen = new WeakSet<Tensor>();
+const frozen = new WeakMap<Tensor, number>();
 const frozenInts = new WeakMap<Tensor, readonly number[]>();
+let nextFrozen = 0;
 
 /** Mark `t` as never changing (a session's initializer, folded or memoized value); returns it. */
 export function freeze(t: Tensor): Tensor {
-  frozen.add(t);
+  if (!frozen.has(t)) frozen.set(t, nextFrozen++);
   return t;
+}
+
+/** A number naming `t` while it lives, if it was frozen (its values then never change). */
+export function frozenId(t: Tensor): number | undefined {
+  return frozen.get(t);
 }
 
 /** The values of a small integer tensor (shapes, axes, pads) as numbers. */
