@@ -13,7 +13,7 @@ import * as M from "../../../core/ops/math.ts";
 import { astype, clone, contiguous } from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { dtypeFromOnnx } from "../tensor_proto.ts";
-import { attrNum, attrStr, defineOps, need, type OpFn, scalarOf } from "./registry.ts";
+import { attrNum, attrStr, defineOps, floats, need, type OpFn, scalarOf } from "./registry.ts";
 
 type T = Tensor;
 
@@ -163,7 +163,15 @@ defineOps({
   Sub: binary(B.sub),
   Mul: binary(B.mul),
   Div: binary(divide),
-  Pow: binary(B.pow),
+  Pow: (inp, ctx) => {
+    const a = need(inp, 0, ctx), b = need(inp, 1, ctx);
+    // A squared spectrum (x^2 with a constant exponent): one multiply, the same rounding.
+    const sq = b.size === 1 && b.ndim <= a.ndim && b.device === "cpu" && isFloat(a.dtype as DType);
+    if (sq && floats(b)[0] === 2) {
+      return [B.mul(a, a)];
+    }
+    return binary(B.pow)(inp, ctx);
+  },
   Mod: (inp, ctx) => {
     const a = need(inp, 0, ctx), b = need(inp, 1, ctx);
     if (attrNum(ctx, "fmod", 0)) return [same(a, B.sub(a, B.mul(trunc(B.div(a, b)), b)))];

@@ -13,6 +13,7 @@ import { gather, scatter, scatterAdd, take, where } from "../../../core/ops/inde
 import { concat, pad, type PadMode, split, tile } from "../../../core/ops/join.ts";
 import { sum } from "../../../core/ops/reduce.ts";
 import * as V from "../../../core/ops/view.ts";
+import { concatSmall } from "./small.ts";
 import { broadcastShapes } from "../../../core/shape.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { uploadSync } from "../placement.ts";
@@ -183,7 +184,7 @@ defineOps({
   Concat: (inp, ctx) => {
     const xs = inp.filter((t): t is T => t !== undefined);
     const a = axisOf(attrNum(ctx, "axis", 0), xs[0].ndim, ctx);
-    return [concat(xs, a)];
+    return [concatSmall(xs, a) ?? concat(xs, a)];
   },
   Split: (inp, ctx) => {
     const x = need(inp, 0, ctx);
