@@ -1,8 +1,8 @@
 /**
  * A graph's run plan, computed once per graph: each node's operator and opset, when each value
  * dies, which nodes fold to constants (they read only initializers, folded values or constants of
- * the enclosing graphs) and which compute only from shapes (their outputs are memoized by their
- * input values, so shape arithmetic runs once per distinct input shape).
+ * the enclosing graphs) and which compute only from shapes or small integer feeds (their outputs
+ * are memoized by their input values, so shape arithmetic runs once per distinct input shape).
  *
  * @module
  */
@@ -37,6 +37,9 @@ const RANDOM = new Set([
   "Bernoulli",
   "Dropout",
 ]);
+
+/** Dtypes of feeds whose values key a memo (small integers and flags, never float data). */
+const INT_LIKE = new Set(["i64", "i32", "i16", "i8", "u8", "u16", "u32", "u64", "bool"]);
 
 /** Operators whose output depends only on the input's shape (and dtype). */
 const SHAPE_OF = new Set(["Shape", "Size"]);
@@ -154,7 +157,11 @@ export function buildPlan(
   const constants = new Set<string>();
   for (const k of outerConstants) if (!fed.has(k)) constants.add(k);
   for (const k of g.initializers.keys()) if (!fed.has(k)) constants.add(k);
-  const shapeValues = new Set<string>();
+  // Values keyed by what they hold: shapes and what is computed from them, and small integer
+  // feeds (a sample rate, a step count) with what is computed from those.
+  const shapeValues = new Set<string>(
+    g.inputs.filter((v) => v.dtype !== null && INT_LIKE.has(v.dtype)).map((v) => v.name),
+  );
   const folded: boolean[] = [];
   const memo: (Memo | null)[] = [];
   for (const n of g.nodes) {

@@ -87,3 +87,30 @@ Deno.test("subgraph nodes reading only enclosing constants are folded once, resu
   s.setProfiling(false);
   assert.equal(s.profile().length, 0);
 });
+
+Deno.test("nodes computed from a small integer feed are memoized by its value and follow it", () => {
+  // y = If(sr == 16000 and not (sr == 8000), then: x * 2, else: x * 3)
+  const thenG = graph([node("Mul", ["x", "two"], ["t"])], [], [vi("t", [2])], [], "then");
+  const elseG = graph([node("Mul", ["x", "three"], ["e"])], [], [vi("e", [2])], [], "else");
+  const s = loadOnnxSync(model(graph(
+    [
+      node("Equal", ["sr", "k16"], ["is16"]),
+      node("Equal", ["sr", "k8"], ["is8"]),
+      node("Not", ["is8"], ["not8"]),
+      node("And", ["is16", "not8"], ["c"]),
+      node("If", ["c"], ["y"], { then_branch: thenG, else_branch: elseG }),
+    ],
+    [vi("x", [2]), vi("sr", [], 7)],
+    [vi("y", [2])],
+    [i64("k16", [], [16000]), i64("k8", [], [8000]), f32("two", [], [2]), f32("three", [], [3])],
+  )));
+  const x = fromTyped(new Float32Array([1, -2]), [2], "f32");
+  for (
+    const [sr, want] of [[16000, [2, -4]], [8000, [3, -6]], [16000, [2, -4]], [44100, [3, -6]]]
+  ) {
+    const y =
+      s.runSync({ x, sr: fromTyped(new BigInt64Array([BigInt(sr as number)]), [], "i64") }).y;
+    assert.deepEqual(Array.from(y.dataSync() as Float32Array), want, `sr ${sr}`);
+    y.dispose();
+  }
+});
