@@ -139,7 +139,8 @@ defineOps({
   Reshape: (inp, ctx) => {
     const x = need(inp, 0, ctx);
     const spec = ctx.opset < 5 ? attrNums(ctx, "shape", []) : ints(need(inp, 1, ctx));
-    return [V.clone(reshapeTo(x, spec, attrNum(ctx, "allowzero", 0) === 1, ctx))];
+    // Views: values are never written in place, and storage is reference-counted.
+    return [reshapeTo(x, spec, attrNum(ctx, "allowzero", 0) === 1, ctx)];
   },
   Flatten: (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -156,7 +157,7 @@ defineOps({
   Squeeze: (inp, ctx) => {
     const x = need(inp, 0, ctx);
     const axes = axesArg(inp, 1, ctx);
-    return [V.clone(axes === undefined ? V.squeeze(x) : V.squeeze(x, axes))];
+    return [axes === undefined ? V.squeeze(x) : V.squeeze(x, axes)];
   },
   Unsqueeze: (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -165,7 +166,7 @@ defineOps({
     const norm = axes.map((a) => axisOf(a, r, ctx)).sort((a, b) => a - b);
     const shape = [...x.shape];
     for (const a of norm) shape.splice(a, 0, 1);
-    return [V.clone(V.reshape(x, shape))];
+    return [V.reshape(x, shape)];
   },
   Shape: (inp, ctx) => {
     const x = need(inp, 0, ctx);
