@@ -10,7 +10,9 @@ import { fromTyped } from "../../../core/ops/creation.ts";
 import { matmul } from "../../../core/ops/matmul.ts";
 import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
-import { attrNum, type OpContext } from "./registry.ts";
+import { keep } from "../../../core/memory.ts";
+import { concat } from "../../../core/ops/join.ts";
+import { attrNum, frozenId, type OpContext } from "./registry.ts";
 
 const DEFAULT_ACTS = ["sigmoid", "tanh", "tanh"];
 
@@ -31,6 +33,22 @@ export function lstmFastApplies(inp: readonly (Tensor | undefined)[], ctx: OpCon
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
+/** [W_d R_d]ᵀ ([input + H, 4H]) per (W, R, direction), kept while W lives (session constants). */
+const joinedCache = new WeakMap<Tensor, { r: Tensor; d: number; wr: Tensor }[]>();
+
+function joinedWeight(w: Tensor, r: Tensor, d: number): Tensor | undefined {
+  if (frozenId(w) === undefined || frozenId(r) === undefined) return undefined;
+  const list = joinedCache.get(w) ?? [];
+  let e = list.find((k) => k.r === r && k.d === d);
+  if (e === undefined) {
+    const wr = keep(V.contiguous(V.transpose(concat([V.select(w, 0, d), V.select(r, 0, d)], 1))));
+    e = { r, d, wr };
+    list.push(e);
+    joinedCache.set(w, list);
+  }
+  return e.wr;
+}
+
 /**
  * The LSTM's outputs Y [seq, dirs, batch, H], Y_h and Y_c [dirs, batch, H] (layout 0; the caller
  * permutes for layout 1). Gate order i, o, f, c as ONNX defines it.
@@ -50,10 +68,9 @@ export function lstmFast(
   const h0 = inp[5] === undefined ? null : (inp[5].dataSync() as Float32Array);
   const c0 = inp[6] === undefined ? null : (inp[6].dataSync() as Float32Array);
   const G = 4 * H;
+  const I = x.shape[2];
+  const xs = seq === 1 ? (x.dataSync() as Float32Array) : null;
   for (let d = 0; d < dirs; d++) {
-    const xwT = matmul(x, V.transpose(V.select(w, 0, d))); // [seq, batch, 4H]
-    const xw = xwT.dataSync() as Float32Array;
-    const rT = V.transpose(V.select(r, 0, d));
     const b = new Float64Array(G);
     if (bias !== null) {
       for (let j = 0; j < G; j++) b[j] = bias[d * 2 * G + j] + bias[d * 2 * G + G + j];
@@ -61,9 +78,24 @@ export function lstmFast(
     const h = new Float32Array(batch * H), c = new Float32Array(batch * H);
     if (h0 !== null) h.set(h0.subarray(d * batch * H, (d + 1) * batch * H));
     if (c0 !== null) c.set(c0.subarray(d * batch * H, (d + 1) * batch * H));
+    // One step (streaming): [x h]·[W R]ᵀ in one matmul, the joined weight kept while W and R
+    // live. Longer sequences: the input projection of all steps at once, then h·Rᵀ per step.
+    const joined = xs === null ? undefined : joinedWeight(w, r, d);
+    const xwT = joined === undefined ? matmul(x, V.transpose(V.select(w, 0, d))) : null;
+    const xw = xwT === null ? new Float32Array(batch * G) : (xwT.dataSync() as Float32Array);
+    const rT = joined ?? V.transpose(V.select(r, 0, d));
     for (let s = 0; s < seq; s++) {
       const t = d === 1 || reverse ? seq - 1 - s : s;
-      const hT = fromTyped(h.slice(), [batch, H], "f32");
+      let hT: Tensor;
+      if (joined === undefined) hT = fromTyped(h.slice(), [batch, H], "f32");
+      else {
+        const xh = new Float32Array(batch * (I + H));
+        for (let n = 0; n < batch; n++) {
+          xh.set(xs!.subarray(n * I, (n + 1) * I), n * (I + H));
+          xh.set(h.subarray(n * H, (n + 1) * H), n * (I + H) + I);
+        }
+        hT = fromTyped(xh, [batch, I + H], "f32");
+      }
       const hrT = matmul(hT, rT);
       const hr = hrT.dataSync() as Float32Array;
       for (let n = 0; n < batch; n++) {
@@ -82,7 +114,7 @@ export function lstmFast(
       hrT.dispose();
       y.set(h, ((t * dirs + d) * batch) * H);
     }
-    xwT.dispose();
+    xwT?.dispose();
     yh.set(h, d * batch * H);
     yc.set(c, d * batch * H);
   }
