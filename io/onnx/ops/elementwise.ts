@@ -56,6 +56,9 @@ function divide(a: T, b: T): T {
   return B.div(a, b);
 }
 
+/** Bit widths of the signed integer dtypes BitShift takes (opset 28). */
+const SIGNED_WIDTH: Record<string, number> = { i8: 8, i16: 16, i32: 32, i64: 64 };
+
 function scalarLike(x: T, v: number): T {
   return scalarOf(x, v);
 }
@@ -179,9 +182,23 @@ defineOps({
   },
   BitShift: (inp, ctx) => {
     const a = need(inp, 0, ctx), b = need(inp, 1, ctx);
-    const f = B.pow(scalarLike(a, 2), b);
     const left = attrStr(ctx, "direction", "LEFT") === "LEFT";
-    return [same(a, left ? B.mul(a, f) : M.floor(B.div(a, f)))];
+    const width = SIGNED_WIDTH[a.dtype];
+    if (width === undefined) {
+      const f = B.pow(scalarLike(a, 2), b);
+      return [same(a, left ? B.mul(a, f) : M.floor(B.div(a, f)))];
+    }
+    // Signed (opset 28): a negative shift counts as a shift past the width; a left shift past it
+    // is 0, a right shift past it fills with the sign (arithmetic), as onnxruntime does.
+    const past = C.logicalOr(
+      C.lt(b, scalarLike(b, 0)),
+      C.ge(b, scalarLike(b, left ? width : width - 1)),
+    );
+    const inRange = where(past, scalarLike(b, 0), b);
+    const f = B.pow(scalarLike(a, 2), inRange);
+    if (left) return [same(a, where(past, scalarLike(a, 0), B.mul(a, f)))];
+    const sign = where(C.lt(a, scalarLike(a, 0)), scalarLike(a, -1), scalarLike(a, 0));
+    return [same(a, where(past, sign, M.floor(B.div(a, f))))];
   },
   Equal: binary(C.eq, false),
   Greater: binary(C.gt, false),
