@@ -16,6 +16,8 @@ export interface NodeTime {
   readonly us: number;
   /** Subgraph depth (0: the main graph; a subgraph's nodes are also inside their parent's time). */
   readonly depth: number;
+  /** Whether the outputs came from the node's memo (shape arithmetic seen before). */
+  readonly memo?: boolean;
 }
 
 /**
@@ -46,8 +48,9 @@ export function profileTable(p: readonly NodeTime[], runs = 1, top = 40): string
     const us = l.map((x) => x.us).sort((a, b) => a - b)[Math.floor(l.length / 2)] * l.length /
       runs;
     const shapes = r.shapes.map((s) => (s === null ? "-" : `[${s.join(",")}]`)).join(" ");
-    const k = `${r.opType} ${shapes}`;
-    const e = rows.get(k) ?? { op: r.opType, shapes, n: 0, us: 0 };
+    const op = r.memo ? `${r.opType} (memo)` : r.opType;
+    const k = `${op} ${shapes}`;
+    const e = rows.get(k) ?? { op, shapes, n: 0, us: 0 };
     e.n += l.length / runs;
     e.us += us;
     if (r.depth === 0) total += us;

@@ -380,6 +380,7 @@ export class OnnxSession {
             shapes: placed.map((t) => (t === undefined ? null : t.shape)),
             us: (performance.now() - t0) * 1000,
             depth: this.#depth,
+            memo: cached,
           });
         }
         // Shape arithmetic is kept by its input values; kept outputs are the session's.
