@@ -221,7 +221,17 @@ export class OnnxSession {
     this.#profile = on ? [] : null;
   }
 
-  /** What {@link OnnxSession.setProfiling} recorded so far (empty when off). */
+  /**
+   * What {@link OnnxSession.setProfiling} recorded so far (empty when off).
+   *
+   * @example
+   * ```ts ignore
+   * s.setProfiling(true);
+   * await s.run(feeds);
+   * const slowest = [...s.profile()].sort((a, b) => b.us - a.us)[0];
+   * console.log(slowest.opType, slowest.shapes, slowest.us);
+   * ```
+   */
   profile(): readonly NodeTime[] {
     return this.#profile ?? [];
   }
