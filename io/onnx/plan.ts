@@ -13,6 +13,8 @@ import { frozenId, type OpFn, OPS } from "./ops/registry.ts";
 
 /** A graph's plan (see the module doc). */
 export interface Plan {
+  /** The nodes to run, in order: the graph's, with fused activations folded into their producer. */
+  readonly nodes: readonly OnnxNode[];
   /** For node k: the values (by name) whose last reader in this graph is node k. */
   readonly dying: readonly string[][];
   /** For node k: its operator, looked up once. */
@@ -128,29 +130,63 @@ export class Memo {
  * @param outerConstants names constant in the enclosing graphs (empty for the main graph)
  * @param missing called for a node without an operator (throws)
  */
+/** Producers whose next node is an activation they can apply while writing their output. */
+const FUSABLE = new Set(["Conv"]);
+
+/**
+ * The graph's nodes with each Conv whose only reader is a Relu taking that Relu's output (the
+ * Relu dropped): one node, one output tensor fewer per pair.
+ */
+function fuseActivations(g: OnnxGraph): OnnxNode[] {
+  const reads = new Map<string, number>();
+  const count = (v: string) => v !== "" && reads.set(v, (reads.get(v) ?? 0) + 1);
+  for (const n of g.nodes) {
+    n.inputs.forEach(count);
+    n.implicitInputs.forEach(count);
+  }
+  g.outputs.forEach((o) => count(o.name));
+  const readerOf = new Map<string, number>();
+  g.nodes.forEach((n, j) => n.inputs.forEach((v) => v !== "" && readerOf.set(v, j)));
+  const out: (OnnxNode | null)[] = [...g.nodes];
+  g.nodes.forEach((n, k) => {
+    if (n.domain !== "" || !FUSABLE.has(n.opType) || n.outputs.length !== 1) return;
+    const o = n.outputs[0];
+    if (o === "" || reads.get(o) !== 1) return;
+    const j = readerOf.get(o);
+    if (j === undefined) return; // read only by a subgraph
+    const r = g.nodes[j];
+    if (j <= k || r.domain !== "" || r.opType !== "Relu" || r.inputs[0] !== o) return;
+    if (out[j] === null || out[k] === null || r.outputs.length !== 1) return;
+    out[k] = { ...n, outputs: [r.outputs[0]], fusedActivation: "Relu" };
+    out[j] = null;
+  });
+  return out.filter((n): n is OnnxNode => n !== null);
+}
+
 export function buildPlan(
   g: OnnxGraph,
   opsetOf: (domain: string) => number,
   outerConstants: ReadonlySet<string>,
   missing: (node: OnnxNode) => never,
 ): Plan {
+  const nodes = fuseActivations(g);
   const last = new Map<string, number>();
-  g.nodes.forEach((n, k) => {
+  nodes.forEach((n, k) => {
     for (const v of n.inputs) if (v !== "") last.set(v, k);
     for (const v of n.implicitInputs) last.set(v, k);
   });
   const outputs = new Set(g.outputs.map((o) => o.name));
-  const dying: string[][] = g.nodes.map(() => []);
-  const produced = new Set(g.nodes.flatMap((n) => n.outputs));
+  const dying: string[][] = nodes.map(() => []);
+  const produced = new Set(nodes.flatMap((n) => n.outputs));
   for (const [v, k] of last) if (produced.has(v) && !outputs.has(v)) dying[k].push(v);
   // Outputs nobody reads die right after their node.
-  g.nodes.forEach((n, k) => {
+  nodes.forEach((n, k) => {
     for (const o of n.outputs) if (o !== "" && !last.has(o) && !outputs.has(o)) dying[k].push(o);
   });
-  const fns = g.nodes.map((node) =>
+  const fns = nodes.map((node) =>
     OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`) ?? missing(node)
   );
-  const opsets = g.nodes.map((node) => opsetOf(node.domain));
+  const opsets = nodes.map((node) => opsetOf(node.domain));
   // Constants: initializers no feed overrides, the enclosing graphs' constants no input of this
   // graph shadows, and outputs of folded nodes.
   const fed = new Set(g.inputs.map((v) => v.name));
@@ -164,7 +200,7 @@ export function buildPlan(
   );
   const folded: boolean[] = [];
   const memo: (Memo | null)[] = [];
-  for (const n of g.nodes) {
+  for (const n of nodes) {
     const plain = n.domain === "" && !RANDOM.has(n.opType) && n.implicitInputs.length === 0 &&
       !hasSubgraph(n);
     const used = n.inputs.filter((v) => v !== "");
@@ -183,5 +219,5 @@ export function buildPlan(
       memo.push(new Memo(shapeOf));
     } else memo.push(null);
   }
-  return { dying, fns, opsets, folded, memo, constants };
+  return { nodes, dying, fns, opsets, folded, memo, constants };
 }

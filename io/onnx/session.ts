@@ -148,7 +148,7 @@ export class OnnxSession {
     if (m !== undefined) return m;
     const vals = new Map<string, Tensor>(g.initializers);
     const out = new Map<string, Tensor>();
-    g.nodes.forEach((node, k) => {
+    plan.nodes.forEach((node, k) => {
       if (!plan.folded[k]) return;
       const inputs = node.inputs.map((v) =>
         v === "" ? undefined : vals.get(v) ?? outer?.get(v) ?? missingValue(node, v)
@@ -342,7 +342,7 @@ export class OnnxSession {
     // hands one back gets a copy.
     const mine = new Set<Tensor>();
     const ctx = {
-      node: g.nodes[0],
+      node: plan.nodes[0],
       opset: 0,
       runGraph: (sub: OnnxGraph, subFeeds: readonly Tensor[]) => {
         this.#depth++;
@@ -354,7 +354,7 @@ export class OnnxSession {
       },
     };
     try {
-      g.nodes.forEach((node, k) => {
+      plan.nodes.forEach((node, k) => {
         if (plan.folded[k]) return;
         const fn = plan.fns[k];
         const inputs = node.inputs.map((v) =>
@@ -386,7 +386,7 @@ export class OnnxSession {
         if (this.#profile !== null) {
           this.#profile.push({
             node: node.name,
-            opType: node.opType,
+            opType: node.fusedActivation ? `${node.opType}+${node.fusedActivation}` : node.opType,
             shapes: placed.map((t) => (t === undefined ? null : t.shape)),
             us: (performance.now() - t0) * 1000,
             depth: this.#depth,

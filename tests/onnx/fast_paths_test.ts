@@ -111,3 +111,38 @@ Deno.test("LSTM (default activations) equals onnxruntime: directions, layouts, s
     await vsOrt(bytes, feeds, 1e-6, `LSTM ${dir} layout ${layout} seq ${seq}`);
   }
 });
+
+Deno.test("Conv followed by its only reader Relu runs fused and equals onnxruntime", async () => {
+  const r = rng(5);
+  const t = (shape: number[]) =>
+    fromTyped(Float32Array.from(rand(r, shape.reduce((a, b) => a * b, 1))), shape, "f32");
+  // 1-D (the small-conv path) and 2-D (core conv2d then relu); in the third the conv output is
+  // also a graph output, so nothing is fused.
+  for (
+    const [xs, ws, alsoOut] of [
+      [[1, 4, 9], [5, 4, 3], false],
+      [[1, 3, 6, 6], [4, 3, 3, 3], false],
+      [[1, 4, 9], [5, 4, 3], true],
+    ] as const
+  ) {
+    const bytes = model(graph(
+      [
+        node("Conv", ["x", "W", "B"], ["c"], { pads: ws.length === 3 ? [1, 1] : [1, 1, 1, 1] }),
+        node("Relu", ["c"], ["y"]),
+      ],
+      [vi("x", [...xs])],
+      alsoOut ? [vi("y", [...xs]), vi("c", [...xs])] : [vi("y", [...xs])],
+      [
+        f32("W", [...ws], rand(r, ws.reduce((a, b) => a * b, 1))),
+        f32("B", [ws[0]], rand(r, ws[0])),
+      ],
+    ));
+    const x = t([...xs]);
+    await vsOrt(bytes, { x }, 1e-5, `Conv+Relu ${xs.length - 2}-D`);
+    const s = loadOnnxSync(bytes);
+    s.setProfiling(true);
+    s.runSync({ x });
+    const ops = s.profile().map((p) => p.opType).sort();
+    assert.deepEqual(ops, alsoOut ? ["Conv", "Relu"] : ["Conv+Relu"]);
+  }
+});

@@ -16,7 +16,8 @@ const MAX_COLS = 1 << 16;
 
 /**
  * y [N, Co, T] = conv1d(x [N, Ci, L], w [Co, Ci, K]) + bias, with stride `s`, dilation `d` and
- * pads `pb` (begin) / `pe` (end), group 1; null when it does not apply (dtype, device, size).
+ * pads `pb` (begin) / `pe` (end), group 1, then max(y, 0) when `relu` (NaN stays); null when it
+ * does not apply (dtype, device, size).
  */
 export function conv1dSmall(
   x: Tensor,
@@ -26,6 +27,7 @@ export function conv1dSmall(
   d: number,
   pb: number,
   pe: number,
+  relu = false,
 ): Tensor | null {
   const plain = (t: Tensor | undefined) =>
     t === undefined || (t.dtype === "f32" && t.device === "cpu");
@@ -60,6 +62,11 @@ export function conv1dSmall(
     for (let co = 0; co < Co; co++) {
       const bo = b === null ? 0 : b[co], yo = (n * Co + co) * T, so = co * cols + n * T;
       for (let t = 0; t < T; t++) y[yo + t] = y2[so + t] + bo;
+      if (relu) {
+        for (let t = 0; t < T; t++) {
+          if (!(y[yo + t] > 0) && y[yo + t] === y[yo + t]) y[yo + t] = 0;
+        }
+      }
     }
   }
   return fromTyped(y, [N, Co, T], "f32");
