@@ -11,7 +11,6 @@ import { type CaseResult, CASES_DIR, listCases, runCase } from "./conformance_li
 
 /** Cases that load but fail, each with why. Fixing one must remove it from here. */
 const KNOWN_FAILURES: Record<string, string> = {
-  test_convtranspose_3d: "3-D ConvTranspose (no conv3d core op)",
   test_scan_sum: "opset-8 Scan (batch axis and sequence_lens); opset 9+ Scan passes",
   test_training_dropout: "Dropout in training mode (random masks)",
   test_training_dropout_default: "Dropout in training mode",

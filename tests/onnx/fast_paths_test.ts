@@ -2,7 +2,8 @@
  * The CPU f32 fast paths of the ONNX operators (small 1-D Conv, LSTM with the default
  * activations) against onnxruntime on small random cases: strides, dilations, asymmetric and
  * auto pads, batches, bias or none; LSTM directions, initial state and sequence length
- * (onnxruntime rejects layout 1: the conformance case test_lstm_batchwise covers it).
+ * (onnxruntime rejects layout 1: the conformance case test_lstm_batchwise covers it); Conv+Relu
+ * fusion; and 3-D ConvTranspose (composed from 2-D convolutions) beyond the one conformance case.
  */
 import "../../backends/runtime.ts";
 import assert from "node:assert/strict";
@@ -144,5 +145,40 @@ Deno.test("Conv followed by its only reader Relu runs fused and equals onnxrunti
     s.runSync({ x });
     const ops = s.profile().map((p) => p.opType).sort();
     assert.deepEqual(ops, alsoOut ? ["Conv", "Relu"] : ["Conv+Relu"]);
+  }
+});
+
+Deno.test("3-D ConvTranspose equals onnxruntime: strides, pads, output padding, groups, dilations", async () => {
+  const r = rng(3);
+  const cases: { x: number[]; w: number[]; attrs: Record<string, number | number[]> }[] = [
+    {
+      x: [1, 2, 3, 4, 3],
+      w: [2, 3, 2, 3, 2],
+      attrs: { strides: [2, 1, 2], pads: [1, 0, 0, 0, 1, 1] },
+    },
+    {
+      x: [2, 4, 2, 3, 3],
+      w: [4, 1, 3, 2, 2],
+      attrs: { group: 2, output_padding: [1, 0, 1], strides: [2, 2, 2] },
+    },
+    { x: [1, 1, 3, 3, 4], w: [1, 2, 2, 2, 2], attrs: { dilations: [2, 1, 2] } },
+  ];
+  for (const c of cases) {
+    const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    const bytes = model(graph(
+      [node("ConvTranspose", ["x", "W", "B"], ["y"], c.attrs)],
+      [vi("x", c.x)],
+      [vi("y", ["a", "b", "c", "d", "e"])],
+      [
+        f32("W", c.w, rand(r, n(c.w))),
+        f32(
+          "B",
+          [c.w[1] * ((c.attrs.group as number | undefined) ?? 1)],
+          rand(r, c.w[1] * ((c.attrs.group as number | undefined) ?? 1)),
+        ),
+      ],
+    ));
+    const x = fromTyped(Float32Array.from(rand(r, n(c.x))), c.x, "f32");
+    await vsOrt(bytes, { x }, 1e-5, `ConvTranspose 3-D ${JSON.stringify(c.attrs)}`);
   }
 });

@@ -71,6 +71,29 @@ function boxSum3d(x: T, k: number[], s: number[], d: number[]): T {
   return V.reshape(y, [n, c, y.shape[2], h2, w2]);
 }
 
+/**
+ * A 3-D convolution with unit strides (N, Ci, D, H, W) * (Co, Ci/g, kd, kh, kw), no padding: the
+ * sum over kd of 2-D convolutions of the depth slices, with the depth folded into the batch.
+ */
+function conv3dUnitStride(x: T, w: T, bias: T | undefined, groups: number, dil: number[]): T {
+  const [n, ci, D, H, W] = x.shape;
+  const [co, , kd] = w.shape;
+  const dOut = D - (kd - 1) * dil[0];
+  let acc: T | null = null;
+  for (let j = 0; j < kd; j++) {
+    const xs = V.slice(x, null, null, { start: j * dil[0], stop: j * dil[0] + dOut });
+    const x2 = V.reshape(V.contiguous(V.permute(xs, [0, 2, 1, 3, 4])), [n * dOut, ci, H, W]);
+    const y2 = conv2d(x2, V.contiguous(V.select(w, 2, j)), {
+      groups,
+      dilation: [dil[1], dil[2]],
+      bias: j === 0 ? bias ?? null : null,
+    });
+    acc = acc === null ? y2 : B.add(acc, y2);
+  }
+  const [h2, w2] = acc!.shape.slice(2);
+  return V.contiguous(V.permute(V.reshape(acc!, [n, dOut, co, h2, w2]), [0, 2, 1, 3, 4]));
+}
+
 function lpPool(global: boolean): OpFn {
   return (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -318,7 +341,7 @@ defineOps({
   ConvTranspose: (inp, ctx) => {
     const x = need(inp, 0, ctx), w = need(inp, 1, ctx);
     const nsp = x.ndim - 2;
-    if (nsp !== 1 && nsp !== 2) {
+    if (nsp < 1 || nsp > 3) {
       throw new ShapeError(`ConvTranspose: ${nsp}-D input is not supported.`);
     }
     const group = attrNum(ctx, "group", 1);
@@ -380,6 +403,7 @@ defineOps({
         ...xpad.shape.map((d, i) => ({ start: crop[i][0], stop: d - crop[i][1] })),
       );
     }
+    if (nsp === 3) return [conv3dUnitStride(xpad, wt, inp[2], group, dil)];
     const one = nsp === 1;
     const y = conv2d(one ? V.unsqueeze(xpad, 2) : xpad, one ? V.unsqueeze(wt, 2) : wt, {
       bias: inp[2] ?? null,
