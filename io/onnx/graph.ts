@@ -46,6 +46,11 @@ export interface OnnxNode {
   readonly attrs: ReadonlyMap<string, AttrValue>;
   /** Values read from enclosing scopes by this node's subgraphs. */
   readonly implicitInputs: readonly string[];
+  /**
+   * An activation the session's plan fused into this node ("Relu"): the node's output is the
+   * activation's, and the activation node does not run. Never set by the parser.
+   */
+  readonly fusedActivation?: string;
 }
 
 /** A graph input or output with its declared type. */

@@ -12,6 +12,7 @@ export {
   OnnxSession,
   OnnxUnsupportedError,
 } from "./session.ts";
+export { type NodeTime, profileTable } from "./profile.ts";
 export { exportOnnx, type ExportOnnxOptions, exportOnnxSync } from "./export.ts";
 export type {
   AttrValue,

@@ -7,11 +7,20 @@
 import { DTypeError, FormatError, ShapeError } from "../../core/errors.ts";
 import { keep, tidy } from "../../core/memory.ts";
 import { asTensor } from "../../core/ops/creation.ts";
-import { clone } from "../../core/ops/view.ts";
+import { clone, contiguous as alias } from "../../core/ops/view.ts";
 import type { Tensor, TensorLike } from "../../core/tensor.ts";
-import { type OnnxGraph, type OnnxModel, type OnnxValueInfo, parseModel } from "./graph.ts";
+import {
+  type OnnxGraph,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxValueInfo,
+  parseModel,
+} from "./graph.ts";
 import type { ParseOptions } from "./graph.ts";
-import { type OpContext, type OpFn, OPS } from "./ops/registry.ts";
+import type { OpContext } from "./ops/registry.ts";
+import { freeze, OPS } from "./ops/registry.ts";
+import { buildPlan, type Plan } from "./plan.ts";
+import type { NodeTime } from "./profile.ts";
 import { readInput } from "../budget.ts";
 import "./ops/all.ts";
 import { placeInputs, staysOnHost, uploadSync } from "./placement.ts";
@@ -71,35 +80,26 @@ export interface LoadOnnxOptions extends ParseOptions {
   device?: string;
 }
 
-interface Plan {
-  /** For node k: the values (by name) whose last reader in this graph is node k. */
-  readonly dying: readonly string[][];
-  /** For node k: its operator, looked up once. */
-  readonly fns: readonly OpFn[];
-  /** For node k: the opset of its domain. */
-  readonly opsets: readonly number[];
-  /** For node k: whether it reads only initializers and folded values (computed once). */
-  readonly folded: readonly boolean[];
-}
-
-/** Operators whose outputs differ between runs on the same inputs: never folded. */
-const RANDOM = new Set([
-  "RandomNormal",
-  "RandomUniform",
-  "RandomNormalLike",
-  "RandomUniformLike",
-  "Multinomial",
-  "Bernoulli",
-  "Dropout",
-]);
-
-function hasSubgraph(n: OnnxGraph["nodes"][number]): boolean {
-  for (const v of n.attrs.values()) {
-    for (const s of Array.isArray(v) ? v : [v]) {
-      if (typeof s === "object" && s !== null && "nodes" in s) return true;
-    }
+/** Values by name, falling back to the enclosing graph's scope (no copy per subgraph run). */
+class Scope {
+  readonly local = new Map<string, Tensor>();
+  /** The graph's initializers and folded values (shared by all runs of the graph). */
+  readonly consts: ReadonlyMap<string, Tensor>;
+  readonly parent: Scope | null;
+  constructor(consts: ReadonlyMap<string, Tensor>, parent: Scope | null) {
+    this.consts = consts;
+    this.parent = parent;
   }
-  return false;
+  get(k: string): Tensor | undefined {
+    // deno-lint-ignore no-this-alias
+    let s: Scope | null = this;
+    while (s !== null) {
+      const t = s.local.get(k) ?? s.consts.get(k);
+      if (t !== undefined) return t;
+      s = s.parent;
+    }
+    return undefined;
+  }
 }
 
 /**
@@ -122,6 +122,11 @@ export class OnnxSession {
   readonly #plans = new Map<OnnxGraph, Plan>();
   readonly #inits = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
   readonly #folded = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
+  readonly #consts = new Map<OnnxGraph, ReadonlyMap<string, Tensor>>();
+  /** Tensors the session keeps (initializers, folded and memoized values): never handed out. */
+  readonly #static = new Set<Tensor>();
+  #profile: NodeTime[] | null = null;
+  #depth = 0;
 
   /**
    * Build a session over a parsed model (use {@link loadOnnx}).
@@ -134,15 +139,20 @@ export class OnnxSession {
     this.device = device;
   }
 
-  /** Outputs of graph `g`'s folded nodes (run once, on the first run; on the device). */
-  #foldedValues(g: OnnxGraph, plan: Plan): ReadonlyMap<string, Tensor> {
+  /**
+   * Outputs of graph `g`'s folded nodes (run once, on the first run; on the device). Folded nodes
+   * of a subgraph may read the enclosing graphs' constants, found in `outer`.
+   */
+  #foldedValues(g: OnnxGraph, plan: Plan, outer: Scope | null): ReadonlyMap<string, Tensor> {
     let m = this.#folded.get(g);
     if (m !== undefined) return m;
     const vals = new Map<string, Tensor>(g.initializers);
     const out = new Map<string, Tensor>();
-    g.nodes.forEach((node, k) => {
+    plan.nodes.forEach((node, k) => {
       if (!plan.folded[k]) return;
-      const inputs = node.inputs.map((v) => (v === "" ? undefined : vals.get(v)));
+      const inputs = node.inputs.map((v) =>
+        v === "" ? undefined : vals.get(v) ?? outer?.get(v) ?? missingValue(node, v)
+      );
       const ctx: OpContext = {
         node,
         opset: plan.opsets[k],
@@ -156,10 +166,12 @@ export class OnnxSession {
         if (o === "" || t === undefined) return;
         keep(t);
         vals.set(o, t);
-        const placed = this.device === "cpu" || staysOnHost(t)
+        const placed = this.device === "cpu" || staysOnHost(t) || t.device === this.device
           ? t
           : keep(uploadSync(t, this.device));
         out.set(o, placed);
+        this.#static.add(placed);
+        freeze(placed);
       });
     });
     this.#folded.set(g, out);
@@ -169,7 +181,13 @@ export class OnnxSession {
 
   /** Graph `g`'s initializers on the session's device (floats copied there once). */
   #initializers(g: OnnxGraph): ReadonlyMap<string, Tensor> {
-    if (this.device === "cpu") return g.initializers;
+    if (this.device === "cpu") {
+      if (!this.#inits.has(g)) {
+        this.#inits.set(g, g.initializers);
+        for (const t of g.initializers.values()) this.#static.add(freeze(t));
+      }
+      return g.initializers;
+    }
     let m = this.#inits.get(g);
     if (m === undefined) {
       const placed = new Map<string, Tensor>();
@@ -181,9 +199,41 @@ export class OnnxSession {
         );
       }
       this.#inits.set(g, placed);
+      for (const t of placed.values()) this.#static.add(freeze(t));
       m = placed;
     }
     return m;
+  }
+
+  /**
+   * Start recording per-node times (every later run appends to the record; subgraph nodes
+   * included), or stop when `on` is false. Read the record with {@link OnnxSession.profile}.
+   *
+   * @example
+   * ```ts ignore
+   * const s = await loadOnnx("model.onnx");
+   * s.setProfiling(true);
+   * await s.run(feeds);
+   * console.log(profileTable(s.profile()));
+   * ```
+   */
+  setProfiling(on: boolean): void {
+    this.#profile = on ? [] : null;
+  }
+
+  /**
+   * What {@link OnnxSession.setProfiling} recorded so far (empty when off).
+   *
+   * @example
+   * ```ts ignore
+   * s.setProfiling(true);
+   * await s.run(feeds);
+   * const slowest = [...s.profile()].sort((a, b) => b.us - a.us)[0];
+   * console.log(slowest.opType, slowest.shapes, slowest.us);
+   * ```
+   */
+  profile(): readonly NodeTime[] {
+    return this.#profile ?? [];
   }
 
   /** The graph's declared inputs (initializers excluded). */
@@ -245,114 +295,121 @@ export class OnnxSession {
       vals.push(t);
     }
     try {
-      const outs = this.#run(g, vals, new Map(), true);
+      const outs = this.#run(g, vals, null, new Set());
       return Object.fromEntries(g.outputs.map((o, i) => [o.name, outs[i]]));
     } finally {
       for (const t of owned) t.dispose();
     }
   }
 
-  #plan(g: OnnxGraph): Plan {
+  #plan(g: OnnxGraph, outerConstants: ReadonlySet<string>): Plan {
     let p = this.#plans.get(g);
     if (p !== undefined) return p;
-    const last = new Map<string, number>();
-    g.nodes.forEach((n, k) => {
-      for (const v of [...n.inputs, ...n.implicitInputs]) if (v !== "") last.set(v, k);
+    p = buildPlan(g, (d) => this.model.opsets.get(d) ?? 1, outerConstants, (node) => {
+      throw new OnnxUnsupportedError("onnx run", [{
+        domain: node.domain,
+        opType: node.opType,
+        count: 1,
+      }]);
     });
-    const keep = new Set(g.outputs.map((o) => o.name));
-    const dying: string[][] = g.nodes.map(() => []);
-    const produced = new Set(g.nodes.flatMap((n) => n.outputs));
-    for (const [v, k] of last) if (produced.has(v) && !keep.has(v)) dying[k].push(v);
-    // Outputs nobody reads die right after their node.
-    g.nodes.forEach((n, k) => {
-      for (const o of n.outputs) if (o !== "" && !last.has(o) && !keep.has(o)) dying[k].push(o);
-    });
-    const fns = g.nodes.map((node) => {
-      const fn = OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`);
-      if (fn === undefined) {
-        throw new OnnxUnsupportedError("onnx run", [{
-          domain: node.domain,
-          opType: node.opType,
-          count: 1,
-        }]);
-      }
-      return fn;
-    });
-    const opsets = g.nodes.map((node) => this.model.opsets.get(node.domain) ?? 1);
-    // Constant folding: nodes reading only initializers (that no feed overrides) and other
-    // folded values run once, at the first run; their outputs are reused.
-    const fed = new Set(g.inputs.map((v) => v.name));
-    const constant = new Set([...g.initializers.keys()].filter((k) => !fed.has(k)));
-    const folded = g.nodes.map((n) => {
-      const ok = n.domain === "" && !RANDOM.has(n.opType) && n.implicitInputs.length === 0 &&
-        n.inputs.some((v) => v !== "") && n.inputs.every((v) => v === "" || constant.has(v)) &&
-        !hasSubgraph(n);
-      if (ok) { for (const o of n.outputs) if (o !== "") constant.add(o); }
-      return ok;
-    });
-    p = { dying, fns, opsets, folded };
     this.#plans.set(g, p);
     return p;
   }
 
-  /** Run graph `g` with its inputs bound to `feeds`, reading free names from `outer`. */
-  #run(g: OnnxGraph, feeds: readonly Tensor[], outer: ReadonlyMap<string, Tensor>, top: boolean) {
-    const env = new Map<string, Tensor>(outer);
-    const plan = this.#plan(g);
-    for (const [k, t] of this.#initializers(g)) env.set(k, t);
-    for (const [k, t] of this.#foldedValues(g, plan)) env.set(k, t);
+  /**
+   * Run graph `g` with its inputs bound to `feeds`, reading free names from `outer` (whose
+   * constant names are `outerConstants`).
+   */
+  #run(
+    g: OnnxGraph,
+    feeds: readonly Tensor[],
+    outer: Scope | null,
+    outerConstants: ReadonlySet<string>,
+  ): Tensor[] {
+    const plan = this.#plan(g, outerConstants);
+    let consts = this.#consts.get(g);
+    if (consts === undefined) {
+      consts = new Map([...this.#initializers(g), ...this.#foldedValues(g, plan, outer)]);
+      this.#consts.set(g, consts);
+    }
+    const scope = new Scope(consts, outer);
+    const env = scope.local;
     g.inputs.forEach((v, i) => {
       if (feeds[i] !== undefined) env.set(v.name, feeds[i]);
     });
-    // Tensors from outside (outer scope, initializers, folded values, feeds): never disposed, and
-    // an op that hands one back gets a copy. Tensors this run created and may dispose: `mine`.
-    const outside = new Set<Tensor>(env.values());
+    // Tensors this run created and may dispose: `mine`. All others (outer scope, initializers,
+    // folded and memoized values, feeds) are never disposed, and an op or a graph output that
+    // hands one back gets a copy.
     const mine = new Set<Tensor>();
+    const ctx = {
+      node: plan.nodes[0],
+      opset: 0,
+      runGraph: (sub: OnnxGraph, subFeeds: readonly Tensor[]) => {
+        this.#depth++;
+        try {
+          return this.#run(sub, subFeeds, scope, plan.constants);
+        } finally {
+          this.#depth--;
+        }
+      },
+    };
     try {
-      g.nodes.forEach((node, k) => {
+      plan.nodes.forEach((node, k) => {
         if (plan.folded[k]) return;
         const fn = plan.fns[k];
-        const inputs = node.inputs.map((v) => {
-          if (v === "") return undefined;
-          const t = env.get(v);
-          if (t === undefined) {
-            throw new FormatError(
-              `onnx run: node "${node.name}" reads "${v}", which has no value.`,
-            );
-          }
-          return t;
-        });
+        const inputs = node.inputs.map((v) =>
+          v === "" ? undefined : scope.get(v) ?? missingValue(node, v)
+        );
         const made: Tensor[] = [];
         const placed = this.device === "cpu"
           ? inputs
           : placeInputs(node.opType, inputs, this.device, made);
-        const ctx: OpContext = {
-          node,
-          opset: plan.opsets[k],
-          runGraph: (sub, subFeeds) => this.#run(sub, subFeeds, env, false),
-        };
-        let outs: Tensor[];
-        try {
-          outs = tidy(() => {
-            const r = fn(placed, ctx);
-            // An op may hand back an input (Identity, no-op Reshape): give it its own view.
-            return r.map((t) => (placed.includes(t) || outside.has(t) ? clone(t) : t));
+        ctx.node = node;
+        ctx.opset = plan.opsets[k];
+        const t0 = this.#profile === null ? 0 : performance.now();
+        const memo = plan.memo[k];
+        const key = memo === null ? null : memo.key(placed);
+        let outs = key === null ? undefined : memo!.get(key);
+        const cached = outs !== undefined;
+        if (outs === undefined) {
+          try {
+            outs = tidy(() => {
+              const r = fn(placed, ctx);
+              // An op may hand back an input (Identity, no-op Reshape): give it its own view
+              // (storage is reference-counted; values are never written in place).
+              return r.map((t) => (placed.includes(t) || this.#static.has(t) ? alias(t) : t));
+            });
+          } finally {
+            for (const t of made) t.dispose();
+          }
+        } else for (const t of made) t.dispose();
+        if (this.#profile !== null) {
+          this.#profile.push({
+            node: node.name,
+            opType: node.fusedActivation ? `${node.opType}+${node.fusedActivation}` : node.opType,
+            shapes: placed.map((t) => (t === undefined ? null : t.shape)),
+            us: (performance.now() - t0) * 1000,
+            depth: this.#depth,
+            memo: cached,
           });
-        } finally {
-          for (const t of made) t.dispose();
         }
+        // Shape arithmetic is kept by its input values; kept outputs are the session's.
+        const kept = !cached && key !== null && outs.length === node.outputs.length &&
+          outs.every((t) => t !== undefined) && memo!.set(key, outs);
+        if (kept) { for (const t of outs) this.#static.add(t); }
+        const own = !cached && !kept;
         node.outputs.forEach((o, i) => {
           if (o === "") {
-            outs[i]?.dispose();
+            if (own) outs[i]?.dispose();
             return;
           }
           if (outs[i] === undefined) {
             throw new FormatError(`onnx run: node "${node.name}" produced no output #${i}.`);
           }
           env.set(o, outs[i]);
-          mine.add(outs[i]);
+          if (own) mine.add(outs[i]);
         });
-        for (let i = node.outputs.length; i < outs.length; i++) outs[i].dispose();
+        if (own) { for (let i = node.outputs.length; i < outs.length; i++) outs[i].dispose(); }
         for (const v of plan.dying[k]) {
           const t = env.get(v);
           if (t !== undefined && mine.has(t)) {
@@ -363,19 +420,22 @@ export class OnnxSession {
         }
       });
       return g.outputs.map((o) => {
-        const t = env.get(o.name);
+        const t = scope.get(o.name);
         if (t === undefined) throw new FormatError(`onnx run: output "${o.name}" has no value.`);
         if (mine.has(t)) {
           mine.delete(t);
           return t;
         }
-        return clone(t); // an input, initializer or outer value: the caller gets its own copy
+        return clone(t); // not made by this run: the caller gets its own copy
       });
     } finally {
       for (const t of mine) t.dispose();
-      void top;
     }
   }
+}
+
+function missingValue(node: OnnxNode, v: string): never {
+  throw new FormatError(`onnx run: node "${node.name}" reads "${v}", which has no value.`);
 }
 
 /** A feed must have the declared dtype, rank and fixed dimensions (symbolic ones are free). */

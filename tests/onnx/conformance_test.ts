@@ -11,14 +11,6 @@ import { type CaseResult, CASES_DIR, listCases, runCase } from "./conformance_li
 
 /** Cases that load but fail, each with why. Fixing one must remove it from here. */
 const KNOWN_FAILURES: Record<string, string> = {
-  test_bitshift_left_int32_negative_shift: "BitShift on signed ints (no bitwise core ops yet)",
-  test_bitshift_left_int8_negative_shift: "BitShift on signed ints",
-  test_bitshift_right_int32_negative_shift: "BitShift on signed ints",
-  test_bitshift_right_int32_shift_ge_width: "BitShift on signed ints",
-  test_bitshift_right_int8_negative_shift: "BitShift on signed ints",
-  test_bitshift_right_int8_shift_ge_width: "BitShift on signed ints",
-  test_convtranspose_3d: "3-D ConvTranspose (no conv3d core op)",
-  test_lppool_3d_default: "3-D LpPool",
   test_scan_sum: "opset-8 Scan (batch axis and sequence_lens); opset 9+ Scan passes",
   test_training_dropout: "Dropout in training mode (random masks)",
   test_training_dropout_default: "Dropout in training mode",

@@ -10,10 +10,10 @@ import * as B from "../../../core/ops/arithmetic.ts";
 import * as C from "../../../core/ops/compare.ts";
 import { where } from "../../../core/ops/indexing.ts";
 import * as M from "../../../core/ops/math.ts";
-import { astype, clone } from "../../../core/ops/view.ts";
+import { astype, clone, contiguous } from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { dtypeFromOnnx } from "../tensor_proto.ts";
-import { attrNum, attrStr, defineOps, need, type OpFn, scalarOf } from "./registry.ts";
+import { attrNum, attrStr, defineOps, floats, need, type OpFn, scalarOf } from "./registry.ts";
 
 type T = Tensor;
 
@@ -56,6 +56,9 @@ function divide(a: T, b: T): T {
   return B.div(a, b);
 }
 
+/** Bit widths of the signed integer dtypes BitShift takes (opset 28). */
+const SIGNED_WIDTH: Record<string, number> = { i8: 8, i16: 16, i32: 32, i64: 64 };
+
 function scalarLike(x: T, v: number): T {
   return scalarOf(x, v);
 }
@@ -67,7 +70,7 @@ function clipBound(x: T, t: T | undefined, attr: number | undefined): T | null {
 }
 
 defineOps({
-  Identity: (inp, ctx) => [clone(need(inp, 0, ctx))],
+  Identity: (inp, ctx) => [need(inp, 0, ctx)], // the session hands back a view
   Abs: unary(B.abs),
   Neg: unary(B.neg),
   Sign: unary(B.sign),
@@ -163,7 +166,15 @@ defineOps({
   Sub: binary(B.sub),
   Mul: binary(B.mul),
   Div: binary(divide),
-  Pow: binary(B.pow),
+  Pow: (inp, ctx) => {
+    const a = need(inp, 0, ctx), b = need(inp, 1, ctx);
+    // A squared spectrum (x^2 with a constant exponent): one multiply, the same rounding.
+    const sq = b.size === 1 && b.ndim <= a.ndim && b.device === "cpu" && isFloat(a.dtype as DType);
+    if (sq && floats(b)[0] === 2) {
+      return [B.mul(a, a)];
+    }
+    return binary(B.pow)(inp, ctx);
+  },
   Mod: (inp, ctx) => {
     const a = need(inp, 0, ctx), b = need(inp, 1, ctx);
     if (attrNum(ctx, "fmod", 0)) return [same(a, B.sub(a, B.mul(trunc(B.div(a, b)), b)))];
@@ -171,9 +182,23 @@ defineOps({
   },
   BitShift: (inp, ctx) => {
     const a = need(inp, 0, ctx), b = need(inp, 1, ctx);
-    const f = B.pow(scalarLike(a, 2), b);
     const left = attrStr(ctx, "direction", "LEFT") === "LEFT";
-    return [same(a, left ? B.mul(a, f) : M.floor(B.div(a, f)))];
+    const width = SIGNED_WIDTH[a.dtype];
+    if (width === undefined) {
+      const f = B.pow(scalarLike(a, 2), b);
+      return [same(a, left ? B.mul(a, f) : M.floor(B.div(a, f)))];
+    }
+    // Signed (opset 28): a negative shift counts as a shift past the width; a left shift past it
+    // is 0, a right shift past it fills with the sign (arithmetic), as onnxruntime does.
+    const past = C.logicalOr(
+      C.lt(b, scalarLike(b, 0)),
+      C.ge(b, scalarLike(b, left ? width : width - 1)),
+    );
+    const inRange = where(past, scalarLike(b, 0), b);
+    const f = B.pow(scalarLike(a, 2), inRange);
+    if (left) return [same(a, where(past, scalarLike(a, 0), B.mul(a, f)))];
+    const sign = where(C.lt(a, scalarLike(a, 0)), scalarLike(a, -1), scalarLike(a, 0));
+    return [same(a, where(past, sign, M.floor(B.div(a, f))))];
   },
   Equal: binary(C.eq, false),
   Greater: binary(C.gt, false),
@@ -201,7 +226,7 @@ defineOps({
 
 /** ONNX Cast: float → int truncates; NaN → bool is true. */
 function castTo(x: T, to: DType): T {
-  if (x.dtype === to) return clone(x);
+  if (x.dtype === to) return contiguous(x); // a view where it can be (outputs are immutable)
   if (to === "bool" && isFloat(x.dtype as DType)) return C.ne(x, scalarLike(x, 0));
   return astype(x, to);
 }

@@ -50,6 +50,50 @@ function nll(input: T, target: T, weight: T | undefined, ctx: OpContext): T {
   return B.div(R.sum(loss), R.sum(w));
 }
 
+/**
+ * Sums over 3-D windows (N, C, D, H, W) as two depthwise convolutions with kernels of ones (a
+ * box sum is separable): (H, W) on (N, C·D, H, W), then D on (N, C, D, H'·W').
+ */
+function boxSum3d(x: T, k: number[], s: number[], d: number[]): T {
+  const [n, c, D, H, W] = x.shape;
+  const ones = (shape: number[]) => full(shape, 1, { dtype: x.dtype as DType });
+  const hw = conv2d(V.reshape(V.contiguous(x), [n, c * D, H, W]), ones([c * D, 1, k[1], k[2]]), {
+    groups: c * D,
+    stride: [s[1], s[2]],
+    dilation: [d[1], d[2]],
+  });
+  const [h2, w2] = hw.shape.slice(2);
+  const y = conv2d(V.reshape(hw, [n, c, D, h2 * w2]), ones([c, 1, k[0], 1]), {
+    groups: c,
+    stride: [s[0], 1],
+    dilation: [d[0], 1],
+  });
+  return V.reshape(y, [n, c, y.shape[2], h2, w2]);
+}
+
+/**
+ * A 3-D convolution with unit strides (N, Ci, D, H, W) * (Co, Ci/g, kd, kh, kw), no padding: the
+ * sum over kd of 2-D convolutions of the depth slices, with the depth folded into the batch.
+ */
+function conv3dUnitStride(x: T, w: T, bias: T | undefined, groups: number, dil: number[]): T {
+  const [n, ci, D, H, W] = x.shape;
+  const [co, , kd] = w.shape;
+  const dOut = D - (kd - 1) * dil[0];
+  let acc: T | null = null;
+  for (let j = 0; j < kd; j++) {
+    const xs = V.slice(x, null, null, { start: j * dil[0], stop: j * dil[0] + dOut });
+    const x2 = V.reshape(V.contiguous(V.permute(xs, [0, 2, 1, 3, 4])), [n * dOut, ci, H, W]);
+    const y2 = conv2d(x2, V.contiguous(V.select(w, 2, j)), {
+      groups,
+      dilation: [dil[1], dil[2]],
+      bias: j === 0 ? bias ?? null : null,
+    });
+    acc = acc === null ? y2 : B.add(acc, y2);
+  }
+  const [h2, w2] = acc!.shape.slice(2);
+  return V.contiguous(V.permute(V.reshape(acc!, [n, dOut, co, h2, w2]), [0, 2, 1, 3, 4]));
+}
+
 function lpPool(global: boolean): OpFn {
   return (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -60,7 +104,7 @@ function lpPool(global: boolean): OpFn {
       const s = R.sum(B.pow(B.abs(x), scalarOf(x, p)), axes, true);
       return [B.pow(s, scalarOf(s, 1 / p))];
     }
-    if (nsp !== 2 && nsp !== 1) throw new ShapeError(`LpPool: ${nsp}-D input is not supported.`);
+    if (nsp < 1 || nsp > 3) throw new ShapeError(`LpPool: ${nsp}-D input is not supported.`);
     // Sum of |x|^p over each window: a depthwise convolution with a kernel of ones.
     const k = attrNums(ctx, "kernel_shape", []);
     const strides = attrNums(ctx, "strides", k.map(() => 1));
@@ -80,6 +124,7 @@ function lpPool(global: boolean): OpFn {
     let xp = B.pow(B.abs(x), scalarOf(x, p));
     xp = pad(xp, [[0, 0], [0, 0], ...k.map((_, i) => [pads[i], pads[nsp + i]])]);
     const c = x.shape[1];
+    if (nsp === 3) return [B.pow(boxSum3d(xp, k, strides, dil), scalarOf(xp, 1 / p))];
     const one = nsp === 1;
     const w = full([c, 1, ...(one ? [1] : []), ...k], 1, { dtype: x.dtype as DType });
     const y = conv2d(one ? V.unsqueeze(xp, 2) : xp, w, {
@@ -296,7 +341,7 @@ defineOps({
   ConvTranspose: (inp, ctx) => {
     const x = need(inp, 0, ctx), w = need(inp, 1, ctx);
     const nsp = x.ndim - 2;
-    if (nsp !== 1 && nsp !== 2) {
+    if (nsp < 1 || nsp > 3) {
       throw new ShapeError(`ConvTranspose: ${nsp}-D input is not supported.`);
     }
     const group = attrNum(ctx, "group", 1);
@@ -358,6 +403,7 @@ defineOps({
         ...xpad.shape.map((d, i) => ({ start: crop[i][0], stop: d - crop[i][1] })),
       );
     }
+    if (nsp === 3) return [conv3dUnitStride(xpad, wt, inp[2], group, dil)];
     const one = nsp === 1;
     const y = conv2d(one ? V.unsqueeze(xpad, 2) : xpad, one ? V.unsqueeze(wt, 2) : wt, {
       bias: inp[2] ?? null,

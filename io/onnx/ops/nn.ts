@@ -7,6 +7,7 @@
 import { type DType, isInt } from "../../../core/dtype.ts";
 import { iinfo } from "../../../core/finfo.ts";
 import { ShapeError } from "../../../core/errors.ts";
+import * as A from "../../../core/ops/activation.ts";
 import * as B from "../../../core/ops/arithmetic.ts";
 import { avgPool2d, conv2d, maxPool2d } from "../../../core/ops/conv.ts";
 import { full, fullLike, onesLike } from "../../../core/ops/creation.ts";
@@ -19,6 +20,7 @@ import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { axesArg } from "./shape.ts";
 import { maxPoolIndices } from "./pool_indices.ts";
+import { conv1dSmall } from "./conv_small.ts";
 import {
   attrNum,
   attrNums,
@@ -114,6 +116,21 @@ const conv: OpFn = (inp, ctx) => {
   if (one) w = V.unsqueeze(w, 2);
   const k = w.shape.slice(2);
   const { strides, dil, b, e } = window2d(ctx, x, k, one);
+  // A following Relu the session's plan fused into this node.
+  const relu = ctx.node.fusedActivation === "Relu";
+  if (one && attrNum(ctx, "group", 1) === 1) {
+    const y = conv1dSmall(
+      need(inp, 0, ctx),
+      need(inp, 1, ctx),
+      inp[2],
+      strides[1],
+      dil[1],
+      b[1],
+      e[1],
+      relu,
+    );
+    if (y !== null) return [y];
+  }
   // Symmetric pads go to the kernel (no padded copy of the input); others pad first.
   const sym = b.every((v, i) => v === e[i] && v >= 0);
   const xp = sym ? x : padSpatial(x, b, e, 0);
@@ -124,7 +141,8 @@ const conv: OpFn = (inp, ctx) => {
     dilation: [dil[0], dil[1]],
     groups: attrNum(ctx, "group", 1),
   });
-  return [one ? V.squeeze(y, 2) : y];
+  const y1 = one ? V.squeeze(y, 2) : y;
+  return [relu ? A.relu(y1) : y1];
 };
 
 /**

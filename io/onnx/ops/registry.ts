@@ -101,9 +101,33 @@ export function need(inputs: (Tensor | undefined)[], i: number, ctx: OpContext):
   return t;
 }
 
+/** Tensors whose values never change (a session's constants): their `ints` are cached. */
+const frozen = new WeakMap<Tensor, number>();
+const frozenInts = new WeakMap<Tensor, readonly number[]>();
+let nextFrozen = 0;
+
+/** Mark `t` as never changing (a session's initializer, folded or memoized value); returns it. */
+export function freeze(t: Tensor): Tensor {
+  if (!frozen.has(t)) frozen.set(t, nextFrozen++);
+  return t;
+}
+
+/** A number naming `t` while it lives, if it was frozen (its values then never change). */
+export function frozenId(t: Tensor): number | undefined {
+  return frozen.get(t);
+}
+
 /** The values of a small integer tensor (shapes, axes, pads) as numbers. */
 export function ints(t: Tensor): number[] {
   if (t.device !== "cpu") throw hostOnly(t);
+  if (frozen.has(t)) {
+    let v = frozenInts.get(t);
+    if (v === undefined) {
+      v = Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
+      frozenInts.set(t, v);
+    }
+    return v.slice();
+  }
   return Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
 }
 

@@ -14,6 +14,7 @@ import { matmul } from "../../../core/ops/matmul.ts";
 import * as M from "../../../core/ops/math.ts";
 import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
+import { lstmFast, lstmFastApplies } from "./lstm_fast.ts";
 import {
   attrNum,
   attrNums,
@@ -129,6 +130,16 @@ function gateSlices(t: T, n: number, h: number): T[] {
 
 const lstm: OpFn = (inp, ctx) => {
   const { x, dirs, hidden: H, layout, clip } = setup(inp, ctx);
+  if (x.dtype === "f32" && x.device === "cpu" && lstmFastApplies(inp, ctx)) {
+    const reverse = (ctx.node.attrs.get("direction") as string) === "reverse";
+    const [y, yh, yc] = lstmFast(x, inp, dirs, H, reverse);
+    if (layout === 0) return [y, yh, yc];
+    return [
+      V.contiguous(V.permute(y, [2, 0, 1, 3])),
+      V.contiguous(V.permute(yh, [1, 0, 2])),
+      V.contiguous(V.permute(yc, [1, 0, 2])),
+    ];
+  }
   const dt = x.dtype as DType;
   const [seq, batch] = x.shape;
   const acts = activations(ctx, ["Sigmoid", "Tanh", "Tanh"], dirs);

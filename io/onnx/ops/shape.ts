@@ -13,6 +13,7 @@ import { gather, scatter, scatterAdd, take, where } from "../../../core/ops/inde
 import { concat, pad, type PadMode, split, tile } from "../../../core/ops/join.ts";
 import { sum } from "../../../core/ops/reduce.ts";
 import * as V from "../../../core/ops/view.ts";
+import { concatSmall } from "./small.ts";
 import { broadcastShapes } from "../../../core/shape.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { uploadSync } from "../placement.ts";
@@ -138,7 +139,8 @@ defineOps({
   Reshape: (inp, ctx) => {
     const x = need(inp, 0, ctx);
     const spec = ctx.opset < 5 ? attrNums(ctx, "shape", []) : ints(need(inp, 1, ctx));
-    return [V.clone(reshapeTo(x, spec, attrNum(ctx, "allowzero", 0) === 1, ctx))];
+    // Views: values are never written in place, and storage is reference-counted.
+    return [reshapeTo(x, spec, attrNum(ctx, "allowzero", 0) === 1, ctx)];
   },
   Flatten: (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -155,7 +157,7 @@ defineOps({
   Squeeze: (inp, ctx) => {
     const x = need(inp, 0, ctx);
     const axes = axesArg(inp, 1, ctx);
-    return [V.clone(axes === undefined ? V.squeeze(x) : V.squeeze(x, axes))];
+    return [axes === undefined ? V.squeeze(x) : V.squeeze(x, axes)];
   },
   Unsqueeze: (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -164,7 +166,7 @@ defineOps({
     const norm = axes.map((a) => axisOf(a, r, ctx)).sort((a, b) => a - b);
     const shape = [...x.shape];
     for (const a of norm) shape.splice(a, 0, 1);
-    return [V.clone(V.reshape(x, shape))];
+    return [V.reshape(x, shape)];
   },
   Shape: (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -183,7 +185,7 @@ defineOps({
   Concat: (inp, ctx) => {
     const xs = inp.filter((t): t is T => t !== undefined);
     const a = axisOf(attrNum(ctx, "axis", 0), xs[0].ndim, ctx);
-    return [concat(xs, a)];
+    return [concatSmall(xs, a) ?? concat(xs, a)];
   },
   Split: (inp, ctx) => {
     const x = need(inp, 0, ctx);
@@ -226,6 +228,16 @@ defineOps({
     const x = need(inp, 0, ctx), idx = need(inp, 1, ctx);
     const a = axisOf(attrNum(ctx, "axis", 0), x.ndim, ctx);
     if (idx.device === "cpu" && x.device !== "cpu") return [gatherHostIndices(x, idx, a, ctx)];
+    if (idx.ndim === 0 && idx.device === "cpu") {
+      // One index: a view of the slice (no index tensors, no copy).
+      const n = x.shape[a], v = ints(idx)[0];
+      if (v < -n || v >= n) {
+        throw new ShapeError(
+          `Gather "${ctx.node.name}": index ${v} is out of range for axis ${a} of length ${n}.`,
+        );
+      }
+      return [V.select(x, a, v < 0 ? v + n : v)];
+    }
     return [take(x, wrapIndex(idx, x.shape[a]), a)];
   },
   GatherElements: (inp, ctx) => {

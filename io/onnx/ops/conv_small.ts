@@ -1,0 +1,73 @@
+/**
+ * Small 1-D convolutions on the CPU in f32 (streaming audio models: a few frames per call): the
+ * column matrix is built in JS and multiplied by the weight in one matmul, with the bias added
+ * while the output is laid out. Core's conv2d costs tens of µs of fixed overhead per call
+ * (lifting to 2-D, a pool job for im2col, a split GEMM), more than the arithmetic at these sizes.
+ *
+ * @module
+ */
+import { fromTyped } from "../../../core/ops/creation.ts";
+import { matmul } from "../../../core/ops/matmul.ts";
+import * as V from "../../../core/ops/view.ts";
+import type { Tensor } from "../../../core/tensor.ts";
+
+/** Largest column matrix (elements) built here; larger convolutions take core's conv2d. */
+const MAX_COLS = 1 << 16;
+
+/**
+ * y [N, Co, T] = conv1d(x [N, Ci, L], w [Co, Ci, K]) + bias, with stride `s`, dilation `d` and
+ * pads `pb` (begin) / `pe` (end), group 1, then max(y, 0) when `relu` (NaN stays); null when it
+ * does not apply (dtype, device, size).
+ */
+export function conv1dSmall(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  s: number,
+  d: number,
+  pb: number,
+  pe: number,
+  relu = false,
+): Tensor | null {
+  const plain = (t: Tensor | undefined) =>
+    t === undefined || (t.dtype === "f32" && t.device === "cpu");
+  if (x.ndim !== 3 || w.ndim !== 3 || !plain(x) || !plain(w) || !plain(bias)) return null;
+  const [N, Ci, L] = x.shape, [Co, wc, K] = w.shape;
+  if (wc !== Ci || pb < 0 || pe < 0) return null;
+  const T = Math.floor((L + pb + pe - (K - 1) * d - 1) / s) + 1;
+  const rows = Ci * K, cols = N * T;
+  if (T <= 0 || rows * cols > MAX_COLS) return null;
+  const xs = x.dataSync() as Float32Array;
+  const c = new Float32Array(rows * cols);
+  for (let n = 0; n < N; n++) {
+    for (let ci = 0; ci < Ci; ci++) {
+      const xo = (n * Ci + ci) * L;
+      for (let j = 0; j < K; j++) {
+        const ro = (ci * K + j) * cols + n * T;
+        for (let t = 0; t < T; t++) {
+          const p = t * s + j * d - pb;
+          if (p >= 0 && p < L) c[ro + t] = xs[xo + p];
+        }
+      }
+    }
+  }
+  const ct = fromTyped(c, [rows, cols], "f32");
+  const yt = matmul(V.reshape(w, [Co, rows]), ct);
+  const y2 = yt.dataSync() as Float32Array;
+  ct.dispose();
+  yt.dispose();
+  const b = bias === undefined ? null : (bias.dataSync() as Float32Array);
+  const y = new Float32Array(N * Co * T);
+  for (let n = 0; n < N; n++) {
+    for (let co = 0; co < Co; co++) {
+      const bo = b === null ? 0 : b[co], yo = (n * Co + co) * T, so = co * cols + n * T;
+      for (let t = 0; t < T; t++) y[yo + t] = y2[so + t] + bo;
+      if (relu) {
+        for (let t = 0; t < T; t++) {
+          if (!(y[yo + t] > 0) && y[yo + t] === y[yo + t]) y[yo + t] = 0;
+        }
+      }
+    }
+  }
+  return fromTyped(y, [N, Co, T], "f32");
+}
