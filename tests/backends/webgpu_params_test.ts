@@ -7,7 +7,8 @@
  * (rtol 2e-6) or one f16/bf16 ulp (rtol 8e-3) for floats — the same arithmetic as a buffer
  * operand. The f16 GEMM's error is measured in units of u·(Σ|a||b| + |c|), u = 2^-11 (f16's unit
  * roundoff; the textbook bound of a K-term dot product is K·u·Σ|a||b|): ≤ 1 with f32 math, ≤ 4
- * with f16 math (16-term f16 chunks; measured 1.26 on lavapipe, 0.35 with f32 math).
+ * with f16 math (measured on lavapipe: ≤ 1.26 with 16-term f16 chunks, ≤ 2.42 with 64-term
+ * chunks over 32-term K tiles; 0.56 with f32 math).
  */
 import assert from "node:assert/strict";
 import { type DType, type Tensor, tensor, tidy } from "../../mod.ts";
@@ -122,7 +123,7 @@ Deno.test(
       [64, 48, 136, "contiguous", "transposed"],
       [96, 40, 136, "transposed", "transposed"],
     ] as const;
-    const configs = [[saved[0], saved[1], [0, 1, 2]], [64, 32, [0, 3]]] as const;
+    const configs = [[saved[0], saved[1], [0, 1, 2]], [64, 32, [0, 1, 3]]] as const;
     try {
       for (const [chunk, tile, which] of configs) {
         ctx.f16GemmChunk = chunk;

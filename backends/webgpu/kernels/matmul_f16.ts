@@ -2,13 +2,14 @@
  * The f16 GEMM for devices with `shader-f16`: both operands f16, read with vec4<f16> loads along
  * a contiguous axis, kept as f16 in workgroup memory (half the bytes of the f32 kernel's tiles),
  * and multiplied in f16 (`vec4<f16>` FMAs: two packed half2 FMAs where the f32 kernel issues
- * four). Products are summed in f16 only within chunks of `chunk` terms (4, 8 or 16: a K tile is
- * 16); each chunk's partial sums are then added into f32 accumulators, so the rounding error
- * grows with the chunk, not with K. The result is rounded once to the output dtype.
+ * four). Products are summed in f16 only within chunks of `chunk` terms (a divisor of the K tile,
+ * or a multiple of it: then folded every chunk / tile tiles); each chunk's partial sums are then
+ * added into f32 accumulators, so the rounding error grows with the chunk, not with K. The result
+ * is rounded once to the output dtype.
  *
  * Same tile geometry as the f32 kernel (matmul.ts): 128×128 per workgroup of 256 threads, an 8×8
  * register block per thread (two 4×4 quadrants 64 apart), double-buffered tiles with one barrier
- * per K step, and the same metadata words.
+ * per K step (a K tile of 16 or 32 terms), and the same metadata words.
  *
  * @module
  */
