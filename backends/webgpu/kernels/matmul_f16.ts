@@ -183,7 +183,7 @@ export function checkF16Gemm(chunk: number, tile: number): void {
   }
 }
 
-/** `APRENDER_WEBGPU_F16_GEMM` as a chunk length (see GpuContext.f16GemmChunk; 16 when unset). */
+/** `APRENDER_WEBGPU_F16_GEMM` as a chunk length (see GpuContext.f16GemmChunk; 32 when unset). */
 export function f16ChunkFromEnv(): number {
   let v: string | undefined;
   try {
@@ -192,5 +192,5 @@ export function f16ChunkFromEnv(): number {
     v = undefined;
   }
   if (v === "f32") return 0;
-  return v === "4" || v === "8" || v === "16" || v === "32" || v === "64" ? Number(v) : 16;
+  return v === "4" || v === "8" || v === "16" || v === "32" || v === "64" ? Number(v) : 32;
 }
