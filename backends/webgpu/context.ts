@@ -101,6 +101,11 @@ export class GpuContext {
   readonly errBuf: GPUBuffer;
   /** Offset alignment of storage bindings, in bytes. */
   readonly align: number;
+  /**
+   * The device's `maxStorageBufferBindingSize` (read once: Deno's `device.limits` getter builds
+   * a fresh object per call, ~0.1 µs, which per-op checks paid).
+   */
+  readonly maxBinding: number;
   /** Flushes so far: a storage used in the current one has `interval === this.interval`. */
   interval = 0;
   /**
@@ -112,10 +117,15 @@ export class GpuContext {
   batch = 256;
   /**
    * f16 × f16 matmul on a device with `shader-f16`: f16 products summed in f16 over chunks of this
-   * many K terms, then in f32 (4, 8 or 16; kernels/matmul_f16.ts), or 0 for the f32-math kernel
-   * (inputs widened to f32). `APRENDER_WEBGPU_F16_GEMM` sets it (a number, or "f32" for 0).
+   * many K terms, then in f32 (4, 8, 16, 32 or 64; kernels/matmul_f16.ts), or 0 for the f32-math
+   * kernel (inputs widened to f32). `APRENDER_WEBGPU_F16_GEMM` sets it (a number, or "f32" for 0).
+   * Default 32: on the H100, 4096² took 39.4 TFLOP/s with 32-term chunks over 32-term K tiles
+   * (16: 35.3, 64: 40.4, f32 math 30.8) at a max error of 0.55 units of 2⁻¹¹·(Σ|a||b| + |c|)
+   * (PyTorch's fp16 matmul: 0.43; 64-term chunks: 0.79).
    */
   f16GemmChunk: number = f16ChunkFromEnv();
+  /** K tile of the f16-math GEMM: 16 or 32 (kernels/matmul_f16.ts; 32 was faster on the H100). */
+  f16GemmTile = 32;
   /** Dispatches recorded since the context was made (for tests and benchmarks). */
   dispatches = 0;
   /** Submits since the context was made. */
@@ -140,7 +150,9 @@ export class GpuContext {
     device.addEventListener("uncapturederror", (e) => {
       this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
     });
-    this.align = Math.max(16, device.limits.minStorageBufferOffsetAlignment);
+    const limits = device.limits;
+    this.align = Math.max(16, limits.minStorageBufferOffsetAlignment);
+    this.maxBinding = limits.maxStorageBufferBindingSize;
     this.#slotBytes = Math.ceil((SLOT_WORDS * 4) / this.align) * this.align;
     this.#metaBuf = device.createBuffer({ size: ARENA_BYTES, usage: 0x80 | 0x8 });
     this.#upBuf = device.createBuffer({ size: UPLOAD_BYTES, usage: 0x4 | 0x8 });
@@ -324,8 +336,47 @@ export class GpuContext {
    */
   run(k: Kernel, buffers: readonly GPUBuffer[], x: number, y = 1, z = 1): void {
     if (this.#slot >= this.#metaUsed) throw new Error("webgpu: dispatch without a metadata slot");
-    // Bind groups by layout, then by the buffers' ids: a number for up to three small ids (the
-    // common case; no string building per dispatch), a string otherwise.
+    const group = this.#group(k, buffers);
+    let pass = this.#pass;
+    if (!pass) {
+      this.check();
+      pass = this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass(
+        this.#timer ? { timestampWrites: this.#timer.writes() } : undefined,
+      );
+      this.#pipeline = null;
+    }
+    if (this.#pipeline !== k.pipeline) {
+      pass.setPipeline(k.pipeline);
+      this.#pipeline = k.pipeline;
+    }
+    // The dynamic offset through a reused Uint32Array (a JS array costs a conversion per call:
+    // 1.0 vs 0.4 µs per setBindGroup on lavapipe).
+    this.#dyn[0] = this.#slot;
+    pass.setBindGroup(0, group, this.#dyn, 0, 1);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+    // Bound the encoder so a long chain without readback still reaches the GPU.
+    if (++this.#pending >= this.batch) this.flush();
+  }
+  #pipeline: GPUComputePipeline | null = null;
+  #dyn = new Uint32Array(1);
+  #groupCount = 0;
+  #lastKernel: Kernel | null = null;
+  #lastBuffers: GPUBuffer[] = [];
+  #lastGroup: GPUBindGroup | null = null;
+
+  /**
+   * The bind group of `k` over `buffers`: the last one when the same kernel binds the same buffers
+   * again (a chain of ops on small tensors in one slab buffer), else cached by layout, then by the
+   * buffers' ids (a number for up to three small ids, a string otherwise).
+   */
+  #group(k: Kernel, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    const last = this.#lastBuffers;
+    if (k === this.#lastKernel && buffers.length === last.length) {
+      let same = true;
+      for (let i = 0; i < buffers.length; i++) if (buffers[i] !== last[i]) same = false;
+      if (same) return this.#lastGroup!;
+    }
     let byBuffers = this.#groups.get(k.id);
     if (!byBuffers) this.#groups.set(k.id, byBuffers = new Map());
     let key: number | string = 0;
@@ -353,35 +404,16 @@ export class GpuContext {
       this.bindGroups++;
       byBuffers.set(key, group);
     }
-    let pass = this.#pass;
-    if (!pass) {
-      this.check();
-      pass = this.#pass = (this.#encoder ??= this.device.createCommandEncoder()).beginComputePass(
-        this.#timer ? { timestampWrites: this.#timer.writes() } : undefined,
-      );
-      this.#pipeline = null;
-    }
-    if (this.#pipeline !== k.pipeline) {
-      pass.setPipeline(k.pipeline);
-      this.#pipeline = k.pipeline;
-    }
-    // The dynamic offset through a reused Uint32Array (a JS array costs a conversion per call:
-    // 1.0 vs 0.4 µs per setBindGroup on lavapipe).
-    this.#dyn[0] = this.#slot;
-    pass.setBindGroup(0, group, this.#dyn, 0, 1);
-    pass.dispatchWorkgroups(x, y, z);
-    this.dispatches++;
-    // Bound the encoder so a long chain without readback still reaches the GPU.
-    if (++this.#pending >= this.batch) this.flush();
+    this.#lastKernel = k;
+    this.#lastBuffers = buffers.slice();
+    this.#lastGroup = group;
+    return group;
   }
-  #pipeline: GPUComputePipeline | null = null;
-  #dyn = new Uint32Array(1);
-  #groupCount = 0;
 
   /** Size class of an allocation: powers of two up to 1 MiB, then 1 MiB steps. */
   static sizeClass(n: number): number {
     const min = Math.max(n, 16);
-    if (min <= 1 << 20) return 1 << Math.ceil(Math.log2(min));
+    if (min <= 1 << 20) return 1 << (32 - Math.clz32(min - 1));
     return Math.ceil(min / (1 << 20)) * (1 << 20);
   }
 
@@ -428,6 +460,7 @@ export class GpuContext {
     this.#slabs.clear();
     this.#groups.clear();
     this.#groupCount = 0;
+    this.#lastKernel = null;
   }
 
   /** Zero-fill a pooled storage whose stale bytes could be seen. */

@@ -314,8 +314,38 @@ function firstLeaf(d: NestedArray): string {
  */
 export function asTensor(x: TensorLike, dtype?: DType, device = "cpu"): Tensor {
   if (x instanceof Tensor) return x;
+  if (typeof x === "number" && dtype !== undefined) return scalarTensor(x, dtype, device);
   return tensor(x, { dtype, device });
 }
+
+/**
+ * `tensor(x, { dtype, device })` for a number (the weak scalar of every `t.mul(0.5)`): the same
+ * checks and casts, without inferring a nested array's shape and leaf types (a hot path of small
+ * GPU ops, ~1 µs each).
+ */
+function scalarTensor(x: number, dtype: DType, device: string): Tensor {
+  checkDType(dtype, "tensor");
+  if (dtype in INT_RANGE) checkIntValue("tensor", x, dtype);
+  // One reused 8-byte scratch per dtype (providers copy what they are given).
+  let s = SCALAR_SCRATCH.get(dtype);
+  if (!s) {
+    const buf = new ArrayBuffer(8);
+    const n = byteLength(dtype, 1);
+    SCALAR_SCRATCH.set(
+      dtype,
+      s = { raw: typedArrayFor(dtype, buf, 0, 1), bytes: new Uint8Array(buf, 0, n) },
+    );
+  }
+  const raw = s.raw;
+  if (dtype === "bf16") raw[0] = toBF16Bits(x);
+  else if (dtype === "bool") raw[0] = x !== 0 ? 1 : 0;
+  else if (dtype === "i64") raw[0] = Number.isFinite(x) ? BigInt(Math.trunc(x)) : 0n;
+  else raw[0] = x;
+  const t = Tensor.empty([], dtype, device, false, "tensor");
+  deviceProvider(device).write(t.storage, s.bytes, 0);
+  return t;
+}
+const SCALAR_SCRATCH = new Map<DType, { raw: TypedArray; bytes: Uint8Array }>();
 
 /**
  * A tensor of `shape` filled with `value`. A bigint fills an i64 tensor (the default for one)

@@ -26,7 +26,7 @@ import type {
 import { coalesceAxes } from "../../../core/shape.ts";
 import { type DType, elementBytes } from "../../../core/dtype.ts";
 import type { BinaryOp, OpName, UnaryAttrs, UnaryOp } from "../../../core/ops/contracts/mod.ts";
-import type { GpuContext } from "../context.ts";
+import type { GpuContext, Kernel } from "../context.ts";
 import { copy4Code, vec4Code } from "./elementwise_vec4.ts";
 import {
   bitsOf,
@@ -179,6 +179,8 @@ export interface Plan {
   expr: string;
   fparams?: number[];
   iparams?: number[];
+  /** Compiled kernels of this plan by variant code (see planKernel). */
+  kernels?: { ctx: GpuContext; byCode: Map<number, Kernel> };
 }
 
 const clampI32 = (v: number) => Math.max(-2147483648, Math.min(2147483647, v));
@@ -347,32 +349,51 @@ function mapSupports(ctx: GpuContext, call: KernelCall): Plan | null {
   const ins = call.inputs;
   const p = cachedPlan(call.op, ins, out.dtype, call.attrs as UnaryAttrs);
   if (!p) return null;
-  const max = ctx.device.limits.maxStorageBufferBindingSize;
-  if (out.ndim > MAX_RANK || out.storage.byteLength > max) return null;
+  const max = ctx.maxBinding;
+  if (out.shape.length > MAX_RANK || out.storage.byteLength > max) return null;
   for (let j = 0; j < ins.length; j++) {
-    if (ins[j].ndim > MAX_RANK || ins[j].storage.byteLength > max) return null;
+    if (ins[j].shape.length > MAX_RANK || ins[j].storage.byteLength > max) return null;
   }
   return p;
 }
 
 /** Ops whose plan depends on attributes (not cached). */
 const ATTR_OPS = new Set(["leakyRelu", "elu", "softplus", "clip", "gelu"]);
-const plans = new Map<string, Plan | null>();
+/** Memoized plans by op, then by operand and output dtypes (no key string per call). */
+const plans = new Map<string, { ins: DType[]; out: DType; plan: Plan | null }[]>();
 
 /** {@link plan}, memoized by op and dtypes for ops without attributes (the per-op fast path). */
 function cachedPlan(
   op: string,
-  ins: readonly TensorView[],
+  ins: readonly { readonly dtype: DType }[],
   out: DType,
   attrs: UnaryAttrs,
 ): Plan | null {
   if (ATTR_OPS.has(op)) return plan(op, ins.map((t) => t.dtype), out, attrs);
-  let key = op;
-  for (let j = 0; j < ins.length; j++) key += "," + ins[j].dtype;
-  key += ">" + out;
-  let p = plans.get(key);
-  if (p === undefined) plans.set(key, p = plan(op, ins.map((t) => t.dtype), out, attrs));
+  let list = plans.get(op);
+  if (!list) plans.set(op, list = []);
+  next: for (let e = 0; e < list.length; e++) {
+    const c = list[e];
+    if (c.out !== out || c.ins.length !== ins.length) continue;
+    for (let j = 0; j < ins.length; j++) if (c.ins[j] !== ins[j].dtype) continue next;
+    return c.plan;
+  }
+  const dts = ins.map((t) => t.dtype);
+  const p = plan(op, dts, out, attrs);
+  list.push({ ins: dts, out, plan: p });
   return p;
+}
+
+/**
+ * A kernel of plan `p` by a small numeric code of its variant, cached on the plan (a memoized plan
+ * is reused by every call of its op and dtypes: no key string per dispatch), else `make()`.
+ */
+function planKernel(ctx: GpuContext, p: Plan, code: number, make: () => Kernel): Kernel {
+  let c = p.kernels;
+  if (!c || c.ctx !== ctx) c = p.kernels = { ctx, byCode: new Map() };
+  let k = c.byCode.get(code);
+  if (!k) c.byCode.set(code, k = make());
+  return k;
 }
 
 /**
@@ -405,61 +426,73 @@ export function runMap(
   const n = out.size;
   if (n === 0) return;
   const k = ins.length;
-  const outBytes = elementBytes(out.dtype);
+  const outDt = out.dtype;
+  const outBytes = elementBytes(outDt);
+  const outSt = stOf(out);
   // Reading and writing one buffer in one dispatch is not allowed: go through a temporary.
   for (let j = 0; j < k; j++) {
-    if (ins[j].storage === out.storage) {
-      const tmp = ctx.scratchView(out.shape, out.dtype);
+    if (ins[j].storage === outSt) {
+      const tmp = ctx.scratchView(out.shape, outDt);
       try {
         runMap(ctx, p, ins, tmp);
-        runMap(ctx, copyPlan(out.dtype, out.dtype)!, [tmp], out);
+        runMap(ctx, copyPlan(outDt, outDt)!, [tmp], out);
       } finally {
         tmp.dispose();
       }
       return;
     }
   }
-  const whole = out.isContiguous && out.offset === 0 &&
-    n * outBytes >= out.storage.byteLength;
+  const outContig = out.isContiguous;
+  const whole = outContig && out.offset === 0 && n * outBytes >= outSt.byteLength;
   const bits: (number | null)[] = [];
   const bufs: GPUBuffer[] = [];
-  let mask = "";
+  let mask = 0;
   for (let j = 0; j < k; j++) {
     const b = paramBits(ins[j]);
     bits.push(b);
-    mask += b === null ? "b" : "p";
     if (b === null) bufs.push(ctx.input(stOf(ins[j])));
-    else ctx.paramOperands++;
+    else {
+      mask |= 1 << j;
+      ctx.paramOperands++;
+    }
   }
   const nIn = bufs.length;
-  const outBuf = ctx.output(stOf(out), whole);
-  let clash = false;
-  for (let j = 0; j < nIn; j++) if (bufs[j] === outBuf) clash = true;
+  const outBuf = ctx.output(outSt, whole);
+  let clash = 0;
+  for (let j = 0; j < nIn; j++) if (bufs[j] === outBuf) clash = 1;
   bufs.push(outBuf);
-  const access = ACCESS[clash ? 1 : 0][nIn];
+  const access = ACCESS[clash][nIn];
   const oo = off(out);
   const f = p.fparams ?? [], q = p.iparams ?? [];
   // vec4 fast path.
   if (
-    p.outDom === "f" && out.dtype === "f32" && out.isContiguous && oo % 4 === 0 &&
-    n % 4 === 0 && q.length === 0
+    p.outDom === "f" && outDt === "f32" && outContig && oo % 4 === 0 && n % 4 === 0 &&
+    q.length === 0
   ) {
-    let kinds = "";
-    for (let j = 0; j < k && kinds.length === j; j++) {
+    // Operand kinds as base-3 digits (v, s, p), -1 once one does not fit.
+    let code = 0;
+    for (let j = k - 1; j >= 0 && code >= 0; j--) {
       const t = ins[j];
-      if (t.dtype !== "f32") break;
-      if (bits[j] !== null) kinds += "p";
-      else if (t.size === 1) kinds += "s";
-      else if (t.isContiguous && off(t) % 4 === 0 && sameShape(t.shape, out.shape)) kinds += "v";
+      let kd = -1;
+      if (t.dtype === "f32") {
+        if (bits[j] !== null) kd = 2;
+        else if (t.size === 1) kd = 1;
+        else if (t.isContiguous && off(t) % 4 === 0 && sameShape(t.shape, out.shape)) kd = 0;
+      }
+      code = kd < 0 ? -1 : code * 3 + kd;
     }
-    if (kinds.length === k) {
-      const ks = [...kinds] as ("v" | "s" | "p")[];
-      const kern = ctx.kernel(`v4:${p.key}:${kinds}`, access, () => vec4Code(p, ks, access));
+    if (code >= 0) {
+      const kern = planKernel(ctx, p, code * 2 + clash, () => {
+        const ks: ("v" | "s" | "p")[] = [];
+        for (let j = 0, c = code; j < k; j++, c = Math.floor(c / 3)) ks.push(KINDS[c % 3]);
+        return ctx.kernel(`v4:${p.key}:${ks.join("")}`, access, () => vec4Code(p, ks, access));
+      });
       const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
       M[o] = n / 4;
       for (let j = 0; j < 4; j++) F[o + 1 + j] = f[j] ?? 0;
-      for (let j = 0; j < k; j++) {
-        M[o + 5 + j] = ks[j] === "v" ? off(ins[j]) / 4 : ks[j] === "s" ? off(ins[j]) : bits[j]!;
+      for (let j = 0, c = code; j < k; j++, c = Math.floor(c / 3)) {
+        const kd = c % 3;
+        M[o + 5 + j] = kd === 0 ? off(ins[j]) / 4 : kd === 1 ? off(ins[j]) : bits[j]!;
       }
       M[o + 5 + k] = oo / 4;
       const [gx, gy] = grid(n / 4);
@@ -469,7 +502,7 @@ export function runMap(
   }
   // Same-dtype copy of contiguous 4-byte elements: vec4 words.
   if (
-    p.outDom === "r" && outBytes === 4 && out.isContiguous && oo % 4 === 0 && n % 4 === 0 &&
+    p.outDom === "r" && outBytes === 4 && outContig && oo % 4 === 0 && n % 4 === 0 &&
     nIn === 1 && ins[0].isContiguous && off(ins[0]) % 4 === 0 && ins[0].size === n
   ) {
     const kern = ctx.kernel("copy4", access, () => copy4Code(access));
@@ -484,18 +517,25 @@ export function runMap(
   let mode: Mode = "direct";
   if (outBytes < 4) {
     const per = 4 / outBytes;
-    const endsStorage = out.offset + n === out.storage.byteLength / outBytes;
-    mode = out.isContiguous && oo % per === 0 && (n % per === 0 || endsStorage)
-      ? "packed"
-      : "atomic";
+    const endsStorage = out.offset + n === outSt.byteLength / outBytes;
+    mode = outContig && oo % per === 0 && (n % per === 0 || endsStorage) ? "packed" : "atomic";
   }
   const c = coalesceAxes(out.shape, [...ins.map((t) => bstrides(t, out.shape)), out.strides]);
   const rank = c.shape.length;
-  const dts = ins.map((t) => t.dtype);
-  const kern = ctx.kernel(
-    `map:${p.key}:${dts.join(",")}>${out.dtype}:${rank}:${mode}:${mask}`,
-    access,
-    () => mapCode(p, dts, out.dtype, rank, mode, access, bits.map((b) => b !== null)),
+  const kern = planKernel(
+    ctx,
+    p,
+    1000 + (((rank * 3 + MODES.indexOf(mode)) * 8 + mask) * 2 + clash),
+    () => {
+      const dts = ins.map((t) => t.dtype);
+      const pm = bits.map((b) => b !== null);
+      const ms = pm.map((b) => (b ? "p" : "b")).join("");
+      return ctx.kernel(
+        `map:${p.key}:${dts.join(",")}>${outDt}:${rank}:${mode}:${ms}`,
+        access,
+        () => mapCode(p, dts, outDt, rank, mode, access, pm),
+      );
+    },
   );
   const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
   M[o] = n;
@@ -514,6 +554,9 @@ export function runMap(
   const [gx, gy] = grid(threads);
   ctx.run(kern, bufs, gx, gy);
 }
+
+const KINDS = ["v", "s", "p"] as const;
+const MODES: Mode[] = ["direct", "packed", "atomic"];
 
 /** Binding access strings by [clash][buffer inputs]: see GpuContext.access. */
 const ACCESS = [0, 1].map((clash) => [0, 1, 2, 3].map((m) => (clash ? "w" : "r").repeat(m) + "w"));
@@ -549,5 +592,5 @@ export function elementwiseKernels(ctx: GpuContext): OpKernelTable {
 
 /** A copy plan between two dtypes (null when the GPU cannot convert them). */
 export function copyPlan(src: DType, dst: DType): Plan | null {
-  return plan("copy", [src], dst, {});
+  return cachedPlan("copy", [{ dtype: src }], dst, {});
 }

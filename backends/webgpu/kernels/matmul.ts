@@ -325,14 +325,15 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
         const access = ctx.access([ba, bb], [bcb]);
         const simple = M <= 65535 && (ctx.simpleKernels || M < 32 || N < 32);
         // f16 × f16 with vec4 loads on a device with shader-f16: the f16-math kernel.
-        const chunk = ctx.f16GemmChunk;
+        const chunk = ctx.f16GemmChunk, tile = ctx.f16GemmTile;
         const half = !simple && chunk > 0 && ctx.hasF16 && a.dtype === "f16" &&
           b.dtype === "f16" && ma !== "elem" && mb !== "elem";
+        const guardH = M % BM !== 0 || N % BN !== 0 || K % tile !== 0;
         const k = half
           ? ctx.kernel(
-            `matmul:f16math:${ma}:${mb}:${guard}:${vecC}:${chunk}`,
+            `matmul:f16math:${ma}:${mb}:${guardH}:${vecC}:${chunk}:${tile}`,
             access,
-            () => matmulF16Code(ma as "row", mb as "row", guard, vecC, access, chunk),
+            () => matmulF16Code(ma as "row", mb as "row", guardH, vecC, access, chunk, tile),
           )
           : simple
           ? ctx.kernel(

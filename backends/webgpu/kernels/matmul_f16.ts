@@ -2,18 +2,20 @@
  * The f16 GEMM for devices with `shader-f16`: both operands f16, read with vec4<f16> loads along
  * a contiguous axis, kept as f16 in workgroup memory (half the bytes of the f32 kernel's tiles),
  * and multiplied in f16 (`vec4<f16>` FMAs: two packed half2 FMAs where the f32 kernel issues
- * four). Products are summed in f16 only within chunks of `chunk` terms (4, 8 or 16: a K tile is
- * 16); each chunk's partial sums are then added into f32 accumulators, so the rounding error
- * grows with the chunk, not with K. The result is rounded once to the output dtype.
+ * four). Products are summed in f16 only within chunks of `chunk` terms (a divisor of the K tile,
+ * or a multiple of it: then folded every chunk / tile tiles); each chunk's partial sums are then
+ * added into f32 accumulators, so the rounding error grows with the chunk, not with K. The result
+ * is rounded once to the output dtype.
  *
  * Same tile geometry as the f32 kernel (matmul.ts): 128×128 per workgroup of 256 threads, an 8×8
  * register block per thread (two 4×4 quadrants 64 apart), double-buffered tiles with one barrier
- * per K step, and the same metadata words.
+ * per K step (a K tile of 16 or 32 terms), and the same metadata words.
  *
  * @module
  */
 
-const BK = 16;
+import { ArgumentError } from "../../../core/errors.ts";
+
 const XYZW = "xyzw";
 const LANES = [0, 1, 2, 3];
 
@@ -27,8 +29,12 @@ export function matmulF16Code(
   guard: boolean,
   vecC: boolean,
   access: string,
-  chunk = BK,
+  chunk = 16,
+  BK = 16,
 ): string {
+  checkF16Gemm(chunk, BK);
+  /** vec4 loads per thread per operand tile, and vec4 groups along k in a row. */
+  const NL = BK / 8, KQ = BK / 4;
   const z = "vec4<f16>(0.0h)";
   const ld = (X: string, h: number, r: string, idx: string, cond: string) =>
     guard
@@ -38,7 +44,7 @@ export function matmulF16Code(
   const loadA = (h: number) => {
     const e = `(lid + ${h * 256}u)`;
     if (ma === "row") {
-      return `{ let m = ${e} / 4u; let gm = row0 + m; let gk = k0 + (${e} % 4u) * 4u;
+      return `{ let m = ${e} / ${KQ}u; let gm = row0 + m; let gk = k0 + (${e} % ${KQ}u) * 4u;
       ${ld("A", h, "ra", "offA + gm * sam + gk", "gm < M && gk < K")} }`;
     }
     return `{ let gm = row0 + (${e} % 32u) * 4u; let gk = k0 + ${e} / 32u;
@@ -47,7 +53,7 @@ export function matmulF16Code(
   const storeA = (h: number) => {
     const e = `(lid + ${h * 256}u)`;
     if (ma === "col") return `As[buf + (${e} / 32u) * 32u + ${e} % 32u] = ra${h};`;
-    return `{ let m = ${e} / 4u; let kq = (${e} % 4u) * 4u; ${
+    return `{ let m = ${e} / ${KQ}u; let kq = (${e} % ${KQ}u) * 4u; ${
       LANES.map((q) => `As[buf + (kq + ${q}u) * 32u + m / 4u][m % 4u] = ra${h}.${XYZW[q]};`)
         .join(" ")
     } }`;
@@ -58,19 +64,20 @@ export function matmulF16Code(
       return `{ let gk = k0 + ${e} / 32u; let gn = col0 + (${e} % 32u) * 4u;
       ${ld("B", h, "rb", "offB + gk * sbk + gn", "gk < K && gn < N")} }`;
     }
-    return `{ let gn = col0 + ${e} / 4u; let gk = k0 + (${e} % 4u) * 4u;
+    return `{ let gn = col0 + ${e} / ${KQ}u; let gk = k0 + (${e} % ${KQ}u) * 4u;
       ${ld("B", h, "rb", "offB + gk + gn * sbn", "gk < K && gn < N")} }`;
   };
   const storeB = (h: number) => {
     const e = `(lid + ${h * 256}u)`;
     if (mb === "row") return `Bs[buf + (${e} / 32u) * 32u + ${e} % 32u] = rb${h};`;
-    return `{ let n = ${e} / 4u; let kq = (${e} % 4u) * 4u; ${
+    return `{ let n = ${e} / ${KQ}u; let kq = (${e} % ${KQ}u) * 4u; ${
       LANES.map((q) => `Bs[buf + (kq + ${q}u) * 32u + n / 4u][n % 4u] = rb${h}.${XYZW[q]};`)
         .join(" ")
     } }`;
   };
-  const loads = `${loadA(0)}\n  ${loadA(1)}\n  ${loadB(0)}\n  ${loadB(1)}`;
-  const stores = `${storeA(0)}\n  ${storeA(1)}\n  ${storeB(0)}\n  ${storeB(1)}`;
+  const hs = Array.from({ length: NL }, (_, h) => h);
+  const loads = [...hs.map(loadA), ...hs.map(loadB)].join("\n  ");
+  const stores = [...hs.map(storeA), ...hs.map(storeB)].join("\n  ");
   const cs: string[] = [];
   for (let i = 0; i < 8; i++) for (let h = 0; h < 2; h++) cs.push(`${i}_${h}`);
   // Each chunk's f16 partial sums go into the f32 accumulators.
@@ -84,8 +91,10 @@ export function matmulF16Code(
       inner += `      h${i}_0 = fma(${a}, b0, h${i}_0); h${i}_1 = fma(${a}, b1, h${i}_1);\n`;
     }
     inner += `    }\n`;
-    if ((kk + 1) % chunk === 0) inner += fold + "\n";
+    if (chunk <= BK && (kk + 1) % chunk === 0) inner += fold + "\n";
   }
+  // Chunks longer than a K tile: fold every chunk / BK tiles (and once after the last tile).
+  if (chunk > BK) inner += `    if ((t + 1u) % ${chunk / BK}u == 0u) {\n${fold}\n    }\n`;
   let epi = "";
   for (let i = 0; i < 8; i++) {
     const row = `row0 + ${i < 4 ? "" : "64u + "}ty * 4u + ${i & 3}u`;
@@ -127,7 +136,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let row0 = wid.y * 128u; let col0 = wid.x * 128u;
   let tx = lid % 16u; let ty = lid / 16u;
 ${cs.map((c) => `  var c${c} = vec4<f32>(0.0);\n  var h${c} = ${z};`).join("\n")}
-  var ra0: vec4<f16>; var ra1: vec4<f16>; var rb0: vec4<f16>; var rb1: vec4<f16>;
+  ${hs.map((h) => `var ra${h}: vec4<f16>; var rb${h}: vec4<f16>;`).join(" ")}
   let nt = (K + ${BK - 1}u) / ${BK}u;
   var k0 = 0u;
   var buf = 0u;
@@ -148,11 +157,33 @@ ${inner}
     }
     workgroupBarrier();
   }
+${chunk > BK ? fold : ""}
 ${epi}
 }`;
 }
 
-/** `APRENDER_WEBGPU_F16_GEMM` as a chunk length (see GpuContext.f16GemmChunk; 16 when unset). */
+/**
+ * Check an f16 GEMM configuration: the K tile is 16 or 32, and the chunk of f16 sums divides the
+ * tile or is a multiple of it.
+ */
+export function checkF16Gemm(chunk: number, tile: number): void {
+  if (tile !== 16 && tile !== 32) {
+    throw new ArgumentError(
+      `matmul: f16 GEMM K tile ${tile} is not supported. Hint: GpuContext.f16GemmTile is 16 or 32.`,
+    );
+  }
+  if (
+    !(Number.isInteger(chunk) && chunk > 0 &&
+      (chunk <= tile ? tile % chunk === 0 : chunk % tile === 0))
+  ) {
+    throw new ArgumentError(
+      `matmul: f16 GEMM chunk ${chunk} must divide the K tile ${tile} or be a multiple of it. ` +
+        `Hint: GpuContext.f16GemmChunk 4, 8, 16, 32 or 64 (0: f32 math).`,
+    );
+  }
+}
+
+/** `APRENDER_WEBGPU_F16_GEMM` as a chunk length (see GpuContext.f16GemmChunk; 32 when unset). */
 export function f16ChunkFromEnv(): number {
   let v: string | undefined;
   try {
@@ -161,5 +192,5 @@ export function f16ChunkFromEnv(): number {
     v = undefined;
   }
   if (v === "f32") return 0;
-  return v === "4" || v === "8" || v === "16" ? Number(v) : 16;
+  return v === "4" || v === "8" || v === "16" || v === "32" || v === "64" ? Number(v) : 32;
 }
