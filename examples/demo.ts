@@ -73,7 +73,7 @@ console.log(
 
 console.log("\n7. Our own language model: trained with this library on the King James Bible");
 {
-  // `deno task train:lm` trains it (918,656 parameters); models/kjv-llama-q8_0.gguf is its Q8_0
+  // `deno task train:lm` trains it (1,836,288 parameters); models/kjv-llama-q8_0.gguf is its Q8_0
   // export, loaded with the packed weights kept packed.
   const model = await loadModel(DEFAULT_MODEL);
   const prompt = "And it came to pass, when the king";

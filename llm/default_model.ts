@@ -1,7 +1,7 @@
 /**
- * The bundled default model: a 918,656-parameter llama trained with this library on the King James
- * Bible (`deno task train:lm`, see README), exported to GGUF and quantized to Q8_0 (1.0 MB). The
- * demo, `deno task generate` and `deno task chat` use it when no `--model` is given.
+ * The bundled default model: a 1,836,288-parameter llama trained with this library on the King
+ * James Bible (`deno task train:lm`, see README), exported to GGUF and quantized to Q8_0 (2.0 MB).
+ * The demo, `deno task generate` and `deno task chat` use it when no `--model` is given.
  *
  * @module
  */
