@@ -5,11 +5,15 @@
  * (node-llama-cpp 3.22.1's libggml-cpu-zen4.so through Deno.dlopen, a plain CPU context: its
  * vec_dot / llamafile sgemm kernels, not a model load's repacked ones), reps interleaved in one
  * run, at 1 and 2 threads. Reports GMAC/s of the best rep (the machine is shared: the fastest rep
- * is the least disturbed), the median, and checks that the tiled and old kernels agree.
+ * is the least disturbed), the median, and checks that the tiled and old kernels agree. With
+ * `--clock cpu` the times are the process's CPU time (node:process cpuUsage) instead of wall
+ * time: on a loaded machine a one-thread run's CPU time does not count the time others held the
+ * core (all three sides run on the calling thread at one thread; at two, spinning workers count).
  *
  *     deno run -A bench/qgemm_tile.ts [--m 128] [--n 2048] [--k 2048] [--reps 7] [--types q4_0,q8_0,q4_k]
  */
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { fromTyped, quantLinear, ready } from "../mod.ts";
 import { quantize } from "../core/ops/blocks.ts";
 import { setWasmThreads } from "../backends/wasm/mod.ts";
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     reps: { type: "string", default: "7" },
     threads: { type: "string", default: "1,2" },
     types: { type: "string", default: "q4_0,q8_0,q4_k" },
+    clock: { type: "string", default: "wall" },
   },
 });
 const M = Number(values.m), N = Number(values.n), K = Number(values.k), REPS = Number(values.reps);
@@ -61,8 +66,19 @@ const xf = Float32Array.from({ length: M * K }, rand);
 const load = () => Deno.loadavg()[0].toFixed(1);
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const macs = M * N * K;
+const cpuClock = values.clock === "cpu";
+/** Milliseconds: wall clock, or the process's user + system CPU time. */
+const now = () => {
+  if (!cpuClock) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
-console.log(`m ${M} n ${N} k ${K}, ${REPS} reps, load ${load()} at start; GMAC/s best (median)`);
+console.log(
+  `m ${M} n ${N} k ${K}, ${REPS} reps, load ${load()} at start; GMAC/s best (median), ${
+    cpuClock ? "CPU" : "wall"
+  } time`,
+);
 console.log(
   "| type | threads | tiled | old (4-row) | llama.cpp | tiled/old | tiled/llama.cpp | load |",
 );
@@ -97,18 +113,18 @@ for (const type of TYPES) {
     let maxDiff = 0, maxMag = 0;
     const run = (tiled: boolean) => {
       setQuantLinearTiling(tiled);
-      const t = performance.now();
+      const t = now();
       const y = quantLinear(x, wt, { activations: "ggml" });
       const v = y.dataSync() as Float32Array;
-      const ms = performance.now() - t;
+      const ms = now() - t;
       y.dispose();
       return { ms, v };
     };
     for (let r = 0; r < REPS + 1; r++) {
       const a = run(true), b = run(false);
-      const t = performance.now();
+      const t = now();
       if (cpu.symbols.ggml_graph_compute_with_ctx(ctx, gf, threads) !== 0) throw new Error("ggml");
-      const c = performance.now() - t;
+      const c = now() - t;
       if (r > 0) tT.push(a.ms), tO.push(b.ms), tL.push(c); // rep 0 warms up
       for (let i = 0; i < a.v.length; i++) {
         maxDiff = Math.max(maxDiff, Math.abs(a.v[i] - b.v[i]));
