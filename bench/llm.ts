@@ -5,15 +5,18 @@
  *
  *     deno run -A bench/llm_model.ts /tmp/tl_q4_0.gguf q4_0          # make the model once
  *     deno run -A bench/llm.ts /tmp/tl_q4_0.gguf [--prefill 128] [--decode 128] [--threads 1]
- *       [--activations ggml|f32]
+ *       [--activations ggml|f32] [--tiled on|off]
  *
  * Both sides use `--threads` threads (ours: the WASM pool, `setWasmThreads`). `--activations ggml`
  * (default) rounds activations to Q8_0/Q8_K before the quantized products, as llama.cpp's CPU path
  * does, so both sides do the same arithmetic; `f32` keeps them f32 (our engine's default).
+ * `--tiled off` runs several-row products on the 4-row matrix-vector kernel instead of
+ * backends/cpu/src/qgemm_tile.c (the code before it, to compare in the same minutes).
  */
 import { parseArgs } from "node:util";
 import { loadModel } from "../llm/mod.ts";
 import { setWasmThreads } from "../backends/wasm/mod.ts";
+import { setQuantLinearTiling } from "../backends/wasm/qlinear.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -23,6 +26,7 @@ const { values, positionals } = parseArgs({
     decode: { type: "string", default: "128" },
     threads: { type: "string", default: "1" },
     activations: { type: "string", default: "ggml" },
+    tiled: { type: "string", default: "on" },
   },
 });
 const path = positionals[0];
@@ -31,6 +35,8 @@ const P = Number(values.prefill), D = Number(values.decode), T = Number(values.t
 const acts = values.activations;
 if (acts !== "ggml" && acts !== "f32") throw new Error("--activations must be ggml or f32");
 setWasmThreads(T);
+if (values.tiled !== "on" && values.tiled !== "off") throw new Error("--tiled must be on or off");
+setQuantLinearTiling(values.tiled === "on");
 
 const file = (await Deno.stat(path)).size;
 const t0 = performance.now();
@@ -60,7 +66,8 @@ const oursP = rate(P, s.promptMs), oursD = rate(s.decodeTokens - 1, s.decodeMs);
 const llP = rate(P, ll.promptMs), llD = rate(ll.decodeTokens, ll.decodeMs);
 console.log(
   `${path} (${(file / 2 ** 20).toFixed(0)} MiB, loaded in ${(loadMs / 1000).toFixed(1)} s), ` +
-    `prefill ${P}, decode ${D}, threads ${T} (both), our activations ${acts}`,
+    `prefill ${P}, decode ${D}, threads ${T} (both), our activations ${acts}, tiled ${values.tiled}, ` +
+    `load ${Deno.loadavg()[0].toFixed(1)}`,
 );
 console.log(
   `prefill tok/s: ours ${oursP.toFixed(2)}  llama.cpp ${llP.toFixed(2)}  ratio ${

@@ -4,17 +4,20 @@
  * `serve()` started in-process.
  *
  *     deno run -A bench/server.ts [model.gguf] [--tokens 64] [--rounds 3] [--parallel 1,4,8]
- *       [--step batch|per-seq] [--activations ggml|f32] [--threads N]
+ *       [--step batch|per-seq] [--activations ggml|f32] [--threads N] [--tiled on|off]
  *
  * `--activations` as in bench/llm.ts (default ggml: Q8 activations as llama.cpp's CPU path rounds
  * them; `f32` is loadModel's default and runs the quantized products ~3-4x slower on the WASM
  * kernel, which is what made the server look slower than `model.generate` in bench/llm.ts).
  * `--step per-seq` forces one forward per slot (the fallback) to compare with the batched step.
+ * `--tiled off` runs the batched step's several-row products on the 4-row matrix-vector kernel
+ * instead of backends/cpu/src/qgemm_tile.c (as before it, to compare in the same minutes).
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL, loadModel } from "../llm/mod.ts";
 import { defaultStep, perSequenceStep, serve } from "../llm/server/mod.ts";
 import { setWasmThreads } from "../backends/wasm/mod.ts";
+import { setQuantLinearTiling } from "../backends/wasm/qlinear.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -26,10 +29,13 @@ const { values, positionals } = parseArgs({
     step: { type: "string", default: "batch" },
     activations: { type: "string", default: "ggml" },
     threads: { type: "string" },
+    tiled: { type: "string", default: "on" },
   },
 });
 const path = positionals[0] ?? DEFAULT_MODEL;
 const N = Number(values.tokens), R = Number(values.rounds);
+if (values.tiled !== "on" && values.tiled !== "off") throw new Error("--tiled must be on or off");
+setQuantLinearTiling(values.tiled === "on");
 
 /** One streamed completion: ms to the first token, ms of the rest, tokens. */
 async function stream(

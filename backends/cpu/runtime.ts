@@ -33,6 +33,8 @@ export interface KernelExports {
   qlin_quant(x: number, m: number, k: number, mode: number, qs: number, d: number, s: number): void;
   /** quantLinear's activations to Q8_1 (qlinear_k.c): (x, m, k, qs, d, s), s as f32. */
   qlin_quant_q8_1(x: number, m: number, k: number, qs: number, d: number, s: number): void;
+  /** Interleave quantized levels in place for qgemm_tile.c: (qs, total, 0 Q8_0 | 1 Q8_K). */
+  qlin_interleave(qs: number, total: number, kind: number): void;
 }
 
 /** What the runtime supports, from tiny validation modules. */

@@ -53,6 +53,28 @@ const GGML_MODE: Readonly<Record<string, 1 | 2 | 3 | 4>> = {
   q5_k: 2,
   iq4_xs: 2,
 };
+/**
+ * Weight types with a tiled kernel for several activation rows (backends/cpu/src/qgemm_tile.c,
+ * mode 2), and the k each needs a multiple of (its groups of four blocks).
+ */
+const TILED_K: Readonly<Record<string, number>> = { q4_0: 128, q8_0: 128, q4_k: 256 };
+/** Activation rows from which the tiled kernel runs (one row keeps the matrix-vector kernel). */
+let tiledMinM = 2;
+
+/**
+ * Turn the tiled several-row kernel off (`false`: every row count runs the matrix-vector kernel,
+ * as before it existed) or back on; for tests and benchmarks that compare the two.
+ *
+ * @example
+ * ```ts
+ * import { setQuantLinearTiling } from "./qlinear.ts";
+ * setQuantLinearTiling(false); // old path
+ * setQuantLinearTiling(true);
+ * ```
+ */
+export function setQuantLinearTiling(on: boolean): void {
+  tiledMinM = on ? 2 : Infinity;
+}
 /** Multiply-adds below which one thread runs the whole product (waking the pool costs ~50 µs). */
 const PARALLEL_MIN_MACS = 1 << 18;
 
@@ -77,7 +99,11 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
     if (m * n === 0) return;
     const rt = loadRuntime();
     rt.exports.qlin_init(); // the f16 table, once
-    const mode = call.attrs.activations === "ggml" ? GGML_MODE[w.dtype] ?? 0 : 0;
+    const ggml = call.attrs.activations === "ggml" ? GGML_MODE[w.dtype] ?? 0 : 0;
+    const tk = TILED_K[w.dtype];
+    const tiled = ggml !== 0 && tk !== undefined && m >= tiledMinM && k % tk === 0;
+    // the tiled Q8_0 kernel takes int8 levels (mode 1) where the matrix-vector one widens them
+    const mode = tiled && ggml === 3 ? 1 : ggml;
     let scratch: { ptr: number; free(): void } | null = null;
     try {
       let acts = address(x), scales = 0, sums = 0;
@@ -93,6 +119,7 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
         sums = scales + 4 * nd;
         if (mode === 4) rt.exports.qlin_quant_q8_1(address(x), m, k, acts, scales, sums);
         else rt.exports.qlin_quant(address(x), m, k, mode, acts, scales, sums);
+        if (tiled) rt.exports.qlin_interleave(acts, m * k, mode === 2 ? 1 : 0);
       }
       const v = beginJob(KIND.qlinear);
       const ia = JOB_IA.qlinear;
@@ -101,7 +128,7 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
       v.i32[ia.n] = n;
       v.i32[ia.k] = k;
       v.i32[ia.rowBytes] = byteLength(w.dtype, k);
-      v.i32[ia.mode] = mode ? 1 : 0;
+      v.i32[ia.mode] = tiled ? 2 : mode ? 1 : 0;
       v.i32[ia.sums] = sums;
       v.i32[W.ptr] = address(y);
       v.i32[W.ptr + 1] = address(w);

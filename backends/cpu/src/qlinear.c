@@ -20,6 +20,7 @@
 #include "par.h"
 #include "half.h"
 #include "qlinear_k.h"
+#include "qgemm_tile.h"
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -77,7 +78,8 @@ enum {
 /* ggml's kvalues_iq4nl. */
 static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                  1,    13,   25,  38,  53,  69,  89,  113};
-enum { QL_F32 = 0, QL_GGML = 1 };
+/* QL_TILED: "ggml" for several rows of Q4_0/Q8_0/Q4_K, interleaved int8 levels (qgemm_tile.c). */
+enum { QL_F32 = 0, QL_GGML = 1, QL_TILED = 2 };
 /* Activation rows one pass over a weight row serves. */
 #define QL_R 4
 /* f32 mode: elements of a weight row decoded at a time (a multiple of 256). */
@@ -536,7 +538,8 @@ static void f32_rows(pjob_t *job, int32_t j0, int32_t j1) {
 
 void qlinear_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(IA(N), s, job->nslots, j0, j1);
-  if (qlk_owns(IA(WTYPE), IA(MODE))) qlk_rows(job, j0, j1); /* qlinear_k.c */
+  if (IA(MODE) == QL_TILED) qgemm_tile_rows(job, j0, j1); /* qgemm_tile.c */
+  else if (qlk_owns(IA(WTYPE), IA(MODE))) qlk_rows(job, j0, j1); /* qlinear_k.c */
   else if (IA(MODE) == QL_GGML) ggml_rows(job, j0, j1);
   else f32_rows(job, j0, j1);
 }

@@ -1,0 +1,258 @@
+/*
+ * quantLinear's "ggml" mode for several activation rows (prefill, batched decode) on Q4_0, Q8_0
+ * and Q4_K weights: register-tiled integer dots with i32x4.relaxed_dot_i8x16_i7x16_add_s, which
+ * V8 lowers to one vpdpbusd on CPUs with AVX-VNNI (bench/dot_ceiling.ts measures it).
+ *
+ * Layout: the dot's i32 lane l sums bytes 4l..4l+3, so four blocks (Q4_0/Q8_0: four 32-blocks;
+ * Q4_K: four 32-element sub-blocks) are interleaved word by word, lane t holding block t: the
+ * activations once per call (qlin_interleave, after qlin_quant), the weights while unpacking
+ * (4×4 transposes of 32-bit words). A chain of eight dots then leaves each block's exact integer
+ * dot in its own lane, with no horizontal sums, and the four blocks' scales apply in one f32
+ * multiply-add, as qlinear.c does after its lane sums.
+ *
+ * Q4_0 and Q8_0 give the bits of qlinear.c's kernels (same lanes, same f32 operations in the same
+ * order); Q4_K sums the same exact integers in other lanes (a sub-block per lane), so only the f32
+ * rounding of the block sums differs.
+ *
+ * Tile: J = 4 weight rows (unpacked once per block group) × up to QG_MB activation rows, looping
+ * over k outermost; each activation vector loaded once serves the 4 weight rows. Q4_0's levels
+ * q − 8 and Q8_0's signed levels are handled as unsigned operands (the i7 side of the dot):
+ * Σ a·(q − 8) = Σ a·q − 8·Σa, and an int8 w = 16·h + l (l = w & 15, h signed) as
+ * Σ a·w = 16·Σ a·(h + 8) + Σ a·l − 128·Σa, the Σa terms from the quantizer's block sums.
+ */
+#include "qgemm_tile.h"
+#include "qlinear_k_util.h"
+
+#pragma STDC FP_CONTRACT OFF
+
+typedef signed char qg_i8x16 __attribute__((vector_size(16)));
+
+/* Weight type codes (qlinear.c's QT_…). */
+enum { QG_Q4_0 = 3, QG_Q8_0 = 4, QG_Q4_K = 5 };
+/* Activation rows per tile (the f32 accumulators live on the stack: QG_MB·4·2 vectors). */
+#define QG_MB 32
+/* Weight rows per tile. */
+#define QG_J 4
+
+/* c + the dots of bytes 4l..4l+3 of a (signed) and w (0..127) in lane l. */
+INLINE v128_t dpa(v128_t a, v128_t w, v128_t c) {
+#ifdef __wasm_relaxed_simd__
+  return __builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4((qg_i8x16)a, (qg_i8x16)w, c);
+#else
+  const v128_t lo = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(a), wasm_u16x8_extend_low_u8x16(w));
+  const v128_t hi =
+    wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(a), wasm_u16x8_extend_high_u8x16(w));
+  const v128_t x = wasm_i32x4_extadd_pairwise_i16x8(lo), y = wasm_i32x4_extadd_pairwise_i16x8(hi);
+  return wasm_i32x4_add(c, wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6),
+                                          wasm_i32x4_shuffle(x, y, 1, 3, 5, 7)));
+#endif
+}
+
+/* o[v] lane t = in_t lane v (a 4×4 transpose of 32-bit words). */
+INLINE void tr4(v128_t a, v128_t b, v128_t c, v128_t d, v128_t *o) {
+  const v128_t ab0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), cd0 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5);
+  const v128_t ab1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7), cd1 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);
+  o[0] = wasm_i64x2_shuffle(ab0, cd0, 0, 2);
+  o[1] = wasm_i64x2_shuffle(ab0, cd0, 1, 3);
+  o[2] = wasm_i64x2_shuffle(ab1, cd1, 0, 2);
+  o[3] = wasm_i64x2_shuffle(ab1, cd1, 1, 3);
+}
+
+#define LO4(v) wasm_v128_and((v), wasm_i8x16_splat(0x0f))
+#define HI4(v) wasm_v128_and(wasm_u16x8_shr((v), 4), wasm_i8x16_splat(0x0f))
+
+/* Quantized, interleaved activations of the tile's first row; row r at + r·k, + r·nd, + r·ns. */
+typedef struct {
+  const int8_t *qs;
+  const float *d;
+  const int32_t *s;
+  int32_t k, nd, ns;
+} gacts_t;
+
+/*
+ * Q4_0 (T = QG_Q4_0) or Q8_0 weights × Q8_0 activations: J weight rows from w (row stride rb),
+ * mb activation rows; y[r·n + j].
+ */
+INLINE void tile32(const int T, const int J, const uint8_t *w, int32_t rb, const gacts_t *A,
+                   int32_t mb, float *y, int32_t n) {
+  const int32_t B = T == QG_Q4_0 ? 18 : 34;
+  v128_t acc[QG_MB * QG_J];
+  for (int32_t t = 0; t < mb * J; t++) acc[t] = wasm_f32x4_splat(0);
+  for (int32_t g = 0; g < A->k / 128; g++) {
+    /* W[j][v]: vector v of the four blocks' levels (lane t: block t, elements 4v..4v+3); Q8_0
+       also H[j][v], the high nibbles + 8 (signed nibble h as h + 8 = nibble ^ 8) */
+    v128_t W[QG_J][8], H[QG_J][8], dw[QG_J];
+    for (int j = 0; j < J; j++) {
+      const uint8_t *p = w + (size_t)j * rb + (size_t)g * 4 * B;
+      dw[j] = wasm_f32x4_make(h2f(p), h2f(p + B), h2f(p + 2 * B), h2f(p + 3 * B));
+      v128_t t0[4], t1[4];
+      tr4(wasm_v128_load(p + 2), wasm_v128_load(p + B + 2), wasm_v128_load(p + 2 * B + 2),
+          wasm_v128_load(p + 3 * B + 2), t0);
+      if (T == QG_Q4_0) {
+        for (int v = 0; v < 4; v++) W[j][v] = LO4(t0[v]), W[j][v + 4] = HI4(t0[v]);
+      } else {
+        tr4(wasm_v128_load(p + 18), wasm_v128_load(p + B + 18), wasm_v128_load(p + 2 * B + 18),
+            wasm_v128_load(p + 3 * B + 18), t1);
+        for (int v = 0; v < 4; v++) {
+          W[j][v] = LO4(t0[v]), W[j][v + 4] = LO4(t1[v]);
+          H[j][v] = wasm_v128_xor(HI4(t0[v]), wasm_i8x16_splat(8));
+          H[j][v + 4] = wasm_v128_xor(HI4(t1[v]), wasm_i8x16_splat(8));
+        }
+      }
+    }
+    for (int32_t r = 0; r < mb; r++) {
+      const int8_t *a = A->qs + (size_t)r * A->k + 128 * g;
+      /* −8·Σa per block: Q4_0's level offset; Q8_0's −128·Σa once the h dots are scaled by 16 */
+      const v128_t init =
+        wasm_i32x4_neg(wasm_i32x4_shl(wasm_v128_load(A->s + (size_t)r * A->ns + 4 * g), 3));
+      const v128_t da = wasm_v128_load(A->d + (size_t)r * A->nd + 4 * g);
+      v128_t is[QG_J];
+      for (int j = 0; j < J; j++) is[j] = init;
+      if (T == QG_Q8_0) {
+        for (int v = 0; v < 8; v++) {
+          const v128_t av = wasm_v128_load(a + 16 * v);
+          for (int j = 0; j < J; j++) is[j] = dpa(av, H[j][v], is[j]);
+        }
+        for (int j = 0; j < J; j++) is[j] = wasm_i32x4_shl(is[j], 4);
+      }
+      for (int v = 0; v < 8; v++) {
+        const v128_t av = wasm_v128_load(a + 16 * v);
+        for (int j = 0; j < J; j++) is[j] = dpa(av, W[j][v], is[j]);
+      }
+      for (int j = 0; j < J; j++)
+        acc[r * J + j] = FMA_F32(wasm_f32x4_convert_i32x4(is[j]), wasm_f32x4_mul(dw[j], da),
+                                 acc[r * J + j]);
+    }
+  }
+  for (int32_t r = 0; r < mb; r++)
+    for (int j = 0; j < J; j++) y[(size_t)r * n + j] = hsum(acc[r * J + j]);
+}
+
+/*
+ * Q4_K weights × Q8_K activations. Lanes: sub-blocks 0, 2, 4, 6 (the low nibbles of the four
+ * 32-byte chunks) in the first eight vectors of a block, 1, 3, 5, 7 (high nibbles) in the next.
+ */
+INLINE void tile_q4_k(const int J, const uint8_t *w, int32_t rb, const gacts_t *A, int32_t mb,
+                      float *y, int32_t n) {
+  v128_t acc[QG_MB * QG_J], macc[QG_MB * QG_J];
+  for (int32_t t = 0; t < mb * J; t++) acc[t] = macc[t] = wasm_f32x4_splat(0);
+  const v128_t one = wasm_i16x8_splat(1);
+  for (int32_t b = 0; b < A->k / 256; b++) {
+    v128_t L[QG_J][8], H[QG_J][8], scl[QG_J], sch[QG_J], mn[QG_J], dv[QG_J], dmv[QG_J];
+    for (int j = 0; j < J; j++) {
+      const uint8_t *p = w + (size_t)j * rb + (size_t)b * 144;
+      v128_t t[8];
+      tr4(wasm_v128_load(p + 16), wasm_v128_load(p + 48), wasm_v128_load(p + 80),
+          wasm_v128_load(p + 112), t);
+      tr4(wasm_v128_load(p + 32), wasm_v128_load(p + 64), wasm_v128_load(p + 96),
+          wasm_v128_load(p + 128), t + 4);
+      for (int v = 0; v < 8; v++) L[j][v] = LO4(t[v]), H[j][v] = HI4(t[v]);
+      int32_t sc[8], m[8];
+      for (int s = 0; s < 8; s++) scale_min_k4(s, p + 4, &sc[s], &m[s]);
+      scl[j] = wasm_i32x4_make(sc[0], sc[2], sc[4], sc[6]);
+      sch[j] = wasm_i32x4_make(sc[1], sc[3], sc[5], sc[7]);
+      mn[j] = wasm_i16x8_make((int16_t)m[0], (int16_t)m[1], (int16_t)m[2], (int16_t)m[3],
+                              (int16_t)m[4], (int16_t)m[5], (int16_t)m[6], (int16_t)m[7]);
+      dv[j] = wasm_f32x4_splat(h2f(p));
+      dmv[j] = wasm_f32x4_splat(h2f(p + 2));
+    }
+    for (int32_t r = 0; r < mb; r++) {
+      const int8_t *a = A->qs + (size_t)r * A->k + 256 * b;
+      const int32_t *bs = A->s + (size_t)r * A->ns + 16 * b;
+      /* Σa per sub-block of 32 (|Σ| ≤ 4096: exact in i16) */
+      const v128_t b0 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs), wasm_v128_load(bs + 4));
+      const v128_t b1 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs + 8), wasm_v128_load(bs + 12));
+      const v128_t bs32 =
+        wasm_i16x8_narrow_i32x4(wasm_i32x4_dot_i16x8(b0, one), wasm_i32x4_dot_i16x8(b1, one));
+      const v128_t da = wasm_f32x4_splat(A->d[(size_t)r * A->nd + b]);
+      v128_t hl[QG_J], hh[QG_J];
+      for (int j = 0; j < J; j++) hl[j] = hh[j] = wasm_i32x4_splat(0);
+      for (int v = 0; v < 8; v++) {
+        const v128_t av = wasm_v128_load(a + 16 * v);
+        for (int j = 0; j < J; j++) hl[j] = dpa(av, L[j][v], hl[j]);
+      }
+      for (int v = 0; v < 8; v++) {
+        const v128_t av = wasm_v128_load(a + 128 + 16 * v);
+        for (int j = 0; j < J; j++) hh[j] = dpa(av, H[j][v], hh[j]);
+      }
+      for (int j = 0; j < J; j++) {
+        const v128_t is =
+          wasm_i32x4_add(wasm_i32x4_mul(hl[j], scl[j]), wasm_i32x4_mul(hh[j], sch[j]));
+        const v128_t ms = wasm_i32x4_dot_i16x8(mn[j], bs32);
+        acc[r * J + j] = FMA_F32(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv[j], da),
+                                 acc[r * J + j]);
+        macc[r * J + j] = FMA_F32(wasm_f32x4_convert_i32x4(ms), wasm_f32x4_mul(dmv[j], da),
+                                  macc[r * J + j]);
+      }
+    }
+  }
+  for (int32_t r = 0; r < mb; r++)
+    for (int j = 0; j < J; j++)
+      y[(size_t)r * n + j] = hsum(acc[r * J + j]) - hsum(macc[r * J + j]);
+}
+
+/* Separate functions per shape, optimized by V8 at their first call (see qlinear.c's ROW_FNS). */
+#define TILE_FNS(N, CALL)                                                                      \
+  __attribute__((noinline)) static void N##_4(const uint8_t *w, int32_t rb, const gacts_t *A, \
+                                              int32_t mb, float *y, int32_t n) {               \
+    CALL(QG_J, w, rb, A, mb, y, n);                                                            \
+  }                                                                                            \
+  __attribute__((noinline)) static void N##_1(const uint8_t *w, int32_t rb, const gacts_t *A, \
+                                              int32_t mb, float *y, int32_t n) {               \
+    CALL(1, w, rb, A, mb, y, n);                                                               \
+  }
+#define T_Q4_0(J, w, rb, A, mb, y, n) tile32(QG_Q4_0, J, w, rb, A, mb, y, n)
+#define T_Q8_0(J, w, rb, A, mb, y, n) tile32(QG_Q8_0, J, w, rb, A, mb, y, n)
+TILE_FNS(tq4_0, T_Q4_0)
+TILE_FNS(tq8_0, T_Q8_0)
+TILE_FNS(tq4_k, tile_q4_k)
+
+typedef void (*tile_fn)(const uint8_t *, int32_t, const gacts_t *, int32_t, float *, int32_t);
+
+#define IA(name) job->ia[IA_QLINEAR_##name]
+
+void qgemm_tile_rows(pjob_t *job, int32_t j0, int32_t j1) {
+  const int32_t t = IA(WTYPE), m = IA(M), n = IA(N), k = IA(K), rb = IA(ROW_BYTES);
+  const int32_t qk = t == QG_Q4_K ? 256 : 32, sk = t == QG_Q4_K ? 16 : 32;
+  tile_fn f4 = t == QG_Q4_0 ? tq4_0_4 : t == QG_Q8_0 ? tq8_0_4 : tq4_k_4;
+  tile_fn f1 = t == QG_Q4_0 ? tq4_0_1 : t == QG_Q8_0 ? tq8_0_1 : tq4_k_1;
+  float *y = (float *)(uintptr_t)job->ptr[0];
+  const uint8_t *w = (const uint8_t *)(uintptr_t)job->ptr[1];
+  const gacts_t A = {(const int8_t *)(uintptr_t)job->ptr[2], (const float *)(uintptr_t)job->ptr[3],
+                     (const int32_t *)(uintptr_t)(uint32_t)IA(SUMS), k, k / qk, k / sk};
+  for (int32_t j = j0; j < j1;) {
+    const int J = j1 - j >= QG_J ? QG_J : 1;
+    for (int32_t i = 0; i < m; i += QG_MB) {
+      gacts_t Ai = A;
+      Ai.qs += (size_t)i * k;
+      Ai.d += (size_t)i * A.nd;
+      Ai.s += (size_t)i * A.ns;
+      (J == QG_J ? f4 : f1)(w + (size_t)j * rb, rb, &Ai, MIN(QG_MB, m - i), y + (size_t)i * n + j, n);
+    }
+    j += J;
+  }
+}
+
+/*
+ * Interleave quantized activations in place for the tiled kernels (total levels, a multiple of
+ * the group): kind 0 (Q8_0, groups of four 32-blocks): word 4v + t ← word 8t + v (v < 8, t < 4);
+ * kind 1 (Q8_K, 256-blocks): word 4v + c ← word 16c + v and word 32 + 4v + c ← 16c + 8 + v.
+ */
+EXPORT("qlin_interleave") void qlin_interleave(int8_t *qs, int32_t total, int32_t kind) {
+  const int32_t G = kind ? 256 : 128;
+  uint32_t in[64], out[64];
+  for (int32_t g = 0; g < total / G; g++) {
+    int8_t *p = qs + (size_t)g * G;
+    __builtin_memcpy(in, p, (size_t)G);
+    for (int v = 0; v < 8; v++)
+      for (int c = 0; c < 4; c++) {
+        if (kind) {
+          out[4 * v + c] = in[16 * c + v];
+          out[32 + 4 * v + c] = in[16 * c + 8 + v];
+        } else {
+          out[4 * v + c] = in[8 * c + v];
+        }
+      }
+    __builtin_memcpy(p, out, (size_t)G);
+  }
+}
