@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { pinLibrary } from "../cpu/pin.ts";
 
 const P = "pointer" as const;
 const I32 = "i32" as const;
@@ -172,6 +173,7 @@ function open(): BlasLoad {
     let lib: BlasLibrary;
     try {
       lib = Deno.dlopen(path, SYMBOLS);
+      pinLibrary(path); // never unloaded: see ../cpu/pin.ts (heap corruption at worker/process exit)
     } catch (e) {
       if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
         return { ok: false, reason: `no FFI permission: ${message(e)}` };
