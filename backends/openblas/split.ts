@@ -162,13 +162,17 @@ export function gemm(target: SplitTarget, threads: number, dbl: boolean, ...args
   f64[L.B] = Number(Deno.UnsafePointer.value(b));
   f64[L.C] = Number(Deno.UnsafePointer.value(c));
   Atomics.store(i32, L.DONE, 0);
-  Atomics.store(i32, L.NEXT, 0);
   if (!mem32 || v.ptr + JOB_BYTES > mem32.byteLength) {
     mem32 = new Int32Array(v.rt.memory.buffer);
     mem64 = new Float64Array(v.rt.memory.buffer);
   }
   const i = mem32, d = mem64!;
+  // One thread per call BEFORE the job opens: a worker still looping from the previous job claims
+  // a block as soon as NEXT is 0, and a block run with OpenBLAS's own threads (from a second
+  // caller at once) is not the same arithmetic — two concurrent 45-step train:lm runs differed
+  // from step 41 when this came after the opening, and agree with it here.
   target.setThreads(1);
+  Atomics.store(i32, L.NEXT, 0);
   try {
     runJob(
       v.ptr,
