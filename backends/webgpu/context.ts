@@ -124,6 +124,15 @@ export class GpuContext {
   bindGroups = 0;
   /** 1-element operands passed to kernels in the metadata instead of a buffer. */
   paramOperands = 0;
+  /**
+   * GPU → CPU reads of tensor storage (`await t.data()`, `t.to("cpu")`): each one waits for the
+   * GPU, so a training step should make none (tests count them).
+   */
+  readbacks = 0;
+  /** CPU → GPU writes of tensor storage (uploads, including tiny ones kept on the host). */
+  writes = 0;
+  /** Bytes of those writes. */
+  writeBytes = 0;
 
   /**
    * Wrap a device: error reporting, the metadata arena, the upload arena and the error flag.
@@ -544,6 +553,8 @@ export class GpuContext {
       },
       write: (st: Storage, bytes: Uint8Array, byteOffset = 0) => {
         const s = st as GpuStorage;
+        this.writes++;
+        this.writeBytes += bytes.byteLength;
         if (!s.placed && byteOffset === 0 && bytes.byteLength >= s.byteLength) {
           // Stays on the host until a kernel binds it.
           const words: number[] = [];
@@ -559,6 +570,7 @@ export class GpuContext {
       },
       read: async (st: Storage, byteOffset = 0, byteLength?: number) => {
         const s = st as GpuStorage;
+        this.readbacks++;
         const n = byteLength ?? s.byteLength - byteOffset;
         const start = Math.floor(byteOffset / 4) * 4;
         const span = Math.ceil((byteOffset + n - start) / 4) * 4;

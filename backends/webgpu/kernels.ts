@@ -13,6 +13,7 @@ import { indexingKernels } from "./kernels/indexing.ts";
 import { sortKernels } from "./kernels/sort.ts";
 import { quantLinearKernels } from "./kernels/quant_linear.ts";
 import { withInt64 } from "./kernels/int64.ts";
+import { optimKernels } from "./kernels/optim.ts";
 
 export { BINARY, REDUCE_OPS, UNARY };
 
@@ -26,5 +27,6 @@ export function makeKernels(ctx: GpuContext): OpKernelTable {
     ...indexingKernels(ctx),
     ...sortKernels(ctx),
     ...quantLinearKernels(ctx),
+    ...optimKernels(ctx),
   };
 }
