@@ -1,9 +1,10 @@
 /**
  * The fused Adam/AdamW step (`adamStep`) on the WebGPU backend against the scalar reference on the
  * same inputs: every decay mode × AMSGrad × maximize, lengths around a workgroup and across
- * several, and views at an offset. Tolerance: relative 2e-6 per element (the same f32 operations
- * in the same order; GPU sqrt need not be correctly rounded and a driver may fuse a multiply-add,
- * so a few ulp); the moments' flush to zero is checked exactly.
+ * several. Tolerance per element: 2e-6 relative plus 3e-8 absolute (the same f32 operations in
+ * the same order, but GPU sqrt need not be correctly rounded and NVIDIA's driver fuses multiply-adds:
+ * `m + (1 − β1)(g − m)` with g = grad + wd·p contracted gave 2e-9 off an m of 4.6e-4, a few ulp
+ * of the inputs (≤ 1) after cancellation); the moments' flush to zero is checked exactly.
  */
 import assert from "node:assert/strict";
 import {
@@ -70,7 +71,7 @@ Deno.test({ name: "webgpu: adamStep equals the scalar kernel", ...GPU_TEST }, as
             const want = outsC[j].dataSync() as Float32Array;
             const got = await gpu[j].data() as Float32Array;
             for (let i = 0; i < n; i++) {
-              const tol = 2e-6 * Math.abs(want[i]);
+              const tol = 2e-6 * Math.abs(want[i]) + 3e-8;
               assert.ok(
                 Math.abs(got[i] - want[i]) <= tol,
                 `n=${n} ${decay} ams=${amsgrad} max=${maximize} ${names[j]}[${i}]: ` +
