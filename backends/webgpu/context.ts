@@ -126,12 +126,9 @@ export class GpuContext {
   bindGroups = 0;
   /** 1-element operands passed to kernels in the metadata instead of a buffer. */
   paramOperands = 0;
-  /**
-   * GPU → CPU reads of tensor storage (`await t.data()`, `t.to("cpu")`): each one waits for the
-   * GPU, so a training step should make none (tests count them).
-   */
+  /** GPU → CPU reads of tensor storage (each waits for the GPU: a training step makes none). */
   readbacks = 0;
-  /** CPU → GPU writes of tensor storage (uploads, including tiny ones kept on the host). */
+  /** CPU → GPU writes of tensor storage (uploads, tiny ones kept on the host included). */
   writes = 0;
   /** Bytes of those writes. */
   writeBytes = 0;
