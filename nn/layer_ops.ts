@@ -195,7 +195,11 @@ function adaptiveMatrix(n: number, out: number, like: Tensor): Tensor {
   return c;
 }
 
-/** Adaptive average pooling over the last two axes, as two matmuls with averaging matrices. */
+/**
+ * Adaptive average pooling over the last two axes: a mean over both for a 1×1 output (global
+ * pooling, ResNet's head: one reduction, and no batched matmul over N·C matrices, which a GPU
+ * kernel may limit), else two matmuls with averaging matrices.
+ */
 export function adaptiveAvgPool2d(
   label: string,
   x: Tensor,
@@ -214,6 +218,7 @@ export function adaptiveAvgPool2d(
       );
     }
   }
+  if (oh === 1 && ow === 1) return mean(x, [-2, -1], true);
   return scoped((own) => {
     const ph = own(adaptiveMatrix(H, oh, x));
     const pw = own(adaptiveMatrix(W, ow, x));

@@ -39,6 +39,8 @@ export interface Kernel {
   readonly id: number;
   /** Number of storage buffers before the metadata. */
   readonly arity: number;
+  /** The cache key it was compiled under (names the kernel in profiles). */
+  readonly key: string;
 }
 
 const USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
@@ -134,6 +136,12 @@ export class GpuContext {
   bindGroups = 0;
   /** 1-element operands passed to kernels in the metadata instead of a buffer. */
   paramOperands = 0;
+  /** GPU → CPU reads of tensor storage (each waits for the GPU: a training step makes none). */
+  readbacks = 0;
+  /** CPU → GPU writes of tensor storage (uploads, tiny ones kept on the host included). */
+  writes = 0;
+  /** Bytes of those writes. */
+  writeBytes = 0;
 
   /**
    * Wrap a device: error reporting, the metadata arena, the upload arena and the error flag.
@@ -172,13 +180,20 @@ export class GpuContext {
 
   /**
    * Start timing GPU work: from now on every compute pass records timestamps (the adapter's
-   * `timestamp-query` feature). Returns false where the device lacks the feature.
+   * `timestamp-query` feature). With `perDispatch` every dispatch gets its own pass, labelled
+   * with its kernel's key in the timer (a profile: slower, for attributing GPU time to kernels).
+   * Returns false where the device lacks the feature.
    */
-  startTiming(): boolean {
+  startTiming(perDispatch = false): boolean {
     if (!this.device.features.has("timestamp-query")) return false;
     this.flush();
-    this.#timer = new PassTimer(this.device);
+    this.#timer = new PassTimer(this.device, perDispatch);
     return true;
+  }
+
+  /** Kernel keys of the passes timed since {@link startTiming} with `perDispatch`, in order. */
+  get timingLabels(): readonly string[] | null {
+    return this.#timer?.labels ?? null;
   }
 
   /** Submit what is pending and return the GPU time of the passes since {@link startTiming}. */
@@ -307,7 +322,7 @@ export class GpuContext {
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: "main" },
     });
-    k = { pipeline, layout, id: this.#layoutIds++, arity: access.length };
+    k = { pipeline, layout, id: this.#layoutIds++, arity: access.length, key };
     this.#kernels.set(key, k);
     return k;
   }
@@ -355,6 +370,10 @@ export class GpuContext {
     pass.setBindGroup(0, group, this.#dyn, 0, 1);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+    if (this.#timer?.labels) {
+      this.#timer.labels.push(k.key);
+      this.#endPass(); // a profile: one pass (two timestamps) per dispatch
+    }
     // Bound the encoder so a long chain without readback still reaches the GPU.
     if (++this.#pending >= this.batch) this.flush();
   }
@@ -577,6 +596,8 @@ export class GpuContext {
       },
       write: (st: Storage, bytes: Uint8Array, byteOffset = 0) => {
         const s = st as GpuStorage;
+        this.writes++;
+        this.writeBytes += bytes.byteLength;
         if (!s.placed && byteOffset === 0 && bytes.byteLength >= s.byteLength) {
           // Stays on the host until a kernel binds it.
           const words: number[] = [];
@@ -592,6 +613,7 @@ export class GpuContext {
       },
       read: async (st: Storage, byteOffset = 0, byteLength?: number) => {
         const s = st as GpuStorage;
+        this.readbacks++;
         const n = byteLength ?? s.byteLength - byteOffset;
         const start = Math.floor(byteOffset / 4) * 4;
         const span = Math.ceil((byteOffset + n - start) / 4) * 4;

@@ -12,18 +12,21 @@ import { convKernels } from "./kernels/conv.ts";
 import { indexingKernels } from "./kernels/indexing.ts";
 import { sortKernels } from "./kernels/sort.ts";
 import { quantLinearKernels } from "./kernels/quant_linear.ts";
+import { withInt64 } from "./kernels/int64.ts";
+import { optimKernels } from "./kernels/optim.ts";
 
 export { BINARY, REDUCE_OPS, UNARY };
 
 /** Every kernel of the plugin, by op name, bound to a context. */
 export function makeKernels(ctx: GpuContext): OpKernelTable {
   return {
-    ...elementwiseKernels(ctx),
+    ...withInt64(ctx, elementwiseKernels(ctx)),
     ...reduceKernels(ctx),
     ...matmulKernels(ctx),
     ...convKernels(ctx),
     ...indexingKernels(ctx),
     ...sortKernels(ctx),
     ...quantLinearKernels(ctx),
+    ...optimKernels(ctx),
   };
 }

@@ -17,8 +17,10 @@
  * pack/unpack, so without the `shader-f16` feature too); i8..i32 and bool compute in i32 and wrap
  * like NumPy; bool results (comparisons, logic, isnan, any/all) are one byte per element, packed
  * four to a word by the kernel that writes them. i64 is two u32 words: it is produced by
- * argmax/argmin/argsort/topk (and astype), accepted as an index, and converted by astype; u32 and
- * f64 are moved (copies, views) but not computed. Anything else (64-bit or u32 arithmetic, integer
+ * argmax/argmin/argsort/topk (and astype), accepted as an index, converted by astype, and computed
+ * by add/sub/mul/neg/abs/maximum/minimum, the comparisons and where with carry arithmetic on the
+ * word pairs (kernels/int64.ts); u32 and f64 are moved (copies, views) but not computed. The Adam
+ * step is one fused kernel (kernels/optim.ts). Anything else (f64 or u32 arithmetic, integer
  * pow, data-dependent shapes such as nonzero/maskedSelect, linalg decompositions, einsum) has no
  * GPU kernel: the registry raises a DeviceError naming the op and suggesting `await t.to("cpu")`.
  *

@@ -8,6 +8,7 @@
  */
 import type { Tensor } from "../../core/tensor.ts";
 import { add } from "../../core/ops/elementwise.ts";
+import { ArgumentError } from "../../core/errors.ts";
 import { Module } from "../module.ts";
 import { Conv2d } from "../conv.ts";
 import { BatchNorm2d } from "../normalization.ts";
@@ -103,6 +104,11 @@ export interface ResNetOptions {
   numClasses?: number;
   /** Zero the last BatchNorm scale of each block, as torchvision's option (default false). */
   zeroInitResidual?: boolean;
+  /**
+   * Channels of the stem and the first stage (default 64, torchvision's); the stages have 1, 2, 4
+   * and 8 times as many. Smaller values make the same layout cheap (tests, small images).
+   */
+  baseWidth?: number;
 }
 
 type Block = typeof BasicBlock | typeof Bottleneck;
@@ -143,13 +149,20 @@ export class ResNet extends Module {
   ) {
     super();
     const B: Block = block === "basic" ? BasicBlock : Bottleneck;
-    this.conv1 = new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false });
-    this.bn1 = new BatchNorm2d(64);
-    this.layer1 = this.#makeLayer(B, 64, layers[0], 1);
-    this.layer2 = this.#makeLayer(B, 128, layers[1], 2);
-    this.layer3 = this.#makeLayer(B, 256, layers[2], 2);
-    this.layer4 = this.#makeLayer(B, 512, layers[3], 2);
-    this.fc = new Linear(512 * B.expansion, options.numClasses ?? 1000);
+    const w = options.baseWidth ?? 64;
+    if (!Number.isInteger(w) || w < 1) {
+      throw new ArgumentError(
+        `ResNet: baseWidth must be an integer ≥ 1, got ${w}. Hint: 64 is torchvision's width.`,
+      );
+    }
+    this.#inplanes = w;
+    this.conv1 = new Conv2d(3, w, 7, { stride: 2, padding: 3, bias: false });
+    this.bn1 = new BatchNorm2d(w);
+    this.layer1 = this.#makeLayer(B, w, layers[0], 1);
+    this.layer2 = this.#makeLayer(B, 2 * w, layers[1], 2);
+    this.layer3 = this.#makeLayer(B, 4 * w, layers[2], 2);
+    this.layer4 = this.#makeLayer(B, 8 * w, layers[3], 2);
+    this.fc = new Linear(8 * w * B.expansion, options.numClasses ?? 1000);
     // torchvision's initialization: He normal (fan out) for convolutions, BN scale 1 shift 0.
     for (const m of this.modules()) {
       if (m instanceof Conv2d) kaimingNormal(m.weight, { mode: "fanOut", nonlinearity: "relu" });
