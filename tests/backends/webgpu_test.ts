@@ -501,12 +501,15 @@ Deno.test(
       () => g.add(c),
       (e: Error) => e instanceof DeviceError && /gpu, cpu|cpu, gpu/.test(e.message),
     );
-    // No 64-bit arithmetic on the GPU: WGSL has no f64 or i64.
+    // No f64 arithmetic on the GPU (WGSL has no f64); i64 arithmetic runs on u32 pairs
+    // (kernels/int64.ts, checked against BigInt in webgpu_i64_test.ts).
     const d = await tensor([1, 2], { dtype: "f64" }).to("gpu");
     assert.throws(() => d.add(d), DeviceError);
     const i = await tensor([1, 2], { dtype: "i64" }).to("gpu");
-    assert.throws(() => i.add(i), DeviceError);
-    for (const t of [g, c, d, i]) t.dispose();
+    const i2 = i.add(i);
+    assert.equal(i2.dtype, "i64");
+    assert.deepEqual(Array.from(await i2.data() as BigInt64Array), [2n, 4n]);
+    for (const t of [g, c, d, i, i2]) t.dispose();
     // The probe lists the kernels it built for this device.
     const gpuKernels = backends().find((b) => b.name === "webgpu")?.capabilities?.kernels ?? {};
     assert.ok("matmul" in gpuKernels && !("nonzero" in gpuKernels));
