@@ -347,6 +347,9 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
         [64, 20, 136, [], "transposed", "transposed", "f32"],
         [3, 0, 4, [], "contiguous", "contiguous", "f32"],
         [16, 24, 12, [3], "contiguous", "contiguous", "f16"],
+        // Long K over few tiles: split K (partials summed by a second kernel), thin or not.
+        [4, 5000, 8, [], "contiguous", "transposed", "f32"],
+        [130, 1100, 70, [2], "transposed", "contiguous", "f32"],
       ] as const
     ) {
       const a = makeTensor([...batch, m, k], dt, seed++, la);
@@ -389,6 +392,70 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
       },
     );
     for (const t of [x, w, b, w2, w3, b3]) t.dispose();
+  });
+  await t.step("conv2d on the 128×128 implicit GEMM (≥ 32 channels per group)", async () => {
+    // Edges of every kind: K not a multiple of 16 or 4, rows and columns past the tile, output
+    // planes not a multiple of 4 (scalar stores), a strided input view, groups, f16 inputs.
+    const cases = [
+      {
+        x: [2, 8, 9, 10],
+        xl: "transposed",
+        w: [40, 8, 3, 3],
+        s: [2, 1],
+        p: [1, 1],
+        d: [1, 2],
+        g: 1,
+      },
+      {
+        x: [3, 8, 8, 8],
+        xl: "contiguous",
+        w: [64, 4, 3, 3],
+        s: [1, 1],
+        p: [1, 1],
+        d: [1, 1],
+        g: 2,
+      },
+      {
+        x: [2, 8, 12, 12],
+        xl: "strided",
+        w: [130, 8, 1, 1],
+        s: [2, 2],
+        p: [0, 0],
+        d: [1, 1],
+        g: 1,
+      },
+      {
+        x: [1, 3, 11, 13],
+        xl: "contiguous",
+        w: [33, 3, 5, 4],
+        s: [2, 3],
+        p: [2, 1],
+        d: [1, 1],
+        g: 1,
+      },
+    ] as const;
+    for (const [i, c] of cases.entries()) {
+      for (const dt of ["f32", "f16"] as const) {
+        const x = makeTensor([...c.x], dt, seed++, c.xl);
+        const w = makeTensor([...c.w], dt, seed++);
+        const b = makeTensor([c.w[0]], dt, seed++);
+        const k = c.w[1] * c.w[2] * c.w[3];
+        await compare(
+          `conv2d gemm case ${i} ${dt}`,
+          [x, w, b],
+          (p, q, r) =>
+            C.conv2d(p, q, {
+              bias: i % 2 === 0 ? r : undefined,
+              stride: [...c.s],
+              padding: [...c.p],
+              dilation: [...c.d],
+              groups: c.g,
+            }),
+          dt === "f16" ? { rtol: 2e-3, atol: 1e-3 * k } : { rtol: 1e-5, atol: 1e-5 * k },
+        );
+        for (const t of [x, w, b]) t.dispose();
+      }
+    }
   });
   await t.step("pooling and its gradients", async () => {
     const x = makeTensor([2, 3, 9, 8], "f32", seed++, "transposed");
