@@ -4,9 +4,10 @@
  *
  * conv2d's gradients are the kernels `conv2dBackwardInput` (g, w → dx) and
  * `conv2dBackwardWeight` (x, g → dW), which every CPU backend has (the scalar reference, and
- * the WASM plugin's im2col/col2im + GEMM). A device whose plugins lack them (a GPU plugin)
- * gets the composed form: the padded input viewed through one strided window view
- * (N, C, KH, KW, OH, OW) is copied into columns; dW = g · colsᵀ, and the input gradient is
+ * the WASM plugin's im2col/col2im + GEMM). Where a device's plugins lack one (the GPU plugin
+ * has the input gradient for most shapes, not the weight gradient), that one is composed: the
+ * padded input viewed through one strided window view (N, C, KH, KW, OH, OW) is copied into
+ * columns; dW = g · colsᵀ, and the input gradient is
  * Wᵀ · g scattered back window tap by window tap (col2im), groups a batch axis of those
  * products. Pooling gradients use the `maxPool2dBackward` / `avgPool2dBackward` kernels.
  *
@@ -56,9 +57,13 @@ registerGradient("conv2d", ([g0], { inputs: [x, w, bias], attrs, needs }) => {
   const gx = needs[0] ? gradKernel("conv2dBackwardInput", [g, w], attrs, x.shape, x.dtype) : null;
   const gw = needs[1] ? gradKernel("conv2dBackwardWeight", [x, g], attrs, w.shape, w.dtype) : null;
   if ((needs[0] && !gx) || (needs[1] && !gw)) {
-    gx?.dispose();
-    gw?.dispose();
-    return composedConv2dGrad(g, x, w, bias, attrs, needs);
+    // Compose only the gradients no kernel of the device computed.
+    const rest = composedConv2dGrad(g, x, w, bias, attrs, [
+      needs[0] && !gx,
+      needs[1] && !gw,
+      needs[2],
+    ]);
+    return [gx ?? rest[0], gw ?? rest[1], ...rest.slice(2)];
   }
   const gb = bias && needs[2] ? own(sum(g, [0, 2, 3]), bias.dtype) : null;
   return bias ? [gx, gw, gb] : [gx, gw];

@@ -9,19 +9,7 @@
  * @module
  */
 import { viaF32 } from "./f32_output.ts";
-import type { DType } from "../../../core/dtype.ts";
-import {
-  BK,
-  BM,
-  BN,
-  type Load,
-  loadTileA,
-  operand,
-  storeTileA,
-  storeTileB,
-  tiledGemmCode,
-  tileElem,
-} from "./gemm_tile.ts";
+import { convGemmPlan, runConvGemm } from "./conv_gemm.ts";
 import type {
   KernelCall,
   KernelEntry,
@@ -164,91 +152,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
   }
 }`;
-}
-
-/**
- * conv2d as an implicit GEMM on the shared 128×128 tile body (gemm_tile.ts), per group g:
- * out[n, g·Og + m, q] = Σ_k Wg[m, k] · patch[k, (n, q)] + bias, k = (ci, kh, kw) over the group's
- * input channels and the window (KH, KW are compiled in, so splitting k costs multiplies), the
- * columns (n, q) over images and output pixels. A is the contiguous weight matrix (vec4 loads when
- * K is a multiple of 4). B is gathered from the input: each thread loads the same 4 columns of
- * every K step, so their (n, oh, ow) decomposition is computed once before the K loop; padding
- * reads as 0 (bounds checked, nothing materialized).
- */
-function convGemmCode(
-  dx: DType,
-  dw: DType,
-  db: DType,
-  access: string,
-  KH: number,
-  KW: number,
-  ma: Load,
-  guard: boolean,
-  vecOut: boolean,
-): string {
-  const KHW = KH * KW;
-  const cols: string[] = [];
-  for (let h = 0; h < 2; h++) {
-    for (let q = 0; q < 4; q++) {
-      const s = `${h}${q}`;
-      cols.push(`  let c${s} = col0 + ((lid + ${h * 256}u) % 32u) * 4u + ${q}u;
-  let n${s} = i32(c${s} / OHW); let r${s} = i32(c${s} % OHW);
-  let h${s} = select(-1073741824, (r${s} / OW) * sh - pt, c${s} < NP); let w${s} = (r${s} % OW) * sw - pl;
-  let xb${s} = xg + n${s} * sN + h${s} * sH + w${s} * sW;`);
-    }
-  }
-  const loadB = (h: number) => {
-    const lanes = [0, 1, 2, 3].map((q) => {
-      const s = `${h}${q}`;
-      return `{ let hh = h${s} + dy; let ww = w${s} + dxx; if (u32(hh) < u32(H) && u32(ww) < u32(W)) { rb${h}[${q}] = ld1X(u32(xb${s} + ko)); } }`;
-    }).join("\n      ");
-    return `{ let gk = k0 + ${tileElem(h)} / 32u; rb${h} = vec4<f32>(0.0);
-    ${guard ? "if (gk < K) {" : "{"}
-      let ci = i32(gk / ${KHW}u); let rr = gk % ${KHW}u;
-      let dy = i32(rr / ${KW}u) * dh; let dxx = i32(rr % ${KW}u) * dwd;
-      let ko = ci * sC + dy * sH + dxx * sW;
-      ${lanes}
-    } }`;
-  };
-  const bias = "biasOf(occ)";
-  const store = (row: string, col: string, v: string) =>
-    vecOut
-      ? `{ let m = ${row}; let c = ${col}; if (m < M && c < NP) { let occ = g * M + m; let img = c / OHW;
-    out[(offO + (img * O + occ) * OHW + c % OHW) >> 2u] = ${v} + ${bias}; } }`
-      : `{ let m = ${row}; let c = ${col}; if (m < M) { let occ = g * M + m; let bv = ${bias};
-    for (var q = 0u; q < 4u; q++) { let cq = c + q; if (cq < NP) {
-      out[offO + (cq / OHW * O + occ) * OHW + cq % OHW] = ${v}[q] + bv; } } } }`;
-  return tiledGemmCode({
-    decls: `${operand("X", 0, dx, "elem", access[0])}
-${operand("A", 1, dw, ma, access[1])}
-${operand("Bi", 2, db, "elem", access[2])}
-@group(0) @binding(3) var<storage, read_write> out: array<${vecOut ? "vec4<f32>" : "f32"}>;
-${prmDecl(4)}
-fn p(i: u32) -> i32 { return prm[i]; }
-fn biasOf(occ: u32) -> f32 {
-  if (p(${P.bias}u) == 1) { return ld1Bi(u32(p(${P.b}u) + i32(occ) * p(${P.b + 1}u))); }
-  return 0.0;
-}`,
-    prologue: `  let g = wid.z;
-  let H = p(${P.H}u); let W = p(${P.W}u); let O = u32(p(${P.O}u));
-  let OW = p(${P.OW}u); let OHW = u32(p(${P.OH}u) * OW);
-  let sh = p(${P.sh}u); let sw = p(${P.sw}u); let pt = p(${P.pt}u); let pl = p(${P.pl}u);
-  let dh = p(${P.dh}u); let dwd = p(${P.dw}u);
-  let M = u32(p(${P.Og}u)); let kBeg = 0u; let K = u32(p(${P.Cg}u)) * ${KHW}u; let NP = u32(p(${P.N}u)) * OHW;
-  let sN = p(${P.x + 1}u); let sC = p(${P.x + 2}u); let sH = p(${P.x + 3}u); let sW = p(${
-      P.x + 4
-    }u);
-  let xg = p(${P.x}u) + i32(g) * p(${P.Cg}u) * sC;
-  let sam = u32(p(${P.w + 1}u)); let sak = 1u; let offA = u32(p(${P.w}u)) + g * M * sam;
-  let offO = u32(p(${P.out}u));
-  let row0 = wid.y * ${BM}u; let col0 = wid.x * ${BN}u;
-${cols.join("\n")}`,
-    loadA: (h) => loadTileA(ma, guard, h),
-    storeA: (h) => storeTileA(ma, h),
-    loadB,
-    storeB: (h) => storeTileB("row", h),
-    store,
-  });
 }
 
 /**
@@ -428,30 +331,6 @@ function fillMeta(ctx: GpuContext, call: KernelCall<WindowAttrs>, out: TensorVie
   M[o + P.cip] = a.countIncludePad ? 1 : 0;
 }
 
-/**
- * The implicit-GEMM conv's compile-time choices, or null where the 64×64 kernel serves better (a
- * non-contiguous weight, or fewer than 32 output channels per group: most of a 128-row tile idle).
- */
-function convGemmPlan(
-  call: KernelCall<WindowAttrs>,
-  out: TensorView,
-): { key: string; args: [number, number, Load, boolean, boolean] } | null {
-  const [, w] = call.inputs;
-  const groups = call.attrs.groups ?? 1;
-  const [O, Cg, KH, KW] = w.shape;
-  const Og = O / groups, K = Cg * KH * KW;
-  const contiguous = w.strides[3] === 1 && w.strides[2] === KW && w.strides[1] === KH * KW &&
-    w.strides[0] === K;
-  if (!contiguous || Og < 32) return null;
-  const ma: Load = K % 4 === 0 && off(w) % 4 === 0 && (w.dtype === "f32" || w.dtype === "f16")
-    ? "row"
-    : "elem";
-  const guard = Og % BM !== 0 || K % BK !== 0;
-  const [, , OH, OW] = out.shape;
-  const vecOut = (OH * OW) % 4 === 0 && off(out) % 4 === 0;
-  return { key: `${KH}:${KW}:${ma}:${guard}:${vecOut}`, args: [KH, KW, ma, guard, vecOut] };
-}
-
 function windowKernel(ctx: GpuContext, op: string): KernelEntry {
   return {
     supports(call: KernelCall) {
@@ -465,23 +344,22 @@ function windowKernel(ctx: GpuContext, op: string): KernelEntry {
         const ins = call.inputs;
         const x = ins[0];
         const w = ins[1] ?? x, b = ins[2] ?? x;
-        const bufs = [ctx.input(stOf(x)), ctx.input(stOf(w)), ctx.input(stOf(b))];
-        const ob = ctx.output(stOf(out), out.offset === 0);
-        const access = ctx.access(bufs, [ob]);
         const groups = call.attrs.groups ?? 1;
         const simple = op === "conv2d" &&
           (ctx.simpleKernels || ins[1].shape[0] / groups < 16 || out.size / out.shape[1] < 64);
-        const gemm = op === "conv2d" && !simple ? convGemmPlan(call, out) : null;
-        const key = gemm
-          ? `conv2d:gemm:${x.dtype}:${w.dtype}:${b.dtype}:${gemm.key}`
-          : `${op}${simple ? ":simple" : ""}:${x.dtype}:${w.dtype}:${b.dtype}`;
+        const gemm = op === "conv2d" && !simple
+          ? convGemmPlan("conv2d", call as KernelCall<Conv2dAttrs>, out)
+          : null;
+        if (gemm) return runConvGemm(ctx, gemm, call as KernelCall<Conv2dAttrs>, out);
+        const bufs = [ctx.input(stOf(x)), ctx.input(stOf(w)), ctx.input(stOf(b))];
+        const ob = ctx.output(stOf(out), out.offset === 0);
+        const access = ctx.access(bufs, [ob]);
+        const key = `${op}${simple ? ":simple" : ""}:${x.dtype}:${w.dtype}:${b.dtype}`;
         const k = ctx.kernel(
           key,
           access,
           () =>
-            gemm
-              ? convGemmCode(x.dtype, w.dtype, b.dtype, access, ...gemm.args)
-              : simple
+            simple
               ? convSimpleCode(x.dtype, w.dtype, b.dtype, access)
               : op === "conv2d"
               ? convCode(x.dtype, w.dtype, b.dtype, access)
@@ -492,11 +370,7 @@ function windowKernel(ctx: GpuContext, op: string): KernelEntry {
         const o = ctx.slot();
         fillMeta(ctx, call, out, o);
         const all = [...bufs, ob];
-        if (gemm) {
-          const [N, , OH, OW] = out.shape;
-          const Og = ins[1].shape[0] / groups;
-          ctx.run(k, all, Math.ceil((N * OH * OW) / BN), Math.ceil(Og / BM), groups);
-        } else if (op === "conv2d" && !simple) {
+        if (op === "conv2d" && !simple) {
           const [N, , OH, OW] = out.shape;
           const Og = ins[1].shape[0] / groups;
           ctx.run(k, all, Math.ceil((N * OH * OW) / 64), Math.ceil(Og / 64), groups);
@@ -509,10 +383,32 @@ function windowKernel(ctx: GpuContext, op: string): KernelEntry {
   };
 }
 
+/**
+ * conv2d's input gradient, where the implicit GEMM applies (tiled kernels, contiguous weights,
+ * ≥ 32 input channels per group); elsewhere the autograd rule composes it from core ops.
+ */
+function convBackwardInputKernel(ctx: GpuContext): KernelEntry {
+  return {
+    supports(call: KernelCall<Conv2dAttrs>) {
+      const out = call.outputs[0];
+      return !!out && !ctx.simpleKernels && out.size < 2 ** 31 &&
+        call.inputs.every((t) => isFloatDt(t.dtype) && t.ndim === 4) && isFloatDt(out.dtype) &&
+        convGemmPlan("conv2dBackwardInput", call, out) !== null;
+    },
+    run(call: KernelCall<Conv2dAttrs>) {
+      viaF32(ctx, call.outputs[0], (out) => {
+        if (out.size === 0) return;
+        runConvGemm(ctx, convGemmPlan("conv2dBackwardInput", call, out)!, call, out);
+      });
+    },
+  };
+}
+
 /** The conv and pooling kernels bound to a context. */
 export function convKernels(ctx: GpuContext): OpKernelTable {
   const k: OpKernelTable = {};
   for (const op of CONV_OPS) (k as Record<OpName, KernelEntry>)[op] = windowKernel(ctx, op);
+  k.conv2dBackwardInput = convBackwardInputKernel(ctx);
   return k;
 }
 
