@@ -457,47 +457,59 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
       }
     }
   });
-  await t.step("conv2dBackwardInput on the implicit GEMM (strides, dilation, groups)", async () => {
-    // [N, C, H, W], [O, C/groups, KH, KW], stride, padding [t, b, l, r], dilation, groups.
-    const cases = [
-      [[2, 32, 7, 6], [8, 32, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1],
-      [[2, 40, 9, 8], [12, 40, 3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 1],
-      [[1, 64, 8, 10], [6, 32, 3, 2], [2, 1], [2, 0, 1, 1], [2, 1], 2],
-      [[2, 33, 6, 6], [20, 33, 1, 1], [2, 2], [0, 0, 0, 0], [1, 1], 1],
-    ] as const;
-    for (const [i, [xs, ws, stride, padding, dilation, groups]] of cases.entries()) {
-      const oh =
-        Math.floor((xs[2] + padding[0] + padding[1] - dilation[0] * (ws[2] - 1) - 1) / stride[0]) +
-        1;
-      const ow =
-        Math.floor((xs[3] + padding[2] + padding[3] - dilation[1] * (ws[3] - 1) - 1) / stride[1]) +
-        1;
-      const g = makeTensor(
-        [xs[0], ws[0], oh, ow],
-        "f32",
-        seed++,
-        i % 2 ? "transposed" : "contiguous",
-      );
-      const w = makeTensor([...ws], "f32", seed++);
-      const attrs = {
-        stride: [...stride] as [number, number],
-        padding: [...padding] as [number, number, number, number],
-        dilation: [...dilation] as [number, number],
-        groups,
-        hasBias: false,
-      };
-      const k = (ws[0] / groups) * ws[2] * ws[3];
-      await compare(
-        `conv2dBackwardInput case ${i}`,
-        [g, w],
-        (a, b) =>
-          runKernel1("conv2dBackwardInput", [a, b], attrs, { shape: [...xs], dtype: "f32" }),
-        { rtol: 1e-5, atol: 1e-5 * k },
-      );
-      g.dispose();
-      w.dispose();
-    }
-  });
+  await t.step(
+    "conv2d gradients on the implicit GEMMs (strides, dilation, groups, split K)",
+    async () => {
+      // [N, C, H, W], [O, C/groups, KH, KW], stride, padding [t, b, l, r], dilation, groups.
+      const cases = [
+        [[2, 32, 7, 6], [32, 32, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1],
+        [[2, 40, 9, 8], [36, 40, 3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 1],
+        [[1, 64, 8, 10], [64, 32, 3, 2], [2, 1], [2, 0, 1, 1], [2, 1], 2],
+        [[2, 33, 6, 6], [40, 33, 1, 1], [2, 2], [0, 0, 0, 0], [1, 1], 1],
+        // 1024 output pixels over one tile of outputs: the weight gradient splits K.
+        [[4, 8, 16, 16], [32, 8, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1],
+      ] as const;
+      for (const [i, [xs, ws, stride, padding, dilation, groups]] of cases.entries()) {
+        const oh = Math.floor(
+          (xs[2] + padding[0] + padding[1] - dilation[0] * (ws[2] - 1) - 1) / stride[0],
+        ) + 1;
+        const ow = Math.floor(
+          (xs[3] + padding[2] + padding[3] - dilation[1] * (ws[3] - 1) - 1) / stride[1],
+        ) + 1;
+        const lay = i % 2 ? "transposed" : "contiguous";
+        const g = makeTensor([xs[0], ws[0], oh, ow], "f32", seed++, lay);
+        const w = makeTensor([...ws], "f32", seed++);
+        const x = makeTensor([...xs], "f32", seed++, lay);
+        const attrs = {
+          stride: [...stride] as [number, number],
+          padding: [...padding] as [number, number, number, number],
+          dilation: [...dilation] as [number, number],
+          groups,
+          hasBias: false,
+        };
+        const k = (ws[0] / groups) * ws[2] * ws[3];
+        // (The input gradient's kernel takes ≥ 32 input channels per group.)
+        if (ws[1] >= 32) {
+          await compare(
+            `conv2dBackwardInput case ${i}`,
+            [g, w],
+            (a, b) =>
+              runKernel1("conv2dBackwardInput", [a, b], attrs, { shape: [...xs], dtype: "f32" }),
+            { rtol: 1e-5, atol: 1e-5 * k },
+          );
+        }
+        const terms = xs[0] * oh * ow;
+        await compare(
+          `conv2dBackwardWeight case ${i}`,
+          [x, g],
+          (a, b) =>
+            runKernel1("conv2dBackwardWeight", [a, b], attrs, { shape: [...ws], dtype: "f32" }),
+          { rtol: 1e-5, atol: 1e-5 * terms },
+        );
+        for (const t of [g, w, x]) t.dispose();
+      }
+    },
+  );
   await t.step("pooling and its gradients", async () => {
     const x = makeTensor([2, 3, 9, 8], "f32", seed++, "transposed");
     const g = makeTensor([2, 3, 5, 4], "f32", seed++);

@@ -10,6 +10,7 @@
  */
 import { viaF32 } from "./f32_output.ts";
 import { convGemmPlan, runConvGemm } from "./conv_gemm.ts";
+import { convWgradApplies, runConvWgrad } from "./conv_wgrad.ts";
 import type {
   KernelCall,
   KernelEntry,
@@ -404,11 +405,29 @@ function convBackwardInputKernel(ctx: GpuContext): KernelEntry {
   };
 }
 
+/** conv2d's weight gradient, where the implicit GEMM applies (conv_wgrad.ts). */
+function convBackwardWeightKernel(ctx: GpuContext): KernelEntry {
+  return {
+    supports(call: KernelCall<Conv2dAttrs>) {
+      const out = call.outputs[0];
+      return !!out && !ctx.simpleKernels && out.size < 2 ** 31 && out.ndim === 4 &&
+        call.inputs.every((t) => isFloatDt(t.dtype) && t.size < 2 ** 31) &&
+        isFloatDt(out.dtype) && convWgradApplies(call);
+    },
+    run(call: KernelCall<Conv2dAttrs>) {
+      viaF32(ctx, call.outputs[0], (out) => {
+        if (out.size > 0) runConvWgrad(ctx, call, out);
+      });
+    },
+  };
+}
+
 /** The conv and pooling kernels bound to a context. */
 export function convKernels(ctx: GpuContext): OpKernelTable {
   const k: OpKernelTable = {};
   for (const op of CONV_OPS) (k as Record<OpName, KernelEntry>)[op] = windowKernel(ctx, op);
   k.conv2dBackwardInput = convBackwardInputKernel(ctx);
+  k.conv2dBackwardWeight = convBackwardWeightKernel(ctx);
   return k;
 }
 

@@ -14,7 +14,8 @@
  */
 import type { TensorView } from "../../../core/backend/plugin.ts";
 import type { DType } from "../../../core/dtype.ts";
-import { off } from "./wgsl.ts";
+import type { GpuContext } from "../context.ts";
+import { grid, off, prmDecl, THREAD, TID, WG } from "./wgsl.ts";
 
 /** Tile sizes: output rows and columns per workgroup, and the K step. */
 export const BM = 128, BN = 128, BK = 16;
@@ -238,4 +239,61 @@ ${inner}
   }
 ${epi}
 }`;
+}
+
+/** Sum of the split-K partial products: C[offC + i] = Σ_s P[s·L + i]. Metadata: [L, S, offC]. */
+const splitSumCode = (access: string) => `
+@group(0) @binding(0) var<storage, ${access[0] === "r" ? "read" : "read_write"}> P: array<f32>;
+@group(0) @binding(1) var<storage, read_write> C: array<f32>;
+${prmDecl(2)}
+@compute @workgroup_size(${WG})
+fn main(${THREAD}) {
+  let i = ${TID}; let L = u32(prm[0]);
+  if (i >= L) { return; }
+  var acc = 0.0;
+  for (var s = 0u; s < u32(prm[1]); s++) { acc += P[s * L + i]; }
+  C[u32(prm[2]) + i] = acc;
+}`;
+
+/**
+ * Record the sum of `splits` partial products of `L` elements each (contiguous in `part`) into
+ * `c` at element offset `offC`.
+ */
+export function runSplitSum(
+  ctx: GpuContext,
+  part: GPUBuffer,
+  c: GPUBuffer,
+  L: number,
+  splits: number,
+  offC: number,
+): void {
+  const access = ctx.access([part], [c]);
+  const k = ctx.kernel("gemm:splitsum", access, () => splitSumCode(access));
+  const o = ctx.slot();
+  ctx.mi[o] = L;
+  ctx.mi[o + 1] = splits;
+  ctx.mi[o + 2] = offC;
+  const [gx, gy] = grid(L);
+  ctx.run(k, [part, c], gx, gy);
+}
+
+/** Workgroups that fill the GPU (about two per SM of an H100; only used to size K splits). */
+const FILL = 264;
+
+/**
+ * K splits of a product whose output tiles are too few to fill the GPU (a weight gradient with a
+ * long inner axis, a BERT projection of 1024×768): each split sums ≥ 256 of K (a multiple of BK),
+ * the partials are summed by a second kernel. 1 when the tiles alone fill the GPU or K is short.
+ */
+export function kSplits(
+  M: number,
+  N: number,
+  K: number,
+  nb: number,
+): { splits: number; kc: number } {
+  const tiles = Math.ceil(M / BM) * Math.ceil(N / BN) * nb;
+  const want = Math.min(Math.ceil(FILL / tiles), Math.floor(K / 256), Math.floor(65535 / nb));
+  if (tiles >= FILL / 2 || want < 2) return { splits: 1, kc: K };
+  const kc = Math.ceil(K / want / BK) * BK;
+  return { splits: Math.ceil(K / kc), kc };
 }

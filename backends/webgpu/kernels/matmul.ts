@@ -20,16 +20,18 @@ import type { KernelCall, KernelEntry, OpKernelTable } from "../../../core/backe
 import { coalesceAxes } from "../../../core/shape.ts";
 import type { DType } from "../../../core/dtype.ts";
 import type { GpuContext } from "../context.ts";
-import { grid, isFloatDt, off, prmDecl, stOf, THREAD, TID, WG } from "./wgsl.ts";
+import { isFloatDt, off, prmDecl, stOf } from "./wgsl.ts";
 import {
   BK,
   BM,
   BN,
+  kSplits,
   type Load,
   loadMode,
   loadTileA,
   loadTileB,
   operand,
+  runSplitSum,
   storeTileA,
   storeTileB,
   tiledGemmCode,
@@ -116,41 +118,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = 0u; k < K; k++) { acc = fma(ld1A(ra + k * sak), ld1B(cb + k * sbk), acc); }
   C[u32(prm[9]) + gid.z * M * N + m * N + n] = acc;
 }`;
-}
-
-/** Sum of the split-K partial products: C[offC + i] = Σ_s P[s·L + i]. Metadata: [L, S, offC]. */
-const splitSumCode = (access: string) => `
-@group(0) @binding(0) var<storage, ${access[0] === "r" ? "read" : "read_write"}> P: array<f32>;
-@group(0) @binding(1) var<storage, read_write> C: array<f32>;
-${prmDecl(2)}
-@compute @workgroup_size(${WG})
-fn main(${THREAD}) {
-  let i = ${TID}; let L = u32(prm[0]);
-  if (i >= L) { return; }
-  var acc = 0.0;
-  for (var s = 0u; s < u32(prm[1]); s++) { acc += P[s * L + i]; }
-  C[u32(prm[2]) + i] = acc;
-}`;
-
-/** Workgroups that fill the GPU (about two per SM of an H100; only used to size K splits). */
-const FILL = 264;
-
-/**
- * K splits of a product whose output tiles are too few to fill the GPU (a weight gradient with a
- * long inner axis, a BERT projection of 1024×768): each split sums ≥ 256 of K (a multiple of BK),
- * the partials are summed by a second kernel. 1 when the tiles alone fill the GPU or K is short.
- */
-export function kSplits(
-  M: number,
-  N: number,
-  K: number,
-  nb: number,
-): { splits: number; kc: number } {
-  const tiles = Math.ceil(M / BM) * Math.ceil(N / BN) * nb;
-  const want = Math.min(Math.ceil(FILL / tiles), Math.floor(K / 256), Math.floor(65535 / nb));
-  if (tiles >= FILL / 2 || want < 2) return { splits: 1, kc: K };
-  const kc = Math.ceil(K / want / BK) * BK;
-  return { splits: Math.ceil(K / kc), kc };
 }
 
 function matmulKernel(ctx: GpuContext): KernelEntry {
@@ -240,15 +207,7 @@ function matmulKernel(ctx: GpuContext): KernelEntry {
         if (simple) ctx.run(k, [ba, bb, bcb], Math.ceil(N / 64), M, nb);
         else ctx.run(k, [ba, bb, out], Math.ceil(N / BN), Math.ceil(M / BM), nb * splits);
         if (part) {
-          const L = nb * M * N;
-          const sa = ctx.access([out], [bcb]);
-          const ks = ctx.kernel("matmul:splitsum", sa, () => splitSumCode(sa));
-          const os = ctx.slot();
-          Mi[os] = L;
-          Mi[os + 1] = splits;
-          Mi[os + 2] = off(c);
-          const [gx, gy] = grid(L);
-          ctx.run(ks, [out, bcb], gx, gy);
+          runSplitSum(ctx, out, bcb, nb * M * N, splits, off(c));
           part.dispose();
         }
       });
