@@ -82,7 +82,13 @@ export * from "./core/ops/join.ts";
 export * from "./core/ops/matmul.ts";
 export * from "./core/ops/linalg.ts";
 export * from "./core/ops/conv.ts";
-export { adamStep, type AdamStepAttrs, linear } from "./core/ops/fused.ts";
+export {
+  adamStep,
+  type AdamStepAttrs,
+  type BatchNormAttrs,
+  batchNormTrain,
+  linear,
+} from "./core/ops/fused.ts";
 export {
   quantLinear,
   type QuantLinearAttrs,

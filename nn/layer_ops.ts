@@ -21,7 +21,7 @@ import { add, mul, ne, rsqrt, square, sub } from "../core/ops/elementwise.ts";
 import { take, where } from "../core/ops/indexing.ts";
 import { pad } from "../core/ops/join.ts";
 import { matmul } from "../core/ops/matmul.ts";
-import { checkLinear, linear as fusedLinear } from "../core/ops/fused.ts";
+import { batchNormTrain, checkLinear, linear as fusedLinear } from "../core/ops/fused.ts";
 import { mean } from "../core/ops/reduce.ts";
 import { copyInto, flip, permute, reshape, slice, unsqueeze } from "../core/ops/view.ts";
 import { type Generator, rand } from "../core/random.ts";
@@ -285,6 +285,17 @@ export function batchNorm(label: string, x: Tensor, a: BatchNormArgs): Tensor {
         `${fmtShape(x.shape)}.`,
     );
   }
+  const fused = useBatch ? batchNormTrain(x, a.weight, a.bias, a.eps) : null;
+  if (fused) {
+    // One kernel (and one for the gradient) where the device has it.
+    const [y, mu, v] = fused;
+    if (a.training && a.runningMean && a.runningVar) {
+      updateRunningStats(a.runningMean, a.runningVar, mu, v, a.momentum, count);
+    }
+    mu.dispose();
+    v.dispose();
+    return y;
+  }
   return scoped((own) => {
     let mu: Tensor, v: Tensor, xc: Tensor;
     if (useBatch) {
@@ -292,14 +303,8 @@ export function batchNorm(label: string, x: Tensor, a: BatchNormArgs): Tensor {
       xc = own(sub(x, mu));
       v = own(mean(own(square(xc)), axes, true));
       if (a.training && a.runningMean && a.runningVar) {
-        const rm = a.runningMean, rv = a.runningVar, m = a.momentum;
-        noGrad(() => {
-          const bm = own(reshape(mu, [C])), bv = own(reshape(v, [C]));
-          const nm = own(add(own(mul(rm, 1 - m)), own(mul(bm, m))));
-          const nv = own(add(own(mul(rv, 1 - m)), own(mul(bv, (m * count) / (count - 1)))));
-          copyInto(rm, nm);
-          copyInto(rv, nv);
-        });
+        const bm = own(reshape(mu, [C])), bv = own(reshape(v, [C]));
+        updateRunningStats(a.runningMean, a.runningVar, bm, bv, a.momentum, count);
       }
     } else {
       mu = own(channelView(a.runningMean!, x.ndim));
@@ -311,6 +316,28 @@ export function batchNorm(label: string, x: Tensor, a: BatchNormArgs): Tensor {
     if (a.bias) y = own(add(y, own(channelView(a.bias, x.ndim))));
     return alias(y);
   });
+}
+
+/**
+ * PyTorch's running statistics update, in place: mean ← (1 − m)·mean + m·batch mean, var ←
+ * (1 − m)·var + m·(unbiased batch variance), from the biased variance `bv` of `count` values.
+ */
+function updateRunningStats(
+  rm: Tensor,
+  rv: Tensor,
+  bm: Tensor,
+  bv: Tensor,
+  m: number,
+  count: number,
+): void {
+  noGrad(() =>
+    scoped((own) => {
+      const nm = own(add(own(mul(rm, 1 - m)), own(mul(bm, m))));
+      const nv = own(add(own(mul(rv, 1 - m)), own(mul(bv, (m * count) / (count - 1)))));
+      copyInto(rm, nm);
+      copyInto(rv, nv);
+    })
+  );
 }
 
 /** Check that the trailing axes of x equal `normalizedShape`. */

@@ -16,6 +16,7 @@ import { kernels as matmul } from "./kernels/matmul.ts";
 import { kernels as conv } from "./kernels/conv.ts";
 import { kernels as lapack } from "./kernels/lapack.ts";
 import { kernels as optim } from "./kernels/optim.ts";
+import { kernels as norm } from "./kernels/norm.ts";
 import { kernels as quant } from "./kernels/quant.ts";
 import { kernels as quantLinear } from "./kernels/quant_linear.ts";
 import { kernels as llm } from "./kernels/llm.ts";
@@ -32,6 +33,7 @@ const kernels: ScalarKernelTable = {
   ...conv,
   ...lapack,
   ...optim,
+  ...norm,
   ...quant,
   ...quantLinear,
   ...llm,

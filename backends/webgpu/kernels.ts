@@ -14,6 +14,7 @@ import { sortKernels } from "./kernels/sort.ts";
 import { quantLinearKernels } from "./kernels/quant_linear.ts";
 import { withInt64 } from "./kernels/int64.ts";
 import { optimKernels } from "./kernels/optim.ts";
+import { normKernels } from "./kernels/norm.ts";
 
 export { BINARY, REDUCE_OPS, UNARY };
 
@@ -28,5 +29,6 @@ export function makeKernels(ctx: GpuContext): OpKernelTable {
     ...sortKernels(ctx),
     ...quantLinearKernels(ctx),
     ...optimKernels(ctx),
+    ...normKernels(ctx),
   };
 }

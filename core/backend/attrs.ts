@@ -38,6 +38,16 @@ export interface ReluBackwardAttrs {
   negativeSlope?: number;
 }
 
+/** Attributes of `batchNormTrain` and `batchNormBackward`. */
+export interface BatchNormAttrs {
+  /** Added to the variance before its square root. */
+  eps: number;
+  /** Whether a per-channel weight (scale) operand is present. */
+  hasWeight: boolean;
+  /** Whether a per-channel bias operand is present (batchNormTrain only). */
+  hasBias: boolean;
+}
+
 /** Attributes of `adamStep` (the per-step scalars are computed by the caller). */
 export interface AdamStepAttrs {
   /** Learning rate. */

@@ -11,3 +11,4 @@ import "./matmul.ts";
 import "./indexing.ts";
 import "./join.ts";
 import "./conv.ts";
+import "./norm.ts";

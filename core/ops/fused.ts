@@ -7,9 +7,9 @@
  * @module
  */
 import { hasKernel } from "../backend/registry.ts";
-import type { AdamStepAttrs } from "../backend/attrs.ts";
+import type { AdamStepAttrs, BatchNormAttrs } from "../backend/attrs.ts";
 import { noGrad } from "../autograd.ts";
-import { fmtShape, ShapeError } from "../errors.ts";
+import { DeviceError, fmtShape, ShapeError } from "../errors.ts";
 import { runKernel, runKernel1 } from "../op.ts";
 import type { Tensor } from "../tensor.ts";
 import { add } from "./elementwise.ts";
@@ -17,7 +17,7 @@ import { matmul } from "./matmul.ts";
 import { reshape } from "./view.ts";
 import { scoped } from "../dispose.ts";
 
-export type { AdamStepAttrs };
+export type { AdamStepAttrs, BatchNormAttrs };
 
 /**
  * One Adam/AdamW step of parameter `p` in place, with its state `m`, `v` (and `vmax` for
@@ -123,5 +123,50 @@ export function checkLinear(
       `${label}: bias of shape ${fmtShape(bias.shape)} does not fit ${weight.shape[0]} ` +
         `output features; expected (${weight.shape[0]},).`,
     );
+  }
+}
+
+/**
+ * Batch normalization with the batch's statistics (training mode) in one fused kernel where the
+ * device has one that takes the operands: x (N, C, *) normalized per channel over every other
+ * axis, then scaled by `weight` and shifted by `bias` (each (C,) or null). Returns
+ * `[y, mean, variance]` (the variance biased, as the normalization uses it), or null where no
+ * kernel applies (a dtype other than f32/f64, non-contiguous or mixed operands, a device without
+ * the kernel): the caller composes it from ops then. Differentiable in x, weight and bias (the
+ * `batchNormBackward` kernel); mean and variance are statistics, not differentiable.
+ *
+ * @example
+ * ```ts
+ * import { batchNormTrain, tensor } from "@aprender/compute";
+ * const x = tensor([[[1, 3]], [[5, 7]]]); // (N=2, C=1, 2)
+ * const [y, mean, variance] = batchNormTrain(x, null, null, 0)!;
+ * console.log(mean.toArraySync(), variance.toArraySync()); // [4] [5]
+ * console.log(y.toArraySync()); // ≈ [[[-1.342, -0.447]], [[0.447, 1.342]]]
+ * ```
+ */
+export function batchNormTrain(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+): [Tensor, Tensor, Tensor] | null {
+  const d = x.dtype;
+  const ops = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  if ((d !== "f32" && d !== "f64") || x.ndim < 2 || x.size === 0) return null;
+  if (ops.some((t) => t.dtype !== d || t.device !== x.device || !t.isContiguous)) return null;
+  if (!hasKernel("batchNormTrain", x.device)) return null;
+  const C = x.shape[1];
+  const attrs: BatchNormAttrs = { eps, hasWeight: !!weight, hasBias: !!bias };
+  try {
+    const [y, mean, v] = runKernel("batchNormTrain", ops, attrs, [
+      { shape: x.shape, dtype: d, overwritten: true },
+      { shape: [C], dtype: d, overwritten: true },
+      { shape: [C], dtype: d, overwritten: true },
+    ]);
+    return [y, mean, v];
+  } catch (e) {
+    // A device whose kernel declines these operands (e.g. f64 on the GPU): compose instead.
+    if (e instanceof DeviceError && x.device !== "cpu") return null;
+    throw e;
   }
 }

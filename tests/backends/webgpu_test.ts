@@ -26,7 +26,7 @@ import {
 } from "../../mod.ts";
 import { webgpuContext } from "../../internal.ts";
 import { BINARY, REDUCE_OPS, UNARY } from "../../backends/webgpu/kernels.ts";
-import { runKernel1 } from "../../core/op.ts";
+import { runKernel, runKernel1 } from "../../core/op.ts";
 import type { PoolAttrs } from "../../core/backend/attrs.ts";
 import { arbBroadcastPair, arbShape, type Layout, makeTensor } from "../helpers/gen.ts";
 import { GPU_TEST } from "../helpers/webgpu.ts";
@@ -510,6 +510,34 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
       }
     },
   );
+  await t.step("fused batch norm and its gradient", async () => {
+    for (const [shape, affine] of [[[3, 4, 5, 6], true], [[5, 3], false]] as const) {
+      const C = shape[1];
+      const x = makeTensor([...shape], "f32", seed++, "contiguous", { lo: -2, hi: 3 });
+      const w = makeTensor([C], "f32", seed++);
+      const b = makeTensor([C], "f32", seed++);
+      const g = makeTensor([...shape], "f32", seed++);
+      const attrs = { eps: 1e-5, hasWeight: affine, hasBias: affine };
+      const stats = [{ shape: [C], dtype: "f32" as const }, { shape: [C], dtype: "f32" as const }];
+      const fwd = (xs: Tensor, ...p: Tensor[]) =>
+        runKernel("batchNormTrain", [xs, ...p], attrs, [
+          { shape: xs.shape, dtype: "f32" },
+          ...stats,
+        ]);
+      // Sums over 90 values per channel: f32 tree sums on the GPU vs float64 on the CPU.
+      const tol = { rtol: 1e-5, atol: 1e-5 };
+      await compare(`batchNormTrain ${shape}`, affine ? [x, w, b] : [x], fwd, tol);
+      const [, mean, v] = fwd(x, ...(affine ? [w, b] : []));
+      await compare(
+        `batchNormBackward ${shape}`,
+        affine ? [g, x, mean, v, w] : [g, x, mean, v],
+        (...ins) =>
+          runKernel("batchNormBackward", ins, attrs, [{ shape: x.shape, dtype: "f32" }, ...stats]),
+        { rtol: 1e-4, atol: 1e-4 },
+      );
+      for (const t of [x, w, b, g, mean, v]) t.dispose();
+    }
+  });
   await t.step("pooling and its gradients", async () => {
     const x = makeTensor([2, 3, 9, 8], "f32", seed++, "transposed");
     const g = makeTensor([2, 3, 5, 4], "f32", seed++);

@@ -6,6 +6,7 @@
  */
 import type {
   AdamStepAttrs,
+  BatchNormAttrs,
   Conv2dAttrs,
   PoolAttrs,
   ReluBackwardAttrs,
@@ -32,6 +33,10 @@ export interface ConvOps {
   reluBackward: Binary<ReluBackwardAttrs>;
   /** grad (and the parameter, moments as outputs written in place). */
   adamStep: Op<"variadic", AdamStepAttrs>;
+  /** (x, [weight], [bias]) → y, batch mean, biased batch variance (per channel, axis 1). */
+  batchNormTrain: Op<"variadic", BatchNormAttrs>;
+  /** (gy, x, mean, var, [weight]) → dx, dweight, dbias. */
+  batchNormBackward: Op<"variadic", BatchNormAttrs>;
 }
 
 /** The conv, pooling and fused-training contracts at run time. */
@@ -45,4 +50,6 @@ export const CONV_OPS: Contracts<ConvOps> = {
   conv2dBackwardWeight: 2,
   reluBackward: 2,
   adamStep: "variadic",
+  batchNormTrain: "variadic",
+  batchNormBackward: "variadic",
 };
