@@ -365,6 +365,31 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
       b.dispose();
     }
   });
+  await t.step(
+    "linear: bias in the epilogue, in the split-K sum, and the simple kernel",
+    async () => {
+      for (
+        const [m, k, n, withBias] of [
+          [7, 9, 5, true],
+          [130, 40, 70, true],
+          [64, 1200, 40, true],
+          [128, 32, 128, false],
+          [3, 0, 4, true],
+        ] as const
+      ) {
+        const x = makeTensor([m, k], "f32", seed++);
+        const w = makeTensor([n, k], "f32", seed++);
+        const b = makeTensor([n], "f32", seed++);
+        await compare(
+          `linear ${m}×${k} → ${n} bias=${withBias}`,
+          withBias ? [x, w, b] : [x, w],
+          (p, q, r) => C.linear(p, q, r ?? null),
+          { rtol: 1e-5, atol: 1e-5 * (k + 1) },
+        );
+        for (const t of [x, w, b]) t.dispose();
+      }
+    },
+  );
   await t.step("conv2d with stride, padding, dilation, groups and bias", async () => {
     const x = makeTensor([2, 4, 9, 8], "f32", seed++, "transposed");
     const w = makeTensor([6, 2, 3, 3], "f32", seed++, "strided");

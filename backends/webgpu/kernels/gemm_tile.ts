@@ -241,23 +241,27 @@ ${epi}
 }`;
 }
 
-/** Sum of the split-K partial products: C[offC + i] = Σ_s P[s·L + i]. Metadata: [L, S, offC]. */
-const splitSumCode = (access: string) => `
+/**
+ * Sum of the split-K partial products: C[offC + i] = Σ_s P[s·L + i] (+ bias[i mod N]).
+ * Metadata: [L, S, offC, N, bias offset, bias stride].
+ */
+const splitSumCode = (access: string, bias: DType | null) => `
 @group(0) @binding(0) var<storage, ${access[0] === "r" ? "read" : "read_write"}> P: array<f32>;
-@group(0) @binding(1) var<storage, read_write> C: array<f32>;
-${prmDecl(2)}
+${bias ? operand("Bi", 1, bias, "elem", access[1]) : ""}
+@group(0) @binding(${bias ? 2 : 1}) var<storage, read_write> C: array<f32>;
+${prmDecl(bias ? 3 : 2)}
 @compute @workgroup_size(${WG})
 fn main(${THREAD}) {
   let i = ${TID}; let L = u32(prm[0]);
   if (i >= L) { return; }
   var acc = 0.0;
   for (var s = 0u; s < u32(prm[1]); s++) { acc += P[s * L + i]; }
-  C[u32(prm[2]) + i] = acc;
+  C[u32(prm[2]) + i] = acc${bias ? " + ld1Bi(u32(prm[4]) + (i % u32(prm[3])) * u32(prm[5]))" : ""};
 }`;
 
 /**
  * Record the sum of `splits` partial products of `L` elements each (contiguous in `part`) into
- * `c` at element offset `offC`.
+ * `c` at element offset `offC`, plus a bias over the last axis (length `n`) if given.
  */
 export function runSplitSum(
   ctx: GpuContext,
@@ -266,15 +270,21 @@ export function runSplitSum(
   L: number,
   splits: number,
   offC: number,
+  bias: { buffer: GPUBuffer; view: TensorView; n: number } | null = null,
 ): void {
-  const access = ctx.access([part], [c]);
-  const k = ctx.kernel("gemm:splitsum", access, () => splitSumCode(access));
-  const o = ctx.slot();
-  ctx.mi[o] = L;
-  ctx.mi[o + 1] = splits;
-  ctx.mi[o + 2] = offC;
+  const ins = bias ? [part, bias.buffer] : [part];
+  const access = ctx.access(ins, [c]);
+  const bdt = bias ? bias.view.dtype : null;
+  const k = ctx.kernel(`gemm:splitsum:${bdt}`, access, () => splitSumCode(access, bdt));
+  const o = ctx.slot(), M = ctx.mi;
+  M[o] = L;
+  M[o + 1] = splits;
+  M[o + 2] = offC;
+  M[o + 3] = bias ? bias.n : 1;
+  M[o + 4] = bias ? off(bias.view) : 0;
+  M[o + 5] = bias ? bias.view.strides[0] : 0;
   const [gx, gy] = grid(L);
-  ctx.run(k, [part, c], gx, gy);
+  ctx.run(k, [...ins, c], gx, gy);
 }
 
 /** Workgroups that fill the GPU (about two per SM of an H100; only used to size K splits). */
