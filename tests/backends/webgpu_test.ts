@@ -563,6 +563,20 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
       for (const t of [x, w, b, g, mean, v]) t.dispose();
     }
   });
+  await t.step("reluBackward (relu and leakyRelu gradients in one pass)", async () => {
+    const x = makeTensor([3, 5, 7], "f32", seed++, "transposed");
+    const g = makeTensor([3, 5, 7], "f32", seed++);
+    for (const attrs of [{}, { negativeSlope: 0.1 }]) {
+      await compare(
+        `reluBackward ${JSON.stringify(attrs)}`,
+        [x, g],
+        (a, b) => runKernel1("reluBackward", [a, b], attrs, { shape: a.shape, dtype: "f32" }),
+        EXACT,
+      );
+    }
+    x.dispose();
+    g.dispose();
+  });
   await t.step("pooling and its gradients", async () => {
     const x = makeTensor([2, 3, 9, 8], "f32", seed++, "transposed");
     const g = makeTensor([2, 3, 5, 4], "f32", seed++);

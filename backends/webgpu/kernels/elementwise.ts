@@ -1,6 +1,7 @@
 /**
- * Elementwise kernels: every unary and binary op of the scalar elementwise table, `where`, and
- * `copy` (contiguous(), astype between GPU dtypes, copyInto a view). One generator ("map") makes
+ * Elementwise kernels: every unary and binary op of the scalar elementwise table, `where`,
+ * `reluBackward` (relu's gradient in one pass), and `copy` (contiguous(), astype between GPU
+ * dtypes, copyInto a view). One generator ("map") makes
  * them all: inputs read through broadcast strides (no materialized broadcast, views without
  * copies), axes coalesced first, index math unrolled per rank, one op expression per domain.
  *
@@ -194,6 +195,18 @@ function plan(op: string, ins: readonly DType[], out: DType, attrs: UnaryAttrs):
     if (!ins.slice(1).every((d) => loadable(d, dom)) || !loadable(ins[0], "b")) return null;
     return { key: `where:${dom}`, doms: ["b", dom, dom], outDom: dom, expr: "select(z, y, x)" };
   }
+  if (op === "reluBackward") {
+    // (x or relu's output, g) → x > 0 ? g : g·slope (0 without a slope): one pass.
+    if (!isFloatDt(out) || !ins.every(isFloatDt)) return null;
+    const slope = (attrs as { negativeSlope?: number }).negativeSlope;
+    return {
+      key: `reluBackward:${slope === undefined ? "0" : "s"}`,
+      doms: ["f", "f"],
+      outDom: "f",
+      expr: slope === undefined ? "select(0.0, y, x > 0.0)" : "select(y * p0, y, x > 0.0)",
+      fparams: slope === undefined ? [] : [slope],
+    };
+  }
   if (op === "copy") {
     const [src] = ins;
     if (src === out) {
@@ -358,7 +371,7 @@ function mapSupports(ctx: GpuContext, call: KernelCall): Plan | null {
 }
 
 /** Ops whose plan depends on attributes (not cached). */
-const ATTR_OPS = new Set(["leakyRelu", "elu", "softplus", "clip", "gelu"]);
+const ATTR_OPS = new Set(["leakyRelu", "elu", "softplus", "clip", "gelu", "reluBackward"]);
 /** Memoized plans by op, then by operand and output dtypes (no key string per call). */
 const plans = new Map<string, { ins: DType[]; out: DType; plan: Plan | null }[]>();
 
@@ -585,7 +598,13 @@ export function elementwiseKernels(ctx: GpuContext): OpKernelTable {
     },
   };
   const k: OpKernelTable = {};
-  const ops = [...Object.keys(UNARY), ...Object.keys(BINARY), "where", "copy"] as OpName[];
+  const ops = [
+    ...Object.keys(UNARY),
+    ...Object.keys(BINARY),
+    "where",
+    "copy",
+    "reluBackward",
+  ] as OpName[];
   for (const op of ops) (k as Record<OpName, KernelEntry>)[op] = entry;
   return k;
 }
