@@ -12,7 +12,8 @@
 import { noGrad } from "../core/autograd.ts";
 import { scoped } from "../core/dispose.ts";
 import { type DType, DTYPES } from "../core/dtype.ts";
-import { ComputeError, DTypeError, fmtShape, ShapeError } from "../core/errors.ts";
+import { ComputeError, DeviceError, DTypeError, fmtShape, ShapeError } from "../core/errors.ts";
+import { runKernel } from "../core/op.ts";
 import { finfo } from "../core/finfo.ts";
 import { fromTyped, full } from "../core/ops/creation.ts";
 import { keep } from "../core/memory.ts";
@@ -330,14 +331,41 @@ function updateRunningStats(
   m: number,
   count: number,
 ): void {
-  noGrad(() =>
+  noGrad(() => {
+    const ts = [rm, rv, bm, bv];
+    const one = ts.every((t) =>
+      t.isContiguous && t.dtype === rm.dtype && t.device === rm.device && t.size === rm.size
+    );
+    if (
+      one && (rm.dtype === "f32" || rm.dtype === "f64") && runningKernel(rm, rv, bm, bv, m, count)
+    ) {
+      return;
+    }
     scoped((own) => {
       const nm = own(add(own(mul(rm, 1 - m)), own(mul(bm, m))));
       const nv = own(add(own(mul(rv, 1 - m)), own(mul(bv, (m * count) / (count - 1)))));
       copyInto(rm, nm);
       copyInto(rv, nv);
-    })
-  );
+    });
+  });
+}
+
+/** The `batchNormRunning` kernel in place; false where the device's kernels decline. */
+function runningKernel(
+  rm: Tensor,
+  rv: Tensor,
+  bm: Tensor,
+  bv: Tensor,
+  momentum: number,
+  count: number,
+): boolean {
+  try {
+    runKernel("batchNormRunning", [bm, bv], { momentum, count }, [rm, rv]);
+    return true;
+  } catch (e) {
+    if (e instanceof DeviceError && rm.device !== "cpu") return false;
+    throw e;
+  }
 }
 
 /** Check that the trailing axes of x equal `normalizedShape`. */

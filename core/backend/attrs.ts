@@ -48,6 +48,14 @@ export interface BatchNormAttrs {
   hasBias: boolean;
 }
 
+/** Attributes of `batchNormRunning`. */
+export interface BatchNormRunningAttrs {
+  /** Weight of the batch statistic in the running average. */
+  momentum: number;
+  /** Values per channel the batch statistics came from (the variance is made unbiased). */
+  count: number;
+}
+
 /** Attributes of `adamStep` (the per-step scalars are computed by the caller). */
 export interface AdamStepAttrs {
   /** Learning rate. */

@@ -560,7 +560,16 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
           runKernel("batchNormBackward", ins, attrs, [{ shape: x.shape, dtype: "f32" }, ...stats]),
         { rtol: 1e-4, atol: 1e-4 },
       );
-      for (const t of [x, w, b, g, mean, v]) t.dispose();
+      const rm = makeTensor([C], "f32", seed++),
+        rv = makeTensor([C], "f32", seed++, "contiguous", {
+          lo: 0.5,
+          hi: 2,
+        });
+      await compare(`batchNormRunning ${shape}`, [mean, v, rm, rv], (bm, bv, m, r) => {
+        runKernel("batchNormRunning", [bm, bv], { momentum: 0.1, count: x.size / C }, [m, r]);
+        return [m, r];
+      }, { rtol: 1e-6, atol: 1e-7 });
+      for (const t of [x, w, b, g, mean, v, rm, rv]) t.dispose();
     }
   });
   await t.step("reluBackward (relu and leakyRelu gradients in one pass)", async () => {

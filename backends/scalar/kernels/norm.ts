@@ -10,11 +10,14 @@
  * - `batchNormBackward`: inputs gy, x, mean, var, then weight if `hasWeight`; outputs dx,
  *   dweight = Σ gy·x̂ and dbias = Σ gy (per channel), with x̂ = (x − mean)·(var + eps)^−½ and
  *   dx = w·(var + eps)^−½·(gy − Σgy / count − x̂·Σ(gy·x̂) / count).
+ * - `batchNormRunning`: inputs the batch mean and biased variance; outputs the running mean and
+ *   variance, read and written in place (PyTorch's update): mean ← (1 − m)·mean + m·batch mean,
+ *   var ← (1 − m)·var + m·batch var·count / (count − 1).
  * Sums here run in float64, results are rounded once to the element type.
  *
  * @module
  */
-import type { BatchNormAttrs } from "../../../core/backend/attrs.ts";
+import type { BatchNormAttrs, BatchNormRunningAttrs } from "../../../core/backend/attrs.ts";
 import type { KernelCall, ScalarKernelTable } from "../../../core/backend/plugin.ts";
 import { typed } from "../util.ts";
 
@@ -99,7 +102,20 @@ export function batchNormBackward(call: KernelCall<BatchNormAttrs>): void {
   }
 }
 
+/** Scalar `batchNormRunning` kernel. */
+export function batchNormRunning(call: KernelCall<BatchNormRunningAttrs>): void {
+  const { momentum: m, count } = call.attrs;
+  const [bmt, bvt] = call.inputs;
+  const [rmt, rvt] = call.outputs;
+  const bm = typed(bmt) as F, bv = typed(bvt) as F, rm = typed(rmt) as F, rv = typed(rvt) as F;
+  const unbias = count / (count - 1);
+  for (let c = 0; c < rmt.size; c++) {
+    rm[rmt.offset + c] = (1 - m) * rm[rmt.offset + c] + m * bm[bmt.offset + c];
+    rv[rvt.offset + c] = (1 - m) * rv[rvt.offset + c] + m * bv[bvt.offset + c] * unbias;
+  }
+}
+
 /** The scalar backend's batch-norm kernels. */
-export const kernels = { batchNormTrain, batchNormBackward } satisfies Partial<
+export const kernels = { batchNormTrain, batchNormBackward, batchNormRunning } satisfies Partial<
   ScalarKernelTable
 >;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { BatchNormAttrs } from "../../../core/backend/attrs.ts";
+import type { BatchNormAttrs, BatchNormRunningAttrs } from "../../../core/backend/attrs.ts";
 import type { KernelCall, OpKernelTable, TensorView } from "../../../core/backend/plugin.ts";
 import type { GpuContext } from "../context.ts";
 import { decl, grid, off, prmDecl, stOf, THREAD, TID, WG } from "./wgsl.ts";
@@ -113,6 +113,20 @@ fn main(${THREAD}) {
 }`;
 }
 
+/** The running statistics' update in place (one thread per channel). */
+const RUNNING = (access: string) => `
+${["BM", "BV", "RM", "RV"].map((n, j) => decl(n, j, access[j])).join("\n")}
+${prmDecl(4)}
+@compute @workgroup_size(${WG})
+fn main(${THREAD}) {
+  let c = ${TID};
+  if (c >= u32(prm[0])) { return; }
+  let m = bitcast<f32>(prm[1]); let ub = bitcast<f32>(prm[2]);
+  let rm = u32(prm[5]) + c; let rv = u32(prm[6]) + c;
+  RM[rm] = bitcast<u32>((1.0 - m) * bitcast<f32>(RM[rm]) + m * bitcast<f32>(BM[u32(prm[3]) + c]));
+  RV[rv] = bitcast<u32>((1.0 - m) * bitcast<f32>(RV[rv]) + m * bitcast<f32>(BV[u32(prm[4]) + c]) * ub);
+}`;
+
 /** Fill the metadata slot for operands `ts` of x-like `x` and return it. */
 function meta(ctx: GpuContext, x: TensorView, a: BatchNormAttrs, ts: TensorView[]): void {
   const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
@@ -168,6 +182,26 @@ export function normKernels(ctx: GpuContext): OpKernelTable {
         if (x.size === 0) return;
         dispatch(ctx, "bn:stats", statsCode, [x], [mean, v], x, a, true);
         dispatch(ctx, "bn:apply", applyCode, [x, mean, v, w, b], [y], x, a, false);
+      },
+    },
+    batchNormRunning: {
+      supports: (call: KernelCall<BatchNormRunningAttrs>) =>
+        f32Contiguous([...call.inputs, ...call.outputs]),
+      run: (call: KernelCall<BatchNormRunningAttrs>) => {
+        const ts = [...call.inputs, ...call.outputs];
+        const C = call.outputs[0].size;
+        if (C === 0) return;
+        const ib = call.inputs.map((t) => ctx.input(stOf(t)));
+        const ob = call.outputs.map((t) => ctx.output(stOf(t), false));
+        const access = ctx.access(ib, ob);
+        const k = ctx.kernel("bn:running", access, () => RUNNING(access));
+        const o = ctx.slot();
+        ctx.mi[o] = C;
+        ctx.mf[o + 1] = call.attrs.momentum;
+        ctx.mf[o + 2] = call.attrs.count / (call.attrs.count - 1);
+        ts.forEach((t, j) => ctx.mi[o + 3 + j] = off(t));
+        const [gx, gy] = grid(C);
+        ctx.run(k, [...ib, ...ob], gx, gy);
       },
     },
     batchNormBackward: {

@@ -7,6 +7,7 @@
 import type {
   AdamStepAttrs,
   BatchNormAttrs,
+  BatchNormRunningAttrs,
   Conv2dAttrs,
   PoolAttrs,
   ReluBackwardAttrs,
@@ -37,6 +38,8 @@ export interface ConvOps {
   batchNormTrain: Op<"variadic", BatchNormAttrs>;
   /** (gy, x, mean, var, [weight]) → dx, dweight, dbias. */
   batchNormBackward: Op<"variadic", BatchNormAttrs>;
+  /** (batch mean, biased batch variance) → running mean, running variance, updated in place. */
+  batchNormRunning: Op<"variadic", BatchNormRunningAttrs>;
 }
 
 /** The conv, pooling and fused-training contracts at run time. */
@@ -52,4 +55,5 @@ export const CONV_OPS: Contracts<ConvOps> = {
   adamStep: "variadic",
   batchNormTrain: "variadic",
   batchNormBackward: "variadic",
+  batchNormRunning: "variadic",
 };
