@@ -86,6 +86,7 @@ export {
   adamStep,
   type AdamStepAttrs,
   type BatchNormAttrs,
+  type BatchNormRunningAttrs,
   batchNormTrain,
   linear,
 } from "./core/ops/fused.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { hasKernel } from "../backend/registry.ts";
-import type { AdamStepAttrs, BatchNormAttrs } from "../backend/attrs.ts";
+import type { AdamStepAttrs, BatchNormAttrs, BatchNormRunningAttrs } from "../backend/attrs.ts";
 import { noGrad } from "../autograd.ts";
 import { DeviceError, fmtShape, ShapeError } from "../errors.ts";
 import { runKernel, runKernel1 } from "../op.ts";
@@ -17,7 +17,7 @@ import { matmul } from "./matmul.ts";
 import { reshape } from "./view.ts";
 import { scoped } from "../dispose.ts";
 
-export type { AdamStepAttrs, BatchNormAttrs };
+export type { AdamStepAttrs, BatchNormAttrs, BatchNormRunningAttrs };
 
 /**
  * One Adam/AdamW step of parameter `p` in place, with its state `m`, `v` (and `vmax` for
