@@ -361,7 +361,10 @@ function accumulate(t: Tensor, g: Tensor): void {
     g.dispose();
     throw disposedLeaf(t, "backward");
   }
-  const gc = g.dtype === t.dtype ? g : g.astype(t.dtype);
+  // A gradient sharing its storage with another live tensor (rules pass views on: add's two
+  // inputs get views of one gradient) is copied, so that `.grad` is the leaf's own (clipping
+  // and optimizers may write into it).
+  const gc = g.dtype !== t.dtype ? g.astype(t.dtype) : g.storage.refs > 1 ? g.clone() : g;
   if (gc !== g) g.dispose();
   const prev = t.grad;
   if (prev) {

@@ -100,8 +100,9 @@ function zeroRule(name: string, arity: 1 | 2): void {
 
 // ---- arithmetic --------------------------------------------------------------------------------
 
-binary("add", { a: (g) => g.clone(), b: (g) => g.clone() });
-binary("sub", { a: (g) => g.clone(), b: (g) => neg(g) });
+// (g itself: `back` hands each input a new view of it, with no copy.)
+binary("add", { a: (g) => g, b: (g) => g });
+binary("sub", { a: (g) => g, b: (g) => neg(g) });
 binary("mul", { a: (g, { inputs: [, b] }) => mul(g, b), b: (g, { inputs: [a] }) => mul(g, a) });
 binary("div", {
   a: (g, { inputs: [, b] }) => div(g, b),

@@ -10,10 +10,12 @@ import { reshape } from "../ops/view.ts";
 /**
  * Sum a gradient of a broadcast result back to the shape of an operand (NumPy broadcasting in
  * reverse): sum over leading axes the operand lacks and over axes where it has length 1.
- * Always returns a new tensor (a copy when the shapes already match), which the rule may return.
+ * Always returns a new tensor (a view of g when the shapes already match), which the rule may
+ * return.
  */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
-  if (g.ndim === shape.length && g.shape.every((d, i) => d === shape[i])) return g.clone();
+  // Same shape: a new handle on g's storage (no copy; leaf accumulation copies shared storage).
+  if (g.ndim === shape.length && g.shape.every((d, i) => d === shape[i])) return reshape(g, shape);
   const lead = g.ndim - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.ndim; i++) {

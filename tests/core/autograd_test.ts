@@ -3,7 +3,16 @@
  * errors) and gradients through views and basic ops, against PyTorch.
  */
 import assert from "node:assert/strict";
-import { DTypeError, memory, noGrad, ShapeError, type Tensor, tensor, tidy } from "../../mod.ts";
+import {
+  copyInto,
+  DTypeError,
+  memory,
+  noGrad,
+  ShapeError,
+  type Tensor,
+  tensor,
+  tidy,
+} from "../../mod.ts";
 import { assertMatches, needsTorch, numpy } from "../helpers/numpy.ts";
 import { makeTensor } from "../helpers/gen.ts";
 
@@ -174,4 +183,15 @@ Deno.test({
       );
     });
   },
+});
+
+Deno.test("add's inputs get their own .grad: gradients passed on as views are copied at the leaves", () => {
+  const a = tensor([1, 2, 3]).requireGrad(), b = tensor([4, 5, 6]).requireGrad();
+  const y = a.add(b).sum();
+  y.backward();
+  assert.notEqual(a.grad!.storage, b.grad!.storage);
+  // Writing into one leaf's gradient (as gradient clipping does) leaves the other alone.
+  copyInto(a.grad!, tensor([9, 9, 9]));
+  assert.deepEqual(b.grad!.toArraySync(), [1, 1, 1]);
+  for (const t of [a, b, y]) t.dispose();
 });
