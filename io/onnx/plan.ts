@@ -10,6 +10,7 @@ import { keep } from "../../core/memory.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { OnnxGraph, OnnxNode } from "./graph.ts";
 import { frozenId, type OpFn, OPS } from "./ops/registry.ts";
+import { findStftChains, fusedNode, stftMagnitudeFn } from "./fuse_stft.ts";
 
 /** A graph's plan (see the module doc). */
 export interface Plan {
@@ -169,7 +170,20 @@ export function buildPlan(
   outerConstants: ReadonlySet<string>,
   missing: (node: OnnxNode) => never,
 ): Plan {
-  const nodes = fuseActivations(g);
+  const fnOf = (node: OnnxNode) =>
+    OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`) ?? missing(node);
+  let nodes = fuseActivations(g);
+  // STFT magnitude chains: one node each, at the place of the chain's last node.
+  const fusedFns = new Map<OnnxNode, OpFn>();
+  const gone = new Set<OnnxNode>();
+  for (const c of findStftChains(g, nodes, fnOf, (n) => opsetOf(n.domain))) {
+    const f = fusedNode(c);
+    fusedFns.set(f, stftMagnitudeFn(c, f));
+    c.nodes.forEach((n) => gone.add(n));
+    const last = c.nodes[c.nodes.length - 1];
+    nodes = nodes.map((n) => (n === last ? f : n));
+  }
+  nodes = nodes.filter((n) => !gone.has(n));
   const last = new Map<string, number>();
   nodes.forEach((n, k) => {
     for (const v of n.inputs) if (v !== "") last.set(v, k);
@@ -183,9 +197,7 @@ export function buildPlan(
   nodes.forEach((n, k) => {
     for (const o of n.outputs) if (o !== "" && !last.has(o) && !outputs.has(o)) dying[k].push(o);
   });
-  const fns = nodes.map((node) =>
-    OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`) ?? missing(node)
-  );
+  const fns = nodes.map((node) => fusedFns.get(node) ?? fnOf(node));
   const opsets = nodes.map((node) => opsetOf(node.domain));
   // Constants: initializers no feed overrides, the enclosing graphs' constants no input of this
   // graph shadows, and outputs of folded nodes.

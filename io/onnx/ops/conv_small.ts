@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { fromTyped } from "../../../core/ops/creation.ts";
+import { newF32, readF32 } from "./host.ts";
 import { matmul } from "../../../core/ops/matmul.ts";
 import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
@@ -37,8 +37,8 @@ export function conv1dSmall(
   const T = Math.floor((L + pb + pe - (K - 1) * d - 1) / s) + 1;
   const rows = Ci * K, cols = N * T;
   if (T <= 0 || rows * cols > MAX_COLS) return null;
-  const xs = x.dataSync() as Float32Array;
-  const c = new Float32Array(rows * cols);
+  const [ct, c] = newF32([rows, cols], true);
+  const xs = readF32(x);
   for (let n = 0; n < N; n++) {
     for (let ci = 0; ci < Ci; ci++) {
       const xo = (n * Ci + ci) * L;
@@ -51,13 +51,11 @@ export function conv1dSmall(
       }
     }
   }
-  const ct = fromTyped(c, [rows, cols], "f32");
   const yt = matmul(V.reshape(w, [Co, rows]), ct);
-  const y2 = yt.dataSync() as Float32Array;
   ct.dispose();
-  yt.dispose();
-  const b = bias === undefined ? null : (bias.dataSync() as Float32Array);
-  const y = new Float32Array(N * Co * T);
+  const [out, y] = newF32([N, Co, T]);
+  const y2 = readF32(yt);
+  const b = bias === undefined ? null : readF32(bias);
   for (let n = 0; n < N; n++) {
     for (let co = 0; co < Co; co++) {
       const bo = b === null ? 0 : b[co], yo = (n * Co + co) * T, so = co * cols + n * T;
@@ -69,5 +67,6 @@ export function conv1dSmall(
       }
     }
   }
-  return fromTyped(y, [N, Co, T], "f32");
+  yt.dispose();
+  return out;
 }
