@@ -210,11 +210,29 @@ function halfRange(
  * (see the module doc), else the original nodes in order.
  */
 export function stftMagnitudeFn(chain: Chain, fused: OnnxNode): OpFn {
+  const xi = fused.inputs.indexOf(chain.pad.inputs[0]);
+  const wi = fused.inputs.indexOf(chain.conv.inputs[1]);
+  // The inputs of the last run that took the fast path: when all but the signal are the same
+  // tensors (session constants) and the signal has the same shape, the checks hold again.
+  let seen: { inputs: (Tensor | undefined)[]; geo: Geometry } | null = null;
+  const same = (inputs: (Tensor | undefined)[]) =>
+    seen !== null && inputs.length === seen.inputs.length &&
+    inputs.every((t, i) =>
+      i === xi
+        ? t !== undefined && t.dtype === "f32" && t.device === "cpu" &&
+          t.shape.length === 2 && t.shape[0] === seen!.geo.N && t.shape[1] === seen!.geo.L
+        : t === seen!.inputs[i]
+    );
   return (inputs, ctx) => {
+    if (same(inputs)) return [stftCompute(seen!.geo, inputs[xi]!, inputs[wi]!)];
     const vals = new Map<string, Tensor | undefined>();
     fused.inputs.forEach((v, i) => vals.set(v, inputs[i]));
-    const y = stftMagnitudeFast(chain, (v) => vals.get(v));
-    if (y !== null) return [y];
+    const geo = stftGeometry(chain, (v) => vals.get(v));
+    if (geo !== null) {
+      seen = { inputs: [...inputs], geo };
+      return [stftCompute(geo, inputs[xi]!, inputs[wi]!)];
+    }
+    seen = null;
     return tidy(() => {
       chain.nodes.forEach((n, k) => {
         const sub: OpContext = { node: n, opset: chain.opsets[k], runGraph: ctx.runGraph };
@@ -234,6 +252,24 @@ export function stftMagnitudeFast(
   c: Chain,
   val: (v: string) => Tensor | undefined,
 ): Tensor | null {
+  const geo = stftGeometry(c, val);
+  return geo === null ? null : stftCompute(geo, val(c.pad.inputs[0])!, val(c.conv.inputs[1])!);
+}
+
+/** What the fast path needs to know: sizes, pads, stride. */
+interface Geometry {
+  N: number;
+  L: number;
+  pb: number;
+  K: number;
+  C: number;
+  F: number;
+  T: number;
+  s: number;
+}
+
+/** The chain's geometry when its values make it the STFT magnitude, else null. */
+function stftGeometry(c: Chain, val: (v: string) => Tensor | undefined): Geometry | null {
   const opsetOf = (n: OnnxNode) => c.opsets[c.nodes.indexOf(n)];
   const x = val(c.pad.inputs[0]), w = val(c.conv.inputs[1]);
   const f32cpu = (t: Tensor | undefined): t is Tensor =>
@@ -271,6 +307,12 @@ export function stftMagnitudeFast(
   const halvesOk = (a: number[], b: number[]) =>
     a[0] === 0 && a[1] === F && b[0] === F && b[1] === C;
   if (!halvesOk(r0, r1) && !halvesOk(r1, r0)) return null;
+  return { N, L, pb, K, C, F, T, s };
+}
+
+/** The magnitude [N, F, T] of signal x [N, L] through basis w [C, 1, K]. */
+function stftCompute(g: Geometry, x: Tensor, w: Tensor): Tensor {
+  const { N, L, pb, K, C, F, T, s } = g;
   // Frames of the reflected signal as columns [K, N·T], one matmul with the basis [C, K].
   const cols = N * T;
   const [mt, m] = newF32([K, cols]);

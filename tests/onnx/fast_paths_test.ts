@@ -60,6 +60,9 @@ Deno.test("small 1-D Conv equals onnxruntime: strides, dilations, asymmetric and
     { n: 1, ci: 1, co: 7, l: 40, k: 16, attrs: { strides: [8] }, b: false },
     { n: 3, ci: 4, co: 2, l: 7, k: 3, attrs: { auto_pad: "SAME_UPPER", strides: [2] }, b: true },
     { n: 1, ci: 8, co: 3, l: 5, k: 5, attrs: { auto_pad: "SAME_LOWER" }, b: true },
+    // Above 4096 multiply-adds: the column matrix and one matmul (the cases above: direct loops).
+    { n: 2, ci: 16, co: 32, l: 20, k: 3, attrs: { strides: [2], pads: [1, 0] }, b: true },
+    { n: 1, ci: 24, co: 24, l: 9, k: 3, attrs: { dilations: [2], pads: [2, 2] }, b: false },
   ];
   for (const c of cases) {
     const inits = [f32("W", [c.co, c.ci, c.k], rand(r, c.co * c.ci * c.k))];
@@ -117,11 +120,12 @@ Deno.test("Conv followed by its only reader Relu runs fused and equals onnxrunti
   const r = rng(5);
   const t = (shape: number[]) =>
     fromTyped(Float32Array.from(rand(r, shape.reduce((a, b) => a * b, 1))), shape, "f32");
-  // 1-D (the small-conv path) and 2-D (core conv2d then relu); in the third the conv output is
+  // 1-D (the small-conv path: direct loops, then column matrix + matmul) and 2-D (core conv2d then relu); in the third the conv output is
   // also a graph output, so nothing is fused.
   for (
     const [xs, ws, alsoOut] of [
       [[1, 4, 9], [5, 4, 3], false],
+      [[1, 24, 20], [32, 24, 3], false],
       [[1, 3, 6, 6], [4, 3, 3, 3], false],
       [[1, 4, 9], [5, 4, 3], true],
     ] as const
