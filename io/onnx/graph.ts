@@ -47,8 +47,9 @@ export interface OnnxNode {
   /** Values read from enclosing scopes by this node's subgraphs. */
   readonly implicitInputs: readonly string[];
   /**
-   * An activation the session's plan fused into this node ("Relu"): the node's output is the
-   * activation's, and the activation node does not run. Never set by the parser.
+   * An activation the session's plan fused into this node ("Relu", "Sigmoid"): the node's output
+   * is the activation's, and the activation node does not run ("StftMagnitude": the node stands
+   * for a whole chain, see fuse_stft.ts). Never set by the parser.
    */
   readonly fusedActivation?: string;
 }

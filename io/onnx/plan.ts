@@ -133,10 +133,12 @@ export class Memo {
  */
 /** Producers whose next node is an activation they can apply while writing their output. */
 const FUSABLE = new Set(["Conv"]);
+/** Activations a fusable producer applies (conv_small.ts, nn.ts). */
+const ACTIVATIONS = new Set(["Relu", "Sigmoid"]);
 
 /**
- * The graph's nodes with each Conv whose only reader is a Relu taking that Relu's output (the
- * Relu dropped): one node, one output tensor fewer per pair.
+ * The graph's nodes with each Conv whose only reader is a Relu or a Sigmoid taking that
+ * activation's output (the activation dropped): one node, one output tensor fewer per pair.
  */
 function fuseActivations(g: OnnxGraph): OnnxNode[] {
   const reads = new Map<string, number>();
@@ -156,9 +158,9 @@ function fuseActivations(g: OnnxGraph): OnnxNode[] {
     const j = readerOf.get(o);
     if (j === undefined) return; // read only by a subgraph
     const r = g.nodes[j];
-    if (j <= k || r.domain !== "" || r.opType !== "Relu" || r.inputs[0] !== o) return;
+    if (j <= k || r.domain !== "" || !ACTIVATIONS.has(r.opType) || r.inputs[0] !== o) return;
     if (out[j] === null || out[k] === null || r.outputs.length !== 1) return;
-    out[k] = { ...n, outputs: [r.outputs[0]], fusedActivation: "Relu" };
+    out[k] = { ...n, outputs: [r.outputs[0]], fusedActivation: r.opType };
     out[j] = null;
   });
   return out.filter((n): n is OnnxNode => n !== null);

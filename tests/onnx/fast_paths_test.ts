@@ -116,24 +116,27 @@ Deno.test("LSTM (default activations) equals onnxruntime: directions, layouts, s
   }
 });
 
-Deno.test("Conv followed by its only reader Relu runs fused and equals onnxruntime", async () => {
+Deno.test("Conv followed by its only reader Relu or Sigmoid runs fused and equals onnxruntime", async () => {
   const r = rng(5);
   const t = (shape: number[]) =>
     fromTyped(Float32Array.from(rand(r, shape.reduce((a, b) => a * b, 1))), shape, "f32");
   // 1-D (the small-conv path: direct loops, then column matrix + matmul) and 2-D (core conv2d then relu); in the third the conv output is
   // also a graph output, so nothing is fused.
   for (
-    const [xs, ws, alsoOut] of [
-      [[1, 4, 9], [5, 4, 3], false],
-      [[1, 24, 20], [32, 24, 3], false],
-      [[1, 3, 6, 6], [4, 3, 3, 3], false],
-      [[1, 4, 9], [5, 4, 3], true],
+    const [xs, ws, alsoOut, act] of [
+      [[1, 4, 9], [5, 4, 3], false, "Relu"],
+      [[1, 24, 20], [32, 24, 3], false, "Relu"],
+      [[1, 3, 6, 6], [4, 3, 3, 3], false, "Relu"],
+      [[1, 4, 9], [5, 4, 3], true, "Relu"],
+      [[1, 4, 9], [5, 4, 3], false, "Sigmoid"],
+      [[1, 24, 20], [32, 24, 3], false, "Sigmoid"],
+      [[1, 3, 6, 6], [4, 3, 3, 3], false, "Sigmoid"],
     ] as const
   ) {
     const bytes = model(graph(
       [
         node("Conv", ["x", "W", "B"], ["c"], { pads: ws.length === 3 ? [1, 1] : [1, 1, 1, 1] }),
-        node("Relu", ["c"], ["y"]),
+        node(act, ["c"], ["y"]),
       ],
       [vi("x", [...xs])],
       alsoOut ? [vi("y", [...xs]), vi("c", [...xs])] : [vi("y", [...xs])],
@@ -143,12 +146,12 @@ Deno.test("Conv followed by its only reader Relu runs fused and equals onnxrunti
       ],
     ));
     const x = t([...xs]);
-    await vsOrt(bytes, { x }, 1e-5, `Conv+Relu ${xs.length - 2}-D`);
+    await vsOrt(bytes, { x }, 1e-5, `Conv+${act} ${xs.length - 2}-D`);
     const s = loadOnnxSync(bytes);
     s.setProfiling(true);
     s.runSync({ x });
     const ops = s.profile().map((p) => p.opType).sort();
-    assert.deepEqual(ops, alsoOut ? ["Conv", "Relu"] : ["Conv+Relu"]);
+    assert.deepEqual(ops, alsoOut ? ["Conv", act] : [`Conv+${act}`]);
   }
 });
 

@@ -19,13 +19,16 @@ const MAX_COLS = 1 << 16;
  */
 const DIRECT_MACS = 4096;
 
+/** An activation fused into the convolution's output ("" for none). */
+export type Activation = "" | "Relu" | "Sigmoid";
+
 /** The convolution by direct loops (f64 sums), bias and ReLU in the same pass. */
 function direct(
   x: Tensor,
   w: Tensor,
   bias: Tensor | undefined,
   [N, Ci, L, Co, K, T, s, d, pb]: number[],
-  relu: boolean,
+  act: Activation,
 ): Tensor {
   const [out, y] = newF32([N, Co, T]);
   const xs = readF32(x), ws = readF32(w), b = bias === undefined ? null : readF32(bias);
@@ -41,7 +44,11 @@ function direct(
           }
         }
         // max(acc, 0) keeping NaN, as the matmul path does.
-        y[(n * Co + co) * T + t] = relu && acc <= 0 ? 0 : acc;
+        y[(n * Co + co) * T + t] = act === "Relu" && acc <= 0
+          ? 0
+          : act === "Sigmoid"
+          ? 1 / (1 + Math.exp(-Math.fround(acc)))
+          : acc;
       }
     }
   }
@@ -50,7 +57,8 @@ function direct(
 
 /**
  * y [N, Co, T] = conv1d(x [N, Ci, L], w [Co, Ci, K]) + bias, with stride `s`, dilation `d` and
- * pads `pb` (begin) / `pe` (end), group 1, then max(y, 0) when `relu` (NaN stays); null when it
+ * pads `pb` (begin) / `pe` (end), group 1, then the fused activation `act` (ReLU: max(y, 0), NaN
+ * stays; Sigmoid: 1 / (1 + e^-y) of the f32 sum); null when it
  * does not apply (dtype, device, size).
  */
 export function conv1dSmall(
@@ -61,7 +69,7 @@ export function conv1dSmall(
   d: number,
   pb: number,
   pe: number,
-  relu = false,
+  act: Activation = "",
 ): Tensor | null {
   const plain = (t: Tensor | undefined) =>
     t === undefined || (t.dtype === "f32" && t.device === "cpu");
@@ -72,7 +80,7 @@ export function conv1dSmall(
   const rows = Ci * K, cols = N * T;
   if (T <= 0 || rows * cols > MAX_COLS) return null;
   if (Co * rows * cols <= DIRECT_MACS) {
-    return direct(x, w, bias, [N, Ci, L, Co, K, T, s, d, pb], relu);
+    return direct(x, w, bias, [N, Ci, L, Co, K, T, s, d, pb], act);
   }
   const [ct, c] = newF32([rows, cols], true);
   const xs = readF32(x);
@@ -97,7 +105,10 @@ export function conv1dSmall(
     for (let co = 0; co < Co; co++) {
       const bo = b === null ? 0 : b[co], yo = (n * Co + co) * T, so = co * cols + n * T;
       for (let t = 0; t < T; t++) y[yo + t] = y2[so + t] + bo;
-      if (relu) {
+      if (act === "Sigmoid") {
+        for (let t = 0; t < T; t++) y[yo + t] = 1 / (1 + Math.exp(-y[yo + t]));
+      }
+      if (act === "Relu") {
         for (let t = 0; t < T; t++) {
           if (!(y[yo + t] > 0) && y[yo + t] === y[yo + t]) y[yo + t] = 0;
         }

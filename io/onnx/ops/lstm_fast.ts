@@ -33,6 +33,24 @@ export function lstmFastApplies(inp: readonly (Tensor | undefined)[], ctx: OpCon
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
+/** Wb + Rb of direction d per bias tensor that is a session constant (computed once). */
+const biasCache = new WeakMap<Tensor, Float64Array[]>();
+
+function biasSum(t: Tensor | undefined, bias: Float32Array | null, d: number, G: number) {
+  const cached = t === undefined ? undefined : biasCache.get(t)?.[d];
+  if (cached !== undefined) return cached;
+  const b = new Float64Array(G);
+  if (bias !== null) {
+    for (let j = 0; j < G; j++) b[j] = bias[d * 2 * G + j] + bias[d * 2 * G + G + j];
+  }
+  if (t !== undefined && frozenId(t) !== undefined) {
+    const l = biasCache.get(t) ?? [];
+    l[d] = b;
+    biasCache.set(t, l);
+  }
+  return b;
+}
+
 /** [W_d R_d]ᵀ ([input + H, 4H]) per (W, R, direction), kept while W lives (session constants). */
 const joinedCache = new WeakMap<Tensor, { r: Tensor; d: number; wr: Tensor }[]>();
 
@@ -72,10 +90,7 @@ export function lstmFast(
   const I = x.shape[2];
   const xs = seq === 1 ? readF32(x) : null;
   for (let d = 0; d < dirs; d++) {
-    const b = new Float64Array(G);
-    if (bias !== null) {
-      for (let j = 0; j < G; j++) b[j] = bias[d * 2 * G + j] + bias[d * 2 * G + G + j];
-    }
+    const b = biasSum(inp[3], bias, d, G);
     const h = new Float32Array(batch * H), c = new Float32Array(batch * H);
     if (h0 !== null) h.set(h0.subarray(d * batch * H, (d + 1) * batch * H));
     if (c0 !== null) c.set(c0.subarray(d * batch * H, (d + 1) * batch * H));

@@ -20,7 +20,7 @@ import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { axesArg } from "./shape.ts";
 import { maxPoolIndices } from "./pool_indices.ts";
-import { conv1dSmall } from "./conv_small.ts";
+import { type Activation, conv1dSmall } from "./conv_small.ts";
 import {
   attrNum,
   attrNums,
@@ -117,7 +117,7 @@ const conv: OpFn = (inp, ctx) => {
   const k = w.shape.slice(2);
   const { strides, dil, b, e } = window2d(ctx, x, k, one);
   // A following Relu the session's plan fused into this node.
-  const relu = ctx.node.fusedActivation === "Relu";
+  const act = (ctx.node.fusedActivation ?? "") as Activation;
   if (one && attrNum(ctx, "group", 1) === 1) {
     const y = conv1dSmall(
       need(inp, 0, ctx),
@@ -127,7 +127,7 @@ const conv: OpFn = (inp, ctx) => {
       dil[1],
       b[1],
       e[1],
-      relu,
+      act,
     );
     if (y !== null) return [y];
   }
@@ -142,7 +142,7 @@ const conv: OpFn = (inp, ctx) => {
     groups: attrNum(ctx, "group", 1),
   });
   const y1 = one ? V.squeeze(y, 2) : y;
-  return [relu ? A.relu(y1) : y1];
+  return [act === "Relu" ? A.relu(y1) : act === "Sigmoid" ? A.sigmoid(y1) : y1];
 };
 
 /**
