@@ -41,7 +41,12 @@ function close(ours: Tensor, ref: Tensor, tol: number, what: string) {
   }
 }
 
-function run(c: Case, seed: number, poke?: (x: Float32Array, c: Case) => void) {
+function run(
+  c: Case,
+  seed: number,
+  poke?: (x: Float32Array, c: Case) => void,
+  pokeW?: (w: Float32Array) => void,
+) {
   let x = makeTensor([c.n, c.c, c.h, c.w], "f32", seed, c.layout, { lo: -1, hi: 1 });
   if (poke) {
     const d = x.dataSync() as Float32Array;
@@ -49,7 +54,13 @@ function run(c: Case, seed: number, poke?: (x: Float32Array, c: Case) => void) {
     poke(d, c);
     x = tensor(d, { dtype: "f32", shape: [c.n, c.c, c.h, c.w] });
   }
-  const w = makeTensor([c.c * c.mult, 1, 3, 3], "f32", seed + 1, "contiguous", { lo: -1, hi: 1 });
+  let w = makeTensor([c.c * c.mult, 1, 3, 3], "f32", seed + 1, "contiguous", { lo: -1, hi: 1 });
+  if (pokeW) {
+    const d = w.dataSync() as Float32Array;
+    w.dispose();
+    pokeW(d);
+    w = tensor(d, { dtype: "f32", shape: [c.c * c.mult, 1, 3, 3] });
+  }
   const b = c.bias ? makeTensor([c.c * c.mult], "f32", seed + 2, "contiguous") : undefined;
   const ins = b ? [x, w, b] : [x, w];
   const attrs = {
@@ -85,6 +96,12 @@ Deno.test("wasm depthwise 3×3 equals the scalar backend: strides, widths, asymm
       }
     }
   }
+  // Rows wider than the kernel's stack ring (1024 padded columns): the in-place row path.
+  for (const s of [1, 2]) {
+    for (const pad of [[1, 1, 1, 1], [0, 1, 0, 1]] as [number, number, number, number][]) {
+      run({ n: 1, c: 2, mult: 1, h: 4, w: 1031, s, pad, bias: true, layout: "contiguous" }, seed++);
+    }
+  }
   // Two images, multiplier 2, a row-strided input (the fast path) and a transposed one (not).
   for (const layout of ["strided", "transposed"] as Layout[]) {
     for (const s of [1, 2]) {
@@ -94,6 +111,15 @@ Deno.test("wasm depthwise 3×3 equals the scalar backend: strides, widths, asymm
 });
 
 Deno.test("wasm depthwise 3×3: NaN and infinity at the borders stay where the reference puts them", () => {
+  // An infinite weight: its padded taps are skipped, not 0·∞ (the ring of padded rows is not used).
+  for (const s of [1, 2]) {
+    run(
+      { n: 1, c: 2, mult: 1, h: 6, w: 13, s, pad: [1, 1, 1, 1], bias: false, layout: "contiguous" },
+      60 + s,
+      undefined,
+      (w) => (w[0] = Infinity),
+    );
+  }
   for (const s of [1, 2]) {
     run(
       { n: 1, c: 2, mult: 1, h: 8, w: 19, s, pad: [1, 1, 1, 1], bias: true, layout: "contiguous" },

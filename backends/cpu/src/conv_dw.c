@@ -118,6 +118,119 @@ static void dw3_plane(float *dst, const float *src, const float *w, float b, int
   }
 }
 
+/* Widest padded row kept on the stack by dw3_ring (three rows: 12 KiB). */
+#define RING_W 1024
+
+/* The four outputs at padded-row position p (stride 1: p..p+5 read; stride 2: p..p+8). */
+static inline v128_t dw3_quad(const float *const *rows, const v128_t *w0, const v128_t *w1,
+                              const v128_t *w2, int32_t nr, v128_t acc, int32_t st, int32_t p) {
+  for (int32_t r = 0; r < nr; r++) {
+    const float *q = rows[r] + p;
+    if (st == 1) {
+      acc = madd(acc, w0[r], wasm_v128_load(q));
+      acc = madd(acc, w1[r], wasm_v128_load(q + 1));
+      acc = madd(acc, w2[r], wasm_v128_load(q + 2));
+    } else {
+      const v128_t lo = wasm_v128_load(q), hi = wasm_v128_load(q + 4);
+      acc = madd(acc, w0[r], wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6));
+      acc = madd(acc, w1[r], wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7));
+      acc = madd(acc, w2[r],
+                 wasm_f32x4_replace_lane(wasm_i32x4_shuffle(lo, hi, 2, 4, 6, 6), 3, q[8]));
+    }
+  }
+  return acc;
+}
+
+/*
+ * dw3_plane for planes up to RING_W padded columns and finite weights: each input row the
+ * outputs read is copied once into a ring of three zero-padded rows, so every output (borders
+ * included) is a SIMD lane and no tap is checked. Padded columns contribute 0·w = 0 (hence
+ * finite weights only); rows outside the input are still skipped.
+ */
+static void dw3_ring(float *dst, const float *src, const float *w, float b, int32_t H,
+                     int32_t W, int32_t OH, int32_t OW, int32_t st, int32_t pt, int32_t pl,
+                     int32_t xh, int32_t PW) {
+  float ring[3][RING_W];
+  int32_t tag[3] = {-1, -1, -1};
+  const v128_t vb = wasm_f32x4_splat(b);
+  for (int32_t oh = 0; oh < OH; oh++) {
+    float *orow = dst + (int64_t)oh * OW;
+    const float *rows[3];
+    v128_t w0[3], w1[3], w2[3];
+    int32_t nr = 0;
+    for (int32_t kh = 0; kh < 3; kh++) {
+      const int32_t ih = oh * st - pt + kh;
+      if (ih < 0 || ih >= H) continue;
+      float *slot = ring[ih % 3];
+      if (tag[ih % 3] != ih) {
+        const float *in = src + (int64_t)ih * xh;
+        for (int32_t i = 0; i < pl; i++) slot[i] = 0.0f;
+        for (int32_t i = 0; i < W; i++) slot[pl + i] = in[i];
+        for (int32_t i = pl + W; i < PW; i++) slot[i] = 0.0f;
+        tag[ih % 3] = ih;
+      }
+      rows[nr] = slot;
+      w0[nr] = wasm_f32x4_splat(w[kh * 3]);
+      w1[nr] = wasm_f32x4_splat(w[kh * 3 + 1]);
+      w2[nr] = wasm_f32x4_splat(w[kh * 3 + 2]);
+      nr++;
+    }
+    int32_t ow = 0;
+    /* Independent sums in flight (4 at stride 1, 2 at stride 2): one chain of 9 dependent
+       multiply-adds is bound by their latency, not by throughput. Loads stay inside the
+       padded row (PW columns). */
+    if (st == 1) {
+      for (; ow + 16 <= OW; ow += 16) {
+        v128_t a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+        for (int32_t r = 0; r < nr; r++) {
+          const float *q = rows[r] + ow;
+          const v128_t k[3] = {w0[r], w1[r], w2[r]};
+          for (int32_t kw = 0; kw < 3; kw++) {
+            a0 = madd(a0, k[kw], wasm_v128_load(q + kw));
+            a1 = madd(a1, k[kw], wasm_v128_load(q + 4 + kw));
+            a2 = madd(a2, k[kw], wasm_v128_load(q + 8 + kw));
+            a3 = madd(a3, k[kw], wasm_v128_load(q + 12 + kw));
+          }
+        }
+        wasm_v128_store(orow + ow, a0);
+        wasm_v128_store(orow + ow + 4, a1);
+        wasm_v128_store(orow + ow + 8, a2);
+        wasm_v128_store(orow + ow + 12, a3);
+      }
+    } else {
+      for (; ow + 8 <= OW; ow += 8) {
+        v128_t a0 = vb, a1 = vb;
+        for (int32_t r = 0; r < nr; r++) {
+          const float *q = rows[r] + 2 * ow;
+          const v128_t l0 = wasm_v128_load(q), h0 = wasm_v128_load(q + 4);
+          const v128_t l1 = wasm_v128_load(q + 8), h1 = wasm_v128_load(q + 12);
+          a0 = madd(a0, w0[r], wasm_i32x4_shuffle(l0, h0, 0, 2, 4, 6));
+          a1 = madd(a1, w0[r], wasm_i32x4_shuffle(l1, h1, 0, 2, 4, 6));
+          a0 = madd(a0, w1[r], wasm_i32x4_shuffle(l0, h0, 1, 3, 5, 7));
+          a1 = madd(a1, w1[r], wasm_i32x4_shuffle(l1, h1, 1, 3, 5, 7));
+          /* columns 2, 4, 6, 8 (and 10 … 16): shifted loads, inside the padded row */
+          const v128_t l2 = wasm_v128_load(q + 2), h2 = wasm_v128_load(q + 6);
+          const v128_t l3 = wasm_v128_load(q + 10), h3 = wasm_v128_load(q + 14);
+          a0 = madd(a0, w2[r], wasm_i32x4_shuffle(l2, h2, 0, 2, 4, 6));
+          a1 = madd(a1, w2[r], wasm_i32x4_shuffle(l3, h3, 0, 2, 4, 6));
+        }
+        wasm_v128_store(orow + ow, a0);
+        wasm_v128_store(orow + ow + 4, a1);
+      }
+    }
+    for (; ow < OW; ow += 4) {
+      const v128_t a = dw3_quad(rows, w0, w1, w2, nr, vb, st, ow * st);
+      if (ow + 4 <= OW) {
+        wasm_v128_store(orow + ow, a);
+      } else {
+        float t[4];
+        wasm_v128_store(t, a);
+        for (int32_t i = 0; ow + i < OW; i++) orow[ow + i] = t[i];
+      }
+    }
+  }
+}
+
 void convdw_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   const int32_t *a = job->ia;
@@ -136,7 +249,14 @@ void convdw_slot(pjob_t *job, int32_t s) {
     const float b = has_bias ? bias[o] : 0.0f;
     float *dst = out + (int64_t)p * OH * OW;
     if (KH == 3 && KW == 3 && dh == 1 && dw == 1 && xw == 1 && sh == sw && (sh == 1 || sh == 2)) {
-      dw3_plane(dst, src, w, b, H, W, OH, OW, sh, pt, pl, xh);
+      /* Padded row width: the last quad reads up to (OW + 3)·st + 8 - 3 columns. */
+      const int32_t PW = (OW + 4) * sh + 8;
+      int32_t finite = 1;
+      for (int32_t i = 0; i < 9; i++) finite &= (w[i] - w[i]) == 0.0f;
+      if (PW <= RING_W && PW >= pl + W && finite)
+        dw3_ring(dst, src, w, b, H, W, OH, OW, sh, pt, pl, xh, PW);
+      else
+        dw3_plane(dst, src, w, b, H, W, OH, OW, sh, pt, pl, xh);
       continue;
     }
     for (int32_t oh = 0; oh < OH; oh++) {
