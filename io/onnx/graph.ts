@@ -52,6 +52,11 @@ export interface OnnxNode {
    * for a whole chain, see fuse_stft.ts). Never set by the parser.
    */
   readonly fusedActivation?: string;
+  /**
+   * An activation the plan fused into this node's first input ("Relu"): the node reads the
+   * activation's input and applies it while reading. Never set by the parser.
+   */
+  readonly fusedInputActivation?: string;
 }
 
 /** A graph input or output with its declared type. */

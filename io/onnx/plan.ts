@@ -163,6 +163,20 @@ function fuseActivations(g: OnnxGraph): OnnxNode[] {
     out[k] = { ...n, outputs: [r.outputs[0]], fusedActivation: r.opType };
     out[j] = null;
   });
+  // A Relu whose only reader is a Conv's data input: the Conv applies it while reading.
+  g.nodes.forEach((n, k) => {
+    if (n.domain !== "" || n.opType !== "Relu" || n.outputs.length !== 1) return;
+    const o = n.outputs[0];
+    if (o === "" || reads.get(o) !== 1 || out[k] === null) return;
+    const j = readerOf.get(o);
+    const c = j === undefined ? null : out[j];
+    if (j === undefined || j <= k || c === null || c.domain !== "" || !FUSABLE.has(c.opType)) {
+      return;
+    }
+    if (c.inputs[0] !== o || c.inputs.indexOf(o, 1) !== -1 || c.fusedInputActivation) return;
+    out[j] = { ...c, inputs: [n.inputs[0], ...c.inputs.slice(1)], fusedInputActivation: "Relu" };
+    out[k] = null;
+  });
   return out.filter((n): n is OnnxNode => n !== null);
 }
 

@@ -11,7 +11,7 @@ import { fromTyped } from "../../core/ops/creation.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { loadOnnxSync } from "../../io/onnx/session.ts";
 import { rng } from "../helpers/gen.ts";
-import { f32, graph, model, node, vi } from "./build.ts";
+import { f32, graph, i64, model, node, vi } from "./build.ts";
 import { maxAbsDiff, ortRun } from "./ort.ts";
 
 const rand = (r: () => number, n: number) => Array.from({ length: n }, () => r() * 2 - 1);
@@ -187,5 +187,61 @@ Deno.test("3-D ConvTranspose equals onnxruntime: strides, pads, output padding, 
     ));
     const x = fromTyped(Float32Array.from(rand(r, n(c.x))), c.x, "f32");
     await vsOrt(bytes, { x }, 1e-5, `ConvTranspose 3-D ${JSON.stringify(c.attrs)}`);
+  }
+});
+
+Deno.test("Relu read only by a Conv runs inside it and equals onnxruntime (1-D direct, matmul, 2-D)", async () => {
+  const r = rng(21);
+  const t = (shape: number[]) =>
+    fromTyped(Float32Array.from(rand(r, shape.reduce((a, b) => a * b, 1))), shape, "f32");
+  for (
+    const [xs, ws] of [
+      [[1, 4, 9], [5, 4, 3]],
+      [[1, 24, 20], [32, 24, 3]],
+      [[1, 3, 6, 6], [4, 3, 3, 3]],
+    ] as const
+  ) {
+    const bytes = model(graph(
+      [
+        node("Relu", ["x"], ["xr"]),
+        node("Conv", ["xr", "W", "B"], ["y"], { pads: ws.length === 3 ? [1, 1] : [1, 1, 1, 1] }),
+      ],
+      [vi("x", [...xs])],
+      [vi("y", [...xs])],
+      [
+        f32("W", [...ws], rand(r, ws.reduce((a, b) => a * b, 1))),
+        f32("B", [ws[0]], rand(r, ws[0])),
+      ],
+    ));
+    const x = t([...xs]);
+    await vsOrt(bytes, { x }, 1e-5, `Relu+Conv ${xs.length - 2}-D`);
+    const s = loadOnnxSync(bytes);
+    s.setProfiling(true);
+    s.runSync({ x });
+    assert.deepEqual(s.profile().map((p) => p.opType), ["Relu+Conv"]);
+  }
+});
+
+Deno.test("ReduceMean of small tensors (JS) equals onnxruntime: axes, keepdims, all axes", async () => {
+  const r = rng(23);
+  for (
+    const [shape, axes, keep] of [
+      [[1, 1], [1], 0],
+      [[2, 3, 4], [0, 2], 1],
+      [[2, 3, 4], [-1], 0],
+      [[3, 5], null, 1],
+      [[40, 40], [1], 0], // above the JS size: core's mean
+    ] as const
+  ) {
+    const inits = axes === null ? [] : [i64("axes", [axes.length], [...axes])];
+    const bytes = model(graph(
+      [node("ReduceMean", axes === null ? ["x"] : ["x", "axes"], ["y"], { keepdims: keep })],
+      [vi("x", [...shape])],
+      [vi("y", [])],
+      inits,
+    ));
+    const size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+    const x = fromTyped(Float32Array.from(rand(r, size)), [...shape], "f32");
+    await vsOrt(bytes, { x }, 1e-6, `ReduceMean ${JSON.stringify([shape, axes, keep])}`);
   }
 });

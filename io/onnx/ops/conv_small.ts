@@ -19,6 +19,13 @@ const MAX_COLS = 1 << 16;
  */
 const DIRECT_MACS = 4096;
 
+/** max(v, 0) of each value into a new array (NaN stays, as in core's relu). */
+function relu(v: Float32Array): Float32Array {
+  const r = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) r[i] = v[i] > 0 || v[i] !== v[i] ? v[i] : 0;
+  return r;
+}
+
 /** An activation fused into the convolution's output ("" for none). */
 export type Activation = "" | "Relu" | "Sigmoid";
 
@@ -29,9 +36,11 @@ function direct(
   bias: Tensor | undefined,
   [N, Ci, L, Co, K, T, s, d, pb]: number[],
   act: Activation,
+  preRelu: boolean,
 ): Tensor {
   const [out, y] = newF32([N, Co, T]);
-  const xs = readF32(x), ws = readF32(w), b = bias === undefined ? null : readF32(bias);
+  const xs = preRelu ? relu(readF32(x)) : readF32(x);
+  const ws = readF32(w), b = bias === undefined ? null : readF32(bias);
   for (let n = 0; n < N; n++) {
     for (let co = 0; co < Co; co++) {
       for (let t = 0; t < T; t++) {
@@ -58,7 +67,7 @@ function direct(
 /**
  * y [N, Co, T] = conv1d(x [N, Ci, L], w [Co, Ci, K]) + bias, with stride `s`, dilation `d` and
  * pads `pb` (begin) / `pe` (end), group 1, then the fused activation `act` (ReLU: max(y, 0), NaN
- * stays; Sigmoid: 1 / (1 + e^-y) of the f32 sum); null when it
+ * stays; Sigmoid: 1 / (1 + e^-y) of the f32 sum), reading max(x, 0) when `preRelu`; null when it
  * does not apply (dtype, device, size).
  */
 export function conv1dSmall(
@@ -70,6 +79,7 @@ export function conv1dSmall(
   pb: number,
   pe: number,
   act: Activation = "",
+  preRelu = false,
 ): Tensor | null {
   const plain = (t: Tensor | undefined) =>
     t === undefined || (t.dtype === "f32" && t.device === "cpu");
@@ -80,10 +90,10 @@ export function conv1dSmall(
   const rows = Ci * K, cols = N * T;
   if (T <= 0 || rows * cols > MAX_COLS) return null;
   if (Co * rows * cols <= DIRECT_MACS) {
-    return direct(x, w, bias, [N, Ci, L, Co, K, T, s, d, pb], act);
+    return direct(x, w, bias, [N, Ci, L, Co, K, T, s, d, pb], act, preRelu);
   }
   const [ct, c] = newF32([rows, cols], true);
-  const xs = readF32(x);
+  const xs = preRelu ? relu(readF32(x)) : readF32(x);
   for (let n = 0; n < N; n++) {
     for (let ci = 0; ci < Ci; ci++) {
       const xo = (n * Ci + ci) * L;

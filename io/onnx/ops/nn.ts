@@ -21,6 +21,7 @@ import type { Tensor } from "../../../core/tensor.ts";
 import { axesArg } from "./shape.ts";
 import { maxPoolIndices } from "./pool_indices.ts";
 import { type Activation, conv1dSmall } from "./conv_small.ts";
+import { meanSmall } from "./small.ts";
 import { runKernel1 } from "../../../core/op.ts";
 import {
   attrNum,
@@ -145,13 +146,15 @@ function convAsymmetric(
 }
 
 const conv: OpFn = (inp, ctx) => {
-  const [x, one] = to2d(need(inp, 0, ctx), ctx);
+  let [x, one] = to2d(need(inp, 0, ctx), ctx);
   let w = need(inp, 1, ctx);
   if (one) w = V.unsqueeze(w, 2);
   const k = w.shape.slice(2);
   const { strides, dil, b, e } = window2d(ctx, x, k, one);
   // A following Relu the session's plan fused into this node.
   const act = (ctx.node.fusedActivation ?? "") as Activation;
+  // A Relu the plan fused into the data input: applied while reading (1-D small path) or first.
+  const preRelu = ctx.node.fusedInputActivation === "Relu";
   if (one && attrNum(ctx, "group", 1) === 1) {
     const y = conv1dSmall(
       need(inp, 0, ctx),
@@ -162,9 +165,11 @@ const conv: OpFn = (inp, ctx) => {
       b[1],
       e[1],
       act,
+      preRelu,
     );
     if (y !== null) return [y];
   }
+  if (preRelu) x = A.relu(x);
   // Symmetric pads go to the kernel (no padded copy of the input); others pad first, except on
   // the CPU in f32, where the kernel takes them as they are.
   const sym = b.every((v, i) => v === e[i] && v >= 0);
@@ -497,7 +502,10 @@ defineOps({
   Softmax: softmaxLike(R.softmax),
   LogSoftmax: softmaxLike(R.logSoftmax),
   ReduceSum: reduce((x, a, k) => R.sum(x, a, k), 13),
-  ReduceMean: reduce((x, a, k) => R.mean(x, a, k), 18),
+  ReduceMean: reduce(
+    (x, a, k) => meanSmall(x, a ?? x.shape.map((_, i) => i), k) ?? R.mean(x, a, k),
+    18,
+  ),
   ReduceMax: reduce((x, a, k) => R.max(x, a, k), 18, -Infinity),
   ReduceMin: reduce((x, a, k) => R.min(x, a, k), 18, Infinity),
   ReduceProd: reduce((x, a, k) => R.prod(x, a, k), 18),
