@@ -130,6 +130,7 @@ export class Memo {
  * @param opsetOf the model's opset of a domain
  * @param outerConstants names constant in the enclosing graphs (empty for the main graph)
  * @param missing called for a node without an operator (throws)
+ * @param host whether values live on the CPU (the STFT chain is fused only there)
  */
 /** Producers whose next node is an activation they can apply while writing their output. */
 const FUSABLE = new Set(["Conv"]);
@@ -185,6 +186,7 @@ export function buildPlan(
   opsetOf: (domain: string) => number,
   outerConstants: ReadonlySet<string>,
   missing: (node: OnnxNode) => never,
+  host = true,
 ): Plan {
   const fnOf = (node: OnnxNode) =>
     OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`) ?? missing(node);
@@ -192,7 +194,8 @@ export function buildPlan(
   // STFT magnitude chains: one node each, at the place of the chain's last node.
   const fusedFns = new Map<OnnxNode, OpFn>();
   const gone = new Set<OnnxNode>();
-  for (const c of findStftChains(g, nodes, fnOf, (n) => opsetOf(n.domain))) {
+  // (CPU sessions only: a GPU session places each node's inputs by its operator's needs.)
+  for (const c of host ? findStftChains(g, nodes, fnOf, (n) => opsetOf(n.domain)) : []) {
     const f = fusedNode(c);
     fusedFns.set(f, stftMagnitudeFn(c, f));
     c.nodes.forEach((n) => gone.add(n));

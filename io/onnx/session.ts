@@ -311,7 +311,7 @@ export class OnnxSession {
         opType: node.opType,
         count: 1,
       }]);
-    });
+    }, this.device === "cpu");
     this.#plans.set(g, p);
     return p;
   }
