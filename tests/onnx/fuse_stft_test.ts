@@ -8,6 +8,7 @@
 import "../../backends/runtime.ts";
 import assert from "node:assert/strict";
 import { fromTyped } from "../../core/ops/creation.ts";
+import { memory } from "../../core/memory.ts";
 import { loadOnnxSync } from "../../io/onnx/session.ts";
 import { parseModel } from "../../io/onnx/graph.ts";
 import { OPS } from "../../io/onnx/ops/registry.ts";
@@ -86,6 +87,10 @@ async function check(v: Variant, fused: boolean) {
     const d = maxAbsDiff(out.y, ref["0:y"]);
     assert.ok(d <= 1e-5, `${JSON.stringify(v)}: max |ours - onnxruntime| = ${d}`);
     assert.deepEqual(s.profile().map((p) => p.opType), ["Conv+StftMagnitude"], "one node");
+    // Nothing left behind by either path (a second run, after the first kept its constants).
+    const before = memory().tensors;
+    s.runSync({ x }).y.dispose();
+    assert.equal(memory().tensors, before, "tensors leaked by a run");
     // Which path the fused node took: the fast path only where the chain is the magnitude.
     const m = parseModel(bytes);
     const chains = findStftChains(m.graph, m.graph.nodes, (n) => OPS.get(n.opType)!, () => 18);
