@@ -146,29 +146,23 @@ function convAsymmetric(
 }
 
 const conv: OpFn = (inp, ctx) => {
-  let [x, one] = to2d(need(inp, 0, ctx), ctx);
-  let w = need(inp, 1, ctx);
-  if (one) w = V.unsqueeze(w, 2);
-  const k = w.shape.slice(2);
-  const { strides, dil, b, e } = window2d(ctx, x, k, one);
+  const x0 = need(inp, 0, ctx), w0 = need(inp, 1, ctx);
   // A following Relu the session's plan fused into this node.
   const act = (ctx.node.fusedActivation ?? "") as Activation;
   // A Relu the plan fused into the data input: applied while reading (1-D small path) or first.
   const preRelu = ctx.node.fusedInputActivation === "Relu";
-  if (one && attrNum(ctx, "group", 1) === 1) {
-    const y = conv1dSmall(
-      need(inp, 0, ctx),
-      need(inp, 1, ctx),
-      inp[2],
-      strides[1],
-      dil[1],
-      b[1],
-      e[1],
-      act,
-      preRelu,
-    );
+  // 1-D, group 1: the small path first, before any lifting to 2-D (no views to make and drop).
+  if (x0.ndim === 3 && w0.ndim === 3 && attrNum(ctx, "group", 1) === 1) {
+    const st = attrNums(ctx, "strides", [1]), dl = attrNums(ctx, "dilations", [1]);
+    const [pb, pe] = spatialPads(ctx, x0.shape.slice(2), w0.shape.slice(2), st, dl);
+    const y = conv1dSmall(x0, w0, inp[2], st[0], dl[0], pb[0], pe[0], act, preRelu);
     if (y !== null) return [y];
   }
+  let [x, one] = to2d(x0, ctx);
+  let w = w0;
+  if (one) w = V.unsqueeze(w, 2);
+  const k = w.shape.slice(2);
+  const { strides, dil, b, e } = window2d(ctx, x, k, one);
   if (preRelu) x = A.relu(x);
   // Symmetric pads go to the kernel (no padded copy of the input); others pad first, except on
   // the CPU in f32, where the kernel takes them as they are.
