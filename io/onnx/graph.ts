@@ -47,10 +47,16 @@ export interface OnnxNode {
   /** Values read from enclosing scopes by this node's subgraphs. */
   readonly implicitInputs: readonly string[];
   /**
-   * An activation the session's plan fused into this node ("Relu"): the node's output is the
-   * activation's, and the activation node does not run. Never set by the parser.
+   * An activation the session's plan fused into this node ("Relu", "Sigmoid"): the node's output
+   * is the activation's, and the activation node does not run ("StftMagnitude": the node stands
+   * for a whole chain, see fuse_stft.ts). Never set by the parser.
    */
   readonly fusedActivation?: string;
+  /**
+   * An activation the plan fused into this node's first input ("Relu"): the node reads the
+   * activation's input and applies it while reading. Never set by the parser.
+   */
+  readonly fusedInputActivation?: string;
 }
 
 /** A graph input or output with its declared type. */

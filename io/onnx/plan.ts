@@ -10,6 +10,7 @@ import { keep } from "../../core/memory.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { OnnxGraph, OnnxNode } from "./graph.ts";
 import { frozenId, type OpFn, OPS } from "./ops/registry.ts";
+import { findStftChains, fusedNode, stftMagnitudeFn } from "./fuse_stft.ts";
 
 /** A graph's plan (see the module doc). */
 export interface Plan {
@@ -129,13 +130,16 @@ export class Memo {
  * @param opsetOf the model's opset of a domain
  * @param outerConstants names constant in the enclosing graphs (empty for the main graph)
  * @param missing called for a node without an operator (throws)
+ * @param host whether values live on the CPU (the STFT chain is fused only there)
  */
 /** Producers whose next node is an activation they can apply while writing their output. */
 const FUSABLE = new Set(["Conv"]);
+/** Activations a fusable producer applies (conv_small.ts, nn.ts). */
+const ACTIVATIONS = new Set(["Relu", "Sigmoid"]);
 
 /**
- * The graph's nodes with each Conv whose only reader is a Relu taking that Relu's output (the
- * Relu dropped): one node, one output tensor fewer per pair.
+ * The graph's nodes with each Conv whose only reader is a Relu or a Sigmoid taking that
+ * activation's output (the activation dropped): one node, one output tensor fewer per pair.
  */
 function fuseActivations(g: OnnxGraph): OnnxNode[] {
   const reads = new Map<string, number>();
@@ -155,10 +159,24 @@ function fuseActivations(g: OnnxGraph): OnnxNode[] {
     const j = readerOf.get(o);
     if (j === undefined) return; // read only by a subgraph
     const r = g.nodes[j];
-    if (j <= k || r.domain !== "" || r.opType !== "Relu" || r.inputs[0] !== o) return;
+    if (j <= k || r.domain !== "" || !ACTIVATIONS.has(r.opType) || r.inputs[0] !== o) return;
     if (out[j] === null || out[k] === null || r.outputs.length !== 1) return;
-    out[k] = { ...n, outputs: [r.outputs[0]], fusedActivation: "Relu" };
+    out[k] = { ...n, outputs: [r.outputs[0]], fusedActivation: r.opType };
     out[j] = null;
+  });
+  // A Relu whose only reader is a Conv's data input: the Conv applies it while reading.
+  g.nodes.forEach((n, k) => {
+    if (n.domain !== "" || n.opType !== "Relu" || n.outputs.length !== 1) return;
+    const o = n.outputs[0];
+    if (o === "" || reads.get(o) !== 1 || out[k] === null) return;
+    const j = readerOf.get(o);
+    const c = j === undefined ? null : out[j];
+    if (j === undefined || j <= k || c === null || c.domain !== "" || !FUSABLE.has(c.opType)) {
+      return;
+    }
+    if (c.inputs[0] !== o || c.inputs.indexOf(o, 1) !== -1 || c.fusedInputActivation) return;
+    out[j] = { ...c, inputs: [n.inputs[0], ...c.inputs.slice(1)], fusedInputActivation: "Relu" };
+    out[k] = null;
   });
   return out.filter((n): n is OnnxNode => n !== null);
 }
@@ -168,8 +186,23 @@ export function buildPlan(
   opsetOf: (domain: string) => number,
   outerConstants: ReadonlySet<string>,
   missing: (node: OnnxNode) => never,
+  host = true,
 ): Plan {
-  const nodes = fuseActivations(g);
+  const fnOf = (node: OnnxNode) =>
+    OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`) ?? missing(node);
+  let nodes = fuseActivations(g);
+  // STFT magnitude chains: one node each, at the place of the chain's last node.
+  const fusedFns = new Map<OnnxNode, OpFn>();
+  const gone = new Set<OnnxNode>();
+  // (CPU sessions only: a GPU session places each node's inputs by its operator's needs.)
+  for (const c of host ? findStftChains(g, nodes, fnOf, (n) => opsetOf(n.domain)) : []) {
+    const f = fusedNode(c);
+    fusedFns.set(f, stftMagnitudeFn(c, f));
+    c.nodes.forEach((n) => gone.add(n));
+    const last = c.nodes[c.nodes.length - 1];
+    nodes = nodes.map((n) => (n === last ? f : n));
+  }
+  nodes = nodes.filter((n) => !gone.has(n));
   const last = new Map<string, number>();
   nodes.forEach((n, k) => {
     for (const v of n.inputs) if (v !== "") last.set(v, k);
@@ -183,9 +216,7 @@ export function buildPlan(
   nodes.forEach((n, k) => {
     for (const o of n.outputs) if (o !== "" && !last.has(o) && !outputs.has(o)) dying[k].push(o);
   });
-  const fns = nodes.map((node) =>
-    OPS.get(node.domain === "" ? node.opType : `${node.domain}.${node.opType}`) ?? missing(node)
-  );
+  const fns = nodes.map((node) => fusedFns.get(node) ?? fnOf(node));
   const opsets = nodes.map((node) => opsetOf(node.domain));
   // Constants: initializers no feed overrides, the enclosing graphs' constants no input of this
   // graph shadows, and outputs of folded nodes.

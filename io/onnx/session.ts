@@ -311,7 +311,7 @@ export class OnnxSession {
         opType: node.opType,
         count: 1,
       }]);
-    });
+    }, this.device === "cpu");
     this.#plans.set(g, p);
     return p;
   }
@@ -386,7 +386,8 @@ export class OnnxSession {
         if (this.#profile !== null) {
           this.#profile.push({
             node: node.name,
-            opType: node.fusedActivation ? `${node.opType}+${node.fusedActivation}` : node.opType,
+            opType: (node.fusedInputActivation ? `${node.fusedInputActivation}+` : "") +
+              node.opType + (node.fusedActivation ? `+${node.fusedActivation}` : ""),
             shapes: placed.map((t) => (t === undefined ? null : t.shape)),
             us: (performance.now() - t0) * 1000,
             depth: this.#depth,

@@ -11,7 +11,7 @@ import { fromTyped } from "../../core/ops/creation.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import { loadOnnxSync } from "../../io/onnx/session.ts";
 import { rng } from "../helpers/gen.ts";
-import { f32, graph, model, node, vi } from "./build.ts";
+import { f32, graph, i64, model, node, vi } from "./build.ts";
 import { maxAbsDiff, ortRun } from "./ort.ts";
 
 const rand = (r: () => number, n: number) => Array.from({ length: n }, () => r() * 2 - 1);
@@ -60,6 +60,9 @@ Deno.test("small 1-D Conv equals onnxruntime: strides, dilations, asymmetric and
     { n: 1, ci: 1, co: 7, l: 40, k: 16, attrs: { strides: [8] }, b: false },
     { n: 3, ci: 4, co: 2, l: 7, k: 3, attrs: { auto_pad: "SAME_UPPER", strides: [2] }, b: true },
     { n: 1, ci: 8, co: 3, l: 5, k: 5, attrs: { auto_pad: "SAME_LOWER" }, b: true },
+    // Above 4096 multiply-adds: the column matrix and one matmul (the cases above: direct loops).
+    { n: 2, ci: 16, co: 32, l: 20, k: 3, attrs: { strides: [2], pads: [1, 0] }, b: true },
+    { n: 1, ci: 24, co: 24, l: 9, k: 3, attrs: { dilations: [2], pads: [2, 2] }, b: false },
   ];
   for (const c of cases) {
     const inits = [f32("W", [c.co, c.ci, c.k], rand(r, c.co * c.ci * c.k))];
@@ -113,23 +116,27 @@ Deno.test("LSTM (default activations) equals onnxruntime: directions, layouts, s
   }
 });
 
-Deno.test("Conv followed by its only reader Relu runs fused and equals onnxruntime", async () => {
+Deno.test("Conv followed by its only reader Relu or Sigmoid runs fused and equals onnxruntime", async () => {
   const r = rng(5);
   const t = (shape: number[]) =>
     fromTyped(Float32Array.from(rand(r, shape.reduce((a, b) => a * b, 1))), shape, "f32");
-  // 1-D (the small-conv path) and 2-D (core conv2d then relu); in the third the conv output is
+  // 1-D (the small-conv path: direct loops, then column matrix + matmul) and 2-D (core conv2d then relu); in the third the conv output is
   // also a graph output, so nothing is fused.
   for (
-    const [xs, ws, alsoOut] of [
-      [[1, 4, 9], [5, 4, 3], false],
-      [[1, 3, 6, 6], [4, 3, 3, 3], false],
-      [[1, 4, 9], [5, 4, 3], true],
+    const [xs, ws, alsoOut, act] of [
+      [[1, 4, 9], [5, 4, 3], false, "Relu"],
+      [[1, 24, 20], [32, 24, 3], false, "Relu"],
+      [[1, 3, 6, 6], [4, 3, 3, 3], false, "Relu"],
+      [[1, 4, 9], [5, 4, 3], true, "Relu"],
+      [[1, 4, 9], [5, 4, 3], false, "Sigmoid"],
+      [[1, 24, 20], [32, 24, 3], false, "Sigmoid"],
+      [[1, 3, 6, 6], [4, 3, 3, 3], false, "Sigmoid"],
     ] as const
   ) {
     const bytes = model(graph(
       [
         node("Conv", ["x", "W", "B"], ["c"], { pads: ws.length === 3 ? [1, 1] : [1, 1, 1, 1] }),
-        node("Relu", ["c"], ["y"]),
+        node(act, ["c"], ["y"]),
       ],
       [vi("x", [...xs])],
       alsoOut ? [vi("y", [...xs]), vi("c", [...xs])] : [vi("y", [...xs])],
@@ -139,12 +146,12 @@ Deno.test("Conv followed by its only reader Relu runs fused and equals onnxrunti
       ],
     ));
     const x = t([...xs]);
-    await vsOrt(bytes, { x }, 1e-5, `Conv+Relu ${xs.length - 2}-D`);
+    await vsOrt(bytes, { x }, 1e-5, `Conv+${act} ${xs.length - 2}-D`);
     const s = loadOnnxSync(bytes);
     s.setProfiling(true);
     s.runSync({ x });
     const ops = s.profile().map((p) => p.opType).sort();
-    assert.deepEqual(ops, alsoOut ? ["Conv", "Relu"] : ["Conv+Relu"]);
+    assert.deepEqual(ops, alsoOut ? ["Conv", act] : [`Conv+${act}`]);
   }
 });
 
@@ -180,5 +187,61 @@ Deno.test("3-D ConvTranspose equals onnxruntime: strides, pads, output padding, 
     ));
     const x = fromTyped(Float32Array.from(rand(r, n(c.x))), c.x, "f32");
     await vsOrt(bytes, { x }, 1e-5, `ConvTranspose 3-D ${JSON.stringify(c.attrs)}`);
+  }
+});
+
+Deno.test("Relu read only by a Conv runs inside it and equals onnxruntime (1-D direct, matmul, 2-D)", async () => {
+  const r = rng(21);
+  const t = (shape: number[]) =>
+    fromTyped(Float32Array.from(rand(r, shape.reduce((a, b) => a * b, 1))), shape, "f32");
+  for (
+    const [xs, ws] of [
+      [[1, 4, 9], [5, 4, 3]],
+      [[1, 24, 20], [32, 24, 3]],
+      [[1, 3, 6, 6], [4, 3, 3, 3]],
+    ] as const
+  ) {
+    const bytes = model(graph(
+      [
+        node("Relu", ["x"], ["xr"]),
+        node("Conv", ["xr", "W", "B"], ["y"], { pads: ws.length === 3 ? [1, 1] : [1, 1, 1, 1] }),
+      ],
+      [vi("x", [...xs])],
+      [vi("y", [...xs])],
+      [
+        f32("W", [...ws], rand(r, ws.reduce((a, b) => a * b, 1))),
+        f32("B", [ws[0]], rand(r, ws[0])),
+      ],
+    ));
+    const x = t([...xs]);
+    await vsOrt(bytes, { x }, 1e-5, `Relu+Conv ${xs.length - 2}-D`);
+    const s = loadOnnxSync(bytes);
+    s.setProfiling(true);
+    s.runSync({ x });
+    assert.deepEqual(s.profile().map((p) => p.opType), ["Relu+Conv"]);
+  }
+});
+
+Deno.test("ReduceMean of small tensors (JS) equals onnxruntime: axes, keepdims, all axes", async () => {
+  const r = rng(23);
+  for (
+    const [shape, axes, keep] of [
+      [[1, 1], [1], 0],
+      [[2, 3, 4], [0, 2], 1],
+      [[2, 3, 4], [-1], 0],
+      [[3, 5], null, 1],
+      [[40, 40], [1], 0], // above the JS size: core's mean
+    ] as const
+  ) {
+    const inits = axes === null ? [] : [i64("axes", [axes.length], [...axes])];
+    const bytes = model(graph(
+      [node("ReduceMean", axes === null ? ["x"] : ["x", "axes"], ["y"], { keepdims: keep })],
+      [vi("x", [...shape])],
+      [vi("y", [])],
+      inits,
+    ));
+    const size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+    const x = fromTyped(Float32Array.from(rand(r, size)), [...shape], "f32");
+    await vsOrt(bytes, { x }, 1e-6, `ReduceMean ${JSON.stringify([shape, axes, keep])}`);
   }
 });

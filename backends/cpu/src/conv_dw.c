@@ -2,9 +2,9 @@
  * Depthwise conv2d (f32, groups == input channels, one input channel per group): each output
  * plane is a sum of KH·KW shifted, scaled rows of one input plane — no column matrix, no GEMM
  * with a single output row. A slot computes whole output planes (n, o); output channel o reads
- * input channel o / mult. Taps are accumulated row by row into the output row (in L1), four
- * outputs per f32x4 where the input row is contiguous and the stride is 1; the other strides
- * (stride 2 of downsampling blocks) read their taps one by one.
+ * input channel o / mult. 3×3 kernels with stride 1 or 2 keep 4-8 outputs in registers over
+ * all taps (dw3_plane); other kernels accumulate taps row by row into the output row (in L1),
+ * four outputs per f32x4 where the input row is contiguous and the stride is 1, else one by one.
  *
  * ia: 0 C, 1 H, 2 W, 3 KH, 4 KW, 5 OH, 6 OW, 7 sh, 8 sw, 9 pt, 10 pl, 11 dh, 12 dw,
  *     13..16 input strides (n, c, h, w), 17 mult (output channels per input channel),
@@ -21,6 +21,214 @@ static inline v128_t madd(v128_t acc, v128_t a, v128_t b) {
 #else
   return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b));
 #endif
+}
+
+/* One output element of a 3×3 plane by taps checked one by one (the border columns). */
+static inline float dw3_at(const float *src, const float *w, float b, int32_t H, int32_t W,
+                           int32_t xh, int32_t ih0, int32_t iw0) {
+  float acc = b;
+  for (int32_t kh = 0; kh < 3; kh++) {
+    const int32_t ih = ih0 + kh;
+    if (ih < 0 || ih >= H) continue;
+    const float *row = src + (int64_t)ih * xh;
+    for (int32_t kw = 0; kw < 3; kw++) {
+      const int32_t iw = iw0 + kw;
+      if (iw >= 0 && iw < W) acc += w[kh * 3 + kw] * row[iw];
+    }
+  }
+  return acc;
+}
+
+/*
+ * A 3×3 plane, stride 1 or 2, no dilation, rows contiguous: the outputs whose three columns are
+ * inside the row (all but one or two at each border) in registers, 8 (stride 1) or 4 (stride 2)
+ * at a time, summing the taps of each valid row in the order of the generic loop (bias, then
+ * row by row, left to right); rows outside the input are skipped, never multiplied by zero (a
+ * NaN or infinity in the input stays where the reference puts it). Stride 2 splits even and odd
+ * columns with shuffles; no load reaches past the last element a tap reads.
+ */
+static void dw3_plane(float *dst, const float *src, const float *w, float b, int32_t H,
+                      int32_t W, int32_t OH, int32_t OW, int32_t st, int32_t pt, int32_t pl,
+                      int32_t xh) {
+  /* interior columns [c0, c1): 0 <= ow*st - pl and ow*st - pl + 2 <= W - 1 */
+  int32_t c0 = (pl + st - 1) / st;
+  int32_t c1 = W - 3 + pl < 0 ? 0 : (W - 3 + pl) / st + 1;
+  if (c1 > OW) c1 = OW;
+  if (c0 > c1) c0 = c1;
+  const v128_t vb = wasm_f32x4_splat(b);
+  for (int32_t oh = 0; oh < OH; oh++) {
+    float *orow = dst + (int64_t)oh * OW;
+    const int32_t ih0 = oh * st - pt;
+    const float *rows[3];
+    v128_t w0[3], w1[3], w2[3];
+    int32_t nr = 0;
+    for (int32_t kh = 0; kh < 3; kh++) {
+      const int32_t ih = ih0 + kh;
+      if (ih < 0 || ih >= H) continue;
+      rows[nr] = src + (int64_t)ih * xh - pl;
+      w0[nr] = wasm_f32x4_splat(w[kh * 3]);
+      w1[nr] = wasm_f32x4_splat(w[kh * 3 + 1]);
+      w2[nr] = wasm_f32x4_splat(w[kh * 3 + 2]);
+      nr++;
+    }
+    for (int32_t ow = 0; ow < c0; ow++) orow[ow] = dw3_at(src, w, b, H, W, xh, ih0, ow * st - pl);
+    int32_t ow = c0;
+    if (st == 1) {
+      for (; ow + 8 <= c1; ow += 8) {
+        v128_t a0 = vb, a1 = vb;
+        for (int32_t r = 0; r < nr; r++) {
+          const float *p = rows[r] + ow;
+          a0 = madd(a0, w0[r], wasm_v128_load(p));
+          a1 = madd(a1, w0[r], wasm_v128_load(p + 4));
+          a0 = madd(a0, w1[r], wasm_v128_load(p + 1));
+          a1 = madd(a1, w1[r], wasm_v128_load(p + 5));
+          a0 = madd(a0, w2[r], wasm_v128_load(p + 2));
+          a1 = madd(a1, w2[r], wasm_v128_load(p + 6));
+        }
+        wasm_v128_store(orow + ow, a0);
+        wasm_v128_store(orow + ow + 4, a1);
+      }
+      for (; ow + 4 <= c1; ow += 4) {
+        v128_t a0 = vb;
+        for (int32_t r = 0; r < nr; r++) {
+          const float *p = rows[r] + ow;
+          a0 = madd(a0, w0[r], wasm_v128_load(p));
+          a0 = madd(a0, w1[r], wasm_v128_load(p + 1));
+          a0 = madd(a0, w2[r], wasm_v128_load(p + 2));
+        }
+        wasm_v128_store(orow + ow, a0);
+      }
+    } else if (st == 2) {
+      for (; ow + 4 <= c1; ow += 4) {
+        v128_t a0 = vb;
+        for (int32_t r = 0; r < nr; r++) {
+          const float *p = rows[r] + 2 * ow;
+          const v128_t lo = wasm_v128_load(p), hi = wasm_v128_load(p + 4);
+          const v128_t ev = wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6);
+          const v128_t od = wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7);
+          const v128_t e2 = wasm_f32x4_replace_lane(wasm_i32x4_shuffle(lo, hi, 2, 4, 6, 6), 3, p[8]);
+          a0 = madd(a0, w0[r], ev);
+          a0 = madd(a0, w1[r], od);
+          a0 = madd(a0, w2[r], e2);
+        }
+        wasm_v128_store(orow + ow, a0);
+      }
+    }
+    for (; ow < OW; ow++) orow[ow] = dw3_at(src, w, b, H, W, xh, ih0, ow * st - pl);
+  }
+}
+
+/* Widest padded row kept on the stack by dw3_ring (three rows: 12 KiB). */
+#define RING_W 1024
+
+/* The four outputs at padded-row position p (stride 1: p..p+5 read; stride 2: p..p+8). */
+static inline v128_t dw3_quad(const float *const *rows, const v128_t *w0, const v128_t *w1,
+                              const v128_t *w2, int32_t nr, v128_t acc, int32_t st, int32_t p) {
+  for (int32_t r = 0; r < nr; r++) {
+    const float *q = rows[r] + p;
+    if (st == 1) {
+      acc = madd(acc, w0[r], wasm_v128_load(q));
+      acc = madd(acc, w1[r], wasm_v128_load(q + 1));
+      acc = madd(acc, w2[r], wasm_v128_load(q + 2));
+    } else {
+      const v128_t lo = wasm_v128_load(q), hi = wasm_v128_load(q + 4);
+      acc = madd(acc, w0[r], wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6));
+      acc = madd(acc, w1[r], wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7));
+      acc = madd(acc, w2[r],
+                 wasm_f32x4_replace_lane(wasm_i32x4_shuffle(lo, hi, 2, 4, 6, 6), 3, q[8]));
+    }
+  }
+  return acc;
+}
+
+/*
+ * dw3_plane for planes up to RING_W padded columns and finite weights: each input row the
+ * outputs read is copied once into a ring of three zero-padded rows, so every output (borders
+ * included) is a SIMD lane and no tap is checked. Padded columns contribute 0·w = 0 (hence
+ * finite weights only); rows outside the input are still skipped.
+ */
+static void dw3_ring(float *dst, const float *src, const float *w, float b, int32_t H,
+                     int32_t W, int32_t OH, int32_t OW, int32_t st, int32_t pt, int32_t pl,
+                     int32_t xh, int32_t PW) {
+  float ring[3][RING_W];
+  int32_t tag[3] = {-1, -1, -1};
+  const v128_t vb = wasm_f32x4_splat(b);
+  for (int32_t oh = 0; oh < OH; oh++) {
+    float *orow = dst + (int64_t)oh * OW;
+    const float *rows[3];
+    v128_t w0[3], w1[3], w2[3];
+    int32_t nr = 0;
+    for (int32_t kh = 0; kh < 3; kh++) {
+      const int32_t ih = oh * st - pt + kh;
+      if (ih < 0 || ih >= H) continue;
+      float *slot = ring[ih % 3];
+      if (tag[ih % 3] != ih) {
+        const float *in = src + (int64_t)ih * xh;
+        for (int32_t i = 0; i < pl; i++) slot[i] = 0.0f;
+        for (int32_t i = 0; i < W; i++) slot[pl + i] = in[i];
+        for (int32_t i = pl + W; i < PW; i++) slot[i] = 0.0f;
+        tag[ih % 3] = ih;
+      }
+      rows[nr] = slot;
+      w0[nr] = wasm_f32x4_splat(w[kh * 3]);
+      w1[nr] = wasm_f32x4_splat(w[kh * 3 + 1]);
+      w2[nr] = wasm_f32x4_splat(w[kh * 3 + 2]);
+      nr++;
+    }
+    int32_t ow = 0;
+    /* Independent sums in flight (4 at stride 1, 2 at stride 2): one chain of 9 dependent
+       multiply-adds is bound by their latency, not by throughput. Loads stay inside the
+       padded row (PW columns). */
+    if (st == 1) {
+      for (; ow + 16 <= OW; ow += 16) {
+        v128_t a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+        for (int32_t r = 0; r < nr; r++) {
+          const float *q = rows[r] + ow;
+          const v128_t k[3] = {w0[r], w1[r], w2[r]};
+          for (int32_t kw = 0; kw < 3; kw++) {
+            a0 = madd(a0, k[kw], wasm_v128_load(q + kw));
+            a1 = madd(a1, k[kw], wasm_v128_load(q + 4 + kw));
+            a2 = madd(a2, k[kw], wasm_v128_load(q + 8 + kw));
+            a3 = madd(a3, k[kw], wasm_v128_load(q + 12 + kw));
+          }
+        }
+        wasm_v128_store(orow + ow, a0);
+        wasm_v128_store(orow + ow + 4, a1);
+        wasm_v128_store(orow + ow + 8, a2);
+        wasm_v128_store(orow + ow + 12, a3);
+      }
+    } else {
+      for (; ow + 8 <= OW; ow += 8) {
+        v128_t a0 = vb, a1 = vb;
+        for (int32_t r = 0; r < nr; r++) {
+          const float *q = rows[r] + 2 * ow;
+          const v128_t l0 = wasm_v128_load(q), h0 = wasm_v128_load(q + 4);
+          const v128_t l1 = wasm_v128_load(q + 8), h1 = wasm_v128_load(q + 12);
+          a0 = madd(a0, w0[r], wasm_i32x4_shuffle(l0, h0, 0, 2, 4, 6));
+          a1 = madd(a1, w0[r], wasm_i32x4_shuffle(l1, h1, 0, 2, 4, 6));
+          a0 = madd(a0, w1[r], wasm_i32x4_shuffle(l0, h0, 1, 3, 5, 7));
+          a1 = madd(a1, w1[r], wasm_i32x4_shuffle(l1, h1, 1, 3, 5, 7));
+          /* columns 2, 4, 6, 8 (and 10 … 16): shifted loads, inside the padded row */
+          const v128_t l2 = wasm_v128_load(q + 2), h2 = wasm_v128_load(q + 6);
+          const v128_t l3 = wasm_v128_load(q + 10), h3 = wasm_v128_load(q + 14);
+          a0 = madd(a0, w2[r], wasm_i32x4_shuffle(l2, h2, 0, 2, 4, 6));
+          a1 = madd(a1, w2[r], wasm_i32x4_shuffle(l3, h3, 0, 2, 4, 6));
+        }
+        wasm_v128_store(orow + ow, a0);
+        wasm_v128_store(orow + ow + 4, a1);
+      }
+    }
+    for (; ow < OW; ow += 4) {
+      const v128_t a = dw3_quad(rows, w0, w1, w2, nr, vb, st, ow * st);
+      if (ow + 4 <= OW) {
+        wasm_v128_store(orow + ow, a);
+      } else {
+        float t[4];
+        wasm_v128_store(t, a);
+        for (int32_t i = 0; ow + i < OW; i++) orow[ow + i] = t[i];
+      }
+    }
+  }
 }
 
 void convdw_slot(pjob_t *job, int32_t s) {
@@ -40,6 +248,17 @@ void convdw_slot(pjob_t *job, int32_t s) {
     const float *w = wt + (int64_t)o * KH * KW;
     const float b = has_bias ? bias[o] : 0.0f;
     float *dst = out + (int64_t)p * OH * OW;
+    if (KH == 3 && KW == 3 && dh == 1 && dw == 1 && xw == 1 && sh == sw && (sh == 1 || sh == 2)) {
+      /* Padded row width: the last quad reads up to (OW + 3)·st + 8 - 3 columns. */
+      const int32_t PW = (OW + 4) * sh + 8;
+      int32_t finite = 1;
+      for (int32_t i = 0; i < 9; i++) finite &= (w[i] - w[i]) == 0.0f;
+      if (PW <= RING_W && PW >= pl + W && finite)
+        dw3_ring(dst, src, w, b, H, W, OH, OW, sh, pt, pl, xh, PW);
+      else
+        dw3_plane(dst, src, w, b, H, W, OH, OW, sh, pt, pl, xh);
+      continue;
+    }
     for (int32_t oh = 0; oh < OH; oh++) {
       float *orow = dst + (int64_t)oh * OW;
       for (int32_t ow = 0; ow < OW; ow++) orow[ow] = b;

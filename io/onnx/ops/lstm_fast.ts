@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { fromTyped } from "../../../core/ops/creation.ts";
+import { newF32, readF32 } from "./host.ts";
 import { matmul } from "../../../core/ops/matmul.ts";
 import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
@@ -32,6 +32,24 @@ export function lstmFastApplies(inp: readonly (Tensor | undefined)[], ctx: OpCon
 }
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+
+/** Wb + Rb of direction d per bias tensor that is a session constant (computed once). */
+const biasCache = new WeakMap<Tensor, Float64Array[]>();
+
+function biasSum(t: Tensor | undefined, bias: Float32Array | null, d: number, G: number) {
+  const cached = t === undefined ? undefined : biasCache.get(t)?.[d];
+  if (cached !== undefined) return cached;
+  const b = new Float64Array(G);
+  if (bias !== null) {
+    for (let j = 0; j < G; j++) b[j] = bias[d * 2 * G + j] + bias[d * 2 * G + G + j];
+  }
+  if (t !== undefined && frozenId(t) !== undefined) {
+    const l = biasCache.get(t) ?? [];
+    l[d] = b;
+    biasCache.set(t, l);
+  }
+  return b;
+}
 
 /** [W_d R_d]ᵀ ([input + H, 4H]) per (W, R, direction), kept while W lives (session constants). */
 const joinedCache = new WeakMap<Tensor, { r: Tensor; d: number; wr: Tensor }[]>();
@@ -62,19 +80,17 @@ export function lstmFast(
 ): Tensor[] {
   const [seq, batch] = x.shape;
   const w = inp[1]!, r = inp[2]!;
-  const y = new Float32Array(seq * dirs * batch * H);
-  const yh = new Float32Array(dirs * batch * H), yc = new Float32Array(dirs * batch * H);
-  const bias = inp[3] === undefined ? null : (inp[3].dataSync() as Float32Array);
-  const h0 = inp[5] === undefined ? null : (inp[5].dataSync() as Float32Array);
-  const c0 = inp[6] === undefined ? null : (inp[6].dataSync() as Float32Array);
+  const [yT, y] = newF32([seq, dirs, batch, H]);
+  const [yhT, yh] = newF32([dirs, batch, H]);
+  const [ycT, yc] = newF32([dirs, batch, H]);
+  const bias = inp[3] === undefined ? null : readF32(inp[3]);
+  const h0 = inp[5] === undefined ? null : readF32(inp[5]);
+  const c0 = inp[6] === undefined ? null : readF32(inp[6]);
   const G = 4 * H;
   const I = x.shape[2];
-  const xs = seq === 1 ? (x.dataSync() as Float32Array) : null;
+  const xs = seq === 1 ? readF32(x) : null;
   for (let d = 0; d < dirs; d++) {
-    const b = new Float64Array(G);
-    if (bias !== null) {
-      for (let j = 0; j < G; j++) b[j] = bias[d * 2 * G + j] + bias[d * 2 * G + G + j];
-    }
+    const b = biasSum(inp[3], bias, d, G);
     const h = new Float32Array(batch * H), c = new Float32Array(batch * H);
     if (h0 !== null) h.set(h0.subarray(d * batch * H, (d + 1) * batch * H));
     if (c0 !== null) c.set(c0.subarray(d * batch * H, (d + 1) * batch * H));
@@ -82,22 +98,25 @@ export function lstmFast(
     // live. Longer sequences: the input projection of all steps at once, then h·Rᵀ per step.
     const joined = xs === null ? undefined : joinedWeight(w, r, d);
     const xwT = joined === undefined ? matmul(x, V.transpose(V.select(w, 0, d))) : null;
-    const xw = xwT === null ? new Float32Array(batch * G) : (xwT.dataSync() as Float32Array);
+    const xw = xwT === null ? new Float32Array(batch * G) : readF32(xwT);
     const rT = joined ?? V.transpose(V.select(r, 0, d));
     for (let s = 0; s < seq; s++) {
       const t = d === 1 || reverse ? seq - 1 - s : s;
       let hT: Tensor;
-      if (joined === undefined) hT = fromTyped(h.slice(), [batch, H], "f32");
-      else {
-        const xh = new Float32Array(batch * (I + H));
+      if (joined === undefined) {
+        const [t, v] = newF32([batch, H]);
+        v.set(h);
+        hT = t;
+      } else {
+        const [t, xh] = newF32([batch, I + H]);
         for (let n = 0; n < batch; n++) {
           xh.set(xs!.subarray(n * I, (n + 1) * I), n * (I + H));
           xh.set(h.subarray(n * H, (n + 1) * H), n * (I + H) + I);
         }
-        hT = fromTyped(xh, [batch, I + H], "f32");
+        hT = t;
       }
       const hrT = matmul(hT, rT);
-      const hr = hrT.dataSync() as Float32Array;
+      const hr = readF32(hrT);
       for (let n = 0; n < batch; n++) {
         const gx = (t * batch + n) * G, gr = n * G, o = n * H;
         for (let j = 0; j < H; j++) {
@@ -118,9 +137,5 @@ export function lstmFast(
     yh.set(h, d * batch * H);
     yc.set(c, d * batch * H);
   }
-  return [
-    fromTyped(y, [seq, dirs, batch, H], "f32"),
-    fromTyped(yh, [dirs, batch, H], "f32"),
-    fromTyped(yc, [dirs, batch, H], "f32"),
-  ];
+  return [yT, yhT, ycT];
 }

@@ -20,7 +20,9 @@ import * as V from "../../../core/ops/view.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { axesArg } from "./shape.ts";
 import { maxPoolIndices } from "./pool_indices.ts";
-import { conv1dSmall } from "./conv_small.ts";
+import { type Activation, conv1dSmall } from "./conv_small.ts";
+import { meanSmall } from "./small.ts";
+import { runKernel1 } from "../../../core/op.ts";
 import {
   attrNum,
   attrNums,
@@ -110,39 +112,79 @@ function window2d(ctx: Parameters<OpFn>[1], x: T, k: number[], one: boolean) {
   return { strides, dil, b: lift(b0, one, 0), e: lift(e0, one, 0) };
 }
 
+/**
+ * conv2d with pads [top, left] `b` and [bottom, right] `e` that differ (BlazeFace's stride-2
+ * blocks pad only the end) straight to the CPU kernel, which takes four pads: no padded copy.
+ * Null when it does not apply (device, dtype, negative pads, shapes conv2d would refuse).
+ */
+function convAsymmetric(
+  x: T,
+  w: T,
+  bias: T | undefined,
+  st: number[],
+  dil: number[],
+  b: number[],
+  e: number[],
+  groups: number,
+): T | null {
+  const ins = bias === undefined ? [x, w] : [x, w, bias];
+  if (!ins.every((t) => t.device === "cpu" && t.dtype === "f32")) return null;
+  if (x.ndim !== 4 || w.ndim !== 4 || [...b, ...e].some((v) => v < 0)) return null;
+  const [N, C, H, W] = x.shape, [O, Cg, KH, KW] = w.shape;
+  if (Cg * groups !== C || O % groups !== 0) return null;
+  if (bias !== undefined && (bias.ndim !== 1 || bias.shape[0] !== O)) return null;
+  const oh = Math.floor((H + b[0] + e[0] - dil[0] * (KH - 1) - 1) / st[0]) + 1;
+  const ow = Math.floor((W + b[1] + e[1] - dil[1] * (KW - 1) - 1) / st[1]) + 1;
+  if (oh <= 0 || ow <= 0) return null;
+  return runKernel1("conv2d", ins, {
+    stride: [st[0], st[1]],
+    padding: [b[0], e[0], b[1], e[1]],
+    dilation: [dil[0], dil[1]],
+    groups,
+    hasBias: bias !== undefined,
+  }, { shape: [N, O, oh, ow], dtype: "f32", overwritten: true });
+}
+
 const conv: OpFn = (inp, ctx) => {
-  const [x, one] = to2d(need(inp, 0, ctx), ctx);
-  let w = need(inp, 1, ctx);
+  const x0 = need(inp, 0, ctx), w0 = need(inp, 1, ctx);
+  // A following Relu the session's plan fused into this node.
+  const act = (ctx.node.fusedActivation ?? "") as Activation;
+  // A Relu the plan fused into the data input: applied while reading (1-D small path) or first.
+  const preRelu = ctx.node.fusedInputActivation === "Relu";
+  // 1-D, group 1: the small path first, before any lifting to 2-D (no views to make and drop).
+  if (x0.ndim === 3 && w0.ndim === 3 && attrNum(ctx, "group", 1) === 1) {
+    const st = attrNums(ctx, "strides", [1]), dl = attrNums(ctx, "dilations", [1]);
+    const [pb, pe] = spatialPads(ctx, x0.shape.slice(2), w0.shape.slice(2), st, dl);
+    const y = conv1dSmall(x0, w0, inp[2], st[0], dl[0], pb[0], pe[0], act, preRelu);
+    if (y !== null) return [y];
+  }
+  let [x, one] = to2d(x0, ctx);
+  let w = w0;
   if (one) w = V.unsqueeze(w, 2);
   const k = w.shape.slice(2);
   const { strides, dil, b, e } = window2d(ctx, x, k, one);
-  // A following Relu the session's plan fused into this node.
-  const relu = ctx.node.fusedActivation === "Relu";
-  if (one && attrNum(ctx, "group", 1) === 1) {
-    const y = conv1dSmall(
-      need(inp, 0, ctx),
-      need(inp, 1, ctx),
-      inp[2],
-      strides[1],
-      dil[1],
-      b[1],
-      e[1],
-      relu,
-    );
-    if (y !== null) return [y];
-  }
-  // Symmetric pads go to the kernel (no padded copy of the input); others pad first.
+  if (preRelu) x = A.relu(x);
+  // Symmetric pads go to the kernel (no padded copy of the input); others pad first, except on
+  // the CPU in f32, where the kernel takes them as they are.
   const sym = b.every((v, i) => v === e[i] && v >= 0);
+  const groups = attrNum(ctx, "group", 1);
+  if (!sym) {
+    const y = convAsymmetric(x, w, inp[2], strides, dil, b, e, groups);
+    if (y !== null) {
+      const y1 = one ? V.squeeze(y, 2) : y;
+      return [act === "Relu" ? A.relu(y1) : act === "Sigmoid" ? A.sigmoid(y1) : y1];
+    }
+  }
   const xp = sym ? x : padSpatial(x, b, e, 0);
   const y = conv2d(xp, w, {
     bias: inp[2] ?? null,
     stride: [strides[0], strides[1]],
     padding: sym ? [b[0], b[1]] : 0,
     dilation: [dil[0], dil[1]],
-    groups: attrNum(ctx, "group", 1),
+    groups,
   });
   const y1 = one ? V.squeeze(y, 2) : y;
-  return [relu ? A.relu(y1) : y1];
+  return [act === "Relu" ? A.relu(y1) : act === "Sigmoid" ? A.sigmoid(y1) : y1];
 };
 
 /**
@@ -454,7 +496,10 @@ defineOps({
   Softmax: softmaxLike(R.softmax),
   LogSoftmax: softmaxLike(R.logSoftmax),
   ReduceSum: reduce((x, a, k) => R.sum(x, a, k), 13),
-  ReduceMean: reduce((x, a, k) => R.mean(x, a, k), 18),
+  ReduceMean: reduce(
+    (x, a, k) => meanSmall(x, a ?? x.shape.map((_, i) => i), k) ?? R.mean(x, a, k),
+    18,
+  ),
   ReduceMax: reduce((x, a, k) => R.max(x, a, k), 18, -Infinity),
   ReduceMin: reduce((x, a, k) => R.min(x, a, k), 18, Infinity),
   ReduceProd: reduce((x, a, k) => R.prod(x, a, k), 18),

@@ -8,6 +8,7 @@
  */
 import { fromTyped } from "../../../core/ops/creation.ts";
 import type { Tensor } from "../../../core/tensor.ts";
+import { newF32, readF32 } from "./host.ts";
 
 /**
  * Largest output (elements) built here: above a few thousand, core's single-copy kernel wins
@@ -32,6 +33,19 @@ export function concatSmall(xs: readonly Tensor[], axis: number): Tensor | null 
   const size = shape.reduce((a, b) => a * b, 1);
   if (size > MAX_ELEMENTS) return null;
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  if (x0.dtype === "f32") {
+    // f32: written into the new tensor's storage, inputs read in place (no copies).
+    const [t, out] = newF32(shape);
+    let pos = 0;
+    for (let o = 0; o < outer; o++) {
+      for (const x of xs) {
+        const chunk = x.size / outer, src = readF32(x);
+        out.set(src.subarray(o * chunk, (o + 1) * chunk), pos);
+        pos += chunk;
+      }
+    }
+    return t;
+  }
   const srcs = xs.map((t) => t.dataSync() as Flat);
   const out = new (srcs[0].constructor as new (n: number) => Flat)(size);
   let pos = 0;
@@ -43,4 +57,39 @@ export function concatSmall(xs: readonly Tensor[], axis: number): Tensor | null 
     });
   }
   return fromTyped(out, shape, x0.dtype);
+}
+
+/** Largest input (elements) {@link meanSmall} reduces in JS. */
+const MEAN_MAX = 1024;
+
+/**
+ * Mean of a small CPU f32 tensor over `axes` (sorted or not, no repeats), keeping them as length
+ * 1 when `keep`: a streaming model averages a handful of values (Silero's [1, 1] output), where
+ * core's reduction costs ~10 µs. Sums in f64, as core's pairwise f32 sum rounds no worse at
+ * these sizes. Null when it does not apply.
+ */
+export function meanSmall(x: Tensor, axes: readonly number[], keep: boolean): Tensor | null {
+  if (x.dtype !== "f32" || x.device !== "cpu" || x.size > MEAN_MAX || x.size === 0) return null;
+  const red = x.shape.map((_, i) => axes.includes(i));
+  const outShape = keep
+    ? x.shape.map((d, i) => (red[i] ? 1 : d))
+    : x.shape.filter((_, i) => !red[i]);
+  const [t, out] = newF32(outShape, true);
+  const src = readF32(x);
+  // Output position of each input element: the index with reduced axes dropped.
+  const acc = new Float64Array(out.length);
+  const idx = x.shape.map(() => 0);
+  let count = 1;
+  x.shape.forEach((d, i) => red[i] && (count *= d));
+  for (let e = 0; e < src.length; e++) {
+    let o = 0;
+    for (let i = 0; i < idx.length; i++) if (!red[i]) o = o * x.shape[i] + idx[i];
+    acc[o] += src[e];
+    for (let i = idx.length - 1; i >= 0; i--) {
+      if (++idx[i] < x.shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+  for (let o = 0; o < out.length; o++) out[o] = acc[o] / count;
+  return t;
 }
