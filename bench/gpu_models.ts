@@ -46,6 +46,7 @@ function family(key: string): string {
   if (head === "i64") return "elementwise";
   if (/conv|im2col|col2im/i.test(head)) return "conv";
   if (/pool/i.test(head)) return "pooling";
+  if (head === "bn") return "batchnorm";
   if (/mm|matmul|gemm/i.test(head)) return "matmul";
   if (/softmax/i.test(head)) return "softmax";
   if (/^red|reduce|sum|mean|var|max|min|norm/i.test(head)) return "reduce";
