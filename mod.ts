@@ -88,6 +88,8 @@ export {
   type BatchNormAttrs,
   type BatchNormRunningAttrs,
   batchNormTrain,
+  type LayerNormAttrs,
+  layerNormFused,
   linear,
 } from "./core/ops/fused.ts";
 export {

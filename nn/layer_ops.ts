@@ -22,7 +22,12 @@ import { add, mul, ne, rsqrt, square, sub } from "../core/ops/elementwise.ts";
 import { take, where } from "../core/ops/indexing.ts";
 import { pad } from "../core/ops/join.ts";
 import { matmul } from "../core/ops/matmul.ts";
-import { batchNormTrain, checkLinear, linear as fusedLinear } from "../core/ops/fused.ts";
+import {
+  batchNormTrain,
+  checkLinear,
+  layerNormFused,
+  linear as fusedLinear,
+} from "../core/ops/fused.ts";
 import { mean } from "../core/ops/reduce.ts";
 import { copyInto, flip, permute, reshape, slice, unsqueeze } from "../core/ops/view.ts";
 import { type Generator, rand } from "../core/random.ts";
@@ -402,6 +407,13 @@ export function layerNorm(
   const axes = checkTrailing(label, x, normalizedShape);
   checkAffine(label, "weight", weight, normalizedShape);
   checkAffine(label, "bias", bias, normalizedShape);
+  const size = normalizedShape.reduce((a, b) => a * b, 1);
+  const fused = layerNormFused(x, size, weight, bias, eps);
+  if (fused) {
+    fused[1].dispose();
+    fused[2].dispose();
+    return fused[0];
+  }
   return scoped((own) => {
     const mu = own(mean(x, axes, true));
     const xc = own(sub(x, mu));

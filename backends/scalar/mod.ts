@@ -17,6 +17,7 @@ import { kernels as conv } from "./kernels/conv.ts";
 import { kernels as lapack } from "./kernels/lapack.ts";
 import { kernels as optim } from "./kernels/optim.ts";
 import { kernels as norm } from "./kernels/norm.ts";
+import { kernels as layerNorm } from "./kernels/layer_norm.ts";
 import { kernels as quant } from "./kernels/quant.ts";
 import { kernels as quantLinear } from "./kernels/quant_linear.ts";
 import { kernels as llm } from "./kernels/llm.ts";
@@ -34,6 +35,7 @@ const kernels: ScalarKernelTable = {
   ...lapack,
   ...optim,
   ...norm,
+  ...layerNorm,
   ...quant,
   ...quantLinear,
   ...llm,

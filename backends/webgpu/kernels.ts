@@ -15,6 +15,7 @@ import { quantLinearKernels } from "./kernels/quant_linear.ts";
 import { withInt64 } from "./kernels/int64.ts";
 import { optimKernels } from "./kernels/optim.ts";
 import { normKernels } from "./kernels/norm.ts";
+import { layerNormKernels } from "./kernels/layer_norm.ts";
 
 export { BINARY, REDUCE_OPS, UNARY };
 
@@ -30,5 +31,6 @@ export function makeKernels(ctx: GpuContext): OpKernelTable {
     ...quantLinearKernels(ctx),
     ...optimKernels(ctx),
     ...normKernels(ctx),
+    ...layerNormKernels(ctx),
   };
 }

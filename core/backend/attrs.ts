@@ -48,6 +48,18 @@ export interface BatchNormAttrs {
   hasBias: boolean;
 }
 
+/** Attributes of `layerNorm` and `layerNormBackward` (the normalized size is the weight's). */
+export interface LayerNormAttrs {
+  /** Added to the variance before its square root. */
+  eps: number;
+  /** Elements per normalized row (the product of the normalized shape). */
+  size: number;
+  /** Whether a weight operand is present. */
+  hasWeight: boolean;
+  /** Whether a bias operand is present (layerNorm only). */
+  hasBias: boolean;
+}
+
 /** Attributes of `batchNormRunning`. */
 export interface BatchNormRunningAttrs {
   /** Weight of the batch statistic in the running average. */

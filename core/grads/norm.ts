@@ -1,47 +1,82 @@
 /**
- * Backward rule of the fused `batchNormTrain` kernel: the `batchNormBackward` kernel computes the
- * input gradient and the weight and bias gradients (Σgy·x̂, Σgy) in one go (contract in
- * backends/scalar/kernels/norm.ts).
+ * Backward rules of the fused normalization kernels: `batchNormBackward` and `layerNormBackward`
+ * compute the input gradient and the weight and bias gradients (Σgy·x̂, Σgy) in one go
+ * (contracts in backends/scalar/kernels/norm.ts and layer_norm.ts).
  *
  * @module
  */
 import { registerGradient } from "../autograd.ts";
-import type { BatchNormAttrs } from "../backend/attrs.ts";
+import type { BatchNormAttrs, LayerNormAttrs } from "../backend/attrs.ts";
 import { DTypeError } from "../errors.ts";
 import { runKernel } from "../op.ts";
-import { contiguous } from "../ops/view.ts";
+import { contiguous, reshape } from "../ops/view.ts";
+import type { Tensor } from "../tensor.ts";
 
-registerGradient("batchNormTrain", (grads, { inputs, outputs, attrs, needs }) => {
-  const a = attrs as BatchNormAttrs;
+/** Run a fused norm's backward kernel and hand out the gradients the rule was asked for. */
+function normBackward(
+  op: "batchNormBackward" | "layerNormBackward",
+  name: string,
+  grads: readonly (Tensor | null)[],
+  inputs: readonly Tensor[],
+  stats: readonly Tensor[],
+  attrs: BatchNormAttrs | LayerNormAttrs,
+  needs: readonly boolean[],
+  paramSize: number,
+): (Tensor | null)[] {
   const [gy, gm, gv] = grads;
   if (gm || gv) {
     throw new DTypeError(
-      "batchNormTrain: the batch mean and variance it returns are statistics, not " +
-        "differentiable. Hint: detach() them, or compose the normalization from ops.",
+      `${name}: the statistics it returns (mean, variance) are not differentiable. Hint: ` +
+        "detach() them, or compose the normalization from ops.",
     );
   }
-  const none = inputs.map(() => null);
-  if (!gy) return none;
-  const x = inputs[0], w = a.hasWeight ? inputs[1] : null;
-  const [, mean, v] = outputs;
+  if (!gy) return inputs.map(() => null);
+  const x = inputs[0], w = attrs.hasWeight ? inputs[1] : null;
   const g = gy.isContiguous ? gy : contiguous(gy);
-  const C = x.shape[1];
-  const [dx, dw, db] = runKernel(
-    "batchNormBackward",
-    w ? [g, x, mean, v, w] : [g, x, mean, v],
-    a,
-    [
-      { shape: x.shape, dtype: x.dtype, overwritten: true },
-      { shape: [C], dtype: x.dtype, overwritten: true },
-      { shape: [C], dtype: x.dtype, overwritten: true },
-    ],
-  );
+  const [dx, dw, db] = runKernel(op, w ? [g, x, ...stats, w] : [g, x, ...stats], attrs, [
+    { shape: x.shape, dtype: x.dtype, overwritten: true },
+    { shape: [paramSize], dtype: x.dtype, overwritten: true },
+    { shape: [paramSize], dtype: x.dtype, overwritten: true },
+  ]);
   if (g !== gy) g.dispose();
-  const out = [needs[0] ? dx : null];
+  const out: (Tensor | null)[] = [needs[0] ? dx : null];
   if (!needs[0]) dx.dispose();
-  if (a.hasWeight) out.push(needs[1] ? dw : null);
-  if (!a.hasWeight || !needs[1]) dw.dispose();
-  if (a.hasBias) out.push(needs[out.length] ? db : null);
-  if (!a.hasBias || !needs[out.length - 1]) db.dispose();
+  const shaped = (t: Tensor, like: Tensor) => {
+    if (like.shape.length === 1) return t;
+    const r = reshape(t, like.shape);
+    t.dispose();
+    return r;
+  };
+  if (w) out.push(needs[1] ? shaped(dw, w) : null);
+  if (!w || !needs[1]) dw.dispose();
+  if (attrs.hasBias) {
+    const i = out.length;
+    out.push(needs[i] ? shaped(db, inputs[i]) : null);
+    if (!needs[i]) db.dispose();
+  } else db.dispose();
   return out;
-});
+}
+
+registerGradient("batchNormTrain", (grads, { inputs, outputs, attrs, needs }) =>
+  normBackward(
+    "batchNormBackward",
+    "batchNormTrain",
+    grads,
+    inputs,
+    outputs.slice(1),
+    attrs as BatchNormAttrs,
+    needs,
+    inputs[0].shape[1],
+  ));
+
+registerGradient("layerNorm", (grads, { inputs, outputs, attrs, needs }) =>
+  normBackward(
+    "layerNormBackward",
+    "layerNorm",
+    grads,
+    inputs,
+    outputs.slice(1),
+    attrs as LayerNormAttrs,
+    needs,
+    (attrs as LayerNormAttrs).size,
+  ));

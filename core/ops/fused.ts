@@ -7,7 +7,12 @@
  * @module
  */
 import { hasKernel } from "../backend/registry.ts";
-import type { AdamStepAttrs, BatchNormAttrs, BatchNormRunningAttrs } from "../backend/attrs.ts";
+import type {
+  AdamStepAttrs,
+  BatchNormAttrs,
+  BatchNormRunningAttrs,
+  LayerNormAttrs,
+} from "../backend/attrs.ts";
 import { noGrad } from "../autograd.ts";
 import { DeviceError, fmtShape, ShapeError } from "../errors.ts";
 import { runKernel, runKernel1 } from "../op.ts";
@@ -17,7 +22,7 @@ import { matmul } from "./matmul.ts";
 import { reshape } from "./view.ts";
 import { scoped } from "../dispose.ts";
 
-export type { AdamStepAttrs, BatchNormAttrs, BatchNormRunningAttrs };
+export type { AdamStepAttrs, BatchNormAttrs, BatchNormRunningAttrs, LayerNormAttrs };
 
 /**
  * One Adam/AdamW step of parameter `p` in place, with its state `m`, `v` (and `vmax` for
@@ -166,6 +171,51 @@ export function batchNormTrain(
     return [y, mean, v];
   } catch (e) {
     // A device whose kernel declines these operands (e.g. f64 on the GPU): compose instead.
+    if (e instanceof DeviceError && x.device !== "cpu") return null;
+    throw e;
+  }
+}
+
+/**
+ * Layer normalization over the trailing `size` elements of `x` (the normalized shape's product)
+ * in one fused kernel where the device has one that takes the operands, scaled by `weight` and
+ * shifted by `bias` (each of `size` elements, or null). Returns `[y, mean, rstd]` (mean and
+ * 1/√(var + eps) of each row, of shape x.size / size), or null where no kernel applies (a dtype
+ * other than f32/f64, non-contiguous or mixed operands): the caller composes it from ops then.
+ * Differentiable in x, weight and bias (the `layerNormBackward` kernel).
+ *
+ * @example
+ * ```ts
+ * import { layerNormFused, tensor } from "@aprender/compute";
+ * const [y, mean, rstd] = layerNormFused(tensor([[1, 3], [2, 2]]), 2, null, null, 0)!;
+ * console.log(y.toArraySync(), mean.toArraySync()); // [[-1, 1], [0, 0]] [2, 2]
+ * ```
+ */
+export function layerNormFused(
+  x: Tensor,
+  size: number,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+): [Tensor, Tensor, Tensor] | null {
+  const d = x.dtype;
+  const ops = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  if ((d !== "f32" && d !== "f64") || size <= 0 || x.size === 0 || x.size % size !== 0) {
+    return null;
+  }
+  if (ops.some((t) => t.dtype !== d || t.device !== x.device || !t.isContiguous)) return null;
+  if ((weight && weight.size !== size) || (bias && bias.size !== size)) return null;
+  if (!hasKernel("layerNorm", x.device)) return null;
+  const attrs: LayerNormAttrs = { eps, size, hasWeight: !!weight, hasBias: !!bias };
+  const rows = x.size / size;
+  try {
+    const [y, mean, rstd] = runKernel("layerNorm", ops, attrs, [
+      { shape: x.shape, dtype: d, overwritten: true },
+      { shape: [rows], dtype: d, overwritten: true },
+      { shape: [rows], dtype: d, overwritten: true },
+    ]);
+    return [y, mean, rstd];
+  } catch (e) {
     if (e instanceof DeviceError && x.device !== "cpu") return null;
     throw e;
   }

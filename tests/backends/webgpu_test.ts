@@ -572,6 +572,33 @@ Deno.test({ name: "webgpu matmul, conv and pooling match scalar", ...opts }, asy
       for (const t of [x, w, b, g, mean, v, rm, rv]) t.dispose();
     }
   });
+  await t.step("fused layer norm and its gradient", async () => {
+    for (const [shape, size, affine] of [[[5, 3, 40], 120, true], [[70, 9], 9, false]] as const) {
+      const x = makeTensor([...shape], "f32", seed++, "contiguous", { lo: -2, hi: 3 });
+      const w = makeTensor([size], "f32", seed++);
+      const b = makeTensor([size], "f32", seed++);
+      const g = makeTensor([...shape], "f32", seed++);
+      const rows = x.size / size;
+      const attrs = { eps: 1e-5, size, hasWeight: affine, hasBias: affine };
+      const row = { shape: [rows], dtype: "f32" as const };
+      const fwd = (xs: Tensor, ...p: Tensor[]) =>
+        runKernel("layerNorm", [xs, ...p], attrs, [{ shape: xs.shape, dtype: "f32" }, row, row]);
+      await compare(`layerNorm ${shape}`, affine ? [x, w, b] : [x], fwd, {
+        rtol: 1e-5,
+        atol: 1e-5,
+      });
+      const [, mean, rstd] = fwd(x, ...(affine ? [w, b] : []));
+      const par = { shape: [size], dtype: "f32" as const };
+      await compare(
+        `layerNormBackward ${shape}`,
+        affine ? [g, x, mean, rstd, w] : [g, x, mean, rstd],
+        (...ins) =>
+          runKernel("layerNormBackward", ins, attrs, [{ shape: x.shape, dtype: "f32" }, par, par]),
+        { rtol: 1e-4, atol: 1e-4 },
+      );
+      for (const t of [x, w, b, g, mean, rstd]) t.dispose();
+    }
+  });
   await t.step("reluBackward (relu and leakyRelu gradients in one pass)", async () => {
     const x = makeTensor([3, 5, 7], "f32", seed++, "transposed");
     const g = makeTensor([3, 5, 7], "f32", seed++);

@@ -13,11 +13,11 @@ import type { KernelCall, OpKernelTable, TensorView } from "../../../core/backen
 import type { GpuContext } from "../context.ts";
 import { decl, grid, off, prmDecl, stOf, THREAD, TID, WG } from "./wgsl.ts";
 
-/** Threads per channel of the statistics kernels. */
-const RT = 256;
+/** Threads per channel (row) of the statistics kernels. */
+export const RT = 256;
 
 /** WGSL of a workgroup sum of `v` into `red[0]` (all threads call it; uses `red`, `lid`). */
-const wgSum = (v: string, out: string) => `
+export const wgSum = (v: string, out: string): string => `
   red[lid] = ${v};
   workgroupBarrier();
   for (var h = ${RT / 2}u; h > 0u; h = h >> 1u) {
@@ -31,7 +31,7 @@ const wgSum = (v: string, out: string) => `
  * Metadata (i32 words): [C, S, count, eps (f32 bits), hasWeight, hasBias, then the element
  * offsets of the operands in binding order].
  */
-const HEAD = (names: string[], access: string) => `
+export const HEAD = (names: string[], access: string): string => `
 ${names.map((n, j) => decl(n, j, access[j])).join("\n")}
 ${prmDecl(names.length)}
 fn at(b: u32, i: u32) -> u32 { return u32(prm[6u + b]) + i; }
@@ -42,8 +42,10 @@ function statsCode(access: string): string {
   return HEAD(["X", "Mo", "Vo"], access) + `
 var<workgroup> red: array<f32, ${RT}>;
 @compute @workgroup_size(${RT})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let c = wid.x; let cnt = u32(prm[2]);
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nw: vec3u) {
+  let c = wid.x + wid.y * nw.x; let cnt = u32(prm[2]);
+  if (c >= u32(prm[0])) { return; }
   var s = 0.0;
   for (var i = lid; i < cnt; i += ${RT}u) { s += bitcast<f32>(X[at(0u, idx(c, i))]); }
   ${wgSum("s", "tot")}
@@ -77,8 +79,10 @@ function gradStatsCode(access: string): string {
   return HEAD(["G", "X", "M", "V", "DW", "DB"], access) + `
 var<workgroup> red: array<f32, ${RT}>;
 @compute @workgroup_size(${RT})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let c = wid.x; let cnt = u32(prm[2]);
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nw: vec3u) {
+  let c = wid.x + wid.y * nw.x; let cnt = u32(prm[2]);
+  if (c >= u32(prm[0])) { return; }
   let mu = bitcast<f32>(M[at(2u, c)]);
   let inv = inverseSqrt(bitcast<f32>(V[at(3u, c)]) + bitcast<f32>(prm[3]));
   var s = 0.0; var sx = 0.0;
@@ -127,41 +131,47 @@ fn main(${THREAD}) {
   RV[rv] = bitcast<u32>((1.0 - m) * bitcast<f32>(RV[rv]) + m * bitcast<f32>(BV[u32(prm[4]) + c]) * ub);
 }`;
 
-/** Fill the metadata slot for operands `ts` of x-like `x` and return it. */
-function meta(ctx: GpuContext, x: TensorView, a: BatchNormAttrs, ts: TensorView[]): void {
-  const o = ctx.slot(), M = ctx.mi, F = ctx.mf;
-  const [N, C] = x.shape;
-  const S = x.size / (N * C);
-  M[o] = C;
-  M[o + 1] = S;
-  M[o + 2] = N * S;
-  F[o + 3] = a.eps;
-  M[o + 4] = a.hasWeight ? 1 : 0;
-  M[o + 5] = a.hasBias ? 1 : 0;
-  ts.forEach((t, j) => M[o + 6 + j] = off(t));
+/** What the norm kernels' metadata holds besides the dims: eps and which operands exist. */
+export interface NormMeta {
+  eps: number;
+  hasWeight: boolean;
+  hasBias: boolean;
 }
 
-/** Run kernel `name` with inputs `ins` and outputs `outs` (views), metadata from `x`. */
-function dispatch(
+/**
+ * Run kernel `name` with inputs `ins` and outputs `outs` (views): metadata [dims (3), eps,
+ * hasWeight, hasBias, element offsets of the operands in binding order], `groups` workgroups of
+ * one per channel/row (split over x and y past 65535), or one thread per element of `threads`.
+ */
+export function dispatch(
   ctx: GpuContext,
   name: string,
   code: (access: string) => string,
   ins: TensorView[],
   outs: TensorView[],
-  x: TensorView,
-  a: BatchNormAttrs,
-  perChannel: boolean,
+  dims: [number, number, number],
+  a: NormMeta,
+  launch: { groups: number } | { threads: number },
 ): void {
   const ib = ins.map((t) => ctx.input(stOf(t)));
   const ob = outs.map((t) => ctx.output(stOf(t), false));
   const access = ctx.access(ib, ob);
   const k = ctx.kernel(name, access, () => code(access));
-  meta(ctx, x, a, [...ins, ...outs]);
-  if (perChannel) ctx.run(k, [...ib, ...ob], x.shape[1]);
-  else {
-    const [gx, gy] = grid(x.size);
-    ctx.run(k, [...ib, ...ob], gx, gy);
-  }
+  const o = ctx.slot(), M = ctx.mi;
+  dims.forEach((d, j) => M[o + j] = d);
+  ctx.mf[o + 3] = a.eps;
+  M[o + 4] = a.hasWeight ? 1 : 0;
+  M[o + 5] = a.hasBias ? 1 : 0;
+  [...ins, ...outs].forEach((t, j) => M[o + 6 + j] = off(t));
+  const [gx, gy] = "groups" in launch ? grid(launch.groups, 1) : grid(launch.threads);
+  ctx.run(k, [...ib, ...ob], gx, gy);
+}
+
+/** [C, S, count] of a batch norm's x (N, C, *). */
+function bnDims(x: TensorView): [number, number, number] {
+  const [N, C] = x.shape;
+  const S = x.size / (N * C);
+  return [C, S, N * S];
 }
 
 const f32Contiguous = (ts: readonly TensorView[]) =>
@@ -180,8 +190,9 @@ export function normKernels(ctx: GpuContext): OpKernelTable {
         const b = a.hasBias ? call.inputs[a.hasWeight ? 2 : 1] : x;
         const [y, mean, v] = call.outputs;
         if (x.size === 0) return;
-        dispatch(ctx, "bn:stats", statsCode, [x], [mean, v], x, a, true);
-        dispatch(ctx, "bn:apply", applyCode, [x, mean, v, w, b], [y], x, a, false);
+        const d = bnDims(x);
+        dispatch(ctx, "bn:stats", statsCode, [x], [mean, v], d, a, { groups: d[0] });
+        dispatch(ctx, "bn:apply", applyCode, [x, mean, v, w, b], [y], d, a, { threads: x.size });
       },
     },
     batchNormRunning: {
@@ -213,8 +224,13 @@ export function normKernels(ctx: GpuContext): OpKernelTable {
         const w = a.hasWeight ? call.inputs[4] : x;
         const [dx, dw, db] = call.outputs;
         if (x.size === 0) return;
-        dispatch(ctx, "bn:gstats", gradStatsCode, [g, x, mean, v], [dw, db], x, a, true);
-        dispatch(ctx, "bn:gapply", gradApplyCode, [g, x, mean, v, w, dw, db], [dx], x, a, false);
+        const d = bnDims(x);
+        dispatch(ctx, "bn:gstats", gradStatsCode, [g, x, mean, v], [dw, db], d, a, {
+          groups: d[0],
+        });
+        dispatch(ctx, "bn:gapply", gradApplyCode, [g, x, mean, v, w, dw, db], [dx], d, a, {
+          threads: x.size,
+        });
       },
     },
   };

@@ -9,6 +9,7 @@ import type {
   BatchNormAttrs,
   BatchNormRunningAttrs,
   Conv2dAttrs,
+  LayerNormAttrs,
   PoolAttrs,
   ReluBackwardAttrs,
 } from "../../backend/attrs.ts";
@@ -40,6 +41,10 @@ export interface ConvOps {
   batchNormBackward: Op<"variadic", BatchNormAttrs>;
   /** (batch mean, biased batch variance) → running mean, running variance, updated in place. */
   batchNormRunning: Op<"variadic", BatchNormRunningAttrs>;
+  /** (x, [weight], [bias]) → y, mean and 1/√(var + eps) of each row (rows of `size`). */
+  layerNorm: Op<"variadic", LayerNormAttrs>;
+  /** (gy, x, mean, rstd, [weight]) → dx, dweight, dbias. */
+  layerNormBackward: Op<"variadic", LayerNormAttrs>;
 }
 
 /** The conv, pooling and fused-training contracts at run time. */
@@ -56,4 +61,6 @@ export const CONV_OPS: Contracts<ConvOps> = {
   batchNormTrain: "variadic",
   batchNormBackward: "variadic",
   batchNormRunning: "variadic",
+  layerNorm: "variadic",
+  layerNormBackward: "variadic",
 };

@@ -1,5 +1,6 @@
 /**
- * The fused batch-norm kernels (batchNormTrain / batchNormBackward): values and gradients
+ * The fused batch-norm kernels (batchNormTrain / batchNormBackward) and layer-norm kernels
+ * (layerNorm / layerNormBackward, end of file): values and gradients
  * against PyTorch's F.batch_norm (training), in f32 and f64, with and without the affine
  * parameters and for 2-D, 3-D and 4-D inputs; running statistics as torch updates them; the
  * GPU kernels against the scalar reference (tests/backends/webgpu_test.ts has the plugin-level
@@ -79,6 +80,36 @@ Deno.test("batchNormTrain declines what no kernel takes, and refuses gradients o
   const xs = x.detach().requireGrad();
   const [y, mean, v] = batchNormTrain(xs, null, null, 1e-5)!;
   const s = mean.sum();
-  assert.throws(() => s.backward(), /statistics, not differentiable/);
+  assert.throws(() => s.backward(), /not differentiable/);
   for (const u of [x, half, t, xs, y, mean, v, s]) u.dispose();
+});
+
+Deno.test({
+  name: "fused layerNorm matches torch: values and gradients",
+  ...needsTorch,
+}, async () => {
+  const cases: GradCase[] = [];
+  let seed = 141;
+  for (const dt of ["f32", "f64"] as const) {
+    for (const [shape, norm] of [[[6, 5], [5]], [[2, 3, 4], [3, 4]]] as const) {
+      for (const affine of [true, false]) {
+        const x = makeTensor([...shape], dt, seed++, "contiguous", { lo: -2, hi: 3 });
+        const inputs = affine
+          ? [x, makeTensor([...norm], dt, seed++), makeTensor([...norm], dt, seed++)]
+          : [x];
+        cases.push({
+          name: `layerNorm ${dt} ${shape} over ${norm} affine=${affine}`,
+          inputs,
+          ours: (a, w, b) => nn.functional.layerNorm(a, [...norm], { weight: w, bias: b }),
+          torch: affine
+            ? `F.layer_norm(x0, ${JSON.stringify(norm)}, x1, x2, eps=1e-5)`
+            : `F.layer_norm(x0, ${JSON.stringify(norm)}, eps=1e-5)`,
+          tol: dt === "f32" ? { rtol: 1e-4, atol: 1e-5 } : undefined,
+        });
+      }
+    }
+  }
+  const { trace } = traceKernels(() => noGrad(() => cases[0].ours(...cases[0].inputs).dispose()));
+  assert.ok(trace.some((r) => r.op === "layerNorm"), JSON.stringify(trace));
+  await checkGrads(cases);
 });
