@@ -30,7 +30,7 @@ typedef signed char qg_i8x16 __attribute__((vector_size(16)));
 /* Weight type codes (qlinear.c's QT_…). */
 enum { QG_Q4_0 = 3, QG_Q8_0 = 4, QG_Q4_K = 5 };
 /* Activation rows per tile (the f32 accumulators live on the stack: QG_MB·4·2 vectors). */
-#define QG_MB 32
+#define QG_MB 64
 /* Weight rows per tile. */
 #define QG_J 4
 
