@@ -176,17 +176,84 @@ INLINE void tile32(const int T, const int J, const uint8_t *w, int32_t rb, const
     for (int j = 0; j < J; j++) y[(size_t)r * n + j] = hsum(acc[r * J + j]);
 }
 
+/* Q4_K: one block's unpacked weights per weight row (tile_q4_k), in memory. */
+typedef struct {
+  v128_t L[QG_J * 8], H[QG_J * 8], scl[QG_J], sch[QG_J], mn[QG_J], dv[QG_J], dmv[QG_J];
+} kblock_t;
+
+/*
+ * R (1 or 2) activation rows r, r + 1 against J unpacked Q4_K rows of block b: sub-block dots
+ * (low nibbles, then high), their 6-bit scales and mins, into acc / macc[row·J + j].
+ */
+INLINE void rowsk(const int J, const kblock_t *K, const gacts_t *A, int32_t b, int32_t r,
+                  const int R, v128_t *acc, v128_t *macc, v128_t *ib) {
+  const v128_t one = wasm_i16x8_splat(1);
+  const int8_t *a0 = A->qs + (size_t)r * A->k + 256 * b, *a1 = a0 + (R > 1 ? A->k : 0);
+  v128_t h0[QG_J], h1[QG_J];
+  for (int j = 0; j < J; j++) h0[j] = h1[j] = wasm_i32x4_splat(0);
+  NO_UNROLL for (int v = 0; v < 8; v++) {
+    const v128_t x0 = wasm_v128_load(a0 + 16 * v), x1 = wasm_v128_load(a1 + 16 * v);
+    for (int j = 0; j < J; j++) {
+      const v128_t u = K->L[8 * j + v];
+      h0[j] = dpa(x0, u, h0[j]);
+      if (R > 1) h1[j] = dpa(x1, u, h1[j]);
+    }
+  }
+  for (int j = 0; j < J; j++) {
+    /* the low sub-blocks' scaled dots wait in memory: kept in locals through the next loop,
+       V8 spills the loop's chains instead */
+    ib[r * J + j] = wasm_i32x4_mul(h0[j], K->scl[j]);
+    if (R > 1) ib[(r + 1) * J + j] = wasm_i32x4_mul(h1[j], K->scl[j]);
+    h0[j] = h1[j] = wasm_i32x4_splat(0);
+  }
+  NO_UNROLL for (int v = 0; v < 8; v++) {
+    const v128_t x0 = wasm_v128_load(a0 + 128 + 16 * v), x1 = wasm_v128_load(a1 + 128 + 16 * v);
+    for (int j = 0; j < J; j++) {
+      const v128_t u = K->H[8 * j + v];
+      h0[j] = dpa(x0, u, h0[j]);
+      if (R > 1) h1[j] = dpa(x1, u, h1[j]);
+    }
+  }
+  for (int q = 0; q < R; q++) {
+    const int32_t *bs = A->s + (size_t)(r + q) * A->ns + 16 * b;
+    /* Σa per sub-block of 32 (|Σ| ≤ 4096: exact in i16) */
+    const v128_t b0 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs), wasm_v128_load(bs + 4));
+    const v128_t b1 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs + 8), wasm_v128_load(bs + 12));
+    const v128_t bs32 =
+      wasm_i16x8_narrow_i32x4(wasm_i32x4_dot_i16x8(b0, one), wasm_i32x4_dot_i16x8(b1, one));
+    const v128_t da = wasm_f32x4_splat(A->d[(size_t)(r + q) * A->nd + b]);
+    for (int j = 0; j < J; j++) {
+      const v128_t is =
+        wasm_i32x4_add(ib[(r + q) * J + j], wasm_i32x4_mul(q ? h1[j] : h0[j], K->sch[j]));
+      const v128_t ms = wasm_i32x4_dot_i16x8(K->mn[j], bs32);
+      const int32_t t = (r + q) * J + j;
+      acc[t] = FMA_F32(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(K->dv[j], da), acc[t]);
+      macc[t] = FMA_F32(wasm_f32x4_convert_i32x4(ms), wasm_f32x4_mul(K->dmv[j], da), macc[t]);
+    }
+  }
+}
+
+/* All mb rows of a Q4_K tile against its unpacked block, two at a time (see ROWS_FN). */
+#define ROWSK_FN(N, J)                                                                         \
+  __attribute__((noinline)) static void N(const kblock_t *K, const gacts_t *A, int32_t b,      \
+                                          int32_t mb, v128_t *acc, v128_t *macc, v128_t *ib) { \
+    int32_t r = 0;                                                                             \
+    for (; r + 2 <= mb; r += 2) rowsk(J, K, A, b, r, 2, acc, macc, ib);                        \
+    if (r < mb) rowsk(J, K, A, b, r, 1, acc, macc, ib);                                        \
+  }
+ROWSK_FN(rows_q4_k_4, 4)
+ROWSK_FN(rows_q4_k_1, 1)
+
 /*
  * Q4_K weights × Q8_K activations. Lanes: sub-blocks 0, 2, 4, 6 (the low nibbles of the four
  * 32-byte chunks) in the first eight vectors of a block, 1, 3, 5, 7 (high nibbles) in the next.
  */
 INLINE void tile_q4_k(const int J, const uint8_t *w, int32_t rb, const gacts_t *A, int32_t mb,
                       float *y, int32_t n) {
-  v128_t acc[QG_MB * QG_J], macc[QG_MB * QG_J];
+  v128_t acc[QG_MB * QG_J], macc[QG_MB * QG_J], ib[QG_MB * QG_J];
   for (int32_t t = 0; t < mb * J; t++) acc[t] = macc[t] = wasm_f32x4_splat(0);
-  const v128_t one = wasm_i16x8_splat(1);
+  kblock_t K;
   for (int32_t b = 0; b < A->k / 256; b++) {
-    v128_t L[QG_J][8], H[QG_J][8], scl[QG_J], sch[QG_J], mn[QG_J], dv[QG_J], dmv[QG_J];
     for (int j = 0; j < J; j++) {
       const uint8_t *p = w + (size_t)j * rb + (size_t)b * 144;
       v128_t t[8];
@@ -194,45 +261,17 @@ INLINE void tile_q4_k(const int J, const uint8_t *w, int32_t rb, const gacts_t *
           wasm_v128_load(p + 112), t);
       tr4(wasm_v128_load(p + 32), wasm_v128_load(p + 64), wasm_v128_load(p + 96),
           wasm_v128_load(p + 128), t + 4);
-      for (int v = 0; v < 8; v++) L[j][v] = LO4(t[v]), H[j][v] = HI4(t[v]);
+      for (int v = 0; v < 8; v++) K.L[8 * j + v] = LO4(t[v]), K.H[8 * j + v] = HI4(t[v]);
       int32_t sc[8], m[8];
       for (int s = 0; s < 8; s++) scale_min_k4(s, p + 4, &sc[s], &m[s]);
-      scl[j] = wasm_i32x4_make(sc[0], sc[2], sc[4], sc[6]);
-      sch[j] = wasm_i32x4_make(sc[1], sc[3], sc[5], sc[7]);
-      mn[j] = wasm_i16x8_make((int16_t)m[0], (int16_t)m[1], (int16_t)m[2], (int16_t)m[3],
-                              (int16_t)m[4], (int16_t)m[5], (int16_t)m[6], (int16_t)m[7]);
-      dv[j] = wasm_f32x4_splat(h2f(p));
-      dmv[j] = wasm_f32x4_splat(h2f(p + 2));
+      K.scl[j] = wasm_i32x4_make(sc[0], sc[2], sc[4], sc[6]);
+      K.sch[j] = wasm_i32x4_make(sc[1], sc[3], sc[5], sc[7]);
+      K.mn[j] = wasm_i16x8_make((int16_t)m[0], (int16_t)m[1], (int16_t)m[2], (int16_t)m[3],
+                                (int16_t)m[4], (int16_t)m[5], (int16_t)m[6], (int16_t)m[7]);
+      K.dv[j] = wasm_f32x4_splat(h2f(p));
+      K.dmv[j] = wasm_f32x4_splat(h2f(p + 2));
     }
-    for (int32_t r = 0; r < mb; r++) {
-      const int8_t *a = A->qs + (size_t)r * A->k + 256 * b;
-      const int32_t *bs = A->s + (size_t)r * A->ns + 16 * b;
-      /* Σa per sub-block of 32 (|Σ| ≤ 4096: exact in i16) */
-      const v128_t b0 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs), wasm_v128_load(bs + 4));
-      const v128_t b1 = wasm_i16x8_narrow_i32x4(wasm_v128_load(bs + 8), wasm_v128_load(bs + 12));
-      const v128_t bs32 =
-        wasm_i16x8_narrow_i32x4(wasm_i32x4_dot_i16x8(b0, one), wasm_i32x4_dot_i16x8(b1, one));
-      const v128_t da = wasm_f32x4_splat(A->d[(size_t)r * A->nd + b]);
-      v128_t hl[QG_J], hh[QG_J];
-      for (int j = 0; j < J; j++) hl[j] = hh[j] = wasm_i32x4_splat(0);
-      for (int v = 0; v < 8; v++) {
-        const v128_t av = wasm_v128_load(a + 16 * v);
-        for (int j = 0; j < J; j++) hl[j] = dpa(av, L[j][v], hl[j]);
-      }
-      for (int v = 0; v < 8; v++) {
-        const v128_t av = wasm_v128_load(a + 128 + 16 * v);
-        for (int j = 0; j < J; j++) hh[j] = dpa(av, H[j][v], hh[j]);
-      }
-      for (int j = 0; j < J; j++) {
-        const v128_t is =
-          wasm_i32x4_add(wasm_i32x4_mul(hl[j], scl[j]), wasm_i32x4_mul(hh[j], sch[j]));
-        const v128_t ms = wasm_i32x4_dot_i16x8(mn[j], bs32);
-        acc[r * J + j] = FMA_F32(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dv[j], da),
-                                 acc[r * J + j]);
-        macc[r * J + j] = FMA_F32(wasm_f32x4_convert_i32x4(ms), wasm_f32x4_mul(dmv[j], da),
-                                  macc[r * J + j]);
-      }
-    }
+    (J == QG_J ? rows_q4_k_4 : rows_q4_k_1)(&K, A, b, mb, acc, macc, ib);
   }
   for (int32_t r = 0; r < mb; r++)
     for (int j = 0; j < J; j++)
