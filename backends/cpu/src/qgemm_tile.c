@@ -29,6 +29,8 @@ typedef signed char qg_i8x16 __attribute__((vector_size(16)));
 
 /* Weight type codes (qlinear.c's QT_…). */
 enum { QG_Q4_0 = 3, QG_Q8_0 = 4, QG_Q4_K = 5 };
+/* Internal: Q8_0 by the sign trick (rows32), for groups without a −128 level. */
+enum { QG_Q8S = 100 };
 /* Activation rows per tile (the f32 accumulators live on the stack: QG_MB·4·2 vectors). */
 #define QG_MB 64
 /* Weight rows per tile. */
@@ -86,10 +88,26 @@ INLINE void rows32(const int T, const int J, const v128_t *W, const v128_t *H, c
   const int32_t *s0 = A->s + (size_t)r * A->ns + 4 * g;
   const float *d0 = A->d + (size_t)r * A->nd + 4 * g;
   /* −8·Σa per block: Q4_0's level offset; Q8_0's −128·Σa once the h dots are scaled by 16 */
-  const v128_t i0 = wasm_i32x4_neg(wasm_i32x4_shl(wasm_v128_load(s0), 3));
-  const v128_t i1 = R > 1 ? wasm_i32x4_neg(wasm_i32x4_shl(wasm_v128_load(s0 + A->ns), 3)) : i0;
+  const v128_t i0 = T == QG_Q8S ? wasm_i32x4_splat(0)
+                                : wasm_i32x4_neg(wasm_i32x4_shl(wasm_v128_load(s0), 3));
+  const v128_t i1 = R > 1 && T != QG_Q8S
+                      ? wasm_i32x4_neg(wasm_i32x4_shl(wasm_v128_load(s0 + A->ns), 3))
+                      : i0;
   v128_t is0[QG_J], is1[QG_J];
   for (int j = 0; j < J; j++) is0[j] = i0, is1[j] = i1;
+  if (T == QG_Q8S) {
+    /* Q8_0 with no −128 level in the group: Σ a·w = Σ |w|·(a·sign w), |w| ≤ 127 the unsigned
+       operand, a·sign w = (a ^ m) − m with m = (w < 0 ? −1 : 0) (|a| ≤ 127: no overflow); one dot
+       and two cheap ops instead of two dots */
+    NO_UNROLL for (int v = 0; v < 8; v++) {
+      const v128_t x0 = wasm_v128_load(a0 + 16 * v), x1 = wasm_v128_load(a1 + 16 * v);
+      for (int j = 0; j < J; j++) {
+        const v128_t u = wasm_v128_load(W + 8 * j + v), m = wasm_v128_load(H + 8 * j + v);
+        is0[j] = dpa(wasm_i8x16_sub(wasm_v128_xor(x0, m), m), u, is0[j]);
+        if (R > 1) is1[j] = dpa(wasm_i8x16_sub(wasm_v128_xor(x1, m), m), u, is1[j]);
+      }
+    }
+  } else {
   if (T == QG_Q8_0) {
     NO_UNROLL for (int v = 0; v < 8; v++) {
       const v128_t x0 = wasm_v128_load(a0 + 16 * v), x1 = wasm_v128_load(a1 + 16 * v);
@@ -108,6 +126,7 @@ INLINE void rows32(const int T, const int J, const v128_t *W, const v128_t *H, c
       is0[j] = dpa(x0, u, is0[j]);
       if (R > 1) is1[j] = dpa(x1, u, is1[j]);
     }
+  }
   }
   const v128_t da0 = wasm_v128_load(d0);
   for (int j = 0; j < J; j++)
@@ -137,6 +156,8 @@ ROWS_FN(rows_q4_0_4, QG_Q4_0, 4)
 ROWS_FN(rows_q4_0_1, QG_Q4_0, 1)
 ROWS_FN(rows_q8_0_4, QG_Q8_0, 4)
 ROWS_FN(rows_q8_0_1, QG_Q8_0, 1)
+ROWS_FN(rows_q8s_4, QG_Q8S, 4)
+ROWS_FN(rows_q8s_1, QG_Q8S, 1)
 
 /*
  * Q4_0 (T = QG_Q4_0) or Q8_0 weights × Q8_0 activations: J weight rows from w (row stride rb),
@@ -151,6 +172,7 @@ INLINE void tile32(const int T, const int J, const uint8_t *w, int32_t rb, const
     /* W[j][v]: vector v of the four blocks' levels (lane t: block t, elements 4v..4v+3); Q8_0
        also H[j][v], the high nibbles + 8 (signed nibble h as h + 8 = nibble ^ 8) */
     v128_t W[QG_J][8], H[QG_J][8], dw[QG_J];
+    v128_t lo128 = wasm_i32x4_splat(0);
     for (int j = 0; j < J; j++) {
       const uint8_t *p = w + (size_t)j * rb + (size_t)g * 4 * B;
       dw[j] = wasm_f32x4_make(h2f(p), h2f(p + B), h2f(p + 2 * B), h2f(p + 3 * B));
@@ -162,15 +184,36 @@ INLINE void tile32(const int T, const int J, const uint8_t *w, int32_t rb, const
       } else {
         tr4(wasm_v128_load(p + 18), wasm_v128_load(p + B + 18), wasm_v128_load(p + 2 * B + 18),
             wasm_v128_load(p + 3 * B + 18), t1);
+        /* the sign form: |w| and w's sign mask (H) */
+        for (int v = 0; v < 8; v++) {
+          const v128_t q = v < 4 ? t0[v] : t1[v - 4];
+          lo128 = wasm_v128_or(lo128, wasm_i8x16_eq(q, wasm_i8x16_splat(-128)));
+          W[j][v] = wasm_i8x16_abs(q);
+          H[j][v] = wasm_i8x16_lt(q, wasm_i32x4_splat(0));
+        }
+      }
+    }
+    if (T == QG_Q4_0) {
+      (J == QG_J ? rows_q4_0_4 : rows_q4_0_1)(&W[0][0], &H[0][0], dw, A, g, mb, acc);
+    } else if (!wasm_v128_any_true(lo128)) {
+      (J == QG_J ? rows_q8s_4 : rows_q8s_1)(&W[0][0], &H[0][0], dw, A, g, mb, acc);
+    } else {
+      /* a −128 level (|w| is no 7-bit operand): nibbles, w = 16·h + l, as the i7 operands */
+      for (int j = 0; j < J; j++) {
+        const uint8_t *p = w + (size_t)j * rb + (size_t)g * 4 * B;
+        v128_t t0[4], t1[4];
+        tr4(wasm_v128_load(p + 2), wasm_v128_load(p + B + 2), wasm_v128_load(p + 2 * B + 2),
+            wasm_v128_load(p + 3 * B + 2), t0);
+        tr4(wasm_v128_load(p + 18), wasm_v128_load(p + B + 18), wasm_v128_load(p + 2 * B + 18),
+            wasm_v128_load(p + 3 * B + 18), t1);
         for (int v = 0; v < 4; v++) {
           W[j][v] = LO4(t0[v]), W[j][v + 4] = LO4(t1[v]);
           H[j][v] = wasm_v128_xor(HI4(t0[v]), wasm_i8x16_splat(8));
           H[j][v + 4] = wasm_v128_xor(HI4(t1[v]), wasm_i8x16_splat(8));
         }
       }
+      (J == QG_J ? rows_q8_0_4 : rows_q8_0_1)(&W[0][0], &H[0][0], dw, A, g, mb, acc);
     }
-    if (T == QG_Q4_0) (J == QG_J ? rows_q4_0_4 : rows_q4_0_1)(&W[0][0], &H[0][0], dw, A, g, mb, acc);
-    else (J == QG_J ? rows_q8_0_4 : rows_q8_0_1)(&W[0][0], &H[0][0], dw, A, g, mb, acc);
   }
   for (int32_t r = 0; r < mb; r++)
     for (int j = 0; j < J; j++) y[(size_t)r * n + j] = hsum(acc[r * J + j]);
