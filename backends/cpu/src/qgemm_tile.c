@@ -14,11 +14,13 @@
  * order); Q4_K sums the same exact integers in other lanes (a sub-block per lane), so only the f32
  * rounding of the block sums differs.
  *
- * Tile: J = 4 weight rows (unpacked once per block group) × up to QG_MB activation rows, looping
- * over k outermost; each activation vector loaded once serves the 4 weight rows. Q4_0's levels
- * q − 8 and Q8_0's signed levels are handled as unsigned operands (the i7 side of the dot):
- * Σ a·(q − 8) = Σ a·q − 8·Σa, and an int8 w = 16·h + l (l = w & 15, h signed) as
- * Σ a·w = 16·Σ a·(h + 8) + Σ a·l − 128·Σa, the Σa terms from the quantizer's block sums.
+ * Tile: J = 4 weight rows (unpacked once per block group, into memory) × up to QG_MB activation
+ * rows, looping over k outermost; the rows go two at a time, so each weight vector loaded serves
+ * two activation rows and each activation vector four weight rows: eight independent dot chains,
+ * enough to keep both dot pipes busy past the dot's latency. Q4_0's levels q − 8 and Q8_0's signed
+ * levels are handled as unsigned operands (the i7 side of the dot): Σ a·(q − 8) = Σ a·q − 8·Σa
+ * (Σa from the quantizer's block sums); Q8_0 as Σ |w|·(a·sign w) where a group has no −128 level,
+ * else as int8 w = 16·h + l (l = w & 15, h signed): Σ a·w = 16·Σ a·(h + 8) + Σ a·l − 128·Σa.
  */
 #include "qgemm_tile.h"
 #include "qlinear_k_util.h"
