@@ -6,6 +6,10 @@
  *                        [--threads N] [--activations f32|ggml] [--backend cpu|webgpu]
  *     deno task chat --model m.gguf [same sampling flags]
  *
+ * On the CPU, `--activations` defaults to `ggml` (activations rounded to Q8 before the quantized
+ * products, as llama.cpp's CPU path does: faster prompts and decoding on the WASM kernels,
+ * bench/RESULTS.md); `f32` keeps them exact (`loadModel`'s default).
+ *
  * `generate` streams the continuation (or, with --chat, the answer to the prompt as a user turn)
  * and prints prompt and decode tokens per second to stderr. `chat` is interactive: `/reset`
  * forgets the conversation, Ctrl-C cancels the answer being written, Ctrl-D quits.
@@ -123,7 +127,7 @@ async function main(mode: string, args: string[]): Promise<number> {
   const path = await resolveModel(values.model, { onProgress: progressBar() });
   const model = await loadModel(path, {
     contextLength: num(values.ctx),
-    activations: acts,
+    activations: acts ?? (values.backend === "cpu" ? "ggml" : undefined),
     onProgress: (a, b) => err(`\rloading ${(100 * a / b).toFixed(0)}%`),
   });
   err(

@@ -5,7 +5,12 @@
  * ```sh
  * deno task serve --model m.gguf [--port 8080] [--host 127.0.0.1] [--parallel N] [--ctx N]
  *   [--api-key KEY] [--cors ORIGIN] [--queue N] [--max-tokens N] [--backend cpu|webgpu]
+ *   [--activations ggml|f32]
  * ```
+ *
+ * On the CPU the quantized products round activations to Q8 the way llama.cpp's CPU path does
+ * (`--activations ggml`, the default here: faster for one stream and for `--parallel N` batches,
+ * bench/RESULTS.md); `--activations f32` keeps them f32 (`loadModel`'s default, exact products).
  *
  * `--backend webgpu` decodes on the GPU (llm/model/gpu/) with one slot: requests it can take
  * (greedy or seeded top-k ≤ 64 sampling, no penalties, logit bias, grammar or logprobs) run there,
@@ -26,6 +31,7 @@ import type { GpuDecoder } from "../model/gpu/decoder.ts";
 const USAGE =
   `usage: deno task serve [--model m.gguf] [--port 8080] [--host 127.0.0.1] [--parallel 1]
   [--ctx N] [--api-key KEY] [--cors ORIGIN] [--queue 64] [--max-tokens N] [--backend cpu|webgpu]
+  [--activations ggml|f32]   (CPU products: Q8-rounded activations as llama.cpp, default; or f32)
 The API key may also come from the APRENDER_API_KEY environment variable.`;
 
 function int(name: string, v: string | undefined, lo: number): number | undefined {
@@ -54,6 +60,7 @@ if (import.meta.main) {
         queue: { type: "string" },
         "max-tokens": { type: "string" },
         backend: { type: "string", default: "cpu" },
+        activations: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -67,6 +74,11 @@ if (import.meta.main) {
   }
   if (values.backend !== "cpu" && values.backend !== "webgpu") {
     console.error(`serve: --backend must be cpu or webgpu, got '${values.backend}'.\n${USAGE}`);
+    Deno.exit(2);
+  }
+  const acts = values.activations ?? (values.backend === "cpu" ? "ggml" : "f32");
+  if (acts !== "ggml" && acts !== "f32") {
+    console.error(`serve: --activations must be ggml or f32, got '${acts}'.\n${USAGE}`);
     Deno.exit(2);
   }
   const path = values.model === undefined
@@ -88,7 +100,7 @@ if (import.meta.main) {
       ),
     );
   };
-  const model = await loadModel(path, { contextLength: ctx, onProgress: bar });
+  const model = await loadModel(path, { contextLength: ctx, activations: acts, onProgress: bar });
   console.error(
     `\n${
       basename(path)

@@ -197,6 +197,8 @@ Deno.test({
     x.fill(0, 256, 512); // whole zero blocks
     x[700] = 1e-30; // a lone tiny value in a block
     x[1100] = -37.5; // a block led by a negative value
+    // exact halves (a block scale of 1 for Q8_0, iscale −1 for Q8_K): ties away from zero / even
+    x.set([127, 2.5, -3.5, 0.5, -0.5, 1.5, -126.5], 1536);
     for (const [mode, type] of [[1, "q8_0"], [2, "q8_K"]] as const) {
       const qk = mode === 1 ? 32 : 256, sk = mode === 1 ? 32 : 16;
       const nd = (m * k) / qk, ns = (m * k) / sk;

@@ -30,12 +30,16 @@ function rng(seed: number) {
   return () => (u() + u() + u() + u() - 2) * 1.7;
 }
 
-/** Weight bytes [n, k] of `type` from random values (Q8_0: some levels forced to −128). */
+/**
+ * Weight bytes [n, k] of `type` from random values (Q8_0: some levels forced to −128 in the first
+ * half of the rows, so that groups with and without one both occur: the kernel's sign form and its
+ * nibble fallback).
+ */
 function weightBytes(type: BlockDType, n: number, k: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(byteLength(type, n * k));
   quantizeRow(type, Float32Array.from({ length: n * k }, rng(seed)), bytes);
   if (type === "q8_0") {
-    for (let b = 0; b < bytes.length; b += 34 * 3) bytes[b + 2 + (b % 31)] = 0x80;
+    for (let b = 0; b < bytes.length / 2; b += 34 * 3) bytes[b + 2 + (b % 31)] = 0x80;
   }
   return bytes;
 }
