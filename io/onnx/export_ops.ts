@@ -143,6 +143,42 @@ function reduce(l: Lowering, onnx: string, axesInputSince: number, x = l.ins[0].
   return l.b.node(onnx, [x], { axes, keepdims: keep }, [l.outs[0].name]);
 }
 
+/**
+ * (x − mean)/√(var + eps)·w + b over `axes` (means kept as dims) into the op's first output: the
+ * fused norm kernels' decomposition (their statistics outputs are not exported).
+ */
+function normalized(
+  l: Lowering,
+  axes: number[],
+  eps: number,
+  w: string | null,
+  b: string | null,
+): void {
+  const x = l.ins[0];
+  const mean = (v: string) =>
+    l.b.opset >= 18
+      ? l.b.node("ReduceMean", [v, l.b.ints(axes)], { keepdims: 1 })[0]
+      : l.b.node("ReduceMean", [v], { axes, keepdims: 1 })[0];
+  const d = l.b.node("Sub", [x.name, mean(x.name)])[0];
+  const v = mean(l.b.node("Mul", [d, d])[0]);
+  const sd = l.b.node("Sqrt", [l.b.node("Add", [v, l.b.scalar(eps, x.dtype)])[0]])[0];
+  let y = l.b.node("Div", [d, sd])[0];
+  if (w) y = l.b.node("Mul", [y, w])[0];
+  if (b) y = l.b.node("Add", [y, b])[0];
+  l.b.node("Identity", [y], {}, [l.outs[0].name]);
+}
+
+/** The trailing axes of x whose sizes multiply to `size` (a layer norm's normalized axes). */
+function trailingAxes(l: Lowering, size: number): number[] {
+  const shape = l.ins[0].shape;
+  const axes: number[] = [];
+  for (let i = shape.length - 1, p = 1; i >= 0 && p < size; i--) {
+    p *= shape[i];
+    axes.unshift(i);
+  }
+  return axes;
+}
+
 /** Window pads [top, left, bottom, right] and ceil_mode from the traced shapes. */
 function window(l: Lowering, kernel: number[]): Record<string, Attr> {
   const a = l.attrs as { stride: number[]; padding: number[]; dilation: number[] };
@@ -199,6 +235,29 @@ export const LOWER: Record<string, (l: Lowering) => void> = {
     else l.b.node("Add", [l.b.node("MatMul", [x.name, wt])[0], bias.name], {}, [out]);
   },
   matmul: (l) => void l.b.node("MatMul", l.ins.map((v) => v.name), {}, [l.outs[0].name]),
+  layerNorm: (l) => {
+    const a = l.attrs as { eps: number; size: number; hasWeight: boolean; hasBias: boolean };
+    const axes = trailingAxes(l, a.size);
+    const w = a.hasWeight ? l.ins[1].name : null;
+    const b = a.hasBias ? l.ins[a.hasWeight ? 2 : 1].name : null;
+    if (l.b.opset >= 17 && w) {
+      const ins = b ? [l.ins[0].name, w, b] : [l.ins[0].name, w];
+      l.b.node("LayerNormalization", ins, { axis: axes[0], epsilon: { f: a.eps } }, [
+        l.outs[0].name,
+      ]);
+    } else normalized(l, axes, a.eps, w, b);
+  },
+  batchNormTrain: (l) => {
+    // Training-mode batch statistics (an exported eval-mode model uses the running ones).
+    const a = l.attrs as { eps: number; hasWeight: boolean; hasBias: boolean };
+    const nd = l.ins[0].shape.length, C = l.ins[0].shape[1];
+    const perChannel = (v: ValueRef) =>
+      l.b.node("Reshape", [v.name, l.b.ints([C, ...Array(nd - 2).fill(1)])])[0];
+    const axes = [0, ...Array.from({ length: nd - 2 }, (_, i) => i + 2)];
+    const w = a.hasWeight ? perChannel(l.ins[1]) : null;
+    const b = a.hasBias ? perChannel(l.ins[a.hasWeight ? 2 : 1]) : null;
+    normalized(l, axes, a.eps, w, b);
+  },
   square: (l) => void l.b.node("Mul", [l.ins[0].name, l.ins[0].name], {}, [l.outs[0].name]),
   rsqrt: (l) =>
     void l.b.node("Reciprocal", [l.b.node("Sqrt", [l.ins[0].name])[0]], {}, [l.outs[0].name]),

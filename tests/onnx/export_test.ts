@@ -191,3 +191,44 @@ Deno.test("exportOnnx names an op it has no mapping for, and an output that igno
   }
   assert.throws(() => exportOnnxSync(new Const(), randn([2])), /does not depend on the inputs/);
 });
+
+Deno.test("the fused norms export as ONNX ops: layer norm at opset 13 and 17, batch-statistics batch norm", async () => {
+  seed(21);
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases: [string, nn.Module<[Tensor], Tensor>, Tensor, number][] = [
+      [
+        "layer norm, opset 13 (no LayerNormalization)",
+        new nn.Sequential(new nn.Linear(6, 8), new nn.LayerNorm([8])),
+        randn([3, 6]),
+        13,
+      ],
+      [
+        "layer norm without weights, opset 17",
+        new nn.Sequential(new nn.Linear(6, 8), new nn.LayerNorm([8], { elementwiseAffine: false })),
+        randn([3, 6]),
+        17,
+      ],
+      [
+        "batch norm without running statistics (batch statistics in eval mode too)",
+        new nn.Sequential(
+          new nn.Conv2d(2, 4, 3),
+          new nn.BatchNorm2d(4, { trackRunningStats: false }),
+        ),
+        randn([2, 2, 5, 5]),
+        17,
+      ],
+    ];
+    for (const [name, model, x, opset] of cases) {
+      model.eval();
+      const path = `${dir}/m.onnx`;
+      await exportOnnx(model, x, path, { opset });
+      const want = noGrad(() => model.call(x));
+      const ref = await ortRun(path, { "0:x": x }, 1);
+      const d = maxAbsDiff(ref["0:y"], want);
+      assert.ok(d <= 1e-5, `${name}: onnxruntime vs ours: max |diff| ${d}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
