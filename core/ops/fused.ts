@@ -155,20 +155,36 @@ export function batchNormTrain(
   bias: Tensor | null,
   eps: number,
 ): [Tensor, Tensor, Tensor] | null {
+  if (x.ndim < 2) return null;
+  const attrs: BatchNormAttrs = { eps, hasWeight: !!weight, hasBias: !!bias };
+  return fusedNorm("batchNormTrain", x, weight, bias, attrs, x.shape[1]);
+}
+
+/**
+ * Run a fused normalization kernel on (x, [weight], [bias]) → [y, and two statistics of `n`
+ * values], or null where none applies: a dtype other than f32/f64, an empty x, operands of mixed
+ * dtypes or devices or not contiguous, a device without the kernel or whose kernel declines.
+ */
+function fusedNorm(
+  op: "batchNormTrain" | "layerNorm",
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  attrs: BatchNormAttrs | LayerNormAttrs,
+  n: number,
+): [Tensor, Tensor, Tensor] | null {
   const d = x.dtype;
   const ops = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  if ((d !== "f32" && d !== "f64") || x.ndim < 2 || x.size === 0) return null;
+  if ((d !== "f32" && d !== "f64") || x.size === 0) return null;
   if (ops.some((t) => t.dtype !== d || t.device !== x.device || !t.isContiguous)) return null;
-  if (!hasKernel("batchNormTrain", x.device)) return null;
-  const C = x.shape[1];
-  const attrs: BatchNormAttrs = { eps, hasWeight: !!weight, hasBias: !!bias };
+  if (!hasKernel(op, x.device)) return null;
   try {
-    const [y, mean, v] = runKernel("batchNormTrain", ops, attrs, [
+    const [y, a, b] = runKernel(op, ops, attrs, [
       { shape: x.shape, dtype: d, overwritten: true },
-      { shape: [C], dtype: d, overwritten: true },
-      { shape: [C], dtype: d, overwritten: true },
+      { shape: [n], dtype: d, overwritten: true },
+      { shape: [n], dtype: d, overwritten: true },
     ]);
-    return [y, mean, v];
+    return [y, a, b];
   } catch (e) {
     // A device whose kernel declines these operands (e.g. f64 on the GPU): compose instead.
     if (e instanceof DeviceError && x.device !== "cpu") return null;
@@ -198,25 +214,8 @@ export function layerNormFused(
   bias: Tensor | null,
   eps: number,
 ): [Tensor, Tensor, Tensor] | null {
-  const d = x.dtype;
-  const ops = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  if ((d !== "f32" && d !== "f64") || size <= 0 || x.size === 0 || x.size % size !== 0) {
-    return null;
-  }
-  if (ops.some((t) => t.dtype !== d || t.device !== x.device || !t.isContiguous)) return null;
+  if (size <= 0 || x.size % size !== 0) return null;
   if ((weight && weight.size !== size) || (bias && bias.size !== size)) return null;
-  if (!hasKernel("layerNorm", x.device)) return null;
   const attrs: LayerNormAttrs = { eps, size, hasWeight: !!weight, hasBias: !!bias };
-  const rows = x.size / size;
-  try {
-    const [y, mean, rstd] = runKernel("layerNorm", ops, attrs, [
-      { shape: x.shape, dtype: d, overwritten: true },
-      { shape: [rows], dtype: d, overwritten: true },
-      { shape: [rows], dtype: d, overwritten: true },
-    ]);
-    return [y, mean, rstd];
-  } catch (e) {
-    if (e instanceof DeviceError && x.device !== "cpu") return null;
-    throw e;
-  }
+  return fusedNorm("layerNorm", x, weight, bias, attrs, x.size / size);
 }

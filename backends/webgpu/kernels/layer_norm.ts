@@ -8,9 +8,9 @@
  * @module
  */
 import type { LayerNormAttrs } from "../../../core/backend/attrs.ts";
-import type { KernelCall, OpKernelTable, TensorView } from "../../../core/backend/plugin.ts";
+import type { KernelCall, OpKernelTable } from "../../../core/backend/plugin.ts";
 import type { GpuContext } from "../context.ts";
-import { dispatch, HEAD, RT, wgSum } from "./norm.ts";
+import { dispatch, f32Contiguous, HEAD, RT, wgSum } from "./norm.ts";
 import { THREAD, TID } from "./wgsl.ts";
 
 /** Row `r`'s workgroup prologue: `D`, the row's first element `o` (metadata [R, D, _, eps, …]). */
@@ -89,9 +89,6 @@ fn main(${THREAD}) {
   DB[at(5u, j)] = bitcast<u32>(sb);
 }`;
 }
-
-const f32Contiguous = (ts: readonly TensorView[]) =>
-  ts.every((t) => t.dtype === "f32" && t.isContiguous);
 
 /** The layer-norm kernels bound to a context. */
 export function layerNormKernels(ctx: GpuContext): OpKernelTable {

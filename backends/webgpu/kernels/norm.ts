@@ -174,7 +174,8 @@ function bnDims(x: TensorView): [number, number, number] {
   return [C, S, N * S];
 }
 
-const f32Contiguous = (ts: readonly TensorView[]) =>
+/** Whether every operand is f32 and contiguous (what the norm kernels take). */
+export const f32Contiguous = (ts: readonly TensorView[]): boolean =>
   ts.every((t) => t.dtype === "f32" && t.isContiguous);
 
 /** The batch-norm kernels bound to a context. */
