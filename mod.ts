@@ -61,6 +61,13 @@ export {
   noGrad,
   registerGradient,
 } from "./core/autograd.ts";
+export {
+  autocast,
+  type AutocastDType,
+  autocastDType,
+  type AutocastOptions,
+  type AutocastScope,
+} from "./core/autocast.ts";
 export { broadcastShapes, type Shape } from "./core/shape.ts";
 export {
   type DeviceMemory,

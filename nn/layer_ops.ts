@@ -10,6 +10,7 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
+import { withF32 } from "../core/autocast.ts";
 import { scoped } from "../core/dispose.ts";
 import { type DType, DTYPES } from "../core/dtype.ts";
 import { ComputeError, DeviceError, DTypeError, fmtShape, ShapeError } from "../core/errors.ts";
@@ -261,6 +262,11 @@ export interface BatchNormArgs {
  * unbiased batch variance, like PyTorch.
  */
 export function batchNorm(label: string, x: Tensor, a: BatchNormArgs): Tensor {
+  // Inside an autocast scope half-precision input is normalized in f32 (core/autocast.ts).
+  return withF32(x, (x32) => batchNormF32(label, x32, a));
+}
+
+function batchNormF32(label: string, x: Tensor, a: BatchNormArgs): Tensor {
   if (x.ndim < 2) {
     throw new ShapeError(
       `${label}: input of shape ${fmtShape(x.shape)} needs at least 2 axes (N, C, *).`,
@@ -398,15 +404,27 @@ function checkAffine(label: string, name: string, t: Tensor | null, shape: reado
 /** Layer normalization over the trailing `normalizedShape` axes (biased variance). */
 export function layerNorm(
   label: string,
-  x: Tensor,
+  x0: Tensor,
   normalizedShape: readonly number[],
   weight: Tensor | null,
   bias: Tensor | null,
   eps: number,
 ): Tensor {
-  const axes = checkTrailing(label, x, normalizedShape);
+  const axes = checkTrailing(label, x0, normalizedShape);
   checkAffine(label, "weight", weight, normalizedShape);
   checkAffine(label, "bias", bias, normalizedShape);
+  // Inside an autocast scope half-precision input is normalized in f32 (core/autocast.ts).
+  return withF32(x0, (x) => layerNormF32(x, axes, normalizedShape, weight, bias, eps));
+}
+
+function layerNormF32(
+  x: Tensor,
+  axes: number[],
+  normalizedShape: readonly number[],
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+): Tensor {
   const size = normalizedShape.reduce((a, b) => a * b, 1);
   const fused = layerNormFused(x, size, weight, bias, eps);
   if (fused) {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { castF32 } from "../core/autocast.ts";
 import { isFloat, isInt } from "../core/dtype.ts";
 import { ComputeError, DTypeError, fmtShape, IndexError, ShapeError } from "../core/errors.ts";
 import { asTensor } from "../core/ops/creation.ts";
@@ -32,7 +33,10 @@ export function reduce(l: Tensor, reduction: Reduction, k: Own): Tensor {
   return reduction === "sum" ? sum(l) : mean(l);
 }
 
-/** The input as a float tensor (converted from JS data if needed), or a DTypeError. */
+/**
+ * The input as a float tensor (converted from JS data if needed; to f32 inside an autocast
+ * scope), or a DTypeError.
+ */
 export function floatInput(loss: string, x: TensorLike, k: Own): Tensor {
   const t = asTensor(x);
   if (t !== x) k(t);
@@ -42,7 +46,9 @@ export function floatInput(loss: string, x: TensorLike, k: Own): Tensor {
         `Hint: convert it with .astype("f32").`,
     );
   }
-  return t;
+  // Inside an autocast scope losses are computed in f32 (core/autocast.ts).
+  const c = castF32(t);
+  return c === t ? t : k(c);
 }
 
 /**

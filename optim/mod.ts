@@ -35,3 +35,4 @@ export * from "./lr_one_cycle.ts";
 export * from "./lr_sequential.ts";
 export * from "./lr_plateau.ts";
 export * from "./clip.ts";
+export * from "./grad_scaler.ts";

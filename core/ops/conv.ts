@@ -11,7 +11,18 @@ import { runKernel1 } from "../op.ts";
 import type { Tensor, TensorLike } from "../tensor.ts";
 import { asTensor } from "./creation.ts";
 import { reshape } from "./view.ts";
-import { disposeAll, scoped } from "../dispose.ts";
+import { disposeAll, type Own, scoped } from "../dispose.ts";
+import { ownHalf } from "../autocast.ts";
+
+/** A conv's operands inside an autocast scope: half precision (core/autocast.ts), owned. */
+function halfOperands(
+  own: Own,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+): [Tensor, Tensor, Tensor | null] {
+  return [ownHalf(own, x), ownHalf(own, w), b && ownHalf(own, b)];
+}
 
 /** A length per spatial axis: one number for every axis, or one per axis. */
 export type SpatialArg = number | readonly [number, number];
@@ -143,7 +154,7 @@ export function conv2d(x: TensorLike, weight: TensorLike, options: Conv2dOptions
       const p = pair(op, "padding", pad, 0);
       padding = [p[0], p[0], p[1], p[1]];
     }
-    return convCore(op, xt, wt, bt, stride, padding, dilation, groups, 2);
+    return convCore(op, ...halfOperands(own, xt, wt, bt), stride, padding, dilation, groups, 2);
   });
 }
 
@@ -183,7 +194,15 @@ export function conv1d(x: TensorLike, weight: TensorLike, options: Conv1dOptions
       const p = single(op, "padding", pad, 0);
       padding = [0, 0, p, p];
     }
-    return convCore(op, xt, wt, bt, [1, stride], padding, [1, dilation], groups, 1);
+    return convCore(
+      op,
+      ...halfOperands(own, xt, wt, bt),
+      [1, stride],
+      padding,
+      [1, dilation],
+      groups,
+      1,
+    );
   });
 }
 

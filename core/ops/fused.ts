@@ -14,6 +14,7 @@ import type {
   LayerNormAttrs,
 } from "../backend/attrs.ts";
 import { noGrad } from "../autograd.ts";
+import { ownHalf } from "../autocast.ts";
 import { DeviceError, fmtShape, ShapeError } from "../errors.ts";
 import { runKernel, runKernel1 } from "../op.ts";
 import type { Tensor } from "../tensor.ts";
@@ -79,14 +80,17 @@ export function adamStep(
  * console.log(y.toArraySync()); // [[1, 13, 104]]
  * ```
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  checkLinear("linear", x, weight, bias);
-  const [out, inF] = weight.shape;
-  const lead = x.shape.slice(0, -1);
-  const d = weight.dtype;
-  const fused = (d === "f32" || d === "f64") && x.dtype === d && (!bias || bias.dtype === d) &&
-    hasKernel("linear", x.device);
+export function linear(x0: Tensor, weight0: Tensor, bias0: Tensor | null = null): Tensor {
+  checkLinear("linear", x0, weight0, bias0);
   return scoped((own) => {
+    // Inside an autocast scope: half-precision operands (core/autocast.ts).
+    const x = ownHalf(own, x0), weight = ownHalf(own, weight0);
+    const bias = bias0 && ownHalf(own, bias0);
+    const [out, inF] = weight.shape;
+    const lead = x.shape.slice(0, -1);
+    const d = weight.dtype;
+    const fused = (d === "f32" || d === "f64") && x.dtype === d && (!bias || bias.dtype === d) &&
+      hasKernel("linear", x.device);
     if (!fused) {
       const y = matmul(x, own(weight.T));
       return bias ? add(own(y), bias) : y;

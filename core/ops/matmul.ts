@@ -10,6 +10,7 @@
 import { checkDType, type DType } from "../dtype.ts";
 import { resultType, scalarPromote } from "../promote.ts";
 import { needsGrad, noGrad, record } from "../autograd.ts";
+import { castHalf } from "../autocast.ts";
 import { disposeAll } from "../dispose.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
@@ -119,8 +120,12 @@ function broadcastBatch(op: string, x: number[], y: number[], shapes: () => stri
  * ```
  */
 export function matmul(a: TensorLike, b: TensorLike): Tensor {
-  const { ts: [x, y], created } = toTensors([a, b]);
+  const { ts: [x0, y0], created } = toTensors([a, b]);
   try {
+    // Inside an autocast scope: half-precision operands (core/autocast.ts).
+    const x = castHalf(x0), y = castHalf(y0);
+    if (x !== x0) created.push(x);
+    if (y !== y0) created.push(y);
     // Built only for an error message.
     const shapes = () => `${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`;
     if (x.ndim === 0 || y.ndim === 0) {

@@ -11,6 +11,7 @@
  * @module
  */
 import { checkDType, type DType, DTYPES } from "../dtype.ts";
+import { withF32 } from "../autocast.ts";
 import { floatResult } from "../promote.ts";
 import { ArgumentError, fmtShape, ShapeError } from "../errors.ts";
 import { runKernel1 } from "../op.ts";
@@ -527,15 +528,17 @@ export function cumprod(x: TensorLike, axis?: number | null): Tensor {
 }
 
 function softmaxOp(op: "softmax" | "logSoftmax", x: TensorLike, axis: number): Tensor {
-  return withTensor(x, (t) => {
-    checkDType(t.dtype, op);
-    const a = normalizeAxis(axis, t.ndim, op);
+  return withTensor(x, (t0) => {
+    checkDType(t0.dtype, op);
+    const a = normalizeAxis(axis, t0.ndim, op);
+    // Inside an autocast scope half-precision input is computed in f32 (core/autocast.ts).
     // Every softmax/logSoftmax kernel writes each output element: no zero-fill of the output.
-    return runKernel1(op, [t], { axis: a }, {
-      shape: [...t.shape],
-      dtype: floatResult(t.dtype),
-      overwritten: true,
-    });
+    return withF32(t0, (t) =>
+      runKernel1(op, [t], { axis: a }, {
+        shape: [...t.shape],
+        dtype: floatResult(t.dtype),
+        overwritten: true,
+      }));
   });
 }
 
