@@ -11,13 +11,28 @@
  * `tests/helpers/resnet_train_ref.py REF_DIR 128 20 cuda`) it also trains ResNet-18 from torch's
  * initial weights on torch's 20 batches and prints the per-step relative loss difference.
  *
+ * Mixed precision (after each fp32 case, BENCH_AMP=0 skips them): the same ResNet training with
+ * `autocast({ dtype: "f16" })` and `optim.GradScaler` (whose step reads one flag back per step),
+ * and the BERT forward under autocast; their ratios use PyTorch's AMP column.
+ *
  * Environment: BENCH_SMALL=1 (small sizes, for software adapters), BENCH_SKIP=<names> (skip
  * cases: resnet18, resnet50, bert), TORCH_JSON=<file> (PyTorch's
  * results), REF_DIR=<dir>, OUT=<dir> (writes gpu_models.md and gpu_models.json there).
  *
  * @module
  */
-import { nn, noGrad, optim, randn, ready, seed, type Tensor, tensor, tidy } from "../mod.ts";
+import {
+  autocast,
+  nn,
+  noGrad,
+  optim,
+  randn,
+  ready,
+  seed,
+  type Tensor,
+  tensor,
+  tidy,
+} from "../mod.ts";
 import { webgpuContext } from "../internal.ts";
 import { loadSafetensors } from "../io/safetensors.ts";
 
@@ -55,10 +70,15 @@ function family(key: string): string {
 
 interface Case {
   name: string;
-  /** Records one step (forward, or a training step) and returns its result to read back. */
-  step: () => Tensor;
+  /**
+   * Records one step (forward, or a training step) and returns its result to read back (async
+   * for mixed-precision training: GradScaler.step reads its overflow flag back).
+   */
+  step: () => Tensor | Promise<Tensor>;
   batch: number;
   train: boolean;
+  /** Run before timing (the mixed-precision cases: until the loss scale has settled). */
+  prime?: () => Promise<void>;
 }
 
 interface Result {
@@ -72,7 +92,7 @@ interface Result {
 
 async function measure(c: Case, steps: number, trials: number, warm: number): Promise<Result> {
   for (let i = 0; i < warm; i++) {
-    const r = c.step();
+    const r = await c.step();
     await r.data();
     r.dispose();
   }
@@ -82,7 +102,7 @@ async function measure(c: Case, steps: number, trials: number, warm: number): Pr
     let r: Tensor | null = null;
     for (let s = 0; s < steps; s++) {
       r?.dispose();
-      r = c.step();
+      r = await c.step();
     }
     await r!.data();
     r!.dispose();
@@ -93,15 +113,15 @@ async function measure(c: Case, steps: number, trials: number, warm: number): Pr
   const d0 = ctx!.dispatches;
   if (timed) {
     ctx!.startTiming();
-    for (let s = 0; s < steps; s++) c.step().dispose();
+    for (let s = 0; s < steps; s++) (await c.step()).dispose();
     gpuMs = (await ctx!.stopTiming()).ns / 1e6 / steps;
   } else {
-    for (let s = 0; s < steps; s++) c.step().dispose();
+    for (let s = 0; s < steps; s++) (await c.step()).dispose();
   }
   const dispatches = (ctx!.dispatches - d0) / steps;
   if (timed) {
     ctx!.startTiming(true);
-    c.step().dispose();
+    (await c.step()).dispose();
     const labels = [...ctx!.timingLabels!];
     const { perPass } = await ctx!.stopTiming();
     const fam = new Map<string, [number, number]>();
@@ -149,6 +169,45 @@ function trainCase(
   };
 }
 
+/** {@link trainCase} in f16 mixed precision: autocast forward, GradScaler (one readback a step). */
+function ampTrainCase(name: string, model: nn.Module, x: Tensor, y: Tensor): Case {
+  const opt = new optim.AdamW(model.parameters(), { lr: 1e-4 });
+  const lossFn = new nn.CrossEntropyLoss();
+  const scaler = new optim.GradScaler();
+  let stepped = false;
+  return {
+    name,
+    batch: x.shape[0],
+    train: true,
+    // The scale starts at 2^16 and halves on each overflow: time the steady state, where steps
+    // are taken (up to 40 steps until two in a row are).
+    prime: async () => {
+      let run = 0;
+      for (let i = 0; i < 40 && run < 2; i++) {
+        (await step()).dispose();
+        run = stepped ? run + 1 : 0;
+      }
+      console.log(`AMP primed: scale ${scaler.getScale()}`);
+    },
+    step,
+  };
+  async function step(): Promise<Tensor> {
+    const loss = tidy(() => {
+      opt.zeroGrad();
+      using _amp = autocast({ dtype: "f16" });
+      const l = lossFn.call(model.call(x), y);
+      scaler.scale(l).backward();
+      return l;
+    });
+    stepped = await scaler.step(opt);
+    scaler.update();
+    return loss;
+  }
+}
+
+/** Whether to run the mixed-precision variants (BENCH_AMP=0 skips them). */
+const AMP = Deno.env.get("BENCH_AMP") !== "0";
+
 const results: Result[] = [];
 const steps = SMALL ? 1 : 5, trials = SMALL ? 1 : 3;
 
@@ -162,6 +221,12 @@ if (!Deno.env.get("BENCH_SKIP")?.includes("resnet18")) {
   const y = await tensor(Array.from({ length: b }, (_, i) => i % 10), { dtype: "i64" }).to("gpu");
   results.push(await measure(trainCase(`resnet18 train b${b} 32²`, m, x, y), steps, trials, 2));
   console.log(JSON.stringify(results.at(-1)));
+  if (AMP) {
+    const c = ampTrainCase(`resnet18 train AMP b${b} 32²`, m, x, y);
+    await c.prime!();
+    results.push(await measure(c, steps, trials, 2));
+    console.log(JSON.stringify(results.at(-1)));
+  }
   m.dispose();
   ctx.trim();
 }
@@ -215,6 +280,19 @@ if (!Deno.env.get("BENCH_SKIP")?.includes("bert")) {
   };
   results.push(await measure(c, steps, trials, 2));
   console.log(JSON.stringify(results.at(-1)));
+  if (AMP) {
+    const step = c.step;
+    const a: Case = {
+      ...c,
+      name: `bert-base fwd AMP (${layers} layers) b8 s128`,
+      step: () => {
+        using _amp = autocast({ dtype: "f16" });
+        return step();
+      },
+    };
+    results.push(await measure(a, steps, trials, 2));
+    console.log(JSON.stringify(results.at(-1)));
+  }
   for (const l of enc) l.dispose();
   ctx.trim();
 }
