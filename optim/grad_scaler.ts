@@ -37,10 +37,15 @@ export interface GradScalerOptions {
 
 /** A {@link GradScaler}'s state dict, with PyTorch's keys. */
 export interface GradScalerStateDict {
+  /** The current scale factor. */
   scale: number;
+  /** Factor of growth. */
   growth_factor: number;
+  /** Factor of backoff. */
   backoff_factor: number;
+  /** Overflow-free steps between growths. */
   growth_interval: number;
+  /** Overflow-free steps since the last growth or backoff. */
   _growth_tracker: number;
 }
 
@@ -81,6 +86,7 @@ export class GradScaler {
   readonly #enabled: boolean;
   #per = new Map<Optimizer, PerOptimizer>();
 
+  /** A scaler with PyTorch's defaults, or the options given (checked: OptimizerError). */
   constructor(options: GradScalerOptions = {}) {
     const {
       initScale = 2 ** 16,
