@@ -12,12 +12,11 @@
  * @module
  */
 import { noGrad } from "../core/autograd.ts";
-import { tidy } from "../core/memory.ts";
+import { keep, tidy } from "../core/memory.ts";
 import { isfinite } from "../core/ops/math.ts";
 import { mul } from "../core/ops/elementwise.ts";
-import { all } from "../core/ops/reduce.ts";
+import { all, sum } from "../core/ops/reduce.ts";
 import { stack } from "../core/ops/join.ts";
-import { copyInto } from "../core/ops/view.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { type Optimizer, OptimizerError } from "./optimizer.ts";
 
@@ -133,8 +132,9 @@ export class GradScaler {
   }
 
   /**
-   * Divide the gradients of `optimizer`'s parameters by the scale in place (e.g. before gradient
-   * clipping), and note whether any is inf or NaN. At most once per optimizer between updates.
+   * Divide the gradients of `optimizer`'s parameters by the scale (each `.grad` is replaced by
+   * its quotient; e.g. before gradient clipping), and note whether any is inf or NaN. At most
+   * once per optimizer between updates.
    */
   unscale(optimizer: Optimizer): void {
     if (!this.#enabled) return;
@@ -160,18 +160,20 @@ export class GradScaler {
   /** Unscale every gradient in place; a 0-d bool tensor "all finite" (null: no gradients). */
   #unscaleGrads(optimizer: Optimizer): Tensor | null {
     const inv = 1 / this.#scale;
-    const grads = optimizer.paramGroups.flatMap((g) => g.params).map((p) => p.grad).filter((
-      g,
-    ): g is Tensor => g !== null);
-    if (grads.length === 0) return null;
+    const params = optimizer.paramGroups.flatMap((g) => g.params).filter((p) => p.grad !== null);
+    if (params.length === 0) return null;
     return noGrad(() =>
       tidy(() => {
-        const oks: Tensor[] = [];
-        for (const g of grads) {
-          copyInto(g, mul(g, inv));
-          oks.push(all(isfinite(g)));
+        // One product and one sum per gradient: a sum is inf or NaN where any element is (or,
+        // for finite gradients, only past f32's range: 3.4e38).
+        const sums: Tensor[] = [];
+        for (const p of params) {
+          const g = mul(p.grad!, inv);
+          p.grad!.dispose();
+          p.grad = keep(g);
+          sums.push(sum(g));
         }
-        return oks.length === 1 ? oks[0] : all(stack(oks));
+        return all(isfinite(sums.length === 1 ? sums[0] : stack(sums)));
       })
     );
   }
