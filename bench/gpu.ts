@@ -372,12 +372,40 @@ for (const l of hostParts) console.log(l);
     console.log(`chain wall with a submit every ${b} dispatches: ${c} µs/op`);
   }
   ctx.batch = saved;
+  // The raw API's own host cost for the same chain, recorded into one pass with nothing of ours:
+  // with two bind groups made beforehand, and with a bind group made per dispatch (what a
+  // library must do when an op's buffers or offsets change).
+  const rawHost = (fresh: boolean) => {
+    const xs: number[] = [];
+    for (let t = 0; t < TRIALS + 1; t++) {
+      const t0 = performance.now();
+      const enc = ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(k.pipeline);
+      for (let r = 0; r < R_CHAIN; r++) {
+        pass.setBindGroup(0, fresh ? k.bind(r % 2 ? [q, p] : [p, q]) : r % 2 ? g10 : g01);
+        pass.dispatchWorkgroups(1);
+      }
+      pass.end();
+      const cmd = enc.finish();
+      if (t > 0) xs.push((performance.now() - t0) / 1000 / R_CHAIN);
+      ctx.device.queue.submit([cmd]);
+    }
+    return xs;
+  };
+  const rawKept = rawHost(false), rawFresh = rawHost(true);
+  await readback();
   rows.push({
     name: "host time to record one small op",
     unit: "µs/op",
     oursWall: conv(host, us),
+    rawWall: conv(rawFresh, us),
     target: "≤ 5",
   });
+  console.log(
+    `raw WebGPU host time per dispatch (one pass, no library code): bind groups made beforehand ` +
+      `${cell(conv(rawKept, us))} µs, a bind group per dispatch ${cell(conv(rawFresh, us))} µs`,
+  );
   x.dispose();
   p.destroy();
   q.destroy();
