@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import {
   autocast,
   autocastDType,
+  conv2d,
   matmul,
   nn,
   optim,
@@ -27,7 +28,8 @@ import {
 } from "../../mod.ts";
 import { loadSafetensors } from "../../io/safetensors.ts";
 import { HAS_TORCH, PYTHON } from "../helpers/numpy.ts";
-import { GPU_PRESENT } from "../helpers/webgpu.ts";
+import { GPU_PRESENT, GPU_TEST } from "../helpers/webgpu.ts";
+import { webgpuContext } from "../../backends/webgpu/mod.ts";
 
 Deno.test("autocast: half-precision ops, f32 ops, nesting, disabling", () => {
   const a = randn([4, 4]), h = a.astype("f16"), i = tensor([[1, 2], [3, 4]], { dtype: "i32" });
@@ -116,6 +118,52 @@ Deno.test("GradScaler: skips overflowing steps, backs off and grows like torch.a
   const l = w.sum();
   assert.equal(off.scale(l), l);
   assert.equal(off.getScale(), 1);
+});
+
+Deno.test({
+  name: "f16 conv2d and its input gradient on the GPU store f16 themselves and equal the CPU's",
+  ...GPU_TEST,
+  fn: async () => {
+    const ctx = webgpuContext()!;
+    // (N, C, H, O, k, stride, pad, dispatches of the forward conv): 12² and 8² outputs take
+    // vector f16 stores (one dispatch), 5² (25 pixels) is staged through f32 (two). C ≥ 32: the
+    // input gradient is the implicit-GEMM kernel too (9² → 81 pixels: staged).
+    const cases = [
+      [2, 32, 12, 64, 3, 1, 1, 1],
+      [2, 32, 9, 48, 3, 2, 1, 2],
+      [1, 32, 8, 32, 1, 1, 0, 1],
+    ];
+    for (const [N, C, H, O, k, stride, padding, want] of cases) {
+      const x = randn([N, C, H, H]).astype("f16"), w = randn([O, C, k, k]).astype("f16");
+      const b = randn([O]).astype("f16");
+      const ref = conv2d(x, w, { bias: b, stride, padding });
+      const [xg, wg, bg] = await Promise.all([x.to("gpu"), w.to("gpu"), b.to("gpu")]);
+      const d0 = ctx.dispatches;
+      const got = conv2d(xg, wg, { bias: bg, stride, padding });
+      assert.equal(ctx.dispatches - d0, want, `dispatches of the f16 conv ${N}×${C}×${H}²`);
+      assert.equal(got.dtype, "f16");
+      const r = await ref.astype("f32").data(), g = await got.astype("f32").data();
+      // the CPU sums in f64, the GPU in f32: each result within one f16 rounding (2^-11 rel)
+      for (let i = 0; i < r.length; i++) {
+        const tol = 2 ** -10 * Math.abs(r[i] as number) + 1e-3;
+        assert.ok(Math.abs((g[i] as number) - (r[i] as number)) <= tol, `${i}: ${g[i]} vs ${r[i]}`);
+      }
+      // the input gradient (conv2dBackwardInput kernel) of an f16 conv: f16, within one f16
+      // rounding of the exact gradient (the f16 values' product summed in f32 on the CPU)
+      const xr = x.astype("f32").requireGrad(), xgr = xg.requireGrad();
+      conv2d(xr, w.astype("f32"), { stride, padding }).sum().backward();
+      conv2d(xgr, wg, { stride, padding }).astype("f32").sum().backward();
+      assert.equal(xgr.grad!.dtype, "f16");
+      const gr = await xr.grad!.data(), gg = await xgr.grad!.astype("f32").data();
+      for (let i = 0; i < gr.length; i++) {
+        const tol = 2 ** -10 * Math.abs(gr[i] as number) + 1e-3;
+        assert.ok(
+          Math.abs((gg[i] as number) - (gr[i] as number)) <= tol,
+          `dx ${i}: ${gg[i]} vs ${gr[i]} (case ${N},${C},${H},${O})`,
+        );
+      }
+    }
+  },
 });
 
 const STEPS = 20, BATCH = 8, GROWTH = 8;

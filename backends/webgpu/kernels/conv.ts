@@ -9,7 +9,7 @@
  * @module
  */
 import { viaF32 } from "./f32_output.ts";
-import { convGemmPlan, runConvGemm } from "./conv_gemm.ts";
+import { convGemmPlan, convGemmWrites, runConvGemm } from "./conv_gemm.ts";
 import { convWgradApplies, runConvWgrad } from "./conv_wgrad.ts";
 import type {
   KernelCall,
@@ -340,17 +340,27 @@ function windowKernel(ctx: GpuContext, op: string): KernelEntry {
         isFloatDt(out.dtype) && out.size < 2 ** 31;
     },
     run(call: KernelCall<WindowAttrs>) {
-      viaF32(ctx, call.outputs[0], (out) => {
-        if (out.size === 0) return;
-        const ins = call.inputs;
-        const x = ins[0];
-        const w = ins[1] ?? x, b = ins[2] ?? x;
-        const groups = call.attrs.groups ?? 1;
-        const simple = op === "conv2d" &&
-          (ctx.simpleKernels || ins[1].shape[0] / groups < 16 || out.size / out.shape[1] < 64);
-        const gemm = op === "conv2d" && !simple
+      const ins = call.inputs;
+      const groups = call.attrs.groups ?? 1;
+      const simpleFor = (out: TensorView) =>
+        op === "conv2d" &&
+        (ctx.simpleKernels || ins[1].shape[0] / groups < 16 || out.size / out.shape[1] < 64);
+      const gemmFor = (out: TensorView) =>
+        op === "conv2d" && !simpleFor(out)
           ? convGemmPlan("conv2d", call as KernelCall<Conv2dAttrs>, out)
           : null;
+      // The implicit GEMM stores f16 itself (mixed precision); other kernels stage through f32.
+      const out0 = call.outputs[0];
+      const direct = out0.size > 0 && out0.dtype === "f16" ? gemmFor(out0) : null;
+      if (direct && convGemmWrites(direct, out0)) {
+        return runConvGemm(ctx, direct, call as KernelCall<Conv2dAttrs>, out0);
+      }
+      viaF32(ctx, out0, (out) => {
+        if (out.size === 0) return;
+        const x = ins[0];
+        const w = ins[1] ?? x, b = ins[2] ?? x;
+        const simple = simpleFor(out);
+        const gemm = gemmFor(out);
         if (gemm) return runConvGemm(ctx, gemm, call as KernelCall<Conv2dAttrs>, out);
         const bufs = [ctx.input(stOf(x)), ctx.input(stOf(w)), ctx.input(stOf(b))];
         const ob = ctx.output(stOf(out), out.offset === 0);
@@ -397,8 +407,12 @@ function convBackwardInputKernel(ctx: GpuContext): KernelEntry {
         convGemmPlan("conv2dBackwardInput", call, out) !== null;
     },
     run(call: KernelCall<Conv2dAttrs>) {
-      viaF32(ctx, call.outputs[0], (out) => {
-        if (out.size === 0) return;
+      const out0 = call.outputs[0];
+      if (out0.size === 0) return;
+      const plan = convGemmPlan("conv2dBackwardInput", call, out0)!;
+      // f16 (mixed precision) is stored by the kernel itself where it can; else staged in f32.
+      if (convGemmWrites(plan, out0)) return runConvGemm(ctx, plan, call, out0);
+      viaF32(ctx, out0, (out) => {
         runConvGemm(ctx, convGemmPlan("conv2dBackwardInput", call, out)!, call, out);
       });
     },

@@ -73,7 +73,7 @@ interface Plan {
   vecOut: boolean;
 }
 
-function code(p: Plan, dSrc: DType, dw: DType, db: DType, access: string): string {
+function code(p: Plan, dSrc: DType, dw: DType, db: DType, dOut: DType, access: string): string {
   const { KH, KW, SY, SX } = p, KHW = KH * KW, back = p.op !== "conv2d";
   const cols: string[] = [];
   for (let h = 0; h < 2; h++) {
@@ -121,10 +121,14 @@ function code(p: Plan, dSrc: DType, dw: DType, db: DType, access: string): strin
       } }`;
     }
     : (h: number) => loadTileA(p.ma, p.guard, h);
+  // f16 output (vecOut only: 4 consecutive halves are 2 whole words): packed like the copy kernel.
+  const half = dOut === "f16";
   const store = (row: string, col: string, v: string) =>
     p.vecOut
       ? `{ let m = ${row}; let c = ${col}; if (m < M && c < NP) { let oc = g * M + m; let img = c / plane;
-    out[(offO + (img * CH + oc) * plane + c % plane) >> 2u] = ${v} + biasOf(oc); } }`
+    out[(offO + (img * CH + oc) * plane + c % plane) >> 2u] = ${
+        half ? `pk4(${v} + biasOf(oc))` : `${v} + biasOf(oc)`
+      }; } }`
       : `{ let m = ${row}; let c = ${col}; if (m < M) { let oc = g * M + m; let bv = biasOf(oc);
     for (var q = 0u; q < 4u; q++) { let cq = c + q; if (cq < NP) {
       out[offO + (cq / plane * CH + oc) * plane + cq % plane] = ${v}[q] + bv; } } } }`;
@@ -132,8 +136,11 @@ function code(p: Plan, dSrc: DType, dw: DType, db: DType, access: string): strin
     decls: `${operand("S", 0, dSrc, "elem", access[0])}
 ${operand("A", 1, dw, back ? "elem" : p.ma, access[1])}
 ${operand("Bi", 2, db, "elem", access[2])}
-@group(0) @binding(3) var<storage, read_write> out: array<${p.vecOut ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(3) var<storage, read_write> out: array<${
+      half ? "vec2<u32>" : p.vecOut ? "vec4<f32>" : "f32"
+    }>;
 ${prmDecl(4)}
+fn pk4(v: vec4<f32>) -> vec2<u32> { return vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw)); }
 fn q(i: u32) -> i32 { return prm[i]; }
 fn biasOf(oc: u32) -> f32 {
   if (q(${Q.bias}u) == 1) { return ld1Bi(u32(q(${Q.bias + 1}u) + i32(oc) * q(${Q.bias + 2}u))); }
@@ -197,7 +204,18 @@ export function convGemmPlan(
   };
 }
 
-/** Record the implicit-GEMM conv of `plan` (`out` is f32, contiguous, fully overwritten). */
+/**
+ * Whether {@link runConvGemm} writes `out` itself: f32, or f16 with vector stores (the caller
+ * stages other dtypes through f32).
+ */
+export function convGemmWrites(plan: Plan, out: TensorView): boolean {
+  return out.dtype === "f32" || (out.dtype === "f16" && plan.vecOut);
+}
+
+/**
+ * Record the implicit-GEMM conv of `plan` (`out` is contiguous and fully overwritten; f32, or
+ * f16 where {@link convGemmWrites} says so).
+ */
 export function runConvGemm(
   ctx: GpuContext,
   plan: Plan,
@@ -213,9 +231,13 @@ export function runConvGemm(
   const bufs = [ctx.input(stOf(src)), ctx.input(stOf(w)), ctx.input(stOf(b))];
   const ob = ctx.output(stOf(out), out.offset === 0);
   const access = ctx.access(bufs, [ob]);
-  const key = `${plan.op}:gemm:${src.dtype}:${w.dtype}:${b.dtype}:` +
+  const key = `${plan.op}:gemm:${src.dtype}:${w.dtype}:${b.dtype}:${out.dtype}:` +
     `${plan.KH}:${plan.KW}:${plan.SY}:${plan.SX}:${plan.ma}:${plan.guard}:${plan.vecOut}`;
-  const k = ctx.kernel(key, access, () => code(plan, src.dtype, w.dtype, b.dtype, access));
+  const k = ctx.kernel(
+    key,
+    access,
+    () => code(plan, src.dtype, w.dtype, b.dtype, out.dtype, access),
+  );
   const o = ctx.slot(), Mi = ctx.mi;
   const M = back ? Cg : O / G;
   const vals = [
