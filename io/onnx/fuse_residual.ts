@@ -135,7 +135,9 @@ export function residualFn(
   };
   /** The tensor to add into y's first channels in place, or null (run the nodes one by one). */
   const residual = (y: Tensor, vals: Map<string, Tensor | undefined>): Tensor | null => {
-    if (!cpu4(y) || !y.isContiguous || vals.values().some((t) => t === y)) return null;
+    if (!cpu4(y) || !y.isContiguous || y.requiresGrad || vals.values().some((t) => t === y)) {
+      return null;
+    }
     let r = vals.get(skip);
     if (b.concat !== null) {
       const [a, z] = b.concat.inputs.map((v) => vals.get(v));

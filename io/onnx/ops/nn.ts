@@ -145,6 +145,18 @@ function convAsymmetric(
   }, { shape: [N, O, oh, ow], dtype: "f32", overwritten: true });
 }
 
+/**
+ * A fused activation applied to a conv's new output `y`: in place on the CPU (no second tensor
+ * of the output's size), as a new tensor elsewhere (a GPU kernel may not read and write one
+ * buffer).
+ */
+function activate(y: T, act: Activation): T {
+  if (act !== "Relu" && act !== "Sigmoid") return y;
+  const op = act === "Relu" ? "relu" : "sigmoid";
+  if (y.device === "cpu" && y.dtype === "f32" && !y.requiresGrad) return runKernel1(op, [y], {}, y);
+  return act === "Relu" ? A.relu(y) : A.sigmoid(y);
+}
+
 const conv: OpFn = (inp, ctx) => {
   const x0 = need(inp, 0, ctx), w0 = need(inp, 1, ctx);
   // A following Relu the session's plan fused into this node.
@@ -171,8 +183,7 @@ const conv: OpFn = (inp, ctx) => {
   if (!sym) {
     const y = convAsymmetric(x, w, inp[2], strides, dil, b, e, groups);
     if (y !== null) {
-      const y1 = one ? V.squeeze(y, 2) : y;
-      return [act === "Relu" ? A.relu(y1) : act === "Sigmoid" ? A.sigmoid(y1) : y1];
+      return [activate(one ? V.squeeze(y, 2) : y, act)];
     }
   }
   const xp = sym ? x : padSpatial(x, b, e, 0);
@@ -183,8 +194,7 @@ const conv: OpFn = (inp, ctx) => {
     dilation: [dil[0], dil[1]],
     groups,
   });
-  const y1 = one ? V.squeeze(y, 2) : y;
-  return [act === "Relu" ? A.relu(y1) : act === "Sigmoid" ? A.sigmoid(y1) : y1];
+  return [activate(one ? V.squeeze(y, 2) : y, act)];
 };
 
 /**
