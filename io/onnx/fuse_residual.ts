@@ -124,7 +124,9 @@ export function residualFn(
   let zeroSeen: Tensor | null = null;
   const isZero = (z: Tensor) => {
     if (z === zeroSeen) return true;
-    if (!z.isContiguous || readF32(z).some((v) => v !== 0)) return false;
+    if (!z.isContiguous) return false;
+    const v = readF32(z);
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
     zeroSeen = z;
     return true;
   };
