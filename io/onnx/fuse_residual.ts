@@ -136,10 +136,12 @@ export function residualFn(
     return fn(n.inputs.map((v) => (v === "" ? undefined : vals.get(v))), sub);
   };
   /** The tensor to add into y's first channels in place, or null (run the nodes one by one). */
-  const residual = (y: Tensor, vals: Map<string, Tensor | undefined>): Tensor | null => {
-    if (!cpu4(y) || !y.isContiguous || y.requiresGrad || vals.values().some((t) => t === y)) {
-      return null;
-    }
+  const residual = (
+    y: Tensor,
+    vals: Map<string, Tensor | undefined>,
+    inputs: (Tensor | undefined)[],
+  ): Tensor | null => {
+    if (!cpu4(y) || !y.isContiguous || y.requiresGrad || inputs.includes(y)) return null;
     let r = vals.get(skip);
     if (b.concat !== null) {
       const [a, z] = b.concat.inputs.map((v) => vals.get(v));
@@ -157,7 +159,7 @@ export function residualFn(
       const vals = new Map<string, Tensor | undefined>();
       fused.inputs.forEach((v, i) => vals.set(v, inputs[i]));
       const [y] = call(b.conv, vals, ctx);
-      const r = residual(y, vals);
+      const r = residual(y, vals, inputs);
       if (r === null) {
         vals.set(b.conv.outputs[0], y);
         for (const n of [b.concat, b.add, b.relu]) {

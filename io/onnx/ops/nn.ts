@@ -113,9 +113,10 @@ function window2d(ctx: Parameters<OpFn>[1], x: T, k: number[], one: boolean) {
 }
 
 /**
- * conv2d with pads [top, left] `b` and [bottom, right] `e` that differ (BlazeFace's stride-2
- * blocks pad only the end) straight to the CPU kernel, which takes four pads: no padded copy.
- * Null when it does not apply (device, dtype, negative pads, shapes conv2d would refuse).
+ * conv2d with pads [top, left] `b` and [bottom, right] `e`, equal or not (BlazeFace's stride-2
+ * blocks pad only the end), straight to the CPU kernel, which takes four pads: no padded copy,
+ * no option parsing. Null when it does not apply (device, dtype, negative pads, shapes conv2d
+ * would refuse: conv2d then runs and reports them).
  */
 function convAsymmetric(
   x: T,
@@ -157,6 +158,33 @@ function activate(y: T, act: Activation): T {
   return act === "Relu" ? A.relu(y) : A.sigmoid(y);
 }
 
+/** A Conv node's window and groups for one input and kernel size (its attributes are fixed). */
+interface ConvGeometry {
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  strides: number[];
+  dil: number[];
+  b: number[];
+  e: number[];
+  groups: number;
+}
+
+/** Per node: the geometry of the last input and kernel sizes it ran with (attribute parsing,
+ * ~4 µs a call, then runs once per node while the sizes stay). */
+const geometries = new WeakMap<object, ConvGeometry>();
+
+function convGeometry(ctx: OpContext, x: T, w: T, one: boolean): ConvGeometry {
+  const [h, wd] = x.shape.slice(2), [kh, kw] = w.shape.slice(2);
+  const g = geometries.get(ctx.node);
+  if (g !== undefined && g.h === h && g.w === wd && g.kh === kh && g.kw === kw) return g;
+  const { strides, dil, b, e } = window2d(ctx, x, [kh, kw], one);
+  const made = { h, w: wd, kh, kw, strides, dil, b, e, groups: attrNum(ctx, "group", 1) };
+  geometries.set(ctx.node, made);
+  return made;
+}
+
 const conv: OpFn = (inp, ctx) => {
   const x0 = need(inp, 0, ctx), w0 = need(inp, 1, ctx);
   // A following Relu the session's plan fused into this node.
@@ -173,19 +201,13 @@ const conv: OpFn = (inp, ctx) => {
   let [x, one] = to2d(x0, ctx);
   let w = w0;
   if (one) w = V.unsqueeze(w, 2);
-  const k = w.shape.slice(2);
-  const { strides, dil, b, e } = window2d(ctx, x, k, one);
+  const { strides, dil, b, e, groups } = convGeometry(ctx, x, w, one);
   if (preRelu) x = A.relu(x);
-  // Symmetric pads go to the kernel (no padded copy of the input); others pad first, except on
-  // the CPU in f32, where the kernel takes them as they are.
+  // On the CPU in f32 the kernel takes four pads as they are (no padded copy of the input,
+  // none of conv2d's option parsing); elsewhere symmetric pads go to conv2d, others pad first.
   const sym = b.every((v, i) => v === e[i] && v >= 0);
-  const groups = attrNum(ctx, "group", 1);
-  if (!sym) {
-    const y = convAsymmetric(x, w, inp[2], strides, dil, b, e, groups);
-    if (y !== null) {
-      return [activate(one ? V.squeeze(y, 2) : y, act)];
-    }
-  }
+  const yc = convAsymmetric(x, w, inp[2], strides, dil, b, e, groups);
+  if (yc !== null) return [activate(one ? V.squeeze(yc, 2) : yc, act)];
   const xp = sym ? x : padSpatial(x, b, e, 0);
   const y = conv2d(xp, w, {
     bias: inp[2] ?? null,
