@@ -23,9 +23,13 @@ import { readF32 } from "./ops/host.ts";
 
 /** A matched block: its nodes in graph order (Conv, Concat?, Add, Relu?). */
 export interface ResidualBlock {
+  /** The Conv whose only reader is the Add. */
   readonly conv: OnnxNode;
+  /** The Concat that widens the skip path (read only by the Add), or null. */
   readonly concat: OnnxNode | null;
+  /** The Add of the conv output and the skip path. */
   readonly add: OnnxNode;
+  /** The Add's only reader, a Relu, or null. */
   readonly relu: OnnxNode | null;
 }
 
