@@ -1,7 +1,7 @@
 /**
  * Hot conv2d microbenchmarks of BlazeFace's layer shapes (1 thread): depthwise 3×3 (the WASM
  * kernel of backends/cpu/src/conv_dw.c), the 5×5 stride-2 stem and 1×1 convs (OpenBLAS), median
- * and minimum µs over 300 calls. Pass another checkout's root to time its kernels with the same
+ * and minimum µs over 300 calls (after 300 untimed ones). Pass another checkout's root to time its kernels with the same
  * script (A/B on a shared machine: alternate the two).
  *
  * Usage: deno run -A bench/onnx_conv.ts [ROOT]
@@ -22,6 +22,8 @@ const mk = (s: number[]) =>
   );
 
 function time(name: string, f: () => void) {
+  // Untimed calls first: the WASM module runs its baseline code until V8 has optimized it.
+  for (let i = 0; i < 300; i++) f();
   const ts: number[] = [];
   for (let i = 0; i < 300; i++) {
     const a = performance.now();

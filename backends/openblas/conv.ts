@@ -26,7 +26,7 @@ import type {
 import type { HostStorage } from "../../core/backend/host.ts";
 import type { Conv2dAttrs } from "../../core/backend/attrs.ts";
 import { currentRuntime } from "../cpu/runtime.ts";
-import { address } from "../cpu/jobs.ts";
+import { address, heapScratch } from "../cpu/jobs.ts";
 import { col2im, directWeightGrad, forEachConvChunk, im2col, permuteGrad } from "../cpu/im2col.ts";
 import { runCopy } from "../cpu/copy.ts";
 import { BINARY_OPS, runElementwise } from "../cpu/elementwise.ts";
@@ -84,6 +84,48 @@ export function convKernels(gemm: typeof blasGemm): OpKernelTable {
     );
   }
 
+  /**
+   * One image (inference): the GEMM writes the output in place — its (O, OH·OW) layout is the
+   * image's — on top of the bias broadcast into it first (sgemm with β = 1), and a 1×1 kernel
+   * with stride 1 and no padding reads the input's (C, H·W) planes as they lie (no column
+   * matrix). Batches keep the chunked path below, whose single GEMM per group spans every image
+   * of a chunk. Same arithmetic as that path: each output is the GEMM's sum plus the bias.
+   */
+  function singleImage(call: KernelCall<Conv2dAttrs>): void {
+    const [x, w, bias] = call.inputs, [out] = call.outputs;
+    const { groups, stride: [sh, sw], padding: [pt, pb, pl, pr] } = call.attrs;
+    const [, C, H, Wd] = x.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = out.shape;
+    const [, xc, xh, xw] = x.strides;
+    const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
+    const o = address(out);
+    if (call.attrs.hasBias) runCopy(2, [O, P], o, [P, 1], address(bias), [bias.strides[0], 0]);
+    const pointwise = KH === 1 && KW === 1 && sh === 1 && sw === 1 && pt === 0 && pb === 0 &&
+      pl === 0 && pr === 0 && xw === 1 && (H === 1 || xh === Wd) && xc >= P;
+    const cols = pointwise ? null : heapScratch(C * KH * KW * P * 4);
+    try {
+      if (cols) im2col(x, call.attrs, { KH, KW, OH, OW }, 0, 1, 1, cols.ptr);
+      for (let q = 0; q < groups; q++) {
+        const b = cols ? cols.ptr + q * K * P * 4 : address(x) + q * Cg * xc * 4;
+        sgemm(
+          false,
+          false,
+          Og,
+          P,
+          K,
+          address(w) + q * Og * K * 4,
+          K,
+          b,
+          cols ? P : xc,
+          o + q * Og * P * 4,
+          P,
+          call.attrs.hasBias,
+        );
+      }
+    } finally {
+      cols?.free();
+    }
+  }
+
   const conv2d: KernelEntry = {
     supports(call: KernelCall<Conv2dAttrs>): boolean {
       const [x, w, bias] = call.inputs, [out] = call.outputs;
@@ -101,6 +143,10 @@ export function convKernels(gemm: typeof blasGemm): OpKernelTable {
       const [N, C] = x.shape, [O, Cg, KH, KW] = w.shape, [, , OH, OW] = out.shape;
       const Og = O / groups, P = OH * OW, K = Cg * KH * KW;
       if (out.size === 0) return;
+      if (N === 1) {
+        singleImage(call);
+        return;
+      }
       forEachConvChunk({ N, C, KH, KW, P, O }, ({ n0, nimg, cols, gp: tmp }) => {
         const L = nimg * P;
         im2col(x, call.attrs, { KH, KW, OH, OW }, n0, nimg, nimg, cols);

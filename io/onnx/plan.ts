@@ -11,6 +11,7 @@ import type { Tensor } from "../../core/tensor.ts";
 import type { OnnxGraph, OnnxNode } from "./graph.ts";
 import { frozenId, type OpFn, OPS } from "./ops/registry.ts";
 import { findStftChains, fusedNode, stftMagnitudeFn } from "./fuse_stft.ts";
+import { findResidualBlocks, residualFn, residualNode } from "./fuse_residual.ts";
 
 /** A graph's plan (see the module doc). */
 export interface Plan {
@@ -203,6 +204,16 @@ export function buildPlan(
     nodes = nodes.map((n) => (n === last ? f : n));
   }
   nodes = nodes.filter((n) => !gone.has(n));
+  // Residual blocks (Conv → Add (of a zero-padded Concat) → Relu): one node each, CPU only (the
+  // sum and the Relu are written in place).
+  for (const b of host ? findResidualBlocks(g, nodes) : []) {
+    const members = [b.conv, b.concat, b.add, b.relu].filter((n): n is OnnxNode => n !== null);
+    const f = residualNode(b);
+    const fnsOf = members.map((n) => fusedFns.get(n) ?? fnOf(n));
+    fusedFns.set(f, residualFn(b, f, fnsOf, members.map((n) => opsetOf(n.domain))));
+    const last = members[members.length - 1];
+    nodes = nodes.filter((n) => n === last || !members.includes(n)).map((n) => n === last ? f : n);
+  }
   const last = new Map<string, number>();
   nodes.forEach((n, k) => {
     for (const v of n.inputs) if (v !== "") last.set(v, k);

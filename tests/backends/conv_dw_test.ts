@@ -1,6 +1,7 @@
 /**
- * The WASM depthwise conv2d kernel's 3×3 path (backends/cpu/src/conv_dw.c, dw3_plane: stride 1
- * and 2, outputs in registers, border columns one by one) against the scalar backend and
+ * The WASM depthwise conv2d kernel's 3×3 paths (backends/cpu/src/conv_dw.c: the zero-padded
+ * rings of 4 and 2 output rows per pass at stride 1 and of one row at stride 2, and dw3_plane,
+ * outputs in registers, border columns one by one) against the scalar backend and
  * PyTorch: widths around the 4- and 8-output blocks, asymmetric padding (BlazeFace's stride-2
  * blocks pad only the end), channel multiplier 2, row-strided and transposed inputs, and NaN /
  * infinity next to the padding (a padded tap is skipped, never multiplied by zero).
@@ -96,10 +97,13 @@ Deno.test("wasm depthwise 3×3 equals the scalar backend: strides, widths, asymm
       }
     }
   }
-  // Rows wider than the kernel's stack ring (1024 padded columns): the in-place row path.
+  // Rows wider than the kernel's stack rings: 4-row ring (≤ 512 padded columns) → 2-row ring
+  // (≤ 1024, stride 1) → the in-place row path; odd heights leave a partial pass.
   for (const s of [1, 2]) {
     for (const pad of [[1, 1, 1, 1], [0, 1, 0, 1]] as [number, number, number, number][]) {
-      run({ n: 1, c: 2, mult: 1, h: 4, w: 1031, s, pad, bias: true, layout: "contiguous" }, seed++);
+      for (const [h, w] of [[5, 603], [4, 1031]]) {
+        run({ n: 1, c: 2, mult: 1, h, w, s, pad, bias: true, layout: "contiguous" }, seed++);
+      }
     }
   }
   // Two images, multiplier 2, a row-strided input (the fast path) and a transposed one (not).

@@ -13,6 +13,7 @@
  *     total = rows (images × C·KH·KW).
  */
 #include "par.h"
+#include <wasm_simd128.h>
 
 void im2col_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
@@ -44,6 +45,15 @@ void im2col_slot(pjob_t *job, int32_t s) {
       for (int32_t ow = 0; ow < ow0; ow++) dst[ow] = 0;
       if (sw == 1 && xw == 1) {
         __builtin_memcpy(dst + ow0, row + (ow0 + t), (size_t)(ow1 - ow0) * 4);
+      } else if (sw == 2 && xw == 1) {
+        /* Stride 2 (a CNN's stem): the even lanes of two vectors, while both stay in the row. */
+        int32_t ow = ow0;
+        for (; ow + 4 <= ow1 && 2 * ow + t + 8 <= W; ow += 4) {
+          const float *p = row + 2 * ow + t;
+          v128_t a = wasm_v128_load(p), b = wasm_v128_load(p + 4);
+          wasm_v128_store(dst + ow, wasm_i32x4_shuffle(a, b, 0, 2, 4, 6));
+        }
+        for (; ow < ow1; ow++) dst[ow] = row[2 * ow + t];
       } else {
         for (int32_t ow = ow0; ow < ow1; ow++) dst[ow] = row[(int64_t)(ow * sw + t) * xw];
       }

@@ -3,7 +3,8 @@
  * plane is a sum of KH·KW shifted, scaled rows of one input plane — no column matrix, no GEMM
  * with a single output row. A slot computes whole output planes (n, o); output channel o reads
  * input channel o / mult. 3×3 kernels with stride 1 or 2 keep 4-8 outputs in registers over
- * all taps (dw3_plane); other kernels accumulate taps row by row into the output row (in L1),
+ * all taps (dw3_plane; on rows copied into a zero-padded ring: dw3_ring, and at stride 1
+ * dw3_ring4 / dw3_ring2, four / two output rows per pass sharing their input loads); other kernels accumulate taps row by row into the output row (in L1),
  * four outputs per f32x4 where the input row is contiguous and the stride is 1, else one by one.
  *
  * ia: 0 C, 1 H, 2 W, 3 KH, 4 KW, 5 OH, 6 OW, 7 sh, 8 sw, 9 pt, 10 pl, 11 dh, 12 dw,
@@ -231,6 +232,145 @@ static void dw3_ring(float *dst, const float *src, const float *w, float b, int3
   }
 }
 
+/*
+ * dw3_ring at stride 1, two output rows per pass: rows oh and oh + 1 read input rows
+ * oh − pt … oh − pt + 3, so each loaded input vector feeds both (24 loads per 16 outputs
+ * instead of 36). Rows outside the input read a zero row (finite weights: 0·w adds 0, as
+ * skipping them does); sums run in the same order as dw3_ring's.
+ */
+static void dw3_ring2(float *dst, const float *src, const float *w, float b, int32_t H,
+                      int32_t W, int32_t OH, int32_t OW, int32_t pt, int32_t pl, int32_t xh,
+                      int32_t PW) {
+  float ring[5][RING_W];
+  int32_t tag[4] = {-1, -1, -1, -1};
+  float *zero = ring[4];
+  for (int32_t i = 0; i < PW; i++) zero[i] = 0.0f;
+  const v128_t vb = wasm_f32x4_splat(b);
+  v128_t k[9];
+  for (int32_t i = 0; i < 9; i++) k[i] = wasm_f32x4_splat(w[i]);
+  for (int32_t oh = 0; oh < OH; oh += 2) {
+    const int32_t two = oh + 1 < OH;
+    const float *r[4];
+    for (int32_t j = 0; j < 4; j++) {
+      const int32_t ih = oh - pt + j;
+      if (ih < 0 || ih >= H || (j == 3 && !two)) {
+        r[j] = zero;
+        continue;
+      }
+      float *slot = ring[ih & 3];
+      if (tag[ih & 3] != ih) {
+        const float *in = src + (int64_t)ih * xh;
+        for (int32_t i = 0; i < pl; i++) slot[i] = 0.0f;
+        for (int32_t i = 0; i < W; i++) slot[pl + i] = in[i];
+        for (int32_t i = pl + W; i < PW; i++) slot[i] = 0.0f;
+        tag[ih & 3] = ih;
+      }
+      r[j] = slot;
+    }
+    float *oa = dst + (int64_t)oh * OW, *ob = oa + OW;
+    for (int32_t ow = 0; ow < OW; ow += 8) {
+      v128_t a0 = vb, a1 = vb, b0 = vb, b1 = vb;
+      for (int32_t j = 0; j < 4; j++) {
+        const float *q = r[j] + ow;
+        for (int32_t s = 0; s < 3; s++) {
+          const v128_t x0 = wasm_v128_load(q + s), x1 = wasm_v128_load(q + 4 + s);
+          if (j < 3) {
+            a0 = madd(a0, k[j * 3 + s], x0);
+            a1 = madd(a1, k[j * 3 + s], x1);
+          }
+          if (j > 0) {
+            b0 = madd(b0, k[(j - 1) * 3 + s], x0);
+            b1 = madd(b1, k[(j - 1) * 3 + s], x1);
+          }
+        }
+      }
+      if (ow + 8 <= OW) {
+        wasm_v128_store(oa + ow, a0);
+        wasm_v128_store(oa + ow + 4, a1);
+        if (two) {
+          wasm_v128_store(ob + ow, b0);
+          wasm_v128_store(ob + ow + 4, b1);
+        }
+      } else {
+        float ta[8], tb[8];
+        wasm_v128_store(ta, a0);
+        wasm_v128_store(ta + 4, a1);
+        wasm_v128_store(tb, b0);
+        wasm_v128_store(tb + 4, b1);
+        for (int32_t i = 0; ow + i < OW; i++) {
+          oa[ow + i] = ta[i];
+          if (two) ob[ow + i] = tb[i];
+        }
+      }
+    }
+  }
+}
+
+/* Widest padded row of dw3_ring4 (nine rows on the stack: 18 KiB). */
+#define RING4_W 512
+
+/*
+ * dw3_ring2 with four output rows per pass, one f32x4 of each (four sums, nine weights and
+ * the loaded vector stay in registers): six input rows feed four output rows, 18 loads per 16
+ * outputs. Same zero rows and summation order as dw3_ring2.
+ */
+static void dw3_ring4(float *dst, const float *src, const float *w, float b, int32_t H,
+                      int32_t W, int32_t OH, int32_t OW, int32_t pt, int32_t pl, int32_t xh,
+                      int32_t PW) {
+  float ring[9][RING4_W];
+  int32_t tag[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  float *zero = ring[8];
+  for (int32_t i = 0; i < PW; i++) zero[i] = 0.0f;
+  const v128_t vb = wasm_f32x4_splat(b);
+  v128_t k[9];
+  for (int32_t i = 0; i < 9; i++) k[i] = wasm_f32x4_splat(w[i]);
+  for (int32_t oh = 0; oh < OH; oh += 4) {
+    const int32_t nrow = OH - oh < 4 ? OH - oh : 4;
+    const float *r[6];
+    for (int32_t j = 0; j < 6; j++) {
+      const int32_t ih = oh - pt + j;
+      if (ih < 0 || ih >= H || j >= nrow + 2) {
+        r[j] = zero;
+        continue;
+      }
+      float *slot = ring[ih & 7];
+      if (tag[ih & 7] != ih) {
+        const float *in = src + (int64_t)ih * xh;
+        for (int32_t i = 0; i < pl; i++) slot[i] = 0.0f;
+        for (int32_t i = 0; i < W; i++) slot[pl + i] = in[i];
+        for (int32_t i = pl + W; i < PW; i++) slot[i] = 0.0f;
+        tag[ih & 7] = ih;
+      }
+      r[j] = slot;
+    }
+    float *o0 = dst + (int64_t)oh * OW;
+    for (int32_t ow = 0; ow < OW; ow += 4) {
+      v128_t a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+      for (int32_t j = 0; j < 6; j++) {
+        const float *q = r[j] + ow;
+        for (int32_t s = 0; s < 3; s++) {
+          const v128_t x = wasm_v128_load(q + s);
+          if (j < 3) a0 = madd(a0, k[j * 3 + s], x);
+          if (j >= 1 && j < 4) a1 = madd(a1, k[(j - 1) * 3 + s], x);
+          if (j >= 2 && j < 5) a2 = madd(a2, k[(j - 2) * 3 + s], x);
+          if (j >= 3) a3 = madd(a3, k[(j - 3) * 3 + s], x);
+        }
+      }
+      const v128_t acc[4] = {a0, a1, a2, a3};
+      for (int32_t i = 0; i < nrow; i++) {
+        float *o = o0 + (int64_t)i * OW + ow;
+        if (ow + 4 <= OW) {
+          wasm_v128_store(o, acc[i]);
+        } else {
+          float t[4];
+          wasm_v128_store(t, acc[i]);
+          for (int32_t c = 0; ow + c < OW; c++) o[c] = t[c];
+        }
+      }
+    }
+  }
+}
+
 void convdw_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(job->total, s, job->nslots, lo, hi);
   const int32_t *a = job->ia;
@@ -253,7 +393,11 @@ void convdw_slot(pjob_t *job, int32_t s) {
       const int32_t PW = (OW + 4) * sh + 8;
       int32_t finite = 1;
       for (int32_t i = 0; i < 9; i++) finite &= (w[i] - w[i]) == 0.0f;
-      if (PW <= RING_W && PW >= pl + W && finite)
+      if (PW <= RING4_W && PW >= pl + W && finite && sh == 1)
+        dw3_ring4(dst, src, w, b, H, W, OH, OW, pt, pl, xh, PW);
+      else if (PW <= RING_W && PW >= pl + W && finite && sh == 1)
+        dw3_ring2(dst, src, w, b, H, W, OH, OW, pt, pl, xh, PW);
+      else if (PW <= RING_W && PW >= pl + W && finite)
         dw3_ring(dst, src, w, b, H, W, OH, OW, sh, pt, pl, xh, PW);
       else
         dw3_plane(dst, src, w, b, H, W, OH, OW, sh, pt, pl, xh);

@@ -113,9 +113,10 @@ function window2d(ctx: Parameters<OpFn>[1], x: T, k: number[], one: boolean) {
 }
 
 /**
- * conv2d with pads [top, left] `b` and [bottom, right] `e` that differ (BlazeFace's stride-2
- * blocks pad only the end) straight to the CPU kernel, which takes four pads: no padded copy.
- * Null when it does not apply (device, dtype, negative pads, shapes conv2d would refuse).
+ * conv2d with pads [top, left] `b` and [bottom, right] `e`, equal or not (BlazeFace's stride-2
+ * blocks pad only the end), straight to the CPU kernel, which takes four pads: no padded copy,
+ * no option parsing. Null when it does not apply (device, dtype, negative pads, shapes conv2d
+ * would refuse: conv2d then runs and reports them).
  */
 function convAsymmetric(
   x: T,
@@ -145,6 +146,45 @@ function convAsymmetric(
   }, { shape: [N, O, oh, ow], dtype: "f32", overwritten: true });
 }
 
+/**
+ * A fused activation applied to a conv's new output `y`: in place on the CPU (no second tensor
+ * of the output's size), as a new tensor elsewhere (a GPU kernel may not read and write one
+ * buffer).
+ */
+function activate(y: T, act: Activation): T {
+  if (act !== "Relu" && act !== "Sigmoid") return y;
+  const op = act === "Relu" ? "relu" : "sigmoid";
+  if (y.device === "cpu" && y.dtype === "f32" && !y.requiresGrad) return runKernel1(op, [y], {}, y);
+  return act === "Relu" ? A.relu(y) : A.sigmoid(y);
+}
+
+/** A Conv node's window and groups for one input and kernel size (its attributes are fixed). */
+interface ConvGeometry {
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  strides: number[];
+  dil: number[];
+  b: number[];
+  e: number[];
+  groups: number;
+}
+
+/** Per node: the geometry of the last input and kernel sizes it ran with (attribute parsing,
+ * ~4 µs a call, then runs once per node while the sizes stay). */
+const geometries = new WeakMap<object, ConvGeometry>();
+
+function convGeometry(ctx: OpContext, x: T, w: T, one: boolean): ConvGeometry {
+  const [h, wd] = x.shape.slice(2), [kh, kw] = w.shape.slice(2);
+  const g = geometries.get(ctx.node);
+  if (g !== undefined && g.h === h && g.w === wd && g.kh === kh && g.kw === kw) return g;
+  const { strides, dil, b, e } = window2d(ctx, x, [kh, kw], one);
+  const made = { h, w: wd, kh, kw, strides, dil, b, e, groups: attrNum(ctx, "group", 1) };
+  geometries.set(ctx.node, made);
+  return made;
+}
+
 const conv: OpFn = (inp, ctx) => {
   const x0 = need(inp, 0, ctx), w0 = need(inp, 1, ctx);
   // A following Relu the session's plan fused into this node.
@@ -161,20 +201,13 @@ const conv: OpFn = (inp, ctx) => {
   let [x, one] = to2d(x0, ctx);
   let w = w0;
   if (one) w = V.unsqueeze(w, 2);
-  const k = w.shape.slice(2);
-  const { strides, dil, b, e } = window2d(ctx, x, k, one);
+  const { strides, dil, b, e, groups } = convGeometry(ctx, x, w, one);
   if (preRelu) x = A.relu(x);
-  // Symmetric pads go to the kernel (no padded copy of the input); others pad first, except on
-  // the CPU in f32, where the kernel takes them as they are.
+  // On the CPU in f32 the kernel takes four pads as they are (no padded copy of the input,
+  // none of conv2d's option parsing); elsewhere symmetric pads go to conv2d, others pad first.
   const sym = b.every((v, i) => v === e[i] && v >= 0);
-  const groups = attrNum(ctx, "group", 1);
-  if (!sym) {
-    const y = convAsymmetric(x, w, inp[2], strides, dil, b, e, groups);
-    if (y !== null) {
-      const y1 = one ? V.squeeze(y, 2) : y;
-      return [act === "Relu" ? A.relu(y1) : act === "Sigmoid" ? A.sigmoid(y1) : y1];
-    }
-  }
+  const yc = convAsymmetric(x, w, inp[2], strides, dil, b, e, groups);
+  if (yc !== null) return [activate(one ? V.squeeze(yc, 2) : yc, act)];
   const xp = sym ? x : padSpatial(x, b, e, 0);
   const y = conv2d(xp, w, {
     bias: inp[2] ?? null,
@@ -183,8 +216,7 @@ const conv: OpFn = (inp, ctx) => {
     dilation: [dil[0], dil[1]],
     groups,
   });
-  const y1 = one ? V.squeeze(y, 2) : y;
-  return [act === "Relu" ? A.relu(y1) : act === "Sigmoid" ? A.sigmoid(y1) : y1];
+  return [activate(one ? V.squeeze(y, 2) : y, act)];
 };
 
 /**
