@@ -141,8 +141,10 @@ export const UNARY_OPS: Readonly<
 
 /** The exact (erf) form of gelu. */
 export const GELU_ERF = 39;
+/** The fused residual op: max(a + b, 0), relu's NaN and -0 rules (ONNX Add then Relu). */
+export const ADD_RELU = 21;
 /** Number of binary op codes: a code at or past it is an error in the module. */
-export const BINARY_CODE_COUNT = 21;
+export const BINARY_CODE_COUNT = 22;
 /** Number of unary op codes. */
 export const UNARY_CODE_COUNT = 40;
 

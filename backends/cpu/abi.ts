@@ -49,6 +49,8 @@ export const BINARY_CODES: readonly OpCode[] = [
   op("B_FLOORDIV", "floorDiv"),
   op("B_MOD", "mod"),
   op("B_LOGADDEXP", "logaddexp"),
+  /** max(a + b, 0) in one pass (NaN and -0 pass as relu's): a fused residual add and Relu. */
+  op("B_ADD_RELU", null, "internal"),
 ];
 
 /** Unary op codes (KIND_UNARY jobs), in code order. */

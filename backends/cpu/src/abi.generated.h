@@ -26,7 +26,8 @@ enum {
   B_FLOORDIV = 18, /* floorDiv */
   B_MOD = 19, /* mod */
   B_LOGADDEXP = 20, /* logaddexp */
-  B_COUNT = 21
+  B_ADD_RELU = 21, /* internal */
+  B_COUNT = 22
 };
 /* unary op codes (KIND_UNARY) */
 enum {
