@@ -165,6 +165,7 @@ export const KIND: {
   readonly quantize: number;
   readonly qlinear: number;
   readonly convDepthwise: number;
+  readonly transpose: number;
 } = {
   binary: 16,
   unary: 17,
@@ -181,6 +182,7 @@ export const KIND: {
   quantize: 28,
   qlinear: 29,
   convDepthwise: 30,
+  transpose: 31,
 };
 
 /** Axes a job's iteration space may have after merging. */
@@ -247,6 +249,7 @@ export const JOB_IA: {
   readonly sumRows: { readonly rows: number; readonly len: number; readonly accumulate: number };
   readonly adam: { readonly vmax: number; readonly maximize: number; readonly decay: number };
   readonly window: { readonly geometry: number };
+  readonly transpose: { readonly b: number; readonly r: number; readonly c: number };
   readonly qlinear: {
     readonly wtype: number;
     readonly m: number;
@@ -283,5 +286,6 @@ export const JOB_IA: {
   sumRows: { rows: 44, len: 45, accumulate: 46 },
   adam: { vmax: 44, maximize: 45, decay: 46 },
   window: { geometry: 44 },
+  transpose: { b: 44, r: 45, c: 46 },
   qlinear: { wtype: 44, m: 45, n: 46, k: 47, rowBytes: 48, mode: 49, sums: 50 },
 };
