@@ -14,10 +14,7 @@
  * @module
  */
 import { runKernel1 } from "../../core/op.ts";
-import { HostStorage } from "../../core/backend/host.ts";
-import { currentRuntime } from "../../backends/cpu/runtime.ts";
-import { address } from "../../backends/cpu/jobs.ts";
-import { ADD_RELU, runElementwise, UNARY_OPS } from "../../backends/cpu/elementwise.ts";
+import { addReluInHeap } from "../../backends/runtime.ts";
 import { tidy } from "../../core/memory.ts";
 import * as V from "../../core/ops/view.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -114,32 +111,6 @@ export function residualNode(b: ResidualBlock): OnnxNode {
 /** A 4-D f32 CPU tensor. */
 const cpu4 = (t: Tensor | undefined): t is Tensor =>
   t !== undefined && t.device === "cpu" && t.dtype === "f32" && t.ndim === 4;
-
-/**
- * The block's add and Relu in one pass when `y` (N, C, H, W) and `r` (N, Cr ≤ C, H, W), both
- * contiguous, lie in the loaded WASM heap: y's first Cr channels become max(y + r, 0) (one
- * job, op ADD_RELU), the others max(y, 0). Returns false, touching nothing, otherwise.
- */
-function addReluInHeap(y: Tensor, r: Tensor): boolean {
-  const rt = currentRuntime();
-  const inHeap = (t: Tensor) =>
-    t.storage instanceof HostStorage && t.storage.allocator === rt!.heap && t.size < 2 ** 31;
-  if (rt === null || !r.isContiguous || !inHeap(y) || !inHeap(r)) return false;
-  const [N, C, H, W] = y.shape, P = H * W, Cr = r.shape[1], yo = address(y);
-  runElementwise("binary", ADD_RELU, "f32", [N, Cr * P], [yo, yo, address(r)], [
-    [C * P, 1],
-    [C * P, 1],
-    [Cr * P, 1],
-  ], false);
-  if (Cr < C) {
-    const t = yo + Cr * P * 4;
-    runElementwise("unary", UNARY_OPS.relu, "f32", [N, (C - Cr) * P], [t, t], [
-      [C * P, 1],
-      [C * P, 1],
-    ], false);
-  }
-  return true;
-}
 
 /**
  * The operator of a fused block: `fns`/`opsets` are those of the block's nodes in the order

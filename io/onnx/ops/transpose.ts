@@ -6,11 +6,8 @@
  *
  * @module
  */
-import { HostStorage } from "../../../core/backend/host.ts";
 import { Tensor } from "../../../core/tensor.ts";
-import { currentRuntime } from "../../../backends/cpu/runtime.ts";
-import { address } from "../../../backends/cpu/jobs.ts";
-import { runTranspose2d } from "../../../backends/cpu/transpose.ts";
+import { transposeInHeap } from "../../../backends/runtime.ts";
 
 /**
  * [B, R, C] when permuting axes `perm` of `shape` moves a block of R·C elements' first group of
@@ -42,21 +39,16 @@ export function asMatrices(
 }
 
 /** `x` permuted by `perm` into a new contiguous tensor by the WASM transpose job, or null. */
-export function transposeInHeap(x: Tensor, perm: readonly number[]): Tensor | null {
-  const rt = currentRuntime();
-  if (rt === null || x.device !== "cpu" || !x.isContiguous || x.requiresGrad) return null;
+export function transposeFast(x: Tensor, perm: readonly number[]): Tensor | null {
+  if (x.device !== "cpu" || !x.isContiguous || x.requiresGrad) return null;
   if (x.dtype !== "f32" && x.dtype !== "i32") return null;
   // Not a permutation of x's axes: the view path raises the error.
   if (perm.length !== x.ndim || new Set(perm).size !== x.ndim) return null;
   if (!perm.every((a) => Number.isInteger(a) && a >= 0 && a < x.ndim)) return null;
-  const inHeap = (t: Tensor) => t.storage instanceof HostStorage && t.storage.allocator === rt.heap;
-  const m = x.size < 2 ** 31 && inHeap(x) ? asMatrices(x.shape, perm) : null;
+  const m = asMatrices(x.shape, perm);
   if (m === null) return null;
   const y = Tensor.empty(perm.map((a) => x.shape[a]), x.dtype, "cpu", false, "onnx");
-  if (!inHeap(y)) {
-    y.dispose();
-    return null;
-  }
-  runTranspose2d(m[0], m[1], m[2], address(y), address(x));
-  return y;
+  if (transposeInHeap(y, x, m[0], m[1], m[2])) return y;
+  y.dispose();
+  return null;
 }
