@@ -141,8 +141,10 @@ export const UNARY_OPS: Readonly<
 
 /** The exact (erf) form of gelu. */
 export const GELU_ERF = 39;
+/** The fused residual op: max(a + b, 0), relu's NaN and -0 rules (ONNX Add then Relu). */
+export const ADD_RELU = 21;
 /** Number of binary op codes: a code at or past it is an error in the module. */
-export const BINARY_CODE_COUNT = 21;
+export const BINARY_CODE_COUNT = 22;
 /** Number of unary op codes. */
 export const UNARY_CODE_COUNT = 40;
 
@@ -163,6 +165,7 @@ export const KIND: {
   readonly quantize: number;
   readonly qlinear: number;
   readonly convDepthwise: number;
+  readonly transpose: number;
 } = {
   binary: 16,
   unary: 17,
@@ -179,6 +182,7 @@ export const KIND: {
   quantize: 28,
   qlinear: 29,
   convDepthwise: 30,
+  transpose: 31,
 };
 
 /** Axes a job's iteration space may have after merging. */
@@ -245,6 +249,7 @@ export const JOB_IA: {
   readonly sumRows: { readonly rows: number; readonly len: number; readonly accumulate: number };
   readonly adam: { readonly vmax: number; readonly maximize: number; readonly decay: number };
   readonly window: { readonly geometry: number };
+  readonly transpose: { readonly b: number; readonly r: number; readonly c: number };
   readonly qlinear: {
     readonly wtype: number;
     readonly m: number;
@@ -281,5 +286,6 @@ export const JOB_IA: {
   sumRows: { rows: 44, len: 45, accumulate: 46 },
   adam: { vmax: 44, maximize: 45, decay: 46 },
   window: { geometry: 44 },
+  transpose: { b: 44, r: 45, c: 46 },
   qlinear: { wtype: 44, m: 45, n: 46, k: 47, rowBytes: 48, mode: 49, sums: 50 },
 };

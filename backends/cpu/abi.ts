@@ -49,6 +49,8 @@ export const BINARY_CODES: readonly OpCode[] = [
   op("B_FLOORDIV", "floorDiv"),
   op("B_MOD", "mod"),
   op("B_LOGADDEXP", "logaddexp"),
+  /** max(a + b, 0) in one pass (NaN and -0 pass as relu's): a fused residual add and Relu. */
+  op("B_ADD_RELU", null, "internal"),
 ];
 
 /** Unary op codes (KIND_UNARY jobs), in code order. */
@@ -138,6 +140,11 @@ export const JOB_KINDS: readonly {
     ts: "convDepthwise",
     doc: "depthwise conv2d, whole output planes (conv_dw.c)",
   },
+  {
+    c: "KIND_TRANSPOSE",
+    ts: "transpose",
+    doc: "batched 2-D transpose of 4-byte elements, (B, R, C) -> (B, C, R) (transpose.c)",
+  },
 ];
 
 /** The first job kind's number. */
@@ -205,6 +212,8 @@ export const JOB_IA: Readonly<Record<string, Readonly<Record<string, number>>>> 
   adam: { vmax: 0, maximize: 1, decay: 2 },
   /** KIND_IM2COL, KIND_POOL, KIND_COL2IM, KIND_CONVBW: the window geometry words (im2col.ts). */
   window: { geometry: 0 },
+  /** KIND_TRANSPOSE: batches, rows and columns of the input matrices. */
+  transpose: { b: 0, r: 1, c: 2 },
   /** KIND_QLINEAR (qlinear.c): weight type code, sizes, weight row bytes, mode, sums address. */
   qlinear: { wtype: 0, m: 1, n: 2, k: 3, rowBytes: 4, mode: 5, sums: 6 },
 };

@@ -11,6 +11,7 @@ import { BINARY_CODE_COUNT, UNARY_CODE_COUNT } from "./abi.generated.ts";
 import { DeviceError } from "../../core/errors.ts";
 
 export {
+  ADD_RELU,
   BINARY_CODE_COUNT,
   BINARY_OPS,
   COMPARE_OPS,

@@ -164,6 +164,8 @@ export function tsModule(): string {
     "",
     "/** The exact (erf) form of gelu. */",
     `export const GELU_ERF = ${gelu};`,
+    "/** The fused residual op: max(a + b, 0), relu's NaN and -0 rules (ONNX Add then Relu). */",
+    `export const ADD_RELU = ${BINARY_CODES.findIndex((c) => c.c === "B_ADD_RELU")};`,
     "/** Number of binary op codes: a code at or past it is an error in the module. */",
     `export const BINARY_CODE_COUNT = ${BINARY_CODES.length};`,
     "/** Number of unary op codes. */",

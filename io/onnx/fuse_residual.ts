@@ -14,6 +14,7 @@
  * @module
  */
 import { runKernel1 } from "../../core/op.ts";
+import { addReluInHeap } from "../../backends/runtime.ts";
 import { tidy } from "../../core/memory.ts";
 import * as V from "../../core/ops/view.ts";
 import type { Tensor } from "../../core/tensor.ts";
@@ -173,6 +174,7 @@ export function residualFn(
         }
         return [vals.get(fused.outputs[0])!];
       }
+      if (b.relu !== null && addReluInHeap(y, r)) return [y];
       const head = r.shape[1] === y.shape[1] ? y : V.slice(y, null, [0, r.shape[1]]);
       runKernel1("add", [head, r], {}, head);
       if (b.relu !== null) runKernel1("relu", [y], {}, y);

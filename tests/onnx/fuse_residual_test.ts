@@ -169,6 +169,12 @@ Deno.test("Conv → Add (of a zero-padded Concat) → Relu runs fused and equals
       // The in-place path runs no concat kernel and writes the sum into the conv output.
       const concat = trace.some((t) => t.op === "concat" || t.op === "copy");
       if (v.skip === "zeros" || v.skip === "ones") assert.equal(!concat, v.fast, v.what);
+      // With a Relu, the in-place path adds and clamps in one WASM job: no add kernel, and relu
+      // kernels only for the lone Relu nodes.
+      if (v.fast && v.relu !== false && !v.sumOut) {
+        assert.ok(!trace.some((t) => t.op === "add"), `${v.what}: one pass`);
+        assert.equal(trace.filter((t) => t.op === "relu").length, first.length, v.what);
+      }
       for (const t of Object.values(out)) t.dispose();
       const before = memory().tensors;
       for (const t of Object.values(s.runSync(feeds))) t.dispose();

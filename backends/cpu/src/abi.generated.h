@@ -26,7 +26,8 @@ enum {
   B_FLOORDIV = 18, /* floorDiv */
   B_MOD = 19, /* mod */
   B_LOGADDEXP = 20, /* logaddexp */
-  B_COUNT = 21
+  B_ADD_RELU = 21, /* internal */
+  B_COUNT = 22
 };
 /* unary op codes (KIND_UNARY) */
 enum {
@@ -91,6 +92,7 @@ enum {
   KIND_QUANTIZE = 28, /* blocks of ggml type `op` from f32 (quantize.c) */
   KIND_QLINEAR = 29, /* y = x · wᵀ on packed GGUF weights (qlinear.c) */
   KIND_CONVDW = 30, /* depthwise conv2d, whole output planes (conv_dw.c) */
+  KIND_TRANSPOSE = 31, /* batched 2-D transpose of 4-byte elements, (B, R, C) -> (B, C, R) (transpose.c) */
 };
 
 /* the job block of the non-GEMM kernels; word offsets in comments */
@@ -139,6 +141,9 @@ _Static_assert(sizeof(pjob_t) == 320, "pjob_t size");
 #define IA_ADAM_MAXIMIZE 1
 #define IA_ADAM_DECAY 2
 #define IA_WINDOW_GEOMETRY 0
+#define IA_TRANSPOSE_B 0
+#define IA_TRANSPOSE_R 1
+#define IA_TRANSPOSE_C 2
 #define IA_QLINEAR_WTYPE 0
 #define IA_QLINEAR_M 1
 #define IA_QLINEAR_N 2

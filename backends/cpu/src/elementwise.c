@@ -33,6 +33,11 @@
       case B_ATAN2: return binf_##SFX(B_ATAN2, a, b);                                          \
       case B_POW: return binf_##SFX(B_POW, a, b);                                              \
       case B_LOGADDEXP: return logaddexp_##SFX(a, b);                                          \
+      /* relu(a + b) as U_RELU: x < 0 ? 0 : x (NaN and -0 pass through) */                    \
+      case B_ADD_RELU: {                                                                       \
+        v128_t x = wasm_##V##_add(a, b);                                                       \
+        return wasm_v128_andnot(x, wasm_##V##_lt(x, SPL(0)));                                  \
+      }                                                                                        \
       default:                                                                                 \
         return wasm_v128_bitselect(a, b, wasm_v128_or(wasm_##V##_gt(a, b), wasm_##V##_ne(a, a))); \
     }                                                                                          \
@@ -151,6 +156,7 @@ DEFINE_OPS(f64, f64x2, S64)
       case B_MIN: BIN_ROWS(SFX, B_MIN); break;                                                 \
       case B_ATAN2: BIN_ROWS(SFX, B_ATAN2); break;                                             \
       case B_LOGADDEXP: BIN_ROWS(SFX, B_LOGADDEXP); break;                                     \
+      case B_ADD_RELU: BIN_ROWS(SFX, B_ADD_RELU); break;                                       \
       case B_POW:                                                                              \
         /* f32 data in f64 lanes; f64 data element by element through pow64 */                  \
         for (int32_t r = 0; r < rows; r++, o += ro, a += ra, b += rb) {                        \

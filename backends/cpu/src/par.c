@@ -27,6 +27,7 @@ EXPORT("par_run") int32_t par_run(pjob_t *job) {
       case KIND_QLINEAR: qlinear_slot(job, s); break;
 
       case KIND_CONVDW: convdw_slot(job, s); break;
+      case KIND_TRANSPOSE: transpose_slot(job, s); break;
       default: break;
     }
     ran++;

@@ -65,4 +65,5 @@ void quant_slot(pjob_t *job, int32_t s);
 
 void qlinear_slot(pjob_t *job, int32_t s);
 void convdw_slot(pjob_t *job, int32_t s);
+void transpose_slot(pjob_t *job, int32_t s);
 #endif

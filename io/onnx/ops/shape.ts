@@ -14,6 +14,7 @@ import { concat, pad, type PadMode, split, tile } from "../../../core/ops/join.t
 import { sum } from "../../../core/ops/reduce.ts";
 import * as V from "../../../core/ops/view.ts";
 import { concatSmall } from "./small.ts";
+import { transposeFast } from "./transpose.ts";
 import { broadcastShapes } from "../../../core/shape.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { uploadSync } from "../placement.ts";
@@ -152,7 +153,7 @@ defineOps({
   Transpose: (inp, ctx) => {
     const x = need(inp, 0, ctx);
     const perm = attrNums(ctx, "perm", x.shape.map((_, i) => x.ndim - 1 - i));
-    return [V.contiguous(V.permute(x, perm))];
+    return [transposeFast(x, perm) ?? V.contiguous(V.permute(x, perm))];
   },
   Squeeze: (inp, ctx) => {
     const x = need(inp, 0, ctx);
