@@ -5,7 +5,7 @@
  *
  *     deno run -A bench/server.ts [model.gguf] [--tokens 64] [--rounds 3] [--parallel 1,4,8]
  *       [--step batch|per-seq] [--activations ggml|f32] [--threads N] [--tiled on|off]
- *       [--client worker|inproc]
+ *       [--client worker|inproc] [--repack on|off]
  *
  * `--activations` as in bench/llm.ts (default ggml: Q8 activations as llama.cpp's CPU path rounds
  * them; `f32` is loadModel's default and runs the quantized products ~3-4x slower on the WASM
@@ -37,6 +37,7 @@ const { values, positionals } = parseArgs({
     threads: { type: "string" },
     tiled: { type: "string", default: "on" },
     client: { type: "string", default: "worker" },
+    repack: { type: "string", default: "on" },
   },
 });
 const path = positionals[0] ?? DEFAULT_MODEL;
@@ -66,11 +67,14 @@ const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length
 const acts = values.activations;
 if (acts !== "ggml" && acts !== "f32") throw new Error("--activations must be ggml or f32");
 if (values.threads) setWasmThreads(Number(values.threads));
-const model = await loadModel(path, { activations: acts });
+if (values.repack !== "on" && values.repack !== "off") {
+  throw new Error("--repack must be on or off");
+}
+const model = await loadModel(path, { activations: acts, repack: values.repack === "on" });
 const step = values.step === "per-seq" ? perSequenceStep(model) : defaultStep(model);
 console.log(
   `${path}: ctx ${model.contextLength}, ${N} tokens per stream, median of ${R} rounds, ` +
-    `step ${values.step}, activations ${acts}, client ${values.client}, ` +
+    `step ${values.step}, activations ${acts}, client ${values.client}, repack ${values.repack}, ` +
     `load ${Deno.loadavg()[0].toFixed(1)}`,
 );
 console.log("| parallel | streams | first token ms | per-stream decode tok/s | aggregate tok/s |");
