@@ -5,13 +5,14 @@
  *
  *     deno run -A bench/llm_model.ts /tmp/tl_q4_0.gguf q4_0          # make the model once
  *     deno run -A bench/llm.ts /tmp/tl_q4_0.gguf [--prefill 128] [--decode 128] [--threads 1]
- *       [--activations ggml|f32] [--tiled on|off]
+ *       [--activations ggml|f32] [--tiled on|off] [--repack on|off]
  *
  * Both sides use `--threads` threads (ours: the WASM pool, `setWasmThreads`). `--activations ggml`
  * (default) rounds activations to Q8_0/Q8_K before the quantized products, as llama.cpp's CPU path
  * does, so both sides do the same arithmetic; `f32` keeps them f32 (our engine's default).
  * `--tiled off` runs several-row products on the 4-row matrix-vector kernel instead of
- * backends/cpu/src/qgemm_tile.c (the code before it, to compare in the same minutes).
+ * backends/cpu/src/qgemm_tile.c (the code before it, to compare in the same minutes); `--repack
+ * off` keeps Q4_0 weights in the GGUF layout instead of repacking them at load (qrepack.ts).
  */
 import { parseArgs } from "node:util";
 import { loadModel } from "../llm/mod.ts";
@@ -27,6 +28,7 @@ const { values, positionals } = parseArgs({
     threads: { type: "string", default: "1" },
     activations: { type: "string", default: "ggml" },
     tiled: { type: "string", default: "on" },
+    repack: { type: "string", default: "on" },
   },
 });
 const path = positionals[0];
@@ -37,10 +39,17 @@ if (acts !== "ggml" && acts !== "f32") throw new Error("--activations must be gg
 setWasmThreads(T);
 if (values.tiled !== "on" && values.tiled !== "off") throw new Error("--tiled must be on or off");
 setQuantLinearTiling(values.tiled === "on");
+if (values.repack !== "on" && values.repack !== "off") {
+  throw new Error("--repack must be on or off");
+}
 
 const file = (await Deno.stat(path)).size;
 const t0 = performance.now();
-const model = await loadModel(path, { contextLength: P + D + 8, activations: acts });
+const model = await loadModel(path, {
+  contextLength: P + D + 8,
+  activations: acts,
+  repack: values.repack === "on",
+});
 const loadMs = performance.now() - t0;
 let seed = 7;
 const ids = [
@@ -67,6 +76,7 @@ const llP = rate(P, ll.promptMs), llD = rate(ll.decodeTokens, ll.decodeMs);
 console.log(
   `${path} (${(file / 2 ** 20).toFixed(0)} MiB, loaded in ${(loadMs / 1000).toFixed(1)} s), ` +
     `prefill ${P}, decode ${D}, threads ${T} (both), our activations ${acts}, tiled ${values.tiled}, ` +
+    `repack ${values.repack}, ` +
     `load ${Deno.loadavg()[0].toFixed(1)}`,
 );
 console.log(

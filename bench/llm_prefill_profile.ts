@@ -7,7 +7,7 @@
  * dots. The median chunk of `--reps` is shown (each a fresh cache, same tokens).
  *
  *     deno run -A bench/llm_prefill_profile.ts MODEL.gguf [--prefill 128] [--threads 1] [--reps 3]
- *       [--activations ggml|f32]
+ *       [--activations ggml|f32] [--repack on|off]
  */
 import { parseArgs } from "node:util";
 import { kernels } from "../backends/wasm/kernels.ts";
@@ -85,12 +85,17 @@ const { values, positionals } = parseArgs({
     threads: { type: "string", default: "1" },
     reps: { type: "string", default: "3" },
     activations: { type: "string", default: "ggml" },
+    repack: { type: "string", default: "on" },
   },
 });
 const P = Number(values.prefill), REPS = Number(values.reps);
 setWasmThreads(Number(values.threads));
 const acts = values.activations === "f32" ? "f32" : "ggml";
-const model = await loadModel(positionals[0], { contextLength: P + 8, activations: acts });
+const model = await loadModel(positionals[0], {
+  contextLength: P + 8,
+  activations: acts,
+  repack: values.repack !== "off", // --repack off: Q4_0 weights in the GGUF layout
+});
 const ids = [1, ...Array.from({ length: P - 1 }, (_, i) => 3 + ((i * 7919) % 30000))];
 model.logits(ids.slice(0, 8)); // warm up (JIT of every kernel)
 const runs: { total: number; t: Map<string, { ms: number; calls: number; macs: number }> }[] = [];

@@ -10,6 +10,9 @@
  * time: on a loaded machine a one-thread run's CPU time does not count the time others held the
  * core (all three sides run on the calling thread at one thread; at two, spinning workers count).
  *
+ * Q4_0 also runs the weight repacked at load (backends/wasm/qrepack.ts; column "repacked", which
+ * must give the tiled kernel's bits, or the matrix-vector kernel's at m = 1).
+ *
  * `QG_NOCHECK=1` skips the agreement check (timing an experimental kernel that computes less).
  *
  *     deno run -A bench/qgemm_tile.ts [--m 128] [--n 2048] [--k 2048] [--reps 7] [--types q4_0,q8_0,q4_k]
@@ -20,6 +23,7 @@ import { fromTyped, quantLinear, ready } from "../mod.ts";
 import { quantize } from "../core/ops/blocks.ts";
 import { setWasmThreads } from "../backends/wasm/mod.ts";
 import { setQuantLinearTiling } from "../backends/wasm/qlinear.ts";
+import { repackQ4_0 } from "../backends/wasm/qrepack.ts";
 import { type BlockDType, byteLength } from "../core/dtype.ts";
 
 const { values } = parseArgs({
@@ -82,10 +86,12 @@ console.log(
   } time`,
 );
 console.log(
-  "| type | threads | tiled | old (4-row) | llama.cpp | tiled/old | tiled/llama.cpp | load |",
+  "| type | threads | tiled | old (4-row) | repacked | llama.cpp | tiled/old | tiled/llama.cpp | " +
+    "repacked/llama.cpp | load |",
 );
 console.log(
-  "| ---- | ------- | ----- | ----------- | --------- | --------- | --------------- | ---- |",
+  "| ---- | ------- | ----- | ----------- | -------- | --------- | --------- | --------------- | " +
+    "------------------ | ---- |",
 );
 for (const type of TYPES) {
   using wt = quantize(fromTyped(wf, [N, K], "f32"), type);
@@ -109,14 +115,16 @@ for (const type of TYPES) {
   const gf = base.symbols.ggml_new_graph(ctx);
   base.symbols.ggml_build_forward_expand(gf, gy);
   const x = fromTyped(xf, [M, K], "f32");
+  using wr = quantize(fromTyped(wf, [N, K], "f32"), type);
+  const hasRepack = repackQ4_0(wr);
   for (const threads of values.threads.split(",").map(Number)) {
     setWasmThreads(threads);
-    const tT: number[] = [], tO: number[] = [], tL: number[] = [];
+    const tT: number[] = [], tO: number[] = [], tL: number[] = [], tR: number[] = [];
     let maxDiff = 0, maxMag = 0;
-    const run = (tiled: boolean) => {
+    const run = (tiled: boolean, w = wt) => {
       setQuantLinearTiling(tiled);
       const t = now();
-      const y = quantLinear(x, wt, { activations: "ggml" });
+      const y = quantLinear(x, w, { activations: "ggml" });
       const v = y.dataSync() as Float32Array;
       const ms = now() - t;
       y.dispose();
@@ -127,7 +135,11 @@ for (const type of TYPES) {
       const t = now();
       if (cpu.symbols.ggml_graph_compute_with_ctx(ctx, gf, threads) !== 0) throw new Error("ggml");
       const c = now() - t;
-      if (r > 0) tT.push(a.ms), tO.push(b.ms), tL.push(c); // rep 0 warms up
+      const rp = hasRepack ? run(true, wr) : null;
+      if (r > 0) tT.push(a.ms), tO.push(b.ms), tL.push(c), rp && tR.push(rp.ms); // rep 0 warms up
+      if (rp && rp.v.some((v, i) => !Object.is(v, a.v[i])) && !Deno.env.get("QG_NOCHECK")) {
+        throw new Error(`${type}: repacked and tiled differ`);
+      }
       for (let i = 0; i < a.v.length; i++) {
         maxDiff = Math.max(maxDiff, Math.abs(a.v[i] - b.v[i]));
         maxMag = Math.max(maxMag, Math.abs(b.v[i]));
@@ -142,8 +154,10 @@ for (const type of TYPES) {
     console.log(
       `| ${type} | ${threads} | ${g(tT, best)} (${g(tT, median)}) | ${g(tO, best)} (${
         g(tO, median)
-      }) | ${g(tL, best)} (${g(tL, median)}) | ${(best(tO) / best(tT)).toFixed(2)} | ${
-        (best(tL) / best(tT)).toFixed(2)
+      }) | ${tR.length ? `${g(tR, best)} (${g(tR, median)})` : "–"} | ${g(tL, best)} (${
+        g(tL, median)
+      }) | ${(best(tO) / best(tT)).toFixed(2)} | ${(best(tL) / best(tT)).toFixed(2)} | ${
+        tR.length ? (best(tL) / best(tR)).toFixed(2) : "–"
       } | ${load()} |`,
     );
   }

@@ -13,7 +13,7 @@ OUT="${1:-.}"
 CC="${CC:-clang-16}"
 command -v "$CC" >/dev/null || { echo "build.sh: $CC not found (apt-get install -y clang-16 lld-16)" >&2; exit 1; }
 
-SRCS=(src/rt.c src/gemm.c src/convert.c src/par.c src/elementwise.c src/reduce.c src/conv.c src/copy.c src/train.c src/optim.c src/vmath.c src/pow64.c src/quantize.c src/qlinear.c src/qlinear_k.c src/qlinear_k_f32.c src/conv_dw.c src/qgemm_tile.c src/transpose.c)
+SRCS=(src/rt.c src/gemm.c src/convert.c src/par.c src/elementwise.c src/reduce.c src/conv.c src/copy.c src/train.c src/optim.c src/vmath.c src/pow64.c src/quantize.c src/qlinear.c src/qlinear_k.c src/qlinear_k_f32.c src/conv_dw.c src/qgemm_tile.c src/transpose.c src/qrepack.c)
 FLAGS=(
   --target=wasm32 -nostdlib -ffreestanding -O3 -msimd128 -matomics -mbulk-memory -mmutable-globals
   -std=c11 -Wall -Wextra -Werror

@@ -35,6 +35,10 @@ export interface KernelExports {
   qlin_quant_q8_1(x: number, m: number, k: number, qs: number, d: number, s: number): void;
   /** Interleave quantized levels in place for qgemm_tile.c: (qs, total, 0 Q8_0 | 1 Q8_K). */
   qlin_interleave(qs: number, total: number, kind: number): void;
+  /** Repack the first n & ~3 rows of an n×k Q4_0 weight in place (qrepack.c): (w, n, k, tmp). */
+  qrepack_q4_0(w: number, n: number, k: number, tmp: number): void;
+  /** Restore the GGUF layout of a weight repacked by qrepack_q4_0 (same arguments). */
+  qunpack_q4_0(w: number, n: number, k: number, tmp: number): void;
 }
 
 /** What the runtime supports, from tiny validation modules. */

@@ -49,7 +49,7 @@ const GEMM_JOB_HANDLER = `(() => {
     const id = env.f64[(job >>> 3) + GEMM_JOB.ID];
     if (id !== blasId) {
       const len = env.i32[(job >>> 2) + GEMM_JOB.PATH_LEN];
-      const bytes = new Uint8Array(env.memory.buffer, job + ${JOB_BYTES}, len).slice();
+      const bytes = new Uint8Array(env.memory.buffer, (job >>> 0) + ${JOB_BYTES}, len).slice();
       blas = openBlasGemm(new TextDecoder().decode(bytes));
       blasId = id;
     }

@@ -16,9 +16,11 @@
 import type { KernelCall, KernelEntry } from "../../core/backend/plugin.ts";
 import type { QuantLinearAttrs } from "../../core/backend/attrs.ts";
 import { byteLength } from "../../core/dtype.ts";
+import { DTypeError } from "../../core/errors.ts";
 import { loadRuntime } from "../cpu/runtime.ts";
 import { address, beginJob, heapScratch, JOB_IA, KIND, plan, runPar, W } from "../cpu/jobs.ts";
 import { inWasmHeap } from "./gemm.ts";
+import { repackedQ4_0 } from "./qrepack.ts";
 
 /** Weight type codes of qlinear.c (`QT_…`), by dtype. */
 const QTYPE: Readonly<Record<string, number>> = {
@@ -89,9 +91,18 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
     const [x, w] = call.inputs, [y] = call.outputs;
     if (!x || !w || !y) return false;
     const acts = call.attrs.activations;
-    return x.dtype === "f32" && y.dtype === "f32" && wasmQuantLinearSupports(w.dtype, acts) &&
+    const ok = x.dtype === "f32" && y.dtype === "f32" && wasmQuantLinearSupports(w.dtype, acts) &&
       x.isContiguous && w.isContiguous && y.isContiguous && inWasmHeap(x) && inWasmHeap(w) &&
       inWasmHeap(y) && x.size < 2 ** 31 && y.size < 2 ** 31;
+    if (!ok && repackedQ4_0(w)) {
+      // no other kernel reads the repacked layout: declining would give wrong numbers
+      throw new DTypeError(
+        `quantLinear: the Q4_0 weight [${w.shape}] is repacked (backends/wasm/qrepack.ts), which ` +
+          `only the WASM kernel reads, but it cannot run x ${x.dtype} [${x.shape}] → y ` +
+          `${y.dtype} (it needs contiguous f32 tensors in the WASM heap). Hint: unrepackQ4_0(w).`,
+      );
+    }
+    return ok;
   },
   run(call: KernelCall<QuantLinearAttrs>): void {
     const [x, w] = call.inputs, [y] = call.outputs;
@@ -101,7 +112,9 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
     rt.exports.qlin_init(); // the f16 table, once
     const ggml = call.attrs.activations === "ggml" ? GGML_MODE[w.dtype] ?? 0 : 0;
     const tk = TILED_K[w.dtype];
-    const tiled = ggml !== 0 && tk !== undefined && m >= tiledMinM && k % tk === 0;
+    // a repacked Q4_0 weight (qrepack.ts) runs qrepack.c at every m, on interleaved activations
+    const repacked = repackedQ4_0(w) !== null;
+    const tiled = ggml !== 0 && tk !== undefined && (repacked || m >= tiledMinM) && k % tk === 0;
     // the tiled Q8_0 kernel takes int8 levels (mode 1) where the matrix-vector one widens them
     const mode = tiled && ggml === 3 ? 1 : ggml;
     let scratch: { ptr: number; free(): void } | null = null;
@@ -128,7 +141,7 @@ const quantLinear: KernelEntry<QuantLinearAttrs> = {
       v.i32[ia.n] = n;
       v.i32[ia.k] = k;
       v.i32[ia.rowBytes] = byteLength(w.dtype, k);
-      v.i32[ia.mode] = tiled ? 2 : mode ? 1 : 0;
+      v.i32[ia.mode] = repacked ? (mode ? 3 : 4) : tiled ? 2 : mode ? 1 : 0;
       v.i32[ia.sums] = sums;
       v.i32[W.ptr] = address(y);
       v.i32[W.ptr + 1] = address(w);

@@ -24,6 +24,7 @@ import {
   weightTensors,
 } from "./weights.ts";
 import { shiftContext } from "./shift.ts";
+import { repackLinearWeights } from "./repack.ts";
 
 /**
  * Thrown when a prompt plus the tokens asked for do not fit the model's context.
@@ -52,6 +53,13 @@ export interface LoadModelOptions {
    * or "q8_0" (~27% of f32; head sizes must be multiples of 32).
    */
   cacheType?: CacheType;
+  /**
+   * Repack Q4_0 projection weights in place at load into the layout the WASM kernels stream
+   * (backends/wasm/qrepack.ts: same bytes, no copy, the same results bit for bit). Default: on
+   * with `activations: "ggml"`, off with "f32". Repacked weights are read only by the WASM
+   * `quantLinear` kernel, so leave it off to read `model.weights` bytes yourself.
+   */
+  repack?: boolean;
 }
 
 /** Options of {@link Model.generate}: sampling (see `SamplerOptions`) plus the stopping rules. */
@@ -482,6 +490,9 @@ export async function loadModel(
       reader.close();
     }
     try {
+      if (options.repack ?? (options.activations === "ggml")) {
+        repackLinearWeights(w, options.activations ?? "f32");
+      }
       return new Model(
         cfg,
         tokenizer,

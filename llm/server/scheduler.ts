@@ -170,6 +170,8 @@ interface Slot {
   cached: number;
   submitted: number;
   firstTokenMs: number;
+  /** Admission order (prompt chunks go to the earliest admitted first). */
+  admitted: number;
 }
 
 /** Counters the metrics endpoint reads. */
@@ -189,10 +191,15 @@ export interface SchedulerCounters {
 }
 
 /**
- * Prompt tokens one step takes from a slot: a long prompt prefills over several steps so the other
- * slots keep decoding between its chunks (prefill runs at ~10 tok/s on a 1.1B model here).
+ * Prompt tokens one step takes, over all slots still prefilling, first admitted first: a long
+ * prompt prefills over several steps, and a burst of new requests is prefilled a few prompts at a
+ * time, so the slots already decoding get a token at every step (a step never carries more than
+ * this many prompt rows) and the first requests of a burst get their first token after one or two
+ * steps instead of after the whole burst's prefill. 64 rows fill one activation tile of the
+ * several-row kernels (backends/cpu/src/qgemm_tile.c, qrepack.c), so splitting there costs no
+ * extra weight passes.
  */
-const PREFILL_CHUNK = 128;
+const PREFILL_BUDGET = 64;
 
 /**
  * The slot scheduler.
@@ -220,6 +227,8 @@ export class Scheduler {
   private closed = false;
   private killed = false;
   private idle: (() => void)[] = [];
+  /** Jobs admitted so far (the slots' admission order). */
+  private admissions = 0;
   /** Recent (time, tokens) of steps, for the tok/s gauge. */
   private recent: [number, number][] = [];
 
@@ -252,6 +261,7 @@ export class Scheduler {
         cached: 0,
         submitted: 0,
         firstTokenMs: 0,
+        admitted: 0,
       });
     }
   }
@@ -369,6 +379,7 @@ export class Scheduler {
       best.cached = reuse;
       best.submitted = this.submittedAt.get(job) ?? performance.now();
       best.firstTokenMs = 0;
+      best.admitted = ++this.admissions;
       for (const t of job.prompt) job.sampler.accept(t);
       this.counters.cachedTokens += reuse;
     }
@@ -419,9 +430,21 @@ export class Scheduler {
     }
   }
 
-  /** One forward step over the busy slots, then one sampled token for each finished prompt. */
-  private runStep(busy: Slot[]): void {
-    const feeds = busy.map((s) => s.pending.slice(0, PREFILL_CHUNK));
+  /**
+   * One forward step over the busy slots: every decoding slot's token and up to
+   * {@link PREFILL_BUDGET} prompt tokens of the prefilling ones (earliest admitted first); then one
+   * sampled token for each slot whose prompt is done.
+   */
+  private runStep(all: Slot[]): void {
+    const budget = new Map<Slot, number>();
+    let left = PREFILL_BUDGET;
+    for (const s of all.filter((s) => s.generated === 0).sort((a, b) => a.admitted - b.admitted)) {
+      const n = Math.min(s.pending.length, left);
+      budget.set(s, n);
+      left -= n;
+    }
+    const busy = all.filter((s) => (budget.get(s) ?? 1) > 0);
+    const feeds = busy.map((s) => s.pending.slice(0, budget.get(s) ?? s.pending.length));
     const t0 = performance.now();
     let logits: Float32Array[];
     try {

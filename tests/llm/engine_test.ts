@@ -376,7 +376,7 @@ Deno.test({
       tensors,
     });
     try {
-      const run = (ctx: number) => {
+      const run = (ctx: number, acts = "f32") => {
         const out = new Deno.Command(Deno.execPath(), {
           args: [
             "run",
@@ -386,6 +386,7 @@ Deno.test({
             path,
             `${ctx}`,
             STORIES, // loaded first: the runtime's one-time costs are not the model's
+            acts,
           ],
           stdout: "piped",
           stderr: "piped",
@@ -397,6 +398,9 @@ Deno.test({
       // measured: 198.9 MB file, +207.1..207.7 MB resident (1.04×). Reading each tensor whole and
       // then copying it in measured 1.34..1.6× (on 124 MB files, without the warm-up model).
       assert(a.delta <= 1.2 * a.file, `rss +${a.delta} bytes for a ${a.file}-byte file`);
+      // "ggml" activations repack the Q4_0 projections in place (llm/model/repack.ts): no copy
+      const g = run(256, "ggml");
+      assert(g.delta <= 1.2 * g.file, `ggml: rss +${g.delta} bytes for a ${g.file}-byte file`);
       // f32 keys and values: 2 · layers · context · 4 heads · 64 · 4 bytes
       assert.equal(a.cacheBytes, 2 * layers * 256 * kv * 4);
     } finally {

@@ -21,6 +21,7 @@
 #include "half.h"
 #include "qlinear_k.h"
 #include "qgemm_tile.h"
+#include "qrepack.h"
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -539,6 +540,7 @@ static void f32_rows(pjob_t *job, int32_t j0, int32_t j1) {
 void qlinear_slot(pjob_t *job, int32_t s) {
   SLOT_RANGE(IA(N), s, job->nslots, j0, j1);
   if (IA(MODE) == QL_TILED) qgemm_tile_rows(job, j0, j1); /* qgemm_tile.c */
+  else if (IA(MODE) >= QL_REPACK_GGML) qrepack_rows(job, j0, j1); /* qrepack.c */
   else if (qlk_owns(IA(WTYPE), IA(MODE))) qlk_rows(job, j0, j1); /* qlinear_k.c */
   else if (IA(MODE) == QL_GGML) ggml_rows(job, j0, j1);
   else f32_rows(job, j0, j1);
