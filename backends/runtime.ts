@@ -24,10 +24,13 @@ registerBackend(webgpuBackend, { priority: 30 });
 
 // The one door from the layers above to runtime controls and device internals: the CLI's thread
 // count, and the WebGPU plugin's context and packed-matvec shader code that llm/'s GPU decoder
-// composes into its fixed dispatch list; io/onnx's transpose and residual passes.
+// composes into its fixed dispatch list; io/onnx's transpose and residual passes; llm/'s Q4_0
+// weight repacking.
 export { setWasmThreads } from "./cpu/pool.ts";
 // io/onnx's fast paths on the WASM heap (each declines, returning false, outside it).
 export { addReluInHeap, transposeInHeap } from "./cpu/onnx_fast.ts";
+// llm/'s load-time Q4_0 weight repacking for the WASM quantLinear kernel.
+export { canRepackQ4_0, repackQ4_0 } from "./wasm/qrepack.ts";
 export { webgpuContext } from "./webgpu/mod.ts";
 export type { GpuStorage } from "./webgpu/context.ts";
 export {

@@ -11,7 +11,7 @@ import type { StorageDType } from "../../core/dtype.ts";
 import { fromTyped } from "../../core/ops/creation.ts";
 import { quantLinear } from "../../core/ops/quant_linear.ts";
 import type { Tensor } from "../../core/tensor.ts";
-import { canRepackQ4_0, repackQ4_0 } from "../../backends/wasm/qrepack.ts";
+import { canRepackQ4_0, repackQ4_0 } from "../../backends/runtime.ts";
 import type { ModelWeights } from "./weights.ts";
 
 /** Whether the WASM plugin runs quantLinear on `w` in this process (one 1-row product). */
