@@ -27,7 +27,6 @@
 
 #pragma STDC FP_CONTRACT OFF
 
-typedef signed char qg_i8x16 __attribute__((vector_size(16)));
 
 /* Weight type codes (qlinear.c's QT_…). */
 enum { QG_Q4_0 = 3, QG_Q8_0 = 4, QG_Q4_K = 5 };
@@ -38,19 +37,6 @@ enum { QG_Q8S = 100 };
 /* Weight rows per tile. */
 #define QG_J 4
 
-/* c + the dots of bytes 4l..4l+3 of a (signed) and w (0..127) in lane l. */
-INLINE v128_t dpa(v128_t a, v128_t w, v128_t c) {
-#ifdef __wasm_relaxed_simd__
-  return __builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4((qg_i8x16)a, (qg_i8x16)w, c);
-#else
-  const v128_t lo = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(a), wasm_u16x8_extend_low_u8x16(w));
-  const v128_t hi =
-    wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(a), wasm_u16x8_extend_high_u8x16(w));
-  const v128_t x = wasm_i32x4_extadd_pairwise_i16x8(lo), y = wasm_i32x4_extadd_pairwise_i16x8(hi);
-  return wasm_i32x4_add(c, wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6),
-                                          wasm_i32x4_shuffle(x, y, 1, 3, 5, 7)));
-#endif
-}
 
 /* o[v] lane t = in_t lane v (a 4×4 transpose of 32-bit words). */
 INLINE void tr4(v128_t a, v128_t b, v128_t c, v128_t d, v128_t *o) {

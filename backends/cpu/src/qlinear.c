@@ -22,14 +22,10 @@
 #include "qlinear_k.h"
 #include "qgemm_tile.h"
 #include "qrepack.h"
+#include "simd_dot.h"
 
 #pragma STDC FP_CONTRACT OFF
 
-#ifdef __wasm_relaxed_simd__
-#define FMA_F32(a, b, c) __builtin_wasm_relaxed_madd_f32x4((a), (b), (c))
-#else
-#define FMA_F32(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
-#endif
 
 typedef signed char qi8x16 __attribute__((vector_size(16)));
 
@@ -97,10 +93,6 @@ typedef struct {
   int32_t k, nd, ns;
 } acts_t;
 
-INLINE float hsum(v128_t v) {
-  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
-         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
-}
 
 /* f16 → f32 of every half, filled once by qlin_init (the weights' block scales are halves). */
 static float f16tab[65536];
@@ -467,20 +459,6 @@ __attribute__((noinline)) static void decode_chunk(int32_t t, const uint8_t *w, 
   }
 }
 
-__attribute__((noinline)) static float dot_f32(const float *restrict a, const float *restrict b, int32_t len) {
-  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-  int32_t i = 0;
-  for (; i + 16 <= len; i += 16) {
-    s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-    s1 = FMA_F32(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4), s1);
-    s2 = FMA_F32(wasm_v128_load(a + i + 8), wasm_v128_load(b + i + 8), s2);
-    s3 = FMA_F32(wasm_v128_load(a + i + 12), wasm_v128_load(b + i + 12), s3);
-  }
-  for (; i + 4 <= len; i += 4) s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3)));
-  for (; i < len; i++) s += a[i] * b[i];
-  return s;
-}
 
 /* ---- the job ---- */
 

@@ -93,21 +93,6 @@ __attribute__((noinline)) static void decode_k(int32_t t, const uint8_t *w, int3
   }
 }
 
-__attribute__((noinline)) static float dot_f32(const float *restrict a, const float *restrict b,
-                                               int32_t len) {
-  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-  int32_t i = 0;
-  for (; i + 16 <= len; i += 16) {
-    s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-    s1 = FMA_F32(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4), s1);
-    s2 = FMA_F32(wasm_v128_load(a + i + 8), wasm_v128_load(b + i + 8), s2);
-    s3 = FMA_F32(wasm_v128_load(a + i + 12), wasm_v128_load(b + i + 12), s3);
-  }
-  for (; i + 4 <= len; i += 4) s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3)));
-  for (; i < len; i++) s += a[i] * b[i];
-  return s;
-}
 
 
 #define IA(name) job->ia[IA_QLINEAR_##name]

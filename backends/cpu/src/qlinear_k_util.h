@@ -6,12 +6,8 @@
 #define APRENDER_QLINEAR_K_UTIL_H
 #include "qlinear_k.h"
 #include "half.h"
+#include "simd_dot.h"
 
-#ifdef __wasm_relaxed_simd__
-#define FMA_F32(a, b, c) __builtin_wasm_relaxed_madd_f32x4((a), (b), (c))
-#else
-#define FMA_F32(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
-#endif
 
 /* ggml's kvalues_iq4nl. */
 static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
@@ -21,10 +17,6 @@ INLINE float h2f(const uint8_t *p) {
   return bits_f32(half_to_float_bits((uint32_t)p[0] | ((uint32_t)p[1] << 8)));
 }
 
-INLINE float hsum(v128_t v) {
-  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
-         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
-}
 
 /* Q4_K/Q5_K's 6-bit scale and min of sub-block j (ggml's get_scale_min_k4). */
 INLINE void scale_min_k4(int j, const uint8_t *q, int32_t *sc, int32_t *mn) {

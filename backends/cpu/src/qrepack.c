@@ -23,7 +23,6 @@
 
 #pragma STDC FP_CONTRACT OFF
 
-typedef signed char qr_i8x16 __attribute__((vector_size(16)));
 
 /* Bytes of one repacked group (4 rows × 4 blocks). */
 #define QR_G 288
@@ -36,19 +35,6 @@ typedef signed char qr_i8x16 __attribute__((vector_size(16)));
 #define LO4(v) wasm_v128_and((v), wasm_i8x16_splat(0x0f))
 #define HI4(v) wasm_v128_and(wasm_u16x8_shr((v), 4), wasm_i8x16_splat(0x0f))
 
-/* c + the dots of bytes 4l..4l+3 of a (signed) and w (0..127) in lane l (qgemm_tile.c's dpa). */
-INLINE v128_t dpa(v128_t a, v128_t w, v128_t c) {
-#ifdef __wasm_relaxed_simd__
-  return __builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4((qr_i8x16)a, (qr_i8x16)w, c);
-#else
-  const v128_t lo = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(a), wasm_u16x8_extend_low_u8x16(w));
-  const v128_t hi =
-    wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(a), wasm_u16x8_extend_high_u8x16(w));
-  const v128_t x = wasm_i32x4_extadd_pairwise_i16x8(lo), y = wasm_i32x4_extadd_pairwise_i16x8(hi);
-  return wasm_i32x4_add(c, wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6),
-                                          wasm_i32x4_shuffle(x, y, 1, 3, 5, 7)));
-#endif
-}
 
 /* Four halves at p as f32 lanes, bit for bit half.h's half_to_float_bits. */
 INLINE v128_t h2f4(const uint8_t *p) {
@@ -204,22 +190,6 @@ __attribute__((noinline)) static void tile_r(const uint8_t *blk, const racts_t *
     for (int j = 0; j < 4; j++) y[(size_t)r * n + j] = hsum(acc[r * 4 + j]);
 }
 
-/* qlinear.c's dot_f32 (same operations, same order). */
-__attribute__((noinline)) static float dot_f32_r(const float *restrict a, const float *restrict b,
-                                                 int32_t len) {
-  v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-  int32_t i = 0;
-  for (; i + 16 <= len; i += 16) {
-    s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-    s1 = FMA_F32(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4), s1);
-    s2 = FMA_F32(wasm_v128_load(a + i + 8), wasm_v128_load(b + i + 8), s2);
-    s3 = FMA_F32(wasm_v128_load(a + i + 12), wasm_v128_load(b + i + 12), s3);
-  }
-  for (; i + 4 <= len; i += 4) s0 = FMA_F32(wasm_v128_load(a + i), wasm_v128_load(b + i), s0);
-  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3)));
-  for (; i < len; i++) s += a[i] * b[i];
-  return s;
-}
 
 /*
  * Elements [c0, c0 + len) of weight row j as f32 (c0, len multiples of 128): from its repacked
@@ -273,7 +243,7 @@ void qrepack_rows(pjob_t *job, int32_t j0, int32_t j1) {
         const int32_t len = MIN(QR_CHUNK, k - c);
         decode_r(w, rb, n4, j, c, len, buf);
         for (int32_t i = 0; i < m; i++) {
-          const float s = dot_f32_r(buf, x + (size_t)i * k + c, len);
+          const float s = dot_f32(buf, x + (size_t)i * k + c, len);
           float *yi = y + (size_t)i * n + j;
           *yi = c == 0 ? s : *yi + s;
         }
